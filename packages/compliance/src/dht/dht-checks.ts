@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { type Dht, type DhtLimits, isCrossTalkError } from '@crosstalk/core';
+import type { Check } from '../codec/codec-checks.js';
+
+export interface DhtUnderTest {
+  dht: Dht;
+  /** Moves the DHT's clock forward; without it, TTL checks wait in real time (short TTLs). */
+  advance?: (ms: number) => Promise<void>;
+  cleanup?: () => Promise<void>;
+}
+
+export interface DhtSuiteOptions {
+  name: string;
+  /** A fresh, empty DHT (optionally with smaller limits so the caps can be reached). */
+  create(limits?: Partial<DhtLimits>): Promise<DhtUnderTest>;
+}
+
+const enc = new TextEncoder();
+const v = (s: string) => enc.encode(s);
+const dec = new TextDecoder();
+const strings = (values: Uint8Array[]) => values.map((x) => dec.decode(x)).sort();
+
+async function rejects(promise: Promise<unknown>, code: string, what: string): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isCrossTalkError(error, code), `${what}: expected ${code}, got ${String(error)}`);
+    return;
+  }
+  assert.fail(`${what}: expected ${code}, nothing was thrown`);
+}
+
+/** OpenDHT semantics every `Dht` implementation must show (MemoryDht now, hyperdht in wave 2). */
+export function dhtChecks(options: DhtSuiteOptions): Check[] {
+  const withDht =
+    (limits: Partial<DhtLimits> | undefined, body: (t: DhtUnderTest) => Promise<void>) => async () => {
+      const t = await options.create(limits);
+      try {
+        await body(t);
+      } finally {
+        await t.dht.close();
+        await t.cleanup?.();
+      }
+    };
+  const elapse = async (t: DhtUnderTest, ms: number) => {
+    if (t.advance) await t.advance(ms);
+    else await new Promise((r) => setTimeout(r, ms));
+  };
+
+  return [
+    {
+      name: 'put then get returns the value; an unknown key returns []',
+      run: withDht(undefined, async ({ dht }) => {
+        await dht.put('user:alice@aol', v('gw1'));
+        assert.deepEqual(strings(await dht.get('user:alice@aol')), ['gw1']);
+        assert.deepEqual(await dht.get('user:nobody@aol'), []);
+      }),
+    },
+    {
+      name: 'a key holds several values; putting the same value twice keeps one',
+      run: withDht(undefined, async ({ dht }) => {
+        await dht.put('k', v('a'));
+        await dht.put('k', v('b'));
+        await dht.put('k', v('a'));
+        assert.deepEqual(strings(await dht.get('k')), ['a', 'b']);
+      }),
+    },
+    {
+      name: 'values expire after their TTL; a re-put refreshes it',
+      run: withDht(undefined, async (t) => {
+        await t.dht.put('k', v('short'), { ttl: 200 });
+        await t.dht.put('k', v('long'), { ttl: 60_000 });
+        await t.dht.put('k', v('refreshed'), { ttl: 200 });
+        await elapse(t, 120);
+        await t.dht.put('k', v('refreshed'), { ttl: 200 });
+        await elapse(t, 120);
+        assert.deepEqual(strings(await t.dht.get('k')), ['long', 'refreshed']);
+        await elapse(t, 200);
+        assert.deepEqual(strings(await t.dht.get('k')), ['long']);
+      }),
+    },
+    {
+      name: 'remove needs the secret the value was stored with',
+      run: withDht(undefined, async ({ dht }) => {
+        await dht.put('k', v('owned'), { secret: 's3cret' });
+        await dht.put('k', v('anyone'));
+        await rejects(dht.remove('k', v('owned'), 'wrong'), 'ERR_DHT_SECRET_MISMATCH', 'wrong secret');
+        await rejects(
+          dht.remove('k', v('anyone'), 'any'),
+          'ERR_DHT_SECRET_MISMATCH',
+          'value stored without a secret',
+        );
+        await rejects(
+          dht.put('k', v('owned'), { secret: 'other' }),
+          'ERR_DHT_SECRET_MISMATCH',
+          're-put by another owner',
+        );
+        assert.equal(await dht.remove('k', v('owned'), 's3cret'), true);
+        assert.equal(await dht.remove('k', v('owned'), 's3cret'), false);
+        assert.deepEqual(strings(await dht.get('k')), ['anyone']);
+      }),
+    },
+    {
+      name: 'keys, values, values per key and TTLs are capped',
+      run: withDht(
+        { maxKeyBytes: 16, maxValueBytes: 32, maxValuesPerKey: 3, maxTtl: 10_000 },
+        async ({ dht }) => {
+          await rejects(dht.put('k'.repeat(17), v('x')), 'ERR_DHT_KEY_TOO_LARGE', 'long key');
+          await rejects(dht.get('k'.repeat(17)), 'ERR_DHT_KEY_TOO_LARGE', 'long key get');
+          await rejects(dht.put('', v('x')), 'ERR_DHT_INVALID_KEY', 'empty key');
+          await rejects(dht.put('k', new Uint8Array(33)), 'ERR_DHT_VALUE_TOO_LARGE', 'large value');
+          await dht.put('k', new Uint8Array(32));
+          await dht.put('k', v('2'));
+          await dht.put('k', v('3'));
+          await rejects(dht.put('k', v('4')), 'ERR_DHT_KEY_FULL', 'fourth value');
+          await rejects(dht.put('j', v('x'), { ttl: 10_001 }), 'ERR_INVALID_TTL', 'long TTL');
+          await rejects(dht.put('j', v('x'), { ttl: 0 }), 'ERR_INVALID_TTL', 'zero TTL');
+          assert.equal((await dht.get('k')).length, 3);
+        },
+      ),
+    },
+    {
+      name: 'returned values are copies: mutating them or the put buffer changes nothing stored',
+      run: withDht(undefined, async ({ dht }) => {
+        const value = v('abc');
+        await dht.put('k', value);
+        value[0] = 0x7a;
+        const [got] = await dht.get('k');
+        got![1] = 0x7a;
+        assert.deepEqual(strings(await dht.get('k')), ['abc']);
+      }),
+    },
+    {
+      name: 'a closed DHT refuses work',
+      run: async () => {
+        const t = await options.create();
+        await t.dht.close();
+        await rejects(t.dht.get('k'), 'ERR_DHT_CLOSED', 'get after close');
+        await t.cleanup?.();
+      },
+    },
+  ];
+}

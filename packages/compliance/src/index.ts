@@ -1,0 +1,21 @@
+export { type CapturedStream, tcpStreamsFromPcap } from './capture/tcp-streams.js';
+export {
+  type Check,
+  type CodecGolden,
+  type CodecSuiteOptions,
+  codecChecks,
+  type SniffSample,
+} from './codec/codec-checks.js';
+export { codecSuite } from './codec/codec-suite.js';
+export { goldensFromTranscript, readTranscript, type TranscriptEntry } from './codec/transcripts.js';
+export { type DhtSuiteOptions, type DhtUnderTest, dhtChecks } from './dht/dht-checks.js';
+export { dhtSuite } from './dht/dht-suite.js';
+export {
+  hexDump,
+  type TsharkOptions,
+  type TsharkRow,
+  toPcap,
+  tsharkAvailable,
+  tsharkFields,
+  tsharkFieldsFromPcap,
+} from './tshark/tshark.js';

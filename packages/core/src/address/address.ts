@@ -1,0 +1,69 @@
+import { InvalidAddressError } from '../errors/errors.js';
+import { rulesFor } from './networks.js';
+
+/**
+ * A user on one IM network, written `user@network` and parsed at the *last* `@`
+ * (an MSN passport `a@hotmail.com` on network `msn` is `a@hotmail.com@msn`).
+ */
+export interface Address {
+  readonly user: string;
+  readonly network: string;
+}
+
+const MAX_ADDRESS_LENGTH = 3071; // RFC 7622 §3.1: three 1023-octet parts; nothing we carry is longer
+
+/** Parses `user@network`, validating the user part by the network's rules. Does not normalise. */
+export function parseAddress(input: string): Address {
+  if (typeof input !== 'string') throw new InvalidAddressError(String(input), 'not a string');
+  if (input.length === 0) throw new InvalidAddressError(input, 'empty');
+  if (input.length > MAX_ADDRESS_LENGTH) {
+    throw new InvalidAddressError(input.slice(0, 64) + '…', `longer than ${MAX_ADDRESS_LENGTH} characters`);
+  }
+  const at = input.lastIndexOf('@');
+  if (at < 0) throw new InvalidAddressError(input, 'missing "@network"');
+  return address(input.slice(0, at), input.slice(at + 1), input);
+}
+
+/** Builds an address from its parts, validating both. */
+export function address(user: string, network: string, input = `${user}@${network}`): Address {
+  if (network.length === 0) throw new InvalidAddressError(input, 'empty network after the last "@"');
+  if (user.length === 0) throw new InvalidAddressError(input, 'empty user before the last "@"');
+  const rules = rulesFor(network);
+  const networkProblem = rules.checkNetwork(network);
+  if (networkProblem) throw new InvalidAddressError(input, networkProblem);
+  const userProblem = rules.checkUser(user);
+  if (userProblem) throw new InvalidAddressError(input, userProblem);
+  return { user, network };
+}
+
+/** True when `input` parses as an address. */
+export function isAddressString(input: string): boolean {
+  try {
+    parseAddress(input);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function formatAddress(a: Address): string {
+  return `${a.user}@${a.network}`;
+}
+
+/**
+ * The network's canonical spelling: AIM screen names lower-cased without spaces, Yahoo ids and
+ * MSN passports lower-cased, XMPP localparts case-folded and domains lower-cased (RFC 7622 §3.2, §3.3).
+ */
+export function normalizeAddress(a: Address): Address {
+  const rules = rulesFor(a.network);
+  return { user: rules.normalizeUser(a.user), network: rules.normalizeNetwork(a.network) };
+}
+
+/** A string key equal for two addresses exactly when `addressEquals` holds; use it in maps. */
+export function addressKey(a: Address): string {
+  return formatAddress(normalizeAddress(a));
+}
+
+export function addressEquals(a: Address, b: Address): boolean {
+  return addressKey(a) === addressKey(b);
+}

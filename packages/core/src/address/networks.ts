@@ -1,0 +1,147 @@
+/**
+ * Per-network naming rules. Built-in: `aol`, `icq`, `msn`, `yahoo`, and any DNS domain (an XMPP
+ * server). Third-party codecs add theirs with `defineNetworkRules`.
+ */
+export interface NetworkRules {
+  /** A problem with the user part, or undefined when it is valid. */
+  checkUser(user: string): string | undefined;
+  checkNetwork(network: string): string | undefined;
+  normalizeUser(user: string): string;
+  normalizeNetwork(network: string): string;
+}
+
+const NETWORK_ID = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+function checkNetworkId(network: string): string | undefined {
+  return NETWORK_ID.test(network)
+    ? undefined
+    : `network "${network}" is not a lower-case network id or domain name`;
+}
+
+// AIM screen names: letters, digits and spaces, case- and space-insensitive; AIM also accepted
+// e-mail addresses and `.`/`_`/`-` in later years (retro-aim-server wire/user.go).
+const aol: NetworkRules = {
+  checkUser(user) {
+    if (user.length > 97) return 'AIM screen names are at most 97 characters';
+    if (user.trim() !== user) return 'screen name has leading or trailing spaces';
+    if (!/^[A-Za-z0-9 @._+-]+$/.test(user))
+      return 'AIM screen names use letters, digits, spaces and @ . _ + -';
+    if (user.replace(/ /g, '').length === 0) return 'screen name is only spaces';
+    return undefined;
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user.replace(/ /g, '').toLowerCase(),
+  normalizeNetwork: (n) => n,
+};
+
+// ICQ users are numeric UINs (5 to 10 digits); OSCAR also lets ICQ clients talk to AIM names.
+const icq: NetworkRules = {
+  checkUser(user) {
+    return /^[0-9]{5,10}$/.test(user) ? undefined : 'ICQ users are UINs of 5 to 10 digits';
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user,
+  normalizeNetwork: (n) => n,
+};
+
+// Yahoo ids: a letter first, then letters, digits, `_` and `.`, at most 32 (libpurple yahoo).
+const yahoo: NetworkRules = {
+  checkUser(user) {
+    if (user.length > 64) return 'Yahoo ids are at most 64 characters';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(user)) return 'Yahoo ids use letters, digits and _ . + -';
+    return undefined;
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user.toLowerCase(),
+  normalizeNetwork: (n) => n,
+};
+
+// MSN passports are e-mail addresses: local@domain (Escargot front/msn misc.py checks the same).
+const msn: NetworkRules = {
+  checkUser(user) {
+    if (user.length > 129) return 'MSN passports are at most 129 characters';
+    const at = user.indexOf('@');
+    if (at <= 0 || at !== user.lastIndexOf('@') || at === user.length - 1) {
+      return 'MSN passports are e-mail addresses (local@domain)';
+    }
+    if (/[\s<>()[\]\\,;:"]/.test(user)) return 'MSN passport contains a character e-mail does not allow';
+    return undefined;
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user.toLowerCase(),
+  normalizeNetwork: (n) => n,
+};
+
+// RFC 7622 §3.3.1: localpart excludes " & ' / : < > @ and whitespace; at most 1023 octets.
+const XMPP_LOCALPART_FORBIDDEN = /["&'/:<>@\s]/u;
+const encoder = new TextEncoder();
+
+const xmppDomain: NetworkRules = {
+  checkUser(user) {
+    if (encoder.encode(user).length > 1023) return 'an XMPP localpart is at most 1023 octets (RFC 7622 §3.3)';
+    if (XMPP_LOCALPART_FORBIDDEN.test(user)) {
+      return 'an XMPP localpart may not contain " & \' / : < > @ or spaces (RFC 7622 §3.3.1); escape it (XEP-0106)';
+    }
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
+    if (/[\u0000-\u001f\u007f]/u.test(user)) return 'an XMPP localpart may not contain control characters';
+    return undefined;
+  },
+  checkNetwork(network) {
+    if (network.length > 253) return 'an XMPP domain is at most 253 characters';
+    const labels = network.split('.');
+    for (const label of labels) {
+      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label)) {
+        return `"${network}" is not a domain name (RFC 7622 §3.2)`;
+      }
+    }
+    return undefined;
+  },
+  // RFC 7622 §3.3.2: UsernameCaseMapped (case-folded, NFC); §3.2.2: domain lower-cased.
+  normalizeUser: (user) => user.normalize('NFC').toLowerCase(),
+  normalizeNetwork: (n) => n.toLowerCase(),
+};
+
+// Networks a third-party codec defined; anything else is treated as an XMPP-style domain.
+const generic: NetworkRules = {
+  checkUser(user) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
+    return /[\u0000-\u001f\u007f]/u.test(user) ? 'user contains control characters' : undefined;
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user,
+  normalizeNetwork: (n) => n,
+};
+
+const builtIn: ReadonlyMap<string, NetworkRules> = new Map([
+  ['aol', aol],
+  ['icq', icq],
+  ['yahoo', yahoo],
+  ['msn', msn],
+]);
+const defined = new Map<string, NetworkRules>();
+
+/** Rules for one network id. XMPP domains are any network id with a dot, or `localhost`. */
+export function rulesFor(network: string): NetworkRules {
+  const lower = network.toLowerCase();
+  return (
+    builtIn.get(lower) ??
+    defined.get(lower) ??
+    (lower.includes('.') || lower === 'localhost' ? xmppDomain : generic)
+  );
+}
+
+/** Lets a third-party codec's network validate and normalise its user names. */
+export function defineNetworkRules(network: string, rules: Partial<NetworkRules>): void {
+  const problem = checkNetworkId(network);
+  if (problem) throw new TypeError(problem);
+  if (builtIn.has(network)) throw new TypeError(`network "${network}" is built in`);
+  defined.set(network, { ...generic, ...rules });
+}
+
+/** The built-in network ids that are not XMPP domains. */
+export const BUILT_IN_NETWORKS = ['aol', 'icq', 'msn', 'yahoo'] as const;
+
+/** True for XMPP-style networks (DNS domains). */
+export function isDomainNetwork(network: string): boolean {
+  return rulesFor(network) === xmppDomain;
+}

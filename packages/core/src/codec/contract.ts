@@ -1,0 +1,206 @@
+import type { Address } from '../address/address.js';
+import type { ProtocolError } from '../errors/errors.js';
+import type { CanonicalEvent, RosterItem } from '../model/events.js';
+import type { FeatureSet } from '../model/features.js';
+
+/**
+ * The codec contract every protocol package implements. Everything here is sans-IO: bytes in,
+ * frames and events out, so every protocol corner is testable without sockets.
+ */
+
+/** Brand for codecs: identity by a registered symbol, never `instanceof` (dual ESM/CJS copies). */
+export const codecSymbol: unique symbol = Symbol.for('@crosstalk/codec') as never;
+
+/** Who wrote the bytes: `client` = bytes the client sends, `server` = bytes the server sends. */
+export type Direction = 'client' | 'server';
+
+export type SniffResult = 'yes' | 'no' | 'more';
+
+// ------------------------------------------------------------------ framer
+
+export interface FramerOptions {
+  /** Largest frame accepted, checked against the wire length before any allocation. */
+  maxFrameSize?: number;
+  /** Most bytes held while waiting for a frame to complete. Defaults to `maxFrameSize`. */
+  maxBuffered?: number;
+}
+
+/**
+ * Splits a byte stream into whole frames. Accepts any chunking. Lossless: the frames it returns,
+ * concatenated, are exactly the bytes it consumed. After an error it is terminal: every later
+ * call throws the same error.
+ */
+export interface Framer {
+  push(chunk: Uint8Array): Uint8Array[];
+  /** Declares end of stream; throws `TruncatedStreamError` if a frame is incomplete. */
+  end(): void;
+  /** Bytes held for an incomplete frame. Never above `maxBuffered`. */
+  readonly buffered: number;
+  /** Total bytes consumed so far (offsets in errors are relative to the stream start). */
+  readonly offset: number;
+  /** The error that made this framer terminal, if any. */
+  readonly error: ProtocolError | undefined;
+}
+
+// ------------------------------------------------------------------ frames
+
+/**
+ * Structured frames. `encode(decode(raw))` is byte-identical for every frame the codec
+ * understands; frames it does not understand decode to a raw pass-through form.
+ */
+export interface FrameCodec<F> {
+  decode(raw: Uint8Array, direction: Direction): F;
+  encode(frame: F): Uint8Array;
+  /** A JSON-safe form of a frame (bytes as `{ "$hex": ... }`), read back by `fromJson`. */
+  toJson(frame: F): unknown;
+  fromJson(json: unknown): F;
+}
+
+// ------------------------------------------------------------------ translation
+
+export interface TranslatorOptions {
+  /** Clock for timestamps the protocol does not carry (ms since the epoch). */
+  now?: () => number;
+  /** Id generator for events and protocol cookies. */
+  newId?: () => string;
+  /** The logged-in user, when known in advance (e.g. a session on a connection tied by a cookie). */
+  self?: Address;
+}
+
+/**
+ * Stateful mapping between frames and canonical events for one connection: it learns who is
+ * logged in from the login frames, so an incoming message gets its `to` address.
+ */
+export interface Translator<F> {
+  toEvents(frame: F, direction: Direction): CanonicalEvent[];
+  /**
+   * Frames carrying `event` as `direction` would send it (`client`: as the client sends it to the
+   * server; `server`: as the server delivers it to the client). Throws `UnsupportedEventError`.
+   */
+  fromEvent(event: CanonicalEvent, direction: Direction): F[];
+  readonly self: Address | undefined;
+}
+
+// ------------------------------------------------------------------ proxy session
+
+export type SessionEvent =
+  /** The client named the user it is logging in as (not yet confirmed by the server). */
+  | { type: 'identified'; address: Address }
+  /** The server confirmed the login. Only now may anything be intercepted, injected or published. */
+  | { type: 'verified'; address: Address }
+  /** The server refused the login; `code` is the server's own error code. */
+  | { type: 'login-failed'; address?: Address; code: string; message?: string }
+  /** The client addressed a foreign user; the frame was withheld from the server. */
+  | { type: 'outbound'; event: CanonicalEvent }
+  /** A canonical event the server sent the client, passed through unchanged (for observers). */
+  | { type: 'inbound'; event: CanonicalEvent }
+  /** The server's roster passed by; `merged` are the foreign items the session added to it. */
+  | { type: 'roster'; owner: Address; items: RosterItem[]; merged: RosterItem[] }
+  /** The server named another server to connect to (MSNP XFR/RNG, OSCAR BOS hand-off). */
+  | { type: 'redirect'; host: string; port: number; purpose: string }
+  /** A delivered event lost features on the way into this protocol. */
+  | { type: 'feature-loss'; event: CanonicalEvent; lost: readonly string[] }
+  /** The stream became unreadable to the proxy (STARTTLS); the session only relays from now on. */
+  | { type: 'opaque'; reason: string }
+  | { type: 'closed'; reason: string };
+
+export interface SessionOutput {
+  toServer: Uint8Array[];
+  toClient: Uint8Array[];
+  events: SessionEvent[];
+}
+
+export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' | 'closed';
+
+/**
+ * One proxied client connection. Before `verified`, the session is a plain relay that only
+ * watches: nothing is withheld or injected (the identity gate). Bad input throws a
+ * `ProtocolError`; the session is then closed and the engine closes that one connection.
+ */
+export interface ProxySession {
+  readonly protocol: string;
+  readonly state: SessionState;
+  /** The user this connection belongs to, once identified (or known from a cookie). */
+  readonly user: Address | undefined;
+  fromClient(chunk: Uint8Array): SessionOutput;
+  fromServer(chunk: Uint8Array): SessionOutput;
+  /** Injects an event for this user into the client stream. Throws `SessionStateError` before `verified`. */
+  deliver(event: CanonicalEvent): SessionOutput;
+  /** The engine is closing the connection; last words for either side. */
+  close(reason: string): SessionOutput;
+}
+
+/** Cookies that tie one login's connections together (OSCAR BOS cookie, MSNP switchboard cookie). */
+export interface CookieTable {
+  /** Records a cookie the server issued to a verified user, with protocol data for the next connection. */
+  record(protocol: string, cookie: string, owner: Address, data?: unknown): void;
+  /** Looks a cookie up without consuming it. */
+  lookup(protocol: string, cookie: string): { owner: Address; data: unknown } | undefined;
+  /** Forgets a cookie once the connection presenting it was accepted or refused. */
+  forget(protocol: string, cookie: string): void;
+}
+
+/** Addresses the gateway answers itself (e.g. an MSNP switchboard for a conversation with a foreign buddy). */
+export interface VirtualEndpoints {
+  /** Reserves a host:port; a SOCKS CONNECT there opens a session with `ctx.virtual.data === data`. */
+  allocate(protocol: string, data: unknown): { host: string; port: number };
+  release(host: string, port: number): void;
+}
+
+/** What the engine gives each session: small and explicit (DESIGN.md, "One login, several connections"). */
+export interface SessionContext {
+  readonly connectionId: string;
+  /** Where the client asked to connect. */
+  readonly target: { host: string; port: number };
+  /** True when `address` is on a network this gateway bridges and is not this connection's own network. */
+  isForeign(address: Address): boolean;
+  /** The owner's foreign buddies, to merge into the roster the server sends. */
+  foreignRoster(owner: Address): readonly RosterItem[];
+  readonly cookies: CookieTable;
+  readonly endpoints: VirtualEndpoints;
+  /** Present when the client connected to a virtual endpoint: there is no server side. */
+  readonly virtual?: { readonly data: unknown };
+  now(): number;
+  newId(): string;
+}
+
+// ------------------------------------------------------------------ the codec
+
+export interface CodecInit {
+  protocol: string;
+  networks: readonly string[];
+  features: FeatureSet;
+  /** Sniff order when several codecs might match; higher first. An explicit field, never registration order. */
+  priority?: number;
+  /** Well-known server ports, for documentation and for tshark port mappings. */
+  defaultPorts?: readonly number[];
+  /**
+   * Recognises the protocol from the first bytes of whichever side speaks first (OSCAR servers
+   * speak first; MSNP, YMSG and XMPP clients do). `more` asks for more bytes.
+   */
+  sniff(head: Uint8Array, direction: Direction): SniffResult;
+  createFramer(direction: Direction, options?: FramerOptions): Framer;
+  frames: FrameCodec<unknown>;
+  createTranslator(options?: TranslatorOptions): Translator<unknown>;
+  openSession(ctx: SessionContext): ProxySession;
+}
+
+export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 'createTranslator'>> {
+  readonly [codecSymbol]: true;
+  readonly priority: number;
+  readonly defaultPorts: readonly number[];
+  readonly frames: FrameCodec<F>;
+  createTranslator(options?: TranslatorOptions): Translator<F>;
+}
+
+export function emptyOutput(): SessionOutput {
+  return { toServer: [], toClient: [], events: [] };
+}
+
+/** Appends `more` to `into` and returns `into`. */
+export function mergeOutput(into: SessionOutput, more: SessionOutput): SessionOutput {
+  for (const b of more.toServer) into.toServer.push(b);
+  for (const b of more.toClient) into.toClient.push(b);
+  for (const e of more.events) into.events.push(e);
+  return into;
+}

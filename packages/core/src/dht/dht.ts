@@ -1,0 +1,49 @@
+/**
+ * The DHT port, with OpenDHT semantics as both source papers use it: several values per key,
+ * each with a time to live, removable only with the secret it was stored with.
+ */
+export interface DhtPutOptions {
+  /** Lifetime in milliseconds; defaults to `limits.defaultTtl` (OpenDHT's 10 minutes). */
+  ttl?: number;
+  /** A value stored with a secret can only be removed (or re-put) with the same secret. */
+  secret?: string;
+}
+
+export interface DhtLimits {
+  /** Largest key, in UTF-8 bytes. */
+  maxKeyBytes: number;
+  /** Largest value, in bytes (OpenDHT MAX_VALUE_SIZE: 64 KiB). */
+  maxValueBytes: number;
+  /** Most live values one key holds. */
+  maxValuesPerKey: number;
+  /** Longest TTL accepted, ms. */
+  maxTtl: number;
+  /** TTL when `put` names none, ms. */
+  defaultTtl: number;
+}
+
+export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
+  maxKeyBytes: 256,
+  maxValueBytes: 64 * 1024,
+  maxValuesPerKey: 256,
+  maxTtl: 24 * 60 * 60 * 1000,
+  defaultTtl: 10 * 60 * 1000,
+});
+
+export interface Dht {
+  readonly limits: DhtLimits;
+  /**
+   * Adds `value` under `key`. Putting a value already there (byte-equal) refreshes its TTL.
+   * Throws `DhtKeyTooLargeError`, `DhtValueTooLargeError`, `DhtKeyFullError`, `InvalidTtlError`,
+   * or `DhtSecretMismatchError` when re-putting a value owned by another secret.
+   */
+  put(key: string, value: Uint8Array, options?: DhtPutOptions): Promise<void>;
+  /** All live values under `key`, oldest first; `[]` when none. */
+  get(key: string): Promise<Uint8Array[]>;
+  /**
+   * Removes one value. Returns false when it is not there; throws `DhtSecretMismatchError` when it
+   * is there but was stored with another secret (or with none: such values only expire).
+   */
+  remove(key: string, value: Uint8Array, secret: string): Promise<boolean>;
+  close(): Promise<void>;
+}

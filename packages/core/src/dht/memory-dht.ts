@@ -1,0 +1,115 @@
+import { bytesEqual } from '../bytes/bytes.js';
+import {
+  DhtClosedError,
+  DhtInvalidKeyError,
+  DhtKeyFullError,
+  DhtKeyTooLargeError,
+  DhtSecretMismatchError,
+  DhtValueTooLargeError,
+  InvalidTtlError,
+} from '../errors/errors.js';
+import { DEFAULT_DHT_LIMITS, type Dht, type DhtLimits, type DhtPutOptions } from './dht.js';
+
+interface Stored {
+  value: Uint8Array;
+  expires: number;
+  secret: string | undefined;
+}
+
+export interface MemoryDhtOptions {
+  limits?: Partial<DhtLimits>;
+  /** Clock in ms; inject one to test expiry without waiting. */
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+/** The embedded default: one process, in memory. Several gateways in one process may share one. */
+export class MemoryDht implements Dht {
+  readonly limits: DhtLimits;
+  readonly #now: () => number;
+  readonly #store = new Map<string, Stored[]>();
+  #closed = false;
+
+  constructor(options: MemoryDhtOptions = {}) {
+    const limits = { ...DEFAULT_DHT_LIMITS, ...options.limits };
+    limits.defaultTtl = Math.min(limits.defaultTtl, limits.maxTtl);
+    this.limits = Object.freeze(limits);
+    this.#now = options.now ?? Date.now;
+  }
+
+  async put(key: string, value: Uint8Array, options: DhtPutOptions = {}): Promise<void> {
+    this.#open();
+    this.#checkKey(key);
+    if (value.length > this.limits.maxValueBytes) {
+      throw new DhtValueTooLargeError(value.length, this.limits.maxValueBytes);
+    }
+    const ttl = options.ttl ?? this.limits.defaultTtl;
+    if (!Number.isFinite(ttl) || ttl <= 0 || ttl > this.limits.maxTtl) {
+      throw new InvalidTtlError(ttl, this.limits.maxTtl);
+    }
+    const live = this.#live(key);
+    const expires = this.#now() + ttl;
+    const existing = live.find((s) => bytesEqual(s.value, value));
+    if (existing) {
+      if (existing.secret !== undefined && existing.secret !== options.secret)
+        throw new DhtSecretMismatchError();
+      existing.expires = expires;
+      existing.secret = options.secret;
+      return;
+    }
+    if (live.length >= this.limits.maxValuesPerKey) throw new DhtKeyFullError(this.limits.maxValuesPerKey);
+    live.push({ value: value.slice(), expires, secret: options.secret });
+    this.#store.set(key, live);
+  }
+
+  async get(key: string): Promise<Uint8Array[]> {
+    this.#open();
+    this.#checkKey(key);
+    return this.#live(key).map((s) => s.value.slice());
+  }
+
+  async remove(key: string, value: Uint8Array, secret: string): Promise<boolean> {
+    this.#open();
+    this.#checkKey(key);
+    const live = this.#live(key);
+    const index = live.findIndex((s) => bytesEqual(s.value, value));
+    if (index < 0) return false;
+    if (live[index]!.secret === undefined || live[index]!.secret !== secret)
+      throw new DhtSecretMismatchError();
+    live.splice(index, 1);
+    if (live.length === 0) this.#store.delete(key);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#store.clear();
+  }
+
+  /** Number of keys holding live values (for metrics and tests). */
+  get size(): number {
+    for (const key of [...this.#store.keys()]) this.#live(key);
+    return this.#store.size;
+  }
+
+  #live(key: string): Stored[] {
+    const stored = this.#store.get(key);
+    if (!stored) return [];
+    const now = this.#now();
+    const live = stored.filter((s) => s.expires > now);
+    if (live.length === 0) this.#store.delete(key);
+    else if (live.length !== stored.length) this.#store.set(key, live);
+    return live.length === stored.length ? stored : live;
+  }
+
+  #checkKey(key: string): void {
+    if (typeof key !== 'string' || key.length === 0) throw new DhtInvalidKeyError();
+    const size = encoder.encode(key).length;
+    if (size > this.limits.maxKeyBytes) throw new DhtKeyTooLargeError(size, this.limits.maxKeyBytes);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new DhtClosedError();
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * One error class per condition, each with a fixed `name` and `code` so callers can branch
+ * on them across ESM/CJS copies (never rely on `instanceof` across package copies: use
+ * `isCrossTalkError(e, 'CODE')`). Modelled on js-libp2p's interface errors.
+ */
+
+const errorBrand = Symbol.for('@crosstalk/error');
+
+export interface CrossTalkErrorOptions {
+  cause?: unknown;
+  /** Where in a byte stream the problem was found, when it came from the wire. */
+  offset?: number;
+}
+
+export abstract class CrossTalkError extends Error {
+  readonly [errorBrand] = true;
+  /** Stable machine-readable code, e.g. `ERR_INVALID_ADDRESS`. */
+  abstract readonly code: string;
+  /** True when trying the same operation again later may succeed. */
+  readonly isRetryable: boolean = false;
+  /** Byte offset in the input stream where the problem was detected, if any. */
+  offset: number | undefined;
+
+  constructor(message: string, options: CrossTalkErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.offset = options.offset;
+  }
+
+  toJSON(): { name: string; code: string; message: string; offset?: number } {
+    return this.offset === undefined
+      ? { name: this.name, code: this.code, message: this.message }
+      : { name: this.name, code: this.code, message: this.message, offset: this.offset };
+  }
+}
+
+/** True for any CrossTalk error (optionally of one `code`), whichever copy of this package threw it. */
+export function isCrossTalkError(value: unknown, code?: string): value is CrossTalkError {
+  if (typeof value !== 'object' || value === null || !(errorBrand in value)) return false;
+  return code === undefined || (value as CrossTalkError).code === code;
+}
+
+// ---------------------------------------------------------------- addresses and events
+
+export class InvalidAddressError extends CrossTalkError {
+  override readonly name = 'InvalidAddressError';
+  readonly code = 'ERR_INVALID_ADDRESS';
+  constructor(
+    readonly input: string,
+    readonly reason: string,
+  ) {
+    super(`invalid address ${JSON.stringify(input)}: ${reason}`);
+  }
+}
+
+export class InvalidEventError extends CrossTalkError {
+  override readonly name = 'InvalidEventError';
+  readonly code = 'ERR_INVALID_EVENT';
+  constructor(
+    message: string,
+    readonly issues: readonly { path: readonly PropertyKey[]; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+// ---------------------------------------------------------------- wire protocols
+
+/** Base of everything a framer, frame codec or proxy session raises about bytes from the wire. */
+export abstract class ProtocolError extends CrossTalkError {
+  /** The protocol whose rules were broken (`oscar`, `xmpp`, ...). */
+  abstract readonly protocol: string;
+}
+
+/** A length field (or a frame being assembled) exceeds the configured cap. Checked before allocating. */
+export class FrameTooLargeError extends ProtocolError {
+  override readonly name = 'FrameTooLargeError';
+  readonly code = 'ERR_FRAME_TOO_LARGE';
+  constructor(
+    readonly protocol: string,
+    readonly size: number,
+    readonly limit: number,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: frame of ${size} bytes exceeds the limit of ${limit}`, options);
+  }
+}
+
+/** More bytes are buffered without forming a frame than `maxBuffered` allows. */
+export class BufferOverflowError extends ProtocolError {
+  override readonly name = 'BufferOverflowError';
+  readonly code = 'ERR_BUFFER_OVERFLOW';
+  constructor(
+    readonly protocol: string,
+    readonly size: number,
+    readonly limit: number,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: ${size} bytes buffered without a complete frame (limit ${limit})`, options);
+  }
+}
+
+/** The bytes do not follow the protocol's framing or syntax. */
+export class MalformedFrameError extends ProtocolError {
+  override readonly name = 'MalformedFrameError';
+  readonly code = 'ERR_MALFORMED_FRAME';
+  constructor(
+    readonly protocol: string,
+    message: string,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: ${message}`, options);
+  }
+}
+
+/** Text on the wire is not valid in the encoding the protocol prescribes (UTF-8 decoded fatally). */
+export class InvalidEncodingError extends ProtocolError {
+  override readonly name = 'InvalidEncodingError';
+  readonly code = 'ERR_INVALID_ENCODING';
+  constructor(
+    readonly protocol: string,
+    message: string,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: ${message}`, options);
+  }
+}
+
+/** A framer or session was used after it failed or ended; it stays terminal and says why. */
+export class StreamClosedError extends ProtocolError {
+  override readonly name = 'StreamClosedError';
+  readonly code = 'ERR_STREAM_CLOSED';
+  constructor(
+    readonly protocol: string,
+    readonly reason: string,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: stream is closed: ${reason}`, options);
+  }
+}
+
+/** The stream ended in the middle of a frame. */
+export class TruncatedStreamError extends ProtocolError {
+  override readonly name = 'TruncatedStreamError';
+  readonly code = 'ERR_TRUNCATED_STREAM';
+  constructor(
+    readonly protocol: string,
+    readonly pending: number,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${protocol}: stream ended with ${pending} bytes of an incomplete frame`, options);
+  }
+}
+
+/** A canonical event cannot be expressed in this protocol (e.g. `call-invite` over YMSG). */
+export class UnsupportedEventError extends CrossTalkError {
+  override readonly name = 'UnsupportedEventError';
+  readonly code = 'ERR_UNSUPPORTED_EVENT';
+  constructor(
+    readonly protocol: string,
+    readonly kind: string,
+    detail?: string,
+  ) {
+    super(`${protocol} cannot carry a ${kind} event${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** A session was asked to do something its state does not allow (e.g. inject before login). */
+export class SessionStateError extends CrossTalkError {
+  override readonly name = 'SessionStateError';
+  readonly code = 'ERR_SESSION_STATE';
+}
+
+// ---------------------------------------------------------------- registries and composition
+
+export class CodecNotFoundError extends CrossTalkError {
+  override readonly name = 'CodecNotFoundError';
+  readonly code = 'ERR_CODEC_NOT_FOUND';
+  constructor(
+    readonly protocol: string,
+    readonly available: readonly string[],
+  ) {
+    super(
+      available.length === 0
+        ? `no codec for protocol "${protocol}": no codecs are registered`
+        : `no codec for protocol "${protocol}"; available: ${available.join(', ')}`,
+    );
+  }
+}
+
+export class InvalidCodecError extends CrossTalkError {
+  override readonly name = 'InvalidCodecError';
+  readonly code = 'ERR_INVALID_CODEC';
+}
+
+export class InvalidCapabilityError extends CrossTalkError {
+  override readonly name = 'InvalidCapabilityError';
+  readonly code = 'ERR_INVALID_CAPABILITY';
+}
+
+/** No chain of capabilities connects two formats while keeping the required features. */
+export class NoTranslationPathError extends CrossTalkError {
+  override readonly name = 'NoTranslationPathError';
+  readonly code = 'ERR_NO_TRANSLATION_PATH';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly required: readonly string[],
+  ) {
+    super(
+      `no translation chain from ${from} to ${to}` +
+        (required.length ? ` that keeps ${required.join(', ')}` : ''),
+    );
+  }
+}
+
+// ---------------------------------------------------------------- DHT
+
+export class DhtKeyTooLargeError extends CrossTalkError {
+  override readonly name = 'DhtKeyTooLargeError';
+  readonly code = 'ERR_DHT_KEY_TOO_LARGE';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`DHT key of ${size} bytes exceeds the limit of ${limit}`);
+  }
+}
+
+export class DhtInvalidKeyError extends CrossTalkError {
+  override readonly name = 'DhtInvalidKeyError';
+  readonly code = 'ERR_DHT_INVALID_KEY';
+  constructor() {
+    super('DHT keys must be non-empty strings');
+  }
+}
+
+export class DhtValueTooLargeError extends CrossTalkError {
+  override readonly name = 'DhtValueTooLargeError';
+  readonly code = 'ERR_DHT_VALUE_TOO_LARGE';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`DHT value of ${size} bytes exceeds the limit of ${limit}`);
+  }
+}
+
+export class DhtKeyFullError extends CrossTalkError {
+  override readonly name = 'DhtKeyFullError';
+  readonly code = 'ERR_DHT_KEY_FULL';
+  override readonly isRetryable = true;
+  constructor(readonly limit: number) {
+    super(`DHT key already holds the maximum of ${limit} values`);
+  }
+}
+
+/** `remove` named a value that was stored under a different secret (or none). */
+export class DhtSecretMismatchError extends CrossTalkError {
+  override readonly name = 'DhtSecretMismatchError';
+  readonly code = 'ERR_DHT_SECRET_MISMATCH';
+  constructor() {
+    super('the secret does not match the one the value was stored with');
+  }
+}
+
+export class InvalidTtlError extends CrossTalkError {
+  override readonly name = 'InvalidTtlError';
+  readonly code = 'ERR_INVALID_TTL';
+  constructor(
+    readonly ttl: number,
+    readonly limit: number,
+  ) {
+    super(`TTL ${ttl} ms is not in 1..${limit} ms`);
+  }
+}
+
+export class DhtClosedError extends CrossTalkError {
+  override readonly name = 'DhtClosedError';
+  readonly code = 'ERR_DHT_CLOSED';
+  constructor() {
+    super('the DHT has been closed');
+  }
+}
+
+// ---------------------------------------------------------------- plugins and client API
+
+export class InvalidPluginError extends CrossTalkError {
+  override readonly name = 'InvalidPluginError';
+  readonly code = 'ERR_INVALID_PLUGIN';
+}
+
+export class PluginFailedError extends CrossTalkError {
+  override readonly name = 'PluginFailedError';
+  readonly code = 'ERR_PLUGIN_FAILED';
+  constructor(
+    readonly plugin: string,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`plugin ${plugin} failed`, options);
+  }
+}
+
+export class NotLoggedInError extends CrossTalkError {
+  override readonly name = 'NotLoggedInError';
+  readonly code = 'ERR_NOT_LOGGED_IN';
+}
+
+export class DeliveryFailedError extends CrossTalkError {
+  override readonly name = 'DeliveryFailedError';
+  readonly code = 'ERR_DELIVERY_FAILED';
+  override readonly isRetryable = true;
+}

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { type Address, formatAddress, parseAddress } from '../address/address.js';
+import { isCrossTalkError } from '../errors/errors.js';
+
+/**
+ * The canonical model: every event kind DESIGN.md names, as zod schemas. In memory an address is
+ * an `Address` object; the JSON form (CLI, G2G, DHT) writes it as the string `user@network`.
+ * Schemas are codecs: `z.decode` turns JSON into events, `z.encode` turns events into JSON.
+ */
+
+/** Caps for data crossing a trust boundary (G2G, DHT, CLI input). */
+export const LIMITS = {
+  text: 64 * 1024,
+  name: 1024,
+  id: 256,
+  rosterItems: 10_000,
+  groups: 64,
+  sdp: 64 * 1024,
+} as const;
+
+export const AddressSchema = z.codec(
+  z.string().max(3071),
+  z.custom<Address>(
+    (v) => typeof v === 'object' && v !== null && typeof (v as Address).user === 'string',
+    'expected an address object',
+  ),
+  {
+    decode: (s, ctx) => {
+      try {
+        return parseAddress(s);
+      } catch (error) {
+        ctx.issues.push({
+          code: 'custom',
+          input: s,
+          message: isCrossTalkError(error) ? error.message : String(error),
+        });
+        return z.NEVER;
+      }
+    },
+    encode: (a) => formatAddress(a),
+  },
+);
+
+const id = z.string().min(1).max(LIMITS.id);
+const text = z.string().max(LIMITS.text);
+const name = z.string().max(LIMITS.name);
+/** Milliseconds since the Unix epoch. */
+const timestamp = z.number().int().nonnegative();
+
+export const TYPING_STATES = ['active', 'composing', 'paused', 'inactive', 'gone'] as const;
+export const PRESENCE_STATUSES = ['online', 'away', 'busy', 'idle', 'invisible', 'offline'] as const;
+export const SUBSCRIPTIONS = ['none', 'to', 'from', 'both'] as const;
+
+export const ImEventSchema = z.object({
+  kind: z.literal('im'),
+  id,
+  from: AddressSchema,
+  to: AddressSchema,
+  /** Plain text; always present, even when `html` carries the formatted form. */
+  text,
+  /** The same message with formatting, as XHTML-IM-style markup. */
+  html: text.optional(),
+  sentAt: timestamp,
+});
+
+/** XEP-0085 chat states; protocols with only on/off typing map to composing / paused / active. */
+export const TypingEventSchema = z.object({
+  kind: z.literal('typing'),
+  from: AddressSchema,
+  to: AddressSchema,
+  state: z.enum(TYPING_STATES),
+});
+
+export const PresenceEventSchema = z.object({
+  kind: z.literal('presence'),
+  from: AddressSchema,
+  /** Set for presence directed at one buddy; absent for a broadcast. */
+  to: AddressSchema.optional(),
+  status: z.enum(PRESENCE_STATUSES),
+  /** Status message ("away message", personal message, custom status). */
+  text: text.optional(),
+  /** When the user went idle, ms since the epoch. */
+  idleSince: timestamp.optional(),
+});
+
+export const RosterItemSchema = z.object({
+  address: AddressSchema,
+  name: name.optional(),
+  groups: z.array(name).max(LIMITS.groups),
+  /** RFC 6121 §2.1.2.5 subscription states, seen from the roster owner. */
+  subscription: z.enum(SUBSCRIPTIONS),
+  /** The owner asked for this buddy's authorisation and is still waiting. */
+  pending: z.boolean(),
+});
+
+export const RosterEventSchema = z.object({
+  kind: z.literal('roster'),
+  owner: AddressSchema,
+  items: z.array(RosterItemSchema).max(LIMITS.rosterItems),
+});
+
+export const BuddyRequestEventSchema = z.object({
+  kind: z.literal('buddy-request'),
+  id: id.optional(),
+  from: AddressSchema,
+  to: AddressSchema,
+  /** The requester's display name, where the protocol sends one. */
+  name: name.optional(),
+  message: text.optional(),
+});
+
+export const BuddyResponseEventSchema = z.object({
+  kind: z.literal('buddy-response'),
+  id: id.optional(),
+  /** The user who answered. */
+  from: AddressSchema,
+  /** The user who asked. */
+  to: AddressSchema,
+  accepted: z.boolean(),
+  message: text.optional(),
+});
+
+export const FileOfferEventSchema = z.object({
+  kind: z.literal('file-offer'),
+  id,
+  from: AddressSchema,
+  to: AddressSchema,
+  name,
+  size: z.number().int().nonnegative(),
+  mediaType: name.optional(),
+  /** Lower-case hex SHA-256 of the whole file, for verification after a (resumed) transfer. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
+
+export const CallInviteEventSchema = z.object({
+  kind: z.literal('call-invite'),
+  id,
+  from: AddressSchema,
+  to: AddressSchema,
+  /** SIP-style SDP offer. */
+  sdp: z.string().max(LIMITS.sdp),
+  media: z.array(z.enum(['audio', 'video'])).min(1),
+});
+
+export const CanonicalEventSchema = z.discriminatedUnion('kind', [
+  ImEventSchema,
+  TypingEventSchema,
+  PresenceEventSchema,
+  RosterEventSchema,
+  BuddyRequestEventSchema,
+  BuddyResponseEventSchema,
+  FileOfferEventSchema,
+  CallInviteEventSchema,
+]);
+
+export type ImEvent = z.output<typeof ImEventSchema>;
+export type TypingEvent = z.output<typeof TypingEventSchema>;
+export type TypingState = TypingEvent['state'];
+export type PresenceEvent = z.output<typeof PresenceEventSchema>;
+export type PresenceStatus = PresenceEvent['status'];
+export type RosterItem = z.output<typeof RosterItemSchema>;
+export type Subscription = RosterItem['subscription'];
+export type RosterEvent = z.output<typeof RosterEventSchema>;
+export type BuddyRequestEvent = z.output<typeof BuddyRequestEventSchema>;
+export type BuddyResponseEvent = z.output<typeof BuddyResponseEventSchema>;
+export type FileOfferEvent = z.output<typeof FileOfferEventSchema>;
+export type CallInviteEvent = z.output<typeof CallInviteEventSchema>;
+export type CanonicalEvent = z.output<typeof CanonicalEventSchema>;
+export type EventKind = CanonicalEvent['kind'];
+/** The JSON form of an event: addresses as `user@network` strings. */
+export type CanonicalEventJson = z.input<typeof CanonicalEventSchema>;
+
+export const EVENT_KINDS: readonly EventKind[] = [
+  'im',
+  'typing',
+  'presence',
+  'roster',
+  'buddy-request',
+  'buddy-response',
+  'file-offer',
+  'call-invite',
+];

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests import sibling packages from their TypeScript sources through the
+// "@crosstalk/source" export condition, so `npm test` never runs against a stale build.
+export default defineConfig({
+  resolve: { conditions: ['@crosstalk/source'] },
+  ssr: { resolve: { conditions: ['@crosstalk/source'] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});

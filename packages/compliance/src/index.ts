@@ -11,6 +11,13 @@ export { goldensFromTranscript, readTranscript, type TranscriptEntry } from './c
 export { type DhtSuiteOptions, type DhtUnderTest, dhtChecks } from './dht/dht-checks.js';
 export { dhtSuite } from './dht/dht-suite.js';
 export {
+  type RelayedConnection,
+  type RelayedEvent,
+  type SessionRelay,
+  type SessionRelayOptions,
+  startSessionRelay,
+} from './session/relay.js';
+export {
   hexDump,
   type TsharkOptions,
   type TsharkRow,

@@ -59,6 +59,8 @@ export interface FrameCodec<F> {
 // ------------------------------------------------------------------ translation
 
 export interface TranslatorOptions {
+  /** Which addresses are foreign (native names such as `bob@yahoo` map to them). Default: `defaultIsForeign`. */
+  isForeign?: (address: Address) => boolean;
   /** Clock for timestamps the protocol does not carry (ms since the epoch). */
   now?: () => number;
   /** Id generator for events and protocol cookies. */
@@ -126,6 +128,12 @@ export interface ProxySession {
   fromServer(chunk: Uint8Array): SessionOutput;
   /** Injects an event for this user into the client stream. Throws `SessionStateError` before `verified`. */
   deliver(event: CanonicalEvent): SessionOutput;
+  /**
+   * How well this connection can deliver `event`, so the engine can pick among one user's
+   * connections: 0 it cannot (wrong state or kind), 1 it can, 2 it is the conversation the event
+   * belongs to (an MSNP switchboard already talking to that buddy).
+   */
+  affinity(event: CanonicalEvent): number;
   /** The engine is closing the connection; last words for either side. */
   close(reason: string): SessionOutput;
 }

@@ -1,3 +1,4 @@
+export * from './arbitraries/events.js';
 export { type CapturedStream, tcpStreamsFromPcap } from './capture/tcp-streams.js';
 export {
   type Check,

@@ -18,6 +18,7 @@ export {
   type SessionRelayOptions,
   startSessionRelay,
 } from './session/relay.js';
+export { type ToyFrame, type ToyOptions, toyCodec, toyFrame, toyFramer } from './toy/toy-codec.js';
 export {
   hexDump,
   type TsharkOptions,

@@ -1,7 +1,6 @@
 import { FixedHeaderFramer, type Framer, MalformedFrameError } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
-import { type CodecGolden, codecChecks, codecSuite } from '../src/index.js';
-import { toyCodec, toyFrame, toyFramer } from './fixtures/toy-codec.js';
+import { type CodecGolden, codecChecks, codecSuite, toyCodec, toyFrame, toyFramer } from '../src/index.js';
 
 const stream = Uint8Array.from([
   ...toyFrame('T:hello'),

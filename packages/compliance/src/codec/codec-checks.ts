@@ -258,6 +258,12 @@ export function codecChecks(options: CodecSuiteOptions): Check[] {
               assertTyped(error, 'decode of a garbage frame');
             }
           }
+          if (f.error) {
+            // Good frames came before the bad bytes: delivered, and the framer is now terminal.
+            assertTyped(f.error, 'framer.error after garbage');
+            failed = f.error;
+            break;
+          }
         } catch (error) {
           if (error instanceof assert.AssertionError) throw error;
           assertTyped(error, 'push of garbage');

@@ -28,7 +28,8 @@ export interface FramerOptions {
 /**
  * Splits a byte stream into whole frames. Accepts any chunking. Lossless: the frames it returns,
  * concatenated, are exactly the bytes it consumed. After an error it is terminal: every later
- * call throws the same error.
+ * call throws the same error. When bad bytes follow good frames in one chunk, `push` returns the
+ * good frames and sets `error` (nothing accepted is lost): check `error` after each push.
  */
 export interface Framer {
   push(chunk: Uint8Array): Uint8Array[];
@@ -104,7 +105,8 @@ export type SessionEvent =
   | { type: 'feature-loss'; event: CanonicalEvent; lost: readonly string[] }
   /** The stream became unreadable to the proxy (STARTTLS); the session only relays from now on. */
   | { type: 'opaque'; reason: string }
-  | { type: 'closed'; reason: string };
+  /** The session ended; `error` is the protocol error that ended it, if any. */
+  | { type: 'closed'; reason: string; error?: ProtocolError };
 
 export interface SessionOutput {
   toServer: Uint8Array[];
@@ -117,7 +119,9 @@ export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' |
 /**
  * One proxied client connection. Before `verified`, the session is a plain relay that only
  * watches: nothing is withheld or injected (the identity gate). Bad input throws a
- * `ProtocolError`; the session is then closed and the engine closes that one connection.
+ * `ProtocolError`, or, when good frames came before it in the same chunk, returns their output
+ * ending with a `closed` event that carries the error; either way the session is closed and the
+ * engine writes what it got, then closes that one connection.
  */
 export interface ProxySession {
   readonly protocol: string;

@@ -108,7 +108,10 @@ export class FixedHeaderFramer implements Framer {
         }
       }
     } catch (error) {
-      throw this.#fail(this.#typed(error, this.#offset));
+      const failure = this.#fail(this.#typed(error, this.#offset));
+      // Good frames before the bad bytes are still delivered; `error` is set and the next call throws.
+      if (frames.length > 0) return frames;
+      throw failure;
     }
     return frames;
   }

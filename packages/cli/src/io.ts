@@ -1,0 +1,59 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** Where a command reads and writes; tests pass in-memory streams. */
+export interface CliIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export function processIo(): CliIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+}
+
+/** Writes and waits for the stream to drain when it asks us to (backpressure on big outputs). */
+export async function write(stream: Writable, data: string | Uint8Array): Promise<void> {
+  if (!stream.write(data)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+}
+
+/** Turns hex text arriving in arbitrary chunks into bytes, ignoring whitespace. */
+export class HexStreamDecoder {
+  #carry = '';
+  #offset = 0;
+
+  push(text: string): Uint8Array {
+    const clean = this.#carry + text.replace(/\s+/g, '');
+    const bad = /[^0-9a-fA-F]/.exec(clean);
+    if (bad) {
+      throw new SyntaxError(
+        `input is not hex: ${JSON.stringify(bad[0])} at hex digit ${this.#offset * 2 + bad.index}`,
+      );
+    }
+    const even = clean.length - (clean.length % 2);
+    this.#carry = clean.slice(even);
+    const out = Buffer.from(clean.slice(0, even), 'hex');
+    this.#offset += out.length;
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  }
+
+  end(): void {
+    if (this.#carry) throw new SyntaxError('input ends with half a byte of hex');
+  }
+}
+
+/** Splits text arriving in chunks into lines. */
+export class LineSplitter {
+  #carry = '';
+
+  push(text: string): string[] {
+    const parts = (this.#carry + text).split('\n');
+    this.#carry = parts.pop() ?? '';
+    return parts;
+  }
+
+  end(): string[] {
+    const rest = this.#carry;
+    this.#carry = '';
+    return rest.trim() ? [rest] : [];
+  }
+}

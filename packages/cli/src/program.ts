@@ -1,0 +1,130 @@
+import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk/core';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { defaultRegistry } from './codecs.js';
+import { decode } from './commands/decode.js';
+import { encode } from './commands/encode.js';
+import { protocols } from './commands/protocols.js';
+import { type CliIo, processIo } from './io.js';
+
+const VERSION = '0.1.0';
+
+function protocolOption(registry: CodecRegistry): Option {
+  const known = registry.protocols();
+  const help = known.length
+    ? `protocol of the stream: ${known.join(', ')}`
+    : 'protocol of the stream (no codecs are registered yet; see `crosstalk protocols`)';
+  return new Option('-p, --protocol <protocol>', help).makeOptionMandatory().argParser((value) => {
+    if (!registry.has(value)) {
+      throw new InvalidArgumentError(
+        known.length
+          ? `unknown protocol "${value}"; known: ${known.join(', ')}`
+          : 'no codecs are registered yet',
+      );
+    }
+    return value;
+  });
+}
+
+const directionOption = () =>
+  new Option(
+    '-d, --direction <side>',
+    'who sent the bytes: client (client -> server) or server (server -> client)',
+  )
+    .choices(['client', 'server'])
+    .makeOptionMandatory();
+
+/**
+ * The `crosstalk` command tree. `io` and `registry` are injectable so tests run commands in-process;
+ * `exit` receives each command's exit code.
+ */
+export function createProgram(
+  options: { io?: CliIo; registry?: CodecRegistry; exit?: (code: number) => void } = {},
+): Command {
+  const io = options.io ?? processIo();
+  const registry = options.registry ?? defaultRegistry();
+  const exit = options.exit ?? ((code: number) => void (process.exitCode = code));
+  const program = new Command('crosstalk')
+    .description(
+      'CrossTalk: interconnect IM networks.\n' +
+        'Decode and encode AIM/ICQ (OSCAR), Yahoo (YMSG), MSN (MSNP) and XMPP streams, and run bypass gateways.',
+    )
+    .version(VERSION)
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    // Commands report exit codes instead of calling process.exit, so the CLI is embeddable.
+    .exitOverride();
+
+  program
+    .command('decode')
+    .description(
+      'Read a byte stream on stdin and print one JSON line per frame:\n' +
+        '  {"frame": {...}, "events": [...canonical events...], "bytes": "<hex>"}\n' +
+        'On a protocol error print {"error": {"name", "message", "offset"}} and exit 2.',
+    )
+    .addOption(protocolOption(registry))
+    .addOption(directionOption())
+    .addOption(new Option('-i, --input <format>', 'stdin format').choices(['hex', 'raw']).default('raw'))
+    .option('--self <address>', 'the logged-in user (user@network), when the stream does not show the login')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  printf "2a05000100 00" | crosstalk decode -p oscar -d client -i hex\n' +
+        '  crosstalk decode -p xmpp -d server < server-stream.bin',
+    )
+    .action(async (o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string }) => {
+      exit(await decode(registry, o, io));
+    });
+
+  program
+    .command('encode')
+    .description(
+      'Read JSON lines on stdin and write the bytes of each:\n' +
+        '  {"event": {...}}  a canonical event, encoded as the protocol carries it in that direction\n' +
+        '  {"frame": {...}}  a frame as `crosstalk decode` prints it\n' +
+        'On bad input print {"error": {...}} on stderr and exit 2.',
+    )
+    .addOption(protocolOption(registry))
+    .addOption(directionOption())
+    .addOption(new Option('-o, --output <format>', 'stdout format').choices(['hex', 'raw']).default('hex'))
+    .option('--self <address>', 'the logged-in user (user@network), for events that need it')
+    .addHelpText(
+      'after',
+      '\nExample:\n' +
+        `  echo '{"event":{"kind":"im","id":"1","from":"alice@aol","to":"bob@yahoo","text":"hi","sentAt":0}}' \\\n` +
+        '    | crosstalk encode -p ymsg -d server',
+    )
+    .action(async (o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string }) => {
+      exit(await encode(registry, o, io));
+    });
+
+  program
+    .command('protocols')
+    .description('List the protocols this build can decode, encode and proxy.')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      exit(await protocols(registry, Boolean(o.json), io));
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves with the exit code instead of exiting, so it is embeddable. */
+export async function main(
+  argv: readonly string[],
+  io: CliIo = processIo(),
+  registry?: CodecRegistry,
+): Promise<number> {
+  let code = 0;
+  const program = createProgram({ io, ...(registry ? { registry } : {}), exit: (c) => void (code = c) });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    const e = error as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+      return 0;
+    if (typeof e.exitCode === 'number') return e.exitCode;
+    io.stderr.write(`${isCrossTalkError(error) ? error.message : String(error)}\n`);
+    return 1;
+  }
+  return code;
+}

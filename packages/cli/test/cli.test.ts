@@ -1,0 +1,175 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { toyCodec, toyFrame } from '@crosstalk/compliance';
+import { CodecRegistry, toHex } from '@crosstalk/core';
+import { describe, expect, it } from 'vitest';
+import { main } from '../src/index.js';
+
+const toys = () => new CodecRegistry([toyCodec()]);
+
+async function run(argv: string[], stdin: string | Uint8Array = '', registry = toys()) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (d: Buffer) => out.push(d));
+  stderr.on('data', (d: Buffer) => err.push(d));
+  const code = await main(argv, { stdin: Readable.from([stdin]), stdout, stderr }, registry);
+  return {
+    code,
+    stdout: Buffer.concat(out).toString(),
+    raw: Buffer.concat(out),
+    stderr: Buffer.concat(err).toString(),
+  };
+}
+
+const stream = Uint8Array.from([
+  ...toyFrame('T:hello'),
+  ...toyFrame(Uint8Array.of(1, 2)),
+  ...toyFrame('T:wörld'),
+]);
+
+describe('crosstalk decode', () => {
+  it('prints one JSON line per frame with its bytes, from hex split anywhere', async () => {
+    const hex = toHex(stream).replace(/(.{5})/g, '$1 \n');
+    const { code, stdout } = await run(
+      ['decode', '--protocol', 'toy', '--direction', 'client', '--input', 'hex'],
+      hex,
+    );
+    expect(code).toBe(0);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { frame: { type: 'text', text: 'hello' }, events: [], bytes: toHex(toyFrame('T:hello')) },
+      { frame: { type: 'raw', payload: { $hex: '0102' } }, events: [], bytes: 'c700020102' },
+      { frame: { type: 'text', text: 'wörld' }, events: [], bytes: toHex(toyFrame('T:wörld')) },
+    ]);
+  });
+
+  it('reads raw bytes too', async () => {
+    const { code, stdout } = await run(['decode', '-p', 'toy', '-d', 'server'], stream);
+    expect(code).toBe(0);
+    expect(stdout.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('reports a protocol error as JSON with its offset and exits 2', async () => {
+    const bad = Uint8Array.from([...toyFrame('T:ok'), 0x00, 0x01, 0x02]);
+    const { code, stdout } = await run(['decode', '-p', 'toy', '-d', 'client'], bad);
+    expect(code).toBe(2);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[1].error).toMatchObject({ name: 'MalformedFrameError', offset: 7 });
+  });
+
+  it('reports a stream that ends inside a frame', async () => {
+    const { code, stdout } = await run(
+      ['decode', '-p', 'toy', '-d', 'client'],
+      toyFrame('T:cut').subarray(0, 5),
+    );
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout).error.name).toBe('TruncatedStreamError');
+  });
+
+  it('rejects input that is not hex', async () => {
+    const { code, stdout } = await run(['decode', '-p', 'toy', '-d', 'client', '-i', 'hex'], 'c7 zz');
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout).error.message).toMatch(/not hex/);
+  });
+});
+
+describe('crosstalk encode', () => {
+  it('turns decoded frames back into the same bytes (decode | encode is the identity)', async () => {
+    const decoded = await run(['decode', '-p', 'toy', '-d', 'client'], stream);
+    const { code, stdout } = await run(['encode', '-p', 'toy', '-d', 'client'], decoded.stdout);
+    expect(code).toBe(0);
+    expect(stdout.replace(/\n/g, '')).toBe(toHex(stream));
+  });
+
+  it('writes raw bytes with --output raw', async () => {
+    const { raw } = await run(
+      ['encode', '-p', 'toy', '-d', 'client', '-o', 'raw'],
+      '{"frame":{"type":"text","text":"hi"}}\n',
+    );
+    expect(raw).toEqual(Buffer.from(toyFrame('T:hi')));
+  });
+
+  it('explains what is wrong with a bad line and exits 2', async () => {
+    const bad = await run(
+      ['encode', '-p', 'toy', '-d', 'client'],
+      '{"frame":{"type":"text","text":"ok"}}\n{"nothing":1}\n',
+    );
+    expect(bad.code).toBe(2);
+    expect(JSON.parse(bad.stderr).error).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/"event"/),
+    });
+    const invalid = await run(
+      ['encode', '-p', 'toy', '-d', 'client'],
+      '{"event":{"kind":"im","from":"x"}}\n',
+    );
+    expect(invalid.code).toBe(2);
+    expect(JSON.parse(invalid.stderr).error.name).toBe('InvalidEventError');
+  });
+
+  it('says which events a protocol cannot carry', async () => {
+    const im = { kind: 'im', id: '1', from: 'alice@aol', to: 'bob@yahoo', text: 'hi', sentAt: 0 };
+    const { code, stderr } = await run(
+      ['encode', '-p', 'toy', '-d', 'server'],
+      JSON.stringify({ event: im }),
+    );
+    expect(code).toBe(2);
+    expect(JSON.parse(stderr).error).toMatchObject({
+      name: 'UnsupportedEventError',
+      code: 'ERR_UNSUPPORTED_EVENT',
+    });
+  });
+});
+
+describe('crosstalk help and errors', () => {
+  for (const command of ['decode', 'encode', 'protocols']) {
+    it(`${command} --help explains itself`, async () => {
+      const { code, stdout } = await run([command, '--help']);
+      expect(code).toBe(0);
+      expect(stdout).toMatch(/^Usage: crosstalk /);
+      if (command !== 'protocols') expect(stdout).toMatch(/--direction <side>[\s\S]*client/);
+    });
+  }
+
+  it('an unknown protocol names the known ones', async () => {
+    const { code, stderr } = await run(['decode', '-p', 'aim', '-d', 'client']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/unknown protocol "aim"; known: toy/);
+  });
+
+  it('a missing direction is a usage error', async () => {
+    const { code, stderr } = await run(['decode', '-p', 'toy']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/--direction/);
+  });
+
+  it('protocols lists the registered codecs, or says there are none', async () => {
+    expect((await run(['protocols'])).stdout).toMatch(/^toy\s+networks: toy/);
+    expect((await run(['protocols'], '', new CodecRegistry())).stdout).toMatch(
+      /No codecs are registered yet/,
+    );
+    const json = JSON.parse((await run(['protocols', '--json'])).stdout);
+    expect(json[0]).toMatchObject({ protocol: 'toy', networks: ['toy'], features: ['im'] });
+  });
+});
+
+describe('the installed bin', () => {
+  const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+  it('runs from the build and prints help (npm test builds first)', async () => {
+    expect(existsSync(bin), `${bin} is missing: run npm run build`).toBe(true);
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help']);
+    expect(stdout).toMatch(/Usage: crosstalk[\s\S]*decode[\s\S]*encode/);
+  });
+});

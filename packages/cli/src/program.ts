@@ -42,7 +42,11 @@ export function createProgram(
 ): Command {
   const io = options.io ?? processIo();
   const registry = options.registry ?? defaultRegistry();
-  const exit = options.exit ?? ((code: number) => void (process.exitCode = code));
+  const exit =
+    options.exit ??
+    ((code: number) => {
+      process.exitCode = code;
+    });
   const program = new Command('crosstalk')
     .description(
       'CrossTalk: interconnect IM networks.\n' +
@@ -115,7 +119,13 @@ export async function main(
   registry?: CodecRegistry,
 ): Promise<number> {
   let code = 0;
-  const program = createProgram({ io, ...(registry ? { registry } : {}), exit: (c) => void (code = c) });
+  const program = createProgram({
+    io,
+    ...(registry ? { registry } : {}),
+    exit: (c) => {
+      code = c;
+    },
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

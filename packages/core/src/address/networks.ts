@@ -82,7 +82,6 @@ const xmppDomain: NetworkRules = {
     if (XMPP_LOCALPART_FORBIDDEN.test(user)) {
       return 'an XMPP localpart may not contain " & \' / : < > @ or spaces (RFC 7622 §3.3.1); escape it (XEP-0106)';
     }
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
     if (/[\u0000-\u001f\u007f]/u.test(user)) return 'an XMPP localpart may not contain control characters';
     return undefined;
   },
@@ -104,7 +103,6 @@ const xmppDomain: NetworkRules = {
 // Networks a third-party codec defined; anything else is treated as an XMPP-style domain.
 const generic: NetworkRules = {
   checkUser(user) {
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we reject
     return /[\u0000-\u001f\u007f]/u.test(user) ? 'user contains control characters' : undefined;
   },
   checkNetwork: checkNetworkId,

@@ -5,7 +5,7 @@ import { type CanonicalEvent, type CanonicalEventJson, CanonicalEventSchema } fr
 function invalid(error: z.ZodError, what: string): InvalidEventError {
   const issues = error.issues.map((i) => ({ path: i.path, message: i.message }));
   const first = issues[0];
-  const where = first && first.path.length ? ` at ${first.path.map(String).join('.')}` : '';
+  const where = first?.path.length ? ` at ${first.path.map(String).join('.')}` : '';
   return new InvalidEventError(`${what}${where}: ${first?.message ?? 'invalid'}`, issues);
 }
 

@@ -95,6 +95,11 @@ export type SessionEvent =
   | { type: 'login-failed'; address?: Address; code: string; message?: string }
   /** The client addressed a foreign user; the frame was withheld from the server. */
   | { type: 'outbound'; event: CanonicalEvent }
+  /**
+   * The client changed something about itself that it sent to its own server and that foreign
+   * buddies should also see (its presence broadcast): passed through, and mirrored by the gateway.
+   */
+  | { type: 'self'; event: CanonicalEvent }
   /** A canonical event the server sent the client, passed through unchanged (for observers). */
   | { type: 'inbound'; event: CanonicalEvent }
   /** The server's roster passed by; `merged` are the foreign items the session added to it. */

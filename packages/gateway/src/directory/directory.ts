@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import {
+  type Address,
+  addressKey,
+  type BuddyRequestEvent,
+  type BuddyResponseEvent,
+  type Dht,
+  eventFromJson,
+  eventToJson,
+  isCrossTalkError,
+  type PresenceEvent,
+} from '@crosstalk/core';
+import { z } from 'zod';
+import type { GatewayIdentity } from '../g2g/identity.js';
+import { type DirectoryRecord, encodeRecord, type RecordKind, signRecord, verifyRecord } from './records.js';
+
+/** What waits in the DHT for an offline user: a buddy request, or the answer to one. */
+export type PendingEvent = BuddyRequestEvent | BuddyResponseEvent;
+
+export interface Location {
+  gateway: string;
+  host: string;
+  port: number;
+  issuedAt: number;
+}
+
+const LocationBody = z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535) });
+
+export interface DirectoryOptions {
+  dht: Dht;
+  identity: GatewayIdentity;
+  now?: () => number;
+  /** Lifetime of soft state (location, presence), ms; refreshed by the gateway while users are online. */
+  softTtl?: number;
+  /** Lifetime of a pending buddy request, ms; refreshed by its holder. */
+  pendingTtl?: number;
+  /** Most pending requests kept for one user. */
+  maxPendingPerUser?: number;
+  /** When set, only records from these gateways are believed. */
+  trusted?: (gatewayId: string) => boolean;
+  /** Told about every record that failed verification (for logs and metrics). */
+  onRejected?: (key: string, reason: string) => void;
+}
+
+/**
+ * The typed, signed layer over the DHT: user location, presence, pending buddy requests and
+ * capabilities. Reads verify every record and skip the ones that fail; writes sign with this
+ * gateway's key and store with a secret only this gateway knows, so only it can remove them.
+ */
+export class Directory {
+  readonly #dht: Dht;
+  readonly #identity: GatewayIdentity;
+  readonly #now: () => number;
+  readonly #secret: string;
+  readonly softTtl: number;
+  readonly pendingTtl: number;
+  readonly maxPendingPerUser: number;
+  readonly #trusted: ((id: string) => boolean) | undefined;
+  readonly #onRejected: ((key: string, reason: string) => void) | undefined;
+  /** What this gateway last stored per key, so it can remove exactly that value. */
+  readonly #mine = new Map<string, Uint8Array[]>();
+
+  constructor(options: DirectoryOptions) {
+    this.#dht = options.dht;
+    this.#identity = options.identity;
+    this.#now = options.now ?? Date.now;
+    this.softTtl = Math.min(options.softTtl ?? 60_000, options.dht.limits.maxTtl);
+    this.pendingTtl = Math.min(options.pendingTtl ?? 24 * 60 * 60 * 1000, options.dht.limits.maxTtl);
+    this.maxPendingPerUser = options.maxPendingPerUser ?? 32;
+    this.#trusted = options.trusted;
+    this.#onRejected = options.onRejected;
+    this.#secret = createHash('sha256').update(dhtSecretSeed(options.identity)).digest('hex');
+  }
+
+  static locationKey = (user: Address) => `loc:${addressKey(user)}`;
+  static presenceKey = (user: Address) => `presence:${addressKey(user)}`;
+  static pendingKey = (user: Address) => `pending:${addressKey(user)}`;
+
+  // ------------------------------------------------------------ location
+
+  async publishLocation(user: Address, g2g: { host: string; port: number }): Promise<void> {
+    await this.#replace('location', Directory.locationKey(user), addressKey(user), g2g, this.softTtl);
+  }
+
+  async withdrawLocation(user: Address): Promise<void> {
+    await this.#withdraw(Directory.locationKey(user));
+  }
+
+  /** The newest valid location record for `user`, if any gateway serves them now. */
+  async lookupLocation(user: Address): Promise<Location | undefined> {
+    const records = await this.#read('location', Directory.locationKey(user), addressKey(user));
+    let best: Location | undefined;
+    for (const r of records) {
+      const body = LocationBody.safeParse(r.body);
+      if (!body.success) continue;
+      if (!best || r.issuedAt > best.issuedAt)
+        best = { gateway: r.publisher, ...body.data, issuedAt: r.issuedAt };
+    }
+    return best;
+  }
+
+  // ------------------------------------------------------------ presence
+
+  async publishPresence(event: PresenceEvent): Promise<void> {
+    const { to: _to, ...broadcast } = event;
+    await this.#replace(
+      'presence',
+      Directory.presenceKey(event.from),
+      addressKey(event.from),
+      eventToJson(broadcast),
+      this.softTtl,
+    );
+  }
+
+  async withdrawPresence(user: Address): Promise<void> {
+    await this.#withdraw(Directory.presenceKey(user));
+  }
+
+  async lookupPresence(user: Address): Promise<PresenceEvent | undefined> {
+    const records = await this.#read('presence', Directory.presenceKey(user), addressKey(user));
+    const newest = records.sort((a, b) => b.issuedAt - a.issuedAt)[0];
+    if (!newest) return undefined;
+    try {
+      const event = eventFromJson(newest.body);
+      return event.kind === 'presence' ? event : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------ pending buddy requests
+
+  /**
+   * Stores (or re-signs and refreshes) a request for an offline user. Returns the stored value, which
+   * the holder keeps in its hard state to refresh or remove it later; undefined when the user
+   * already has `maxPendingPerUser` pending requests.
+   */
+  async holdPending(request: PendingEvent, previous?: Uint8Array): Promise<Uint8Array | undefined> {
+    const key = Directory.pendingKey(request.to);
+    if (!previous) {
+      const existing = await this.#read('buddy-request', key, addressKey(request.to));
+      if (existing.length >= this.maxPendingPerUser) return undefined;
+    }
+    const record = signRecord(this.#identity, {
+      kind: 'buddy-request',
+      subject: addressKey(request.to),
+      body: eventToJson(request),
+      issuedAt: this.#now(),
+      ttl: this.pendingTtl,
+    });
+    const value = encodeRecord(record);
+    await this.#dht.put(key, value, { ttl: this.pendingTtl, secret: this.#secret });
+    if (previous) await this.#dht.remove(key, previous, this.#secret).catch(() => false);
+    return value;
+  }
+
+  /** Removes a request this gateway holds (answered, or withdrawn). */
+  async releasePending(to: Address, value: Uint8Array): Promise<void> {
+    await this.#dht.remove(Directory.pendingKey(to), value, this.#secret).catch(() => false);
+  }
+
+  /** Valid pending buddy requests and answers for `user`, each with the gateway that holds it. */
+  async pendingFor(user: Address): Promise<{ request: PendingEvent; holder: string }[]> {
+    const records = await this.#read('buddy-request', Directory.pendingKey(user), addressKey(user));
+    const out: { request: PendingEvent; holder: string }[] = [];
+    for (const r of records) {
+      try {
+        const event = eventFromJson(r.body);
+        if (event.kind === 'buddy-request' || event.kind === 'buddy-response')
+          out.push({ request: event, holder: r.publisher });
+      } catch {
+        this.#onRejected?.(Directory.pendingKey(user), 'pending request body is not a buddy request');
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ capabilities
+
+  async publishCapability(edge: string, body: { cost: number; preserves: readonly string[] }): Promise<void> {
+    await this.#replace('capability', `cap:${edge}`, edge, body, this.softTtl);
+  }
+
+  async withdrawCapability(edge: string): Promise<void> {
+    await this.#withdraw(`cap:${edge}`);
+  }
+
+  async capabilities(edge: string): Promise<DirectoryRecord[]> {
+    return this.#read('capability', `cap:${edge}`, edge);
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  async #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
+    const record = signRecord(this.#identity, { kind, subject, body, issuedAt: this.#now(), ttl });
+    const value = encodeRecord(record);
+    await this.#dht.put(key, value, { ttl, secret: this.#secret });
+    const previous = this.#mine.get(key) ?? [];
+    this.#mine.set(key, [value]);
+    for (const old of previous) await this.#dht.remove(key, old, this.#secret).catch(() => false);
+  }
+
+  async #withdraw(key: string): Promise<void> {
+    for (const value of this.#mine.get(key) ?? [])
+      await this.#dht.remove(key, value, this.#secret).catch(() => false);
+    this.#mine.delete(key);
+  }
+
+  async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
+    const out: DirectoryRecord[] = [];
+    for (const value of await this.#dht.get(key)) {
+      try {
+        const record = verifyRecord(value, { kind, subject, now: this.#now() });
+        if (this.#trusted && !this.#trusted(record.publisher)) {
+          this.#onRejected?.(key, `publisher ${record.publisher.slice(0, 12)}… is not trusted`);
+          continue;
+        }
+        out.push(record);
+      } catch (error) {
+        this.#onRejected?.(key, isCrossTalkError(error) ? error.message : String(error));
+      }
+    }
+    return out;
+  }
+}
+
+/** The DHT secret is derived from the gateway key, so it survives restarts with the key. */
+function dhtSecretSeed(identity: GatewayIdentity): string {
+  return `${identity.exportPrivateKey()}\u0000crosstalk dht secret`;
+}

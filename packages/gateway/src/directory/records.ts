@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { InvalidRecordError } from '../errors/errors.js';
+import { type GatewayIdentity, verifySignature } from '../g2g/identity.js';
+
+/**
+ * Directory records: typed values in the DHT, each signed by the gateway that published it and
+ * checked on every read (DESIGN.md: "directory records are signed by the gateway that published
+ * them"). The signature covers a canonical JSON of every field but the signature itself.
+ */
+export const RecordSchema = z.object({
+  v: z.literal(1),
+  kind: z.enum(['location', 'presence', 'buddy-request', 'capability']),
+  /** What the record is about: an address key, or a capability edge. */
+  subject: z.string().min(1).max(512),
+  /** The publishing gateway's id (its ed25519 public key, hex). */
+  publisher: z.string().regex(/^[0-9a-f]{64}$/),
+  issuedAt: z.number().int().nonnegative(),
+  expiresAt: z.number().int().nonnegative(),
+  body: z.unknown(),
+  sig: z.string().regex(/^[0-9a-f]{128}$/),
+});
+
+export type DirectoryRecord = z.infer<typeof RecordSchema>;
+export type RecordKind = DirectoryRecord['kind'];
+
+/** JSON with object keys sorted at every level, so that signer and verifier hash the same bytes. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function signedBytes(r: Omit<DirectoryRecord, 'sig'>): Uint8Array {
+  return Buffer.from(
+    canonicalJson({
+      v: r.v,
+      kind: r.kind,
+      subject: r.subject,
+      publisher: r.publisher,
+      issuedAt: r.issuedAt,
+      expiresAt: r.expiresAt,
+      body: r.body,
+    }),
+  );
+}
+
+export function signRecord(
+  identity: GatewayIdentity,
+  fields: { kind: RecordKind; subject: string; body: unknown; issuedAt: number; ttl: number },
+): DirectoryRecord {
+  const unsigned = {
+    v: 1 as const,
+    kind: fields.kind,
+    subject: fields.subject,
+    publisher: identity.id,
+    issuedAt: fields.issuedAt,
+    expiresAt: fields.issuedAt + fields.ttl,
+    body: fields.body,
+  };
+  return { ...unsigned, sig: Buffer.from(identity.sign(signedBytes(unsigned))).toString('hex') };
+}
+
+export function encodeRecord(record: DirectoryRecord): Uint8Array {
+  return Buffer.from(canonicalJson(record));
+}
+
+/**
+ * Parses and verifies a record read from the DHT: well-formed, of the expected kind and subject,
+ * unexpired, and signed by the publisher it names. Throws `InvalidRecordError` saying which.
+ */
+export function verifyRecord(
+  bytes: Uint8Array,
+  expect: { kind: RecordKind; subject: string; now: number },
+): DirectoryRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw new InvalidRecordError('directory record is not JSON');
+  }
+  const result = RecordSchema.safeParse(parsed);
+  if (!result.success)
+    throw new InvalidRecordError(`malformed directory record: ${result.error.issues[0]?.message}`);
+  const record = result.data;
+  if (record.kind !== expect.kind || record.subject !== expect.subject) {
+    throw new InvalidRecordError(
+      `record for ${record.kind} ${record.subject} stored under ${expect.kind} ${expect.subject}`,
+    );
+  }
+  if (record.expiresAt <= expect.now) throw new InvalidRecordError('directory record has expired');
+  if (!verifySignature(record.publisher, signedBytes(record), Buffer.from(record.sig, 'hex'))) {
+    throw new InvalidRecordError('directory record signature does not verify for its publisher');
+  }
+  return record;
+}

@@ -1,0 +1,151 @@
+import type { Socket } from 'node:net';
+import {
+  type Address,
+  type CanonicalEvent,
+  type Codec,
+  isCrossTalkError,
+  type ProxySession,
+  type SessionEvent,
+  type SessionOutput,
+} from '@crosstalk/core';
+import { SlowConsumerError } from '../errors/errors.js';
+
+export interface ConnectionHooks {
+  onEvent(connection: ProxiedConnection, event: SessionEvent): void;
+  onClose(connection: ProxiedConnection, reason: string): void;
+  onError(connection: ProxiedConnection, error: unknown): void;
+}
+
+/**
+ * One client connection after SOCKS: the client socket, the upstream socket (absent for a virtual
+ * endpoint), and the codec's proxy session between them. Pumps bytes with backpressure both ways:
+ * when one side's socket buffer is full, the other side is paused until it drains. Bytes the
+ * gateway injects count against `maxBacklog`; a client that stops reading is disconnected.
+ */
+export class ProxiedConnection {
+  readonly id: string;
+  readonly codec: Codec;
+  readonly session: ProxySession;
+  readonly client: Socket;
+  readonly upstream: Socket | undefined;
+  readonly target: { host: string; port: number };
+  readonly openedAt = Date.now();
+  #closed = false;
+  readonly #hooks: ConnectionHooks;
+  readonly #maxBacklog: number;
+
+  constructor(options: {
+    id: string;
+    codec: Codec;
+    session: ProxySession;
+    client: Socket;
+    upstream: Socket | undefined;
+    target: { host: string; port: number };
+    hooks: ConnectionHooks;
+    maxBacklog: number;
+  }) {
+    this.id = options.id;
+    this.codec = options.codec;
+    this.session = options.session;
+    this.client = options.client;
+    this.upstream = options.upstream;
+    this.target = options.target;
+    this.#hooks = options.hooks;
+    this.#maxBacklog = options.maxBacklog;
+  }
+
+  get user(): Address | undefined {
+    return this.session.user;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts pumping; `replay` holds what arrived while sniffing, in arrival order. */
+  start(replay: { from: 'client' | 'server'; chunk: Uint8Array }[]): void {
+    for (const { from, chunk } of replay) if (!this.#feed(from, chunk)) return;
+    this.client.on('data', (chunk: Buffer) => this.#feed('client', chunk));
+    this.client.on('end', () => this.close('client closed'));
+    this.client.on('close', () => this.close('client closed'));
+    this.client.on('error', () => this.close('client error'));
+    if (this.upstream) {
+      this.upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
+      this.upstream.on('end', () => this.close('server closed'));
+      this.upstream.on('close', () => this.close('server closed'));
+      this.upstream.on('error', () => this.close('server error'));
+    }
+  }
+
+  /** Injects an event into this client stream (the session encodes it as its server would). */
+  deliver(event: CanonicalEvent): void {
+    const out = this.session.deliver(event);
+    this.#write(out);
+    if (this.client.writableLength > this.#maxBacklog) {
+      this.#fail(new SlowConsumerError(this.client.writableLength));
+    }
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      const last = this.session.close(reason);
+      for (const b of last.toClient) this.client.write(b);
+      for (const b of last.toServer) this.upstream?.write(b);
+      for (const e of last.events) this.#hooks.onEvent(this, e);
+    } catch {
+      // the session already failed; nothing more to say to either side
+    }
+    this.client.end();
+    this.upstream?.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.upstream?.destroy();
+    }, 1000).unref();
+    this.#hooks.onClose(this, reason);
+  }
+
+  #feed(from: 'client' | 'server', chunk: Uint8Array): boolean {
+    if (this.#closed) return false;
+    let out: SessionOutput;
+    try {
+      out = from === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+    this.#write(out);
+    const ended = out.events.find((e) => e.type === 'closed');
+    if (ended) {
+      if (ended.type === 'closed' && ended.error) this.#hooks.onError(this, ended.error);
+      this.close(ended.type === 'closed' ? ended.reason : 'session closed');
+      return false;
+    }
+    return true;
+  }
+
+  #write(out: SessionOutput): void {
+    for (const b of out.toServer) {
+      if (this.upstream && !this.upstream.write(b)) this.#hold(this.client, this.upstream);
+    }
+    for (const b of out.toClient) {
+      if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
+    }
+    for (const e of out.events) if (e.type !== 'closed') this.#hooks.onEvent(this, e);
+  }
+
+  /** Backpressure: stop reading `source` until `sink` drains. */
+  #hold(source: Socket, sink: Socket): void {
+    if (source.isPaused()) return;
+    source.pause();
+    sink.once('drain', () => {
+      if (!this.#closed) source.resume();
+    });
+  }
+
+  #fail(error: unknown): void {
+    this.#hooks.onError(this, error);
+    this.close(isCrossTalkError(error) ? error.code : 'error');
+  }
+}

@@ -1,0 +1,249 @@
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type Codec, type CodecRegistry, isCrossTalkError, type SessionContext } from '@crosstalk/core';
+import { SocksProtocolError, UpstreamBlockedError, UpstreamUnreachableError } from '../errors/errors.js';
+import {
+  parseSocks4Request,
+  SOCKS4_CONNECT,
+  type Socks4Request,
+  SocksReply,
+  socks4Reply,
+} from '../socks/socks4.js';
+import { type ConnectionHooks, ProxiedConnection } from './connection.js';
+import type { UpstreamPolicy } from './policy.js';
+import type { VirtualEndpointTable } from './virtual-endpoints.js';
+
+export interface SocksFrontOptions {
+  registry: CodecRegistry;
+  policy: UpstreamPolicy;
+  virtual: VirtualEndpointTable;
+  /** ms to wait for the upstream TCP connect. */
+  connectTimeout: number;
+  /** ms to wait for the SOCKS request. */
+  requestTimeout: number;
+  /** Bytes to look at before giving up on recognising a protocol (then relay untouched). */
+  sniffLimit: number;
+  /** ms to wait for the first bytes before relaying untouched. */
+  sniffTimeout: number;
+  /** Bytes of injected data a client may leave unread before it is disconnected. */
+  maxBacklog: number;
+  context(info: {
+    id: string;
+    codec: Codec;
+    target: { host: string; port: number };
+    virtual?: { data: unknown };
+  }): SessionContext;
+  hooks: ConnectionHooks;
+  /** A connection the gateway relays without a codec (unrecognised protocol). */
+  onRelay?(info: { id: string; target: { host: string; port: number } }): void;
+  /** A SOCKS request refused, with why. */
+  onRefused?(info: { id: string; reason: unknown; request?: Socks4Request }): void;
+}
+
+const MAX_SOCKS_REQUEST = 600;
+
+/**
+ * The SOCKS4/4a front: CONNECT only (BIND and anything else refused with 91), policy check,
+ * upstream dial with a timeout, then the first bytes of whichever side speaks first choose a codec;
+ * unrecognised streams are relayed untouched, so the gateway is also a plain SOCKS4 proxy.
+ */
+export class SocksFront {
+  readonly #o: SocksFrontOptions;
+  #server: Server | undefined;
+  #next = 0;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(options: SocksFrontOptions) {
+    this.#o = options;
+  }
+
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer((socket) => this.#accept(socket));
+    server.listen(port, host);
+    await once(server, 'listening');
+    this.#server = server;
+    return { host, port: (server.address() as { port: number }).port };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server) return;
+    const closed = once(this.#server, 'close');
+    this.#server.close();
+    for (const s of this.#sockets) s.destroy();
+    await closed;
+  }
+
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+  }
+
+  #accept(client: Socket): void {
+    this.#track(client);
+    client.setNoDelay(true);
+    const id = `conn-${++this.#next}`;
+    let buffered: Uint8Array = new Uint8Array(0);
+    const timer = setTimeout(() => client.destroy(), this.#o.requestTimeout);
+    timer.unref();
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+      let parsed: ReturnType<typeof parseSocks4Request>;
+      try {
+        if (buffered.length > MAX_SOCKS_REQUEST)
+          throw new SocksProtocolError(`request longer than ${MAX_SOCKS_REQUEST} bytes`);
+        parsed = parseSocks4Request(buffered);
+      } catch (error) {
+        clearTimeout(timer);
+        client.off('data', onData);
+        this.#o.onRefused?.({ id, reason: error });
+        client.end(socks4Reply(SocksReply.rejected));
+        return;
+      }
+      if (!parsed.done) return;
+      clearTimeout(timer);
+      client.off('data', onData);
+      client.pause();
+      const early = buffered.subarray(parsed.consumed);
+      this.#connect(id, client, parsed.request, early).catch((error) => {
+        this.#o.onRefused?.({ id, reason: error, request: parsed.request });
+        if (!client.destroyed) client.end(socks4Reply(SocksReply.rejected));
+      });
+    };
+    client.on('data', onData);
+    client.on('error', () => client.destroy());
+  }
+
+  async #connect(id: string, client: Socket, request: Socks4Request, early: Uint8Array): Promise<void> {
+    if (request.command !== SOCKS4_CONNECT) {
+      throw new SocksProtocolError(`command ${request.command} is not supported (CONNECT only)`);
+    }
+    const target = { host: request.host, port: request.port };
+    const virtual = this.#o.virtual.take(request.host, request.port);
+    let upstream: Socket | undefined;
+    if (!virtual) {
+      const address = await this.#o.policy.resolve(request.host, request.port);
+      if (!address) throw new UpstreamBlockedError(request.host, request.port);
+      upstream = await this.#dial(address, request.port);
+      this.#track(upstream);
+    }
+    client.write(socks4Reply(SocksReply.granted));
+    this.#sniff(id, client, upstream, target, early, virtual);
+  }
+
+  #dial(host: string, port: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new UpstreamUnreachableError(`connecting to ${host}:${port} timed out`));
+      }, this.#o.connectTimeout);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(socket);
+      });
+      socket.once('error', (cause) => {
+        clearTimeout(timer);
+        reject(new UpstreamUnreachableError(`cannot connect to ${host}:${port}`, { cause }));
+      });
+    });
+  }
+
+  /** Holds the first bytes of either side until a codec says yes, or all say no (relay). */
+  #sniff(
+    id: string,
+    client: Socket,
+    upstream: Socket | undefined,
+    target: { host: string; port: number },
+    early: Uint8Array,
+    virtual: { protocol: string; data: unknown } | undefined,
+  ): void {
+    const seen: { from: 'client' | 'server'; chunk: Uint8Array }[] = [];
+    let first: 'client' | 'server' | undefined;
+    let decided = false;
+    const head = () => Buffer.concat(seen.filter((s) => s.from === first).map((s) => s.chunk));
+    const cleanup = () => {
+      clearTimeout(timer);
+      client.off('data', onClient);
+      upstream?.off('data', onServer);
+      client.off('close', onGone);
+      upstream?.off('close', onGone);
+    };
+    const decide = (codec: Codec | undefined) => {
+      if (decided) return;
+      decided = true;
+      cleanup();
+      if (!codec) {
+        if (!upstream) return client.destroy();
+        this.#o.onRelay?.({ id, target });
+        for (const s of seen) (s.from === 'client' ? upstream : client).write(s.chunk);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.on('error', () => upstream.destroy());
+        upstream.on('error', () => client.destroy());
+        client.resume();
+        return;
+      }
+      let session: ReturnType<Codec['openSession']>;
+      try {
+        session = codec.openSession(
+          this.#o.context({ id, codec, target, ...(virtual ? { virtual: { data: virtual.data } } : {}) }),
+        );
+      } catch (error) {
+        this.#o.onRefused?.({ id, reason: error });
+        client.destroy();
+        upstream?.destroy();
+        return;
+      }
+      const connection = new ProxiedConnection({
+        id,
+        codec,
+        session,
+        client,
+        upstream,
+        target,
+        hooks: this.#o.hooks,
+        maxBacklog: this.#o.maxBacklog,
+      });
+      connection.start(seen);
+      client.resume();
+    };
+    const consider = () => {
+      if (!first) return;
+      const bytes = head();
+      const answer = virtual ? this.#o.registry.get(virtual.protocol) : this.#o.registry.sniff(bytes, first);
+      if (answer === 'more' && bytes.length < this.#o.sniffLimit) return;
+      decide(answer === 'more' ? undefined : answer);
+    };
+    const onClient = (chunk: Buffer) => {
+      first ??= 'client';
+      seen.push({ from: 'client', chunk });
+      consider();
+    };
+    const onServer = (chunk: Buffer) => {
+      first ??= 'server';
+      seen.push({ from: 'server', chunk });
+      consider();
+    };
+    const onGone = () => {
+      if (decided) return;
+      decided = true;
+      cleanup();
+      client.destroy();
+      upstream?.destroy();
+    };
+    // Nobody spoke within the sniff timeout: relay untouched (a protocol we cannot see).
+    const timer = setTimeout(() => decide(undefined), this.#o.sniffTimeout);
+    timer.unref();
+    client.on('data', onClient);
+    upstream?.on('data', onServer);
+    client.on('close', onGone);
+    upstream?.on('close', onGone);
+    if (early.length) onClient(Buffer.from(early));
+    if (!decided) client.resume();
+  }
+}
+
+export function describeRefusal(reason: unknown): string {
+  return isCrossTalkError(reason) ? `${reason.code}: ${reason.message}` : String(reason);
+}

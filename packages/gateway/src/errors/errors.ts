@@ -1,0 +1,77 @@
+import { CrossTalkError, ProtocolError } from '@crosstalk/core';
+
+/** Gateway-specific conditions; one class each, fixed `name` and `code` (see core's errors). */
+
+/** A SOCKS4/4a request that breaks RFC-less but well-known SOCKS4 framing (NEC's SOCKS4 / SOCKS4a docs). */
+export class SocksProtocolError extends ProtocolError {
+  override readonly name = 'SocksProtocolError';
+  readonly code = 'ERR_SOCKS_PROTOCOL';
+  readonly protocol = 'socks4';
+}
+
+/** The client asked for a destination the gateway's policy does not allow. */
+export class UpstreamBlockedError extends CrossTalkError {
+  override readonly name = 'UpstreamBlockedError';
+  readonly code = 'ERR_UPSTREAM_BLOCKED';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`destination ${host}:${port} is not allowed by the gateway's upstream policy`);
+  }
+}
+
+export class UpstreamUnreachableError extends CrossTalkError {
+  override readonly name = 'UpstreamUnreachableError';
+  readonly code = 'ERR_UPSTREAM_UNREACHABLE';
+  override readonly isRetryable = true;
+}
+
+/** A peer that stops reading: its backlog passed the cap, so only its connection is closed. */
+export class SlowConsumerError extends CrossTalkError {
+  override readonly name = 'SlowConsumerError';
+  readonly code = 'ERR_SLOW_CONSUMER';
+  constructor(readonly backlog: number) {
+    super(`peer stopped reading: ${backlog} bytes waiting`);
+  }
+}
+
+export class G2gProtocolError extends ProtocolError {
+  override readonly name = 'G2gProtocolError';
+  readonly code = 'ERR_G2G_PROTOCOL';
+  readonly protocol = 'g2g';
+}
+
+/** The G2G handshake failed: a bad signature, or the peer is not the gateway we dialled. */
+export class G2gAuthError extends CrossTalkError {
+  override readonly name = 'G2gAuthError';
+  readonly code = 'ERR_G2G_AUTH';
+}
+
+/** An event arrived over a link that the directory does not name for its sender (anti-spoofing). */
+export class SpoofedEventError extends CrossTalkError {
+  override readonly name = 'SpoofedEventError';
+  readonly code = 'ERR_SPOOFED_EVENT';
+}
+
+/** A directory record whose signature does not verify, or that names another publisher. */
+export class InvalidRecordError extends CrossTalkError {
+  override readonly name = 'InvalidRecordError';
+  readonly code = 'ERR_INVALID_RECORD';
+}
+
+export class UserOfflineError extends CrossTalkError {
+  override readonly name = 'UserOfflineError';
+  readonly code = 'ERR_USER_OFFLINE';
+  override readonly isRetryable = true;
+}
+
+export class TooManyPendingRequestsError extends CrossTalkError {
+  override readonly name = 'TooManyPendingRequestsError';
+  readonly code = 'ERR_TOO_MANY_PENDING';
+}
+
+export class InvalidConfigError extends CrossTalkError {
+  override readonly name = 'InvalidConfigError';
+  readonly code = 'ERR_INVALID_CONFIG';
+}

@@ -1,0 +1,66 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  verify,
+} from 'node:crypto';
+
+/**
+ * A gateway's identity: an ed25519 key pair; its id is the raw 32-byte public key in hex
+ * (DESIGN.md: "each gateway has an ed25519 key pair and its id is the public key").
+ */
+export interface GatewayIdentity {
+  readonly id: string;
+  readonly publicKey: KeyObject;
+  readonly privateKey: KeyObject;
+  sign(data: Uint8Array): Uint8Array;
+  /** PKCS#8 PEM, for the hard-state store. */
+  exportPrivateKey(): string;
+}
+
+// DER prefix of an ed25519 SubjectPublicKeyInfo (RFC 8410 §4): the raw key follows these 12 bytes.
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+function rawPublicKey(key: KeyObject): Buffer {
+  const der = key.export({ format: 'der', type: 'spki' });
+  return der.subarray(ED25519_SPKI_PREFIX.length);
+}
+
+export function publicKeyFromId(id: string): KeyObject {
+  if (!/^[0-9a-f]{64}$/.test(id)) throw new TypeError('a gateway id is 64 lower-case hex digits');
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(id, 'hex')]),
+    format: 'der',
+    type: 'spki',
+  });
+}
+
+function fromPrivateKey(privateKey: KeyObject): GatewayIdentity {
+  const publicKey = createPublicKey(privateKey);
+  return {
+    id: rawPublicKey(publicKey).toString('hex'),
+    publicKey,
+    privateKey,
+    sign: (data) => new Uint8Array(sign(null, data, privateKey)),
+    exportPrivateKey: () => privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+export function generateIdentity(): GatewayIdentity {
+  return fromPrivateKey(generateKeyPairSync('ed25519').privateKey);
+}
+
+export function identityFromPem(pem: string): GatewayIdentity {
+  return fromPrivateKey(createPrivateKey(pem));
+}
+
+/** True when `signature` is `id`'s ed25519 signature of `data`. Never throws. */
+export function verifySignature(id: string, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return verify(null, data, publicKeyFromId(id), signature);
+  } catch {
+    return false;
+  }
+}

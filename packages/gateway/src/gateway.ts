@@ -1,0 +1,657 @@
+import {
+  type Address,
+  addressKey,
+  type CanonicalEvent,
+  type Codec,
+  CodecRegistry,
+  type Dht,
+  eventFromJson,
+  eventToJson,
+  formatAddress,
+  isCrossTalkError,
+  isDomainNetwork,
+  MemoryCookieTable,
+  MemoryDht,
+  type PresenceEvent,
+  parseAddress,
+  type RosterItem,
+  type SessionContext,
+  type SessionEvent,
+} from '@crosstalk/core';
+import pino, { type Logger } from 'pino';
+import { Directory, type Location, type PendingEvent } from './directory/directory.js';
+import type { ProxiedConnection } from './engine/connection.js';
+import { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+import { describeRefusal, SocksFront } from './engine/socks-front.js';
+import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
+import { SpoofedEventError, UserOfflineError } from './errors/errors.js';
+import { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
+import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/identity.js';
+import { G2gNode, G2gRefusedError } from './g2g/link.js';
+import { UserManager } from './manager/user-manager.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { type RosterItemJson, StateStore } from './store/state-store.js';
+
+export interface GatewayOptions {
+  /** Codecs this gateway proxies and translates. The gateway never imports one itself. */
+  codecs: readonly Codec[];
+  /** The shared directory substrate. Default: a new `MemoryDht` (one gateway, one process). */
+  dht?: Dht;
+  /** How events travel between gateways. Default: JSON; the CLI passes codec-xmpp's stanza form. */
+  canonical?: CanonicalForm;
+  /** SOCKS4/4a listen address. Default 127.0.0.1:1080. */
+  socks?: { host?: string; port?: number };
+  /** G2G listen address, and the address other gateways are told to dial. Default 127.0.0.1, any port. */
+  g2g?: { host?: string; port?: number };
+  /** Prometheus endpoint; `false` for none. Default: none. */
+  metrics?: { host?: string; port?: number } | false;
+  /** File for hard state (key pair, foreign buddies, pending requests). Default: memory only. */
+  stateFile?: string;
+  /** Key pair to use when the state file has none; default a fresh one. */
+  identity?: GatewayIdentity;
+  /** Destinations clients may reach. Default: loopback only. */
+  upstream?:
+    | { allow?: readonly string[]; ports?: readonly number[]; hosts?: Readonly<Record<string, string>> }
+    | UpstreamPolicy;
+  /** When set, only directory records from these gateway ids are believed. */
+  trustedGateways?: readonly string[];
+  logger?: Logger | false;
+  timeouts?: { connect?: number; socksRequest?: number; sniff?: number };
+  /** Bytes of injected data a client may leave unread before it is disconnected. */
+  maxBacklog?: number;
+  /** Lifetime of location and presence records, ms (refreshed at a third of it). */
+  softTtl?: number;
+  now?: () => number;
+}
+
+export type GatewayEvent =
+  | { type: 'verified'; user: Address; protocol: string; connection: string }
+  | { type: 'offline'; user: Address }
+  | { type: 'translated'; event: CanonicalEvent; from: string; to: string }
+  | { type: 'delivered'; event: CanonicalEvent; protocol: string }
+  | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
+  | { type: 'pending-held'; event: PendingEvent }
+  | { type: 'refused'; reason: string; connection?: string }
+  | { type: 'session'; connection: string; protocol: string; event: SessionEvent };
+
+export interface Gateway {
+  /** This gateway's id: its ed25519 public key, hex. */
+  readonly id: string;
+  readonly socks: { host: string; port: number };
+  readonly g2g: { host: string; port: number };
+  readonly metricsAddress: { host: string; port: number } | undefined;
+  readonly metrics: GatewayMetrics;
+  readonly directory: Directory;
+  /** Verified users with at least one live connection. */
+  users(): Address[];
+  /** A user's foreign buddies as stored (they survive restarts). */
+  foreignBuddies(user: Address): RosterItem[];
+  /** Observes what the gateway does (tests, the demo, operators). Returns an unsubscribe function. */
+  on(listener: (event: GatewayEvent) => void): () => void;
+  /** Graceful shutdown: stop accepting, close sessions, withdraw records, flush state. */
+  close(): Promise<void>;
+}
+
+/** Starts a bypass gateway (DESIGN.md "Gateway engine"). */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const engine = new GatewayEngine(options);
+  await engine.start();
+  return engine;
+}
+
+const itemToJson = (item: RosterItem): RosterItemJson => ({ ...item, address: formatAddress(item.address) });
+
+class GatewayEngine implements Gateway {
+  readonly #o: GatewayOptions;
+  readonly #registry: CodecRegistry;
+  readonly #dht: Dht;
+  readonly #canonical: CanonicalForm;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #listeners = new Set<(e: GatewayEvent) => void>();
+  readonly #managers = new Map<string, UserManager>();
+  readonly #connections = new Set<ProxiedConnection>();
+  readonly #locationCache = new Map<string, { location: Location; until: number }>();
+  readonly #cookies = new MemoryCookieTable();
+  readonly #virtual = new VirtualEndpointTable();
+  readonly metrics = new GatewayMetrics();
+  #store!: StateStore;
+  #identity!: GatewayIdentity;
+  #node!: G2gNode;
+  #front!: SocksFront;
+  directory!: Directory;
+  socks!: { host: string; port: number };
+  g2g!: { host: string; port: number };
+  metricsAddress: { host: string; port: number } | undefined;
+  #closing = false;
+
+  constructor(options: GatewayOptions) {
+    this.#o = options;
+    this.#registry = new CodecRegistry(options.codecs);
+    this.#dht = options.dht ?? new MemoryDht();
+    this.#canonical = options.canonical ?? jsonForm;
+    this.#log =
+      options.logger === false
+        ? pino({ enabled: false })
+        : (options.logger ?? pino({ name: 'crosstalk-gateway' }));
+    this.#now = options.now ?? Date.now;
+  }
+
+  get id(): string {
+    return this.#identity.id;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    this.#store = await StateStore.open(this.#o.stateFile);
+    const pem = this.#store.state.identity;
+    this.#identity = pem ? identityFromPem(pem) : (this.#o.identity ?? generateIdentity());
+    if (!pem) await this.#store.update((s) => void (s.identity = this.#identity.exportPrivateKey()));
+    const trusted = this.#o.trustedGateways ? new Set(this.#o.trustedGateways) : undefined;
+    this.directory = new Directory({
+      dht: this.#dht,
+      identity: this.#identity,
+      now: this.#now,
+      ...(this.#o.softTtl ? { softTtl: this.#o.softTtl } : {}),
+      ...(trusted ? { trusted: (id: string) => id === this.#identity.id || trusted.has(id) } : {}),
+      onRejected: (key, reason) => {
+        this.metrics.rejectedRecords.inc();
+        this.#log.warn({ key, reason }, 'rejected a directory record');
+      },
+    });
+    this.#node = new G2gNode({
+      identity: this.#identity,
+      onEvent: (peer, payload) => this.#receive(peer, payload),
+    });
+    this.g2g = await this.#node.listen(this.#o.g2g?.host ?? '127.0.0.1', this.#o.g2g?.port ?? 0);
+    const upstream = this.#o.upstream;
+    const policy =
+      upstream && 'resolve' in upstream
+        ? upstream
+        : cidrPolicy({
+            allow: upstream?.allow ?? LOOPBACK_ONLY,
+            ...(upstream?.ports ? { ports: upstream.ports } : {}),
+            ...(upstream?.hosts ? { hosts: upstream.hosts } : {}),
+          });
+    this.#front = new SocksFront({
+      registry: this.#registry,
+      policy,
+      virtual: this.#virtual,
+      connectTimeout: this.#o.timeouts?.connect ?? 10_000,
+      requestTimeout: this.#o.timeouts?.socksRequest ?? 10_000,
+      sniffTimeout: this.#o.timeouts?.sniff ?? 5_000,
+      sniffLimit: 64,
+      maxBacklog: this.#o.maxBacklog ?? 1024 * 1024,
+      context: (info) => this.#context(info.id, info.codec, info.target, info.virtual),
+      hooks: {
+        onEvent: (c, e) => this.#onSessionEvent(c, e),
+        onClose: (c, reason) => this.#onClose(c, reason),
+        onError: (c, error) => {
+          this.metrics.refused.inc({ reason: isCrossTalkError(error) ? error.code : 'error' });
+          this.#log.info(
+            { connection: c.id, protocol: c.codec.protocol, error: describeRefusal(error) },
+            'closing a connection on bad input',
+          );
+          this.#emit({ type: 'refused', reason: describeRefusal(error), connection: c.id });
+        },
+      },
+      onRelay: ({ id, target }) => {
+        this.metrics.relayed.inc();
+        this.#log.debug({ connection: id, target }, 'unrecognised protocol: relaying untouched');
+      },
+      onRefused: ({ id, reason, request }) => {
+        this.metrics.refused.inc({ reason: isCrossTalkError(reason) ? reason.code : 'error' });
+        this.#log.info(
+          {
+            connection: id,
+            target: request && `${request.host}:${request.port}`,
+            reason: describeRefusal(reason),
+          },
+          'refused a SOCKS request',
+        );
+        this.#emit({ type: 'refused', reason: describeRefusal(reason), connection: id });
+      },
+    });
+    this.socks = await this.#front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
+    if (this.#o.metrics)
+      this.metricsAddress = await this.metrics.listen(
+        this.#o.metrics.host ?? '127.0.0.1',
+        this.#o.metrics.port ?? 0,
+      );
+    await this.#republishPending();
+    await this.#advertiseCapabilities();
+    this.#log.info(
+      { id: this.id, socks: this.socks, g2g: this.g2g, codecs: this.#registry.protocols() },
+      'gateway started',
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await this.#front.close();
+    for (const c of [...this.#connections]) c.close('gateway shutting down');
+    for (const manager of [...this.#managers.values()]) await this.#offline(manager).catch(() => {});
+    for (const codec of this.#registry.list()) {
+      await this.directory.withdrawCapability(`${codec.protocol}>canonical`).catch(() => {});
+      await this.directory.withdrawCapability(`canonical>${codec.protocol}`).catch(() => {});
+    }
+    await this.#store.flush();
+    await this.#node.close();
+    await this.metrics.close();
+    this.#log.info({ id: this.id }, 'gateway stopped');
+  }
+
+  users(): Address[] {
+    return [...this.#managers.values()].map((m) => m.address);
+  }
+
+  foreignBuddies(user: Address): RosterItem[] {
+    return (this.#store.state.users[addressKey(user)]?.foreignBuddies ?? []).flatMap((item) => {
+      try {
+        return [{ ...item, address: parseAddress(item.address) }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  on(listener: (event: GatewayEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: GatewayEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  /** Foreign = on a network this gateway bridges and not the connection's own network. */
+  #isForeign(codec: Codec, a: Address): boolean {
+    if (codec.networks.includes(a.network)) return false;
+    if (isDomainNetwork(a.network)) {
+      // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
+      // XMPP domain is foreign when this gateway bridges XMPP.
+      const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
+      return xmpp !== undefined && !codec.networks.includes('xmpp');
+    }
+    return this.#registry.forNetwork(a.network) !== undefined;
+  }
+
+  #context(
+    id: string,
+    codec: Codec,
+    target: { host: string; port: number },
+    virtual?: { data: unknown },
+  ): SessionContext {
+    return {
+      connectionId: id,
+      target,
+      isForeign: (a) => this.#isForeign(codec, a),
+      foreignRoster: (owner) => this.foreignBuddies(owner),
+      cookies: this.#cookies,
+      endpoints: this.#virtual,
+      ...(virtual ? { virtual } : {}),
+      now: this.#now,
+      newId: () =>
+        `${this.#identity.id.slice(0, 8)}-${this.#now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+    };
+  }
+
+  #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {
+    this.#emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
+    if (!this.#connections.has(c)) {
+      this.#connections.add(c);
+      this.metrics.sessions.inc({ protocol: c.codec.protocol });
+    }
+    switch (event.type) {
+      case 'verified':
+        this.#attach(c, event.address);
+        return;
+      case 'outbound':
+      case 'self': {
+        const manager = this.#managerOf(c);
+        if (!manager) {
+          // Identity gate: a connection that has not finished logging in reaches nobody.
+          this.#log.warn(
+            { connection: c.id, kind: event.event.kind },
+            'dropped an event from an unverified connection',
+          );
+          return;
+        }
+        const work =
+          event.type === 'self'
+            ? this.#ownEvent(manager, event.event)
+            : this.#outbound(manager, c, event.event);
+        work.catch((error) => this.#log.error({ err: error }, 'handling an outbound event failed'));
+        return;
+      }
+      case 'login-failed':
+        this.#log.info(
+          { connection: c.id, code: event.code, message: event.message },
+          'login refused by the server',
+        );
+        return;
+      case 'redirect':
+        this.#log.debug(
+          { connection: c.id, host: event.host, port: event.port, purpose: event.purpose },
+          'server redirect',
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  #managerOf(c: ProxiedConnection): UserManager | undefined {
+    const user = c.user;
+    if (!user) return undefined;
+    const manager = this.#managers.get(addressKey(user));
+    return manager?.connections.has(c) ? manager : undefined;
+  }
+
+  #attach(c: ProxiedConnection, address: Address): void {
+    const key = addressKey(address);
+    let manager = this.#managers.get(key);
+    const first = !manager;
+    if (!manager) {
+      manager = new UserManager(address, key);
+      this.#managers.set(key, manager);
+      this.metrics.users.set(this.#managers.size);
+    }
+    manager.connections.add(c);
+    this.#emit({ type: 'verified', user: address, protocol: c.codec.protocol, connection: c.id });
+    this.#log.info(
+      { user: formatAddress(address), protocol: c.codec.protocol, connection: c.id },
+      'login verified',
+    );
+    if (first)
+      manager.ready = this.#online(manager).catch((error) =>
+        this.#log.error({ err: error }, 'going online failed'),
+      );
+  }
+
+  #onClose(c: ProxiedConnection, reason: string): void {
+    if (this.#connections.delete(c)) this.metrics.sessions.dec({ protocol: c.codec.protocol });
+    const manager = this.#managerOf(c);
+    if (!manager) return;
+    manager.connections.delete(c);
+    this.#log.debug({ connection: c.id, reason }, 'connection closed');
+    if ([...manager.connections].every((x) => x.closed)) this.#offline(manager).catch(() => {});
+  }
+
+  // ------------------------------------------------------------------ the manager's steps
+
+  async #online(m: UserManager): Promise<void> {
+    await this.directory.publishLocation(m.address, this.g2g);
+    await this.directory.publishPresence(m.presence);
+    const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
+    m.refreshTimer = setInterval(() => {
+      this.directory.publishLocation(m.address, this.g2g).catch(() => {});
+      this.directory.publishPresence(m.presence).catch(() => {});
+    }, refresh);
+    m.refreshTimer.unref();
+    // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from us.
+    await this.#tellBuddies(m, m.presence);
+    for (const buddy of this.foreignBuddies(m.address)) {
+      if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
+      const presence = await this.directory.lookupPresence(buddy.address);
+      if (presence) this.#deliverTo(m, { ...presence, to: m.address });
+    }
+    await this.#deliverPending(m);
+  }
+
+  async #offline(m: UserManager): Promise<void> {
+    if (this.#managers.get(m.key) !== m) return;
+    this.#managers.delete(m.key);
+    this.metrics.users.set(this.#managers.size);
+    clearInterval(m.refreshTimer);
+    await m.ready;
+    await this.directory.withdrawLocation(m.address).catch(() => {});
+    await this.directory.withdrawPresence(m.address).catch(() => {});
+    await this.#tellBuddies(m, { kind: 'presence', from: m.address, status: 'offline' });
+    this.#emit({ type: 'offline', user: m.address });
+    this.#log.info({ user: formatAddress(m.address) }, 'user offline');
+  }
+
+  /** Sends a presence to every foreign buddy who may see it (subscription from/both). */
+  async #tellBuddies(m: UserManager, presence: PresenceEvent): Promise<void> {
+    const buddies = this.foreignBuddies(m.address).filter(
+      (b) => b.subscription === 'from' || b.subscription === 'both',
+    );
+    await Promise.all(buddies.map((b) => this.#route(m, { ...presence, to: b.address }).catch(() => {})));
+  }
+
+  async #deliverPending(m: UserManager): Promise<void> {
+    const delivered = new Set(this.#store.state.delivered);
+    for (const { request } of await this.directory.pendingFor(m.address)) {
+      const id = pendingId(request);
+      if (delivered.has(id)) continue;
+      if (request.kind === 'buddy-response') await this.#recordAnswer(request);
+      if (this.#deliverTo(m, request)) await this.#store.update((s) => void s.delivered.push(id));
+    }
+  }
+
+  /** The user's client said something about itself (its presence): mirror it to foreign buddies. */
+  async #ownEvent(m: UserManager, event: CanonicalEvent): Promise<void> {
+    if (event.kind !== 'presence') return;
+    m.presence = { ...event, from: m.address };
+    await this.directory.publishPresence(m.presence);
+    await this.#tellBuddies(m, m.presence);
+  }
+
+  async #outbound(m: UserManager, c: ProxiedConnection, event: CanonicalEvent): Promise<void> {
+    switch (event.kind) {
+      case 'buddy-request':
+        await this.#setBuddy(m.address, event.to, (item) => ({ ...item, pending: true }));
+        break;
+      case 'buddy-response':
+        await this.#setBuddy(m.address, event.to, (item) =>
+          event.accepted
+            ? { ...item, subscription: 'both', pending: false }
+            : { ...item, subscription: 'none', pending: false },
+        );
+        break;
+      case 'roster':
+        return; // the client's own list edits reach its server; foreign items are in our store
+      default:
+        break;
+    }
+    try {
+      await this.#route(m, event, c.codec.protocol);
+    } catch (error) {
+      const reason = isCrossTalkError(error) ? error.code : String(error);
+      if (
+        (event.kind === 'buddy-request' || event.kind === 'buddy-response') &&
+        isCrossTalkError(error, 'ERR_USER_OFFLINE')
+      ) {
+        await this.#holdPending(event);
+        return;
+      }
+      this.metrics.undeliverable.inc({ kind: event.kind, reason });
+      this.#emit({ type: 'undeliverable', event, reason });
+      this.#log.info(
+        { kind: event.kind, to: 'to' in event && event.to ? formatAddress(event.to) : undefined, reason },
+        'undeliverable',
+      );
+    }
+  }
+
+  async #holdPending(event: PendingEvent): Promise<void> {
+    const value = await this.directory.holdPending(event);
+    if (!value) {
+      this.#emit({ type: 'undeliverable', event, reason: 'ERR_TOO_MANY_PENDING' });
+      return;
+    }
+    await this.#store.update(
+      (s) => void s.pending.push({ request: eventToJson(event), value: Buffer.from(value).toString('hex') }),
+    );
+    this.#emit({ type: 'pending-held', event });
+  }
+
+  async #republishPending(): Promise<void> {
+    const kept: { request: unknown; value: string }[] = [];
+    for (const held of this.#store.state.pending) {
+      try {
+        const event = eventFromJson(held.request);
+        if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') continue;
+        const value = await this.directory.holdPending(event, Buffer.from(held.value, 'hex'));
+        if (value) kept.push({ request: held.request, value: Buffer.from(value).toString('hex') });
+      } catch (error) {
+        this.#log.warn({ err: error }, 'dropping an unreadable held request');
+      }
+    }
+    await this.#store.update((s) => void (s.pending = kept));
+  }
+
+  /** An answer reached the requester: update their foreign buddy, and stop holding the request. */
+  async #recordAnswer(answer: CanonicalEvent & { kind: 'buddy-response' }): Promise<void> {
+    await this.#setBuddy(answer.to, answer.from, (item) =>
+      answer.accepted
+        ? { ...item, subscription: 'both', pending: false }
+        : { ...item, subscription: 'none', pending: false },
+    );
+    const held = this.#store.state.pending.filter((p) => {
+      const r = p.request as { kind?: string; from?: string; to?: string };
+      return (
+        r.kind === 'buddy-request' &&
+        r.from === formatAddress(answer.to) &&
+        r.to === formatAddress(answer.from)
+      );
+    });
+    for (const p of held) await this.directory.releasePending(answer.from, Buffer.from(p.value, 'hex'));
+    if (held.length)
+      await this.#store.update((s) => void (s.pending = s.pending.filter((p) => !held.includes(p))));
+  }
+
+  async #setBuddy(owner: Address, buddy: Address, change: (item: RosterItem) => RosterItem): Promise<void> {
+    const key = addressKey(owner);
+    const list = this.foreignBuddies(owner);
+    const at = list.findIndex((i) => addressKey(i.address) === addressKey(buddy));
+    const before: RosterItem =
+      at >= 0 ? list[at]! : { address: buddy, groups: [], subscription: 'none', pending: false };
+    const after = change(before);
+    if (at >= 0) list[at] = after;
+    else list.push(after);
+    await this.#store.update((s) => {
+      s.users[key] = { foreignBuddies: list.map(itemToJson) };
+    });
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  /** Carries an event to its recipient: locally when they are here, else over G2G. */
+  async #route(m: UserManager, event: CanonicalEvent, fromProtocol = m.protocol ?? 'unknown'): Promise<void> {
+    const to = 'to' in event ? event.to : undefined;
+    if (!to) return;
+    const started = process.hrtime.bigint();
+    const local = this.#managers.get(addressKey(to));
+    let protocol: string;
+    if (local) {
+      protocol = await this.#accept(event);
+    } else {
+      protocol = await this.#sendRemote(to, event);
+    }
+    this.metrics.deliveryLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.translated.inc({ from: fromProtocol, to: protocol || 'unknown', kind: event.kind });
+    this.#emit({ type: 'translated', event, from: fromProtocol, to: protocol });
+  }
+
+  async #sendRemote(to: Address, event: CanonicalEvent): Promise<string> {
+    const payload = this.#canonical.encode(event);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const location = await this.#locate(to, attempt > 0);
+      if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
+      try {
+        return await this.#node.send(
+          { id: location.gateway, host: location.host, port: location.port },
+          payload,
+        );
+      } catch (error) {
+        if (error instanceof G2gRefusedError) {
+          if (error.refusal === 'ERR_USER_OFFLINE') {
+            this.#locationCache.delete(addressKey(to));
+            throw new UserOfflineError(`${formatAddress(to)} is not online at their gateway`);
+          }
+          throw error;
+        }
+        // The link failed: the cached location may be stale; look again once.
+        this.#locationCache.delete(addressKey(to));
+        if (attempt > 0) throw error;
+      }
+    }
+    throw new UserOfflineError(formatAddress(to));
+  }
+
+  async #locate(user: Address, fresh: boolean): Promise<Location | undefined> {
+    const key = addressKey(user);
+    const cached = this.#locationCache.get(key);
+    if (!fresh && cached && cached.until > this.#now()) return cached.location;
+    const location = await this.directory.lookupLocation(user);
+    if (location) this.#locationCache.set(key, { location, until: this.#now() + 5_000 });
+    else this.#locationCache.delete(key);
+    return location;
+  }
+
+  /** An event arrived over G2G from `peerId`: check who may send it, then deliver. */
+  async #receive(peerId: string, payload: Uint8Array): Promise<string | undefined> {
+    const event = this.#canonical.decode(payload);
+    if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
+    // Anti-spoofing: the directory must name this link's gateway as the sender's.
+    let location = await this.#locate(event.from, false);
+    if (location?.gateway !== peerId) location = await this.#locate(event.from, true);
+    if (location?.gateway !== peerId) {
+      this.metrics.refused.inc({ reason: 'ERR_SPOOFED_EVENT' });
+      this.#log.warn(
+        { peer: peerId.slice(0, 12), from: formatAddress(event.from) },
+        'refused an event from a gateway that does not serve its sender',
+      );
+      throw new SpoofedEventError(
+        `gateway ${peerId.slice(0, 12)}… does not serve ${formatAddress(event.from)}`,
+      );
+    }
+    return this.#accept(event);
+  }
+
+  /** Delivers an event to a user on this gateway; returns the protocol it was delivered in. */
+  async #accept(event: CanonicalEvent): Promise<string> {
+    const to = 'to' in event ? event.to : undefined;
+    const m = to ? this.#managers.get(addressKey(to)) : undefined;
+    if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
+    await m.ready;
+    if (event.kind === 'buddy-response') await this.#recordAnswer(event);
+    if (!this.#deliverTo(m, event))
+      throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
+    return m.protocol ?? 'unknown';
+  }
+
+  #deliverTo(m: UserManager, event: CanonicalEvent): boolean {
+    const c = m.bestConnection(event);
+    if (!c) return false;
+    try {
+      c.deliver(event);
+    } catch (error) {
+      this.#log.info(
+        { connection: c.id, kind: event.kind, error: describeRefusal(error) },
+        'delivery failed',
+      );
+      return false;
+    }
+    this.#emit({ type: 'delivered', event, protocol: c.codec.protocol });
+    return true;
+  }
+
+  async #advertiseCapabilities(): Promise<void> {
+    for (const codec of this.#registry.list()) {
+      const body = { cost: 1, preserves: [...codec.features] };
+      await this.directory.publishCapability(`${codec.protocol}>canonical`, body);
+      await this.directory.publishCapability(`canonical>${codec.protocol}`, body);
+    }
+  }
+}
+
+function pendingId(event: PendingEvent): string {
+  return `${event.kind}:${event.id ?? ''}:${addressKey(event.from)}>${addressKey(event.to)}`;
+}

@@ -1,0 +1,34 @@
+export { Directory, type Location, type PendingEvent } from './directory/directory.js';
+export {
+  canonicalJson,
+  type DirectoryRecord,
+  encodeRecord,
+  RecordSchema,
+  signRecord,
+  verifyRecord,
+} from './directory/records.js';
+export { ProxiedConnection } from './engine/connection.js';
+export { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+export { VirtualEndpointTable } from './engine/virtual-endpoints.js';
+export * from './errors/errors.js';
+export { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
+export {
+  type GatewayIdentity,
+  generateIdentity,
+  identityFromPem,
+  publicKeyFromId,
+  verifySignature,
+} from './g2g/identity.js';
+export { type G2gEventHandler, G2gLink, G2gNode, type G2gPeer, G2gRefusedError } from './g2g/link.js';
+export { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from './gateway.js';
+export { GatewayMetrics } from './metrics/metrics.js';
+export {
+  parseSocks4Request,
+  SOCKS4_BIND,
+  SOCKS4_CONNECT,
+  type Socks4Request,
+  SocksReply,
+  socks4ConnectRequest,
+  socks4Reply,
+} from './socks/socks4.js';
+export { emptyState, type HardState, StateStore } from './store/state-store.js';

@@ -1,0 +1,42 @@
+import type { Address, CanonicalEvent, PresenceEvent } from '@crosstalk/core';
+import type { ProxiedConnection } from '../engine/connection.js';
+
+/**
+ * One verified user on this gateway: their live connections (a login can span several, e.g. an
+ * MSNP notification connection and its switchboards) and their own presence as last seen.
+ */
+export class UserManager {
+  readonly connections = new Set<ProxiedConnection>();
+  presence: PresenceEvent;
+  refreshTimer: NodeJS.Timeout | undefined;
+  /** Set once the online steps (publish, presence fetch, pending delivery) have run. */
+  ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly address: Address,
+    readonly key: string,
+  ) {
+    this.presence = { kind: 'presence', from: address, status: 'online' };
+  }
+
+  /** The connection best placed to deliver `event` (highest affinity), if any can. */
+  bestConnection(event: CanonicalEvent): ProxiedConnection | undefined {
+    let best: ProxiedConnection | undefined;
+    let score = 0;
+    for (const c of this.connections) {
+      if (c.closed) continue;
+      const s = c.session.affinity(event);
+      if (s > score) {
+        best = c;
+        score = s;
+      }
+    }
+    return best;
+  }
+
+  /** The protocol this user's client speaks (of its first live connection). */
+  get protocol(): string | undefined {
+    for (const c of this.connections) return c.codec.protocol;
+    return undefined;
+  }
+}

@@ -1,0 +1,82 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The gateway's Prometheus metrics, on a registry of its own so several gateways can share a
+ * process: sessions by protocol, translated events by protocol pair, delivery latency.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly sessions = new Gauge({
+    name: 'crosstalk_sessions',
+    help: 'Proxied client connections with a codec session, by protocol',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+  });
+  readonly relayed = new Counter({
+    name: 'crosstalk_relayed_connections_total',
+    help: 'Connections relayed untouched because no codec recognised them',
+    registers: [this.registry],
+  });
+  readonly users = new Gauge({
+    name: 'crosstalk_verified_users',
+    help: 'Users whose login the server confirmed, with at least one connection',
+    registers: [this.registry],
+  });
+  readonly translated = new Counter({
+    name: 'crosstalk_translated_events_total',
+    help: 'Events carried from a user of one protocol to a user of another (or the same) protocol',
+    labelNames: ['from', 'to', 'kind'],
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'crosstalk_delivery_latency_seconds',
+    help: 'From the sender gateway intercepting an event to the receiving gateway delivering it',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly undeliverable = new Counter({
+    name: 'crosstalk_undeliverable_events_total',
+    help: 'Outbound events that could not be delivered, by reason',
+    labelNames: ['kind', 'reason'],
+    registers: [this.registry],
+  });
+  readonly refused = new Counter({
+    name: 'crosstalk_refused_total',
+    help: 'SOCKS requests refused, G2G events refused, and connections closed for bad input, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly rejectedRecords = new Counter({
+    name: 'crosstalk_rejected_directory_records_total',
+    help: 'DHT values that failed verification (forged, tampered, expired, untrusted)',
+    registers: [this.registry],
+  });
+
+  #server: Server | undefined;
+
+  /** Serves `/metrics` on host:port. */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer(async (req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('try /metrics\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': this.registry.contentType });
+      res.end(await this.registry.metrics());
+    });
+    server.listen(port, host);
+    await once(server, 'listening');
+    this.#server = server;
+    return { host, port: (server.address() as { port: number }).port };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server) return;
+    const closed = once(this.#server, 'close');
+    this.#server.close();
+    this.#server.closeAllConnections();
+    await closed;
+  }
+}

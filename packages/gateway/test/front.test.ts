@@ -1,0 +1,104 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { toyCodec, toyFrame } from '@crosstalk/compliance';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway, socks4ConnectRequest } from '../src/index.js';
+import { socksConnect, startEchoServer } from '../src/testing/index.js';
+
+let gateway: Gateway;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+
+beforeAll(async () => {
+  echo = await startEchoServer();
+  gateway = await createGateway({
+    codecs: [toyCodec()],
+    socks: { port: 0 },
+    logger: false,
+    timeouts: { sniff: 200 },
+  });
+});
+afterAll(async () => {
+  await gateway.close();
+  await echo.close();
+});
+
+async function rawRequest(bytes: Uint8Array): Promise<Buffer> {
+  const socket = connect(gateway.socks.port, gateway.socks.host);
+  await once(socket, 'connect');
+  socket.write(bytes);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  await once(socket, 'close');
+  return Buffer.concat(chunks);
+}
+
+async function roundTrip(payload: Uint8Array): Promise<Buffer> {
+  const socket = await socksConnect(gateway.socks, echo.host, echo.port);
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.write(payload);
+  while (Buffer.concat(chunks).length < payload.length) await once(socket, 'data');
+  socket.destroy();
+  return Buffer.concat(chunks);
+}
+
+describe('SOCKS front', () => {
+  it('relays an unrecognised protocol untouched (a plain SOCKS4 proxy)', async () => {
+    const payload = Buffer.from('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(100));
+    expect(await roundTrip(payload)).toEqual(payload);
+  });
+
+  it('relays a stream where nobody speaks first after the sniff timeout', async () => {
+    const socket = await socksConnect(gateway.socks, echo.host, echo.port);
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write('late');
+    const [data] = await once(socket, 'data');
+    expect(String(data)).toBe('late');
+    socket.destroy();
+  });
+
+  it('runs recognised protocols through their codec session', async () => {
+    const frames = Buffer.concat([toyFrame('T:hello'), toyFrame('T:again')]);
+    expect(await roundTrip(frames)).toEqual(frames);
+  });
+
+  it('refuses BIND with reply 91', async () => {
+    const bind = Uint8Array.from([4, 2, 0, 80, 127, 0, 0, 1, 0]);
+    expect([...(await rawRequest(bind))]).toEqual([0, 91, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('refuses a destination outside the policy without dialling it', async () => {
+    const reply = await rawRequest(socks4ConnectRequest('192.0.2.1', 5190));
+    expect(reply[1]).toBe(91);
+  });
+
+  it('refuses an unreachable upstream', async () => {
+    const closed = await startEchoServer();
+    await closed.close();
+    await new Promise((r) => setTimeout(r, 20));
+    const reply = await rawRequest(socks4ConnectRequest('127.0.0.1', closed.port));
+    expect(reply[1]).toBe(91);
+  });
+
+  it('answers a garbage request with 91 and closes only that connection', async () => {
+    const survivor = await socksConnect(gateway.socks, echo.host, echo.port);
+    expect((await rawRequest(Uint8Array.of(5, 1, 0, 80)))[1]).toBe(91);
+    survivor.write('still here');
+    const [data] = await once(survivor, 'data');
+    expect(String(data)).toBe('still here');
+    survivor.destroy();
+  });
+
+  it('a protocol error ends only its own connection', async () => {
+    const healthy = await socksConnect(gateway.socks, echo.host, echo.port);
+    const broken = await socksConnect(gateway.socks, echo.host, echo.port);
+    broken.write(Buffer.concat([toyFrame('T:ok'), Buffer.from([0xc7, 0x7f, 0xff])])); // toy cap is 1024
+    const refused = new Promise((resolve) => gateway.on((e) => e.type === 'refused' && resolve(e)));
+    await refused;
+    healthy.write(toyFrame('T:fine'));
+    const [data] = await once(healthy, 'data');
+    expect(Buffer.from(data)).toEqual(Buffer.from(toyFrame('T:fine')));
+    healthy.destroy();
+    broken.destroy();
+  });
+});

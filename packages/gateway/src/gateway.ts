@@ -147,7 +147,11 @@ class GatewayEngine implements Gateway {
     this.#store = await StateStore.open(this.#o.stateFile);
     const pem = this.#store.state.identity;
     this.#identity = pem ? identityFromPem(pem) : (this.#o.identity ?? generateIdentity());
-    if (!pem) await this.#store.update((s) => void (s.identity = this.#identity.exportPrivateKey()));
+    if (!pem) {
+      await this.#store.update((s) => {
+        s.identity = this.#identity.exportPrivateKey();
+      });
+    }
     const trusted = this.#o.trustedGateways ? new Set(this.#o.trustedGateways) : undefined;
     this.directory = new Directory({
       dht: this.#dht,
@@ -503,7 +507,9 @@ class GatewayEngine implements Gateway {
         this.#log.warn({ err: error }, 'dropping an unreadable held request');
       }
     }
-    await this.#store.update((s) => void (s.pending = kept));
+    await this.#store.update((s) => {
+      s.pending = kept;
+    });
   }
 
   /** An answer reached the requester: update their foreign buddy, and stop holding the request. */
@@ -522,8 +528,11 @@ class GatewayEngine implements Gateway {
       );
     });
     for (const p of held) await this.directory.releasePending(answer.from, Buffer.from(p.value, 'hex'));
-    if (held.length)
-      await this.#store.update((s) => void (s.pending = s.pending.filter((p) => !held.includes(p))));
+    if (held.length) {
+      await this.#store.update((s) => {
+        s.pending = s.pending.filter((p) => !held.includes(p));
+      });
+    }
   }
 
   async #setBuddy(owner: Address, buddy: Address, change: (item: RosterItem) => RosterItem): Promise<void> {

@@ -150,7 +150,8 @@ export class Directory {
     });
     const value = encodeRecord(record);
     await this.#dht.put(key, value, { ttl: this.pendingTtl, secret: this.#secret });
-    if (previous) await this.#dht.remove(key, previous, this.#secret).catch(() => false);
+    if (previous && Buffer.compare(previous, value) !== 0)
+      await this.#dht.remove(key, previous, this.#secret).catch(() => false);
     return value;
   }
 

@@ -214,6 +214,11 @@ export class G2gNode {
 
   readonly connectTimeout: number;
 
+  /** Live links: dialled by this node, and accepted from peers. */
+  get linkCount(): { dialled: number; accepted: number } {
+    return { dialled: this.#links.size, accepted: this.#accepted.size };
+  }
+
   get address(): { host: string; port: number } {
     if (!this.#address) throw new Error('G2G node is not listening');
     return this.#address;
@@ -236,7 +241,13 @@ export class G2gNode {
   /** Sends an event to `peer`, reusing a live link or dialling one; resolves with the delivering protocol. */
   async send(peer: G2gPeer, payload: Uint8Array): Promise<string> {
     const link = await this.#link(peer);
-    return link.send(payload);
+    try {
+      return await link.send(payload);
+    } catch (error) {
+      // A reused link may have died since its last use: dial once more (refusals are final).
+      if (error instanceof G2gRefusedError || !link.closed) throw error;
+      return (await this.#link(peer)).send(payload);
+    }
   }
 
   async #link(peer: G2gPeer): Promise<G2gLink> {

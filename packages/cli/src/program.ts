@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRegistry } from './codecs.js';
 import { decode } from './commands/decode.js';
 import { encode } from './commands/encode.js';
+import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
 import { type CliIo, processIo } from './io.js';
 
@@ -99,6 +100,27 @@ export function createProgram(
     )
     .action(async (o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string }) => {
       exit(await encode(registry, o, io));
+    });
+
+  program
+    .command('gateway')
+    .description(
+      'Run a bypass gateway: a SOCKS4/4a proxy for unmodified IM clients that passes same-network\n' +
+        'traffic untouched and carries traffic to buddies on other networks between gateways.',
+    )
+    .option('-c, --config <file>', 'JSON config file (flags override it)')
+    .option('--socks <host:port>', 'SOCKS4 listen address', undefined)
+    .option('--g2g <host:port>', 'gateway-to-gateway listen address')
+    .option('--metrics <host:port|off>', 'Prometheus endpoint (/metrics)')
+    .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
+    .option('--codecs <list>', 'comma-separated protocols to proxy (default: all)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addHelpText(
+      'after',
+      '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), in-memory DHT, all codecs.',
+    )
+    .action(async (o: GatewayCommandOptions) => {
+      exit(await gateway(registry, o, io));
     });
 
   program

@@ -173,3 +173,67 @@ describe('the installed bin', () => {
     expect(stdout).toMatch(/Usage: crosstalk[\s\S]*decode[\s\S]*encode/);
   });
 });
+
+describe('crosstalk gateway', () => {
+  const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+  it('starts from the build, explains how to point a client at it, relays, and stops on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { socksConnect, startEchoServer } = await import('@crosstalk/gateway/testing');
+    const echo = await startEchoServer();
+    const child = spawn(
+      process.execPath,
+      [bin, 'gateway', '--socks', '127.0.0.1:0', '--log-level', 'silent'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    while (!/Stop with Ctrl-C/.test(out)) {
+      if (child.exitCode !== null) throw new Error(`gateway exited ${child.exitCode}: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(out).toMatch(/SOCKS4 proxy\s+127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/choose SOCKS4/);
+    const port = Number(/SOCKS4 proxy\s+127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    const socket = await socksConnect({ host: '127.0.0.1', port }, echo.host, echo.port);
+    socket.write('ping');
+    const [data] = await (await import('node:events')).once(socket, 'data');
+    expect(String(data)).toBe('ping');
+    socket.destroy();
+    child.kill('SIGTERM');
+    const [code] = await (await import('node:events')).once(child, 'exit');
+    expect(code).toBe(0);
+    expect(out).toMatch(/Shutting down/);
+    await echo.close();
+  });
+
+  it('gateway --help lists its flags and defaults', async () => {
+    const { code, stdout } = await run(['gateway', '--help']);
+    expect(code).toBe(0);
+    for (const flag of [
+      '--config <file>',
+      '--socks <host:port>',
+      '--g2g <host:port>',
+      '--state <file>',
+      '127.0.0.1:1080',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+  });
+
+  it('a bad config file is refused with the field that is wrong', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const file = join(dir, 'gw.json');
+    await writeFile(file, JSON.stringify({ socks: { port: 'x' } }));
+    const { code, stderr } = await run(['gateway', '--config', file]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/socks\.port/);
+  });
+});

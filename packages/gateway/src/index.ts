@@ -1,3 +1,11 @@
+export {
+  type GatewayConfig,
+  type GatewayConfigInput,
+  GatewayConfigSchema,
+  loadConfig,
+  parseConfig,
+  parseHostPort,
+} from './config/config.js';
 export { Directory, type Location, type PendingEvent } from './directory/directory.js';
 export {
   canonicalJson,

@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { InvalidConfigError } from '../errors/errors.js';
+
+/**
+ * The gateway's config file (JSON), validated by zod; command-line flags override it field by
+ * field. Every address defaults to loopback.
+ */
+const HostPort = z.object({
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+});
+
+export const GatewayConfigSchema = z
+  .object({
+    socks: HostPort.default({ host: '127.0.0.1', port: 1080 }),
+    g2g: HostPort.default({ host: '127.0.0.1', port: 0 }),
+    metrics: z.union([HostPort, z.literal(false)]).default(false),
+    /** Where hard state lives (key pair, foreign buddies, held requests); memory only when absent. */
+    stateFile: z.string().optional(),
+    /** Protocols to proxy and translate; all the CLI knows when absent. */
+    codecs: z.array(z.string()).optional(),
+    upstream: z
+      .object({
+        allow: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
+        ports: z.array(z.number().int().min(1).max(65535)).optional(),
+        /** Host names the gateway maps itself, e.g. a server that names an unreachable host in a redirect. */
+        hosts: z.record(z.string(), z.string()).optional(),
+      })
+      .default({ allow: ['127.0.0.0/8', '::1/128'] }),
+    trustedGateways: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+    timeouts: z
+      .object({
+        connect: z.number().positive().optional(),
+        socksRequest: z.number().positive().optional(),
+        sniff: z.number().positive().optional(),
+      })
+      .default({}),
+    maxBacklog: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+
+/** Validates a config object; throws `InvalidConfigError` naming the first bad field. */
+export function parseConfig(input: unknown, source = 'config'): GatewayConfig {
+  const result = GatewayConfigSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    throw new InvalidConfigError(`${source}: ${where}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+export async function loadConfig(path: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new InvalidConfigError(`cannot read config file ${path}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new InvalidConfigError(`config file ${path} is not JSON`, { cause });
+  }
+  return parseConfig(json, path);
+}
+
+/** `host:port`, `:port` or `port` -> { host, port }. */
+export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host: string; port: number } {
+  const match = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new InvalidConfigError(`"${value}" is not host:port`);
+  const port = Number(match[2]);
+  if (port > 65535) throw new InvalidConfigError(`port ${port} is out of range`);
+  return { host: match[1] || defaultHost, port };
+}

@@ -1,5 +1,5 @@
 export { YMSG_FEATURES, type YmsgOptions, ymsg } from './codec.js';
-export { createYmsgFramer } from './framer/framer.js';
+export { createYmsgFramer, YmsgFramer } from './framer/framer.js';
 export {
   frameLength,
   HEADER_SIZE,

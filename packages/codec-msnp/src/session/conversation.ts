@@ -1,0 +1,99 @@
+import { type Address, addressKey, type CanonicalEvent, type SessionContext } from '@crosstalk/core';
+import { command, encodeArg, type MsnpCommand, type MsnpFrame } from '../command/command.js';
+import {
+  type MsnpTranslator,
+  messageContent,
+  textMessagePayload,
+  typingPayload,
+} from '../translator/translator.js';
+
+/** The foreign buddies' display names the gateway knows (its foreign roster for the user). */
+export function foreignName(ctx: SessionContext, owner: Address, buddy: Address): string | undefined {
+  const key = addressKey(buddy);
+  return ctx.foreignRoster(owner).find((item) => addressKey(item.address) === key)?.name;
+}
+
+/**
+ * The part of a switchboard conversation the gateway plays itself: the foreign participants. Their
+ * joins are answered locally (`CAL t RINGING sessid`, `JOI`), the client's messages to them are
+ * withheld and reported, acknowledged as the ack mode asks (MSNP wiki "MSG": U none, N a NAK on
+ * failure only, A an ACK or a NAK, S an ACK on success only, D an ACK), and their messages are
+ * delivered as the server would send them (`MSG passport friendly len`).
+ */
+export class Conversation {
+  readonly #ctx: SessionContext;
+  readonly #owner: Address;
+  readonly #translator: MsnpTranslator;
+  readonly #foreign = new Map<string, Address>();
+
+  constructor(ctx: SessionContext, owner: Address, translator: MsnpTranslator) {
+    this.#ctx = ctx;
+    this.#owner = owner;
+    this.#translator = translator;
+  }
+
+  get foreignCount(): number {
+    return this.#foreign.size;
+  }
+
+  has(a: Address): boolean {
+    return this.#foreign.has(addressKey(a));
+  }
+
+  /** Adds a foreign participant; returns the `JOI` line the client sees for it. */
+  join(buddy: Address): MsnpCommand {
+    this.#foreign.set(addressKey(buddy), buddy);
+    const passport = this.#translator.passport(buddy);
+    const name = foreignName(this.#ctx, this.#owner, buddy) ?? this.#translator.friendlyOf(passport);
+    this.#translator.rememberName(passport, name);
+    return command('JOI', undefined, [passport, encodeArg(name)]);
+  }
+
+  /** `IRO t i n passport friendly` lines listing the foreign participants (an answered virtual SB). */
+  roll(trid: number | undefined): MsnpCommand[] {
+    const all = [...this.#foreign.values()];
+    return all.map((buddy, i) => {
+      const passport = this.#translator.passport(buddy);
+      return command('IRO', trid, [
+        String(i + 1),
+        String(all.length),
+        passport,
+        encodeArg(this.#translator.friendlyOf(passport)),
+      ]);
+    });
+  }
+
+  /**
+   * The client wrote `MSG t mode len`: the events for the foreign participants and, when nobody
+   * native shares the conversation, the acknowledgement the server would have sent.
+   */
+  clientMessage(msg: MsnpCommand, nativeToo: boolean): { events: CanonicalEvent[]; replies: MsnpFrame[] } {
+    const payload = msg.payload ?? new Uint8Array(0);
+    const events = this.#translator.messageEvents(this.#owner, [...this.#foreign.values()], payload);
+    if (nativeToo || msg.trid === undefined) return { events, replies: [] };
+    const mode = msg.args[0] ?? 'N';
+    const carried = messageContent(payload).kind !== 'other';
+    let reply: 'ACK' | 'NAK' | undefined;
+    if (carried) reply = mode === 'A' || mode === 'S' || mode === 'D' ? 'ACK' : undefined;
+    else reply = mode === 'A' || mode === 'N' || mode === 'D' ? 'NAK' : undefined;
+    return { events, replies: reply ? [command(reply, msg.trid)] : [] };
+  }
+
+  /** An event from a foreign participant as the switchboard would deliver it. */
+  deliver(event: CanonicalEvent): MsnpFrame[] {
+    if (event.kind !== 'im' && event.kind !== 'typing') return [];
+    const passport = this.#translator.passport(event.from);
+    const friendly = encodeArg(this.#translator.friendlyOf(passport));
+    if (event.kind === 'typing') {
+      return event.state === 'composing'
+        ? [command('MSG', undefined, [passport, friendly], typingPayload(passport))]
+        : [];
+    }
+    return [command('MSG', undefined, [passport, friendly], textMessagePayload(event.text, event.html))];
+  }
+
+  /** 2 for a message or typing from one of the foreign participants, else 0. */
+  affinity(event: CanonicalEvent): number {
+    return (event.kind === 'im' || event.kind === 'typing') && this.has(event.from) ? 2 : 0;
+  }
+}

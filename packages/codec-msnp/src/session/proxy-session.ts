@@ -1,0 +1,211 @@
+import {
+  type Address,
+  addressKey,
+  type CanonicalEvent,
+  type Direction,
+  emptyOutput,
+  isCrossTalkError,
+  MalformedFrameError,
+  type ProtocolError,
+  type ProxySession,
+  type SessionContext,
+  type SessionOutput,
+  type SessionState,
+  SessionStateError,
+  StreamClosedError,
+} from '@crosstalk/core';
+import type { MsnpFrame } from '../command/command.js';
+import { decodeFrame } from '../command/frame-codec.js';
+import { CommandFramer, type CommandFramerOptions, PROTOCOL } from '../command/framer.js';
+import { MsnpTranslator } from '../translator/translator.js';
+import { NotificationRole } from './notification.js';
+import type { ConnectionRole } from './role.js';
+import { SwitchboardRole } from './switchboard.js';
+import { VirtualSwitchboardRole } from './virtual-switchboard.js';
+import { isVirtualSwitchboardData } from './virtual-switchboard-data.js';
+
+export interface MsnpSessionOptions extends CommandFramerOptions {
+  /** Protocol version assumed until the connection names one. Default 12. */
+  dialect?: number;
+}
+
+/** A connection we do not recognise (or a refused virtual one): relayed untouched, never verified. */
+class RelayRole implements ConnectionRole {
+  readonly kind = 'relay' as const;
+  readonly user = undefined;
+  readonly verified = false;
+  fromClient(raw: Uint8Array, _frame: MsnpFrame, out: SessionOutput): void {
+    out.toServer.push(raw);
+  }
+  fromServer(raw: Uint8Array, _frame: MsnpFrame, out: SessionOutput): void {
+    out.toClient.push(raw);
+  }
+  deliver(): void {}
+  affinity(): number {
+    return 0;
+  }
+  close(): void {}
+}
+
+/**
+ * One proxied MSNP connection. The kind is told by the first client command (`VER`: notification
+ * server; `USR t passport cookie` or `ANS ...`: switchboard) or by `ctx.virtual` (a switchboard the
+ * gateway answers). Every frame that passes is forwarded as the bytes it arrived as; only what the
+ * gateway answers or injects is encoded by us.
+ */
+export class MsnpProxySession implements ProxySession {
+  readonly protocol = PROTOCOL;
+  readonly #ctx: SessionContext;
+  readonly #options: MsnpSessionOptions;
+  readonly #clientFramer: CommandFramer;
+  readonly #serverFramer: CommandFramer;
+  readonly #translator: MsnpTranslator;
+  #role: ConnectionRole | undefined;
+  #closed: { reason: string } | undefined;
+
+  constructor(ctx: SessionContext, options: MsnpSessionOptions = {}) {
+    this.#ctx = ctx;
+    this.#options = options;
+    this.#clientFramer = new CommandFramer('client', options);
+    this.#serverFramer = new CommandFramer('server', options);
+    this.#translator = new MsnpTranslator({
+      dialect: options.dialect ?? 12,
+      isForeign: (a) => ctx.isForeign(a),
+      knownForeign: (a) => this.#isKnownForeign(a),
+      now: () => ctx.now(),
+      newId: () => ctx.newId(),
+    });
+    if (ctx.virtual) {
+      const data = ctx.virtual.data;
+      this.#role = isVirtualSwitchboardData(data)
+        ? new VirtualSwitchboardRole(ctx, this.#translator, data)
+        : new RelayRole();
+    }
+  }
+
+  get state(): SessionState {
+    if (this.#closed) return 'closed';
+    if (this.#role?.verified) return 'verified';
+    return this.#role?.user ? 'identified' : 'connecting';
+  }
+
+  get user(): Address | undefined {
+    return this.#role?.user;
+  }
+
+  /** Which kind of MSNP connection this turned out to be. */
+  get kind(): ConnectionRole['kind'] | undefined {
+    return this.#role?.kind;
+  }
+
+  fromClient(chunk: Uint8Array): SessionOutput {
+    return this.#pump('client', chunk);
+  }
+
+  fromServer(chunk: Uint8Array): SessionOutput {
+    return this.#pump('server', chunk);
+  }
+
+  #pump(side: Direction, chunk: Uint8Array): SessionOutput {
+    if (this.#closed) throw new StreamClosedError(PROTOCOL, this.#closed.reason);
+    const framer = side === 'client' ? this.#clientFramer : this.#serverFramer;
+    const out = emptyOutput();
+    let frames: Uint8Array[];
+    try {
+      frames = framer.push(chunk);
+    } catch (error) {
+      const failure = protocolError(error);
+      this.#closed = { reason: failure.message };
+      throw failure;
+    }
+    try {
+      for (const raw of frames) {
+        const frame = decodeFrame(raw, side);
+        const role = side === 'client' ? this.#roleFor(frame) : this.#role;
+        if (!role) {
+          // The server spoke before the client: nothing to watch yet.
+          (side === 'client' ? out.toServer : out.toClient).push(raw);
+          continue;
+        }
+        if (side === 'client') role.fromClient(raw, frame, out);
+        else role.fromServer(raw, frame, out);
+        const closed = out.events.find((e) => e.type === 'closed');
+        if (closed) {
+          this.#closed = { reason: closed.reason };
+          return out;
+        }
+      }
+    } catch (error) {
+      // A role only throws on a bug; the connection cannot continue either way.
+      const failure = protocolError(error);
+      this.#closed = { reason: failure.message };
+      out.events.push({ type: 'closed', reason: failure.message, error: failure });
+      return out;
+    }
+    if (framer.error) {
+      this.#closed = { reason: framer.error.message };
+      out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
+    }
+    return out;
+  }
+
+  #roleFor(frame: MsnpFrame): ConnectionRole {
+    if (this.#role) return this.#role;
+    if (frame.type === 'command' && frame.verb === 'VER')
+      this.#role = new NotificationRole(this.#ctx, this.#translator);
+    else if (
+      frame.type === 'command' &&
+      (frame.verb === 'ANS' || (frame.verb === 'USR' && frame.args.length === 2))
+    ) {
+      this.#role = new SwitchboardRole(this.#ctx, this.#translator);
+    } else this.#role = new RelayRole();
+    return this.#role;
+  }
+
+  #isKnownForeign(a: Address): boolean {
+    const role = this.#role;
+    if (role instanceof NotificationRole) return role.isKnownForeign(a);
+    const owner = role?.user;
+    if (!owner) return false;
+    const key = addressKey(a);
+    return this.#ctx.foreignRoster(owner).some((item) => addressKey(item.address) === key);
+  }
+
+  deliver(event: CanonicalEvent): SessionOutput {
+    if (this.#closed) throw new SessionStateError(`msnp: the session is closed (${this.#closed.reason})`);
+    if (!this.#role?.verified) {
+      throw new SessionStateError('msnp: nothing is injected before the server confirmed the login');
+    }
+    const out = emptyOutput();
+    this.#role.deliver(event, out);
+    const closed = out.events.find((e) => e.type === 'closed');
+    if (closed) this.#closed = { reason: closed.reason };
+    return out;
+  }
+
+  affinity(event: CanonicalEvent): number {
+    if (this.#closed || !this.#role?.verified) return 0;
+    return this.#role.affinity(event);
+  }
+
+  close(reason: string): SessionOutput {
+    const out = emptyOutput();
+    if (this.#closed) return out;
+    this.#closed = { reason };
+    this.#role?.close(reason, out);
+    if (!out.events.some((e) => e.type === 'closed')) out.events.push({ type: 'closed', reason });
+    return out;
+  }
+
+  /** The options this session was opened with (framing caps, default dialect). */
+  get options(): Readonly<MsnpSessionOptions> {
+    return this.#options;
+  }
+}
+
+function protocolError(error: unknown): ProtocolError {
+  if (isCrossTalkError(error) && 'protocol' in error) return error as ProtocolError;
+  return new MalformedFrameError(PROTOCOL, error instanceof Error ? error.message : String(error), {
+    cause: error,
+  });
+}

@@ -1,0 +1,175 @@
+import {
+  type Address,
+  addressEquals,
+  type CanonicalEvent,
+  type SessionContext,
+  type SessionOutput,
+} from '@crosstalk/core';
+import { argValue, command, type MsnpFrame } from '../command/command.js';
+import { PROTOCOL } from '../command/framer.js';
+import { MSN_NETWORK, passportKey } from '../names/passport.js';
+import type { MsnpTranslator } from '../translator/translator.js';
+import { Conversation } from './conversation.js';
+import { type ConnectionRole, digitsId, emit, toClient } from './role.js';
+import { isSwitchboardCookieData } from './virtual-switchboard-data.js';
+
+/**
+ * A switchboard connection to the real server, entered as caller (`USR t passport cookie`, after
+ * `XFR ... SB`) or answerer (`ANS t passport cookie sessid`, after `RNG`). It belongs to the user
+ * the cookie was recorded for on a verified notification connection, and is verified when the
+ * server accepts the cookie (`USR t OK`, `IRO`, `ANS t OK`). Calling a foreign buddy into it
+ * (`CAL t bob@yahoo`) is answered locally and from then on the conversation with that buddy is
+ * played by the gateway (`Conversation`); the real switchboard stays open, idle.
+ */
+export class SwitchboardRole implements ConnectionRole {
+  readonly kind = 'switchboard' as const;
+  readonly #ctx: SessionContext;
+  readonly #translator: MsnpTranslator;
+  #owner: Address | undefined;
+  #cookie: string | undefined;
+  #sessid: string | undefined;
+  #enterTrid: number | undefined;
+  #verified = false;
+  #conversation: Conversation | undefined;
+  /** Native participants on the real switchboard (JOI/IRO minus BYE). */
+  readonly #native = new Set<string>();
+
+  constructor(ctx: SessionContext, translator: MsnpTranslator) {
+    this.#ctx = ctx;
+    this.#translator = translator;
+  }
+
+  get user(): Address | undefined {
+    return this.#owner;
+  }
+
+  get verified(): boolean {
+    return this.#verified;
+  }
+
+  fromClient(raw: Uint8Array, frame: MsnpFrame, out: SessionOutput): void {
+    if (frame.type !== 'command') {
+      out.toServer.push(raw);
+      return;
+    }
+    this.#translator.toEvents(frame, 'client'); // learns the participants it calls
+    const a = frame.args;
+    if (this.#enterTrid === undefined && (frame.verb === 'USR' || frame.verb === 'ANS'))
+      this.#enter(frame.verb, frame.trid, a, out);
+    if (this.#verified && this.#owner) {
+      if (frame.verb === 'CAL' && a[0] !== undefined && frame.trid !== undefined) {
+        const callee = this.#translator.address(argValue(a[0]));
+        if (callee.network !== MSN_NETWORK) {
+          this.#translator.participants.delete(passportKey(argValue(a[0])));
+          const conversation = this.#conversationFor(this.#owner);
+          this.#sessid ??= digitsId(this.#ctx);
+          toClient(out, command('CAL', frame.trid, ['RINGING', this.#sessid]), conversation.join(callee));
+          return;
+        }
+      }
+      if (frame.verb === 'MSG' && this.#conversation && this.#conversation.foreignCount > 0) {
+        const nativeToo = this.#native.size > 0;
+        const { events: outbound, replies } = this.#conversation.clientMessage(frame, nativeToo);
+        for (const event of outbound) emit(out, { type: 'outbound', event });
+        toClient(out, ...replies);
+        // With native participants too, the message still goes to them through the server.
+        if (nativeToo) out.toServer.push(raw);
+        return;
+      }
+    }
+    out.toServer.push(raw);
+  }
+
+  /** `USR t passport cookie` / `ANS t passport cookie sessid`: whose connection this is. */
+  #enter(verb: string, trid: number | undefined, a: readonly string[], out: SessionOutput): void {
+    this.#enterTrid = trid ?? -1;
+    const passport = a[0] === undefined ? undefined : argValue(a[0]).split(';')[0];
+    const cookie = a[1];
+    if (passport === undefined || cookie === undefined) return;
+    const known = this.#ctx.cookies.lookup(PROTOCOL, cookie);
+    if (
+      known &&
+      passportKey(known.owner.user) === passportKey(passport) &&
+      known.owner.network === MSN_NETWORK
+    ) {
+      this.#owner = known.owner;
+      this.#cookie = cookie;
+      this.#translator.self = known.owner;
+      if (isSwitchboardCookieData(known.data)) {
+        this.#translator.setDialect(known.data.dialect);
+        if (known.data.sessid) this.#sessid = known.data.sessid;
+      }
+      if (verb === 'ANS' && a[2] !== undefined) this.#sessid = a[2];
+      emit(out, { type: 'identified', address: known.owner });
+    }
+  }
+
+  fromServer(raw: Uint8Array, frame: MsnpFrame, out: SessionOutput): void {
+    if (frame.type === 'error') {
+      if (!this.#verified && frame.trid !== undefined && frame.trid === this.#enterTrid) {
+        emit(out, {
+          type: 'login-failed',
+          ...(this.#owner ? { address: this.#owner } : {}),
+          code: String(frame.code),
+        });
+        this.#forgetCookie();
+      }
+      out.toClient.push(raw);
+      return;
+    }
+    if (frame.type !== 'command') {
+      out.toClient.push(raw);
+      return;
+    }
+    const events = this.#translator.toEvents(frame, 'server');
+    const a = frame.args;
+    if (!this.#verified && this.#owner && frame.trid !== undefined && frame.trid === this.#enterTrid) {
+      // The server took the cookie: `USR t OK ...` for a caller; `IRO t ...` then `ANS t OK` for an answerer.
+      if (
+        (frame.verb === 'USR' && a[0] === 'OK') ||
+        frame.verb === 'IRO' ||
+        (frame.verb === 'ANS' && a[0] === 'OK')
+      ) {
+        this.#verified = true;
+        this.#forgetCookie();
+        emit(out, { type: 'verified', address: this.#owner });
+      }
+    }
+    if (frame.verb === 'JOI' || frame.verb === 'IRO') {
+      const passport = frame.verb === 'JOI' ? a[0] : a[2];
+      if (passport !== undefined && !this.#isOwner(argValue(passport)))
+        this.#native.add(passportKey(argValue(passport)));
+    } else if (frame.verb === 'BYE' && a[0] !== undefined) {
+      this.#native.delete(passportKey(argValue(a[0])));
+    } else if (frame.verb === 'CAL' && a[0] === 'RINGING' && a[1] !== undefined) {
+      this.#sessid = a[1];
+    }
+    out.toClient.push(raw);
+    if (this.#verified) for (const event of events) emit(out, { type: 'inbound', event });
+  }
+
+  #isOwner(passport: string): boolean {
+    return this.#owner !== undefined && passportKey(this.#owner.user) === passportKey(passport);
+  }
+
+  #forgetCookie(): void {
+    if (this.#cookie !== undefined) this.#ctx.cookies.forget(PROTOCOL, this.#cookie);
+  }
+
+  #conversationFor(owner: Address): Conversation {
+    this.#conversation ??= new Conversation(this.#ctx, owner, this.#translator);
+    return this.#conversation;
+  }
+
+  deliver(event: CanonicalEvent, out: SessionOutput): void {
+    if (this.#conversation?.affinity(event)) toClient(out, ...this.#conversation.deliver(event));
+  }
+
+  affinity(event: CanonicalEvent): number {
+    if (!this.#verified || !this.#owner || !this.#conversation) return 0;
+    if ('to' in event && event.to && !addressEquals(event.to, this.#owner)) return 0;
+    return this.#conversation.affinity(event);
+  }
+
+  close(_reason: string, _out: SessionOutput): void {}
+}

@@ -1,0 +1,126 @@
+import { MalformedFrameError } from '@crosstalk/core';
+
+export const PROTOCOL = 'oscar';
+
+/**
+ * Bounded big-endian reader over one whole frame (never a raw TCP chunk: a framer comes first).
+ * Every length read from the wire is checked against the bytes that remain before anything is
+ * sliced, and every failure is a typed `MalformedFrameError`.
+ */
+export class ByteReader {
+  readonly bytes: Uint8Array;
+  offset: number;
+  readonly end: number;
+
+  constructor(bytes: Uint8Array, offset = 0, end = bytes.length) {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.end = end;
+  }
+
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
+  get done(): boolean {
+    return this.offset >= this.end;
+  }
+
+  need(n: number, what: string): void {
+    if (n > this.end - this.offset) {
+      throw new MalformedFrameError(PROTOCOL, `${what}: needs ${n} bytes, ${this.end - this.offset} left`, {
+        offset: this.offset,
+      });
+    }
+  }
+
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.bytes[this.offset++]!;
+  }
+
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const b = this.bytes;
+    const o = this.offset;
+    this.offset = o + 2;
+    return (b[o]! << 8) | b[o + 1]!;
+  }
+
+  u16le(what = 'u16le'): number {
+    this.need(2, what);
+    const b = this.bytes;
+    const o = this.offset;
+    this.offset = o + 2;
+    return b[o]! | (b[o + 1]! << 8);
+  }
+
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const b = this.bytes;
+    const o = this.offset;
+    this.offset = o + 4;
+    return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  }
+
+  /** A view of the next `n` bytes (checked first; no copy). */
+  view(n: number, what = 'bytes'): Uint8Array {
+    this.need(n, what);
+    const v = this.bytes.subarray(this.offset, this.offset + n);
+    this.offset += n;
+    return v;
+  }
+
+  /** A byte string (one char per byte, exact for any bytes) of the next `n` bytes. */
+  byteString(n: number, what = 'string'): string {
+    this.need(n, what);
+    const b = this.bytes;
+    const start = this.offset;
+    this.offset = start + n;
+    if (n === 0) return '';
+    if (n <= 64) {
+      let s = '';
+      for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!);
+      return s;
+    }
+    return latin1Slice(b, start, start + n);
+  }
+
+  /** u8 length, then that many bytes as a byte string (screen names). */
+  string8(what = 'u8-length string'): string {
+    return this.byteString(this.u8(what), what);
+  }
+
+  /** u16 length, then that many bytes as a byte string. */
+  string16(what = 'u16-length string'): string {
+    return this.byteString(this.u16(what), what);
+  }
+
+  /** The rest of the frame as a view. */
+  rest(): Uint8Array {
+    const v = this.bytes.subarray(this.offset, this.end);
+    this.offset = this.end;
+    return v;
+  }
+
+  /** Fails unless everything was consumed (exact decoding is what makes re-encoding byte-identical). */
+  expectEnd(what: string): void {
+    if (this.offset !== this.end) {
+      throw new MalformedFrameError(
+        PROTOCOL,
+        `${what}: ${this.end - this.offset} unexpected trailing bytes`,
+        {
+          offset: this.offset,
+        },
+      );
+    }
+  }
+}
+
+function latin1Slice(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(i + 4096, end)) as unknown as number[]);
+  }
+  return s;
+}

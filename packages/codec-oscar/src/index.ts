@@ -12,7 +12,7 @@ export {
   type SignonPayload,
   type Snac,
 } from './flap/flap-frame.js';
-export { createFlapFramer, MAX_FLAP_FRAME } from './flap/flap-framer.js';
+export { createFlapFramer, FlapFramer, MAX_FLAP_FRAME } from './flap/flap-framer.js';
 export { type FlapSnacHeader, parseFlapHeader } from './flap/header-parser.js';
 export { frameFromJson, frameToJson } from './frame-json.js';
 export { htmlToText, textToHtml } from './icbm/html.js';

@@ -1,0 +1,274 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import type { CanonicalEvent, Framer } from '@crosstalk/core';
+import { createYmsgFramer } from '../framer/framer.js';
+import { parseHeader } from '../header/header.js';
+import { v1Response } from '../login/challenge.js';
+import { decodePacket, encodePacket, type YmsgPacket, type YmsgValue, ymsgPacket } from '../packet/packet.js';
+import { YmsgKey as K } from '../protocol/keys.js';
+import { YmsgService as S } from '../protocol/services.js';
+import { YmsgStatus } from '../protocol/status.js';
+import { YmsgTranslator } from '../translator/translator.js';
+
+export interface ScriptedYmsgClientOptions {
+  host: string;
+  port: number;
+  id: string;
+  password: string;
+  /** Header version the client writes (default 0x000a, YMSG10; Escargot's own clients write 0x0a00). */
+  version?: number;
+  /** Default wait for `waitFor*` in ms (default 5000). */
+  timeoutMs?: number;
+}
+
+type Waiter<T> = { match: (x: T) => boolean; resolve: (x: T) => void };
+
+/**
+ * A scripted YMSG9/10 client for tests: logs in with the v1 challenge (VERIFY, AUTH, AUTHRESP
+ * {0 6 96 2 1 135} as the Escargot transcript's client does), sends messages, typing, presence,
+ * buddy adds and authorisation answers, and lets a test await the packets and canonical events it
+ * receives.
+ */
+export class ScriptedYmsgClient {
+  readonly id: string;
+  /** Every packet received, in order. */
+  readonly packets: YmsgPacket[] = [];
+  /** Canonical events of the received packets, as the codec's translator reads them. */
+  readonly events: CanonicalEvent[] = [];
+  readonly #socket: Socket;
+  readonly #framer: Framer = createYmsgFramer();
+  readonly #password: string;
+  readonly #version: number;
+  readonly #timeout: number;
+  readonly #translator: YmsgTranslator;
+  readonly #packetWaiters = new Set<Waiter<YmsgPacket>>();
+  readonly #eventWaiters = new Set<Waiter<CanonicalEvent>>();
+  readonly #consumed = new Set<YmsgPacket>();
+  #sessionId = 0;
+  #closed = false;
+
+  private constructor(socket: Socket, options: ScriptedYmsgClientOptions) {
+    this.#socket = socket;
+    this.id = options.id;
+    this.#password = options.password;
+    this.#version = options.version ?? 0x000a;
+    this.#timeout = options.timeoutMs ?? 5000;
+    this.#translator = new YmsgTranslator({ self: { user: options.id, network: 'yahoo' }, dialect: 'v10' });
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('close', () => {
+      this.#closed = true;
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
+  static async connect(options: ScriptedYmsgClientOptions): Promise<ScriptedYmsgClient> {
+    const socket = connect(options.port, options.host);
+    await once(socket, 'connect');
+    return new ScriptedYmsgClient(socket, options);
+  }
+
+  /** The session id the server assigned (0 before AUTH is answered). */
+  get sessionId(): number {
+    return this.#sessionId;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #receive(chunk: Buffer): void {
+    for (const frame of this.#framer.push(chunk)) {
+      parseHeader(frame); // binary-parser checks the header of every frame this client reads
+      const packet = decodePacket(frame.slice());
+      if (packet.sessionId !== 0) this.#sessionId = packet.sessionId;
+      this.packets.push(packet);
+      for (const w of [...this.#packetWaiters]) {
+        if (!this.#consumed.has(packet) && w.match(packet)) {
+          this.#packetWaiters.delete(w);
+          this.#consumed.add(packet);
+          w.resolve(packet);
+        }
+      }
+      let events: CanonicalEvent[] = [];
+      try {
+        events = this.#translator.toEvents(packet, 'server');
+      } catch {
+        // a packet our translator cannot read is still in `packets`
+      }
+      for (const event of events) {
+        this.events.push(event);
+        for (const w of [...this.#eventWaiters]) {
+          if (w.match(event)) {
+            this.#eventWaiters.delete(w);
+            w.resolve(event);
+          }
+        }
+      }
+    }
+  }
+
+  /** Sends a packet with this client's header version and the current session id. */
+  send(service: number, pairs: [number, YmsgValue][], status = 0): void {
+    const packet = ymsgPacket(service, pairs, { version: this.#version, status, sessionId: this.#sessionId });
+    this.#socket.write(encodePacket(packet));
+  }
+
+  /** Resolves with the first received packet (past or future, not yet returned by a wait) that matches. */
+  waitFor(match: number | ((p: YmsgPacket) => boolean), timeoutMs = this.#timeout): Promise<YmsgPacket> {
+    const test = typeof match === 'number' ? (p: YmsgPacket) => p.service === match : match;
+    const past = this.packets.find((p) => !this.#consumed.has(p) && test(p));
+    if (past) {
+      this.#consumed.add(past);
+      return Promise.resolve(past);
+    }
+    return this.#wait(this.#packetWaiters, test, timeoutMs, 'packet');
+  }
+
+  /** Resolves with the first canonical event (past or future) that matches. */
+  waitForEvent(match: (e: CanonicalEvent) => boolean, timeoutMs = this.#timeout): Promise<CanonicalEvent> {
+    const past = this.events.find(match);
+    if (past) return Promise.resolve(past);
+    return this.#wait(this.#eventWaiters, match, timeoutMs, 'event');
+  }
+
+  #wait<T>(set: Set<Waiter<T>>, match: (x: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const waiter = { match, resolve };
+      set.add(waiter);
+      setTimeout(() => {
+        if (set.delete(waiter)) reject(new Error(`${this.id}: no matching ${what} within ${timeoutMs} ms`));
+      }, timeoutMs).unref();
+    });
+  }
+
+  /**
+   * VERIFY, AUTH, AUTHRESP with the v1 answer, then waits for the server's LIST and LOGON.
+   * Rejects with the AUTHRESP error code (key 66) when the server refuses the login.
+   */
+  async login(): Promise<void> {
+    this.send(S.VERIFY, []);
+    await this.waitFor(S.VERIFY);
+    this.send(S.AUTH, [[K.CURRENT_ID, this.id]]);
+    const challenge = await this.waitFor((p) => p.service === S.AUTH || p.service === S.AUTHRESP);
+    if (challenge.service === S.AUTHRESP) throw new Error(`login refused: error ${challenge.get(K.RESULT)}`);
+    const { key6, key96 } = v1Response(this.id, challenge.get(K.CHALLENGE) ?? '', this.#password);
+    this.send(S.AUTHRESP, [
+      [K.USERNAME, this.id],
+      [K.HASH_PASSWORD, key6],
+      [K.HASH_CRYPT, key96],
+      [K.ACTIVE_ID, this.id],
+      [K.CURRENT_ID, this.id],
+      [K.CLIENT_VERSION, '5, 5, 0, 1244'],
+    ]);
+    const reply = await this.waitFor(
+      (p) => p.service === S.LIST || (p.service === S.AUTHRESP && p.status === YmsgStatus.LOGIN_ERROR),
+    );
+    if (reply.service === S.AUTHRESP) throw new Error(`login refused: error ${reply.get(K.RESULT)}`);
+    await this.waitFor((p) => p.service === S.LOGON && p.get(K.CURRENT_ID) === this.id);
+  }
+
+  /** MESSAGE as the transcript's client sends it: status 0x5A55AA56 {1 5 14 97 63 64}. */
+  sendMessage(to: string, text: string, options: { utf8?: boolean } = {}): void {
+    this.send(
+      S.MESSAGE,
+      [
+        [K.CURRENT_ID, this.id],
+        [K.TARGET, to],
+        [K.MESSAGE, text],
+        ...(options.utf8 === false ? [] : ([[K.UTF8, 1]] as [number, YmsgValue][])),
+        [63, ';0'],
+        [64, 0],
+      ],
+      YmsgStatus.OFFLINE,
+    );
+  }
+
+  /** NOTIFY typing: status 0x16 {4 5 14 13 49} (transcript #0035). */
+  sendTyping(to: string, typing: boolean): void {
+    this.send(
+      S.NOTIFY,
+      [
+        [K.SENDER, this.id],
+        [K.TARGET, to],
+        [K.MESSAGE, ' '],
+        [K.FLAG, typing ? 1 : 0],
+        [K.NOTIFY_TYPE, 'TYPING'],
+      ],
+      YmsgStatus.TYPING,
+    );
+  }
+
+  /** ISAWAY with a custom message (status 99, {10 19 47}, transcript #0030). */
+  setAway(message: string): void {
+    this.send(
+      S.ISAWAY,
+      [
+        [K.STATE, YmsgStatus.CUSTOM],
+        [K.CUSTOM_STATUS, message],
+        [K.AWAY, 1],
+      ],
+      YmsgStatus.CUSTOM,
+    );
+  }
+
+  setBack(): void {
+    this.send(S.ISBACK, [[K.STATE, 0]]);
+  }
+
+  addBuddy(id: string, group = 'Friends', message?: string): void {
+    this.send(S.ADDBUDDY, [
+      [K.CURRENT_ID, this.id],
+      [K.BUDDY, id],
+      [K.GROUP, group],
+      ...(message ? ([[K.MESSAGE, message]] as [number, YmsgValue][]) : []),
+    ]);
+  }
+
+  removeBuddy(id: string, group = 'Friends'): void {
+    this.send(S.REMBUDDY, [
+      [K.CURRENT_ID, this.id],
+      [K.BUDDY, id],
+      [K.GROUP, group],
+    ]);
+  }
+
+  /** Answers an add request with AUTH_REQ_15 {1 5 13 334 [97 14]} (libpurple yahoo_buddy_add_*_cb). */
+  answerBuddy(requester: string, accept: boolean, message?: string): void {
+    this.send(S.AUTH_REQ_15, [
+      [K.CURRENT_ID, this.id],
+      [K.TARGET, requester],
+      [K.FLAG, accept ? 1 : 2],
+      [K.AUTH_FLAG, 0],
+      ...(!accept && message
+        ? ([
+            [K.UTF8, 1],
+            [K.MESSAGE, message],
+          ] as [number, YmsgValue][])
+        : []),
+    ]);
+  }
+
+  /** Denies the YMSG10 way: REJECTCONTACT {1 7 14} (transcript #0073). */
+  rejectBuddy(requester: string, reason: string): void {
+    this.send(S.REJECTCONTACT, [
+      [K.CURRENT_ID, this.id],
+      [K.BUDDY, requester],
+      [K.MESSAGE, reason],
+    ]);
+  }
+
+  /** Asks for the buddy list again (transcript #0076). */
+  requestList(): void {
+    this.send(S.LIST, [[K.CURRENT_ID, this.id]]);
+  }
+
+  logoff(): void {
+    this.send(S.LOGOFF, []);
+  }
+
+  async close(): Promise<void> {
+    if (this.#socket.destroyed) return;
+    this.#socket.end();
+    this.#socket.destroy();
+  }
+}

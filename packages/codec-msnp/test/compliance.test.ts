@@ -21,8 +21,16 @@ codecSuite({
   goldens: [...TRANSCRIPTS.flatMap(transcriptGoldens), ...referenceGoldens()],
   sniffYes,
   sniffNo: [
-    { name: 'XMPP stream', direction: 'client', bytes: encoder.encode("<?xml version='1.0'?><stream:stream to='localhost'>") },
-    { name: 'YMSG header', direction: 'client', bytes: Uint8Array.from([0x59, 0x4d, 0x53, 0x47, 0x0a, 0, 0, 0, 0, 0]) },
+    {
+      name: 'XMPP stream',
+      direction: 'client',
+      bytes: encoder.encode("<?xml version='1.0'?><stream:stream to='localhost'>"),
+    },
+    {
+      name: 'YMSG header',
+      direction: 'client',
+      bytes: Uint8Array.from([0x59, 0x4d, 0x53, 0x47, 0x0a, 0, 0, 0, 0, 0]),
+    },
     { name: 'OSCAR FLAP', direction: 'server', bytes: Uint8Array.from([0x2a, 1, 0, 100, 0, 4, 0, 0, 0, 1]) },
     { name: 'a server speaking first', direction: 'server', bytes: encoder.encode('VER 1 MSNP8\r\n') },
     { name: 'SMTP greeting', direction: 'client', bytes: encoder.encode('EHLO localhost\r\n') },

@@ -1,5 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { type CodecGolden, goldensFromTranscript, readTranscript, type TranscriptEntry } from '@crosstalk/compliance';
+import {
+  type CodecGolden,
+  goldensFromTranscript,
+  readTranscript,
+  type TranscriptEntry,
+} from '@crosstalk/compliance';
 
 /** The byte-exact Escargot sessions (fixtures/escargot/README.md). */
 export const TRANSCRIPT_DIR = fileURLToPath(new URL('./fixtures/escargot/', import.meta.url));

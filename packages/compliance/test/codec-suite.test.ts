@@ -7,9 +7,14 @@ const stream = Uint8Array.from([
   ...toyFrame(Uint8Array.of(1, 2, 3)),
   ...toyFrame('T:gr\u00fc\u00dfe \u2603'),
   ...toyFrame(''),
+  ...toyFrame(''),
   ...toyFrame('T:' + 'x'.repeat(300)),
 ]);
-const goldens: CodecGolden[] = [{ name: 'toy stream', direction: 'client', bytes: stream, frames: 5 }];
+const goldens: CodecGolden[] = [
+  { name: 'toy stream', direction: 'client', bytes: stream, frames: 6 },
+  // A header-only frame last: it must come out when its header completes, not on the next push.
+  { name: 'ends with an empty frame', direction: 'server', bytes: Uint8Array.from([...toyFrame('T:x'), ...toyFrame('')]), frames: 2 },
+];
 const sniffYes = [{ name: 'toy hello', direction: 'client' as const, bytes: toyFrame('T:hi') }];
 
 // The suite on a correct codec passes...

@@ -85,10 +85,17 @@ export class FixedHeaderFramer implements Framer {
           this.#headFill += take;
           at += take;
           if (this.#headFill < headerSize) break;
-          this.#partial = new Uint8Array(this.#length(this.#head, 0));
+          const length = this.#length(this.#head, 0);
+          this.#headFill = 0;
+          if (length === headerSize) {
+            // A header-only frame (empty payload) is complete as soon as its header is.
+            frames.push(this.#head.slice());
+            this.#offset += length;
+            continue;
+          }
+          this.#partial = new Uint8Array(length);
           this.#partial.set(this.#head, 0);
           this.#filled = headerSize;
-          this.#headFill = 0;
         } else if (chunk.length - at >= headerSize) {
           const length = this.#length(chunk, at);
           if (chunk.length - at >= length) {

@@ -13,12 +13,24 @@ codecSuite({
   sniffYes: [
     // OSCAR servers speak first: the FLAP channel-1 hello (seq 100 on Open OSCAR Server).
     { name: 'server hello', direction: 'server', bytes: first('bucp AUTH/bobby server').subarray(0, 10) },
-    { name: 'BUCP client hello', direction: 'client', bytes: first('bucp AUTH/bobby client').subarray(0, 10) },
+    {
+      name: 'BUCP client hello',
+      direction: 'client',
+      bytes: first('bucp AUTH/bobby client').subarray(0, 10),
+    },
     { name: 'roasted login', direction: 'client', bytes: first('roasted AUTH/carol client').subarray(0, 40) },
-    { name: 'BOS cookie sign-on', direction: 'client', bytes: first('bucp BOS/bobby client').subarray(0, 40) },
+    {
+      name: 'BOS cookie sign-on',
+      direction: 'client',
+      bytes: first('bucp BOS/bobby client').subarray(0, 40),
+    },
   ],
   sniffNo: [
-    { name: 'YMSG header', direction: 'client', bytes: new TextEncoder().encode('YMSG\x00\x0a\x00\x00\x00\x00') },
+    {
+      name: 'YMSG header',
+      direction: 'client',
+      bytes: new TextEncoder().encode('YMSG\x00\x0a\x00\x00\x00\x00'),
+    },
     { name: 'MSNP VER', direction: 'client', bytes: new TextEncoder().encode('VER 1 MSNP8 CVR0\r\n') },
     { name: 'XMPP stream', direction: 'client', bytes: new TextEncoder().encode("<?xml version='1.0'?>") },
   ],

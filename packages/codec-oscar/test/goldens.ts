@@ -1,4 +1,9 @@
-import { type CodecGolden, goldensFromTranscript, readTranscript, tcpStreamsFromPcap } from '@crosstalk/compliance';
+import {
+  type CodecGolden,
+  goldensFromTranscript,
+  readTranscript,
+  tcpStreamsFromPcap,
+} from '@crosstalk/compliance';
 
 /** Real OSCAR traffic (../shared/captures): the Open OSCAR Server transcripts and the 2009 AIM capture. */
 export const CAPTURES = '/work/shared/captures';
@@ -20,7 +25,9 @@ export function transcriptGoldens(): CodecGolden[] {
  * port 5190 and is not OSCAR framing (docs/protocols/oscar.md).
  */
 export function pcapStreams() {
-  return tcpStreamsFromPcap(PCAP, { port: 443 }).filter((s) => s.fromClient[0] === 0x2a && s.fromServer[0] === 0x2a);
+  return tcpStreamsFromPcap(PCAP, { port: 443 }).filter(
+    (s) => s.fromClient[0] === 0x2a && s.fromServer[0] === 0x2a,
+  );
 }
 
 export function pcapGoldens(): CodecGolden[] {

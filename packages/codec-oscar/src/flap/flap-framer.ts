@@ -1,8 +1,8 @@
 import {
   BufferOverflowError,
-  FrameTooLargeError,
   type Framer,
   type FramerOptions,
+  FrameTooLargeError,
   isCrossTalkError,
   MalformedFrameError,
   type ProtocolError,
@@ -124,15 +124,19 @@ export class FlapFramer implements Framer {
   #length(bytes: Uint8Array, at: number): number {
     const offset = this.#offset;
     if (bytes[at] !== FLAP_MARKER) {
-      throw new MalformedFrameError(PROTOCOL, `FLAP marker is 0x${bytes[at]!.toString(16)}, not 0x2a`, { offset });
+      throw new MalformedFrameError(PROTOCOL, `FLAP marker is 0x${bytes[at]!.toString(16)}, not 0x2a`, {
+        offset,
+      });
     }
     const channel = bytes[at + 1]!;
     if (channel < 1 || channel > 5) {
       throw new MalformedFrameError(PROTOCOL, `FLAP channel ${channel} is not 1..5`, { offset });
     }
     const length = FLAP_HEADER_SIZE + ((bytes[at + 4]! << 8) | bytes[at + 5]!);
-    if (length > this.#maxFrameSize) throw new FrameTooLargeError(PROTOCOL, length, this.#maxFrameSize, { offset });
-    if (length > this.#maxBuffered) throw new BufferOverflowError(PROTOCOL, length, this.#maxBuffered, { offset });
+    if (length > this.#maxFrameSize)
+      throw new FrameTooLargeError(PROTOCOL, length, this.#maxFrameSize, { offset });
+    if (length > this.#maxBuffered)
+      throw new BufferOverflowError(PROTOCOL, length, this.#maxBuffered, { offset });
     return length;
   }
 

@@ -1,1 +1,16 @@
-export {};
+export { AIM_MD5_STRING, bucpStrongHash, bucpWeakHash, TLV_STRONG_HASH_FLAG } from './credentials.js';
+export { FlapSocket } from './flap-socket.js';
+export {
+  type MockBuddy,
+  type MockConnection,
+  type MockOscarServer,
+  type MockOscarServerOptions,
+  type MockOscarUser,
+  startMockOscarServer,
+} from './mock-server.js';
+export {
+  type LoginMethod,
+  OscarLoginError,
+  type ScriptedLoginOptions,
+  ScriptedOscarClient,
+} from './scripted-client.js';

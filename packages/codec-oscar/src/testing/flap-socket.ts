@@ -1,0 +1,135 @@
+import type { Socket } from 'node:net';
+import { isCrossTalkError } from '@crosstalk/core';
+import { decodeFlap, encodeFlap, type FlapFrame } from '../flap/flap-frame.js';
+import { FlapFramer } from '../flap/flap-framer.js';
+
+/**
+ * One end of a FLAP connection over a real socket, for the mock server and the scripted client:
+ * numbers what it sends (one counter per connection, +1 per frame, mod 2^16), decodes what it
+ * receives, and checks that the peer's numbers have no gap or repeat.
+ */
+export class FlapSocket {
+  readonly socket: Socket;
+  readonly label: string;
+  /** Every frame received, in order. */
+  readonly received: FlapFrame[] = [];
+  /** The peer's sequence numbers, in order. */
+  readonly seqs: number[] = [];
+  /** Sequence problems seen (a gap or a repeat), with the numbers involved. */
+  readonly seqErrors: string[] = [];
+  readonly closed: Promise<void>;
+  #nextSeq: number;
+  #expected: number | undefined;
+  readonly #framer = new FlapFramer();
+  readonly #waiters = new Set<{ predicate: (f: FlapFrame) => boolean; resolve: (f: FlapFrame) => void }>();
+  readonly #onFrame: ((frame: FlapFrame, raw: Uint8Array) => void) | undefined;
+  #isClosed = false;
+
+  constructor(
+    socket: Socket,
+    options: {
+      label: string;
+      startSeq: number;
+      onFrame?: (frame: FlapFrame, raw: Uint8Array) => void;
+      /** Called on a sequence gap or repeat; the default only records it. */
+      onSeqError?: (message: string) => void;
+    },
+  ) {
+    this.socket = socket;
+    this.label = options.label;
+    this.#nextSeq = options.startSeq & 0xffff;
+    this.#onFrame = options.onFrame;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.once('close', () => {
+      this.#isClosed = true;
+    });
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      let raws: Uint8Array[];
+      try {
+        raws = this.#framer.push(chunk);
+      } catch (error) {
+        if (!isCrossTalkError(error)) throw error;
+        socket.destroy();
+        return;
+      }
+      for (const raw of raws) {
+        if (this.#isClosed) return;
+        const frame = decodeFlap(raw);
+        if (this.#expected !== undefined && frame.seq !== this.#expected) {
+          const message = `${this.label}: FLAP seq ${frame.seq} where ${this.#expected} was due`;
+          this.seqErrors.push(message);
+          options.onSeqError?.(message);
+        }
+        this.#expected = (frame.seq + 1) & 0xffff;
+        this.seqs.push(frame.seq);
+        this.received.push(frame);
+        this.#onFrame?.(frame, raw);
+        for (const w of [...this.#waiters]) {
+          if (w.predicate(frame)) {
+            this.#waiters.delete(w);
+            w.resolve(frame);
+          }
+        }
+      }
+      if (this.#framer.error) socket.destroy();
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** Sends a frame with this connection's next sequence number. */
+  send(frame: FlapFrame): void {
+    if (this.#isClosed) return;
+    frame.seq = this.#nextSeq;
+    this.#nextSeq = (this.#nextSeq + 1) & 0xffff;
+    this.socket.write(encodeFlap(frame));
+  }
+
+  /** The first frame (already received or still to come) that matches. */
+  waitFor(
+    predicate: (f: FlapFrame) => boolean,
+    timeoutMs = 10_000,
+    what = 'a matching frame',
+  ): Promise<FlapFrame> {
+    const past = this.received.find(predicate);
+    if (past) return Promise.resolve(past);
+    return this.#wait(predicate, timeoutMs, what);
+  }
+
+  /** The next frame from now on that matches. */
+  next(
+    predicate: (f: FlapFrame) => boolean,
+    timeoutMs = 10_000,
+    what = 'a matching frame',
+  ): Promise<FlapFrame> {
+    return this.#wait(predicate, timeoutMs, what);
+  }
+
+  #wait(predicate: (f: FlapFrame) => boolean, timeoutMs: number, what: string): Promise<FlapFrame> {
+    return new Promise((resolve, reject) => {
+      const waiter = { predicate, resolve };
+      this.#waiters.add(waiter);
+      const timer = setTimeout(() => {
+        if (this.#waiters.delete(waiter))
+          reject(new Error(`${this.label}: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      void this.closed.then(() => {
+        if (this.#waiters.delete(waiter))
+          reject(new Error(`${this.label}: connection closed before ${what}`));
+      });
+    });
+  }
+
+  /** Ends the connection after what was written (a server that signs a client off). */
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

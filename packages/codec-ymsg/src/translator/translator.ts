@@ -79,6 +79,8 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   readonly #lists = new ListParser();
   /** Buddies this translator has shown online to the client (LOGON/STATUS_15 first, then updates). */
   readonly #shownOnline = new Set<string>();
+  /** Who asked the user for authorisation (lower-case ids): adding them back answers (Escargot). */
+  readonly #askedBy = new Set<string>();
   #ids = 0;
 
   constructor(options: YmsgTranslatorOptions = {}) {
@@ -172,6 +174,18 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       case S.Y6_STATUS_UPDATE:
       case S.STATUS_15:
         return direction === 'server' ? this.#buddyPresence(packet) : this.#ownPresence(packet);
+      case S.Y6_VISIBLE_TOGGLE: {
+        // libpurple yahoo_set_status: 13 = 2 goes invisible, 13 = 1 visible again.
+        const from = this.#self?.user;
+        if (direction !== 'client' || !from) return [];
+        return [
+          {
+            kind: 'presence',
+            from: this.address(from),
+            status: packet.get(K.FLAG) === '2' ? 'invisible' : 'online',
+          },
+        ];
+      }
       case S.NEWCONTACT:
         return direction === 'server' ? this.#newContact(packet) : [];
       case S.AUTH_REQ_15:
@@ -227,7 +241,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
         to: this.address(to),
         text,
         ...(html !== undefined ? { html } : {}),
-        sentAt: Number.isFinite(time) && time > 0 ? Math.round(time * 1000) : this.#now(),
+        sentAt: Number.isFinite(time) && time >= 0 ? Math.round(time * 1000) : this.#now(),
       });
     });
     return events;
@@ -305,6 +319,8 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       packet.get(K.STATE) ?? (packet.service === S.ISAWAY ? String(packet.status) : '0'),
       10,
     );
+    if (state === YmsgStatus.INVISIBLE)
+      return [{ kind: 'presence', from: this.address(from), status: 'invisible' }];
     const p = this.#presenceOf(
       packet.service,
       {
@@ -324,6 +340,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     const text = message && message.length > 0 ? decodeText(message, this.#utf8(packet)) : undefined;
     // Escargot: status 3 "someone added you", status 7 "your request was denied" (captures/README.md).
     if (packet.status === STATUS_ADD_REQUEST && who && to) {
+      this.#askedBy.add(who.toLowerCase());
       const e: BuddyRequestEvent = { kind: 'buddy-request', from: this.address(who), to: this.address(to) };
       return [text !== undefined ? { ...e, message: text } : e];
     }
@@ -347,6 +364,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       const from = packet.get(K.CURRENT_ID) ?? this.#self?.user;
       const to = packet.get(K.TARGET);
       if (!from || !to) return [];
+      this.#askedBy.delete(to.toLowerCase());
       const e: BuddyResponseEvent = {
         kind: 'buddy-response',
         from: this.address(from),
@@ -359,6 +377,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     const to = packet.get(K.TARGET) ?? this.#self?.user;
     if (!from || !to) return [];
     if (packet.status === STATUS_ADD_REQUEST) {
+      this.#askedBy.add(from.toLowerCase());
       const first = packet.bytes(K.FIRST_NAME);
       const last = packet.bytes(K.LAST_NAME);
       const name = [first, last]
@@ -389,6 +408,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     const from = packet.get(K.CURRENT_ID) ?? this.#self?.user;
     const to = packet.get(K.BUDDY);
     if (!from || !to) return [];
+    this.#askedBy.delete(to.toLowerCase());
     const message = packet.bytes(K.MESSAGE);
     const e: BuddyResponseEvent = {
       kind: 'buddy-response',
@@ -399,10 +419,14 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     return [message && message.length > 0 ? { ...e, message: decodeText(message, this.#utf8(packet)) } : e];
   }
 
-  #addBuddy(packet: YmsgPacket): BuddyRequestEvent[] {
+  #addBuddy(packet: YmsgPacket): (BuddyRequestEvent | BuddyResponseEvent)[] {
     const from = packet.get(K.CURRENT_ID) ?? this.#self?.user;
     const to = packet.get(K.BUDDY);
     if (!from || !to) return [];
+    if (this.#askedBy.delete(to.toLowerCase())) {
+      // Adding back someone who asked is how YMSG10 clients accept (captures/README.md, Escargot).
+      return [{ kind: 'buddy-response', from: this.address(from), to: this.address(to), accepted: true }];
+    }
     const message = packet.bytes(K.MESSAGE);
     const e: BuddyRequestEvent = { kind: 'buddy-request', from: this.address(from), to: this.address(to) };
     return [message && message.length > 0 ? { ...e, message: decodeText(message, this.#utf8(packet)) } : e];

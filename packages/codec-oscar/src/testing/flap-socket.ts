@@ -18,6 +18,8 @@ export class FlapSocket {
   /** Sequence problems seen (a gap or a repeat), with the numbers involved. */
   readonly seqErrors: string[] = [];
   readonly closed: Promise<void>;
+  /** How many frames this end has sent. */
+  sent = 0;
   #nextSeq: number;
   #expected: number | undefined;
   readonly #framer = new FlapFramer();
@@ -85,6 +87,7 @@ export class FlapSocket {
     if (this.#isClosed) return;
     frame.seq = this.#nextSeq;
     this.#nextSeq = (this.#nextSeq + 1) & 0xffff;
+    this.sent++;
     this.socket.write(encodeFlap(frame));
   }
 

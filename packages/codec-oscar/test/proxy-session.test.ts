@@ -156,3 +156,185 @@ describe('OSCAR proxy session through a relay to the mock server', () => {
     expect(alice.bos.seqs.length).toBe(mockEnd.sent + 3);
   });
 });
+
+describe('roster merge and foreign buddy-list edits', () => {
+  const foreign: RosterItem[] = [
+    { address: yahoo('bob'), name: 'Bob Y', groups: ['Friends'], subscription: 'both', pending: false },
+    { address: { user: 'carol@hotmail.com', network: 'msn' }, groups: [], subscription: 'to', pending: true },
+  ];
+
+  it('merges foreign buddies after "client online" (the reply came before it): server-initiated insert, fresh ids', async () => {
+    await setup({ foreignRoster: (owner) => (owner.user === 'alice' ? foreign : []) });
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<SessionEvent, { type: 'roster' }>;
+    expect(roster.owner).toEqual(aol('alice'));
+    expect(roster.items.map((i) => formatAddress(i.address))).toEqual(['bobby@aol']);
+    expect(roster.merged.map((i) => formatAddress(i.address))).toEqual(['bob@yahoo', 'carol@hotmail.com@msn']);
+    await alice.waitForFrame((f) => f.payload.type === 'snac' && f.payload.subtype === 0x0008 && f.payload.family === 0x13);
+    const names = alice.feedbag.buddies().map((b) => `${alice.feedbag.group(b.groupId)?.name}/${b.name}`);
+    // bob goes into the existing "Friends" group; carol names no group and goes to "CrossTalk".
+    expect(names.sort()).toEqual(['CrossTalk/carol@hotmail.com@msn', 'Friends/bob@yahoo', 'Friends/bobby']);
+    const ids = alice.feedbag.items.map((i) => `${i.groupId}/${i.itemId}`);
+    expect(new Set(ids).size).toBe(ids.length);
+    const friends = alice.feedbag.groupByName('Friends')!;
+    const bob = alice.feedbag.buddies().find((b) => b.name === 'bob@yahoo')!;
+    expect(friends.attributes.find((a) => a.type === 0xc8)!.value).toContain(bob.itemId & 0xff);
+    // The server's stored list is untouched.
+    expect(server!.feedbag('alice').some((i) => i.name.includes('@'))).toBe(false);
+    // The client's own events show the foreign buddies with their addresses.
+    await alice.waitForEvent((e) => e.kind === 'roster' && e.items.some((i) => formatAddress(i.address) === 'bob@yahoo'));
+  });
+
+  it('merges into the feedbag reply itself when the client asks after "client online"', async () => {
+    await setup({ foreignRoster: () => foreign });
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1', feedbag: false });
+    await relay!.waitFor(ofType('verified'));
+    expect(events('roster')).toEqual([]);
+    const requery = alice.waitForFrame(
+      (f) => f.payload.type === 'snac' && f.payload.body.type === 'feedbag-reply',
+      'feedbag reply',
+    );
+    alice.bos.send({
+      channel: 2,
+      seq: 0,
+      payload: { type: 'snac', family: 0x13, subtype: 0x04, flags: 0, requestId: 77, body: { type: 'tlvs', tlvs: [] } },
+    });
+    const reply = await requery;
+    expect(reply.payload.type === 'snac' && reply.payload.body.type === 'feedbag-reply' && reply.payload.body.items.map((i) => i.name)).toEqual(
+      ['', 'Friends', 'bobby', 'CrossTalk', 'bob@yahoo', 'carol@hotmail.com@msn'],
+    );
+    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<SessionEvent, { type: 'roster' }>;
+    expect(roster.merged).toHaveLength(2);
+    expect(gapFree(alice.bos.seqs)).toBe(true);
+  });
+
+  it('withholds feedbag inserts of foreign buddies and answers them; a mixed insert is split and its status spliced', async () => {
+    await setup();
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    await relay!.waitFor(ofType('verified'));
+    expect(await alice.addBuddy('bob@yahoo', { group: 'Friends', alias: 'Bobby Y' })).toEqual([0]);
+    const added = (await relay!.waitFor(ofType('outbound'))).event as Extract<SessionEvent, { type: 'outbound' }>;
+    expect(added.event).toMatchObject({
+      kind: 'roster',
+      owner: aol('alice'),
+      items: [{ address: yahoo('bob'), name: 'Bobby Y', groups: ['Friends'], subscription: 'to', pending: false }],
+    });
+    expect(server!.feedbag('alice').some((i) => i.name === 'bob@yahoo')).toBe(false);
+
+    const group = alice.feedbag.groupByName('Friends')!;
+    const mixed = [
+      { name: 'dave@hotmail.com@msn', groupId: group.groupId, itemId: 901, classId: FeedbagClass.buddy, attributes: [] },
+      { name: '123456789', groupId: group.groupId, itemId: 902, classId: FeedbagClass.buddy, attributes: [] },
+      { name: 'erin@yahoo', groupId: group.groupId, itemId: 903, classId: FeedbagClass.buddy, attributes: [] },
+    ];
+    expect(await alice.feedbagEdit('insert', mixed)).toEqual([0, 0, 0]);
+    const stored = server!.feedbag('alice').map((i) => i.name);
+    expect(stored).toContain('123456789');
+    expect(stored.filter((n) => n.includes('@'))).toEqual([]);
+    expect(await alice.removeBuddy('bob@yahoo')).toEqual([0]);
+    const removed = relay!.events
+      .filter(ofType('outbound'))
+      .map((e) => (e.event as Extract<SessionEvent, { type: 'outbound' }>).event)
+      .filter((e) => e.kind === 'roster')
+      .at(-1);
+    expect(removed).toMatchObject({ items: [{ address: yahoo('bob'), groups: [], subscription: 'none', pending: false }] });
+    expect(server!.seqErrors).toEqual([]);
+    expect(gapFree(alice.bos.seqs)).toBe(true);
+  });
+
+  it('withholds typing and authorization traffic to foreign users; native ones pass with their bytes', async () => {
+    await setup();
+    const icq = await direct({ screenName: '123456789', password: 'icqpass', method: 'roasted' });
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    await relay!.waitFor(ofType('verified'));
+    alice.sendTyping('bob@yahoo', 'typing');
+    alice.requestAuthorization('bob@yahoo', 'let me add you');
+    alice.respondAuthorization('carol@hotmail.com@msn', false, 'no thanks');
+    alice.requestAuthorization('123456789', 'native request');
+    await icq.waitForEvent((e) => e.kind === 'buddy-request' && e.message === 'native request');
+    const outbound = relay!.events
+      .filter(ofType('outbound'))
+      .map((e) => (e.event as Extract<SessionEvent, { type: 'outbound' }>).event);
+    expect(outbound).toEqual([
+      { kind: 'typing', from: aol('alice'), to: yahoo('bob'), state: 'composing' },
+      { kind: 'buddy-request', from: aol('alice'), to: yahoo('bob'), message: 'let me add you' },
+      {
+        kind: 'buddy-response',
+        from: aol('alice'),
+        to: { user: 'carol@hotmail.com', network: 'msn' },
+        accepted: false,
+        message: 'no thanks',
+      },
+    ]);
+    expect(server!.seqErrors).toEqual([]);
+  });
+});
+
+describe('delivery and identity', () => {
+  it('delivers presence, typing, buddy requests and responses, and roster additions as the server would', async () => {
+    await setup();
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    await relay!.waitFor(ofType('verified'));
+    const bob = yahoo('bob');
+    const deliveries: CanonicalEvent[] = [
+      { kind: 'presence', from: bob, to: aol('alice'), status: 'busy', idleSince: Date.now() - 10 * 60_000 },
+      { kind: 'typing', from: bob, to: aol('alice'), state: 'composing' },
+      { kind: 'buddy-request', from: bob, to: aol('alice'), message: 'add me?' },
+      { kind: 'buddy-response', from: bob, to: aol('alice'), accepted: true },
+      {
+        kind: 'roster',
+        owner: aol('alice'),
+        items: [{ address: bob, groups: ['Yahoo'], subscription: 'both', pending: false }],
+      },
+      { kind: 'presence', from: bob, to: aol('alice'), status: 'offline' },
+    ];
+    const bos = relay!.connections.find((c) => c.session.state === 'verified')!;
+    for (const e of deliveries) {
+      // The relay routes by `to`; a roster has an owner instead, so it goes to the session directly.
+      const out = bos.session.deliver(e);
+      for (const b of out.toClient) bos.client.write(b);
+      expect(out.toServer).toEqual([]);
+    }
+    await alice.waitForEvent((e) => e.kind === 'presence' && e.status === 'offline');
+    const got = alice.events.filter((e) => e.kind !== 'roster' || e.items.some((i) => i.address.network === 'yahoo'));
+    expect(got.find((e) => e.kind === 'presence' && e.status === 'busy')).toMatchObject({ from: bob });
+    expect(got.find((e) => e.kind === 'typing')).toMatchObject({ from: bob, state: 'composing' });
+    expect(got.find((e) => e.kind === 'buddy-request')).toMatchObject({ from: bob, message: 'add me?' });
+    expect(got.find((e) => e.kind === 'buddy-response')).toMatchObject({ from: bob, accepted: true });
+    await alice.waitForFrame((f) => f.payload.type === 'snac' && f.payload.family === 0x13 && f.payload.subtype === 0x08);
+    expect(alice.feedbag.buddies().some((b) => b.name === 'bob@yahoo' && alice.feedbag.group(b.groupId)?.name === 'CrossTalk')).toBe(true);
+    expect(gapFree(alice.bos.seqs)).toBe(true);
+    // Feature loss is reported (inactive typing is not an OSCAR state).
+    relay!.deliver({ kind: 'typing', from: bob, to: aol('alice'), state: 'gone' });
+    const loss = (await relay!.waitFor(ofType('feature-loss'))).event as Extract<SessionEvent, { type: 'feature-loss' }>;
+    expect(loss.lost).toEqual(['typing.states']);
+  });
+
+  it('affinity is 1 only for the verified BOS connection of the addressed user', async () => {
+    await setup();
+    await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    await relay!.waitFor(ofType('verified'));
+    const [auth, bos] = relay!.connections;
+    const im: CanonicalEvent = { kind: 'im', id: '1', from: yahoo('bob'), to: aol('alice'), text: 'x', sentAt: 0 };
+    expect(bos!.session.affinity(im)).toBe(1);
+    expect(bos!.session.affinity({ ...im, to: aol('bobby') })).toBe(0);
+    expect(auth!.session.affinity(im)).toBe(0);
+    expect(() => auth!.session.deliver(im)).toThrow(/verified|BOS/);
+  });
+
+  it('a BOS connection whose cookie the gateway never saw identifies the user from the server self info', async () => {
+    await setup();
+    // Auth directly at the server; only the BOS connection goes through the relay.
+    const alice = await ScriptedOscarClient.login({
+      host: server!.host,
+      port: server!.port,
+      screenName: 'alice',
+      password: 'alicepw1',
+      bos: { host: relay!.host, port: relay!.port },
+    });
+    clients.push(alice);
+    const verified = await relay!.waitFor(ofType('verified'));
+    expect(verified.event).toEqual({ type: 'verified', address: aol('alice') });
+    expect(events('redirect')).toEqual([]);
+  });
+});

@@ -1,0 +1,162 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import type { MsnpCommand, MsnpErrorReply, MsnpFrame } from '../../command/command.js';
+import { decodeFrame } from '../../command/frame-codec.js';
+import { CommandFramer } from '../../command/framer.js';
+
+const encoder = new TextEncoder();
+
+export type Reply = MsnpCommand | MsnpErrorReply;
+
+interface Waiter {
+  predicate: (frame: MsnpFrame) => boolean;
+  resolve: (frame: MsnpFrame) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One TCP connection of the scripted client: writes command lines, frames what the server sends,
+ * and lets the script wait for a frame. Each received frame is taken at most once, so two waits for
+ * `RNG` get two different rings.
+ */
+export class ClientConnection {
+  readonly written: Uint8Array[] = [];
+  readonly received: Uint8Array[] = [];
+  /** Every frame the server sent, in order. */
+  readonly frames: MsnpFrame[] = [];
+  readonly #taken = new Set<MsnpFrame>();
+  readonly #waiters = new Set<Waiter>();
+  readonly #arrivals = new Set<(error?: Error) => void>();
+  readonly #socket: Socket;
+  readonly #framer = new CommandFramer('server');
+  readonly #timeout: number;
+  #closed = false;
+  /** Called for each frame before anyone waits for it (automatic answers, such as CHL). */
+  onFrame: ((frame: MsnpFrame) => void) | undefined;
+
+  private constructor(socket: Socket, timeout: number) {
+    this.#socket = socket;
+    this.#timeout = timeout;
+    socket.on('data', (chunk: Buffer) => {
+      this.received.push(Uint8Array.from(chunk));
+      let raws: Uint8Array[];
+      try {
+        raws = this.#framer.push(chunk);
+      } catch (error) {
+        this.#fail(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      for (const raw of raws) this.#arrive(decodeFrame(raw, 'server'));
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#fail(new Error('connection closed'));
+    });
+    socket.on('error', () => {});
+  }
+
+  static async open(host: string, port: number, timeout: number): Promise<ClientConnection> {
+    const socket = connect(port, host);
+    await once(socket, 'connect');
+    return new ClientConnection(socket, timeout);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #arrive(frame: MsnpFrame): void {
+    this.frames.push(frame);
+    this.onFrame?.(frame);
+    for (const check of [...this.#arrivals]) check();
+    for (const w of this.#waiters) {
+      if (!this.#taken.has(frame) && w.predicate(frame)) {
+        this.#taken.add(frame);
+        this.#waiters.delete(w);
+        clearTimeout(w.timer);
+        w.resolve(frame);
+      }
+    }
+  }
+
+  #fail(error: Error): void {
+    for (const check of [...this.#arrivals]) check(error);
+    for (const w of this.#waiters) {
+      clearTimeout(w.timer);
+      w.reject(error);
+    }
+    this.#waiters.clear();
+  }
+
+  /** Writes a command line (and payload, its length appended to the line). */
+  send(line: string, payload?: Uint8Array | string): void {
+    const body = typeof payload === 'string' ? encoder.encode(payload) : payload;
+    const head = encoder.encode(body === undefined ? `${line}\r\n` : `${line} ${body.length}\r\n`);
+    const bytes = body === undefined ? head : Buffer.concat([head, body]);
+    this.written.push(Uint8Array.from(bytes));
+    this.#socket.write(bytes);
+  }
+
+  /** The first frame, received already or later, that matches and was not taken before. */
+  take(predicate: (frame: MsnpFrame) => boolean, what = 'a frame'): Promise<MsnpFrame> {
+    const past = this.frames.find((f) => !this.#taken.has(f) && predicate(f));
+    if (past) {
+      this.#taken.add(past);
+      return Promise.resolve(past);
+    }
+    if (this.#closed) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        predicate,
+        resolve,
+        reject: (e) => reject(new Error(`${e.message} while waiting for ${what}`)),
+        timer: setTimeout(() => {
+          if (this.#waiters.delete(waiter)) reject(new Error(`no ${what} within ${this.#timeout} ms`));
+        }, this.#timeout),
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Resolves once more than `count` frames have arrived, without taking any. */
+  whenMore(count: number, what = 'more frames'): Promise<void> {
+    if (this.frames.length > count) return Promise.resolve();
+    if (this.#closed) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#arrivals.delete(check);
+        reject(new Error(`no ${what} within ${this.#timeout} ms`));
+      }, this.#timeout);
+      const check = (error?: Error) => {
+        if (!error && this.frames.length <= count) return;
+        this.#arrivals.delete(check);
+        clearTimeout(timer);
+        if (error) reject(new Error(`${error.message} while waiting for ${what}`));
+        else resolve();
+      };
+      this.#arrivals.add(check);
+    });
+  }
+
+  /** The reply (a command or an error) carrying transaction id `trid`. */
+  async reply(trid: number, what: string): Promise<Reply> {
+    const frame = await this.take((f) => f.type !== 'raw' && f.trid === trid, `the reply to ${what}`);
+    return frame as Reply;
+  }
+
+  /** The next unread command with this verb. */
+  async command(verb: string, predicate: (cmd: MsnpCommand) => boolean = () => true): Promise<MsnpCommand> {
+    return (await this.take(
+      (f) => f.type === 'command' && f.verb === verb && predicate(f),
+      verb,
+    )) as MsnpCommand;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#socket.end();
+    await Promise.race([once(this.#socket, 'close'), new Promise((r) => setTimeout(r, 1000).unref())]);
+    this.#socket.destroy();
+  }
+}

@@ -305,9 +305,9 @@ export class NotificationServer {
       const ser = user.listVersion;
       if (d >= 6) {
         conn.send(`LSG ${t} ${ser} 1 ${groups.length + 1} 0 Other%20Contacts 0`);
-        groups.forEach((g, i) =>
-          conn.send(`LSG ${t} ${ser} ${i + 2} ${groups.length + 1} ${g.id} ${encodeArg(g.name)} 0`),
-        );
+        groups.forEach((g, i) => {
+          conn.send(`LSG ${t} ${ser} ${i + 2} ${groups.length + 1} ${g.id} ${encodeArg(g.name)} 0`);
+        });
       }
       for (const [name, bit] of [
         ['FL', FL],

@@ -129,9 +129,9 @@ export class SwitchboardServer implements SwitchboardDesk {
     const board = ticket.board!;
     // One IRO per other participant, then ANS OK; the others see a JOI (MSNP wiki "IRO", "JOI").
     const others = board.members;
-    others.forEach((m, i) =>
-      conn.send(`IRO ${t} ${i + 1} ${others.length} ${m.user.email} ${encodeArg(m.user.friendly)}`),
-    );
+    others.forEach((m, i) => {
+      conn.send(`IRO ${t} ${i + 1} ${others.length} ${m.user.email} ${encodeArg(m.user.friendly)}`);
+    });
     conn.send(`ANS ${t} OK`);
     for (const m of others) m.conn.send(`JOI ${ticket.user.email} ${encodeArg(ticket.user.friendly)}`);
     board.members.push(member);

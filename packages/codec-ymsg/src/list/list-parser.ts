@@ -10,6 +10,8 @@ export interface ListEntry {
   groups: string[];
   /** LIST_15 key 223 = 1: the buddy has not authorised us yet (OpenYMSG ListOfContactsResponseTest). */
   pending: boolean;
+  /** LIST_15 key 241: the buddy is on a network Yahoo federates with (2 = MSN). */
+  federation?: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export class ListParser {
       return entries;
     }
     if (packet.service === YmsgService.LIST_15) {
-      for (const e of parseList15(packet)) addEntry(this.#v15, e.id, e.groups, e.pending);
+      for (const e of parseList15(packet)) addEntry(this.#v15, e.id, e.groups, e.pending, e.federation);
       if (packet.status === STATUS_PARTIAL_LIST) return undefined;
       const entries = this.#v15;
       this.#v15 = [];
@@ -44,11 +46,17 @@ export class ListParser {
   }
 }
 
-function addEntry(into: ListEntry[], id: string, groups: string[], pending: boolean): void {
+function addEntry(
+  into: ListEntry[],
+  id: string,
+  groups: string[],
+  pending: boolean,
+  federation?: string,
+): void {
   const key = id.toLowerCase();
   const existing = into.find((e) => e.id.toLowerCase() === key);
   if (!existing) {
-    into.push({ id, groups: [...groups], pending });
+    into.push({ id, groups: [...groups], pending, ...(federation !== undefined ? { federation } : {}) });
     return;
   }
   for (const g of groups) if (!existing.groups.includes(g)) existing.groups.push(g);
@@ -77,6 +85,7 @@ export function parseList15(packet: YmsgPacket): ListEntry[] {
   let ignoring = false;
   let id: string | undefined;
   let pending = false;
+  let federation: string | undefined;
   packet.forEachPair((key, value) => {
     switch (key) {
       case K.RECORD_START:
@@ -92,12 +101,18 @@ export function parseList15(packet: YmsgPacket): ListEntry[] {
       case K.BUDDY:
         id = latin1(value);
         pending = false;
+        federation = undefined;
+        break;
+      case K.FEDERATION:
+        federation = latin1(value);
         break;
       case 223:
         pending = latin1(value) === '1';
         break;
       case K.RECORD_END:
-        if (id !== undefined && !ignoring) addEntry(entries, id, group === undefined ? [] : [group], pending);
+        if (id !== undefined && !ignoring) {
+          addEntry(entries, id, group === undefined ? [] : [group], pending, federation);
+        }
         id = undefined;
         break;
       default:

@@ -12,6 +12,7 @@ import {
   type PresenceStatus,
   type RosterEvent,
   type RosterItem,
+  rulesFor,
   type Translator,
   type TranslatorOptions,
   type TypingEvent,
@@ -27,6 +28,9 @@ import { htmlToYahooText, parseYahooText } from '../text/formatting.js';
 import { decodeName, decodeText } from '../text/values.js';
 
 export const NETWORKS = ['yahoo'] as const;
+
+/** Yahoo's own mail domains: `id@yahoo.com` names the Yahoo id `id` (Escargot strips them the same way). */
+const YAHOO_MAIL = /^([A-Za-z0-9][A-Za-z0-9_.+-]*)@(?:yahoo|ymail|rocketmail)(?:\.[a-z]{2,3}){1,2}$/i;
 
 /**
  * Which generation of the protocol to speak when writing packets: `v10` is YMSG9-12 as Escargot
@@ -46,6 +50,7 @@ export interface YmsgTranslatorOptions extends TranslatorOptions {
 /** What a presence record (key 7 and the keys after it) says. */
 interface BuddyState {
   id: string;
+  federation?: string;
   state?: number;
   custom?: Uint8Array;
   away?: string;
@@ -105,8 +110,16 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     return this.#sessionId;
   }
 
-  /** The address behind a native Yahoo name (a foreign buddy `bob@aol` when `isForeign` says so). */
-  address(native: string): Address {
+  /**
+   * The address behind a native Yahoo name: a foreign buddy `bob@aol` when `isForeign` says so; a
+   * Yahoo id written as mail (`erin@yahoo.com`, Escargot REJECTCONTACT) is the id; with key 241 = 2
+   * (Yahoo's own MSN federation, libpurple YAHOO_FEDERATION_MSN) the name is an MSN passport.
+   */
+  address(native: string, federation?: string): Address {
+    if (federation === '2' && rulesFor('msn').checkUser(native) === undefined)
+      return { user: native, network: 'msn' };
+    const mail = YAHOO_MAIL.exec(native);
+    if (mail) return { user: mail[1]!, network: 'yahoo' };
     return nativeToAddress(native, 'yahoo', this.#isForeign);
   }
 
@@ -222,6 +235,8 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     const tos = packet.getAll(K.TARGET);
     const times = packet.getAll(K.TIME);
     const flags = packet.getAll(K.UTF8);
+    // Key 241 names the buddy's network; Yahoo ids never hold an "@", so it can apply to both ends.
+    const federation = packet.get(K.FEDERATION);
     const values: Uint8Array[] = [];
     packet.forEachPair((k, v) => {
       if (k === K.MESSAGE) values.push(v.slice());
@@ -237,8 +252,8 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       events.push({
         kind: 'im',
         id: this.#newId(),
-        from: this.address(from),
-        to: this.address(to),
+        from: this.address(from, federation),
+        to: this.address(to, federation),
         text,
         ...(html !== undefined ? { html } : {}),
         sentAt: Number.isFinite(time) && time >= 0 ? Math.round(time * 1000) : this.#now(),
@@ -255,7 +270,12 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     // Yahoo typing is on/off (libpurple yahoo_process_notify): on -> composing, off -> paused.
     const on = (packet.get(K.FLAG) ?? '').startsWith('1');
     return [
-      { kind: 'typing', from: this.address(from), to: this.address(to), state: on ? 'composing' : 'paused' },
+      {
+        kind: 'typing',
+        from: this.address(from, packet.get(K.FEDERATION)),
+        to: this.address(to, packet.get(K.FEDERATION)),
+        state: on ? 'composing' : 'paused',
+      },
     ];
   }
 
@@ -276,6 +296,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       else if (key === K.AWAY) current.away = s;
       else if (key === K.FLAG) current.flag = s;
       else if (key === K.IDLE_SECONDS) current.idleSeconds = Number.parseInt(s, 10);
+      else if (key === K.FEDERATION) current.federation = s;
     });
     return records;
   }
@@ -308,7 +329,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       const p = this.#presenceOf(packet.service, r, utf8);
       if (p.status === 'offline') this.#shownOnline.delete(r.id.toLowerCase());
       else this.#shownOnline.add(r.id.toLowerCase());
-      return { kind: 'presence', from: this.address(r.id), ...p };
+      return { kind: 'presence', from: this.address(r.id, r.federation), ...p };
     });
   }
 
@@ -373,9 +394,11 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       };
       return [text !== undefined ? { ...e, message: text } : e];
     }
-    const from = packet.get(K.SENDER);
+    const sender = packet.get(K.SENDER);
     const to = packet.get(K.TARGET) ?? this.#self?.user;
-    if (!from || !to) return [];
+    if (!sender || !to) return [];
+    const from = sender;
+    const fromAddress = this.address(sender, packet.get(K.FEDERATION));
     if (packet.status === STATUS_ADD_REQUEST) {
       this.#askedBy.add(from.toLowerCase());
       const first = packet.bytes(K.FIRST_NAME);
@@ -386,7 +409,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
         .join(' ');
       const e: BuddyRequestEvent = {
         kind: 'buddy-request',
-        from: this.address(from),
+        from: fromAddress,
         to: this.address(to),
         ...(name ? { name } : {}),
       };
@@ -395,7 +418,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
     if (packet.status === STATUS_ACK && packet.has(K.FLAG)) {
       const e: BuddyResponseEvent = {
         kind: 'buddy-response',
-        from: this.address(from),
+        from: fromAddress,
         to: this.address(to),
         accepted: packet.get(K.FLAG) === '1',
       };
@@ -441,7 +464,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   /** A server list entry as a roster item: Yahoo lists are one-way ("to"); key 223 marks pending. */
   rosterItem(entry: ListEntry): RosterItem {
     return {
-      address: this.address(entry.id),
+      address: this.address(entry.id, entry.federation),
       groups: entry.groups.map((g) => decodeName(Uint8Array.from(g, (c) => c.charCodeAt(0) & 0xff))),
       subscription: 'to',
       pending: entry.pending,

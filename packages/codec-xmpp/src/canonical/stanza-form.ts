@@ -1,0 +1,78 @@
+import {
+  type CanonicalEvent,
+  decodeUtf8,
+  FrameTooLargeError,
+  MalformedFrameError,
+  utf8,
+  validateEvent,
+} from '@crosstalk/core';
+import { addressToJid } from '../jid/jid.js';
+import { DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
+import { buildStanzas } from '../stanza/build.js';
+import { readEvents } from '../stanza/read.js';
+import { createXmlParser, type XmlParserOptions } from '../xml/parse.js';
+import { writeElement } from '../xml/serialize.js';
+
+/**
+ * The canonical stanza form: every canonical event as one self-contained XMPP stanza, the default
+ * G2G wire format (DESIGN.md; XMPP stanzas, as in the CrossTalk paper). Standard extensions carry
+ * what they can (XEP-0071 XHTML-IM, XEP-0085 chat states, XEP-0203 delay, XEP-0319 idle, XEP-0172
+ * nick, XEP-0446/0447 file metadata, XEP-0166 Jingle); `urn:crosstalk:0` elements carry the rest
+ * (invisible presence, markup that is not well-formed XML, the SDP of a call offer), so that
+ * `decode(encode(e))` equals `e` for every valid event. `decode` is a trust boundary: size-capped,
+ * fully parsed, and validated with core's schemas.
+ */
+export interface StanzaForm {
+  readonly name: string;
+  encode(event: CanonicalEvent): Uint8Array;
+  decode(bytes: Uint8Array): CanonicalEvent;
+}
+
+export interface StanzaFormOptions extends XmlParserOptions {
+  /** Largest stanza `decode` accepts (default 256 KiB). */
+  maxSize?: number;
+}
+
+const noClock = () => {
+  throw new MalformedFrameError(PROTOCOL, 'the canonical form carries every timestamp');
+};
+
+export function stanzaForm(options: StanzaFormOptions = {}): StanzaForm {
+  const parser = createXmlParser(options);
+  const maxSize = options.maxSize ?? DEFAULT_MAX_STANZA_SIZE;
+  return {
+    name: 'xmpp-stanza',
+    encode(event) {
+      const built = buildStanzas(event, {
+        mode: 'canonical',
+        direction: 'server',
+        jidOf: addressToJid,
+        now: noClock,
+        newId: () => 'canonical',
+      });
+      return utf8(writeElement(built.stanzas[0]!));
+    },
+    decode(bytes) {
+      if (bytes.length > maxSize) throw new FrameTooLargeError(PROTOCOL, bytes.length, maxSize);
+      const el = parser.parseElement(decodeUtf8(bytes, PROTOCOL));
+      const events = readEvents(
+        el,
+        { default: '' },
+        {
+          mode: 'canonical',
+          direction: 'server',
+          self: undefined,
+          now: noClock,
+          newId: () => '',
+        },
+      );
+      if (events.length !== 1) {
+        throw new MalformedFrameError(PROTOCOL, `<${el.name}> is not a canonical event stanza`);
+      }
+      return validateEvent(events[0]);
+    },
+  };
+}
+
+/** The canonical stanza form with default limits: `stanza.encode(event)`, `stanza.decode(bytes)`. */
+export const stanza: StanzaForm = stanzaForm();

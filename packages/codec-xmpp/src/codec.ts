@@ -1,0 +1,66 @@
+import { type Codec, defineCodec, type Feature, featureSet } from '@crosstalk/core';
+import { StanzaFramer } from './framer/stanza-framer.js';
+import { createFrameCodec, type XmppFrame } from './frames/frame.js';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from './protocol.js';
+import { XmppSession } from './session/session.js';
+import { sniffXmpp } from './sniff.js';
+import { XmppTranslator } from './translator/translator.js';
+
+export interface XmppCodecOptions {
+  /** Largest frame (stanza or stream header) accepted, in bytes. Default 256 KiB. */
+  maxStanzaSize?: number;
+  /** Deepest element nesting accepted in a stanza. Default 128. */
+  maxDepth?: number;
+  /**
+   * `auto` (default): our own scanner for stanzas of elements, attributes and text, fast-xml-parser
+   * for the rest; `fast-xml-parser`: fast-xml-parser for every stanza.
+   */
+  parser?: 'auto' | 'fast-xml-parser';
+}
+
+/** What XMPP carries natively: everything but invisibility (XEP-0018 was never standardised). */
+export const XMPP_FEATURES: readonly Feature[] = [
+  'im',
+  'im.html',
+  'typing',
+  'typing.states',
+  'presence',
+  'presence.text',
+  'presence.idle',
+  'presence.busy',
+  'roster',
+  'roster.groups',
+  'roster.names',
+  'roster.pending',
+  'buddy-request',
+  'buddy-request.message',
+  'buddy-response',
+  'file-offer',
+  'call-invite',
+];
+
+/** The XMPP codec: client streams on port 5222 (RFC 6120, RFC 6121). */
+export function xmpp(options: XmppCodecOptions = {}): Codec<XmppFrame> {
+  const maxStanzaSize = options.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
+  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const frames = createFrameCodec({ maxDepth, parser: options.parser ?? 'auto' });
+  const features = featureSet(...XMPP_FEATURES);
+  return defineCodec<XmppFrame>({
+    protocol: PROTOCOL,
+    // Users live on XMPP domains; the gateway recognises XMPP codecs by the id `xmpp`.
+    networks: ['xmpp'],
+    features,
+    priority: 10,
+    defaultPorts: [5222],
+    sniff: sniffXmpp,
+    createFramer: (_direction, o) =>
+      new StanzaFramer({
+        maxFrameSize: o?.maxFrameSize ?? maxStanzaSize,
+        ...(o?.maxBuffered !== undefined ? { maxBuffered: o.maxBuffered } : {}),
+        maxDepth,
+      }),
+    frames,
+    createTranslator: (o) => new XmppTranslator(o),
+    openSession: (ctx) => new XmppSession(ctx, { frames, features, maxFrameSize: maxStanzaSize, maxDepth }),
+  });
+}

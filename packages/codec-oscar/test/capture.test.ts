@@ -1,4 +1,4 @@
-import { type CanonicalEvent, bytesEqual, formatAddress } from '@crosstalk/core';
+import { bytesEqual, type CanonicalEvent, formatAddress } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { createFlapFramer, decodeFlap, encodeFlap, OscarTranslator } from '../src/index.js';
 import { pcapStreams } from './goldens.js';
@@ -31,7 +31,10 @@ describe('the real AIM capture', () => {
         for (const raw of frames) {
           const frame = decodeFlap(raw);
           if (frame.payload.type === 'snac' && frame.payload.body.type === 'raw') {
-            expect(frame.payload.body.error, `${frame.payload.family}/${frame.payload.subtype}`).toBeUndefined();
+            expect(
+              frame.payload.body.error,
+              `${frame.payload.family}/${frame.payload.subtype}`,
+            ).toBeUndefined();
           }
           expect(bytesEqual(encodeFlap(frame), raw)).toBe(true);
         }
@@ -60,13 +63,16 @@ describe('the real AIM capture', () => {
     ] as const) {
       const translator = new OscarTranslator({ self: SELF });
       for (const raw of framesOf(bytes)) {
-        for (const event of translator.toEvents(decodeFlap(raw), direction)) events.push({ direction, event });
+        for (const event of translator.toEvents(decodeFlap(raw), direction))
+          events.push({ direction, event });
       }
     }
-    const ims = events.filter((e) => e.event.kind === 'im').map(({ direction, event }) => {
-      const im = event as Extract<CanonicalEvent, { kind: 'im' }>;
-      return [direction, formatAddress(im.from), formatAddress(im.to), im.text];
-    });
+    const ims = events
+      .filter((e) => e.event.kind === 'im')
+      .map(({ direction, event }) => {
+        const im = event as Extract<CanonicalEvent, { kind: 'im' }>;
+        return [direction, formatAddress(im.from), formatAddress(im.to), im.text];
+      });
     expect(ims).toEqual([
       [
         'client',

@@ -1,8 +1,15 @@
-import { arbAolAddress, arbIcqAddress, arbMsnAddress, arbText, arbXmppAddress, arbYahooAddress } from '@crosstalk/compliance';
+import {
+  arbAolAddress,
+  arbIcqAddress,
+  arbMsnAddress,
+  arbText,
+  arbXmppAddress,
+  arbYahooAddress,
+} from '@crosstalk/compliance';
 import {
   type Address,
-  type CanonicalEvent,
   bytesEqual,
+  type CanonicalEvent,
   type Direction,
   eventFromJson,
   eventToJson,
@@ -25,7 +32,9 @@ describe('the generic decode loop over real streams', () => {
   for (const g of [...pcapGoldens(), ...transcriptGoldens()]) {
     it(`${g.name}: frames print as JSON lines that encode back to the same bytes; events are valid JSON`, () => {
       const framer = codec.createFramer(g.direction);
-      const translator = codec.createTranslator(g.name.startsWith('pcap') ? { self: { user: 'ann', network: 'aol' } } : {});
+      const translator = codec.createTranslator(
+        g.name.startsWith('pcap') ? { self: { user: 'ann', network: 'aol' } } : {},
+      );
       let frames = 0;
       for (const raw of framer.push(g.bytes)) {
         const frame = codec.frames.decode(raw, g.direction);
@@ -45,8 +54,23 @@ describe('the generic decode loop over real streams', () => {
     for (const bad of [
       {},
       { channel: 2, seq: 70000, payload: { type: 'raw', bytes: { $hex: '' } } },
-      { channel: 2, seq: 1, payload: { type: 'snac', family: 4, subtype: 6, flags: 0, requestId: 0, body: { type: 'nope' } } },
-      { channel: 2, seq: 1, payload: { type: 'snac', family: 4, subtype: 6, flags: 0, requestId: 0, body: { type: 'icbm-ack', cookie: 'x', channel: 1 } } },
+      {
+        channel: 2,
+        seq: 1,
+        payload: { type: 'snac', family: 4, subtype: 6, flags: 0, requestId: 0, body: { type: 'nope' } },
+      },
+      {
+        channel: 2,
+        seq: 1,
+        payload: {
+          type: 'snac',
+          family: 4,
+          subtype: 6,
+          flags: 0,
+          requestId: 0,
+          body: { type: 'icbm-ack', cookie: 'x', channel: 1 },
+        },
+      },
     ]) {
       let error: unknown;
       try {
@@ -72,7 +96,8 @@ function roundTrip(event: CanonicalEvent, direction: Direction, self: Address): 
   for (const frame of sender.fromEvent(event, direction)) {
     const bytes = codec.frames.encode(frame);
     const framer = codec.createFramer(direction);
-    for (const raw of framer.push(bytes)) out.push(...receiver.toEvents(codec.frames.decode(raw, direction), direction));
+    for (const raw of framer.push(bytes))
+      out.push(...receiver.toEvents(codec.frames.decode(raw, direction), direction));
     framer.end();
   }
   return out.map((e) => eventFromJson(JSON.parse(JSON.stringify(eventToJson(e)))));
@@ -81,14 +106,20 @@ function roundTrip(event: CanonicalEvent, direction: Direction, self: Address): 
 describe('canonical events through OSCAR frames and back (crosstalk encode, then decode)', () => {
   it('an IM, either direction, keeps its addresses and text; markup-looking text is escaped and comes back', () => {
     fc.assert(
-      fc.property(oscarUser, anyone, arbText(), fc.constantFrom<Direction>('client', 'server'), (me, other, text, direction) => {
-        const from = direction === 'client' ? me : other;
-        const to = direction === 'client' ? other : me;
-        const event: CanonicalEvent = { kind: 'im', id: 'id-1', from, to, text, sentAt: 0 };
-        const [back, ...rest] = roundTrip(event, direction, me);
-        expect(rest).toEqual([]);
-        expect(back).toMatchObject({ kind: 'im', from, to, text: text.replace(/\r\n/g, '\n') });
-      }),
+      fc.property(
+        oscarUser,
+        anyone,
+        arbText(),
+        fc.constantFrom<Direction>('client', 'server'),
+        (me, other, text, direction) => {
+          const from = direction === 'client' ? me : other;
+          const to = direction === 'client' ? other : me;
+          const event: CanonicalEvent = { kind: 'im', id: 'id-1', from, to, text, sentAt: 0 };
+          const [back, ...rest] = roundTrip(event, direction, me);
+          expect(rest).toEqual([]);
+          expect(back).toMatchObject({ kind: 'im', from, to, text: text.replace(/\r\n/g, '\n') });
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -96,7 +127,19 @@ describe('canonical events through OSCAR frames and back (crosstalk encode, then
   it('an IM with HTML carries the markup and a plain rendering', () => {
     const me = { user: 'alice', network: 'aol' };
     const html = '<HTML><BODY><B>bold</B> &amp; <I>\u263a</I><BR>next</BODY></HTML>';
-    const [back] = roundTrip({ kind: 'im', id: 'x', from: { user: 'bob', network: 'yahoo' }, to: me, text: 'ignored', html, sentAt: 0 }, 'server', me);
+    const [back] = roundTrip(
+      {
+        kind: 'im',
+        id: 'x',
+        from: { user: 'bob', network: 'yahoo' },
+        to: me,
+        text: 'ignored',
+        html,
+        sentAt: 0,
+      },
+      'server',
+      me,
+    );
     expect(back).toMatchObject({ html, text: 'bold & \u263a\nnext' });
   });
 
@@ -112,19 +155,43 @@ describe('canonical events through OSCAR frames and back (crosstalk encode, then
       [{ kind: 'presence', from: bob, status: 'busy' }, 'server', { status: 'busy' }],
       [{ kind: 'presence', from: bob, status: 'online' }, 'server', { status: 'online' }],
       [{ kind: 'presence', from: bob, status: 'offline' }, 'server', { status: 'offline' }],
-      [{ kind: 'presence', from: me, status: 'away', text: 'out to lunch' }, 'client', { status: 'away', text: 'out to lunch' }],
+      [
+        { kind: 'presence', from: me, status: 'away', text: 'out to lunch' },
+        'client',
+        { status: 'away', text: 'out to lunch' },
+      ],
       [{ kind: 'presence', from: me, status: 'online' }, 'client', { status: 'online' }],
-      [{ kind: 'buddy-request', from: bob, to: me, message: 'add me' }, 'server', { from: bob, to: me, message: 'add me' }],
-      [{ kind: 'buddy-request', from: me, to: bob, message: 'caf\u00e9?' }, 'client', { from: me, to: bob, message: 'caf\u00e9?' }],
-      [{ kind: 'buddy-response', from: bob, to: me, accepted: true }, 'server', { from: bob, to: me, accepted: true }],
-      [{ kind: 'buddy-response', from: me, to: bob, accepted: false, message: 'no' }, 'client', { accepted: false, message: 'no' }],
+      [
+        { kind: 'buddy-request', from: bob, to: me, message: 'add me' },
+        'server',
+        { from: bob, to: me, message: 'add me' },
+      ],
+      [
+        { kind: 'buddy-request', from: me, to: bob, message: 'caf\u00e9?' },
+        'client',
+        { from: me, to: bob, message: 'caf\u00e9?' },
+      ],
+      [
+        { kind: 'buddy-response', from: bob, to: me, accepted: true },
+        'server',
+        { from: bob, to: me, accepted: true },
+      ],
+      [
+        { kind: 'buddy-response', from: me, to: bob, accepted: false, message: 'no' },
+        'client',
+        { accepted: false, message: 'no' },
+      ],
     ];
     for (const [event, direction, expected] of cases) {
       const back = roundTrip(event, direction, me);
       expect(back.length, JSON.stringify(event)).toBeGreaterThan(0);
       expect(back[0], JSON.stringify(event)).toMatchObject({ kind: event.kind, ...expected });
     }
-    const idle = roundTrip({ kind: 'presence', from: bob, status: 'idle', idleSince: now - 5 * 60_000 }, 'server', me)[0];
+    const idle = roundTrip(
+      { kind: 'presence', from: bob, status: 'idle', idleSince: now - 5 * 60_000 },
+      'server',
+      me,
+    )[0];
     expect(idle).toMatchObject({ status: 'idle' });
     expect(Math.abs((idle as { idleSince: number }).idleSince - (now - 5 * 60_000))).toBeLessThan(61_000);
   });
@@ -135,9 +202,25 @@ describe('canonical events through OSCAR frames and back (crosstalk encode, then
       kind: 'roster',
       owner: me,
       items: [
-        { address: { user: 'bob', network: 'yahoo' }, name: 'Bob', groups: ['Friends'], subscription: 'to', pending: false },
-        { address: { user: '123456', network: 'icq' }, groups: ['Friends', 'Work'], subscription: 'none', pending: true },
-        { address: { user: 'Carol Q', network: 'aol' }, groups: ['Work'], subscription: 'to', pending: false },
+        {
+          address: { user: 'bob', network: 'yahoo' },
+          name: 'Bob',
+          groups: ['Friends'],
+          subscription: 'to',
+          pending: false,
+        },
+        {
+          address: { user: '123456', network: 'icq' },
+          groups: ['Friends', 'Work'],
+          subscription: 'none',
+          pending: true,
+        },
+        {
+          address: { user: 'Carol Q', network: 'aol' },
+          groups: ['Work'],
+          subscription: 'to',
+          pending: false,
+        },
       ],
     };
     for (const direction of ['server', 'client'] as const) {
@@ -161,6 +244,8 @@ describe('canonical events through OSCAR frames and back (crosstalk encode, then
       name: 'x.txt',
       size: 1,
     };
-    expect(() => t.fromEvent(offer, 'server')).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_EVENT' }));
+    expect(() => t.fromEvent(offer, 'server')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_EVENT' }),
+    );
   });
 });

@@ -1,5 +1,11 @@
 import { type RelayedEvent, type SessionRelay, startSessionRelay } from '@crosstalk/compliance';
-import { type Address, type CanonicalEvent, formatAddress, type RosterItem, type SessionEvent } from '@crosstalk/core';
+import {
+  type Address,
+  type CanonicalEvent,
+  formatAddress,
+  type RosterItem,
+  type SessionEvent,
+} from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeedbagClass, oscar } from '../src/index.js';
 import {
@@ -34,7 +40,10 @@ afterEach(async () => {
 async function setup(
   options: { foreignRoster?: (owner: Address) => readonly RosterItem[]; startSeq?: number } = {},
 ): Promise<{ server: MockOscarServer; relay: SessionRelay }> {
-  server = await startMockOscarServer({ users, ...(options.startSeq !== undefined ? { startSeq: options.startSeq } : {}) });
+  server = await startMockOscarServer({
+    users,
+    ...(options.startSeq !== undefined ? { startSeq: options.startSeq } : {}),
+  });
   relay = await startSessionRelay({
     codec: oscar(),
     upstream: { host: server.host, port: server.port },
@@ -67,7 +76,9 @@ const ofType =
     e.event.type === type && (connectionId === undefined || e.connectionId === connectionId);
 
 function events<T extends SessionEvent['type']>(type: T): Extract<SessionEvent, { type: T }>[] {
-  return relay!.events.filter((e) => e.event.type === type).map((e) => e.event as Extract<SessionEvent, { type: T }>);
+  return relay!.events
+    .filter((e) => e.event.type === type)
+    .map((e) => e.event as Extract<SessionEvent, { type: T }>);
 }
 
 /** Consecutive mod 2^16, no repeat: what a strict receiver checks. */
@@ -84,25 +95,37 @@ describe('OSCAR proxy session through a relay to the mock server', () => {
     ['bucp-strong', 'alice', 'alicepw1', aol('alice')],
     ['bucp-weak', 'bobby', 'bobbypw1', aol('bobby')],
     ['roasted', '123456789', 'icqpass', { user: '123456789', network: 'icq' }],
-  ] as const)('%s login: identified, cookie redirect, then verified on the BOS connection', async (method, name, password, address) => {
-    await setup();
-    await viaRelay({ screenName: name, password, method });
-    const verified = await relay!.waitFor(ofType('verified'));
-    expect(verified.event).toEqual({ type: 'verified', address });
-    const identified = events('identified');
-    expect(identified.map((e) => formatAddress(e.address))).toEqual([formatAddress(address), formatAddress(address)]);
-    expect(events('redirect')).toEqual([{ type: 'redirect', host: '127.0.0.1', port: server!.port, purpose: 'bos' }]);
-    const [auth, bos] = relay!.connections;
-    expect(auth!.session.state).not.toBe('verified');
-    expect(bos!.session.state).toBe('verified');
-    expect(bos!.session.user).toEqual(address);
-    expect(verified.connectionId).toBe(bos!.id);
-  });
+  ] as const)(
+    '%s login: identified, cookie redirect, then verified on the BOS connection',
+    async (method, name, password, address) => {
+      await setup();
+      await viaRelay({ screenName: name, password, method });
+      const verified = await relay!.waitFor(ofType('verified'));
+      expect(verified.event).toEqual({ type: 'verified', address });
+      const identified = events('identified');
+      expect(identified.map((e) => formatAddress(e.address))).toEqual([
+        formatAddress(address),
+        formatAddress(address),
+      ]);
+      expect(events('redirect')).toEqual([
+        { type: 'redirect', host: '127.0.0.1', port: server!.port, purpose: 'bos' },
+      ]);
+      const [auth, bos] = relay!.connections;
+      expect(auth!.session.state).not.toBe('verified');
+      expect(bos!.session.state).toBe('verified');
+      expect(bos!.session.user).toEqual(address);
+      expect(verified.connectionId).toBe(bos!.id);
+    },
+  );
 
   it('a refused login comes out as login-failed with the server error code', async () => {
     await setup();
-    await expect(viaRelay({ screenName: 'alice', password: 'nope', method: 'roasted' })).rejects.toThrow(/refused/);
-    await expect(viaRelay({ screenName: 'alice', password: 'nope', method: 'bucp-strong' })).rejects.toThrow(/refused/);
+    await expect(viaRelay({ screenName: 'alice', password: 'nope', method: 'roasted' })).rejects.toThrow(
+      /refused/,
+    );
+    await expect(viaRelay({ screenName: 'alice', password: 'nope', method: 'bucp-strong' })).rejects.toThrow(
+      /refused/,
+    );
     const failed = events('login-failed');
     expect(failed.map((e) => [e.code, e.address && formatAddress(e.address)])).toEqual([
       ['5', 'alice@aol'],
@@ -128,7 +151,14 @@ describe('OSCAR proxy session through a relay to the mock server', () => {
       text: 'hi bob, over the gateway',
     });
     for (const text of ['first from bob', 'second from bob \u263a']) {
-      relay!.deliver({ kind: 'im', id: `y-${text.length}`, from: yahoo('bob'), to: aol('alice'), text, sentAt: 0 });
+      relay!.deliver({
+        kind: 'im',
+        id: `y-${text.length}`,
+        from: yahoo('bob'),
+        to: aol('alice'),
+        text,
+        sentAt: 0,
+      });
     }
     const received = [
       await alice.waitForEvent((e) => e.kind === 'im' && e.text === 'first from bob'),
@@ -166,11 +196,19 @@ describe('roster merge and foreign buddy-list edits', () => {
   it('merges foreign buddies after "client online" (the reply came before it): server-initiated insert, fresh ids', async () => {
     await setup({ foreignRoster: (owner) => (owner.user === 'alice' ? foreign : []) });
     const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
-    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<SessionEvent, { type: 'roster' }>;
+    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<
+      SessionEvent,
+      { type: 'roster' }
+    >;
     expect(roster.owner).toEqual(aol('alice'));
     expect(roster.items.map((i) => formatAddress(i.address))).toEqual(['bobby@aol']);
-    expect(roster.merged.map((i) => formatAddress(i.address))).toEqual(['bob@yahoo', 'carol@hotmail.com@msn']);
-    await alice.waitForFrame((f) => f.payload.type === 'snac' && f.payload.subtype === 0x0008 && f.payload.family === 0x13);
+    expect(roster.merged.map((i) => formatAddress(i.address))).toEqual([
+      'bob@yahoo',
+      'carol@hotmail.com@msn',
+    ]);
+    await alice.waitForFrame(
+      (f) => f.payload.type === 'snac' && f.payload.subtype === 0x0008 && f.payload.family === 0x13,
+    );
     const names = alice.feedbag.buddies().map((b) => `${alice.feedbag.group(b.groupId)?.name}/${b.name}`);
     // bob goes into the existing "Friends" group; carol names no group and goes to "CrossTalk".
     expect(names.sort()).toEqual(['CrossTalk/carol@hotmail.com@msn', 'Friends/bob@yahoo', 'Friends/bobby']);
@@ -182,7 +220,9 @@ describe('roster merge and foreign buddy-list edits', () => {
     // The server's stored list is untouched.
     expect(server!.feedbag('alice').some((i) => i.name.includes('@'))).toBe(false);
     // The client's own events show the foreign buddies with their addresses.
-    await alice.waitForEvent((e) => e.kind === 'roster' && e.items.some((i) => formatAddress(i.address) === 'bob@yahoo'));
+    await alice.waitForEvent(
+      (e) => e.kind === 'roster' && e.items.some((i) => formatAddress(i.address) === 'bob@yahoo'),
+    );
   });
 
   it('merges into the feedbag reply itself when the client asks after "client online"', async () => {
@@ -197,13 +237,25 @@ describe('roster merge and foreign buddy-list edits', () => {
     alice.bos.send({
       channel: 2,
       seq: 0,
-      payload: { type: 'snac', family: 0x13, subtype: 0x04, flags: 0, requestId: 77, body: { type: 'tlvs', tlvs: [] } },
+      payload: {
+        type: 'snac',
+        family: 0x13,
+        subtype: 0x04,
+        flags: 0,
+        requestId: 77,
+        body: { type: 'tlvs', tlvs: [] },
+      },
     });
     const reply = await requery;
-    expect(reply.payload.type === 'snac' && reply.payload.body.type === 'feedbag-reply' && reply.payload.body.items.map((i) => i.name)).toEqual(
-      ['', 'Friends', 'bobby', 'CrossTalk', 'bob@yahoo', 'carol@hotmail.com@msn'],
-    );
-    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<SessionEvent, { type: 'roster' }>;
+    expect(
+      reply.payload.type === 'snac' &&
+        reply.payload.body.type === 'feedbag-reply' &&
+        reply.payload.body.items.map((i) => i.name),
+    ).toEqual(['', 'Friends', 'bobby', 'CrossTalk', 'bob@yahoo', 'carol@hotmail.com@msn']);
+    const roster = (await relay!.waitFor(ofType('roster'))).event as Extract<
+      SessionEvent,
+      { type: 'roster' }
+    >;
     expect(roster.merged).toHaveLength(2);
     expect(gapFree(alice.bos.seqs)).toBe(true);
   });
@@ -213,19 +265,36 @@ describe('roster merge and foreign buddy-list edits', () => {
     const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
     await relay!.waitFor(ofType('verified'));
     expect(await alice.addBuddy('bob@yahoo', { group: 'Friends', alias: 'Bobby Y' })).toEqual([0]);
-    const added = (await relay!.waitFor(ofType('outbound'))).event as Extract<SessionEvent, { type: 'outbound' }>;
+    const added = (await relay!.waitFor(ofType('outbound'))).event as Extract<
+      SessionEvent,
+      { type: 'outbound' }
+    >;
     expect(added.event).toMatchObject({
       kind: 'roster',
       owner: aol('alice'),
-      items: [{ address: yahoo('bob'), name: 'Bobby Y', groups: ['Friends'], subscription: 'to', pending: false }],
+      items: [
+        { address: yahoo('bob'), name: 'Bobby Y', groups: ['Friends'], subscription: 'to', pending: false },
+      ],
     });
     expect(server!.feedbag('alice').some((i) => i.name === 'bob@yahoo')).toBe(false);
 
     const group = alice.feedbag.groupByName('Friends')!;
     const mixed = [
-      { name: 'dave@hotmail.com@msn', groupId: group.groupId, itemId: 901, classId: FeedbagClass.buddy, attributes: [] },
+      {
+        name: 'dave@hotmail.com@msn',
+        groupId: group.groupId,
+        itemId: 901,
+        classId: FeedbagClass.buddy,
+        attributes: [],
+      },
       { name: '123456789', groupId: group.groupId, itemId: 902, classId: FeedbagClass.buddy, attributes: [] },
-      { name: 'erin@yahoo', groupId: group.groupId, itemId: 903, classId: FeedbagClass.buddy, attributes: [] },
+      {
+        name: 'erin@yahoo',
+        groupId: group.groupId,
+        itemId: 903,
+        classId: FeedbagClass.buddy,
+        attributes: [],
+      },
     ];
     expect(await alice.feedbagEdit('insert', mixed)).toEqual([0, 0, 0]);
     const stored = server!.feedbag('alice').map((i) => i.name);
@@ -237,7 +306,9 @@ describe('roster merge and foreign buddy-list edits', () => {
       .map((e) => (e.event as Extract<SessionEvent, { type: 'outbound' }>).event)
       .filter((e) => e.kind === 'roster')
       .at(-1);
-    expect(removed).toMatchObject({ items: [{ address: yahoo('bob'), groups: [], subscription: 'none', pending: false }] });
+    expect(removed).toMatchObject({
+      items: [{ address: yahoo('bob'), groups: [], subscription: 'none', pending: false }],
+    });
     expect(server!.seqErrors).toEqual([]);
     expect(gapFree(alice.bos.seqs)).toBe(true);
   });
@@ -296,17 +367,28 @@ describe('delivery and identity', () => {
       expect(out.toServer).toEqual([]);
     }
     await alice.waitForEvent((e) => e.kind === 'presence' && e.status === 'offline');
-    const got = alice.events.filter((e) => e.kind !== 'roster' || e.items.some((i) => i.address.network === 'yahoo'));
+    const got = alice.events.filter(
+      (e) => e.kind !== 'roster' || e.items.some((i) => i.address.network === 'yahoo'),
+    );
     expect(got.find((e) => e.kind === 'presence' && e.status === 'busy')).toMatchObject({ from: bob });
     expect(got.find((e) => e.kind === 'typing')).toMatchObject({ from: bob, state: 'composing' });
     expect(got.find((e) => e.kind === 'buddy-request')).toMatchObject({ from: bob, message: 'add me?' });
     expect(got.find((e) => e.kind === 'buddy-response')).toMatchObject({ from: bob, accepted: true });
-    await alice.waitForFrame((f) => f.payload.type === 'snac' && f.payload.family === 0x13 && f.payload.subtype === 0x08);
-    expect(alice.feedbag.buddies().some((b) => b.name === 'bob@yahoo' && alice.feedbag.group(b.groupId)?.name === 'CrossTalk')).toBe(true);
+    await alice.waitForFrame(
+      (f) => f.payload.type === 'snac' && f.payload.family === 0x13 && f.payload.subtype === 0x08,
+    );
+    expect(
+      alice.feedbag
+        .buddies()
+        .some((b) => b.name === 'bob@yahoo' && alice.feedbag.group(b.groupId)?.name === 'CrossTalk'),
+    ).toBe(true);
     expect(gapFree(alice.bos.seqs)).toBe(true);
     // Feature loss is reported (inactive typing is not an OSCAR state).
     relay!.deliver({ kind: 'typing', from: bob, to: aol('alice'), state: 'gone' });
-    const loss = (await relay!.waitFor(ofType('feature-loss'))).event as Extract<SessionEvent, { type: 'feature-loss' }>;
+    const loss = (await relay!.waitFor(ofType('feature-loss'))).event as Extract<
+      SessionEvent,
+      { type: 'feature-loss' }
+    >;
     expect(loss.lost).toEqual(['typing.states']);
   });
 
@@ -315,7 +397,14 @@ describe('delivery and identity', () => {
     await viaRelay({ screenName: 'alice', password: 'alicepw1' });
     await relay!.waitFor(ofType('verified'));
     const [auth, bos] = relay!.connections;
-    const im: CanonicalEvent = { kind: 'im', id: '1', from: yahoo('bob'), to: aol('alice'), text: 'x', sentAt: 0 };
+    const im: CanonicalEvent = {
+      kind: 'im',
+      id: '1',
+      from: yahoo('bob'),
+      to: aol('alice'),
+      text: 'x',
+      sentAt: 0,
+    };
     expect(bos!.session.affinity(im)).toBe(1);
     expect(bos!.session.affinity({ ...im, to: aol('bobby') })).toBe(0);
     expect(auth!.session.affinity(im)).toBe(0);

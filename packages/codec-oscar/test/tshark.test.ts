@@ -27,24 +27,32 @@ const cookie = fc.uint8Array({ minLength: 8, maxLength: 8 }).map((b) => Buffer.f
 const flags = fc.constantFrom(0x0000, 0x0001, 0x8000, 0x8001);
 
 const printable = (min: number, max: number) =>
-  fc.array(fc.integer({ min, max }), { minLength: 1, maxLength: 120 }).map((cs) => String.fromCharCode(...cs));
+  fc
+    .array(fc.integer({ min, max }), { minLength: 1, maxLength: 120 })
+    .map((cs) => String.fromCharCode(...cs));
 const message = fc.oneof(
   fc.record({ charset: fc.constant(Charset.ascii), text: printable(0x20, 0x7e) }),
-  fc.record({ charset: fc.constant(Charset.latin1), text: printable(0x20, 0xff).filter((t) => !/[\u007f-\u009f]/.test(t)) }),
+  fc.record({
+    charset: fc.constant(Charset.latin1),
+    text: printable(0x20, 0xff).filter((t) => !/[\u007f-\u009f]/.test(t)),
+  }),
   fc.record({ charset: fc.constant(Charset.ucs2be), text: printable(0x100, 0xd7ff) }),
 );
 
-const userInfo = fc.record({ screenName, idle: fc.option(u16, { nil: undefined }), status: u32 }).map(
-  ({ screenName, idle, status }): UserInfo => {
+const userInfo = fc
+  .record({ screenName, idle: fc.option(u16, { nil: undefined }), status: u32 })
+  .map(({ screenName, idle, status }): UserInfo => {
     const tlvs: Tlv[] = [
       { type: 0x01, value: Uint8Array.of(0x00, 0x10) },
       { type: 0x03, value: Uint8Array.of(0x4a, 0x8d, 0x0f, 0x00) },
-      { type: 0x06, value: Uint8Array.of(status >>> 24, (status >>> 16) & 255, (status >>> 8) & 255, status & 255) },
+      {
+        type: 0x06,
+        value: Uint8Array.of(status >>> 24, (status >>> 16) & 255, (status >>> 8) & 255, status & 255),
+      },
     ];
     if (idle !== undefined) tlvs.push({ type: 0x04, value: Uint8Array.of(idle >>> 8, idle & 255) });
     return { screenName, warning: 0, tlvs };
-  },
-);
+  });
 
 const textTlv = (m: { charset: number; text: string }): IcbmTlv => {
   const fragments: MessageFragment[] = [
@@ -64,17 +72,25 @@ const header = fc.record({ seq: u16, requestId: u32, flags });
 
 function withBlock(frame: FlapFrame & { payload: Snac }): FlapFrame {
   // Flag 0x8000: a TLV block (family version, TLV 1) precedes the body (packet-aim.c).
-  if (frame.payload.flags & 0x8000) frame.payload.tlvBlock = [{ type: 0x0001, value: Uint8Array.of(0x00, 0x04) }];
+  if (frame.payload.flags & 0x8000)
+    frame.payload.tlvBlock = [{ type: 0x0001, value: Uint8Array.of(0x00, 0x04) }];
   return frame;
 }
 
 const generated: fc.Arbitrary<Generated> = fc.oneof(
-  fc.record({ h: header, c: cookie, to: screenName, m: message, ack: fc.boolean() }).map(({ h, c, to, m, ack }) => {
-    const tlvs: IcbmTlv[] = [textTlv(m)];
-    if (ack) tlvs.push({ type: 3, value: new Uint8Array(0) });
-    const frame = snacFrame(0x0004, 0x0006, { type: 'icbm-to-host', cookie: c, channel: 1, screenName: to, tlvs }, h);
-    return { frame: withBlock(frame), screenName: to, message: m };
-  }),
+  fc
+    .record({ h: header, c: cookie, to: screenName, m: message, ack: fc.boolean() })
+    .map(({ h, c, to, m, ack }) => {
+      const tlvs: IcbmTlv[] = [textTlv(m)];
+      if (ack) tlvs.push({ type: 3, value: new Uint8Array(0) });
+      const frame = snacFrame(
+        0x0004,
+        0x0006,
+        { type: 'icbm-to-host', cookie: c, channel: 1, screenName: to, tlvs },
+        h,
+      );
+      return { frame: withBlock(frame), screenName: to, message: m };
+    }),
   fc.record({ h: header, c: cookie, from: userInfo, m: message }).map(({ h, c, from, m }) => {
     const frame = snacFrame(
       0x0004,
@@ -84,30 +100,38 @@ const generated: fc.Arbitrary<Generated> = fc.oneof(
     );
     return { frame: withBlock(frame), screenName: from.screenName, message: m };
   }),
-  fc.record({ h: header, c: cookie, to: screenName, event: fc.constantFrom(0, 1, 2) }).map(({ h, c, to, event }) => ({
-    frame: withBlock(snacFrame(0x0004, 0x0014, { type: 'icbm-event', cookie: c, channel: 1, screenName: to, event }, h)),
-    screenName: to,
-  })),
+  fc
+    .record({ h: header, c: cookie, to: screenName, event: fc.constantFrom(0, 1, 2) })
+    .map(({ h, c, to, event }) => ({
+      frame: withBlock(
+        snacFrame(0x0004, 0x0014, { type: 'icbm-event', cookie: c, channel: 1, screenName: to, event }, h),
+      ),
+      screenName: to,
+    })),
   fc.record({ h: header, c: cookie, to: screenName }).map(({ h, c, to }) => ({
-    frame: withBlock(snacFrame(0x0004, 0x000c, { type: 'icbm-ack', cookie: c, channel: 1, screenName: to }, h)),
+    frame: withBlock(
+      snacFrame(0x0004, 0x000c, { type: 'icbm-ack', cookie: c, channel: 1, screenName: to }, h),
+    ),
     screenName: to,
   })),
   fc.record({ h: header, who: userInfo }).map(({ h, who }) => ({
     frame: withBlock(snacFrame(0x0003, 0x000b, { type: 'user-info', users: [who] }, h)),
     screenName: who.screenName,
   })),
-  fc.record({ seq: u16, channel: fc.constantFrom(1, 4, 5) }).map(({ seq, channel }): Generated => ({
-    frame: {
-      channel,
-      seq,
-      payload:
-        channel === 1
-          ? { type: 'signon', version: 1, tlvs: [] }
-          : channel === 4
-            ? { type: 'signoff', tlvs: [] }
-            : { type: 'raw', bytes: new Uint8Array(0) },
-    },
-  })),
+  fc.record({ seq: u16, channel: fc.constantFrom(1, 4, 5) }).map(
+    ({ seq, channel }): Generated => ({
+      frame: {
+        channel,
+        seq,
+        payload:
+          channel === 1
+            ? { type: 'signon', version: 1, tlvs: [] }
+            : channel === 4
+              ? { type: 'signoff', tlvs: [] }
+              : { type: 'raw', bytes: new Uint8Array(0) },
+      },
+    }),
+  ),
 );
 
 /** How tshark 4.0 shows a message block: its bytes as a NUL-terminated ASCII string, other bytes as U+FFFD. */
@@ -168,7 +192,8 @@ describe.skipIf(!tsharkAvailable())('tshark agrees with our encoder', () => {
       }
       if (c.screenName !== undefined) expect(row['aim.buddyname'], where).toEqual([c.screenName]);
       if (c.message) {
-        const bytes = c.message.charset === Charset.ucs2be ? 2 * c.message.text.length : c.message.text.length;
+        const bytes =
+          c.message.charset === Charset.ucs2be ? 2 * c.message.text.length : c.message.text.length;
         expect(row['aim.messageblock.charset'], where).toEqual([hex(c.message.charset, 4)]);
         expect(row['aim.messageblock.length'], where).toEqual([String(4 + bytes)]);
         const shown = asTsharkShowsIt(c.message);

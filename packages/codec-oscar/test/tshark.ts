@@ -13,7 +13,10 @@ const run = promisify(execFile);
  * over Node's stdin, a socket pair, which tshark 4.0 refuses ("standard input is a special file
  * or socket").
  */
-export async function tsharkAim(packets: readonly Uint8Array[], fields: readonly string[]): Promise<Record<string, string[]>[]> {
+export async function tsharkAim(
+  packets: readonly Uint8Array[],
+  fields: readonly string[],
+): Promise<Record<string, string[]>[]> {
   const pcap = await toPcap(packets, 40000, 5190);
   const dir = await mkdtemp(join(tmpdir(), 'codec-oscar-tshark-'));
   try {
@@ -22,7 +25,9 @@ export async function tsharkAim(packets: readonly Uint8Array[], fields: readonly
     const args = ['-r', file, '-d', 'tcp.port==5190,aim', '-T', 'json', '-e', 'frame.number'];
     for (const f of fields) args.push('-e', f);
     const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 });
-    return (JSON.parse(stdout || '[]') as { _source: { layers: Record<string, string[]> } }[]).map((p) => p._source.layers);
+    return (JSON.parse(stdout || '[]') as { _source: { layers: Record<string, string[]> } }[]).map(
+      (p) => p._source.layers,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

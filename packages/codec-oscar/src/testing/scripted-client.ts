@@ -11,7 +11,7 @@ import { parseHostPort } from '../session/proxy-session.js';
 import { Bucp, Buddy, Family, Feedbag, Icbm, Locate, OService } from '../snac/families.js';
 import { isSnac, snacFrame } from '../snac/snac.js';
 import type { IcbmTlv, SnacBody } from '../snac/snac-body.js';
-import { findTlv, type Tlv, tlv, tlvString, tlvU16, tlvU16Value, tlvU32Value } from '../tlv/tlv.js';
+import { findTlv, type Tlv, tlv, tlvString, tlvU16, tlvU32Value } from '../tlv/tlv.js';
 import { sameScreenName } from '../translate/screen-names.js';
 import { OscarTranslator, TypingEvent } from '../translate/translator.js';
 import { bucpStrongHash, bucpWeakHash, TLV_STRONG_HASH_FLAG } from './credentials.js';

@@ -7,8 +7,8 @@ import type { Direction, SniffResult } from '@crosstalk/core';
  * stream header's name is complete.
  */
 const HEADER = /^[ \t\r\n]*(?:<\?xml[^>]*\?>[ \t\r\n]*)?<(?:[A-Za-z_][\w.-]*:)?stream[ \t\r\n>]/;
-const PARTIAL = /^[ \t\r\n]*(?:<\?xml[^>]*\?>[ \t\r\n]*)?<(?:[A-Za-z_][\w.-]*:?)?[\w.-]*$/;
-const DECL_START = '<?xml';
+const DECLARATION = /^[ \t\r\n]*<\?xml[^>]*\?>[ \t\r\n]*/;
+const NAME_SO_FAR = /^<([A-Za-z_][\w.-]*:)?([\w.-]*)$/;
 const MAX_HEAD = 1024;
 
 export function sniffXmpp(head: Uint8Array, _direction: Direction): SniffResult {
@@ -16,20 +16,20 @@ export function sniffXmpp(head: Uint8Array, _direction: Direction): SniffResult 
   const n = Math.min(head.length, MAX_HEAD);
   for (let i = 0; i < n; i++) {
     const b = head[i]!;
-    if (b >= 0x80) return 'no'; // a stream header is ASCII up to the element name
+    if (b >= 0x80) return 'no'; // everything up to the stream header's name is ASCII
     text += String.fromCharCode(b);
   }
   if (HEADER.test(text)) return 'yes';
   if (n === MAX_HEAD) return 'no';
-  const lead = text.trimStart();
-  if (lead.length === 0) return 'more';
-  // Inside the declaration, or before it is complete.
-  if (DECL_START.startsWith(lead) || (lead.startsWith(DECL_START) && !lead.includes('>'))) return 'more';
-  if (PARTIAL.test(text)) {
-    // A name in progress: it must still be able to become "stream" or "prefix:stream".
-    const name = /<([\w.:-]*)$/.exec(text)?.[1] ?? '';
-    const local = name.includes(':') ? name.slice(name.indexOf(':') + 1) : name;
-    if ('stream'.startsWith(local) || !name.includes(':')) return 'more';
+  const declaration = DECLARATION.exec(text);
+  const rest = declaration ? text.slice(declaration[0].length) : text.trimStart();
+  if (rest.length === 0) return 'more';
+  // Still inside the declaration.
+  if (!declaration && ('<?xml'.startsWith(rest) || (rest.startsWith('<?xml') && !rest.includes('>')))) {
+    return 'more';
   }
+  // A name in progress that can still become "stream" or "prefix:stream".
+  const name = NAME_SO_FAR.exec(rest);
+  if (rest === '<' || (name && (name[1] !== undefined ? 'stream'.startsWith(name[2]!) : true))) return 'more';
   return 'no';
 }

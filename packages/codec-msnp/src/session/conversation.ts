@@ -46,7 +46,7 @@ export class Conversation {
     const passport = this.#translator.passport(buddy);
     const name = foreignName(this.#ctx, this.#owner, buddy) ?? this.#translator.friendlyOf(passport);
     this.#translator.rememberName(passport, name);
-    return command('JOI', undefined, [passport, encodeArg(name)]);
+    return command('JOI', undefined, [encodeArg(passport), encodeArg(name)]);
   }
 
   /** `IRO t i n passport friendly` lines listing the foreign participants (an answered virtual SB). */
@@ -57,7 +57,7 @@ export class Conversation {
       return command('IRO', trid, [
         String(i + 1),
         String(all.length),
-        passport,
+        encodeArg(passport),
         encodeArg(this.#translator.friendlyOf(passport)),
       ]);
     });
@@ -86,10 +86,12 @@ export class Conversation {
     const friendly = encodeArg(this.#translator.friendlyOf(passport));
     if (event.kind === 'typing') {
       return event.state === 'composing'
-        ? [command('MSG', undefined, [passport, friendly], typingPayload(passport))]
+        ? [command('MSG', undefined, [encodeArg(passport), friendly], typingPayload(passport))]
         : [];
     }
-    return [command('MSG', undefined, [passport, friendly], textMessagePayload(event.text, event.html))];
+    return [
+      command('MSG', undefined, [encodeArg(passport), friendly], textMessagePayload(event.text, event.html)),
+    ];
   }
 
   /** 2 for a message or typing from one of the foreign participants, else 0. */

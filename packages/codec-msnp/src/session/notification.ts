@@ -435,7 +435,7 @@ export class NotificationRole implements ConnectionRole {
         `${data.endpoint.host}:${data.endpoint.port}`,
         'CKI',
         data.cookie,
-        passport,
+        encodeArg(passport),
         encodeArg(name),
       ]),
     );

@@ -432,7 +432,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
           command(
             'MSG',
             undefined,
-            [from, encodeArg(this.friendlyOf(from))],
+            [encodeArg(from), encodeArg(this.friendlyOf(from))],
             textMessagePayload(event.text, event.html),
           ),
         ];
@@ -441,7 +441,9 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         // MSN only says "typing now" (repeated while typing); the other states have no message.
         if (event.state !== 'composing') return [];
         const from = this.passport(event.from);
-        return [command('MSG', undefined, [from, encodeArg(this.friendlyOf(from))], typingPayload(from))];
+        return [
+          command('MSG', undefined, [encodeArg(from), encodeArg(this.friendlyOf(from))], typingPayload(from)),
+        ];
       }
       case 'presence':
         return this.presenceFrames(event);
@@ -449,8 +451,11 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         const from = this.passport(event.from);
         const friendly = event.name ?? this.friendlyOf(from);
         if (event.name !== undefined) this.rememberName(from, event.name);
-        if (this.#dialect >= 10) return [command('ADC', 0, ['RL', `N=${from}`, `F=${encodeArg(friendly)}`])];
-        return [command('ADD', 0, ['RL', String(this.nextListVersion()), from, encodeArg(friendly)])];
+        if (this.#dialect >= 10)
+          return [command('ADC', 0, ['RL', `N=${encodeArg(from)}`, `F=${encodeArg(friendly)}`])];
+        return [
+          command('ADD', 0, ['RL', String(this.nextListVersion()), encodeArg(from), encodeArg(friendly)]),
+        ];
       }
       case 'roster':
         return event.items.map((item) => this.lstLine(item, new Map()));
@@ -465,12 +470,14 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     this.#statuses.set(passportKey(passport), event.status);
     // Invisible buddies look offline to others (MSNP wiki "CHG": HDN and FLN are not online).
     if (event.status === 'offline' || event.status === 'invisible')
-      return [command('FLN', undefined, [passport])];
-    const args = [statusToMsn(event.status), passport, encodeArg(this.friendlyOf(passport))];
+      return [command('FLN', undefined, [encodeArg(passport)])];
+    const args = [statusToMsn(event.status), encodeArg(passport), encodeArg(this.friendlyOf(passport))];
     if (this.#dialect >= 8) args.push(NO_CAPABILITIES);
     const frames: MsnpFrame[] = [command('NLN', undefined, args)];
     if (this.#dialect >= 11 && event.text !== undefined) {
-      frames.push(command('UBX', undefined, [passport], utf8Encoder.encode(personalMessageXml(event.text))));
+      frames.push(
+        command('UBX', undefined, [encodeArg(passport)], utf8Encoder.encode(personalMessageXml(event.text))),
+      );
     }
     return frames;
   }
@@ -486,12 +493,12 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     const ids = item.groups.map((g) => groupIds.get(g)).filter((id): id is string => id !== undefined);
     if (this.#dialect >= 10) {
       // Escargot writes the groups argument even when empty, and MSNP12 a network id of 1 first.
-      const args = [`N=${passport}`, `F=${friendly}`, `C=${contactGuid(passport)}`, String(bits)];
+      const args = [`N=${encodeArg(passport)}`, `F=${friendly}`, `C=${contactGuid(passport)}`, String(bits)];
       if (this.#dialect >= 12) args.push('1');
       args.push(ids.join(','));
       return command('LST', undefined, args);
     }
-    return command('LST', undefined, [passport, friendly, String(bits), ids.join(',') || '0']);
+    return command('LST', undefined, [encodeArg(passport), friendly, String(bits), ids.join(',') || '0']);
   }
 
   /** Frames as the client sends `event` to its server. */
@@ -526,8 +533,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   }
 
   #listAdd(list: 'FL' | 'AL' | 'BL', who: Address, name: string | undefined): MsnpCommand {
-    const passport = this.passport(who);
-    const friendly = encodeArg(name ?? passport);
+    const passport = encodeArg(this.passport(who));
+    const friendly = encodeArg(name ?? this.passport(who));
     if (this.#dialect >= 10) {
       return command(
         'ADC',

@@ -35,6 +35,7 @@ const SEP_1 = 0x80;
 const MAX_KEY_DIGITS = 9;
 
 const EMPTY = new Uint8Array(0);
+const NO_PAIRS: YmsgPair[] = Object.freeze([]) as unknown as YmsgPair[];
 
 /**
  * A YMSG packet: the header fields plus the payload's key/value pairs in wire order (keys repeat).
@@ -56,33 +57,37 @@ export class YmsgPacket {
   #index: number[] | undefined;
   #pairs: YmsgPair[] | undefined;
 
-  constructor(init: YmsgPacketInit) {
+  constructor(init: YmsgPacketInit, wire?: { frame: Uint8Array; index: number[] | undefined }) {
     this.version = init.version ?? 0x0010;
     this.vendor = init.vendor ?? 0;
     this.service = init.service;
     this.status = init.status ?? 0;
     this.sessionId = init.sessionId ?? 0;
     this.raw = init.raw;
+    if (wire !== undefined) {
+      // Decoded: pairs stay offsets into the frame until someone asks for them.
+      this.#wire = wire.frame;
+      this.#index = wire.index;
+      this.#pairs = wire.index === undefined ? NO_PAIRS : undefined;
+      return;
+    }
     if (init.raw !== undefined && init.pairs !== undefined && init.pairs.length > 0) {
       throw new TypeError('a YMSG packet has either pairs or a raw payload');
     }
-    this.#pairs = init.raw === undefined ? toPairs(init.pairs ?? []) : [];
+    this.#pairs = init.raw === undefined && init.pairs !== undefined ? toPairs(init.pairs) : NO_PAIRS;
   }
 
   /** @internal A packet over a decoded frame; `index` holds `[key, start, end]` triples. */
   static fromWire(frame: Uint8Array, index: number[] | undefined): YmsgPacket {
-    const packet = new YmsgPacket({
+    const init: YmsgPacketInit = {
       version: readU16(frame, 4),
       vendor: readU16(frame, 6),
       service: readU16(frame, 10),
       status: readU32(frame, 12),
       sessionId: readU32(frame, 16),
-      ...(index === undefined ? { raw: frame.subarray(HEADER_SIZE) } : {}),
-    });
-    packet.#wire = frame;
-    packet.#index = index;
-    packet.#pairs = index === undefined ? [] : undefined;
-    return packet;
+      raw: index === undefined ? frame.subarray(HEADER_SIZE) : undefined,
+    };
+    return new YmsgPacket(init, { frame, index });
   }
 
   /** The pairs in wire order (frozen: build a new packet with `with()` to change them). */

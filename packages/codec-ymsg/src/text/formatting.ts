@@ -45,6 +45,8 @@ function attr(tag: string, name: string): string | undefined {
 
 /** Decoded message text (key 14) -> plain text and, when formatted, html. */
 export function parseYahooText(input: string): FormattedText {
+  // Most messages carry no formatting at all.
+  if (input.indexOf('\u001b') < 0 && input.indexOf('<') < 0) return { text: input };
   let text = '';
   let html = '';
   let formatted = false;
@@ -112,7 +114,7 @@ export function parseYahooText(input: string): FormattedText {
       }
     }
     text += c;
-    html += escapeHtml(c);
+    html += c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c;
     i++;
   }
   while (open.length) html += `</${open.pop()!}>`;

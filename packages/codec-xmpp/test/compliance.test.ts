@@ -28,10 +28,14 @@ codecSuite({
       name: 'xmpp.js stream header',
       direction: 'client',
       bytes: utf8(
-        "<?xml version='1.0'?><stream:stream version=\"1.0\" xmlns=\"jabber:client\" xmlns:stream=\"http://etherx.jabber.org/streams\" to=\"localhost\">",
+        '<?xml version=\'1.0\'?><stream:stream version="1.0" xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" to="localhost">',
       ),
     },
-    { name: 'header without declaration', direction: 'client', bytes: utf8("<stream:stream to='localhost'>") },
+    {
+      name: 'header without declaration',
+      direction: 'client',
+      bytes: utf8("<stream:stream to='localhost'>"),
+    },
   ],
   sniffNo: [
     { name: 'YMSG', direction: 'client', bytes: utf8('YMSG\u0000\u0010\u0000\u0000') },

@@ -15,7 +15,7 @@ export const HANDWRITTEN_CLIENT = [
     "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><p style='font-weight:bold'>hi <em>there</em></p></body></html></message>",
   "<message to='bob@localhost'><body><![CDATA[<not> & markup]]> after</body><!-- a comment --><?pi data?></message>",
   "<x:message xmlns:x='jabber:client' to='bob@localhost' ><x:body  xml:lang = 'en' >prefixed</x:body ></x:message>",
-  "<presence><show>away</show><status>out\r\nback soon</status><priority>5</priority></presence>",
+  '<presence><show>away</show><status>out\r\nback soon</status><priority>5</priority></presence>',
   "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'></query></iq>",
   '<!-- stream-level comment -->',
   '</stream:stream>',

@@ -1,10 +1,11 @@
 import {
   type CanonicalEvent,
   decodeUtf8,
+  eventFromJson,
   FrameTooLargeError,
+  formatAddress,
   MalformedFrameError,
   utf8,
-  validateEvent,
 } from '@crosstalk/core';
 import { addressToJid } from '../jid/jid.js';
 import { DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
@@ -69,9 +70,26 @@ export function stanzaForm(options: StanzaFormOptions = {}): StanzaForm {
       if (events.length !== 1) {
         throw new MalformedFrameError(PROTOCOL, `<${el.name}> is not a canonical event stanza`);
       }
-      return validateEvent(events[0]);
+      return eventFromJson(jsonOf(events[0]));
     },
   };
+}
+
+/**
+ * The JSON form of a freshly read event, which may still lack parts (a missing sender): addresses
+ * become `user@network` strings and holes stay holes, for core's schema to judge.
+ */
+function jsonOf(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonOf);
+  if (typeof value !== 'object' || value === null) return value;
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  if (keys.length === 2 && typeof o.user === 'string' && typeof o.network === 'string') {
+    return formatAddress({ user: o.user, network: o.network });
+  }
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = jsonOf(o[k]);
+  return out;
 }
 
 /** The canonical stanza form with default limits: `stanza.encode(event)`, `stanza.decode(bytes)`. */

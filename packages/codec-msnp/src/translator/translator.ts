@@ -4,7 +4,9 @@ import {
   type CanonicalEvent,
   type Direction,
   defaultIsForeign,
+  formatAddress,
   type ImEvent,
+  isAddressString,
   type PresenceEvent,
   type PresenceStatus,
   type RosterItem,
@@ -149,6 +151,12 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     return passportToAddress(passport, this.#isForeign, this.#knownForeign);
   }
 
+  /** The address behind a passport, or undefined when it is not a valid address anywhere (`doesnotexist`). */
+  validAddress(passport: string): Address | undefined {
+    const a = this.address(passport);
+    return isAddressString(formatAddress(a)) ? a : undefined;
+  }
+
   passport(a: Address): string {
     return addressToPassport(a);
   }
@@ -199,7 +207,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (!cmd.payload) return [];
         return this.messageEvents(
           this.#self,
-          [...this.participants.values()].map((p) => this.address(p)),
+          [...this.participants.values()].map((p) => this.validAddress(p)).filter((a) => a !== undefined),
           cmd.payload,
         );
       case 'CHG': {
@@ -226,7 +234,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #listEdit(cmd: MsnpCommand): CanonicalEvent[] {
     const target = listEditTarget(cmd);
     if (!target || !this.#self || target.passport === undefined) return [];
-    const to = this.address(target.passport);
+    const to = this.validAddress(target.passport);
+    if (!to) return [];
     if (target.list === 'FL') return [{ kind: 'buddy-request', from: this.#self, to }];
     if (target.list === 'AL' || target.list === 'BL') {
       return [{ kind: 'buddy-response', from: this.#self, to, accepted: target.list === 'AL' }];
@@ -267,7 +276,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (a[0] === undefined) return [];
         const passport = argValue(a[0]);
         this.#statuses.set(passportKey(passport), 'offline');
-        return [{ kind: 'presence', from: this.address(passport), status: 'offline' }];
+        const from = this.validAddress(passport);
+        return from ? [{ kind: 'presence', from, status: 'offline' }] : [];
       }
       case 'UBX': {
         if (a[0] === undefined || !cmd.payload) return [];
@@ -275,7 +285,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (text === undefined) return [];
         const passport = argValue(a[0]);
         const status = this.#statuses.get(passportKey(passport)) ?? 'online';
-        return [{ kind: 'presence', from: this.address(passport), status, text }];
+        const from = this.validAddress(passport);
+        return from ? [{ kind: 'presence', from, status, text }] : [];
       }
       case 'ADD':
       case 'ADC':
@@ -295,7 +306,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (!cmd.payload || a[0] === undefined || a[0] === 'Hotmail') return [];
         const passport = argValue(a[0]);
         if (a[1] !== undefined) this.rememberName(passport, argValue(a[1]));
-        return this.messageEvents(this.address(passport), this.#self ? [this.#self] : [], cmd.payload);
+        return this.messageEvents(this.validAddress(passport), this.#self ? [this.#self] : [], cmd.payload);
       }
       default:
         return [];
@@ -323,7 +334,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     }
     if (passport === undefined) return [];
     if (friendly !== undefined) this.rememberName(passport, friendly);
-    const from = this.address(passport);
+    const from = this.validAddress(passport);
+    if (!from) return [];
     return [
       friendly === undefined
         ? { kind: 'buddy-request', from, to: this.#self }
@@ -338,7 +350,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     const passport = argValue(a[1]);
     if (a[2] !== undefined) this.rememberName(passport, argValue(a[2]));
     this.#statuses.set(passportKey(passport), status);
-    return [{ kind: 'presence', from: this.address(passport), status }];
+    const from = this.validAddress(passport);
+    return from ? [{ kind: 'presence', from, status }] : [];
   }
 
   #rosterIfComplete(): CanonicalEvent[] {
@@ -352,14 +365,19 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   rosterItems(list: ContactListSync): RosterItem[] {
     const groupNames = new Map(list.groups.map((g) => [g.id, g.name]));
     const items: RosterItem[] = [];
-    for (const c of list.contacts.values()) items.push(this.rosterItem(c, groupNames));
+    for (const c of list.contacts.values()) {
+      const item = this.rosterItem(c, groupNames);
+      if (item) items.push(item);
+    }
     return items;
   }
 
-  rosterItem(c: ContactEntry, groupNames: ReadonlyMap<string, string>): RosterItem {
+  rosterItem(c: ContactEntry, groupNames: ReadonlyMap<string, string>): RosterItem | undefined {
+    const address = this.validAddress(c.passport);
+    if (!address) return undefined;
     const groups = c.groupIds.map((id) => groupNames.get(id)).filter((n): n is string => n !== undefined);
     return {
-      address: this.address(c.passport),
+      address,
       name: c.friendly,
       groups: [...new Set(groups)],
       subscription: subscriptionOf(c.lists),
@@ -376,7 +394,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #learnSelf(spelled: string): void {
     // MSNP18 writes `passport;{guid}`; the part before `;` is the passport.
     const passport = argValue(spelled).split(';')[0]!;
-    if (passport.includes('@')) this.#self = { user: passport, network: MSN_NETWORK };
+    const self = { user: passport, network: MSN_NETWORK };
+    if (isAddressString(formatAddress(self))) this.#self = self;
   }
 
   #join(passport: string, friendly: string | undefined): void {
@@ -524,17 +543,18 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         return frames;
       }
       case 'buddy-request':
-        return [this.#listAdd('FL', event.to, event.name)];
+        // The request's name is the requester's own; the list entry is named by the passport.
+        return [this.#listAdd('FL', event.to)];
       case 'buddy-response':
-        return [this.#listAdd(event.accepted ? 'AL' : 'BL', event.to, undefined)];
+        return [this.#listAdd(event.accepted ? 'AL' : 'BL', event.to)];
       default:
         throw new UnsupportedEventError(PROTOCOL, event.kind, 'an MSN client does not send it');
     }
   }
 
-  #listAdd(list: 'FL' | 'AL' | 'BL', who: Address, name: string | undefined): MsnpCommand {
+  #listAdd(list: 'FL' | 'AL' | 'BL', who: Address): MsnpCommand {
     const passport = encodeArg(this.passport(who));
-    const friendly = encodeArg(name ?? this.passport(who));
+    const friendly = passport;
     if (this.#dialect >= 10) {
       return command(
         'ADC',

@@ -225,6 +225,37 @@ describe('YMSG proxy session on the recorded Escargot session', () => {
     expect(bytesEqual(passed.toServer[0]!, native)).toBe(true);
   });
 
+  it('a delivered buddy request answered by adding back (YMSG10) goes out as an acceptance', () => {
+    const session = ymsg().openSession(context());
+    replay(session, daveWrites().slice(0, 6));
+    const notice = decodePacket(
+      session.deliver({ kind: 'buddy-request', from: bob, to: dave, message: 'hi' }).toClient[0]!,
+    );
+    expect([notice.service, notice.status, notice.get(K.USER_ID), notice.get(K.MESSAGE)]).toEqual([
+      S.NEWCONTACT,
+      3,
+      'bob@aol',
+      'hi',
+    ]);
+    const add = encodePacket(
+      ymsgPacket(
+        S.ADDBUDDY,
+        [
+          [1, 'dave'],
+          [7, 'bob@aol'],
+          [65, 'Friends'],
+        ],
+        { version: 0x0a00 },
+      ),
+    );
+    const out = session.fromClient(add);
+    expect(out.toServer).toEqual([]);
+    expect(out.events).toEqual([
+      { type: 'outbound', event: { kind: 'buddy-response', from: dave, to: bob, accepted: true } },
+    ]);
+    expect(decodePacket(out.toClient[0]!).get(K.RESULT)).toBe('0');
+  });
+
   it('is a pure relay before verification: withholds and injects nothing', () => {
     const session = ymsg().openSession(context());
     const writes = daveWrites();

@@ -680,6 +680,8 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   #requestPacket(event: BuddyRequestEvent, direction: Direction): YmsgPacket {
     const from = this.native(event.from);
     const to = this.native(event.to);
+    // A request we show the client may be answered the YMSG10 way, by adding the requester back.
+    if (direction === 'server') this.#askedBy.add(from.toLowerCase());
     const message: [number, YmsgValue][] = event.message ? [[K.MESSAGE, event.message]] : [];
     if (direction === 'client') {
       if (this.#dialect === 'v16') {

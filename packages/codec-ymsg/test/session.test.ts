@@ -3,12 +3,14 @@ import {
   bytesEqual,
   type Direction,
   fromHex,
+  isCrossTalkError,
   MemoryCookieTable,
   type ProxySession,
   type RosterItem,
   type SessionContext,
   type SessionEvent,
 } from '@crosstalk/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodePacket,
@@ -385,5 +387,51 @@ describe('YMSG16 through the session', () => {
     expect(closed).toMatchObject({ type: 'closed', error: { code: 'ERR_MALFORMED_FRAME' } });
     expect(session.state).toBe('closed');
     expect(() => session.fromClient(good)).toThrow(expect.objectContaining({ code: 'ERR_STREAM_CLOSED' }));
+  });
+});
+
+describe('YMSG proxy session under arbitrary input', () => {
+  it('any chunking of the recorded session gives the same bytes and the same events', () => {
+    const reference = replay(ymsg().openSession(context()), daveWrites());
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 30 }), (sizes) => {
+        const session = ymsg().openSession(context());
+        let i = 0;
+        const writes = daveWrites().flatMap((w) => {
+          const parts: { direction: Direction; bytes: Uint8Array }[] = [];
+          for (let at = 0; at < w.bytes.length; ) {
+            const size = sizes[i++ % sizes.length]!;
+            parts.push({ direction: w.direction, bytes: w.bytes.subarray(at, at + size) });
+            at += size;
+          }
+          return parts;
+        });
+        const run = replay(session, writes);
+        expect(bytesEqual(run.toServer, reference.toServer)).toBe(true);
+        expect(bytesEqual(run.toClient, reference.toClient)).toBe(true);
+        expect(run.events.map((e) => e.type)).toEqual(reference.events.map((e) => e.type));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('garbage after a verified login gives only typed errors', () => {
+    const prefix = daveWrites().slice(0, 6);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.boolean(), (noise, fromServer) => {
+        const session = ymsg().openSession(context());
+        replay(session, prefix);
+        const head = Uint8Array.from([0x59, 0x4d, 0x53, 0x47, ...noise]);
+        for (const bytes of [noise, head]) {
+          try {
+            const out = fromServer ? session.fromServer(bytes) : session.fromClient(bytes);
+            for (const e of out.events) if (e.type === 'closed') expect(isCrossTalkError(e.error)).toBe(true);
+          } catch (error) {
+            expect(isCrossTalkError(error), String(error)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -50,6 +50,21 @@ describe('mock YMSG server', () => {
     expect(auth.get(K.CHALLENGE)).toMatch(/^[A-Za-z0-9._]{22}--$/);
   });
 
+  it("accepts Escargot's client version bytes (0a 00) and writes 00 00 00 00 as Escargot does", async () => {
+    server = await startMockYmsgServer({ users });
+    const dave = await ScriptedYmsgClient.connect({
+      host: server.host,
+      port: server.port,
+      id: 'dave',
+      password: 'davepw',
+      version: 0x0a00,
+    });
+    clients.push(dave);
+    await dave.login();
+    expect(server.received.every((r) => r.packet.version === 0x0a00)).toBe(true);
+    expect(dave.packets.every((p) => p.version === 0 && p.vendor === 0)).toBe(true);
+  });
+
   it('refuses a wrong password (66 = 13) and an unknown user (66 = 3)', async () => {
     server = await startMockYmsgServer({ users });
     await expect((await client('dave', 'nope')).login()).rejects.toThrow('error 13');

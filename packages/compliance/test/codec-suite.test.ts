@@ -13,7 +13,12 @@ const stream = Uint8Array.from([
 const goldens: CodecGolden[] = [
   { name: 'toy stream', direction: 'client', bytes: stream, frames: 6 },
   // A header-only frame last: it must come out when its header completes, not on the next push.
-  { name: 'ends with an empty frame', direction: 'server', bytes: Uint8Array.from([...toyFrame('T:x'), ...toyFrame('')]), frames: 2 },
+  {
+    name: 'ends with an empty frame',
+    direction: 'server',
+    bytes: Uint8Array.from([...toyFrame('T:x'), ...toyFrame('')]),
+    frames: 2,
+  },
 ];
 const sniffYes = [{ name: 'toy hello', direction: 'client' as const, bytes: toyFrame('T:hi') }];
 

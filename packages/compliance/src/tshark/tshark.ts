@@ -1,4 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * tshark as an independent decoder for agreement tests: our encoder's bytes are wrapped into a
@@ -81,14 +84,23 @@ export async function tsharkFieldsFromPcap(
   pcap: Uint8Array,
   options: Omit<TsharkOptions, 'packets' | 'srcPort' | 'dstPort'>,
 ): Promise<TsharkRow[]> {
-  const args = ['-r', '-', '-T', 'json', '-e', 'frame.number'];
-  for (const d of options.decodeAs ?? []) args.push('-d', d);
-  for (const f of options.fields) args.push('-e', f);
-  if (options.filter) args.push('-Y', options.filter);
-  const json = JSON.parse((await run('tshark', args, pcap)).toString('utf8') || '[]') as {
-    _source: { layers: Record<string, string[]> };
-  }[];
-  return json.map((p) => p._source.layers);
+  // tshark 4.0 refuses `-r -` when stdin is a socket, which is what Node's child stdio pipes are
+  // on Linux (libuv socketpairs): read from a temporary file instead.
+  const dir = await mkdtemp(join(tmpdir(), 'crosstalk-tshark-'));
+  const file = join(dir, 'capture.pcap');
+  try {
+    await writeFile(file, pcap);
+    const args = ['-r', file, '-T', 'json', '-e', 'frame.number'];
+    for (const d of options.decodeAs ?? []) args.push('-d', d);
+    for (const f of options.fields) args.push('-e', f);
+    if (options.filter) args.push('-Y', options.filter);
+    const json = JSON.parse((await run('tshark', args, '')).toString('utf8') || '[]') as {
+      _source: { layers: Record<string, string[]> };
+    }[];
+    return json.map((p) => p._source.layers);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** Our bytes through text2pcap and tshark: the fields Wireshark's dissector reads from each packet. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Address, formatAddress, parseAddress } from '../address/address.js';
+import { type Address, address, formatAddress, parseAddress } from '../address/address.js';
 import { isCrossTalkError } from '../errors/errors.js';
 
 /**
@@ -37,7 +37,8 @@ export const AddressSchema = z.codec(
         return z.NEVER;
       }
     },
-    encode: (a) => formatAddress(a),
+    // Validate on the way out too, so what we write always reads back.
+    encode: (a) => formatAddress(address(a.user, a.network)),
   },
 );
 

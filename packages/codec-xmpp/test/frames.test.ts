@@ -56,9 +56,9 @@ describe('frame types', () => {
   });
 
   it('gives values with references resolved and XML whitespace normalised', () => {
-    const el = (decode(`<m a='x\ny' b='&#10;'><t>I&apos;m\r\nhere</t><n>007</n></m>`) as { element: never })
-      .element;
-    const m = el as ReturnType<typeof element>;
+    const frame = decode(`<m a='x\ny' b='&#10;'><t>I&apos;m\r\nhere</t><n>007</n></m>`);
+    if (frame.type !== 'element') throw new Error('expected an element');
+    const m = frame.element;
     expect(m.attrs.map((a) => a.value)).toEqual(['x y', '\n']); // XML 1.0 §3.3.3
     expect(textOf(m.children[0] as never)).toBe("I'm\nhere"); // §2.11
     expect(textOf(m.children[1] as never)).toBe('007'); // a string, never the number 7

@@ -1,1 +1,13 @@
-export {};
+export {
+  freePort,
+  ProsodyNotInstalledError,
+  type ProsodyOptions,
+  type ProsodyUser,
+  type RunningProsody,
+  startProsody,
+} from './prosody.js';
+export {
+  type ScriptedClientOptions,
+  type ScriptedRosterItem,
+  ScriptedXmppClient,
+} from './scripted-client.js';

@@ -1,0 +1,311 @@
+import { connect, type Socket } from 'node:net';
+import { utf8 } from '@crosstalk/core';
+import { StanzaFramer } from '../framer/stanza-framer.js';
+import { createFrameCodec } from '../frames/frame.js';
+import { CLIENT_SCOPE, findChild, NS, scopeIn } from '../stanza/namespaces.js';
+import { element, getAttr, localName, textOf, type XmlElement } from '../xml/node.js';
+import { writeElement } from '../xml/serialize.js';
+
+export interface ScriptedClientOptions {
+  host: string;
+  port: number;
+  /** The server's domain (the stream header's `to`). */
+  domain: string;
+  user: string;
+  password: string;
+  resource?: string;
+  /** Default timeout for every wait (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** A roster item as the server sent it (RFC 6121 §2.1.2). */
+export interface ScriptedRosterItem {
+  jid: string;
+  name?: string;
+  subscription: string;
+  ask?: string;
+  groups: string[];
+}
+
+interface Waiter {
+  match: (el: XmlElement) => boolean;
+  resolve: (el: XmlElement) => void;
+}
+
+/**
+ * A scripted XMPP client for end-to-end and load tests, built on this package's own framer and
+ * frame codec over a plain `net.Socket`: it logs in with SASL PLAIN (RFC 6120 §6, RFC 4616),
+ * binds a resource, and then sends and awaits stanzas. No TLS, by design (see the README).
+ */
+export class ScriptedXmppClient {
+  readonly options: ScriptedClientOptions;
+  /** Every element the server sent, in order. */
+  readonly received: XmlElement[] = [];
+  #socket: Socket;
+  #framer = new StanzaFramer();
+  #frames = createFrameCodec();
+  #waiters = new Set<Waiter>();
+  #streams = 0;
+  #streamWaiters: (() => void)[] = [];
+  #failure: Error | undefined;
+  #nextId = 0;
+  #jid: string | undefined;
+  #closed: Promise<void>;
+
+  private constructor(options: ScriptedClientOptions, socket: Socket) {
+    this.options = options;
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', (error) => this.#fail(error));
+    socket.once('close', () => this.#fail(new Error('the server closed the connection')));
+  }
+
+  /** Opens the TCP connection and the stream, without logging in. */
+  static async connect(options: ScriptedClientOptions): Promise<ScriptedXmppClient> {
+    const socket = connect(options.port, options.host);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const client = new ScriptedXmppClient(options, socket);
+    await client.#openStream();
+    return client;
+  }
+
+  /** Connects, logs in with PLAIN, restarts the stream and binds a resource. */
+  static async login(options: ScriptedClientOptions): Promise<ScriptedXmppClient> {
+    const client = await ScriptedXmppClient.connect(options);
+    try {
+      await client.authenticate();
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    return client;
+  }
+
+  /** The full JID the server bound, once logged in. */
+  get jid(): string | undefined {
+    return this.#jid;
+  }
+
+  get bareJid(): string {
+    return `${this.options.user}@${this.options.domain}`;
+  }
+
+  async authenticate(): Promise<string> {
+    const o = this.options;
+    await this.waitFor((el) => localName(el.name) === 'features');
+    const plain = btoa(String.fromCharCode(...utf8(`\u0000${o.user}\u0000${o.password}`)));
+    this.send(element('auth', { xmlns: NS.sasl, mechanism: 'PLAIN' }, [plain]));
+    const answer = await this.waitFor((el) => ['success', 'failure'].includes(localName(el.name)));
+    if (localName(answer.name) === 'failure') throw new Error(`SASL failed: ${writeElement(answer)}`);
+    // RFC 6120 §6.4.6: after <success/> the client opens a new stream.
+    const before = this.received.length;
+    await this.#openStream();
+    const features = await this.waitFor((el) => localName(el.name) === 'features', { after: before });
+    const bound = await this.iq(
+      element('iq', { type: 'set' }, [
+        element('bind', { xmlns: NS.bind }, o.resource ? [element('resource', {}, [o.resource])] : []),
+      ]),
+    );
+    const bind = findChild(bound, scopeIn(bound, CLIENT_SCOPE), 'bind', NS.bind);
+    const jid = bind ? findChild(bind.el, bind.scope, 'jid', NS.bind) : undefined;
+    if (!jid) throw new Error(`resource binding failed: ${writeElement(bound)}`);
+    this.#jid = textOf(jid.el);
+    // RFC 3921 sessions: only when the server still requires one.
+    const session = findChild(
+      features,
+      scopeIn(features, CLIENT_SCOPE),
+      'session',
+      'urn:ietf:params:xml:ns:xmpp-session',
+    );
+    if (
+      session &&
+      !session.el.children.some((c) => c.type === 'element' && localName(c.name) === 'optional')
+    ) {
+      await this.iq(
+        element('iq', { type: 'set' }, [
+          element('session', { xmlns: 'urn:ietf:params:xml:ns:xmpp-session' }),
+        ]),
+      );
+    }
+    return this.#jid;
+  }
+
+  send(stanza: XmlElement | string): void {
+    this.#socket.write(typeof stanza === 'string' ? stanza : writeElement(stanza));
+  }
+
+  newId(): string {
+    return `sc${++this.#nextId}`;
+  }
+
+  /** Sends a chat message; returns its id. */
+  sendMessage(to: string, body: string, options: { type?: string; id?: string; html?: string } = {}): string {
+    const id = options.id ?? this.newId();
+    const msg = element('message', { to, type: options.type ?? 'chat', id }, [element('body', {}, [body])]);
+    if (options.html !== undefined) {
+      const wrapper = this.#frames.decodeText(`<body xmlns='${NS.xhtml}'>${options.html}</body>`);
+      if (wrapper.type === 'element')
+        msg.children.push(element('html', { xmlns: NS.xhtmlIm }, [wrapper.element]));
+    }
+    this.send(msg);
+    return id;
+  }
+
+  sendChatState(to: string, state: 'active' | 'composing' | 'paused' | 'inactive' | 'gone'): void {
+    this.send(element('message', { to, type: 'chat' }, [element(state, { xmlns: NS.chatstates })]));
+  }
+
+  sendPresence(options: { to?: string; type?: string; show?: string; status?: string } = {}): void {
+    this.send(
+      element('presence', { to: options.to, type: options.type }, [
+        options.show === undefined ? undefined : element('show', {}, [options.show]),
+        options.status === undefined ? undefined : element('status', {}, [options.status]),
+      ]),
+    );
+  }
+
+  /** RFC 6121 §3.1.1: asks `to` for a presence subscription. */
+  subscribe(to: string, message?: string): void {
+    this.sendPresence({ to, type: 'subscribe', ...(message === undefined ? {} : { status: message }) });
+  }
+
+  /** RFC 6121 §3.1.5 / §3.2.1: approves or refuses a subscription request. */
+  answer(to: string, accept: boolean): void {
+    this.sendPresence({ to, type: accept ? 'subscribed' : 'unsubscribed' });
+  }
+
+  /** Sends an iq (an id is added when missing) and resolves with its result or error. */
+  async iq(stanza: XmlElement, timeoutMs?: number): Promise<XmlElement> {
+    let id = getAttr(stanza, 'id');
+    if (id === undefined) {
+      id = this.newId();
+      stanza.attrs.push({ name: 'id', value: id });
+    }
+    const answer = this.waitFor(
+      (el) =>
+        localName(el.name) === 'iq' &&
+        getAttr(el, 'id') === id &&
+        ['result', 'error'].includes(getAttr(el, 'type') ?? ''),
+      { after: this.received.length, timeoutMs },
+    );
+    this.send(stanza);
+    return answer;
+  }
+
+  /** RFC 6121 §2.1.3: the roster. */
+  async getRoster(): Promise<ScriptedRosterItem[]> {
+    const result = await this.iq(element('iq', { type: 'get' }, [element('query', { xmlns: NS.roster })]));
+    const query = findChild(result, scopeIn(result, CLIENT_SCOPE), 'query', NS.roster);
+    if (!query) return [];
+    return query.el.children
+      .filter((c): c is XmlElement => c.type === 'element' && localName(c.name) === 'item')
+      .map((item) => ({
+        jid: getAttr(item, 'jid') ?? '',
+        ...(getAttr(item, 'name') !== undefined ? { name: getAttr(item, 'name')! } : {}),
+        subscription: getAttr(item, 'subscription') ?? 'none',
+        ...(getAttr(item, 'ask') !== undefined ? { ask: getAttr(item, 'ask')! } : {}),
+        groups: item.children
+          .filter((g): g is XmlElement => g.type === 'element' && localName(g.name) === 'group')
+          .map(textOf),
+      }));
+  }
+
+  /**
+   * Resolves with the first element received (after index `after`, default 0: past ones count)
+   * that matches; rejects after the timeout or when the connection fails.
+   */
+  waitFor(
+    match: (el: XmlElement) => boolean,
+    options: { after?: number; timeoutMs?: number | undefined } = {},
+  ): Promise<XmlElement> {
+    for (let i = options.after ?? 0; i < this.received.length; i++) {
+      if (match(this.received[i]!)) return Promise.resolve(this.received[i]!);
+    }
+    if (this.#failure) return Promise.reject(this.#failure);
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve: (el) => {
+          clearTimeout(timer);
+          resolve(el);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new Error(`${this.bareJid}: no matching stanza within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref?.();
+      (waiter as Waiter & { reject: (e: Error) => void }).reject = (e) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Ends the stream (RFC 6120 §4.4) and waits for the socket to close. */
+  async close(): Promise<void> {
+    if (!this.#socket.destroyed) {
+      this.#socket.end('</stream:stream>');
+      const timer = setTimeout(() => this.#socket.destroy(), 2000);
+      timer.unref?.();
+    }
+    await this.#closed;
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  async #openStream(): Promise<void> {
+    const target = this.#streams + 1;
+    const opened = new Promise<void>((resolve, reject) => {
+      if (this.#failure) reject(this.#failure);
+      this.#streamWaiters.push(() => (this.#streams >= target ? resolve() : undefined));
+    });
+    this.send(
+      `<?xml version='1.0'?><stream:stream to='${this.options.domain}' xmlns='jabber:client' xmlns:stream='${NS.streams}' version='1.0'>`,
+    );
+    await opened;
+  }
+
+  #onData(chunk: Buffer): void {
+    let frames: Uint8Array[];
+    try {
+      frames = this.#framer.push(chunk);
+    } catch (error) {
+      this.#fail(error as Error);
+      return;
+    }
+    for (const raw of frames) {
+      const frame = this.#frames.decode(raw, 'server');
+      if (frame.type === 'stream-open') {
+        this.#streams++;
+        for (const w of this.#streamWaiters.splice(0)) w();
+        continue;
+      }
+      if (frame.type !== 'element') continue;
+      this.received.push(frame.element);
+      for (const w of [...this.#waiters]) {
+        if (w.match(frame.element)) {
+          this.#waiters.delete(w);
+          w.resolve(frame.element);
+        }
+      }
+    }
+    if (this.#framer.error) this.#fail(this.#framer.error);
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    for (const w of [...this.#waiters]) {
+      this.#waiters.delete(w);
+      (w as Waiter & { reject?: (e: Error) => void }).reject?.(error);
+    }
+  }
+}

@@ -6,7 +6,7 @@ import {
   MalformedFrameError,
   toHex,
 } from '@crosstalk/core';
-import type { MsnpCommand, MsnpErrorReply, MsnpFrame } from './command.js';
+import type { MsnpErrorReply, MsnpFrame } from './command.js';
 import { PROTOCOL } from './framer.js';
 import { hasTrid, isTridSpelling, payloadRule } from './verbs.js';
 
@@ -15,20 +15,16 @@ const CR = 0x0d;
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
+const SPACE = 0x20;
+
 /** A command line's text, or undefined when it is not one we can re-spell byte for byte. */
 function lineText(raw: Uint8Array, end: number): string | undefined {
-  let ascii = true;
+  // Control characters inside a line (tabs, stray CRs, NULs) make it a raw line.
   for (let i = 0; i < end; i++) {
     const b = raw[i]!;
-    // Control characters inside a line (tabs, stray CRs, NULs) make it a raw line.
     if (b < 0x20 || b === 0x7f) return undefined;
-    if (b >= 0x80) ascii = false;
   }
-  if (ascii) {
-    let s = '';
-    for (let i = 0; i < end; i++) s += String.fromCharCode(raw[i]!);
-    return s;
-  }
+  // One fatal UTF-8 decode covers ASCII and Escargot's raw UTF-8 friendly names alike.
   try {
     return utf8Fatal.decode(raw.subarray(0, end));
   } catch {
@@ -36,50 +32,95 @@ function lineText(raw: Uint8Array, end: number): string | undefined {
   }
 }
 
+function isVerbByte(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39));
+}
+
+function rawFrame(raw: Uint8Array): MsnpFrame {
+  return { type: 'raw', bytes: raw.slice() };
+}
+
 /**
  * Decodes one frame as the framer cut it. Lines with a verb of three upper-case letters or digits
  * are commands (or error replies when numeric); anything else is kept as raw bytes, so every frame
- * re-encodes byte for byte.
+ * re-encodes byte for byte. A payload is a view of `raw`, not a copy: keep `raw` unchanged while
+ * the frame is in use (the framer's output and Node's socket chunks are never reused).
  */
 export function decodeFrame(raw: Uint8Array, direction: Direction): MsnpFrame {
   const lf = raw.indexOf(LF);
-  if (lf < 0) return { type: 'raw', bytes: raw.slice() };
+  if (lf < 0) return rawFrame(raw);
   const crlf = lf > 0 && raw[lf - 1] === CR;
-  const text = lineText(raw, crlf ? lf - 1 : lf);
-  if (text === undefined) return { type: 'raw', bytes: raw.slice() };
-  const tokens = text.split(' ');
-  const verb = tokens[0]!;
-  if (!/^[A-Z0-9]{3}$/.test(verb)) return { type: 'raw', bytes: raw.slice() };
-  const rest = raw.length - (lf + 1);
-  const lfOnly = crlf ? {} : { lf: true as const };
-  if (verb.charCodeAt(0) <= 0x39 && /^[0-9]{3}$/.test(verb)) {
-    if (rest !== 0) return { type: 'raw', bytes: raw.slice() };
-    const args = tokens.slice(1);
-    const code = Number(verb);
-    if (isTridSpelling(args[0]))
-      return { type: 'error', code, trid: Number(args[0]), args: args.slice(1), ...lfOnly };
-    return { type: 'error', code, args, ...lfOnly };
+  const end = crlf ? lf - 1 : lf;
+  if (
+    end < 3 ||
+    (end > 3 && raw[3] !== SPACE) ||
+    !isVerbByte(raw[0]) ||
+    !isVerbByte(raw[1]) ||
+    !isVerbByte(raw[2])
+  ) {
+    return rawFrame(raw);
   }
-  let args = tokens.slice(1);
+  const text = lineText(raw, end);
+  if (text === undefined) return rawFrame(raw);
+  const verb = text.slice(0, 3);
+  const args = end > 3 ? text.slice(4).split(' ') : [];
+  const rest = raw.length - (lf + 1);
+  const numeric = raw[0]! <= 0x39 && raw[1]! <= 0x39 && raw[2]! <= 0x39;
+  if (numeric) {
+    if (rest !== 0) return rawFrame(raw);
+    const error: { type: 'error'; code: number; trid?: number; args: string[]; lf?: true } = {
+      type: 'error',
+      code: Number(verb),
+      args,
+    };
+    if (isTridSpelling(args[0])) error.trid = Number(args.shift());
+    if (!crlf) error.lf = true;
+    return error;
+  }
   let payload: Uint8Array | undefined;
   const rule = payloadRule(verb, direction);
-  const last = args[args.length - 1];
-  if (rule === 'always' || (rule === 'numeric' && last !== undefined && /^[0-9]+$/.test(last))) {
-    // The length must be spelled canonically and match, or the frame would not re-encode exactly.
-    if (last === undefined || String(rest) !== last) return { type: 'raw', bytes: raw.slice() };
-    payload = raw.slice(lf + 1);
-    args = args.slice(0, -1);
-  } else if (rest !== 0) {
-    return { type: 'raw', bytes: raw.slice() };
+  if (rule !== 'none') {
+    const last = args[args.length - 1];
+    const carries = rule === 'always' || (last !== undefined && /^[0-9]+$/.test(last));
+    if (carries) {
+      // The length must be spelled canonically and match, or the frame would not re-encode exactly.
+      if (last === undefined || String(rest) !== last) return rawFrame(raw);
+      payload = raw.subarray(lf + 1);
+      args.pop();
+    }
   }
-  const base = hasTrid(verb, direction, args)
-    ? { type: 'command' as const, verb, trid: Number(args[0]), args: args.slice(1) }
-    : { type: 'command' as const, verb, args };
-  const frame: MsnpCommand = payload === undefined ? { ...base, ...lfOnly } : { ...base, payload, ...lfOnly };
+  if (payload === undefined && rest !== 0) return rawFrame(raw);
+  // One object literal per shape, so V8 keeps a few stable hidden classes on this hot path.
+  const trid = hasTrid(verb, direction, args) ? Number(args.shift()) : undefined;
+  if (crlf) {
+    if (trid === undefined) {
+      return payload === undefined
+        ? { type: 'command', verb, args }
+        : { type: 'command', verb, args, payload };
+    }
+    return payload === undefined
+      ? { type: 'command', verb, trid, args }
+      : { type: 'command', verb, trid, args, payload };
+  }
+  const frame: {
+    type: 'command';
+    verb: string;
+    trid?: number;
+    args: string[];
+    payload?: Uint8Array;
+    lf: true;
+  } = {
+    type: 'command',
+    verb,
+    args,
+    lf: true,
+  };
+  if (trid !== undefined) frame.trid = trid;
+  if (payload !== undefined) frame.payload = payload;
   return frame;
 }
 
-/** Spells a frame back into bytes. */
+/** Spells a frame back into bytes, in one allocation. */
 export function encodeFrame(frame: MsnpFrame): Uint8Array {
   if (frame.type === 'raw') return frame.bytes;
   let line = frame.type === 'error' ? String(frame.code).padStart(3, '0') : frame.verb;
@@ -88,21 +129,20 @@ export function encodeFrame(frame: MsnpFrame): Uint8Array {
   const payload = frame.type === 'command' ? frame.payload : undefined;
   if (payload !== undefined) line += ` ${payload.length}`;
   line += frame.lf ? '\n' : '\r\n';
-  const head = asciiBytes(line);
-  if (payload === undefined || payload.length === 0) return head;
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head, 0);
-  out.set(payload, head.length);
-  return out;
-}
-
-function asciiBytes(line: string): Uint8Array {
-  const out = new Uint8Array(line.length);
+  const size = payload === undefined ? 0 : payload.length;
+  let out = new Uint8Array(line.length + size);
   for (let i = 0; i < line.length; i++) {
     const c = line.charCodeAt(i);
-    if (c >= 0x80) return utf8Encoder.encode(line);
+    if (c >= 0x80) {
+      // Non-ASCII arguments (Escargot writes UTF-8 friendly names): the line goes out as UTF-8.
+      const head = utf8Encoder.encode(line);
+      out = new Uint8Array(head.length + size);
+      out.set(head, 0);
+      break;
+    }
     out[i] = c;
   }
+  if (payload !== undefined && size > 0) out.set(payload, out.length - size);
   return out;
 }
 

@@ -89,21 +89,55 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+const NEEDS_ESCAPE = /[&<>"']/;
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c]!) : text;
+}
+
+/** The markup around a message with this format: a styled span, then b/i/u/s as the effects say. */
+function wrapperOf(format: ImFormat): { open: string; close: string } {
+  let open = '';
+  let close = '';
+  const style: string[] = [];
+  if (format.font) style.push(`font-family:${escapeHtml(format.font)}`);
+  if (format.color) style.push(`color:${format.color}`);
+  if (style.length) {
+    open = `<span style="${style.join(';')}">`;
+    close = '</span>';
+  }
+  for (const [on, tag] of [
+    [format.bold, 'b'],
+    [format.italic, 'i'],
+    [format.underline, 'u'],
+    [format.strike, 's'],
+  ] as const) {
+    if (on) {
+      open += `<${tag}>`;
+      close = `</${tag}>${close}`;
+    }
+  }
+  return { open, close };
 }
 
 /** Markup for a message with this format: a styled span around b/i/u/s as the effects say. */
 export function imFormatToHtml(format: ImFormat, text: string): string {
-  let inner = escapeHtml(text);
-  if (format.strike) inner = `<s>${inner}</s>`;
-  if (format.underline) inner = `<u>${inner}</u>`;
-  if (format.italic) inner = `<i>${inner}</i>`;
-  if (format.bold) inner = `<b>${inner}</b>`;
-  const style: string[] = [];
-  if (format.font) style.push(`font-family:${escapeHtml(format.font)}`);
-  if (format.color) style.push(`color:${format.color}`);
-  return style.length ? `<span style="${style.join(';')}">${inner}</span>` : inner;
+  const { open, close } = wrapperOf(format);
+  return open + escapeHtml(text) + close;
+}
+
+/** A sender keeps its font for a whole conversation: the markup per header value is worth keeping. */
+const wrappers = new Map<string, { open: string; close: string }>();
+
+/** `imFormatToHtml(parseImFormat(value), text)`, with the parsed format cached per header value. */
+export function imFormatValueToHtml(value: string, text: string): string {
+  let wrapper = wrappers.get(value);
+  if (!wrapper) {
+    wrapper = wrapperOf(parseImFormat(value));
+    if (wrappers.size >= 1024) wrappers.clear();
+    wrappers.set(value, wrapper);
+  }
+  return wrapper.open + escapeHtml(text) + wrapper.close;
 }
 
 /**

@@ -11,35 +11,40 @@ export interface MimeMessage {
   readonly body: Uint8Array;
 }
 
-const latin1 = new TextDecoder('latin1');
 const utf8Encoder = new TextEncoder();
 const utf8Lenient = new TextDecoder('utf-8');
 
-/** Finds the blank line ending the headers: CRLF CRLF, or LF LF from lenient senders. */
-function headerEnd(payload: Uint8Array): { end: number; bodyStart: number } | undefined {
-  for (let i = 0; i < payload.length - 1; i++) {
-    if (payload[i] !== 0x0a) continue;
-    if (payload[i + 1] === 0x0a) return { end: i, bodyStart: i + 2 };
-    if (payload[i + 1] === 0x0d && payload[i + 2] === 0x0a) return { end: i, bodyStart: i + 3 };
+/** Text of `bytes[start..end)`: ASCII built directly (header lines are short), anything else as UTF-8. */
+function textOf(bytes: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x80) return utf8Lenient.decode(bytes.subarray(start, end));
+    s += String.fromCharCode(b);
   }
-  return undefined;
+  return s;
 }
 
-/** Parses an MSG payload; undefined when it has no header block (not a MIME message). */
+/**
+ * Parses an MSG payload: `Name: value` lines up to a blank line (CRLF, or bare LF from lenient
+ * senders), then the body. Undefined when it has no header block (not a MIME message). Header
+ * values are UTF-8 in practice (TypingUser, P4-Context names). The body is a view of `payload`.
+ */
 export function parseMime(payload: Uint8Array): MimeMessage | undefined {
-  const split = headerEnd(payload);
-  if (!split) return undefined;
-  // Header values are UTF-8 in practice (TypingUser, P4-Context names); decode leniently per line.
-  const headerText = utf8Lenient.decode(payload.subarray(0, split.end));
   const headers: [string, string][] = [];
-  for (const raw of headerText.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line.length === 0) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    headers.push([line.slice(0, colon), line.slice(colon + 1).replace(/^ /, '')]);
+  let at = 0;
+  while (at < payload.length) {
+    const lf = payload.indexOf(0x0a, at);
+    if (lf < 0) return undefined;
+    const end = lf > at && payload[lf - 1] === 0x0d ? lf - 1 : lf;
+    if (end === at) return { headers, body: payload.subarray(lf + 1) };
+    const colon = payload.indexOf(0x3a, at);
+    if (colon <= at || colon >= end) return undefined;
+    const value = colon + 1 < end && payload[colon + 1] === 0x20 ? colon + 2 : colon + 1;
+    headers.push([textOf(payload, at, colon), textOf(payload, value, end)]);
+    at = lf + 1;
   }
-  return { headers, body: payload.subarray(split.bodyStart) };
+  return undefined;
 }
 
 /** The value of the first header named `name` (case-insensitive). */
@@ -63,9 +68,4 @@ export function formatMime(
   for (const [n, v] of headers) head += `${n}: ${v}\r\n`;
   head += '\r\n';
   return concatBytes([utf8Encoder.encode(head), typeof body === 'string' ? utf8Encoder.encode(body) : body]);
-}
-
-/** Debug-friendly text of a payload (Latin-1, never throws). */
-export function payloadPreview(payload: Uint8Array, max = 80): string {
-  return latin1.decode(payload.subarray(0, max));
 }

@@ -1,23 +1,81 @@
-import { type Address, addressToNative, isDomainNetwork, nativeToAddress } from '@crosstalk/core';
+import {
+  type Address,
+  addressToNative,
+  formatAddress,
+  isAddressString,
+  isDomainNetwork,
+} from '@crosstalk/core';
 
 /** The network id of MSN users; addresses are `passport@msn` (`a@hotmail.com@msn`). */
 export const MSN_NETWORK = 'msn';
 const OWN = [MSN_NETWORK] as const;
 
+/** What a name can be, worked out once per name: a foreign `user@network`, an MSN passport, both, or neither. */
+interface Shape {
+  foreign: Address | undefined;
+  passport: Address | undefined;
+}
+
 /**
- * The address behind a name in an MSN list or command. A foreign buddy is written `bob@yahoo`;
- * a passport is itself an e-mail address, so `carol@jabber.org` could be an MSN passport or an XMPP
+ * Maps names in MSN lists and commands to addresses. A foreign buddy is written `bob@yahoo`; a
+ * passport is itself an e-mail address, so `carol@jabber.org` could be an MSN passport or an XMPP
  * user: a domain is taken as foreign only when `knownForeign` says so (the gateway's foreign
- * roster, or a foreign user who wrote first), never on its shape alone.
+ * roster, or a foreign user who wrote first), never on its shape alone. The validation of a name's
+ * shape (core's network rules) is cached, since every message names its sender.
  */
+export class PassportResolver {
+  readonly #isForeign: (a: Address) => boolean;
+  readonly #knownForeign: ((a: Address) => boolean) | undefined;
+  readonly #shapes = new Map<string, Shape>();
+
+  constructor(isForeign: (a: Address) => boolean, knownForeign?: (a: Address) => boolean) {
+    this.#isForeign = isForeign;
+    this.#knownForeign = knownForeign;
+  }
+
+  #shape(name: string): Shape {
+    let shape = this.#shapes.get(name);
+    if (shape) return shape;
+    const at = name.lastIndexOf('@');
+    const foreign =
+      at > 0 && at < name.length - 1 ? { user: name.slice(0, at), network: name.slice(at + 1) } : undefined;
+    const passport = { user: name, network: MSN_NETWORK };
+    shape = {
+      foreign: foreign && isAddressString(formatAddress(foreign)) ? foreign : undefined,
+      passport: isAddressString(formatAddress(passport)) ? passport : undefined,
+    };
+    if (this.#shapes.size >= 4096) this.#shapes.clear();
+    this.#shapes.set(name, shape);
+    return shape;
+  }
+
+  #foreign(a: Address): boolean {
+    if (isDomainNetwork(a.network)) return (this.#knownForeign?.(a) ?? false) && this.#isForeign(a);
+    return this.#isForeign(a);
+  }
+
+  /** The foreign user a name stands for, or else the MSN passport (which may be malformed). */
+  address(name: string): Address {
+    const shape = this.#shape(name);
+    if (shape.foreign && this.#foreign(shape.foreign)) return shape.foreign;
+    return shape.passport ?? { user: name, network: MSN_NETWORK };
+  }
+
+  /** As `address`, or undefined when the name is no valid address anywhere (`doesnotexist`). */
+  validAddress(name: string): Address | undefined {
+    const shape = this.#shape(name);
+    if (shape.foreign && this.#foreign(shape.foreign)) return shape.foreign;
+    return shape.passport;
+  }
+}
+
+/** One-off form of `PassportResolver.address`. */
 export function passportToAddress(
   passport: string,
   isForeign: (a: Address) => boolean,
   knownForeign?: (a: Address) => boolean,
 ): Address {
-  return nativeToAddress(passport, MSN_NETWORK, (a) =>
-    isDomainNetwork(a.network) ? (knownForeign?.(a) ?? false) && isForeign(a) : isForeign(a),
-  );
+  return new PassportResolver(isForeign, knownForeign).address(passport);
 }
 
 /** The name an address has inside MSN: the passport itself for MSN users, `user@network` otherwise. */

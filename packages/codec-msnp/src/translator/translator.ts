@@ -19,9 +19,9 @@ import { PROTOCOL } from '../command/framer.js';
 import { contactGuid } from '../contacts/contact-guid.js';
 import { type ContactEntry, ContactListSync } from '../contacts/contact-list-sync.js';
 import { LIST_BITS, listBitsOf, subscriptionOf } from '../contacts/lists.js';
-import { formatImFormat, htmlToImFormat, imFormatToHtml, parseImFormat } from '../mime/im-format.js';
+import { formatImFormat, htmlToImFormat, imFormatValueToHtml } from '../mime/im-format.js';
 import { formatMime, type MimeMessage, mimeHeader, mimeType, parseMime } from '../mime/mime-message.js';
-import { addressToPassport, MSN_NETWORK, passportKey, passportToAddress } from '../names/passport.js';
+import { addressToPassport, MSN_NETWORK, PassportResolver, passportKey } from '../names/passport.js';
 import { personalMessageText, personalMessageXml } from '../presence/personal-message.js';
 import { statusFromMsn, statusToMsn } from '../presence/status.js';
 
@@ -75,7 +75,7 @@ export function messageContent(payload: Uint8Array): MessageContent {
     const format = mimeHeader(mime, 'X-MMS-IM-Format');
     return format === undefined
       ? { kind: 'text', text }
-      : { kind: 'text', text, html: imFormatToHtml(parseImFormat(format), text) };
+      : { kind: 'text', text, html: imFormatValueToHtml(format, text) };
   }
   if (type === 'text/x-msmsgscontrol') {
     const user = mimeHeader(mime, 'TypingUser');
@@ -93,8 +93,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #dialect: number;
   #dialectKnown = false;
   #self: Address | undefined;
-  readonly #isForeign: (a: Address) => boolean;
-  readonly #knownForeign: ((a: Address) => boolean) | undefined;
+  readonly #resolver: PassportResolver;
   readonly #now: () => number;
   readonly #newId: () => string;
   #trid = 0;
@@ -110,8 +109,10 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   constructor(options: MsnpTranslatorOptions = {}) {
     this.#dialect = options.dialect ?? 12;
     this.#self = options.self;
-    this.#isForeign = options.isForeign ?? defaultIsForeign([MSN_NETWORK]);
-    this.#knownForeign = options.knownForeign;
+    this.#resolver = new PassportResolver(
+      options.isForeign ?? defaultIsForeign([MSN_NETWORK]),
+      options.knownForeign,
+    );
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => `msnp-${++this.#idCounter}`);
   }
@@ -147,14 +148,14 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     return ++this.#listVersion;
   }
 
+  /** The address behind a name (`bob@yahoo` for a foreign buddy, else the passport). */
   address(passport: string): Address {
-    return passportToAddress(passport, this.#isForeign, this.#knownForeign);
+    return this.#resolver.address(passport);
   }
 
-  /** The address behind a passport, or undefined when it is not a valid address anywhere (`doesnotexist`). */
+  /** The address behind a name, or undefined when it is not a valid address anywhere (`doesnotexist`). */
   validAddress(passport: string): Address | undefined {
-    const a = this.address(passport);
-    return isAddressString(formatAddress(a)) ? a : undefined;
+    return this.#resolver.validAddress(passport);
   }
 
   passport(a: Address): string {
@@ -418,16 +419,11 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     if (content.kind === 'text') {
       const id = this.#newId();
       const sentAt = this.#now();
-      return recipients.map((r, i) => {
-        const event: ImEvent = {
-          kind: 'im',
-          id: recipients.length > 1 ? `${id}.${i + 1}` : id,
-          from,
-          to: r,
-          text: content.text,
-          sentAt,
-        };
-        return content.html === undefined ? event : { ...event, html: content.html };
+      return recipients.map((r, i): ImEvent => {
+        const eventId = recipients.length > 1 ? `${id}.${i + 1}` : id;
+        return content.html === undefined
+          ? { kind: 'im', id: eventId, from, to: r, text: content.text, sentAt }
+          : { kind: 'im', id: eventId, from, to: r, text: content.text, html: content.html, sentAt };
       });
     }
     if (content.kind === 'typing') {

@@ -50,7 +50,7 @@ export class PassportResolver {
   }
 
   #foreign(a: Address): boolean {
-    if (isDomainNetwork(a.network)) return (this.#knownForeign?.(a) ?? false) && this.#isForeign(a);
+    if (isDomainNetwork(a.network)) return this.#isForeign(a) && (this.#knownForeign?.(a) ?? false);
     return this.#isForeign(a);
   }
 

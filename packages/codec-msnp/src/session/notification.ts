@@ -17,6 +17,7 @@ import { ContactListSync, type SynCounts, synContactCountIndex } from '../contac
 import { MSN_NETWORK } from '../names/passport.js';
 import { listEditTarget, type MsnpTranslator } from '../translator/translator.js';
 import { foreignName } from './conversation.js';
+import { ForeignRosterKeys } from './foreign-roster-keys.js';
 import { type ConnectionRole, cookieId, digitsId, emit, parseHostPort, toClient } from './role.js';
 import type { SwitchboardCookieData, VirtualSwitchboardData } from './virtual-switchboard-data.js';
 
@@ -55,9 +56,11 @@ export class NotificationRole implements ConnectionRole {
   readonly #probes = new Map<number, { cmd: MsnpCommand; candidate: Address }>();
   #merge: Merge | undefined;
   readonly #ringing = new Map<string, VirtualSwitchboardData>();
+  readonly #roster: ForeignRosterKeys;
 
   constructor(ctx: SessionContext, translator: MsnpTranslator) {
     this.#ctx = ctx;
+    this.#roster = new ForeignRosterKeys(ctx);
     this.#translator = translator;
   }
 
@@ -71,10 +74,9 @@ export class NotificationRole implements ConnectionRole {
 
   /** True for a foreign address this session knows of (roster, requests, conversations). */
   isKnownForeign(a: Address): boolean {
-    const key = addressKey(a);
-    if (this.#foreign.has(key)) return true;
+    if (this.#foreign.has(addressKey(a))) return true;
     const owner = this.#translator.self;
-    return owner !== undefined && this.#ctx.foreignRoster(owner).some((i) => addressKey(i.address) === key);
+    return owner !== undefined && this.#roster.has(owner, a);
   }
 
   #meet(a: Address): void {

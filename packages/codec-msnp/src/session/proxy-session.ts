@@ -1,6 +1,5 @@
 import {
   type Address,
-  addressKey,
   type CanonicalEvent,
   type Direction,
   emptyOutput,
@@ -18,6 +17,7 @@ import type { MsnpFrame } from '../command/command.js';
 import { decodeFrame } from '../command/frame-codec.js';
 import { CommandFramer, type CommandFramerOptions, PROTOCOL } from '../command/framer.js';
 import { MsnpTranslator } from '../translator/translator.js';
+import { ForeignRosterKeys } from './foreign-roster-keys.js';
 import { NotificationRole } from './notification.js';
 import type { ConnectionRole } from './role.js';
 import { SwitchboardRole } from './switchboard.js';
@@ -62,9 +62,11 @@ export class MsnpProxySession implements ProxySession {
   readonly #translator: MsnpTranslator;
   #role: ConnectionRole | undefined;
   #closed: { reason: string } | undefined;
+  readonly #roster: ForeignRosterKeys;
 
   constructor(ctx: SessionContext, options: MsnpSessionOptions = {}) {
     this.#ctx = ctx;
+    this.#roster = new ForeignRosterKeys(ctx);
     this.#options = options;
     this.#clientFramer = new CommandFramer('client', options);
     this.#serverFramer = new CommandFramer('server', options);
@@ -166,9 +168,7 @@ export class MsnpProxySession implements ProxySession {
     const role = this.#role;
     if (role instanceof NotificationRole) return role.isKnownForeign(a);
     const owner = role?.user;
-    if (!owner) return false;
-    const key = addressKey(a);
-    return this.#ctx.foreignRoster(owner).some((item) => addressKey(item.address) === key);
+    return owner !== undefined && this.#roster.has(owner, a);
   }
 
   deliver(event: CanonicalEvent): SessionOutput {

@@ -70,7 +70,7 @@ function receivedBy(user: string, kind: 'notification' | 'switchboard'): Uint8Ar
 
 const decoder = new TextDecoder();
 
-describe.each([8, 12])('MSNP%i through proxy sessions', (dialect) => {
+describe.each([8, 9, 10, 11, 12])('MSNP%i through proxy sessions', (dialect) => {
   it('logs in verified, merges the foreign buddy into the list, and passes native traffic byte for byte', async () => {
     await setUp();
     const a = client('alice@example.com', dialect);
@@ -230,5 +230,20 @@ describe.each([8, 12])('MSNP%i through proxy sessions', (dialect) => {
     // None of it reached the server.
     const [ns] = receivedBy('alice@example.com', 'notification');
     expect(decoder.decode(ns!)).not.toContain('yahoo');
+  });
+});
+
+describe('MSNP7 (MD5) through proxy sessions', () => {
+  it('logs in verified and relays the list download untouched (no merge before MSNP8)', async () => {
+    await setUp();
+    const a = client('alice@example.com', 7);
+    await a.login();
+    const verified = await relay.waitFor((e) => e.event.type === 'verified');
+    expect(verified.event).toEqual({ type: 'verified', address: alice });
+    expect((await a.sync()).map((c) => c.email)).toEqual(['bob@example.com']);
+    const roster = await relay.waitFor((e) => e.event.type === 'roster');
+    expect(roster.event).toMatchObject({ owner: alice, merged: [] });
+    const sent = concatBytes(mock.connections.find((c) => c.user === 'alice@example.com')!.sent);
+    expect(bytesEqual(sent, concatBytes(a.notification.received))).toBe(true);
   });
 });

@@ -52,7 +52,8 @@ export class SwitchboardRole implements ConnectionRole {
       out.toServer.push(raw);
       return;
     }
-    this.#translator.toEvents(frame, 'client'); // learns the participants it calls
+    // The translator learns the participants the client calls; messages are handled below.
+    if (frame.verb !== 'MSG') this.#translator.toEvents(frame, 'client');
     const a = frame.args;
     if (this.#enterTrid === undefined && (frame.verb === 'USR' || frame.verb === 'ANS'))
       this.#enter(frame.verb, frame.trid, a, out);

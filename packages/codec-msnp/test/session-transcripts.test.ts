@@ -81,11 +81,13 @@ describe.each(TRANSCRIPTS)('%s transcript through proxy sessions', (name) => {
   });
 
   // Only the MSNP2 and MSNP7 recordings start with a failed MD5 login.
-  it.runIf(name === 'msnp2' || name === 'msnp7')('reports a refused login', () => {
-    const bad = events.get('NS/bad')!;
-    expect(eventsOf(bad, 'login-failed')).toEqual([
-      { type: 'login-failed', address: { user: 'bob@example.com', network: 'msn' }, code: '911' },
-    ]);
-    expect(eventsOf(bad, 'verified')).toEqual([]);
-  });
+  if (name === 'msnp2' || name === 'msnp7') {
+    it('reports a refused login', () => {
+      const bad = events.get('NS/bad')!;
+      expect(eventsOf(bad, 'login-failed')).toEqual([
+        { type: 'login-failed', address: { user: 'bob@example.com', network: 'msn' }, code: '911' },
+      ]);
+      expect(eventsOf(bad, 'verified')).toEqual([]);
+    });
+  }
 });

@@ -23,6 +23,7 @@ export {
   type RawFragment,
   type TextFragment,
 } from './icbm/message-fragments.js';
+export { charsetFor, fragmentsToText, textToFragments } from './icbm/message-text.js';
 export { LoginError, loginErrorMessage } from './login/login-errors.js';
 export { roastPassword } from './login/roast.js';
 export { type OscarOptions, oscar, sniffOscar } from './oscar.js';

@@ -16,9 +16,13 @@ export class FeedbagList {
     for (const item of items) this.items.push(item);
   }
 
-  /** Applies a feedbag edit the way the server stores it (retro-aim-server FeedbagUpsert / FeedbagDelete). */
-  apply(kind: 'insert' | 'update' | 'delete', items: readonly FeedbagItem[]): void {
-    for (const item of items) {
+  /**
+   * Applies a feedbag edit the way the server stores it (retro-aim-server FeedbagUpsert /
+   * FeedbagDelete). Items are copied: decoded frames are views of buffers their owner may reuse.
+   */
+  apply(kind: 'insert' | 'update' | 'delete', edits: readonly FeedbagItem[]): void {
+    for (const edit of edits) {
+      const item = copyItem(edit);
       const at = this.items.findIndex((i) => i.groupId === item.groupId && i.itemId === item.itemId);
       if (kind === 'delete') {
         if (at >= 0) this.items.splice(at, 1);
@@ -90,6 +94,10 @@ export class FeedbagList {
     }
     return [...byName.values()];
   }
+}
+
+function copyItem(item: FeedbagItem): FeedbagItem {
+  return { ...item, attributes: item.attributes.map((t) => ({ type: t.type, value: t.value.slice() })) };
 }
 
 /** The u16 ids an order attribute 0xC8 lists. */

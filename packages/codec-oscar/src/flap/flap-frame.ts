@@ -3,6 +3,7 @@ import { readSnacBody, type SnacBody, snacBodySize, writeSnacBody } from '../sna
 import { readTlvChain, type Tlv, tlvChainSize, writeTlvChain } from '../tlv/tlv.js';
 import { ByteReader, PROTOCOL } from '../wire/byte-reader.js';
 import { ByteWriter, checkLength } from '../wire/byte-writer.js';
+import { allocate, view } from '../wire/bytes.js';
 
 /**
  * A FLAP frame: `0x2A | channel u8 | seq u16 | length u16 | payload` (PROTOCOLS.md "OSCAR";
@@ -56,7 +57,7 @@ export const SNAC_HEADER_SIZE = 10;
 function decodeSnac(bytes: Uint8Array): Snac | RawPayload {
   const b = bytes;
   if (b.length < FLAP_HEADER_SIZE + SNAC_HEADER_SIZE)
-    return { type: 'raw', bytes: b.subarray(FLAP_HEADER_SIZE) };
+    return { type: 'raw', bytes: view(b, FLAP_HEADER_SIZE, b.length) };
   const family = (b[6]! << 8) | b[7]!;
   const subtype = (b[8]! << 8) | b[9]!;
   const flags = (b[10]! << 8) | b[11]!;
@@ -92,8 +93,9 @@ function decodeTlvPayload(bytes: Uint8Array, start: number): Tlv[] | undefined {
 
 /**
  * Decodes one whole FLAP frame (as a framer returns it). Throws `MalformedFrameError` only when
- * `raw` is not a FLAP frame at all; a payload it cannot structure stays raw. The frame owns a copy
- * of the bytes, so the caller may reuse `raw`.
+ * `raw` is not a FLAP frame at all; a payload it cannot structure stays raw. Zero-copy: the byte
+ * fields of the frame are views into `raw`, so a caller that reuses `raw` copies what it keeps
+ * (the proxy session copies the feedbag items it remembers).
  */
 export function decodeFlap(raw: Uint8Array): FlapFrame {
   if (raw.length < FLAP_HEADER_SIZE || raw[0] !== FLAP_MARKER) {
@@ -106,7 +108,7 @@ export function decodeFlap(raw: Uint8Array): FlapFrame {
       `FLAP length ${length} does not match the ${raw.length - FLAP_HEADER_SIZE} payload bytes`,
     );
   }
-  const bytes = raw.slice();
+  const bytes = raw;
   const channel = bytes[1]!;
   const seq = (bytes[2]! << 8) | bytes[3]!;
   let payload: FlapPayload | undefined;
@@ -120,7 +122,11 @@ export function decodeFlap(raw: Uint8Array): FlapFrame {
     const tlvs = decodeTlvPayload(bytes, FLAP_HEADER_SIZE);
     if (tlvs) payload = { type: 'signoff', tlvs };
   }
-  return { channel, seq, payload: payload ?? { type: 'raw', bytes: bytes.subarray(FLAP_HEADER_SIZE) } };
+  return {
+    channel,
+    seq,
+    payload: payload ?? { type: 'raw', bytes: view(bytes, FLAP_HEADER_SIZE, bytes.length) },
+  };
 }
 
 export function flapPayloadSize(p: FlapPayload): number {
@@ -186,7 +192,8 @@ export function seqOf(raw: Uint8Array): number {
 
 /** A copy of an encoded frame with another sequence number: the only byte change a pass-through frame may get. */
 export function withSeq(raw: Uint8Array, seq: number): Uint8Array {
-  const out = raw.slice();
+  const out = allocate(raw.length);
+  out.set(raw);
   out[2] = (seq >>> 8) & 0xff;
   out[3] = seq & 0xff;
   return out;

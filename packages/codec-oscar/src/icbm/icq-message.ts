@@ -2,6 +2,7 @@ import { MalformedFrameError } from '@crosstalk/core';
 import { Parser } from 'binary-parser';
 import { PROTOCOL } from '../wire/byte-reader.js';
 import { ByteWriter, checkLength } from '../wire/byte-writer.js';
+import { latin1String } from '../wire/bytes.js';
 
 /**
  * ICBM channel 4 (ICQ), TLV 5: UIN u32 LE, message type u8, flags u8, text length u16 LE, text
@@ -56,8 +57,7 @@ export function readIcqMessage(bytes: Uint8Array): IcqMessage {
   }
   const terminated = p.length > 0 && p.text[p.length - 1] === 0;
   const body = terminated ? p.text.subarray(0, p.length - 1) : p.text;
-  let text = '';
-  for (let i = 0; i < body.length; i++) text += String.fromCharCode(body[i]!);
+  const text = latin1String(body, 0, body.length);
   const m: IcqMessage = { uin: p.uin, msgType: p.msgType, flags: p.flags, text, terminated };
   if (p.rest.length > 0) m.rest = p.rest;
   return m;

@@ -1,5 +1,6 @@
 import { ByteReader } from '../wire/byte-reader.js';
 import { ByteWriter, checkLength } from '../wire/byte-writer.js';
+import { ucs2String } from '../wire/bytes.js';
 
 /**
  * ICBM channel 1, TLV 2: a list of fragments `id u8, version u8, length u16, data`
@@ -36,8 +37,9 @@ export function isTextFragment(f: MessageFragment): f is TextFragment {
   return 'text' in f;
 }
 
-export function readFragments(bytes: Uint8Array): MessageFragment[] {
-  const r = new ByteReader(bytes);
+/** Reads the fragments in `bytes[start, end)` (a TLV 2 value, read in place). */
+export function readFragments(bytes: Uint8Array, start = 0, end = bytes.length): MessageFragment[] {
+  const r = new ByteReader(bytes, start, end);
   const out: MessageFragment[] = [];
   while (!r.done) {
     const id = r.u8('fragment id');
@@ -63,9 +65,7 @@ export function readFragments(bytes: Uint8Array): MessageFragment[] {
 }
 
 function readUcs2(r: ByteReader, n: number): string {
-  const b = r.bytes;
-  let s = '';
-  for (let i = r.offset; i < r.offset + n; i += 2) s += String.fromCharCode((b[i]! << 8) | b[i + 1]!);
+  const s = ucs2String(r.bytes, r.offset, r.offset + n);
   r.offset += n;
   return s;
 }

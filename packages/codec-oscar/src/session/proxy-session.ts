@@ -1,7 +1,6 @@
 import {
   type Address,
   type CanonicalEvent,
-  concatBytes,
   emptyOutput,
   type Framer,
   isCrossTalkError,
@@ -58,6 +57,19 @@ export function parseHostPort(value: string): { host: string; port: number } {
   const host = m?.[1] ?? value;
   const port = m?.[2] ? Number(m[2]) : 5190;
   return { host, port };
+}
+
+/** One buffer per side and call, a copy: frames the framer returned are views of the caller's chunk. */
+function copyOut(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**
@@ -142,8 +154,8 @@ export class OscarProxySession implements ProxySession {
 
   #output(out: Pending): SessionOutput {
     return {
-      toServer: out.toServer.length ? [concatBytes(out.toServer).slice()] : [],
-      toClient: out.toClient.length ? [concatBytes(out.toClient).slice()] : [],
+      toServer: out.toServer.length ? [copyOut(out.toServer)] : [],
+      toClient: out.toClient.length ? [copyOut(out.toClient)] : [],
       events: out.events,
     };
   }

@@ -16,8 +16,9 @@ import {
 } from '../icbm/message-fragments.js';
 import { readTlvChain, type Tlv, tlvChainSize, writeTlvChain } from '../tlv/tlv.js';
 import { readUserInfo, type UserInfo, userInfoSize, writeUserInfo } from '../user-info/user-info.js';
-import { ByteReader, PROTOCOL } from '../wire/byte-reader.js';
+import { ByteReader, overrun, PROTOCOL } from '../wire/byte-reader.js';
 import { type ByteWriter, checkLength } from '../wire/byte-writer.js';
+import { hexString, view } from '../wire/bytes.js';
 import { Bucp, Buddy, Family, Feedbag, Icbm, Locate, OService } from './families.js';
 
 /** A SNAC body this codec does not decode (or could not): kept as bytes and passed through. */
@@ -192,23 +193,11 @@ export type SnacBodyType = SnacBody['type'];
 
 // ------------------------------------------------------------------ cookies
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 function readCookie(r: ByteReader): string {
   r.need(8, 'ICBM cookie');
-  const b = r.bytes;
   const o = r.offset;
   r.offset = o + 8;
-  return (
-    HEX[b[o]!]! +
-    HEX[b[o + 1]!]! +
-    HEX[b[o + 2]!]! +
-    HEX[b[o + 3]!]! +
-    HEX[b[o + 4]!]! +
-    HEX[b[o + 5]!]! +
-    HEX[b[o + 6]!]! +
-    HEX[b[o + 7]!]!
-  );
+  return hexString(r.bytes, o, o + 8);
 }
 
 const COOKIE = /^[0-9a-fA-F]{16}$/;
@@ -222,17 +211,37 @@ function writeCookie(w: ByteWriter, cookie: string): void {
 // ------------------------------------------------------------------ ICBM TLVs
 
 function readIcbmTlvs(r: ByteReader, channel: number): IcbmTlv[] {
-  const tlvs = readTlvChain(r, r.end) as IcbmTlv[];
-  for (let i = 0; i < tlvs.length; i++) {
-    const t = tlvs[i] as Tlv;
-    try {
-      if (channel === 1 && t.type === 2) tlvs[i] = { type: 2, fragments: readFragments(t.value) };
-      else if (channel === 4 && t.type === 5) tlvs[i] = { type: 5, icq: readIcqMessage(t.value) };
-    } catch (error) {
-      if (!isCrossTalkError(error)) throw error;
-      // A message TLV that does not parse stays raw: it still re-encodes byte for byte.
+  const b = r.bytes;
+  const end = r.end;
+  const tlvs: IcbmTlv[] = [];
+  let at = r.offset;
+  while (at < end) {
+    if (at + 4 > end) overrun('ICBM TLV header', at);
+    const type = (b[at]! << 8) | b[at + 1]!;
+    const length = (b[at + 2]! << 8) | b[at + 3]!;
+    const start = at + 4;
+    at = start + length;
+    if (at > end) overrun(`ICBM TLV 0x${type.toString(16)}`, start);
+    // Channel-1 text (TLV 2) and channel-4 ICQ messages (TLV 5) are read in place; a value that does
+    // not parse stays raw, and still re-encodes byte for byte.
+    if (channel === 1 && type === 2) {
+      try {
+        tlvs.push({ type: 2, fragments: readFragments(b, start, at) });
+        continue;
+      } catch (error) {
+        if (!isCrossTalkError(error)) throw error;
+      }
+    } else if (channel === 4 && type === 5) {
+      try {
+        tlvs.push({ type: 5, icq: readIcqMessage(view(b, start, at)) });
+        continue;
+      } catch (error) {
+        if (!isCrossTalkError(error)) throw error;
+      }
     }
+    tlvs.push({ type, value: view(b, start, at) });
   }
+  r.offset = end;
   return tlvs;
 }
 
@@ -563,10 +572,10 @@ export function readSnacBody(family: number, subtype: number, bytes: Uint8Array,
       return body;
     } catch (error) {
       if (!isCrossTalkError(error)) throw error;
-      return { type: 'raw', bytes: bytes.subarray(start), error: error.message };
+      return { type: 'raw', bytes: view(bytes, start, bytes.length), error: error.message };
     }
   }
-  return { type: 'raw', bytes: bytes.subarray(start) };
+  return { type: 'raw', bytes: view(bytes, start, bytes.length) };
 }
 
 function bodyCodec(body: SnacBody): BodyCodec<SnacBody> | undefined {

@@ -1,6 +1,7 @@
 import { latin1, MalformedFrameError } from '@crosstalk/core';
-import { type ByteReader, PROTOCOL } from '../wire/byte-reader.js';
+import { type ByteReader, overrun, PROTOCOL } from '../wire/byte-reader.js';
 import { ByteWriter, checkLength } from '../wire/byte-writer.js';
+import { view } from '../wire/bytes.js';
 
 /** TLV: type u16, length u16, value (PROTOCOLS.md "OSCAR"; retro-aim-server wire/tlv.go). */
 export interface Tlv {
@@ -32,10 +33,17 @@ export function readTlvChain(r: ByteReader, end: number): Tlv[] {
 export function readTlvCount(r: ByteReader, count: number): Tlv[] {
   // Each TLV needs at least 4 bytes: check the count against what is left before allocating.
   r.need(count * 4, 'TLV count');
-  const tlvs = new Array<Tlv>(count);
+  const b = r.bytes;
+  const tlvs: Tlv[] = [];
+  let at = r.offset;
   for (let i = 0; i < count; i++) {
-    const type = r.u16('TLV type');
-    tlvs[i] = { type, value: r.view(r.u16('TLV length'), 'TLV value') };
+    if (at + 4 > r.end) overrun('TLV header', at);
+    const type = (b[at]! << 8) | b[at + 1]!;
+    const start = at + 4;
+    at = start + ((b[at + 2]! << 8) | b[at + 3]!);
+    if (at > r.end) overrun(`TLV 0x${type.toString(16)} value`, start);
+    tlvs.push({ type, value: view(b, start, at) });
+    r.offset = at;
   }
   return tlvs;
 }

@@ -1,6 +1,12 @@
 import { MalformedFrameError } from '@crosstalk/core';
+import { latin1String, view } from './bytes.js';
 
 export const PROTOCOL = 'oscar';
+
+/** A field that runs past the end of its container. */
+export function overrun(what: string, offset: number): never {
+  throw new MalformedFrameError(PROTOCOL, `${what} overruns its container`, { offset });
+}
 
 /**
  * Bounded big-endian reader over one whole frame (never a raw TCP chunk: a framer comes first).
@@ -66,7 +72,7 @@ export class ByteReader {
   /** A view of the next `n` bytes (checked first; no copy). */
   view(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    const v = this.bytes.subarray(this.offset, this.offset + n);
+    const v = view(this.bytes, this.offset, this.offset + n);
     this.offset += n;
     return v;
   }
@@ -74,16 +80,9 @@ export class ByteReader {
   /** A byte string (one char per byte, exact for any bytes) of the next `n` bytes. */
   byteString(n: number, what = 'string'): string {
     this.need(n, what);
-    const b = this.bytes;
     const start = this.offset;
     this.offset = start + n;
-    if (n === 0) return '';
-    if (n <= 64) {
-      let s = '';
-      for (let i = start; i < start + n; i++) s += String.fromCharCode(b[i]!);
-      return s;
-    }
-    return latin1Slice(b, start, start + n);
+    return latin1String(this.bytes, start, start + n);
   }
 
   /** u8 length, then that many bytes as a byte string (screen names). */
@@ -98,7 +97,7 @@ export class ByteReader {
 
   /** The rest of the frame as a view. */
   rest(): Uint8Array {
-    const v = this.bytes.subarray(this.offset, this.end);
+    const v = view(this.bytes, this.offset, this.end);
     this.offset = this.end;
     return v;
   }
@@ -115,12 +114,4 @@ export class ByteReader {
       );
     }
   }
-}
-
-function latin1Slice(b: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i += 4096) {
-    s += String.fromCharCode.apply(null, b.subarray(i, Math.min(i + 4096, end)) as unknown as number[]);
-  }
-  return s;
 }

@@ -1,5 +1,6 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from './byte-reader.js';
+import { allocate } from './bytes.js';
 
 /**
  * Big-endian writer into a buffer sized in advance (STYLE.md: sized first, allocated once).
@@ -10,7 +11,7 @@ export class ByteWriter {
   offset: number;
 
   constructor(size: number) {
-    this.bytes = new Uint8Array(size);
+    this.bytes = allocate(size);
     this.offset = 0;
   }
 

@@ -18,7 +18,7 @@ import { argValue, command, encodeArg, type MsnpCommand, type MsnpFrame } from '
 import { PROTOCOL } from '../command/framer.js';
 import { contactGuid } from '../contacts/contact-guid.js';
 import { type ContactEntry, ContactListSync } from '../contacts/contact-list-sync.js';
-import { LIST_BITS, listBitsOf, subscriptionOf } from '../contacts/lists.js';
+import { listBitsOf, subscriptionOf } from '../contacts/lists.js';
 import { formatImFormat, htmlToImFormat, imFormatValueToHtml } from '../mime/im-format.js';
 import { formatMime, type MimeMessage, mimeHeader, mimeType, parseMime } from '../mime/mime-message.js';
 import { addressToPassport, MSN_NETWORK, PassportResolver, passportKey } from '../names/passport.js';
@@ -589,5 +589,3 @@ export function listEditTarget(
   }
   return undefined;
 }
-
-export { LIST_BITS };

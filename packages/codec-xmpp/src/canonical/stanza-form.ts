@@ -5,7 +5,6 @@ import {
   FrameTooLargeError,
   formatAddress,
   MalformedFrameError,
-  utf8,
 } from '@crosstalk/core';
 import { addressToJid } from '../jid/jid.js';
 import { DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
@@ -13,6 +12,7 @@ import { buildStanzas } from '../stanza/build.js';
 import { readEvents } from '../stanza/read.js';
 import { createXmlParser, type XmlParserOptions } from '../xml/parse.js';
 import { writeElement } from '../xml/serialize.js';
+import { encodeUtf8 } from '../xml/utf8.js';
 
 /**
  * The canonical stanza form: every canonical event as one self-contained XMPP stanza, the default
@@ -51,7 +51,7 @@ export function stanzaForm(options: StanzaFormOptions = {}): StanzaForm {
         now: noClock,
         newId: () => 'canonical',
       });
-      return utf8(writeElement(built.stanzas[0]!));
+      return encodeUtf8(writeElement(built.stanzas[0]!));
     },
     decode(bytes) {
       if (bytes.length > maxSize) throw new FrameTooLargeError(PROTOCOL, bytes.length, maxSize);

@@ -211,8 +211,7 @@ export class StanzaFramer implements Framer {
             this.#state = START_NAME;
             this.#nameLength = 0;
             this.#name.length = 0;
-            this.#name.push(b);
-            this.#nameLength = 1;
+            continue; // START_NAME reads this byte too
           } else throw this.#malformed('"<" not followed by a name', i);
           i++;
           continue;
@@ -261,40 +260,61 @@ export class StanzaFramer implements Framer {
           this.#run = b === 0x3f ? 1 : 0;
           i++;
           continue;
-        case START_NAME:
-          if (b === 0x3e) {
+        case START_NAME: {
+          // The name runs to whitespace, "/" or ">"; at stream level its last bytes decide
+          // whether this is a stream header.
+          let j = i;
+          let c = b;
+          while (c !== 0x3e && c !== 0x2f && !isSpace(c)) {
+            if (c === 0x3c || c === 0x22 || c === 0x27 || c === 0x3d) {
+              throw this.#malformed('bad character in an element name', j);
+            }
+            if (this.#depth === 0 && this.#nameLength++ < 64) this.#name.push(c);
+            if (++j === length) break;
+            c = chunk[j]!;
+          }
+          i = j;
+          if (j === length) continue;
+          if (c === 0x3e) {
             this.#slash = false;
             if (this.#closeStartTag(chunk, i + 1, frames, stop)) return;
             i++;
             continue;
           }
-          if (b === 0x2f) {
-            this.#slash = true;
-            this.#state = START_TAG;
-          } else if (isSpace(b)) {
-            this.#slash = false;
-            this.#state = START_TAG;
-          } else if (b === 0x3c || b === 0x22 || b === 0x27 || b === 0x3d) {
-            throw this.#malformed('bad character in an element name', i);
-          } else {
-            if (this.#nameLength++ < 64) this.#name.push(b);
-          }
+          this.#slash = c === 0x2f;
+          this.#state = START_TAG;
           i++;
           continue;
-        case START_TAG:
-          if (b === 0x3e) {
-            if (this.#closeStartTag(chunk, i + 1, frames, stop)) return;
-            i++;
-            continue;
+        }
+        case START_TAG: {
+          // Attributes: jump over each quoted value (which may hold ">" or "/") with indexOf.
+          let j = i;
+          let slash = this.#slash;
+          let c = b;
+          for (;;) {
+            if (c === 0x3e) break;
+            if (c === 0x27 || c === 0x22) {
+              const close = chunk.indexOf(c, j + 1);
+              slash = false;
+              if (close < 0) {
+                this.#quote = c;
+                this.#state = QUOTED;
+                j = length;
+                break;
+              }
+              j = close;
+            } else if (c === 0x3c) throw this.#malformed('"<" inside a start tag', j);
+            else if (!isSpace(c)) slash = c === 0x2f;
+            if (++j === length) break;
+            c = chunk[j]!;
           }
-          if (b === 0x27 || b === 0x22) {
-            this.#quote = b;
-            this.#state = QUOTED;
-            this.#slash = false;
-          } else if (b === 0x3c) throw this.#malformed('"<" inside a start tag', i);
-          else if (!isSpace(b)) this.#slash = b === 0x2f;
+          this.#slash = slash;
+          i = j;
+          if (j === length) continue;
+          if (this.#closeStartTag(chunk, i + 1, frames, stop)) return;
           i++;
           continue;
+        }
         case QUOTED: {
           const close = chunk.indexOf(this.#quote, i);
           if (close < 0) {

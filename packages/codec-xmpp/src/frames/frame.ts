@@ -5,13 +5,13 @@ import {
   decodeUtf8,
   type FrameCodec,
   MalformedFrameError,
-  utf8,
 } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
 import { isXmlName, malformed, scanComment, scanPi, scanStartTag } from '../xml/lexer.js';
 import type { XmlElement } from '../xml/node.js';
 import { createXmlParser, type XmlParserOptions } from '../xml/parse.js';
 import { writeElement, writeStartTag } from '../xml/serialize.js';
+import { encodeUtf8 } from '../xml/utf8.js';
 
 /**
  * One frame of an XMPP stream, as `StanzaFramer` cuts it. `element` covers every depth-1 element:
@@ -123,7 +123,7 @@ export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec
     encodeText,
     encode(frame: XmppFrame): Uint8Array {
       if (frame.type === 'raw') return frame.bytes;
-      return utf8(encodeText(frame));
+      return encodeUtf8(encodeText(frame));
     },
     toJson(frame: XmppFrame): unknown {
       return bytesToJson(frame);

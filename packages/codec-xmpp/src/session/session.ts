@@ -16,7 +16,6 @@ import {
   StreamClosedError,
   subtractFeatures,
   UnsupportedEventError,
-  utf8,
 } from '@crosstalk/core';
 import { StanzaFramer, type StanzaFramerOptions } from '../framer/stanza-framer.js';
 import type { XmppFrame, XmppFrameCodec } from '../frames/frame.js';
@@ -27,6 +26,7 @@ import { childrenIn, findChild, NS, type NsScope, namespaceOf, scopeIn } from '.
 import { XmppTranslator } from '../translator/translator.js';
 import { childElements, element, getAttr, localName, textOf, type XmlElement } from '../xml/node.js';
 import { writeElement } from '../xml/serialize.js';
+import { encodeUtf8 } from '../xml/utf8.js';
 import { mergeRoster } from './roster-merge.js';
 import { saslUsername } from './sasl-identity.js';
 
@@ -117,7 +117,7 @@ export class XmppSession implements ProxySession {
         const id = getAttr(stanza, 'id');
         if (id !== undefined) this.#injected.add(id);
       }
-      out.toClient.push(utf8(writeElement(stanza)));
+      out.toClient.push(encodeUtf8(writeElement(stanza)));
     }
     if (lost.length > 0) out.events.push({ type: 'feature-loss', event, lost });
     return out;
@@ -269,7 +269,7 @@ export class XmppSession implements ProxySession {
     const known = this.#ctx.foreignRoster(owner);
     const to = this.#translator.selfJid;
     // RFC 6121 §2.3.2: the server answers the set with a result and pushes the change.
-    out.toClient.push(utf8(writeElement(element('iq', { type: 'result', id: getAttr(iq, 'id'), to }))));
+    out.toClient.push(encodeUtf8(writeElement(element('iq', { type: 'result', id: getAttr(iq, 'id'), to }))));
     const changed: RosterItem[] = [];
     for (const { c, address } of parsed) {
       const remove = getAttr(c.el, 'subscription') === 'remove';
@@ -293,7 +293,7 @@ export class XmppSession implements ProxySession {
       const push = element('iq', { type: 'set', id: pushId, to }, [
         element('query', { xmlns: NS.roster }, [pushed]),
       ]);
-      out.toClient.push(utf8(writeElement(push)));
+      out.toClient.push(encodeUtf8(writeElement(push)));
     }
     out.events.push({ type: 'outbound', event: { kind: 'roster', owner, items: changed } });
     return true;
@@ -307,14 +307,16 @@ export class XmppSession implements ProxySession {
     if (events.length > 0) {
       for (const event of events) out.events.push({ type: 'outbound', event });
       // XEP-0166 §6.3: the responder acknowledges session-initiate with an empty result.
-      out.toClient.push(utf8(writeElement(element('iq', { type: 'result', id, from: toAttr, to }))));
+      out.toClient.push(encodeUtf8(writeElement(element('iq', { type: 'result', id, from: toAttr, to }))));
       return;
     }
     // RFC 6120 §8.3.3.19: nobody here can answer this request.
     const error = element('error', { type: 'cancel' }, [
       element('service-unavailable', { xmlns: NS.stanzas }),
     ]);
-    out.toClient.push(utf8(writeElement(element('iq', { type: 'error', id, from: toAttr, to }, [error]))));
+    out.toClient.push(
+      encodeUtf8(writeElement(element('iq', { type: 'error', id, from: toAttr, to }, [error]))),
+    );
   }
 
   #identify(payload: string, out: SessionOutput): void {
@@ -418,13 +420,13 @@ export class XmppSession implements ProxySession {
         const id = this.#ctx.newId();
         this.#injected.add(id);
         const query = element('query', { xmlns: NS.roster }, [rosterItemElement(item, false)]);
-        return utf8(writeElement(element('iq', { type: 'set', id, to }, [query])));
+        return encodeUtf8(writeElement(element('iq', { type: 'set', id, to }, [query])));
       });
       out.events.push({ type: 'roster', owner, items: [], merged: [...foreign] });
       return { after };
     }
     out.events.push({ type: 'roster', owner, items: merge.items, merged: merge.merged });
-    return merge.merged.length === 0 ? undefined : { replace: utf8(writeElement(iq)) };
+    return merge.merged.length === 0 ? undefined : { replace: encodeUtf8(writeElement(iq)) };
   }
 
   #opaque(reason: string, out: SessionOutput): void {

@@ -1,6 +1,6 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
-import type { Quote } from './node.js';
+import type { Quote, XmlText } from './node.js';
 
 /**
  * Escaping and reference resolution. Our defaults: text escapes `& < >` and CR (which a parser
@@ -48,15 +48,41 @@ function escapeSlow(s: string, inAttr: boolean, quote: Quote): string {
   return last === 0 ? s : out + s.slice(last);
 }
 
+// Characters that need the careful loop (surrogates must be told apart from valid pairs).
+const HARD = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+const TEXT_EASY = /[&<>\r]/g;
+const ATTR_EASY_APOS = /[&<'\t\n\r]/g;
+const ATTR_EASY_QUOT = /[&<"\t\n\r]/g;
+const EASY: Readonly<Record<string, string>> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  "'": '&apos;',
+  '"': '&quot;',
+  '\t': '&#9;',
+  '\n': '&#10;',
+  '\r': '&#13;',
+};
+const easy = (c: string) => EASY[c]!;
+
 export function escapeText(s: string): string {
-  return TEXT_SPECIAL.test(s) ? escapeSlow(s, false, "'") : s;
+  if (!TEXT_SPECIAL.test(s)) return s;
+  return HARD.test(s) ? escapeSlow(s, false, "'") : s.replace(TEXT_EASY, easy);
 }
 
 export function escapeAttr(s: string, quote: Quote = "'"): string {
-  return ATTR_SPECIAL.test(s) ? escapeSlow(s, true, quote) : s;
+  if (!ATTR_SPECIAL.test(s)) return s;
+  if (HARD.test(s)) return escapeSlow(s, true, quote);
+  return s.replace(quote === "'" ? ATTR_EASY_APOS : ATTR_EASY_QUOT, easy);
 }
 
-const NAMED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+const NAMED: Readonly<Record<string, string>> = Object.assign(Object.create(null), {
+  lt: '<',
+  gt: '>',
+  amp: '&',
+  apos: "'",
+  quot: '"',
+});
 
 function malformed(message: string, offset?: number): MalformedFrameError {
   return new MalformedFrameError(PROTOCOL, message, offset === undefined ? {} : { offset });
@@ -68,51 +94,91 @@ function malformed(message: string, offset?: number): MalformedFrameError {
  * line-end normalisation (§2.11: CRLF and CR become LF). Only the five predefined entities exist
  * in XMPP (RFC 6120 §11.1 forbids DTDs); anything else is a malformed frame.
  */
+/** Set by `resolve` on text: false once a spelling differs from what `escapeText` writes. */
+let defaultSpelling = true;
+
 function resolve(raw: string, attr: boolean, offset: number | undefined): string {
+  const special = attr ? ATTR_REFS : TEXT_REFS;
+  special.lastIndex = 0;
   let out = '';
   let last = 0;
-  for (let i = 0; i < raw.length; i++) {
+  for (let m = special.exec(raw); m !== null; m = special.exec(raw)) {
+    const i = m.index;
     const c = raw.charCodeAt(i);
+    out += raw.slice(last, i);
     if (c === 0x26) {
       const semi = raw.indexOf(';', i + 1);
       if (semi < 0 || semi - i > 12) throw malformed('an "&" that does not start a reference', offset);
       const body = raw.slice(i + 1, semi);
-      let rep: string;
-      if (body.charCodeAt(0) === 0x23) {
-        const hex = body.charCodeAt(1) === 0x78;
-        const digits = body.slice(hex ? 2 : 1);
-        if (digits.length === 0 || !(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
-          throw malformed(`bad character reference "&${body};"`, offset);
-        }
-        const code = Number.parseInt(digits, hex ? 16 : 10);
-        if (code > 0x10ffff) throw malformed(`character reference "&${body};" is out of range`, offset);
-        rep = String.fromCodePoint(code);
-      } else {
-        const named = NAMED[body];
-        if (named === undefined) throw malformed(`undefined entity "&${body};"`, offset);
-        rep = named;
-      }
-      out += raw.slice(last, i) + rep;
-      i = semi;
+      if (body !== 'amp' && body !== 'lt' && body !== 'gt' && body !== '#13') defaultSpelling = false;
+      out += reference(body, offset);
       last = semi + 1;
     } else if (c === 0x0d) {
-      out += raw.slice(last, i) + (attr ? ' ' : '\n');
-      if (raw.charCodeAt(i + 1) === 0x0a) i++;
-      last = i + 1;
-    } else if (attr && (c === 0x09 || c === 0x0a)) {
-      out += raw.slice(last, i) + ' ';
+      defaultSpelling = false;
+      out += attr ? ' ' : '\n';
+      last = raw.charCodeAt(i + 1) === 0x0a ? i + 2 : i + 1;
+    } else {
+      out += ' '; // TAB or LF in an attribute value
       last = i + 1;
     }
+    special.lastIndex = last;
   }
   return last === 0 ? raw : out + raw.slice(last);
+}
+
+const TEXT_REFS = /[&\r]/g;
+const ATTR_REFS = /[&\t\n\r]/g;
+
+function reference(body: string, offset: number | undefined): string {
+  const named = NAMED[body];
+  if (named !== undefined) return named;
+  if (body.charCodeAt(0) === 0x23) {
+    const hex = body.charCodeAt(1) === 0x78;
+    const digits = body.slice(hex ? 2 : 1);
+    if (digits.length === 0 || !(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) {
+      throw malformed(`bad character reference "&${body};"`, offset);
+    }
+    const code = Number.parseInt(digits, hex ? 16 : 10);
+    if (code > 0x10ffff) throw malformed(`character reference "&${body};" is out of range`, offset);
+    return String.fromCodePoint(code);
+  }
+  throw malformed(`undefined entity "&${body};"`, offset);
+}
+
+// Literal characters `escapeText` would write differently; surrogates only when not in a pair.
+const TEXT_LITERAL_NOT_DEFAULT = /[>\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
+const SURROGATE = /[\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const TEXT_RAW_SPECIAL = /[&\r>\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
+
+/**
+ * A text node from raw character data: the resolved text, and the raw spelling only when
+ * `escapeText(text)` would not give it back (decided while resolving, without re-escaping).
+ */
+export function textFromRaw(raw: string, offset?: number): XmlText {
+  if (!TEXT_RAW_SPECIAL.test(raw)) return { type: 'text', text: raw };
+  defaultSpelling = !TEXT_LITERAL_NOT_DEFAULT.test(raw) && !(SURROGATE.test(raw) && LONE_SURROGATE.test(raw));
+  const text = raw.indexOf('&') < 0 && raw.indexOf('\r') < 0 ? raw : resolve(raw, false, offset);
+  return defaultSpelling ? { type: 'text', text } : { type: 'text', text, raw };
+}
+
+// A raw attribute value with none of these is its own value and its own default spelling (it
+// cannot hold "<" or its quote character, the scanner refuses both).
+const ATTR_RAW_SPECIAL = /[&"'\u0000-\u001f\ud800-\udfff\ufffe\uffff]/;
+
+/** An attribute value from its raw spelling: the value, and the spelling when it is not the default. */
+export function attrFromRaw(raw: string, quote: Quote, offset?: number): { value: string; raw?: string } {
+  if (!ATTR_RAW_SPECIAL.test(raw)) return { value: raw };
+  const value = decodeAttr(raw, offset);
+  return escapeAttr(value, quote) === raw ? { value } : { value, raw };
 }
 
 export function decodeText(raw: string, offset?: number): string {
   return raw.indexOf('&') < 0 && raw.indexOf('\r') < 0 ? raw : resolve(raw, false, offset);
 }
 
-const ATTR_RAW_SPECIAL = /[&\t\n\r]/;
+const ATTR_REFERENCE_OR_SPACE = /[&\t\n\r]/;
 
 export function decodeAttr(raw: string, offset?: number): string {
-  return ATTR_RAW_SPECIAL.test(raw) ? resolve(raw, true, offset) : raw;
+  return ATTR_REFERENCE_OR_SPACE.test(raw) ? resolve(raw, true, offset) : raw;
 }

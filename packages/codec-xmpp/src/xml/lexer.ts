@@ -1,6 +1,6 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
-import { decodeAttr, decodeText, escapeAttr, escapeText } from './escape.js';
+import { attrFromRaw, textFromRaw } from './escape.js';
 import type { XmlAttribute, XmlCdata, XmlComment, XmlElement, XmlNode, XmlPi, XmlText } from './node.js';
 
 /**
@@ -83,10 +83,11 @@ export function scanStartTag(s: string, at: number): StartTag {
     if (valueEnd < 0) throw malformed(`unterminated value of attribute ${name}`, i);
     const raw = s.slice(i + 1, valueEnd);
     if (raw.indexOf('<') >= 0) throw malformed(`"<" in the value of attribute ${name}`, i);
-    const attr: XmlAttribute = { name, value: decodeAttr(raw, i) };
     const quote = q === 0x27 ? "'" : '"';
+    const spelled = attrFromRaw(raw, quote, i);
+    const attr: XmlAttribute = { name, value: spelled.value };
     if (quote === '"') attr.quote = '"';
-    if (escapeAttr(attr.value, quote) !== raw) attr.raw = raw;
+    if (spelled.raw !== undefined) attr.raw = spelled.raw;
     const space = s.slice(wsStart, nameStart);
     if (space !== ' ') attr.space = space;
     if (eq !== '=') attr.eq = eq;
@@ -102,7 +103,7 @@ export function scanStartTag(s: string, at: number): StartTag {
 export function scanEndTag(s: string, at: number, el: XmlElement): number {
   const name = el.name;
   let i = at + 2 + name.length;
-  if (s.charCodeAt(at + 1) !== 0x2f || s.slice(at + 2, i) !== name || isNameChar(s.charCodeAt(i))) {
+  if (s.charCodeAt(at + 1) !== 0x2f || !s.startsWith(name, at + 2) || isNameChar(s.charCodeAt(i))) {
     throw malformed(`expected </${name}>`, at);
   }
   const wsStart = i;
@@ -142,9 +143,7 @@ export function scanPi(s: string, at: number): Scanned<XmlPi> {
 }
 
 export function textNode(raw: string, at: number): XmlText {
-  const node: XmlText = { type: 'text', text: decodeText(raw, at) };
-  if (escapeText(node.text) !== raw) node.raw = raw;
-  return node;
+  return textFromRaw(raw, at);
 }
 
 /**

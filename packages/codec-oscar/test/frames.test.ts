@@ -210,7 +210,13 @@ describe('frame codec', () => {
     const frame = decodeFlap(flap(Family.icbm, Icbm.hostAck, 0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0x61]));
     if (frame.payload.type !== 'snac' || frame.payload.body.type !== 'icbm-ack')
       throw new Error('not an ack');
-    for (const change of [{ screenName: long }, { screenName: 'caf\u00e9\u4e16' }, { cookie: 'xyz' }]) {
+    for (const change of [
+      { screenName: long },
+      { screenName: 'caf\u00e9\u4e16' },
+      { screenName: `a long screen name \u4e16 beyond Latin-1` },
+      { cookie: 'xyz' },
+      { cookie: '01020304050607zz' },
+    ]) {
       const copy = { ...frame, payload: { ...frame.payload, body: { ...frame.payload.body, ...change } } };
       expect(() => encodeFlap(copy)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }));
     }

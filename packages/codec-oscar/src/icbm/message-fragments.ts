@@ -37,9 +37,9 @@ export function isTextFragment(f: MessageFragment): f is TextFragment {
   return 'text' in f;
 }
 
-/** Reads the fragments in `bytes[start, end)` (a TLV 2 value, read in place). */
-export function readFragments(bytes: Uint8Array, start = 0, end = bytes.length): MessageFragment[] {
-  const r = new ByteReader(bytes, start, end);
+/** Reads the fragments of a TLV 2 value: all of `source`, or what a reader spans (read in place). */
+export function readFragments(source: Uint8Array | ByteReader): MessageFragment[] {
+  const r = source instanceof ByteReader ? source : new ByteReader(source);
   const out: MessageFragment[] = [];
   while (!r.done) {
     const id = r.u8('fragment id');

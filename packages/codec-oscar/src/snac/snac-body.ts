@@ -200,12 +200,30 @@ function readCookie(r: ByteReader): string {
   return hexString(r.bytes, o, o + 8);
 }
 
-const COOKIE = /^[0-9a-fA-F]{16}$/;
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x57;
+  return -1;
+}
 
 function writeCookie(w: ByteWriter, cookie: string): void {
-  if (!COOKIE.test(cookie))
-    throw new MalformedFrameError(PROTOCOL, `ICBM cookie "${cookie}" is not 16 hex digits`);
-  for (let i = 0; i < 16; i += 2) w.u8(Number.parseInt(cookie.slice(i, i + 2), 16));
+  if (cookie.length === 16) {
+    const start = w.offset;
+    let ok = true;
+    for (let i = 0; i < 16; i += 2) {
+      const hi = hexDigit(cookie.charCodeAt(i));
+      const lo = hexDigit(cookie.charCodeAt(i + 1));
+      if (hi < 0 || lo < 0) {
+        ok = false;
+        break;
+      }
+      w.u8((hi << 4) | lo);
+    }
+    if (ok) return;
+    w.offset = start;
+  }
+  throw new MalformedFrameError(PROTOCOL, `ICBM cookie "${cookie}" is not 16 hex digits`);
 }
 
 // ------------------------------------------------------------------ ICBM TLVs
@@ -226,20 +244,20 @@ function readIcbmTlvs(r: ByteReader, channel: number): IcbmTlv[] {
     // not parse stays raw, and still re-encodes byte for byte.
     if (channel === 1 && type === 2) {
       try {
-        tlvs.push({ type: 2, fragments: readFragments(b, start, at) });
+        tlvs.push({ type: 2, fragments: readFragments(r.within(start, at)) });
         continue;
       } catch (error) {
         if (!isCrossTalkError(error)) throw error;
       }
     } else if (channel === 4 && type === 5) {
       try {
-        tlvs.push({ type: 5, icq: readIcqMessage(view(b, start, at)) });
+        tlvs.push({ type: 5, icq: readIcqMessage(r.viewAt(start, at)) });
         continue;
       } catch (error) {
         if (!isCrossTalkError(error)) throw error;
       }
     }
-    tlvs.push({ type, value: view(b, start, at) });
+    tlvs.push({ type, value: r.viewAt(start, at) });
   }
   r.offset = end;
   return tlvs;

@@ -1,7 +1,6 @@
 import { latin1, MalformedFrameError } from '@crosstalk/core';
 import { type ByteReader, overrun, PROTOCOL } from '../wire/byte-reader.js';
 import { ByteWriter, checkLength } from '../wire/byte-writer.js';
-import { view } from '../wire/bytes.js';
 
 /** TLV: type u16, length u16, value (PROTOCOLS.md "OSCAR"; retro-aim-server wire/tlv.go). */
 export interface Tlv {
@@ -42,7 +41,7 @@ export function readTlvCount(r: ByteReader, count: number): Tlv[] {
     const start = at + 4;
     at = start + ((b[at + 2]! << 8) | b[at + 3]!);
     if (at > r.end) overrun(`TLV 0x${type.toString(16)} value`, start);
-    tlvs.push({ type, value: view(b, start, at) });
+    tlvs.push({ type, value: r.viewAt(start, at) });
     r.offset = at;
   }
   return tlvs;

@@ -1,5 +1,5 @@
 import { MalformedFrameError } from '@crosstalk/core';
-import { latin1String, view } from './bytes.js';
+import { EMPTY, latin1String } from './bytes.js';
 
 export const PROTOCOL = 'oscar';
 
@@ -17,11 +17,26 @@ export class ByteReader {
   readonly bytes: Uint8Array;
   offset: number;
   readonly end: number;
+  /** `bytes.buffer` and `bytes.byteOffset`, read once: the `buffer` getter costs as much as a view. */
+  readonly #buffer: ArrayBufferLike;
+  readonly #base: number;
 
-  constructor(bytes: Uint8Array, offset = 0, end = bytes.length) {
+  constructor(bytes: Uint8Array, offset = 0, end = bytes.length, parent?: ByteReader) {
     this.bytes = bytes;
     this.offset = offset;
     this.end = end;
+    this.#buffer = parent ? parent.#buffer : bytes.buffer;
+    this.#base = parent ? parent.#base : bytes.byteOffset;
+  }
+
+  /** A reader over `[start, end)` of the same bytes. */
+  within(start: number, end: number): ByteReader {
+    return new ByteReader(this.bytes, start, end, this);
+  }
+
+  /** A view of `bytes[start, end)` (no copy, no bounds check: callers check first). */
+  viewAt(start: number, end: number): Uint8Array {
+    return end === start ? EMPTY : new Uint8Array(this.#buffer, this.#base + start, end - start);
   }
 
   get remaining(): number {
@@ -72,7 +87,7 @@ export class ByteReader {
   /** A view of the next `n` bytes (checked first; no copy). */
   view(n: number, what = 'bytes'): Uint8Array {
     this.need(n, what);
-    const v = view(this.bytes, this.offset, this.offset + n);
+    const v = this.viewAt(this.offset, this.offset + n);
     this.offset += n;
     return v;
   }
@@ -97,7 +112,7 @@ export class ByteReader {
 
   /** The rest of the frame as a view. */
   rest(): Uint8Array {
-    const v = view(this.bytes, this.offset, this.end);
+    const v = this.viewAt(this.offset, this.end);
     this.offset = this.end;
     return v;
   }

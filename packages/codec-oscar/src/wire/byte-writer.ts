@@ -2,6 +2,12 @@ import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from './byte-reader.js';
 import { allocate } from './bytes.js';
 
+type Latin1Write = (this: Uint8Array, s: string, offset: number, length: number) => number;
+// Node's native Latin-1 writer; elsewhere the loop below does the same.
+const nativeLatin1Write = (globalThis as { Buffer?: { prototype: { latin1Write?: Latin1Write } } }).Buffer
+  ?.prototype.latin1Write;
+const BEYOND_LATIN1 = /[^\u0000-\u00ff]/;
+
 /**
  * Big-endian writer into a buffer sized in advance (STYLE.md: sized first, allocated once).
  * Length prefixes are range-checked so an oversized field is a typed error, never a silent wrap.
@@ -44,12 +50,26 @@ export class ByteWriter {
   }
 
   raw(v: Uint8Array): void {
-    this.bytes.set(v, this.offset);
-    this.offset += v.length;
+    const n = v.length;
+    // `set` has a fixed cost that dwarfs copying a few bytes (TLV values are mostly 2 to 16 bytes).
+    if (n < 32) {
+      const b = this.bytes;
+      const o = this.offset;
+      for (let i = 0; i < n; i++) b[o + i] = v[i]!;
+    } else {
+      this.bytes.set(v, this.offset);
+    }
+    this.offset += n;
   }
 
   /** A byte string: one byte per char; a char above U+00FF cannot be written and is a typed error. */
   byteString(s: string): void {
+    if (s.length > 16 && nativeLatin1Write) {
+      if (BEYOND_LATIN1.test(s))
+        throw new MalformedFrameError(PROTOCOL, 'a byte string holds a character above U+00FF');
+      this.offset += nativeLatin1Write.call(this.bytes, s, this.offset, s.length);
+      return;
+    }
     const b = this.bytes;
     let o = this.offset;
     for (let i = 0; i < s.length; i++) {

@@ -1,14 +1,19 @@
-import { type CodecGolden, codecSuite } from '@crosstalk/compliance';
+import { type CodecGolden, codecSuite, goldensFromTranscript, readTranscript } from '@crosstalk/compliance';
 import { utf8 } from '@crosstalk/core';
 import { xmpp } from '../src/index.js';
 import { captureRuns } from './capture.js';
 import { HANDWRITTEN_CLIENT, HANDWRITTEN_SERVER } from './goldens.js';
 
-// Goldens: every hole-free run of the real capture, both directions, plus hand-written streams
-// that reach what the capture lacks (CDATA, comments, entities, both quotes, prefixes, XHTML-IM,
-// multi-byte UTF-8, a stream restart, whitespace keepalives).
+// Goldens: every hole-free run of the real capture, both directions; a session recorded against
+// prosody with @xmpp/client and our scripted client (test/fixtures/record-session.ts); and
+// hand-written streams that reach what neither holds (CDATA, comments, prefixes, whitespace
+// keepalives, a stream-level comment).
 const goldens: CodecGolden[] = [
   ...captureRuns().map((r) => ({ name: r.name, direction: r.direction, bytes: r.bytes })),
+  ...goldensFromTranscript(
+    'prosody',
+    readTranscript(new URL('./fixtures/prosody-xmppjs.jsonl', import.meta.url).pathname),
+  ),
   { name: 'hand-written client stream', direction: 'client', bytes: utf8(HANDWRITTEN_CLIENT) },
   { name: 'hand-written server stream', direction: 'server', bytes: utf8(HANDWRITTEN_SERVER) },
 ];

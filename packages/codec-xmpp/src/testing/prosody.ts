@@ -168,7 +168,11 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPros
   );
   const logFile = join(dir, 'prosody.log');
   const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  // If the test process dies without stopping us, do not leave a server behind.
+  const killOnExit = () => child.kill('SIGTERM'); // runuser passes it on to prosody
+  process.once('exit', killOnExit);
   const stop = async () => {
+    process.removeListener('exit', killOnExit);
     if (!exited) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

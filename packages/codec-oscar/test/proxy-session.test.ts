@@ -7,7 +7,7 @@ import {
   type SessionEvent,
 } from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FeedbagClass, oscar } from '../src/index.js';
+import { FeedbagClass, oscar, snacFrame } from '../src/index.js';
 import {
   type MockOscarServer,
   type MockOscarUser,
@@ -336,6 +336,47 @@ describe('roster merge and foreign buddy-list edits', () => {
         accepted: false,
         message: 'no thanks',
       },
+    ]);
+    expect(server!.seqErrors).toEqual([]);
+  });
+});
+
+describe('ICQ', () => {
+  const ch4 = (to: string, msgType: number, text: string) =>
+    snacFrame(
+      0x0004,
+      0x0006,
+      {
+        type: 'icbm-to-host',
+        cookie: '0a0b0c0d0e0f1011',
+        channel: 4,
+        screenName: to,
+        tlvs: [
+          { type: 5, icq: { uin: 123456789, msgType, flags: 0, text, terminated: true } },
+          { type: 6, value: new Uint8Array(0) },
+        ],
+      },
+      { requestId: 0x99 },
+    );
+
+  it('channel-4 messages: to a foreign user withheld as im or buddy-request; to a native user relayed', async () => {
+    await setup();
+    const alice = await direct({ screenName: 'alice', password: 'alicepw1' });
+    const icq = await viaRelay({ screenName: '123456789', password: 'icqpass', method: 'roasted' });
+    await relay!.waitFor(ofType('verified'));
+    icq.bos.send(ch4('bob@yahoo', 1, 'plain ICQ text'));
+    icq.bos.send(
+      ch4('bob@yahoo', 6, 'Icy\u00feIce\u00feCube\u00feice@example.com\u00fe1\u00feplease authorize me'),
+    );
+    icq.bos.send(ch4('alice', 1, 'hello alice from ICQ'));
+    const got = await alice.waitForEvent((e) => e.kind === 'im');
+    expect(got).toMatchObject({ from: { user: '123456789', network: 'icq' }, text: 'hello alice from ICQ' });
+    const outbound = relay!.events
+      .filter(ofType('outbound'))
+      .map((e) => (e.event as Extract<SessionEvent, { type: 'outbound' }>).event);
+    expect(outbound).toMatchObject([
+      { kind: 'im', from: { user: '123456789', network: 'icq' }, to: yahoo('bob'), text: 'plain ICQ text' },
+      { kind: 'buddy-request', to: yahoo('bob'), name: 'Icy', message: 'please authorize me' },
     ]);
     expect(server!.seqErrors).toEqual([]);
   });

@@ -262,7 +262,9 @@ export class OscarProxySession implements ProxySession {
     const body = p.body;
     switch (body.type) {
       case 'icbm-to-host':
-        if (!this.#foreign(body.screenName)) break;
+        // Only what the gateway can carry is withheld; anything else (a file-transfer proposal on
+        // channel 2, say) goes to the server, whose error tells the client the truth.
+        if (!this.#foreign(body.screenName) || events.length === 0) break;
         this.#withholdFromClient(out, events);
         // The client asked for a host ack (TLV 3): the gateway answers as the server would.
         if (body.tlvs.some((t) => t.type === TLV_REQUEST_HOST_ACK)) {
@@ -381,6 +383,8 @@ export class OscarProxySession implements ProxySession {
     const p = frame.payload;
     if (p.type === 'signoff') {
       if (this.#role === 'auth' || this.#role === 'unknown') this.#loginReply(p.tlvs, 'bos', out);
+      // The server refused the BOS cookie: it is spent.
+      else if (this.#cookie && !this.#verified) this.#ctx.cookies.forget(PROTOCOL, this.#cookie);
       this.#forwardToClient(raw, out);
       return;
     }

@@ -1,6 +1,13 @@
-import { type Codec, defineCodec, type Feature, featureSet } from '@crosstalk/core';
+import {
+  type Codec,
+  defineCodec,
+  type Feature,
+  featureSet,
+  type SessionContext,
+  type TranslatorOptions,
+} from '@crosstalk/core';
 import { StanzaFramer } from './framer/stanza-framer.js';
-import { createFrameCodec, type XmppFrame } from './frames/frame.js';
+import { createFrameCodec, type XmppFrame, type XmppFrameCodec } from './frames/frame.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from './protocol.js';
 import { XmppSession } from './session/session.js';
 import { sniffXmpp } from './sniff.js';
@@ -39,13 +46,20 @@ export const XMPP_FEATURES: readonly Feature[] = [
   'call-invite',
 ];
 
+/** The codec with this package's concrete types (still a plain `Codec` to the gateway). */
+export type XmppCodec = Omit<Codec<XmppFrame>, 'frames' | 'createTranslator' | 'openSession'> & {
+  readonly frames: XmppFrameCodec;
+  createTranslator(options?: TranslatorOptions): XmppTranslator;
+  openSession(ctx: SessionContext): XmppSession;
+};
+
 /** The XMPP codec: client streams on port 5222 (RFC 6120, RFC 6121). */
-export function xmpp(options: XmppCodecOptions = {}): Codec<XmppFrame> {
+export function xmpp(options: XmppCodecOptions = {}): XmppCodec {
   const maxStanzaSize = options.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
   const frames = createFrameCodec({ maxDepth, parser: options.parser ?? 'auto' });
   const features = featureSet(...XMPP_FEATURES);
-  return defineCodec<XmppFrame>({
+  const codec = defineCodec<XmppFrame>({
     protocol: PROTOCOL,
     // Users live on XMPP domains; the gateway recognises XMPP codecs by the id `xmpp`.
     networks: ['xmpp'],
@@ -63,4 +77,5 @@ export function xmpp(options: XmppCodecOptions = {}): Codec<XmppFrame> {
     createTranslator: (o) => new XmppTranslator(o),
     openSession: (ctx) => new XmppSession(ctx, { frames, features, maxFrameSize: maxStanzaSize, maxDepth }),
   });
+  return codec as XmppCodec;
 }

@@ -1,5 +1,5 @@
 export { type StanzaForm, type StanzaFormOptions, stanza, stanzaForm } from './canonical/stanza-form.js';
-export { XMPP_FEATURES, type XmppCodecOptions, xmpp } from './codec.js';
+export { XMPP_FEATURES, type XmppCodec, type XmppCodecOptions, xmpp } from './codec.js';
 export { StanzaFramer, type StanzaFramerOptions } from './framer/stanza-framer.js';
 export { createFrameCodec, type XmppFrame, type XmppFrameCodec } from './frames/frame.js';
 export {

@@ -3,6 +3,13 @@ import { findTlv, hasTlv, type Tlv } from '../tlv/tlv.js';
 import { byteStringToText } from '../wire/text.js';
 import { FeedbagAttribute, FeedbagClass, type FeedbagItem } from './feedbag-item.js';
 
+export type FeedbagEdit = 'insert' | 'update' | 'delete';
+
+/** The edit a feedbag SNAC carries: 0x08 insert, 0x09 update, 0x0A delete (retro-aim-server FeedbagInsertItem...). */
+export function feedbagEditOf(subtype: number): FeedbagEdit {
+  return subtype === 0x0008 ? 'insert' : subtype === 0x0009 ? 'update' : 'delete';
+}
+
 /**
  * A buddy list as the feedbag stores it (family 0x13): items keyed by (group id, item id). Groups
  * are class-1 items with item id 0; the root group (group id 0, empty name) orders the groups and
@@ -20,7 +27,7 @@ export class FeedbagList {
    * Applies a feedbag edit the way the server stores it (retro-aim-server FeedbagUpsert /
    * FeedbagDelete). Items are copied: decoded frames are views of buffers their owner may reuse.
    */
-  apply(kind: 'insert' | 'update' | 'delete', edits: readonly FeedbagItem[]): void {
+  apply(kind: FeedbagEdit, edits: readonly FeedbagItem[]): void {
     for (const edit of edits) {
       const item = copyItem(edit);
       const at = this.items.findIndex((i) => i.groupId === item.groupId && i.itemId === item.itemId);

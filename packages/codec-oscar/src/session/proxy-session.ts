@@ -19,7 +19,7 @@ import {
 } from '@crosstalk/core';
 import { OSCAR_FEATURES } from '../features.js';
 import { FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
-import { FeedbagList } from '../feedbag/feedbag-list.js';
+import { FeedbagList, feedbagEditOf } from '../feedbag/feedbag-list.js';
 import { mergeForeignBuddies } from '../feedbag/roster-merge.js';
 import { decodeFlap, encodeFlap, type FlapFrame, type Snac } from '../flap/flap-frame.js';
 import { createFlapFramer } from '../flap/flap-framer.js';
@@ -312,8 +312,7 @@ export class OscarProxySession implements ProxySession {
     events: CanonicalEvent[],
     out: Pending,
   ): void {
-    const kind =
-      p.subtype === Feedbag.insertItem ? 'insert' : p.subtype === Feedbag.updateItem ? 'update' : 'delete';
+    const kind = feedbagEditOf(p.subtype);
     const isForeignItem = (i: FeedbagItem) => i.classId === FeedbagClass.buddy && this.#foreign(i.name);
     const foreign = body.items.filter(isForeignItem);
     this.#feedbag.apply(kind, body.items);
@@ -416,12 +415,7 @@ export class OscarProxySession implements ProxySession {
       }
       if (body.type === 'feedbag-items' && p.subtype !== Feedbag.status) {
         // Server-initiated edits (another session of the same user) keep the client's list current.
-        const kind =
-          p.subtype === Feedbag.insertItem
-            ? 'insert'
-            : p.subtype === Feedbag.updateItem
-              ? 'update'
-              : 'delete';
+        const kind = feedbagEditOf(p.subtype);
         this.#feedbag.apply(kind, body.items);
       }
     }

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { toHex } from '@crosstalk/core';
 import { FeedbagAttribute, FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
-import { FeedbagList, withOrder } from '../feedbag/feedbag-list.js';
+import { FeedbagList, feedbagEditOf, orderOf, withOrder } from '../feedbag/feedbag-list.js';
 import type { FlapFrame, Snac } from '../flap/flap-frame.js';
 import { LoginError } from '../login/login-errors.js';
 import { roastPassword } from '../login/roast.js';
@@ -117,7 +117,7 @@ function initialFeedbag(user: MockOscarUser): FeedbagList {
       attributes,
     };
     list.items.push(item);
-    groups.set(name, withOrder(g, [...orderIds(g), item.itemId]));
+    groups.set(name, withOrder(g, [...orderOf(g), item.itemId]));
   }
   const root = withOrder(
     { name: '', groupId: 0, itemId: 0, classId: FeedbagClass.group, attributes: [] },
@@ -125,13 +125,6 @@ function initialFeedbag(user: MockOscarUser): FeedbagList {
   );
   list.items.unshift(root, ...groups.values());
   return list;
-}
-
-function orderIds(g: FeedbagItem): number[] {
-  const v = findTlv(g.attributes, FeedbagAttribute.order);
-  const ids: number[] = [];
-  if (v) for (let i = 0; i + 1 < v.length; i += 2) ids.push((v[i]! << 8) | v[i + 1]!);
-  return ids;
 }
 
 function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -525,8 +518,7 @@ export async function startMockOscarServer(options: MockOscarServerOptions): Pro
   };
 
   const feedbagEdit = (s: BosSession, p: Snac, items: FeedbagItem[]) => {
-    const kind =
-      p.subtype === Feedbag.insertItem ? 'insert' : p.subtype === Feedbag.updateItem ? 'update' : 'delete';
+    const kind = feedbagEditOf(p.subtype);
     const before = new Set(s.account.feedbag.buddies().map((b) => key(b.name)));
     s.account.feedbag.apply(kind, items);
     reply(s, p, Feedbag.status, { type: 'feedbag-status', codes: items.map(() => 0) });

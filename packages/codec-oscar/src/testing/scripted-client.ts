@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { CanonicalEvent } from '@crosstalk/core';
 import { FeedbagAttribute, FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
-import { FeedbagList, orderOf, withOrder } from '../feedbag/feedbag-list.js';
+import { FeedbagList, feedbagEditOf, orderOf, withOrder } from '../feedbag/feedbag-list.js';
 import type { FlapFrame } from '../flap/flap-frame.js';
 import { textToFragments } from '../icbm/message-text.js';
 import { loginErrorMessage } from '../login/login-errors.js';
@@ -227,8 +227,7 @@ export class ScriptedOscarClient {
       p.body.type === 'feedbag-items' &&
       p.requestId & 0x80000000
     ) {
-      const kind =
-        p.subtype === Feedbag.insertItem ? 'insert' : p.subtype === Feedbag.updateItem ? 'update' : 'delete';
+      const kind = feedbagEditOf(p.subtype);
       this.feedbag.apply(kind, p.body.items);
     }
     for (const event of this.#translator.toEvents(frame, 'server')) {

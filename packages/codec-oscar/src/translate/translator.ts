@@ -9,7 +9,7 @@ import {
   UnsupportedEventError,
 } from '@crosstalk/core';
 import { FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
-import { FeedbagList, withOrder } from '../feedbag/feedbag-list.js';
+import { FeedbagList, feedbagEditOf, withOrder } from '../feedbag/feedbag-list.js';
 import type { FlapFrame } from '../flap/flap-frame.js';
 import { htmlToText, looksLikeHtml, textToHtml } from '../icbm/html.js';
 import { type IcqMessage, IcqMessageType } from '../icbm/icq-message.js';
@@ -331,8 +331,7 @@ export class OscarTranslator implements Translator<FlapFrame> {
   }
 
   #feedbagEditEvents(subtype: number, items: FeedbagItem[]): CanonicalEvent[] {
-    const kind =
-      subtype === Feedbag.insertItem ? 'insert' : subtype === Feedbag.updateItem ? 'update' : 'delete';
+    const kind = feedbagEditOf(subtype);
     // Groups first, so buddies inserted with their new group get its name.
     this.feedbag.apply(
       kind,

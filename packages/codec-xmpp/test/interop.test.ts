@@ -298,3 +298,57 @@ describe('interop: STARTTLS through the session (openssl s_client -> session -> 
     }
   });
 });
+
+describe('e2e: many scripted clients through proxy sessions at once', () => {
+  it('20 users log in concurrently, chat locally, and have their foreign messages withheld', async () => {
+    const users = Array.from({ length: 20 }, (_, i) => ({ user: `user${i}`, password: `pw${i}` }));
+    const prosody = await startProsody({ users });
+    const relay = await startSessionRelay({
+      codec: xmpp(),
+      upstream: { host: prosody.host, port: prosody.port },
+    });
+    const clients: ScriptedXmppClient[] = [];
+    try {
+      clients.push(
+        ...(await Promise.all(
+          users.map((u) =>
+            ScriptedXmppClient.login({
+              host: relay.host,
+              port: relay.port,
+              domain: 'localhost',
+              user: u.user,
+              password: u.password,
+              resource: 'r',
+            }),
+          ),
+        )),
+      );
+      const verified = relay.events.filter((e) => e.event.type === 'verified');
+      expect(verified.length).toBe(20);
+      // Each user messages the next one (locally) and bob@yahoo (foreign).
+      clients.forEach((c, i) => {
+        c.sendMessage(`user${(i + 1) % 20}@localhost/r`, `ring ${i}`);
+        c.sendMessage('bob@yahoo', `far ${i}`);
+      });
+      await Promise.all(
+        clients.map((c, i) =>
+          c.waitFor((el) => el.name === 'message' && JSON.stringify(el).includes(`ring ${(i + 19) % 20}`)),
+        ),
+      );
+      const outbound = await Promise.all(
+        users.map((_, i) =>
+          relay.waitFor(
+            (e) =>
+              e.event.type === 'outbound' && e.event.event.kind === 'im' && e.event.event.text === `far ${i}`,
+          ),
+        ),
+      );
+      expect(new Set(outbound.map((o) => o.connectionId)).size).toBe(20);
+      expect(relay.errors).toEqual([]);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await relay.close();
+      await prosody.stop();
+    }
+  });
+});

@@ -50,7 +50,6 @@ function escapeSlow(s: string, inAttr: boolean, quote: Quote): string {
 
 // Characters that need the careful loop (surrogates must be told apart from valid pairs).
 const HARD = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/;
-const TEXT_EASY = /[&<>\r]/g;
 const ATTR_EASY_APOS = /[&<'\t\n\r]/g;
 const ATTR_EASY_QUOT = /[&<"\t\n\r]/g;
 const EASY: Readonly<Record<string, string>> = {
@@ -65,9 +64,30 @@ const EASY: Readonly<Record<string, string>> = {
 };
 const easy = (c: string) => EASY[c]!;
 
+const TEXT_SPECIAL_ALL = new RegExp(TEXT_SPECIAL.source, 'g');
+
 export function escapeText(s: string): string {
-  if (!TEXT_SPECIAL.test(s)) return s;
-  return HARD.test(s) ? escapeSlow(s, false, "'") : s.replace(TEXT_EASY, easy);
+  // One regex pass over the common case (markup characters and CR); anything rarer (controls,
+  // surrogates, U+FFFE/FFFF) takes the careful loop.
+  TEXT_SPECIAL_ALL.lastIndex = 0;
+  let m = TEXT_SPECIAL_ALL.exec(s);
+  if (m === null) return s;
+  let out = '';
+  let last = 0;
+  do {
+    const i = m.index;
+    const c = s.charCodeAt(i);
+    let rep: string;
+    if (c === 0x26) rep = '&amp;';
+    else if (c === 0x3c) rep = '&lt;';
+    else if (c === 0x3e) rep = '&gt;';
+    else if (c === 0x0d) rep = '&#13;';
+    else return escapeSlow(s, false, "'");
+    out += s.slice(last, i) + rep;
+    last = i + 1;
+    m = TEXT_SPECIAL_ALL.exec(s);
+  } while (m !== null);
+  return out + s.slice(last);
 }
 
 export function escapeAttr(s: string, quote: Quote = "'"): string {

@@ -17,16 +17,40 @@ const utf8Encoder = new TextEncoder();
 
 const SPACE = 0x20;
 
-/** A command line's text, or undefined when it is not one we can re-spell byte for byte. */
-function lineText(raw: Uint8Array, end: number): string | undefined {
-  // Control characters inside a line (tabs, stray CRs, NULs) make it a raw line.
-  for (let i = 0; i < end; i++) {
+/**
+ * The arguments of a command line (after the verb and its space), or undefined when the line is
+ * not one we can re-spell byte for byte (control characters, invalid UTF-8). ASCII lines, nearly
+ * all of them, are cut into strings as they are scanned; others go through one fatal UTF-8 decode.
+ */
+function lineArgs(raw: Uint8Array, end: number): string[] | undefined {
+  if (end <= 3) return [];
+  const args: string[] = [];
+  let token = '';
+  for (let i = 4; i < end; i++) {
+    const b = raw[i]!;
+    if (b === SPACE) {
+      args.push(token);
+      token = '';
+    } else if (b < 0x20 || b === 0x7f) {
+      return undefined;
+    } else if (b >= 0x80) {
+      return utf8Args(raw, end);
+    } else {
+      token += String.fromCharCode(b);
+    }
+  }
+  args.push(token);
+  return args;
+}
+
+function utf8Args(raw: Uint8Array, end: number): string[] | undefined {
+  for (let i = 4; i < end; i++) {
     const b = raw[i]!;
     if (b < 0x20 || b === 0x7f) return undefined;
   }
-  // One fatal UTF-8 decode covers ASCII and Escargot's raw UTF-8 friendly names alike.
   try {
-    return utf8Fatal.decode(raw.subarray(0, end));
+    // Escargot writes friendly names as raw UTF-8 (msnp.py `MSNPWriter` only escapes spaces).
+    return utf8Fatal.decode(raw.subarray(4, end)).split(' ');
   } catch {
     return undefined;
   }
@@ -60,10 +84,9 @@ export function decodeFrame(raw: Uint8Array, direction: Direction): MsnpFrame {
   ) {
     return rawFrame(raw);
   }
-  const text = lineText(raw, end);
-  if (text === undefined) return rawFrame(raw);
-  const verb = text.slice(0, 3);
-  const args = end > 3 ? text.slice(4).split(' ') : [];
+  const args = lineArgs(raw, end);
+  if (args === undefined) return rawFrame(raw);
+  const verb = String.fromCharCode(raw[0]!, raw[1]!, raw[2]!);
   const rest = raw.length - (lf + 1);
   const numeric = raw[0]! <= 0x39 && raw[1]! <= 0x39 && raw[2]! <= 0x39;
   if (numeric) {

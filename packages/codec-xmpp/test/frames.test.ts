@@ -1,4 +1,4 @@
-import { bytesEqual, isCrossTalkError, utf8 } from '@crosstalk/core';
+import { bytesEqual, utf8 } from '@crosstalk/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,6 +12,7 @@ import {
 } from '../src/index.js';
 import { captureRuns } from './capture.js';
 import { HANDWRITTEN_CLIENT, HANDWRITTEN_SERVER } from './goldens.js';
+import { errorCode } from './helpers.js';
 import { xmlElement } from './xml-arbitraries.js';
 
 const codec = xmpp();
@@ -21,16 +22,6 @@ const frames = codec.frames;
 
 const decode = (s: string) => frames.decode(utf8(s), 'client');
 const roundTrip = (s: string) => Buffer.from(frames.encode(decode(s))).toString('utf8');
-
-function errorCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (!isCrossTalkError(error)) throw error;
-    return error.code;
-  }
-  return undefined;
-}
 
 describe('frame types', () => {
   it('decodes each kind of frame', () => {

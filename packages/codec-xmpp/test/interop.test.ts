@@ -8,10 +8,11 @@ import {
   type RosterItem,
   type SessionEvent,
 } from '@crosstalk/core';
-import { client, xml } from '@xmpp/client';
+import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xmpp } from '../src/index.js';
 import { type RunningProsody, ScriptedXmppClient, startProsody } from '../src/testing/index.js';
+import { xmppJsClient } from './helpers.js';
 
 // Interop with real software (PEERS.md): prosody as the server, @xmpp/client as the client, our
 // proxy session in between through compliance's TCP relay. Needs prosody (installed by .ci/run).
@@ -95,17 +96,7 @@ describe('interop: @xmpp/client -> proxy session -> prosody', () => {
       resource: 'phone',
     });
     carol.sendPresence();
-    alice = client({
-      service: `xmpp://127.0.0.1:${relay.port}`,
-      domain: 'localhost',
-      resource: 'desk',
-      username: 'alice',
-      password: 'alicepw',
-      // PEERS.md: force PLAIN on the test server (SCRAM costs about a second of CPU).
-      credentials: (authenticate: (c: object, m: string) => Promise<void>) =>
-        authenticate({ username: 'alice', password: 'alicepw' }, 'PLAIN'),
-    });
-    alice.on('error', () => {});
+    alice = xmppJsClient({ port: relay.port, user: 'alice', password: 'alicepw', resource: 'desk' });
     alice.on('stanza', (el: (typeof aliceStanzas)[number]) => aliceStanzas.push(el));
     await alice.start();
   });

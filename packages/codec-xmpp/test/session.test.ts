@@ -2,7 +2,6 @@ import {
   type Address,
   type CanonicalEvent,
   eventFromJson,
-  isCrossTalkError,
   MemoryCookieTable,
   type ProxySession,
   type RosterItem,
@@ -12,6 +11,7 @@ import {
 } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { xmpp } from '../src/index.js';
+import { errorCode } from './helpers.js';
 
 const ALICE: Address = { user: 'alice', network: 'localhost' };
 const BOB_YAHOO: Address = { user: 'bob', network: 'yahoo' };
@@ -100,16 +100,6 @@ class Drive {
 const outbound = (s: Step) =>
   s.events.filter((e) => e.type === 'outbound').map((e) => (e as { event: unknown }).event);
 
-function typedError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (isCrossTalkError(error)) return error.code;
-    throw error;
-  }
-  throw new Error('expected an error');
-}
-
 describe('XMPP proxy session', () => {
   it('reports identified from SASL PLAIN and verified once SASL succeeded and bind returned a JID', () => {
     const d = new Drive();
@@ -129,7 +119,7 @@ describe('XMPP proxy session', () => {
     const early = "<message to='bob@yahoo' type='chat'><body>too early</body></message>";
     expect(d.client(early)).toEqual({ toServer: early, toClient: '', events: [] });
     expect(
-      typedError(() =>
+      errorCode(() =>
         d.session.deliver(
           eventFromJson({ kind: 'typing', from: 'bob@yahoo', to: 'alice@localhost', state: 'composing' }),
         ),
@@ -404,7 +394,7 @@ describe('XMPP proxy session', () => {
     expect(Buffer.concat(d.session.fromClient(tls).toServer)).toEqual(Buffer.from(tls));
     expect(Buffer.concat(d.session.fromServer(tls).toClient)).toEqual(Buffer.from(tls));
     expect(
-      typedError(() =>
+      errorCode(() =>
         d.session.deliver(
           eventFromJson({ kind: 'typing', from: 'bob@yahoo', to: 'alice@localhost', state: 'paused' }),
         ),
@@ -427,9 +417,9 @@ describe('XMPP proxy session', () => {
     expect(s.toServer).toBe('<presence/>');
     expect(s.events.at(-1)).toMatchObject({ type: 'closed', error: { code: 'ERR_MALFORMED_FRAME' } });
     expect(d.session.state).toBe('closed');
-    expect(typedError(() => d.client('<presence/>'))).toBe('ERR_STREAM_CLOSED');
+    expect(errorCode(() => d.client('<presence/>'))).toBe('ERR_STREAM_CLOSED');
     const e = new Drive();
-    expect(typedError(() => e.client('garbage'))).toBe('ERR_MALFORMED_FRAME');
+    expect(errorCode(() => e.client('garbage'))).toBe('ERR_MALFORMED_FRAME');
   });
 
   it('close() reports closed once', () => {

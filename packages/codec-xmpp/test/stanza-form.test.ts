@@ -10,18 +10,9 @@ import {
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stanza, stanzaForm } from '../src/index.js';
+import { errorCode } from './helpers.js';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString('utf8');
-
-function errorCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    if (!isCrossTalkError(error)) throw error;
-    return error.code;
-  }
-  return undefined;
-}
 
 describe('canonical stanza form', () => {
   it('writes each event kind as a standard stanza', () => {

@@ -189,16 +189,9 @@ export class StanzaFramer implements Framer {
           this.#state = LT;
           i++;
           continue;
-        case CONTENT: {
-          const lt = chunk.indexOf(0x3c, i);
-          if (lt < 0) {
-            i = length;
-            continue;
-          }
-          this.#state = LT;
-          i = lt + 1;
+        case CONTENT:
+          i = this.#skipPast(chunk, i, 0x3c, LT);
           continue;
-        }
         case LT:
           if (b === 0x2f) this.#state = END_TAG;
           else if (b === 0x21) {
@@ -233,11 +226,7 @@ export class StanzaFramer implements Framer {
           continue;
         case COMMENT:
           if (b === 0x3e && this.#run >= 2) {
-            i++;
-            if (this.#depth === 0) {
-              this.#state = LEVEL;
-              if (this.#emit(chunk, i, frames, stop)) return;
-            } else this.#state = CONTENT;
+            if (this.#endMarkup(chunk, ++i, frames, stop)) return;
             continue;
           }
           this.#run = b === 0x2d ? this.#run + 1 : 0;
@@ -250,11 +239,7 @@ export class StanzaFramer implements Framer {
           continue;
         case PI:
           if (b === 0x3e && this.#run === 1) {
-            i++;
-            if (this.#depth === 0) {
-              this.#state = LEVEL;
-              if (this.#emit(chunk, i, frames, stop)) return;
-            } else this.#state = CONTENT;
+            if (this.#endMarkup(chunk, ++i, frames, stop)) return;
             continue;
           }
           this.#run = b === 0x3f ? 1 : 0;
@@ -315,16 +300,9 @@ export class StanzaFramer implements Framer {
           i++;
           continue;
         }
-        case QUOTED: {
-          const close = chunk.indexOf(this.#quote, i);
-          if (close < 0) {
-            i = length;
-            continue;
-          }
-          this.#state = START_TAG;
-          i = close + 1;
+        case QUOTED:
+          i = this.#skipPast(chunk, i, this.#quote, START_TAG);
           continue;
-        }
         case END_TAG:
           if (b === 0x3e) {
             i++;
@@ -347,6 +325,29 @@ export class StanzaFramer implements Framer {
     }
     // The chunk ended inside a frame (or a whitespace run): keep its tail.
     if (this.#state !== LEVEL || this.#inSpace) this.#hold(chunk, this.#start, length);
+  }
+
+  /** A comment or PI ended at `end`: a frame of its own at stream level, else more stanza content. */
+  #endMarkup(
+    chunk: Uint8Array,
+    end: number,
+    frames: Uint8Array[],
+    stop: ((frame: Uint8Array) => boolean) | undefined,
+  ): boolean {
+    if (this.#depth > 0) {
+      this.#state = CONTENT;
+      return false;
+    }
+    this.#state = LEVEL;
+    return this.#emit(chunk, end, frames, stop);
+  }
+
+  /** Jumps past the next `byte` (text up to "<", a value up to its quote), then goes to `next`. */
+  #skipPast(chunk: Uint8Array, from: number, byte: number, next: number): number {
+    const at = chunk.indexOf(byte, from);
+    if (at < 0) return chunk.length;
+    this.#state = next;
+    return at + 1;
   }
 
   /** A start tag ended at `end`; returns true when the caller asked to stop after this frame. */

@@ -281,6 +281,11 @@ describe('XMPP proxy session', () => {
       "<iq type='set' id='e2'><query xmlns='jabber:iq:roster'><item jid='bob@yahoo' subscription='remove'/></query></iq>",
     );
     expect(remove.toClient).toContain("<item jid='bob@yahoo' subscription='remove'/>");
+    const addressed = d.client(
+      "<iq type='set' id='e4' to='alice@localhost'><query xmlns='jabber:iq:roster'><item jid='bob@yahoo'/></query></iq>",
+    );
+    expect(addressed.toServer).toBe('');
+    expect(outbound(addressed)).toHaveLength(1);
     const local =
       "<iq type='set' id='e3'><query xmlns='jabber:iq:roster'><item jid='carol@localhost'/></query></iq>";
     expect(d.client(local).toServer).toBe(local);

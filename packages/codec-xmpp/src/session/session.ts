@@ -247,7 +247,8 @@ export class XmppSession implements ProxySession {
         for (const event of this.#translator.read(el, 'client')) out.events.push({ type: 'outbound', event });
         return true;
       case 'iq':
-        if (type === 'set' && toAttr === undefined) {
+        // A roster set goes to the user's own account: no `to`, or the bare JID (RFC 6121 §2.1.5).
+        if (type === 'set' && (toAttr === undefined || (target && addressEquals(target, this.#user!)))) {
           const query = findChild(el, scope, 'query', NS.roster);
           if (query) return this.#foreignRosterSet(el, query.el, query.scope, out);
         }

@@ -99,11 +99,6 @@ export class StanzaFramer implements Framer {
     return this.#error;
   }
 
-  /** True between frames (nothing but perhaps whitespace held). */
-  get atFrameBoundary(): boolean {
-    return this.#state === LEVEL;
-  }
-
   push(chunk: Uint8Array): Uint8Array[] {
     return this.pushUntil(chunk, undefined);
   }

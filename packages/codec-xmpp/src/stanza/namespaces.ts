@@ -14,6 +14,7 @@ export const NS = {
   xhtmlIm: 'http://jabber.org/protocol/xhtml-im', // XEP-0071
   xhtml: 'http://www.w3.org/1999/xhtml', // XEP-0071
   delay: 'urn:xmpp:delay', // XEP-0203
+  legacyDelay: 'jabber:x:delay', // XEP-0091 (deprecated, still seen)
   idle: 'urn:xmpp:idle:1', // XEP-0319
   last: 'jabber:iq:last', // XEP-0012
   nick: 'http://jabber.org/protocol/nick', // XEP-0172

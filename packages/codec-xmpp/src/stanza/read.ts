@@ -95,7 +95,15 @@ function readMessage(el: XmlElement, scope: NsScope, ctx: ReadContext): Canonica
   const body = findChild(el, scope, 'body', NS.client);
   if (body) {
     const delay = findChild(el, scope, 'delay', NS.delay);
-    const stamp = parseDateTime(delay ? getAttr(delay.el, 'stamp') : undefined);
+    let stamp = parseDateTime(delay ? getAttr(delay.el, 'stamp') : undefined);
+    if (stamp === undefined && ctx.mode === 'native') {
+      // XEP-0091 (legacy, still sent by older servers): CCYYMMDDThh:mm:ss in UTC.
+      const legacy = findChild(el, scope, 'x', NS.legacyDelay);
+      const m = legacy
+        ? /^(\d{4})(\d{2})(\d{2})T(\d{2}:\d{2}:\d{2})$/.exec(getAttr(legacy.el, 'stamp') ?? '')
+        : null;
+      if (m) stamp = parseDateTime(`${m[1]}-${m[2]}-${m[3]}T${m[4]}Z`);
+    }
     const sentAt = stamp ?? (ctx.mode === 'native' ? ctx.now() : undefined);
     const html = readHtml(el, scope, ctx);
     const event = {

@@ -7,7 +7,7 @@
  *   npx tsx --conditions=@crosstalk/source bench/codec-msnp.ts [--append docs/benchmarks.md]
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { CommandFramer, decodeFrame, encodeFrame, MsnpTranslator, msnp } from '@crosstalk/codec-msnp';
 import { MemoryCookieTable, type SessionContext } from '@crosstalk/core';
 
@@ -147,6 +147,7 @@ measure(
   },
 );
 
+const load = loadavg()[0]!.toFixed(2);
 const baseline = results[0]!.rate;
 const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
 const cpu = cpus();
@@ -156,7 +157,7 @@ const section = [
   '',
   '## codec-msnp: MSG commands with 150-character bodies',
   '',
-  `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (one used); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
+  `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (one used); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; load average ${load} at the end (a shared machine: rates vary between runs, the ratios less)`,
   `- command: \`${command}\``,
   `- commands: ${COUNT} distinct server \`MSG passport friendly len\` commands, each a MIME text/plain message with X-MMS-IM-Format and a ${BODY_LENGTH}-character body, ${bytesPerCommand.toFixed(0)} bytes each on average; best of ${ROUNDS} rounds of at least ${MIN_MS} ms, all in this one run`,
   '',

@@ -36,7 +36,7 @@ export {
   parseImFormat,
 } from './mime/im-format.js';
 export { formatMime, type MimeMessage, mimeHeader, mimeType, parseMime } from './mime/mime-message.js';
-export { addressToPassport, MSN_NETWORK, passportToAddress } from './names/passport.js';
+export { addressToPassport, MSN_NETWORK, PassportResolver, passportToAddress } from './names/passport.js';
 export { personalMessageText, personalMessageXml } from './presence/personal-message.js';
 export { statusFromMsn, statusToMsn } from './presence/status.js';
 export { MsnpProxySession, type MsnpSessionOptions } from './session/proxy-session.js';

@@ -1,6 +1,9 @@
-import { type CanonicalEvent, eventFromJson, eventToJson, utf8 } from '@crosstalk/core';
+import { arbEvent } from '@crosstalk/compliance';
+import { type CanonicalEvent, eventFromJson, eventToJson, utf8, validateEvent } from '@crosstalk/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type XmppFrame, xmpp } from '../src/index.js';
+import { createXmlParser, type XmppFrame, xmpp } from '../src/index.js';
+import { xmlElement } from './xml-arbitraries.js';
 
 const codec = xmpp();
 const NOW = 1_700_000_000_000;
@@ -114,6 +117,21 @@ describe('XmppTranslator', () => {
     ).toEqual([]);
   });
 
+  it('drops natively what core would refuse, and treats an empty id as none', () => {
+    expect(
+      read(
+        'server',
+        `<message from='bob@localhost' type='chat'><body>${'x'.repeat(70_000)}</body></message>`,
+        `<message from='bob@localhost' type='chat' id='${'i'.repeat(300)}'><body>long id</body></message>`,
+        "<message from='bob@localhost' type='chat' id=''><body>empty id</body></message>",
+        "<presence from='bob@localhost' to='alice@localhost' type='subscribe' id=''/>",
+      ),
+    ).toEqual([
+      { kind: 'im', id: 'new', from: 'bob@localhost', to: 'alice@localhost', text: 'empty id', sentAt: NOW },
+      { kind: 'buddy-request', from: 'bob@localhost', to: 'alice@localhost' },
+    ]);
+  });
+
   it('reads roster pushes (removals have no canonical item) and native file offers', () => {
     expect(
       read(
@@ -176,6 +194,27 @@ describe('XmppTranslator', () => {
     });
     expect(text(translator.fromEvent(roster, 'client'))).toBe(
       "<iq type='set' id='new'><query xmlns='jabber:iq:roster'><item jid='bob@yahoo' name='Bob'><group>Y</group></item></query></iq>",
+    );
+  });
+
+  it('emits only events that core validates, whatever the stanza', () => {
+    const translator = codec.createTranslator({ now: () => NOW, newId: () => 'new' });
+    for (const raw of codec.createFramer('server').push(utf8(S_HEADER + BIND))) {
+      translator.toEvents(codec.frames.decode(raw, 'server'), 'server');
+    }
+    const parser = createXmlParser();
+    // Random XML named like stanzas, and real stanzas written from random events.
+    const stanzas = fc.oneof(
+      xmlElement(false).map((s) => [parser.parseElement(s)]),
+      arbEvent.map((e) => translator.build(e, 'server').stanzas),
+    );
+    fc.assert(
+      fc.property(stanzas, fc.constantFrom('client' as const, 'server' as const), (els, direction) => {
+        for (const el of els) {
+          for (const event of translator.read(el, direction)) expect(validateEvent(event)).toEqual(event);
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 });

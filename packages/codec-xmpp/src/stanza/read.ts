@@ -3,6 +3,7 @@ import {
   addressEquals,
   type CanonicalEvent,
   type Direction,
+  LIMITS,
   type PresenceStatus,
   type RosterItem,
   type Subscription,
@@ -65,15 +66,54 @@ export function readEvents(el: XmlElement, outer: NsScope, ctx: ReadContext): Ca
   const scope = scopeIn(el, outer);
   const ns = namespaceOf(el, scope);
   if (ns !== NS.client) return [];
+  let events: CanonicalEvent[];
   switch (localName(el.name)) {
     case 'message':
-      return readMessage(el, scope, ctx);
+      events = readMessage(el, scope, ctx);
+      break;
     case 'presence':
-      return readPresence(el, scope, ctx);
+      events = readPresence(el, scope, ctx);
+      break;
     case 'iq':
-      return readIq(el, scope, ctx);
+      events = readIq(el, scope, ctx);
+      break;
     default:
       return [];
+  }
+  // Natively, what core's schemas would refuse (a 200 KB body, a 1,000-character id) is not an
+  // event: dropped here, cheaply, instead of failing whoever validates it later. The canonical
+  // form is validated in full by its caller.
+  return ctx.mode === 'native' && !events.every(withinLimits) ? events.filter(withinLimits) : events;
+}
+
+const short = (s: string | undefined, max: number) => s === undefined || s.length <= max;
+
+function withinLimits(e: CanonicalEvent): boolean {
+  switch (e.kind) {
+    case 'im':
+      return short(e.id, LIMITS.id) && short(e.text, LIMITS.text) && short(e.html, LIMITS.text);
+    case 'presence':
+      return short(e.text, LIMITS.text);
+    case 'roster':
+      return (
+        e.items.length <= LIMITS.rosterItems &&
+        e.items.every(
+          (i) =>
+            short(i.name, LIMITS.name) &&
+            i.groups.length <= LIMITS.groups &&
+            i.groups.every((g) => short(g, LIMITS.name)),
+        )
+      );
+    case 'buddy-request':
+      return short(e.id, LIMITS.id) && short(e.name, LIMITS.name) && short(e.message, LIMITS.text);
+    case 'buddy-response':
+      return short(e.id, LIMITS.id) && short(e.message, LIMITS.text);
+    case 'file-offer':
+      return short(e.id, LIMITS.id) && short(e.name, LIMITS.name) && short(e.mediaType, LIMITS.name);
+    case 'call-invite':
+      return short(e.id, LIMITS.id) && short(e.sdp, LIMITS.sdp);
+    default:
+      return true;
   }
 }
 
@@ -84,7 +124,8 @@ function readMessage(el: XmlElement, scope: NsScope, ctx: ReadContext): Canonica
   const from = sender(el, ctx);
   const to = recipient(el, ctx);
   if (ctx.mode === 'native' && (!from || !to)) return [];
-  const id = getAttr(el, 'id') ?? (ctx.mode === 'native' ? ctx.newId() : undefined);
+  // An empty id is no id (core requires at least one character).
+  const id = getAttr(el, 'id') || (ctx.mode === 'native' ? ctx.newId() : getAttr(el, 'id'));
 
   const sharing = findChild(el, scope, 'file-sharing', NS.sfs);
   if (sharing) {
@@ -180,7 +221,7 @@ function base64ToBytes(s: string): Uint8Array | undefined {
 function readPresence(el: XmlElement, scope: NsScope, ctx: ReadContext): CanonicalEvent[] {
   const type = getAttr(el, 'type');
   const from = sender(el, ctx);
-  const id = getAttr(el, 'id');
+  const id = getAttr(el, 'id') || (ctx.mode === 'native' ? undefined : getAttr(el, 'id'));
   const status = childText(el, scope, 'status', NS.client);
   switch (type) {
     case 'subscribe': {

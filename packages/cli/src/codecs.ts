@@ -1,17 +1,21 @@
+import { msnp } from '@crosstalk/codec-msnp';
+import { oscar } from '@crosstalk/codec-oscar';
+import { stanza, xmpp } from '@crosstalk/codec-xmpp';
+import { ymsg } from '@crosstalk/codec-ymsg';
 import { type Codec, CodecRegistry } from '@crosstalk/core';
 import type { CanonicalForm } from '@crosstalk/gateway';
 
 /**
- * The codecs the `crosstalk` command knows. The CLI is the one place that wires every codec in;
- * each codec package adds itself here when it lands.
+ * The codecs the `crosstalk` command knows. The CLI is the one place that wires every codec in
+ * (DESIGN.md: the gateway never imports a specific codec).
  */
 export function builtInCodecs(): Codec[] {
-  return [];
+  return [oscar(), ymsg(), msnp(), xmpp()] as Codec[];
 }
 
-/** The G2G wire format: codec-xmpp's canonical stanza form once it is wired in; JSON until then. */
-export function canonicalForm(): CanonicalForm | undefined {
-  return undefined;
+/** The G2G wire format: codec-xmpp's canonical stanza form (XMPP stanzas, as in the paper). */
+export function canonicalForm(): CanonicalForm {
+  return stanza;
 }
 
 export function defaultRegistry(): CodecRegistry {

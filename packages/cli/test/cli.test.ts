@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -201,11 +202,11 @@ describe('crosstalk gateway', () => {
     const port = Number(/SOCKS4 proxy\s+127\.0\.0\.1:(\d+)/.exec(out)![1]);
     const socket = await socksConnect({ host: '127.0.0.1', port }, echo.host, echo.port);
     socket.write('ping');
-    const [data] = await (await import('node:events')).once(socket, 'data');
+    const [data] = await once(socket, 'data');
     expect(String(data)).toBe('ping');
     socket.destroy();
     child.kill('SIGTERM');
-    const [code] = await (await import('node:events')).once(child, 'exit');
+    const [code] = await once(child, 'exit');
     expect(code).toBe(0);
     expect(out).toMatch(/Shutting down/);
     await echo.close();

@@ -4,7 +4,6 @@ import {
   createGateway,
   type Gateway,
   type GatewayConfig,
-  jsonForm,
   loadConfig,
   parseConfig,
   parseHostPort,
@@ -52,7 +51,7 @@ export async function startGatewayFromConfig(
   );
   return createGateway({
     codecs,
-    canonical: options.canonical ?? canonicalForm() ?? jsonForm,
+    canonical: options.canonical ?? canonicalForm(),
     socks: config.socks,
     g2g: config.g2g,
     metrics: config.metrics,

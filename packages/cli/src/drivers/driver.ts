@@ -1,0 +1,67 @@
+import type { Socket } from 'node:net';
+import type { Address, PresenceStatus, TypingState } from '@crosstalk/core';
+
+/**
+ * Scripted users of one IM network, driven through a gateway exactly as an unmodified client
+ * configured with a SOCKS proxy would be: every TCP connection (login, BOS, switchboards, ...) is
+ * opened with `dial`, which goes through the gateway's SOCKS4 front. The demo, the end-to-end
+ * tests and the benchmark drive every protocol through this one interface.
+ */
+export type Dial = (host: string, port: number) => Promise<Socket>;
+
+export interface UserDriver {
+  /** The user's canonical address (`alice@aol`, `bob@yahoo`, `carol@hotmail.com@msn`, `dave@localhost`). */
+  readonly address: Address;
+  /** Logs in (every step, through `dial`); resolves once the client would show its buddy list. */
+  login(): Promise<void>;
+  /** Logs out cleanly (as the client's "sign off"). */
+  logout(): Promise<void>;
+  /** Drops the connection without logging out (a crash). */
+  disconnect(): Promise<void>;
+
+  /** Adds a buddy and asks for authorisation, as the client's "add buddy" does. */
+  addBuddy(buddy: Address, message?: string): Promise<void>;
+  /** Waits for `from` to ask to add this user. */
+  nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }>;
+  /** Answers a request from `from`; accepting also adds them back where the protocol needs it. */
+  answerBuddyRequest(from: Address, accept: boolean): Promise<void>;
+  /** Waits until `from` answered this user's request. */
+  nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }>;
+  /** The buddies the client shows now (from the server's list, with the gateway's merged items). */
+  buddies(): Address[];
+
+  sendIm(to: Address, text: string): Promise<void>;
+  /** Waits for the next IM from `from` not yet returned, and returns its plain text. */
+  nextIm(from: Address, timeoutMs?: number): Promise<string>;
+
+  /** Starts (`composing`) or stops (`paused`) typing to `to`. */
+  sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void>;
+  nextTyping(from: Address, timeoutMs?: number): Promise<TypingState>;
+
+  /** Changes this user's own status (`online` or `away`, with an optional message). */
+  setPresence(status: 'online' | 'away', text?: string): Promise<void>;
+  /** Waits for a presence of `from` (with `status` when given) not yet returned. */
+  nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus>;
+}
+
+export interface NetworkUser {
+  /** The native name (screen name, Yahoo id, passport, JID localpart). */
+  name: string;
+  password: string;
+}
+
+/** One network's real or mock server, with its users, and drivers for them. */
+export interface NetworkFixture {
+  readonly protocol: string;
+  /** The network id users' addresses carry (`aol`, `yahoo`, `msn`, or the XMPP domain). */
+  readonly network: string;
+  /** Where clients connect (through the gateway). */
+  readonly server: { host: string; port: number };
+  /** The canonical address of one of the fixture's users. */
+  address(name: string): Address;
+  /** A driver for `name` whose connections all go through `dial`. */
+  driver(name: string, dial: Dial): UserDriver;
+  stop(): Promise<void>;
+}
+
+export type StartNetwork = (users: readonly NetworkUser[]) => Promise<NetworkFixture>;

@@ -1,0 +1,2 @@
+export type { Dial, NetworkFixture, NetworkUser, StartNetwork, UserDriver } from './driver.js';
+export { Inbox } from './inbox.js';

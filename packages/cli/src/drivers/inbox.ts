@@ -29,7 +29,8 @@ export class Inbox<T> {
       const waiter = { match, resolve };
       this.#waiters.add(waiter);
       setTimeout(() => {
-        if (this.#waiters.delete(waiter)) reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+        if (this.#waiters.delete(waiter))
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs).unref();
     });
   }

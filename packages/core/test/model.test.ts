@@ -153,3 +153,15 @@ describe('feature subtraction', () => {
     );
   });
 });
+
+describe('addresses in events', () => {
+  it('an event with a missing address is a typed error, not a TypeError', () => {
+    const broken = { kind: 'typing', from: undefined, to: parseAddress('bob@yahoo'), state: 'composing' };
+    expect(() => eventToJson(broken as never)).toThrow(/invalid|cannot|expected/);
+    try {
+      eventToJson(broken as never);
+    } catch (error) {
+      expect(isCrossTalkError(error)).toBe(true);
+    }
+  });
+});

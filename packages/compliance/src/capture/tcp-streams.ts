@@ -8,8 +8,12 @@ export interface CapturedStream {
   /** Bytes the client (the side that sent the first SYN or first data) sent. */
   fromClient: Uint8Array;
   fromServer: Uint8Array;
-  /** Each side's payload in capture order: `[direction, bytes]`, one entry per reassembled run. */
-  segments: { direction: 'client' | 'server'; bytes: Uint8Array }[];
+  /**
+   * Each side's payload in capture order, one entry per reassembled run. Where the capture missed
+   * packets, tshark writes a `[N bytes missing in capture file]` marker: such entries carry
+   * `missing: N` (their `bytes` are the marker text) and are left out of `fromClient`/`fromServer`.
+   */
+  segments: { direction: 'client' | 'server'; bytes: Uint8Array; missing?: number }[];
 }
 
 function hexToBytes(hex: string): Uint8Array {
@@ -45,7 +49,12 @@ export function tcpStreamsFromPcap(file: string, options: { port?: number } = {}
     for (const line of body.split('\n')) {
       if (!/^\t?[0-9a-f]+$/.test(line) || line.trim() === '') continue;
       const direction = line.startsWith('\t') ? 'server' : 'client';
-      segments.push({ direction, bytes: hexToBytes(line.trim()) });
+      const bytes = hexToBytes(line.trim());
+      const hole =
+        bytes.length < 64
+          ? /^\[(\d+) bytes missing in capture file\]\0?$/.exec(Buffer.from(bytes).toString('latin1'))
+          : null;
+      segments.push(hole ? { direction, bytes, missing: Number(hole[1]) } : { direction, bytes });
     }
     const join = (d: 'client' | 'server') =>
       Buffer.concat(segments.filter((s) => s.direction === d).map((s) => s.bytes));

@@ -22,7 +22,8 @@ export const AddressSchema = z.codec(
   z.string().max(3071),
   z.custom<Address>(
     (v) => typeof v === 'object' && v !== null && typeof (v as Address).user === 'string',
-    'expected an address object',
+    // abort: never run the encoder on something that is not an address
+    { message: 'expected an address object', abort: true },
   ),
   {
     decode: (s, ctx) => {

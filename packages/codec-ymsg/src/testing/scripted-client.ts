@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import type { CanonicalEvent, Framer } from '@crosstalk/core';
+import { type Address, addressKey, type CanonicalEvent, type Framer } from '@crosstalk/core';
 import { createYmsgFramer } from '../framer/framer.js';
 import { parseHeader } from '../header/header.js';
 import { v1Response } from '../login/challenge.js';
@@ -19,6 +19,26 @@ export interface ScriptedYmsgClientOptions {
   version?: number;
   /** Default wait for `waitFor*` in ms (default 5000). */
   timeoutMs?: number;
+  /**
+   * Opens the client's TCP connection (default: a direct `net.connect`). Pass one that goes through
+   * a SOCKS4 proxy (`socksConnect(gateway.socks, host, port)`) to behave as a client configured
+   * with that proxy.
+   */
+  dial?: (host: string, port: number) => Promise<Socket>;
+  /**
+   * Which native names (`bob@aol`, `dave@localhost`) name foreign users, for the addresses of the
+   * events this client reports. Default: core's built-in networks other than `yahoo`.
+   */
+  isForeign?: (address: Address) => boolean;
+}
+
+const YMSG10 = 0x000a;
+
+/** A direct connection, the default `dial`. */
+async function directDial(host: string, port: number): Promise<Socket> {
+  const socket = connect(port, host);
+  await once(socket, 'connect');
+  return socket;
 }
 
 type Waiter<T> = { match: (x: T) => boolean; resolve: (x: T) => void };
@@ -44,27 +64,53 @@ export class ScriptedYmsgClient {
   readonly #packetWaiters = new Set<Waiter<YmsgPacket>>();
   readonly #eventWaiters = new Set<Waiter<CanonicalEvent>>();
   readonly #consumed = new Set<YmsgPacket>();
+  readonly #listeners = new Set<(event: CanonicalEvent) => void>();
+  /** The buddy list as the client shows it, by address key. */
+  readonly #buddies = new Map<string, Address>();
   #sessionId = 0;
   #closed = false;
+  readonly #ended: Promise<void>;
 
   private constructor(socket: Socket, options: ScriptedYmsgClientOptions) {
     this.#socket = socket;
     this.id = options.id;
     this.#password = options.password;
-    this.#version = options.version ?? 0x000a;
+    this.#version = options.version ?? YMSG10;
     this.#timeout = options.timeoutMs ?? 5000;
-    this.#translator = new YmsgTranslator({ self: { user: options.id, network: 'yahoo' }, dialect: 'v10' });
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('close', () => {
-      this.#closed = true;
+    this.#translator = new YmsgTranslator({
+      self: { user: options.id, network: 'yahoo' },
+      dialect: 'v10',
+      ...(options.isForeign ? { isForeign: options.isForeign } : {}),
     });
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    this.#ended = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#closed = true;
+        resolve();
+      }),
+    );
     socket.on('error', () => socket.destroy());
   }
 
+  /** Opens the connection (through `options.dial` when given). */
   static async connect(options: ScriptedYmsgClientOptions): Promise<ScriptedYmsgClient> {
-    const socket = connect(options.port, options.host);
-    await once(socket, 'connect');
+    const socket = await (options.dial ?? directDial)(options.host, options.port);
     return new ScriptedYmsgClient(socket, options);
+  }
+
+  /** Calls `listener` with every canonical event received from now on. Returns an unsubscribe function. */
+  onEvent(listener: (event: CanonicalEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * The buddy list as a client shows it: every LIST / LIST_15 entry of this connection (a server
+   * may send several lists; Yahoo clients add them all up), plus buddies whose ADDBUDDY the server
+   * acknowledged (key 66 = 0 added, 2 already there), minus removed and denied ones.
+   */
+  get buddies(): Address[] {
+    return [...this.#buddies.values()];
   }
 
   /** The session id the server assigned (0 before AUTH is answered). */
@@ -74,6 +120,11 @@ export class ScriptedYmsgClient {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Resolves once the connection is closed (by either side). */
+  ended(): Promise<void> {
+    return this.#ended;
   }
 
   #receive(chunk: Buffer): void {
@@ -95,14 +146,34 @@ export class ScriptedYmsgClient {
       } catch {
         // a packet our translator cannot read is still in `packets`
       }
+      this.#trackList(packet, events);
       for (const event of events) {
         this.events.push(event);
+        for (const listener of this.#listeners) listener(event);
         for (const w of [...this.#eventWaiters]) {
           if (w.match(event)) {
             this.#eventWaiters.delete(w);
             w.resolve(event);
           }
         }
+      }
+    }
+  }
+
+  #trackList(packet: YmsgPacket, events: CanonicalEvent[]): void {
+    const result = packet.get(K.RESULT);
+    const buddy = packet.get(K.BUDDY);
+    if (packet.service === S.ADDBUDDY && buddy && (result === '0' || result === '2')) {
+      const address = this.#translator.address(buddy);
+      this.#buddies.set(addressKey(address), address);
+    } else if (packet.service === S.REMBUDDY && buddy && result === '0') {
+      this.#buddies.delete(addressKey(this.#translator.address(buddy)));
+    }
+    for (const event of events) {
+      if (event.kind === 'roster') {
+        for (const item of event.items) this.#buddies.set(addressKey(item.address), item.address);
+      } else if (event.kind === 'buddy-response' && !event.accepted) {
+        this.#buddies.delete(addressKey(event.from)); // the server drops a denied buddy from the list
       }
     }
   }
@@ -211,8 +282,15 @@ export class ScriptedYmsgClient {
     );
   }
 
-  setBack(): void {
-    this.send(S.ISBACK, [[K.STATE, 0]]);
+  /** ISBACK {10 = 0}; with a message, available with a custom status {10 = 99, 19, 47 = 0}. */
+  setBack(message?: string): void {
+    if (message === undefined) this.send(S.ISBACK, [[K.STATE, 0]]);
+    else
+      this.send(S.ISBACK, [
+        [K.STATE, YmsgStatus.CUSTOM],
+        [K.CUSTOM_STATUS, message],
+        [K.AWAY, 0],
+      ]);
   }
 
   addBuddy(id: string, group = 'Friends', message?: string): void {

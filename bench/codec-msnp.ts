@@ -6,10 +6,9 @@
  *
  *   npx tsx --conditions=@crosstalk/source bench/codec-msnp.ts [--append docs/benchmarks.md]
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { CommandFramer, decodeFrame, encodeFrame, MsnpTranslator, msnp } from '@crosstalk/codec-msnp';
 import { MemoryCookieTable, type SessionContext } from '@crosstalk/core';
+import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
 
 const COUNT = 2000; // distinct commands, cycled
 const BODY_LENGTH = 150;
@@ -17,16 +16,7 @@ const MIN_MS = 400; // per measurement round
 const ROUNDS = 5; // best of
 const CHUNK = 65536;
 
-function body(seed: number): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?';
-  let s = '';
-  let x = seed * 2654435761;
-  for (let i = 0; i < BODY_LENGTH; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+const body = (seed: number) => sampleText(seed, BODY_LENGTH);
 
 const encoder = new TextEncoder();
 // A switchboard delivering a message, as in the Escargot transcripts: `MSG passport friendly len` + MIME.
@@ -40,30 +30,10 @@ const stream = Uint8Array.from(Buffer.concat(commands));
 const bytesPerCommand = stream.length / COUNT;
 const decoded = commands.map((c) => decodeFrame(c, 'server'));
 
-let sink = 0;
-
-/** Commands per second of `run(n)`, which processes n commands; best of ROUNDS rounds of >= MIN_MS. */
-function rate(run: (n: number) => void): number {
-  let best = 0;
-  run(COUNT * 20); // warm-up, lets the JIT settle
-  for (let r = 0; r < ROUNDS; r++) {
-    let n = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < MIN_MS) {
-      run(COUNT * 10);
-      n += COUNT * 10;
-      elapsed = performance.now() - start;
-    }
-    best = Math.max(best, (n / elapsed) * 1000);
-  }
-  return best;
-}
-
 const scratch = new Uint8Array(4096);
-const results: { name: string; what: string; rate: number }[] = [];
+const cases: BenchCase[] = [];
 const measure = (name: string, what: string, run: (n: number) => void) => {
-  results.push({ name, what, rate: rate(run) });
+  cases.push({ name, what, run });
 };
 
 /** Runs `each` over the stream in 64 KiB chunks, as TCP reads arrive, until n commands passed. */
@@ -78,29 +48,29 @@ measure('copy-only baseline', 'copy each command into a preallocated buffer (`se
   for (let i = 0; i < n; i++) {
     const c = commands[i % COUNT]!;
     scratch.set(c);
-    sink += scratch[c.length - 1]!;
+    sink.value += scratch[c.length - 1]!;
   }
 });
 measure('copy-only baseline (allocating)', 'copy each command into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink += commands[i % COUNT]!.slice().length;
+  for (let i = 0; i < n; i++) sink.value += commands[i % COUNT]!.slice().length;
 });
 measure('framer', 'split the 64 KiB-chunked stream into commands', (n) => {
   const framer = new CommandFramer('server');
   chunked(n, (chunk) => {
-    sink += framer.push(chunk).length;
+    sink.value += framer.push(chunk).length;
   });
 });
 measure('decode', 'one command to `{ verb, args, payload }` (URL-encoded args kept as spelled)', (n) => {
-  for (let i = 0; i < n; i++) sink += decodeFrame(commands[i % COUNT]!, 'server').type.length;
+  for (let i = 0; i < n; i++) sink.value += decodeFrame(commands[i % COUNT]!, 'server').type.length;
 });
 measure('framer + decode', 'chunked stream to decoded commands', (n) => {
   const framer = new CommandFramer('server');
   chunked(n, (chunk) => {
-    for (const raw of framer.push(chunk)) sink += decodeFrame(raw, 'server').type.length;
+    for (const raw of framer.push(chunk)) sink.value += decodeFrame(raw, 'server').type.length;
   });
 });
 measure('encode', 're-encode a decoded command byte for byte', (n) => {
-  for (let i = 0; i < n; i++) sink += encodeFrame(decoded[i % COUNT]!).length;
+  for (let i = 0; i < n; i++) sink.value += encodeFrame(decoded[i % COUNT]!).length;
 });
 const translator = new MsnpTranslator({
   self: { user: 'alice@example.com', network: 'msn' },
@@ -109,7 +79,7 @@ const translator = new MsnpTranslator({
 });
 measure('decode + translate', 'decode, parse the MIME and X-MMS-IM-Format into an `im` event', (n) => {
   for (let i = 0; i < n; i++)
-    sink += translator.toEvents(decodeFrame(commands[i % COUNT]!, 'server'), 'server').length;
+    sink.value += translator.toEvents(decodeFrame(commands[i % COUNT]!, 'server'), 'server').length;
 });
 
 // The proxy hot path: a verified switchboard session relaying the server's messages to the client.
@@ -142,22 +112,20 @@ measure(
   'verified switchboard: frame, decode, report `inbound im`, forward the original bytes',
   (n) => {
     chunked(n, (chunk) => {
-      sink += session.fromServer(chunk).toClient.length;
+      sink.value += session.fromServer(chunk).toClient.length;
     });
   },
 );
 
-const load = loadavg()[0]!.toFixed(2);
+const results = measureCases(cases, { batch: COUNT * 10, warmupMs: 400, minMs: MIN_MS, rounds: ROUNDS });
 const baseline = results[0]!.rate;
-const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-const cpu = cpus();
 const command = 'npx tsx --conditions=@crosstalk/source bench/codec-msnp.ts';
 const decodeRate = results.find((r) => r.name === 'framer + decode')!.rate;
 const section = [
   '',
   '## codec-msnp: MSG commands with 150-character bodies',
   '',
-  `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (one used); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; load average ${load} at the end (a shared machine: rates vary between runs, the ratios less)`,
+  `- machine: ${machineLine()} (a shared machine: rates vary between runs, the ratios less)`,
   `- command: \`${command}\``,
   `- commands: ${COUNT} distinct server \`MSG passport friendly len\` commands, each a MIME text/plain message with X-MMS-IM-Format and a ${BODY_LENGTH}-character body, ${bytesPerCommand.toFixed(0)} bytes each on average; best of ${ROUNDS} rounds of at least ${MIN_MS} ms, all in this one run`,
   '',
@@ -172,11 +140,4 @@ const section = [
   '',
 ].join('\n');
 
-process.stdout.write(`${section}\n`);
-const at = process.argv.indexOf('--append');
-if (at > 0 && process.argv[at + 1]) {
-  const file = process.argv[at + 1]!;
-  if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n');
-  appendFileSync(file, section);
-}
-if (sink === 42) process.stdout.write(''); // keeps the work observable to the optimiser
+publish(section);

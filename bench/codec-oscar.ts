@@ -7,8 +7,6 @@
  *
  *   npx tsx --conditions=@crosstalk/source bench/codec-oscar.ts [--append docs/benchmarks.md]
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import {
   createFlapFramer,
   decodeFlap,
@@ -21,6 +19,7 @@ import {
   textToFragments,
 } from '@crosstalk/codec-oscar';
 import { MemoryCookieTable } from '@crosstalk/core';
+import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
 
 const COUNT = 2000; // distinct frames, cycled
 const TEXT_LENGTH = 150;
@@ -28,16 +27,7 @@ const WARMUP_MS = 1500; // per measurement, before any round
 const MIN_MS = 150; // per measurement and round
 const ROUNDS = 15; // best of; rounds visit every measurement in turn, so load spikes hit them alike
 
-function text(seed: number): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?';
-  let s = '';
-  let x = seed * 2654435761;
-  for (let i = 0; i < TEXT_LENGTH; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+const text = (seed: number) => sampleText(seed, TEXT_LENGTH);
 
 const cookie = (i: number) =>
   (0x43540000 + i).toString(16).padStart(8, '0') + i.toString(16).padStart(8, '0');
@@ -93,8 +83,6 @@ const clientStream = Uint8Array.from(Buffer.concat(clientFrames));
 // results alive makes V8 pretenure every object the decoder allocates (allocation-site
 // feedback), and the decode measurements would then time the old-generation GC instead.
 
-let sink = 0;
-
 /** A BOS session past "client online", as the gateway holds one. */
 function verifiedSession() {
   const cookies = new MemoryCookieTable();
@@ -123,7 +111,7 @@ function verifiedSession() {
 }
 
 const scratch = new Uint8Array(4096);
-const cases: { name: string; what: string; run: (n: number) => void }[] = [];
+const cases: BenchCase[] = [];
 const measure = (name: string, what: string, run: (n: number) => void) => {
   cases.push({ name, what, run });
 };
@@ -132,98 +120,73 @@ measure('copy-only baseline', 'copy each 0x04/0x07 frame into a preallocated buf
   for (let i = 0; i < n; i++) {
     const f = clientFrames[i % COUNT]!;
     scratch.set(f);
-    sink += scratch[f.length - 1]!;
+    sink.value += scratch[f.length - 1]!;
   }
 });
 measure('framer', 'split a 64 KiB-chunked stream of 0x04/0x07 frames', (n) => {
   const framer = createFlapFramer();
   for (let r = 0; r < Math.ceil(n / COUNT); r++) {
     for (let at = 0; at < clientStream.length; at += 65536) {
-      sink += framer.push(clientStream.subarray(at, at + 65536)).length;
+      sink.value += framer.push(clientStream.subarray(at, at + 65536)).length;
     }
   }
 });
 measure('decode 0x04/0x06', 'client IM: cookie, name, TLVs, fragments, text', (n) => {
-  for (let i = 0; i < n; i++) sink += decodeFlap(hostFrames[i % COUNT]!).seq;
+  for (let i = 0; i < n; i++) sink.value += decodeFlap(hostFrames[i % COUNT]!).seq;
 });
 measure('decode 0x04/0x07', 'server IM: cookie, sender user info (5 TLVs), fragments, text', (n) => {
-  for (let i = 0; i < n; i++) sink += decodeFlap(clientFrames[i % COUNT]!).seq;
+  for (let i = 0; i < n; i++) sink.value += decodeFlap(clientFrames[i % COUNT]!).seq;
 });
 measure('framer + decode 0x04/0x07', 'chunked stream to decoded frames', (n) => {
   const framer = createFlapFramer();
   for (let r = 0; r < Math.ceil(n / COUNT); r++) {
     for (let at = 0; at < clientStream.length; at += 65536) {
-      for (const f of framer.push(clientStream.subarray(at, at + 65536))) sink += decodeFlap(f).seq;
+      for (const f of framer.push(clientStream.subarray(at, at + 65536))) sink.value += decodeFlap(f).seq;
     }
   }
 });
 measure('encode 0x04/0x06', 'sized first, one buffer', (n) => {
-  for (let i = 0; i < n; i++) sink += encodeFlap(toHost[i % COUNT]!).length;
+  for (let i = 0; i < n; i++) sink.value += encodeFlap(toHost[i % COUNT]!).length;
 });
 measure('encode 0x04/0x07', 'sized first, one buffer', (n) => {
-  for (let i = 0; i < n; i++) sink += encodeFlap(toClient[i % COUNT]!).length;
+  for (let i = 0; i < n; i++) sink.value += encodeFlap(toClient[i % COUNT]!).length;
 });
 const translator = new OscarTranslator({ self: { user: 'alice', network: 'aol' }, now: () => 0 });
 measure('decode + toEvents 0x04/0x07', 'frame to canonical `im` (what `crosstalk decode` does)', (n) => {
   for (let i = 0; i < n; i++) {
-    sink += translator.toEvents(decodeFlap(clientFrames[i % COUNT]!), 'server').length;
+    sink.value += translator.toEvents(decodeFlap(clientFrames[i % COUNT]!), 'server').length;
   }
 });
 measure('proxy session, server to client', 'verified BOS session relaying 0x04/0x07 chunks', (n) => {
   const session = verifiedSession();
   for (let r = 0; r < Math.ceil(n / COUNT); r++) {
     for (let at = 0; at < clientStream.length; at += 65536) {
-      sink += session.fromServer(clientStream.subarray(at, at + 65536)).toClient.length;
+      sink.value += session.fromServer(clientStream.subarray(at, at + 65536)).toClient.length;
     }
   }
 });
 measure('header: hand-written read', 'FLAP + SNAC header fields of a 0x04/0x07 frame', (n) => {
   for (let i = 0; i < n; i++) {
     const b = clientFrames[i % COUNT]!;
-    sink += b[1]! + ((b[2]! << 8) | b[3]!) + ((b[4]! << 8) | b[5]!) + ((b[6]! << 8) | b[7]!);
-    sink += ((b[8]! << 8) | b[9]!) + ((b[10]! << 8) | b[11]!);
-    sink += ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
+    sink.value += b[1]! + ((b[2]! << 8) | b[3]!) + ((b[4]! << 8) | b[5]!) + ((b[6]! << 8) | b[7]!);
+    sink.value += ((b[8]! << 8) | b[9]!) + ((b[10]! << 8) | b[11]!);
+    sink.value += ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
   }
 });
 measure('header: binary-parser', 'the same fields with the compiled binary-parser definition', (n) => {
-  for (let i = 0; i < n; i++) sink += parseFlapHeader(clientFrames[i % COUNT]!).seq;
+  for (let i = 0; i < n; i++) sink.value += parseFlapHeader(clientFrames[i % COUNT]!).seq;
 });
 
 measure('copy-only baseline (allocating)', 'copy each frame into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink += clientFrames[i % COUNT]!.slice().length;
+  for (let i = 0; i < n; i++) sink.value += clientFrames[i % COUNT]!.slice().length;
 });
-/** Frames per second of each case: warm-up, then ROUNDS rounds of >= MIN_MS per case; best round counts. */
-const best = new Map<string, number>();
-// Warm-up: V8 needs a second or so per path before it runs at its steady speed.
-for (const c of cases) {
-  const start = performance.now();
-  while (performance.now() - start < WARMUP_MS) c.run(COUNT * 5);
-}
-for (let round = 0; round < ROUNDS; round++) {
-  for (const c of cases) {
-    let n = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < MIN_MS) {
-      c.run(COUNT * 5);
-      n += COUNT * 5;
-      elapsed = performance.now() - start;
-    }
-    best.set(c.name, Math.max(best.get(c.name) ?? 0, (n / elapsed) * 1000));
-  }
-}
-const results = cases.map((c) => ({ name: c.name, what: c.what, rate: best.get(c.name)! }));
+const results = measureCases(cases, { batch: COUNT * 5, warmupMs: WARMUP_MS, minMs: MIN_MS, rounds: ROUNDS });
 const baseline = results[0]!.rate;
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const rateOf = (name: string) => results.find((r) => r.name === name)!.rate;
-const cpu = cpus();
 const lines = [
   '## codec-oscar: FLAP framing, decode and encode of 150-character ICBMs',
   '',
-  `- machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}${cpu[0]?.speed ? ` at ${cpu[0].speed} MHz` : ''}, ${cpu.length} cores (one used), Node ${process.version}, ${process.platform}/${process.arch}; load average at the end ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (a shared machine: other work ran beside this one)`,
-  `- date: ${new Date().toISOString()}`,
+  `- machine: ${machineLine()} (a shared machine: other work ran beside this one)`,
   '- command: `npx tsx --conditions=@crosstalk/source bench/codec-oscar.ts`',
   `- frames: ${COUNT} distinct 0x04/0x06 frames of ${Math.round(hostStream.length / COUNT)} bytes and 0x04/0x07 frames of ${Math.round(clientStream.length / COUNT)} bytes (150 ASCII characters each), cycled; best of ${ROUNDS} interleaved rounds of at least ${MIN_MS} ms per measurement; ratio = rate / copy-only baseline`,
   '',
@@ -235,12 +198,4 @@ const lines = [
   '',
 ];
 const section = lines.join('\n');
-process.stdout.write(`${section}\n`);
-if (sink === 42) process.stdout.write(' \n');
-
-const at = process.argv.indexOf('--append');
-if (at >= 0) {
-  const file = process.argv[at + 1] ?? 'docs/benchmarks.md';
-  if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\n');
-  appendFileSync(file, `${section}\n`);
-}
+publish(`${section}\n`);

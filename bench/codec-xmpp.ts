@@ -8,11 +8,10 @@
  *
  *   npx tsx --conditions=@crosstalk/source bench/codec-xmpp.ts [--append docs/benchmarks.md]
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { createFrameCodec, StanzaFramer, stanza, xmpp } from '@crosstalk/codec-xmpp';
 import { type CanonicalEvent, MemoryCookieTable } from '@crosstalk/core';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { fmt, machineLine, publish } from './lib/harness.js';
 
 // ltx and @xmpp/xml ship no type declarations: loaded by name, typed by what the bench uses.
 interface LtxElement {
@@ -288,12 +287,11 @@ measureAll();
 // --------------------------------------------------------------------------- report
 const ltxRate = cases[0]!.best;
 const oursRate = cases[1]!.best;
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const avg = totalBytes / COUNT;
 const lines = [
   '## codec-xmpp: parse + encode of 150-character chat messages',
   '',
-  `- machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores (one used); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
+  `- machine: ${machineLine()}`,
   '- command: `npx tsx --conditions=@crosstalk/source bench/codec-xmpp.ts`',
   `- stanzas: ${COUNT} distinct server-to-client chat messages (chat state + 150-character body with some \`&\`, \`<\` and non-ASCII), ${Math.round(avg)} bytes each on average; best of ${ROUNDS} rounds of at least ${MIN_MS} ms per operation, the operations taking turns within each round, all in this one run`,
   '',
@@ -309,11 +307,5 @@ const lines = [
   '',
 ];
 const section = lines.join('\n');
-process.stdout.write(`${section}\n`);
 if (sink === -1) process.stdout.write('');
-const at = process.argv.indexOf('--append');
-if (at >= 0) {
-  const file = process.argv[at + 1] ?? 'docs/benchmarks.md';
-  if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n\n');
-  appendFileSync(file, `${section}\n`);
-}
+publish(`${section}\n`);

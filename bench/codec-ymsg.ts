@@ -5,8 +5,6 @@
  *
  *   npx tsx --conditions=@crosstalk/source bench/codec-ymsg.ts [--append docs/benchmarks.md]
  */
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import {
   createYmsgFramer,
   decodePacket,
@@ -18,22 +16,14 @@ import {
   YmsgTranslator,
   ymsgPacket,
 } from '@crosstalk/codec-ymsg';
+import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
 
 const COUNT = 2000; // distinct packets, cycled
 const TEXT_LENGTH = 150;
 const MIN_MS = 400; // per measurement round
 const ROUNDS = 5; // best of
 
-function text(seed: number): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?';
-  let s = '';
-  let x = seed * 2654435761;
-  for (let i = 0; i < TEXT_LENGTH; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+const text = (seed: number) => sampleText(seed, TEXT_LENGTH);
 
 // A client MESSAGE as libpurple sends it: status 0x5A55AA56, keys 1 5 97 14 63 64 1002 206.
 const packets = Array.from({ length: COUNT }, (_, i) =>
@@ -61,82 +51,62 @@ const built = decoded.map(
   (p) => new YmsgPacket({ ...p, pairs: p.pairs.map(([k, v]) => [k, v.slice()] as const) }),
 );
 
-let sink = 0;
-
-/** Packets per second of `run(n)`, which processes n packets; best of ROUNDS rounds of >= MIN_MS. */
-function rate(run: (n: number) => void): number {
-  let best = 0;
-  run(COUNT * 20); // warm-up, lets the JIT settle
-  for (let r = 0; r < ROUNDS; r++) {
-    let n = 0;
-    const start = performance.now();
-    let elapsed = 0;
-    while (elapsed < MIN_MS) {
-      run(COUNT * 10);
-      n += COUNT * 10;
-      elapsed = performance.now() - start;
-    }
-    best = Math.max(best, (n / elapsed) * 1000);
-  }
-  return best;
-}
-
 const scratch = new Uint8Array(4096);
-const results: { name: string; what: string; rate: number }[] = [];
+const cases: BenchCase[] = [];
 const measure = (name: string, what: string, run: (n: number) => void) => {
-  results.push({ name, what, rate: rate(run) });
+  cases.push({ name, what, run });
 };
 
 measure('copy-only baseline', 'copy each packet into a preallocated buffer (`set`)', (n) => {
   for (let i = 0; i < n; i++) {
     const p = packets[i % COUNT]!;
     scratch.set(p);
-    sink += scratch[p.length - 1]!;
+    sink.value += scratch[p.length - 1]!;
   }
 });
 measure('copy-only baseline (allocating)', 'copy each packet into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink += packets[i % COUNT]!.slice().length;
+  for (let i = 0; i < n; i++) sink.value += packets[i % COUNT]!.slice().length;
 });
 measure('framer', 'split a 64 KiB-chunked stream into frames', (n) => {
   const framer = createYmsgFramer();
   const rounds = Math.ceil(n / COUNT);
   for (let r = 0; r < rounds; r++) {
     for (let at = 0; at < stream.length; at += 65536)
-      sink += framer.push(stream.subarray(at, at + 65536)).length;
+      sink.value += framer.push(stream.subarray(at, at + 65536)).length;
   }
 });
 measure('decode', 'header + index every key/value pair (values on demand)', (n) => {
-  for (let i = 0; i < n; i++) sink += decodePacket(packets[i % COUNT]!).pairCount;
+  for (let i = 0; i < n; i++) sink.value += decodePacket(packets[i % COUNT]!).pairCount;
 });
 measure('decode + read all values', 'decode, then materialise every pair as [key, bytes]', (n) => {
-  for (let i = 0; i < n; i++) sink += decodePacket(packets[i % COUNT]!).pairs.length;
+  for (let i = 0; i < n; i++) sink.value += decodePacket(packets[i % COUNT]!).pairs.length;
 });
 measure('decode + key 5 lookup', 'what the proxy session reads of a client MESSAGE', (n) => {
-  for (let i = 0; i < n; i++) sink += decodePacket(packets[i % COUNT]!).get(5)!.length;
+  for (let i = 0; i < n; i++) sink.value += decodePacket(packets[i % COUNT]!).get(5)!.length;
 });
 measure('framer + decode', 'chunked stream to decoded packets', (n) => {
   const framer = createYmsgFramer();
   const rounds = Math.ceil(n / COUNT);
   for (let r = 0; r < rounds; r++) {
     for (let at = 0; at < stream.length; at += 65536) {
-      for (const f of framer.push(stream.subarray(at, at + 65536))) sink += decodePacket(f).service;
+      for (const f of framer.push(stream.subarray(at, at + 65536))) sink.value += decodePacket(f).service;
     }
   }
 });
 measure('encode (decoded packet)', 're-encode an untouched decoded packet', (n) => {
-  for (let i = 0; i < n; i++) sink += encodePacket(decoded[i % COUNT]!).length;
+  for (let i = 0; i < n; i++) sink.value += encodePacket(decoded[i % COUNT]!).length;
 });
 measure('encode (built packet)', 'serialise a packet built from pairs', (n) => {
-  for (let i = 0; i < n; i++) sink += encodePacket(built[i % COUNT]!).length;
+  for (let i = 0; i < n; i++) sink.value += encodePacket(built[i % COUNT]!).length;
 });
 measure('header: hand-written reader', 'version..session id of one frame (inside decode)', (n) => {
   for (let i = 0; i < n; i++) {
     const p = packets[i % COUNT]!;
-    sink += ((p[16]! << 24) | (p[17]! << 16) | (p[18]! << 8) | p[19]!) >>> 0;
+    sink.value += ((p[16]! << 24) | (p[17]! << 16) | (p[18]! << 8) | p[19]!) >>> 0;
   }
 });
 measure('header: binary-parser', 'the same fields with the compiled binary-parser `Parser`', (n) => {
-  for (let i = 0; i < n; i++) sink += parseHeader(packets[i % COUNT]!).sessionId;
+  for (let i = 0; i < n; i++) sink.value += parseHeader(packets[i % COUNT]!).sessionId;
 });
 const translator = new YmsgTranslator({
   self: { user: 'user1', network: 'yahoo' },
@@ -144,18 +114,18 @@ const translator = new YmsgTranslator({
   newId: () => 'x',
 });
 measure('decode + translate', 'decode and turn into a canonical `im` event (UTF-8, formatting)', (n) => {
-  for (let i = 0; i < n; i++) sink += translator.toEvents(decodePacket(packets[i % COUNT]!), 'client').length;
+  for (let i = 0; i < n; i++)
+    sink.value += translator.toEvents(decodePacket(packets[i % COUNT]!), 'client').length;
 });
 
+const results = measureCases(cases, { batch: COUNT * 10, warmupMs: 400, minMs: MIN_MS, rounds: ROUNDS });
 const baseline = results[0]!.rate;
-const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-const cpu = cpus();
 const command = 'npx tsx --conditions=@crosstalk/source bench/codec-ymsg.ts';
 const section = [
   '',
   '## codec-ymsg: 150-character MESSAGE packets',
   '',
-  `- machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (one used); Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`,
+  `- machine: ${machineLine()}`,
   `- command: \`${command}\``,
   `- packets: ${COUNT} distinct client MESSAGE packets (keys 1 5 97 14 63 64 1002 206, ${TEXT_LENGTH}-character text), ${bytesPerPacket.toFixed(0)} bytes each on average; best of ${ROUNDS} rounds of at least ${MIN_MS} ms, all in this one run`,
   '',
@@ -171,11 +141,4 @@ const section = [
   '',
 ].join('\n');
 
-process.stdout.write(`${section}\n`);
-const at = process.argv.indexOf('--append');
-if (at > 0 && process.argv[at + 1]) {
-  const file = process.argv[at + 1]!;
-  if (!existsSync(file)) writeFileSync(file, '# Benchmarks\n');
-  appendFileSync(file, section);
-}
-if (sink === 42) process.stdout.write(''); // keeps the work observable to the optimiser
+publish(section);

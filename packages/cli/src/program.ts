@@ -5,6 +5,8 @@ import { decode } from './commands/decode.js';
 import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
+import { runDemo } from './demo/demo.js';
+import { demoNetworks } from './demo/networks.js';
 import { type CliIo, processIo } from './io.js';
 
 const VERSION = '0.1.0';
@@ -121,6 +123,22 @@ export function createProgram(
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));
+    });
+
+  program
+    .command('demo')
+    .description(
+      'Run gateways, servers and scripted users of every network in this process, and print what\n' +
+        'happens as they add one another across networks, chat, type, change presence and log back in.',
+    )
+    .option('--quiet-gateways', 'do not print what the gateways carry')
+    .action(async (o: { quietGateways?: boolean }) => {
+      await runDemo({
+        networks: demoNetworks(),
+        out: (line) => io.stdout.write(`${line}\n`),
+        showGateways: !o.quietGateways,
+      });
+      exit(0);
     });
 
   program

@@ -366,6 +366,7 @@ class GatewayEngine implements Gateway {
       this.metrics.users.set(this.#managers.size);
     }
     manager.connections.add(c);
+    manager.protocol ??= c.codec.protocol;
     this.#emit({ type: 'verified', user: address, protocol: c.codec.protocol, connection: c.id });
     this.#log.info(
       { user: formatAddress(address), protocol: c.codec.protocol, connection: c.id },

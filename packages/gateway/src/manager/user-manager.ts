@@ -34,9 +34,6 @@ export class UserManager {
     return best;
   }
 
-  /** The protocol this user's client speaks (of its first live connection). */
-  get protocol(): string | undefined {
-    for (const c of this.connections) return c.codec.protocol;
-    return undefined;
-  }
+  /** The protocol this user's client speaks (remembered after its connections close, for the last words). */
+  protocol: string | undefined;
 }

@@ -1,0 +1,155 @@
+import { type Address, formatAddress, MemoryDht } from '@crosstalk/core';
+import { createGateway, type Gateway } from '@crosstalk/gateway';
+import { socksConnect } from '@crosstalk/gateway/testing';
+import { builtInCodecs, canonicalForm } from '../codecs.js';
+import type { NetworkFixture, StartNetwork, UserDriver } from '../drivers/driver.js';
+
+/**
+ * `npm run demo`: one gateway per network in this process, sharing an in-memory DHT; each
+ * network's (mock or real) server; and one scripted user per network, whose client reaches its
+ * server only through its gateway's SOCKS port. The users add one another across networks, chat
+ * (non-ASCII included), type, change presence, and log out and back in; the transcript shows what
+ * each client saw and what the gateways carried.
+ */
+export interface DemoNetwork {
+  label: string;
+  start: StartNetwork;
+  user: { name: string; password: string };
+}
+
+export interface DemoOptions {
+  networks: readonly DemoNetwork[];
+  out: (line: string) => void;
+  /** Print every gateway translation (default true). */
+  showGateways?: boolean;
+}
+
+interface Participant {
+  label: string;
+  fixture: NetworkFixture;
+  gateway: Gateway;
+  driver: UserDriver;
+  address: Address;
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const started = Date.now();
+  const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3)}s`.padStart(9);
+  const say = (line: string) => options.out(`${stamp()}  ${line}`);
+  const dht = new MemoryDht();
+  const people: Participant[] = [];
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    for (const network of options.networks) {
+      let fixture: NetworkFixture;
+      try {
+        fixture = await network.start([network.user]);
+      } catch (error) {
+        options.out(`(skipping ${network.label}: ${error instanceof Error ? error.message : String(error)})`);
+        continue;
+      }
+      cleanup.push(() => fixture.stop());
+      const gateway = await createGateway({
+        codecs: builtInCodecs(),
+        dht,
+        canonical: canonicalForm(),
+        socks: { host: '127.0.0.1', port: 0 },
+        logger: false,
+      });
+      cleanup.push(() => gateway.close());
+      if (options.showGateways !== false) {
+        gateway.on((e) => {
+          if (e.type === 'translated' && 'from' in e.event) {
+            const to = 'to' in e.event && e.event.to ? formatAddress(e.event.to) : '';
+            say(
+              `   [gateway ${network.label}] ${e.event.kind} ${formatAddress(e.event.from)} -> ${to}: ${e.from} -> ${e.to}`,
+            );
+          } else if (e.type === 'pending-held') {
+            say(
+              `   [gateway ${network.label}] ${formatAddress(e.event.to)} is offline: request held in the DHT`,
+            );
+          }
+        });
+      }
+      const driver = fixture.driver(network.user.name, (host, port) =>
+        socksConnect(gateway.socks, host, port),
+      );
+      people.push({ label: network.label, fixture, gateway, driver, address: driver.address });
+      options.out(
+        `${network.label.padEnd(6)} server ${fixture.server.host}:${fixture.server.port}, gateway ${gateway.id.slice(0, 12)}… SOCKS ${gateway.socks.port}, user ${formatAddress(driver.address)}`,
+      );
+    }
+    if (people.length < 2) throw new Error('the demo needs at least two networks');
+    options.out('');
+    const name = (p: Participant) => `${formatAddress(p.address)} (${p.label})`;
+
+    for (const p of people) {
+      await p.driver.login();
+      say(`${name(p)} logged in through its gateway`);
+    }
+
+    // Pairs around the ring: each user befriends the next one.
+    const pairs = people
+      .map((p, i) => [p, people[(i + 1) % people.length]!] as const)
+      .slice(0, people.length === 2 ? 1 : people.length);
+    for (const [index, [a, b]] of pairs.entries()) {
+      const offline = index % 2 === 1; // every other request goes to a user who is offline
+      if (offline) {
+        await b.driver.logout();
+        say(`${name(b)} logged out`);
+      }
+      await a.driver.addBuddy(b.address, `hi, it's ${a.address.user}`);
+      say(`${name(a)} adds ${formatAddress(b.address)}`);
+      if (offline) {
+        await b.driver.login();
+        say(`${name(b)} logs back in`);
+      }
+      await b.driver.nextBuddyRequest(a.address, 20_000);
+      say(
+        `${name(b)} sees a buddy request from ${formatAddress(a.address)}${offline ? ' (it waited while they were offline)' : ''}`,
+      );
+      await b.driver.answerBuddyRequest(a.address, true);
+      say(`${name(b)} accepts`);
+      const answer = await a.driver.nextBuddyResponse(b.address, 20_000);
+      say(`${name(a)} sees the answer: ${answer.accepted ? 'accepted' : 'denied'}`);
+    }
+
+    for (const [a, b] of pairs) {
+      const hello = `héllo ${b.address.user}, wörld ✓ — from ${a.label}`;
+      await a.driver.sendTyping(b.address, 'composing');
+      say(`${name(b)} sees ${formatAddress(a.address)} ${await b.driver.nextTyping(a.address)}`);
+      await a.driver.sendIm(b.address, hello);
+      say(`${name(b)} got: "${await b.driver.nextIm(a.address)}"`);
+      await b.driver.sendIm(a.address, `こんにちは ${a.address.user} 👋`);
+      say(`${name(a)} got: "${await a.driver.nextIm(b.address)}"`);
+    }
+
+    const [first, second] = [pairs[0]![0], pairs[0]![1]];
+    await second.driver.setPresence('away', 'at lunch');
+    say(`${name(second)} goes away ("at lunch")`);
+    say(
+      `${name(first)} sees ${formatAddress(second.address)} ${await first.driver.nextPresence(second.address, 'away')}`,
+    );
+    await second.driver.setPresence('online');
+    say(
+      `${name(first)} sees ${formatAddress(second.address)} ${await first.driver.nextPresence(second.address, 'online')} again`,
+    );
+
+    for (const p of [first, second]) await p.driver.logout();
+    say(`${name(first)} and ${name(second)} log out`);
+    for (const p of [first, second]) await p.driver.login();
+    say('… and back in');
+    for (const [p, q] of [
+      [first, second],
+      [second, first],
+    ] as const) {
+      const has = p.driver.buddies().some((b) => formatAddress(b) === formatAddress(q.address));
+      say(`${name(p)}'s buddy list ${has ? 'still shows' : 'LOST'} ${formatAddress(q.address)}`);
+    }
+    for (const p of people) await p.driver.logout();
+    options.out('');
+    options.out(`Done: ${people.length} networks, ${people.length} gateways, one shared DHT.`);
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  }
+}

@@ -7,6 +7,7 @@ export {
   startProsody,
 } from './prosody.js';
 export {
+  directDial,
   type ScriptedClientOptions,
   type ScriptedRosterItem,
   ScriptedXmppClient,

@@ -16,6 +16,24 @@ export interface ScriptedClientOptions {
   resource?: string;
   /** Default timeout for every wait (default 10 s). */
   timeoutMs?: number;
+  /**
+   * Opens the TCP connection to `host:port` (default: a direct `net.connect`). Pass a SOCKS dialer
+   * (the gateway's `socksConnect(proxy, host, port)`) to behave as a real client configured with a
+   * SOCKS4 proxy: an XMPP login uses this one connection only.
+   */
+  dial?: (host: string, port: number) => Promise<Socket>;
+}
+
+/** The default `dial`: a plain TCP connection. */
+export function directDial(host: string, port: number): Promise<Socket> {
+  const socket = connect(port, host);
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
 }
 
 /** A roster item as the server sent it (RFC 6121 §2.1.2). */
@@ -45,12 +63,14 @@ export class ScriptedXmppClient {
   #framer = new StanzaFramer();
   #frames = createFrameCodec();
   #waiters = new Set<Waiter>();
+  #listeners = new Set<(el: XmlElement) => void>();
   #streams = 0;
   #streamWaiters: (() => void)[] = [];
   #failure: Error | undefined;
   #nextId = 0;
   #jid: string | undefined;
   #closed: Promise<void>;
+  #streamEnded: (() => void) | undefined;
 
   private constructor(options: ScriptedClientOptions, socket: Socket) {
     this.options = options;
@@ -63,11 +83,7 @@ export class ScriptedXmppClient {
 
   /** Opens the TCP connection and the stream, without logging in. */
   static async connect(options: ScriptedClientOptions): Promise<ScriptedXmppClient> {
-    const socket = connect(options.port, options.host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await (options.dial ?? directDial)(options.host, options.port);
     const client = new ScriptedXmppClient(options, socket);
     await client.#openStream();
     return client;
@@ -215,6 +231,15 @@ export class ScriptedXmppClient {
   }
 
   /**
+   * Calls `listener` with every element received from now on (after it is added to `received`);
+   * returns a function that removes the listener.
+   */
+  onStanza(listener: (el: XmlElement) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
    * Resolves with the first element received (after index `after`, default 0: past ones count)
    * that matches; rejects after the timeout or when the connection fails.
    */
@@ -248,10 +273,21 @@ export class ScriptedXmppClient {
     });
   }
 
-  /** Ends the stream (RFC 6120 §4.4) and waits for the socket to close. */
+  /**
+   * Ends the stream as RFC 6120 §4.4 says: sends the closing tag, waits (up to 2 s) for the
+   * server's closing tag, and only then closes the TCP connection; resolves once it is closed.
+   */
   async close(): Promise<void> {
     if (!this.#socket.destroyed) {
-      this.#socket.end('</stream:stream>');
+      if (!this.#socket.writableEnded) {
+        const answered = new Promise<void>((resolve) => {
+          this.#streamEnded = resolve;
+          setTimeout(resolve, 2000).unref?.();
+        });
+        this.#socket.write('</stream:stream>');
+        await Promise.race([answered, this.#closed]);
+        this.#socket.end();
+      }
       const timer = setTimeout(() => this.#socket.destroy(), 2000);
       timer.unref?.();
     }
@@ -289,8 +325,10 @@ export class ScriptedXmppClient {
         for (const w of this.#streamWaiters.splice(0)) w();
         continue;
       }
+      if (frame.type === 'stream-close') this.#streamEnded?.();
       if (frame.type !== 'element') continue;
       this.received.push(frame.element);
+      for (const l of [...this.#listeners]) l(frame.element);
       for (const w of [...this.#waiters]) {
         if (w.match(frame.element)) {
           this.#waiters.delete(w);

@@ -120,7 +120,39 @@ describe('YMSG proxy session on the recorded Escargot session', () => {
     expect(packet.pairs.map(([k]) => k)).toEqual([4, 5, 14, 15, 97]);
   });
 
-  it('merges foreign buddies with a LIST packet right after the server list, held until a frame boundary', () => {
+  it("reports the user's own status changes as `self` events and still sends them to the server", () => {
+    const session = ymsg().openSession(context());
+    replay(session, daveWrites().slice(0, 6));
+    const send = (service: number, pairs: [number, string][], status = 0) => {
+      const bytes = encodePacket(
+        ymsgPacket(service, pairs, { version: 0x0a00, status, sessionId: 0xc84bf0fa }),
+      );
+      const out = session.fromClient(bytes);
+      expect(bytesEqual(concat(out.toServer), bytes)).toBe(true);
+      return out.events;
+    };
+    expect(
+      send(
+        S.ISAWAY,
+        [
+          [10, '99'],
+          [19, 'at lunch'],
+          [47, '1'],
+        ],
+        99,
+      ),
+    ).toEqual([{ type: 'self', event: { kind: 'presence', from: dave, status: 'away', text: 'at lunch' } }]);
+    expect(send(S.ISBACK, [[10, '0']])).toEqual([
+      { type: 'self', event: { kind: 'presence', from: dave, status: 'online' } },
+    ]);
+    expect(send(S.Y6_VISIBLE_TOGGLE, [[13, '2']])).toEqual([
+      { type: 'self', event: { kind: 'presence', from: dave, status: 'invisible' } },
+    ]);
+    // Not a status change: no `self` event.
+    expect(send(S.KEEPALIVE, [[0, 'dave']])).toEqual([]);
+  });
+
+  it('merges foreign buddies with a LIST packet right after the server list, inside the chunk it came in', () => {
     const session = ymsg().openSession(
       context([{ address: bob, groups: ['Pals'], subscription: 'both', pending: false }]),
     );
@@ -128,19 +160,23 @@ describe('YMSG proxy session on the recorded Escargot session', () => {
     // Everything up to the LIST, then the LIST plus the first 10 bytes of the LOGON after it.
     const listAt = writes.findIndex((w) => w.note.startsWith('LIST'));
     replay(session, writes.slice(0, listAt));
+    const list = writes[listAt]!.bytes;
     const logon = writes[listAt + 1]!.bytes;
-    const first = session.fromServer(concat([writes[listAt]!.bytes, logon.subarray(0, 10)]));
+    const first = session.fromServer(concat([list, logon.subarray(0, 10)]));
     expect(first.events.map((e) => e.type)).toEqual(['verified', 'roster']);
-    expect(first.toClient).toHaveLength(1); // the raw chunk only: the stream is inside the LOGON
-    const second = session.fromServer(logon.subarray(10));
-    expect(second.toClient).toHaveLength(2);
-    expect(bytesEqual(second.toClient[0]!, logon.subarray(10))).toBe(true);
-    const merged = decodePacket(second.toClient[1]!);
+    // The chunk is cut after the LIST: the client reads the merged buddies before the LOGON.
+    expect(first.toClient).toHaveLength(3);
+    expect(bytesEqual(first.toClient[0]!, list)).toBe(true);
+    const merged = decodePacket(first.toClient[1]!);
     expect([merged.service, merged.get(K.BUDDY_LIST), merged.sessionId]).toEqual([
       S.LIST,
       'Pals:bob@aol\n',
       0xc84bf0fa,
     ]);
+    expect(bytesEqual(first.toClient[2]!, logon.subarray(0, 10))).toBe(true);
+    const second = session.fromServer(logon.subarray(10));
+    expect(second.toClient).toHaveLength(1);
+    expect(bytesEqual(second.toClient[0]!, logon.subarray(10))).toBe(true);
   });
 
   it('withholds what is addressed to foreign users and answers the client where it waits', () => {

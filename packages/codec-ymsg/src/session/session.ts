@@ -70,6 +70,9 @@ const TARGET_KEY: Record<number, number> = {
   [S.REJECTCONTACT]: K.BUDDY,
 };
 
+/** Client packets that change the user's own status (libpurple yahoo_set_status, Escargot ISAWAY/ISBACK). */
+const OWN_PRESENCE = new Set<number>([S.ISAWAY, S.ISBACK, S.Y6_STATUS_UPDATE, S.Y6_VISIBLE_TOGGLE]);
+
 interface Side {
   framer: Framer;
   /** Bytes of the frame in progress that were already relayed raw before the session was verified. */
@@ -96,7 +99,12 @@ export class YmsgProxySession implements ProxySession {
   #loginFailed = false;
   /** Packets for the client waiting for the server stream to reach a frame boundary. */
   #queuedToClient: Uint8Array[] = [];
-  #holdToClient = false;
+  /**
+   * A server chunk being relayed as it came (before verification): `cursor` bytes of it are out,
+   * `end` is where the frame being watched ends in it. A packet injected meanwhile (the merged
+   * foreign list after the server's first LIST) goes right after that frame.
+   */
+  #relay: { chunk: Uint8Array; out: SessionOutput; cursor: number; end: number } | undefined;
 
   constructor(ctx: SessionContext, options: YmsgSessionOptions) {
     this.#ctx = ctx;
@@ -174,31 +182,39 @@ export class YmsgProxySession implements ProxySession {
     const side = this.#sides[direction];
     // Identity gate: until verified, the chunk goes on exactly as it came; frames are only watched.
     const relayed = this.#state !== 'verified';
-    if (relayed) (direction === 'client' ? out.toServer : out.toClient).push(chunk.slice());
-    this.#holdToClient = relayed && direction === 'server';
-    let frames: Uint8Array[];
+    if (relayed && direction === 'client') out.toServer.push(chunk.slice());
+    const held = side.framer.buffered; // bytes of an unfinished frame from earlier chunks
+    if (relayed && direction === 'server') this.#relay = { chunk, out, cursor: 0, end: 0 };
     try {
-      frames = side.framer.push(chunk);
-    } catch (error) {
-      return this.#fail(out, error);
-    }
-    try {
-      for (const frame of frames) {
-        if (relayed) this.#watch(direction, frame, out);
-        else if (side.passThrough > 0) {
-          // The rest of a frame whose start was relayed before verification: it cannot be held back.
-          this.#send(direction, out, frame.slice(side.passThrough));
-          side.passThrough = 0;
-          this.#watch(direction, frame, out);
-          if (direction === 'server') this.#flushToClient(out);
-        } else if (direction === 'client') this.#fromVerifiedClient(frame, out);
-        else this.#fromVerifiedServer(frame, out);
+      let frames: Uint8Array[];
+      try {
+        frames = side.framer.push(chunk);
+      } catch (error) {
+        this.#endRelay(); // what was relayed so far goes out before the session closes
+        return this.#fail(out, error);
       }
-    } catch (error) {
-      this.#holdToClient = false;
-      return this.#fail(out, error);
+      try {
+        let framed = 0;
+        for (const frame of frames) {
+          framed += frame.length;
+          if (this.#relay) this.#relay.end = framed - held;
+          if (relayed) this.#watch(direction, frame, out);
+          else if (side.passThrough > 0) {
+            // The rest of a frame whose start was relayed before verification: it cannot be held back.
+            this.#send(direction, out, frame.slice(side.passThrough));
+            side.passThrough = 0;
+            this.#watch(direction, frame, out);
+            if (direction === 'server') this.#flushToClient(out);
+          } else if (direction === 'client') this.#fromVerifiedClient(frame, out);
+          else this.#fromVerifiedServer(frame, out);
+        }
+      } catch (error) {
+        this.#endRelay();
+        return this.#fail(out, error);
+      }
+    } finally {
+      this.#endRelay();
     }
-    this.#holdToClient = false;
     if (relayed && this.#state === 'verified') {
       // Verified inside this chunk: whatever of an unfinished frame was relayed is already out.
       this.#sides.client.passThrough = this.#sides.client.framer.buffered;
@@ -207,6 +223,14 @@ export class YmsgProxySession implements ProxySession {
     if (side.framer.error) return this.#fail(out, side.framer.error);
     this.#flushToClient(out);
     return out;
+  }
+
+  /** Passes on the part of a relayed server chunk not yet out, in one piece when nothing was injected. */
+  #endRelay(): void {
+    const relay = this.#relay;
+    if (!relay) return;
+    this.#relay = undefined;
+    if (relay.cursor < relay.chunk.length) relay.out.toClient.push(relay.chunk.slice(relay.cursor));
   }
 
   #send(direction: Direction, out: SessionOutput, bytes: Uint8Array): void {
@@ -219,7 +243,13 @@ export class YmsgProxySession implements ProxySession {
    * raw: during a relayed server chunk, and until a pass-through frame completes.
    */
   #toClient(out: SessionOutput, bytes: Uint8Array): void {
-    if (this.#holdToClient || this.#sides.server.passThrough > 0) this.#queuedToClient.push(bytes);
+    const relay = this.#relay;
+    if (relay) {
+      // Inside a relayed server chunk: after the frame being watched, before the rest of the chunk.
+      if (relay.end > relay.cursor) relay.out.toClient.push(relay.chunk.slice(relay.cursor, relay.end));
+      relay.cursor = Math.max(relay.cursor, relay.end);
+      relay.out.toClient.push(bytes);
+    } else if (this.#sides.server.passThrough > 0) this.#queuedToClient.push(bytes);
     else out.toClient.push(bytes);
   }
 
@@ -348,6 +378,7 @@ export class YmsgProxySession implements ProxySession {
     const target = targetKey === undefined ? undefined : packet.get(targetKey);
     if (target === undefined || !this.#translator.isForeign(this.#translator.address(target))) {
       out.toServer.push(frame.slice());
+      if (OWN_PRESENCE.has(packet.service)) this.#ownPresence(packet, out);
       return;
     }
     // Addressed to a foreign user: the native server must not see it.
@@ -363,6 +394,17 @@ export class YmsgProxySession implements ProxySession {
     }
     for (const event of events) out.events.push({ type: 'outbound', event });
     this.#answerLocally(packet, target, out);
+  }
+
+  /** The user's own status change, on its way to the server: foreign buddies should see it too. */
+  #ownPresence(packet: YmsgPacket, out: SessionOutput): void {
+    let events: CanonicalEvent[] = [];
+    try {
+      events = this.#translator.toEvents(packet, 'client');
+    } catch {
+      return; // the server got it unchanged; a status we cannot read is not mirrored
+    }
+    for (const event of events) if (event.kind === 'presence') out.events.push({ type: 'self', event });
   }
 
   /** What the server would have answered, for packets whose answer the client waits for. */

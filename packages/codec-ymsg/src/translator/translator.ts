@@ -5,7 +5,6 @@ import {
   type BuddyResponseEvent,
   type CanonicalEvent,
   type Direction,
-  defaultIsForeign,
   type ImEvent,
   nativeToAddress,
   type PresenceEvent,
@@ -76,6 +75,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   #self: Address | undefined;
   #dialect: YmsgDialect;
   #dialectKnown = false;
+  #dialectFromClientHeader = false;
   #sessionId = 0;
   readonly #header: Record<Direction, { version: number; vendor: number } | undefined> = {
     client: undefined,
@@ -89,7 +89,9 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   #ids = 0;
 
   constructor(options: YmsgTranslatorOptions = {}) {
-    this.#isForeign = options.isForeign ?? defaultIsForeign(NETWORKS);
+    // Yahoo ids never hold an "@": standalone, any `user@network` that is a valid address elsewhere
+    // (a built-in network or an XMPP domain) names a foreign user.
+    this.#isForeign = options.isForeign ?? ((a) => !NETWORKS.includes(a.network as 'yahoo'));
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => `ymsg-${++this.#ids}`);
     this.#self = options.self;
@@ -144,9 +146,18 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   observe(packet: YmsgPacket, direction: Direction): void {
     this.#header[direction] = { version: packet.version, vendor: packet.vendor };
     const generation = protocolVersion(packet.version);
-    if (generation >= 9 && generation <= 16) this.#setDialect(generation >= 13 ? 'v16' : 'v10');
+    if (generation >= 9 && generation <= 16) {
+      // A client that writes YMSG13+ headers reads YMSG13+ packets (AUTH_REQ_15 notices), whatever
+      // login it used: its own header version settles the dialect; a server's is only a hint.
+      const dialect = generation >= 13 ? 'v16' : 'v10';
+      if (direction === 'client') {
+        this.#dialect = dialect;
+        this.#dialectFromClientHeader = true;
+      } else this.#setDialect(dialect);
+    }
     if (direction === 'server' && packet.sessionId !== 0) this.#sessionId = packet.sessionId;
-    if (packet.service === S.AUTHRESP && direction === 'client') {
+    if (packet.service === S.AUTHRESP && direction === 'client' && !this.#dialectFromClientHeader) {
+      // Escargot's clients write version 0 (`00 00`): then the login keys tell.
       if (packet.has(K.TOKEN_HASH)) this.#setDialect('v16', true);
       else if (packet.has(K.HASH_PASSWORD)) this.#setDialect('v10', true);
     }
@@ -189,12 +200,12 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
         return direction === 'server' ? this.#buddyPresence(packet) : this.#ownPresence(packet);
       case S.Y6_VISIBLE_TOGGLE: {
         // libpurple yahoo_set_status: 13 = 2 goes invisible, 13 = 1 visible again.
-        const from = this.#self?.user;
+        const from = this.#self;
         if (direction !== 'client' || !from) return [];
         return [
           {
             kind: 'presence',
-            from: this.address(from),
+            from,
             status: packet.get(K.FLAG) === '2' ? 'invisible' : 'online',
           },
         ];
@@ -334,14 +345,14 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
   }
 
   #ownPresence(packet: YmsgPacket): PresenceEvent[] {
-    const from = this.#self?.user ?? packet.get(K.CURRENT_ID);
+    const id = packet.get(K.CURRENT_ID);
+    const from = this.#self ?? (id ? this.address(id) : undefined);
     if (!from) return [];
     const state = Number.parseInt(
       packet.get(K.STATE) ?? (packet.service === S.ISAWAY ? String(packet.status) : '0'),
       10,
     );
-    if (state === YmsgStatus.INVISIBLE)
-      return [{ kind: 'presence', from: this.address(from), status: 'invisible' }];
+    if (state === YmsgStatus.INVISIBLE) return [{ kind: 'presence', from, status: 'invisible' }];
     const p = this.#presenceOf(
       packet.service,
       {
@@ -351,7 +362,7 @@ export class YmsgTranslator implements Translator<YmsgPacket> {
       },
       this.#utf8(packet),
     );
-    return [{ kind: 'presence', from: this.address(from), ...p }];
+    return [{ kind: 'presence', from, ...p }];
   }
 
   #newContact(packet: YmsgPacket): CanonicalEvent[] {

@@ -248,6 +248,39 @@ describe('notification session: buddy requests', () => {
     ]);
     // Answered once: a second AL edit is only acknowledged.
     expect(feed(session, 'client', 'ADD 10 AL jane@yahoo jane@yahoo\r\n').events).toEqual([]);
+    // Adding the accepted requester back (MSN clients offer it) asks nothing new.
+    const back = feed(session, 'client', 'ADD 11 FL jane@yahoo jane@yahoo 0\r\n');
+    expect(back.toClient).toBe('ADD 11 FL 4 jane@yahoo jane@yahoo 0\r\n');
+    expect(back.events).toEqual([]);
+  });
+
+  it('shows an accepted request as the buddy adding the user back; a refusal as nothing', () => {
+    const session = testGateway().open();
+    loginMsnp12(session, 'alice@example.com');
+    feed(session, 'client', 'ADC 7 FL N=bob@yahoo F=bob@yahoo\r\n');
+    expect(session.affinity({ kind: 'buddy-response', from: bobYahoo, to: alice, accepted: true })).toBe(1);
+    const accepted = session.deliver({ kind: 'buddy-response', from: bobYahoo, to: alice, accepted: true });
+    expect(accepted.toClient.map((b) => new TextDecoder().decode(b))).toEqual([
+      'ADC 0 RL N=bob@yahoo F=bob@yahoo\r\n',
+    ]);
+    expect(accepted.events).toEqual([]);
+    const refused = session.deliver({ kind: 'buddy-response', from: bobYahoo, to: alice, accepted: false });
+    expect(refused.toClient).toEqual([]);
+    expect(refused.events).toEqual([
+      { type: 'feature-loss', event: expect.objectContaining({ accepted: false }), lost: ['buddy-response'] },
+    ]);
+  });
+
+  it('adding a buddy the gateway already lists as mutual sends no request', () => {
+    const gateway = testGateway();
+    gateway.roster.set('alice@example.com', [
+      { address: bobYahoo, groups: [], subscription: 'both', pending: false },
+    ]);
+    const session = gateway.open();
+    loginMsnp12(session, 'alice@example.com');
+    const add = feed(session, 'client', 'ADC 7 FL N=bob@yahoo F=bob@yahoo\r\n');
+    expect(add.toServer).toBe('');
+    expect(add.events).toEqual([]);
   });
 
   it('MSNP12: ADC forms, and a BL answer is a refusal', () => {
@@ -344,16 +377,30 @@ describe('notification session: delivery', () => {
     expect(new TextDecoder().decode(out.toClient[0])).toBe(
       `RNG ${data.sessid} 127.77.1.1:40000 CKI ${data.cookie} bob@yahoo Bob%20Y\r\n`,
     );
-    // Typing never rings on its own, but joins a ring that is waiting; so does a second message.
+    // Typing joins the ring that is waiting; so does a second message. The end of typing writes nothing.
     const typing: CanonicalEvent = { kind: 'typing', from: bobYahoo, to: alice, state: 'composing' };
     expect(session.affinity(typing)).toBe(1);
     expect(session.deliver(typing).toClient).toEqual([]);
     session.deliver({ ...im, id: 'm2', text: 'are you there?' });
+    expect(session.deliver({ ...typing, state: 'paused' })).toEqual({
+      toClient: [],
+      toServer: [],
+      events: [],
+    });
     expect(gateway.allocations).toHaveLength(1);
     expect(data.pending.map((e) => e.kind)).toEqual(['im', 'typing', 'im']);
-    expect(session.affinity({ kind: 'typing', from: carolAol, to: alice, state: 'composing' })).toBe(0);
+    // Typing from a buddy with no conversation rings the client in, as a message does.
+    const carolTyping: CanonicalEvent = { kind: 'typing', from: carolAol, to: alice, state: 'composing' };
+    expect(session.affinity(carolTyping)).toBe(1);
+    expect(new TextDecoder().decode(session.deliver(carolTyping).toClient[0])).toMatch(
+      /^RNG \d+ 127\.77\.1\.1:40001 CKI [\d.]+ carol@aol /,
+    );
+    expect(gateway.allocations).toHaveLength(2);
     // A ring the client never answered gives its endpoint back when the session ends.
     session.close('client closed');
-    expect(gateway.released).toEqual([{ host: '127.77.1.1', port: 40000 }]);
+    expect(gateway.released).toEqual([
+      { host: '127.77.1.1', port: 40000 },
+      { host: '127.77.1.1', port: 40001 },
+    ]);
   });
 });

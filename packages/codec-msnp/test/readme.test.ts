@@ -1,7 +1,7 @@
 import { startSessionRelay } from '@crosstalk/compliance';
 import { describe, expect, it } from 'vitest';
 import { msnp } from '../src/index.js';
-import { ScriptedMsnpClient, startMockMsnpServer } from '../src/testing/index.js';
+import { directDial, ScriptedMsnpClient, startMockMsnpServer } from '../src/testing/index.js';
 
 /** The README's examples, as written there (console.log replaced by assertions). */
 describe('README examples', () => {
@@ -56,7 +56,10 @@ describe('README examples', () => {
       password: 'alicepw',
       dialect: 12,
       passport: (email, password) => server.issueTicket(email, password),
-      dial: (target) => (target.port === server.port || target.port === server.sbPort ? relay : target),
+      dial: (host, port) =>
+        port === server.port || port === server.sbPort
+          ? directDial(relay.host, relay.port)
+          : directDial(host, port),
     });
     try {
       await alice.login();

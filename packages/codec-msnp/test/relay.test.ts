@@ -3,6 +3,7 @@ import { type Address, bytesEqual, concatBytes, type RosterItem } from '@crossta
 import { afterEach, describe, expect, it } from 'vitest';
 import { msnp } from '../src/index.js';
 import {
+  directDial,
   type MockMsnpServer,
   type MockUserOptions,
   ScriptedMsnpClient,
@@ -52,10 +53,10 @@ function client(email: string, dialect: number): ScriptedMsnpClient {
     password: USERS.find((u) => u.email === email)!.password,
     dialect,
     passport: (e, p) => mock.issueTicket(e, p),
-    dial: (target) =>
-      target.port === mock.port || target.port === mock.sbPort
-        ? { host: relay.host, port: relay.port }
-        : target,
+    dial: (host, port) =>
+      port === mock.port || port === mock.sbPort
+        ? directDial(relay.host, relay.port)
+        : directDial(host, port),
   });
   clients.push(c);
   return c;

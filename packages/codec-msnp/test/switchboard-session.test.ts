@@ -150,8 +150,12 @@ describe('virtual switchboard session (no server)', () => {
     const { gateway, ns, data } = ringing();
     const sb: ProxySession = gateway.open({ data });
     expect(data.taken).toBe(true);
-    // The ring is taken: the notification session no longer collects for it.
-    expect(ns.affinity({ kind: 'typing', from: bobYahoo, to: alice, state: 'composing' })).toBe(0);
+    // The ring is taken: the notification session no longer collects for it (it would ring anew,
+    // but once the client answered, the switchboard's affinity of 2 wins).
+    expect(data.pending).toHaveLength(1);
+    ns.deliver({ kind: 'typing', from: bobYahoo, to: alice, state: 'composing' });
+    expect(data.pending).toHaveLength(1);
+    expect(gateway.allocations).toHaveLength(2);
     const ans = feed(sb, 'client', `ANS 1 alice@example.com ${data.cookie} ${data.sessid}\r\n`);
     expect(ans.toServer).toBe('');
     expect(ans.events).toEqual([

@@ -50,6 +50,8 @@ export class NotificationRole implements ConnectionRole {
   readonly #foreign = new Map<string, Address>();
   /** Foreign users whose buddy request was delivered and not yet answered. */
   readonly #requestsFrom = new Set<string>();
+  /** Foreign users whose request the client accepted in this session (adding them back asks nothing). */
+  readonly #accepted = new Set<string>();
   /** Contact GUIDs we wrote for foreign buddies (MSNP10+), so `REM t FL guid` can be told apart. */
   readonly #guids = new Map<string, Address>();
   /** `ADD`/`ADC` for a passport that might be a foreign XMPP user: sent on, the server's answer decides. */
@@ -149,6 +151,9 @@ export class NotificationRole implements ConnectionRole {
     const self = this.#translator.self!;
     const key = addressKey(buddy);
     if ((cmd.verb === 'ADD' || cmd.verb === 'ADC') && list === 'FL') {
+      // Adding back a buddy who is already mutual (the client accepted their request and, as MSN
+      // clients offer, also adds them to its list) is a list edit, not a new request.
+      if (this.#accepted.has(key) || this.#isMutual(self, key)) return;
       const name = this.#translator.friendlyOf(self.user);
       const request: CanonicalEvent =
         name === self.user
@@ -162,11 +167,22 @@ export class NotificationRole implements ConnectionRole {
     ) {
       // Adding a requester to AL accepts, to BL refuses (PROTOCOLS.md, "accept = add to AL").
       this.#requestsFrom.delete(key);
+      if (list === 'AL') this.#accepted.add(key);
       emit(out, {
         type: 'outbound',
         event: { kind: 'buddy-response', from: self, to: buddy, accepted: list === 'AL' },
       });
     }
+  }
+
+  /** True when the gateway lists `key` as a buddy the user already watches (`to` or `both`). */
+  #isMutual(owner: Address, key: string): boolean {
+    return this.#ctx
+      .foreignRoster(owner)
+      .some(
+        (item) =>
+          addressKey(item.address) === key && (item.subscription === 'both' || item.subscription === 'to'),
+      );
   }
 
   /** The reply the server would give: the command echoed, with a list version up to MSNP9, a GUID for new FL contacts from MSNP10. */
@@ -383,28 +399,41 @@ export class NotificationRole implements ConnectionRole {
           emit(out, { type: 'feature-loss', event, lost: ['buddy-request.message'] });
         return;
       case 'buddy-response':
-        // MSNP before 13 has no notice for an answered request; the buddy's presence will follow.
-        emit(out, { type: 'feature-loss', event, lost: ['buddy-response'] });
+        // MSNP before 13 has no notice for an answered request. An accepted one makes the buddy a
+        // mutual contact, which MSN shows as the reverse-list notice a contact adding the user back
+        // sends (`ADC 0 RL` / `ADD 0 RL`; the next list download has the RL bit too). A refusal
+        // shows nothing, as on MSN itself.
+        if (!event.accepted) {
+          emit(out, { type: 'feature-loss', event, lost: ['buddy-response'] });
+          return;
+        }
+        this.#meet(event.from);
+        toClient(
+          out,
+          ...this.#translator.fromEvent({ kind: 'buddy-request', from: event.from, to: event.to }, 'server'),
+        );
         return;
       case 'im':
         this.#ring(event, out);
         return;
-      case 'typing': {
-        const ring = this.#ringing.get(addressKey(event.from));
-        if (ring && !ring.taken) ring.pending.push(event);
+      case 'typing':
+        // MSN only says "typing now"; the end of typing is its absence (nothing to write). Typing
+        // with no conversation open rings the client in, as an MSN client starting to type does.
+        if (event.state === 'composing') this.#ring(event, out);
+        else if (event.state !== 'paused' && event.state !== 'active')
+          emit(out, { type: 'feature-loss', event, lost: ['typing.states'] });
         return;
-      }
       default:
         throw new UnsupportedEventError(PROTOCOL, event.kind, 'a notification server cannot deliver it');
     }
   }
 
   /**
-   * A message from a foreign buddy with no conversation open: ring the client into a switchboard
+   * A message (or typing) from a foreign buddy with no conversation open: ring the client into a switchboard
    * the gateway answers itself (`RNG sessid host:port CKI cookie passport friendly`, Escargot
-   * msnp_ns.py `on_chat_invite`). Messages arriving before the client joins wait in the ring.
+   * msnp_ns.py `on_chat_invite`). What arrives before the client joins waits in the ring.
    */
-  #ring(event: CanonicalEvent & { kind: 'im' }, out: SessionOutput): void {
+  #ring(event: CanonicalEvent & { kind: 'im' | 'typing' }, out: SessionOutput): void {
     const key = addressKey(event.from);
     const waiting = this.#ringing.get(key);
     if (waiting && !waiting.taken) {
@@ -450,11 +479,8 @@ export class NotificationRole implements ConnectionRole {
       case 'buddy-request':
       case 'buddy-response':
       case 'im':
+      case 'typing':
         return 1;
-      case 'typing': {
-        const ring = this.#ringing.get(addressKey(event.from));
-        return ring && !ring.taken ? 1 : 0;
-      }
       default:
         return 0;
     }

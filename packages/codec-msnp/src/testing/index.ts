@@ -13,12 +13,17 @@ export {
   type MockMsnpServerOptions,
   startMockMsnpServer,
 } from './mock-server/mock-server.js';
-export { ClientConnection, type Reply } from './scripted-client/client-connection.js';
 export {
+  ClientConnection,
   type DialFunction,
+  directDial,
+  type Reply,
+} from './scripted-client/client-connection.js';
+export {
   LoginError,
   type ReceivedMessage,
   type Ring,
+  ringOf,
   type ScriptedContact,
   ScriptedConversation,
   ScriptedMsnpClient,

@@ -8,6 +8,20 @@ const encoder = new TextEncoder();
 
 export type Reply = MsnpCommand | MsnpErrorReply;
 
+/**
+ * Opens one TCP connection of the client to `host:port` (an address the server named, or the first
+ * one). A client configured with a SOCKS proxy opens every connection through it: pass a function
+ * that connects through the proxy (`socksConnect(proxy, host, port)` from `@crosstalk/gateway/testing`).
+ */
+export type DialFunction = (host: string, port: number) => Promise<Socket>;
+
+/** Connects straight to `host:port` (no proxy): the default `DialFunction`. */
+export const directDial: DialFunction = async (host, port) => {
+  const socket = connect(port, host);
+  await once(socket, 'connect');
+  return socket;
+};
+
 interface Waiter {
   predicate: (frame: MsnpFrame) => boolean;
   resolve: (frame: MsnpFrame) => void;
@@ -34,10 +48,16 @@ export class ClientConnection {
   #closed = false;
   /** Called for each frame before anyone waits for it (automatic answers, such as CHL). */
   onFrame: ((frame: MsnpFrame) => void) | undefined;
+  readonly #observe: ((frame: MsnpFrame, connection: ClientConnection) => void) | undefined;
 
-  private constructor(socket: Socket, timeout: number) {
+  private constructor(
+    socket: Socket,
+    timeout: number,
+    observe?: (frame: MsnpFrame, connection: ClientConnection) => void,
+  ) {
     this.#socket = socket;
     this.#timeout = timeout;
+    this.#observe = observe;
     socket.on('data', (chunk: Buffer) => {
       this.received.push(Uint8Array.from(chunk));
       let raws: Uint8Array[];
@@ -56,10 +76,18 @@ export class ClientConnection {
     socket.on('error', () => {});
   }
 
-  static async open(host: string, port: number, timeout: number): Promise<ClientConnection> {
-    const socket = connect(port, host);
-    await once(socket, 'connect');
-    return new ClientConnection(socket, timeout);
+  /**
+   * Opens a connection to `host:port` with `dial`. `observe` sees every frame the server sends, after
+   * the connection's own `onFrame` and before any wait takes it.
+   */
+  static async open(
+    host: string,
+    port: number,
+    timeout: number,
+    dial: DialFunction = directDial,
+    observe?: (frame: MsnpFrame, connection: ClientConnection) => void,
+  ): Promise<ClientConnection> {
+    return new ClientConnection(await dial(host, port), timeout, observe);
   }
 
   get closed(): boolean {
@@ -69,6 +97,7 @@ export class ClientConnection {
   #arrive(frame: MsnpFrame): void {
     this.frames.push(frame);
     this.onFrame?.(frame);
+    this.#observe?.(frame, this);
     for (const check of [...this.#arrivals]) check();
     for (const w of this.#waiters) {
       if (!this.#taken.has(frame) && w.predicate(frame)) {
@@ -151,6 +180,11 @@ export class ClientConnection {
       (f) => f.type === 'command' && f.verb === verb && predicate(f),
       verb,
     )) as MsnpCommand;
+  }
+
+  /** Drops the connection at once, without a word to the server (a crash). */
+  destroy(): void {
+    this.#socket.destroy();
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,10 @@
 import { argValue, encodeArg, type MsnpCommand, type MsnpFrame } from '../../command/command.js';
 import { type ContactEntry, ContactListSync, type GroupEntry } from '../../contacts/contact-list-sync.js';
+import { LIST_BITS } from '../../contacts/lists.js';
 import { formatMime, mimeHeader, mimeType, parseMime } from '../../mime/mime-message.js';
 import { personalMessageText, personalMessageXml } from '../../presence/personal-message.js';
 import { challengeResponse, defaultChallengeProduct, md5Hex } from '../challenge.js';
-import { ClientConnection, type Reply } from './client-connection.js';
-
-export type DialFunction = (
-  target: { host: string; port: number },
-  purpose: 'notification' | 'switchboard',
-) => { host: string; port: number };
+import { ClientConnection, type DialFunction, type Reply } from './client-connection.js';
 
 export interface ScriptedMsnpClientOptions {
   host: string;
@@ -20,10 +16,14 @@ export interface ScriptedMsnpClientOptions {
   /** Where TWN tickets come from: the mock's `issueTicket`. Required for MSNP8+. */
   passport?: (email: string, password: string) => string | undefined | Promise<string | undefined>;
   /**
-   * Where to really connect for an address the server named (`XFR`, `RNG`) or the first one: a
-   * SOCKS client would ask its proxy; tests map addresses to a relay. Default: connect as named.
+   * Opens every connection the client makes: the login (and any `XFR ... NS` it is sent on to) and
+   * each switchboard `XFR ... SB` or `RNG` names. A client configured with a SOCKS proxy opens them
+   * all through the proxy (`(host, port) => socksConnect(proxy, host, port)`); tests may map the
+   * addresses to a relay. Default: `directDial`, a plain TCP connection to the address as named.
    */
   dial?: DialFunction;
+  /** Sees every frame the server sends on any of the client's connections (for observers). */
+  onFrame?: (frame: MsnpFrame, connection: ClientConnection) => void;
   /** Client capabilities for `CHG` (MSNP8+). Default `0`. */
   capabilities?: string;
   /** How long to wait for any expected reply. Default 5000 ms. */
@@ -111,8 +111,15 @@ export class ScriptedMsnpClient {
     return this.#ns;
   }
 
-  #dial(target: { host: string; port: number }, purpose: 'notification' | 'switchboard') {
-    return this.options.dial ? this.options.dial(target, purpose) : target;
+  /** Opens a connection to an address, through `dial`. */
+  connect(target: { host: string; port: number }): Promise<ClientConnection> {
+    return ClientConnection.open(
+      target.host,
+      target.port,
+      this.options.timeout ?? 5000,
+      this.options.dial,
+      this.options.onFrame,
+    );
   }
 
   #next(): number {
@@ -134,8 +141,7 @@ export class ScriptedMsnpClient {
     host: string;
     port: number;
   }): Promise<{ host: string; port: number } | undefined> {
-    const where = this.#dial(target, 'notification');
-    const ns = await ClientConnection.open(where.host, where.port, this.options.timeout ?? 5000);
+    const ns = await this.connect(target);
     this.#ns = ns;
     ns.onFrame = (frame) => this.#unsolicited(frame);
     const d = this.options.dialect;
@@ -260,14 +266,23 @@ export class ScriptedMsnpClient {
         `ADD ${t} ${list} ${email} ${encodeArg(friendly)}${list === 'FL' && this.#dialect >= 7 ? ' 0' : ''}`,
       );
     }
-    return this.notification.reply(t, `${list} add`);
+    const reply = await this.notification.reply(t, `${list} add`);
+    if (reply.type === 'command') {
+      const key = email.toLowerCase();
+      const known = this.contacts.get(key) ?? { email, friendly, lists: 0, groups: [] };
+      this.contacts.set(key, { ...known, lists: known.lists | LIST_BITS[list] });
+    }
+    return reply;
   }
 
   /** `REM t LIST passport` (FL by contact GUID from MSNP10, as clients do when they know it). */
   async removeContact(email: string, list: 'FL' | 'AL' | 'BL' = 'FL', guid?: string): Promise<Reply> {
     const t = this.#next();
     this.notification.send(`REM ${t} ${list} ${this.#dialect >= 10 && list === 'FL' && guid ? guid : email}`);
-    return this.notification.reply(t, `${list} remove`);
+    const reply = await this.notification.reply(t, `${list} remove`);
+    const known = this.contacts.get(email.toLowerCase());
+    if (reply.type === 'command' && known) known.lists &= ~LIST_BITS[list];
+    return reply;
   }
 
   /** The next presence line about `email` (`ILN`, `NLN` or `FLN`) the server sent. */
@@ -313,7 +328,7 @@ export class ScriptedMsnpClient {
     const xfr = await this.notification.reply(t, 'XFR SB');
     if (xfr.type !== 'command' || xfr.args[0] !== 'SB') throw replyError(xfr, 'XFR SB');
     const target = hostPort(xfr.args[1]);
-    const conversation = await ScriptedConversation.open(this, this.#dial(target, 'switchboard'), target);
+    const conversation = await ScriptedConversation.open(this, target);
     const usr = conversation.next();
     conversation.connection.send(`USR ${usr} ${this.email} ${xfr.args[3]}`);
     const ok = await conversation.connection.reply(usr, 'USR on the switchboard');
@@ -324,22 +339,13 @@ export class ScriptedMsnpClient {
 
   /** The next `RNG` (an invitation to a switchboard). */
   async nextRing(): Promise<Ring> {
-    const rng = await this.notification.command('RNG');
-    const { host, port } = hostPort(rng.args[1]);
-    return {
-      sessid: rng.args[0]!,
-      host,
-      port,
-      cookie: rng.args[3]!,
-      caller: argValue(rng.args[4] ?? ''),
-      friendly: argValue(rng.args[5] ?? ''),
-    };
+    return ringOf(await this.notification.command('RNG'));
   }
 
   /** `ANS t passport cookie sessid` on the switchboard a ring names; resolves on `ANS t OK`. */
   async answer(ring: Ring): Promise<ScriptedConversation> {
     const target = { host: ring.host, port: ring.port };
-    const conversation = await ScriptedConversation.open(this, this.#dial(target, 'switchboard'), target);
+    const conversation = await ScriptedConversation.open(this, target);
     const t = conversation.next();
     conversation.connection.send(`ANS ${t} ${this.email} ${ring.cookie} ${ring.sessid}`);
     for (;;) {
@@ -354,12 +360,31 @@ export class ScriptedMsnpClient {
 
   /** `OUT` and close everything. */
   async logout(): Promise<void> {
-    for (const c of this.conversations) await c.leave();
+    for (const c of this.conversations.splice(0)) await c.leave();
     if (this.#ns && !this.#ns.closed) {
       this.#ns.send('OUT');
       await this.#ns.close();
     }
   }
+
+  /** Drops every connection without `OUT` (a crash). */
+  disconnect(): void {
+    for (const c of this.conversations.splice(0)) c.connection.destroy();
+    this.#ns?.destroy();
+  }
+}
+
+/** What an `RNG sessid host:port CKI cookie passport friendly` line says. */
+export function ringOf(rng: MsnpCommand): Ring {
+  const { host, port } = hostPort(rng.args[1]);
+  return {
+    sessid: rng.args[0]!,
+    host,
+    port,
+    cookie: rng.args[3]!,
+    caller: argValue(rng.args[4] ?? ''),
+    friendly: argValue(rng.args[5] ?? ''),
+  };
 }
 
 function toContact(c: ContactEntry, groupNames: ReadonlyMap<string, string>): ScriptedContact {
@@ -375,7 +400,7 @@ function toContact(c: ContactEntry, groupNames: ReadonlyMap<string, string>): Sc
 export class ScriptedConversation {
   readonly client: ScriptedMsnpClient;
   readonly connection: ClientConnection;
-  /** The address the server named (before `dial` mapped it). */
+  /** The address the server named (`dial` was asked for it). */
   readonly target: { host: string; port: number };
   readonly participants = new Set<string>();
   #trid = 0;
@@ -396,12 +421,8 @@ export class ScriptedConversation {
     };
   }
 
-  static async open(
-    client: ScriptedMsnpClient,
-    where: { host: string; port: number },
-    target: { host: string; port: number },
-  ) {
-    const connection = await ClientConnection.open(where.host, where.port, client.options.timeout ?? 5000);
+  static async open(client: ScriptedMsnpClient, target: { host: string; port: number }) {
+    const connection = await client.connect(target);
     const conversation = new ScriptedConversation(client, connection, target);
     client.conversations.push(conversation);
     return conversation;

@@ -236,6 +236,7 @@ class GatewayEngine implements Gateway {
     this.#closing = true;
     await this.#front.close();
     for (const c of [...this.#connections]) c.close('gateway shutting down');
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     for (const manager of [...this.#managers.values()]) await this.#offline(manager).catch(() => {});
     for (const codec of this.#registry.list()) {
       await this.directory.withdrawCapability(`${codec.protocol}>canonical`).catch(() => {});
@@ -245,6 +246,14 @@ class GatewayEngine implements Gateway {
     await this.#node.close();
     await this.metrics.close();
     this.#log.info({ id: this.id }, 'gateway stopped');
+  }
+
+  /** Work started by session events, which `close` lets finish before it flushes state. */
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  #track(work: Promise<unknown>): void {
+    this.#inflight.add(work);
+    void work.finally(() => this.#inflight.delete(work));
   }
 
   users(): Address[] {
@@ -329,7 +338,9 @@ class GatewayEngine implements Gateway {
           event.type === 'self'
             ? this.#ownEvent(manager, event.event)
             : this.#outbound(manager, c, event.event);
-        work.catch((error) => this.#log.error({ err: error }, 'handling an outbound event failed'));
+        this.#track(
+          work.catch((error) => this.#log.error({ err: error }, 'handling an outbound event failed')),
+        );
         return;
       }
       case 'login-failed':

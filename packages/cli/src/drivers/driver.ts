@@ -31,6 +31,11 @@ export interface UserDriver {
   buddies(): Address[];
 
   sendIm(to: Address, text: string): Promise<void>;
+  /**
+   * Hands every IM received from now on to `listener` as it arrives, instead of keeping it for
+   * `nextIm` (load generators: nothing piles up). Returns a function that restores queuing.
+   */
+  onIm(listener: (from: Address, text: string) => void): () => void;
   /** Waits for the next IM from `from` not yet returned, and returns its plain text. */
   nextIm(from: Address, timeoutMs?: number): Promise<string>;
 

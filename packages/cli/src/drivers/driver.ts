@@ -70,3 +70,14 @@ export interface NetworkFixture {
 }
 
 export type StartNetwork = (users: readonly NetworkUser[]) => Promise<NetworkFixture>;
+
+/** Where a network's server is, for drivers created without starting it (the benchmark's load process). */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** The network id its users' addresses carry (XMPP: the server's domain). */
+  network: string;
+}
+
+/** A driver for `user` of a server that runs elsewhere (another process), all connections via `dial`. */
+export type ConnectUser = (server: ServerAddress, user: NetworkUser, dial: Dial) => UserDriver;

@@ -239,3 +239,280 @@ describe('xmpp: same-network traffic through a gateway is byte-identical', () =>
     expect(joined(proxied.server[1]!.received)).toContain(TEXT);
   });
 });
+
+// ------------------------------------------------------------------ @xmpp/client through SOCKS
+
+/**
+ * @xmpp/client has no SOCKS support. To put it behind the gateway as a SOCKS-configured client
+ * would be, it connects to this tiny local TCP forwarder (127.0.0.1, port 0), which opens each
+ * connection to `target` through the SOCKS4 proxy with `socksConnect` and then only pipes bytes.
+ */
+async function startSocksForwarder(
+  proxy: { host: string; port: number },
+  target: { host: string; port: number },
+) {
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
+  const server = createServer({ allowHalfOpen: true }, (local) => {
+    track(local);
+    local.pause();
+    socksConnect(proxy, target.host, target.port).then(
+      (remote) => {
+        track(remote);
+        local.on('error', () => remote.destroy());
+        remote.on('error', () => local.destroy());
+        local.pipe(remote);
+        remote.pipe(local);
+        local.resume();
+      },
+      () => local.destroy(),
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: @xmpp/client 0.14 ships no types
+type XmppJs = any;
+interface XmppJsElement {
+  name: string;
+  attrs: Record<string, string>;
+  getChildText(name: string): string | null;
+  getChild(name: string): XmppJsElement | undefined;
+  getChildren(name: string): XmppJsElement[];
+}
+
+/** A real @xmpp/client, forced onto SASL PLAIN (SCRAM would cost a second of CPU per login). */
+function xmppJs(port: number, user: string, password: string) {
+  const entity: XmppJs = xmppClient({
+    service: `xmpp://127.0.0.1:${port}`,
+    domain: 'localhost',
+    resource: 'desk',
+    username: user,
+    password,
+    credentials: (authenticate: (c: object, m: string) => Promise<void>) =>
+      authenticate({ username: user, password }, 'PLAIN'),
+  });
+  entity.on('error', () => {});
+  const stanzas: XmppJsElement[] = [];
+  const waiters = new Set<(el: XmppJsElement) => void>();
+  entity.on('stanza', (el: XmppJsElement) => {
+    stanzas.push(el);
+    for (const w of [...waiters]) w(el);
+  });
+  /** The first stanza received (earlier ones count) that matches, or a timeout error naming `what`. */
+  const receive = (match: (el: XmppJsElement) => boolean, what: string, timeoutMs = 10_000) => {
+    const found = stanzas.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise<XmppJsElement>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`${user}@localhost (@xmpp/client): no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const w = (el: XmppJsElement) => {
+        if (!match(el)) return;
+        clearTimeout(timer);
+        waiters.delete(w);
+        resolve(el);
+      };
+      waiters.add(w);
+    });
+  };
+  const roster = async (): Promise<string[]> => {
+    const result: XmppJsElement = await entity.iqCaller.request(
+      xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),
+    );
+    return (result.getChild('query')?.getChildren('item') ?? []).map((i) => i.attrs.jid!);
+  };
+  return { entity, receive, roster };
+}
+
+// ------------------------------------------------------------------ the paper's walk-through
+
+/** Reads presences of `from` until one with `status` (earlier ones, e.g. login presences, are skipped). */
+async function presenceUntil(d: UserDriver, from: Address, status: PresenceStatus): Promise<PresenceStatus> {
+  for (;;) if ((await d.nextPresence(from)) === status) return status;
+}
+
+const keys = (list: Address[]) => list.map(addressKey);
+
+/**
+ * Section 3.2 of the paper, between `a` (on gateway `ga`) and `y` (on `gy`), `a` asking: the
+ * request, the acceptance, IMs both ways, typing, presence away and back, and both lists after
+ * logging out and in again.
+ */
+async function walkThrough(a: UserDriver, y: UserDriver): Promise<void> {
+  await a.login();
+  await y.login();
+  await a.addBuddy(y.address, 'may I add you?');
+  expect(await y.nextBuddyRequest(a.address)).toEqual({ message: 'may I add you?' });
+  await y.answerBuddyRequest(a.address, true);
+  expect(await a.nextBuddyResponse(y.address)).toEqual({ accepted: true });
+
+  await a.sendIm(y.address, TEXT);
+  expect(await y.nextIm(a.address)).toBe(TEXT);
+  await y.sendIm(a.address, TEXT_BACK);
+  expect(await a.nextIm(y.address)).toBe(TEXT_BACK);
+  // Each list shows the other now (what changed arrived before the IMs did).
+  expect(keys(a.buddies())).toContain(addressKey(y.address));
+  expect(keys(y.buddies())).toContain(addressKey(a.address));
+
+  await a.sendTyping(y.address, 'composing');
+  expect(await y.nextTyping(a.address)).toBe('composing');
+  await y.sendTyping(a.address, 'composing');
+  expect(await a.nextTyping(y.address)).toBe('composing');
+  await y.sendTyping(a.address, 'paused');
+  expect(await a.nextTyping(y.address)).toBe('paused');
+
+  await a.setPresence('away', 'out to lunch');
+  await presenceUntil(y, a.address, 'away');
+  await a.setPresence('online');
+  await presenceUntil(y, a.address, 'online');
+  await y.setPresence('away', 'in a meeting');
+  await presenceUntil(a, y.address, 'away');
+  await y.setPresence('online');
+  await presenceUntil(a, y.address, 'online');
+
+  await a.logout();
+  await y.logout();
+  await a.login();
+  await y.login();
+  expect(keys(a.buddies())).toContain(addressKey(y.address));
+  expect(keys(y.buddies())).toContain(addressKey(a.address));
+  // Both online again, and each still reaches the other.
+  await a.sendIm(y.address, `${TEXT} again`);
+  expect(await y.nextIm(a.address)).toBe(`${TEXT} again`);
+  await a.logout();
+  await y.logout();
+}
+
+/** The offline case: `y` is logged out when `a` asks; the request waits in the DHT for `y`'s next login. */
+async function offlineRequest(a: UserDriver, y: UserDriver, ga: Gateway): Promise<void> {
+  await y.login();
+  await y.logout();
+  await a.login();
+  const held = gatewayEvent(
+    ga,
+    (e) => e.type === 'pending-held' && addressKey(e.event.to) === addressKey(y.address),
+    `a held buddy request for ${addressKey(y.address)}`,
+  );
+  await a.addBuddy(y.address, 'are you there?');
+  await held;
+  await y.login();
+  expect(await y.nextBuddyRequest(a.address)).toEqual({ message: 'are you there?' });
+  await y.answerBuddyRequest(a.address, true);
+  expect(await a.nextBuddyResponse(y.address)).toEqual({ accepted: true });
+  await a.logout();
+  await y.logout();
+}
+
+/** The other networks whose drivers exist (the lead's matrix adds the rest). */
+const OTHERS: { protocol: string; start: StartNetwork }[] = [{ protocol: 'ymsg', start: startYmsgNetwork }];
+
+for (const other of OTHERS) {
+  describe(`xmpp and ${other.protocol}: the paper's walk-through (Section 3.2), two gateways, one DHT`, () => {
+    let xmppNet: NetworkFixture;
+    let otherNet: NetworkFixture;
+    let gx: Gateway;
+    let go: Gateway;
+    const drivers: UserDriver[] = [];
+    const xmppUser = (name: string) => {
+      const d = xmppNet.driver(name, through(gx));
+      drivers.push(d);
+      return d;
+    };
+    const otherUser = (name: string) => {
+      const d = otherNet.driver(name, through(go));
+      drivers.push(d);
+      return d;
+    };
+
+    beforeAll(async () => {
+      const names = ['alice', 'amy', 'ann', 'abe', 'ava'];
+      xmppNet = await startXmppNetwork(names.map((name) => ({ name, password: `${name}-pw` })));
+      const others = ['yuki', 'yves', 'yann', 'yolanda', 'yara'];
+      otherNet = await other.start(others.map((name) => ({ name, password: `${name}-pw` })));
+      const dht = new MemoryDht();
+      gx = await gateway(dht);
+      go = await gateway(dht);
+    });
+
+    afterEach(async () => {
+      for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
+    });
+
+    afterAll(async () => {
+      await gx?.close();
+      await go?.close();
+      await xmppNet?.stop();
+      await otherNet?.stop();
+    });
+
+    it(`xmpp -> ${other.protocol}: request, acceptance, IMs, typing, presence, lists after re-login`, async () => {
+      await walkThrough(xmppUser('alice'), otherUser('yuki'));
+    });
+
+    it(`${other.protocol} -> xmpp: request, acceptance, IMs, typing, presence, lists after re-login`, async () => {
+      await walkThrough(otherUser('yves'), xmppUser('amy'));
+    });
+
+    it(`xmpp -> ${other.protocol}, ${other.protocol} offline: the request waits in the DHT until the login`, async () => {
+      await offlineRequest(xmppUser('ann'), otherUser('yann'), gx);
+    });
+
+    it(`${other.protocol} -> xmpp, xmpp offline: the request waits in the DHT until the login`, async () => {
+      await offlineRequest(otherUser('yolanda'), xmppUser('abe'), go);
+    });
+
+    it(`a real @xmpp/client through the gateway and a ${other.protocol} user: request, acceptance, IMs, list after re-login`, async () => {
+      const forwarder = await startSocksForwarder(gx.socks, xmppNet.server);
+      const ava = xmppNet.address('ava');
+      const yara = otherUser('yara');
+      let client = xmppJs(forwarder.port, 'ava', 'ava-pw');
+      try {
+        await client.entity.start();
+        expect(await client.roster()).toEqual([]);
+        await client.entity.send(xml('presence'));
+        await yara.login();
+        await yara.addBuddy(ava, 'hello ava');
+        const request = await client.receive(
+          (el) => el.name === 'presence' && el.attrs.type === 'subscribe' && el.attrs.from === 'yara@yahoo',
+          'subscription request from yara@yahoo',
+        );
+        expect(request.getChildText('status')).toBe('hello ava');
+        await client.entity.send(xml('presence', { to: 'yara@yahoo', type: 'subscribed' }));
+        expect(await yara.nextBuddyResponse(ava)).toEqual({ accepted: true });
+
+        await client.entity.send(
+          xml('message', { to: 'yara@yahoo', type: 'chat', id: 'js1' }, xml('body', {}, TEXT)),
+        );
+        expect(await yara.nextIm(ava)).toBe(TEXT);
+        await yara.sendIm(ava, TEXT_BACK);
+        const back = await client.receive(
+          (el) => el.name === 'message' && el.attrs.from === 'yara@yahoo',
+          'message from yara@yahoo',
+        );
+        expect(back.getChildText('body')).toBe(TEXT_BACK);
+        expect(back.attrs.to).toBe('ava@localhost/desk');
+
+        await client.entity.stop();
+        client = xmppJs(forwarder.port, 'ava', 'ava-pw');
+        await client.entity.start();
+        expect(await client.roster()).toEqual(['yara@yahoo']);
+      } finally {
+        await client.entity.stop().catch(() => {});
+        await forwarder.close();
+      }
+    });
+  });
+}

@@ -187,6 +187,46 @@ describe('XMPP proxy session', () => {
     ]);
   });
 
+  it('pushes the roster item as the server would when a subscription with a foreign buddy changes', () => {
+    const known: RosterItem = {
+      address: BOB_YAHOO,
+      name: 'Bob',
+      groups: ['Yahoo'],
+      subscription: 'none',
+      pending: false,
+    };
+    const d = new Drive([known]);
+    d.login();
+    const push = (id: string, item: string) =>
+      `<iq type='set' id='${id}' to='alice@localhost/desk'><query xmlns='jabber:iq:roster'>${item}</query></iq>`;
+    // RFC 6121 §3.1.2: after the user's request, ask='subscribe'.
+    expect(d.client("<presence to='bob@yahoo' type='subscribe'/>").toClient).toBe(
+      push(
+        'inj1',
+        "<item jid='bob@yahoo' name='Bob' subscription='none' ask='subscribe'><group>Yahoo</group></item>",
+      ),
+    );
+    // §3.1.6: the contact's approval arrives with the changed item (mutual, as the gateway records it).
+    const approval = d.deliver(
+      eventFromJson({ kind: 'buddy-response', from: 'bob@yahoo', to: 'alice@localhost', accepted: true }),
+    );
+    expect(approval.toClient).toBe(
+      push('inj2', "<item jid='bob@yahoo' name='Bob' subscription='both'><group>Yahoo</group></item>") +
+        "<presence from='bob@yahoo' to='alice@localhost/desk' type='subscribed'/>",
+    );
+    // The client's answers to our pushes never reach the server.
+    expect(d.client("<iq type='result' id='inj1'/><iq type='result' id='inj2'/>").toServer).toBe('');
+    // §3.1.5: the user approves someone new: the item appears.
+    const carol = d.client("<presence to='carol@aol' type='subscribed'/>");
+    expect(carol.toServer).toBe('');
+    expect(carol.toClient).toBe(push('inj3', "<item jid='carol@aol' subscription='both'/>"));
+    // §3.2: a refusal of someone not on the list changes nothing on it.
+    expect(d.client("<presence to='dave@aol' type='unsubscribed'/>").toClient).toBe('');
+    expect(d.client("<presence to='bob@yahoo' type='unsubscribed'/>").toClient).toBe(
+      push('inj4', "<item jid='bob@yahoo' name='Bob' subscription='none'><group>Yahoo</group></item>"),
+    );
+  });
+
   it("passes the user's own presence broadcast and reports it as self", () => {
     const d = new Drive();
     d.login();

@@ -131,15 +131,12 @@ class XmppUserDriver implements UserDriver {
   }
 
   /**
-   * `subscribed` or `unsubscribed` (RFC 6121 §3.1.4). Accepting a foreign user also puts them on
-   * the list, as a client's "add to my list too?" does: prosody adds local requesters itself
-   * (subscription `from`), while the gateway records a foreign buddy as mutual (`both`), so no
-   * subscription request back is needed.
+   * `subscribed` or `unsubscribed` (RFC 6121 §3.1.4). The server puts an approved requester on the
+   * list itself (a roster push; for a foreign requester the gateway's session pushes it, recorded
+   * as mutual), so no request back is needed.
    */
   async answerBuddyRequest(from: Address, accept: boolean): Promise<void> {
     this.#c.answer(addressToJid(from), accept);
-    if (accept && from.network !== this.domain && !this.#roster.has(addressToJid(from)))
-      await this.#rosterSet(from);
   }
 
   async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {

@@ -112,6 +112,8 @@ export class XmppSession implements ProxySession {
     if (!reduced.event) throw new UnsupportedEventError(PROTOCOL, event.kind);
     const built = this.#translator.build(reduced.event, 'server');
     const lost: Feature[] = [...reduced.lost, ...built.lost];
+    // RFC 6121 §3.1.6, §3.2.3: with a contact's answer the server also pushes the changed item.
+    if (event.kind === 'buddy-response') this.#subscriptionPush(event.from, event.accepted, out);
     for (const stanza of built.stanzas) {
       if (localName(stanza.name) === 'iq') {
         const id = getAttr(stanza, 'id');
@@ -244,7 +246,12 @@ export class XmppSession implements ProxySession {
         }
         // subscribe / subscribed / unsubscribed / directed presence become events; unsubscribe
         // and probe have no canonical form and simply stay away from the server.
-        for (const event of this.#translator.read(el, 'client')) out.events.push({ type: 'outbound', event });
+        for (const event of this.#translator.read(el, 'client')) {
+          out.events.push({ type: 'outbound', event });
+          // What the user's server would push for these (RFC 6121 §3.1.2, §3.1.5, §3.2.1).
+          if (event.kind === 'buddy-request') this.#subscriptionPush(event.to, 'asked', out);
+          if (event.kind === 'buddy-response') this.#subscriptionPush(event.to, event.accepted, out);
+        }
         return true;
       case 'iq':
         // A roster set goes to the user's own account: no `to`, or the bare JID (RFC 6121 §2.1.5).
@@ -268,8 +275,8 @@ export class XmppSession implements ProxySession {
     if (!parsed.every((p) => p.address !== undefined && this.#ctx.isForeign(p.address))) return false;
     const owner = this.#user!;
     const known = this.#ctx.foreignRoster(owner);
-    const to = this.#translator.selfJid;
     // RFC 6121 §2.3.2: the server answers the set with a result and pushes the change.
+    const to = this.#translator.selfJid;
     out.toClient.push(encodeUtf8(writeElement(element('iq', { type: 'result', id: getAttr(iq, 'id'), to }))));
     const changed: RosterItem[] = [];
     for (const { c, address } of parsed) {
@@ -286,18 +293,43 @@ export class XmppSession implements ProxySession {
         pending: remove ? false : (current?.pending ?? false),
       };
       changed.push(item);
-      const pushId = this.#ctx.newId();
-      this.#injected.add(pushId);
-      const pushed = remove
-        ? element('item', { jid: addressToJid(address!), subscription: 'remove' })
-        : rosterItemElement(item, false);
-      const push = element('iq', { type: 'set', id: pushId, to }, [
-        element('query', { xmlns: NS.roster }, [pushed]),
-      ]);
-      out.toClient.push(encodeUtf8(writeElement(push)));
+      this.#push(
+        remove
+          ? element('item', { jid: addressToJid(address!), subscription: 'remove' })
+          : rosterItemElement(item, false),
+        out,
+      );
     }
     out.events.push({ type: 'outbound', event: { kind: 'roster', owner, items: changed } });
     return true;
+  }
+
+  /** A roster push to the client (RFC 6121 §2.1.6); its id is ours, so the client's answer stays here. */
+  #push(item: XmlElement, out: SessionOutput): void {
+    const id = this.#ctx.newId();
+    this.#injected.add(id);
+    const push = element('iq', { type: 'set', id, to: this.#translator.selfJid }, [
+      element('query', { xmlns: NS.roster }, [item]),
+    ]);
+    out.toClient.push(encodeUtf8(writeElement(push)));
+  }
+
+  /**
+   * A subscription with the foreign `buddy` changed: push the item as the user's server would for
+   * a local contact (RFC 6121 §3.1.2 `ask='subscribe'` after a request, §3.1.5/§3.1.6 after an
+   * approval, §3.2 after a refusal). The states are the gateway's: an approval either way makes
+   * the foreign buddy mutual (`both`), a refusal `none`. Name and groups come from the stored item;
+   * a refusal for a buddy not on the list pushes nothing.
+   */
+  #subscriptionPush(buddy: Address, change: boolean | 'asked', out: SessionOutput): void {
+    const known = this.#ctx.foreignRoster(this.#user!).find((k) => addressEquals(k.address, buddy));
+    if (change === false && !known) return;
+    const base: RosterItem = known ?? { address: buddy, groups: [], subscription: 'none', pending: false };
+    const item: RosterItem =
+      change === 'asked'
+        ? { ...base, pending: true }
+        : { ...base, subscription: change ? 'both' : 'none', pending: false };
+    this.#push(rosterItemElement(item, false), out);
   }
 
   /** An iq get/set to a foreign user: a call offer is acknowledged, anything else refused. */

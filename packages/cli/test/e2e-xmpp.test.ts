@@ -198,6 +198,15 @@ describe('xmpp: same-network traffic through a gateway is byte-identical', () =>
       expect(await bob.nextIm(alice.address)).toBe(TEXT);
       await bob.sendIm(alice.address, TEXT_BACK);
       expect(await alice.nextIm(bob.address)).toBe(TEXT_BACK);
+      // A listener (as load generators use) gets IMs as they arrive instead of the queue.
+      const heard = new Promise<string>((resolve) => {
+        const off = alice.onIm((from, text) => {
+          off();
+          resolve(`${addressKey(from)}: ${text}`);
+        });
+      });
+      await bob.sendIm(alice.address, 'one more');
+      expect(await heard).toBe('bob@localhost: one more');
       expect(alice.buddies().map(addressKey)).toEqual(['bob@localhost']);
       await alice.logout();
       await bob.logout();

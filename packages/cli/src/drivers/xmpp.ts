@@ -16,7 +16,7 @@ import {
   type PresenceStatus,
   type TypingState,
 } from '@crosstalk/core';
-import type { Dial, NetworkFixture, StartNetwork, UserDriver } from './driver.js';
+import type { ConnectUser, Dial, NetworkFixture, StartNetwork, UserDriver } from './driver.js';
 import { Inbox } from './inbox.js';
 
 /** The resource every scripted user binds (fixed, so two runs of one script write the same bytes). */
@@ -54,12 +54,23 @@ export const startXmppNetwork: StartNetwork = async (users) => {
   return fixture;
 };
 
+/** A driver for a user of an XMPP server running elsewhere (`server.network` is its domain). */
+export const connectXmppUser: ConnectUser = (server, user, dial) =>
+  new XmppUserDriver(
+    user.name,
+    user.password,
+    server.network,
+    { host: server.host, port: server.port },
+    dial,
+  );
+
 class XmppUserDriver implements UserDriver {
   readonly address: Address;
   readonly #inbox = new Inbox<CanonicalEvent>();
   /** The roster as the client shows it: bare JID -> address, from the roster result and pushes. */
   readonly #roster = new Map<string, Address>();
   #client: ScriptedXmppClient | undefined;
+  #onIm: ((from: Address, text: string) => void) | undefined;
 
   constructor(
     readonly name: string,
@@ -152,6 +163,13 @@ class XmppUserDriver implements UserDriver {
     this.#c.sendMessage(addressToJid(to), text);
   }
 
+  onIm(listener: (from: Address, text: string) => void): () => void {
+    this.#onIm = listener;
+    return () => {
+      if (this.#onIm === listener) this.#onIm = undefined;
+    };
+  }
+
   async nextIm(from: Address, timeoutMs?: number): Promise<string> {
     const e = await this.#next('im', from, timeoutMs);
     return e.kind === 'im' ? e.text : '';
@@ -210,7 +228,10 @@ class XmppUserDriver implements UserDriver {
 
   /** Canonical events into the inbox; roster pushes applied and acknowledged (RFC 6121 §2.1.6). */
   #onStanza(client: ScriptedXmppClient, translator: XmppTranslator, el: XmlElement): void {
-    for (const event of translator.read(el, 'server')) this.#inbox.push(event);
+    for (const event of translator.read(el, 'server')) {
+      if (event.kind === 'im' && this.#onIm) this.#onIm(event.from, event.text);
+      else this.#inbox.push(event);
+    }
     if (localName(el.name) !== 'iq' || getAttr(el, 'type') !== 'set') return;
     const query = rosterQuery(el);
     if (!query) return;

@@ -2,4 +2,4 @@ export type { ConnectUser, Dial, NetworkFixture, NetworkUser, ServerAddress, Sta
 export { Inbox } from './inbox.js';
 export { startMsnpNetwork } from './msnp.js';
 export { connectXmppUser, startXmppNetwork } from './xmpp.js';
-export { startYmsgNetwork } from './ymsg.js';
+export { connectYmsgUser, startYmsgNetwork } from './ymsg.js';

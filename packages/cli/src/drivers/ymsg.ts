@@ -8,7 +8,7 @@ import {
   type PresenceStatus,
   type TypingState,
 } from '@crosstalk/core';
-import type { Dial, NetworkFixture, StartNetwork, UserDriver } from './driver.js';
+import type { ConnectUser, Dial, NetworkFixture, StartNetwork, UserDriver } from './driver.js';
 import { Inbox } from './inbox.js';
 
 const NETWORK = 'yahoo';
@@ -23,6 +23,8 @@ const NETWORK = 'yahoo';
 const HEADER_VERSION = 0x0010;
 /** The group buddies are added to, as the scripted client's default. */
 const GROUP = 'Friends';
+/** Packets and events a client keeps for `waitFor` (bounded, so long benchmark runs do not grow). */
+const HISTORY = 1000;
 
 const same = (a: Address, b: Address) => addressKey(a) === addressKey(b);
 const native = (a: Address) => addressToNative(a, [NETWORK]);
@@ -57,10 +59,15 @@ export const startYmsgNetwork: StartNetwork = async (users) => {
   return fixture;
 };
 
+/** A driver for a Yahoo user of a YMSG server that runs elsewhere (e.g. the benchmark's server process). */
+export const connectYmsgUser: ConnectUser = (server, user, dial) =>
+  new YmsgUserDriver(user.name, user.password, { host: server.host, port: server.port }, dial);
+
 class YmsgUserDriver implements UserDriver {
   readonly address: Address;
   readonly #inbox = new Inbox<CanonicalEvent>();
   #client: ScriptedYmsgClient | undefined;
+  #onIm: ((from: Address, text: string) => void) | undefined;
 
   constructor(
     readonly name: string,
@@ -86,9 +93,13 @@ class YmsgUserDriver implements UserDriver {
       dial: this.dial,
       isForeign: (a) => a.network !== NETWORK,
       timeoutMs: 10_000,
+      maxHistory: HISTORY,
     });
     this.#client = client;
-    client.onEvent((e) => this.#inbox.push(e));
+    client.onEvent((e) => {
+      if (e.kind === 'im' && this.#onIm) this.#onIm(e.from, e.text);
+      else this.#inbox.push(e);
+    });
     await client.login();
   }
 
@@ -143,6 +154,13 @@ class YmsgUserDriver implements UserDriver {
 
   async sendIm(to: Address, text: string): Promise<void> {
     this.#c.sendMessage(native(to), text);
+  }
+
+  onIm(listener: (from: Address, text: string) => void): () => void {
+    this.#onIm = listener;
+    return () => {
+      if (this.#onIm === listener) this.#onIm = undefined;
+    };
   }
 
   async nextIm(from: Address, timeoutMs?: number): Promise<string> {

@@ -26,6 +26,11 @@ export interface ScriptedYmsgClientOptions {
    */
   dial?: (host: string, port: number) => Promise<Socket>;
   /**
+   * Most packets (and events) kept in `packets` / `events` for `waitFor`; the oldest go first.
+   * Default: all (tests read the whole history); load generators bound it.
+   */
+  maxHistory?: number;
+  /**
    * Which native names (`bob@aol`, `dave@localhost`) name foreign users, for the addresses of the
    * events this client reports. Default: core's built-in networks other than `yahoo`.
    */
@@ -70,6 +75,7 @@ export class ScriptedYmsgClient {
   #sessionId = 0;
   #closed = false;
   readonly #ended: Promise<void>;
+  readonly #maxHistory: number;
 
   private constructor(socket: Socket, options: ScriptedYmsgClientOptions) {
     this.#socket = socket;
@@ -77,6 +83,7 @@ export class ScriptedYmsgClient {
     this.#password = options.password;
     this.#version = options.version ?? YMSG10;
     this.#timeout = options.timeoutMs ?? 5000;
+    this.#maxHistory = options.maxHistory ?? Number.POSITIVE_INFINITY;
     this.#translator = new YmsgTranslator({
       self: { user: options.id, network: 'yahoo' },
       dialect: 'v10',
@@ -133,6 +140,10 @@ export class ScriptedYmsgClient {
       const packet = decodePacket(frame.slice());
       if (packet.sessionId !== 0) this.#sessionId = packet.sessionId;
       this.packets.push(packet);
+      if (this.packets.length > this.#maxHistory) {
+        for (const old of this.packets.splice(0, this.packets.length - this.#maxHistory))
+          this.#consumed.delete(old);
+      }
       for (const w of [...this.#packetWaiters]) {
         if (!this.#consumed.has(packet) && w.match(packet)) {
           this.#packetWaiters.delete(w);
@@ -149,6 +160,8 @@ export class ScriptedYmsgClient {
       this.#trackList(packet, events);
       for (const event of events) {
         this.events.push(event);
+        if (this.events.length > this.#maxHistory)
+          this.events.splice(0, this.events.length - this.#maxHistory);
         for (const listener of this.#listeners) listener(event);
         for (const w of [...this.#eventWaiters]) {
           if (w.match(event)) {

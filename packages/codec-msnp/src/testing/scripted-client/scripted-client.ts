@@ -91,6 +91,8 @@ export class ScriptedMsnpClient {
   readonly contacts = new Map<string, ScriptedContact>();
   groups: GroupEntry[] = [];
   readonly conversations: ScriptedConversation[] = [];
+  /** Every connection the client opened, in order (with the bytes written and received on each). */
+  readonly opened: ClientConnection[] = [];
 
   constructor(options: ScriptedMsnpClientOptions) {
     this.options = options;
@@ -112,14 +114,16 @@ export class ScriptedMsnpClient {
   }
 
   /** Opens a connection to an address, through `dial`. */
-  connect(target: { host: string; port: number }): Promise<ClientConnection> {
-    return ClientConnection.open(
+  async connect(target: { host: string; port: number }): Promise<ClientConnection> {
+    const connection = await ClientConnection.open(
       target.host,
       target.port,
       this.options.timeout ?? 5000,
       this.options.dial,
       this.options.onFrame,
     );
+    this.opened.push(connection);
+    return connection;
   }
 
   #next(): number {

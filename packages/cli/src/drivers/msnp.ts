@@ -1,0 +1,395 @@
+import { addressToPassport, MSN_NETWORK, type MsnpFrame, MsnpTranslator } from '@crosstalk/codec-msnp';
+import {
+  type ClientConnection,
+  type MockMsnpServer,
+  ringOf,
+  type ScriptedConversation,
+  ScriptedMsnpClient,
+  startMockMsnpServer,
+} from '@crosstalk/codec-msnp/testing';
+import {
+  type Address,
+  addressEquals,
+  addressKey,
+  type CanonicalEvent,
+  formatAddress,
+  type PresenceStatus,
+  type TypingState,
+} from '@crosstalk/core';
+import type { Dial, NetworkFixture, NetworkUser, StartNetwork, UserDriver } from './driver.js';
+import { Inbox } from './inbox.js';
+
+/** MSN users on the codec's mock server (notification + switchboard), driven by its scripted client. */
+export interface MsnpNetworkFixture extends NetworkFixture {
+  /** The mock server: what each connection received and sent, users' server-side lists. */
+  readonly mock: MockMsnpServer;
+  driver(name: string, dial: Dial): MsnpUserDriver;
+}
+
+export interface MsnpNetworkOptions {
+  /** The protocol version the scripted clients speak (8-12, TWN logins). Default 12. */
+  dialect?: number;
+  /** How long a scripted client waits for any one reply, ms. Default 10 000. */
+  timeout?: number;
+}
+
+/** MSN network factory for a chosen protocol version. */
+export function msnpNetwork(
+  options: MsnpNetworkOptions = {},
+): (users: readonly NetworkUser[]) => Promise<MsnpNetworkFixture> {
+  return async (users) => {
+    const accounts = users.map((u) => ({ name: passportOf(u.name), password: u.password }));
+    // Users start with empty lists on the server: buddies come from the script (and the gateway).
+    const mock = await startMockMsnpServer({
+      users: accounts.map((u) => ({ email: u.name, password: u.password })),
+    });
+    const native = new Set(accounts.map((u) => u.name.toLowerCase()));
+    return {
+      protocol: 'msnp',
+      network: MSN_NETWORK,
+      server: { host: mock.host, port: mock.port },
+      mock,
+      address: (name) => ({ user: passportOf(name), network: MSN_NETWORK }),
+      driver: (name, dial) => {
+        const user = accounts.find((u) => u.name.toLowerCase() === passportOf(name).toLowerCase());
+        if (!user) throw new TypeError(`no MSN user ${name} in this fixture`);
+        return new MsnpUserDriver({ mock, user, dial, native, ...options });
+      },
+      stop: () => mock.close(),
+    };
+  };
+}
+
+/** MSN users are passports (e-mail addresses); a bare name `amy` is taken as `amy@hotmail.com`. */
+function passportOf(name: string): string {
+  return name.includes('@') ? name : `${name}@hotmail.com`;
+}
+
+/** MSN users (MSNP12) for the demo, the end-to-end tests and the benchmark. */
+export const startMsnpNetwork: StartNetwork = msnpNetwork();
+
+/**
+ * How long MSN Messenger shows "is typing" after the last typing notice: MSN has no "stopped
+ * typing" message (a typing client repeats its notice every few seconds), so the indicator goes
+ * out on its own, or when a message from that buddy arrives. The driver reports that as `paused`.
+ */
+const TYPING_SHOWN_MS = 6000;
+
+interface Received {
+  seq: number;
+  event: CanonicalEvent;
+}
+
+/**
+ * One MSN user: the codec's scripted client, with every connection (notification server,
+ * switchboards, the virtual switchboards the gateway rings it into) opened through `dial`. What the
+ * server sends is translated by the codec's translator into canonical events kept in an inbox. The
+ * client behaves as MSN Messenger does: it answers every ring, adds whom it accepts to its list,
+ * and reads a reverse-list notice from someone it asked as their acceptance.
+ */
+export class MsnpUserDriver implements UserDriver {
+  readonly address: Address;
+  readonly #o: { mock: MockMsnpServer; user: NetworkUser; dial: Dial; dialect?: number; timeout?: number };
+  readonly #native: ReadonlySet<string>;
+  readonly #inbox = new Inbox<Received>();
+  readonly #translators = new WeakMap<ClientConnection, MsnpTranslator>();
+  readonly #conversations = new Map<string, Promise<ScriptedConversation>>();
+  readonly #answering = new Set<Promise<unknown>>();
+  readonly #problems: string[] = [];
+  readonly #typing = new Map<string, NodeJS.Timeout>();
+  #imListener: ((from: Address, text: string) => void) | undefined;
+  #seq = 0;
+  #client: ScriptedMsnpClient | undefined;
+  /** Every client this driver logged in with, oldest first (their connections keep their bytes). */
+  readonly clients: ScriptedMsnpClient[] = [];
+
+  constructor(options: {
+    mock: MockMsnpServer;
+    user: NetworkUser;
+    dial: Dial;
+    native: ReadonlySet<string>;
+    dialect?: number;
+    timeout?: number;
+  }) {
+    this.#o = options;
+    this.#native = options.native;
+    this.address = { user: options.user.name, network: MSN_NETWORK };
+  }
+
+  get #ns(): ScriptedMsnpClient {
+    if (!this.#client) throw new Error(`${formatAddress(this.address)} is not logged in`);
+    return this.#client;
+  }
+
+  async login(): Promise<void> {
+    const { mock, user } = this.#o;
+    const client = new ScriptedMsnpClient({
+      host: mock.host,
+      port: mock.port,
+      email: user.name,
+      password: user.password,
+      dialect: this.#o.dialect ?? 12,
+      passport: (email, password) => mock.issueTicket(email, password),
+      dial: this.#o.dial,
+      onFrame: (frame, connection) => this.#received(frame, connection),
+      timeout: this.#o.timeout ?? 10_000,
+    });
+    this.#client = client;
+    this.clients.push(client);
+    this.#conversations.clear();
+    await client.login();
+    await client.sync();
+    await client.setStatus('NLN');
+  }
+
+  async logout(): Promise<void> {
+    await Promise.allSettled([...this.#answering]);
+    await this.#client?.logout();
+    this.#client = undefined;
+    this.#conversations.clear();
+    this.#forgetTyping();
+  }
+
+  async disconnect(): Promise<void> {
+    this.#client?.disconnect();
+    this.#client = undefined;
+    this.#conversations.clear();
+    this.#forgetTyping();
+  }
+
+  // ------------------------------------------------------------------ buddies
+
+  async addBuddy(buddy: Address, _message?: string): Promise<void> {
+    // MSN has no request message. "Add a contact" puts them on FL (the request) and AL (allowed).
+    const passport = addressToPassport(buddy);
+    await this.#listAdd(passport, 'FL');
+    await this.#listAdd(passport, 'AL');
+  }
+
+  async nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }> {
+    await this.#next(
+      (e) => e.kind === 'buddy-request' && addressEquals(e.from, from),
+      timeoutMs,
+      'buddy request',
+      from,
+    );
+    return {};
+  }
+
+  async answerBuddyRequest(from: Address, accept: boolean): Promise<void> {
+    const passport = addressToPassport(from);
+    if (!accept) {
+      await this.#listAdd(passport, 'BL');
+      return;
+    }
+    // Allow them, and (as MSN Messenger offers) add them to the own list unless they are on it.
+    await this.#listAdd(passport, 'AL');
+    if (!this.#onList(passport, 1)) await this.#listAdd(passport, 'FL');
+  }
+
+  async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {
+    // MSNP up to 12 has no answer to a request: a contact one asked who adds the user back (the
+    // reverse-list notice) has accepted. A refusal shows nothing at all.
+    const got = await this.#next(
+      (e) =>
+        (e.kind === 'buddy-response' ||
+          (e.kind === 'buddy-request' && this.#onList(addressToPassport(from), 1))) &&
+        addressEquals(e.from, from),
+      timeoutMs,
+      'buddy response',
+      from,
+    );
+    return { accepted: got.kind === 'buddy-response' ? got.accepted : true };
+  }
+
+  buddies(): Address[] {
+    const client = this.#client;
+    if (!client) return [];
+    const names = this.#translator(client.notification);
+    return [...client.contacts.values()].filter((c) => c.lists & 1).map((c) => names.address(c.email));
+  }
+
+  #onList(passport: string, bit: number): boolean {
+    return ((this.#client?.contacts.get(passport.toLowerCase())?.lists ?? 0) & bit) !== 0;
+  }
+
+  async #listAdd(passport: string, list: 'FL' | 'AL' | 'BL'): Promise<void> {
+    const reply = await this.#ns.addContact(passport, list, passport);
+    // 215: already on that list, which is what was wanted.
+    if (reply.type === 'error' && reply.code !== 215)
+      throw new Error(`MSN ${list} add of ${passport} failed with error ${reply.code}`);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  async sendIm(to: Address, text: string): Promise<void> {
+    const conversation = await this.#conversation(to);
+    const answer = await conversation.sendMessage(text, { ack: 'A' });
+    if (answer !== 'ACK')
+      throw new Error(`MSN message to ${formatAddress(to)} was not delivered (${answer})`);
+  }
+
+  onIm(listener: (from: Address, text: string) => void): () => void {
+    this.#imListener = listener;
+    return () => {
+      if (this.#imListener === listener) this.#imListener = undefined;
+    };
+  }
+
+  async nextIm(from: Address, timeoutMs?: number): Promise<string> {
+    const got = await this.#next(
+      (e) => e.kind === 'im' && addressEquals(e.from, from),
+      timeoutMs,
+      'IM',
+      from,
+    );
+    return got.kind === 'im' ? got.text : '';
+  }
+
+  async sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void> {
+    // MSN only says "typing now"; stopping is saying nothing more.
+    if (state === 'composing') (await this.#conversation(to)).sendTyping();
+  }
+
+  async nextTyping(from: Address, timeoutMs?: number): Promise<TypingState> {
+    const got = await this.#next(
+      (e) => e.kind === 'typing' && addressEquals(e.from, from),
+      timeoutMs,
+      'typing',
+      from,
+    );
+    return got.kind === 'typing' ? got.state : 'composing';
+  }
+
+  /** The open conversation with `buddy` (one it rang us into, or one we open: XFR SB, USR, CAL). */
+  #conversation(buddy: Address): Promise<ScriptedConversation> {
+    const key = addressKey(buddy);
+    const known = this.#conversations.get(key);
+    if (known) {
+      return known.then(
+        (c) => (c.connection.closed ? this.#open(buddy) : c),
+        () => this.#open(buddy),
+      );
+    }
+    return this.#open(buddy);
+  }
+
+  #open(buddy: Address): Promise<ScriptedConversation> {
+    const opening = this.#ns.openConversation(addressToPassport(buddy));
+    this.#conversations.set(addressKey(buddy), opening);
+    return opening;
+  }
+
+  // ------------------------------------------------------------------ presence
+
+  async setPresence(status: 'online' | 'away', text?: string): Promise<void> {
+    await this.#ns.setStatus(status === 'away' ? 'AWY' : 'NLN');
+    if (text !== undefined && this.#ns.dialect >= 11) await this.#ns.setPersonalMessage(text);
+  }
+
+  async nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus> {
+    const isFrom = (e: CanonicalEvent) => e.kind === 'presence' && addressEquals(e.from, from);
+    const got = await this.#nextReceived(
+      (r) =>
+        isFrom(r.event) &&
+        (status === undefined || (r.event.kind === 'presence' && r.event.status === status)),
+      timeoutMs,
+      `presence${status ? ` ${status}` : ''}`,
+      from,
+    );
+    // Presence is state: what `from` said before this is outdated, so later waits never see it.
+    const older = (r: Received) => r.seq < got.seq && isFrom(r.event);
+    while (this.#inbox.pending.some(older)) void this.#inbox.next(older);
+    return got.event.kind === 'presence' ? got.event.status : 'offline';
+  }
+
+  // ------------------------------------------------------------------ what the server sends
+
+  #translator(connection: ClientConnection): MsnpTranslator {
+    let translator = this.#translators.get(connection);
+    if (!translator) {
+      translator = new MsnpTranslator({
+        self: this.address,
+        dialect: this.#o.dialect ?? 12,
+        // `bob@yahoo` is a foreign buddy; `dave@example.org` is one only when it is no MSN user here.
+        isForeign: (a) => a.network !== MSN_NETWORK,
+        knownForeign: (a) => !this.#native.has(formatAddress(a).toLowerCase()),
+      });
+      this.#translators.set(connection, translator);
+    }
+    return translator;
+  }
+
+  #received(frame: MsnpFrame, connection: ClientConnection): void {
+    if (frame.type === 'command' && frame.verb === 'RNG') {
+      this.#answer(frame);
+      return;
+    }
+    for (const event of this.#translator(connection).toEvents(frame, 'server')) {
+      if (event.kind === 'im' || event.kind === 'typing') this.#typingShown(event);
+      if (event.kind !== 'roster') this.#push(event);
+    }
+  }
+
+  #push(event: CanonicalEvent): void {
+    if (event.kind === 'im' && this.#imListener) this.#imListener(event.from, event.text);
+    else this.#inbox.push({ seq: ++this.#seq, event });
+  }
+
+  /** Keeps the "is typing" indicator: on with a typing notice, off after a while or with a message. */
+  #typingShown(event: CanonicalEvent & { kind: 'im' | 'typing' }): void {
+    const key = addressKey(event.from);
+    const shown = this.#typing.get(key);
+    clearTimeout(shown);
+    this.#typing.delete(key);
+    const off: CanonicalEvent = { kind: 'typing', from: event.from, to: this.address, state: 'paused' };
+    if (event.kind === 'im') {
+      if (shown) this.#push(off);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#typing.delete(key);
+      this.#push(off);
+    }, TYPING_SHOWN_MS);
+    timer.unref();
+    this.#typing.set(key, timer);
+  }
+
+  #forgetTyping(): void {
+    for (const timer of this.#typing.values()) clearTimeout(timer);
+    this.#typing.clear();
+  }
+
+  /** A ring (someone opened a conversation with the user): answered at once, as a client does. */
+  #answer(rng: MsnpFrame & { type: 'command' }): void {
+    const client = this.#client!;
+    const ring = ringOf(rng);
+    const caller = this.#translator(client.notification).address(ring.caller);
+    const answered = client.answer(ring);
+    this.#conversations.set(addressKey(caller), answered);
+    this.#answering.add(answered);
+    answered
+      .catch((error: unknown) =>
+        this.#problems.push(`answering a ring from ${ring.caller}: ${String(error)}`),
+      )
+      .finally(() => this.#answering.delete(answered));
+  }
+
+  async #nextReceived(match: (r: Received) => boolean, timeoutMs = 10_000, what: string, from: Address) {
+    try {
+      return await this.#inbox.next(match, timeoutMs, `${what} from ${formatAddress(from)}`);
+    } catch (error) {
+      const problems = this.#problems.length ? ` (${this.#problems.join('; ')})` : '';
+      throw new Error(`${formatAddress(this.address)}: ${(error as Error).message}${problems}`);
+    }
+  }
+
+  async #next(
+    match: (e: CanonicalEvent) => boolean,
+    timeoutMs: number | undefined,
+    what: string,
+    from: Address,
+  ): Promise<CanonicalEvent> {
+    return (await this.#nextReceived((r) => match(r.event), timeoutMs, what, from)).event;
+  }
+}

@@ -204,6 +204,62 @@ describe.each(DIALECTS)('MSNP%i: same-network traffic through a gateway is byte-
   });
 });
 
+// ------------------------------------------------------------------ a server in another process
+
+describe('connectMsnpUser: users of a mock server the driver did not start', () => {
+  it('logs in with a Passport ticket fetched over the wire, keeps no client history, and hands IMs to onIm', async () => {
+    const network = await msnpNetwork()([
+      { name: 'erin@hotmail.com', password: 'erinpw' },
+      { name: 'finn@example.org', password: 'finnpw' },
+    ]);
+    const g = await gateway(new MemoryDht());
+    const server = { host: network.server.host, port: network.server.port, network: 'msn' };
+    const erin = drivers.connectMsnpUser(
+      server,
+      { name: 'erin@hotmail.com', password: 'erinpw' },
+      through(g),
+    );
+    const finn = drivers.connectMsnpUser(
+      server,
+      { name: 'finn@example.org', password: 'finnpw' },
+      through(g),
+    );
+    try {
+      await erin.login();
+      await finn.login();
+      await erin.addBuddy(finn.address);
+      await finn.nextBuddyRequest(erin.address);
+      await finn.answerBuddyRequest(erin.address, true);
+      expect(await erin.nextBuddyResponse(finn.address)).toEqual({ accepted: true });
+      const got: string[] = [];
+      const arrived = new Promise<void>((resolve) => {
+        finn.onIm((from, text) => {
+          got.push(`${addressKey(from)}: ${text}`);
+          if (got.length === 2) resolve();
+        });
+      });
+      await erin.sendIm(finn.address, TEXT);
+      await erin.sendIm(finn.address, TEXT_BACK);
+      await arrived;
+      expect(got).toEqual([`erin@hotmail.com@msn: ${TEXT}`, `erin@hotmail.com@msn: ${TEXT_BACK}`]);
+      expect((erin as MsnpUserDriver).clients).toEqual([]);
+      expect(network.mock.connections.map((c) => c.kind).sort()).toEqual([
+        'notification',
+        'notification',
+        'switchboard',
+        'switchboard',
+      ]);
+      await erin.logout();
+      await finn.logout();
+    } finally {
+      await erin.disconnect();
+      await finn.disconnect();
+      await g.close();
+      await network.stop();
+    }
+  });
+});
+
 // ------------------------------------------------------------------ the walk-through
 
 /** The other networks whose drivers exist in src/drivers (the lead's matrix adds the rest). */

@@ -6,6 +6,7 @@ import {
   type MockMsnpServer,
   type MockUserOptions,
   md5Hex,
+  passportOverHttp,
   ScriptedMsnpClient,
   startMockMsnpServer,
 } from '../src/testing/index.js';
@@ -102,6 +103,31 @@ describe('mock MSNP server: login', () => {
     await expect(twn.login()).rejects.toEqual(new LoginError(911));
     // A ticket is for one user and one use.
     expect(s.issueTicket('bob@example.com', 'wrong')).toBeUndefined();
+  });
+
+  it('serves tickets over the wire (Passport1.4 on its own port) for clients in another process', async () => {
+    const s = await server();
+    const passport = passportOverHttp(s);
+    expect(await passport('bob@example.com', 'wrong')).toBeUndefined();
+    const ticket = await passport('bob@example.com', 'bobpw');
+    expect(ticket).toMatch(/^t=[0-9a-f]{20}&p=/);
+    const bob = new ScriptedMsnpClient({
+      host: s.host,
+      port: s.port,
+      email: 'bob@example.com',
+      password: 'bobpw',
+      dialect: 12,
+      passport: () => ticket,
+    });
+    clients.push(bob);
+    await bob.login();
+    expect(await bob.sync()).toHaveLength(1);
+    // Passport requests are not MSNP connections: the mock records only the login.
+    expect(s.connections.map((c) => [c.kind, c.user])).toEqual([['notification', 'bob@example.com']]);
+    // Single use: the ticket already spent logs nobody in.
+    const replay = new ScriptedMsnpClient({ ...bob.options, passport: () => ticket });
+    clients.push(replay);
+    await expect(replay.login()).rejects.toEqual(new LoginError(911));
   });
 
   it('answers VER without a common version with VER t 0', async () => {

@@ -1,5 +1,5 @@
 export type { ConnectUser, Dial, NetworkFixture, NetworkUser, ServerAddress, StartNetwork, UserDriver } from './driver.js';
 export { Inbox } from './inbox.js';
-export { startMsnpNetwork } from './msnp.js';
+export { connectMsnpUser, startMsnpNetwork } from './msnp.js';
 export { connectXmppUser, startXmppNetwork } from './xmpp.js';
 export { connectYmsgUser, startYmsgNetwork } from './ymsg.js';

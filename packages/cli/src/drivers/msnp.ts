@@ -2,6 +2,7 @@ import { addressToPassport, MSN_NETWORK, type MsnpFrame, MsnpTranslator } from '
 import {
   type ClientConnection,
   type MockMsnpServer,
+  passportOverHttp,
   ringOf,
   type ScriptedConversation,
   ScriptedMsnpClient,
@@ -9,14 +10,12 @@ import {
 } from '@crosstalk/codec-msnp/testing';
 import {
   type Address,
-  addressEquals,
-  addressKey,
   type CanonicalEvent,
   formatAddress,
   type PresenceStatus,
   type TypingState,
 } from '@crosstalk/core';
-import type { Dial, NetworkFixture, NetworkUser, StartNetwork, UserDriver } from './driver.js';
+import type { ConnectUser, Dial, NetworkFixture, NetworkUser, StartNetwork, UserDriver } from './driver.js';
 import { Inbox } from './inbox.js';
 
 /** MSN users on the codec's mock server (notification + switchboard), driven by its scripted client. */
@@ -53,7 +52,7 @@ export function msnpNetwork(
       driver: (name, dial) => {
         const user = accounts.find((u) => u.name.toLowerCase() === passportOf(name).toLowerCase());
         if (!user) throw new TypeError(`no MSN user ${name} in this fixture`);
-        return new MsnpUserDriver({ mock, user, dial, native, ...options });
+        return new MsnpUserDriver({ server: mock, user, dial, native, ...options });
       },
       stop: () => mock.close(),
     };
@@ -65,8 +64,33 @@ function passportOf(name: string): string {
   return name.includes('@') ? name : `${name}@hotmail.com`;
 }
 
-/** MSN users (MSNP12) for the demo, the end-to-end tests and the benchmark. */
+/** MSN users (MSNP12) for the demo and the end-to-end tests. */
 export const startMsnpNetwork: StartNetwork = msnpNetwork();
+
+/**
+ * An MSN user (MSNP12) of a mock server in another process (the benchmark's load generator): the
+ * Passport ticket comes over the wire from the mock's Passport stand-in, and the client keeps no
+ * byte record and only the frames its own waits may still want.
+ */
+export const connectMsnpUser: ConnectUser = (server, user, dial) =>
+  new MsnpUserDriver({
+    server,
+    user: { name: passportOf(user.name), password: user.password },
+    dial,
+    lean: true,
+  });
+
+/** What a long-running client need not keep: what the driver's observer consumes as it arrives. */
+const CONSUMED = new Set(['MSG', 'NLN', 'ILN', 'FLN', 'UBX', 'RNG', 'BYE', 'ACK', 'NAK', 'QNG']);
+const retainLean = (frame: MsnpFrame) =>
+  !(
+    frame.type === 'command' &&
+    (CONSUMED.has(frame.verb) || ((frame.verb === 'ADC' || frame.verb === 'ADD') && frame.trid === 0))
+  );
+
+/** The name a user has inside MSN (`bob@yahoo`, `carol@hotmail.com`), for comparing what a client sees. */
+const nativeName = (a: Address) => addressToPassport(a).toLowerCase();
+const same = (a: Address, b: Address) => nativeName(a) === nativeName(b);
 
 /**
  * How long MSN Messenger shows "is typing" after the last typing notice: MSN has no "stopped
@@ -74,6 +98,22 @@ export const startMsnpNetwork: StartNetwork = msnpNetwork();
  * out on its own, or when a message from that buddy arrives. The driver reports that as `paused`.
  */
 const TYPING_SHOWN_MS = 6000;
+
+export interface MsnpUserOptions {
+  /** The notification server (which also answers Passport requests). */
+  server: { host: string; port: number };
+  /** The passport and password. */
+  user: NetworkUser;
+  dial: Dial;
+  /** The passports of the network's users, when known (tells `dave@example.org` from a passport). */
+  native?: ReadonlySet<string>;
+  /** Protocol version (8-12). Default 12. */
+  dialect?: number;
+  /** How long the client waits for any one reply, ms. Default 10 000. */
+  timeout?: number;
+  /** Keep no bytes and no consumed frames (long runs: the benchmark). */
+  lean?: boolean;
+}
 
 interface Received {
   seq: number;
@@ -89,8 +129,9 @@ interface Received {
  */
 export class MsnpUserDriver implements UserDriver {
   readonly address: Address;
-  readonly #o: { mock: MockMsnpServer; user: NetworkUser; dial: Dial; dialect?: number; timeout?: number };
-  readonly #native: ReadonlySet<string>;
+  readonly #o: MsnpUserOptions;
+  /** Foreign users the script named (by their MSN name): how `dave@example.org` is told from a passport. */
+  readonly #foreign = new Set<string>();
   readonly #inbox = new Inbox<Received>();
   readonly #translators = new WeakMap<ClientConnection, MsnpTranslator>();
   readonly #conversations = new Map<string, Promise<ScriptedConversation>>();
@@ -100,20 +141,18 @@ export class MsnpUserDriver implements UserDriver {
   #imListener: ((from: Address, text: string) => void) | undefined;
   #seq = 0;
   #client: ScriptedMsnpClient | undefined;
-  /** Every client this driver logged in with, oldest first (their connections keep their bytes). */
+  /** Every client this driver logged in with, oldest first (their connections keep their bytes); none when lean. */
   readonly clients: ScriptedMsnpClient[] = [];
 
-  constructor(options: {
-    mock: MockMsnpServer;
-    user: NetworkUser;
-    dial: Dial;
-    native: ReadonlySet<string>;
-    dialect?: number;
-    timeout?: number;
-  }) {
+  constructor(options: MsnpUserOptions) {
     this.#o = options;
-    this.#native = options.native;
     this.address = { user: options.user.name, network: MSN_NETWORK };
+  }
+
+  /** Remembers a foreign user the script named, so their MSN name maps back to them. */
+  #named(a: Address): Address {
+    if (a.network !== MSN_NETWORK) this.#foreign.add(nativeName(a));
+    return a;
   }
 
   get #ns(): ScriptedMsnpClient {
@@ -122,20 +161,22 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async login(): Promise<void> {
-    const { mock, user } = this.#o;
+    const { server, user, dial, lean } = this.#o;
     const client = new ScriptedMsnpClient({
-      host: mock.host,
-      port: mock.port,
+      host: server.host,
+      port: server.port,
       email: user.name,
       password: user.password,
       dialect: this.#o.dialect ?? 12,
-      passport: (email, password) => mock.issueTicket(email, password),
-      dial: this.#o.dial,
+      // The Passport stand-in on the mock's own port, reached like everything else through `dial`.
+      passport: passportOverHttp(server, dial),
+      dial,
       onFrame: (frame, connection) => this.#received(frame, connection),
       timeout: this.#o.timeout ?? 10_000,
+      ...(lean ? { retain: retainLean, record: false } : {}),
     });
     this.#client = client;
-    this.clients.push(client);
+    if (!lean) this.clients.push(client);
     this.#conversations.clear();
     await client.login();
     await client.sync();
@@ -161,14 +202,14 @@ export class MsnpUserDriver implements UserDriver {
 
   async addBuddy(buddy: Address, _message?: string): Promise<void> {
     // MSN has no request message. "Add a contact" puts them on FL (the request) and AL (allowed).
-    const passport = addressToPassport(buddy);
+    const passport = addressToPassport(this.#named(buddy));
     await this.#listAdd(passport, 'FL');
     await this.#listAdd(passport, 'AL');
   }
 
   async nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }> {
     await this.#next(
-      (e) => e.kind === 'buddy-request' && addressEquals(e.from, from),
+      (e) => e.kind === 'buddy-request' && same(e.from, this.#named(from)),
       timeoutMs,
       'buddy request',
       from,
@@ -177,7 +218,7 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async answerBuddyRequest(from: Address, accept: boolean): Promise<void> {
-    const passport = addressToPassport(from);
+    const passport = addressToPassport(this.#named(from));
     if (!accept) {
       await this.#listAdd(passport, 'BL');
       return;
@@ -194,7 +235,7 @@ export class MsnpUserDriver implements UserDriver {
       (e) =>
         (e.kind === 'buddy-response' ||
           (e.kind === 'buddy-request' && this.#onList(addressToPassport(from), 1))) &&
-        addressEquals(e.from, from),
+        same(e.from, this.#named(from)),
       timeoutMs,
       'buddy response',
       from,
@@ -223,7 +264,7 @@ export class MsnpUserDriver implements UserDriver {
   // ------------------------------------------------------------------ messages
 
   async sendIm(to: Address, text: string): Promise<void> {
-    const conversation = await this.#conversation(to);
+    const conversation = await this.#conversation(this.#named(to));
     const answer = await conversation.sendMessage(text, { ack: 'A' });
     if (answer !== 'ACK')
       throw new Error(`MSN message to ${formatAddress(to)} was not delivered (${answer})`);
@@ -238,7 +279,7 @@ export class MsnpUserDriver implements UserDriver {
 
   async nextIm(from: Address, timeoutMs?: number): Promise<string> {
     const got = await this.#next(
-      (e) => e.kind === 'im' && addressEquals(e.from, from),
+      (e) => e.kind === 'im' && same(e.from, this.#named(from)),
       timeoutMs,
       'IM',
       from,
@@ -248,12 +289,12 @@ export class MsnpUserDriver implements UserDriver {
 
   async sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void> {
     // MSN only says "typing now"; stopping is saying nothing more.
-    if (state === 'composing') (await this.#conversation(to)).sendTyping();
+    if (state === 'composing') (await this.#conversation(this.#named(to))).sendTyping();
   }
 
   async nextTyping(from: Address, timeoutMs?: number): Promise<TypingState> {
     const got = await this.#next(
-      (e) => e.kind === 'typing' && addressEquals(e.from, from),
+      (e) => e.kind === 'typing' && same(e.from, this.#named(from)),
       timeoutMs,
       'typing',
       from,
@@ -263,8 +304,7 @@ export class MsnpUserDriver implements UserDriver {
 
   /** The open conversation with `buddy` (one it rang us into, or one we open: XFR SB, USR, CAL). */
   #conversation(buddy: Address): Promise<ScriptedConversation> {
-    const key = addressKey(buddy);
-    const known = this.#conversations.get(key);
+    const known = this.#conversations.get(nativeName(buddy));
     if (known) {
       return known.then(
         (c) => (c.connection.closed ? this.#open(buddy) : c),
@@ -276,7 +316,7 @@ export class MsnpUserDriver implements UserDriver {
 
   #open(buddy: Address): Promise<ScriptedConversation> {
     const opening = this.#ns.openConversation(addressToPassport(buddy));
-    this.#conversations.set(addressKey(buddy), opening);
+    this.#conversations.set(nativeName(buddy), opening);
     return opening;
   }
 
@@ -288,7 +328,8 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus> {
-    const isFrom = (e: CanonicalEvent) => e.kind === 'presence' && addressEquals(e.from, from);
+    this.#named(from);
+    const isFrom = (e: CanonicalEvent) => e.kind === 'presence' && same(e.from, from);
     const got = await this.#nextReceived(
       (r) =>
         isFrom(r.event) &&
@@ -311,9 +352,13 @@ export class MsnpUserDriver implements UserDriver {
       translator = new MsnpTranslator({
         self: this.address,
         dialect: this.#o.dialect ?? 12,
-        // `bob@yahoo` is a foreign buddy; `dave@example.org` is one only when it is no MSN user here.
+        // `bob@yahoo` is a foreign buddy; `dave@example.org` is one only when the script named them
+        // as one, or (in a fixture that knows its users) when no MSN user has that passport.
         isForeign: (a) => a.network !== MSN_NETWORK,
-        knownForeign: (a) => !this.#native.has(formatAddress(a).toLowerCase()),
+        knownForeign: (a) => {
+          const name = nativeName(a);
+          return this.#foreign.has(name) || (this.#o.native !== undefined && !this.#o.native.has(name));
+        },
       });
       this.#translators.set(connection, translator);
     }
@@ -338,7 +383,7 @@ export class MsnpUserDriver implements UserDriver {
 
   /** Keeps the "is typing" indicator: on with a typing notice, off after a while or with a message. */
   #typingShown(event: CanonicalEvent & { kind: 'im' | 'typing' }): void {
-    const key = addressKey(event.from);
+    const key = nativeName(event.from);
     const shown = this.#typing.get(key);
     clearTimeout(shown);
     this.#typing.delete(key);
@@ -366,7 +411,7 @@ export class MsnpUserDriver implements UserDriver {
     const ring = ringOf(rng);
     const caller = this.#translator(client.notification).address(ring.caller);
     const answered = client.answer(ring);
-    this.#conversations.set(addressKey(caller), answered);
+    this.#conversations.set(nativeName(caller), answered);
     this.#answering.add(answered);
     answered
       .catch((error: unknown) =>

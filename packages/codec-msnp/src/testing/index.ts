@@ -15,10 +15,12 @@ export {
 } from './mock-server/mock-server.js';
 export {
   ClientConnection,
+  type ConnectionOptions,
   type DialFunction,
   directDial,
   type Reply,
 } from './scripted-client/client-connection.js';
+export { passportOverHttp } from './scripted-client/passport-client.js';
 export {
   LoginError,
   type ReceivedMessage,

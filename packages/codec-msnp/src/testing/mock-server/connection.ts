@@ -29,10 +29,11 @@ export class MockConnection {
     socket: Socket,
     onCommand: (conn: MockConnection, cmd: MsnpCommand) => void,
     onClose: (conn: MockConnection) => void,
+    first?: Uint8Array,
   ) {
     this.#socket = socket;
     this.record = { id, kind: 'unknown', user: undefined, received: [], sent: [] };
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Uint8Array) => {
       if (this.#closed) return;
       this.record.received.push(Uint8Array.from(chunk));
       let frames: Uint8Array[];
@@ -53,12 +54,14 @@ export class MockConnection {
         if (this.#closed) return;
       }
       if (this.#framer.error) this.close();
-    });
+    };
+    socket.on('data', onData);
     socket.on('error', () => this.close());
     socket.on('close', () => {
       this.#closed = true;
       onClose(this);
     });
+    if (first) onData(first);
   }
 
   get closed(): boolean {

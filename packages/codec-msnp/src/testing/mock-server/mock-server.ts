@@ -4,6 +4,7 @@ import type { MsnpCommand } from '../../command/command.js';
 import { MockConnection, type MockConnectionRecord } from './connection.js';
 import { MockDirectory, type MockUser, type MockUserOptions } from './directory.js';
 import { NotificationServer } from './notification-server.js';
+import { isPassportRequest, servePassport } from './passport.js';
 import { SwitchboardServer } from './switchboard-server.js';
 
 export interface MockMsnpServerOptions {
@@ -24,7 +25,9 @@ export interface MockMsnpServer {
   readonly sbPort: number;
   /**
    * The Passport stand-in: a single-use ticket for `USR t TWN S ticket`, or undefined for wrong
-   * credentials (no HTTPS Passport service exists here).
+   * credentials. The same tickets are served over the wire on either port (`GET /login2.srf` with
+   * a Passport1.4 `Authorization`, as Escargot's plain-HTTP Passport answers) for clients in
+   * another process: `passportOverHttp`.
    */
   issueTicket(email: string, password: string): string | undefined;
   /** Every connection the server accepted, with the bytes it received and sent. */
@@ -73,8 +76,16 @@ export async function startMockMsnpServer(options: MockMsnpServerOptions): Promi
   const accept = (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    const conn = new MockConnection(++nextId, socket, onCommand, onClose);
-    records.push(conn.record);
+    socket.on('error', () => socket.destroy());
+    // The first bytes tell MSNP from the Passport stand-in (HTTP), which is not recorded.
+    socket.once('data', (first: Buffer) => {
+      if (isPassportRequest(first)) {
+        servePassport(socket, first, directory);
+        return;
+      }
+      const conn = new MockConnection(++nextId, socket, onCommand, onClose, first);
+      records.push(conn.record);
+    });
   };
 
   const listen = async (server: Server): Promise<number> => {

@@ -15,6 +15,21 @@ export type Reply = MsnpCommand | MsnpErrorReply;
  */
 export type DialFunction = (host: string, port: number) => Promise<Socket>;
 
+export interface ConnectionOptions {
+  /** Opens the TCP connection. Default `directDial`. */
+  dial?: DialFunction;
+  /** Sees every frame the server sends, after the connection's own `onFrame`, before any wait takes it. */
+  observe?: (frame: MsnpFrame, connection: ClientConnection) => void;
+  /**
+   * Which frames are kept in `frames` (for a later `take`, and as the record). Default: all. A
+   * long-running client whose `observe` consumes messages and presence keeps only what its waits
+   * may still want; a frame a wait is already waiting for reaches it either way.
+   */
+  retain?: (frame: MsnpFrame) => boolean;
+  /** Keep every chunk written and received in `written`/`received`. Default true. */
+  record?: boolean;
+}
+
 /** Connects straight to `host:port` (no proxy): the default `DialFunction`. */
 export const directDial: DialFunction = async (host, port) => {
   const socket = connect(port, host);
@@ -48,18 +63,14 @@ export class ClientConnection {
   #closed = false;
   /** Called for each frame before anyone waits for it (automatic answers, such as CHL). */
   onFrame: ((frame: MsnpFrame) => void) | undefined;
-  readonly #observe: ((frame: MsnpFrame, connection: ClientConnection) => void) | undefined;
+  readonly #options: ConnectionOptions;
 
-  private constructor(
-    socket: Socket,
-    timeout: number,
-    observe?: (frame: MsnpFrame, connection: ClientConnection) => void,
-  ) {
+  private constructor(socket: Socket, timeout: number, options: ConnectionOptions) {
     this.#socket = socket;
     this.#timeout = timeout;
-    this.#observe = observe;
+    this.#options = options;
     socket.on('data', (chunk: Buffer) => {
-      this.received.push(Uint8Array.from(chunk));
+      if (options.record !== false) this.received.push(Uint8Array.from(chunk));
       let raws: Uint8Array[];
       try {
         raws = this.#framer.push(chunk);
@@ -76,18 +87,14 @@ export class ClientConnection {
     socket.on('error', () => {});
   }
 
-  /**
-   * Opens a connection to `host:port` with `dial`. `observe` sees every frame the server sends, after
-   * the connection's own `onFrame` and before any wait takes it.
-   */
+  /** Opens a connection to `host:port` (with `options.dial`, default `directDial`). */
   static async open(
     host: string,
     port: number,
     timeout: number,
-    dial: DialFunction = directDial,
-    observe?: (frame: MsnpFrame, connection: ClientConnection) => void,
+    options: ConnectionOptions = {},
   ): Promise<ClientConnection> {
-    return new ClientConnection(await dial(host, port), timeout, observe);
+    return new ClientConnection(await (options.dial ?? directDial)(host, port), timeout, options);
   }
 
   get closed(): boolean {
@@ -95,16 +102,18 @@ export class ClientConnection {
   }
 
   #arrive(frame: MsnpFrame): void {
-    this.frames.push(frame);
+    const kept = this.#options.retain?.(frame) ?? true;
+    if (kept) this.frames.push(frame);
     this.onFrame?.(frame);
-    this.#observe?.(frame, this);
+    this.#options.observe?.(frame, this);
     for (const check of [...this.#arrivals]) check();
     for (const w of this.#waiters) {
-      if (!this.#taken.has(frame) && w.predicate(frame)) {
-        this.#taken.add(frame);
+      if (w.predicate(frame)) {
+        if (kept) this.#taken.add(frame);
         this.#waiters.delete(w);
         clearTimeout(w.timer);
         w.resolve(frame);
+        return;
       }
     }
   }
@@ -123,7 +132,7 @@ export class ClientConnection {
     const body = typeof payload === 'string' ? encoder.encode(payload) : payload;
     const head = encoder.encode(body === undefined ? `${line}\r\n` : `${line} ${body.length}\r\n`);
     const bytes = body === undefined ? head : Buffer.concat([head, body]);
-    this.written.push(Uint8Array.from(bytes));
+    if (this.#options.record !== false) this.written.push(Uint8Array.from(bytes));
     this.#socket.write(bytes);
   }
 

@@ -24,6 +24,10 @@ export interface ScriptedMsnpClientOptions {
   dial?: DialFunction;
   /** Sees every frame the server sends on any of the client's connections (for observers). */
   onFrame?: (frame: MsnpFrame, connection: ClientConnection) => void;
+  /** Which frames each connection keeps for later waits (`ConnectionOptions.retain`). Default all. */
+  retain?: (frame: MsnpFrame) => boolean;
+  /** Keep the bytes written and received on each connection. Default true. */
+  record?: boolean;
   /** Client capabilities for `CHG` (MSNP8+). Default `0`. */
   capabilities?: string;
   /** How long to wait for any expected reply. Default 5000 ms. */
@@ -115,13 +119,13 @@ export class ScriptedMsnpClient {
 
   /** Opens a connection to an address, through `dial`. */
   async connect(target: { host: string; port: number }): Promise<ClientConnection> {
-    const connection = await ClientConnection.open(
-      target.host,
-      target.port,
-      this.options.timeout ?? 5000,
-      this.options.dial,
-      this.options.onFrame,
-    );
+    const { dial, onFrame, retain, record } = this.options;
+    const connection = await ClientConnection.open(target.host, target.port, this.options.timeout ?? 5000, {
+      ...(dial ? { dial } : {}),
+      ...(onFrame ? { observe: onFrame } : {}),
+      ...(retain ? { retain } : {}),
+      ...(record === undefined ? {} : { record }),
+    });
     this.opened.push(connection);
     return connection;
   }

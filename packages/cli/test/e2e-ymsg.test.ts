@@ -240,9 +240,18 @@ const peers: Record<string, StartNetwork | undefined> = {
   xmpp: available.startXmppNetwork,
 };
 const wanted = process.env.CROSSTALK_E2E_PEER;
+if (wanted && !peers[wanted]) throw new Error(`CROSSTALK_E2E_PEER=${wanted}: no such driver in src/drivers`);
 const peer = wanted
   ? ([wanted, peers[wanted]] as const)
   : (Object.entries(peers).find(([, start]) => start !== undefined) ?? ['none', undefined]);
+
+/** `E2E_DEBUG=1`: every gateway event on stderr, to see where a step of the walk-through stopped. */
+function trace(name: string, g: Gateway): void {
+  g.on((e) => {
+    const line = JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) ?? e.type;
+    process.stderr.write(`${name} ${line.slice(0, 400)}\n`);
+  });
+}
 
 /** A native user name valid on `protocol` (MSN users are passports). */
 const userName = (protocol: string, base: string) => (protocol === 'msnp' ? `${base}@hotmail.com` : base);
@@ -260,20 +269,10 @@ describe.runIf(peer[1] !== undefined)(`ymsg <-> ${peer[0]}: the paper's walk-thr
   beforeAll(async () => {
     gA = await gateway(dht);
     gY = await gateway(dht);
-    if (process.env.E2E_DEBUG)
-      for (const [n, g] of [
-        ['A', gA],
-        ['Y', gY],
-      ] as const)
-        g.on((e) => {
-          try {
-            process.stderr.write(
-              `${n} ${JSON.stringify(e, (_k, v) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 400)}\n`,
-            );
-          } catch (error) {
-            process.stderr.write(`${n} ${e.type} (unprintable: ${error})\n`);
-          }
-        });
+    if (process.env.E2E_DEBUG) {
+      trace('A', gA);
+      trace('Y', gY);
+    }
     yahoo = await startYmsgNetwork(yahooNames.map((name): NetworkUser => ({ name, password: `${name}-pw` })));
     otherNames = otherBases.map((b) => userName(peer[0], b));
     other = await peer[1]!(otherNames.map((name): NetworkUser => ({ name, password: `${name}-pw` })));

@@ -208,12 +208,8 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }> {
-    await this.#next(
-      (e) => e.kind === 'buddy-request' && same(e.from, this.#named(from)),
-      timeoutMs,
-      'buddy request',
-      from,
-    );
+    // MSN carries no request message.
+    await this.#next(['buddy-request'], from, timeoutMs);
     return {};
   }
 
@@ -231,15 +227,8 @@ export class MsnpUserDriver implements UserDriver {
   async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {
     // MSNP up to 12 has no answer to a request: a contact one asked who adds the user back (the
     // reverse-list notice) has accepted. A refusal shows nothing at all.
-    const got = await this.#next(
-      (e) =>
-        (e.kind === 'buddy-response' ||
-          (e.kind === 'buddy-request' && this.#onList(addressToPassport(from), 1))) &&
-        same(e.from, this.#named(from)),
-      timeoutMs,
-      'buddy response',
-      from,
-    );
+    const asked = () => this.#onList(addressToPassport(from), 1);
+    const got = await this.#next(['buddy-response', 'buddy-request'], from, timeoutMs, asked);
     return { accepted: got.kind === 'buddy-response' ? got.accepted : true };
   }
 
@@ -278,13 +267,7 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async nextIm(from: Address, timeoutMs?: number): Promise<string> {
-    const got = await this.#next(
-      (e) => e.kind === 'im' && same(e.from, this.#named(from)),
-      timeoutMs,
-      'IM',
-      from,
-    );
-    return got.kind === 'im' ? got.text : '';
+    return (await this.#next(['im'], from, timeoutMs)).text;
   }
 
   async sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void> {
@@ -293,13 +276,7 @@ export class MsnpUserDriver implements UserDriver {
   }
 
   async nextTyping(from: Address, timeoutMs?: number): Promise<TypingState> {
-    const got = await this.#next(
-      (e) => e.kind === 'typing' && same(e.from, this.#named(from)),
-      timeoutMs,
-      'typing',
-      from,
-    );
-    return got.kind === 'typing' ? got.state : 'composing';
+    return (await this.#next(['typing'], from, timeoutMs)).state;
   }
 
   /** The open conversation with `buddy` (one it rang us into, or one we open: XFR SB, USR, CAL). */
@@ -429,12 +406,17 @@ export class MsnpUserDriver implements UserDriver {
     }
   }
 
-  async #next(
-    match: (e: CanonicalEvent) => boolean,
-    timeoutMs: number | undefined,
-    what: string,
+  /** The next event of one of `kinds` from `from` (and, for a kind after the first, when `also` holds). */
+  async #next<K extends CanonicalEvent['kind']>(
+    kinds: readonly K[],
     from: Address,
-  ): Promise<CanonicalEvent> {
-    return (await this.#nextReceived((r) => match(r.event), timeoutMs, what, from)).event;
+    timeoutMs: number | undefined,
+    also: () => boolean = () => true,
+  ): Promise<Extract<CanonicalEvent, { kind: K }>> {
+    this.#named(from);
+    const match = (e: CanonicalEvent) =>
+      (e.kind === kinds[0] || (kinds.includes(e.kind as K) && also())) && 'from' in e && same(e.from, from);
+    const got = await this.#nextReceived((r) => match(r.event), timeoutMs, kinds[0]!, from);
+    return got.event as Extract<CanonicalEvent, { kind: K }>;
   }
 }

@@ -446,7 +446,12 @@ class GatewayEngine implements Gateway {
       const id = pendingId(request);
       if (delivered.has(id)) continue;
       if (request.kind === 'buddy-response') await this.#recordAnswer(request);
-      if (this.#deliverTo(m, request)) await this.#store.update((s) => void s.delivered.push(id));
+      if (this.#deliverTo(m, request)) {
+        await this.#store.update((s) => {
+          s.delivered.push(id);
+        });
+        if (request.kind === 'buddy-response' && request.accepted) this.#presenceTo(m, request.from);
+      }
     }
   }
 
@@ -477,6 +482,8 @@ class GatewayEngine implements Gateway {
     }
     try {
       await this.#route(m, event, c.codec.protocol);
+      // Newly mutual buddies see each other at once, not only at the next presence change.
+      if (event.kind === 'buddy-response' && event.accepted) this.#presenceTo(m, event.to);
     } catch (error) {
       const reason = isCrossTalkError(error) ? error.code : String(error);
       if (
@@ -645,7 +652,13 @@ class GatewayEngine implements Gateway {
     if (event.kind === 'buddy-response') await this.#recordAnswer(event);
     if (!this.#deliverTo(m, event))
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
+    if (event.kind === 'buddy-response' && event.accepted) this.#presenceTo(m, event.from);
     return m.protocol ?? 'unknown';
+  }
+
+  /** Tells one (new) buddy this user's current presence, in the background. */
+  #presenceTo(m: UserManager, buddy: Address): void {
+    this.#track(this.#route(m, { ...m.presence, to: buddy }).catch(() => {}));
   }
 
   #deliverTo(m: UserManager, event: CanonicalEvent): boolean {

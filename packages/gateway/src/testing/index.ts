@@ -15,19 +15,19 @@ export async function socksConnect(
   socket.setNoDelay(true);
   await once(socket, 'connect');
   socket.write(socks4ConnectRequest(host, port));
+  // Read the 8-byte reply in paused mode: bytes the server sent right after it (OSCAR servers speak
+  // first) stay buffered for the caller's own 'data' listener. (Unshifting them in flowing mode
+  // would emit them to no listener: they would be lost.)
   const reply = await new Promise<Buffer>((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      got = Buffer.concat([got, chunk]);
-      if (got.length < 8) return;
-      socket.off('data', onData);
+    const onReadable = () => {
+      const got = socket.read(8) as Buffer | null;
+      if (got === null) return;
+      socket.off('readable', onReadable);
       socket.off('close', onClose);
-      const rest = got.subarray(8);
-      if (rest.length) socket.unshift(rest);
-      resolve(got.subarray(0, 8));
+      resolve(got);
     };
     const onClose = () => reject(new Error('SOCKS proxy closed the connection before replying'));
-    socket.on('data', onData);
+    socket.on('readable', onReadable);
     socket.once('close', onClose);
   });
   if (reply[1] !== 90) {

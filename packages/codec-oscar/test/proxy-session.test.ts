@@ -433,6 +433,33 @@ describe('delivery and identity', () => {
     expect(loss.lost).toEqual(['typing.states']);
   });
 
+  it("reports the client's away message and its return as self events and passes them to the server", async () => {
+    await setup();
+    const bobby = await direct({ screenName: 'bobby', password: 'bobbypw1' });
+    const alice = await viaRelay({ screenName: 'alice', password: 'alicepw1' });
+    await relay!.waitFor(ofType('verified'));
+    alice.setAway('out to <b>lunch</b>');
+    const away = await relay!.waitFor(ofType('self'));
+    expect(away.event).toEqual({
+      type: 'self',
+      event: { kind: 'presence', from: aol('alice'), status: 'away', text: 'out to lunch' },
+    });
+    // The server got it too: bobby, a native buddy, sees alice away.
+    await bobby.waitForEvent((e) => e.kind === 'presence' && e.status === 'away');
+    alice.setAway(undefined);
+    await relay!.waitFor(
+      (e) =>
+        e.event.type === 'self' && e.event.event.kind === 'presence' && e.event.event.status === 'online',
+    );
+    // bobby saw alice arrive online, then away, then back.
+    const seen = () => bobby.events.flatMap((e) => (e.kind === 'presence' ? [e.status] : []));
+    await bobby.waitForEvent(() => seen().join() === 'online,away,online');
+    expect(events('self').map((e) => e.event.kind === 'presence' && e.event.status)).toEqual([
+      'away',
+      'online',
+    ]);
+  });
+
   it('affinity is 1 only for the verified BOS connection of the addressed user', async () => {
     await setup();
     await viaRelay({ screenName: 'alice', password: 'alicepw1' });

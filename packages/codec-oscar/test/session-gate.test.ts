@@ -96,6 +96,39 @@ describe('identity gate', () => {
     expect(Buffer.from(next.toServer[0]!).subarray(4).equals(Buffer.from(original).subarray(4))).toBe(true);
   });
 
+  it("the client's own status: set during sign-on it is reported at verified, later changes as they pass", () => {
+    const cookies = new MemoryCookieTable();
+    const me = { user: '123456789', network: 'icq' };
+    cookies.record('oscar', toHex(cookie), me);
+    const session = oscar().openSession(context(cookies));
+    session.fromServer(bytes(hello, 100));
+    session.fromClient(bytes(bosSignon, 0x2000));
+    // ICQ status 0x01/0x1E TLV 6: away (0x0001), before "client online": passed on, not yet reported.
+    const status = (value: number) =>
+      snacFrame(0x01, 0x1e, { type: 'tlvs', tlvs: [{ type: 6, value: Uint8Array.of(0, 0, 0, value) }] });
+    const early = bytes(status(0x01), 0x2001);
+    const before = session.fromClient(early);
+    expect(before.toServer).toEqual([early]);
+    expect(before.events).toEqual([]);
+    const online = session.fromClient(bytes(clientOnline, 0x2002));
+    expect(online.events).toEqual([
+      { type: 'verified', address: me },
+      { type: 'self', event: { kind: 'presence', from: me, status: 'away' } },
+    ]);
+    const back = bytes(status(0x00), 0x2003);
+    const later = session.fromClient(back);
+    expect(later.toServer).toEqual([back]);
+    expect(later.events).toEqual([{ type: 'self', event: { kind: 'presence', from: me, status: 'online' } }]);
+    // Idle 0x01/0x11: idle since the given number of seconds ago.
+    const idle = session.fromClient(bytes(snacFrame(0x01, 0x11, { type: 'idle', seconds: 120 }), 0x2004));
+    expect(idle.events).toEqual([
+      {
+        type: 'self',
+        event: { kind: 'presence', from: me, status: 'idle', idleSince: 1_700_000_000_000 - 120_000 },
+      },
+    ]);
+  });
+
   it('same-network traffic keeps its exact bytes while nothing was withheld or injected', () => {
     const session = oscar().openSession(context());
     const frames = [bytes(hello, 7), bytes(imTo('bobby'), 8), bytes(keepAlive, 9)];

@@ -59,6 +59,15 @@ export function parseHostPort(value: string): { host: string; port: number } {
   return { host, port };
 }
 
+/**
+ * The client's own status change among a client frame's events (away message 0x02/0x04, ICQ
+ * status 0x01/0x1E, idle 0x01/0x11): the session passes the frame on and reports it as `self`,
+ * so the gateway mirrors it to foreign buddies (the server tells native ones).
+ */
+function ownPresence(events: readonly CanonicalEvent[]): CanonicalEvent | undefined {
+  return events.find((e) => e.kind === 'presence');
+}
+
 /** One buffer per side and call, a copy: frames the framer returned are views of the caller's chunk. */
 function copyOut(parts: Uint8Array[]): Uint8Array {
   let size = 0;
@@ -104,6 +113,8 @@ export class OscarProxySession implements ProxySession {
   #feedbagSeen = false;
   #feedbagMerged = false;
   #replyParts: FeedbagItem[] = [];
+  /** The client's own status as last set before "client online" (reported at `verified`). */
+  #earlyPresence: CanonicalEvent | undefined;
   /** Feedbag edits split between server and gateway: request id -> positions answered locally. */
   readonly #splitEdits = new Map<number, number[]>();
 
@@ -206,10 +217,14 @@ export class OscarProxySession implements ProxySession {
       return;
     }
     if (!this.#verified || this.#role !== 'bos') {
+      // A status the client set during sign-on is reported once the login is verified.
+      if (this.#role === 'bos') this.#earlyPresence = ownPresence(events) ?? this.#earlyPresence;
       this.#forwardToServer(raw, out);
       return;
     }
     this.#intercept(raw, p, events, out);
+    const presence = ownPresence(events);
+    if (presence) out.events.push({ type: 'self', event: presence });
   }
 
   #signon(tlvs: Tlv[], out: Pending): void {
@@ -232,6 +247,8 @@ export class OscarProxySession implements ProxySession {
   #verify(out: Pending): void {
     this.#state = 'verified';
     out.events.push({ type: 'verified', address: this.#user! });
+    if (this.#earlyPresence) out.events.push({ type: 'self', event: this.#earlyPresence });
+    this.#earlyPresence = undefined;
     if (this.#cookie) this.#ctx.cookies.forget(PROTOCOL, this.#cookie);
     // The feedbag reply came before "client online" (it always does at login): add the foreign
     // buddies now, as a server-initiated insert the client applies to its list.

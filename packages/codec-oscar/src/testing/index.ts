@@ -9,7 +9,9 @@ export {
   startMockOscarServer,
 } from './mock-server.js';
 export {
+  directDial,
   type LoginMethod,
+  type OscarDial,
   OscarLoginError,
   type ScriptedLoginOptions,
   ScriptedOscarClient,

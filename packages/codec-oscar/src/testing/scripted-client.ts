@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
-import type { CanonicalEvent } from '@crosstalk/core';
+import { connect, type Socket } from 'node:net';
+import type { Address, CanonicalEvent } from '@crosstalk/core';
 import { FeedbagAttribute, FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
 import { FeedbagList, feedbagEditOf, orderOf, withOrder } from '../feedbag/feedbag-list.js';
 import type { FlapFrame } from '../flap/flap-frame.js';
@@ -12,12 +12,23 @@ import { Bucp, Buddy, Family, Feedbag, Icbm, Locate, OService } from '../snac/fa
 import { isSnac, snacFrame } from '../snac/snac.js';
 import type { IcbmTlv, SnacBody } from '../snac/snac-body.js';
 import { findTlv, type Tlv, tlv, tlvString, tlvU16, tlvU32Value } from '../tlv/tlv.js';
-import { sameScreenName } from '../translate/screen-names.js';
+import { networkOf, sameScreenName } from '../translate/screen-names.js';
 import { OscarTranslator, TypingEvent } from '../translate/translator.js';
 import { bucpStrongHash, bucpWeakHash, TLV_STRONG_HASH_FLAG } from './credentials.js';
 import { FlapSocket } from './flap-socket.js';
 
 export type LoginMethod = 'bucp-strong' | 'bucp-weak' | 'roasted';
+
+/** Opens one TCP connection: directly, or through a SOCKS proxy as a configured client does. */
+export type OscarDial = (host: string, port: number) => Promise<Socket>;
+
+/** A direct TCP connection (the default `dial`). */
+export const directDial: OscarDial = async (host, port) => {
+  const socket = connect(port, host);
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  return socket;
+};
 
 export interface ScriptedLoginOptions {
   /** The auth server, or a proxy in front of it. */
@@ -29,9 +40,19 @@ export interface ScriptedLoginOptions {
   method?: LoginMethod;
   /**
    * Where to open the BOS connection. Default: the address in the login reply. A test that relays
-   * through a proxy on a fixed upstream names the proxy here (a SOCKS client would do the same).
+   * through a proxy on a fixed upstream names the proxy here.
    */
   bos?: { host: string; port: number };
+  /**
+   * Opens every connection the client makes (auth, then BOS at the address the login reply names
+   * or `bos`). Default: a direct `net.connect`. A client configured with a SOCKS4 proxy passes
+   * `(host, port) => socksConnect(proxy, host, port)`.
+   */
+  dial?: OscarDial;
+  /** Which addresses are foreign, for the canonical events (default core's `defaultIsForeign`). */
+  isForeign?: (address: Address) => boolean;
+  /** Called with each canonical event received on BOS, as it arrives (also kept in `events`). */
+  onEvent?: (event: CanonicalEvent) => void;
   /** The client's first FLAP sequence number on each connection (AIM clients pick one; default 0x2000). */
   startSeq?: number;
   /** Query and activate the feedbag during login (AIM 5 and later); default true. */
@@ -79,6 +100,9 @@ export class ScriptedOscarClient {
   readonly #timeout: number;
   #requestId = 0x100;
   #cookie = 0;
+  #onEvent: ((event: CanonicalEvent) => void) | undefined;
+  /** ICBM cookie -> the request id it was sent with (an ICBM error names only the request id). */
+  readonly #imRequests = new Map<string, number>();
   readonly #eventWaiters = new Set<{
     predicate: (e: CanonicalEvent) => boolean;
     resolve: (e: CanonicalEvent) => void;
@@ -103,7 +127,8 @@ export class ScriptedOscarClient {
     const timeout = options.timeoutMs ?? 10_000;
     const startSeq = options.startSeq ?? 0x2000;
     const method = options.method ?? 'bucp-strong';
-    const auth = await open(options.host, options.port, `${options.screenName} auth`, startSeq);
+    const dial = options.dial ?? directDial;
+    const auth = await open(dial, options.host, options.port, `${options.screenName} auth`, startSeq);
     await auth.waitFor((f) => f.channel === 1, timeout, 'server hello');
     let reply: Tlv[];
     if (method === 'roasted') {
@@ -168,10 +193,12 @@ export class ScriptedOscarClient {
 
     const target = options.bos ?? parseHostPort(where);
     const translator = new OscarTranslator({
-      self: { user: options.screenName, network: /^[0-9]{5,10}$/.test(options.screenName) ? 'icq' : 'aol' },
+      self: { user: options.screenName, network: networkOf(options.screenName) },
+      ...(options.isForeign ? { isForeign: options.isForeign } : {}),
     });
     const client = new ScriptedOscarClient(options.screenName, auth, undefined as never, translator, timeout);
-    const bos = await open(target.host, target.port, `${options.screenName} BOS`, startSeq, (frame) =>
+    client.#onEvent = options.onEvent;
+    const bos = await open(dial, target.host, target.port, `${options.screenName} BOS`, startSeq, (frame) =>
       client.#receive(frame),
     );
     (client as { bos: FlapSocket }).bos = bos;
@@ -232,6 +259,7 @@ export class ScriptedOscarClient {
     }
     for (const event of this.#translator.toEvents(frame, 'server')) {
       this.events.push(event);
+      this.#onEvent?.(event);
       for (const w of [...this.#eventWaiters]) {
         if (w.predicate(event)) {
           this.#eventWaiters.delete(w);
@@ -278,24 +306,39 @@ export class ScriptedOscarClient {
     const cookie = this.#nextCookie();
     const tlvs: IcbmTlv[] = [{ type: 2, fragments: textToFragments(text) }];
     if (options.ack ?? true) tlvs.push({ type: 3, value: new Uint8Array(0) });
-    this.#send(Family.icbm, Icbm.channelMsgToHost, {
+    const requestId = this.#send(Family.icbm, Icbm.channelMsgToHost, {
       type: 'icbm-to-host',
       cookie,
       channel: 1,
       screenName: to,
       tlvs,
     });
+    this.#imRequests.set(cookie, requestId);
     return cookie;
   }
 
-  /** Waits for the host ack 0x04/0x0C of a message sent with `sendIm`. */
-  waitForAck(cookie: string): Promise<FlapFrame> {
-    return this.bos.waitFor(
-      (f) =>
-        f.payload.type === 'snac' && f.payload.body.type === 'icbm-ack' && f.payload.body.cookie === cookie,
+  /**
+   * Waits for the host ack 0x04/0x0C of a message sent with `sendIm`; rejects when the server
+   * answers with an ICBM error 0x04/0x01 instead (0x0004: the recipient is not logged on).
+   */
+  async waitForAck(cookie: string): Promise<FlapFrame> {
+    const requestId = this.#imRequests.get(cookie);
+    const f = await this.bos.waitFor(
+      (x) =>
+        x.payload.type === 'snac' &&
+        ((x.payload.body.type === 'icbm-ack' && x.payload.body.cookie === cookie) ||
+          (x.payload.family === Family.icbm &&
+            x.payload.subtype === Icbm.error &&
+            x.payload.requestId === requestId)),
       this.#timeout,
       `host ack of ${cookie}`,
     );
+    if (f.payload.type === 'snac' && f.payload.body.type === 'error') {
+      throw new Error(
+        `${this.screenName}: message ${cookie} refused with ICBM error 0x${f.payload.body.code.toString(16).padStart(4, '0')}`,
+      );
+    }
+    return f;
   }
 
   /** Typing notification 0x04/0x14; returns its SNAC request id. */
@@ -469,14 +512,13 @@ function raw(...bytes: number[]): SnacBody {
 }
 
 async function open(
+  dial: OscarDial,
   host: string,
   port: number,
   label: string,
   startSeq: number,
   onFrame?: (frame: FlapFrame) => void,
 ): Promise<FlapSocket> {
-  const socket = connect(port, host);
-  const sock = new FlapSocket(socket, { label, startSeq, ...(onFrame ? { onFrame } : {}) });
-  await once(socket, 'connect');
-  return sock;
+  const socket = await dial(host, port);
+  return new FlapSocket(socket, { label, startSeq, ...(onFrame ? { onFrame } : {}) });
 }

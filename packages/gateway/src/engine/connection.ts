@@ -31,6 +31,7 @@ export class ProxiedConnection {
   readonly target: { host: string; port: number };
   readonly openedAt = Date.now();
   #closed = false;
+  readonly #ended = { client: false, server: false };
   readonly #hooks: ConnectionHooks;
   readonly #maxBacklog: number;
 
@@ -66,12 +67,22 @@ export class ProxiedConnection {
   start(replay: { from: 'client' | 'server'; chunk: Uint8Array }[]): void {
     for (const { from, chunk } of replay) if (!this.#feed(from, chunk)) return;
     this.client.on('data', (chunk: Buffer) => this.#feed('client', chunk));
-    this.client.on('end', () => this.close('client closed'));
+    // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
+    // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
+    this.client.on('end', () => {
+      this.#ended.client = true;
+      if (!this.upstream || this.#ended.server) this.close('client closed');
+      else this.upstream.end();
+    });
     this.client.on('close', () => this.close('client closed'));
     this.client.on('error', () => this.close('client error'));
     if (this.upstream) {
       this.upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
-      this.upstream.on('end', () => this.close('server closed'));
+      this.upstream.on('end', () => {
+        this.#ended.server = true;
+        if (this.#ended.client) this.close('server closed');
+        else this.client.end();
+      });
       this.upstream.on('close', () => this.close('server closed'));
       this.upstream.on('error', () => this.close('server error'));
     }

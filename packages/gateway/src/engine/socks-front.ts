@@ -58,7 +58,7 @@ export class SocksFront {
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const server = createServer((socket) => this.#accept(socket));
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
     server.listen(port, host);
     await once(server, 'listening');
     this.#server = server;
@@ -111,6 +111,10 @@ export class SocksFront {
     };
     client.on('data', onData);
     client.on('error', () => client.destroy());
+    // A client that hangs up before its request is complete is gone (the socket allows half-close).
+    client.once('end', () => {
+      if (client.listeners('data').includes(onData)) client.destroy();
+    });
   }
 
   async #connect(id: string, client: Socket, request: Socks4Request, early: Uint8Array): Promise<void> {
@@ -132,7 +136,7 @@ export class SocksFront {
 
   #dial(host: string, port: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port });
+      const socket = connect({ host, port, allowHalfOpen: true });
       socket.setNoDelay(true);
       const timer = setTimeout(() => {
         socket.destroy();

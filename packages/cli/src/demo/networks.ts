@@ -1,10 +1,11 @@
-import { startXmppNetwork, startYmsgNetwork } from '../drivers/index.js';
+import { startMsnpNetwork, startXmppNetwork, startYmsgNetwork } from '../drivers/index.js';
 import type { DemoNetwork } from './demo.js';
 
 /** One scripted user per network for the demo; XMPP needs prosody installed (`.ci/run` installs it). */
 export function demoNetworks(): DemoNetwork[] {
   return [
     { label: 'Yahoo', start: startYmsgNetwork, user: { name: 'bob', password: 'bobpw' } },
+    { label: 'MSN', start: startMsnpNetwork, user: { name: 'carol@hotmail.com', password: 'carolpw' } },
     { label: 'XMPP', start: startXmppNetwork, user: { name: 'dave', password: 'davepw' } },
   ];
 }

@@ -35,12 +35,15 @@ export class FlapSocket {
       onFrame?: (frame: FlapFrame, raw: Uint8Array) => void;
       /** Called on a sequence gap or repeat; the default only records it. */
       onSeqError?: (message: string) => void;
+      /** Keep only about this many of the latest frames in `received` and `seqs` (long load runs). */
+      maxHistory?: number;
     },
   ) {
     this.socket = socket;
     this.label = options.label;
     this.#nextSeq = options.startSeq & 0xffff;
     this.#onFrame = options.onFrame;
+    const maxHistory = options.maxHistory ?? Number.POSITIVE_INFINITY;
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.once('close', () => {
       this.#isClosed = true;
@@ -66,6 +69,10 @@ export class FlapSocket {
         this.#expected = (frame.seq + 1) & 0xffff;
         this.seqs.push(frame.seq);
         this.received.push(frame);
+        if (this.received.length > 2 * maxHistory) {
+          this.received.splice(0, this.received.length - maxHistory);
+          this.seqs.splice(0, this.seqs.length - maxHistory);
+        }
         this.#onFrame?.(frame, raw);
         for (const w of [...this.#waiters]) {
           if (w.predicate(frame)) {

@@ -40,6 +40,8 @@ export interface MockOscarServerOptions {
   startSeq?: number;
   /** Close a connection whose client skips or repeats a FLAP sequence number (default true). */
   strictSeqs?: boolean;
+  /** Keep only about this many of the latest frames per connection (default: all; long load runs). */
+  maxHistory?: number;
 }
 
 /** What the mock saw on one connection. */
@@ -610,6 +612,7 @@ export async function startMockOscarServer(options: MockOscarServerOptions): Pro
       label: `mock connection ${id}`,
       startSeq,
       onFrame,
+      ...(options.maxHistory !== undefined ? { maxHistory: options.maxHistory } : {}),
       onSeqError: (message) => {
         seqErrors.push(message);
         if (strict) socket.destroy();

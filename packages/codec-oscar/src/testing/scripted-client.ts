@@ -53,6 +53,11 @@ export interface ScriptedLoginOptions {
   isForeign?: (address: Address) => boolean;
   /** Called with each canonical event received on BOS, as it arrives (also kept in `events`). */
   onEvent?: (event: CanonicalEvent) => void;
+  /**
+   * Keep only about this many of the latest frames and events for the `waitFor*` methods (default:
+   * all). Long load runs set it so that nothing grows without bound.
+   */
+  maxHistory?: number;
   /** The client's first FLAP sequence number on each connection (AIM clients pick one; default 0x2000). */
   startSeq?: number;
   /** Query and activate the feedbag during login (AIM 5 and later); default true. */
@@ -101,6 +106,7 @@ export class ScriptedOscarClient {
   #requestId = 0x100;
   #cookie = 0;
   #onEvent: ((event: CanonicalEvent) => void) | undefined;
+  #maxHistory = Number.POSITIVE_INFINITY;
   /** ICBM cookie -> the request id it was sent with (an ICBM error names only the request id). */
   readonly #imRequests = new Map<string, number>();
   readonly #eventWaiters = new Set<{
@@ -128,6 +134,7 @@ export class ScriptedOscarClient {
     const startSeq = options.startSeq ?? 0x2000;
     const method = options.method ?? 'bucp-strong';
     const dial = options.dial ?? directDial;
+    const maxHistory = options.maxHistory ?? Number.POSITIVE_INFINITY;
     const auth = await open(dial, options.host, options.port, `${options.screenName} auth`, startSeq);
     await auth.waitFor((f) => f.channel === 1, timeout, 'server hello');
     let reply: Tlv[];
@@ -198,8 +205,15 @@ export class ScriptedOscarClient {
     });
     const client = new ScriptedOscarClient(options.screenName, auth, undefined as never, translator, timeout);
     client.#onEvent = options.onEvent;
-    const bos = await open(dial, target.host, target.port, `${options.screenName} BOS`, startSeq, (frame) =>
-      client.#receive(frame),
+    client.#maxHistory = maxHistory;
+    const bos = await open(
+      dial,
+      target.host,
+      target.port,
+      `${options.screenName} BOS`,
+      startSeq,
+      (frame) => client.#receive(frame),
+      maxHistory,
     );
     (client as { bos: FlapSocket }).bos = bos;
     await bos.waitFor((f) => f.channel === 1, timeout, 'BOS hello');
@@ -259,6 +273,8 @@ export class ScriptedOscarClient {
     }
     for (const event of this.#translator.toEvents(frame, 'server')) {
       this.events.push(event);
+      if (this.events.length > 2 * this.#maxHistory)
+        this.events.splice(0, this.events.length - this.#maxHistory);
       this.#onEvent?.(event);
       for (const w of [...this.#eventWaiters]) {
         if (w.predicate(event)) {
@@ -313,7 +329,7 @@ export class ScriptedOscarClient {
       screenName: to,
       tlvs,
     });
-    this.#imRequests.set(cookie, requestId);
+    if (options.ack ?? true) this.#imRequests.set(cookie, requestId);
     return cookie;
   }
 
@@ -333,6 +349,7 @@ export class ScriptedOscarClient {
       this.#timeout,
       `host ack of ${cookie}`,
     );
+    this.#imRequests.delete(cookie);
     if (f.payload.type === 'snac' && f.payload.body.type === 'error') {
       throw new Error(
         `${this.screenName}: message ${cookie} refused with ICBM error 0x${f.payload.body.code.toString(16).padStart(4, '0')}`,
@@ -518,7 +535,13 @@ async function open(
   label: string,
   startSeq: number,
   onFrame?: (frame: FlapFrame) => void,
+  maxHistory?: number,
 ): Promise<FlapSocket> {
   const socket = await dial(host, port);
-  return new FlapSocket(socket, { label, startSeq, ...(onFrame ? { onFrame } : {}) });
+  return new FlapSocket(socket, {
+    label,
+    startSeq,
+    ...(onFrame ? { onFrame } : {}),
+    ...(maxHistory !== undefined ? { maxHistory } : {}),
+  });
 }

@@ -6,7 +6,7 @@ const keepAlive = Uint8Array.of(0x2a, 0x05, 0x00, 0x60, 0x00, 0x00);
 const snac = Uint8Array.of(0x2a, 0x02, 0x00, 0x61, 0x00, 0x0a, 0, 1, 0, 2, 0, 0, 0, 0, 0, 9);
 
 describe('FLAP framer', () => {
-  it('a zero-length frame whose header ends a chunk is delivered at once (core FixedHeaderFramer holds it)', () => {
+  it('a zero-length frame (a keep-alive) whose header ends a chunk is delivered at once', () => {
     for (let cut = 1; cut < 6; cut++) {
       const f = createFlapFramer();
       expect(f.push(keepAlive.subarray(0, cut))).toEqual([]);

@@ -1,0 +1,54 @@
+/**
+ * The benchmark's gateway process: two gateways sharing one in-memory DHT, with every codec and
+ * the XMPP stanza form on G2G, as `crosstalk gateway` runs them. Reports its own CPU and memory,
+ * and how many events the gateways translated, when asked.
+ */
+import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
+import { MemoryDht } from '@crosstalk/core';
+import { createGateway, type Gateway } from '@crosstalk/gateway';
+
+const gateways: Gateway[] = [];
+
+async function translatedTotal(): Promise<number> {
+  let total = 0;
+  for (const g of gateways) {
+    for (const v of (await g.metrics.translated.get()).values) total += v.value;
+  }
+  return total;
+}
+
+process.on('message', async (m: { type: string; count?: number }) => {
+  try {
+    if (m.type === 'start') {
+      const dht = new MemoryDht();
+      for (let i = 0; i < (m.count ?? 2); i++) {
+        gateways.push(
+          await createGateway({
+            codecs: builtInCodecs(),
+            canonical: canonicalForm(),
+            dht,
+            socks: { host: '127.0.0.1', port: 0 },
+            logger: false,
+            maxBacklog: 8 * 1024 * 1024,
+          }),
+        );
+      }
+      process.send!({ type: 'started', socks: gateways.map((g) => g.socks), pid: process.pid });
+    } else if (m.type === 'stats') {
+      const cpu = process.cpuUsage();
+      process.send!({
+        type: 'stats',
+        cpuMicros: cpu.user + cpu.system,
+        rssBytes: process.memoryUsage().rss,
+        translated: await translatedTotal(),
+        users: gateways.reduce((n, g) => n + g.users().length, 0),
+      });
+    } else if (m.type === 'stop') {
+      for (const g of gateways.splice(0)) await g.close();
+      process.send!({ type: 'stopped' });
+      process.exit(0);
+    }
+  } catch (error) {
+    process.send!({ type: 'error', message: error instanceof Error ? error.stack : String(error) });
+  }
+});

@@ -1,0 +1,178 @@
+/**
+ * The benchmark's load generator: scripted clients of every protocol, each sending one
+ * 150-character IM per second to its conversation partners in turn (the Xiao/Guo enterprise model
+ * the paper used: 20 partners each), and timing every delivery. Senders and receivers share this
+ * process's clock, so a latency is one subtraction. Connections go directly to the servers, through
+ * gateways, or through a plain SOCKS relay (dante), as run.ts asks.
+ */
+import { type ConnectUser, connectors } from './connectors.js';
+import type { Protocol, ServerInfo } from './ipc.js';
+import { socksVia } from './socks-dial.js';
+
+export interface LoadPlan {
+  servers: ServerInfo[];
+  /** Clients per protocol. */
+  perProtocol: number;
+  protocols: Protocol[];
+  /** `direct`: to the servers; otherwise through these SOCKS proxies (client i uses proxy i % n). */
+  proxies: { host: string; port: number }[];
+  /** `mixed`: partners on every network; `same`: only on the client's own network. */
+  partners: 'mixed' | 'same';
+  partnersPerClient: number;
+  ratePerClient: number;
+  warmupMs: number;
+  windowMs: number;
+  drainMs: number;
+  loginConcurrency: number;
+}
+
+interface Client {
+  protocol: Protocol;
+  index: number;
+  driver: ReturnType<ConnectUser>;
+  partners: number[];
+}
+
+export interface PairStats {
+  from: Protocol;
+  to: Protocol;
+  sent: number;
+  received: number;
+  /** Latencies in ms of messages sent inside the window. */
+  latencies: number[];
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+function pad(text: string): string {
+  return text.length >= 150
+    ? text.slice(0, 150)
+    : text + ' lorem ipsum dolor sit amet consectetur'.repeat(5).slice(0, 150 - text.length);
+}
+
+export async function runLoad(
+  plan: LoadPlan,
+  progress: (stage: string, done: number, total: number) => void,
+) {
+  const clients: Client[] = [];
+  for (const protocol of plan.protocols) {
+    const server = plan.servers.find((s) => s.protocol === protocol);
+    if (!server) throw new Error(`no server for ${protocol}`);
+    for (let i = 0; i < plan.perProtocol; i++) {
+      const index = clients.length;
+      const proxy = plan.proxies.length ? plan.proxies[index % plan.proxies.length] : undefined;
+      const dial = socksVia(proxy);
+      const name = server.users[i]!;
+      const driver = connectors[protocol](
+        { host: server.host, port: server.port, network: server.network },
+        { name, password: server.passwords[i]! },
+        dial,
+      );
+      clients.push({ protocol, index, driver, partners: [] });
+    }
+  }
+  // Partners: deterministic and spread evenly over the networks (mixed) or within one (same):
+  // partner k is on protocol k mod P, the (1 + k div P)-th user after this one there.
+  const byProtocol = new Map<Protocol, Client[]>();
+  for (const c of clients) byProtocol.set(c.protocol, [...(byProtocol.get(c.protocol) ?? []), c]);
+  for (const c of clients) {
+    const own = byProtocol.get(c.protocol)!;
+    const me = own.indexOf(c);
+    const nets = plan.partners === 'same' ? [c.protocol] : plan.protocols;
+    for (let k = 0; c.partners.length < plan.partnersPerClient && k < plan.partnersPerClient * 4; k++) {
+      const pool = byProtocol.get(nets[k % nets.length]!)!;
+      const other = pool[(me + 1 + Math.floor(k / nets.length)) % pool.length]!;
+      if (other !== c && !c.partners.includes(other.index)) c.partners.push(other.index);
+    }
+  }
+
+  let loggedIn = 0;
+  const queue = [...clients];
+  await Promise.all(
+    Array.from({ length: plan.loginConcurrency }, async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        await c.driver.login();
+        progress('login', ++loggedIn, clients.length);
+      }
+    }),
+  );
+
+  const pairs = new Map<string, PairStats>();
+  const pair = (from: Protocol, to: Protocol) => {
+    const key = `${from}>${to}`;
+    let p = pairs.get(key);
+    if (!p) {
+      p = { from, to, sent: 0, received: 0, latencies: [] };
+      pairs.set(key, p);
+    }
+    return p;
+  };
+  let windowStart = Number.POSITIVE_INFINITY;
+  let windowEnd = Number.POSITIVE_INFINITY;
+  const seen = new Set<string>();
+  for (const c of clients) {
+    c.driver.onIm((_from, text) => {
+      const at = now();
+      const m = /^BENCH (\d+) (\d+) ([\d.]+) /.exec(text);
+      if (!m) return;
+      const sender = clients[Number(m[1])]!;
+      const sentAt = Number(m[3]);
+      if (sentAt < windowStart || sentAt > windowEnd) return;
+      const id = `${m[1]}:${m[2]}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+      const p = pair(sender.protocol, c.protocol);
+      p.received++;
+      p.latencies.push(at - sentAt);
+    });
+  }
+
+  const total = plan.warmupMs + plan.windowMs;
+  const begin = now();
+  windowStart = begin + plan.warmupMs;
+  windowEnd = windowStart + plan.windowMs;
+  const interval = 1000 / plan.ratePerClient;
+  let errors = 0;
+  const ticker = setInterval(() => progress('messages', Math.min(now() - begin, total), total), 250);
+  // Tell run.ts when the measurement window opens and closes, so it samples the proxies' CPU then.
+  setTimeout(
+    () => process.send?.({ type: 'window', edge: 'start' }),
+    Math.max(0, windowStart - now()),
+  ).unref();
+  setTimeout(() => process.send?.({ type: 'window', edge: 'end' }), Math.max(0, windowEnd - now())).unref();
+  await Promise.all(
+    clients.map(async (c) => {
+      let seq = 0;
+      let next = begin + Math.random() * interval;
+      while (next < begin + total) {
+        const wait = next - now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const to = clients[c.partners[seq % c.partners.length]!]!;
+        const sentAt = now();
+        const text = pad(`BENCH ${c.index} ${seq} ${sentAt.toFixed(3)} `);
+        if (sentAt >= windowStart && sentAt <= windowEnd) pair(c.protocol, to.protocol).sent++;
+        seq++;
+        c.driver.sendIm(to.driver.address, text).catch(() => {
+          errors++;
+        });
+        next += interval;
+      }
+    }),
+  );
+  await new Promise((r) => setTimeout(r, Math.max(0, windowEnd - now()) + plan.drainMs));
+  clearInterval(ticker);
+  await Promise.all(clients.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
+  return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors };
+}
+
+process.on('message', async (m: { type: string; plan?: LoadPlan }) => {
+  if (m.type !== 'run' || !m.plan) return;
+  try {
+    const result = await runLoad(m.plan, (stage, done, total) =>
+      process.send!({ type: 'progress', stage, done, total }),
+    );
+    process.send!({ type: 'result', ...result });
+  } catch (error) {
+    process.send!({ type: 'error', message: error instanceof Error ? error.stack : String(error) });
+  }
+});

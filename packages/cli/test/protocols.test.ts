@@ -1,10 +1,10 @@
 import { PassThrough, Readable } from 'node:stream';
-import { readTranscript, tcpStreamsFromPcap } from '@crosstalk/compliance';
+import { capturePath, readTranscript, tcpStreamsFromPcap } from '@crosstalk/compliance';
 import { concatBytes, toHex } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/index.js';
 
-const CAPTURES = '/work/shared/captures';
+const CAPTURES = capturePath();
 
 async function run(argv: string[], stdin: string | Uint8Array) {
   const stdout = new PassThrough();

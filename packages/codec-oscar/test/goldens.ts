@@ -1,12 +1,13 @@
 import {
   type CodecGolden,
+  capturePath,
   goldensFromTranscript,
   readTranscript,
   tcpStreamsFromPcap,
 } from '@crosstalk/compliance';
 
-/** Real OSCAR traffic (../shared/captures): the Open OSCAR Server transcripts and the 2009 AIM capture. */
-export const CAPTURES = '/work/shared/captures';
+/** Real OSCAR traffic (fixtures/captures): the Open OSCAR Server transcripts and the 2009 AIM capture. */
+export const CAPTURES = capturePath();
 export const PCAP = `${CAPTURES}/nfpc_evidence01_ann_aim.pcap`;
 export const BUCP_TRANSCRIPT = `${CAPTURES}/transcripts/oscar_bucp_im_ras.jsonl`;
 export const ROASTED_TRANSCRIPT = `${CAPTURES}/transcripts/oscar_flap_roasted_ras.jsonl`;

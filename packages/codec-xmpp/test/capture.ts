@@ -1,8 +1,8 @@
-import { type CapturedStream, tcpStreamsFromPcap } from '@crosstalk/compliance';
+import { type CapturedStream, capturePath, tcpStreamsFromPcap } from '@crosstalk/compliance';
 import type { Direction } from '@crosstalk/core';
 
 /** The real capture (PROTOCOLS.md): Pidgin against ejabberd on 5222, plain text. */
-export const JABBER_PCAP = '/work/shared/captures/nDPI_jabber.pcap';
+export const JABBER_PCAP = capturePath('nDPI_jabber.pcap');
 
 /** tshark's follow output marks bytes the capture missed with this placeholder. */
 const HOLE = /^\[(\d+) bytes missing in capture file\]\u0000$/;

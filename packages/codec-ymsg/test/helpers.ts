@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import {
   type CodecGolden,
+  capturePath,
   goldensFromTranscript,
   readTranscript,
   type TranscriptEntry,
@@ -8,10 +8,8 @@ import {
 import { fromHex } from '@crosstalk/core';
 import { OPENYMSG_PACKETS } from './fixtures/openymsg-ymsg16.js';
 
-/** The recorded Escargot sessions live in the steering repo's shared/ beside the checkout. */
-export const TRANSCRIPTS = fileURLToPath(
-  new URL('../../../../shared/captures/transcripts/', import.meta.url),
-);
+/** The recorded Escargot sessions (fixtures/captures/transcripts in this repository). */
+export const TRANSCRIPTS = capturePath('transcripts/');
 
 export function transcript(name: 'ymsg10_escargot' | 'ymsg10_escargot_bever'): TranscriptEntry[] {
   return readTranscript(`${TRANSCRIPTS}${name}.jsonl`);

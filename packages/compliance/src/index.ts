@@ -1,4 +1,5 @@
 export * from './arbitraries/events.js';
+export { capturePath } from './capture/captures.js';
 export { type CapturedStream, tcpStreamsFromPcap } from './capture/tcp-streams.js';
 export {
   type Check,

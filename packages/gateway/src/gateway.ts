@@ -189,6 +189,10 @@ class GatewayEngine implements Gateway {
       maxBacklog: this.#o.maxBacklog ?? 1024 * 1024,
       context: (info) => this.#context(info.id, info.codec, info.target, info.virtual),
       hooks: {
+        onOpen: (c) => {
+          this.#connections.add(c);
+          this.metrics.sessions.inc({ protocol: c.codec.protocol });
+        },
         onEvent: (c, e) => this.#onSessionEvent(c, e),
         onClose: (c, reason) => this.#onClose(c, reason),
         onError: (c, error) => {
@@ -315,10 +319,6 @@ class GatewayEngine implements Gateway {
 
   #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {
     this.#emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
-    if (!this.#connections.has(c)) {
-      this.#connections.add(c);
-      this.metrics.sessions.inc({ protocol: c.codec.protocol });
-    }
     switch (event.type) {
       case 'verified':
         this.#attach(c, event.address);

@@ -102,3 +102,34 @@ describe('SOCKS front', () => {
     broken.destroy();
   });
 });
+
+describe('metrics endpoint', () => {
+  it('serves Prometheus text with sessions, translations and latency', async () => {
+    const g = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      metrics: { port: 0 },
+      logger: false,
+    });
+    try {
+      const socket = await socksConnect(g.socks, echo.host, echo.port);
+      socket.write(toyFrame('T:counted'));
+      await once(socket, 'data');
+      const res = await fetch(`http://127.0.0.1:${g.metricsAddress!.port}/metrics`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toMatch(/crosstalk_sessions\{protocol="toy"\} 1/);
+      for (const name of [
+        'crosstalk_translated_events_total',
+        'crosstalk_delivery_latency_seconds_bucket',
+        'crosstalk_refused_total',
+      ]) {
+        expect(text).toContain(name);
+      }
+      expect((await fetch(`http://127.0.0.1:${g.metricsAddress!.port}/other`)).status).toBe(404);
+      socket.destroy();
+    } finally {
+      await g.close();
+    }
+  });
+});

@@ -11,6 +11,7 @@ import {
 import { SlowConsumerError } from '../errors/errors.js';
 
 export interface ConnectionHooks {
+  onOpen(connection: ProxiedConnection): void;
   onEvent(connection: ProxiedConnection, event: SessionEvent): void;
   onClose(connection: ProxiedConnection, reason: string): void;
   onError(connection: ProxiedConnection, error: unknown): void;
@@ -65,6 +66,7 @@ export class ProxiedConnection {
 
   /** Starts pumping; `replay` holds what arrived while sniffing, in arrival order. */
   start(replay: { from: 'client' | 'server'; chunk: Uint8Array }[]): void {
+    this.#hooks.onOpen(this);
     for (const { from, chunk } of replay) if (!this.#feed(from, chunk)) return;
     this.client.on('data', (chunk: Buffer) => this.#feed('client', chunk));
     // Half-close both ways (the sockets allow it): a client that sends FIN right after its last

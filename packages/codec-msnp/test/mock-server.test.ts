@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { Socket } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClientConnection,
   challengeResponse,
+  directDial,
   LoginError,
   type MockMsnpServer,
   type MockUserOptions,
@@ -359,6 +361,59 @@ describe('mock MSNP server: conversations', () => {
     await c.leave();
     await a.connection.command('BYE', (f) => f.args[0] === 'carol@example.com');
     expect(await a.sendMessage('anyone?')).toBe('NAK');
+  });
+
+  it('turns Nagle off at both ends of every connection (no delayed-ACK wait per switchboard)', async () => {
+    // The server writes `IRO` then `ANS t OK`, `CAL t RINGING` then `JOI`, with nothing from the
+    // client in between: with Nagle's algorithm the second line waited for the client's delayed
+    // ACK (40 ms on Linux), and every first message to a partner cost that.
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    try {
+      const s = await server();
+      const dialled: Socket[] = [];
+      const passports: Socket[] = [];
+      const collect =
+        (into: Socket[]) =>
+        async (host: string, port: number): Promise<Socket> => {
+          const socket = await directDial(host, port);
+          into.push(socket);
+          return socket;
+        };
+      const mk = (email: string) =>
+        new ScriptedMsnpClient({
+          host: s.host,
+          port: s.port,
+          email,
+          password: USERS.find((u) => u.email === email)!.password,
+          dialect: 12,
+          passport: passportOverHttp(s, collect(passports)),
+          dial: collect(dialled),
+        });
+      const [alice, bob] = [mk('alice@example.com'), mk('bob@example.com')];
+      clients.push(alice, bob);
+      for (const c of [alice, bob]) {
+        await c.login();
+        await c.sync();
+        await c.setStatus('NLN');
+      }
+      const opening = alice.openConversation('bob@example.com');
+      const b = await bob.answer(await bob.nextRing());
+      await (await opening).sendMessage('hi');
+      expect((await b.nextMessage()).text).toBe('hi');
+
+      const off = (noDelay.mock.contexts as Socket[]).filter((_, i) => noDelay.mock.calls[i]![0] !== false);
+      // Two notification connections and two switchboard connections, and the Passport requests.
+      expect(dialled).toHaveLength(4);
+      expect(passports).toHaveLength(2);
+      for (const c of [...dialled, ...passports]) {
+        const end = off.find((o) => o.localPort === c.remotePort && o.remotePort === c.localPort);
+        expect(end, `the mock's end of ${c.localPort} -> ${c.remotePort}`).toBeDefined();
+      }
+      // The scripted client's own ends (`directDial` leaves Nagle on: the client turns it off).
+      for (const c of dialled) expect(off).toContain(c);
+    } finally {
+      noDelay.mockRestore();
+    }
   });
 
   it('checks switchboard cookies: a wrong one is refused with 911', async () => {

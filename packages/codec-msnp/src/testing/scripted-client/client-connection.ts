@@ -69,6 +69,9 @@ export class ClientConnection {
     this.#socket = socket;
     this.#timeout = timeout;
     this.#options = options;
+    // Each command is one write; commands written in a row (a message and a typing notice, `QRY`)
+    // must not wait for the server's delayed ACK (Nagle's algorithm), as a real client's do not.
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       if (options.record !== false) this.received.push(Uint8Array.from(chunk));
       let raws: Uint8Array[];

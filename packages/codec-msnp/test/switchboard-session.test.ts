@@ -9,8 +9,8 @@ const typingPayload =
   'MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\nTypingUser: alice@example.com\r\n\r\n\r\n';
 
 /** alice's notification session hands out a switchboard cookie; her switchboard session presents it. */
-function callerSwitchboard() {
-  const gateway = testGateway();
+function callerSwitchboard(options: Parameters<typeof testGateway>[0] = {}) {
+  const gateway = testGateway(options);
   gateway.roster.set('alice@example.com', [
     { address: bobYahoo, name: 'Bob Y', groups: [], subscription: 'both', pending: false },
   ]);
@@ -132,6 +132,42 @@ describe('switchboard session (real server)', () => {
     expect(eventsOf(out.events, 'outbound').map((e) => e.event)).toMatchObject([
       { kind: 'im', to: bobYahoo, text: 'hi both' },
     ]);
+  });
+
+  it('calls a name that may be an XMPP user (never added) on the server first; no such passport: plays it', () => {
+    const { sb } = callerSwitchboard({ isForeign: (a) => a.network !== 'msn' });
+    const carol: Address = { user: 'carol', network: 'jabber.org' };
+    const im: CanonicalEvent = { kind: 'im', id: 'm', from: carol, to: alice, text: 'hey', sentAt: 0 };
+    const cal = feed(sb, 'client', 'CAL 2 carol@jabber.org\r\n');
+    expect(cal.toServer).toBe('CAL 2 carol@jabber.org\r\n');
+    expect(cal.toClient).toBe('');
+    // The server has no such passport (the mock: `208 2`): carol is an XMPP user after all.
+    const refused = feed(sb, 'server', '208 2\r\n');
+    expect(refused.toClient).toMatch(/^CAL 2 RINGING \d+\r\nJOI carol@jabber.org carol@jabber.org\r\n$/);
+    const msg = feed(sb, 'client', msgLine('MSG 3 A', mimeText('Hello Carol', false)));
+    expect(msg.toServer).toBe('');
+    expect(msg.toClient).toBe('ACK 3\r\n');
+    expect(eventsOf(msg.events, 'outbound').map((e) => e.event)).toMatchObject([
+      { kind: 'im', from: alice, to: carol, text: 'Hello Carol' },
+    ]);
+    expect(sb.affinity(im)).toBe(2);
+  });
+
+  it('takes an error without a transaction id (Escargot: `208`) as the oldest call probe’s', () => {
+    const { sb } = callerSwitchboard({ isForeign: (a) => a.network !== 'msn' });
+    feed(sb, 'client', 'CAL 2 carol@jabber.org\r\n');
+    expect(feed(sb, 'server', '208\r\n').toClient).toMatch(/^CAL 2 RINGING \d+\r\nJOI carol@jabber.org /);
+  });
+
+  it('leaves a call the server answers, or refuses for another reason, to the server', () => {
+    const { sb } = callerSwitchboard({ isForeign: (a) => a.network !== 'msn' });
+    feed(sb, 'client', 'CAL 2 dave@example.org\r\n');
+    expect(feed(sb, 'server', 'CAL 2 RINGING 123\r\n').toClient).toBe('CAL 2 RINGING 123\r\n');
+    feed(sb, 'client', 'CAL 3 erin@example.org\r\n');
+    // 217: a passport that exists but is offline.
+    expect(feed(sb, 'server', '217 3\r\n').toClient).toBe('217 3\r\n');
+    // Nothing is left waiting: a later error without a transaction id passes as it is.
+    expect(feed(sb, 'server', '208\r\n').toClient).toBe('208\r\n');
   });
 });
 

@@ -18,11 +18,16 @@ import { MSN_NETWORK } from '../names/passport.js';
 import { listEditTarget, type MsnpTranslator } from '../translator/translator.js';
 import { foreignName } from './conversation.js';
 import { ForeignRosterKeys } from './foreign-roster-keys.js';
-import { type ConnectionRole, cookieId, digitsId, emit, parseHostPort, toClient } from './role.js';
+import {
+  type ConnectionRole,
+  cookieId,
+  digitsId,
+  emit,
+  parseHostPort,
+  toClient,
+  UNKNOWN_PRINCIPAL,
+} from './role.js';
 import type { SwitchboardCookieData, VirtualSwitchboardData } from './virtual-switchboard-data.js';
-
-/** Server errors meaning "no such passport" (Escargot misc.py `Err`: 201, 205, 207; MSNP wiki: 208). */
-const UNKNOWN_PRINCIPAL = new Set([201, 205, 207, 208]);
 
 interface Merge {
   readonly sync: ContactListSync;

@@ -167,6 +167,7 @@ export class MsnpProxySession implements ProxySession {
   #isKnownForeign(a: Address): boolean {
     const role = this.#role;
     if (role instanceof NotificationRole) return role.isKnownForeign(a);
+    if (role instanceof SwitchboardRole && role.isKnownForeign(a)) return true;
     const owner = role?.user;
     return owner !== undefined && this.#roster.has(owner, a);
   }

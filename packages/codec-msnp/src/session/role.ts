@@ -21,6 +21,9 @@ export interface ConnectionRole {
   close(reason: string, out: SessionOutput): void;
 }
 
+/** Server errors meaning "no such passport" (Escargot misc.py `Err`: 201, 205, 207; MSNP wiki: 208). */
+export const UNKNOWN_PRINCIPAL: ReadonlySet<number> = new Set([201, 205, 207, 208]);
+
 /** Small helpers every role uses to fill a `SessionOutput`. */
 export function toClient(out: SessionOutput, ...frames: MsnpFrame[]): void {
   for (const f of frames) out.toClient.push(encodeFrame(f));

@@ -2,6 +2,8 @@ import {
   type Address,
   addressEquals,
   type CanonicalEvent,
+  isDomainNetwork,
+  nativeToAddress,
   type SessionContext,
   type SessionOutput,
 } from '@crosstalk/core';
@@ -10,7 +12,7 @@ import { PROTOCOL } from '../command/framer.js';
 import { MSN_NETWORK, passportKey } from '../names/passport.js';
 import type { MsnpTranslator } from '../translator/translator.js';
 import { Conversation } from './conversation.js';
-import { type ConnectionRole, digitsId, emit, toClient } from './role.js';
+import { type ConnectionRole, digitsId, emit, toClient, UNKNOWN_PRINCIPAL } from './role.js';
 import { isSwitchboardCookieData } from './virtual-switchboard-data.js';
 
 /**
@@ -19,7 +21,10 @@ import { isSwitchboardCookieData } from './virtual-switchboard-data.js';
  * the cookie was recorded for on a verified notification connection, and is verified when the
  * server accepts the cookie (`USR t OK`, `IRO`, `ANS t OK`). Calling a foreign buddy into it
  * (`CAL t bob@yahoo`) is answered locally and from then on the conversation with that buddy is
- * played by the gateway (`Conversation`); the real switchboard stays open, idle.
+ * played by the gateway (`Conversation`); the real switchboard stays open, idle. A name that may be
+ * a passport or an XMPP user (`carol@jabber.org`, not on the foreign roster: someone the user never
+ * added) is called on the server first; when the server does not know that passport, the gateway
+ * answers the call for the foreign user instead of the error.
  */
 export class SwitchboardRole implements ConnectionRole {
   readonly kind = 'switchboard' as const;
@@ -33,6 +38,8 @@ export class SwitchboardRole implements ConnectionRole {
   #conversation: Conversation | undefined;
   /** Native participants on the real switchboard (JOI/IRO minus BYE). */
   readonly #native = new Set<string>();
+  /** `CAL t name` sent on for a name that may be a foreign XMPP user: the trid and that user. */
+  readonly #probes = new Map<number, Address>();
 
   constructor(ctx: SessionContext, translator: MsnpTranslator) {
     this.#ctx = ctx;
@@ -59,14 +66,16 @@ export class SwitchboardRole implements ConnectionRole {
       this.#enter(frame.verb, frame.trid, a, out);
     if (this.#verified && this.#owner) {
       if (frame.verb === 'CAL' && a[0] !== undefined && frame.trid !== undefined) {
-        const callee = this.#translator.address(argValue(a[0]));
+        const passport = argValue(a[0]);
+        const callee = this.#translator.address(passport);
         if (callee.network !== MSN_NETWORK) {
-          this.#translator.participants.delete(passportKey(argValue(a[0])));
-          const conversation = this.#conversationFor(this.#owner);
-          this.#sessid ??= digitsId(this.#ctx);
-          toClient(out, command('CAL', frame.trid, ['RINGING', this.#sessid]), conversation.join(callee));
+          this.#joinForeign(frame.trid, passport, callee, out);
           return;
         }
+        // `carol@jabber.org` may be a passport or an XMPP user: let the server say.
+        const candidate = nativeToAddress(passport, MSN_NETWORK, this.#ctx.isForeign);
+        if (candidate.network !== MSN_NETWORK && isDomainNetwork(candidate.network))
+          this.#probes.set(frame.trid, candidate);
       }
       if (frame.verb === 'MSG' && this.#conversation && this.#conversation.foreignCount > 0) {
         const nativeToo = this.#native.size > 0;
@@ -79,6 +88,19 @@ export class SwitchboardRole implements ConnectionRole {
       }
     }
     out.toServer.push(raw);
+  }
+
+  /** Answers `CAL t name` for a foreign user: `CAL t RINGING sessid` and their `JOI`, played locally. */
+  #joinForeign(trid: number, passport: string, callee: Address, out: SessionOutput): void {
+    this.#translator.participants.delete(passportKey(passport));
+    const conversation = this.#conversationFor(this.#owner!);
+    this.#sessid ??= digitsId(this.#ctx);
+    toClient(out, command('CAL', trid, ['RINGING', this.#sessid]), conversation.join(callee));
+  }
+
+  /** True for a foreign user who is in this conversation (a call the server refused as no passport). */
+  isKnownForeign(a: Address): boolean {
+    return this.#conversation?.has(a) ?? false;
   }
 
   /** `USR t passport cookie` / `ANS t passport cookie sessid`: whose connection this is. */
@@ -115,6 +137,7 @@ export class SwitchboardRole implements ConnectionRole {
         });
         this.#forgetCookie();
       }
+      if (this.#callRefused(frame.code, frame.trid, out)) return;
       out.toClient.push(raw);
       return;
     }
@@ -122,6 +145,7 @@ export class SwitchboardRole implements ConnectionRole {
       out.toClient.push(raw);
       return;
     }
+    if (frame.verb === 'CAL' && frame.trid !== undefined) this.#probes.delete(frame.trid);
     const events = this.#translator.toEvents(frame, 'server');
     const a = frame.args;
     if (!this.#verified && this.#owner && frame.trid !== undefined && frame.trid === this.#enterTrid) {
@@ -147,6 +171,21 @@ export class SwitchboardRole implements ConnectionRole {
     }
     out.toClient.push(raw);
     if (this.#verified) for (const event of events) emit(out, { type: 'inbound', event });
+  }
+
+  /**
+   * An error to a `CAL` probe: "no such passport" means the name was a foreign user after all, whose
+   * join the gateway answers instead (true); any other answer goes to the client. Escargot writes
+   * that error without the transaction id (`208`), so an error without one is the oldest probe's.
+   */
+  #callRefused(code: number, trid: number | undefined, out: SessionOutput): boolean {
+    const key = trid ?? this.#probes.keys().next().value;
+    const candidate = key === undefined ? undefined : this.#probes.get(key);
+    if (key === undefined || candidate === undefined) return false;
+    this.#probes.delete(key);
+    if (!UNKNOWN_PRINCIPAL.has(code) || !this.#owner || !this.#ctx.isForeign(candidate)) return false;
+    this.#joinForeign(key, this.#translator.passport(candidate), candidate, out);
+    return true;
   }
 
   #isOwner(passport: string): boolean {

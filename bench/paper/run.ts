@@ -202,7 +202,9 @@ const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
   partners: 'mixed',
   partnersPerClient: 20,
   ratePerClient: 1,
-  warmupMs: quick ? 2000 : 5000,
+  // Long enough for every client to have written to each partner once: the window then measures
+  // conversations in progress (an MSN conversation's first message also opens a switchboard).
+  warmupMs: (20 + 2) * 1000,
   windowMs,
   drainMs: 3000,
   loginConcurrency: 32,

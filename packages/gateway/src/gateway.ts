@@ -99,6 +99,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return engine;
 }
 
+const LOCATION_CACHE_MS = 30_000;
+
 const itemToJson = (item: RosterItem): RosterItemJson => ({ ...item, address: formatAddress(item.address) });
 
 class GatewayEngine implements Gateway {
@@ -403,12 +405,23 @@ class GatewayEngine implements Gateway {
   async #online(m: UserManager): Promise<void> {
     await this.directory.publishLocation(m.address, this.g2g);
     await this.directory.publishPresence(m.presence);
+    // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
+    // do not all re-sign their records in the same tick (that burst shows in delivery latency).
     const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
-    m.refreshTimer = setInterval(() => {
-      this.directory.publishLocation(m.address, this.g2g).catch(() => {});
-      this.directory.publishPresence(m.presence).catch(() => {});
-    }, refresh);
-    m.refreshTimer.unref();
+    const first = setTimeout(
+      () => {
+        const republish = () => {
+          this.directory.publishLocation(m.address, this.g2g).catch(() => {});
+          this.directory.publishPresence(m.presence).catch(() => {});
+        };
+        republish();
+        m.refreshTimer = setInterval(republish, refresh);
+        m.refreshTimer.unref();
+      },
+      Math.floor(refresh * (0.5 + Math.random() * 0.5)),
+    );
+    first.unref();
+    m.refreshTimer = first;
     // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from us.
     await this.#tellBuddies(m, m.presence);
     for (const buddy of this.foreignBuddies(m.address)) {
@@ -423,6 +436,7 @@ class GatewayEngine implements Gateway {
     if (this.#managers.get(m.key) !== m) return;
     this.#managers.delete(m.key);
     this.metrics.users.set(this.#managers.size);
+    clearTimeout(m.refreshTimer);
     clearInterval(m.refreshTimer);
     await m.ready;
     await this.directory.withdrawLocation(m.address).catch(() => {});
@@ -618,7 +632,8 @@ class GatewayEngine implements Gateway {
     const cached = this.#locationCache.get(key);
     if (!fresh && cached && cached.until > this.#now()) return cached.location;
     const location = await this.directory.lookupLocation(user);
-    if (location) this.#locationCache.set(key, { location, until: this.#now() + 5_000 });
+    // Cached for a while; a failed send or a sender seen on another link looks again at once.
+    if (location) this.#locationCache.set(key, { location, until: this.#now() + LOCATION_CACHE_MS });
     else this.#locationCache.delete(key);
     return location;
   }

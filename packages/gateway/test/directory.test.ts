@@ -103,6 +103,24 @@ describe('directory', () => {
     expect(rejected).toHaveLength(3);
   });
 
+  it('verifies a stored value once, but still notices when it expires', async () => {
+    const { dht, make, advance } = setup();
+    const reader = make();
+    const gw = generateIdentity();
+    const record = signRecord(gw, {
+      kind: 'location',
+      subject: 'alice@aol',
+      body: { host: '127.0.0.1', port: 1 },
+      issuedAt: 1_000_000,
+      ttl: 50,
+    });
+    await dht.put('loc:alice@aol', encodeRecord(record), { ttl: 60_000 });
+    expect((await reader.lookupLocation(alice))?.gateway).toBe(gw.id);
+    expect((await reader.lookupLocation(alice))?.gateway).toBe(gw.id);
+    advance(100);
+    expect(await reader.lookupLocation(alice)).toBeUndefined();
+  });
+
   it('believes only trusted publishers when a trust list is set', async () => {
     const good = generateIdentity();
     const { make, rejected } = setup({ trusted: (id) => id === good.id });

@@ -11,11 +11,15 @@ import {
   type PresenceEvent,
 } from '@crosstalk/core';
 import { z } from 'zod';
+import { InvalidRecordError } from '../errors/errors.js';
 import type { GatewayIdentity } from '../g2g/identity.js';
 import { type DirectoryRecord, encodeRecord, type RecordKind, signRecord, verifyRecord } from './records.js';
 
 /** What waits in the DHT for an offline user: a buddy request, or the answer to one. */
 export type PendingEvent = BuddyRequestEvent | BuddyResponseEvent;
+
+/** Verified records remembered (their bytes are the key; a refresh stores new bytes). */
+const MAX_VERIFIED = 50_000;
 
 export interface Location {
   gateway: string;
@@ -57,6 +61,8 @@ export class Directory {
   readonly maxPendingPerUser: number;
   readonly #trusted: ((id: string) => boolean) | undefined;
   readonly #onRejected: ((key: string, reason: string) => void) | undefined;
+  /** Records whose signatures were already verified, by their stored bytes. */
+  readonly #verified = new Map<string, DirectoryRecord>();
   /** What this gateway last stored per key, so it can remove exactly that value. */
   readonly #mine = new Map<string, Uint8Array[]>();
 
@@ -209,9 +215,19 @@ export class Directory {
 
   async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
     const out: DirectoryRecord[] = [];
+    const now = this.#now();
     for (const value of await this.#dht.get(key)) {
       try {
-        const record = verifyRecord(value, { kind, subject, now: this.#now() });
+        // A signature is checked once per distinct stored value; expiry is checked on every read.
+        const memo = Buffer.from(value).toString('latin1');
+        let record = this.#verified.get(memo);
+        if (!record || record.kind !== kind || record.subject !== subject) {
+          record = verifyRecord(value, { kind, subject, now });
+          if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+          this.#verified.set(memo, record);
+        } else if (record.expiresAt <= now) {
+          throw new InvalidRecordError('directory record has expired');
+        }
         if (this.#trusted && !this.#trusted(record.publisher)) {
           this.#onRejected?.(key, `publisher ${record.publisher.slice(0, 12)}… is not trusted`);
           continue;

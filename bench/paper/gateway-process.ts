@@ -3,11 +3,21 @@
  * the XMPP stanza form on G2G, as `crosstalk gateway` runs them. Reports its own CPU and memory,
  * and how many events the gateways translated, when asked.
  */
+
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { MemoryDht } from '@crosstalk/core';
 import { createGateway, type Gateway } from '@crosstalk/gateway';
 
 const gateways: Gateway[] = [];
+// CPU profile of the measurement window only (not start-up), via the inspector's Profiler.
+const inspector = new Session();
+inspector.connect();
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) =>
+    inspector.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))),
+  );
 
 async function translatedTotal(): Promise<number> {
   let total = 0;
@@ -17,7 +27,7 @@ async function translatedTotal(): Promise<number> {
   return total;
 }
 
-process.on('message', async (m: { type: string; count?: number }) => {
+process.on('message', async (m: { type: string; count?: number; file?: string }) => {
   try {
     if (m.type === 'start') {
       const dht = new MemoryDht();
@@ -43,6 +53,14 @@ process.on('message', async (m: { type: string; count?: number }) => {
         translated: await translatedTotal(),
         users: gateways.reduce((n, g) => n + g.users().length, 0),
       });
+    } else if (m.type === 'profile-start') {
+      await post('Profiler.enable');
+      await post('Profiler.start');
+      process.send!({ type: 'profiling' });
+    } else if (m.type === 'profile-stop') {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      writeFileSync((m as { file?: string }).file!, JSON.stringify(profile));
+      process.send!({ type: 'profiled' });
     } else if (m.type === 'stop') {
       for (const g of gateways.splice(0)) await g.close();
       process.send!({ type: 'stopped' });

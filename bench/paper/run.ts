@@ -242,7 +242,9 @@ function matrix(pairs: PairStats[], direct: Map<Protocol, Summary>): PairRow[] {
 
 async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: string, profile = false) {
   const profileDir = join(resultsDir, 'profile');
-  const proc = child('gateway-process.ts', profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  mkdirSync(profileDir, { recursive: true });
+  const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
+  const proc = child('gateway-process.ts');
   const { socks, pid } = await request<{ socks: { host: string; port: number }[]; pid: number }>(
     proc,
     { type: 'start', count: 2 },
@@ -253,10 +255,18 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
   type Stats = { cpuMicros: number; translated: number };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
+  let profiling: Promise<unknown> = Promise.resolve();
   const loadPromise = runLoad(plan, label, (edge) => {
     const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
     if (edge === 'start') before = sample;
     else after = sample;
+    if (profile) {
+      const step =
+        edge === 'start'
+          ? request(proc, { type: 'profile-start' }, 'profiling')
+          : request(proc, { type: 'profile-stop', file: profileFile }, 'profiled');
+      profiling = profiling.then(() => step);
+    }
   });
   // Memory and CPU measured while the clients are connected and the load runs.
   let peakRss = 0;
@@ -266,6 +276,7 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
   const result = await loadPromise;
   clearInterval(sampler);
   const [b, a] = [await before!, await after!];
+  await profiling;
   const exited = once(proc, 'exit');
   await request(proc, { type: 'stop' }, 'stopped').catch(() => proc.kill());
   await exited; // the CPU profile is written as the process exits
@@ -385,7 +396,9 @@ async function main() {
         rate: sent / (windowMs / 1000),
       });
       if (run.profileDir) profile = hottest(run.profileDir);
-      if (p99 > 10 || lost > 0) {
+      // Every step is measured (the table shows where the targets stop holding); only heavy loss
+      // ends the climb early, with a profile of that step.
+      if (lost > sent * 0.01) {
         if (!run.profileDir) {
           const again = await gatewayRun(servers.infos, per, `${n} (profiled)`, true);
           profile = hottest(again.profileDir!);
@@ -452,7 +465,7 @@ async function main() {
         ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`
         : 'No step sustained p99 ≤ 10 ms with nothing lost.',
       profile.length
-        ? `Where the gateway process spends its busy time at the last step (CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
+        ? `Where the gateway process spends its busy time in the last step's window (CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
         : '',
       '',
       '![Added delay per pair](benchmarks-paper-latency.svg)',

@@ -139,10 +139,13 @@ export class ProxiedConnection {
   }
 
   #write(out: SessionOutput): void {
-    for (const b of out.toServer) {
+    // Several buffers from one call leave in one syscall (the profile showed per-buffer writes).
+    const toServer = out.toServer.length > 1 ? [Buffer.concat(out.toServer)] : out.toServer;
+    const toClient = out.toClient.length > 1 ? [Buffer.concat(out.toClient)] : out.toClient;
+    for (const b of toServer) {
       if (this.upstream && !this.upstream.write(b)) this.#hold(this.client, this.upstream);
     }
-    for (const b of out.toClient) {
+    for (const b of toClient) {
       if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
     }
     for (const e of out.events) if (e.type !== 'closed') this.#hooks.onEvent(this, e);

@@ -3,7 +3,7 @@ import type { Gateway } from '@crosstalk/gateway';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { NetworkFixture, StartNetwork, UserDriver } from '../src/drivers/index.js';
 import * as drivers from '../src/drivers/index.js';
-import { offlineRequest, startGateway, through, walkThrough } from './support/walkthrough.js';
+import { offlineRequest, type Party, startGateway, through, walkThrough } from './support/walkthrough.js';
 
 /**
  * The paper's walk-through (§3.2) for every ordered pair of the four protocols: 12 pairs, each
@@ -56,11 +56,11 @@ function tagged(name: string, with_: string): string {
   return at < 0 ? `${name}${with_}` : `${name.slice(0, at)}${with_}${name.slice(at)}`;
 }
 
-function user(net: Net, index: number, peer: Net): UserDriver {
-  const fixture = fixtures.get(net.protocol)!;
-  const d = fixture.driver(tagged(net.names[index]!, peer.protocol), through(gateways.get(net.protocol)!));
-  used.push(d);
-  return d;
+function party(net: Net, index: number, peer: Net): Party {
+  const gateway = gateways.get(net.protocol)!;
+  const user = fixtures.get(net.protocol)!.driver(tagged(net.names[index]!, peer.protocol), through(gateway));
+  used.push(user);
+  return { user, gateway, protocol: net.protocol };
 }
 
 const pairs = available.flatMap((a) => available.filter((b) => b !== a).map((b) => [a, b] as const));
@@ -69,16 +69,11 @@ describe.each(pairs.map(([a, b]) => ({ a, b, name: `${a.protocol} -> ${b.protoco
   'walk-through $name',
   ({ a, b }) => {
     it('both online: request, acceptance, IMs, typing, presence, lists after logging back in', async () => {
-      await walkThrough(user(a, 0, b), gateways.get(a.protocol)!, user(b, 1, a), gateways.get(b.protocol)!);
+      await walkThrough(party(a, 0, b), party(b, 1, a));
     }, 60_000);
 
     it('answerer offline: the request waits in the DHT and is accepted at the next login', async () => {
-      await offlineRequest(
-        user(a, 2, b),
-        gateways.get(a.protocol)!,
-        user(b, 3, a),
-        gateways.get(b.protocol)!,
-      );
+      await offlineRequest(party(a, 2, b), party(b, 3, a));
     }, 60_000);
   },
 );

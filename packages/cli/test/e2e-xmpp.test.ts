@@ -1,132 +1,20 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { addressToJid, stanza } from '@crosstalk/codec-xmpp';
-import { directDial } from '@crosstalk/codec-xmpp/testing';
-import { type Address, addressKey, MemoryDht, type PresenceStatus } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gateway';
+import { createServer, type Socket } from 'node:net';
+import { addressToJid } from '@crosstalk/codec-xmpp';
+import { addressKey } from '@crosstalk/core';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { xml, client as xmppClient } from '@xmpp/client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtInCodecs } from '../src/codecs.js';
-import type { Dial, NetworkFixture, StartNetwork, UserDriver } from '../src/drivers/index.js';
-import { startMsnpNetwork } from '../src/drivers/msnp.js';
+import { describe, expect, it } from 'vitest';
 import { startXmppNetwork } from '../src/drivers/xmpp.js';
-import { startYmsgNetwork } from '../src/drivers/ymsg.js';
+import { peers, twoNetworks } from './support/networks.js';
+import { expectBytesRelayed, expectOnlyVerified, sameNetworkSession } from './support/same-network.js';
+import { befriend, carriesRequestMessage, imBothWays, TEXT, TEXT_BACK } from './support/walkthrough.js';
 
 // End to end over real sockets on 127.0.0.1: a real prosody (started by the XMPP driver, see
 // startProsody), the other network's mock server, and real gateways whose SOCKS4 front is the only
 // way clients reach their server. Needs prosody (installed by .ci/run).
 
-const TEXT = 'héllo wörld ✓';
-const TEXT_BACK = 'and back: ünïcödé ✓ 😀';
-
-function gateway(dht: MemoryDht): Promise<Gateway> {
-  return createGateway({
-    codecs: builtInCodecs(),
-    dht,
-    canonical: stanza,
-    socks: { port: 0 },
-    logger: false,
-  });
-}
-
-const through =
-  (g: Gateway): Dial =>
-  (host, port) =>
-    socksConnect(g.socks, host, port);
-
-/** Resolves with the first gateway event that matches, or rejects after `timeoutMs`. */
-function gatewayEvent(g: Gateway, match: (e: GatewayEvent) => boolean, what: string, timeoutMs = 10_000) {
-  return new Promise<GatewayEvent>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for the gateway to report ${what}`));
-    }, timeoutMs);
-    const off = g.on((e) => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e);
-    });
-  });
-}
-
-// ------------------------------------------------------------------ byte recording
-
-interface Recorded {
-  /** Bytes the client wrote, in order. */
-  sent: Buffer[];
-  /** Bytes the client read, in order. */
-  received: Buffer[];
-  closed: Promise<void>;
-}
-
 const joined = (parts: Buffer[]) => Buffer.concat(parts).toString('utf8');
-
-/** A TCP relay in front of the server that records each connection's bytes (as the server saw them). */
-async function startRecorder(upstream: { host: string; port: number }) {
-  const connections: Recorded[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer({ allowHalfOpen: true }, (c) => {
-    const u = connect({ port: upstream.port, host: upstream.host, allowHalfOpen: true });
-    const rec: Recorded = {
-      sent: [],
-      received: [],
-      closed: Promise.all([once(c, 'close'), once(u, 'close')]).then(() => {}),
-    };
-    connections.push(rec);
-    for (const s of [c, u]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        c.destroy();
-        u.destroy();
-      });
-    }
-    c.on('data', (d: Buffer) => {
-      rec.sent.push(d);
-      u.write(d);
-    });
-    u.on('data', (d: Buffer) => {
-      rec.received.push(d);
-      c.write(d);
-    });
-    c.on('end', () => u.end());
-    u.on('end', () => c.end());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    host: '127.0.0.1',
-    port: (server.address() as { port: number }).port,
-    connections,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** Wraps `dial` so that what the client itself wrote and read on each connection is recorded. */
-function recordingDial(dial: Dial, into: Recorded[]): Dial {
-  return async (host, port) => {
-    const socket = await dial(host, port);
-    const rec: Recorded = { sent: [], received: [], closed: once(socket, 'close').then(() => {}) };
-    into.push(rec);
-    socket.on('data', (d: Buffer) => rec.received.push(Buffer.from(d)));
-    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-    socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-      rec.sent.push(Buffer.from(chunk as string | Uint8Array));
-      return write(chunk, ...rest);
-    }) as typeof socket.write;
-    const end = socket.end.bind(socket) as (...args: unknown[]) => Socket;
-    socket.end = ((chunk?: unknown, ...rest: unknown[]) => {
-      if (typeof chunk === 'string' || chunk instanceof Uint8Array) rec.sent.push(Buffer.from(chunk));
-      return end(chunk, ...rest);
-    }) as typeof socket.end;
-    return socket;
-  };
-}
 
 /**
  * One connection's bytes with what prosody randomises per run replaced, and only that: the stream
@@ -164,89 +52,50 @@ function normaliser(): (text: string) => string {
 
 describe('xmpp: same-network traffic through a gateway is byte-identical', () => {
   /** One short session: login, add buddy, accept, IM both ways, logout. Returns what each side saw. */
-  async function run(viaGateway: boolean) {
-    const network = await startXmppNetwork([
-      { name: 'alice', password: 'alicepw' },
-      { name: 'bob', password: 'bobpw' },
-    ]);
-    const recorder = await startRecorder(network.server);
-    const dht = new MemoryDht();
-    const g = viaGateway ? await gateway(dht) : undefined;
-    const verified: string[] = [];
-    const intercepted: string[] = [];
-    g?.on((e) => {
-      if (e.type === 'verified') verified.push(addressKey(e.user));
-      if (e.type === 'session' && ['outbound', 'roster'].includes(e.event.type)) {
-        if (e.event.type === 'outbound' || (e.event.type === 'roster' && e.event.merged.length > 0))
-          intercepted.push(e.event.type);
-      }
-    });
-    const clientSide: Recorded[] = [];
-    const base: Dial = g ? through(g) : directDial;
-    // Clients are pointed at the recorder (in place of the server) so the server's side is recorded.
-    const dial = recordingDial((_host, _port) => base(recorder.host, recorder.port), clientSide);
-    const alice = network.driver('alice', dial);
-    const bob = network.driver('bob', dial);
-    try {
-      await alice.login();
-      await bob.login();
-      await alice.addBuddy(bob.address, 'may I add you?');
-      expect(await bob.nextBuddyRequest(alice.address)).toEqual({ message: 'may I add you?' });
-      await bob.answerBuddyRequest(alice.address, true);
-      expect(await alice.nextBuddyResponse(bob.address)).toEqual({ accepted: true });
-      expect(await alice.nextPresence(bob.address, 'online')).toBe('online');
-      await alice.sendIm(bob.address, TEXT);
-      expect(await bob.nextIm(alice.address)).toBe(TEXT);
-      await bob.sendIm(alice.address, TEXT_BACK);
-      expect(await alice.nextIm(bob.address)).toBe(TEXT_BACK);
-      // A listener (as load generators use) gets IMs as they arrive instead of the queue.
-      const heard = new Promise<string>((resolve) => {
-        const off = alice.onIm((from, text) => {
-          off();
-          resolve(`${addressKey(from)}: ${text}`);
+  const session = (viaGateway: boolean) =>
+    sameNetworkSession(
+      startXmppNetwork,
+      ['alice', 'bob'],
+      { viaGateway, tap: true },
+      async (alice, bob, { clientSide, serverSide }) => {
+        await befriend(alice, bob, 'may I add you?', { message: 'may I add you?' });
+        expect(await alice.nextPresence(bob.address, 'online')).toBe('online');
+        await imBothWays(alice, bob);
+        // A listener (as load generators use) gets IMs as they arrive instead of the queue.
+        const heard = new Promise<string>((resolve) => {
+          const off = alice.onIm((from, text) => {
+            off();
+            resolve(`${addressKey(from)}: ${text}`);
+          });
         });
-      });
-      await bob.sendIm(alice.address, 'one more');
-      expect(await heard).toBe('bob@localhost: one more');
-      expect(alice.buddies().map(addressKey)).toEqual(['bob@localhost']);
-      await alice.logout();
-      await bob.logout();
-      await Promise.all([...recorder.connections, ...clientSide].map((c) => c.closed));
-      return { server: recorder.connections, client: clientSide, verified, intercepted };
-    } finally {
-      await alice.disconnect();
-      await bob.disconnect();
-      await g?.close();
-      await recorder.close();
-      await network.stop();
-    }
-  }
+        await bob.sendIm(alice.address, 'one more');
+        expect(await heard).toBe('bob@localhost: one more');
+        expect(alice.buddies().map(addressKey)).toEqual(['bob@localhost']);
+        await alice.logout();
+        await bob.logout();
+        await Promise.all([...serverSide, ...clientSide].map((c) => c.closed));
+      },
+    );
 
   it('the clients and the server exchange the same bytes with or without the gateway', async () => {
-    const direct = await run(false);
-    const proxied = await run(true);
+    const direct = await session(false);
+    const proxied = await session(true);
     // The gateway really watched (both logins verified by the XMPP session) and took nothing out.
-    expect(proxied.verified.sort()).toEqual(['alice@localhost', 'bob@localhost']);
-    expect(proxied.intercepted).toEqual([]);
-    expect(proxied.server).toHaveLength(2);
-    expect(proxied.client).toHaveLength(2);
+    expectOnlyVerified(proxied, ['xmpp:alice@localhost', 'xmpp:bob@localhost']);
     // Through the gateway: per connection, exactly the bytes the client wrote reached the server,
     // and exactly the bytes the server wrote reached the client (no normalisation).
-    for (const [i, server] of proxied.server.entries()) {
-      expect(joined(proxied.client[i]!.sent)).toBe(joined(server.sent));
-      expect(joined(proxied.client[i]!.received)).toBe(joined(server.received));
-    }
+    expectBytesRelayed(proxied, 2);
     // And the session took the same course as without the gateway: what the server received is
     // identical; what it sent differs only where prosody randomises (see `normalise`).
-    expect(direct.server).toHaveLength(2);
-    for (const [i, server] of proxied.server.entries()) {
+    expect(direct.serverSide).toHaveLength(2);
+    for (const [i, server] of proxied.serverSide.entries()) {
       const [a, b] = [normaliser(), normaliser()];
-      // The server's side first: that is where the random ids appear first.
-      expect(a(joined(server.received))).toBe(b(joined(direct.server[i]!.received)));
-      expect(a(joined(server.sent))).toBe(b(joined(direct.server[i]!.sent)));
+      // What the server wrote first: that is where the random ids appear first.
+      expect(a(joined(server.sent))).toBe(b(joined(direct.serverSide[i]!.sent)));
+      expect(a(joined(server.received))).toBe(b(joined(direct.serverSide[i]!.received)));
     }
-    expect(joined(proxied.server[0]!.received)).toContain(TEXT_BACK);
-    expect(joined(proxied.server[1]!.received)).toContain(TEXT);
+    expect(joined(proxied.serverSide[0]!.sent)).toContain(TEXT_BACK);
+    expect(joined(proxied.serverSide[1]!.sent)).toContain(TEXT);
   });
 });
 
@@ -349,161 +198,21 @@ function xmppJs(port: number, user: string, password: string) {
 
 // ------------------------------------------------------------------ the paper's walk-through
 
-/** Reads presences of `from` until one with `status` (earlier ones, e.g. login presences, are skipped). */
-async function presenceUntil(d: UserDriver, from: Address, status: PresenceStatus): Promise<PresenceStatus> {
-  for (;;) if ((await d.nextPresence(from)) === status) return status;
-}
+// The walk-through between XMPP and every other network, both ways, online and offline, is in
+// e2e-matrix.test.ts. Here the XMPP user is a real @xmpp/client.
 
-const keys = (list: Address[]) => list.map(addressKey);
-
-/** Whether a buddy request's message survives into `protocol` (MSNP has nowhere to put one). */
-const carriesRequestMessage = (protocol: string) =>
-  builtInCodecs()
-    .find((c) => c.protocol === protocol)!
-    .features.has('buddy-request.message');
-
-/** What a request with `message` looks like on arrival: the text where both protocols carry one. */
-const requestAsSeen = (between: [string, string], message: string) =>
-  between.every(carriesRequestMessage) ? { message } : {};
-
-/**
- * Section 3.2 of the paper, between `a` (on gateway `ga`) and `y` (on `gy`), `a` asking: the
- * request, the acceptance, IMs both ways, typing, presence away and back, and both lists after
- * logging out and in again.
- */
-async function walkThrough(a: UserDriver, y: UserDriver, protocols: [string, string]): Promise<void> {
-  await a.login();
-  await y.login();
-  await a.addBuddy(y.address, 'may I add you?');
-  expect(await y.nextBuddyRequest(a.address)).toEqual(requestAsSeen(protocols, 'may I add you?'));
-  await y.answerBuddyRequest(a.address, true);
-  expect(await a.nextBuddyResponse(y.address)).toEqual({ accepted: true });
-
-  await a.sendIm(y.address, TEXT);
-  expect(await y.nextIm(a.address)).toBe(TEXT);
-  await y.sendIm(a.address, TEXT_BACK);
-  expect(await a.nextIm(y.address)).toBe(TEXT_BACK);
-  // Each list shows the other now (what changed arrived before the IMs did).
-  expect(keys(a.buddies())).toContain(addressKey(y.address));
-  expect(keys(y.buddies())).toContain(addressKey(a.address));
-
-  await a.sendTyping(y.address, 'composing');
-  expect(await y.nextTyping(a.address)).toBe('composing');
-  await y.sendTyping(a.address, 'composing');
-  expect(await a.nextTyping(y.address)).toBe('composing');
-
-  await a.setPresence('away', 'out to lunch');
-  await presenceUntil(y, a.address, 'away');
-  await a.setPresence('online');
-  await presenceUntil(y, a.address, 'online');
-  await y.setPresence('away', 'in a meeting');
-  await presenceUntil(a, y.address, 'away');
-  await y.setPresence('online');
-  await presenceUntil(a, y.address, 'online');
-
-  await a.logout();
-  await y.logout();
-  await a.login();
-  await y.login();
-  expect(keys(a.buddies())).toContain(addressKey(y.address));
-  expect(keys(y.buddies())).toContain(addressKey(a.address));
-  // Both online again, and each still reaches the other.
-  await a.sendIm(y.address, `${TEXT} again`);
-  expect(await y.nextIm(a.address)).toBe(`${TEXT} again`);
-  await a.logout();
-  await y.logout();
-}
-
-/** The offline case: `y` is logged out when `a` asks; the request waits in the DHT for `y`'s next login. */
-async function offlineRequest(
-  a: UserDriver,
-  y: UserDriver,
-  protocols: [string, string],
-  ga: Gateway,
-): Promise<void> {
-  await y.login();
-  await y.logout();
-  await a.login();
-  const held = gatewayEvent(
-    ga,
-    (e) => e.type === 'pending-held' && addressKey(e.event.to) === addressKey(y.address),
-    `a held buddy request for ${addressKey(y.address)}`,
-  );
-  await a.addBuddy(y.address, 'are you there?');
-  await held;
-  await y.login();
-  expect(await y.nextBuddyRequest(a.address)).toEqual(requestAsSeen(protocols, 'are you there?'));
-  await y.answerBuddyRequest(a.address, true);
-  expect(await a.nextBuddyResponse(y.address)).toEqual({ accepted: true });
-  await a.logout();
-  await y.logout();
-}
-
-/** The other networks whose drivers exist (the lead's matrix adds the rest). */
-const OTHERS: { protocol: string; start: StartNetwork }[] = [
-  { protocol: 'ymsg', start: startYmsgNetwork },
-  { protocol: 'msnp', start: startMsnpNetwork },
-];
-
-for (const other of OTHERS) {
-  describe(`xmpp and ${other.protocol}: the paper's walk-through (Section 3.2), two gateways, one DHT`, () => {
-    let xmppNet: NetworkFixture;
-    let otherNet: NetworkFixture;
-    let gx: Gateway;
-    let go: Gateway;
-    const drivers: UserDriver[] = [];
-    const xmppUser = (name: string) => {
-      const d = xmppNet.driver(name, through(gx));
-      drivers.push(d);
-      return d;
-    };
-    const otherUser = (name: string) => {
-      const d = otherNet.driver(name, through(go));
-      drivers.push(d);
-      return d;
-    };
-
-    beforeAll(async () => {
-      const names = ['alice', 'amy', 'ann', 'abe', 'ava'];
-      xmppNet = await startXmppNetwork(names.map((name) => ({ name, password: `${name}-pw` })));
-      const others = ['yuki', 'yves', 'yann', 'yolanda', 'yara'];
-      otherNet = await other.start(others.map((name) => ({ name, password: `${name}-pw` })));
-      const dht = new MemoryDht();
-      gx = await gateway(dht);
-      go = await gateway(dht);
-    });
-
-    afterEach(async () => {
-      for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
-    });
-
-    afterAll(async () => {
-      await gx?.close();
-      await go?.close();
-      await xmppNet?.stop();
-      await otherNet?.stop();
-    });
-
-    it(`xmpp -> ${other.protocol}: request, acceptance, IMs, typing, presence, lists after re-login`, async () => {
-      await walkThrough(xmppUser('alice'), otherUser('yuki'), ['xmpp', other.protocol]);
-    });
-
-    it(`${other.protocol} -> xmpp: request, acceptance, IMs, typing, presence, lists after re-login`, async () => {
-      await walkThrough(otherUser('yves'), xmppUser('amy'), [other.protocol, 'xmpp']);
-    });
-
-    it(`xmpp -> ${other.protocol}, ${other.protocol} offline: the request waits in the DHT until the login`, async () => {
-      await offlineRequest(xmppUser('ann'), otherUser('yann'), ['xmpp', other.protocol], gx);
-    });
-
-    it(`${other.protocol} -> xmpp, xmpp offline: the request waits in the DHT until the login`, async () => {
-      await offlineRequest(otherUser('yolanda'), xmppUser('abe'), [other.protocol, 'xmpp'], go);
-    });
+describe.each(peers(['ymsg', 'msnp']))(
+  'a real @xmpp/client and $protocol, two gateways, one DHT',
+  (other) => {
+    const [xmpp, peer] = twoNetworks(
+      { start: startXmppNetwork, names: ['ava'] },
+      { start: other.start, names: ['yara'] },
+    );
 
     it(`a real @xmpp/client through the gateway and a ${other.protocol} user: request, acceptance, IMs, list after re-login`, async () => {
-      const forwarder = await startSocksForwarder(gx.socks, xmppNet.server);
-      const ava = xmppNet.address('ava');
-      const yara = otherUser('yara');
+      const forwarder = await startSocksForwarder(xmpp.gateway.socks, xmpp.fixture.server);
+      const ava = xmpp.fixture.address('ava');
+      const yara = peer.user(0);
       const yaraJid = addressToJid(yara.address); // e.g. yara@yahoo, yara\40hotmail.com@msn (XEP-0106)
       let client = xmppJs(forwarder.port, 'ava', 'ava-pw');
       try {
@@ -544,5 +253,5 @@ for (const other of OTHERS) {
         await forwarder.close();
       }
     });
-  });
-}
+  },
+);

@@ -8,21 +8,15 @@ import {
   ScriptedMsnpClient,
   startMockMsnpServer,
 } from '@crosstalk/codec-msnp/testing';
-import {
-  type Address,
-  type CanonicalEvent,
-  formatAddress,
-  type PresenceStatus,
-  type TypingState,
-} from '@crosstalk/core';
-import type { ConnectUser, Dial, NetworkFixture, NetworkUser, StartNetwork, UserDriver } from './driver.js';
-import { Inbox } from './inbox.js';
+import { type Address, type CanonicalEvent, formatAddress } from '@crosstalk/core';
+import type { ConnectUser, Dial, NetworkUser, StartNetwork } from './driver.js';
+import { EventDriver } from './events.js';
+import { type DriverFixture, networkFixture } from './fixture.js';
 
 /** MSN users on the codec's mock server (notification + switchboard), driven by its scripted client. */
-export interface MsnpNetworkFixture extends NetworkFixture {
+export interface MsnpNetworkFixture extends DriverFixture<MsnpUserDriver> {
   /** The mock server: what each connection received and sent, users' server-side lists. */
   readonly mock: MockMsnpServer;
-  driver(name: string, dial: Dial): MsnpUserDriver;
 }
 
 export interface MsnpNetworkOptions {
@@ -37,25 +31,30 @@ export function msnpNetwork(
   options: MsnpNetworkOptions = {},
 ): (users: readonly NetworkUser[]) => Promise<MsnpNetworkFixture> {
   return async (users) => {
-    const accounts = users.map((u) => ({ name: passportOf(u.name), password: u.password }));
     // Users start with empty lists on the server: buddies come from the script (and the gateway).
     const mock = await startMockMsnpServer({
-      users: accounts.map((u) => ({ email: u.name, password: u.password })),
+      users: users.map((u) => ({ email: passportOf(u.name), password: u.password })),
     });
-    const native = new Set(accounts.map((u) => u.name.toLowerCase()));
-    return {
+    const key = (name: string) => passportOf(name).toLowerCase();
+    const native = new Set(users.map((u) => key(u.name)));
+    const fixture = networkFixture({
       protocol: 'msnp',
       network: MSN_NETWORK,
       server: { host: mock.host, port: mock.port },
-      mock,
+      users,
+      key,
       address: (name) => ({ user: passportOf(name), network: MSN_NETWORK }),
-      driver: (name, dial) => {
-        const user = accounts.find((u) => u.name.toLowerCase() === passportOf(name).toLowerCase());
-        if (!user) throw new TypeError(`no MSN user ${name} in this fixture`);
-        return new MsnpUserDriver({ server: mock, user, dial, native, ...options });
-      },
-      stop: () => mock.close(),
-    };
+      driver: ({ name, password, server, dial }) =>
+        new MsnpUserDriver({
+          server,
+          user: { name: passportOf(name), password },
+          dial,
+          native,
+          ...options,
+        }),
+      close: () => mock.close(),
+    });
+    return { ...fixture, mock };
   };
 }
 
@@ -90,7 +89,6 @@ const retainLean = (frame: MsnpFrame) =>
 
 /** The name a user has inside MSN (`bob@yahoo`, `carol@hotmail.com`), for comparing what a client sees. */
 const nativeName = (a: Address) => addressToPassport(a).toLowerCase();
-const same = (a: Address, b: Address) => nativeName(a) === nativeName(b);
 
 /**
  * How long MSN Messenger shows "is typing" after the last typing notice: MSN has no "stopped
@@ -115,11 +113,6 @@ export interface MsnpUserOptions {
   lean?: boolean;
 }
 
-interface Received {
-  seq: number;
-  event: CanonicalEvent;
-}
-
 /**
  * One MSN user: the codec's scripted client, with every connection (notification server,
  * switchboards, the virtual switchboards the gateway rings it into) opened through `dial`. What the
@@ -127,24 +120,24 @@ interface Received {
  * client behaves as MSN Messenger does: it answers every ring, adds whom it accepts to its list,
  * and reads a reverse-list notice from someone it asked as their acceptance.
  */
-export class MsnpUserDriver implements UserDriver {
+export class MsnpUserDriver extends EventDriver {
   readonly address: Address;
+  /** Presence is state: what a user said before is outdated once a wait returned a newer one. */
+  protected override readonly presenceIsState = true;
   readonly #o: MsnpUserOptions;
   /** Foreign users the script named (by their MSN name): how `dave@example.org` is told from a passport. */
   readonly #foreign = new Set<string>();
-  readonly #inbox = new Inbox<Received>();
   readonly #translators = new WeakMap<ClientConnection, MsnpTranslator>();
   readonly #conversations = new Map<string, Promise<ScriptedConversation>>();
   readonly #answering = new Set<Promise<unknown>>();
   readonly #problems: string[] = [];
   readonly #typing = new Map<string, NodeJS.Timeout>();
-  #imListener: ((from: Address, text: string) => void) | undefined;
-  #seq = 0;
   #client: ScriptedMsnpClient | undefined;
   /** Every client this driver logged in with, oldest first (their connections keep their bytes); none when lean. */
   readonly clients: ScriptedMsnpClient[] = [];
 
   constructor(options: MsnpUserOptions) {
+    super();
     this.#o = options;
     this.address = { user: options.user.name, network: MSN_NETWORK };
   }
@@ -153,6 +146,21 @@ export class MsnpUserDriver implements UserDriver {
   #named(a: Address): Address {
     if (a.network !== MSN_NETWORK) this.#foreign.add(nativeName(a));
     return a;
+  }
+
+  /** Every user a wait is for is one the script named. */
+  protected override awaiting(from: Address): void {
+    this.#named(from);
+  }
+
+  /** Users compared by the name they have inside MSN (what the client sees). */
+  protected override same(a: Address, b: Address): boolean {
+    return nativeName(a) === nativeName(b);
+  }
+
+  /** Rings that could not be answered. */
+  protected override problems(): readonly string[] {
+    return this.#problems;
   }
 
   get #ns(): ScriptedMsnpClient {
@@ -171,7 +179,7 @@ export class MsnpUserDriver implements UserDriver {
       // The Passport stand-in on the mock's own port, reached like everything else through `dial`.
       passport: passportOverHttp(server, dial),
       dial,
-      onFrame: (frame, connection) => this.#received(frame, connection),
+      onFrame: (frame, connection) => this.#onFrame(frame, connection),
       timeout: this.#o.timeout ?? 10_000,
       ...(lean ? { retain: retainLean, record: false } : {}),
     });
@@ -207,12 +215,6 @@ export class MsnpUserDriver implements UserDriver {
     await this.#listAdd(passport, 'AL');
   }
 
-  async nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }> {
-    // MSN carries no request message.
-    await this.#next(['buddy-request'], from, timeoutMs);
-    return {};
-  }
-
   async answerBuddyRequest(from: Address, accept: boolean): Promise<void> {
     const passport = addressToPassport(this.#named(from));
     if (!accept) {
@@ -224,11 +226,11 @@ export class MsnpUserDriver implements UserDriver {
     if (!this.#onList(passport, 1)) await this.#listAdd(passport, 'FL');
   }
 
-  async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {
+  override async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {
     // MSNP up to 12 has no answer to a request: a contact one asked who adds the user back (the
     // reverse-list notice) has accepted. A refusal shows nothing at all.
     const asked = () => this.#onList(addressToPassport(from), 1);
-    const got = await this.#next(['buddy-response', 'buddy-request'], from, timeoutMs, asked);
+    const got = await this.nextEvent(['buddy-response', 'buddy-request'], from, timeoutMs, asked);
     return { accepted: got.kind === 'buddy-response' ? got.accepted : true };
   }
 
@@ -259,24 +261,9 @@ export class MsnpUserDriver implements UserDriver {
       throw new Error(`MSN message to ${formatAddress(to)} was not delivered (${answer})`);
   }
 
-  onIm(listener: (from: Address, text: string) => void): () => void {
-    this.#imListener = listener;
-    return () => {
-      if (this.#imListener === listener) this.#imListener = undefined;
-    };
-  }
-
-  async nextIm(from: Address, timeoutMs?: number): Promise<string> {
-    return (await this.#next(['im'], from, timeoutMs)).text;
-  }
-
   async sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void> {
     // MSN only says "typing now"; stopping is saying nothing more.
     if (state === 'composing') (await this.#conversation(this.#named(to))).sendTyping();
-  }
-
-  async nextTyping(from: Address, timeoutMs?: number): Promise<TypingState> {
-    return (await this.#next(['typing'], from, timeoutMs)).state;
   }
 
   /** The open conversation with `buddy` (one it rang us into, or one we open: XFR SB, USR, CAL). */
@@ -304,23 +291,6 @@ export class MsnpUserDriver implements UserDriver {
     if (text !== undefined && this.#ns.dialect >= 11) await this.#ns.setPersonalMessage(text);
   }
 
-  async nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus> {
-    this.#named(from);
-    const isFrom = (e: CanonicalEvent) => e.kind === 'presence' && same(e.from, from);
-    const got = await this.#nextReceived(
-      (r) =>
-        isFrom(r.event) &&
-        (status === undefined || (r.event.kind === 'presence' && r.event.status === status)),
-      timeoutMs,
-      `presence${status ? ` ${status}` : ''}`,
-      from,
-    );
-    // Presence is state: what `from` said before this is outdated, so later waits never see it.
-    const older = (r: Received) => r.seq < got.seq && isFrom(r.event);
-    while (this.#inbox.pending.some(older)) void this.#inbox.next(older);
-    return got.event.kind === 'presence' ? got.event.status : 'offline';
-  }
-
   // ------------------------------------------------------------------ what the server sends
 
   #translator(connection: ClientConnection): MsnpTranslator {
@@ -342,20 +312,15 @@ export class MsnpUserDriver implements UserDriver {
     return translator;
   }
 
-  #received(frame: MsnpFrame, connection: ClientConnection): void {
+  #onFrame(frame: MsnpFrame, connection: ClientConnection): void {
     if (frame.type === 'command' && frame.verb === 'RNG') {
       this.#answer(frame);
       return;
     }
     for (const event of this.#translator(connection).toEvents(frame, 'server')) {
       if (event.kind === 'im' || event.kind === 'typing') this.#typingShown(event);
-      if (event.kind !== 'roster') this.#push(event);
+      if (event.kind !== 'roster') this.received(event);
     }
-  }
-
-  #push(event: CanonicalEvent): void {
-    if (event.kind === 'im' && this.#imListener) this.#imListener(event.from, event.text);
-    else this.#inbox.push({ seq: ++this.#seq, event });
   }
 
   /** Keeps the "is typing" indicator: on with a typing notice, off after a while or with a message. */
@@ -366,12 +331,12 @@ export class MsnpUserDriver implements UserDriver {
     this.#typing.delete(key);
     const off: CanonicalEvent = { kind: 'typing', from: event.from, to: this.address, state: 'paused' };
     if (event.kind === 'im') {
-      if (shown) this.#push(off);
+      if (shown) this.received(off);
       return;
     }
     const timer = setTimeout(() => {
       this.#typing.delete(key);
-      this.#push(off);
+      this.received(off);
     }, TYPING_SHOWN_MS);
     timer.unref();
     this.#typing.set(key, timer);
@@ -395,28 +360,5 @@ export class MsnpUserDriver implements UserDriver {
         this.#problems.push(`answering a ring from ${ring.caller}: ${String(error)}`),
       )
       .finally(() => this.#answering.delete(answered));
-  }
-
-  async #nextReceived(match: (r: Received) => boolean, timeoutMs = 10_000, what: string, from: Address) {
-    try {
-      return await this.#inbox.next(match, timeoutMs, `${what} from ${formatAddress(from)}`);
-    } catch (error) {
-      const problems = this.#problems.length ? ` (${this.#problems.join('; ')})` : '';
-      throw new Error(`${formatAddress(this.address)}: ${(error as Error).message}${problems}`);
-    }
-  }
-
-  /** The next event of one of `kinds` from `from` (and, for a kind after the first, when `also` holds). */
-  async #next<K extends CanonicalEvent['kind']>(
-    kinds: readonly K[],
-    from: Address,
-    timeoutMs: number | undefined,
-    also: () => boolean = () => true,
-  ): Promise<Extract<CanonicalEvent, { kind: K }>> {
-    this.#named(from);
-    const match = (e: CanonicalEvent) =>
-      (e.kind === kinds[0] || (kinds.includes(e.kind as K) && also())) && 'from' in e && same(e.from, from);
-    const got = await this.#nextReceived((r) => match(r.event), timeoutMs, kinds[0]!, from);
-    return got.event as Extract<CanonicalEvent, { kind: K }>;
   }
 }

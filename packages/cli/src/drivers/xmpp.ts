@@ -9,20 +9,13 @@ import {
   XmppTranslator,
 } from '@crosstalk/codec-xmpp';
 import { ScriptedXmppClient, startProsody } from '@crosstalk/codec-xmpp/testing';
-import {
-  type Address,
-  addressKey,
-  type CanonicalEvent,
-  type PresenceStatus,
-  type TypingState,
-} from '@crosstalk/core';
-import type { ConnectUser, Dial, NetworkFixture, StartNetwork, UserDriver } from './driver.js';
-import { Inbox } from './inbox.js';
+import { type Address, formatAddress } from '@crosstalk/core';
+import type { ConnectUser, StartNetwork } from './driver.js';
+import { EventDriver } from './events.js';
+import { type Account, connector, networkFixture } from './fixture.js';
 
 /** The resource every scripted user binds (fixed, so two runs of one script write the same bytes). */
 const RESOURCE = 'crosstalk';
-
-const same = (a: Address, b: Address) => addressKey(a) === addressKey(b);
 
 /**
  * XMPP users on a real prosody (`startProsody`: c2s on a free loopback port, SASL PLAIN allowed
@@ -32,75 +25,55 @@ const same = (a: Address, b: Address) => addressKey(a) === addressKey(b);
  */
 export const startXmppNetwork: StartNetwork = async (users) => {
   const prosody = await startProsody({ users: users.map((u) => ({ user: u.name, password: u.password })) });
-  const passwords = new Map(users.map((u) => [u.name, u.password]));
-  const drivers = new Set<XmppUserDriver>();
-  const fixture: NetworkFixture = {
+  return networkFixture({
     protocol: 'xmpp',
     network: prosody.domain,
     server: { host: prosody.host, port: prosody.port },
+    users,
+    key: (name) => name,
     address: (name) => ({ user: name, network: prosody.domain }),
-    driver(name, dial) {
-      const password = passwords.get(name);
-      if (password === undefined) throw new Error(`no XMPP user ${name} on this prosody`);
-      const d = new XmppUserDriver(name, password, prosody.domain, fixture.server, dial);
-      drivers.add(d);
-      return d;
-    },
-    async stop() {
-      await Promise.all([...drivers].map((d) => d.disconnect()));
-      await prosody.stop();
-    },
-  };
-  return fixture;
+    driver: (account) => new XmppUserDriver(account),
+    close: () => prosody.stop(),
+  });
 };
 
 /** A driver for a user of an XMPP server running elsewhere (`server.network` is its domain). */
-export const connectXmppUser: ConnectUser = (server, user, dial) =>
-  new XmppUserDriver(
-    user.name,
-    user.password,
-    server.network,
-    { host: server.host, port: server.port },
-    dial,
-  );
+export const connectXmppUser: ConnectUser = connector((account) => new XmppUserDriver(account));
 
-class XmppUserDriver implements UserDriver {
+class XmppUserDriver extends EventDriver {
   readonly address: Address;
-  readonly #inbox = new Inbox<CanonicalEvent>();
   /** The roster as the client shows it: bare JID -> address, from the roster result and pushes. */
   readonly #roster = new Map<string, Address>();
+  readonly #account: Account;
   #client: ScriptedXmppClient | undefined;
-  #onIm: ((from: Address, text: string) => void) | undefined;
 
-  constructor(
-    readonly name: string,
-    readonly password: string,
-    readonly domain: string,
-    readonly server: { host: string; port: number },
-    readonly dial: Dial,
-  ) {
-    this.address = { user: name, network: domain };
+  /** `account.network` is the server's domain. */
+  constructor(account: Account) {
+    super();
+    this.#account = account;
+    this.address = { user: account.name, network: account.network };
   }
 
   get #c(): ScriptedXmppClient {
-    if (!this.#client) throw new Error(`${this.name}@${this.domain} is not logged in`);
+    if (!this.#client) throw new Error(`${this.#who} is not logged in`);
     return this.#client;
   }
 
   get #who(): string {
-    return `${this.name}@${this.domain}`;
+    return formatAddress(this.address);
   }
 
   /** Logs in as a client does: SASL PLAIN, bind, roster get, initial presence (RFC 6121 §2.2, §4.2). */
   async login(): Promise<void> {
     await this.disconnect();
+    const { name, password, server, network, dial } = this.#account;
     const client = await ScriptedXmppClient.login({
-      ...this.server,
-      domain: this.domain,
-      user: this.name,
-      password: this.password,
+      ...server,
+      domain: network,
+      user: name,
+      password,
       resource: RESOURCE,
-      dial: this.dial,
+      dial,
     });
     this.#client = client;
     const translator = new XmppTranslator();
@@ -136,11 +109,6 @@ class XmppUserDriver implements UserDriver {
     this.#c.subscribe(addressToJid(buddy), message);
   }
 
-  async nextBuddyRequest(from: Address, timeoutMs?: number): Promise<{ message?: string }> {
-    const e = await this.#next('buddy-request', from, timeoutMs);
-    return e.kind === 'buddy-request' && e.message !== undefined ? { message: e.message } : {};
-  }
-
   /**
    * `subscribed` or `unsubscribed` (RFC 6121 §3.1.4). The server puts an approved requester on the
    * list itself (a roster push; for a foreign requester the gateway's session pushes it, recorded
@@ -148,11 +116,6 @@ class XmppUserDriver implements UserDriver {
    */
   async answerBuddyRequest(from: Address, accept: boolean): Promise<void> {
     this.#c.answer(addressToJid(from), accept);
-  }
-
-  async nextBuddyResponse(from: Address, timeoutMs?: number): Promise<{ accepted: boolean }> {
-    const e = await this.#next('buddy-response', from, timeoutMs);
-    return { accepted: e.kind === 'buddy-response' && e.accepted };
   }
 
   buddies(): Address[] {
@@ -163,25 +126,8 @@ class XmppUserDriver implements UserDriver {
     this.#c.sendMessage(addressToJid(to), text);
   }
 
-  onIm(listener: (from: Address, text: string) => void): () => void {
-    this.#onIm = listener;
-    return () => {
-      if (this.#onIm === listener) this.#onIm = undefined;
-    };
-  }
-
-  async nextIm(from: Address, timeoutMs?: number): Promise<string> {
-    const e = await this.#next('im', from, timeoutMs);
-    return e.kind === 'im' ? e.text : '';
-  }
-
   async sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void> {
     this.#c.sendChatState(addressToJid(to), state);
-  }
-
-  async nextTyping(from: Address, timeoutMs?: number): Promise<TypingState> {
-    const e = await this.#next('typing', from, timeoutMs);
-    return e.kind === 'typing' ? e.state : 'paused';
   }
 
   /** A presence broadcast: `<show>away</show>` or none (RFC 6121 §4.7.2.1). */
@@ -190,23 +136,6 @@ class XmppUserDriver implements UserDriver {
       ...(status === 'away' ? { show: 'away' } : {}),
       ...(text !== undefined ? { status: text } : {}),
     });
-  }
-
-  async nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus> {
-    const e = await this.#inbox.next(
-      (x) => x.kind === 'presence' && same(x.from, from) && (status === undefined || x.status === status),
-      timeoutMs,
-      `${this.#who}: presence${status ? ` ${status}` : ''} of ${addressKey(from)}`,
-    );
-    return e.kind === 'presence' ? e.status : 'offline';
-  }
-
-  #next(kind: CanonicalEvent['kind'], from: Address, timeoutMs?: number): Promise<CanonicalEvent> {
-    return this.#inbox.next(
-      (x) => x.kind === kind && 'from' in x && same(x.from, from),
-      timeoutMs,
-      `${this.#who}: ${kind} from ${addressKey(from)}`,
-    );
   }
 
   async #rosterSet(buddy: Address): Promise<void> {
@@ -228,10 +157,7 @@ class XmppUserDriver implements UserDriver {
 
   /** Canonical events into the inbox; roster pushes applied and acknowledged (RFC 6121 §2.1.6). */
   #onStanza(client: ScriptedXmppClient, translator: XmppTranslator, el: XmlElement): void {
-    for (const event of translator.read(el, 'server')) {
-      if (event.kind === 'im' && this.#onIm) this.#onIm(event.from, event.text);
-      else this.#inbox.push(event);
-    }
+    for (const event of translator.read(el, 'server')) this.received(event);
     if (localName(el.name) !== 'iq' || getAttr(el, 'type') !== 'set') return;
     const query = rosterQuery(el);
     if (!query) return;

@@ -1,10 +1,11 @@
-import { stanza } from '@crosstalk/codec-xmpp';
-import { type Address, addressKey, type MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gateway';
-import { socksConnect } from '@crosstalk/gateway/testing';
+import { type Address, addressKey } from '@crosstalk/core';
+import type { Gateway } from '@crosstalk/gateway';
 import { expect } from 'vitest';
 import { builtInCodecs } from '../../src/codecs.js';
-import type { Dial, UserDriver } from '../../src/drivers/index.js';
+import type { UserDriver } from '../../src/drivers/index.js';
+import { gatewayEvent } from './gateway.js';
+
+export { gatewayEvent, startGateway, through } from './gateway.js';
 
 /**
  * The paper's walk-through (Motoyama & Varghese, §3.2) as reusable steps for the end-to-end tests:
@@ -12,40 +13,27 @@ import type { Dial, UserDriver } from '../../src/drivers/index.js';
  * gateway's SOCKS port.
  */
 export const TEXT = 'héllo wörld ✓';
-export const TEXT_BACK = 'and back: ünïcödé ✓ 日本語';
+export const TEXT_BACK = 'and back: ünïcödé ✓ 日本語 😀';
 
-export const startGateway = (dht: MemoryDht): Promise<Gateway> =>
-  createGateway({ codecs: builtInCodecs(), dht, canonical: stanza, socks: { port: 0 }, logger: false });
-
-export const through =
-  (g: Gateway): Dial =>
-  (host, port) =>
-    socksConnect(g.socks, host, port);
+/** A user of one network, the gateway their client goes through, and the network's protocol. */
+export interface Party {
+  user: UserDriver;
+  gateway: Gateway;
+  protocol: string;
+}
 
 export const keysOf = (list: Address[]) => list.map(addressKey);
 export const same = (a: Address, b: Address) => addressKey(a) === addressKey(b);
 
-/** The first gateway event that matches, from now on; rejects naming `what` after `timeoutMs`. */
-export function gatewayEvent(
-  g: Gateway,
-  match: (e: GatewayEvent) => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<GatewayEvent> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for the gateway to report ${what}`));
-    }, timeoutMs);
-    timer.unref();
-    const off = g.on((e) => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      off();
-      resolve(e);
-    });
-  });
-}
+/** Whether a buddy request's message survives into and out of `protocol` (MSNP has nowhere to put one). */
+export const carriesRequestMessage = (protocol: string) =>
+  builtInCodecs()
+    .find((c) => c.protocol === protocol)!
+    .features.has('buddy-request.message');
+
+/** What a request with `message` from `asker` looks like on arrival: the text where both protocols carry one. */
+const requestAsSeen = (asker: Party, answerer: Party, message: string) =>
+  carriesRequestMessage(asker.protocol) && carriesRequestMessage(answerer.protocol) ? { message } : {};
 
 /** Resolves once `check` holds; rejects naming `what` after `timeoutMs`. */
 export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
@@ -72,20 +60,52 @@ export async function offline(user: UserDriver, g: Gateway): Promise<void> {
   await gone;
 }
 
-/** Both users online: request, acceptance, IMs both ways, typing, presence, lists after re-login. */
-export async function walkThrough(asker: UserDriver, gAsk: Gateway, answerer: UserDriver, gAns: Gateway) {
+/**
+ * `asker` asks to add `answerer` (with `message`), who accepts: the request arrives as `seen`
+ * (its text, where the protocols carry one), the acceptance as an acceptance.
+ */
+export async function befriend(
+  asker: UserDriver,
+  answerer: UserDriver,
+  message: string | undefined,
+  seen: { message?: string },
+) {
+  await asker.addBuddy(answerer.address, message);
+  expect(await answerer.nextBuddyRequest(asker.address)).toEqual(seen);
+  await answerer.answerBuddyRequest(asker.address, true);
+  expect(await asker.nextBuddyResponse(answerer.address)).toEqual({ accepted: true });
+}
+
+/** An IM each way, `TEXT` from `a` and `TEXT_BACK` from `b`, each as it arrived. */
+export async function imBothWays(a: UserDriver, b: UserDriver) {
+  await a.sendIm(b.address, TEXT);
+  expect(await b.nextIm(a.address)).toBe(TEXT);
+  await b.sendIm(a.address, TEXT_BACK);
+  expect(await a.nextIm(b.address)).toBe(TEXT_BACK);
+}
+
+/** Each one's buddy list shows the other now. */
+export function listsShowEachOther(a: UserDriver, b: UserDriver) {
+  expect(keysOf(a.buddies())).toContain(addressKey(b.address));
+  expect(keysOf(b.buddies())).toContain(addressKey(a.address));
+}
+
+/**
+ * Both users online: request (with its text, where both protocols carry one), acceptance, IMs both
+ * ways and both lists showing the other, typing, presence both ways, and after logging out and in
+ * again the lists and an IM.
+ */
+export async function walkThrough(asking: Party, answering: Party) {
+  const { user: asker, gateway: gAsk } = asking;
+  const { user: answerer, gateway: gAns } = answering;
   await online(asker, gAsk);
   await online(answerer, gAns);
 
-  await asker.addBuddy(answerer.address);
-  await answerer.nextBuddyRequest(asker.address);
-  await answerer.answerBuddyRequest(asker.address, true);
-  expect(await asker.nextBuddyResponse(answerer.address)).toEqual({ accepted: true });
-
-  await asker.sendIm(answerer.address, TEXT);
-  expect(await answerer.nextIm(asker.address)).toBe(TEXT);
-  await answerer.sendIm(asker.address, TEXT_BACK);
-  expect(await asker.nextIm(answerer.address)).toBe(TEXT_BACK);
+  const message = 'may I add you?';
+  await befriend(asker, answerer, message, requestAsSeen(asking, answering, message));
+  await imBothWays(asker, answerer);
+  // What changed on the lists arrived before the IMs did.
+  listsShowEachOther(asker, answerer);
 
   // Only "composing": MSN has no "stopped typing" notice.
   await asker.sendTyping(answerer.address, 'composing');
@@ -123,20 +143,19 @@ export async function walkThrough(asker: UserDriver, gAsk: Gateway, answerer: Us
   await offline(answerer, gAns);
   await online(asker, gAsk);
   await online(answerer, gAns);
-  await until(
-    () => keysOf(asker.buddies()).includes(addressKey(answerer.address)),
-    'the asker’s list after re-login',
-  );
-  await until(
-    () => keysOf(answerer.buddies()).includes(addressKey(asker.address)),
-    'the answerer’s list after re-login',
-  );
+  listsShowEachOther(asker, answerer);
+  // Both online again, and each still reaches the other.
+  await asker.sendIm(answerer.address, `${TEXT} again`);
+  expect(await answerer.nextIm(asker.address)).toBe(`${TEXT} again`);
   await offline(asker, gAsk);
   await offline(answerer, gAns);
 }
 
 /** The answerer is offline: the request waits in the DHT until they log in, then is accepted. */
-export async function offlineRequest(asker: UserDriver, gAsk: Gateway, answerer: UserDriver, gAns: Gateway) {
+export async function offlineRequest(asking: Party, answering: Party) {
+  const { user: asker, gateway: gAsk } = asking;
+  const { user: answerer, gateway: gAns } = answering;
+  // The answerer has been online once (their gateway knows them) and is now logged out.
   await online(answerer, gAns);
   await offline(answerer, gAns);
   await online(asker, gAsk);
@@ -146,7 +165,7 @@ export async function offlineRequest(asker: UserDriver, gAsk: Gateway, answerer:
       e.type === 'pending-held' && e.event.kind === 'buddy-request' && same(e.event.to, answerer.address),
     `the request to ${addressKey(answerer.address)} held as pending`,
   );
-  await asker.addBuddy(answerer.address);
+  await asker.addBuddy(answerer.address, 'are you there?');
   await held;
   expect(
     (await gAns.directory.pendingFor(answerer.address)).map((p) => [
@@ -155,7 +174,9 @@ export async function offlineRequest(asker: UserDriver, gAsk: Gateway, answerer:
     ]),
   ).toContainEqual(['buddy-request', addressKey(asker.address)]);
   await online(answerer, gAns);
-  await answerer.nextBuddyRequest(asker.address);
+  expect(await answerer.nextBuddyRequest(asker.address)).toEqual(
+    requestAsSeen(asking, answering, 'are you there?'),
+  );
   await answerer.answerBuddyRequest(asker.address, true);
   expect(await asker.nextBuddyResponse(answerer.address)).toEqual({ accepted: true });
   await asker.sendIm(answerer.address, TEXT);

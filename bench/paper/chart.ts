@@ -17,7 +17,8 @@ export function latencyChart(title: string, bars: readonly Bar[], unit = 'ms'): 
   const y = (v: number) => bottom - (Math.max(0, v) / max) * (bottom - top);
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11" role="img">`,
+    `<title>${esc(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
     `<line x1="60" y1="${bottom}" x2="${width - 10}" y2="${bottom}" stroke="black"/>`,

@@ -152,8 +152,10 @@ export async function runLoad(
         const text = pad(`BENCH ${c.index} ${seq} ${sentAt.toFixed(3)} `);
         if (sentAt >= windowStart && sentAt <= windowEnd) pair(c.protocol, to.protocol).sent++;
         seq++;
-        c.driver.sendIm(to.driver.address, text).catch(() => {
-          errors++;
+        c.driver.sendIm(to.driver.address, text).catch((error) => {
+          // The first few failures are printed: a lost message needs a cause, not only a count.
+          if (errors++ < 5)
+            process.stderr.write(`\n  send ${c.protocol} -> ${to.protocol} failed: ${error}\n`);
         });
         next += interval;
       }

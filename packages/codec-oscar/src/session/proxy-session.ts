@@ -4,6 +4,7 @@ import {
   emptyOutput,
   type Framer,
   isCrossTalkError,
+  joinBytes,
   type ProtocolError,
   type ProxySession,
   type RosterItem,
@@ -66,19 +67,6 @@ export function parseHostPort(value: string): { host: string; port: number } {
  */
 function ownPresence(events: readonly CanonicalEvent[]): CanonicalEvent | undefined {
   return events.find((e) => e.kind === 'presence');
-}
-
-/** One buffer per side and call, a copy: frames the framer returned are views of the caller's chunk. */
-function copyOut(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**
@@ -165,8 +153,8 @@ export class OscarProxySession implements ProxySession {
 
   #output(out: Pending): SessionOutput {
     return {
-      toServer: out.toServer.length ? [copyOut(out.toServer)] : [],
-      toClient: out.toClient.length ? [copyOut(out.toClient)] : [],
+      toServer: out.toServer.length ? [joinBytes(out.toServer)] : [],
+      toClient: out.toClient.length ? [joinBytes(out.toClient)] : [],
       events: out.events,
     };
   }

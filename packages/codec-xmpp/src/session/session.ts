@@ -7,6 +7,7 @@ import {
   type Feature,
   type FeatureSet,
   isCrossTalkError,
+  joinBytes,
   type ProxySession,
   type RosterItem,
   type SessionContext,
@@ -170,8 +171,9 @@ export class XmppSession implements ProxySession {
       // Keepalives pass at once instead of waiting for the next stanza (RFC 6120 §4.6.1).
       for (const ws of framer.flush()) forward.push(ws);
     }
-    out.toServer = coalesce(out.toServer);
-    out.toClient = coalesce(out.toClient);
+    // One write per side and call, a copy (frames may be views of the caller's chunk).
+    if (out.toServer.length > 0) out.toServer = [joinBytes(out.toServer)];
+    if (out.toClient.length > 0) out.toClient = [joinBytes(out.toClient)];
     return out;
   }
 
@@ -466,17 +468,4 @@ export class XmppSession implements ProxySession {
     this.#state = 'opaque';
     out.events.push({ type: 'opaque', reason });
   }
-}
-
-function coalesce(parts: Uint8Array[]): Uint8Array[] {
-  if (parts.length === 0) return parts;
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return [out];
 }

@@ -19,8 +19,16 @@ export function fromHex(hex: string): Uint8Array {
   return out;
 }
 
+/** The parts in one buffer; a single part is returned as it is (no copy). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
+  return parts.length === 1 ? parts[0]! : joinBytes(parts);
+}
+
+/**
+ * The parts copied into one new buffer, even a single part: proxy sessions hand out one write per
+ * side, and the frames they hold may be views of a chunk the caller reuses.
+ */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   let size = 0;
   for (const p of parts) size += p.length;
   const out = new Uint8Array(size);

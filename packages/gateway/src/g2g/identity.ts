@@ -29,13 +29,24 @@ function rawPublicKey(key: KeyObject): Buffer {
 }
 
 export function publicKeyFromId(id: string): KeyObject {
+  // Importing a key costs about as much as the verify it serves (bench profile); a federation has
+  // few gateways, so their keys are kept.
+  const known = publicKeys.get(id);
+  if (known) return known;
   if (!/^[0-9a-f]{64}$/.test(id)) throw new TypeError('a gateway id is 64 lower-case hex digits');
-  return createPublicKey({
+  const key = createPublicKey({
     key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(id, 'hex')]),
     format: 'der',
     type: 'spki',
   });
+  if (publicKeys.size >= MAX_PUBLIC_KEYS) publicKeys.clear();
+  publicKeys.set(id, key);
+  return key;
 }
+
+/** Imported gateway keys by id (bounded: ids come from the wire). */
+const publicKeys = new Map<string, KeyObject>();
+const MAX_PUBLIC_KEYS = 4096;
 
 function fromPrivateKey(privateKey: KeyObject): GatewayIdentity {
   const publicKey = createPublicKey(privateKey);

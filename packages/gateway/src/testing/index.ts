@@ -13,6 +13,12 @@ export async function socksConnect(
 ): Promise<Socket> {
   const socket = connect(proxy.port, proxy.host);
   socket.setNoDelay(true);
+  // A reset during the handshake rejects below; without a listener it would crash the process.
+  let failure: Error | undefined;
+  const onError = (e: Error) => {
+    failure = e;
+  };
+  socket.on('error', onError);
   await once(socket, 'connect');
   socket.write(socks4ConnectRequest(host, port));
   // Read the 8-byte reply in paused mode: bytes the server sent right after it (OSCAR servers speak
@@ -26,10 +32,10 @@ export async function socksConnect(
       socket.off('close', onClose);
       resolve(got);
     };
-    const onClose = () => reject(new Error('SOCKS proxy closed the connection before replying'));
+    const onClose = () => reject(failure ?? new Error('SOCKS proxy closed the connection before replying'));
     socket.on('readable', onReadable);
     socket.once('close', onClose);
-  });
+  }).finally(() => socket.off('error', onError));
   if (reply[1] !== 90) {
     socket.destroy();
     throw new Error(`SOCKS proxy refused ${host}:${port} (reply ${reply[1]})`);

@@ -9,6 +9,7 @@ import { Session } from 'node:inspector';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { MemoryDht } from '@crosstalk/core';
 import { createGateway, type Gateway } from '@crosstalk/gateway';
+import { exitWithParent } from './ipc.js';
 
 const gateways: Gateway[] = [];
 // CPU profile of the measurement window only (not start-up), via the inspector's Profiler.
@@ -27,6 +28,7 @@ async function translatedTotal(): Promise<number> {
   return total;
 }
 
+exitWithParent();
 process.on('message', async (m: { type: string; count?: number; file?: string }) => {
   try {
     if (m.type === 'start') {

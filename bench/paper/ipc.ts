@@ -1,6 +1,11 @@
 /** Messages between the benchmark's processes (Node IPC). Each process is started by run.ts. */
 import type { ChildProcess } from 'node:child_process';
 
+/** A child whose parent is gone (crashed, timed out) exits instead of loading the machine on. */
+export function exitWithParent(): void {
+  process.on('disconnect', () => process.exit(1));
+}
+
 export type Protocol = 'oscar' | 'ymsg' | 'msnp' | 'xmpp';
 export const PROTOCOLS: readonly Protocol[] = ['oscar', 'ymsg', 'msnp', 'xmpp'];
 

@@ -6,7 +6,7 @@
  * gateways, or through a plain SOCKS relay (dante), as run.ts asks.
  */
 import { type ConnectUser, connectors } from './connectors.js';
-import type { Protocol, ServerInfo } from './ipc.js';
+import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
 import { socksVia } from './socks-dial.js';
 
 export interface LoadPlan {
@@ -167,6 +167,7 @@ export async function runLoad(
   return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors };
 }
 
+exitWithParent();
 process.on('message', async (m: { type: string; plan?: LoadPlan }) => {
   if (m.type !== 'run' || !m.plan) return;
   try {

@@ -5,7 +5,7 @@
 import { startMockMsnpServer } from '@crosstalk/codec-msnp/testing';
 import { startMockOscarServer } from '@crosstalk/codec-oscar/testing';
 import { startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
-import type { Protocol, ServerInfo } from './ipc.js';
+import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
 
 const closers: (() => Promise<void>)[] = [];
 const NETWORK = { oscar: 'aol', ymsg: 'yahoo', msnp: 'msn', xmpp: 'localhost' } as const;
@@ -71,6 +71,7 @@ async function start(protocol: Protocol, count: number): Promise<ServerInfo> {
   }
 }
 
+exitWithParent();
 process.on('message', async (m: { type: string; protocols?: Protocol[]; count?: number }) => {
   try {
     if (m.type === 'start') {

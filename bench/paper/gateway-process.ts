@@ -51,7 +51,6 @@ process.on('message', async (m: { type: string; count?: number; file?: string })
       process.send!({
         type: 'stats',
         cpuMicros: cpu.user + cpu.system,
-        rssBytes: process.memoryUsage().rss,
         translated: await translatedTotal(),
         users: gateways.reduce((n, g) => n + g.users().length, 0),
       });

@@ -258,6 +258,7 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
   let profiling: Promise<unknown> = Promise.resolve();
   const loadPromise = runLoad(plan, label, (edge) => {
     const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
+    sample.catch(() => {}); // awaited below, after the load: a failure is reported there
     if (edge === 'start') before = sample;
     else after = sample;
     if (profile) {
@@ -273,13 +274,21 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
   const sampler = setInterval(async () => {
     peakRss = Math.max(peakRss, (await usageOf(pid).catch(() => ({ rssBytes: 0 }))).rssBytes);
   }, 500);
-  const result = await loadPromise;
-  clearInterval(sampler);
-  const [b, a] = [await before!, await after!];
-  await profiling;
-  const exited = once(proc, 'exit');
-  await request(proc, { type: 'stop' }, 'stopped').catch(() => proc.kill());
-  await exited; // the CPU profile is written as the process exits
+  let result: Awaited<typeof loadPromise>;
+  let b: Stats;
+  let a: Stats;
+  try {
+    result = await loadPromise;
+    [b, a] = [await before!, await after!];
+    await profiling;
+  } finally {
+    clearInterval(sampler);
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = once(proc, 'exit');
+      await request(proc, { type: 'stop' }, 'stopped', 60_000).catch(() => proc.kill());
+      await exited; // the CPU profile is written as the process exits
+    }
+  }
   const translated = a.translated - b.translated;
   return {
     result,
@@ -375,10 +384,21 @@ async function main() {
       rate: number;
     }[] = [];
     let profile: { name: string; share: number }[] = [];
+    /** The step that could not finish, and why (the climb ends there; what came before is kept). */
+    let failed: { clients: number; reason: string } | undefined;
     for (const [i, n] of steps.entries()) {
       const per = Math.ceil(n / protocols.length);
       const last = i === steps.length - 1;
-      const run = await gatewayRun(servers.infos, per, `${n} clients`, last);
+      let run: Awaited<ReturnType<typeof gatewayRun>>;
+      try {
+        run = await gatewayRun(servers.infos, per, `${n} clients`, last);
+      } catch (error) {
+        failed = {
+          clients: n,
+          reason: error instanceof Error ? error.message.split('\n')[0]! : String(error),
+        };
+        break;
+      }
       const all = matrix(run.result.pairs, directByProtocol);
       const p99 = summarize(
         run.result.pairs.flatMap((p) =>
@@ -400,8 +420,15 @@ async function main() {
       // ends the climb early, with a profile of that step.
       if (lost > sent * 0.01) {
         if (!run.profileDir) {
-          const again = await gatewayRun(servers.infos, per, `${n} (profiled)`, true);
-          profile = hottest(again.profileDir!);
+          try {
+            const again = await gatewayRun(servers.infos, per, `${n} (profiled)`, true);
+            profile = hottest(again.profileDir!);
+          } catch (error) {
+            failed = {
+              clients: n,
+              reason: `profiled re-run: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+            };
+          }
         }
         break;
       }
@@ -421,6 +448,7 @@ async function main() {
       cpuPerTranslatedMessageMicros: enterprise.cpuPerMessage,
       dante: { cpuPerMessageMicros: dantePerMessage, added: summarize(danteAdded) },
       saturation,
+      failed,
       profile,
     };
     const stamp = started.toISOString().replace(/[:.]/g, '-');
@@ -464,6 +492,7 @@ async function main() {
       best
         ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`
         : 'No step sustained p99 ≤ 10 ms with nothing lost.',
+      failed ? `The ${failed.clients}-client step did not finish: ${failed.reason}.` : '',
       profile.length
         ? `Where the gateway process spends its busy time in the last step's window (CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
         : '',

@@ -169,6 +169,7 @@ class GatewayEngine implements Gateway {
     this.#node = new G2gNode({
       identity: this.#identity,
       onEvent: (peer, payload) => this.#receive(peer, payload),
+      onAcceptError: (error) => this.#acceptError('g2g', error),
     });
     this.g2g = await this.#node.listen(this.#o.g2g?.host ?? '127.0.0.1', this.#o.g2g?.port ?? 0);
     const upstream = this.#o.upstream;
@@ -210,6 +211,7 @@ class GatewayEngine implements Gateway {
         this.metrics.relayed.inc();
         this.#log.debug({ connection: id, target }, 'unrecognised protocol: relaying untouched');
       },
+      onAcceptError: (error) => this.#acceptError('socks', error),
       onRefused: ({ id, reason, request }) => {
         this.metrics.refused.inc({ reason: isCrossTalkError(reason) ? reason.code : 'error' });
         this.#log.info(
@@ -674,6 +676,12 @@ class GatewayEngine implements Gateway {
   /** Tells one (new) buddy this user's current presence, in the background. */
   #presenceTo(m: UserManager, buddy: Address): void {
     this.#track(this.#route(m, { ...m.presence, to: buddy }).catch(() => {}));
+  }
+
+  /** A listener out of file descriptors keeps listening; the count and a warning say why clients fail. */
+  #acceptError(listener: 'socks' | 'g2g', error: Error): void {
+    this.metrics.acceptErrors.inc({ listener });
+    this.#log.warn({ listener, error: error.message }, 'could not accept a connection');
   }
 
   #deliverTo(m: UserManager, event: CanonicalEvent): boolean {

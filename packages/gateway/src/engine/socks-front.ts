@@ -38,6 +38,8 @@ export interface SocksFrontOptions {
   onRelay?(info: { id: string; target: { host: string; port: number } }): void;
   /** A SOCKS request refused, with why. */
   onRefused?(info: { id: string; reason: unknown; request?: Socks4Request }): void;
+  /** A connection the listener could not accept (EMFILE: out of file descriptors); it keeps listening. */
+  onAcceptError?(error: Error): void;
 }
 
 const MAX_SOCKS_REQUEST = 600;
@@ -61,6 +63,8 @@ export class SocksFront {
     const server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
     server.listen(port, host);
     await once(server, 'listening');
+    // After listening, a server 'error' is a failed accept; unheard, it would end the process.
+    server.on('error', (error) => this.#o.onAcceptError?.(error));
     this.#server = server;
     return { host, port: (server.address() as { port: number }).port };
   }

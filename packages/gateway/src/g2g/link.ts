@@ -226,10 +226,19 @@ export class G2gNode {
   #server: Server | undefined;
   #address: { host: string; port: number } | undefined;
 
-  constructor(options: { identity: GatewayIdentity; onEvent: G2gEventHandler; connectTimeout?: number }) {
+  readonly #onAcceptError: ((error: Error) => void) | undefined;
+
+  constructor(options: {
+    identity: GatewayIdentity;
+    onEvent: G2gEventHandler;
+    connectTimeout?: number;
+    /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
+    onAcceptError?: (error: Error) => void;
+  }) {
     this.#identity = options.identity;
     this.#onEvent = options.onEvent;
     this.connectTimeout = options.connectTimeout ?? 5000;
+    this.#onAcceptError = options.onAcceptError;
   }
 
   readonly connectTimeout: number;
@@ -252,6 +261,8 @@ export class G2gNode {
     });
     server.listen(port, host);
     await once(server, 'listening');
+    // After listening, a server 'error' is a failed accept; unheard, it would end the process.
+    server.on('error', (error) => this.#onAcceptError?.(error));
     this.#server = server;
     const address = server.address() as { port: number };
     this.#address = { host, port: address.port };

@@ -54,6 +54,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly acceptErrors = new Counter({
+    name: 'crosstalk_accept_errors_total',
+    help: 'Connections a listener could not accept (EMFILE: raise the open-files limit), by listener',
+    labelNames: ['listener'],
+    registers: [this.registry],
+  });
+
   #server: Server | undefined;
 
   /** Serves `/metrics` on host:port. */

@@ -4,7 +4,6 @@
  * and how many events the gateways translated, when asked.
  */
 
-import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { MemoryDht } from '@crosstalk/core';
@@ -59,9 +58,9 @@ process.on('message', async (m: { type: string; count?: number; file?: string })
       await post('Profiler.start');
       process.send!({ type: 'profiling' });
     } else if (m.type === 'profile-stop') {
+      // Sent to run.ts to write: a saturated gateway may have no file descriptor left to open one.
       const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-      writeFileSync((m as { file?: string }).file!, JSON.stringify(profile));
-      process.send!({ type: 'profiled' });
+      process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
     } else if (m.type === 'stop') {
       for (const g of gateways.splice(0)) await g.close();
       process.send!({ type: 'stopped' });

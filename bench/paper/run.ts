@@ -262,11 +262,14 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
     if (edge === 'start') before = sample;
     else after = sample;
     if (profile) {
-      const step =
+      const step = () =>
         edge === 'start'
           ? request(proc, { type: 'profile-start' }, 'profiling')
-          : request(proc, { type: 'profile-stop', file: profileFile }, 'profiled');
-      profiling = profiling.then(() => step);
+          : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
+              writeFileSync(profileFile, r.profile),
+            );
+      profiling = profiling.then(step);
+      profiling.catch(() => {}); // awaited after the load: a failure is reported there
     }
   });
   // Memory and CPU measured while the clients are connected and the load runs.
@@ -286,7 +289,7 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
     if (proc.exitCode === null && proc.signalCode === null) {
       const exited = once(proc, 'exit');
       await request(proc, { type: 'stop' }, 'stopped', 60_000).catch(() => proc.kill());
-      await exited; // the CPU profile is written as the process exits
+      await exited;
     }
   }
   const translated = a.translated - b.translated;

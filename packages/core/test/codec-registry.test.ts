@@ -96,6 +96,23 @@ describe('cookie table', () => {
     expect(table.lookup('oscar', 'beef')).toBeUndefined();
   });
 
+  it('expires oldest first; a cookie recorded again lives from its new record', () => {
+    let now = 0;
+    const table = new MemoryCookieTable({ ttl: 1000, now: () => now });
+    const alice = { user: 'alice', network: 'aol' };
+    table.record('x', 'a', alice);
+    now = 400;
+    table.record('x', 'b', alice);
+    now = 800;
+    table.record('x', 'a', alice); // renewed: now expires at 1800, after b
+    now = 1500;
+    expect(table.size).toBe(1);
+    expect(table.lookup('x', 'b')).toBeUndefined();
+    expect(table.lookup('x', 'a')).toBeDefined();
+    now = 1800;
+    expect(table.size).toBe(0);
+  });
+
   it('stays bounded', () => {
     const table = new MemoryCookieTable({ maxEntries: 3 });
     for (let i = 0; i < 10; i++) table.record('x', String(i), { user: 'u', network: 'aol' });

@@ -26,7 +26,10 @@ export class MemoryCookieTable implements CookieTable {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(`${protocol}\u0000${cookie}`, { owner, data, expires: this.#now() + this.#ttl });
+    const key = `${protocol}\u0000${cookie}`;
+    // Deleted first so that the Map's insertion order stays the expiry order (one TTL for all).
+    this.#entries.delete(key);
+    this.#entries.set(key, { owner, data, expires: this.#now() + this.#ttl });
   }
 
   lookup(protocol: string, cookie: string): { owner: Address; data: unknown } | undefined {
@@ -49,8 +52,12 @@ export class MemoryCookieTable implements CookieTable {
     return this.#entries.size;
   }
 
+  /** Drops expired entries from the oldest end and stops at the first live one: O(expired), not O(size). */
   #sweep(): void {
     const now = this.#now();
-    for (const [key, entry] of this.#entries) if (entry.expires <= now) this.#entries.delete(key);
+    for (const [key, entry] of this.#entries) {
+      if (entry.expires > now) return;
+      this.#entries.delete(key);
+    }
   }
 }

@@ -463,6 +463,13 @@ async function main() {
     writeFileSync(join(resultsDir, 'paper-latency.svg'), svg);
     writeFileSync(join(here, '..', '..', 'docs', 'benchmarks-paper-latency.svg'), svg);
     const okPairs = rows.filter((r) => r.added.p99 <= 2 && r.lost === 0).length;
+    // All pairs together, beside dante's same-network relay of the same load.
+    const oursAdded = summarize(
+      enterprise.result.pairs.flatMap((p) =>
+        p.latencies.map((l) => l - (directByProtocol.get(p.from)?.mean ?? 0)),
+      ),
+    );
+    const danteSummary = summarize(danteAdded);
     const best = saturation.filter((s) => s.p99 <= 10 && s.lost === 0).at(-1);
     const lines = [
       '',
@@ -483,7 +490,7 @@ async function main() {
       `Direct latency (baseline): ${protocols.map((p) => `${p} ${ms(directByProtocol.get(p)!.mean)} ms mean, p99 ${ms(directByProtocol.get(p)!.p99)}`).join('; ')}.`,
       `Target "p99 added ≤ 2 ms for every pair, 0 lost": ${okPairs}/${rows.length} pairs meet it.`,
       '',
-      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(summarize(danteAdded).mean)} ms, p99 ${ms(summarize(danteAdded).p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×).`,
+      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×). Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',
       '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | gateway memory per client |',
       '|---:|---:|---:|---:|---:|---:|',

@@ -57,6 +57,27 @@ describe('SOCKS front', () => {
     socket.destroy();
   });
 
+  it('frees the upstream at once when a client hangs up before saying anything', async () => {
+    // A sniff timeout far beyond the test's: only the client's hang-up can end the upstream.
+    const patient = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      logger: false,
+      timeouts: { sniff: 600_000 },
+    });
+    try {
+      const upstream = once(echo.server, 'connection');
+      const socket = await socksConnect(patient.socks, echo.host, echo.port);
+      const [server] = (await upstream) as [import('node:net').Socket];
+      const serverClosed = once(server, 'close');
+      socket.end();
+      await serverClosed;
+      await once(socket, 'close');
+    } finally {
+      await patient.close();
+    }
+  });
+
   it('runs recognised protocols through their codec session', async () => {
     const frames = Buffer.concat([toyFrame('T:hello'), toyFrame('T:again')]);
     expect(await roundTrip(frames)).toEqual(frames);

@@ -175,6 +175,7 @@ export class SocksFront {
       client.off('data', onClient);
       upstream?.off('data', onServer);
       client.off('close', onGone);
+      client.off('end', onClientEnd);
       upstream?.off('close', onGone);
     };
     const decide = (codec: Codec | undefined) => {
@@ -240,12 +241,20 @@ export class SocksFront {
       client.destroy();
       upstream?.destroy();
     };
+    // The client half-closed before a codec was chosen: with nothing said it is gone (its upstream
+    // is freed now, not at the sniff timeout); after some bytes, they and the half-close are relayed.
+    const onClientEnd = () => {
+      if (decided) return;
+      if (seen.length === 0) return onGone();
+      decide(undefined);
+    };
     // Nobody spoke within the sniff timeout: relay untouched (a protocol we cannot see).
     const timer = setTimeout(() => decide(undefined), this.#o.sniffTimeout);
     timer.unref();
     client.on('data', onClient);
     upstream?.on('data', onServer);
     client.on('close', onGone);
+    client.on('end', onClientEnd);
     upstream?.on('close', onGone);
     if (early.length) onClient(Buffer.from(early));
     if (!decided) client.resume();

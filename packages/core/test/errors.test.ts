@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as core from '../src/index.js';
-import { CrossTalkError, isCrossTalkError, MalformedFrameError } from '../src/index.js';
+import {
+  CrossTalkError,
+  FrameTooLargeError,
+  isCrossTalkError,
+  MalformedFrameError,
+  toProtocolError,
+} from '../src/index.js';
 
 describe('errors', () => {
   const classes = Object.entries(core).filter(
@@ -37,5 +43,19 @@ describe('errors', () => {
       message: 'oscar: bad',
       offset: 7,
     });
+  });
+
+  it('toProtocolError keeps a protocol error (filling in a missing offset) and wraps anything else', () => {
+    const own = new FrameTooLargeError('ymsg', 10, 5);
+    expect(toProtocolError(own, 'ymsg', 40)).toBe(own);
+    expect(own.offset).toBe(40);
+    expect(toProtocolError(own, 'ymsg', 99).offset).toBe(40);
+    const bug = new TypeError('x is undefined');
+    const wrapped = toProtocolError(bug, 'msnp', 7);
+    expect(wrapped).toBeInstanceOf(MalformedFrameError);
+    expect(wrapped.message).toBe('msnp: x is undefined');
+    expect(wrapped.offset).toBe(7);
+    expect(wrapped.cause).toBe(bug);
+    expect(toProtocolError('odd', 'xmpp').offset).toBeUndefined();
   });
 });

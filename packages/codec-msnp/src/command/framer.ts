@@ -4,11 +4,11 @@ import {
   type Framer,
   type FramerOptions,
   FrameTooLargeError,
-  isCrossTalkError,
   MalformedFrameError,
   type ProtocolError,
   StreamClosedError,
   TruncatedStreamError,
+  toProtocolError,
 } from '@crosstalk/core';
 import { payloadRule } from './verbs.js';
 
@@ -136,7 +136,7 @@ export class CommandFramer implements Framer {
         }
       }
     } catch (error) {
-      const failure = this.#fail(typed(error, this.#offset));
+      const failure = this.#fail(toProtocolError(error, PROTOCOL, this.#offset));
       // Good frames before the bad bytes are still delivered; `error` is set and the next call throws.
       if (frames.length > 0) return frames;
       throw failure;
@@ -220,13 +220,4 @@ export class CommandFramer implements Framer {
     this.#lineFill = 0;
     return error;
   }
-}
-
-function typed(error: unknown, offset: number): ProtocolError {
-  if (isCrossTalkError(error) && 'protocol' in error) {
-    const e = error as ProtocolError;
-    e.offset ??= offset;
-    return e;
-  }
-  return new MalformedFrameError(PROTOCOL, String(error), { cause: error, offset });
 }

@@ -3,15 +3,13 @@ import {
   type CanonicalEvent,
   type Direction,
   emptyOutput,
-  isCrossTalkError,
-  MalformedFrameError,
-  type ProtocolError,
   type ProxySession,
   type SessionContext,
   type SessionOutput,
   type SessionState,
   SessionStateError,
   StreamClosedError,
+  toProtocolError,
 } from '@crosstalk/core';
 import type { MsnpFrame } from '../command/command.js';
 import { decodeFrame } from '../command/frame-codec.js';
@@ -116,7 +114,7 @@ export class MsnpProxySession implements ProxySession {
     try {
       frames = framer.push(chunk);
     } catch (error) {
-      const failure = protocolError(error);
+      const failure = toProtocolError(error, PROTOCOL);
       this.#closed = { reason: failure.message };
       throw failure;
     }
@@ -139,7 +137,7 @@ export class MsnpProxySession implements ProxySession {
       }
     } catch (error) {
       // A role only throws on a bug; the connection cannot continue either way.
-      const failure = protocolError(error);
+      const failure = toProtocolError(error, PROTOCOL);
       this.#closed = { reason: failure.message };
       out.events.push({ type: 'closed', reason: failure.message, error: failure });
       return out;
@@ -202,11 +200,4 @@ export class MsnpProxySession implements ProxySession {
   get options(): Readonly<MsnpSessionOptions> {
     return this.#options;
   }
-}
-
-function protocolError(error: unknown): ProtocolError {
-  if (isCrossTalkError(error) && 'protocol' in error) return error as ProtocolError;
-  return new MalformedFrameError(PROTOCOL, error instanceof Error ? error.message : String(error), {
-    cause: error,
-  });
 }

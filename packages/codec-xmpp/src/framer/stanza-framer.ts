@@ -4,11 +4,11 @@ import {
   type Framer,
   type FramerOptions,
   FrameTooLargeError,
-  isCrossTalkError,
   MalformedFrameError,
   type ProtocolError,
   StreamClosedError,
   TruncatedStreamError,
+  toProtocolError,
 } from '@crosstalk/core';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
 
@@ -118,7 +118,7 @@ export class StanzaFramer implements Framer {
     try {
       this.#scan(chunk, frames, stop);
     } catch (error) {
-      const failure = this.#fail(this.#typed(error));
+      const failure = this.#fail(toProtocolError(error, PROTOCOL, this.#offset));
       if (frames.length > 0) return frames; // good frames before the bad bytes are still delivered
       throw failure;
     }
@@ -435,11 +435,6 @@ export class StanzaFramer implements Framer {
     return new MalformedFrameError(PROTOCOL, message, {
       offset: this.#offset + this.#pendingLength + at - this.#start,
     });
-  }
-
-  #typed(error: unknown): ProtocolError {
-    if (isCrossTalkError(error) && 'protocol' in error) return error as ProtocolError;
-    return new MalformedFrameError(PROTOCOL, String(error), { cause: error, offset: this.#offset });
   }
 
   #fail(error: ProtocolError): ProtocolError {

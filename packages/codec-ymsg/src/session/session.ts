@@ -5,9 +5,6 @@ import {
   emptyOutput,
   type FeatureSet,
   type Framer,
-  isCrossTalkError,
-  MalformedFrameError,
-  type ProtocolError,
   type ProxySession,
   type RosterItem,
   type SessionContext,
@@ -16,6 +13,7 @@ import {
   SessionStateError,
   StreamClosedError,
   subtractFeatures,
+  toProtocolError,
   UnsupportedEventError,
 } from '@crosstalk/core';
 import { createYmsgFramer } from '../framer/framer.js';
@@ -260,10 +258,7 @@ export class YmsgProxySession implements ProxySession {
   }
 
   #fail(out: SessionOutput, error: unknown): SessionOutput {
-    const typed: ProtocolError =
-      isCrossTalkError(error) && 'protocol' in error
-        ? (error as ProtocolError)
-        : new MalformedFrameError(PROTOCOL, String(error), { cause: error });
+    const typed = toProtocolError(error, PROTOCOL);
     this.#state = 'closed';
     if (out.toServer.length === 0 && out.toClient.length === 0 && out.events.length === 0) throw typed;
     out.events.push({ type: 'closed', reason: typed.message, error: typed });

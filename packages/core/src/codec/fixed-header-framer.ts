@@ -1,11 +1,11 @@
 import {
   BufferOverflowError,
   FrameTooLargeError,
-  isCrossTalkError,
   MalformedFrameError,
   type ProtocolError,
   StreamClosedError,
   TruncatedStreamError,
+  toProtocolError,
 } from '../errors/errors.js';
 import type { Framer, FramerOptions } from './contract.js';
 
@@ -115,7 +115,7 @@ export class FixedHeaderFramer implements Framer {
         }
       }
     } catch (error) {
-      const failure = this.#fail(this.#typed(error, this.#offset));
+      const failure = this.#fail(toProtocolError(error, this.#o.protocol, this.#offset));
       // Good frames before the bad bytes are still delivered; `error` is set and the next call throws.
       if (frames.length > 0) return frames;
       throw failure;
@@ -147,15 +147,6 @@ export class FixedHeaderFramer implements Framer {
       throw new BufferOverflowError(this.#o.protocol, length, this.#maxBuffered, { offset });
     }
     return length;
-  }
-
-  #typed(error: unknown, offset: number): ProtocolError {
-    if (isCrossTalkError(error) && 'protocol' in error) {
-      const e = error as ProtocolError;
-      e.offset ??= offset;
-      return e;
-    }
-    return new MalformedFrameError(this.#o.protocol, String(error), { cause: error, offset });
   }
 
   #fail(error: ProtocolError): ProtocolError {

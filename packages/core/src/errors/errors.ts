@@ -112,6 +112,22 @@ export class MalformedFrameError extends ProtocolError {
   }
 }
 
+/**
+ * `error` as a `ProtocolError`: a protocol's own typed error passes through (with `offset` filled
+ * in when it has none); anything else (a bug, a library's throw) becomes a `MalformedFrameError`.
+ */
+export function toProtocolError(error: unknown, protocol: string, offset?: number): ProtocolError {
+  if (isCrossTalkError(error) && 'protocol' in error) {
+    const typed = error as ProtocolError;
+    if (offset !== undefined) typed.offset ??= offset;
+    return typed;
+  }
+  return new MalformedFrameError(protocol, error instanceof Error ? error.message : String(error), {
+    cause: error,
+    ...(offset === undefined ? {} : { offset }),
+  });
+}
+
 /** Text on the wire is not valid in the encoding the protocol prescribes (UTF-8 decoded fatally). */
 export class InvalidEncodingError extends ProtocolError {
   override readonly name = 'InvalidEncodingError';

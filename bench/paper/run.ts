@@ -9,13 +9,17 @@
  *   4. saturation: more clients through the gateways until p99 added delay passes 10 ms or a
  *      message is lost, with a CPU profile of the gateway process at the last step.
  *
- *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400] [--protocols oscar,ymsg,msnp,xmpp] [--quick]
+ *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400] [--protocols oscar,ymsg,msnp,xmpp] [--quick] [--pin]
+ *
+ * --pin: the proxy under test (our gateway process, or dante) runs alone on CPU 1 and everything
+ * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
+ * for a core the load generator holds (needs taskset and at least 2 cores).
  */
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, machineLine, publish } from '../lib/harness.js';
@@ -32,6 +36,12 @@ const arg = (name: string, fallback: string) => {
   return at >= 0 && argv[at + 1] ? argv[at + 1]! : fallback;
 };
 const quick = argv.includes('--quick');
+const pin = argv.includes('--pin') && availableParallelism() >= 2;
+
+/** Moves a process and all its threads to one CPU (`taskset`, util-linux). */
+function pinTo(pid: number, cpu: number): void {
+  if (pin) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
 const protocols = arg('protocols', 'oscar,ymsg,msnp,xmpp').split(',') as Protocol[];
 const clients = Number(arg('clients', quick ? '40' : '520'));
 const windowMs = Number(arg('window', quick ? '5' : '20')) * 1000;
@@ -114,6 +124,7 @@ async function startDante(): Promise<{ pid: number; port: number; stop(): Promis
     }
   }
   await new Promise((r) => setTimeout(r, 300));
+  for (const p of [proc.pid!, ...childrenOf(proc.pid!)]) pinTo(p, 1);
   // dante forks helper processes; their CPU is counted through the whole process group.
   return {
     pid: proc.pid!,
@@ -129,20 +140,21 @@ async function startDante(): Promise<{ pid: number; port: number; stop(): Promis
   };
 }
 
-/** CPU of a process and all its descendants (dante forks children), µs. */
-async function treeCpu(pid: number): Promise<number> {
-  const pids = [pid];
+function childrenOf(pid: number): number[] {
   try {
     const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-    pids.push(
-      ...out
-        .split('\n')
-        .map((s) => Number(s.trim()))
-        .filter(Boolean),
-    );
+    return out
+      .split('\n')
+      .map((s) => Number(s.trim()))
+      .filter(Boolean);
   } catch {
-    // no children
+    return []; // no children
   }
+}
+
+/** CPU of a process and all its descendants (dante forks children), µs. */
+async function treeCpu(pid: number): Promise<number> {
+  const pids = [pid, ...childrenOf(pid)];
   let total = 0;
   for (const p of pids) total += (await usageOf(p).catch(() => ({ cpuMicros: 0 }))).cpuMicros;
   return total;
@@ -250,6 +262,7 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
     { type: 'start', count: 2 },
     'started',
   );
+  pinTo(pid, 1);
   const idle = await usageOf(pid);
   const plan = { ...basePlan(servers, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number };
@@ -334,6 +347,8 @@ function hottest(dir: string, count = 8): { name: string; share: number }[] {
 async function main() {
   mkdirSync(resultsDir, { recursive: true });
   const started = new Date();
+  // Children (load, servers, prosody) inherit CPU 0; the proxies are moved to CPU 1 as they start.
+  pinTo(process.pid, 0);
   process.stderr.write(
     `CrossTalk benchmark: ${clients} clients (${protocols.join(', ')}), window ${windowMs / 1000} s\n`,
   );
@@ -441,7 +456,11 @@ async function main() {
     const date = started.toISOString().slice(0, 10);
     const json = {
       date: started.toISOString(),
-      machine: machineLine('all used: gateways, servers and load share them'),
+      machine: machineLine(
+        pin
+          ? 'the proxy under test pinned to CPU 1, load, servers and prosody to CPU 0'
+          : 'all used: gateways, servers and load share them',
+      ),
       command,
       clients,
       protocols,

@@ -479,8 +479,10 @@ async function main() {
       `Added delay per pair, ${clients} clients at 1 msg/s (${date})`,
       rows.map((r) => ({ label: `${r.from}→${r.to}`, mean: r.added.mean, p99: r.added.p99 })),
     );
-    writeFileSync(join(resultsDir, 'paper-latency.svg'), svg);
-    writeFileSync(join(here, '..', '..', 'docs', 'benchmarks-paper-latency.svg'), svg);
+    // One chart per run, beside its JSON and named in its section of docs/benchmarks.md.
+    const chartName = `benchmarks-paper-latency-${stamp}.svg`;
+    writeFileSync(join(resultsDir, `paper-${stamp}.svg`), svg);
+    writeFileSync(join(here, '..', '..', 'docs', chartName), svg);
     const okPairs = rows.filter((r) => r.added.p99 <= 2 && r.lost === 0).length;
     // All pairs together, beside dante's same-network relay of the same load.
     const oursAdded = summarize(
@@ -526,7 +528,7 @@ async function main() {
         ? `Where the gateway process spends its busy time in the last step's window (CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
         : '',
       '',
-      '![Added delay per pair](benchmarks-paper-latency.svg)',
+      `![Added delay per pair](${chartName})`,
       '',
     ];
     publish(lines.join('\n'));

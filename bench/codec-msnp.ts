@@ -8,7 +8,17 @@
  */
 import { CommandFramer, decodeFrame, encodeFrame, MsnpTranslator, msnp } from '@crosstalk/codec-msnp';
 import { MemoryCookieTable, type SessionContext } from '@crosstalk/core';
-import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
+import {
+  caseList,
+  copyBaselines,
+  fmt,
+  inChunks,
+  machineLine,
+  measureCases,
+  publish,
+  sampleText,
+  sink,
+} from './lib/harness.js';
 
 const COUNT = 2000; // distinct commands, cycled
 const BODY_LENGTH = 150;
@@ -30,30 +40,11 @@ const stream = Uint8Array.from(Buffer.concat(commands));
 const bytesPerCommand = stream.length / COUNT;
 const decoded = commands.map((c) => decodeFrame(c, 'server'));
 
-const scratch = new Uint8Array(4096);
-const cases: BenchCase[] = [];
-const measure = (name: string, what: string, run: (n: number) => void) => {
-  cases.push({ name, what, run });
-};
-
+const { cases, measure } = caseList();
 /** Runs `each` over the stream in 64 KiB chunks, as TCP reads arrive, until n commands passed. */
-function chunked(n: number, each: (chunk: Uint8Array) => void): void {
-  const rounds = Math.ceil(n / COUNT);
-  for (let r = 0; r < rounds; r++) {
-    for (let at = 0; at < stream.length; at += CHUNK) each(stream.subarray(at, at + CHUNK));
-  }
-}
+const chunked = (n: number, each: (chunk: Uint8Array) => void) => inChunks(stream, COUNT, n, each, CHUNK);
 
-measure('copy-only baseline', 'copy each command into a preallocated buffer (`set`)', (n) => {
-  for (let i = 0; i < n; i++) {
-    const c = commands[i % COUNT]!;
-    scratch.set(c);
-    sink.value += scratch[c.length - 1]!;
-  }
-});
-measure('copy-only baseline (allocating)', 'copy each command into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink.value += commands[i % COUNT]!.slice().length;
-});
+cases.push(...copyBaselines(commands, 'command'));
 measure('framer', 'split the 64 KiB-chunked stream into commands', (n) => {
   const framer = new CommandFramer('server');
   chunked(n, (chunk) => {

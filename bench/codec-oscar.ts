@@ -19,7 +19,17 @@ import {
   textToFragments,
 } from '@crosstalk/codec-oscar';
 import { MemoryCookieTable } from '@crosstalk/core';
-import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
+import {
+  caseList,
+  copyBaselines,
+  fmt,
+  inChunks,
+  machineLine,
+  measureCases,
+  publish,
+  sampleText,
+  sink,
+} from './lib/harness.js';
 
 const COUNT = 2000; // distinct frames, cycled
 const TEXT_LENGTH = 150;
@@ -110,26 +120,13 @@ function verifiedSession() {
   return session;
 }
 
-const scratch = new Uint8Array(4096);
-const cases: BenchCase[] = [];
-const measure = (name: string, what: string, run: (n: number) => void) => {
-  cases.push({ name, what, run });
-};
-
-measure('copy-only baseline', 'copy each 0x04/0x07 frame into a preallocated buffer (`set`)', (n) => {
-  for (let i = 0; i < n; i++) {
-    const f = clientFrames[i % COUNT]!;
-    scratch.set(f);
-    sink.value += scratch[f.length - 1]!;
-  }
-});
+const { cases, measure } = caseList();
+cases.push(...copyBaselines(clientFrames, '0x04/0x07 frame'));
 measure('framer', 'split a 64 KiB-chunked stream of 0x04/0x07 frames', (n) => {
   const framer = createFlapFramer();
-  for (let r = 0; r < Math.ceil(n / COUNT); r++) {
-    for (let at = 0; at < clientStream.length; at += 65536) {
-      sink.value += framer.push(clientStream.subarray(at, at + 65536)).length;
-    }
-  }
+  inChunks(clientStream, COUNT, n, (chunk) => {
+    sink.value += framer.push(chunk).length;
+  });
 });
 measure('decode 0x04/0x06', 'client IM: cookie, name, TLVs, fragments, text', (n) => {
   for (let i = 0; i < n; i++) sink.value += decodeFlap(hostFrames[i % COUNT]!).seq;
@@ -139,11 +136,9 @@ measure('decode 0x04/0x07', 'server IM: cookie, sender user info (5 TLVs), fragm
 });
 measure('framer + decode 0x04/0x07', 'chunked stream to decoded frames', (n) => {
   const framer = createFlapFramer();
-  for (let r = 0; r < Math.ceil(n / COUNT); r++) {
-    for (let at = 0; at < clientStream.length; at += 65536) {
-      for (const f of framer.push(clientStream.subarray(at, at + 65536))) sink.value += decodeFlap(f).seq;
-    }
-  }
+  inChunks(clientStream, COUNT, n, (chunk) => {
+    for (const f of framer.push(chunk)) sink.value += decodeFlap(f).seq;
+  });
 });
 measure('encode 0x04/0x06', 'sized first, one buffer', (n) => {
   for (let i = 0; i < n; i++) sink.value += encodeFlap(toHost[i % COUNT]!).length;
@@ -159,11 +154,9 @@ measure('decode + toEvents 0x04/0x07', 'frame to canonical `im` (what `crosstalk
 });
 measure('proxy session, server to client', 'verified BOS session relaying 0x04/0x07 chunks', (n) => {
   const session = verifiedSession();
-  for (let r = 0; r < Math.ceil(n / COUNT); r++) {
-    for (let at = 0; at < clientStream.length; at += 65536) {
-      sink.value += session.fromServer(clientStream.subarray(at, at + 65536)).toClient.length;
-    }
-  }
+  inChunks(clientStream, COUNT, n, (chunk) => {
+    sink.value += session.fromServer(chunk).toClient.length;
+  });
 });
 measure('header: hand-written read', 'FLAP + SNAC header fields of a 0x04/0x07 frame', (n) => {
   for (let i = 0; i < n; i++) {
@@ -177,9 +170,6 @@ measure('header: binary-parser', 'the same fields with the compiled binary-parse
   for (let i = 0; i < n; i++) sink.value += parseFlapHeader(clientFrames[i % COUNT]!).seq;
 });
 
-measure('copy-only baseline (allocating)', 'copy each frame into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink.value += clientFrames[i % COUNT]!.slice().length;
-});
 const results = measureCases(cases, { batch: COUNT * 5, warmupMs: WARMUP_MS, minMs: MIN_MS, rounds: ROUNDS });
 const baseline = results[0]!.rate;
 const rateOf = (name: string) => results.find((r) => r.name === name)!.rate;

@@ -11,7 +11,7 @@
 import { createFrameCodec, StanzaFramer, stanza, xmpp } from '@crosstalk/codec-xmpp';
 import { type CanonicalEvent, MemoryCookieTable } from '@crosstalk/core';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import { fmt, machineLine, publish } from './lib/harness.js';
+import { caseList, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
 
 // ltx and @xmpp/xml ship no type declarations: loaded by name, typed by what the bench uses.
 interface LtxElement {
@@ -32,17 +32,9 @@ const TEXT_LENGTH = 150;
 const MIN_MS = 400; // per measurement round
 const ROUNDS = 5; // best of
 
-function text(seed: number): string {
-  // Mostly ASCII chat, with the characters that cost something: an escape and non-ASCII.
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?\u00e9\u00fc&<';
-  let s = '';
-  let x = seed * 2654435761;
-  for (let i = 0; i < TEXT_LENGTH; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    s += alphabet[x % alphabet.length];
-  }
-  return s;
-}
+// Mostly ASCII chat, with the characters that cost something: an escape and non-ASCII.
+const XML_ALPHABET = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?\u00e9\u00fc&<';
+const text = (seed: number) => sampleText(seed, TEXT_LENGTH, XML_ALPHABET);
 
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 // As a server delivers one (prosody's spelling: single quotes, chat state beside the body).
@@ -64,37 +56,13 @@ const stream = encoder.encode(header + stanzas.join(''));
 const chunks: Uint8Array[] = [];
 for (let at = 0; at < stream.length; at += 16 * 1024) chunks.push(stream.subarray(at, at + 16 * 1024));
 
-let sink = 0; // keeps results alive so nothing is optimised away
+const { cases, measure } = caseList();
 
-interface Case {
-  name: string;
-  what: string;
-  perIteration: number;
-  run: () => void;
-  best: number;
-}
-const cases: Case[] = [];
-
-/** Registers a case; all cases are measured together, round-robin, so load shifts hit all alike. */
-function add(name: string, what: string, perIteration: number, run: () => void): void {
-  cases.push({ name, what, perIteration, run, best: 0 });
-}
-
-function measureAll(): void {
-  for (const c of cases) c.run(); // warm up
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const c of cases) {
-      let n = 0;
-      const start = process.hrtime.bigint();
-      let elapsed = 0;
-      while (elapsed < MIN_MS) {
-        c.run();
-        n += c.perIteration;
-        elapsed = Number(process.hrtime.bigint() - start) / 1e6;
-      }
-      c.best = Math.max(c.best, (n / elapsed) * 1000);
-    }
-  }
+/** Adds a case whose `run` handles all COUNT stanzas once. */
+function add(name: string, what: string, run: () => void): void {
+  measure(name, what, (n) => {
+    for (let done = 0; done < n; done += COUNT) run();
+  });
 }
 
 const each = (f: (i: number) => void) => () => {
@@ -138,67 +106,59 @@ const decoded = bytes.map((b) => frames.decode(b, 'server'));
 add(
   'ltx: parse + toString',
   '`ltx.parse(text)` then `element.toString()`, bytes to bytes (ltx re-quotes and re-escapes)',
-  COUNT,
   each((i) => {
-    sink += encoder.encode(ltx.parse(decoder.decode(bytes[i]!)).toString()).length;
+    sink.value += encoder.encode(ltx.parse(decoder.decode(bytes[i]!)).toString()).length;
   }),
 );
 add(
   'ours: decode + encode',
   '`frames.decode` then `frames.encode`: the lexically exact tree, byte-identical (our fast path)',
-  COUNT,
   each((i) => {
-    sink += frames.encode(frames.decode(bytes[i]!, 'server')).length;
+    sink.value += frames.encode(frames.decode(bytes[i]!, 'server')).length;
   }),
 );
 add(
   'ours, fast-xml-parser path',
   'the same, every stanza through fast-xml-parser (validator + parser + our position scans)',
-  COUNT,
   each((i) => {
-    sink += viaFxp.encode(viaFxp.decode(bytes[i]!, 'server')).length;
+    sink.value += viaFxp.encode(viaFxp.decode(bytes[i]!, 'server')).length;
   }),
 );
 add(
   'fast-xml-parser alone: parse + build',
   '`XMLParser.parse` + `XMLBuilder.build` (preserveOrder; not byte-exact)',
-  COUNT,
   each((i) => {
-    sink += encoder.encode(fxpBuilder.build(fxpParser.parse(decoder.decode(bytes[i]!)))).length;
+    sink.value += encoder.encode(fxpBuilder.build(fxpParser.parse(decoder.decode(bytes[i]!)))).length;
   }),
 );
 add(
   'ltx: parse only',
   '`ltx.parse(text)`',
-  COUNT,
   each((i) => {
-    sink += ltx.parse(decoder.decode(bytes[i]!)).children.length;
+    sink.value += ltx.parse(decoder.decode(bytes[i]!)).children.length;
   }),
 );
 add(
   'ours: decode only',
   '`frames.decode`',
-  COUNT,
   each((i) => {
-    sink += frames.decode(bytes[i]!, 'server').type.length;
+    sink.value += frames.decode(bytes[i]!, 'server').type.length;
   }),
 );
 add(
   'ours: encode only',
   '`frames.encode` of a decoded stanza',
-  COUNT,
   each((i) => {
-    sink += frames.encode(decoded[i]!).length;
+    sink.value += frames.encode(decoded[i]!).length;
   }),
 );
 add(
   'stream: @xmpp/xml Parser + toString',
   'xmpp.js framing (ltx lexer) over 16 KiB chunks, then `toString()` per stanza',
-  COUNT,
   () => {
     const parser = new XmppXmlParser();
     parser.on('element', (el) => {
-      sink += encoder.encode(el.toString()).length;
+      sink.value += encoder.encode(el.toString()).length;
     });
     for (const c of chunks) parser.write(Buffer.from(c.buffer, c.byteOffset, c.length).toString('utf8'));
   },
@@ -206,11 +166,10 @@ add(
 add(
   'stream: StanzaFramer + decode + encode',
   'our framer over the same chunks, then decode and encode each stanza',
-  COUNT,
   () => {
     const framer = new StanzaFramer();
     for (const c of chunks)
-      for (const raw of framer.push(c)) sink += frames.encode(frames.decode(raw, 'server')).length;
+      for (const raw of framer.push(c)) sink.value += frames.encode(frames.decode(raw, 'server')).length;
   },
 );
 
@@ -249,10 +208,9 @@ for (let at = 0; at < body.length; at += 16 * 1024) bodyChunks.push(body.subarra
 add(
   'session: server -> client relay',
   'a verified proxy session: frame, decode, translate to `inbound` events, forward the original bytes',
-  COUNT,
   () => {
     const s = session();
-    for (const c of bodyChunks) for (const b of s.fromServer(c).toClient) sink += b.length;
+    for (const c of bodyChunks) for (const b of s.fromServer(c).toClient) sink.value += b.length;
   },
 );
 
@@ -268,25 +226,23 @@ const canonical = events.map((e) => stanza.encode(e));
 add(
   'canonical form: encode',
   '`stanza.encode(event)` (G2G wire format)',
-  COUNT,
   each((i) => {
-    sink += stanza.encode(events[i]!).length;
+    sink.value += stanza.encode(events[i]!).length;
   }),
 );
 add(
   'canonical form: decode',
   '`stanza.decode(bytes)` with zod validation (a trust boundary)',
-  COUNT,
   each((i) => {
-    sink += stanza.decode(canonical[i]!).kind.length;
+    sink.value += stanza.decode(canonical[i]!).kind.length;
   }),
 );
 
-measureAll();
+const results = measureCases(cases, { batch: COUNT, warmupMs: 300, minMs: MIN_MS, rounds: ROUNDS });
 
 // --------------------------------------------------------------------------- report
-const ltxRate = cases[0]!.best;
-const oursRate = cases[1]!.best;
+const ltxRate = results[0]!.rate;
+const oursRate = results[1]!.rate;
 const avg = totalBytes / COUNT;
 const lines = [
   '## codec-xmpp: parse + encode of 150-character chat messages',
@@ -297,9 +253,9 @@ const lines = [
   '',
   '| operation | what it does | stanzas/s | MB/s | vs ltx parse + toString |',
   '|---|---|---:|---:|---:|',
-  ...cases.map(
+  ...results.map(
     (c) =>
-      `| ${c.name} | ${c.what} | ${fmt(c.best)} | ${((c.best * avg) / 1e6).toFixed(1)} | ${(c.best / ltxRate).toFixed(2)}x |`,
+      `| ${c.name} | ${c.what} | ${fmt(c.rate)} | ${((c.rate * avg) / 1e6).toFixed(1)} | ${(c.rate / ltxRate).toFixed(2)}x |`,
   ),
   '',
   `Target: at least ltx's stanzas/s for parse + encode: ${oursRate >= ltxRate ? 'met' : 'NOT met'} in this run (${(oursRate / ltxRate).toFixed(2)}x).`,
@@ -307,5 +263,4 @@ const lines = [
   '',
 ];
 const section = lines.join('\n');
-if (sink === -1) process.stdout.write('');
 publish(`${section}\n`);

@@ -16,7 +16,17 @@ import {
   YmsgTranslator,
   ymsgPacket,
 } from '@crosstalk/codec-ymsg';
-import { type BenchCase, fmt, machineLine, measureCases, publish, sampleText, sink } from './lib/harness.js';
+import {
+  caseList,
+  copyBaselines,
+  fmt,
+  inChunks,
+  machineLine,
+  measureCases,
+  publish,
+  sampleText,
+  sink,
+} from './lib/harness.js';
 
 const COUNT = 2000; // distinct packets, cycled
 const TEXT_LENGTH = 150;
@@ -51,29 +61,13 @@ const built = decoded.map(
   (p) => new YmsgPacket({ ...p, pairs: p.pairs.map(([k, v]) => [k, v.slice()] as const) }),
 );
 
-const scratch = new Uint8Array(4096);
-const cases: BenchCase[] = [];
-const measure = (name: string, what: string, run: (n: number) => void) => {
-  cases.push({ name, what, run });
-};
-
-measure('copy-only baseline', 'copy each packet into a preallocated buffer (`set`)', (n) => {
-  for (let i = 0; i < n; i++) {
-    const p = packets[i % COUNT]!;
-    scratch.set(p);
-    sink.value += scratch[p.length - 1]!;
-  }
-});
-measure('copy-only baseline (allocating)', 'copy each packet into a new buffer (`slice`)', (n) => {
-  for (let i = 0; i < n; i++) sink.value += packets[i % COUNT]!.slice().length;
-});
+const { cases, measure } = caseList();
+cases.push(...copyBaselines(packets, 'packet'));
 measure('framer', 'split a 64 KiB-chunked stream into frames', (n) => {
   const framer = createYmsgFramer();
-  const rounds = Math.ceil(n / COUNT);
-  for (let r = 0; r < rounds; r++) {
-    for (let at = 0; at < stream.length; at += 65536)
-      sink.value += framer.push(stream.subarray(at, at + 65536)).length;
-  }
+  inChunks(stream, COUNT, n, (chunk) => {
+    sink.value += framer.push(chunk).length;
+  });
 });
 measure('decode', 'header + index every key/value pair (values on demand)', (n) => {
   for (let i = 0; i < n; i++) sink.value += decodePacket(packets[i % COUNT]!).pairCount;
@@ -86,12 +80,9 @@ measure('decode + key 5 lookup', 'what the proxy session reads of a client MESSA
 });
 measure('framer + decode', 'chunked stream to decoded packets', (n) => {
   const framer = createYmsgFramer();
-  const rounds = Math.ceil(n / COUNT);
-  for (let r = 0; r < rounds; r++) {
-    for (let at = 0; at < stream.length; at += 65536) {
-      for (const f of framer.push(stream.subarray(at, at + 65536))) sink.value += decodePacket(f).service;
-    }
-  }
+  inChunks(stream, COUNT, n, (chunk) => {
+    for (const f of framer.push(chunk)) sink.value += decodePacket(f).service;
+  });
 });
 measure('encode (decoded packet)', 're-encode an untouched decoded packet', (n) => {
   for (let i = 0; i < n; i++) sink.value += encodePacket(decoded[i % COUNT]!).length;

@@ -9,13 +9,13 @@ import { cpus, loadavg } from 'node:os';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?';
 
-/** A reproducible pseudo-random chat line of `length` characters. */
-export function sampleText(seed: number, length = 150): string {
+/** A reproducible pseudo-random chat line of `length` characters drawn from `alphabet`. */
+export function sampleText(seed: number, length = 150, alphabet = ALPHABET): string {
   let s = '';
   let x = (seed * 2654435761) >>> 0;
   for (let i = 0; i < length; i++) {
     x = (x * 1103515245 + 12345) >>> 0;
-    s += ALPHABET[x % ALPHABET.length];
+    s += alphabet[x % alphabet.length];
   }
   return s;
 }
@@ -66,6 +66,60 @@ export function measureCases(cases: readonly BenchCase[], options: BenchOptions)
     }
   }
   return cases.map((c) => ({ name: c.name, what: c.what, rate: best.get(c.name)! }));
+}
+
+/** A case list and the `measure(name, what, run)` that adds to it (scripts read as a list of cases). */
+export function caseList(): {
+  cases: BenchCase[];
+  measure: (name: string, what: string, run: (n: number) => void) => void;
+} {
+  const cases: BenchCase[] = [];
+  return { cases, measure: (name, what, run) => void cases.push({ name, what, run }) };
+}
+
+/**
+ * The copy-only baselines each codec benchmark reports beside its own work: every item copied into
+ * a preallocated buffer (`set`), and into a new buffer (`slice`). `noun` names an item ("packet").
+ */
+export function copyBaselines(items: readonly Uint8Array[], noun: string): BenchCase[] {
+  const scratch = new Uint8Array(Math.max(...items.map((b) => b.length)));
+  return [
+    {
+      name: 'copy-only baseline',
+      what: `copy each ${noun} into a preallocated buffer (\`set\`)`,
+      run: (n) => {
+        for (let i = 0; i < n; i++) {
+          const item = items[i % items.length]!;
+          scratch.set(item);
+          sink.value += scratch[item.length - 1]!;
+        }
+      },
+    },
+    {
+      name: 'copy-only baseline (allocating)',
+      what: `copy each ${noun} into a new buffer (\`slice\`)`,
+      run: (n) => {
+        for (let i = 0; i < n; i++) sink.value += items[i % items.length]!.slice().length;
+      },
+    },
+  ];
+}
+
+/**
+ * Feeds `stream` (which holds `perStream` items) to `each` in `size`-byte chunks, as TCP reads
+ * arrive, as many times as it takes to pass at least `n` items.
+ */
+export function inChunks(
+  stream: Uint8Array,
+  perStream: number,
+  n: number,
+  each: (chunk: Uint8Array) => void,
+  size = 64 * 1024,
+): void {
+  const rounds = Math.ceil(n / perStream);
+  for (let r = 0; r < rounds; r++) {
+    for (let at = 0; at < stream.length; at += size) each(stream.subarray(at, at + size));
+  }
 }
 
 export const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');

@@ -25,47 +25,32 @@ export const passwordOf = (name: string) => `pw-${name.replace(/@.*/, '')}`;
 
 async function start(protocol: Protocol, count: number): Promise<ServerInfo> {
   const users = userNames(protocol, count);
+  const server = await startMock(protocol, users);
+  closers.push(() => server.close());
+  return {
+    protocol,
+    host: server.host,
+    port: server.port,
+    network: NETWORK[protocol],
+    users,
+    passwords: users.map(passwordOf),
+  };
+}
+
+/** The protocol's mock server with these accounts (each spells a user record its own way). */
+function startMock(
+  protocol: Protocol,
+  users: string[],
+): Promise<{ host: string; port: number; close(): Promise<void> }> {
   switch (protocol) {
-    case 'oscar': {
-      const s = await startMockOscarServer({
+    case 'oscar':
+      return startMockOscarServer({
         users: users.map((screenName) => ({ screenName, password: passwordOf(screenName) })),
       });
-      closers.push(() => s.close());
-      return {
-        protocol,
-        host: s.host,
-        port: s.port,
-        network: NETWORK[protocol],
-        users,
-        passwords: users.map(passwordOf),
-      };
-    }
-    case 'ymsg': {
-      const s = await startMockYmsgServer({ users: users.map((id) => ({ id, password: passwordOf(id) })) });
-      closers.push(() => s.close());
-      return {
-        protocol,
-        host: s.host,
-        port: s.port,
-        network: NETWORK[protocol],
-        users,
-        passwords: users.map(passwordOf),
-      };
-    }
-    case 'msnp': {
-      const s = await startMockMsnpServer({
-        users: users.map((email) => ({ email, password: passwordOf(email) })),
-      });
-      closers.push(() => s.close());
-      return {
-        protocol,
-        host: s.host,
-        port: s.port,
-        network: NETWORK[protocol],
-        users,
-        passwords: users.map(passwordOf),
-      };
-    }
+    case 'ymsg':
+      return startMockYmsgServer({ users: users.map((id) => ({ id, password: passwordOf(id) })) });
+    case 'msnp':
+      return startMockMsnpServer({ users: users.map((email) => ({ email, password: passwordOf(email) })) });
     default:
       throw new Error(`the server process does not run ${protocol}`);
   }

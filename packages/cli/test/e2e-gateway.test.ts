@@ -22,6 +22,7 @@ import {
   startYmsgNetwork,
   type UserDriver,
 } from '../src/drivers/index.js';
+import { until } from './support/walkthrough.js';
 
 /**
  * The gateway's guarantees, end to end over real sockets: anti-spoofing, bad input that ends only
@@ -80,13 +81,17 @@ function user(
   return d;
 }
 
-const until = async (check: () => boolean, what: string, timeoutMs = 10_000) => {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+/** Two gateways on one DHT: alice (Yahoo) through `gy`, dave (XMPP) through `gx`, both logged in. */
+async function aliceAndDave() {
+  const dht = new MemoryDht();
+  const gy = await gateway({ dht });
+  const gx = await gateway({ dht });
+  const alice = user(yahoo, 'alice', gy);
+  const dave = user(jabber, 'dave', gx);
+  await alice.login();
+  await dave.login();
+  return { dht, gy, gx, alice, dave };
+}
 
 describe('anti-spoofing', () => {
   it('a connection that has not finished logging in cannot reach a foreign user', async () => {
@@ -132,13 +137,7 @@ describe('anti-spoofing', () => {
   });
 
   it("a G2G peer that is not alice's gateway cannot inject a message from alice", async () => {
-    const dht = new MemoryDht();
-    const gy = await gateway({ dht });
-    const gx = await gateway({ dht });
-    const alice = user(yahoo, 'alice', gy);
-    const dave = user(jabber, 'dave', gx);
-    await alice.login();
-    await dave.login();
+    const { gx, alice, dave } = await aliceAndDave();
     const rogue = new G2gNode({ identity: generateIdentity(), onEvent: async () => undefined });
     await rogue.listen();
     try {
@@ -163,13 +162,7 @@ describe('anti-spoofing', () => {
   });
 
   it('a forged or tampered location record is rejected, so a rogue gateway cannot claim alice', async () => {
-    const dht = new MemoryDht();
-    const gy = await gateway({ dht });
-    const gx = await gateway({ dht });
-    const alice = user(yahoo, 'alice', gy);
-    const dave = user(jabber, 'dave', gx);
-    await alice.login();
-    await dave.login();
+    const { dht, gx, alice, dave } = await aliceAndDave();
     const rogueIdentity = generateIdentity();
     const rogue = new G2gNode({ identity: rogueIdentity, onEvent: async () => undefined });
     const rogueAddress = await rogue.listen();
@@ -206,13 +199,7 @@ describe('anti-spoofing', () => {
 
 describe('bad input ends only the connection it came on', () => {
   it('malformed frames close that connection; another user on the same gateway carries on', async () => {
-    const dht = new MemoryDht();
-    const gy = await gateway({ dht });
-    const gx = await gateway({ dht });
-    const alice = user(yahoo, 'alice', gy);
-    const dave = user(jabber, 'dave', gx);
-    await alice.login();
-    await dave.login();
+    const { gy, alice, dave } = await aliceAndDave();
     const refused: string[] = [];
     gy.on((e) => e.type === 'refused' && refused.push(e.reason));
     const bad = await socksConnect(gy.socks, yahoo.server.host, yahoo.server.port);

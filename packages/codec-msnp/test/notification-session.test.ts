@@ -35,6 +35,19 @@ describe('notification session: identity gate', () => {
     expect(session.state).toBe('verified');
   });
 
+  it('returns one buffer per side that does not alias the chunk, which the caller may reuse', () => {
+    const session = testGateway().open();
+    const chunk = new TextEncoder().encode(
+      'VER 1 MSNP8 CVR0\r\nCVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS a@b.c\r\n',
+    );
+    const out = session.fromClient(chunk);
+    chunk.fill(0xee); // the engine may reuse its buffer
+    expect(out.toServer).toHaveLength(1);
+    expect(new TextDecoder().decode(out.toServer[0])).toBe(
+      'VER 1 MSNP8 CVR0\r\nCVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS a@b.c\r\n',
+    );
+  });
+
   it('reports a redirect to another notification server without touching it', () => {
     const session = testGateway().open();
     feed(session, 'client', 'VER 1 MSNP10 MSNP9 CVR0\r\n');

@@ -3,6 +3,7 @@ import {
   type CanonicalEvent,
   type Direction,
   emptyOutput,
+  joinOutput,
   type ProxySession,
   type SessionContext,
   type SessionOutput,
@@ -99,11 +100,11 @@ export class MsnpProxySession implements ProxySession {
   }
 
   fromClient(chunk: Uint8Array): SessionOutput {
-    return this.#pump('client', chunk);
+    return joinOutput(this.#pump('client', chunk));
   }
 
   fromServer(chunk: Uint8Array): SessionOutput {
-    return this.#pump('server', chunk);
+    return joinOutput(this.#pump('server', chunk));
   }
 
   #pump(side: Direction, chunk: Uint8Array): SessionOutput {

@@ -4,7 +4,7 @@ import {
   emptyOutput,
   type Framer,
   isCrossTalkError,
-  joinBytes,
+  joinOutput,
   type ProtocolError,
   type ProxySession,
   type RosterItem,
@@ -152,11 +152,7 @@ export class OscarProxySession implements ProxySession {
   }
 
   #output(out: Pending): SessionOutput {
-    return {
-      toServer: out.toServer.length ? [joinBytes(out.toServer)] : [],
-      toClient: out.toClient.length ? [joinBytes(out.toClient)] : [],
-      events: out.events,
-    };
+    return joinOutput({ toServer: out.toServer, toClient: out.toClient, events: out.events });
   }
 
   #fail(out: Pending, error: ProtocolError): SessionOutput {

@@ -7,7 +7,7 @@ import {
   type Feature,
   type FeatureSet,
   isCrossTalkError,
-  joinBytes,
+  joinOutput,
   type ProxySession,
   type RosterItem,
   type SessionContext,
@@ -171,10 +171,7 @@ export class XmppSession implements ProxySession {
       // Keepalives pass at once instead of waiting for the next stanza (RFC 6120 §4.6.1).
       for (const ws of framer.flush()) forward.push(ws);
     }
-    // One write per side and call, a copy (frames may be views of the caller's chunk).
-    if (out.toServer.length > 0) out.toServer = [joinBytes(out.toServer)];
-    if (out.toClient.length > 0) out.toClient = [joinBytes(out.toClient)];
-    return out;
+    return joinOutput(out);
   }
 
   /** One whole frame from `side`. Returns true when the stream has just become opaque. */

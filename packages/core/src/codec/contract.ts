@@ -1,4 +1,5 @@
 import type { Address } from '../address/address.js';
+import { joinBytes } from '../bytes/bytes.js';
 import type { ProtocolError } from '../errors/errors.js';
 import type { CanonicalEvent, RosterItem } from '../model/events.js';
 import type { FeatureSet } from '../model/features.js';
@@ -212,6 +213,18 @@ export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 
 
 export function emptyOutput(): SessionOutput {
   return { toServer: [], toClient: [], events: [] };
+}
+
+/**
+ * `out` with each side's buffers copied into one: what `fromClient`/`fromServer` return never
+ * aliases the chunk passed in (the caller may reuse it, as with framers), and each side leaves in
+ * one write. The OSCAR, XMPP and MSNP sessions return through it (YMSG copies each part itself, and
+ * its tests read the parts: the list, the merged buddies, the rest of the chunk).
+ */
+export function joinOutput(out: SessionOutput): SessionOutput {
+  if (out.toServer.length > 0) out.toServer = [joinBytes(out.toServer)];
+  if (out.toClient.length > 0) out.toClient = [joinBytes(out.toClient)];
+  return out;
 }
 
 /** Appends `more` to `into` and returns `into`. */

@@ -139,7 +139,8 @@ export class ProxiedConnection {
   }
 
   #write(out: SessionOutput): void {
-    // Several buffers from one call leave in one syscall (the profile showed per-buffer writes).
+    // One syscall per side (the profile showed per-buffer writes). Built-in sessions already return
+    // one buffer per side (core `joinOutput`, YMSG aside); this joins what other codecs return.
     const toServer = out.toServer.length > 1 ? [Buffer.concat(out.toServer)] : out.toServer;
     const toClient = out.toClient.length > 1 ? [Buffer.concat(out.toClient)] : out.toClient;
     for (const b of toServer) {

@@ -165,6 +165,7 @@ class GatewayEngine implements Gateway {
         this.metrics.rejectedRecords.inc();
         this.#log.warn({ key, reason }, 'rejected a directory record');
       },
+      onVerified: (kind) => this.metrics.verifiedRecords.inc({ kind }),
     });
     this.#node = new G2gNode({
       identity: this.#identity,

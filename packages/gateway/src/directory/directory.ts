@@ -44,6 +44,8 @@ export interface DirectoryOptions {
   trusted?: (gatewayId: string) => boolean;
   /** Told about every record that failed verification (for logs and metrics). */
   onRejected?: (key: string, reason: string) => void;
+  /** Told each time a record's signature is checked (for metrics: the cost of reads). */
+  onVerified?: (kind: RecordKind) => void;
 }
 
 /**
@@ -61,6 +63,7 @@ export class Directory {
   readonly maxPendingPerUser: number;
   readonly #trusted: ((id: string) => boolean) | undefined;
   readonly #onRejected: ((key: string, reason: string) => void) | undefined;
+  readonly #onVerified: ((kind: RecordKind) => void) | undefined;
   /** Records whose signatures were already verified, by their stored bytes. */
   readonly #verified = new Map<string, DirectoryRecord>();
   /** What this gateway last stored per key, so it can remove exactly that value. */
@@ -75,6 +78,7 @@ export class Directory {
     this.maxPendingPerUser = options.maxPendingPerUser ?? 32;
     this.#trusted = options.trusted;
     this.#onRejected = options.onRejected;
+    this.#onVerified = options.onVerified;
     this.#secret = createHash('sha256').update(dhtSecretSeed(options.identity)).digest('hex');
   }
 
@@ -222,6 +226,7 @@ export class Directory {
         const memo = Buffer.from(value).toString('latin1');
         let record = this.#verified.get(memo);
         if (!record || record.kind !== kind || record.subject !== subject) {
+          this.#onVerified?.(kind);
           record = verifyRecord(value, { kind, subject, now });
           if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
           this.#verified.set(memo, record);

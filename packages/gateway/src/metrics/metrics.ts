@@ -54,6 +54,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly verifiedRecords = new Counter({
+    name: 'crosstalk_verified_directory_records_total',
+    help: 'Directory records whose signature was checked (a value read again is not checked again), by kind',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
   readonly acceptErrors = new Counter({
     name: 'crosstalk_accept_errors_total',
     help: 'Connections a listener could not accept (EMFILE: raise the open-files limit), by listener',

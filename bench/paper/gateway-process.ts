@@ -9,6 +9,9 @@ import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { MemoryDht } from '@crosstalk/core';
 import { createGateway, type Gateway } from '@crosstalk/gateway';
 import { exitWithParent } from './ipc.js';
+import { loopWatch } from './loop-watch.js';
+
+const watch = loopWatch();
 
 const gateways: Gateway[] = [];
 // CPU profile of the measurement window only (not start-up), via the inspector's Profiler.
@@ -19,12 +22,11 @@ const post = (method: string, params?: object) =>
     inspector.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))),
   );
 
-async function translatedTotal(): Promise<number> {
-  let total = 0;
-  for (const g of gateways) {
-    for (const v of (await g.metrics.translated.get()).values) total += v.value;
-  }
-  return total;
+/** A counter's total over both gateways, all labels. */
+async function total(counter: (g: Gateway) => { get(): Promise<{ values: { value: number }[] }> }) {
+  let sum = 0;
+  for (const g of gateways) for (const v of (await counter(g).get()).values) sum += v.value;
+  return sum;
 }
 
 exitWithParent();
@@ -50,9 +52,15 @@ process.on('message', async (m: { type: string; count?: number; file?: string })
       process.send!({
         type: 'stats',
         cpuMicros: cpu.user + cpu.system,
-        translated: await translatedTotal(),
+        translated: await total((g) => g.metrics.translated),
+        verified: await total((g) => g.metrics.verifiedRecords),
         users: gateways.reduce((n, g) => n + g.users().length, 0),
       });
+    } else if (m.type === 'watch-start') {
+      watch.start();
+      process.send!({ type: 'watching' });
+    } else if (m.type === 'watch-stop') {
+      process.send!({ type: 'watched', loop: watch.stop() });
     } else if (m.type === 'profile-start') {
       await post('Profiler.enable');
       await post('Profiler.start');

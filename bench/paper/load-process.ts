@@ -7,6 +7,7 @@
  */
 import { type ConnectUser, connectors } from './connectors.js';
 import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
+import { loopWatch } from './loop-watch.js';
 import { socksVia } from './socks-dial.js';
 
 export interface LoadPlan {
@@ -40,6 +41,11 @@ export interface PairStats {
   received: number;
   /** Latencies in ms of messages sent inside the window. */
   latencies: number[];
+  /** When each of those was sent, ms after the window opened (a tail that clusters in time is a pause). */
+  sentAt: number[];
+  /** And which clients sent and received it (indexes into the load's client list). */
+  sender: number[];
+  receiver: number[];
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -102,7 +108,7 @@ export async function runLoad(
     const key = `${from}>${to}`;
     let p = pairs.get(key);
     if (!p) {
-      p = { from, to, sent: 0, received: 0, latencies: [] };
+      p = { from, to, sent: 0, received: 0, latencies: [], sentAt: [], sender: [], receiver: [] };
       pairs.set(key, p);
     }
     return p;
@@ -124,6 +130,9 @@ export async function runLoad(
       const p = pair(sender.protocol, c.protocol);
       p.received++;
       p.latencies.push(at - sentAt);
+      p.sentAt.push(sentAt - windowStart);
+      p.sender.push(sender.index);
+      p.receiver.push(c.index);
     });
   }
 
@@ -135,11 +144,22 @@ export async function runLoad(
   let errors = 0;
   const ticker = setInterval(() => progress('messages', Math.min(now() - begin, total), total), 250);
   // Tell run.ts when the measurement window opens and closes, so it samples the proxies' CPU then.
+  const watch = loopWatch();
+  let loop: ReturnType<typeof watch.stop> | undefined;
   setTimeout(
-    () => process.send?.({ type: 'window', edge: 'start' }),
+    () => {
+      watch.start();
+      process.send?.({ type: 'window', edge: 'start' });
+    },
     Math.max(0, windowStart - now()),
   ).unref();
-  setTimeout(() => process.send?.({ type: 'window', edge: 'end' }), Math.max(0, windowEnd - now())).unref();
+  setTimeout(
+    () => {
+      loop = watch.stop();
+      process.send?.({ type: 'window', edge: 'end' });
+    },
+    Math.max(0, windowEnd - now()),
+  ).unref();
   await Promise.all(
     clients.map(async (c) => {
       let seq = 0;
@@ -164,7 +184,7 @@ export async function runLoad(
   await new Promise((r) => setTimeout(r, Math.max(0, windowEnd - now()) + plan.drainMs));
   clearInterval(ticker);
   await Promise.all(clients.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
-  return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors };
+  return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors, loop, windowStart };
 }
 
 exitWithParent();

@@ -22,10 +22,12 @@ import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { fmt, machineLine, publish } from '../lib/harness.js';
 import { latencyChart } from './chart.js';
 import { PROTOCOLS, type Protocol, request, type ServerInfo, usageOf } from './ipc.js';
 import type { LoadPlan, PairStats } from './load-process.js';
+import type { LoopReport } from './loop-watch.js';
 import { ms, type Summary, summarize } from './stats.js';
 
 // ------------------------------------------------------------------ options
@@ -54,12 +56,29 @@ const command = `npm run bench -- ${argv.join(' ')}`.trim();
 
 // ------------------------------------------------------------------ processes
 
-// Children run the built packages (npm run bench builds first), as a deployed gateway would; tsx
-// only loads the bench scripts themselves.
-const execArgv = ['--import', 'tsx'];
-function child(file: string, extra: string[] = []): ChildProcess {
-  return fork(join(here, file), [], {
-    execArgv: [...execArgv, ...extra],
+// Children run the built packages (npm run bench builds first), as a deployed gateway would. Their
+// own scripts are bundled to plain JavaScript first, so that no child carries a TypeScript loader
+// (tsx runs its hooks on a thread of its own, whose garbage collections took a core away from the
+// processes under test on a 2-core machine).
+const buildDir = join(here, '..', '.build');
+function bundleChildren(): void {
+  buildSync({
+    entryPoints: ['load-process.ts', 'servers-process.ts', 'gateway-process.ts'].map((f) => join(here, f)),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outdir: buildDir,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'error',
+  });
+}
+// --child-flags passes V8/Node flags to every child (e.g. "--trace-gc"), for looking into a tail.
+const childFlags = arg('child-flags', '').split(' ').filter(Boolean);
+function child(file: string): ChildProcess {
+  return fork(join(buildDir, file.replace(/\.ts$/, '.mjs')), [], {
+    execArgv: childFlags,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -164,6 +183,8 @@ async function treeCpu(pid: number): Promise<number> {
 
 interface Servers {
   infos: ServerInfo[];
+  /** The mock servers' process, watched over each window. */
+  proc: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -184,26 +205,55 @@ async function startServers(perProtocol: number): Promise<Servers> {
     servers.push(prosody.info);
     stops.push(prosody.stop);
   }
-  return { infos: servers, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
+  return { infos: servers, proc, stop: async () => void (await Promise.all(stops.map((s) => s()))) };
 }
 
-async function runLoad(plan: LoadPlan, label: string, onWindow?: (edge: 'start' | 'end') => void) {
+/**
+ * Runs one load and, over its measurement window, watches the event loops of `watched` (the
+ * servers, the proxy under test) as the load process watches its own: the report names the
+ * process a latency tail comes from.
+ */
+async function runLoad(
+  plan: LoadPlan,
+  label: string,
+  watched: Record<string, ChildProcess>,
+  onWindow?: (edge: 'start' | 'end') => void,
+) {
   const proc = child('load-process.ts');
+  const loops: Record<string, Promise<LoopReport>> = {};
   proc.on(
     'message',
     (m: { type?: string; stage?: string; done?: number; total?: number; edge?: 'start' | 'end' }) => {
       if (m.type === 'progress') bar(`${label} ${m.stage}`, m.done!, m.total!);
-      if (m.type === 'window') onWindow?.(m.edge!);
+      if (m.type !== 'window') return;
+      onWindow?.(m.edge!);
+      for (const [name, p] of Object.entries(watched)) {
+        if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
+        else {
+          loops[name] = request<{ loop: LoopReport }>(p, { type: 'watch-stop' }, 'watched').then(
+            (r) => r.loop,
+          );
+          loops[name].catch(() => {}); // awaited below
+        }
+      }
     },
   );
-  const result = await request<{ pairs: PairStats[]; clients: number; sendErrors: number }>(
-    proc,
-    { type: 'run', plan },
-    'result',
-  );
+  const result = await request<{
+    pairs: PairStats[];
+    clients: number;
+    sendErrors: number;
+    loop?: LoopReport;
+    windowStart: number;
+  }>(proc, { type: 'run', plan }, 'result');
   if (process.stderr.isTTY) process.stderr.write('\n');
   proc.kill();
-  return result;
+  const watchedLoops: Record<string, LoopReport> = {};
+  if (result.loop) watchedLoops.load = result.loop;
+  for (const [name, loop] of Object.entries(loops)) {
+    const report = await loop.catch(() => undefined);
+    if (report) watchedLoops[name] = report;
+  }
+  return { ...result, loops: watchedLoops };
 }
 
 const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
@@ -252,7 +302,7 @@ function matrix(pairs: PairStats[], direct: Map<Protocol, Summary>): PairRow[] {
     );
 }
 
-async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: string, profile = false) {
+async function gatewayRun(servers: Servers, perProtocol: number, label: string, profile = false) {
   const profileDir = join(resultsDir, 'profile');
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
@@ -264,12 +314,12 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
   );
   pinTo(pid, 1);
   const idle = await usageOf(pid);
-  const plan = { ...basePlan(servers, perProtocol), proxies: socks };
-  type Stats = { cpuMicros: number; translated: number };
+  const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
+  type Stats = { cpuMicros: number; translated: number; verified: number };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
-  const loadPromise = runLoad(plan, label, (edge) => {
+  const loadPromise = runLoad(plan, label, { servers: servers.proc, gateways: proc }, (edge) => {
     const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
     sample.catch(() => {}); // awaited below, after the load: a failure is reported there
     if (edge === 'start') before = sample;
@@ -310,6 +360,8 @@ async function gatewayRun(servers: ServerInfo[], perProtocol: number, label: str
     result,
     cpuPerMessage: translated ? (a.cpuMicros - b.cpuMicros) / translated : Number.NaN,
     translated,
+    /** Directory signatures checked per translated message. */
+    verifiedPerMessage: translated ? (a.verified - b.verified) / translated : Number.NaN,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
     profileDir: profile ? profileDir : undefined,
   };
@@ -346,6 +398,7 @@ function hottest(dir: string, count = 8): { name: string; share: number }[] {
 
 async function main() {
   mkdirSync(resultsDir, { recursive: true });
+  bundleChildren();
   const started = new Date();
   // Children (load, servers, prosody) inherit CPU 0; the proxies are moved to CPU 1 as they start.
   pinTo(process.pid, 0);
@@ -357,7 +410,9 @@ async function main() {
   const servers = await startServers(maxPer);
   try {
     // 1. direct: same-network only, straight to the servers
-    const direct = await runLoad({ ...basePlan(servers.infos, perProtocol), partners: 'same' }, 'direct');
+    const direct = await runLoad({ ...basePlan(servers.infos, perProtocol), partners: 'same' }, 'direct', {
+      servers: servers.proc,
+    });
     const directByProtocol = new Map<Protocol, Summary>();
     for (const p of protocols) {
       directByProtocol.set(
@@ -366,7 +421,7 @@ async function main() {
       );
     }
     // 2. gateways: mixed networks (the latency matrix)
-    const enterprise = await gatewayRun(servers.infos, perProtocol, 'gateways');
+    const enterprise = await gatewayRun(servers, perProtocol, 'gateways');
     const rows = matrix(enterprise.result.pairs, directByProtocol);
     // 3. dante: the same same-network load through a relay that translates nothing
     const dante = await startDante();
@@ -379,6 +434,7 @@ async function main() {
         proxies: [{ host: '127.0.0.1', port: dante.port }],
       },
       'dante',
+      { servers: servers.proc },
       (edge) => {
         if (edge === 'start') danteBefore = treeCpu(dante.pid);
         else danteAfter = treeCpu(dante.pid);
@@ -409,7 +465,7 @@ async function main() {
       const last = i === steps.length - 1;
       let run: Awaited<ReturnType<typeof gatewayRun>>;
       try {
-        run = await gatewayRun(servers.infos, per, `${n} clients`, last);
+        run = await gatewayRun(servers, per, `${n} clients`, last);
       } catch (error) {
         failed = {
           clients: n,
@@ -439,7 +495,7 @@ async function main() {
       if (lost > sent * 0.01) {
         if (!run.profileDir) {
           try {
-            const again = await gatewayRun(servers.infos, per, `${n} (profiled)`, true);
+            const again = await gatewayRun(servers, per, `${n} (profiled)`, true);
             profile = hottest(again.profileDir!);
           } catch (error) {
             failed = {
@@ -468,13 +524,20 @@ async function main() {
       direct: Object.fromEntries(directByProtocol),
       matrix: rows,
       cpuPerTranslatedMessageMicros: enterprise.cpuPerMessage,
+      directoryVerificationsPerMessage: enterprise.verifiedPerMessage,
       dante: { cpuPerMessageMicros: dantePerMessage, added: summarize(danteAdded) },
       saturation,
       failed,
       profile,
+      loops: { direct: direct.loops, gateways: enterprise.result.loops, dante: relayed.loops },
     };
     const stamp = started.toISOString().replace(/[:.]/g, '-');
     writeFileSync(join(resultsDir, `paper-${stamp}.json`), `${JSON.stringify(json, null, 1)}\n`);
+    // Every message's send time and latency (large; not committed): for finding when a tail happened.
+    writeFileSync(
+      join(resultsDir, `paper-${stamp}.samples.json`),
+      JSON.stringify({ direct, gateways: enterprise.result, dante: relayed }),
+    );
     const svg = latencyChart(
       `Added delay per pair, ${clients} clients at 1 msg/s (${date})`,
       rows.map((r) => ({ label: `${r.from}→${r.to}`, mean: r.added.mean, p99: r.added.p99 })),
@@ -482,7 +545,8 @@ async function main() {
     // One chart per run, beside its JSON and named in its section of docs/benchmarks.md.
     const chartName = `benchmarks-paper-latency-${stamp}.svg`;
     writeFileSync(join(resultsDir, `paper-${stamp}.svg`), svg);
-    writeFileSync(join(here, '..', '..', 'docs', chartName), svg);
+    // Into docs/ only with the section that names it (--append); otherwise beside the JSON.
+    if (argv.includes('--append')) writeFileSync(join(here, '..', '..', 'docs', chartName), svg);
     const okPairs = rows.filter((r) => r.added.p99 <= 2 && r.lost === 0).length;
     // All pairs together, beside dante's same-network relay of the same load.
     const oursAdded = summarize(
@@ -511,7 +575,18 @@ async function main() {
       `Direct latency (baseline): ${protocols.map((p) => `${p} ${ms(directByProtocol.get(p)!.mean)} ms mean, p99 ${ms(directByProtocol.get(p)!.p99)}`).join('; ')}.`,
       `Target "p99 added ≤ 2 ms for every pair, 0 lost": ${okPairs}/${rows.length} pairs meet it.`,
       '',
-      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×). Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
+      'Where a message can wait, per process over each window (event-loop delay: how late a 1 ms timer fired; GC: pauses of the garbage collector):',
+      '',
+      '| run | process | CPU (cores) | loop delay p50 (ms) | p99 | max | GC pauses | GC total (ms) | longest GC (ms) |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...Object.entries(json.loops).flatMap(([run, loops]) =>
+        Object.entries(loops).map(
+          ([name, l]) =>
+            `| ${run} | ${name} | ${l.cpu.toFixed(2)} | ${ms(l.delayP50)} | ${ms(l.delayP99)} | ${ms(l.delayMax)} | ${l.gcPauses} | ${ms(l.gcTotalMs)} | ${ms(l.gcMaxMs)} |`,
+        ),
+      ),
+      '',
+      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message. Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',
       '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | gateway memory per client |',
       '|---:|---:|---:|---:|---:|---:|',

@@ -6,6 +6,9 @@ import { startMockMsnpServer } from '@crosstalk/codec-msnp/testing';
 import { startMockOscarServer } from '@crosstalk/codec-oscar/testing';
 import { startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
 import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
+import { loopWatch } from './loop-watch.js';
+
+const watch = loopWatch();
 
 const closers: (() => Promise<void>)[] = [];
 const NETWORK = { oscar: 'aol', ymsg: 'yahoo', msnp: 'msn', xmpp: 'localhost' } as const;
@@ -63,6 +66,11 @@ process.on('message', async (m: { type: string; protocols?: Protocol[]; count?: 
       const servers: ServerInfo[] = [];
       for (const p of m.protocols ?? []) servers.push(await start(p, m.count ?? 0));
       process.send!({ type: 'started', servers });
+    } else if (m.type === 'watch-start') {
+      watch.start();
+      process.send!({ type: 'watching' });
+    } else if (m.type === 'watch-stop') {
+      process.send!({ type: 'watched', loop: watch.stop() });
     } else if (m.type === 'stop') {
       for (const c of closers.splice(0)) await c();
       process.send!({ type: 'stopped' });

@@ -54,6 +54,7 @@ process.on('message', async (m: { type: string; count?: number; file?: string })
         cpuMicros: cpu.user + cpu.system,
         translated: await total((g) => g.metrics.translated),
         verified: await total((g) => g.metrics.verifiedRecords),
+        acceptErrors: await total((g) => g.metrics.acceptErrors),
         users: gateways.reduce((n, g) => n + g.users().length, 0),
       });
     } else if (m.type === 'watch-start') {

@@ -159,6 +159,15 @@ async function startDante(): Promise<{ pid: number; port: number; stop(): Promis
   };
 }
 
+/** The hard limit on open files a process here may raise itself to (`ulimit -Hn`). */
+function openFilesLimit(): string {
+  try {
+    return execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 function childrenOf(pid: number): number[] {
   try {
     const out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
@@ -315,7 +324,7 @@ async function gatewayRun(servers: Servers, perProtocol: number, label: string, 
   pinTo(pid, 1);
   const idle = await usageOf(pid);
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
-  type Stats = { cpuMicros: number; translated: number; verified: number };
+  type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
@@ -362,6 +371,8 @@ async function gatewayRun(servers: Servers, perProtocol: number, label: string, 
     translated,
     /** Directory signatures checked per translated message. */
     verifiedPerMessage: translated ? (a.verified - b.verified) / translated : Number.NaN,
+    /** Connections the gateways' listeners could not accept over the window (EMFILE). */
+    acceptErrors: a.acceptErrors - b.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
     profileDir: profile ? profileDir : undefined,
   };
@@ -456,6 +467,7 @@ async function main() {
       cpuPerMessage: number;
       memoryPerClient: number;
       rate: number;
+      acceptErrors: number;
     }[] = [];
     let profile: { name: string; share: number }[] = [];
     /** The step that could not finish, and why (the climb ends there; what came before is kept). */
@@ -491,6 +503,7 @@ async function main() {
         cpuPerMessage: run.cpuPerMessage,
         memoryPerClient: run.memoryPerClient,
         rate: sent / (windowMs / 1000),
+        acceptErrors: run.acceptErrors,
       });
       // The table shows where the targets stop holding; only heavy loss ends the climb early.
       if (lost > sent * 0.01) break;
@@ -605,6 +618,12 @@ async function main() {
         ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`
         : 'No step sustained p99 ≤ 10 ms with nothing lost.',
       failed ? `The ${failed.clients}-client step did not finish: ${failed.reason}.` : '',
+      ...saturation
+        .filter((s) => s.acceptErrors > 0)
+        .map(
+          (s) =>
+            `At ${s.clients} clients the gateways could not accept ${s.acceptErrors} connections in the window (out of file descriptors: this process may hold ${openFilesLimit()}); the lost messages are conversations that could not open.`,
+        ),
       profile.length
         ? `Where the gateway process spends its busy time at ${profiledClients} clients (a profiled re-run of the last step, not in the table; CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
         : '',

@@ -19,7 +19,7 @@ import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
@@ -159,6 +159,38 @@ async function startDante(): Promise<{ pid: number; port: number; stop(): Promis
   };
 }
 
+interface CpuTimes {
+  busy: number;
+  steal: number;
+  total: number;
+}
+
+/** The machine's CPU time so far, from /proc/stat's first line (all CPUs, in ticks). */
+function machineCpuTimes(): CpuTimes | undefined {
+  try {
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number) as number[];
+    const busy = user! + nice! + system! + irq! + softirq!;
+    return { busy, steal: steal!, total: busy + idle! + iowait! + steal! };
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+/**
+ * Over a window, the share of all CPUs' time that processes used (busy) and that the hypervisor
+ * took from this VM (steal: the vCPU was runnable and not run, which a process sees as a stall).
+ */
+function machineShares(start?: CpuTimes, end?: CpuTimes): { busy: number; steal: number } | undefined {
+  if (!start || !end || end.total <= start.total) return undefined;
+  const total = end.total - start.total;
+  return { busy: (end.busy - start.busy) / total, steal: (end.steal - start.steal) / total };
+}
+
 /** The hard limit on open files a process here may raise itself to (`ulimit -Hn`). */
 function openFilesLimit(): string {
   try {
@@ -230,11 +262,13 @@ async function runLoad(
 ) {
   const proc = child('load-process.ts');
   const loops: Record<string, Promise<LoopReport>> = {};
+  const cpuTimes: { start?: CpuTimes; end?: CpuTimes } = {};
   proc.on(
     'message',
     (m: { type?: string; stage?: string; done?: number; total?: number; edge?: 'start' | 'end' }) => {
       if (m.type === 'progress') bar(`${label} ${m.stage}`, m.done!, m.total!);
       if (m.type !== 'window') return;
+      cpuTimes[m.edge!] = machineCpuTimes();
       onWindow?.(m.edge!);
       for (const [name, p] of Object.entries(watched)) {
         if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
@@ -262,7 +296,7 @@ async function runLoad(
     const report = await loop.catch(() => undefined);
     if (report) watchedLoops[name] = report;
   }
-  return { ...result, loops: watchedLoops };
+  return { ...result, loops: watchedLoops, machine: machineShares(cpuTimes.start, cpuTimes.end) };
 }
 
 const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
@@ -547,6 +581,7 @@ async function main() {
       failed,
       profile,
       loops: { direct: direct.loops, gateways: enterprise.result.loops, dante: relayed.loops },
+      machineShares: { direct: direct.machine, gateways: enterprise.result.machine, dante: relayed.machine },
     };
     const stamp = started.toISOString().replace(/[:.]/g, '-');
     writeFileSync(join(resultsDir, `paper-${stamp}.json`), `${JSON.stringify(json, null, 1)}\n`);
@@ -604,6 +639,16 @@ async function main() {
             `| ${run} | ${name} | ${l.cpu.toFixed(2)} | ${l.cpuKernel.toFixed(2)} | ${ms(l.delayP50)} | ${ms(l.delayP99)} | ${ms(l.delayMax)} | ${l.gcPauses} | ${ms(l.gcTotalMs)} | ${ms(l.gcMaxMs)} |`,
         ),
       ),
+      '',
+      `The whole machine over each window (/proc/stat, all ${cpus().length} CPUs): ${Object.entries(
+        json.machineShares,
+      )
+        .map(([run, m]) =>
+          m
+            ? `${run} ${(m.busy * 100).toFixed(0)}% busy, ${(m.steal * 100).toFixed(1)}% stolen by the hypervisor`
+            : `${run} unknown`,
+        )
+        .join('; ')}. Stolen time is time a vCPU was ready and not run: every process on it stalls at once.`,
       '',
       `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message. Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',

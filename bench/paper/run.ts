@@ -405,8 +405,9 @@ async function gatewayRun(servers: Servers, perProtocol: number, label: string, 
     translated,
     /** Directory signatures checked per translated message. */
     verifiedPerMessage: translated ? (a.verified - b.verified) / translated : Number.NaN,
-    /** Connections the gateways' listeners could not accept over the window (EMFILE). */
-    acceptErrors: a.acceptErrors - b.acceptErrors,
+    /** Connections the gateways' listeners could not accept since they started (EMFILE; most
+     * connections open in the warm-up, when each MSN conversation opens its switchboard). */
+    acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
     profileDir: profile ? profileDir : undefined,
   };
@@ -667,7 +668,7 @@ async function main() {
         .filter((s) => s.acceptErrors > 0)
         .map(
           (s) =>
-            `At ${s.clients} clients the gateways could not accept ${s.acceptErrors} connections in the window (out of file descriptors: this process may hold ${openFilesLimit()}); the lost messages are conversations that could not open.`,
+            `At ${s.clients} clients the gateways could not accept ${s.acceptErrors} connections (out of file descriptors: a process here may hold ${openFilesLimit()}); the lost messages are conversations that could not open.`,
         ),
       profile.length
         ? `Where the gateway process spends its busy time at ${profiledClients} clients (a profiled re-run of the last step, not in the table; CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`

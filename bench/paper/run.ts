@@ -324,20 +324,24 @@ interface PairRow {
   added: Summary;
 }
 
-/** Added delay = through-gateway latency minus the mean direct latency on the sender's network. */
+/** Added delay = latency through the proxy minus the mean direct latency on the sender's network. */
+function addedDelays(pairs: PairStats[], direct: Map<Protocol, Summary>): number[] {
+  return pairs.flatMap((p) => {
+    const base = direct.get(p.from)?.mean ?? 0;
+    return p.latencies.map((l) => l - base);
+  });
+}
+
 function matrix(pairs: PairStats[], direct: Map<Protocol, Summary>): PairRow[] {
   return pairs
-    .map((p) => {
-      const base = direct.get(p.from)?.mean ?? 0;
-      return {
-        from: p.from,
-        to: p.to,
-        sent: p.sent,
-        lost: Math.max(0, p.sent - p.received),
-        through: summarize(p.latencies),
-        added: summarize(p.latencies.map((l) => l - base)),
-      };
-    })
+    .map((p) => ({
+      from: p.from,
+      to: p.to,
+      sent: p.sent,
+      lost: Math.max(0, p.sent - p.received),
+      through: summarize(p.latencies),
+      added: summarize(addedDelays([p], direct)),
+    }))
     .sort(
       (a, b) =>
         PROTOCOLS.indexOf(a.from) - PROTOCOLS.indexOf(b.from) ||
@@ -491,9 +495,7 @@ async function main() {
     // Messages sent inside the window (the CPU was sampled at its edges).
     const danteMessages = relayed.pairs.reduce((n, p) => n + p.sent, 0);
     const dantePerMessage = danteMessages ? danteCpu / danteMessages : Number.NaN;
-    const danteAdded = relayed.pairs.flatMap((p) =>
-      p.latencies.map((l) => l - (directByProtocol.get(p.from)?.mean ?? 0)),
-    );
+    const danteSummary = summarize(addedDelays(relayed.pairs, directByProtocol));
     // 4. saturation
     const saturation: {
       clients: number;
@@ -524,11 +526,7 @@ async function main() {
       }
       profiledClients = n;
       const all = matrix(run.result.pairs, directByProtocol);
-      const p99 = summarize(
-        run.result.pairs.flatMap((p) =>
-          p.latencies.map((l) => l - (directByProtocol.get(p.from)?.mean ?? 0)),
-        ),
-      ).p99;
+      const p99 = summarize(addedDelays(run.result.pairs, directByProtocol)).p99;
       const lost = all.reduce((s, r) => s + r.lost, 0);
       const sent = all.reduce((s, r) => s + r.sent, 0);
       saturation.push({
@@ -577,7 +575,7 @@ async function main() {
       matrix: rows,
       cpuPerTranslatedMessageMicros: enterprise.cpuPerMessage,
       directoryVerificationsPerMessage: enterprise.verifiedPerMessage,
-      dante: { cpuPerMessageMicros: dantePerMessage, added: summarize(danteAdded) },
+      dante: { cpuPerMessageMicros: dantePerMessage, added: danteSummary },
       saturation,
       failed,
       profile,
@@ -602,12 +600,7 @@ async function main() {
     if (argv.includes('--append')) writeFileSync(join(here, '..', '..', 'docs', chartName), svg);
     const okPairs = rows.filter((r) => r.added.p99 <= 2 && r.lost === 0).length;
     // All pairs together, beside dante's same-network relay of the same load.
-    const oursAdded = summarize(
-      enterprise.result.pairs.flatMap((p) =>
-        p.latencies.map((l) => l - (directByProtocol.get(p.from)?.mean ?? 0)),
-      ),
-    );
-    const danteSummary = summarize(danteAdded);
+    const oursAdded = summarize(addedDelays(enterprise.result.pairs, directByProtocol));
     const best = saturation.filter((s) => s.p99 <= 10 && s.lost === 0).at(-1);
     const lines = [
       '',

@@ -56,7 +56,7 @@ export class GatewayMetrics {
 
   readonly verifiedRecords = new Counter({
     name: 'crosstalk_verified_directory_records_total',
-    help: 'Directory records whose signature was checked (a value read again is not checked again), by kind',
+    help: 'Directory records checked on read (parsed, then their signature verified; a value read again is not checked again), by kind',
     labelNames: ['kind'],
     registers: [this.registry],
   });

@@ -24,7 +24,7 @@ import type { ProxiedConnection } from './engine/connection.js';
 import { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
 import { describeRefusal, SocksFront } from './engine/socks-front.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
-import { SpoofedEventError, UserOfflineError } from './errors/errors.js';
+import { SpoofedEventError, SpoofedSenderError, UserOfflineError } from './errors/errors.js';
 import { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/identity.js';
 import { G2gNode, G2gRefusedError } from './g2g/link.js';
@@ -339,10 +339,10 @@ class GatewayEngine implements Gateway {
           );
           return;
         }
+        const stamped = this.#stampSender(c, manager, event.event);
+        if (!stamped) return;
         const work =
-          event.type === 'self'
-            ? this.#ownEvent(manager, event.event)
-            : this.#outbound(manager, c, event.event);
+          event.type === 'self' ? this.#ownEvent(manager, stamped) : this.#outbound(manager, c, stamped);
         this.#track(
           work.catch((error) => this.#log.error({ err: error }, 'handling an outbound event failed')),
         );
@@ -363,6 +363,35 @@ class GatewayEngine implements Gateway {
       default:
         return;
     }
+  }
+
+  /**
+   * The sender of everything a connection sends is its verified user, whatever the client's bytes
+   * claim (YMSG key 1, an XMPP `from`): the event leaves stamped with the manager's address, and a
+   * claim naming anyone else is refused, counted and logged (docs/ARCHITECTURE.md, "Who may say what").
+   */
+  #stampSender(c: ProxiedConnection, m: UserManager, event: CanonicalEvent): CanonicalEvent | undefined {
+    const claimed = event.kind === 'roster' ? event.owner : event.from;
+    if (addressKey(claimed) !== m.key) {
+      const error = new SpoofedSenderError(
+        `${formatAddress(m.address)} sent a ${event.kind} as ${formatAddress(claimed)}`,
+      );
+      this.#refuse(error, { connection: c.id, kind: event.kind, claimed: formatAddress(claimed) });
+      return undefined;
+    }
+    return event.kind === 'roster' ? { ...event, owner: m.address } : { ...event, from: m.address };
+  }
+
+  /** One refusal: counted by its code, logged in one line, reported to observers. */
+  #refuse(error: Error, context: Record<string, unknown> & { connection?: string }): void {
+    const reason = isCrossTalkError(error) ? error.code : 'error';
+    this.metrics.refused.inc({ reason });
+    this.#log.warn({ ...context, reason, error: error.message }, 'refused');
+    this.#emit({
+      type: 'refused',
+      reason: describeRefusal(error),
+      ...(context.connection ? { connection: context.connection } : {}),
+    });
   }
 
   #managerOf(c: ProxiedConnection): UserManager | undefined {

@@ -271,6 +271,15 @@ export class DhtKeyFullError extends CrossTalkError {
 }
 
 /** `remove` named a value that was stored under a different secret (or none). */
+/** One publisher (one secret) already holds its share of a key: others keep room to publish. */
+export class DhtPublisherQuotaError extends CrossTalkError {
+  override readonly name = 'DhtPublisherQuotaError';
+  readonly code = 'ERR_DHT_PUBLISHER_QUOTA';
+  constructor(readonly limit: number) {
+    super(`this publisher already holds the maximum of ${limit} values under this DHT key`);
+  }
+}
+
 export class DhtSecretMismatchError extends CrossTalkError {
   override readonly name = 'DhtSecretMismatchError';
   readonly code = 'ERR_DHT_SECRET_MISMATCH';

@@ -54,6 +54,15 @@ export class SpoofedEventError extends CrossTalkError {
   readonly code = 'ERR_SPOOFED_EVENT';
 }
 
+/**
+ * A verified user's client named someone else as the sender (YMSG key 1, an XMPP `from`): the
+ * engine stamps the connection's verified user on everything it sends, and refuses a mismatch.
+ */
+export class SpoofedSenderError extends CrossTalkError {
+  override readonly name = 'SpoofedSenderError';
+  readonly code = 'ERR_SPOOFED_SENDER';
+}
+
 /** A directory record whose signature does not verify, or that names another publisher. */
 export class InvalidRecordError extends CrossTalkError {
   override readonly name = 'InvalidRecordError';

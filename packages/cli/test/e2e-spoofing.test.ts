@@ -25,7 +25,7 @@ let yahoo: NetworkFixture;
 let jabber: NetworkFixture;
 const gateways: Gateway[] = [];
 const drivers: UserDriver[] = [];
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
   yahoo = await startYmsgNetwork([

@@ -161,9 +161,10 @@ class GatewayEngine implements Gateway {
       now: this.#now,
       ...(this.#o.softTtl ? { softTtl: this.#o.softTtl } : {}),
       ...(trusted ? { trusted: (id: string) => id === this.#identity.id || trusted.has(id) } : {}),
-      onRejected: (key, reason) => {
+      onRejected: (key, reason, code) => {
         this.metrics.rejectedRecords.inc();
-        this.#log.warn({ key, reason }, 'rejected a directory record');
+        this.metrics.refused.inc({ reason: code });
+        this.#log.warn({ key, reason, code }, 'rejected a directory record');
       },
       onVerified: (kind) => this.metrics.verifiedRecords.inc({ kind }),
     });
@@ -232,7 +233,7 @@ class GatewayEngine implements Gateway {
         this.#o.metrics.host ?? '127.0.0.1',
         this.#o.metrics.port ?? 0,
       );
-    await this.#republishPending();
+    await this.#republishHardState();
     await this.#advertiseCapabilities();
     this.#log.info(
       { id: this.id, socks: this.socks, g2g: this.g2g, codecs: this.#registry.protocols() },
@@ -243,6 +244,7 @@ class GatewayEngine implements Gateway {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#hardRefresh);
     await this.#front.close();
     for (const c of [...this.#connections]) c.close('gateway shutting down');
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -435,7 +437,12 @@ class GatewayEngine implements Gateway {
   // ------------------------------------------------------------------ the manager's steps
 
   async #online(m: UserManager): Promise<void> {
+    const since = this.#now();
     await this.directory.publishLocation(m.address, this.g2g);
+    await this.directory.publishHome(m.address, since);
+    await this.#store.update((s) => {
+      s.users[m.key] = { foreignBuddies: [], ...s.users[m.key], home: since };
+    });
     await this.directory.publishPresence(m.presence);
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
@@ -560,22 +567,64 @@ class GatewayEngine implements Gateway {
     this.#emit({ type: 'pending-held', event });
   }
 
+  /**
+   * Hard state back into the DHT: the requests this gateway holds and its users' home records (with
+   * the login time they were first published with, so a restart never outbids a later login
+   * elsewhere). Run on start and then at a third of the pending TTL, so neither expires while held.
+   */
+  async #republishHardState(): Promise<void> {
+    await this.#republishPending();
+    for (const [key, user] of Object.entries(this.#store.state.users)) {
+      if (user.home === undefined) continue;
+      try {
+        await this.directory.publishHome(parseAddress(key), user.home);
+      } catch (error) {
+        this.#log.warn({ user: key, err: error }, 'could not republish a home record');
+      }
+    }
+    if (!this.#hardRefresh) {
+      this.#hardRefresh = setInterval(
+        () => {
+          this.#track(
+            this.#republishHardState().catch((error) =>
+              this.#log.warn({ err: error }, 'republishing hard state failed'),
+            ),
+          );
+        },
+        Math.max(1000, Math.floor(this.directory.pendingTtl / 3)),
+      );
+      this.#hardRefresh.unref();
+    }
+  }
+
+  #hardRefresh: NodeJS.Timeout | undefined;
+
   async #republishPending(): Promise<void> {
-    const kept: { request: unknown; value: string }[] = [];
-    for (const held of this.#store.state.pending) {
+    // Each held entry is re-signed in place; entries added or released meanwhile are left as they are.
+    const replaced = new Map<object, { request: unknown; value: string } | undefined>();
+    for (const held of [...this.#store.state.pending]) {
       try {
         const event = eventFromJson(held.request);
-        if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') continue;
+        if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') {
+          replaced.set(held, undefined);
+          continue;
+        }
         const value = await this.directory.holdPending(event, Buffer.from(held.value, 'hex'));
-        if (value) kept.push({ request: held.request, value: Buffer.from(value).toString('hex') });
+        replaced.set(held, value && { request: held.request, value: Buffer.from(value).toString('hex') });
       } catch (error) {
         this.#log.warn({ err: error }, 'dropping an unreadable held request');
+        replaced.set(held, undefined);
       }
     }
     await this.#store.update((s) => {
-      s.pending = kept;
+      s.pending = s.pending.flatMap((p) => {
+        if (!replaced.has(p)) return [p];
+        const next = replaced.get(p);
+        return next ? [next] : [];
+      });
     });
   }
+
 
   /** An answer reached the requester: update their foreign buddy, and stop holding the request. */
   async #recordAnswer(answer: CanonicalEvent & { kind: 'buddy-response' }): Promise<void> {
@@ -610,7 +659,7 @@ class GatewayEngine implements Gateway {
     if (at >= 0) list[at] = after;
     else list.push(after);
     await this.#store.update((s) => {
-      s.users[key] = { foreignBuddies: list.map(itemToJson) };
+      s.users[key] = { ...s.users[key], foreignBuddies: list.map(itemToJson) };
     });
   }
 

@@ -69,6 +69,22 @@ export class InvalidRecordError extends CrossTalkError {
   readonly code = 'ERR_INVALID_RECORD';
 }
 
+/** A directory record dated further ahead than the clock-skew limit (it would win "newest" for good). */
+export class FutureRecordError extends CrossTalkError {
+  override readonly name = 'FutureRecordError';
+  readonly code = 'ERR_RECORD_FROM_FUTURE';
+}
+
+/**
+ * A well-signed directory record from a gateway that may not say it (docs/ARCHITECTURE.md, "Who
+ * may say what"): presence not from the user's location holder, a pending request or answer not
+ * from its sender's gateway, a publisher outside the trust list.
+ */
+export class UnauthorisedRecordError extends CrossTalkError {
+  override readonly name = 'UnauthorisedRecordError';
+  readonly code = 'ERR_UNAUTHORISED_RECORD';
+}
+
 export class UserOfflineError extends CrossTalkError {
   override readonly name = 'UserOfflineError';
   readonly code = 'ERR_USER_OFFLINE';

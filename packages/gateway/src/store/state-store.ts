@@ -20,7 +20,14 @@ const RosterItemJson = z.object({
 export const HardStateSchema = z.object({
   version: z.literal(1),
   identity: z.string().optional(),
-  users: z.record(z.string(), z.object({ foreignBuddies: z.array(RosterItemJson) })),
+  users: z.record(
+    z.string(),
+    z.object({
+      foreignBuddies: z.array(RosterItemJson),
+      /** When the user last logged in through this gateway (their `home` record's `since`). */
+      home: z.number().int().nonnegative().optional(),
+    }),
+  ),
   /** Requests this gateway published for offline users: the event (JSON) and the DHT value (hex). */
   pending: z.array(z.object({ request: z.unknown(), value: z.string() })),
   /** Ids of pending requests already delivered to local users, so they are not shown twice. */

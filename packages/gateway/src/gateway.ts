@@ -625,7 +625,6 @@ class GatewayEngine implements Gateway {
     });
   }
 
-
   /** An answer reached the requester: update their foreign buddy, and stop holding the request. */
   async #recordAnswer(answer: CanonicalEvent & { kind: 'buddy-response' }): Promise<void> {
     await this.#setBuddy(answer.to, answer.from, (item) =>

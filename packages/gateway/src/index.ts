@@ -62,4 +62,10 @@ export {
   socks4ConnectRequest,
   socks4Reply,
 } from './socks/socks4.js';
-export { emptyState, type HardState, type QuarantinedEntry, StateStore } from './store/state-store.js';
+export {
+  emptyState,
+  type HardState,
+  HardStateSchema,
+  type QuarantinedEntry,
+  StateStore,
+} from './store/state-store.js';

@@ -61,7 +61,7 @@ interface Child {
   held: Held[];
   /** Resolves once `n` acknowledgements have been read. */
   acknowledged(n: number): Promise<void>;
-  exited: Promise<unknown>;
+  exited: Promise<unknown[]>;
 }
 
 const script = fileURLToPath(new URL('./support/crash-gateway.ts', import.meta.url));

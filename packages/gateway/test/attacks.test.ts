@@ -229,7 +229,12 @@ describe('SOCKS clients that hold connections', () => {
     clearInterval(drip);
     expect(await refused('ERR_SOCKS_TIMEOUT')).toBe(2);
     expect(
-      logs.filter((l) => l.msg === 'refused a SOCKS request' && /ERR_SOCKS_TIMEOUT/.test(l.reason!)),
+      logs.filter(
+        (l) =>
+          l.msg === 'refused a SOCKS request' &&
+          /ERR_SOCKS_TIMEOUT/.test(l.reason!) &&
+          l.source === '127.0.0.2',
+      ),
     ).toHaveLength(2);
     expect(await echoThrough(g, echo)).toBe('still here');
     await echo.close();

@@ -106,10 +106,10 @@ export class SocksFront {
     socket.on('close', () => this.#sockets.delete(socket));
   }
 
-  /** Counts a client against the limits; false (and the reason reported) when it is over one. */
-  #admit(id: string, client: Socket): boolean {
+  /** Counts a client against the limits: its source, or undefined (the reason reported) when over one. */
+  #admit(id: string, client: Socket): string | undefined {
     const address = client.remoteAddress;
-    if (!address) return false; // already gone
+    if (!address) return undefined; // already gone
     const source = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
     const fromSource = this.#clientsBySource.get(source) ?? 0;
     const perSource = this.#o.maxConnectionsPerSource ?? Number.POSITIVE_INFINITY;
@@ -122,7 +122,7 @@ export class SocksFront {
           : undefined;
     if (refusal) {
       this.#o.onRefused?.({ id, reason: refusal, source });
-      return false;
+      return undefined;
     }
     this.#clients++;
     this.#clientsBySource.set(source, fromSource + 1);
@@ -132,20 +132,21 @@ export class SocksFront {
       if (left > 0) this.#clientsBySource.set(source, left);
       else this.#clientsBySource.delete(source);
     });
-    return true;
+    return source;
   }
 
   #accept(client: Socket): void {
     const id = `conn-${++this.#next}`;
     client.on('error', () => client.destroy());
-    if (!this.#admit(id, client)) return void client.destroy();
+    const source = this.#admit(id, client);
+    if (!source) return void client.destroy();
     this.#track(client);
     client.setNoDelay(true);
     let buffered: Uint8Array = new Uint8Array(0);
     // Idle clients and slowlorises (a byte at a time) get one deadline for the whole request.
     const timer = setTimeout(() => {
       client.off('data', onData);
-      this.#o.onRefused?.({ id, reason: new SocksTimeoutError(this.#o.requestTimeout) });
+      this.#o.onRefused?.({ id, reason: new SocksTimeoutError(this.#o.requestTimeout), source });
       client.destroy();
     }, this.#o.requestTimeout);
     timer.unref();
@@ -159,7 +160,7 @@ export class SocksFront {
       } catch (error) {
         clearTimeout(timer);
         client.off('data', onData);
-        this.#o.onRefused?.({ id, reason: error });
+        this.#o.onRefused?.({ id, reason: error, source });
         client.end(socks4Reply(SocksReply.rejected));
         return;
       }
@@ -169,7 +170,7 @@ export class SocksFront {
       client.pause();
       const early = buffered.subarray(parsed.consumed);
       this.#connect(id, client, parsed.request, early).catch((error) => {
-        this.#o.onRefused?.({ id, reason: error, request: parsed.request });
+        this.#o.onRefused?.({ id, reason: error, request: parsed.request, source });
         if (!client.destroyed) client.end(socks4Reply(SocksReply.rejected));
       });
     };

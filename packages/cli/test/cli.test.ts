@@ -226,6 +226,79 @@ describe('crosstalk gateway', () => {
     }
   });
 
+  it('a corrupt identity key in the state file: one line naming the file, exit 1', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const state = join(dir, 'state.json');
+    const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
+    const { code, stderr } = await run(['gateway', '--state', state, '--socks', '127.0.0.1:0']);
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(state);
+    expect(stderr).toMatch(/gateway key/);
+  });
+
+  it('exits with one line when a port is taken, instead of hanging on the listeners it opened', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as { port: number }).port;
+    const source = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@crosstalk/source',
+        source,
+        'gateway',
+        '--socks',
+        `127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // A gateway that hangs instead of exiting is stopped here, and the test fails on its exit code.
+    const stop = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code] = await once(child, 'exit');
+    clearTimeout(stop);
+    busy.close();
+    expect(code).toBe(1);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toEqual([expect.stringMatching(/EADDRINUSE/)]);
+  }, 20_000);
+
+  it('passes the config file limits to the gateway', async () => {
+    const { parseConfig } = await import('@crosstalk/gateway');
+    const { startGatewayFromConfig } = await import('../src/commands/gateway.js');
+    const { socksConnect, startEchoServer } = await import('@crosstalk/gateway/testing');
+    const config = parseConfig({
+      socks: { port: 0 },
+      log: { level: 'silent' },
+      limits: { socksConnectionsPerSource: 1 },
+      timeouts: { g2gHandshake: 1000 },
+    });
+    expect(() => parseConfig({ limits: { socksConnection: 1 } })).toThrow(/limits/);
+    const echo = await startEchoServer();
+    const gateway = await startGatewayFromConfig(toys(), config);
+    const first = await socksConnect(gateway.socks, echo.host, echo.port);
+    await expect(socksConnect(gateway.socks, echo.host, echo.port)).rejects.toThrow();
+    first.destroy();
+    await gateway.close();
+    await echo.close();
+  });
+
   it('a bad config file is refused with the field that is wrong', async () => {
     const { mkdtemp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');

@@ -21,7 +21,7 @@ import {
 import pino, { type Logger } from 'pino';
 import { Directory, type Location, type PendingEvent } from './directory/directory.js';
 import type { ProxiedConnection } from './engine/connection.js';
-import { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { describeRefusal, SocksFront } from './engine/socks-front.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 import { SpoofedEventError, SpoofedSenderError, UserOfflineError } from './errors/errors.js';
@@ -56,13 +56,44 @@ export interface GatewayOptions {
   /** When set, only directory records from these gateway ids are believed. */
   trustedGateways?: readonly string[];
   logger?: Logger | false;
-  timeouts?: { connect?: number; socksRequest?: number; sniff?: number };
+  /**
+   * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
+   * `sniff` the first bytes before relaying untouched (5 s), `g2gHandshake` a peer gateway's
+   * handshake (10 s).
+   */
+  timeouts?: { connect?: number; socksRequest?: number; sniff?: number; g2gHandshake?: number };
+  /** Connection limits, for a gateway open to the internet (see `DEFAULT_LIMITS`). */
+  limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog?: number;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
   softTtl?: number;
   now?: () => number;
 }
+
+export interface GatewayLimits {
+  /** SOCKS client connections held at once. */
+  socksConnections?: number;
+  /** SOCKS client connections held at once from one source address. */
+  socksConnectionsPerSource?: number;
+  /** G2G connections not yet authenticated, at once. */
+  g2gPending?: number;
+  /** G2G connections not yet authenticated, at once, from one source address. */
+  g2gPendingPerSource?: number;
+}
+
+/**
+ * Limits unless configured: a client holds 2 descriptors per proxied connection (docs/operating.md
+ * "Capacity"); an MSN user with many conversations holds a few dozen connections, so 256 per
+ * address leaves room for several users behind one NAT. A peer gateway needs one G2G connection per
+ * gateway it talks to, and authenticated links are not counted.
+ */
+export const DEFAULT_LIMITS: Required<GatewayLimits> = {
+  socksConnections: 10_000,
+  socksConnectionsPerSource: 256,
+  g2gPending: 256,
+  g2gPendingPerSource: 8,
+};
 
 export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
@@ -146,9 +177,29 @@ class GatewayEngine implements Gateway {
   // ------------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
+    try {
+      await this.#start();
+    } catch (error) {
+      // Whatever started is stopped, so a gateway that cannot start does not keep the process alive.
+      await this.#front?.close().catch(() => {});
+      await this.#node?.close().catch(() => {});
+      await this.metrics.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #start(): Promise<void> {
     this.#store = await StateStore.open(this.#o.stateFile);
+    for (const file of this.#store.removedTemporaries)
+      this.#log.warn({ file }, 'removed the temporary file of an interrupted state write');
+    for (const q of this.#store.quarantined) {
+      this.#log.warn(
+        { what: q.what, owner: q.owner, reason: q.reason, quarantine: this.#store.quarantinePath },
+        'moved an unreadable state entry to the quarantine file',
+      );
+    }
     const pem = this.#store.state.identity;
-    this.#identity = pem ? identityFromPem(pem) : (this.#o.identity ?? generateIdentity());
+    this.#identity = pem ? identityFromPem(pem, this.#o.stateFile) : (this.#o.identity ?? generateIdentity());
     if (!pem) {
       await this.#store.update((s) => {
         s.identity = this.#identity.exportPrivateKey();
@@ -168,12 +219,23 @@ class GatewayEngine implements Gateway {
       },
       onVerified: (kind) => this.metrics.verifiedRecords.inc({ kind }),
     });
+    const limits = { ...DEFAULT_LIMITS, ...this.#o.limits };
+    const own = new OwnListeners();
     this.#node = new G2gNode({
       identity: this.#identity,
       onEvent: (peer, payload) => this.#receive(peer, payload),
       onAcceptError: (error) => this.#acceptError('g2g', error),
+      ...(this.#o.timeouts?.g2gHandshake ? { handshakeTimeout: this.#o.timeouts.g2gHandshake } : {}),
+      maxPending: limits.g2gPending,
+      maxPendingPerSource: limits.g2gPendingPerSource,
+      onRefused: ({ source, error }) => {
+        this.metrics.refused.inc({ reason: error.code });
+        this.#log.info({ source, reason: describeRefusal(error) }, 'refused a G2G connection');
+        this.#emit({ type: 'refused', reason: describeRefusal(error) });
+      },
     });
     this.g2g = await this.#node.listen(this.#o.g2g?.host ?? '127.0.0.1', this.#o.g2g?.port ?? 0);
+    own.add(() => this.#node.boundAddress);
     const upstream = this.#o.upstream;
     const policy =
       upstream && 'resolve' in upstream
@@ -192,6 +254,9 @@ class GatewayEngine implements Gateway {
       sniffTimeout: this.#o.timeouts?.sniff ?? 5_000,
       sniffLimit: 64,
       maxBacklog: this.#o.maxBacklog ?? 1024 * 1024,
+      maxConnections: limits.socksConnections,
+      maxConnectionsPerSource: limits.socksConnectionsPerSource,
+      own,
       context: (info) => this.#context(info.id, info.codec, info.target, info.virtual),
       hooks: {
         onOpen: (c) => {
@@ -214,11 +279,12 @@ class GatewayEngine implements Gateway {
         this.#log.debug({ connection: id, target }, 'unrecognised protocol: relaying untouched');
       },
       onAcceptError: (error) => this.#acceptError('socks', error),
-      onRefused: ({ id, reason, request }) => {
+      onRefused: ({ id, reason, request, source }) => {
         this.metrics.refused.inc({ reason: isCrossTalkError(reason) ? reason.code : 'error' });
         this.#log.info(
           {
             connection: id,
+            source,
             target: request && `${request.host}:${request.port}`,
             reason: describeRefusal(reason),
           },
@@ -228,11 +294,13 @@ class GatewayEngine implements Gateway {
       },
     });
     this.socks = await this.#front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
+    own.add(() => this.#front.boundAddress);
     if (this.#o.metrics)
       this.metricsAddress = await this.metrics.listen(
         this.#o.metrics.host ?? '127.0.0.1',
         this.#o.metrics.port ?? 0,
       );
+    own.add(() => this.metrics.boundAddress);
     await this.#republishHardState();
     await this.#advertiseCapabilities();
     this.#log.info(

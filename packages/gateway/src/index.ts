@@ -16,7 +16,13 @@ export {
   verifyRecord,
 } from './directory/records.js';
 export { ProxiedConnection } from './engine/connection.js';
-export { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+export {
+  type BoundAddress,
+  cidrPolicy,
+  LOOPBACK_ONLY,
+  OwnListeners,
+  type UpstreamPolicy,
+} from './engine/policy.js';
 export { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 export * from './errors/errors.js';
 export { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
@@ -27,8 +33,25 @@ export {
   publicKeyFromId,
   verifySignature,
 } from './g2g/identity.js';
-export { type G2gEventHandler, G2gLink, G2gNode, type G2gPeer, G2gRefusedError } from './g2g/link.js';
-export { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from './gateway.js';
+export {
+  G2G_HANDSHAKE_TIMEOUT,
+  G2G_PRE_AUTH_BYTES,
+  type G2gEventHandler,
+  G2gLink,
+  type G2gLinkOptions,
+  G2gNode,
+  type G2gNodeOptions,
+  type G2gPeer,
+  G2gRefusedError,
+} from './g2g/link.js';
+export {
+  createGateway,
+  DEFAULT_LIMITS,
+  type Gateway,
+  type GatewayEvent,
+  type GatewayLimits,
+  type GatewayOptions,
+} from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
 export {
   parseSocks4Request,
@@ -39,4 +62,10 @@ export {
   socks4ConnectRequest,
   socks4Reply,
 } from './socks/socks4.js';
-export { emptyState, type HardState, StateStore } from './store/state-store.js';
+export {
+  emptyState,
+  type HardState,
+  HardStateSchema,
+  type QuarantinedEntry,
+  StateStore,
+} from './store/state-store.js';

@@ -2,7 +2,14 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { isCrossTalkError } from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { G2gNode, G2gRefusedError, generateIdentity, UserOfflineError } from '../src/index.js';
+import { encodeG2g, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
+import {
+  G2G_PRE_AUTH_BYTES,
+  G2gNode,
+  G2gRefusedError,
+  generateIdentity,
+  UserOfflineError,
+} from '../src/index.js';
 
 const nodes: G2gNode[] = [];
 afterEach(async () => {
@@ -74,5 +81,52 @@ describe('G2G links', () => {
     raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     await once(raw, 'close');
     expect(await a.n.send(b.peer, Buffer.from('fine'))).toBe('test');
+  });
+
+  it('a large event sent in the same chunk as AUTH is judged by the limit after authentication', async () => {
+    const received: number[] = [];
+    const b = await node(async (_peer, payload) => {
+      received.push(payload.length);
+      return 'big';
+    });
+    // A hand-driven peer: HELLO, then AUTH and a 64 KiB EVENT in one write.
+    const me = generateIdentity();
+    const nonce = Buffer.alloc(32, 9);
+    const raw = connect(b.address.port, b.address.host);
+    await once(raw, 'connect');
+    raw.write(encodeG2g(G2gType.hello, Buffer.concat([Buffer.from(me.id, 'hex'), nonce])));
+    const framer = new G2gFramer();
+    const frames: { type: number; body: Uint8Array }[] = [];
+    raw.on('data', (chunk: Buffer) => frames.push(...framer.push(chunk)));
+    while (!frames.some((f) => f.type === G2gType.hello)) await once(raw, 'data');
+    const theirNonce = frames.find((f) => f.type === G2gType.hello)!.body.subarray(32);
+    // The transcript the link checks (link.ts): label, signer's nonce, other's nonce, both ids.
+    const transcript = Buffer.concat([
+      Buffer.from('crosstalk g2g auth v1'),
+      nonce,
+      theirNonce,
+      Buffer.from(me.id, 'hex'),
+      Buffer.from(b.identity.id, 'hex'),
+    ]);
+    const event = Buffer.alloc(64 * 1024, 0x41);
+    expect(event.length).toBeGreaterThan(G2G_PRE_AUTH_BYTES);
+    raw.write(
+      Buffer.concat([
+        encodeG2g(G2gType.auth, me.sign(transcript)),
+        encodeG2g(G2gType.event, Buffer.concat([u32(1), event])),
+      ]),
+    );
+    while (!frames.some((f) => f.type === G2gType.ack)) await once(raw, 'data');
+    expect(received).toEqual([event.length]);
+    raw.destroy();
+  });
+
+  it('the framer refuses a frame over its limit from the header, before buffering the body', () => {
+    const framer = new G2gFramer();
+    framer.maxBuffered = 100;
+    expect(framer.push(encodeG2g(G2gType.hello, Buffer.alloc(50)))).toHaveLength(1);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(200);
+    expect(() => framer.push(header)).toThrow(/outside 1\.\.96/);
   });
 });

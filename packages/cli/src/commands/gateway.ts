@@ -60,6 +60,7 @@ export async function startGatewayFromConfig(
     ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
     logger,
     timeouts: config.timeouts,
+    limits: config.limits,
     ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
   });
 }

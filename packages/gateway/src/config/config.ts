@@ -39,7 +39,19 @@ export const GatewayConfigSchema = z
         connect: z.number().positive().optional(),
         socksRequest: z.number().positive().optional(),
         sniff: z.number().positive().optional(),
+        g2gHandshake: z.number().positive().optional(),
       })
+      .strict()
+      .default({}),
+    /** Connection limits (the gateway's DEFAULT_LIMITS when absent). */
+    limits: z
+      .object({
+        socksConnections: z.number().int().positive().optional(),
+        socksConnectionsPerSource: z.number().int().positive().optional(),
+        g2gPending: z.number().int().positive().optional(),
+        g2gPendingPerSource: z.number().int().positive().optional(),
+      })
+      .strict()
       .default({}),
     maxBacklog: z.number().int().positive().optional(),
   })

@@ -100,3 +100,84 @@ export class InvalidConfigError extends CrossTalkError {
   override readonly name = 'InvalidConfigError';
   readonly code = 'ERR_INVALID_CONFIG';
 }
+
+/** A client connected through the gateway to one of the gateway's own listeners (a proxy loop). */
+export class ProxyLoopError extends CrossTalkError {
+  override readonly name = 'ProxyLoopError';
+  readonly code = 'ERR_PROXY_LOOP';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`destination ${host}:${port} is this gateway's own listener`);
+  }
+}
+
+/** A SOCKS client did not complete its request in time (idle, or a slowloris sending a byte at a time). */
+export class SocksTimeoutError extends CrossTalkError {
+  override readonly name = 'SocksTimeoutError';
+  readonly code = 'ERR_SOCKS_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no complete SOCKS request within ${timeoutMs} ms`);
+  }
+}
+
+/** A G2G peer did not complete the handshake in time. */
+export class G2gHandshakeTimeoutError extends CrossTalkError {
+  override readonly name = 'G2gHandshakeTimeoutError';
+  readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no G2G handshake within ${timeoutMs} ms`);
+  }
+}
+
+/** A listener already holds as many connections (of the kind it caps) as it allows. */
+export class TooManyConnectionsError extends CrossTalkError {
+  override readonly name = 'TooManyConnectionsError';
+  readonly code = 'ERR_TOO_MANY_CONNECTIONS';
+  constructor(
+    readonly listener: string,
+    readonly limit: number,
+  ) {
+    super(`the ${listener} listener is full (${limit} connections)`);
+  }
+}
+
+/** One source address already holds as many connections (of the kind capped) as it may. */
+export class TooManyFromSourceError extends CrossTalkError {
+  override readonly name = 'TooManyFromSourceError';
+  readonly code = 'ERR_TOO_MANY_FROM_SOURCE';
+  constructor(
+    readonly listener: string,
+    readonly source: string,
+    readonly limit: number,
+  ) {
+    super(`${source} already holds ${limit} connections to the ${listener} listener`);
+  }
+}
+
+/** The hard-state file cannot be used (not JSON, wrong shape); `path` names it. */
+export class InvalidStateFileError extends CrossTalkError {
+  override readonly name = 'InvalidStateFileError';
+  readonly code = 'ERR_INVALID_STATE_FILE';
+  constructor(
+    readonly path: string,
+    reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`state file ${path}: ${reason}`, options);
+  }
+}
+
+/** The gateway's key (in the state file named by `source`) is not a usable ed25519 private key. */
+export class InvalidIdentityKeyError extends CrossTalkError {
+  override readonly name = 'InvalidIdentityKeyError';
+  readonly code = 'ERR_INVALID_IDENTITY_KEY';
+  constructor(
+    readonly source: string,
+    reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`the gateway key in ${source} is unusable: ${reason}`, options);
+  }
+}

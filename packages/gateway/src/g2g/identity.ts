@@ -6,6 +6,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
+import { InvalidIdentityKeyError } from '../errors/errors.js';
 
 /**
  * A gateway's identity: an ed25519 key pair; its id is the raw 32-byte public key in hex
@@ -63,8 +64,20 @@ export function generateIdentity(): GatewayIdentity {
   return fromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }
 
-export function identityFromPem(pem: string): GatewayIdentity {
-  return fromPrivateKey(createPrivateKey(pem));
+/**
+ * The identity whose PKCS#8 PEM private key is `pem`; `source` names where it came from (the state
+ * file) in the `InvalidIdentityKeyError` thrown when it is not an ed25519 private key.
+ */
+export function identityFromPem(pem: string, source = 'the given PEM'): GatewayIdentity {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (cause) {
+    throw new InvalidIdentityKeyError(source, 'not a PEM private key', { cause });
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new InvalidIdentityKeyError(source, `a ${key.asymmetricKeyType} key, not ed25519`);
+  return fromPrivateKey(key);
 }
 
 /** True when `signature` is `id`'s ed25519 signature of `data`. Never throws. */

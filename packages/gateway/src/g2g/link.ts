@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { DeliveryFailedError, isCrossTalkError } from '@crosstalk/core';
-import { G2gAuthError, G2gProtocolError } from '../errors/errors.js';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { type CrossTalkError, DeliveryFailedError, isCrossTalkError } from '@crosstalk/core';
+import {
+  G2gAuthError,
+  G2gHandshakeTimeoutError,
+  G2gProtocolError,
+  TooManyConnectionsError,
+  TooManyFromSourceError,
+} from '../errors/errors.js';
 import { type GatewayIdentity, verifySignature } from './identity.js';
-import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
+import { encodeG2g, G2gFramer, G2gType, MAX_G2G_FRAME, readU32, u32 } from './wire.js';
 
 /**
  * Authenticated gateway-to-gateway links for the embedded mode: TCP, length-framed, with a mutual
@@ -18,6 +24,24 @@ import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
 const AUTH_LABEL = Buffer.from('crosstalk g2g auth v1');
 const ID_BYTES = 32;
 const NONCE_BYTES = 32;
+
+/**
+ * Bytes a peer may have buffered with us before it has proved its key: HELLO and AUTH are under
+ * 100 bytes each (and a Noise handshake message is of the same order), so an unauthenticated
+ * connection costs little however many arrive.
+ */
+export const G2G_PRE_AUTH_BYTES = 4096;
+/** Default ms a peer has to complete the handshake. */
+export const G2G_HANDSHAKE_TIMEOUT = 10_000;
+
+export interface G2gLinkOptions {
+  /** ms to complete the handshake; then the link closes with `G2gHandshakeTimeoutError`. */
+  handshakeTimeout?: number;
+  /** Bytes one frame may take before authentication (`G2G_PRE_AUTH_BYTES`). */
+  preAuthBytes?: number;
+  /** Called once when the link closes, with why (a `DeliveryFailedError` when the peer hung up). */
+  onClose?(error: Error, authenticated: boolean): void;
+}
 
 export interface G2gPeer {
   id: string;
@@ -58,17 +82,31 @@ export class G2gLink {
   readonly ready: Promise<void>;
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
+  readonly #handshakeTimer: NodeJS.Timeout;
+  readonly #onClose: G2gLinkOptions['onClose'];
 
-  constructor(socket: Socket, identity: GatewayIdentity, onEvent: G2gEventHandler, expectedPeer?: string) {
+  constructor(
+    socket: Socket,
+    identity: GatewayIdentity,
+    onEvent: G2gEventHandler,
+    expectedPeer?: string,
+    options: G2gLinkOptions = {},
+  ) {
     this.#socket = socket;
     this.#identity = identity;
     this.#expected = expectedPeer;
     this.#onEvent = onEvent;
+    this.#onClose = options.onClose;
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
     });
     this.ready.catch(() => {});
+    // Until the peer proves its key it may hold only a small buffer, and only for a while.
+    this.#framer.maxBuffered = options.preAuthBytes ?? G2G_PRE_AUTH_BYTES;
+    const deadline = options.handshakeTimeout ?? G2G_HANDSHAKE_TIMEOUT;
+    this.#handshakeTimer = setTimeout(() => this.#close(new G2gHandshakeTimeoutError(deadline)), deadline);
+    this.#handshakeTimer.unref();
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('error', (e) => this.#close(e));
@@ -78,6 +116,10 @@ export class G2gLink {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated;
   }
 
   /** Sends one canonical event; resolves when the peer acknowledged it, with the protocol it named. */
@@ -110,7 +152,10 @@ export class G2gLink {
 
   #receive(chunk: Uint8Array): void {
     try {
-      for (const frame of this.#framer.push(chunk)) this.#frame(frame.type, frame.body);
+      // One frame at a time: the handshake's last frame raises the framer's limit for the rest.
+      this.#framer.feed(chunk);
+      for (let frame = this.#framer.next(); frame && !this.#closed; frame = this.#framer.next())
+        this.#frame(frame.type, frame.body);
     } catch (error) {
       this.#close(error instanceof Error ? error : new G2gProtocolError(String(error)));
     }
@@ -139,6 +184,8 @@ export class G2gLink {
         if (!verifySignature(this.peerId, transcript, body))
           throw new G2gAuthError('the peer could not prove its gateway key');
         this.#authenticated = true;
+        clearTimeout(this.#handshakeTimer);
+        this.#framer.maxBuffered = 4 + MAX_G2G_FRAME;
         this.#resolveReady();
         return;
       }
@@ -203,10 +250,12 @@ export class G2gLink {
   #close(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
     this.#rejectReady(error);
     for (const pending of this.#inflight.values()) pending.reject(error);
     this.#inflight.clear();
     this.#socket.destroy();
+    this.#onClose?.(error, this.#authenticated);
   }
 }
 
@@ -217,6 +266,33 @@ export class G2gRefusedError extends DeliveryFailedError {
   }
 }
 
+export interface G2gNodeOptions {
+  identity: GatewayIdentity;
+  onEvent: G2gEventHandler;
+  connectTimeout?: number;
+  /** ms a peer has to complete the handshake, on accepted and dialled links (`G2G_HANDSHAKE_TIMEOUT`). */
+  handshakeTimeout?: number;
+  /** Bytes one frame may take before authentication (`G2G_PRE_AUTH_BYTES`). */
+  preAuthBytes?: number;
+  /** Accepted connections not yet authenticated, at most, in all. Default 256. */
+  maxPending?: number;
+  /** Accepted connections not yet authenticated, at most, from one source address. Default 8. */
+  maxPendingPerSource?: number;
+  /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
+  onAcceptError?: (error: Error) => void;
+  /**
+   * An accepted connection refused (over a limit) or closed for what it sent (handshake timeout,
+   * bad frames, a failed proof), with the peer's address.
+   */
+  onRefused?: (info: { source: string; error: CrossTalkError }) => void;
+}
+
+/** IPv4 peers of a dual-stack listener appear as `::ffff:a.b.c.d`: one source either way. */
+function sourceOf(socket: Socket): string | undefined {
+  const address = socket.remoteAddress;
+  return address?.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
 /** One gateway's G2G endpoint: a listener, and outgoing links reused per peer and redialled when lost. */
 export class G2gNode {
   readonly #identity: GatewayIdentity;
@@ -225,20 +301,16 @@ export class G2gNode {
   readonly #accepted = new Set<G2gLink>();
   #server: Server | undefined;
   #address: { host: string; port: number } | undefined;
+  readonly #o: G2gNodeOptions;
+  /** Accepted connections that have not authenticated yet, in all and by source address. */
+  #pending = 0;
+  readonly #pendingBySource = new Map<string, number>();
 
-  readonly #onAcceptError: ((error: Error) => void) | undefined;
-
-  constructor(options: {
-    identity: GatewayIdentity;
-    onEvent: G2gEventHandler;
-    connectTimeout?: number;
-    /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
-    onAcceptError?: (error: Error) => void;
-  }) {
+  constructor(options: G2gNodeOptions) {
+    this.#o = options;
     this.#identity = options.identity;
     this.#onEvent = options.onEvent;
     this.connectTimeout = options.connectTimeout ?? 5000;
-    this.#onAcceptError = options.onAcceptError;
   }
 
   readonly connectTimeout: number;
@@ -254,19 +326,75 @@ export class G2gNode {
   }
 
   async listen(host = '127.0.0.1', port = 0): Promise<{ host: string; port: number }> {
-    const server = createServer((socket) => {
-      const link = new G2gLink(socket, this.#identity, this.#onEvent);
-      this.#accepted.add(link);
-      socket.on('close', () => this.#accepted.delete(link));
-    });
+    const server = createServer((socket) => this.#admit(socket));
     server.listen(port, host);
     await once(server, 'listening');
     // After listening, a server 'error' is a failed accept; unheard, it would end the process.
-    server.on('error', (error) => this.#onAcceptError?.(error));
+    server.on('error', (error) => this.#o.onAcceptError?.(error));
     this.#server = server;
     const address = server.address() as { port: number };
     this.#address = { host, port: address.port };
     return this.#address;
+  }
+
+  /** The address the listener is bound to (a wildcard stays a wildcard), once listening. */
+  get boundAddress(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /**
+   * A peer's connection: refused at once when its source, or the listener, already holds as many
+   * unauthenticated connections as allowed; otherwise a link with a handshake deadline and a small
+   * buffer until it authenticates (then it no longer counts as pending).
+   */
+  #admit(socket: Socket): void {
+    socket.on('error', () => {});
+    const source = sourceOf(socket);
+    if (!source) return void socket.destroy();
+    const perSource = this.#o.maxPendingPerSource ?? 8;
+    const total = this.#o.maxPending ?? 256;
+    const fromSource = this.#pendingBySource.get(source) ?? 0;
+    const refusal =
+      fromSource >= perSource
+        ? new TooManyFromSourceError('g2g', source, perSource)
+        : this.#pending >= total
+          ? new TooManyConnectionsError('g2g', total)
+          : undefined;
+    if (refusal) {
+      socket.destroy();
+      this.#o.onRefused?.({ source, error: refusal });
+      return;
+    }
+    this.#pending++;
+    this.#pendingBySource.set(source, fromSource + 1);
+    let pending = true;
+    const settle = () => {
+      if (!pending) return;
+      pending = false;
+      this.#pending--;
+      const left = (this.#pendingBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.#pendingBySource.set(source, left);
+      else this.#pendingBySource.delete(source);
+    };
+    const link = new G2gLink(socket, this.#identity, this.#onEvent, undefined, {
+      ...this.#linkOptions(),
+      onClose: (error) => {
+        settle();
+        this.#accepted.delete(link);
+        // A peer that hung up is not refused; one closed for what it did (or did not) send is.
+        if (isCrossTalkError(error) && error.code !== 'ERR_DELIVERY_FAILED')
+          this.#o.onRefused?.({ source, error });
+      },
+    });
+    link.ready.then(settle, () => {});
+    this.#accepted.add(link);
+  }
+
+  #linkOptions(): G2gLinkOptions {
+    return {
+      ...(this.#o.handshakeTimeout ? { handshakeTimeout: this.#o.handshakeTimeout } : {}),
+      ...(this.#o.preAuthBytes ? { preAuthBytes: this.#o.preAuthBytes } : {}),
+    };
   }
 
   /** Sends an event to `peer`, reusing a live link or dialling one; resolves with the delivering protocol. */
@@ -308,7 +436,7 @@ export class G2gNode {
     } finally {
       clearTimeout(timer);
     }
-    const link = new G2gLink(socket, this.#identity, this.#onEvent, peer.id);
+    const link = new G2gLink(socket, this.#identity, this.#onEvent, peer.id, this.#linkOptions());
     await link.ready;
     return link;
   }

@@ -680,8 +680,8 @@ class GatewayEngine implements Gateway {
         const value = await this.directory.holdPending(event, Buffer.from(held.value, 'hex'));
         replaced.set(held, value && { request: held.request, value: Buffer.from(value).toString('hex') });
       } catch (error) {
-        this.#log.warn({ err: error }, 'dropping an unreadable held request');
-        replaced.set(held, undefined);
+        // Kept as it is (the DHT may be unreachable now); the next round tries again.
+        this.#log.warn({ err: error }, 'could not republish a held request; it stays held');
       }
     }
     await this.#store.update((s) => {

@@ -447,7 +447,7 @@ export function codecChecks(options: CodecSuiteOptions): Check[] {
   const setup = translationSetup(codec, options);
   checks.push({
     name: 'translator: generated events come back through fromEvent, encode, framer, decode and toEvents with their kind, from, to and text',
-    run: translationRoundTrip(setup, options.translation?.runs ?? 40),
+    run: translationRoundTrip(setup, options.translation?.runs ?? 50),
   });
   if (options.logins?.length) {
     const sessionSetup = { ...setup, foreignBuddy: foreignBuddyOf(setup.isForeign) };

@@ -35,6 +35,11 @@ export interface LoginScript {
    */
   conn?: string;
   /**
+   * The connection on which the client sets its own status, for the `self` check. Default: `conn`
+   * (MSNP: the notification connection, not the switchboard).
+   */
+  statusConn?: string;
+  /**
    * Client writes that make `to` addressable on that connection before the suite sends it a
    * message or delivers one from it (an MSNP switchboard's `CAL t bob@yahoo`). Default: none.
    */

@@ -399,16 +399,22 @@ function eventFor(base: CanonicalEvent, from: Address, to: Address): CanonicalEv
   return base.kind === 'roster' ? { ...base, owner: to } : { ...base, from, to };
 }
 
-/** The verified connection of a replayed login, the translator to write its client frames with. */
-function verifiedConnection(setup: SessionSetup, script: LoginScript, replay: Replay) {
-  const conn = script.conn ?? connOf(script.writes[script.writes.length - 1]!);
+/**
+ * A verified connection of a replayed login (`conn`, or the script's), with the translator to write
+ * its client frames with; the foreign buddy is made addressable there first (`script.address`).
+ */
+function verifiedConnection(setup: SessionSetup, script: LoginScript, replay: Replay, which?: string) {
+  const conn = which ?? script.conn ?? connOf(script.writes[script.writes.length - 1]!);
   const c = replay.connection(conn);
+  assert.equal(c.session.state, 'verified', `${script.name} [${conn}]: not verified after the login`);
   const writer =
     c.observer.self && addressEquals(c.observer.self, script.user)
       ? c.observer
       : setup.codec.createTranslator(setup.translatorOptions(script.user));
-  for (const bytes of script.address?.(setup.foreignBuddy) ?? []) {
-    replay.feed(conn, 'client', bytes, 'addressing the foreign buddy');
+  if (which === undefined) {
+    for (const bytes of script.address?.(setup.foreignBuddy) ?? []) {
+      replay.feed(conn, 'client', bytes, 'addressing the foreign buddy');
+    }
   }
   return { c, conn, writer };
 }
@@ -575,7 +581,12 @@ export function sessionChecks(
       run() {
         for (const script of logins) {
           const replay = replayLogin(setup, script, asWritten, 'as written');
-          const { c, conn, writer } = verifiedConnection(setup, script, replay);
+          const { c, conn, writer } = verifiedConnection(
+            setup,
+            script,
+            replay,
+            script.statusConn ?? script.conn,
+          );
           const event = setup.prepare(
             { kind: 'presence', from: script.user, status: 'away', text: 'out for lunch' },
             'client',

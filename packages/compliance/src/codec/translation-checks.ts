@@ -45,7 +45,7 @@ export interface TranslationCheckOptions {
    * back (feed it the frames of an MSNP switchboard that has called `event.to`).
    */
   prime?(reader: Translator<unknown>, event: CanonicalEvent, direction: Direction): void;
-  /** fast-check runs per event kind and direction. Default 40. */
+  /** fast-check runs per event kind and direction. Default 50. */
   runs?: number;
 }
 
@@ -133,7 +133,8 @@ const show = (a: Address | undefined) => (a ? formatAddress(a) : 'none');
 
 /**
  * Why `got` does not carry `sent`'s parties (and, for an IM, its text), or undefined when it does.
- * A presence broadcast may come back addressed or not; everything else keeps its `to`.
+ * A presence broadcast may come back addressed or not; everything else keeps its `to`. An IM's
+ * text is compared when it has no `html`.
  */
 export function partiesProblem(sent: CanonicalEvent, got: CanonicalEvent): string | undefined {
   if (got.kind !== sent.kind) return `a ${got.kind} event came back for a ${sent.kind}`;
@@ -148,7 +149,9 @@ export function partiesProblem(sent: CanonicalEvent, got: CanonicalEvent): strin
   const gotTo = 'to' in got ? got.to : undefined;
   if (sentTo && gotTo && !addressEquals(sentTo, gotTo)) return `to ${show(gotTo)} instead of ${show(sentTo)}`;
   if (sentTo && !gotTo && sent.kind !== 'presence') return `to ${show(sentTo)} was lost`;
-  if (sent.kind === 'im' && got.kind === 'im' && got.text !== sent.text) {
+  // With `html`, protocols that carry only markup derive the text from it (and generated text and
+  // html are unrelated), so the text is compared for plain IMs only.
+  if (sent.kind === 'im' && got.kind === 'im' && sent.html === undefined && got.text !== sent.text) {
     return `text ${JSON.stringify(got.text)} instead of ${JSON.stringify(sent.text)}`;
   }
   return undefined;
@@ -196,39 +199,48 @@ export function translationRoundTrip(setup: TranslationSetup, runs: number): () 
     );
     for (const direction of ['client', 'server'] as const) {
       for (const kind of kinds) {
-        const other = fc.oneof(setup.native!, setup.foreign);
-        fc.assert(
-          fc.property(
+        // A roster is the list the server sends; what a client writes about its list are other events.
+        if (kind === 'roster' && direction === 'client') continue;
+        // The counterexample fast-check prints is the event as sent, with the translators' user.
+        const cases = fc
+          .tuple(
             arbEventOfKind[kind] as fc.Arbitrary<CanonicalEvent>,
             setup.native!,
-            other,
-            (e, self, peer) => {
-              const event = setup.prepare(addressed(e, self, peer, direction), direction);
-              if (!event) return;
-              const where = `${kind} as the ${direction} writes it`;
-              const writer = codec.createTranslator(setup.translatorOptions(self));
-              let frames: unknown[];
-              try {
-                frames = writer.fromEvent(event, direction);
-              } catch (error) {
-                if (isCrossTalkError(error, 'ERR_UNSUPPORTED_EVENT')) {
-                  assert.fail(`${where}: fromEvent refused a declared kind: ${(error as Error).message}`);
-                }
-                throw error;
+            fc.oneof(setup.native!, setup.foreign),
+          )
+          .filter(([, self, peer]) => !addressEquals(self, peer)) // someone else, not a note to oneself
+          .map(([e, self, peer]) => ({
+            self,
+            event: setup.prepare(addressed(e, self, peer, direction), direction),
+          }));
+        fc.assert(
+          fc.property(cases, ({ self, event }) => {
+            if (!event) return;
+            const where = `${kind} as the ${direction} writes it`;
+            const writer = codec.createTranslator(setup.translatorOptions(self));
+            let frames: unknown[];
+            try {
+              frames = writer.fromEvent(event, direction);
+            } catch (error) {
+              if (isCrossTalkError(error, 'ERR_UNSUPPORTED_EVENT')) {
+                assert.fail(`${where}: fromEvent refused a declared kind: ${(error as Error).message}`);
               }
-              assert.ok(frames.length > 0, `${where}: fromEvent gave no frames`);
-              const reader = codec.createTranslator(setup.translatorOptions(self));
-              setup.prime?.(reader, event, direction);
-              const back = setup.read(reader, setup.encode(frames), direction);
-              const same = back.find((b) => b.kind === event.kind);
-              assert.ok(
-                same,
-                `${where}: nothing of that kind came back (got ${back.map((b) => b.kind).join(', ') || 'no events'})`,
-              );
-              const problem = partiesProblem(event, same);
-              assert.ok(problem === undefined, `${where}: ${problem}`);
-            },
-          ),
+              throw error;
+            }
+            // An empty roster may have nothing to say.
+            if (frames.length === 0 && event.kind === 'roster' && event.items.length === 0) return;
+            assert.ok(frames.length > 0, `${where}: fromEvent gave no frames`);
+            const reader = codec.createTranslator(setup.translatorOptions(self));
+            setup.prime?.(reader, event, direction);
+            const back = setup.read(reader, setup.encode(frames), direction);
+            const same = back.find((b) => b.kind === event.kind);
+            assert.ok(
+              same,
+              `${where}: nothing of that kind came back (got ${back.map((b) => b.kind).join(', ') || 'no events'})`,
+            );
+            const problem = partiesProblem(event, same);
+            assert.ok(problem === undefined, `${where}: ${problem}`);
+          }),
           { numRuns: runs, endOnFailure: true },
         );
       }

@@ -1,4 +1,4 @@
-import { codecSuite, type LoginScript, type SniffSample } from '@crosstalk/compliance';
+import { codecSuite, type LoginScript, type RefusedLogin, type SniffSample } from '@crosstalk/compliance';
 import type { CanonicalEvent, Direction, Translator } from '@crosstalk/core';
 import { addressToPassport, decodeFrame, encodeArg, msnp } from '../src/index.js';
 import { referenceGoldens } from './fixtures/reference-goldens.js';
@@ -38,6 +38,23 @@ const login: LoginScript = {
   address: (to) => [new TextEncoder().encode(`CAL 900 ${encodeArg(addressToPassport(to))}\r\n`)],
 };
 
+/** Alice's notification connection with `911 t` (authentication failed, MSNP wiki) for her `USR t OK`. */
+const refused: RefusedLogin = {
+  name: 'Escargot MSNP8: alice, authentication failed',
+  writes: alice
+    .slice(0, login.confirmedAt)
+    .filter((e) => e.conn === 'NS/alice')
+    .concat([
+      {
+        conn: 'NS/alice',
+        direction: 'server',
+        bytes: new TextEncoder().encode(
+          `911 ${/^USR (\d+)/.exec(text(alice[login.confirmedAt]!.bytes))![1]}\r\n`,
+        ),
+      },
+    ]),
+};
+
 /** What MSNP cannot carry as generated. */
 function prepare(event: CanonicalEvent, direction: Direction): CanonicalEvent | undefined {
   // The typing notice only says "typing" (a client stops showing it after a while): nothing for other states.
@@ -66,6 +83,7 @@ function prime(reader: Translator<unknown>, event: CanonicalEvent, direction: Di
 codecSuite({
   codec: msnp(),
   logins: [login],
+  refusedLogins: [refused],
   translation: { prepare, prime },
   goldens: [...TRANSCRIPTS.flatMap(transcriptGoldens), ...referenceGoldens()],
   sniffYes,

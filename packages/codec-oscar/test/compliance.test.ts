@@ -1,7 +1,7 @@
-import { codecSuite, type LoginScript, readTranscript } from '@crosstalk/compliance';
+import { codecSuite, type LoginScript, type RefusedLogin, readTranscript } from '@crosstalk/compliance';
 import type { CanonicalEvent } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
-import { oscar } from '../src/index.js';
+import { Bucp, encodeFlap, Family, LoginError, oscar, snacFrame, tlv } from '../src/index.js';
 import {
   BUCP_TRANSCRIPT,
   pcapGoldens,
@@ -31,6 +31,25 @@ function prepare(event: CanonicalEvent): CanonicalEvent | undefined {
   return event.kind === 'im' ? { ...event, text: event.text.replace(/\r\n/g, '\n') } : event;
 }
 
+/**
+ * Bobby's auth connection with the server's reply replaced by a refusal (BUCP login reply with
+ * error TLV 8, "incorrect password", as retro-aim-server writes it), then the client's sign-off.
+ */
+function refused(): RefusedLogin {
+  const auth = readTranscript(BUCP_TRANSCRIPT).filter((e) => e.conn === 'AUTH/bobby');
+  const at = auth.findLastIndex((e) => e.direction === 'server');
+  const reply = snacFrame(
+    Family.bucp,
+    Bucp.loginResponse,
+    { type: 'tlvs', tlvs: [tlv(0x01, 'bobby'), tlv(0x08, [0, LoginError.invalidPassword])] },
+    { seq: 102 },
+  );
+  return {
+    name: 'bobby, incorrect password',
+    writes: [...auth.slice(0, at), { direction: 'server', bytes: encodeFlap(reply) }, ...auth.slice(at + 1)],
+  };
+}
+
 codecSuite({
   codec: oscar(),
   goldens,
@@ -38,6 +57,7 @@ codecSuite({
     login(BUCP_TRANSCRIPT, 'bobby', 'Open OSCAR Server: bobby (BUCP)'),
     login(ROASTED_TRANSCRIPT, 'carol', 'Open OSCAR Server: carol (roasted password)'),
   ],
+  refusedLogins: [refused()],
   translation: { prepare },
   sniffYes: [
     // OSCAR servers speak first: the FLAP channel-1 hello (seq 100 on Open OSCAR Server).

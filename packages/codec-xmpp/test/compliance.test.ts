@@ -3,6 +3,7 @@ import {
   codecSuite,
   goldensFromTranscript,
   type LoginScript,
+  type RefusedLogin,
   readTranscript,
 } from '@crosstalk/compliance';
 import { utf8 } from '@crosstalk/core';
@@ -35,10 +36,31 @@ function login(user: string, client: string): LoginScript {
   return { name: `prosody: ${user} (${client})`, writes, user: { user, network: 'localhost' }, confirmedAt };
 }
 
+/** Alice's stream with SASL failure for success (RFC 6120 §6.4.5 not-authorized); the client then closes. */
+function refused(): RefusedLogin {
+  const alice = login('alice', '@xmpp/client, PLAIN').writes;
+  const at = alice.findIndex(
+    (e) => e.direction === 'server' && Buffer.from(e.bytes).toString().startsWith('<success'),
+  );
+  return {
+    name: 'prosody: alice, not authorized',
+    writes: [
+      ...alice.slice(0, at),
+      {
+        direction: 'server',
+        bytes: utf8("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>"),
+      },
+      { direction: 'client', bytes: utf8('</stream:stream>') },
+      { direction: 'server', bytes: utf8('</stream:stream>') },
+    ],
+  };
+}
+
 codecSuite({
   codec: xmpp(),
   goldens,
   logins: [login('alice', '@xmpp/client, PLAIN'), login('carol', 'ScriptedXmppClient')],
+  refusedLogins: [refused()],
   sniffYes: [
     {
       name: 'Pidgin stream header',

@@ -21,6 +21,8 @@ import { arbEventOfKind } from '../arbitraries/events.js';
 import { connOf, type LoginScript, type LoginWrite, type RefusedLogin } from './login-script.js';
 import { ADDRESSED_KINDS, partiesProblem, type TranslationSetup } from './translation-checks.js';
 
+const show = (a: Address) => formatAddress(a);
+
 /** Session events that mean something was intercepted, mirrored or merged: none before `verified`. */
 const GATED = new Set<SessionEvent['type']>(['outbound', 'self', 'roster']);
 
@@ -247,6 +249,10 @@ class Replay {
         c.verified.push(e.address);
         c.verifiedAtWrite ??= write;
         verifiedNow = true;
+      } else if (e.type === 'identified' && this.#user && !addressEquals(e.address, this.#user)) {
+        assert.fail(
+          this.#where(c, `identified as ${show(e.address)}, but the login is ${show(this.#user)} (${what})`),
+        );
       } else if (relaying && !verifiedNow && GATED.has(e.type)) {
         assert.fail(this.#where(c, `a ${e.type} event before verified (${what}): ${JSON.stringify(e)}`));
       }
@@ -337,8 +343,6 @@ class Replay {
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
-
-const show = (a: Address) => formatAddress(a);
 
 /** A login that must verify: checks when and as whom, besides the gate on every call. */
 function replayLogin(setup: SessionSetup, script: LoginScript, chunking: Chunking, how: string): Replay {

@@ -41,18 +41,16 @@ const login: LoginScript = {
 /** Alice's notification connection with `911 t` (authentication failed, MSNP wiki) for her `USR t OK`. */
 const refused: RefusedLogin = {
   name: 'Escargot MSNP8: alice, authentication failed',
-  writes: alice
-    .slice(0, login.confirmedAt)
-    .filter((e) => e.conn === 'NS/alice')
-    .concat([
-      {
-        conn: 'NS/alice',
-        direction: 'server',
-        bytes: new TextEncoder().encode(
-          `911 ${/^USR (\d+)/.exec(text(alice[login.confirmedAt]!.bytes))![1]}\r\n`,
-        ),
-      },
-    ]),
+  writes: [
+    ...alice.slice(0, login.confirmedAt).filter((e) => e.conn === 'NS/alice'),
+    {
+      conn: 'NS/alice',
+      direction: 'server',
+      bytes: new TextEncoder().encode(
+        `911 ${/^USR (\d+)/.exec(text(alice[login.confirmedAt]!.bytes))![1]}\r\n`,
+      ),
+    },
+  ],
 };
 
 /** What MSNP cannot carry as generated. */

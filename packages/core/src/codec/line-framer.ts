@@ -3,11 +3,9 @@ import {
   FrameTooLargeError,
   MalformedFrameError,
   type ProtocolError,
-  StreamClosedError,
-  TruncatedStreamError,
-  toProtocolError,
 } from '../errors/errors.js';
-import type { Framer, FramerOptions } from './contract.js';
+import type { FramerOptions } from './contract.js';
+import { FramerBase } from './framer-base.js';
 
 export interface LineFramerOptions extends FramerOptions {
   protocol: string;
@@ -45,7 +43,7 @@ const utf8 = new TextEncoder();
  * across chunks copied; good frames before bad bytes returned with `error` set; terminal after an
  * error; `end()` inside a frame throws `TruncatedStreamError`.
  */
-export class LineFramer implements Framer {
+export class LineFramer extends FramerBase {
   readonly #protocol: string;
   readonly #terminator: Uint8Array;
   readonly #payloadLength: LineFramerOptions['payloadLength'];
@@ -57,14 +55,9 @@ export class LineFramer implements Framer {
   /** An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`). */
   #line: Uint8Array = new Uint8Array(0);
   #lineFill = 0;
-  /** A frame whose line is complete, being filled with its payload; allocated at its full size. */
-  #partial: Uint8Array | undefined;
-  #filled = 0;
-  #offset = 0;
-  #error: ProtocolError | undefined;
-  #ended = false;
 
   constructor(options: LineFramerOptions) {
+    super(options.protocol);
     this.#protocol = options.protocol;
     const t = options.terminator ?? '\r\n';
     this.#terminator = typeof t === 'string' ? utf8.encode(t) : t.slice();
@@ -80,93 +73,43 @@ export class LineFramer implements Framer {
     }
   }
 
-  get buffered(): number {
-    return this.#partial ? this.#filled : this.#lineFill;
+  protected get held(): number {
+    return this.#lineFill;
   }
 
-  get offset(): number {
-    return this.#offset;
+  protected reset(): void {
+    this.#lineFill = 0;
   }
 
-  get error(): ProtocolError | undefined {
-    return this.#error;
-  }
-
-  push(chunk: Uint8Array): Uint8Array[] {
-    if (this.#error) throw this.#error;
-    if (this.#ended) throw this.#fail(new StreamClosedError(this.#protocol, 'push after end'));
-    const frames: Uint8Array[] = [];
-    let at = 0;
-    try {
-      while (at < chunk.length) {
-        if (this.#partial) {
-          const take = Math.min(this.#partial.length - this.#filled, chunk.length - at);
-          this.#partial.set(chunk.subarray(at, at + take), this.#filled);
-          this.#filled += take;
-          at += take;
-          if (this.#filled < this.#partial.length) break;
-          frames.push(this.#partial);
-          this.#offset += this.#partial.length;
-          this.#partial = undefined;
-          this.#filled = 0;
-          continue;
-        }
-        const end = this.#lineEnd(chunk, at);
-        if (end < 0) {
-          // No terminator in this chunk: keep the start of the line, if it can still fit.
-          this.#carry(chunk.subarray(at));
-          at = chunk.length;
-          break;
-        }
-        if (this.#lineFill > 0) {
-          // Completing a line begun in an earlier chunk.
-          const size = this.#lineFill + (end - at);
-          if (size > this.#maxLine) throw this.#lineTooLong(size);
-          this.#grow(size);
-          this.#line.set(chunk.subarray(at, end), this.#lineFill);
-          at = end;
-          const line = this.#line.subarray(0, size);
-          this.#lineFill = 0;
-          const payload = this.#payload(line, 0, size);
-          if (payload === 0) {
-            frames.push(line.slice());
-            this.#offset += size;
-          } else {
-            this.#partial = new Uint8Array(size + payload);
-            this.#partial.set(line, 0);
-            this.#filled = size;
-          }
-          continue;
-        }
-        const lineLength = end - at;
-        if (lineLength > this.#maxLine) throw this.#lineTooLong(lineLength);
-        const total = lineLength + this.#payload(chunk, at, end);
-        if (chunk.length - at >= total) {
-          frames.push(chunk.subarray(at, at + total));
-          this.#offset += total;
-          at += total;
-        } else {
-          this.#partial = new Uint8Array(total);
-          this.#partial.set(chunk.subarray(at), 0);
-          this.#filled = chunk.length - at;
-          at = chunk.length;
-        }
-      }
-    } catch (error) {
-      const failure = this.#fail(toProtocolError(error, this.#protocol, this.#offset));
-      // Good frames before the bad bytes are still delivered; `error` is set and the next call throws.
-      if (frames.length > 0) return frames;
-      throw failure;
+  protected scan(chunk: Uint8Array, at: number, frames: Uint8Array[]): number {
+    const end = this.#lineEnd(chunk, at);
+    if (end < 0) {
+      // No terminator in this chunk: keep the start of the line, if it can still fit.
+      this.#carry(chunk.subarray(at));
+      return chunk.length;
     }
-    return frames;
-  }
-
-  end(): void {
-    if (this.#error) throw this.#error;
-    this.#ended = true;
-    if (this.buffered > 0) {
-      throw this.#fail(new TruncatedStreamError(this.#protocol, this.buffered, { offset: this.#offset }));
+    if (this.#lineFill > 0) {
+      // Completing a line begun in an earlier chunk.
+      const size = this.#lineFill + (end - at);
+      if (size > this.#maxLine) throw this.#lineTooLong(size);
+      this.#grow(size);
+      this.#line.set(chunk.subarray(at, end), this.#lineFill);
+      const line = this.#line.subarray(0, size);
+      this.#lineFill = 0;
+      const payload = this.#payload(line, 0, size);
+      if (payload === 0) this.emit(frames, line.slice());
+      else this.begin(size + payload, line);
+      return end;
     }
+    const lineLength = end - at;
+    if (lineLength > this.#maxLine) throw this.#lineTooLong(lineLength);
+    const total = lineLength + this.#payload(chunk, at, end);
+    if (chunk.length - at >= total) {
+      this.emit(frames, chunk.subarray(at, at + total));
+      return at + total;
+    }
+    this.begin(total, chunk.subarray(at));
+    return chunk.length;
   }
 
   /**
@@ -211,7 +154,7 @@ export class LineFramer implements Framer {
   }
 
   #lineTooLong(size: number): ProtocolError {
-    const offset = this.#offset;
+    const offset = this.offset;
     return this.#bufferBound
       ? new BufferOverflowError(this.#protocol, size, this.#maxBuffered, { offset })
       : new FrameTooLargeError(this.#protocol, size, this.#maxLine, { offset });
@@ -221,7 +164,7 @@ export class LineFramer implements Framer {
   #payload(bytes: Uint8Array, start: number, end: number): number {
     if (!this.#payloadLength) return 0;
     const length = this.#payloadLength(bytes, start, end);
-    const offset = this.#offset;
+    const offset = this.offset;
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new MalformedFrameError(this.#protocol, `payload length ${length} is not a byte count`, {
         offset,
@@ -233,12 +176,5 @@ export class LineFramer implements Framer {
     if (total > this.#maxBuffered)
       throw new BufferOverflowError(this.#protocol, total, this.#maxBuffered, { offset });
     return length;
-  }
-
-  #fail(error: ProtocolError): ProtocolError {
-    this.#error = error;
-    this.#partial = undefined;
-    this.#lineFill = 0;
-    return error;
   }
 }

@@ -3,13 +3,17 @@ export { capturePath } from './capture/captures.js';
 export { type CapturedStream, tcpStreamsFromPcap } from './capture/tcp-streams.js';
 export {
   type Check,
+  type CheckFailure,
   type CodecGolden,
   type CodecSuiteOptions,
+  checkCodec,
   codecChecks,
   type SniffSample,
 } from './codec/codec-checks.js';
 export { codecSuite } from './codec/codec-suite.js';
+export type { LoginScript, LoginWrite, RefusedLogin } from './codec/login-script.js';
 export { goldensFromTranscript, readTranscript, type TranscriptEntry } from './codec/transcripts.js';
+export type { TranslationCheckOptions } from './codec/translation-checks.js';
 export { type DhtSuiteOptions, type DhtUnderTest, dhtChecks } from './dht/dht-checks.js';
 export { dhtSuite } from './dht/dht-suite.js';
 export {

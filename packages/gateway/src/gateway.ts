@@ -146,6 +146,19 @@ class GatewayEngine implements Gateway {
   // ------------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (error) {
+      // A start that fails half way (a port taken) must not leave listeners open: the process
+      // would never exit. Close whatever was opened, then report the first failure.
+      await this.#front?.close().catch(() => {});
+      await this.#node?.close().catch(() => {});
+      await this.metrics.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #open(): Promise<void> {
     this.#store = await StateStore.open(this.#o.stateFile);
     const pem = this.#store.state.identity;
     this.#identity = pem ? identityFromPem(pem) : (this.#o.identity ?? generateIdentity());

@@ -206,6 +206,32 @@ describe('the installed bin', () => {
   });
 });
 
+describe('crosstalk decode | a reader that stops early', () => {
+  it('stops quietly with 0 when its reader closes the pipe (`... | head`)', async () => {
+    const fixture = await readFile(
+      fileURLToPath(new URL('../../../fixtures/streams/oscar-client.hex', import.meta.url)),
+    );
+    const child = spawn(process.execPath, [bin, 'decode', '-p', 'oscar', '-d', 'client', '-i', 'hex'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      child.kill();
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdin.on('error', () => {}); // the child may stop reading before it has all of its input
+    // Far more output than a pipe holds, so decode is still writing when the reader goes away.
+    child.stdin.end(Buffer.concat(Array.from({ length: 300 }, () => fixture)));
+    await once(child.stdout, 'data');
+    child.stdout.destroy();
+    const [code] = await once(child, 'exit');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+  });
+});
+
 describe('crosstalk gateway', () => {
   it('starts from the build, explains how to point a client at it, relays, and stops on SIGTERM', async () => {
     const { socksConnect, startEchoServer } = await import('@crosstalk/gateway/testing');

@@ -14,6 +14,7 @@
 //                                              document's commands run (a config file they use)
 //   <!-- readme-check: run -->               a ```ts block that is a whole program: run with tsx,
 //                                              it must exit 0 within the timeout
+// `npm install <package>` lines are never run (they install from the registry), only reported.
 //
 // Usage: node scripts/check-readme-commands.mjs [--here] [--keep] [--timeout SECONDS]
 //   --here  run in this checkout instead of a fresh clone (faster while editing; it must be built)
@@ -30,6 +31,11 @@ const keep = args.includes('--keep');
 const timeoutArg = args.indexOf('--timeout');
 const TIMEOUT_MS = (timeoutArg >= 0 ? Number(args[timeoutArg + 1]) : 180) * 1000;
 const STOP_MS = 30_000;
+// `npm install <package>` installs what the registry publishes, and in a clone it would change the
+// workspace's own manifest: never run, always reported as skipped.
+const REGISTRY_INSTALL = /^npm\s+(install|i|add)\s+(-\S+\s+)*@?[a-z]/;
+const REGISTRY_REASON =
+  'installs a published package from the registry (check-typings installs the packed ones)';
 
 /** The documents whose commands are checked: the READMEs and the docs. */
 function documents() {
@@ -194,6 +200,11 @@ for (const file of documents()) {
       list = commands(block.body);
     }
     for (const command of list) {
+      if (REGISTRY_INSTALL.test(command)) {
+        results.skipped.push(`${where}  ${command}  -- ${REGISTRY_REASON}`);
+        console.log(`skip  ${where}  ${command}`);
+        continue;
+      }
       const t0 = Date.now();
       process.stdout.write(`run   ${where}  ${command}`);
       const { problem, output } = await runCommand(command, { cwd: work, env, serves });

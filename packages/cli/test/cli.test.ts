@@ -173,6 +173,31 @@ describe('crosstalk help and errors', () => {
 // The package's bin as npm links it: a committed file (npm ci links bins before anything is built).
 const bin = fileURLToPath(new URL('../bin/crosstalk.js', import.meta.url));
 
+describe('--help', () => {
+  it('fits 80 columns and lists each command on one line', async () => {
+    const top = (await run(['--help'])).stdout;
+    const list = top
+      .slice(top.indexOf('Commands:\n') + 'Commands:\n'.length)
+      .trimEnd()
+      .split('\n');
+    // One line per command: `  name [options]   summary`.
+    expect(list.every((line) => /^ {2}\S/.test(line))).toBe(true);
+    expect(list.map((line) => line.trim().split(/\s/)[0])).toEqual([
+      'decode',
+      'encode',
+      'gateway',
+      'demo',
+      'protocols',
+      'help',
+    ]);
+    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['demo'], ['protocols']]) {
+      const { stdout } = await run([...argv, '--help']);
+      const long = stdout.split('\n').filter((line) => line.length > 80);
+      expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);
+    }
+  });
+});
+
 describe('the installed bin', () => {
   it('is the file package.json names, committed rather than built, so npm ci can link it', async () => {
     const manifest = JSON.parse(

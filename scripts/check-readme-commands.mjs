@@ -17,7 +17,9 @@
 // `npm install <package>` lines are never run (they install from the registry), only reported.
 //
 // Usage: node scripts/check-readme-commands.mjs [--here] [--keep] [--timeout SECONDS]
-//   --here  run in this checkout instead of a fresh clone (faster while editing; it must be built)
+//   --here  run in this checkout instead of a fresh clone (faster while editing; it must be built).
+//           The commands then run here: `npm ci` reinstalls node_modules, and the files they write
+//           (gateway.json, .readme-example-*.mts, ...) are left behind.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,7 +103,8 @@ function sh(command, cwd) {
 /** Runs one command in its own process group; resolves with what happened. */
 function runCommand(command, { cwd, env, serves }) {
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-c', command], {
+    // pipefail: a command that dies on the left of a pipe (`decode ... | head`) fails the line.
+    const child = spawn('bash', ['-o', 'pipefail', '-c', command], {
       cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,8 @@
 // workspaces' order (dependencies first). A package's inputs are its sources and build config, the
 // shared build config, the lock file and the inputs of the workspace packages it depends on; their
 // hash is kept in dist/.build-stamp after a successful build. So `npm start` and `npm test` (which
-// build first) start at once when nothing changed. `npm run build -- --force` rebuilds everything.
+// build first) start at once when nothing changed. `npm run build -- --force` rebuilds everything;
+// `node scripts/build.mjs --check` only reports.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
+// --check: build nothing, say what is stale, and exit 1 if anything is.
+const checkOnly = process.argv.includes('--check');
 const STAMP = '.build-stamp';
 const SHARED = ['tsup.shared.ts', 'tsconfig.base.json', 'package-lock.json'];
 const OWN = ['package.json', 'tsup.config.ts', 'tsconfig.json'];
@@ -72,6 +75,11 @@ for (const folder of workspaces) {
     console.log(`build: ${manifest.name} is up to date`);
     continue;
   }
+  if (checkOnly) {
+    console.log(`build: ${manifest.name} is stale`);
+    built++;
+    continue;
+  }
   console.log(`build: ${manifest.name}`);
   const result = spawnSync('npm', ['run', 'build', '--silent'], { cwd: dir, stdio: 'inherit' });
   if (result.status !== 0) {
@@ -80,5 +88,9 @@ for (const folder of workspaces) {
   }
   writeFileSync(stampFile, `${digest}\n`);
   built++;
+}
+if (checkOnly) {
+  console.log(built ? `build: ${built} package(s) to build` : 'build: everything is up to date');
+  process.exit(built ? 1 : 0);
 }
 console.log(built ? `build: built ${built} package(s)` : 'build: everything is up to date');

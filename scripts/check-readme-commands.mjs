@@ -157,7 +157,18 @@ function runCommand(command, { cwd, env, serves }) {
 const work = here ? root : join(mkdtempSync(join(tmpdir(), 'crosstalk-readme-')), 'crosstalk');
 const started = Date.now();
 if (!here) {
-  sh(`git clone --quiet ${JSON.stringify(root)} ${JSON.stringify(work)}`, root);
+  const git = spawnSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' });
+  if (git.status === 0) {
+    if (git.stdout.trim()) console.log('note: uncommitted changes are not in the clone (it is of HEAD)');
+    sh(`git clone --quiet ${JSON.stringify(root)} ${JSON.stringify(work)}`, root);
+  } else {
+    // Not a git checkout (an unpacked tarball): copy the sources, as a clone would have them.
+    sh(
+      `mkdir -p ${JSON.stringify(work)} && tar -C ${JSON.stringify(root)} --exclude=node_modules ` +
+        `--exclude=dist --exclude=.git -cf - . | tar -C ${JSON.stringify(work)} -xf -`,
+      root,
+    );
+  }
   sh('npm ci --no-audit --no-fund', work);
   sh('npm run build --silent', work);
 }

@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.shared';
 
-export default packageBuild({ index: 'src/index.ts' });
+// ESM only: the suites import vitest, which cannot be loaded with require() (no `require` export).
+export default packageBuild({ index: 'src/index.ts' }, { format: ['esm'] });

@@ -51,9 +51,11 @@ export function createProgram(
       process.exitCode = code;
     });
   const program = new Command('crosstalk')
+    // Help text: prose is one paragraph that commander wraps to the terminal; anything laid out by
+    // hand (formats, examples) goes in addHelpText and stays within 80 columns.
     .description(
-      'CrossTalk: interconnect IM networks.\n' +
-        'Decode and encode AIM/ICQ (OSCAR), Yahoo (YMSG), MSN (MSNP) and XMPP streams, and run bypass gateways.',
+      'CrossTalk: interconnect IM networks. Decode and encode AIM/ICQ (OSCAR), Yahoo (YMSG), ' +
+        'MSN (MSNP) and XMPP streams, and run bypass gateways.',
     )
     .version(VERSION)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -63,10 +65,10 @@ export function createProgram(
 
   program
     .command('decode')
+    .summary('bytes on stdin -> frames and events as JSON lines')
     .description(
-      'Read a byte stream on stdin and print one JSON line per frame:\n' +
-        '  {"frame": {...}, "events": [...canonical events...], "bytes": "<hex>"}\n' +
-        'On a protocol error print {"error": {"name", "message", "offset"}} and exit 2.',
+      'Read a byte stream on stdin (what the client or the server sent) and print one JSON line per ' +
+        'frame, with the canonical events it carries.',
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
@@ -74,9 +76,13 @@ export function createProgram(
     .option('--self <address>', 'the logged-in user (user@network), when the stream does not show the login')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
+      '\nOutput, one line per frame:\n' +
+        '  {"frame": {...}, "events": [...], "bytes": "<hex>"}\n' +
+        'On a protocol error: {"error": {"name", "message", "offset"}}, exit 2.\n' +
+        '\nExamples:\n' +
         '  printf "2a05000100 00" | crosstalk decode -p oscar -d client -i hex\n' +
-        '  crosstalk decode -p xmpp -d server < server-stream.bin',
+        '  crosstalk decode -p oscar -d client -i hex \\\n' +
+        '    < fixtures/streams/oscar-client.hex',
     )
     .action(async (o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string }) => {
       exit(await decode(registry, o, io));
@@ -84,11 +90,10 @@ export function createProgram(
 
   program
     .command('encode')
+    .summary('JSON lines on stdin (events or frames) -> bytes')
     .description(
-      'Read JSON lines on stdin and write the bytes of each:\n' +
-        '  {"event": {...}}  a canonical event, encoded as the protocol carries it in that direction\n' +
-        '  {"frame": {...}}  a frame as `crosstalk decode` prints it\n' +
-        'On bad input print {"error": {...}} on stderr and exit 2.',
+      'Read JSON lines on stdin, each a canonical event or a frame, and write the bytes the ' +
+        'protocol carries them as.',
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
@@ -96,9 +101,15 @@ export function createProgram(
     .option('--self <address>', 'the logged-in user (user@network), for events that need it')
     .addHelpText(
       'after',
-      '\nExample:\n' +
-        `  echo '{"event":{"kind":"im","id":"1","from":"alice@aol","to":"bob@yahoo","text":"hi","sentAt":0}}' \\\n` +
-        '    | crosstalk encode -p ymsg -d server',
+      '\nInput, one per line:\n' +
+        '  {"event": {...}}  a canonical event, encoded as the protocol carries it in\n' +
+        '                    that direction (client: as the client would send it)\n' +
+        '  {"frame": {...}}  a frame as `crosstalk decode` prints it\n' +
+        'On bad input: {"error": {...}} on stderr, exit 2.\n' +
+        '\nExamples:\n' +
+        `  echo '{"event":{"kind":"typing","from":"a@aol","to":"b@yahoo",' \\\n` +
+        `    '"state":"composing"}}' | crosstalk encode -p ymsg -d server\n` +
+        '  crosstalk encode -p ymsg -d server < fixtures/streams/events.jsonl',
     )
     .action(async (o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string }) => {
       exit(await encode(registry, o, io));
@@ -106,8 +117,9 @@ export function createProgram(
 
   program
     .command('gateway')
+    .summary('run a bypass gateway (a SOCKS4 proxy for IM clients)')
     .description(
-      'Run a bypass gateway: a SOCKS4/4a proxy for unmodified IM clients that passes same-network\n' +
+      'Run a bypass gateway: a SOCKS4/4a proxy for unmodified IM clients that passes same-network ' +
         'traffic untouched and carries traffic to buddies on other networks between gateways.',
     )
     .option('-c, --config <file>', 'JSON config file (flags override it)')
@@ -119,7 +131,8 @@ export function createProgram(
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .addHelpText(
       'after',
-      '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), in-memory DHT, all codecs.',
+      '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
+        'in-memory DHT, all codecs. Exits 3 if it cannot start (a port in use).',
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));
@@ -127,8 +140,9 @@ export function createProgram(
 
   program
     .command('demo')
+    .summary('scripted users on every network, as a transcript')
     .description(
-      'Run gateways, servers and scripted users of every network in this process, and print what\n' +
+      'Run gateways, servers and scripted users of every network in this process, and print what ' +
         'happens as they add one another across networks, chat, type, change presence and log back in.',
     )
     .option('--quiet-gateways', 'do not print what the gateways carry')
@@ -143,6 +157,7 @@ export function createProgram(
 
   program
     .command('protocols')
+    .summary('list what this build can decode, encode and proxy')
     .description('List the protocols this build can decode, encode and proxy.')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {

@@ -178,9 +178,11 @@ class GatewayEngine implements Gateway {
 
   async start(): Promise<void> {
     try {
-      await this.#start();
+      await this.#open();
     } catch (error) {
-      // Whatever started is stopped, so a gateway that cannot start does not keep the process alive.
+      // A start that fails half way (a port taken) must not leave listeners open: the process
+      // would never exit. Close whatever was opened, then report the first failure.
+      clearInterval(this.#hardRefresh);
       await this.#front?.close().catch(() => {});
       await this.#node?.close().catch(() => {});
       await this.metrics.close().catch(() => {});
@@ -188,7 +190,7 @@ class GatewayEngine implements Gateway {
     }
   }
 
-  async #start(): Promise<void> {
+  async #open(): Promise<void> {
     this.#store = await StateStore.open(this.#o.stateFile);
     for (const file of this.#store.removedTemporaries)
       this.#log.warn({ file }, 'removed the temporary file of an interrupted state write');

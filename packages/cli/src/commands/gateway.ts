@@ -87,10 +87,46 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
   ].join('\n');
 }
 
+/** Exit code when the gateway cannot start (a port taken, an address not ours). */
+export const EXIT_START_FAILED = 3;
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not on this machine',
+};
+
+/** One line saying why the gateway did not start, naming the listener and the flag that moves it. */
+export function describeStartFailure(error: unknown, config: GatewayConfig): string {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall === 'listen' && typeof e.port === 'number') {
+    const listeners = [
+      { name: 'SOCKS4', flag: '--socks', at: config.socks },
+      { name: 'G2G', flag: '--g2g', at: config.g2g },
+      { name: 'metrics', flag: '--metrics', at: config.metrics || undefined },
+    ];
+    const which = listeners.find((l) => l.at?.port === e.port);
+    const why = (e.code && LISTEN_ERRORS[e.code]) ?? e.message;
+    return (
+      `crosstalk gateway: cannot listen${which ? ` for ${which.name}` : ''} on ${e.address}:${e.port}: ` +
+      `${why} (${e.code})${which ? `; choose another with ${which.flag} host:port` : ''}`
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `crosstalk gateway: could not start: ${message.split('\n')[0]}`;
+}
+
 /** `crosstalk gateway`: runs until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions, io: CliIo): Promise<number> {
   const config = await resolveGatewayConfig(o);
-  const running = await startGatewayFromConfig(registry, config);
+  let running: Gateway;
+  try {
+    running = await startGatewayFromConfig(registry, config);
+  } catch (error) {
+    // createGateway has closed whatever it opened, so returning lets the process exit.
+    await write(io.stderr, `${describeStartFailure(error, config)}\n`);
+    return EXIT_START_FAILED;
+  }
   await write(io.stdout, describeGateway(running, config.codecs ?? registry.protocols()));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

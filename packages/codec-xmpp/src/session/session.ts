@@ -45,7 +45,7 @@ interface ServerAction {
 }
 
 /**
- * The proxy session for one XMPP client connection (DESIGN.md, "Proxy session").
+ * The proxy session for one XMPP client connection (docs/DESIGN.md "Codec contract", proxy session).
  *
  * - Before the login is confirmed it is a pure relay that watches: every frame passes with its
  *   original bytes. It reports `identified` from the SASL exchange (or the bound JID) and

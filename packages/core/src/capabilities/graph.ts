@@ -3,7 +3,7 @@ import { InvalidCapabilityError, NoTranslationPathError } from '../errors/errors
 import type { Feature } from '../model/features.js';
 
 /**
- * The capability graph (DESIGN.md): vertices are formats (`oscar`, `canonical`, `exit:sip`),
+ * The capability graph (docs/DESIGN.md "Capability graph"): vertices are formats (`oscar`, `canonical`, `exit:sip`),
  * edges are capabilities, provided by a local codec or by a gateway advertised in the DHT
  * under `cap:<from>><to>`. `compose` finds the cheapest loop-free chain that keeps what is required.
  */

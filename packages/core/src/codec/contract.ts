@@ -166,7 +166,7 @@ export interface VirtualEndpoints {
   release(host: string, port: number): void;
 }
 
-/** What the engine gives each session: small and explicit (DESIGN.md, "One login, several connections"). */
+/** What the engine gives each session: small and explicit (docs/DESIGN.md "One login, several connections"). */
 export interface SessionContext {
   readonly connectionId: string;
   /** Where the client asked to connect. */

@@ -177,8 +177,8 @@ export function verifiedSession(options: XmppCodecOptions = {}): ProxySession {
     ],
   ];
   for (const [side, text] of steps) {
-    if (side === 'client') session.fromClient(utf8(text));
-    else session.fromServer(utf8(text));
+    const { refused } = feed(session, side, utf8(text));
+    if (refused !== undefined) throw new Error(`the login failed at ${text}`, { cause: refused });
   }
   if (session.state !== 'verified') throw new Error(`the login did not verify (${session.state})`);
   return session;

@@ -1,4 +1,5 @@
 import { isCrossTalkError, utf8 } from '@crosstalk/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isStanzaLimitError, StanzaFramer, stanzaForm, xmpp } from '../src/index.js';
 import { errorCode } from './helpers.js';
@@ -20,6 +21,7 @@ import {
   verifiedSession,
   worstStanza,
 } from './hostile-stanzas.js';
+import { xmlElement } from './xml-arbitraries.js';
 
 // Issue 13: one stanza froze the gateway (namespace scoping copied the whole prefix map for each
 // declaration). Every step that parses wire bytes is linear, and each thing a stanza can pile up
@@ -214,6 +216,49 @@ describe('parser caps (issue 13)', () => {
       protocol: 'xmpp',
       limit: d.maxAttributes,
     });
+  });
+});
+
+describe('a session reading bytes throws only typed protocol errors', () => {
+  // Random stanzas, cut and corrupted, against caps as tight as a login allows (so that every
+  // limit is met often), in random chunks from either side, before and after login.
+  const tight = {
+    maxDepth: 3,
+    maxAttributes: 5,
+    maxNamespaceDeclarations: 2,
+    maxStanzaNamespaceDeclarations: 3,
+    maxReferences: 2,
+    maxNameLength: 15,
+  };
+  const bytes = fc
+    .tuple(xmlElement(true), fc.nat(), fc.nat(255), fc.boolean())
+    .map(([xml, at, byte, corrupt]) => {
+      const b = utf8(xml);
+      if (corrupt && b.length > 0) b[at % b.length] = byte;
+      return b;
+    });
+
+  it('whatever the bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(bytes, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('client', 'server'),
+        fc.boolean(),
+        fc.nat(16),
+        (stanzas, side, verified, cut) => {
+          const session = verified ? verifiedSession(tight) : preLoginSession(tight);
+          const all = Buffer.concat(stanzas);
+          for (let at = 0; at < all.length && session.state !== 'closed'; at += cut + 1) {
+            const { refused } = feed(session, side, all.subarray(at, at + cut + 1));
+            if (refused !== undefined) {
+              expect(isCrossTalkError(refused)).toBe(true);
+              expect(refused).toHaveProperty('protocol', 'xmpp');
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -71,7 +71,10 @@ export function scopeIn(el: XmlElement, outer: NsScope): NsScope {
     if (name.length === 5) {
       defaultNs = a.value;
       declaresDefault = true;
-    } else if (name.charCodeAt(5) === 0x3a) (declared ??= new Map()).set(name.slice(6), a.value);
+    } else if (name.charCodeAt(5) === 0x3a) {
+      declared ??= new Map();
+      declared.set(name.slice(6), a.value);
+    }
   }
   if (declared === undefined)
     return declaresDefault ? { default: defaultNs, prefixes: outer.prefixes } : outer;

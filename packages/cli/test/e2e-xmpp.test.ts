@@ -162,8 +162,9 @@ describe('xmpp: a hostile client that never logs in does not hold up the users b
         stranger.resume();
         const closed = once(stranger, 'close');
         await new Promise<void>((resolve) => stranger.write(header + stanza, () => resolve()));
-        // Completion, not timing: the IMs each way arrive within the drivers' usual wait, which
-        // the code before the fix (minutes on the first stanza) could not meet.
+        // Completion, not timing: the IMs each way arrive within the drivers' usual wait. Before
+        // the fix the gateway's thread (this process's) spent minutes on the first stanza, and
+        // the test ran out of time waiting for the first IM.
         await alice.sendIm(bob.address, `${TEXT} ${i}`);
         expect(await bob.nextIm(alice.address)).toBe(`${TEXT} ${i}`);
         await bob.sendIm(alice.address, `${TEXT_BACK} ${i}`);

@@ -1,6 +1,7 @@
 import {
   type Address,
   addressEquals,
+  addressKey,
   type CanonicalEvent,
   type Direction,
   emptyOutput,
@@ -18,6 +19,7 @@ import {
   subtractFeatures,
   UnsupportedEventError,
 } from '@crosstalk/core';
+import { isStanzaLimitError } from '../errors/errors.js';
 import { StanzaFramer, type StanzaFramerOptions } from '../framer/stanza-framer.js';
 import type { XmppFrame, XmppFrameCodec } from '../frames/frame.js';
 import { addressToJid, jidToAddress } from '../jid/jid.js';
@@ -181,7 +183,9 @@ export class XmppSession implements ProxySession {
     try {
       frame = this.#frames.decode(raw, side);
     } catch (error) {
-      if (!isCrossTalkError(error)) throw error;
+      // Past a parser cap (README, "Parser limits"): nothing is relayed and the session ends with
+      // the typed error (the framer takes it as its own, see `#pump`); so does anything untyped.
+      if (!isCrossTalkError(error) || isStanzaLimitError(error)) throw error;
       // Framed but not well-formed XML: relayed as it is; the far end answers it (RFC 6120 §4.9.3.13).
       forward.push(raw);
       return false;
@@ -273,14 +277,19 @@ export class XmppSession implements ProxySession {
     const parsed = items.map((c) => ({ c, address: jidToAddress(getAttr(c.el, 'jid')) }));
     if (!parsed.every((p) => p.address !== undefined && this.#ctx.isForeign(p.address))) return false;
     const owner = this.#user!;
-    const known = this.#ctx.foreignRoster(owner);
+    // By address (the first item of each), so a set of many items costs one look-up each.
+    const known = new Map<string, RosterItem>();
+    for (const k of this.#ctx.foreignRoster(owner)) {
+      const key = addressKey(k.address);
+      if (!known.has(key)) known.set(key, k);
+    }
     // RFC 6121 §2.3.2: the server answers the set with a result and pushes the change.
     const to = this.#translator.selfJid;
     out.toClient.push(encodeUtf8(writeElement(element('iq', { type: 'result', id: getAttr(iq, 'id'), to }))));
     const changed: RosterItem[] = [];
     for (const { c, address } of parsed) {
       const remove = getAttr(c.el, 'subscription') === 'remove';
-      const current = known.find((k) => addressEquals(k.address, address!));
+      const current = known.get(addressKey(address!));
       const name = getAttr(c.el, 'name');
       const item: RosterItem = {
         address: address!,

@@ -30,6 +30,7 @@ import { XmppTranslator } from '../translator/translator.js';
 import { childElements, element, getAttr, localName, textOf, type XmlElement } from '../xml/node.js';
 import { writeElement } from '../xml/serialize.js';
 import { encodeUtf8 } from '../xml/utf8.js';
+import { BoundedIds } from './bounded-ids.js';
 import { mergeRoster } from './roster-merge.js';
 import { saslUsername } from './sasl-identity.js';
 
@@ -77,10 +78,10 @@ export class XmppSession implements ProxySession {
   #clientDomain: string | undefined;
   #saslMechanism: string | undefined;
   #saslSucceeded = false;
-  readonly #bindIds = new Set<string>();
-  readonly #rosterGets = new Set<string>();
+  readonly #bindIds = new BoundedIds(16);
+  readonly #rosterGets = new BoundedIds(16);
   /** Ids of iq requests we injected towards the client: its answers are ours, not the server's. */
-  readonly #injected = new Set<string>();
+  readonly #injected = new BoundedIds(1024);
 
   constructor(ctx: SessionContext, options: XmppSessionOptions) {
     this.#ctx = ctx;

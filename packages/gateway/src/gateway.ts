@@ -8,10 +8,14 @@ import {
   eventFromJson,
   eventToJson,
   formatAddress,
+  type ImEvent,
   isCrossTalkError,
   isDomainNetwork,
+  isSystemAddress,
   MemoryCookieTable,
   MemoryDht,
+  type Plugin,
+  type PluginUser,
   type PresenceEvent,
   parseAddress,
   type RosterItem,
@@ -30,6 +34,8 @@ import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/i
 import { G2gNode, G2gRefusedError } from './g2g/link.js';
 import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { PluginHost, type PluginReport, type PluginSettings } from './plugins/plugin-host.js';
+import { emptyPluginState } from './plugins/plugin-state.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
 
 export interface GatewayOptions {
@@ -68,6 +74,13 @@ export interface GatewayOptions {
   maxBacklog?: number;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
   softTtl?: number;
+  /**
+   * Command plugins (`/location`, `/music`, your own from `definePlugin`): they answer IMs sent to
+   * this gateway's users who have them on (docs/writing-a-plugin.md).
+   */
+  plugins?: readonly Plugin[];
+  /** Who has which plugin on by default, and the host's limits (timeout, rate, reply length). */
+  pluginSettings?: PluginSettings;
   now?: () => number;
 }
 
@@ -103,7 +116,18 @@ export type GatewayEvent =
   | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
   | { type: 'pending-held'; event: PendingEvent }
   | { type: 'refused'; reason: string; connection?: string }
-  | { type: 'session'; connection: string; protocol: string; event: SessionEvent };
+  | { type: 'session'; connection: string; protocol: string; event: SessionEvent }
+  | ({ type: 'plugin' } & PluginReport);
+
+/** An embedding program's view of the plugin host (`gateway.plugins`). */
+export interface GatewayPlugins {
+  /** Registered plugin names. */
+  list(): string[];
+  /** Whether buddies who send `user` a command of plugin `name` get an answer. */
+  isEnabled(user: Address, name: string): boolean;
+  /** Turns plugin `name` on or off for `user`, as their `/plugins on|off` would (kept in the state file). */
+  setEnabled(user: Address, name: string, on: boolean): Promise<void>;
+}
 
 export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
@@ -117,6 +141,7 @@ export interface Gateway {
   users(): Address[];
   /** A user's foreign buddies as stored (they survive restarts). */
   foreignBuddies(user: Address): RosterItem[];
+  readonly plugins: GatewayPlugins;
   /** Observes what the gateway does (tests, the demo, operators). Returns an unsubscribe function. */
   on(listener: (event: GatewayEvent) => void): () => void;
   /** Graceful shutdown: stop accepting, close sessions, withdraw records, flush state. */
@@ -148,6 +173,7 @@ class GatewayEngine implements Gateway {
   readonly #cookies = new MemoryCookieTable();
   readonly #virtual = new VirtualEndpointTable();
   readonly metrics = new GatewayMetrics();
+  readonly #plugins: PluginHost;
   #store!: StateStore;
   #identity!: GatewayIdentity;
   #node!: G2gNode;
@@ -168,6 +194,39 @@ class GatewayEngine implements Gateway {
         ? pino({ enabled: false })
         : (options.logger ?? pino({ name: 'crosstalk-gateway' }));
     this.#now = options.now ?? Date.now;
+    this.#plugins = new PluginHost({
+      plugins: options.plugins ?? [],
+      ...(options.pluginSettings ? { settings: options.pluginSettings } : {}),
+      state: {
+        read: () => this.#store.state.plugins,
+        update: (change) =>
+          this.#store.update((s) => {
+            s.plugins ??= emptyPluginState();
+            change(s.plugins);
+          }),
+      },
+      send: (event) => this.#sendAs(event),
+      deliver: (event) => {
+        const m = this.#managers.get(addressKey(event.to));
+        return m !== undefined && this.#deliverTo(m, event);
+      },
+      report: (report) => {
+        this.metrics.pluginRequests.inc({ plugin: report.plugin, outcome: report.outcome });
+        this.#emit({ type: 'plugin', ...report });
+      },
+      log: this.#log,
+      now: this.#now,
+      newId: () => this.#newId(),
+    });
+  }
+
+  get plugins(): GatewayPlugins {
+    const host = this.#plugins;
+    return {
+      list: () => host.plugins.map((p) => p.name),
+      isEnabled: (user, name) => host.isEnabled(user, name),
+      setEnabled: (user, name, on) => host.setEnabled(user, name, on),
+    };
   }
 
   get id(): string {
@@ -315,6 +374,7 @@ class GatewayEngine implements Gateway {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#hardRefresh);
+    this.#plugins.close();
     await this.#front.close();
     for (const c of [...this.#connections]) c.close('gateway shutting down');
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -365,6 +425,8 @@ class GatewayEngine implements Gateway {
   /** Foreign = on a network this gateway bridges and not the connection's own network. */
   #isForeign(codec: Codec, a: Address): boolean {
     if (codec.networks.includes(a.network)) return false;
+    // The system address is answered here, whatever the protocol (plugins: /plugins, /help).
+    if (isSystemAddress(a)) return true;
     if (isDomainNetwork(a.network)) {
       // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
       // XMPP domain is foreign when this gateway bridges XMPP.
@@ -389,9 +451,12 @@ class GatewayEngine implements Gateway {
       endpoints: this.#virtual,
       ...(virtual ? { virtual } : {}),
       now: this.#now,
-      newId: () =>
-        `${this.#identity.id.slice(0, 8)}-${this.#now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+      newId: () => this.#newId(),
     };
+  }
+
+  #newId(): string {
+    return `${this.#identity.id.slice(0, 8)}-${this.#now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   }
 
   #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {
@@ -587,6 +652,11 @@ class GatewayEngine implements Gateway {
   }
 
   async #outbound(m: UserManager, c: ProxiedConnection, event: CanonicalEvent): Promise<void> {
+    if ('to' in event && event.to && isSystemAddress(event.to)) {
+      // For the gateway itself: answered here, never routed (other kinds mean nothing to it).
+      if (event.kind === 'im') await this.#plugins.system(this.#pluginUser(m), event);
+      return;
+    }
     switch (event.kind) {
       case 'buddy-request':
         await this.#setBuddy(m.address, event.to, (item) => ({ ...item, pending: true }));
@@ -818,7 +888,26 @@ class GatewayEngine implements Gateway {
     if (!this.#deliverTo(m, event))
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
     if (event.kind === 'buddy-response' && event.accepted) this.#presenceTo(m, event.from);
+    // The plugin at Y: the IM reached Y; a command Y has on is answered on Y's behalf.
+    if (event.kind === 'im') this.#track(this.#plugins.answer(this.#pluginUser(m), event));
     return m.protocol ?? 'unknown';
+  }
+
+  /** A local user as plugins see them: address, protocol, and where their client connects from. */
+  #pluginUser(m: UserManager): PluginUser {
+    const clientAddress = [...m.connections].find((c) => !c.closed)?.clientAddress;
+    return {
+      address: m.address,
+      ...(m.protocol ? { protocol: m.protocol } : {}),
+      ...(clientAddress ? { clientAddress } : {}),
+    };
+  }
+
+  /** A plugin's answer leaves as the user's own IMs do (stamped with them, local or over G2G). */
+  async #sendAs(event: ImEvent | (CanonicalEvent & { kind: 'typing' })): Promise<void> {
+    const m = this.#managers.get(addressKey(event.from));
+    if (!m) throw new UserOfflineError(`${formatAddress(event.from)} is no longer online here`);
+    await this.#route(m, event);
   }
 
   /** Tells one (new) buddy this user's current presence, in the background. */

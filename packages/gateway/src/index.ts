@@ -51,8 +51,19 @@ export {
   type GatewayEvent,
   type GatewayLimits,
   type GatewayOptions,
+  type GatewayPlugins,
 } from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
+export {
+  DEFAULT_PLUGIN_SETTINGS,
+  PluginHost,
+  type PluginHostOptions,
+  type PluginOutcome,
+  type PluginReport,
+  type PluginSettings,
+} from './plugins/plugin-host.js';
+export { PLUGIN_STORE_LIMITS, type PluginState, PluginStateSchema } from './plugins/plugin-state.js';
+export { RateLimiter } from './plugins/rate-limiter.js';
 export {
   parseSocks4Request,
   SOCKS4_BIND,

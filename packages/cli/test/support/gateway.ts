@@ -1,6 +1,6 @@
 import { stanza } from '@crosstalk/codec-xmpp';
 import { addressKey, type MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gateway';
+import { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { builtInCodecs } from '../../src/codecs.js';
 import type { Dial } from '../../src/drivers/index.js';
@@ -9,16 +9,18 @@ import type { Dial } from '../../src/drivers/index.js';
 let started = 0;
 
 /**
- * A real gateway with every built-in codec on `dht`, its SOCKS4 front on a free loopback port.
- * `E2E_DEBUG=1`: every event it reports goes to stderr, to see where a step stopped.
+ * A real gateway with every built-in codec on `dht`, its SOCKS4 front on a free loopback port
+ * (`options` adds to or overrides that). `E2E_DEBUG=1`: every event it reports goes to stderr, to
+ * see where a step stopped.
  */
-export async function startGateway(dht: MemoryDht): Promise<Gateway> {
+export async function startGateway(dht: MemoryDht, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const g = await createGateway({
     codecs: builtInCodecs(),
     dht,
     canonical: stanza,
     socks: { port: 0 },
     logger: false,
+    ...options,
   });
   if (process.env.E2E_DEBUG) trace(`G${++started}`, g);
   return g;

@@ -110,21 +110,37 @@ const generic: NetworkRules = {
   normalizeNetwork: (n) => n,
 };
 
+/**
+ * The network of a gateway's own system address, `crosstalk@crosstalk` (plugins: `/plugins`,
+ * `/help`). Reserved and known to every protocol, so each treats it as foreign and hands what its
+ * users send there to the gateway; no codec serves it, and no gateway routes it further.
+ */
+export const SYSTEM_NETWORK = 'crosstalk';
+
+const system: NetworkRules = {
+  checkUser(user) {
+    return /^[a-z][a-z0-9-]{0,63}$/.test(user) ? undefined : 'system users are lower-case ids';
+  },
+  checkNetwork: checkNetworkId,
+  normalizeUser: (user) => user.toLowerCase(),
+  normalizeNetwork: (n) => n.toLowerCase(),
+};
+
 const builtIn: ReadonlyMap<string, NetworkRules> = new Map([
   ['aol', aol],
   ['icq', icq],
   ['yahoo', yahoo],
   ['msn', msn],
+  [SYSTEM_NETWORK, system],
 ]);
 /**
  * Networks that codecs (or applications) defined. Process-wide, under a registered symbol, like the
  * codec brand: an application may load an ESM and a CJS copy of core, and both must agree.
  */
 const REGISTRY = Symbol.for('@crosstalk/core/network-rules');
-const defined: Map<string, NetworkRules> = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= new Map<
-  string,
-  NetworkRules
->()) as Map<string, NetworkRules>;
+const globals = globalThis as Record<symbol, unknown>;
+globals[REGISTRY] ??= new Map<string, NetworkRules>();
+const defined = globals[REGISTRY] as Map<string, NetworkRules>;
 
 /** Rules for one network id. XMPP domains are any network id with a dot, or `localhost`. */
 export function rulesFor(network: string): NetworkRules {
@@ -147,7 +163,7 @@ export function defineNetworkRules(network: string, rules: Partial<NetworkRules>
 /** The built-in network ids that are not XMPP domains. */
 export const BUILT_IN_NETWORKS = ['aol', 'icq', 'msn', 'yahoo'] as const;
 
-/** True for a built-in network id. */
+/** True for a built-in network id (the four IM networks and the reserved `crosstalk`). */
 export function isBuiltInNetwork(network: string): boolean {
   return builtIn.has(network.toLowerCase());
 }

@@ -325,6 +325,51 @@ export class PluginFailedError extends CrossTalkError {
   }
 }
 
+/** A plugin did not answer within the host's deadline (its `signal` was aborted). */
+export class PluginTimeoutError extends CrossTalkError {
+  override readonly name = 'PluginTimeoutError';
+  readonly code = 'ERR_PLUGIN_TIMEOUT';
+  override readonly isRetryable = true;
+  constructor(
+    readonly plugin: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`plugin ${plugin} did not answer within ${timeoutMs} ms`);
+  }
+}
+
+/** A plugin's reply is not a reply: no text, not a string, or characters no IM can carry. */
+export class InvalidPluginReplyError extends CrossTalkError {
+  override readonly name = 'InvalidPluginReplyError';
+  readonly code = 'ERR_INVALID_PLUGIN_REPLY';
+}
+
+/** A plugin's reply is longer than the host lets one IM be. */
+export class PluginReplyTooLongError extends CrossTalkError {
+  override readonly name = 'PluginReplyTooLongError';
+  readonly code = 'ERR_PLUGIN_REPLY_TOO_LONG';
+  constructor(
+    readonly plugin: string,
+    readonly length: number,
+    readonly max: number,
+  ) {
+    super(`plugin ${plugin} answered ${length} characters; at most ${max} are sent`);
+  }
+}
+
+/** One sender asked for more plugin answers than the host allows in a while. */
+export class PluginRateLimitedError extends CrossTalkError {
+  override readonly name = 'PluginRateLimitedError';
+  readonly code = 'ERR_PLUGIN_RATE_LIMITED';
+  override readonly isRetryable = true;
+}
+
+/** A plugin's per-user store would pass its caps (keys, key or value length). */
+export class PluginStoreFullError extends CrossTalkError {
+  override readonly name = 'PluginStoreFullError';
+  readonly code = 'ERR_PLUGIN_STORE_FULL';
+}
+
 export class NotLoggedInError extends CrossTalkError {
   override readonly name = 'NotLoggedInError';
   readonly code = 'ERR_NOT_LOGGED_IN';

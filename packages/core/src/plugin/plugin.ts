@@ -1,17 +1,43 @@
 import type { Address } from '../address/address.js';
+import { SYSTEM_NETWORK } from '../address/networks.js';
 import { InvalidPluginError } from '../errors/errors.js';
 import type { CanonicalEvent, ImEvent } from '../model/events.js';
 
 /**
- * Command plugins (`/location`, `/music`): a user of any native client sends an IM whose text
- * starts with the command, and the gateway answers with the plugin's reply as an IM. Plugins are
- * registered on a gateway and answer only for users who enabled them.
+ * Command plugins (`/location`, `/music`): the plugin at Y (the paper's §3.4). A buddy of Y on any
+ * network sends Y an IM whose text starts with a command Y enabled; Y's gateway delivers it to Y
+ * as usual, runs the plugin and answers the buddy on Y's behalf with the plugin's reply, an
+ * ordinary IM. Y configures plugins by IM too, through the gateway's system address
+ * (`SYSTEM_ADDRESS`). One plugin serves every network and every way into the engine.
  */
 export const pluginSymbol: unique symbol = Symbol.for('@crosstalk/plugin') as never;
 
+/** The user a command was sent to: the plugin answers on their behalf and reads their settings. */
+export interface PluginUser {
+  address: Address;
+  /** The protocol their client speaks (`oscar`, `ymsg`, `msnp`, `xmpp`, ...), when known. */
+  protocol?: string;
+  /**
+   * Where their client connects from: the remote IP of its connection to the gateway (for the
+   * SOCKS front, the SOCKS client's address), when known. `/location` looks it up.
+   */
+  clientAddress?: string;
+}
+
 export interface PluginRequest {
-  /** The verified user who sent the command. */
+  /**
+   * Who asked: a buddy of `user` (on any network, its gateway vouched for it), or `user`
+   * themselves when `origin` is `owner`.
+   */
   from: Address;
+  /** Whose behalf the plugin answers on. */
+  user: PluginUser;
+  /**
+   * `buddy`: a buddy sent the command to `user`; `owner`: `user` sent it to the gateway's system
+   * address, to see or change their own settings (`/location set San Diego`). Only the owner may
+   * change settings.
+   */
+  origin: 'buddy' | 'owner';
   /** The command word without arguments, e.g. `/location`. */
   command: string;
   /** Everything after the command, trimmed. */
@@ -20,15 +46,23 @@ export interface PluginRequest {
   message: ImEvent;
 }
 
+/** One user's small key/value store for one plugin, kept with the gateway's hard state. */
+export interface PluginStore {
+  get(key: string): Promise<string | undefined>;
+  /** Stores a value; `undefined` removes the key. Throws `PluginStoreFullError` past the host's caps. */
+  set(key: string, value: string | undefined): Promise<void>;
+}
+
 export interface PluginContext {
   now(): number;
-  /** Sends an event on the user's behalf (validated by the host before it leaves). */
+  /**
+   * Sends another IM (or typing notice) to the asker on the user's behalf, besides the reply:
+   * the host stamps the user as the sender, checks it like a reply, and refuses other recipients.
+   */
   send(event: CanonicalEvent): Promise<void>;
-  /** The plugin's own small key/value store, scoped to one user. */
-  store: {
-    get(key: string): Promise<string | undefined>;
-    set(key: string, value: string): Promise<void>;
-  };
+  /** The plugin's own small key/value store, scoped to the user it answers for. */
+  store: PluginStore;
+  /** Aborted when the host stops waiting (its timeout) or shuts down: stop work, close sockets. */
   signal: AbortSignal;
 }
 
@@ -52,6 +86,9 @@ export interface Plugin extends Readonly<PluginInit> {
   readonly priority: number;
 }
 
+/** Names the host reserves for its own commands (`/plugins`, `/help`). */
+const RESERVED_COMMANDS = new Set(['/plugins', '/help']);
+
 export function definePlugin(init: PluginInit): Plugin {
   if (!/^[a-z][a-z0-9-]*$/.test(init.name))
     throw new InvalidPluginError(`plugin name "${init.name}" must be a lower-case id`);
@@ -59,6 +96,8 @@ export function definePlugin(init: PluginInit): Plugin {
   for (const c of init.commands) {
     if (!/^\/[a-z][a-z0-9-]*$/.test(c))
       throw new InvalidPluginError(`plugin ${init.name}: command "${c}" must look like /word`);
+    if (RESERVED_COMMANDS.has(c))
+      throw new InvalidPluginError(`plugin ${init.name}: ${c} is the gateway's own command`);
   }
   if (typeof init.handle !== 'function') throw new InvalidPluginError(`plugin ${init.name} lacks handle()`);
   return Object.freeze({ ...init, priority: init.priority ?? 0, [pluginSymbol]: true as const });
@@ -75,4 +114,22 @@ export function parseCommand(text: string): { command: string; args: string } | 
   const match = /^(\/[a-z][a-z0-9-]*)(?:\s+([\s\S]*))?$/i.exec(text.trim());
   if (!match) return undefined;
   return { command: match[1]!.toLowerCase(), args: (match[2] ?? '').trim() };
+}
+
+/** The gateway's own address, `crosstalk@crosstalk`: users IM it `/plugins`, `/help` and plugin settings. */
+export const SYSTEM_ADDRESS: Address = Object.freeze({ user: 'crosstalk', network: SYSTEM_NETWORK });
+
+export function isSystemAddress(a: Address): boolean {
+  return a.network.toLowerCase() === SYSTEM_NETWORK;
+}
+
+/**
+ * Ids of IMs a plugin host sent (answers, error notes) start with this, and a host never answers
+ * such an IM, so two users' plugins cannot answer each other forever. The id travels between
+ * gateways with the event (both canonical forms keep it).
+ */
+export const PLUGIN_REPLY_ID_PREFIX = 'ct-plugin-';
+
+export function isPluginReply(event: ImEvent): boolean {
+  return event.id.startsWith(PLUGIN_REPLY_ID_PREFIX);
 }

@@ -9,6 +9,7 @@ import {
   type SessionOutput,
 } from '@crosstalk/core';
 import { SlowConsumerError } from '../errors/errors.js';
+import { unmapped } from './policy.js';
 
 export interface ConnectionHooks {
   onOpen(connection: ProxiedConnection): void;
@@ -58,6 +59,12 @@ export class ProxiedConnection {
 
   get user(): Address | undefined {
     return this.session.user;
+  }
+
+  /** The client's IP as the gateway sees it (the SOCKS client's address), IPv4-mapped written as IPv4. */
+  get clientAddress(): string | undefined {
+    const remote = this.client.remoteAddress;
+    return remote === undefined ? undefined : unmapped(remote);
   }
 
   get closed(): boolean {

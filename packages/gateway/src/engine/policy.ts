@@ -56,7 +56,8 @@ export interface BoundAddress {
   port: number;
 }
 
-const unmapped = (address: string) =>
+/** An address as written plainly: an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) as IPv4, lower-case. */
+export const unmapped = (address: string) =>
   address.toLowerCase().startsWith('::ffff:') && address.includes('.')
     ? address.slice(7)
     : address.toLowerCase();

@@ -69,6 +69,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly pluginRequests = new Counter({
+    name: 'crosstalk_plugin_requests_total',
+    help: 'Plugin commands, by plugin and outcome (answered, silent, failed, timeout, invalid-reply, reply-too-long, rate-limited, undeliverable)',
+    labelNames: ['plugin', 'outcome'],
+    registers: [this.registry],
+  });
+
   #server: Server | undefined;
 
   /** Serves `/metrics` on host:port. */

@@ -4,10 +4,12 @@ import { basename, dirname, join } from 'node:path';
 import { eventFromJson, parseAddress } from '@crosstalk/core';
 import { z } from 'zod';
 import { InvalidStateFileError } from '../errors/errors.js';
+import { type PluginState, PluginStateSchema } from '../plugins/plugin-state.js';
 
 /**
  * Hard state that must survive a restart (DESIGN.md): the gateway's key, each user's foreign
- * buddies, and the pending buddy requests this gateway holds for offline users. In the embedded
+ * buddies, the pending buddy requests this gateway holds for offline users, and the plugin host's
+ * choices and stores (an optional section: older files load without it). In the embedded
  * mode it is one JSON file written atomically (temporary file, fsync, rename, fsync of the
  * directory), validated on load. An update resolves only once its write is durable, so whatever
  * the gateway reports after it survives a crash (kill -9, power loss).
@@ -39,6 +41,8 @@ export const HardStateSchema = z.object({
   pending: z.array(z.object({ request: z.unknown(), value: z.string() })),
   /** Ids of pending requests already delivered to local users, so they are not shown twice. */
   delivered: z.array(z.string()),
+  /** Users' plugin choices and each plugin's per-user store (absent until a plugin stores anything). */
+  plugins: PluginStateSchema.optional(),
 });
 
 export type HardState = z.infer<typeof HardStateSchema>;
@@ -50,6 +54,7 @@ const StateFileSchema = HardStateSchema.extend({
     z.object({ foreignBuddies: z.array(z.unknown()), home: z.number().int().nonnegative().optional() }),
   ),
   pending: z.array(z.unknown()),
+  plugins: z.unknown().optional(),
 });
 
 const HeldJson = z.object({ request: z.unknown(), value: z.string().regex(/^(?:[0-9a-f]{2})*$/i) });
@@ -58,7 +63,7 @@ const HeldJson = z.object({ request: z.unknown(), value: z.string().regex(/^(?:[
 export interface QuarantinedEntry {
   /** When it was moved (ISO 8601). */
   at: string;
-  what: 'held-request' | 'foreign-buddy';
+  what: 'held-request' | 'foreign-buddy' | 'plugin-state';
   /** For a foreign buddy: whose buddy it was (the `users` key). */
   owner?: string;
   /** Why it could not be read. */
@@ -249,7 +254,20 @@ function sortEntries(file: z.infer<typeof StateFileSchema>): {
       quarantined.push({ at, what: 'held-request', reason: reasonOf(error), entry });
     }
   }
-  return { state: { ...file, users, pending }, quarantined };
+  let plugins: PluginState | undefined;
+  if (file.plugins !== undefined) {
+    const read = PluginStateSchema.safeParse(file.plugins);
+    if (read.success) plugins = read.data;
+    else
+      quarantined.push({
+        at,
+        what: 'plugin-state',
+        reason: read.error.issues[0]?.message ?? 'invalid',
+        entry: file.plugins,
+      });
+  }
+  const { plugins: _, ...rest } = file;
+  return { state: { ...rest, users, pending, ...(plugins ? { plugins } : {}) }, quarantined };
 }
 
 async function appendDurably(path: string, text: string): Promise<void> {

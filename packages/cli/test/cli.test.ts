@@ -329,6 +329,7 @@ describe('crosstalk gateway', () => {
       '--socks <host:port>',
       '--g2g <host:port>',
       '--state <file>',
+      '--plugin <name>',
       '127.0.0.1:1080',
     ]) {
       expect(stdout).toContain(flag);
@@ -406,6 +407,71 @@ describe('crosstalk gateway', () => {
     first.destroy();
     await gateway.close();
     await echo.close();
+  });
+
+  it('runs the plugins the config file lists and those --plugin names, and says so', async () => {
+    const { resolveGatewayConfig, startGatewayFromConfig, describeGateway } = await import(
+      '../src/commands/gateway.js'
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const file = join(dir, 'gw.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        socks: { port: 0 },
+        log: { level: 'silent' },
+        plugins: [{ name: 'location', enabledFor: ['*'], addressMap: { '127.0.0.1': '132.239.1.1' } }],
+        pluginSettings: { timeout: 3000 },
+      }),
+    );
+    const config = await resolveGatewayConfig({ config: file, plugin: ['music', 'location'] });
+    expect(config.plugins.map((p) => p.name)).toEqual(['location', 'music']);
+    const gateway = await startGatewayFromConfig(toys(), config);
+    try {
+      expect(gateway.plugins.list()).toEqual(['location', 'music']);
+      expect(gateway.plugins.isEnabled({ user: 'bob', network: 'yahoo' }, 'location')).toBe(true);
+      expect(gateway.plugins.isEnabled({ user: 'bob', network: 'yahoo' }, 'music')).toBe(false);
+      expect(describeGateway(gateway, ['toy'])).toMatch(
+        /plugins {8}location, music \(users IM crosstalk@crosstalk: \/plugins, \/help\)/,
+      );
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('a bad plugin entry is refused with the entry and field that are wrong, before anything starts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const cases: [unknown, RegExp][] = [
+      [
+        { name: 'weather' },
+        /plugins\[0\]\.name: unknown plugin "weather"; the crosstalk command knows location, music/,
+      ],
+      [
+        { name: 'location', addressMap: { '127.0.0.1': 'home' } },
+        /plugins\[0\]\.addressMap\.127\.0\.0\.1: expected an IP address/,
+      ],
+      [{ name: 'music', provider: 'spotify' }, /plugins\[0\]\.provider/],
+      [
+        { name: 'music', provider: 'lastfm' },
+        /plugins\[0\]\.lastfm\.apiKey: the Last\.fm provider needs an API key/,
+      ],
+      [{ name: 'music', mpd: { port: 6600, volume: 11 } }, /plugins\[0\]\.mpd/],
+      [{ name: 'Location' }, /plugins\.0\.name: a plugin name is a lower-case id/],
+    ];
+    for (const [entry, message] of cases) {
+      const file = join(dir, 'gw.json');
+      await writeFile(file, JSON.stringify({ socks: { port: 0 }, plugins: [entry] }));
+      const saved = process.env.LASTFM_API_KEY;
+      delete process.env.LASTFM_API_KEY;
+      const { code, stderr } = await run(['gateway', '--config', file]).finally(() => {
+        if (saved !== undefined) process.env.LASTFM_API_KEY = saved;
+      });
+      expect(code, JSON.stringify(entry)).toBe(1);
+      expect(stderr.trim().split('\n')).toEqual([expect.stringMatching(message)]);
+    }
+    const { code, stderr } = await run(['gateway', '--plugin', 'weather', '--socks', '127.0.0.1:0']);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/unknown plugin "weather"/);
   });
 
   it('a bad config file is refused with the field that is wrong', async () => {

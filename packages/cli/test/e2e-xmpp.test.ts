@@ -1,9 +1,8 @@
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
 import { addressToJid } from '@crosstalk/codec-xmpp';
 import { addressKey, MemoryDht } from '@crosstalk/core';
 import { socksConnect } from '@crosstalk/gateway/testing';
-import { xml, client as xmppClient } from '@xmpp/client';
+import { xml } from '@xmpp/client';
 import { describe, expect, it } from 'vitest';
 import { startXmppNetwork } from '../src/drivers/xmpp.js';
 import { startGateway, through } from './support/gateway.js';
@@ -17,6 +16,7 @@ import {
   TEXT_BACK,
   until,
 } from './support/walkthrough.js';
+import { startSocksForwarder, xmppJs } from './support/xmpp-js.js';
 
 // End to end over real sockets on 127.0.0.1: a real prosody (started by the XMPP driver, see
 // startProsody), the other network's mock server, and real gateways whose SOCKS4 front is the only
@@ -185,103 +185,6 @@ describe('xmpp: a hostile client that never logs in does not hold up the users b
     }
   });
 });
-
-// ------------------------------------------------------------------ @xmpp/client through SOCKS
-
-/**
- * @xmpp/client has no SOCKS support. To put it behind the gateway as a SOCKS-configured client
- * would be, it connects to this tiny local TCP forwarder (127.0.0.1, port 0), which opens each
- * connection to `target` through the SOCKS4 proxy with `socksConnect` and then only pipes bytes.
- */
-async function startSocksForwarder(
-  proxy: { host: string; port: number },
-  target: { host: string; port: number },
-) {
-  const sockets = new Set<Socket>();
-  const track = (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  };
-  const server = createServer({ allowHalfOpen: true }, (local) => {
-    track(local);
-    local.pause();
-    socksConnect(proxy, target.host, target.port).then(
-      (remote) => {
-        track(remote);
-        local.on('error', () => remote.destroy());
-        remote.on('error', () => local.destroy());
-        local.pipe(remote);
-        remote.pipe(local);
-        local.resume();
-      },
-      () => local.destroy(),
-    );
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: @xmpp/client 0.14 ships no types
-type XmppJs = any;
-interface XmppJsElement {
-  name: string;
-  attrs: Record<string, string>;
-  getChildText(name: string): string | null;
-  getChild(name: string): XmppJsElement | undefined;
-  getChildren(name: string): XmppJsElement[];
-}
-
-/** A real @xmpp/client, forced onto SASL PLAIN (SCRAM would cost a second of CPU per login). */
-function xmppJs(port: number, user: string, password: string) {
-  const entity: XmppJs = xmppClient({
-    service: `xmpp://127.0.0.1:${port}`,
-    domain: 'localhost',
-    resource: 'desk',
-    username: user,
-    password,
-    credentials: (authenticate: (c: object, m: string) => Promise<void>) =>
-      authenticate({ username: user, password }, 'PLAIN'),
-  });
-  entity.on('error', () => {});
-  const stanzas: XmppJsElement[] = [];
-  const waiters = new Set<(el: XmppJsElement) => void>();
-  entity.on('stanza', (el: XmppJsElement) => {
-    stanzas.push(el);
-    for (const w of [...waiters]) w(el);
-  });
-  /** The first stanza received (earlier ones count) that matches, or a timeout error naming `what`. */
-  const receive = (match: (el: XmppJsElement) => boolean, what: string, timeoutMs = 10_000) => {
-    const found = stanzas.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise<XmppJsElement>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(w);
-        reject(new Error(`${user}@localhost (@xmpp/client): no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const w = (el: XmppJsElement) => {
-        if (!match(el)) return;
-        clearTimeout(timer);
-        waiters.delete(w);
-        resolve(el);
-      };
-      waiters.add(w);
-    });
-  };
-  const roster = async (): Promise<string[]> => {
-    const result: XmppJsElement = await entity.iqCaller.request(
-      xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),
-    );
-    return (result.getChild('query')?.getChildren('item') ?? []).map((i) => i.attrs.jid!);
-  };
-  return { entity, receive, roster };
-}
 
 // ------------------------------------------------------------------ the paper's walk-through
 

@@ -11,6 +11,7 @@ import {
 import pino from 'pino';
 import { canonicalForm } from '../codecs.js';
 import { type CliIo, write } from '../io.js';
+import { pluginsFromConfig } from '../plugins.js';
 
 export interface GatewayCommandOptions {
   config?: string;
@@ -20,12 +21,14 @@ export interface GatewayCommandOptions {
   state?: string;
   codecs?: string;
   logLevel?: string;
+  /** `--plugin NAME`, repeatable: plugins to run besides those in the config file. */
+  plugin?: string[];
 }
 
-/** Config file first, then flags on top (flags win). */
+/** Config file first, then flags on top (flags win). Plugin options are checked here too. */
 export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<GatewayConfig> {
   const base = o.config ? await loadConfig(o.config) : parseConfig({});
-  return parseConfig(
+  const config = parseConfig(
     {
       ...base,
       ...(o.socks ? { socks: parseHostPort(o.socks) } : {}),
@@ -34,9 +37,17 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
       ...(o.state ? { stateFile: o.state } : {}),
       ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()) } : {}),
       ...(o.logLevel ? { log: { level: o.logLevel } } : {}),
+      plugins: [
+        ...base.plugins,
+        ...(o.plugin ?? [])
+          .filter((name) => !base.plugins.some((p) => p.name === name))
+          .map((name) => ({ name })),
+      ],
     },
     'flags',
   );
+  pluginsFromConfig(config.plugins);
+  return config;
 }
 
 export async function startGatewayFromConfig(
@@ -45,6 +56,7 @@ export async function startGatewayFromConfig(
   options: { canonical?: CanonicalForm; logDestination?: NodeJS.WritableStream } = {},
 ): Promise<Gateway> {
   const codecs = (config.codecs ?? registry.protocols()).map((p) => registry.get(p));
+  const { plugins, enabledFor } = pluginsFromConfig(config.plugins);
   const logger = pino(
     { name: 'crosstalk', level: config.log.level },
     options.logDestination ?? process.stderr,
@@ -62,6 +74,8 @@ export async function startGatewayFromConfig(
     timeouts: config.timeouts,
     limits: config.limits,
     ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
+    plugins,
+    pluginSettings: { ...config.pluginSettings, enabledFor },
   });
 }
 
@@ -76,6 +90,9 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',
     `  protocols      ${protocols.join(', ') || 'none (relay only)'}`,
+    gateway.plugins.list().length
+      ? `  plugins        ${gateway.plugins.list().join(', ')} (users IM crosstalk@crosstalk: /plugins, /help)`
+      : '  plugins        none (--plugin location, --plugin music)',
     '',
     'Point your IM client at it: in its connection or proxy settings choose SOCKS4 (or SOCKS4a),',
     `host ${host}, port ${port}, no authentication, and log in as usual. Your own server still sees`,

@@ -54,6 +54,33 @@ export const GatewayConfigSchema = z
       .strict()
       .default({}),
     maxBacklog: z.number().int().positive().optional(),
+    /**
+     * Command plugins to run, each `{ name, enabledFor?, ...its own options }`: the program that
+     * starts the gateway knows the names (the CLI: `location`, `music`) and checks the options.
+     */
+    plugins: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a plugin name is a lower-case id'),
+            /** Who has it on until they choose with `/plugins on|off`: addresses, or `*` for everyone. */
+            enabledFor: z.array(z.string()).optional(),
+          })
+          .passthrough(),
+      )
+      .default([]),
+    /** The plugin host's limits (the gateway's DEFAULT_PLUGIN_SETTINGS when absent). */
+    pluginSettings: z
+      .object({
+        timeout: z.number().int().positive().optional(),
+        rateLimit: z
+          .object({ requests: z.number().int().positive(), perMs: z.number().int().positive() })
+          .strict()
+          .optional(),
+        maxReplyLength: z.number().int().positive().max(65_536).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -335,7 +335,7 @@ describe('crosstalk gateway', () => {
     }
   });
 
-  it('a corrupt identity key in the state file: one line naming the file, exit 1', async () => {
+  it('a corrupt identity key in the state file: one line naming the file, exit 3 (could not start)', async () => {
     const { mkdtemp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
@@ -344,7 +344,7 @@ describe('crosstalk gateway', () => {
     const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
     await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
     const { code, stderr } = await run(['gateway', '--state', state, '--socks', '127.0.0.1:0']);
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(state);
     expect(stderr).toMatch(/gateway key/);
@@ -379,7 +379,7 @@ describe('crosstalk gateway', () => {
     const [code] = await once(child, 'exit');
     clearTimeout(stop);
     busy.close();
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(
       stderr
         .trim()

@@ -77,9 +77,10 @@ export function decodeRecord(bytes: Uint8Array): ValueRecord {
     tombstone,
     storedAt,
     expiresAt,
-    publisher: bytes.slice(18, 50),
-    certificate: bytes.slice(50, 114),
-    value: bytes.slice(RECORD_OVERHEAD),
+    // Copies, and plain Uint8Arrays even when hyperdht hands a Buffer over.
+    publisher: new Uint8Array(bytes.subarray(18, 50)),
+    certificate: new Uint8Array(bytes.subarray(50, 114)),
+    value: new Uint8Array(bytes.subarray(RECORD_OVERHEAD)),
   };
 }
 

@@ -7,6 +7,7 @@ export type {
   NodeAddress,
   NodeKeyPair,
   NodeQuery,
+  QueryOptions,
 } from './node/node.js';
 export { startTestnet, type Testnet, type TestnetOptions } from './node/testnet.js';
 export { decodeRecord, encodeRecord, MAX_RECORD_VALUE_BYTES, type ValueRecord } from './record/record.js';

@@ -17,7 +17,14 @@ export interface NodeQuery<T> extends AsyncIterable<T> {
   /** Nodes that answered (dht-rpc's count). */
   successes: number;
   errors: number;
+  /** The nodes nearest the target, once the query has finished. */
+  closestNodes: NodeAddress[];
   finished(): Promise<void>;
+}
+
+/** Where a query starts: nodes known to be near its target (dht-rpc's `nodes` option). */
+export interface QueryOptions {
+  nodes?: NodeAddress[] | undefined;
 }
 
 export interface LookupReply {
@@ -35,9 +42,18 @@ export interface HyperDhtNode {
   fullyBootstrapped(): Promise<void>;
   address(): { host: string; port: number };
   lookup(target: Uint8Array): NodeQuery<LookupReply>;
-  announce(target: Uint8Array, keyPair: NodeKeyPair): NodeQuery<unknown>;
-  unannounce(target: Uint8Array, keyPair: NodeKeyPair): Promise<void>;
-  mutablePut(keyPair: NodeKeyPair, value: Uint8Array, options?: { seq?: number }): Promise<unknown>;
+  announce(
+    target: Uint8Array,
+    keyPair: NodeKeyPair,
+    relayAddresses?: NodeAddress[],
+    options?: QueryOptions,
+  ): NodeQuery<unknown>;
+  unannounce(target: Uint8Array, keyPair: NodeKeyPair, options?: QueryOptions): Promise<void>;
+  mutablePut(
+    keyPair: NodeKeyPair,
+    value: Uint8Array,
+    options?: QueryOptions & { seq?: number },
+  ): Promise<{ closestNodes: NodeAddress[] }>;
   mutableGet(
     publicKey: Uint8Array,
     options?: { seq?: number; latest?: boolean },

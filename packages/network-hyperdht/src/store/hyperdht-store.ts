@@ -99,6 +99,10 @@ interface Own {
   seq: number;
   expiresAt: number;
   anonymousId: string | undefined;
+  tombstone: boolean;
+  /** Closest nodes to the topic and to the record's target, from the last lookup or write. */
+  topicNodes?: NodeAddress[];
+  valueNodes?: NodeAddress[];
 }
 
 const encoder = new TextEncoder();
@@ -203,9 +207,7 @@ export class HyperDhtStore implements Dht {
       publisher = publisherKeyPair(secretKey, topic);
       keyPair = valueKeyPair(secretKey, topic, hashOfValue);
     }
-    const [found, seq] = await this.#network(() =>
-      Promise.all([this.#collect(key, topic), this.#nextSeq(keyPair.publicKey)]),
-    );
+    const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
     const visible = this.#visible(key, found, topic, now);
     const publisherId = toHex(publisher.publicKey);
@@ -236,15 +238,18 @@ export class HyperDhtStore implements Dht {
       certificate: certify(publisher, topic, keyPair.publicKey),
       value: bytes,
     });
-    await this.#network(() => this.#write(topic, keyPair, encoded, seq, true));
-    this.#own.set(toHex(keyPair.publicKey), { topic, keyPair, encoded, seq, expiresAt, anonymousId });
+    const id = toHex(keyPair.publicKey);
+    const seq = this.#nextSeq(id, found);
+    const own: Own = { topic, keyPair, encoded, seq, expiresAt, anonymousId, tombstone: false, topicNodes };
+    await this.#network(() => this.#write(own));
+    this.#own.set(id, own);
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
   }
 
   async get(key: string): Promise<Uint8Array[]> {
     this.#open();
     const topic = this.#topic(key);
-    const found = await this.#network(() => this.#collect(key, topic));
+    const { found } = await this.#network(() => this.#collect(key, topic));
     return this.#visible(key, found, topic, this.#now()).map((c) => c.value.slice());
   }
 
@@ -254,15 +259,13 @@ export class HyperDhtStore implements Dht {
     const secretKey = secretKeyOf(secret);
     const publisher = publisherKeyPair(secretKey, topic);
     const keyPair = valueKeyPair(secretKey, topic, valueHash(value));
-    const [found, seq] = await this.#network(() =>
-      Promise.all([this.#collect(key, topic), this.#nextSeq(keyPair.publicKey)]),
-    );
+    const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
     const id = toHex(keyPair.publicKey);
     const visible = this.#visible(key, found, topic, now);
-    const mineLive = found.some((f) => f.id === id && this.#live(f.record, now));
+    const mine = found.find((f) => f.id === id && this.#live(f.record, now));
     const shown = visible.find((c) => bytesEqual(c.value, value));
-    if (!mineLive) {
+    if (!mine) {
       if (shown) throw new DhtSecretMismatchError();
       return false;
     }
@@ -274,8 +277,19 @@ export class HyperDhtStore implements Dht {
       certificate: certify(publisher, topic, keyPair.publicKey),
       value: new Uint8Array(0),
     });
-    this.#own.delete(id);
-    await this.#network(() => this.#write(topic, keyPair, tombstone, seq, false));
+    // Kept (not refreshed) until the value would have expired, for its sequence number.
+    const own: Own = {
+      topic,
+      keyPair,
+      encoded: tombstone,
+      seq: this.#nextSeq(id, found),
+      expiresAt: mine.record.expiresAt,
+      anonymousId: undefined,
+      tombstone: true,
+      topicNodes,
+    };
+    this.#own.set(id, own);
+    await this.#network(() => this.#write(own));
     // A value displaced on read (over the key's limit) was not there for a reader: cleaned up all the same.
     return shown?.id === id;
   }
@@ -296,7 +310,7 @@ export class HyperDhtStore implements Dht {
    * Every verified record announced on the topic: the lookup streams announcers in, and each one's
    * record is fetched as soon as it shows up (bounded by `concurrency`), so the two rounds overlap.
    */
-  async #collect(key: string, topic: Uint8Array): Promise<Found[]> {
+  async #collect(key: string, topic: Uint8Array): Promise<{ found: Found[]; topicNodes: NodeAddress[] }> {
     await this.#ready;
     const found: Found[] = [];
     const seen = new Set<string>();
@@ -318,7 +332,7 @@ export class HyperDhtStore implements Dht {
     }
     await Promise.all(fetches);
     if (query.successes === 0) throw new DhtUnavailableError('no DHT node answered the lookup');
-    return found;
+    return { found, topicNodes: query.closestNodes };
   }
 
   async #fetch(
@@ -385,29 +399,28 @@ export class HyperDhtStore implements Dht {
   // ------------------------------------------------------------ writing
 
   /**
-   * A sequence number above any this value key pair has used: the clock (so a restarted publisher
-   * or another process holding the same secret moves on), and above what the DHT holds now, since a
-   * node answers a stale sequence number with an error that `mutablePut` does not surface.
+   * A sequence number above any this value key pair has used: above this store's last and the one
+   * read from the DHT, and the clock's ms, so a restarted publisher (or another process holding the
+   * same secret) moves on without asking. A node refuses a lower one, and `mutablePut` does not say.
    */
-  async #nextSeq(publicKey: Uint8Array): Promise<number> {
-    await this.#ready;
-    const own = this.#own.get(toHex(publicKey));
-    const stored = own ? undefined : await this.#dht.mutableGet(publicKey, { latest: true });
-    return Math.max(Date.now(), (own?.seq ?? 0) + 1, (stored?.seq ?? 0) + 1);
+  #nextSeq(id: string, found: readonly Found[]): number {
+    const stored = found.find((f) => f.id === id)?.seq ?? 0;
+    return Math.max(Date.now(), (this.#own.get(id)?.seq ?? 0) + 1, stored + 1);
   }
 
-  /** Stores the record and announces (or, for a tombstone, unannounces) its key on the topic. */
-  async #write(
-    topic: Uint8Array,
-    keyPair: KeyPair,
-    encoded: Uint8Array,
-    seq: number,
-    announce: boolean,
-  ): Promise<void> {
-    await Promise.all([
-      this.#dht.mutablePut(keyPair, encoded, { seq }),
-      announce ? this.#dht.announce(topic, keyPair).finished() : this.#dht.unannounce(topic, keyPair),
+  /**
+   * Stores the record and announces (a tombstone: unannounces) its key on the topic. The topic's
+   * closest nodes, known from the lookup that preceded, spare the announcement its own search; a
+   * refresh starts the record's search from where the last write ended too.
+   */
+  async #write(own: Own): Promise<void> {
+    const [put] = await Promise.all([
+      this.#dht.mutablePut(own.keyPair, own.encoded, { seq: own.seq, nodes: own.valueNodes }),
+      own.tombstone
+        ? this.#dht.unannounce(own.topic, own.keyPair, { nodes: own.topicNodes })
+        : this.#dht.announce(own.topic, own.keyPair, [], { nodes: own.topicNodes }).finished(),
     ]);
+    own.valueNodes = put.closestNodes;
   }
 
   /**
@@ -424,7 +437,7 @@ export class HyperDhtStore implements Dht {
         if (own.anonymousId) this.#anonymous.delete(own.anonymousId);
         continue;
       }
-      tasks.push(limit(() => this.#write(own.topic, own.keyPair, own.encoded, own.seq, true)));
+      if (!own.tombstone) tasks.push(limit(() => this.#write(own)));
     }
     await Promise.allSettled(tasks);
   }

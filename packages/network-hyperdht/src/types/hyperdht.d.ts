@@ -13,7 +13,12 @@ declare module 'hyperdht' {
     port: number;
   }
 
+  export interface HyperDhtQueryOptions {
+    nodes?: HyperDhtNodeAddress[] | undefined;
+  }
+
   export interface HyperDhtQuery<T = unknown> extends AsyncIterable<T> {
+    closestNodes: HyperDhtNodeAddress[];
     successes: number;
     errors: number;
     finished(): Promise<void>;
@@ -61,13 +66,14 @@ declare module 'hyperdht' {
       target: Uint8Array,
       keyPair: HyperDhtKeyPair,
       relayAddresses?: HyperDhtNodeAddress[],
+      options?: HyperDhtQueryOptions,
     ): HyperDhtQuery;
-    unannounce(target: Uint8Array, keyPair: HyperDhtKeyPair): Promise<void>;
+    unannounce(target: Uint8Array, keyPair: HyperDhtKeyPair, options?: HyperDhtQueryOptions): Promise<void>;
     mutablePut(
       keyPair: HyperDhtKeyPair,
       value: Uint8Array,
-      options?: { seq?: number },
-    ): Promise<{ publicKey: Buffer; seq: number; signature: Buffer }>;
+      options?: HyperDhtQueryOptions & { seq?: number },
+    ): Promise<{ publicKey: Buffer; seq: number; signature: Buffer; closestNodes: HyperDhtNodeAddress[] }>;
     mutableGet(
       publicKey: Uint8Array,
       options?: { seq?: number; latest?: boolean },

@@ -32,3 +32,26 @@ dhtSuite({
     };
   },
 });
+
+// Reading the first valid copy of each record instead of the latest: the same semantics on a
+// network whose nodes stay put.
+dhtSuite({
+  name: 'HyperDhtStore (12-node testnet, first-copy reads)',
+  async create(limits) {
+    let now = Date.now();
+    const dht = new HyperDhtStore({
+      bootstrap: testnet.bootstrap,
+      namespace: randomUUID(),
+      limits,
+      now: () => now,
+      freshness: 'first',
+    });
+    await dht.ready();
+    return {
+      dht,
+      advance: async (ms) => {
+        now += ms;
+      },
+    };
+  },
+});

@@ -56,7 +56,7 @@ export interface HyperDhtNode {
   ): Promise<{ closestNodes: NodeAddress[] }>;
   mutableGet(
     publicKey: Uint8Array,
-    options?: { seq?: number; latest?: boolean },
+    options?: { seq?: number; latest?: boolean; concurrency?: number },
   ): Promise<MutableReply | null>;
   destroy(): Promise<void>;
 }

@@ -79,6 +79,14 @@ export interface HyperDhtStoreOptions {
   maxClockSkew?: number;
   /** Value records fetched at once during a lookup (default 16). */
   concurrency?: number;
+  /**
+   * How a value's record is read. `latest` (default): from every node near it, keeping the highest
+   * version (hyperdht's `latest`), so a removal or a refresh is always seen; about 20 to 45 requests
+   * per value. `first`: the first valid copy, asking 3 nodes at a time; a few requests per value,
+   * but where nodes came and went since a value was removed or refreshed, an older copy may be read
+   * (until its announcement lapses, at most 27 minutes, or its TTL). See the README's costs.
+   */
+  freshness?: 'latest' | 'first';
   /** Told about each record that was read and ignored (malformed, or not entitled to its topic). */
   onRejected?: (key: string, error: CrossTalkError) => void;
 }
@@ -125,6 +133,7 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
+  readonly #fetchOptions: { latest: boolean; concurrency?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
   /** Key pairs of values this store put without a secret, by topic and value hash. */
@@ -147,6 +156,9 @@ export class HyperDhtStore implements Dht {
     this.#now = options.now ?? Date.now;
     this.#maxClockSkew = options.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    // Kademlia's alpha of 3 when the first copy will do: every request beyond counts against
+    // dht-rpc's congestion window (80 requests per 750 ms slot), which paces lookups of busy keys.
+    this.#fetchOptions = options.freshness === 'first' ? { latest: false, concurrency: 3 } : { latest: true };
     this.#onRejected = options.onRejected;
     if (options.dht) {
       assertPrivateBootstrap(options.dht.bootstrapNodes, true);
@@ -315,6 +327,7 @@ export class HyperDhtStore implements Dht {
     const found: Found[] = [];
     const seen = new Set<string>();
     const fetches: Promise<void>[] = [];
+    let failed: unknown;
     const limit = limiter(this.#concurrency);
     const query = this.#dht.lookup(topic);
     for await (const reply of query) {
@@ -326,11 +339,16 @@ export class HyperDhtStore implements Dht {
           limit(async () => {
             const record = await this.#fetch(key, topic, id, peer.publicKey);
             if (record) found.push(record);
+          }).catch((error: unknown) => {
+            failed ??= error;
           }),
         );
       }
     }
     await Promise.all(fetches);
+    // A record that could not be fetched (the node was closed, or the query broke) fails the read:
+    // a value missing for that reason must not look removed.
+    if (failed !== undefined) throw failed;
     if (query.successes === 0) throw new DhtUnavailableError('no DHT node answered the lookup');
     return { found, topicNodes: query.closestNodes };
   }
@@ -341,7 +359,7 @@ export class HyperDhtStore implements Dht {
     id: string,
     publicKey: Uint8Array,
   ): Promise<Found | undefined> {
-    const reply = await this.#dht.mutableGet(publicKey, { latest: true });
+    const reply = await this.#dht.mutableGet(publicKey, this.#fetchOptions);
     // Announced but not (or no longer) stored: an announcement outliving its record, or junk.
     if (!reply) return undefined;
     let record: ValueRecord;

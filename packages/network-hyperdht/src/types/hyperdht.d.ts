@@ -76,7 +76,7 @@ declare module 'hyperdht' {
     ): Promise<{ publicKey: Buffer; seq: number; signature: Buffer; closestNodes: HyperDhtNodeAddress[] }>;
     mutableGet(
       publicKey: Uint8Array,
-      options?: { seq?: number; latest?: boolean },
+      options?: { seq?: number; latest?: boolean; concurrency?: number },
     ): Promise<HyperDhtMutableReply | null>;
     destroy(options?: { force?: boolean }): Promise<void>;
   }

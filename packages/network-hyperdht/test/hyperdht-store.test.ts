@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DhtBootstrapRequiredError,
   encodeRecord,
+  type HyperDhtNode,
   HyperDhtStore,
   type HyperDhtStoreOptions,
   startDhtNode,
@@ -292,5 +293,172 @@ describe('HyperDhtStore values and their publisher', () => {
       await publisher.close();
       await reader.close();
     }
+  });
+});
+
+describe('HyperDhtStore on a failing network', () => {
+  /** A node whose lookup names one announced key, then breaks; fetching that key's record fails. */
+  function brokenNode(options: { answered: number; lookupBreaks: boolean }): HyperDhtNode {
+    const peer = { publicKey: randomKeyPair().publicKey };
+    return {
+      bootstrapNodes: [{ host: '127.0.0.1', port: 1 }],
+      fullyBootstrapped: async () => {},
+      address: () => ({ host: '127.0.0.1', port: 1 }),
+      lookup: () => ({
+        successes: options.answered,
+        errors: 0,
+        closestNodes: [],
+        finished: async () => {},
+        async *[Symbol.asyncIterator]() {
+          if (options.answered > 0) yield { from: { host: '127.0.0.1', port: 2 }, peers: [peer] };
+          if (options.lookupBreaks) throw new Error('query destroyed');
+        },
+      }),
+      announce: () => {
+        throw new Error('not used');
+      },
+      unannounce: async () => {},
+      mutablePut: async () => ({ closestNodes: [] }),
+      mutableGet: async () => {
+        throw new Error('REQUEST_TIMEOUT');
+      },
+      destroy: async () => {},
+    };
+  }
+
+  it('a lookup no node answered, or a record that could not be fetched, fails the read (retryable)', async () => {
+    for (const node of [
+      brokenNode({ answered: 0, lookupBreaks: false }),
+      brokenNode({ answered: 1, lookupBreaks: false }),
+      brokenNode({ answered: 1, lookupBreaks: true }),
+    ]) {
+      const dht = new HyperDhtStore({ dht: node });
+      const error = await dht.get('k').catch((e: unknown) => e);
+      expect(isCrossTalkError(error, 'ERR_DHT_UNAVAILABLE')).toBe(true);
+      expect((error as CrossTalkError).isRetryable).toBe(true);
+      await dht.close();
+    }
+  });
+});
+
+describe('HyperDhtStore reading what churn leaves behind', () => {
+  // A scripted node: which nodes announce which keys, and which copy of a record each kind of read
+  // gets, as when nodes joined near a topic or a record after a value was stored.
+  const namespace = 'churn';
+  const topic = topicOf(namespace, 'k');
+  const publisher = publisherKeyPair(secretKeyOf('s'), topic);
+  const near = { host: '127.0.0.1', port: 2 };
+  const crowdedOut = { host: '127.0.0.1', port: 3 };
+
+  function record(text: string, expiresAt: number) {
+    const keyPair = randomKeyPair();
+    const encoded = (at: number) =>
+      encodeRecord({
+        tombstone: false,
+        storedAt: Date.now() - 60_000,
+        expiresAt: at,
+        publisher: publisher.publicKey,
+        certificate: certify(publisher, topic, keyPair.publicKey),
+        value: v(text),
+      });
+    return { keyPair, encoded, expiresAt, text };
+  }
+
+  function scriptedNode(
+    announced: { from: typeof near; publicKey: Uint8Array }[],
+    copies: Map<
+      string,
+      { first: { seq: number; value: Uint8Array }; latest: { seq: number; value: Uint8Array } }
+    >,
+  ): HyperDhtNode {
+    return {
+      bootstrapNodes: [near],
+      fullyBootstrapped: async () => {},
+      address: () => near,
+      lookup: () => ({
+        successes: 2,
+        errors: 0,
+        closestNodes: [near],
+        finished: async () => {},
+        async *[Symbol.asyncIterator]() {
+          for (const a of announced) yield { from: a.from, peers: [{ publicKey: a.publicKey }] };
+        },
+      }),
+      announce: () => {
+        throw new Error('not used');
+      },
+      unannounce: async () => {},
+      mutablePut: async () => ({ closestNodes: [] }),
+      mutableGet: async (publicKey, options) => {
+        const copy = copies.get(Buffer.from(publicKey).toString('hex'));
+        if (!copy) return null;
+        const got = options?.latest === false ? copy.first : copy.latest;
+        return got.seq >= (options?.seq ?? 0) ? got : null;
+      },
+      destroy: async () => {},
+    };
+  }
+
+  it('a key only a crowded-out node still lists (it missed the unannouncement) is not read', async () => {
+    const kept = record('kept', Date.now() + 60_000);
+    const removed = record('removed', Date.now() + 60_000);
+    const copies = new Map(
+      [kept, removed].map((r) => {
+        const copy = { seq: 1, value: r.encoded(r.expiresAt) };
+        return [r.keyPair.publicKey.toString('hex'), { first: copy, latest: copy }] as const;
+      }),
+    );
+    const node = scriptedNode(
+      [
+        { from: near, publicKey: kept.keyPair.publicKey },
+        { from: crowdedOut, publicKey: kept.keyPair.publicKey },
+        { from: crowdedOut, publicKey: removed.keyPair.publicKey },
+      ],
+      copies,
+    );
+    for (const freshness of ['latest', 'first'] as const) {
+      const dht = new HyperDhtStore({ dht: node, namespace, freshness });
+      expect(strings(await dht.get('k'))).toEqual(['kept']);
+      await dht.close();
+    }
+  });
+
+  it('a first copy past its TTL, or a tombstone still announced, is checked for a newer version', async () => {
+    const refreshed = record('refreshed', Date.now() + 60_000);
+    const reput = record('put-again', Date.now() + 60_000);
+    const tombstone = encodeRecord({
+      tombstone: true,
+      storedAt: Date.now() - 30_000,
+      expiresAt: Date.now() - 30_000,
+      publisher: publisher.publicKey,
+      certificate: certify(publisher, topic, reput.keyPair.publicKey),
+      value: new Uint8Array(0),
+    });
+    const copies = new Map([
+      [
+        refreshed.keyPair.publicKey.toString('hex'),
+        {
+          first: { seq: 1, value: refreshed.encoded(Date.now() - 1000) },
+          latest: { seq: 2, value: refreshed.encoded(Date.now() + 60_000) },
+        },
+      ],
+      [
+        reput.keyPair.publicKey.toString('hex'),
+        {
+          first: { seq: 1, value: tombstone },
+          latest: { seq: 2, value: reput.encoded(Date.now() + 60_000) },
+        },
+      ],
+    ]);
+    const node = scriptedNode(
+      [
+        { from: near, publicKey: refreshed.keyPair.publicKey },
+        { from: near, publicKey: reput.keyPair.publicKey },
+      ],
+      copies,
+    );
+    const dht = new HyperDhtStore({ dht: node, namespace, freshness: 'first' });
+    expect(strings(await dht.get('k'))).toEqual(['put-again', 'refreshed']);
+    await dht.close();
   });
 });

@@ -80,11 +80,12 @@ export interface HyperDhtStoreOptions {
   /** Value records fetched at once during a lookup (default 16). */
   concurrency?: number;
   /**
-   * How a value's record is read. `latest` (default): from every node near it, keeping the highest
-   * version (hyperdht's `latest`), so a removal or a refresh is always seen; about 20 to 45 requests
-   * per value. `first`: the first valid copy, asking 3 nodes at a time; a few requests per value,
-   * but where nodes came and went since a value was removed or refreshed, an older copy may be read
-   * (until its announcement lapses, at most 27 minutes, or its TTL). See the README's costs.
+   * How a value's record is read. `first` (default): the first valid copy, asking 3 nodes at a time
+   * (a few requests per value); a copy that looks expired or removed is checked for a newer version.
+   * `latest`: from every node near the record, keeping the highest version (hyperdht's `latest`),
+   * 20 to 45 requests per value. They differ only when an unannouncement missed one of the topic's
+   * closest nodes: `first` may then read the removed value until that announcement lapses (at most
+   * 27 minutes). See the README's costs.
    */
   freshness?: 'latest' | 'first';
   /** Told about each record that was read and ignored (malformed, or not entitled to its topic). */
@@ -133,7 +134,7 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
-  readonly #fetchOptions: { latest: boolean; concurrency?: number };
+  readonly #fetchOptions: { latest: boolean; concurrency?: number; seq?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
   /** Key pairs of values this store put without a secret, by topic and value hash. */
@@ -158,7 +159,8 @@ export class HyperDhtStore implements Dht {
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     // Kademlia's alpha of 3 when the first copy will do: every request beyond counts against
     // dht-rpc's congestion window (80 requests per 750 ms slot), which paces lookups of busy keys.
-    this.#fetchOptions = options.freshness === 'first' ? { latest: false, concurrency: 3 } : { latest: true };
+    this.#fetchOptions =
+      options.freshness === 'latest' ? { latest: true } : { latest: false, concurrency: 3 };
     this.#onRejected = options.onRejected;
     if (options.dht) {
       assertPrivateBootstrap(options.dht.bootstrapNodes, true);
@@ -321,18 +323,25 @@ export class HyperDhtStore implements Dht {
   /**
    * Every verified record announced on the topic: the lookup streams announcers in, and each one's
    * record is fetched as soon as it shows up (bounded by `concurrency`), so the two rounds overlap.
+   * Only keys announced by one of the topic's closest nodes count: a node that others have since
+   * crowded out of that set no longer receives unannouncements or refreshes, so what only it still
+   * lists is stale (a removed value, say); announcers are known only at the end, hence the filter.
    */
   async #collect(key: string, topic: Uint8Array): Promise<{ found: Found[]; topicNodes: NodeAddress[] }> {
     await this.#ready;
     const found: Found[] = [];
     const seen = new Set<string>();
+    const announcers = new Map<string, Set<string>>();
     const fetches: Promise<void>[] = [];
     let failed: unknown;
     const limit = limiter(this.#concurrency);
     const query = this.#dht.lookup(topic);
     for await (const reply of query) {
+      const from = `${reply.from.host}:${reply.from.port}`;
       for (const peer of reply.peers) {
         const id = toHex(peer.publicKey);
+        if (!announcers.has(id)) announcers.set(id, new Set());
+        announcers.get(id)!.add(from);
         if (seen.has(id) || seen.size >= MAX_CANDIDATES) continue;
         seen.add(id);
         fetches.push(
@@ -350,7 +359,12 @@ export class HyperDhtStore implements Dht {
     // a value missing for that reason must not look removed.
     if (failed !== undefined) throw failed;
     if (query.successes === 0) throw new DhtUnavailableError('no DHT node answered the lookup');
-    return { found, topicNodes: query.closestNodes };
+    const closest = new Set(query.closestNodes.map((n) => `${n.host}:${n.port}`));
+    const current =
+      closest.size === 0
+        ? found
+        : found.filter((f) => [...announcers.get(f.id)!].some((from) => closest.has(from)));
+    return { found: current, topicNodes: query.closestNodes };
   }
 
   async #fetch(
@@ -359,9 +373,14 @@ export class HyperDhtStore implements Dht {
     id: string,
     publicKey: Uint8Array,
   ): Promise<Found | undefined> {
-    const reply = await this.#dht.mutableGet(publicKey, this.#fetchOptions);
+    let reply = await this.#dht.mutableGet(publicKey, this.#fetchOptions);
     // Announced but not (or no longer) stored: an announcement outliving its record, or junk.
     if (!reply) return undefined;
+    if (!this.#fetchOptions.latest && this.#looksStale(reply.value)) {
+      // A first copy past its TTL, or a tombstone that is still announced, may be one a refresh or
+      // a re-put has since replaced: ask for a newer version, which only nodes holding one answer.
+      reply = (await this.#dht.mutableGet(publicKey, { latest: true, seq: reply.seq + 1 })) ?? reply;
+    }
     let record: ValueRecord;
     try {
       record = decodeRecord(reply.value);
@@ -378,6 +397,15 @@ export class HyperDhtStore implements Dht {
       return undefined;
     }
     return { id, publicKey, seq: reply.seq, record };
+  }
+
+  #looksStale(bytes: Uint8Array): boolean {
+    try {
+      const record = decodeRecord(bytes);
+      return record.tombstone || record.expiresAt <= this.#now();
+    } catch {
+      return false;
+    }
   }
 
   #live(record: ValueRecord, now: number): boolean {

@@ -134,7 +134,7 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
-  readonly #fetchOptions: { latest: boolean; concurrency?: number; seq?: number };
+  readonly #fetchOptions: { latest: boolean; concurrency?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
   /** Key pairs of values this store put without a secret, by topic and value hash. */

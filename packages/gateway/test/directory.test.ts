@@ -335,3 +335,40 @@ describe('who may say what', () => {
     ).toBeDefined();
   });
 });
+
+describe('records within the DHT value limit', () => {
+  it('a long status text or request message is shortened so the record fits a 1 KiB DHT value', async () => {
+    let now = 1_000_000;
+    const dht = new MemoryDht({ now: () => now, limits: { maxValueBytes: 1024, maxValuesPerPublisher: 8 } });
+    const dir = new Directory({ dht, identity: generateIdentity(), now: () => now });
+    await dir.publishHome(alice, now);
+    await dir.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) });
+    const presence = await dir.lookupPresence(alice);
+    expect(presence?.status).toBe('away');
+    expect(presence?.text?.endsWith('…')).toBe(true);
+    const value = await dir.holdPending({
+      kind: 'buddy-request',
+      id: 'r',
+      from: alice,
+      to: bob,
+      message: 'x'.repeat(5000),
+    });
+    expect(value!.length).toBeLessThanOrEqual(1024);
+    expect((await dir.pendingFor(bob))[0]?.request).toMatchObject({ id: 'r' });
+    now += 1;
+  });
+
+  it('a holder keeps no more pending requests per user than the DHT’s per-publisher share allows', async () => {
+    const dht = new MemoryDht({ limits: { maxValuesPerPublisher: 4 } });
+    const dir = new Directory({ dht, identity: generateIdentity() });
+    const held = [];
+    for (let i = 0; i < 6; i++)
+      held.push(await dir.holdPending({ kind: 'buddy-request', id: `r${i}`, from: alice, to: bob }));
+    expect(held.filter(Boolean)).toHaveLength(3);
+    // Refreshing one of them still works (a new value is stored before the old one goes).
+    expect(
+      await dir.holdPending({ kind: 'buddy-request', id: 'r0', from: alice, to: bob }, held[0]),
+    ).toBeDefined();
+  });
+});

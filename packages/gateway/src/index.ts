@@ -5,6 +5,7 @@ export {
   loadConfig,
   parseConfig,
   parseHostPort,
+  parseHostPortList,
 } from './config/config.js';
 export { Directory, type Location, type PendingEvent } from './directory/directory.js';
 export {

@@ -21,6 +21,12 @@ export {
 } from './session/relay.js';
 export { type ToyFrame, type ToyOptions, toyCodec, toyFrame, toyFramer } from './toy/toy-codec.js';
 export {
+  captureLoopback,
+  type LoopbackCapture,
+  type LoopbackCaptureOptions,
+  liveCaptureAvailable,
+} from './tshark/live-capture.js';
+export {
   hexDump,
   type TsharkOptions,
   type TsharkRow,

@@ -35,6 +35,7 @@ export {
   verifySignature,
 } from './g2g/identity.js';
 export {
+  G2G_MAX_BACKLOG,
   type G2gEventHandler,
   G2gLink,
   type G2gLinkOptions,

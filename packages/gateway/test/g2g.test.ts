@@ -185,6 +185,38 @@ describe('G2G links', () => {
     stream.destroy();
   });
 
+  it('a peer that stops reading has its link closed at the backlog cap, not buffered without end', async () => {
+    // A hand-driven peer that completes the handshake and then never reads.
+    const me = generateIdentity();
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      new NoiseSecretStream(false, socket, { keyPair: identityKeyPair(me) }).on('error', () => {});
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const peer = {
+      id: me.id,
+      contact: { transport: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
+    };
+    const a = await node();
+    const event = Buffer.alloc(512 * 1024, 0x42);
+    let refused = false;
+    let refuse!: (e: unknown) => void;
+    const refusal = new Promise<unknown>((resolve) => {
+      refuse = resolve;
+    });
+    // 128 MiB: far more than the cap plus what the kernel's socket buffers take on loopback.
+    for (let i = 0; i < 256 && !refused; i++) {
+      a.n.send(peer, event).catch((e) => {
+        refused = true;
+        refuse(e);
+      });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(isCrossTalkError(await refusal, 'ERR_SLOW_CONSUMER')).toBe(true);
+  });
+
   it('the framer refuses a frame over its limit from the header, before buffering the body', () => {
     const framer = new G2gFramer();
     framer.maxBuffered = 100;

@@ -7,7 +7,7 @@ import {
   type G2gTransport,
   isCrossTalkError,
 } from '@crosstalk/core';
-import { G2gProtocolError } from '../errors/errors.js';
+import { G2gProtocolError, SlowConsumerError } from '../errors/errors.js';
 import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
 
 /**
@@ -41,6 +41,14 @@ export type G2gEventHandler = (peerId: string, payload: Uint8Array) => Promise<s
  */
 const BATCH_BYTES = 64 * 1024;
 
+/**
+ * Bytes a link may write while its stream says it is full (from a `write()` that returned false
+ * until 'drain'): a peer that stops reading would otherwise make this gateway hold every event and
+ * acknowledgement for it. Past this the link closes with `SlowConsumerError`; its sends fail and the
+ * next one dials again. Sixteen of the largest frames.
+ */
+export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
+
 export class G2gLink {
   /** The peer's gateway id, as the transport proved it. */
   readonly peerId: string;
@@ -52,6 +60,8 @@ export class G2gLink {
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
   #flushScheduled = false;
+  /** Bytes written since the stream last said it was full; 0 while it has room. */
+  #backlog = 0;
   #nextId = 1;
   readonly #inflight = new Map<number, { resolve: (protocol: string) => void; reject: (e: Error) => void }>();
 
@@ -61,6 +71,9 @@ export class G2gLink {
     this.#onEvent = onEvent;
     this.#onClose = options.onClose;
     stream.on('data', (chunk) => this.#receive(chunk));
+    stream.on('drain', () => {
+      this.#backlog = 0;
+    });
     stream.on('error', (e) => this.#close(e));
     stream.on('end', () => this.#close(new DeliveryFailedError('G2G link closed')));
     stream.on('close', () => this.#close(new DeliveryFailedError('G2G link closed')));
@@ -167,7 +180,12 @@ export class G2gLink {
     if (batch.length === 0 || this.#closed) return;
     this.#batch = [];
     this.#batchBytes = 0;
-    this.#stream.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    if (this.#backlog > 0) {
+      this.#backlog += data.length;
+      if (this.#backlog > G2G_MAX_BACKLOG) return this.#close(new SlowConsumerError(this.#backlog));
+    }
+    if (!this.#stream.write(data) && this.#backlog === 0) this.#backlog = data.length;
   }
 
   #close(error: Error): void {

@@ -73,13 +73,14 @@ export interface G2gListenOptions {
   onConnection(stream: G2gStream, remoteId: string): void;
   /**
    * Called with a peer's proven id before `onConnection`: false refuses the connection (reported
-   * to `onRefused` with a `G2gAuthError`). hyperdht's `createServer({ firewall })` is the model.
+   * to `onRefused` with a `G2gAuthError`). hyperdht's `createServer({ firewall })` is its negation
+   * (a firewall returns true to reject).
    */
-  firewall?(remoteId: string): boolean;
+  allow?(remoteId: string): boolean;
   /**
    * An incoming connection refused or closed before it proved a key: over a limit, past the
    * handshake deadline (`G2gHandshakeTimeoutError`), bytes that are not a handshake, a failed
-   * proof; or refused by `firewall`.
+   * proof; or refused by `allow`.
    */
   onRefused?(refusal: G2gRefusal): void;
   /** The listener could not accept a connection (out of file descriptors); it keeps listening. */

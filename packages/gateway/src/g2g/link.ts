@@ -255,7 +255,7 @@ export class G2gNode {
     this.#contact = await this.#transport.listen({
       onConnection: (stream, remoteId) => this.#accept(stream, remoteId),
       // A link to oneself would be believed as oneself (Noise proves only that the key is held).
-      firewall: (remoteId) => remoteId !== this.id,
+      allow: (remoteId) => remoteId !== this.id,
       ...(this.#o.onRefused ? { onRefused: this.#o.onRefused } : {}),
       ...(this.#o.onAcceptError ? { onAcceptError: this.#o.onAcceptError } : {}),
     });

@@ -259,7 +259,7 @@ export class TcpG2gTransport implements G2gTransport {
       else this.#pendingBySource.delete(source);
     };
     this.#secure(socket, false, (remoteId) =>
-      options.firewall && !options.firewall(remoteId)
+      options.allow && !options.allow(remoteId)
         ? new G2gAuthError(`gateway ${remoteId.slice(0, 12)}… is not accepted here`)
         : undefined,
     ).then(

@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { toyCodec } from '@crosstalk/compliance';
 import { isCrossTalkError } from '@crosstalk/core';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeG2g, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
 import {
+  createGateway,
   G2G_PRE_AUTH_BYTES,
   G2gNode,
   G2gRefusedError,
@@ -224,5 +226,49 @@ describe('G2G links', () => {
     const header = Buffer.alloc(5);
     header.writeUInt32BE(200);
     expect(() => framer.push(header)).toThrow(/outside 1\.\.96/);
+  });
+});
+
+describe('createGateway({ transport })', () => {
+  const typing = Buffer.from(
+    JSON.stringify({ kind: 'typing', from: 'a@aol', to: 'b@yahoo', state: 'paused' }),
+  );
+
+  it('listens on the transport it is given, publishes its contact, and closes it', async () => {
+    let made: TcpG2gTransport | undefined;
+    const g = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      logger: false,
+      transport: (identity) => {
+        made = new TcpG2gTransport({ identity, host: '127.0.0.1', port: 0 });
+        return made;
+      },
+    });
+    try {
+      expect(g.contact).toEqual(made?.contact);
+      expect(g.g2g).toEqual({ host: '127.0.0.1', port: made?.contact?.port });
+      const peer = await node();
+      // The gateway answers (a refusal is an answer: nobody is online there).
+      const error = await peer.n.send({ id: g.id, contact: g.contact }, typing).catch((e) => e);
+      expect(error).toBeInstanceOf(G2gRefusedError);
+    } finally {
+      await g.close();
+    }
+    const after = await new TcpG2gTransport({ identity: generateIdentity() })
+      .connect(g.id, g.contact)
+      .catch((e) => e);
+    expect(isCrossTalkError(after, 'ERR_DELIVERY_FAILED')).toBe(true);
+  });
+
+  it('refuses a transport whose key is not the gateway’s', async () => {
+    const error = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      logger: false,
+      identity: generateIdentity(),
+      transport: new TcpG2gTransport({ identity: generateIdentity() }),
+    }).catch((e) => e);
+    expect(isCrossTalkError(error, 'ERR_INVALID_CONFIG')).toBe(true);
   });
 });

@@ -183,7 +183,10 @@ export class G2gLink {
     const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
     if (this.#backlog > 0) {
       this.#backlog += data.length;
-      if (this.#backlog > G2G_MAX_BACKLOG) return this.#close(new SlowConsumerError(this.#backlog));
+      if (this.#backlog > G2G_MAX_BACKLOG) {
+        this.#close(new SlowConsumerError(this.#backlog));
+        return;
+      }
     }
     if (!this.#stream.write(data) && this.#backlog === 0) this.#backlog = data.length;
   }

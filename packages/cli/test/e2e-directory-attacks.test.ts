@@ -1,5 +1,5 @@
 import { stanza } from '@crosstalk/codec-xmpp';
-import { type Address, eventToJson, formatAddress, MemoryDht } from '@crosstalk/core';
+import { type Address, eventToJson, formatAddress, type G2gContact, MemoryDht } from '@crosstalk/core';
 import {
   createGateway,
   Directory,
@@ -9,6 +9,7 @@ import {
   type GatewayIdentity,
   generateIdentity,
   signRecord,
+  TcpG2gTransport,
 } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -71,20 +72,20 @@ function user(fixture: NetworkFixture, name: string, via: Gateway): UserDriver {
 /** A rogue gateway: its own key and G2G listener; `stolen` collects whatever reaches it. */
 async function rogue(): Promise<{
   identity: GatewayIdentity;
-  address: { host: string; port: number };
+  contact: G2gContact;
   stolen: Uint8Array[];
 }> {
   const identity = generateIdentity();
   const stolen: Uint8Array[] = [];
   const node = new G2gNode({
-    identity,
+    transport: new TcpG2gTransport({ identity }),
     onEvent: async (_peer, payload) => {
       stolen.push(payload);
       return 'stolen';
     },
   });
   rogues.push(node);
-  return { identity, address: await node.listen(), stolen };
+  return { identity, contact: await node.listen(), stolen };
 }
 
 /** Stores a record signed by `identity` in the DHT, as any node with write access could. */
@@ -121,7 +122,7 @@ describe('a rogue on the directory gets nothing delivered', () => {
       dht,
       r.identity,
       Directory.locationKey(alice.address),
-      { kind: 'location', subject: at(alice.address), body: r.address },
+      { kind: 'location', subject: at(alice.address), body: r.contact },
       Date.now() + 365 * 24 * 3600 * 1000,
     );
     await dave.sendIm(alice.address, 'for alice only');
@@ -141,7 +142,7 @@ describe('a rogue on the directory gets nothing delivered', () => {
     await plant(dht, r.identity, Directory.locationKey(alice.address), {
       kind: 'location',
       subject: at(alice.address),
-      body: r.address,
+      body: r.contact,
     });
     await new Promise((resolve) => setTimeout(resolve, 5)); // her login is dated after the rogue's record
     await online(alice, gy);

@@ -116,7 +116,7 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
     '',
     `  SOCKS4 proxy   ${host}:${port}`,
-    `  G2G endpoint   ${gateway.g2g.host}:${gateway.g2g.port}`,
+    `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
     gateway.metricsAddress
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',

@@ -8,6 +8,7 @@ import {
   type Dht,
   eventFromJson,
   eventToJson,
+  type G2gContact,
   isCrossTalkError,
   type PresenceEvent,
 } from '@crosstalk/core';
@@ -24,12 +25,16 @@ const MAX_VERIFIED = 50_000;
 
 export interface Location {
   gateway: string;
-  host: string;
-  port: number;
+  /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
+  contact: G2gContact;
   issuedAt: number;
 }
 
-const LocationBody = z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535) });
+/** A contact: flat JSON, a transport name and a few fields (the transport validates the rest). */
+const LocationBody = z
+  .object({ transport: z.string().min(1).max(64) })
+  .catchall(z.union([z.string().max(255), z.number(), z.boolean(), z.null()]))
+  .refine((body) => Object.keys(body).length <= 16, 'too many contact fields');
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
@@ -101,8 +106,9 @@ export class Directory {
 
   // ------------------------------------------------------------ location
 
-  async publishLocation(user: Address, g2g: { host: string; port: number }): Promise<void> {
-    await this.#replace('location', Directory.locationKey(user), addressKey(user), g2g, this.softTtl);
+  /** Says that `user` is served here now, reachable at this gateway's G2G `contact`. */
+  async publishLocation(user: Address, contact: G2gContact): Promise<void> {
+    await this.#replace('location', Directory.locationKey(user), addressKey(user), contact, this.softTtl);
   }
 
   async withdrawLocation(user: Address): Promise<void> {
@@ -118,7 +124,7 @@ export class Directory {
       if (!body.success) continue;
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
       if (!best || r.issuedAt > best.issuedAt || (r.issuedAt === best.issuedAt && r.publisher < best.gateway))
-        best = { gateway: r.publisher, ...body.data, issuedAt: r.issuedAt };
+        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt };
     }
     return best;
   }

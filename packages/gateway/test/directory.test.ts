@@ -363,7 +363,7 @@ describe('records within the DHT value limit', () => {
     const dht = new MemoryDht({ now: () => now, limits: { maxValueBytes: 1024, maxValuesPerPublisher: 8 } });
     const dir = new Directory({ dht, identity: generateIdentity(), now: () => now });
     await dir.publishHome(alice, now);
-    await dir.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     await dir.publishPresence({ kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) });
     const presence = await dir.lookupPresence(alice);
     expect(presence?.status).toBe('away');

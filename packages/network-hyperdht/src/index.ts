@@ -19,3 +19,8 @@ export {
   type HyperDhtStoreOptions,
   MAX_VISIBLE_VALUES,
 } from './store/hyperdht-store.js';
+export {
+  type HyperDhtContact,
+  HyperDhtTransport,
+  type HyperDhtTransportOptions,
+} from './transport/hyperdht-transport.js';

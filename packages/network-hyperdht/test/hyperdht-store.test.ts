@@ -322,6 +322,12 @@ describe('HyperDhtStore on a failing network', () => {
       mutableGet: async () => {
         throw new Error('REQUEST_TIMEOUT');
       },
+      createServer: () => {
+        throw new Error('not used by the store');
+      },
+      connect: () => {
+        throw new Error('not used by the store');
+      },
       destroy: async () => {},
     };
   }
@@ -394,6 +400,12 @@ describe('HyperDhtStore reading what churn leaves behind', () => {
         if (!copy) return null;
         const got = options?.latest === false ? copy.first : copy.latest;
         return got.seq >= (options?.seq ?? 0) ? got : null;
+      },
+      createServer: () => {
+        throw new Error('not used by the store');
+      },
+      connect: () => {
+        throw new Error('not used by the store');
       },
       destroy: async () => {},
     };

@@ -1,15 +1,17 @@
-import type { CodecRegistry, Dht } from '@crosstalk/core';
+import type { CodecRegistry, Dht, G2gTransport } from '@crosstalk/core';
 import {
   type CanonicalForm,
   createGateway,
   type Gateway,
   type GatewayConfig,
+  type GatewayIdentity,
+  identityKeyPair,
   loadConfig,
   parseConfig,
   parseHostPort,
   parseHostPortList,
 } from '@crosstalk/gateway';
-import { HyperDhtStore } from '@crosstalk/network-hyperdht';
+import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
 import { canonicalForm } from '../codecs.js';
 import { type CliIo, write } from '../io.js';
@@ -59,14 +61,24 @@ function dhtFlags(o: GatewayCommandOptions, base: GatewayConfig): { dht?: unknow
 }
 
 /** The directory substrate the config names; `close` releases what was opened for it. */
-export async function openDht(config: GatewayConfig): Promise<{ dht?: Dht; close(): Promise<void> }> {
+export async function openDht(config: GatewayConfig): Promise<{
+  dht?: Dht;
+  transport?: (identity: GatewayIdentity) => G2gTransport;
+  close(): Promise<void>;
+}> {
   if (config.dht.kind === 'memory') return { close: async () => {} };
   const store = new HyperDhtStore({
     bootstrap: config.dht.bootstrap.map((entry) => parseHostPort(entry)),
     host: config.dht.host,
     ...(config.dht.port ? { port: config.dht.port } : {}),
   });
-  return { dht: store, close: () => store.close() };
+  await store.ready();
+  // Distributed mode: G2G links go over the same DHT node, dialled by the gateway's key alone.
+  return {
+    dht: store,
+    transport: (identity) => new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    close: () => store.close(),
+  };
 }
 
 export async function startGatewayFromConfig(
@@ -84,6 +96,7 @@ export async function startGatewayFromConfig(
     const gateway = await createGateway({
       codecs,
       ...(substrate.dht ? { dht: substrate.dht } : {}),
+      ...(substrate.transport ? { transport: substrate.transport } : {}),
       canonical: options.canonical ?? canonicalForm(),
       socks: config.socks,
       g2g: config.g2g,

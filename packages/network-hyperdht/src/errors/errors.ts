@@ -1,4 +1,4 @@
-import { CrossTalkError } from '@crosstalk/core';
+import { CrossTalkError, ProtocolError } from '@crosstalk/core';
 
 /** Conditions of the hyperdht store; one class each, fixed `name` and `code` (see core's errors). */
 
@@ -31,4 +31,11 @@ export class DhtUnavailableError extends CrossTalkError {
   override readonly name = 'DhtUnavailableError';
   readonly code = 'ERR_DHT_UNAVAILABLE';
   override readonly isRetryable = true;
+}
+
+/** A peer broke the G2G flow control over hyperdht: a malformed frame, or more than it was granted. */
+export class FlowControlError extends ProtocolError {
+  override readonly name = 'FlowControlError';
+  readonly code = 'ERR_G2G_FLOW_CONTROL';
+  readonly protocol = 'g2g';
 }

@@ -1,3 +1,4 @@
+import type { HyperDhtServer, HyperDhtServerOptions, HyperDhtSocket } from 'hyperdht';
 /**
  * What this package needs of a hyperdht node, by shape, so that the published declarations do not
  * depend on hyperdht's (it ships none). A `new HyperDHT(...)` of hyperdht 6 is one.
@@ -58,5 +59,8 @@ export interface HyperDhtNode {
     publicKey: Uint8Array,
     options?: { seq?: number; latest?: boolean; concurrency?: number },
   ): Promise<MutableReply | null>;
+  /** For the G2G transport: a server on a key pair, and a Noise stream to a public key. */
+  createServer(options?: HyperDhtServerOptions): HyperDhtServer;
+  connect(remotePublicKey: Uint8Array, options?: { keyPair?: NodeKeyPair }): HyperDhtSocket;
   destroy(): Promise<void>;
 }

@@ -50,7 +50,39 @@ declare module 'hyperdht' {
     maxAge?: number;
   }
 
+  /** A NoiseSecretStream (streamx Duplex) between two key pairs, both proven in the handshake. */
+  export interface HyperDhtSocket extends EventEmitter {
+    readonly remotePublicKey: Buffer | null;
+    readonly publicKey: Buffer;
+    readonly destroyed: boolean;
+    write(data: Uint8Array): boolean;
+    end(): unknown;
+    destroy(error?: Error): void;
+    pause(): unknown;
+    resume(): unknown;
+  }
+
+  export interface HyperDhtServer extends EventEmitter {
+    listen(keyPair: HyperDhtKeyPair): Promise<void>;
+    close(): Promise<void>;
+    address(): { host: string; port: number; publicKey: Buffer } | null;
+  }
+
+  export interface HyperDhtServerOptions {
+    /** Called with the dialler's proven key before the handshake is answered: true rejects. */
+    firewall?: (
+      remotePublicKey: Buffer,
+      remotePayload: unknown,
+      clientAddress: unknown,
+    ) => boolean | Promise<boolean>;
+  }
+
   export default class HyperDHT extends EventEmitter {
+    createServer(
+      options?: HyperDhtServerOptions,
+      onConnection?: (socket: HyperDhtSocket) => void,
+    ): HyperDhtServer;
+    connect(remotePublicKey: Uint8Array, options?: { keyPair?: HyperDhtKeyPair }): HyperDhtSocket;
     constructor(options?: HyperDhtOptions);
     static BOOTSTRAP: string[];
     static keyPair(seed?: Uint8Array): HyperDhtKeyPair;

@@ -1,25 +1,16 @@
-import { stanza } from '@crosstalk/codec-xmpp';
 import { type Address, eventToJson, formatAddress, type G2gContact, MemoryDht } from '@crosstalk/core';
 import {
-  createGateway,
   Directory,
   encodeRecord,
   G2gNode,
-  type Gateway,
   type GatewayIdentity,
   generateIdentity,
   signRecord,
   TcpG2gTransport,
 } from '@crosstalk/gateway';
-import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtInCodecs } from '../src/codecs.js';
-import {
-  type NetworkFixture,
-  startXmppNetwork,
-  startYmsgNetwork,
-  type UserDriver,
-} from '../src/drivers/index.js';
+import { type NetworkFixture, startXmppNetwork, startYmsgNetwork } from '../src/drivers/index.js';
+import { refusals, testGateways } from './support/gateway.js';
 import { offline, online, until } from './support/walkthrough.js';
 
 /**
@@ -30,9 +21,8 @@ import { offline, online, until } from './support/walkthrough.js';
  */
 let yahoo: NetworkFixture;
 let jabber: NetworkFixture;
-const gateways: Gateway[] = [];
-const drivers: UserDriver[] = [];
 const rogues: G2gNode[] = [];
+const { gateway, user, closeAll } = testGateways();
 
 beforeAll(async () => {
   yahoo = await startYmsgNetwork([{ name: 'alice', password: 'alicepw' }]);
@@ -46,28 +36,9 @@ afterAll(async () => {
   await jabber?.stop();
 });
 afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
-  for (const g of gateways.splice(0)) await g.close();
+  await closeAll();
   for (const r of rogues.splice(0)) await r.close();
 });
-
-async function gateway(dht: MemoryDht): Promise<Gateway> {
-  const g = await createGateway({
-    codecs: builtInCodecs(),
-    dht,
-    canonical: stanza,
-    socks: { port: 0 },
-    logger: false,
-  });
-  gateways.push(g);
-  return g;
-}
-
-function user(fixture: NetworkFixture, name: string, via: Gateway): UserDriver {
-  const d = fixture.driver(name, (host, port) => socksConnect(via.socks, host, port));
-  drivers.push(d);
-  return d;
-}
 
 /** A rogue gateway: its own key and G2G listener; `stolen` collects whatever reaches it. */
 async function rogue(): Promise<{
@@ -98,12 +69,6 @@ async function plant(
 ): Promise<void> {
   const record = signRecord(identity, { ...fields, issuedAt, ttl: 60_000 });
   await dht.put(key, encodeRecord(record), { ttl: 60_000, secret: `rogue ${identity.id}` });
-}
-
-async function refusals(g: Gateway, reason: string): Promise<number> {
-  return (await g.metrics.refused.get()).values
-    .filter((v) => v.labels.reason === reason)
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 const at = (a: Address) => formatAddress(a);

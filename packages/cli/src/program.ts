@@ -2,6 +2,7 @@ import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultRegistry } from './codecs.js';
 import { decode } from './commands/decode.js';
+import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
 import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
@@ -128,6 +129,13 @@ export function createProgram(
     .option('--metrics <host:port|off>', 'Prometheus endpoint (/metrics)')
     .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
     .option('--codecs <list>', 'comma-separated protocols to proxy (default: all)')
+    .addOption(
+      new Option('--dht <kind>', 'directory substrate: memory (one process) or hyperdht').choices([
+        'memory',
+        'hyperdht',
+      ]),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .option(
       '--plugin <name>',
@@ -139,10 +147,28 @@ export function createProgram(
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
         'in-memory DHT, all codecs, no plugins. Exits 3 if it cannot start (port in use).\n' +
         'A plugin is off for a user until they IM crosstalk@crosstalk "/plugins on NAME"\n' +
-        '(or the config file turns it on for them: plugins[].enabledFor).',
+        '(or the config file turns it on for them: plugins[].enabledFor).\n' +
+        '\nGateways on several hosts share a hyperdht network:\n' +
+        '  crosstalk dht-node --port 49737\n' +
+        '  crosstalk gateway --dht hyperdht --bootstrap 127.0.0.1:49737',
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));
+    });
+
+  program
+    .command('dht-node')
+    .summary('run a hyperdht node (a bootstrap node for gateways)')
+    .description(
+      'Run a persistent node of a private hyperdht network, for gateways on several hosts to share a ' +
+        'directory. The first node needs no --bootstrap; gateways name one or more nodes in theirs.',
+    )
+    .option('--port <port>', 'UDP port to listen on (default: any free port)')
+    .option('--host <address>', 'address to bind (default 127.0.0.1)')
+    .option('--bootstrap <list>', 'nodes to join through, host:port[,host:port]')
+    .addHelpText('after', '\nExits 3 if it cannot start (a port in use).')
+    .action(async (o: DhtNodeCommandOptions) => {
+      exit(await dhtNode(o, io));
     });
 
   program

@@ -186,11 +186,12 @@ describe('--help', () => {
       'decode',
       'encode',
       'gateway',
+      'dht-node',
       'demo',
       'protocols',
       'help',
     ]);
-    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['demo'], ['protocols']]) {
+    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['dht-node'], ['demo'], ['protocols']]) {
       const { stdout } = await run([...argv, '--help']);
       const long = stdout.split('\n').filter((line) => line.length > 80);
       expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);
@@ -336,7 +337,7 @@ describe('crosstalk gateway', () => {
     }
   });
 
-  it('a corrupt identity key in the state file: one line naming the file, exit 1', async () => {
+  it('a corrupt identity key in the state file: one line naming the file, exit 3 (could not start)', async () => {
     const { mkdtemp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
@@ -345,7 +346,7 @@ describe('crosstalk gateway', () => {
     const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
     await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
     const { code, stderr } = await run(['gateway', '--state', state, '--socks', '127.0.0.1:0']);
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain(state);
     expect(stderr).toMatch(/gateway key/);
@@ -380,7 +381,7 @@ describe('crosstalk gateway', () => {
     const [code] = await once(child, 'exit');
     clearTimeout(stop);
     busy.close();
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(
       stderr
         .trim()

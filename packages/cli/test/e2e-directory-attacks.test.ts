@@ -1,24 +1,16 @@
-import { stanza } from '@crosstalk/codec-xmpp';
-import { type Address, eventToJson, formatAddress, MemoryDht } from '@crosstalk/core';
+import { type Address, eventToJson, formatAddress, type G2gContact, MemoryDht } from '@crosstalk/core';
 import {
-  createGateway,
   Directory,
   encodeRecord,
   G2gNode,
-  type Gateway,
   type GatewayIdentity,
   generateIdentity,
   signRecord,
+  TcpG2gTransport,
 } from '@crosstalk/gateway';
-import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtInCodecs } from '../src/codecs.js';
-import {
-  type NetworkFixture,
-  startXmppNetwork,
-  startYmsgNetwork,
-  type UserDriver,
-} from '../src/drivers/index.js';
+import { type NetworkFixture, startXmppNetwork, startYmsgNetwork } from '../src/drivers/index.js';
+import { refusals, testGateways } from './support/gateway.js';
 import { offline, online, until } from './support/walkthrough.js';
 
 /**
@@ -29,9 +21,8 @@ import { offline, online, until } from './support/walkthrough.js';
  */
 let yahoo: NetworkFixture;
 let jabber: NetworkFixture;
-const gateways: Gateway[] = [];
-const drivers: UserDriver[] = [];
 const rogues: G2gNode[] = [];
+const { gateway, user, closeAll } = testGateways();
 
 beforeAll(async () => {
   yahoo = await startYmsgNetwork([{ name: 'alice', password: 'alicepw' }]);
@@ -45,46 +36,27 @@ afterAll(async () => {
   await jabber?.stop();
 });
 afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
-  for (const g of gateways.splice(0)) await g.close();
+  await closeAll();
   for (const r of rogues.splice(0)) await r.close();
 });
-
-async function gateway(dht: MemoryDht): Promise<Gateway> {
-  const g = await createGateway({
-    codecs: builtInCodecs(),
-    dht,
-    canonical: stanza,
-    socks: { port: 0 },
-    logger: false,
-  });
-  gateways.push(g);
-  return g;
-}
-
-function user(fixture: NetworkFixture, name: string, via: Gateway): UserDriver {
-  const d = fixture.driver(name, (host, port) => socksConnect(via.socks, host, port));
-  drivers.push(d);
-  return d;
-}
 
 /** A rogue gateway: its own key and G2G listener; `stolen` collects whatever reaches it. */
 async function rogue(): Promise<{
   identity: GatewayIdentity;
-  address: { host: string; port: number };
+  contact: G2gContact;
   stolen: Uint8Array[];
 }> {
   const identity = generateIdentity();
   const stolen: Uint8Array[] = [];
   const node = new G2gNode({
-    identity,
+    transport: new TcpG2gTransport({ identity }),
     onEvent: async (_peer, payload) => {
       stolen.push(payload);
       return 'stolen';
     },
   });
   rogues.push(node);
-  return { identity, address: await node.listen(), stolen };
+  return { identity, contact: await node.listen(), stolen };
 }
 
 /** Stores a record signed by `identity` in the DHT, as any node with write access could. */
@@ -97,12 +69,6 @@ async function plant(
 ): Promise<void> {
   const record = signRecord(identity, { ...fields, issuedAt, ttl: 60_000 });
   await dht.put(key, encodeRecord(record), { ttl: 60_000, secret: `rogue ${identity.id}` });
-}
-
-async function refusals(g: Gateway, reason: string): Promise<number> {
-  return (await g.metrics.refused.get()).values
-    .filter((v) => v.labels.reason === reason)
-    .reduce((sum, v) => sum + v.value, 0);
 }
 
 const at = (a: Address) => formatAddress(a);
@@ -121,7 +87,7 @@ describe('a rogue on the directory gets nothing delivered', () => {
       dht,
       r.identity,
       Directory.locationKey(alice.address),
-      { kind: 'location', subject: at(alice.address), body: r.address },
+      { kind: 'location', subject: at(alice.address), body: r.contact },
       Date.now() + 365 * 24 * 3600 * 1000,
     );
     await dave.sendIm(alice.address, 'for alice only');
@@ -141,7 +107,7 @@ describe('a rogue on the directory gets nothing delivered', () => {
     await plant(dht, r.identity, Directory.locationKey(alice.address), {
       kind: 'location',
       subject: at(alice.address),
-      body: r.address,
+      body: r.contact,
     });
     await new Promise((resolve) => setTimeout(resolve, 5)); // her login is dated after the rogue's record
     await online(alice, gy);

@@ -1,18 +1,12 @@
-import { stanza } from '@crosstalk/codec-xmpp';
 import { ScriptedXmppClient } from '@crosstalk/codec-xmpp/testing';
 import { YmsgKey as K, YmsgService as S } from '@crosstalk/codec-ymsg';
 import { ScriptedYmsgClient } from '@crosstalk/codec-ymsg/testing';
 import { type Address, addressKey, type CanonicalEvent, formatAddress, MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gateway';
+import type { Gateway, GatewayEvent } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { builtInCodecs } from '../src/codecs.js';
-import {
-  type NetworkFixture,
-  startXmppNetwork,
-  startYmsgNetwork,
-  type UserDriver,
-} from '../src/drivers/index.js';
+import { type NetworkFixture, startXmppNetwork, startYmsgNetwork } from '../src/drivers/index.js';
+import { refusals, testGateways } from './support/gateway.js';
 import { until } from './support/walkthrough.js';
 
 /**
@@ -23,9 +17,8 @@ import { until } from './support/walkthrough.js';
  */
 let yahoo: NetworkFixture;
 let jabber: NetworkFixture;
-const gateways: Gateway[] = [];
-const drivers: UserDriver[] = [];
 const closers: (() => Promise<unknown>)[] = [];
+const { gateway, user, closeAll } = testGateways();
 
 beforeAll(async () => {
   yahoo = await startYmsgNetwork([
@@ -43,34 +36,10 @@ afterAll(async () => {
 });
 afterEach(async () => {
   for (const close of closers.splice(0)) await close();
-  for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
-  for (const g of gateways.splice(0)) await g.close();
+  await closeAll();
 });
 
-async function gateway(dht: MemoryDht): Promise<Gateway> {
-  const g = await createGateway({
-    codecs: builtInCodecs(),
-    dht,
-    canonical: stanza,
-    socks: { port: 0 },
-    logger: false,
-  });
-  gateways.push(g);
-  return g;
-}
-
-function user(fixture: NetworkFixture, name: string, via: Gateway): UserDriver {
-  const d = fixture.driver(name, (host, port) => socksConnect(via.socks, host, port));
-  drivers.push(d);
-  return d;
-}
-
-async function spoofRefusals(g: Gateway): Promise<number> {
-  const metric = await g.metrics.refused.get();
-  return metric.values
-    .filter((v) => v.labels.reason === 'ERR_SPOOFED_SENDER')
-    .reduce((sum, v) => sum + v.value, 0);
-}
+const spoofRefusals = (g: Gateway) => refusals(g, 'ERR_SPOOFED_SENDER');
 
 /** Every event any gateway delivered or translated whose sender is `victim`. */
 function watchSender(victim: Address, ...gs: Gateway[]): CanonicalEvent[] {

@@ -25,6 +25,19 @@ export {
 } from './session/relay.js';
 export { type ToyFrame, type ToyOptions, toyCodec, toyFrame, toyFramer } from './toy/toy-codec.js';
 export {
+  runTransportChecks,
+  type TransportFailure,
+  type TransportSuiteOptions,
+  transportChecks,
+} from './transport/transport-checks.js';
+export { transportSuite } from './transport/transport-suite.js';
+export {
+  captureLoopback,
+  type LoopbackCapture,
+  type LoopbackCaptureOptions,
+  liveCaptureAvailable,
+} from './tshark/live-capture.js';
+export {
   hexDump,
   type TsharkOptions,
   type TsharkRow,

@@ -13,6 +13,7 @@ export * from './codec/registry.js';
 export * from './dht/dht.js';
 export * from './dht/memory-dht.js';
 export * from './errors/errors.js';
+export * from './g2g/transport.js';
 export * from './model/events.js';
 export * from './model/features.js';
 export * from './model/json.js';

@@ -8,6 +8,8 @@ import {
   eventFromJson,
   eventToJson,
   formatAddress,
+  type G2gContact,
+  type G2gTransport,
   type ImEvent,
   isCrossTalkError,
   isDomainNetwork,
@@ -28,10 +30,16 @@ import type { ProxiedConnection } from './engine/connection.js';
 import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { describeRefusal, SocksFront } from './engine/socks-front.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
-import { SpoofedEventError, SpoofedSenderError, UserOfflineError } from './errors/errors.js';
+import {
+  InvalidConfigError,
+  SpoofedEventError,
+  SpoofedSenderError,
+  UserOfflineError,
+} from './errors/errors.js';
 import { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/identity.js';
 import { G2gNode, G2gRefusedError } from './g2g/link.js';
+import { TcpG2gTransport } from './g2g/tcp-transport.js';
 import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { PluginHost, type PluginReport, type PluginSettings } from './plugins/plugin-host.js';
@@ -47,8 +55,18 @@ export interface GatewayOptions {
   canonical?: CanonicalForm;
   /** SOCKS4/4a listen address. Default 127.0.0.1:1080. */
   socks?: { host?: string; port?: number };
-  /** G2G listen address, and the address other gateways are told to dial. Default 127.0.0.1, any port. */
+  /**
+   * G2G listen address of the default (embedded) transport, and the address other gateways are
+   * told to dial. Default 127.0.0.1, any port.
+   */
   g2g?: { host?: string; port?: number };
+  /**
+   * How this gateway reaches other gateways and is reached (a `G2gTransport` whose `localId` is
+   * this gateway's id), or a function making one from the gateway's identity (the identity may
+   * come from the state file). Default: TCP with Noise (`TcpG2gTransport`) on `g2g`, with
+   * `timeouts.g2gHandshake` and the `limits.g2g*` limits. The gateway closes it on `close()`.
+   */
+  transport?: G2gTransport | ((identity: GatewayIdentity) => G2gTransport);
   /** Prometheus endpoint; `false` for none. Default: none. */
   metrics?: { host?: string; port?: number } | false;
   /** File for hard state (key pair, foreign buddies, pending requests). Default: memory only. */
@@ -133,7 +151,10 @@ export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
   readonly id: string;
   readonly socks: { host: string; port: number };
-  readonly g2g: { host: string; port: number };
+  /** What other gateways dial: the G2G transport's contact, published in location records. */
+  readonly contact: G2gContact;
+  /** The G2G listener's TCP address, when the transport has one (the default transport does). */
+  readonly g2g: { host: string; port: number } | undefined;
   readonly metricsAddress: { host: string; port: number } | undefined;
   readonly metrics: GatewayMetrics;
   readonly directory: Directory;
@@ -180,7 +201,8 @@ class GatewayEngine implements Gateway {
   #front!: SocksFront;
   directory!: Directory;
   socks!: { host: string; port: number };
-  g2g!: { host: string; port: number };
+  contact!: G2gContact;
+  g2g: { host: string; port: number } | undefined;
   metricsAddress: { host: string; port: number } | undefined;
   #closing = false;
 
@@ -282,20 +304,37 @@ class GatewayEngine implements Gateway {
     });
     const limits = { ...DEFAULT_LIMITS, ...this.#o.limits };
     const own = new OwnListeners();
+    const given = this.#o.transport;
+    const transport =
+      typeof given === 'function'
+        ? given(this.#identity)
+        : (given ??
+          new TcpG2gTransport({
+            identity: this.#identity,
+            host: this.#o.g2g?.host ?? '127.0.0.1',
+            port: this.#o.g2g?.port ?? 0,
+            ...(this.#o.timeouts?.g2gHandshake ? { handshakeTimeout: this.#o.timeouts.g2gHandshake } : {}),
+            maxPending: limits.g2gPending,
+            maxPendingPerSource: limits.g2gPendingPerSource,
+          }));
     this.#node = new G2gNode({
-      identity: this.#identity,
+      transport,
       onEvent: (peer, payload) => this.#receive(peer, payload),
       onAcceptError: (error) => this.#acceptError('g2g', error),
-      ...(this.#o.timeouts?.g2gHandshake ? { handshakeTimeout: this.#o.timeouts.g2gHandshake } : {}),
-      maxPending: limits.g2gPending,
-      maxPendingPerSource: limits.g2gPendingPerSource,
       onRefused: ({ source, error }) => {
         this.metrics.refused.inc({ reason: error.code });
         this.#log.info({ source, reason: describeRefusal(error) }, 'refused a G2G connection');
         this.#emit({ type: 'refused', reason: describeRefusal(error) });
       },
     });
-    this.g2g = await this.#node.listen(this.#o.g2g?.host ?? '127.0.0.1', this.#o.g2g?.port ?? 0);
+    // The transport proves this key to every peer: it must be the key the directory records carry.
+    if (transport.localId !== this.#identity.id)
+      throw new InvalidConfigError(
+        `the G2G transport's key ${transport.localId.slice(0, 12)}… is not the gateway's ${this.id.slice(0, 12)}…`,
+      );
+    this.contact = await this.#node.listen();
+    const { host, port } = this.contact;
+    this.g2g = typeof host === 'string' && typeof port === 'number' ? { host, port } : undefined;
     own.add(() => this.#node.boundAddress);
     const upstream = this.#o.upstream;
     const policy =
@@ -365,7 +404,7 @@ class GatewayEngine implements Gateway {
     await this.#republishHardState();
     await this.#advertiseCapabilities();
     this.#log.info(
-      { id: this.id, socks: this.socks, g2g: this.g2g, codecs: this.#registry.protocols() },
+      { id: this.id, socks: this.socks, g2g: this.contact, codecs: this.#registry.protocols() },
       'gateway started',
     );
   }
@@ -573,7 +612,7 @@ class GatewayEngine implements Gateway {
 
   async #online(m: UserManager): Promise<void> {
     const since = this.#now();
-    await this.directory.publishLocation(m.address, this.g2g);
+    await this.directory.publishLocation(m.address, this.contact);
     await this.directory.publishHome(m.address, since);
     await this.#store.update((s) => {
       s.users[m.key] = { foreignBuddies: [], ...s.users[m.key], home: since };
@@ -585,7 +624,7 @@ class GatewayEngine implements Gateway {
     const first = setTimeout(
       () => {
         const republish = () => {
-          this.directory.publishLocation(m.address, this.g2g).catch(() => {});
+          this.directory.publishLocation(m.address, this.contact).catch(() => {});
           this.directory.publishPresence(m.presence).catch(() => {});
         };
         republish();
@@ -827,10 +866,7 @@ class GatewayEngine implements Gateway {
       const location = await this.#locate(to, attempt > 0);
       if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       try {
-        return await this.#node.send(
-          { id: location.gateway, host: location.host, port: location.port },
-          payload,
-        );
+        return await this.#node.send({ id: location.gateway, contact: location.contact }, payload);
       } catch (error) {
         if (error instanceof G2gRefusedError) {
           if (error.refusal === 'ERR_USER_OFFLINE') {

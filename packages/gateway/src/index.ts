@@ -5,6 +5,7 @@ export {
   loadConfig,
   parseConfig,
   parseHostPort,
+  parseHostPortList,
 } from './config/config.js';
 export { Directory, type Location, type PendingEvent } from './directory/directory.js';
 export {
@@ -30,12 +31,12 @@ export {
   type GatewayIdentity,
   generateIdentity,
   identityFromPem,
+  identityKeyPair,
   publicKeyFromId,
   verifySignature,
 } from './g2g/identity.js';
 export {
-  G2G_HANDSHAKE_TIMEOUT,
-  G2G_PRE_AUTH_BYTES,
+  G2G_MAX_BACKLOG,
   type G2gEventHandler,
   G2gLink,
   type G2gLinkOptions,
@@ -44,6 +45,13 @@ export {
   type G2gPeer,
   G2gRefusedError,
 } from './g2g/link.js';
+export {
+  G2G_HANDSHAKE_TIMEOUT,
+  G2G_PRE_AUTH_BYTES,
+  type TcpContact,
+  TcpG2gTransport,
+  type TcpG2gTransportOptions,
+} from './g2g/tcp-transport.js';
 export {
   createGateway,
   DEFAULT_LIMITS,

@@ -6,12 +6,14 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createGateway,
+  G2G_PRE_AUTH_BYTES,
   G2gNode,
   G2gRefusedError,
   type Gateway,
   type GatewayOptions,
   generateIdentity,
   socks4ConnectRequest,
+  TcpG2gTransport,
 } from '../src/index.js';
 import { socksConnect, startEchoServer } from '../src/testing/index.js';
 
@@ -81,13 +83,16 @@ async function firstBytes(s: Socket): Promise<Buffer | undefined> {
 
 /** A peer gateway: its event reaches the gateway when the gateway answers it (a refusal is an answer). */
 function peerNode() {
-  const n = new G2gNode({ identity: generateIdentity(), onEvent: async () => 'x' });
+  const n = new G2gNode({
+    transport: new TcpG2gTransport({ identity: generateIdentity() }),
+    onEvent: async () => 'x',
+  });
   return {
     async reaches(g: Gateway) {
       const event = Buffer.from(
         JSON.stringify({ kind: 'typing', from: 'a@aol', to: 'b@yahoo', state: 'paused' }),
       );
-      const error = await n.send({ id: g.id, ...g.g2g }, event).catch((e) => e);
+      const error = await n.send({ id: g.id, contact: g.contact }, event).catch((e) => e);
       return error instanceof G2gRefusedError;
     },
     close: () => n.close(),
@@ -103,14 +108,20 @@ async function echoThrough(g: Gateway, echo: { host: string; port: number }): Pr
   return String(data);
 }
 
+/**
+ * The first Noise XX message as secret-stream frames it: a u24 little-endian length, then the
+ * initiator's ephemeral public key (any ed25519 public key will do).
+ */
+const noiseMessage1 = () =>
+  Buffer.concat([Buffer.from([32, 0, 0]), Buffer.from(generateIdentity().id, 'hex')]);
+
 describe('G2G before authentication', () => {
   it('a peer that never completes its handshake is cut off at the deadline, counted and logged', async () => {
     const { g, logs, refused } = await gateway({ timeouts: { g2gHandshake: 300 } });
-    const silent = await raw(g.g2g.port, '127.0.0.2');
-    const helloOnly = await raw(g.g2g.port, '127.0.0.2');
-    const id = Buffer.from(generateIdentity().id, 'hex');
-    helloOnly.write(Buffer.concat([Buffer.from([0, 0, 0, 65, 1]), id, Buffer.alloc(32, 7)]));
-    await Promise.all([closedWith(silent), closedWith(helloOnly)]);
+    const silent = await raw(g.g2g!.port, '127.0.0.2');
+    const firstMessageOnly = await raw(g.g2g!.port, '127.0.0.2');
+    firstMessageOnly.write(noiseMessage1());
+    await Promise.all([closedWith(silent), closedWith(firstMessageOnly)]);
     expect(await refused('ERR_G2G_HANDSHAKE_TIMEOUT')).toBe(2);
     expect(
       logs.filter((l) => l.msg === 'refused a G2G connection' && /ERR_G2G_HANDSHAKE_TIMEOUT/.test(l.reason!)),
@@ -120,18 +131,22 @@ describe('G2G before authentication', () => {
     await peer.close();
   });
 
-  it('a frame bigger than the small pre-auth buffer is refused at once, not buffered', async () => {
+  it('a handshake message bigger than the small pre-auth bound is refused at once, not buffered', async () => {
     // The deadline is far away: the connections close because of what they sent.
     const { g, refused } = await gateway({ timeouts: { g2gHandshake: 600_000 } });
-    const flooders = await Promise.all(Array.from({ length: 5 }, () => raw(g.g2g.port, '127.0.0.2')));
-    for (const s of flooders) {
-      const header = Buffer.alloc(5);
-      header.writeUInt32BE(1024 * 1024);
-      header[4] = 1;
-      s.write(Buffer.concat([header, Buffer.alloc(64 * 1024, 0xaa)]));
+    const flooders = await Promise.all(Array.from({ length: 6 }, () => raw(g.g2g!.port, '127.0.0.2')));
+    for (const [i, s] of flooders.entries()) {
+      // A Noise message announcing 1 MiB (u24 little-endian), then part of it; or, from the
+      // second half, a proper first message followed by one announcing just over the bound.
+      const huge = Buffer.from([0, 0, 16]);
+      const over = Buffer.alloc(3);
+      over.writeUIntLE(G2G_PRE_AUTH_BYTES, 0, 3);
+      s.write(
+        i < 3 ? Buffer.concat([huge, Buffer.alloc(64 * 1024, 0xaa)]) : Buffer.concat([noiseMessage1(), over]),
+      );
     }
     await Promise.all(flooders.map(closedWith));
-    expect(await refused('ERR_G2G_PROTOCOL')).toBe(5);
+    expect(await refused('ERR_G2G_PROTOCOL')).toBe(6);
     const peer = peerNode();
     expect(await peer.reaches(g)).toBe(true);
     await peer.close();
@@ -144,13 +159,18 @@ describe('G2G before authentication', () => {
     });
     const linked = peerNode();
     expect(await linked.reaches(g)).toBe(true);
-    // Accepted connections hear the gateway's HELLO; refused ones are closed without a word.
+    // Accepted connections hear the gateway's second Noise message; refused ones are closed without a word.
+    const hello = async (from: string) => {
+      const s = await raw(g.g2g!.port, from);
+      s.write(noiseMessage1());
+      return firstBytes(s);
+    };
     const fromTwo: (Buffer | undefined)[] = [];
-    for (let i = 0; i < 5; i++) fromTwo.push(await firstBytes(await raw(g.g2g.port, '127.0.0.2')));
+    for (let i = 0; i < 5; i++) fromTwo.push(await hello('127.0.0.2'));
     expect(fromTwo.map((b) => b !== undefined)).toEqual([true, true, true, false, false]);
     expect(await refused('ERR_TOO_MANY_FROM_SOURCE')).toBe(2);
     const fromThree: (Buffer | undefined)[] = [];
-    for (let i = 0; i < 3; i++) fromThree.push(await firstBytes(await raw(g.g2g.port, '127.0.0.3')));
+    for (let i = 0; i < 3; i++) fromThree.push(await hello('127.0.0.3'));
     expect(fromThree.map((b) => b !== undefined)).toEqual([true, true, false]);
     expect(await refused('ERR_TOO_MANY_CONNECTIONS')).toBe(1);
     expect(logs.filter((l) => l.msg === 'refused a G2G connection' && l.source === '127.0.0.2')).toHaveLength(
@@ -185,7 +205,7 @@ describe('SOCKS CONNECT to the gateway itself', () => {
     const reply = await closedWith(chain);
     expect(reply.subarray(0, 2)).toEqual(Buffer.from([0, 91]));
     expect(await refused('ERR_PROXY_LOOP')).toBe(1);
-    for (const port of [g.g2g.port, g.metricsAddress!.port]) {
+    for (const port of [g.g2g!.port, g.metricsAddress!.port]) {
       await expect(socksConnect(g.socks, '127.0.0.1', port)).rejects.toThrow(/reply 91/);
     }
     // SOCKS4a: a name that resolves to the gateway's own address.
@@ -204,7 +224,7 @@ describe('SOCKS CONNECT to the gateway itself', () => {
     const proxy = { host: '127.0.0.1', port: g.socks.port };
     for (const host of ['127.0.0.1', '127.0.0.2', '0.0.0.0']) {
       await expect(socksConnect(proxy, host, g.socks.port)).rejects.toThrow(/reply 91/);
-      await expect(socksConnect(proxy, host, g.g2g.port)).rejects.toThrow(/reply 91/);
+      await expect(socksConnect(proxy, host, g.g2g!.port)).rejects.toThrow(/reply 91/);
     }
     expect(await refused('ERR_PROXY_LOOP')).toBe(6);
     const echo = await startEchoServer();

@@ -26,11 +26,10 @@ describe('directory', () => {
     const { make } = setup();
     const gw = generateIdentity();
     const dir = make(gw);
-    await dir.publishLocation(alice, { host: '127.0.0.1', port: 4000 });
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 4000 });
     expect(await dir.lookupLocation(parseAddress('Alice@aol'))).toMatchObject({
       gateway: gw.id,
-      host: '127.0.0.1',
-      port: 4000,
+      contact: { transport: 'tcp', host: '127.0.0.1', port: 4000 },
     });
     await dir.withdrawLocation(alice);
     expect(await dir.lookupLocation(alice)).toBeUndefined();
@@ -40,10 +39,32 @@ describe('directory', () => {
     const { make, advance } = setup();
     const one = make();
     const two = generateIdentity();
-    await one.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await one.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     advance(10);
-    await make(two).publishLocation(alice, { host: '127.0.0.1', port: 2 });
+    await make(two).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 2 });
     expect((await one.lookupLocation(alice))?.gateway).toBe(two.id);
+  });
+
+  it('skips a signed location whose body is not a contact (no transport, nested values, too many fields)', async () => {
+    const { dht, make, now } = setup();
+    const good = generateIdentity();
+    await make(good).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    const bodies = [
+      { host: '127.0.0.1', port: 2 },
+      { transport: 'tcp', host: { nested: true }, port: 2 },
+      Object.fromEntries([['transport', 'tcp'], ...Array.from({ length: 16 }, (_, i) => [`f${i}`, i])]),
+    ];
+    for (const body of bodies) {
+      const record = signRecord(generateIdentity(), {
+        kind: 'location',
+        subject: 'alice@aol',
+        body,
+        issuedAt: now() + 1,
+        ttl: 60_000,
+      });
+      await dht.put('loc:alice@aol', encodeRecord(record));
+    }
+    expect(await make().lookupLocation(alice)).toMatchObject({ gateway: good.id, contact: { port: 1 } });
   });
 
   it('rejects a tampered record', async () => {
@@ -52,11 +73,11 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
-    const tampered = { ...record, body: { host: '127.0.0.1', port: 6666 } };
+    const tampered = { ...record, body: { transport: 'tcp', host: '127.0.0.1', port: 6666 } };
     await dht.put('loc:alice@aol', Buffer.from(canonicalJson(tampered)));
     expect(await make().lookupLocation(alice)).toBeUndefined();
     expect(rejected.join()).toMatch(/signature does not verify/);
@@ -69,7 +90,7 @@ describe('directory', () => {
     const record = signRecord(forger, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -84,7 +105,7 @@ describe('directory', () => {
     const forBob = signRecord(gw, {
       kind: 'location',
       subject: 'bob@yahoo',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -93,7 +114,7 @@ describe('directory', () => {
     const shortLived = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 5,
     });
@@ -110,7 +131,7 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: 1_000_000,
       ttl: 50,
     });
@@ -124,7 +145,7 @@ describe('directory', () => {
   it('believes only trusted publishers when a trust list is set', async () => {
     const good = generateIdentity();
     const { make, rejected } = setup({ trusted: (id) => id === good.id });
-    await make(generateIdentity()).publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await make(generateIdentity()).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     expect(await make(good).lookupLocation(alice)).toBeUndefined();
     expect(rejected.join()).toMatch(/not trusted/);
   });
@@ -149,7 +170,7 @@ describe('directory', () => {
   it('another gateway cannot remove what this one published', async () => {
     const { dht, make } = setup();
     const a = make();
-    await a.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await a.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     const [value] = await dht.get('loc:alice@aol');
     await expect(dht.remove('loc:alice@aol', value!, 'guess')).rejects.toThrow(/secret/);
     await make().withdrawLocation(alice);
@@ -176,13 +197,13 @@ describe('who may say what', () => {
       now,
       onRejected: (_k, _r, code) => rejected.push(code),
     });
-    await make(real).publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     const aYearAhead = now() + 365 * 24 * 3600 * 1000;
     await dht.put(
       'loc:alice@aol',
       record(
         rogue,
-        { kind: 'location', subject: 'alice@aol', body: { host: '127.0.0.1', port: 2 } },
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
         aYearAhead,
         60_000,
       ),
@@ -195,7 +216,7 @@ describe('who may say what', () => {
       'loc:alice@aol',
       record(
         rogue,
-        { kind: 'location', subject: 'alice@aol', body: { host: '127.0.0.1', port: 2 } },
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
         now() + 5000,
       ),
     );
@@ -215,7 +236,7 @@ describe('who may say what', () => {
       'loc:alice@aol',
       record(
         generateIdentity(),
-        { kind: 'location', subject: 'alice@aol', body: { host: '127.0.0.1', port: 2 } },
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
         now(),
         dht.limits.maxTtl * 10,
       ),
@@ -228,13 +249,13 @@ describe('who may say what', () => {
     const { make, advance } = setup();
     const real = make();
     const rogue = make();
-    await real.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await real.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     advance(10);
-    await rogue.publishLocation(alice, { host: '127.0.0.1', port: 2 });
-    expect((await real.lookupLocation(alice))?.port).toBe(2);
+    await rogue.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 2 });
+    expect((await real.lookupLocation(alice))?.contact.port).toBe(2);
     advance(10);
-    await real.publishLocation(alice, { host: '127.0.0.1', port: 1 });
-    expect((await rogue.lookupLocation(alice))?.port).toBe(1);
+    await real.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    expect((await rogue.lookupLocation(alice))?.contact.port).toBe(1);
   });
 
   it('presence is believed only from the gateway that holds the user’s location', async () => {
@@ -255,7 +276,7 @@ describe('who may say what', () => {
     );
     // alice is online nowhere: a presence from anyone is not believed.
     expect(await reader.lookupPresence(alice)).toBeUndefined();
-    await make(real).publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     expect(await reader.lookupPresence(alice)).toBeUndefined();
     await make(real).publishPresence({ kind: 'presence', from: alice, status: 'busy' });
     expect((await reader.lookupPresence(alice))?.status).toBe('busy');
@@ -285,7 +306,7 @@ describe('who may say what', () => {
     expect((await reader.pendingFor(bob)).map((p) => p.request.id)).toEqual(['r2']);
     // Online through her gateway: the same.
     advance(10);
-    await make(aliceGateway).publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await make(aliceGateway).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     await make(aliceGateway).holdPending({ ...answer, id: 'a2' });
     expect((await reader.pendingFor(bob)).map((p) => p.request.id).sort()).toEqual(['a2', 'r2']);
     expect(codes.filter((c) => c === 'ERR_UNAUTHORISED_RECORD').length).toBeGreaterThanOrEqual(4);
@@ -311,8 +332,8 @@ describe('who may say what', () => {
     for (let i = 0; i < 256; i++)
       await dht.put('loc:bob@yahoo', Buffer.from(`sybil ${i}`), { secret: `sybil${i}` }).catch(() => {});
     const bobs = make();
-    await bobs.publishLocation(bob, { host: '127.0.0.1', port: 7 });
-    expect((await make().lookupLocation(bob))?.port).toBe(7);
+    await bobs.publishLocation(bob, { transport: 'tcp', host: '127.0.0.1', port: 7 });
+    expect((await make().lookupLocation(bob))?.contact.port).toBe(7);
   });
 
   it('one holder’s pending requests for a user take nothing from another holder’s share', async () => {
@@ -332,6 +353,43 @@ describe('who may say what', () => {
         from: parseAddress('carol@aol'),
         to: bob,
       }),
+    ).toBeDefined();
+  });
+});
+
+describe('records within the DHT value limit', () => {
+  it('a long status text or request message is shortened so the record fits a 1 KiB DHT value', async () => {
+    let now = 1_000_000;
+    const dht = new MemoryDht({ now: () => now, limits: { maxValueBytes: 1024, maxValuesPerPublisher: 8 } });
+    const dir = new Directory({ dht, identity: generateIdentity(), now: () => now });
+    await dir.publishHome(alice, now);
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) });
+    const presence = await dir.lookupPresence(alice);
+    expect(presence?.status).toBe('away');
+    expect(presence?.text?.endsWith('…')).toBe(true);
+    const value = await dir.holdPending({
+      kind: 'buddy-request',
+      id: 'r',
+      from: alice,
+      to: bob,
+      message: 'x'.repeat(5000),
+    });
+    expect(value!.length).toBeLessThanOrEqual(1024);
+    expect((await dir.pendingFor(bob))[0]?.request).toMatchObject({ id: 'r' });
+    now += 1;
+  });
+
+  it('a holder keeps no more pending requests per user than the DHT’s per-publisher share allows', async () => {
+    const dht = new MemoryDht({ limits: { maxValuesPerPublisher: 4 } });
+    const dir = new Directory({ dht, identity: generateIdentity() });
+    const held = [];
+    for (let i = 0; i < 6; i++)
+      held.push(await dir.holdPending({ kind: 'buddy-request', id: `r${i}`, from: alice, to: bob }));
+    expect(held.filter(Boolean)).toHaveLength(3);
+    // Refreshing one of them still works (a new value is stored before the old one goes).
+    expect(
+      await dir.holdPending({ kind: 'buddy-request', id: 'r0', from: alice, to: bob }, held[0]),
     ).toBeDefined();
   });
 });

@@ -1,13 +1,17 @@
-import type { CodecRegistry } from '@crosstalk/core';
+import type { CodecRegistry, Dht, G2gTransport } from '@crosstalk/core';
 import {
   type CanonicalForm,
   createGateway,
   type Gateway,
   type GatewayConfig,
+  type GatewayIdentity,
+  identityKeyPair,
   loadConfig,
   parseConfig,
   parseHostPort,
+  parseHostPortList,
 } from '@crosstalk/gateway';
+import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
 import { canonicalForm } from '../codecs.js';
 import { type CliIo, write } from '../io.js';
@@ -15,6 +19,8 @@ import { pluginsFromConfig } from '../plugins.js';
 
 export interface GatewayCommandOptions {
   config?: string;
+  dht?: string;
+  bootstrap?: string;
   socks?: string;
   g2g?: string;
   metrics?: string;
@@ -35,6 +41,7 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
       ...(o.g2g ? { g2g: parseHostPort(o.g2g) } : {}),
       ...(o.metrics ? { metrics: o.metrics === 'off' ? false : parseHostPort(o.metrics) } : {}),
       ...(o.state ? { stateFile: o.state } : {}),
+      ...dhtFlags(o, base),
       ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()) } : {}),
       ...(o.logLevel ? { log: { level: o.logLevel } } : {}),
       plugins: [
@@ -50,6 +57,41 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
   return config;
 }
 
+/** `--dht` and `--bootstrap` over the config file's `dht` section. */
+function dhtFlags(o: GatewayCommandOptions, base: GatewayConfig): { dht?: unknown } {
+  if (!o.dht && !o.bootstrap) return {};
+  const kind = o.dht ?? (o.bootstrap ? 'hyperdht' : base.dht.kind);
+  if (kind === 'memory') return { dht: { kind } };
+  const bootstrap = o.bootstrap
+    ? parseHostPortList(o.bootstrap)
+    : base.dht.kind === 'hyperdht'
+      ? base.dht.bootstrap
+      : [];
+  const own = base.dht.kind === 'hyperdht' ? { host: base.dht.host, port: base.dht.port } : {};
+  return { dht: { kind, bootstrap, ...own } };
+}
+
+/** The directory substrate the config names; `close` releases what was opened for it. */
+export async function openDht(config: GatewayConfig): Promise<{
+  dht?: Dht;
+  transport?: (identity: GatewayIdentity) => G2gTransport;
+  close(): Promise<void>;
+}> {
+  if (config.dht.kind === 'memory') return { close: async () => {} };
+  const store = new HyperDhtStore({
+    bootstrap: config.dht.bootstrap.map((entry) => parseHostPort(entry)),
+    host: config.dht.host,
+    ...(config.dht.port ? { port: config.dht.port } : {}),
+  });
+  await store.ready();
+  // Distributed mode: G2G links go over the same DHT node, dialled by the gateway's key alone.
+  return {
+    dht: store,
+    transport: (identity) => new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    close: () => store.close(),
+  };
+}
+
 export async function startGatewayFromConfig(
   registry: CodecRegistry,
   config: GatewayConfig,
@@ -61,22 +103,38 @@ export async function startGatewayFromConfig(
     { name: 'crosstalk', level: config.log.level },
     options.logDestination ?? process.stderr,
   );
-  return createGateway({
-    codecs,
-    canonical: options.canonical ?? canonicalForm(),
-    socks: config.socks,
-    g2g: config.g2g,
-    metrics: config.metrics,
-    ...(config.stateFile ? { stateFile: config.stateFile } : {}),
-    upstream: config.upstream,
-    ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
-    logger,
-    timeouts: config.timeouts,
-    limits: config.limits,
-    ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
-    plugins,
-    pluginSettings: { ...config.pluginSettings, enabledFor },
-  });
+  const substrate = await openDht(config);
+  try {
+    const gateway = await createGateway({
+      codecs,
+      ...(substrate.dht ? { dht: substrate.dht } : {}),
+      ...(substrate.transport ? { transport: substrate.transport } : {}),
+      canonical: options.canonical ?? canonicalForm(),
+      socks: config.socks,
+      g2g: config.g2g,
+      metrics: config.metrics,
+      ...(config.stateFile ? { stateFile: config.stateFile } : {}),
+      upstream: config.upstream,
+      ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      logger,
+      timeouts: config.timeouts,
+      limits: config.limits,
+      ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
+      plugins,
+      pluginSettings: { ...config.pluginSettings, enabledFor },
+    });
+    // The gateway does not own the DHT it was given: closing it releases the substrate too.
+    const close = gateway.close.bind(gateway);
+    return Object.assign(gateway, {
+      close: async () => {
+        await close();
+        await substrate.close();
+      },
+    });
+  } catch (error) {
+    await substrate.close().catch(() => {});
+    throw error;
+  }
 }
 
 export function describeGateway(gateway: Gateway, protocols: readonly string[]): string {
@@ -85,7 +143,7 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
     '',
     `  SOCKS4 proxy   ${host}:${port}`,
-    `  G2G endpoint   ${gateway.g2g.host}:${gateway.g2g.port}`,
+    `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
     gateway.metricsAddress
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',

@@ -138,9 +138,9 @@ const builtIn: ReadonlyMap<string, NetworkRules> = new Map([
  * codec brand: an application may load an ESM and a CJS copy of core, and both must agree.
  */
 const REGISTRY = Symbol.for('@crosstalk/core/network-rules');
-const globals = globalThis as Record<symbol, unknown>;
-globals[REGISTRY] ??= new Map<string, NetworkRules>();
-const defined = globals[REGISTRY] as Map<string, NetworkRules>;
+const shared = globalThis as Record<symbol, unknown>;
+shared[REGISTRY] ??= new Map<string, NetworkRules>();
+const defined = shared[REGISTRY] as Map<string, NetworkRules>;
 
 /** Rules for one network id. XMPP domains are any network id with a dot, or `localhost`. */
 export function rulesFor(network: string): NetworkRules {

@@ -307,6 +307,32 @@ export class DhtClosedError extends CrossTalkError {
   }
 }
 
+// ---------------------------------------------------------------- gateway-to-gateway transports
+
+/**
+ * A G2G peer did not prove the key it was expected to hold: another key answered the dial, the
+ * Noise handshake failed, or a gateway tried to link to itself.
+ */
+export class G2gAuthError extends CrossTalkError {
+  override readonly name = 'G2gAuthError';
+  readonly code = 'ERR_G2G_AUTH';
+}
+
+/** A G2G peer did not complete its handshake in time (accepted and dialled connections alike). */
+export class G2gHandshakeTimeoutError extends CrossTalkError {
+  override readonly name = 'G2gHandshakeTimeoutError';
+  readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no G2G handshake within ${timeoutMs} ms`);
+  }
+}
+
+/** A contact (from a location record) this transport cannot dial: another transport's, or malformed. */
+export class G2gContactError extends CrossTalkError {
+  override readonly name = 'G2gContactError';
+  readonly code = 'ERR_G2G_CONTACT';
+}
+
 // ---------------------------------------------------------------- plugins and client API
 
 export class InvalidPluginError extends CrossTalkError {

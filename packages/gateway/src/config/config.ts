@@ -11,8 +11,33 @@ const HostPort = z.object({
   port: z.number().int().min(0).max(65535),
 });
 
+/** `host:port` as a string (a DHT bootstrap node). */
+const HostPortString = z
+  .string()
+  .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port out of range');
+
+/**
+ * The directory's substrate: `memory` (one process, the embedded default) or `hyperdht` (gateways
+ * on separate hosts share a DHT; G2G links then go over hyperdht too).
+ */
+const DhtConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('memory') }).strict(),
+  z
+    .object({
+      kind: z.literal('hyperdht'),
+      /** DHT nodes to join through (`crosstalk dht-node`); at least one. */
+      bootstrap: z.array(HostPortString).min(1, 'name at least one bootstrap node (host:port)'),
+      /** The address this gateway's own DHT node binds (loopback and any port by default). */
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(0),
+    })
+    .strict(),
+]);
+
 export const GatewayConfigSchema = z
   .object({
+    dht: DhtConfig.default({ kind: 'memory' }),
     socks: HostPort.default({ host: '127.0.0.1', port: 1080 }),
     g2g: HostPort.default({ host: '127.0.0.1', port: 0 }),
     metrics: z.union([HostPort, z.literal(false)]).default(false),
@@ -121,4 +146,16 @@ export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host:
   const port = Number(match[2]);
   if (port > 65535) throw new InvalidConfigError(`port ${port} is out of range`);
   return { host: match[1] || defaultHost, port };
+}
+
+/** `host:port,host:port` -> the list, each checked; throws `InvalidConfigError` naming a bad one. */
+export function parseHostPortList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const { host, port } = parseHostPort(entry);
+      return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    });
 }

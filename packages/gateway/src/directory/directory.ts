@@ -8,6 +8,7 @@ import {
   type Dht,
   eventFromJson,
   eventToJson,
+  type G2gContact,
   isCrossTalkError,
   type PresenceEvent,
 } from '@crosstalk/core';
@@ -24,12 +25,16 @@ const MAX_VERIFIED = 50_000;
 
 export interface Location {
   gateway: string;
-  host: string;
-  port: number;
+  /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
+  contact: G2gContact;
   issuedAt: number;
 }
 
-const LocationBody = z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535) });
+/** A contact: flat JSON, a transport name and a few fields (the transport validates the rest). */
+const LocationBody = z
+  .object({ transport: z.string().min(1).max(64) })
+  .catchall(z.union([z.string().max(255), z.number(), z.boolean(), z.null()]))
+  .refine((body) => Object.keys(body).length <= 16, 'too many contact fields');
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
@@ -101,8 +106,9 @@ export class Directory {
 
   // ------------------------------------------------------------ location
 
-  async publishLocation(user: Address, g2g: { host: string; port: number }): Promise<void> {
-    await this.#replace('location', Directory.locationKey(user), addressKey(user), g2g, this.softTtl);
+  /** Says that `user` is served here now, reachable at this gateway's G2G `contact`. */
+  async publishLocation(user: Address, contact: G2gContact): Promise<void> {
+    await this.#replace('location', Directory.locationKey(user), addressKey(user), contact, this.softTtl);
   }
 
   async withdrawLocation(user: Address): Promise<void> {
@@ -118,7 +124,7 @@ export class Directory {
       if (!body.success) continue;
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
       if (!best || r.issuedAt > best.issuedAt || (r.issuedAt === best.issuedAt && r.publisher < best.gateway))
-        best = { gateway: r.publisher, ...body.data, issuedAt: r.issuedAt };
+        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt };
     }
     return best;
   }
@@ -209,16 +215,14 @@ export class Directory {
       // The bound is per holder: another gateway's requests (or a squatter's) take none of ours.
       const existing = await this.#read('buddy-request', key, addressKey(request.to));
       const mine = existing.filter((r) => r.publisher === this.#identity.id);
-      if (mine.length >= this.maxPendingPerUser) return undefined;
+      if (mine.length >= this.#pendingShare) return undefined;
     }
-    const record = signRecord(this.#identity, {
-      kind: 'buddy-request',
-      subject: addressKey(request.to),
-      body: eventToJson(request),
-      issuedAt: this.#now(),
-      ttl: this.pendingTtl,
-    });
-    const value = encodeRecord(record);
+    const value = this.#encode(
+      'buddy-request',
+      addressKey(request.to),
+      eventToJson(request),
+      this.pendingTtl,
+    );
     await this.#dht.put(key, value, { ttl: this.pendingTtl, secret: this.#secret });
     if (previous && Buffer.compare(previous, value) !== 0)
       await this.#dht.remove(key, previous, this.#secret).catch(() => false);
@@ -261,7 +265,7 @@ export class Directory {
       }
       const held = (perHolder.get(r.publisher) ?? 0) + 1;
       perHolder.set(r.publisher, held);
-      if (held > this.maxPendingPerUser) continue; // one holder's share, as when it was stored
+      if (held > this.#pendingShare) continue; // one holder's share, as when it was stored
       const sender = addressKey(event.from);
       if (!senders.has(sender)) senders.set(sender, this.gatewayOf(event.from));
       if ((await senders.get(sender)) !== r.publisher) {
@@ -294,9 +298,25 @@ export class Directory {
 
   // ------------------------------------------------------------ plumbing
 
+  /**
+   * A signed record that fits the DHT's value limit (1 KiB on hyperdht): a free-text field (a
+   * presence's status text, a request's message) is shortened until it does; anything else that
+   * does not fit is refused by the DHT's own size check.
+   */
+  #encode(kind: RecordKind, subject: string, body: unknown, ttl: number): Uint8Array {
+    const issuedAt = this.#now();
+    let current = body;
+    for (;;) {
+      const value = encodeRecord(signRecord(this.#identity, { kind, subject, body: current, issuedAt, ttl }));
+      if (value.length <= this.#dht.limits.maxValueBytes) return value;
+      const shorter = shortenText(current);
+      if (shorter === undefined) return value;
+      current = shorter;
+    }
+  }
+
   async #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
-    const record = signRecord(this.#identity, { kind, subject, body, issuedAt: this.#now(), ttl });
-    const value = encodeRecord(record);
+    const value = this.#encode(kind, subject, body, ttl);
     await this.#dht.put(key, value, { ttl, secret: this.#secret });
     const previous = this.#mine.get(key) ?? [];
     this.#mine.set(key, [value]);
@@ -307,6 +327,12 @@ export class Directory {
     for (const value of this.#mine.get(key) ?? [])
       await this.#dht.remove(key, value, this.#secret).catch(() => false);
     this.#mine.delete(key);
+  }
+
+  /** Requests one holder keeps for one user: the configured bound, within the DHT's per-publisher share. */
+  get #pendingShare(): number {
+    // Replacing a held value stores the new one before removing the old: one value of headroom.
+    return Math.max(1, Math.min(this.maxPendingPerUser, this.#dht.limits.maxValuesPerPublisher - 1));
   }
 
   #reject(key: string, error: Error): void {
@@ -349,4 +375,18 @@ export class Directory {
 /** The DHT secret is derived from the gateway key, so it survives restarts with the key. */
 function dhtSecretSeed(identity: GatewayIdentity): string {
   return `${identity.exportPrivateKey()}\u0000crosstalk dht secret`;
+}
+
+/** `body` with its free-text field (`text`, `message`) halved, or undefined when it has none left. */
+function shortenText(body: unknown): unknown | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const record = body as Record<string, unknown>;
+  for (const field of ['message', 'text'] as const) {
+    const text = record[field];
+    if (typeof text !== 'string' || text.length === 0) continue;
+    // Halving converges in a few steps whatever the encoding costs per character.
+    const keep = text.slice(0, Math.floor(text.length / 2));
+    return { ...record, [field]: keep.length + 1 < text.length ? `${keep}…` : '' };
+  }
+  return undefined;
 }

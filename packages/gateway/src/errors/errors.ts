@@ -1,5 +1,9 @@
 import { CrossTalkError, ProtocolError } from '@crosstalk/core';
 
+// The transport's errors live in core (every G2G transport raises them); re-exported for the
+// gateway's users, who import them from here as before.
+export { G2gAuthError, G2gContactError, G2gHandshakeTimeoutError } from '@crosstalk/core';
+
 /** Gateway-specific conditions; one class each, fixed `name` and `code` (see core's errors). */
 
 /** A SOCKS4/4a request that breaks RFC-less but well-known SOCKS4 framing (NEC's SOCKS4 / SOCKS4a docs). */
@@ -40,12 +44,6 @@ export class G2gProtocolError extends ProtocolError {
   override readonly name = 'G2gProtocolError';
   readonly code = 'ERR_G2G_PROTOCOL';
   readonly protocol = 'g2g';
-}
-
-/** The G2G handshake failed: a bad signature, or the peer is not the gateway we dialled. */
-export class G2gAuthError extends CrossTalkError {
-  override readonly name = 'G2gAuthError';
-  readonly code = 'ERR_G2G_AUTH';
 }
 
 /** An event arrived over a link that the directory does not name for its sender (anti-spoofing). */
@@ -119,15 +117,6 @@ export class SocksTimeoutError extends CrossTalkError {
   readonly code = 'ERR_SOCKS_TIMEOUT';
   constructor(readonly timeoutMs: number) {
     super(`no complete SOCKS request within ${timeoutMs} ms`);
-  }
-}
-
-/** A G2G peer did not complete the handshake in time. */
-export class G2gHandshakeTimeoutError extends CrossTalkError {
-  override readonly name = 'G2gHandshakeTimeoutError';
-  readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
-    super(`no G2G handshake within ${timeoutMs} ms`);
   }
 }
 

@@ -80,6 +80,24 @@ export function identityFromPem(pem: string, source = 'the given PEM'): GatewayI
   return fromPrivateKey(key);
 }
 
+/**
+ * The identity's key pair in libsodium's form, as Noise (`@hyperswarm/secret-stream`, hyperdht)
+ * takes it: the raw 32-byte public key, and the 64-byte secret key that is the 32-byte seed
+ * followed by the public key. The gateway's id is this public key, so it is also its Noise static key.
+ */
+export function identityKeyPair(identity: GatewayIdentity): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  // An ed25519 private key as JWK (RFC 8037 §2): `d` is the seed, `x` the public key, base64url.
+  const jwk = identity.privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d ?? '', 'base64url');
+  const publicKey = Buffer.from(jwk.x ?? '', 'base64url');
+  if (seed.length !== 32 || publicKey.toString('hex') !== identity.id)
+    throw new InvalidIdentityKeyError('the gateway identity', 'not an ed25519 key pair');
+  return {
+    publicKey: new Uint8Array(publicKey),
+    secretKey: new Uint8Array(Buffer.concat([seed, publicKey])),
+  };
+}
+
 /** True when `signature` is `id`'s ed25519 signature of `data`. Never throws. */
 export function verifySignature(id: string, data: Uint8Array, signature: Uint8Array): boolean {
   try {

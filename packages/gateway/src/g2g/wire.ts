@@ -1,11 +1,13 @@
 import { G2gProtocolError } from '../errors/errors.js';
 
 /**
- * G2G framing: `u32 length | u8 type | body`, length counting type + body. Types:
- * HELLO (id + nonce), AUTH (signature), EVENT (u32 message id + canonical stanza), ACK and NACK
- * (u32 message id [+ reason]). One framer per direction; caps checked before allocation.
+ * G2G framing, inside the transport's encrypted stream: `u32 length | u8 type | body`, length
+ * counting type + body. Types: EVENT (u32 message id + canonical stanza), ACK and NACK (u32 message
+ * id [+ delivering protocol | error code]), PING. The peers' keys were proved by the transport's
+ * Noise handshake, so the protocol has no handshake of its own. One framer per direction; caps
+ * checked before allocation.
  */
-export const G2gType = { hello: 1, auth: 2, event: 16, ack: 17, nack: 18, ping: 32 } as const;
+export const G2gType = { event: 16, ack: 17, nack: 18, ping: 32 } as const;
 
 export const MAX_G2G_FRAME = 1024 * 1024;
 
@@ -25,9 +27,8 @@ export function encodeG2g(type: number, body: Uint8Array): Uint8Array {
 
 /**
  * Splits a G2G byte stream into frames. `feed` appends what arrived; `next` takes one frame at a
- * time, checking its length against the limits in force at that moment, so a link can raise
- * `maxBuffered` after the handshake and the frames behind the handshake in the same chunk are
- * judged by the raised limit. `push` does both.
+ * time, checking its length against the limits in force at that moment (`maxBuffered` may change
+ * between frames). `push` does both.
  */
 export class G2gFramer {
   #data: Uint8Array = new Uint8Array(0);
@@ -35,7 +36,7 @@ export class G2gFramer {
   #error: G2gProtocolError | undefined;
   /**
    * Bytes one frame, header included, may take: what is buffered for an incomplete frame never
-   * exceeds it, and a header that announces more is refused at once. Lowered before authentication.
+   * exceeds it, and a header that announces more is refused at once.
    */
   maxBuffered: number;
 

@@ -39,7 +39,7 @@ const REGISTRY_INSTALL = /^npm\s+(install|i|add)\s+(-\S+\s+)*@?[a-z]/;
 const REGISTRY_REASON =
   'installs a published package from the registry (check-typings installs the packed ones)';
 
-/** The documents whose commands are checked: the READMEs and the docs. */
+/** The documents whose commands are checked: the READMEs (the packages', the examples') and the docs. */
 function documents() {
   const packages = readdirSync(join(root, 'packages'))
     .map((p) => join('packages', p, 'README.md'))
@@ -47,8 +47,11 @@ function documents() {
   const docs = readdirSync(join(root, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => join('docs', f));
-  return ['README.md', ...packages, 'fixtures/README.md', 'bench/README.md', ...docs].filter((f) =>
-    existsSync(join(root, f)),
+  const examples = readdirSync(join(root, 'examples'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => join('examples', d.name, 'README.md'));
+  return ['README.md', ...packages, 'fixtures/README.md', 'bench/README.md', ...docs, ...examples].filter(
+    (f) => existsSync(join(root, f)),
   );
 }
 

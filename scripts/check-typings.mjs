@@ -32,6 +32,8 @@ try {
   const cjs = [];
   for (const folder of rootManifest.workspaces) {
     const manifest = JSON.parse(await readFile(join(root, folder, 'package.json'), 'utf8'));
+    // The examples are workspaces too, but private: nothing is published from them.
+    if (manifest.private) continue;
     const tarball = tarballs.find(
       (t) => t === `${manifest.name.replace('@', '').replace('/', '-')}-${manifest.version}.tgz`,
     );

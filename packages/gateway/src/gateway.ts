@@ -925,7 +925,10 @@ class GatewayEngine implements Gateway {
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
     if (event.kind === 'buddy-response' && event.accepted) this.#presenceTo(m, event.from);
     // The plugin at Y: the IM reached Y; a command Y has on is answered on Y's behalf.
-    if (event.kind === 'im') this.#track(this.#plugins.answer(this.#pluginUser(m), event));
+    if (event.kind === 'im') {
+      const answering = this.#plugins.answer(() => this.#pluginUser(m), event);
+      if (answering) this.#track(answering);
+    }
     return m.protocol ?? 'unknown';
   }
 

@@ -76,7 +76,7 @@ async function host(
 describe('the plugin at Y', () => {
   it('answers the sender on the user behalf, from the user, as a marked IM', async () => {
     const { h, sent, reports } = await host([echo]);
-    await h.answer({ address: bob, clientAddress: '127.0.0.1' }, im(alice, bob, '/echo  hi there '));
+    await h.answer(() => ({ address: bob, clientAddress: '127.0.0.1' }), im(alice, bob, '/echo  hi there '));
     expect(sent).toEqual([
       expect.objectContaining({ kind: 'im', from: bob, to: alice, text: 'bob heard hi there' }),
     ]);
@@ -89,7 +89,7 @@ describe('the plugin at Y', () => {
   it('stays silent for text that is no command, an unknown command, or a plugin the user has off', async () => {
     const { h, sent, reports } = await host([echo], {});
     for (const text of ['hello /echo', '/nope', '/echo hi', '/', '//echo'])
-      await h.answer({ address: bob }, im(alice, bob, text));
+      await h.answer(() => ({ address: bob }), im(alice, bob, text));
     expect(sent).toEqual([]);
     expect(reports).toEqual([]);
   });
@@ -97,10 +97,10 @@ describe('the plugin at Y', () => {
   it('never answers a plugin answer (two users with plugins on cannot loop)', async () => {
     const loud = plugin({ handle: async () => ({ text: '/echo again' }) });
     const { h, sent } = await host([loud]);
-    await h.answer({ address: bob }, im(alice, bob, '/echo', `${PLUGIN_REPLY_ID_PREFIX}x`));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo', `${PLUGIN_REPLY_ID_PREFIX}x`));
     expect(sent).toEqual([]);
     // And what it sends is marked, so the other side does not answer it either.
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect((sent[0] as ImEvent).id.startsWith(PLUGIN_REPLY_ID_PREFIX)).toBe(true);
   });
 
@@ -112,12 +112,12 @@ describe('the plugin at Y', () => {
       [high, low],
     ]) {
       const { h, texts } = await host(order);
-      await h.answer({ address: bob }, im(alice, bob, '/echo'));
+      await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
       expect(texts()).toEqual(['high']);
     }
     // With the higher one off for bob, the lower one answers.
     const { h, texts } = await host([low, high], { enabledFor: { low: ['*'], high: ['alice@aol'] } });
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(texts()).toEqual(['low']);
   });
 
@@ -134,7 +134,7 @@ describe('the plugin at Y', () => {
     const again = await host([echo], { enabledFor: { echo: ['bob@yahoo'] } }, { path });
     expect(again.h.isEnabled(bob, 'echo')).toBe(false);
     expect(again.h.isEnabled(alice, 'echo')).toBe(true);
-    await again.h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await again.h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(again.sent).toEqual([]);
   });
 });
@@ -201,7 +201,7 @@ describe('what a plugin cannot do to the gateway', () => {
   for (const [what, handle, outcome, text] of failing) {
     it(`a plugin that ${what}: the asker gets a short error reply from the user`, async () => {
       const { h, sent, reports } = await host([plugin({ handle })]);
-      await h.answer({ address: bob }, im(alice, bob, '/echo'));
+      await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
       expect(sent).toEqual([expect.objectContaining({ kind: 'im', from: bob, to: alice, text })]);
       expect(reports.map((r) => r.outcome)).toEqual([outcome]);
     });
@@ -216,7 +216,7 @@ describe('what a plugin cannot do to the gateway', () => {
       },
     });
     const { h, texts, reports } = await host([hang], { enabledFor: { echo: ['*'] }, timeout: 50 });
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(texts()).toEqual(['/echo could not answer in time.']);
     expect(signal?.aborted).toBe(true);
     expect(isCrossTalkError(signal?.reason, 'ERR_PLUGIN_TIMEOUT')).toBe(true);
@@ -225,14 +225,14 @@ describe('what a plugin cannot do to the gateway', () => {
 
   it('a plugin that answers nothing sends nothing', async () => {
     const { h, sent, reports } = await host([plugin({ handle: async () => undefined })]);
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(sent).toEqual([]);
     expect(reports[0]?.outcome).toBe('silent');
   });
 
   it('an answer to someone who left is reported undeliverable, not thrown', async () => {
     const { h, reports } = await host([echo]);
-    await h.answer({ address: bob }, im(parseAddress('offline@aol'), bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(parseAddress('offline@aol'), bob, '/echo'));
     expect(reports[0]).toMatchObject({ outcome: 'undeliverable', error: 'offline' });
   });
 
@@ -256,7 +256,7 @@ describe('what a plugin cannot do to the gateway', () => {
       },
     });
     const { h, sent, texts } = await host([chatty]);
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     // The sender is stamped: "from carol" left as bob. Sending elsewhere failed the plugin.
     expect(texts()).toEqual(['typing', 'first', '/echo could not answer (its answer could not be sent).']);
     expect(sent.every((e) => e.kind !== 'roster' && e.from === bob)).toBe(true);
@@ -296,7 +296,7 @@ describe('what a plugin cannot do to the gateway', () => {
       },
     });
     const { h, texts, store } = await host([hoarder]);
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(results).toEqual([
       'ERR_PLUGIN_STORE_FULL',
       'ERR_PLUGIN_STORE_FULL',
@@ -319,13 +319,13 @@ describe('what a plugin cannot do to the gateway', () => {
         },
       }),
     ]);
-    const running = h.answer({ address: bob }, im(alice, bob, '/echo'));
+    const running = h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     while (!signal) await new Promise((r) => setTimeout(r, 1));
     h.close();
     await running;
     expect(signal.aborted).toBe(true);
     expect(sent).toEqual([]);
-    await h.answer({ address: bob }, im(alice, bob, '/echo'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(sent).toEqual([]);
   });
 
@@ -371,7 +371,7 @@ describe('rate limits', () => {
       { enabledFor: { echo: ['*'] }, rateLimit: { requests: 2, perMs: 60_000 } },
       { now: () => now },
     );
-    for (let i = 0; i < 5; i++) await h.answer({ address: bob }, im(alice, bob, `/echo ${i}`));
+    for (let i = 0; i < 5; i++) await h.answer(() => ({ address: bob }), im(alice, bob, `/echo ${i}`));
     expect(texts()).toEqual([
       'bob heard 0',
       'bob heard 1',
@@ -385,10 +385,10 @@ describe('rate limits', () => {
       'rate-limited',
     ]);
     // Another sender is not held back by alice's flood.
-    await h.answer({ address: bob }, im(carol, bob, '/echo carol'));
+    await h.answer(() => ({ address: bob }), im(carol, bob, '/echo carol'));
     expect(texts().at(-1)).toBe('bob heard carol');
     now += 30_000; // half the window: one request's worth
-    await h.answer({ address: bob }, im(alice, bob, '/echo later'));
+    await h.answer(() => ({ address: bob }), im(alice, bob, '/echo later'));
     expect(texts().at(-1)).toBe('bob heard later');
   });
 });

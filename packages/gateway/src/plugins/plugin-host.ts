@@ -161,16 +161,28 @@ export class PluginHost {
   }
 
   /**
-   * An IM reached local user `user` (already delivered to them): when it starts with a command
-   * they have on, the plugin answers the sender on their behalf. Never answers a plugin's answer.
-   * Always resolves, at the latest shortly after the timeout.
+   * An IM reached a local user (already delivered to them): when it starts with a command they
+   * have on, the plugin answers the sender on their behalf; never a plugin's answer. Returns
+   * undefined at once for the IMs that are no command (every IM passes here), else a promise
+   * that always resolves, at the latest shortly after the timeout. `user` is asked only then.
    */
-  async answer(user: PluginUser, message: ImEvent): Promise<void> {
-    if (this.#closed || isPluginReply(message)) return;
+  answer(user: () => PluginUser, message: ImEvent): Promise<void> | undefined {
+    if (this.#closed || this.#byName.size === 0 || !/^\s*\//.test(message.text) || isPluginReply(message))
+      return undefined;
     const parsed = parseCommand(message.text);
-    if (!parsed) return;
-    const plugin = this.#pluginFor(parsed.command, (p) => this.isEnabled(user.address, p.name));
-    if (!plugin) return;
+    if (!parsed) return undefined;
+    const asked = user();
+    const plugin = this.#pluginFor(parsed.command, (p) => this.isEnabled(asked.address, p.name));
+    if (!plugin) return undefined;
+    return this.#answer(plugin, asked, parsed, message);
+  }
+
+  async #answer(
+    plugin: Plugin,
+    user: PluginUser,
+    parsed: { command: string; args: string },
+    message: ImEvent,
+  ): Promise<void> {
     const request: PluginRequest = { from: message.from, user, origin: 'buddy', ...parsed, message };
     const channel = this.#buddyChannel(user.address, message.from);
     if (!(await this.#admit(`buddy:${addressKey(message.from)}`, plugin, request, channel))) return;

@@ -73,7 +73,8 @@ beforeAll(async () => {
       { name: 'location', enabledFor: ['*'], addressMap: { '127.0.0.1': UCSD } },
       { name: 'music', provider: 'mpd', mpd: { port: mpd.port }, enabledFor: ['carol@hotmail.com@msn'] },
     ],
-    pluginSettings: { timeout: 2000 },
+    // The default deadline: /hang costs the test that long.
+    pluginSettings: { timeout: 5000 },
   });
   const { plugins, enabledFor } = pluginsFromConfig(config.plugins);
   const dht = new MemoryDht();
@@ -162,7 +163,7 @@ describe('/location and /music across networks', () => {
     expect(reports).toEqual(['answered']);
   });
 
-  it('an XMPP user (a real @xmpp/client) asks an AIM user, who sets a place and hides it again', async () => {
+  it('an XMPP user (a real @xmpp/client) asks an AIM user, who sets a place, hides it, turns /music on', async () => {
     const alice = users.get('oscar')!;
     const forwarder = await startSocksForwarder(gateways.get('xmpp')!.socks, fixtures.get('xmpp')!.server);
     const erin = xmppJs(forwarder.port, 'erin', 'erin-pw');
@@ -202,6 +203,15 @@ describe('/location and /music across networks', () => {
       expect(await alice.nextIm(SYSTEM_ADDRESS)).toMatch(/hidden/);
       await ask('/location');
       expect(await answers()).toBe('alice does not share their location.');
+
+      // And /music, once alice has it on.
+      await alice.sendIm(SYSTEM_ADDRESS, '/plugins on /music');
+      expect(await alice.nextIm(SYSTEM_ADDRESS)).toBe(
+        'music is on: buddies who send you /music get an answer.',
+      );
+      await mpd.play(0);
+      await ask('/music');
+      expect(await answers()).toBe('alice is listening to The Testers – Loopback Blues (127.0.0.1).');
     } finally {
       await erin.entity.stop().catch(() => {});
       await forwarder.close();

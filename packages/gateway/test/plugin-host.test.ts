@@ -137,6 +137,27 @@ describe('the plugin at Y', () => {
     await again.h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
     expect(again.sent).toEqual([]);
   });
+
+  it("a plugin's store for a user is in the state file and survives a restart", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
+    const path = join(dir, 'state.json');
+    const counter = plugin({
+      handle: async (_r, ctx) => {
+        const n = Number((await ctx.store.get('n')) ?? 0) + 1;
+        await ctx.store.set('n', String(n));
+        return { text: `asked ${n} times` };
+      },
+    });
+    const first = await host([counter], undefined, { path });
+    await first.h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
+    await first.h.answer(() => ({ address: bob }), im(carol, bob, '/echo'));
+    expect(JSON.parse(await readFile(path, 'utf8')).plugins.stores).toEqual({
+      echo: { 'bob@yahoo': { n: '2' } },
+    });
+    const again = await host([counter], undefined, { path });
+    await again.h.answer(() => ({ address: bob }), im(alice, bob, '/echo'));
+    expect(again.texts()).toEqual(['asked 3 times']);
+  });
 });
 
 describe('what a plugin cannot do to the gateway', () => {

@@ -16,6 +16,8 @@ export interface Place {
 export interface GeoDatabase {
   /** The place of an IPv4 or IPv6 address, or undefined when the database has none. */
   lookup(ip: string): Promise<Place | undefined>;
+  /** Starts reading the IPv4 file now, in the background, so the first lookup does not wait. */
+  preload?(): void;
 }
 
 /** City database files in the MaxMind DB format (one file may hold both families). */
@@ -89,25 +91,34 @@ function readRecord(record: CityRecord, language: string): Place | undefined {
 }
 
 /**
- * Opens MaxMind DB files with the `maxmind` package, each the first time an address of its family
- * is looked up (a city database takes tens of megabytes of memory), and reads either record shape.
+ * Files opened so far, by path, shared by every database and plugin of the process: two gateways
+ * in one program (or a config checked, then used) read a file into memory once.
+ */
+const opened = new Map<string, Promise<{ get(ip: string): unknown }>>();
+
+function reader(path: string): Promise<{ get(ip: string): unknown }> {
+  let opening = opened.get(path);
+  if (!opening) {
+    // The database's records are checked field by field in readRecord, whatever their declared type.
+    opening = maxmind.open(path).catch((cause: unknown) => {
+      opened.delete(path); // a later lookup tries again (the file may be put right)
+      throw new GeoDatabaseError(`cannot read the city database ${path}: ${String(cause)}`, { cause });
+    });
+    opened.set(path, opening);
+  }
+  return opening;
+}
+
+/**
+ * Looks addresses up in MaxMind DB files with the `maxmind` package, each file read the first
+ * time it is needed (a city database takes tens of megabytes of memory), either record shape.
  */
 export function openGeoDatabase(files: GeoDatabaseFiles, options: { language?: string } = {}): GeoDatabase {
   const language = options.language ?? 'en';
-  // The database's records are checked field by field in readRecord, whatever their declared type.
-  const readers = new Map<string, Promise<{ get(ip: string): unknown }>>();
-  const reader = (path: string) => {
-    let opening = readers.get(path);
-    if (!opening) {
-      opening = maxmind.open(path).catch((cause: unknown) => {
-        readers.delete(path); // a later lookup tries again (the file may be put right)
-        throw new GeoDatabaseError(`cannot read the city database ${path}: ${String(cause)}`, { cause });
-      });
-      readers.set(path, opening);
-    }
-    return opening;
-  };
   return {
+    preload() {
+      reader(files.ipv4).catch(() => {}); // a failure shows at the first lookup, which tries again
+    },
     async lookup(ip) {
       const family = isIP(ip);
       if (family === 0) return undefined;

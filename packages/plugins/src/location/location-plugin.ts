@@ -57,6 +57,8 @@ export function locationPlugin(options: LocationPluginOptions = {}): Plugin {
     given && 'lookup' in given
       ? given
       : openGeoDatabase(given ?? dbipCityDatabase(), options.language ? { language: options.language } : {});
+  // Read the IPv4 file while the gateway starts, not while the first buddy waits for an answer.
+  database.preload?.();
   const addressMap = options.addressMap ?? {};
 
   /** What a buddy is told. */

@@ -177,6 +177,8 @@ export function createProgram(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
         'in-memory DHT, all codecs. Exits 3 if it cannot start (a port in use).\n' +
+        '\nA third-party codec, proxied with the built-in ones:\n' +
+        '  crosstalk gateway --codec @acme/codec-irc\n' +
         '\nGateways on several hosts share a hyperdht network:\n' +
         '  crosstalk dht-node --port 49737\n' +
         '  crosstalk gateway --dht hyperdht --bootstrap 127.0.0.1:49737',

@@ -335,6 +335,24 @@ describe('crosstalk gateway with third-party codecs', () => {
     );
   });
 
+  it('crosstalk gateway stops with one line naming the entry when a codec cannot load (exit 1)', async () => {
+    const flags = await run(['gateway', '--codecs', 'oscar,ocsar', '--socks', '127.0.0.1:0']);
+    expect(flags.code).toBe(1);
+    expect(flags.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^cannot load codec "ocsar" \(codecs\.1 in --codecs\): no protocol of that name \(known: msnp, oscar, xmpp, ymsg\), and no package "ocsar"/,
+      ),
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const file = join(dir, 'gw.json');
+    await writeFile(file, JSON.stringify({ codecs: ['oscar', './missing.js'], socks: { port: 0 } }));
+    const config = await run(['gateway', '--config', file], { cwd: dir });
+    expect(config.code).toBe(1);
+    expect(config.stderr.trim().split('\n')).toEqual([
+      `cannot load codec "./missing.js" (codecs.1 in ${file}): no such file ${join(dir, 'missing.js')}`,
+    ]);
+  });
+
   it('the banner lists third-party protocols with their module', () => {
     const text = describeGateway(
       {

@@ -195,7 +195,8 @@ describe('a third-party codec package, installed from npm pack tarballs', { tags
     expect(suite).toContainEqual(expect.stringMatching(/session: a real login verifies as its user/));
     // ...and each of the 14 planted bugs caught, as the compliance package's own test asserts.
     const mutants = results.filter((r) => r.startsWith('test/mutants.test.ts'));
-    expect(mutants).toHaveLength(16); // the good codec, 14 mutants, the check-names test
+    // The good codec, the 14 mutants (as of this writing) and the check-names test.
+    expect(mutants.length).toBeGreaterThanOrEqual(16);
     expect(mutants).toContainEqual(expect.stringMatching(/a session that never verifies: passed/));
   }, 120_000);
 

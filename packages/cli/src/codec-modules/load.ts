@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type Codec, CodecRegistry, isCodec } from '@crosstalk/core';
 import {
@@ -117,7 +118,8 @@ export class CodecSet {
 
   /** Loads a codec module and registers its codec; returns its protocol. */
   async load(specifier: string, from = '--codec'): Promise<string> {
-    const file = resolveFile(specifier, this.#cwd, from);
+    // By its real path: Node loads a module once through symlinks (npm links, workspaces) too.
+    const file = realpathSync(resolveFile(specifier, this.#cwd, from));
     const known = this.#files.get(file);
     if (known !== undefined) return known;
     const codec = await codecOf(await importModule(specifier, file, from), specifier, from);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -202,6 +202,7 @@ describe('codec packages, resolved from the current directory', () => {
   /** A project folder with `node_modules/<name>` holding `files` (paths relative to the package). */
   async function project(packages: Record<string, Record<string, string>>): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-codec-project-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     for (const [name, files] of Object.entries(packages)) {
       for (const [path, text] of Object.entries(files)) {
         const file = join(dir, 'node_modules', name, path);
@@ -344,6 +345,7 @@ describe('crosstalk gateway with third-party codecs', () => {
       ),
     ]);
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ codecs: ['oscar', './missing.js'], socks: { port: 0 } }));
     const config = await run(['gateway', '--config', file], { cwd: dir });

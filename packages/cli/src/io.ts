@@ -6,6 +6,8 @@ export interface CliIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** Where codec modules (`--codec`, a config's `codecs`) are resolved from; `process.cwd()` when absent. */
+  cwd?: string;
 }
 
 export function processIo(): CliIo {

@@ -1,5 +1,6 @@
 import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk/core';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { CodecSet } from './codec-modules/load.js';
 import { defaultRegistry } from './codecs.js';
 import { decode } from './commands/decode.js';
 import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
@@ -15,18 +16,32 @@ const VERSION = '0.1.0';
 function protocolOption(registry: CodecRegistry): Option {
   const known = registry.protocols();
   const help = known.length
-    ? `protocol of the stream: ${known.join(', ')}`
-    : 'protocol of the stream (no codecs are registered yet; see `crosstalk protocols`)';
-  return new Option('-p, --protocol <protocol>', help).makeOptionMandatory().argParser((value) => {
-    if (!registry.has(value)) {
-      throw new InvalidArgumentError(
-        known.length
-          ? `unknown protocol "${value}"; known: ${known.join(', ')}`
-          : 'no codecs are registered yet',
-      );
-    }
-    return value;
-  });
+    ? `protocol of the stream: ${known.join(', ')}, or one a --codec module defines`
+    : 'protocol of the stream (no codecs are built in; load one with --codec)';
+  return new Option('-p, --protocol <protocol>', help).makeOptionMandatory();
+}
+
+/** `--codec <module>`, repeatable: a third-party codec module to load (a package name or a path). */
+const codecOption = () =>
+  new Option(
+    '--codec <module>',
+    'load a third-party codec: a package name (resolved from the current directory) or a path; repeatable',
+  ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+
+/** The command's codecs: the registry's and those `--codec` names, loaded (typed errors name what is wrong). */
+function loadCodecs(registry: CodecRegistry, modules: string[] | undefined, io: CliIo): Promise<CodecSet> {
+  return new CodecSet(registry, io.cwd ? { cwd: io.cwd } : {}).loadAll(modules);
+}
+
+/** `-p` names a protocol of the loaded codecs, or the command stops with a usage error (exit 1). */
+function checkProtocol(command: Command, codecs: CodecSet, protocol: string): void {
+  if (codecs.registry.has(protocol)) return;
+  const known = codecs.registry.protocols();
+  command.error(
+    `error: unknown protocol "${protocol}"; ` +
+      `${known.length ? `known: ${known.join(', ')}` : 'no codecs are loaded'} ` +
+      '(load a third-party codec with --codec <package or path>)',
+  );
 }
 
 const directionOption = () =>
@@ -73,6 +88,7 @@ export function createProgram(
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
+    .addOption(codecOption())
     .addOption(new Option('-i, --input <format>', 'stdin format').choices(['hex', 'raw']).default('raw'))
     .option('--self <address>', 'the logged-in user (user@network), when the stream does not show the login')
     .addHelpText(
@@ -83,11 +99,19 @@ export function createProgram(
         '\nExamples:\n' +
         '  printf "2a05000100 00" | crosstalk decode -p oscar -d client -i hex\n' +
         '  crosstalk decode -p oscar -d client -i hex \\\n' +
-        '    < fixtures/streams/oscar-client.hex',
+        '    < fixtures/streams/oscar-client.hex\n' +
+        '  crosstalk decode --codec @acme/codec-irc -p irc -d client < irc.raw',
     )
-    .action(async (o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string }) => {
-      exit(await decode(registry, o, io));
-    });
+    .action(
+      async (
+        o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string; codec?: string[] },
+        command: Command,
+      ) => {
+        const codecs = await loadCodecs(registry, o.codec, io);
+        checkProtocol(command, codecs, o.protocol);
+        exit(await decode(codecs.registry, o, io));
+      },
+    );
 
   program
     .command('encode')
@@ -98,6 +122,7 @@ export function createProgram(
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
+    .addOption(codecOption())
     .addOption(new Option('-o, --output <format>', 'stdout format').choices(['hex', 'raw']).default('hex'))
     .option('--self <address>', 'the logged-in user (user@network), for events that need it')
     .addHelpText(
@@ -112,9 +137,16 @@ export function createProgram(
         `    '"state":"composing"}}' | crosstalk encode -p ymsg -d server\n` +
         '  crosstalk encode -p ymsg -d server < fixtures/streams/events.jsonl',
     )
-    .action(async (o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string }) => {
-      exit(await encode(registry, o, io));
-    });
+    .action(
+      async (
+        o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string; codec?: string[] },
+        command: Command,
+      ) => {
+        const codecs = await loadCodecs(registry, o.codec, io);
+        checkProtocol(command, codecs, o.protocol);
+        exit(await encode(codecs.registry, o, io));
+      },
+    );
 
   program
     .command('gateway')
@@ -128,7 +160,11 @@ export function createProgram(
     .option('--g2g <host:port>', 'gateway-to-gateway listen address')
     .option('--metrics <host:port|off>', 'Prometheus endpoint (/metrics)')
     .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
-    .option('--codecs <list>', 'comma-separated protocols to proxy (default: all)')
+    .addOption(codecOption())
+    .option(
+      '--codecs <list>',
+      'comma-separated protocols (or codec modules) to proxy (default: all, with those --codec loads)',
+    )
     .addOption(
       new Option('--dht <kind>', 'directory substrate: memory (one process) or hyperdht').choices([
         'memory',
@@ -148,6 +184,8 @@ export function createProgram(
         'in-memory DHT, all codecs, no plugins. Exits 3 if it cannot start (port in use).\n' +
         'A plugin is off for a user until they IM crosstalk@crosstalk "/plugins on NAME"\n' +
         '(or the config file turns it on for them: plugins[].enabledFor).\n' +
+        '\nA third-party codec, proxied with the built-in ones:\n' +
+        '  crosstalk gateway --codec @acme/codec-irc\n' +
         '\nGateways on several hosts share a hyperdht network:\n' +
         '  crosstalk dht-node --port 49737\n' +
         '  crosstalk gateway --dht hyperdht --bootstrap 127.0.0.1:49737',
@@ -193,8 +231,9 @@ export function createProgram(
     .summary('list what this build can decode, encode and proxy')
     .description('List the protocols this build can decode, encode and proxy.')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      exit(await protocols(registry, Boolean(o.json), io));
+    .addOption(codecOption())
+    .action(async (o: { json?: boolean; codec?: string[] }) => {
+      exit(await protocols(await loadCodecs(registry, o.codec, io), Boolean(o.json), io));
     });
 
   return program;

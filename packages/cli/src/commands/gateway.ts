@@ -13,7 +13,10 @@ import {
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
+import { CodecSet } from '../codec-modules/load.js';
+import { isPathSpecifier } from '../codec-modules/resolve.js';
 import { canonicalForm } from '../codecs.js';
+import { CodecModuleNotFoundError } from '../errors/errors.js';
 import { type CliIo, write } from '../io.js';
 import { pluginsFromConfig } from '../plugins.js';
 
@@ -26,6 +29,8 @@ export interface GatewayCommandOptions {
   metrics?: string;
   state?: string;
   codecs?: string;
+  /** Codec modules to load and proxy (`--codec`, repeatable), besides the config's `codecs`. */
+  codec?: string[];
   logLevel?: string;
   /** `--plugin NAME`, repeatable: plugins to run besides those in the config file. */
   plugin?: string[];
@@ -92,6 +97,55 @@ export async function openDht(config: GatewayConfig): Promise<{
   };
 }
 
+/** The codecs a gateway runs: the registry with the modules loaded, the protocols it proxies, and their modules. */
+export interface GatewayCodecs {
+  registry: CodecRegistry;
+  /** The protocols to proxy, sorted. */
+  protocols: string[];
+  /** Third-party protocol -> the specifier of its module. */
+  modules: ReadonlyMap<string, string>;
+}
+
+/**
+ * `--codec` modules are loaded and proxied on top of the rest. The config's `codecs` (or
+ * `--codecs`) selects: each entry is a protocol the registry has (built in, or from a `--codec`
+ * module) or a module to load; a name no codec has is looked up as a package. Without `codecs`,
+ * every codec is proxied. Paths and package names are resolved from `cwd`.
+ */
+export async function resolveGatewayCodecs(
+  base: CodecRegistry,
+  config: GatewayConfig,
+  o: { codec?: string[]; codecs?: string; configFile?: string },
+  cwd?: string,
+): Promise<GatewayCodecs> {
+  const set = new CodecSet(base, cwd ? { cwd } : {});
+  const chosen = new Set<string>();
+  for (const specifier of o.codec ?? []) chosen.add(await set.load(specifier, '--codec'));
+  if (config.codecs === undefined) {
+    return { registry: set.registry, protocols: set.registry.protocols(), modules: set.modules };
+  }
+  const where = o.codecs !== undefined ? '--codecs' : (o.configFile ?? 'the config');
+  for (const [i, entry] of config.codecs.entries()) {
+    const from = `codecs.${i} in ${where}`;
+    if (!isPathSpecifier(entry) && set.registry.has(entry)) {
+      chosen.add(entry);
+      continue;
+    }
+    try {
+      chosen.add(await set.load(entry, from));
+    } catch (error) {
+      if (!(error instanceof CodecModuleNotFoundError) || isPathSpecifier(entry)) throw error;
+      // A bare name: a mistyped protocol as likely as a missing package, so say both.
+      throw new CodecModuleNotFoundError(
+        entry,
+        from,
+        `no protocol of that name (known: ${set.registry.protocols().join(', ')}), and ${error.reason}`,
+      );
+    }
+  }
+  return { registry: set.registry, protocols: [...chosen].sort(), modules: set.modules };
+}
+
 export async function startGatewayFromConfig(
   registry: CodecRegistry,
   config: GatewayConfig,
@@ -137,7 +191,12 @@ export async function startGatewayFromConfig(
   }
 }
 
-export function describeGateway(gateway: Gateway, protocols: readonly string[]): string {
+export function describeGateway(
+  gateway: Gateway,
+  protocols: readonly string[],
+  modules: ReadonlyMap<string, string> = new Map(),
+): string {
+  const named = protocols.map((p) => (modules.has(p) ? `${p} (${modules.get(p)})` : p));
   const { host, port } = gateway.socks;
   return [
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
@@ -147,7 +206,7 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
     gateway.metricsAddress
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',
-    `  protocols      ${protocols.join(', ') || 'none (relay only)'}`,
+    `  protocols      ${named.join(', ') || 'none (relay only)'}`,
     gateway.plugins.list().length
       ? `  plugins        ${gateway.plugins.list().join(', ')} (users IM crosstalk@crosstalk: /plugins, /help)`
       : '  plugins        none (--plugin location, --plugin music)',
@@ -193,16 +252,23 @@ export function describeStartFailure(error: unknown, config: GatewayConfig): str
 
 /** `crosstalk gateway`: runs until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions, io: CliIo): Promise<number> {
-  const config = await resolveGatewayConfig(o);
+  const resolved = await resolveGatewayConfig(o);
+  const codecs = await resolveGatewayCodecs(
+    registry,
+    resolved,
+    { ...o, ...(o.config ? { configFile: o.config } : {}) },
+    io.cwd,
+  );
+  const config = { ...resolved, codecs: codecs.protocols };
   let running: Gateway;
   try {
-    running = await startGatewayFromConfig(registry, config);
+    running = await startGatewayFromConfig(codecs.registry, config);
   } catch (error) {
     // createGateway has closed whatever it opened, so returning lets the process exit.
     await write(io.stderr, `${describeStartFailure(error, config)}\n`);
     return EXIT_START_FAILED;
   }
-  await write(io.stdout, describeGateway(running, config.codecs ?? registry.protocols()));
+  await write(io.stdout, describeGateway(running, codecs.protocols, codecs.modules));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

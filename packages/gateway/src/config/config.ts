@@ -35,6 +35,26 @@ const DhtConfig = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/**
+ * A `codecs` entry: a protocol name (`oscar`, or one a loaded codec module defines) or a codec
+ * module for the CLI to load: a package name with an optional subpath (`@acme/codec-irc`,
+ * `codec-irc/line`, npm's naming rules) or a path (`./my-codec.js`, `/opt/codecs/irc.mjs`,
+ * a `file:` URL). The CLI decides which: a name no codec has is loaded as a package.
+ */
+const PACKAGE_SPECIFIER = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*(?:\/[^\s\\]+)?$/;
+const PATH_SPECIFIER = /^(?:\.{1,2}(?:[\\/]|$)|[\\/]|[A-Za-z]:[\\/]|file:)/;
+const CodecEntry = z
+  .string()
+  .min(1, 'an empty codec entry')
+  .refine((entry) => !/[\u0000-\u001f\u007f]/.test(entry) && entry.trim() === entry, {
+    error: (issue) => `${JSON.stringify(issue.input)} has control characters or surrounding spaces`,
+  })
+  .refine((entry) => PACKAGE_SPECIFIER.test(entry) || PATH_SPECIFIER.test(entry), {
+    error: (issue) =>
+      `${JSON.stringify(issue.input)} is neither a protocol name nor a module specifier (a package ` +
+      'name such as @acme/codec-irc, or a path starting with ./, ../ or /)',
+  });
+
 export const GatewayConfigSchema = z
   .object({
     dht: DhtConfig.default({ kind: 'memory' }),
@@ -43,8 +63,17 @@ export const GatewayConfigSchema = z
     metrics: z.union([HostPort, z.literal(false)]).default(false),
     /** Where hard state lives (key pair, foreign buddies, held requests); memory only when absent. */
     stateFile: z.string().optional(),
-    /** Protocols to proxy and translate; all the CLI knows when absent. */
-    codecs: z.array(z.string()).optional(),
+    /**
+     * Protocols to proxy and translate, each a protocol name or a codec module the CLI loads (see
+     * `CodecEntry`); all the CLI knows when absent.
+     */
+    codecs: z
+      .array(CodecEntry)
+      .superRefine((entries, ctx) => {
+        const twice = entries.find((entry, i) => entries.indexOf(entry) !== i);
+        if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `"${twice}" is listed twice` });
+      })
+      .optional(),
     upstream: z
       .object({
         allow: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),

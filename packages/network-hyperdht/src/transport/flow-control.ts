@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
-import type { HyperDhtSocket } from 'hyperdht';
 import { FlowControlError } from '../errors/errors.js';
+import type { NodeSocket } from '../node/node.js';
 
 /**
  * Credit-based flow control over a hyperdht stream. hyperdht's streams run over UDX, which has
@@ -21,8 +21,8 @@ export const WINDOW = 256 * 1024;
 const MAX_FRAME = 64 * 1024;
 
 export class FlowControlledStream extends Duplex {
-  readonly #inner: HyperDhtSocket;
-  readonly remotePublicKey: Buffer | null;
+  readonly #inner: NodeSocket;
+  readonly remotePublicKey: Uint8Array | null;
   /** Bytes this side may still send. */
   #credit = WINDOW;
   /** Bytes the peer may still send before it needs more credit from us (a peer over it is refused). */
@@ -33,7 +33,7 @@ export class FlowControlledStream extends Duplex {
   #waiting: { chunk: Buffer; callback: (error?: Error | null) => void } | undefined;
   #buffer: Buffer = Buffer.alloc(0);
 
-  constructor(inner: HyperDhtSocket) {
+  constructor(inner: NodeSocket) {
     super({ allowHalfOpen: false });
     this.#inner = inner;
     this.remotePublicKey = inner.remotePublicKey;

@@ -9,8 +9,7 @@ import {
   type G2gStream,
   type G2gTransport,
 } from '@crosstalk/core';
-import type { HyperDhtServer, HyperDhtSocket } from 'hyperdht';
-import type { HyperDhtNode } from '../node/node.js';
+import type { HyperDhtNode, NodeServer, NodeSocket } from '../node/node.js';
 import { FlowControlledStream } from './flow-control.js';
 
 /**
@@ -43,9 +42,9 @@ export class HyperDhtTransport implements G2gTransport {
   readonly localId: string;
   readonly #o: HyperDhtTransportOptions;
   readonly #keyPair: { publicKey: Buffer; secretKey: Buffer };
-  #server: HyperDhtServer | undefined;
+  #server: NodeServer | undefined;
   #closed = false;
-  readonly #open = new Set<HyperDhtSocket>();
+  readonly #open = new Set<NodeSocket>();
 
   constructor(options: HyperDhtTransportOptions) {
     if (options.keyPair.publicKey.length !== 32 || options.keyPair.secretKey.length !== 64)
@@ -74,7 +73,7 @@ export class HyperDhtTransport implements G2gTransport {
         return false;
       },
     });
-    server.on('connection', (socket: HyperDhtSocket) => {
+    server.on('connection', (socket: NodeSocket) => {
       socket.on('error', () => {});
       if (this.#closed) return void socket.destroy();
       this.#track(socket);
@@ -148,7 +147,7 @@ export class HyperDhtTransport implements G2gTransport {
     await this.#server?.close();
   }
 
-  #track(socket: HyperDhtSocket): void {
+  #track(socket: NodeSocket): void {
     this.#open.add(socket);
     socket.once('close', () => this.#open.delete(socket));
   }

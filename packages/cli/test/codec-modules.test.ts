@@ -361,6 +361,7 @@ describe('crosstalk gateway with third-party codecs', () => {
         id: 'ab'.repeat(32),
         socks: { host: '127.0.0.1', port: 1080 },
         g2g: { host: '127.0.0.1', port: 7400 },
+        plugins: { list: () => [] },
       } as never,
       ['oscar', 'toyirc'],
       new Map([['toyirc', '@acme/codec-irc']]),

@@ -296,9 +296,9 @@ describe('parse time (issue 13)', () => {
   });
 
   // With every cap lifted, each kind of pile-up at n and 4n, through each step: a linear step
-  // takes about 4 times as long, a quadratic one about 16 times. `timeRatio` compares medians of
-  // CPU time over runs taken in turns; the bound (under 3x per doubling, so under 9x for 4n
-  // against n) leaves room for noise without letting 16x through.
+  // takes about 4 times as long, a quadratic one about 16 times. `timeRatio` compares the fastest
+  // CPU times of runs taken in turns, measured again when high; the bound (under 3x per doubling,
+  // so under 9x for 4n against n) leaves room for noise without letting 16x through.
   // The stanzas stay under 128 KiB, where V8 changes how it allocates strings (a step change in
   // cost per byte that is not the parser's doing), and n is where the code before the fix was
   // already quadratic.

@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.shared';
 
-export default packageBuild({ index: 'src/index.ts' });
+// `fuzz` is its own entry: it imports no test runner, so plain node scripts can run it.
+export default packageBuild({ index: 'src/index.ts', fuzz: 'src/fuzz/index.ts' });

@@ -81,6 +81,7 @@ export class FixedHeaderFramer implements Framer {
           this.#filled = 0;
         } else if (this.#headFill > 0) {
           const take = Math.min(headerSize - this.#headFill, chunk.length - at);
+          this.#checkHeld(this.#headFill + take);
           this.#head.set(chunk.subarray(at, at + take), this.#headFill);
           this.#headFill += take;
           at += take;
@@ -109,6 +110,7 @@ export class FixedHeaderFramer implements Framer {
             at = chunk.length;
           }
         } else {
+          this.#checkHeld(chunk.length - at);
           this.#head.set(chunk.subarray(at), 0);
           this.#headFill = chunk.length - at;
           at = chunk.length;
@@ -147,6 +149,13 @@ export class FixedHeaderFramer implements Framer {
       throw new BufferOverflowError(this.#o.protocol, length, this.#maxBuffered, { offset });
     }
     return length;
+  }
+
+  /** A cap below the header size also holds for the header's own bytes (`buffered` never passes it). */
+  #checkHeld(bytes: number): void {
+    if (bytes > this.#maxBuffered) {
+      throw new BufferOverflowError(this.#o.protocol, bytes, this.#maxBuffered, { offset: this.#offset });
+    }
   }
 
   #fail(error: ProtocolError): ProtocolError {

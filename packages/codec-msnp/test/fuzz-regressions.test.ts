@@ -1,3 +1,4 @@
+import { isCrossTalkError, MalformedFrameError } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, MsnpTranslator, personalMessageText } from '../src/index.js';
 import { eventsOf, feed, loginMsnp12, testGateway } from './session-harness.js';
@@ -46,4 +47,42 @@ describe('fuzz regressions: MSNP', () => {
     expect(eventsOf(out.events, 'closed')).toEqual([]);
     expect(session.state).toBe('verified');
   });
+});
+
+/**
+ * The issue: "a translator failure on a frame from the server about a contact must not close the
+ * connection of every user with that contact". The MSNP translator reads whatever framed (it keeps
+ * what it does not understand raw), so the failure is simulated where translation asks the gateway
+ * about a contact: `isForeign` throws for one passport, typed (a rule the gateway enforces) and
+ * untyped (a bug).
+ */
+describe('a server frame the MSNP session cannot translate', () => {
+  const mallory = (error: Error) =>
+    testGateway({
+      isForeign: (a) => {
+        if (a.user.startsWith('mallory')) throw error;
+        return a.network !== 'msn';
+      },
+    }).open();
+
+  it.each([
+    ['typed', new MalformedFrameError('msnp', 'cannot translate this contact')],
+    ['untyped', new TypeError('a bug')],
+  ])(
+    'goes to the client untouched with an untranslated event (%s failure), and the session goes on',
+    (_kind, error) => {
+      const session = mallory(error);
+      loginMsnp12(session, 'alice@example.com');
+      const line = 'NLN NLN mallory@yahoo Mallory 0\r\n';
+      const out = feed(session, 'server', line);
+      expect(out.toClient).toBe(line);
+      const [untranslated, ...rest] = out.events;
+      expect(rest).toEqual([]);
+      expect(untranslated).toMatchObject({ type: 'untranslated', direction: 'server' });
+      expect(isCrossTalkError((untranslated as { error: unknown }).error)).toBe(true);
+      expect(session.state).toBe('verified');
+      const next = feed(session, 'server', 'NLN AWY bob@example.com Bob 0\r\n');
+      expect(eventsOf(next.events, 'inbound').map((e) => e.event.kind)).toEqual(['presence']);
+    },
+  );
 });

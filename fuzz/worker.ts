@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     `npm run fuzz -- --codec ${job.job} --seed ${seed} --replay ${index}`;
   if (job.job === 'gateway') {
     const report = await fuzzGatewayFronts({
+      sessions: Object.values(TARGETS).flatMap((target) => target().sessions),
       inputs: job.inputs,
       seed: job.seed,
       ...(job.seconds === undefined ? {} : { seconds: job.seconds }),

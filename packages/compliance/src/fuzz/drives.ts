@@ -9,6 +9,7 @@ import {
   type RosterItem,
   type SessionOutput,
   toHex,
+  validateEvent,
 } from '@crosstalk/core';
 import fc from 'fast-check';
 import { arbEvent, arbRosterItem } from '../arbitraries/events.js';
@@ -306,7 +307,38 @@ function reframe(env: DriveEnv, direction: Direction, bytes: Uint8Array): Uint8A
 
 // ------------------------------------------------------------------ events
 
-/** A valid canonical event for `to` (from a foreign buddy on the roster, often). */
+/**
+ * Text a gateway may hand a session from another network: lone surrogates, NUL and other control
+ * characters, a protocol's own delimiters and escapes, markup, very long runs.
+ */
+const EDGE_TEXTS = [
+  '\uD800',
+  'a\uDC00b',
+  '\u0000',
+  '\u0001\u001f\u007f',
+  '\r\n',
+  '\r\n.\r\n',
+  'MSG 1 N 5\r\nhello',
+  '%',
+  '%zz%E2%82',
+  '&#x110000;',
+  '&amp;&lt;&',
+  '<b>',
+  ']]><!--',
+  `'"`,
+  '\uFFFE\uFFFF',
+  '\u202E\u200D',
+  '\u00C0\u0080',
+  ' ',
+  '',
+];
+
+function edgeText(rng: Random): string {
+  const t = rng.pick(EDGE_TEXTS);
+  return rng.chance(0.1) ? t.repeat(rng.size(4096)) : t;
+}
+
+/** A valid canonical event for `to` (from a foreign buddy on the roster, often), its text at the edges sometimes. */
 function generateEvent(
   env: DriveEnv,
   to: Address | undefined,
@@ -318,6 +350,18 @@ function generateEvent(
   if (to) {
     if (e.kind === 'roster') (e as { owner: Address }).owner = to;
     else if (e.kind !== 'presence' || env.rng.chance(0.7)) e.to = to;
+  }
+  if (env.rng.chance(0.3)) {
+    const edged = { ...e } as Record<string, unknown>;
+    for (const field of ['text', 'html', 'name', 'message']) {
+      if (typeof edged[field] === 'string' && env.rng.chance(0.7)) edged[field] = edgeText(env.rng);
+    }
+    // Only what the gateway could hand over: events its schemas accept.
+    try {
+      return validateEvent(edged);
+    } catch {
+      return e;
+    }
   }
   return e;
 }

@@ -3,6 +3,7 @@
  * plain node (or tsx) script can run it; the in-repo codecs run it through `npm run fuzz`.
  */
 
+export { arbEvent, arbEventOfKind, arbRosterItem } from '../arbitraries/events.js';
 export { capturePath } from '../capture/captures.js';
 export { type CapturedStream, tcpStreamsFromPcap } from '../capture/tcp-streams.js';
 export { goldensFromTranscript, readTranscript, type TranscriptEntry } from '../codec/transcripts.js';

@@ -82,11 +82,21 @@ export class Random {
   }
 }
 
-/** The seed of input `index` of a run seeded `seed` (a hash, so neighbouring inputs differ). */
+/** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
+function mix(h: number): number {
+  let x = h >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) >>> 0;
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * The seed of input `index` of a run seeded `seed`. The run seed is mixed on its own before the
+ * index is added: combining them first (`seed ^ index`) would make runs with nearby seeds replay
+ * each other's inputs in another order.
+ */
 export function inputSeed(seed: number, index: number): number {
-  let h = (seed ^ 0x2545f491) >>> 0;
-  h = Math.imul(h ^ index, 0x9e3779b1) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x85ebca77) >>> 0;
-  h = Math.imul(h ^ (Math.floor(index / 0x1_0000_0000) + 0x27d4eb2f), 0xc2b2ae3d) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
+  const lo = index >>> 0;
+  const hi = Math.floor(index / 0x1_0000_0000) >>> 0;
+  return mix(mix(seed ^ 0x2545f491) + Math.imul(lo, 0x9e3779b1) + mix(hi + 0x27d4eb2f));
 }

@@ -366,6 +366,42 @@ function generateEvent(
   return e;
 }
 
+/**
+ * Traffic the recorded sessions never hold because their users only talk to each other: what the
+ * client writes to a foreign buddy (an IM to `bob@yahoo`, adding one to the list), and what the
+ * server writes about one. Built by the codec's own translator from a generated event, then fed
+ * to the session, mutated sometimes.
+ */
+function synthesize(env: DriveEnv, c: Connection, roster: readonly RosterItem[], gateway: FuzzGateway): void {
+  const { codec, pool } = env.prepared;
+  const rng = env.rng;
+  const user = c.session.user!;
+  const direction: Direction = rng.chance(0.6) ? 'client' : 'server';
+  const foreign = roster.length > 0 && rng.chance(0.7) ? rng.pick(roster).address : undefined;
+  const event = generateEvent(env, direction === 'server' ? user : foreign, roster) as CanonicalEvent & {
+    from?: Address;
+  };
+  if (direction === 'client' && 'from' in event) event.from = user;
+  let ids = 0;
+  const translator = codec.createTranslator({
+    self: user,
+    isForeign: (a) => gateway.isForeign(a),
+    now: () => 1_700_000_000_000,
+    newId: () => `s${++ids}`,
+  });
+  const built = guard(env, 'translator.fromEvent (synthesized traffic)', () =>
+    translator.fromEvent(event, direction),
+  );
+  if (!built.ok) return;
+  for (const frame of built.value) {
+    const encoded = guard(env, 'frames.encode (synthesized traffic)', () => codec.frames.encode(frame));
+    if (!encoded.ok || c.closed) continue;
+    const bytes = rng.chance(0.3) ? mutate(rng, encoded.value, pool) : encoded.value;
+    for (const piece of chunk(rng, bytes, rng.chance(0.7) ? 'whole' : 'random'))
+      if (!c.closed) feed(env, c, direction, piece);
+  }
+}
+
 function generateRoster(env: DriveEnv, gateway: FuzzGateway): RosterItem[] {
   const n = env.rng.below(5);
   if (n === 0) return [];
@@ -512,6 +548,9 @@ export function driveSession(env: DriveEnv): void {
     }
     if (live && c.verified && !c.closed && rng.chance(0.2)) {
       for (let n = rng.between(1, 3); n > 0 && !c.closed; n--) deliverTo(env, c, roster);
+    }
+    if (live && c.session.user && !c.closed && rng.chance(0.2)) {
+      for (let n = rng.between(1, 3); n > 0 && !c.closed; n--) synthesize(env, c, roster, gateway);
     }
     // Connections to the virtual endpoints the sessions allocated (an MSNP switchboard the gateway plays).
     while (live && virtuals < gateway.allocations.length && rng.chance(0.7)) {

@@ -579,7 +579,7 @@ export async function fuzzGatewayFronts(options: FrontsOptions): Promise<FrontsR
   // Every session the inputs opened must be gone once their sockets are.
   const counted = async () => (await gateway.metrics.sessions.get()).values.reduce((n, v) => n + v.value, 0);
   control.destroy();
-  for (let waited = 0; waited < 10_000 && (openSessions.size > 0 || (await counted()) > 0); waited += 100)
+  for (let waited = 0; waited < 3000 && (openSessions.size > 0 || (await counted()) > 0); waited += 100)
     await new Promise((r) => setTimeout(r, 100));
   const gauge = await counted();
   for (const left of openSessions.values()) {

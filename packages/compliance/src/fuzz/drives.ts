@@ -44,7 +44,7 @@ export interface TraceStep {
 
 /** What one input saw, summed over the run. */
 export interface InputStats {
-  /** Largest `buffered` any framer showed, and whether a cap was set for it. */
+  /** Largest `buffered` any framer showed. */
   maxBuffered: number;
   /** Typed errors: connections and framers closed on bad input, as they should be. */
   typed: number;

@@ -10,10 +10,12 @@ import { eventsOf, feed, loginMsnp12, testGateway } from './session-harness.js';
 const enc = new TextEncoder();
 const ubx = (passport: string, xml: string) => `UBX ${passport} ${enc.encode(xml).length}\r\n${xml}`;
 
+const uux = (trid: number, xml: string) => `UUX ${trid} ${enc.encode(xml).length}\r\n${xml}`;
+
 describe('fuzz regressions: MSNP', () => {
   // The issue: "A character reference above U+10FFFF throws an untyped RangeError in the PSM
   // parser; in the gateway it closes the connection of every MSN user who has that contact."
-  it('reads a personal message with a character reference above U+10FFFF (seed 1, input 38043)', () => {
+  it('reads a personal message with a character reference above U+10FFFF (seed 99, input 187406)', () => {
     expect(personalMessageText('<Data><PSM>&#1114112;</PSM></Data>')).toBe('\uFFFD');
     expect(personalMessageText('<Data><PSM>a&#x110000;b</PSM></Data>')).toBe('a\uFFFDb');
     expect(personalMessageText('<Data><PSM>&#99999999999999999999;</PSM></Data>')).toBe('\uFFFD');
@@ -35,6 +37,18 @@ describe('fuzz regressions: MSNP', () => {
         status: 'online',
         text: '\uFFFD',
       },
+    ]);
+  });
+
+  it("keeps the user's own connection open when its client sets such a personal message (seed 99, input 29671)", () => {
+    const session = testGateway().open();
+    loginMsnp12(session, 'alice@example.com');
+    const line = uux(5, '<Data><PSM>&#x7FFFFFFF;</PSM><CurrentMedia></CurrentMedia></Data>');
+    const out = feed(session, 'client', line);
+    expect(out.toServer).toBe(line);
+    expect(eventsOf(out.events, 'closed')).toEqual([]);
+    expect(eventsOf(out.events, 'self').map((e) => e.event)).toMatchObject([
+      { kind: 'presence', text: '\uFFFD' },
     ]);
   });
 

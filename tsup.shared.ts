@@ -10,7 +10,9 @@ export function packageBuild(entry: Record<string, string>, extra: Partial<Optio
     sourcemap: true,
     target: 'node20',
     splitting: false,
-    treeshake: true,
+    // esbuild's own tree shaking; tsup's extra rollup pass (`treeshake: true`) only warned about
+    // imports it dropped ("imported but never used") on every build, for no smaller output.
+    treeshake: false,
     ...extra,
   });
 }

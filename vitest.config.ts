@@ -10,5 +10,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // `npx vitest run --tags-filter='!slow'` leaves these out while iterating; `npm test` runs them.
+    tags: [
+      {
+        name: 'slow',
+        description: 'packs every package and installs the tarballs with npm (about a minute)',
+        timeout: 120_000,
+      },
+    ],
   },
 });

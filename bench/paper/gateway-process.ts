@@ -43,6 +43,11 @@ process.on('message', async (m: { type: string; count?: number; file?: string })
             socks: { host: '127.0.0.1', port: 0 },
             logger: false,
             maxBacklog: 8 * 1024 * 1024,
+            // The load process's thousands of users all connect from 127.0.0.1.
+            limits: {
+              socksConnections: Number.POSITIVE_INFINITY,
+              socksConnectionsPerSource: Number.POSITIVE_INFINITY,
+            },
           }),
         );
       }

@@ -7,7 +7,7 @@ import type { CanonicalForm } from '@crosstalk/gateway';
 
 /**
  * The codecs the `crosstalk` command knows. The CLI is the one place that wires every codec in
- * (DESIGN.md: the gateway never imports a specific codec).
+ * (docs/DESIGN.md: the gateway never imports a specific codec).
  */
 export function builtInCodecs(): Codec[] {
   return [oscar(), ymsg(), msnp(), xmpp()] as Codec[];

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 
 /** Where a command reads and writes; tests pass in-memory streams. */
@@ -5,15 +6,20 @@ export interface CliIo {
   stdin: Readable;
   stdout: Writable;
   stderr: Writable;
+  /** Where codec modules (`--codec`, a config's `codecs`) are resolved from; `process.cwd()` when absent. */
+  cwd?: string;
 }
 
 export function processIo(): CliIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 }
 
-/** Writes and waits for the stream to drain when it asks us to (backpressure on big outputs). */
+/**
+ * Writes and waits for the stream to drain when it asks us to (backpressure on big outputs); rejects
+ * if the stream fails meanwhile (its reader went away) instead of waiting for a drain that never comes.
+ */
 export async function write(stream: Writable, data: string | Uint8Array): Promise<void> {
-  if (!stream.write(data)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+  if (!stream.write(data)) await once(stream, 'drain');
 }
 
 /** Turns hex text arriving in arbitrary chunks into bytes, ignoring whitespace. */

@@ -1,7 +1,9 @@
 import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk/core';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { CodecSet } from './codec-modules/load.js';
 import { defaultRegistry } from './codecs.js';
 import { decode } from './commands/decode.js';
+import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
 import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
@@ -14,18 +16,32 @@ const VERSION = '0.1.0';
 function protocolOption(registry: CodecRegistry): Option {
   const known = registry.protocols();
   const help = known.length
-    ? `protocol of the stream: ${known.join(', ')}`
-    : 'protocol of the stream (no codecs are registered yet; see `crosstalk protocols`)';
-  return new Option('-p, --protocol <protocol>', help).makeOptionMandatory().argParser((value) => {
-    if (!registry.has(value)) {
-      throw new InvalidArgumentError(
-        known.length
-          ? `unknown protocol "${value}"; known: ${known.join(', ')}`
-          : 'no codecs are registered yet',
-      );
-    }
-    return value;
-  });
+    ? `protocol of the stream: ${known.join(', ')}, or one a --codec module defines`
+    : 'protocol of the stream (no codecs are built in; load one with --codec)';
+  return new Option('-p, --protocol <protocol>', help).makeOptionMandatory();
+}
+
+/** `--codec <module>`, repeatable: a third-party codec module to load (a package name or a path). */
+const codecOption = () =>
+  new Option(
+    '--codec <module>',
+    'load a third-party codec: a package name (resolved from the current directory) or a path; repeatable',
+  ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+
+/** The command's codecs: the registry's and those `--codec` names, loaded (typed errors name what is wrong). */
+function loadCodecs(registry: CodecRegistry, modules: string[] | undefined, io: CliIo): Promise<CodecSet> {
+  return new CodecSet(registry, io.cwd ? { cwd: io.cwd } : {}).loadAll(modules);
+}
+
+/** `-p` names a protocol of the loaded codecs, or the command stops with a usage error (exit 1). */
+function checkProtocol(command: Command, codecs: CodecSet, protocol: string): void {
+  if (codecs.registry.has(protocol)) return;
+  const known = codecs.registry.protocols();
+  command.error(
+    `error: unknown protocol "${protocol}"; ` +
+      `${known.length ? `known: ${known.join(', ')}` : 'no codecs are loaded'} ` +
+      '(load a third-party codec with --codec <package or path>)',
+  );
 }
 
 const directionOption = () =>
@@ -51,9 +67,11 @@ export function createProgram(
       process.exitCode = code;
     });
   const program = new Command('crosstalk')
+    // Help text: prose is one paragraph that commander wraps to the terminal; anything laid out by
+    // hand (formats, examples) goes in addHelpText and stays within 80 columns.
     .description(
-      'CrossTalk: interconnect IM networks.\n' +
-        'Decode and encode AIM/ICQ (OSCAR), Yahoo (YMSG), MSN (MSNP) and XMPP streams, and run bypass gateways.',
+      'CrossTalk: interconnect IM networks. Decode and encode AIM/ICQ (OSCAR), Yahoo (YMSG), ' +
+        'MSN (MSNP) and XMPP streams, and run bypass gateways.',
     )
     .version(VERSION)
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -63,51 +81,78 @@ export function createProgram(
 
   program
     .command('decode')
+    .summary('bytes on stdin -> frames and events as JSON lines')
     .description(
-      'Read a byte stream on stdin and print one JSON line per frame:\n' +
-        '  {"frame": {...}, "events": [...canonical events...], "bytes": "<hex>"}\n' +
-        'On a protocol error print {"error": {"name", "message", "offset"}} and exit 2.',
+      'Read a byte stream on stdin (what the client or the server sent) and print one JSON line per ' +
+        'frame, with the canonical events it carries.',
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
+    .addOption(codecOption())
     .addOption(new Option('-i, --input <format>', 'stdin format').choices(['hex', 'raw']).default('raw'))
     .option('--self <address>', 'the logged-in user (user@network), when the stream does not show the login')
     .addHelpText(
       'after',
-      '\nExamples:\n' +
+      '\nOutput, one line per frame:\n' +
+        '  {"frame": {...}, "events": [...], "bytes": "<hex>"}\n' +
+        'On a protocol error: {"error": {"name", "message", "offset"}}, exit 2.\n' +
+        '\nExamples:\n' +
         '  printf "2a05000100 00" | crosstalk decode -p oscar -d client -i hex\n' +
-        '  crosstalk decode -p xmpp -d server < server-stream.bin',
+        '  crosstalk decode -p oscar -d client -i hex \\\n' +
+        '    < fixtures/streams/oscar-client.hex\n' +
+        '  crosstalk decode --codec @acme/codec-irc -p irc -d client < irc.raw',
     )
-    .action(async (o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string }) => {
-      exit(await decode(registry, o, io));
-    });
+    .action(
+      async (
+        o: { protocol: string; direction: Direction; input: 'hex' | 'raw'; self?: string; codec?: string[] },
+        command: Command,
+      ) => {
+        const codecs = await loadCodecs(registry, o.codec, io);
+        checkProtocol(command, codecs, o.protocol);
+        exit(await decode(codecs.registry, o, io));
+      },
+    );
 
   program
     .command('encode')
+    .summary('JSON lines on stdin (events or frames) -> bytes')
     .description(
-      'Read JSON lines on stdin and write the bytes of each:\n' +
-        '  {"event": {...}}  a canonical event, encoded as the protocol carries it in that direction\n' +
-        '  {"frame": {...}}  a frame as `crosstalk decode` prints it\n' +
-        'On bad input print {"error": {...}} on stderr and exit 2.',
+      'Read JSON lines on stdin, each a canonical event or a frame, and write the bytes the ' +
+        'protocol carries them as.',
     )
     .addOption(protocolOption(registry))
     .addOption(directionOption())
+    .addOption(codecOption())
     .addOption(new Option('-o, --output <format>', 'stdout format').choices(['hex', 'raw']).default('hex'))
     .option('--self <address>', 'the logged-in user (user@network), for events that need it')
     .addHelpText(
       'after',
-      '\nExample:\n' +
-        `  echo '{"event":{"kind":"im","id":"1","from":"alice@aol","to":"bob@yahoo","text":"hi","sentAt":0}}' \\\n` +
-        '    | crosstalk encode -p ymsg -d server',
+      '\nInput, one per line:\n' +
+        '  {"event": {...}}  a canonical event, encoded as the protocol carries it in\n' +
+        '                    that direction (client: as the client would send it)\n' +
+        '  {"frame": {...}}  a frame as `crosstalk decode` prints it\n' +
+        'On bad input: {"error": {...}} on stderr, exit 2.\n' +
+        '\nExamples:\n' +
+        `  echo '{"event":{"kind":"typing","from":"a@aol","to":"b@yahoo",' \\\n` +
+        `    '"state":"composing"}}' | crosstalk encode -p ymsg -d server\n` +
+        '  crosstalk encode -p ymsg -d server < fixtures/streams/events.jsonl',
     )
-    .action(async (o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string }) => {
-      exit(await encode(registry, o, io));
-    });
+    .action(
+      async (
+        o: { protocol: string; direction: Direction; output: 'hex' | 'raw'; self?: string; codec?: string[] },
+        command: Command,
+      ) => {
+        const codecs = await loadCodecs(registry, o.codec, io);
+        checkProtocol(command, codecs, o.protocol);
+        exit(await encode(codecs.registry, o, io));
+      },
+    );
 
   program
     .command('gateway')
+    .summary('run a bypass gateway (a SOCKS4 proxy for IM clients)')
     .description(
-      'Run a bypass gateway: a SOCKS4/4a proxy for unmodified IM clients that passes same-network\n' +
+      'Run a bypass gateway: a SOCKS4/4a proxy for unmodified IM clients that passes same-network ' +
         'traffic untouched and carries traffic to buddies on other networks between gateways.',
     )
     .option('-c, --config <file>', 'JSON config file (flags override it)')
@@ -115,20 +160,53 @@ export function createProgram(
     .option('--g2g <host:port>', 'gateway-to-gateway listen address')
     .option('--metrics <host:port|off>', 'Prometheus endpoint (/metrics)')
     .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
-    .option('--codecs <list>', 'comma-separated protocols to proxy (default: all)')
+    .addOption(codecOption())
+    .option(
+      '--codecs <list>',
+      'comma-separated protocols (or codec modules) to proxy (default: all, with those --codec loads)',
+    )
+    .addOption(
+      new Option('--dht <kind>', 'directory substrate: memory (one process) or hyperdht').choices([
+        'memory',
+        'hyperdht',
+      ]),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
     .addHelpText(
       'after',
-      '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), in-memory DHT, all codecs.',
+      '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
+        'in-memory DHT, all codecs. Exits 3 if it cannot start (a port in use).\n' +
+        '\nA third-party codec, proxied with the built-in ones:\n' +
+        '  crosstalk gateway --codec @acme/codec-irc\n' +
+        '\nGateways on several hosts share a hyperdht network:\n' +
+        '  crosstalk dht-node --port 49737\n' +
+        '  crosstalk gateway --dht hyperdht --bootstrap 127.0.0.1:49737',
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));
     });
 
   program
-    .command('demo')
+    .command('dht-node')
+    .summary('run a hyperdht node (a bootstrap node for gateways)')
     .description(
-      'Run gateways, servers and scripted users of every network in this process, and print what\n' +
+      'Run a persistent node of a private hyperdht network, for gateways on several hosts to share a ' +
+        'directory. The first node needs no --bootstrap; gateways name one or more nodes in theirs.',
+    )
+    .option('--port <port>', 'UDP port to listen on (default: any free port)')
+    .option('--host <address>', 'address to bind (default 127.0.0.1)')
+    .option('--bootstrap <list>', 'nodes to join through, host:port[,host:port]')
+    .addHelpText('after', '\nExits 3 if it cannot start (a port in use).')
+    .action(async (o: DhtNodeCommandOptions) => {
+      exit(await dhtNode(o, io));
+    });
+
+  program
+    .command('demo')
+    .summary('scripted users on every network, as a transcript')
+    .description(
+      'Run gateways, servers and scripted users of every network in this process, and print what ' +
         'happens as they add one another across networks, chat, type, change presence and log back in.',
     )
     .option('--quiet-gateways', 'do not print what the gateways carry')
@@ -143,10 +221,12 @@ export function createProgram(
 
   program
     .command('protocols')
+    .summary('list what this build can decode, encode and proxy')
     .description('List the protocols this build can decode, encode and proxy.')
     .option('--json', 'print JSON')
-    .action(async (o: { json?: boolean }) => {
-      exit(await protocols(registry, Boolean(o.json), io));
+    .addOption(codecOption())
+    .action(async (o: { json?: boolean; codec?: string[] }) => {
+      exit(await protocols(await loadCodecs(registry, o.codec, io), Boolean(o.json), io));
     });
 
   return program;

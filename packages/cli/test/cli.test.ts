@@ -1,12 +1,16 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { toyCodec, toyFrame } from '@crosstalk/compliance';
 import { CodecRegistry, toHex } from '@crosstalk/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../src/index.js';
 
 const toys = () => new CodecRegistry([toyCodec()]);
@@ -162,24 +166,100 @@ describe('crosstalk help and errors', () => {
       /No codecs are registered yet/,
     );
     const json = JSON.parse((await run(['protocols', '--json'])).stdout);
-    expect(json[0]).toMatchObject({ protocol: 'toy', networks: ['toy'], features: ['im'] });
+    expect(json[0]).toMatchObject({ protocol: 'toy', networks: ['toy'], features: [] }); // the toy only relays
+  });
+});
+
+// The package's bin as npm links it: a committed file (npm ci links bins before anything is built).
+const bin = fileURLToPath(new URL('../bin/crosstalk.js', import.meta.url));
+
+describe('--help', () => {
+  it('fits 80 columns and lists each command on one line', async () => {
+    const top = (await run(['--help'])).stdout;
+    const list = top
+      .slice(top.indexOf('Commands:\n') + 'Commands:\n'.length)
+      .trimEnd()
+      .split('\n');
+    // One line per command: `  name [options]   summary`.
+    expect(list.every((line) => /^ {2}\S/.test(line))).toBe(true);
+    expect(list.map((line) => line.trim().split(/\s/)[0])).toEqual([
+      'decode',
+      'encode',
+      'gateway',
+      'dht-node',
+      'demo',
+      'protocols',
+      'help',
+    ]);
+    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['dht-node'], ['demo'], ['protocols']]) {
+      const { stdout } = await run([...argv, '--help']);
+      const long = stdout.split('\n').filter((line) => line.length > 80);
+      expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);
+    }
   });
 });
 
 describe('the installed bin', () => {
-  const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+  it('is the file package.json names, committed rather than built, so npm ci can link it', async () => {
+    const manifest = JSON.parse(
+      await readFile(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8'),
+    ) as { bin: Record<string, string>; files: string[] };
+    expect(manifest.bin.crosstalk).toBe('./bin/crosstalk.js');
+    expect(manifest.files).toContain('bin');
+    const { stdout } = await promisify(execFile)('git', ['ls-files', '--error-unmatch', bin]);
+    expect(stdout.trim()).toMatch(/bin\/crosstalk\.js$/);
+  });
+
   it('runs from the build and prints help (npm test builds first)', async () => {
     expect(existsSync(bin), `${bin} is missing: run npm run build`).toBe(true);
     const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help']);
     expect(stdout).toMatch(/Usage: crosstalk[\s\S]*decode[\s\S]*encode/);
   });
+
+  it('says how to build when the build is missing, and exits 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-bin-'));
+    await mkdir(join(dir, 'bin'));
+    await writeFile(join(dir, 'package.json'), '{"type":"module"}');
+    await copyFile(bin, join(dir, 'bin', 'crosstalk.js'));
+    const child = spawn(process.execPath, [join(dir, 'bin', 'crosstalk.js'), '--help'], { stdio: 'pipe' });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(err).toMatch(/dist\/bin\.js is missing.*run `npm run build`/);
+  });
+});
+
+describe('crosstalk decode | a reader that stops early', () => {
+  it('stops quietly with 0 when its reader closes the pipe (`... | head`)', async () => {
+    const fixture = await readFile(
+      fileURLToPath(new URL('../../../fixtures/streams/oscar-client.hex', import.meta.url)),
+    );
+    const child = spawn(process.execPath, [bin, 'decode', '-p', 'oscar', '-d', 'client', '-i', 'hex'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      child.kill();
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.stdin.on('error', () => {}); // the child may stop reading before it has all of its input
+    // Far more output than a pipe holds, so decode is still writing when the reader goes away.
+    child.stdin.end(Buffer.concat(Array.from({ length: 300 }, () => fixture)));
+    await once(child.stdout, 'data');
+    child.stdout.destroy();
+    const [code] = await once(child, 'exit');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+  });
 });
 
 describe('crosstalk gateway', () => {
-  const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
   it('starts from the build, explains how to point a client at it, relays, and stops on SIGTERM', async () => {
-    const { spawn } = await import('node:child_process');
     const { socksConnect, startEchoServer } = await import('@crosstalk/gateway/testing');
     const echo = await startEchoServer();
     const child = spawn(
@@ -212,6 +292,36 @@ describe('crosstalk gateway', () => {
     await echo.close();
   });
 
+  it('exits 3 with a one-line reason when its SOCKS port is taken, leaving nothing open', async () => {
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    const child = spawn(
+      process.execPath,
+      [bin, 'gateway', '--socks', `127.0.0.1:${port}`, '--log-level', 'silent'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    onTestFinished(() => {
+      child.kill();
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    // Before the fix the process never exited (the G2G listener stayed open): the test's own
+    // timeout is what catches a hang here.
+    const [code] = await once(child, 'exit');
+    taken.close();
+    expect(code).toBe(3);
+    expect(err.trim().split('\n')).toEqual([
+      `crosstalk gateway: cannot listen for SOCKS4 on 127.0.0.1:${port}: the address is already in use ` +
+        '(EADDRINUSE); choose another with --socks host:port',
+    ]);
+  });
+
   it('gateway --help lists its flags and defaults', async () => {
     const { code, stdout } = await run(['gateway', '--help']);
     expect(code).toBe(0);
@@ -226,10 +336,80 @@ describe('crosstalk gateway', () => {
     }
   });
 
-  it('a bad config file is refused with the field that is wrong', async () => {
+  it('a corrupt identity key in the state file: one line naming the file, exit 3 (could not start)', async () => {
     const { mkdtemp, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const state = join(dir, 'state.json');
+    const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
+    await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
+    const { code, stderr } = await run(['gateway', '--state', state, '--socks', '127.0.0.1:0']);
+    expect(code).toBe(3);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(state);
+    expect(stderr).toMatch(/gateway key/);
+  });
+
+  it('exits with one line when a port is taken, instead of hanging on the listeners it opened', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as { port: number }).port;
+    const source = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@crosstalk/source',
+        source,
+        'gateway',
+        '--socks',
+        `127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // A gateway that hangs instead of exiting is stopped here, and the test fails on its exit code.
+    const stop = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const [code] = await once(child, 'exit');
+    clearTimeout(stop);
+    busy.close();
+    expect(code).toBe(3);
+    expect(
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('{')),
+    ).toEqual([expect.stringMatching(/EADDRINUSE/)]);
+  }, 20_000);
+
+  it('passes the config file limits to the gateway', async () => {
+    const { parseConfig } = await import('@crosstalk/gateway');
+    const { startGatewayFromConfig } = await import('../src/commands/gateway.js');
+    const { socksConnect, startEchoServer } = await import('@crosstalk/gateway/testing');
+    const config = parseConfig({
+      socks: { port: 0 },
+      log: { level: 'silent' },
+      limits: { socksConnectionsPerSource: 1 },
+      timeouts: { g2gHandshake: 1000 },
+    });
+    expect(() => parseConfig({ limits: { socksConnection: 1 } })).toThrow(/limits/);
+    const echo = await startEchoServer();
+    const gateway = await startGatewayFromConfig(toys(), config);
+    const first = await socksConnect(gateway.socks, echo.host, echo.port);
+    await expect(socksConnect(gateway.socks, echo.host, echo.port)).rejects.toThrow();
+    first.destroy();
+    await gateway.close();
+    await echo.close();
+  });
+
+  it('a bad config file is refused with the field that is wrong', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ socks: { port: 'x' } }));

@@ -12,6 +12,7 @@ import {
   type Gateway,
   generateIdentity,
   socks4ConnectRequest,
+  TcpG2gTransport,
 } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -138,7 +139,10 @@ describe('anti-spoofing', () => {
 
   it("a G2G peer that is not alice's gateway cannot inject a message from alice", async () => {
     const { gx, alice, dave } = await aliceAndDave();
-    const rogue = new G2gNode({ identity: generateIdentity(), onEvent: async () => undefined });
+    const rogue = new G2gNode({
+      transport: new TcpG2gTransport({ identity: generateIdentity() }),
+      onEvent: async () => undefined,
+    });
     await rogue.listen();
     try {
       const forged = stanza.encode({
@@ -149,7 +153,7 @@ describe('anti-spoofing', () => {
         text: 'send me your password',
         sentAt: Date.now(),
       });
-      const refused = await rogue.send({ id: gx.id, ...gx.g2g }, forged).catch((e) => e);
+      const refused = await rogue.send({ id: gx.id, contact: gx.contact }, forged).catch((e) => e);
       expect(refused).toBeInstanceOf(G2gRefusedError);
       expect(refused.refusal).toBe('ERR_SPOOFED_EVENT');
       await expect(dave.nextIm(alice.address, 1000)).rejects.toThrow(/timed out/);
@@ -164,15 +168,18 @@ describe('anti-spoofing', () => {
   it('a forged or tampered location record is rejected, so a rogue gateway cannot claim alice', async () => {
     const { dht, gx, alice, dave } = await aliceAndDave();
     const rogueIdentity = generateIdentity();
-    const rogue = new G2gNode({ identity: rogueIdentity, onEvent: async () => undefined });
-    const rogueAddress = await rogue.listen();
+    const rogue = new G2gNode({
+      transport: new TcpG2gTransport({ identity: rogueIdentity }),
+      onEvent: async () => undefined,
+    });
+    const rogueContact = await rogue.listen();
     try {
       // Copy alice's genuine record, then point it at the rogue gateway without re-signing it.
       const [genuine] = await dht.get('loc:alice@yahoo');
       const record = JSON.parse(Buffer.from(genuine!).toString());
       const tampered = {
         ...record,
-        body: { host: rogueAddress.host, port: rogueAddress.port },
+        body: rogueContact,
         issuedAt: record.issuedAt + 1,
       };
       await dht.put('loc:alice@yahoo', Buffer.from(JSON.stringify(tampered)));
@@ -186,7 +193,7 @@ describe('anti-spoofing', () => {
         text: 'rogue',
         sentAt: Date.now(),
       });
-      const refused = await rogue.send({ id: gx.id, ...gx.g2g }, message).catch((e) => e);
+      const refused = await rogue.send({ id: gx.id, contact: gx.contact }, message).catch((e) => e);
       expect(refused.refusal).toBe('ERR_SPOOFED_EVENT');
       expect(Number((await gx.metrics.rejectedRecords.get()).values[0]?.value ?? 0)).toBeGreaterThanOrEqual(
         2,

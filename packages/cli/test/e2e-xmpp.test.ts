@@ -1,14 +1,22 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { addressToJid } from '@crosstalk/codec-xmpp';
-import { addressKey } from '@crosstalk/core';
+import { addressKey, MemoryDht } from '@crosstalk/core';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { xml, client as xmppClient } from '@xmpp/client';
 import { describe, expect, it } from 'vitest';
 import { startXmppNetwork } from '../src/drivers/xmpp.js';
+import { startGateway, through } from './support/gateway.js';
 import { peers, twoNetworks } from './support/networks.js';
 import { expectBytesRelayed, expectOnlyVerified, sameNetworkSession } from './support/same-network.js';
-import { befriend, carriesRequestMessage, imBothWays, TEXT, TEXT_BACK } from './support/walkthrough.js';
+import {
+  befriend,
+  carriesRequestMessage,
+  imBothWays,
+  TEXT,
+  TEXT_BACK,
+  until,
+} from './support/walkthrough.js';
 
 // End to end over real sockets on 127.0.0.1: a real prosody (started by the XMPP driver, see
 // startProsody), the other network's mock server, and real gateways whose SOCKS4 front is the only
@@ -96,6 +104,85 @@ describe('xmpp: same-network traffic through a gateway is byte-identical', () =>
     }
     expect(joined(proxied.serverSide[0]!.sent)).toContain(TEXT_BACK);
     expect(joined(proxied.serverSide[1]!.sent)).toContain(TEXT);
+  });
+});
+
+// ------------------------------------------------------------------ a hostile client
+
+/** ` xmlns:a='' xmlns:b='' ...`: `n` namespace declarations in as few bytes as they take. */
+function declarations(n: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let name = '';
+    for (let k = i; ; k = Math.floor(k / 26) - 1) {
+      name = String.fromCharCode(0x61 + (k % 26)) + name;
+      if (k < 26) break;
+    }
+    out.push(` xmlns:${name}=''`);
+  }
+  return out.join('');
+}
+
+describe('xmpp: a hostile client that never logs in does not hold up the users beside it (issue 13)', () => {
+  // Stanzas past the parser's caps, each under the 256 KiB frame cap, and the code each is refused
+  // with. The first is issue 13's: the gateway spent about two minutes on it before the fix, and
+  // every other connection waited.
+  const hostile: [code: string, stanza: string][] = [
+    ['ERR_TOO_MANY_NAMESPACE_DECLARATIONS', `<message${declarations(18_500)}/>`],
+    [
+      'ERR_TOO_MANY_ATTRIBUTES',
+      `<message${Array.from({ length: 20_000 }, (_, i) => ` a${i}=''`).join('')}/>`,
+    ],
+    ['ERR_NESTING_TOO_DEEP', `<message>${'<a>'.repeat(30_000)}${'</a>'.repeat(30_000)}</message>`],
+    ['ERR_TOO_MANY_REFERENCES', `<message><body>${'&lt;'.repeat(60_000)}</body></message>`],
+  ];
+  const header =
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>";
+
+  it('each hostile connection is cut off with its typed error, and every IM between two users gets through', async () => {
+    const network = await startXmppNetwork([
+      { name: 'alice', password: 'alicepw' },
+      { name: 'bob', password: 'bobpw' },
+    ]);
+    const gateway = await startGateway(new MemoryDht());
+    const refused: string[] = [];
+    gateway.on((e) => {
+      if (e.type === 'refused') refused.push(e.reason);
+    });
+    const alice = network.driver('alice', through(gateway));
+    const bob = network.driver('bob', through(gateway));
+    try {
+      await alice.login();
+      await bob.login();
+      for (const [i, [code, stanza]] of hostile.entries()) {
+        expect(Buffer.byteLength(stanza)).toBeLessThanOrEqual(256 * 1024);
+        // The stranger's whole stanza is on its way to the gateway before alice writes her IM.
+        const stranger = await socksConnect(gateway.socks, network.server.host, network.server.port);
+        stranger.on('error', () => {});
+        stranger.resume();
+        const closed = once(stranger, 'close');
+        await new Promise<void>((resolve) => stranger.write(header + stanza, () => resolve()));
+        // Completion, not timing: the IMs each way arrive within the drivers' usual wait. Before
+        // the fix the gateway's thread (this process's) spent minutes on the first stanza, and
+        // the test ran out of time waiting for the first IM.
+        await alice.sendIm(bob.address, `${TEXT} ${i}`);
+        expect(await bob.nextIm(alice.address)).toBe(`${TEXT} ${i}`);
+        await bob.sendIm(alice.address, `${TEXT_BACK} ${i}`);
+        expect(await alice.nextIm(bob.address)).toBe(`${TEXT_BACK} ${i}`);
+        // The gateway cut the stranger off, naming the cap.
+        await closed;
+        await until(
+          () => refused.some((r) => r.startsWith(`${code}:`)),
+          `the gateway to refuse with ${code}`,
+        );
+      }
+      expect(refused).toHaveLength(hostile.length);
+    } finally {
+      await alice.disconnect().catch(() => {});
+      await bob.disconnect().catch(() => {});
+      await network.stop();
+      await gateway.close();
+    }
   });
 });
 

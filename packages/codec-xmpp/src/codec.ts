@@ -8,16 +8,20 @@ import {
 } from '@crosstalk/core';
 import { StanzaFramer } from './framer/stanza-framer.js';
 import { createFrameCodec, type XmppFrame, type XmppFrameCodec } from './frames/frame.js';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from './protocol.js';
+import { DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from './protocol.js';
 import { XmppSession } from './session/session.js';
 import { sniffXmpp } from './sniff.js';
 import { XmppTranslator } from './translator/translator.js';
+import { resolveLimits, type XmlLimits } from './xml/limits.js';
 
-export interface XmppCodecOptions {
+/**
+ * Options of `xmpp()`. The parser's caps (`maxDepth`, `maxAttributes`, `maxNamespaceDeclarations`,
+ * `maxStanzaNamespaceDeclarations`, `maxReferences`, `maxNameLength`; README, "Parser limits")
+ * hold for the framer, the frame codec and every session; past one, a session ends.
+ */
+export interface XmppCodecOptions extends XmlLimits {
   /** Largest frame (stanza or stream header) accepted, in bytes. Default 256 KiB. */
   maxStanzaSize?: number;
-  /** Deepest element nesting accepted in a stanza. Default 128. */
-  maxDepth?: number;
   /**
    * `auto` (default): our own scanner for stanzas of elements, attributes and text, fast-xml-parser
    * for the rest; `fast-xml-parser`: fast-xml-parser for every stanza.
@@ -56,8 +60,9 @@ export type XmppCodec = Omit<Codec<XmppFrame>, 'frames' | 'createTranslator' | '
 /** The XMPP codec: client streams on port 5222 (RFC 6120, RFC 6121). */
 export function xmpp(options: XmppCodecOptions = {}): XmppCodec {
   const maxStanzaSize = options.maxStanzaSize ?? DEFAULT_MAX_STANZA_SIZE;
-  const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
-  const frames = createFrameCodec({ maxDepth, parser: options.parser ?? 'auto' });
+  const limits = resolveLimits(options);
+  const maxDepth = limits.maxDepth;
+  const frames = createFrameCodec({ ...limits, parser: options.parser ?? 'auto' });
   const features = featureSet(...XMPP_FEATURES);
   const codec = defineCodec<XmppFrame>({
     protocol: PROTOCOL,

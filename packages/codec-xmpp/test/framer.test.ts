@@ -127,12 +127,15 @@ describe('StanzaFramer', () => {
     expect(errorOf(() => new StanzaFramer().push(huge)).code).toBe('ERR_FRAME_TOO_LARGE');
   });
 
-  it('caps nesting depth', () => {
+  it('caps nesting depth, an empty element counting as deep as any other', () => {
     const deep = `${'<a>'.repeat(200)}${'</a>'.repeat(200)}`;
     expect(errorOf(() => new StanzaFramer({ maxDepth: 128 }).push(utf8(deep))).code).toBe(
-      'ERR_MALFORMED_FRAME',
+      'ERR_NESTING_TOO_DEEP',
     );
     expect(frameAll(new StanzaFramer({ maxDepth: 256 }), [utf8(deep)])).toEqual([deep]);
+    const at = `${'<a>'.repeat(3)}<b/>${'</a>'.repeat(3)}`;
+    expect(frameAll(new StanzaFramer({ maxDepth: 4 }), [utf8(at)])).toEqual([at]);
+    expect(errorOf(() => new StanzaFramer({ maxDepth: 3 }).push(utf8(at))).code).toBe('ERR_NESTING_TOO_DEEP');
   });
 
   it('stops after a frame when asked, keeping the rest for a raw relay (STARTTLS)', () => {

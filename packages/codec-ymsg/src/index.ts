@@ -9,6 +9,7 @@ export {
   protocolVersion,
   writeHeader,
   type YmsgHeader,
+  type YmsgHeaderParser,
   ymsgHeaderParser,
 } from './header/header.js';
 export {

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Capability, CapabilityGraph, type Feature, isCrossTalkError } from '../src/index.js';
+import {
+  type Capability,
+  CapabilityGraph,
+  defineCodec,
+  type Feature,
+  isCrossTalkError,
+} from '../src/index.js';
 
 const FORMATS = ['oscar', 'ymsg', 'msnp', 'xmpp', 'canonical', 'sip'];
 const FEATS: Feature[] = ['im', 'im.html', 'typing', 'presence', 'roster'];
@@ -212,5 +218,59 @@ describe('capability graph', () => {
     expect(() => g.add({ ...base, to: 'a' })).toThrow(/loops/);
     g.add(base);
     expect(() => g.add(base)).toThrow(/already/);
+  });
+});
+
+describe('formats from codecs', () => {
+  const codec = (protocol: string, features: Feature[]) =>
+    defineCodec({
+      protocol,
+      networks: [protocol],
+      features: new Set(features),
+      sniff: () => 'no',
+      createFramer: () => {
+        throw new Error('unused');
+      },
+      frames: {
+        decode: (raw) => raw,
+        encode: (f) => f as Uint8Array,
+        toJson: (f) => f,
+        fromJson: (j) => j as Uint8Array,
+      },
+      createTranslator: () => {
+        throw new Error('unused');
+      },
+      openSession: () => {
+        throw new Error('unused');
+      },
+    });
+
+  it('a codec declares its format: a chain loses only features its source has and the target lacks', () => {
+    const oscar = codec('oscar', ['im', 'im.html', 'typing', 'presence']);
+    const ymsg = codec('ymsg', ['im', 'typing', 'presence', 'presence.text', 'presence.invisible']);
+    const g = new CapabilityGraph().addCodec(oscar).addCodec(ymsg);
+    expect(g.composeOrThrow('oscar', 'ymsg').loses).toEqual(['im.html']);
+    expect(g.composeOrThrow('ymsg', 'oscar').loses).toEqual(['presence.invisible', 'presence.text']);
+  });
+
+  it('without a declared format, a chain loses nothing its first hop did not carry out of the source', () => {
+    const g = new CapabilityGraph()
+      .add({
+        id: 'a',
+        from: 'x',
+        to: 'canonical',
+        cost: 1,
+        preserves: ['im'],
+        provider: { kind: 'remote', gateway: 'g' },
+      })
+      .add({
+        id: 'b',
+        from: 'canonical',
+        to: 'y',
+        cost: 1,
+        preserves: ['im', 'presence.text'],
+        provider: { kind: 'remote', gateway: 'g' },
+      });
+    expect(g.composeOrThrow('x', 'y').loses).toEqual([]);
   });
 });

@@ -8,6 +8,8 @@ import {
   eventFromJson,
   eventToJson,
   formatAddress,
+  type G2gContact,
+  type G2gTransport,
   isCrossTalkError,
   isDomainNetwork,
   MemoryCookieTable,
@@ -21,13 +23,19 @@ import {
 import pino, { type Logger } from 'pino';
 import { Directory, type Location, type PendingEvent } from './directory/directory.js';
 import type { ProxiedConnection } from './engine/connection.js';
-import { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { describeRefusal, SocksFront } from './engine/socks-front.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
-import { SpoofedEventError, UserOfflineError } from './errors/errors.js';
+import {
+  InvalidConfigError,
+  SpoofedEventError,
+  SpoofedSenderError,
+  UserOfflineError,
+} from './errors/errors.js';
 import { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/identity.js';
 import { G2gNode, G2gRefusedError } from './g2g/link.js';
+import { TcpG2gTransport } from './g2g/tcp-transport.js';
 import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
@@ -41,8 +49,18 @@ export interface GatewayOptions {
   canonical?: CanonicalForm;
   /** SOCKS4/4a listen address. Default 127.0.0.1:1080. */
   socks?: { host?: string; port?: number };
-  /** G2G listen address, and the address other gateways are told to dial. Default 127.0.0.1, any port. */
+  /**
+   * G2G listen address of the default (embedded) transport, and the address other gateways are
+   * told to dial. Default 127.0.0.1, any port.
+   */
   g2g?: { host?: string; port?: number };
+  /**
+   * How this gateway reaches other gateways and is reached (a `G2gTransport` whose `localId` is
+   * this gateway's id), or a function making one from the gateway's identity (the identity may
+   * come from the state file). Default: TCP with Noise (`TcpG2gTransport`) on `g2g`, with
+   * `timeouts.g2gHandshake` and the `limits.g2g*` limits. The gateway closes it on `close()`.
+   */
+  transport?: G2gTransport | ((identity: GatewayIdentity) => G2gTransport);
   /** Prometheus endpoint; `false` for none. Default: none. */
   metrics?: { host?: string; port?: number } | false;
   /** File for hard state (key pair, foreign buddies, pending requests). Default: memory only. */
@@ -56,13 +74,44 @@ export interface GatewayOptions {
   /** When set, only directory records from these gateway ids are believed. */
   trustedGateways?: readonly string[];
   logger?: Logger | false;
-  timeouts?: { connect?: number; socksRequest?: number; sniff?: number };
+  /**
+   * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
+   * `sniff` the first bytes before relaying untouched (5 s), `g2gHandshake` a peer gateway's
+   * handshake (10 s).
+   */
+  timeouts?: { connect?: number; socksRequest?: number; sniff?: number; g2gHandshake?: number };
+  /** Connection limits, for a gateway open to the internet (see `DEFAULT_LIMITS`). */
+  limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog?: number;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
   softTtl?: number;
   now?: () => number;
 }
+
+export interface GatewayLimits {
+  /** SOCKS client connections held at once. */
+  socksConnections?: number;
+  /** SOCKS client connections held at once from one source address. */
+  socksConnectionsPerSource?: number;
+  /** G2G connections not yet authenticated, at once. */
+  g2gPending?: number;
+  /** G2G connections not yet authenticated, at once, from one source address. */
+  g2gPendingPerSource?: number;
+}
+
+/**
+ * Limits unless configured: a client holds 2 descriptors per proxied connection (docs/operating.md
+ * "Capacity"); an MSN user with many conversations holds a few dozen connections, so 256 per
+ * address leaves room for several users behind one NAT. A peer gateway needs one G2G connection per
+ * gateway it talks to, and authenticated links are not counted.
+ */
+export const DEFAULT_LIMITS: Required<GatewayLimits> = {
+  socksConnections: 10_000,
+  socksConnectionsPerSource: 256,
+  g2gPending: 256,
+  g2gPendingPerSource: 8,
+};
 
 export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
@@ -78,7 +127,10 @@ export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
   readonly id: string;
   readonly socks: { host: string; port: number };
-  readonly g2g: { host: string; port: number };
+  /** What other gateways dial: the G2G transport's contact, published in location records. */
+  readonly contact: G2gContact;
+  /** The G2G listener's TCP address, when the transport has one (the default transport does). */
+  readonly g2g: { host: string; port: number } | undefined;
   readonly metricsAddress: { host: string; port: number } | undefined;
   readonly metrics: GatewayMetrics;
   readonly directory: Directory;
@@ -123,7 +175,8 @@ class GatewayEngine implements Gateway {
   #front!: SocksFront;
   directory!: Directory;
   socks!: { host: string; port: number };
-  g2g!: { host: string; port: number };
+  contact!: G2gContact;
+  g2g: { host: string; port: number } | undefined;
   metricsAddress: { host: string; port: number } | undefined;
   #closing = false;
 
@@ -146,9 +199,31 @@ class GatewayEngine implements Gateway {
   // ------------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (error) {
+      // A start that fails half way (a port taken) must not leave listeners open: the process
+      // would never exit. Close whatever was opened, then report the first failure.
+      clearInterval(this.#hardRefresh);
+      await this.#front?.close().catch(() => {});
+      await this.#node?.close().catch(() => {});
+      await this.metrics.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #open(): Promise<void> {
     this.#store = await StateStore.open(this.#o.stateFile);
+    for (const file of this.#store.removedTemporaries)
+      this.#log.warn({ file }, 'removed the temporary file of an interrupted state write');
+    for (const q of this.#store.quarantined) {
+      this.#log.warn(
+        { what: q.what, owner: q.owner, reason: q.reason, quarantine: this.#store.quarantinePath },
+        'moved an unreadable state entry to the quarantine file',
+      );
+    }
     const pem = this.#store.state.identity;
-    this.#identity = pem ? identityFromPem(pem) : (this.#o.identity ?? generateIdentity());
+    this.#identity = pem ? identityFromPem(pem, this.#o.stateFile) : (this.#o.identity ?? generateIdentity());
     if (!pem) {
       await this.#store.update((s) => {
         s.identity = this.#identity.exportPrivateKey();
@@ -161,18 +236,47 @@ class GatewayEngine implements Gateway {
       now: this.#now,
       ...(this.#o.softTtl ? { softTtl: this.#o.softTtl } : {}),
       ...(trusted ? { trusted: (id: string) => id === this.#identity.id || trusted.has(id) } : {}),
-      onRejected: (key, reason) => {
+      onRejected: (key, reason, code) => {
         this.metrics.rejectedRecords.inc();
-        this.#log.warn({ key, reason }, 'rejected a directory record');
+        this.metrics.refused.inc({ reason: code });
+        this.#log.warn({ key, reason, code }, 'rejected a directory record');
       },
       onVerified: (kind) => this.metrics.verifiedRecords.inc({ kind }),
     });
+    const limits = { ...DEFAULT_LIMITS, ...this.#o.limits };
+    const own = new OwnListeners();
+    const given = this.#o.transport;
+    const transport =
+      typeof given === 'function'
+        ? given(this.#identity)
+        : (given ??
+          new TcpG2gTransport({
+            identity: this.#identity,
+            host: this.#o.g2g?.host ?? '127.0.0.1',
+            port: this.#o.g2g?.port ?? 0,
+            ...(this.#o.timeouts?.g2gHandshake ? { handshakeTimeout: this.#o.timeouts.g2gHandshake } : {}),
+            maxPending: limits.g2gPending,
+            maxPendingPerSource: limits.g2gPendingPerSource,
+          }));
     this.#node = new G2gNode({
-      identity: this.#identity,
+      transport,
       onEvent: (peer, payload) => this.#receive(peer, payload),
       onAcceptError: (error) => this.#acceptError('g2g', error),
+      onRefused: ({ source, error }) => {
+        this.metrics.refused.inc({ reason: error.code });
+        this.#log.info({ source, reason: describeRefusal(error) }, 'refused a G2G connection');
+        this.#emit({ type: 'refused', reason: describeRefusal(error) });
+      },
     });
-    this.g2g = await this.#node.listen(this.#o.g2g?.host ?? '127.0.0.1', this.#o.g2g?.port ?? 0);
+    // The transport proves this key to every peer: it must be the key the directory records carry.
+    if (transport.localId !== this.#identity.id)
+      throw new InvalidConfigError(
+        `the G2G transport's key ${transport.localId.slice(0, 12)}… is not the gateway's ${this.id.slice(0, 12)}…`,
+      );
+    this.contact = await this.#node.listen();
+    const { host, port } = this.contact;
+    this.g2g = typeof host === 'string' && typeof port === 'number' ? { host, port } : undefined;
+    own.add(() => this.#node.boundAddress);
     const upstream = this.#o.upstream;
     const policy =
       upstream && 'resolve' in upstream
@@ -191,6 +295,9 @@ class GatewayEngine implements Gateway {
       sniffTimeout: this.#o.timeouts?.sniff ?? 5_000,
       sniffLimit: 64,
       maxBacklog: this.#o.maxBacklog ?? 1024 * 1024,
+      maxConnections: limits.socksConnections,
+      maxConnectionsPerSource: limits.socksConnectionsPerSource,
+      own,
       context: (info) => this.#context(info.id, info.codec, info.target, info.virtual),
       hooks: {
         onOpen: (c) => {
@@ -213,11 +320,12 @@ class GatewayEngine implements Gateway {
         this.#log.debug({ connection: id, target }, 'unrecognised protocol: relaying untouched');
       },
       onAcceptError: (error) => this.#acceptError('socks', error),
-      onRefused: ({ id, reason, request }) => {
+      onRefused: ({ id, reason, request, source }) => {
         this.metrics.refused.inc({ reason: isCrossTalkError(reason) ? reason.code : 'error' });
         this.#log.info(
           {
             connection: id,
+            source,
             target: request && `${request.host}:${request.port}`,
             reason: describeRefusal(reason),
           },
@@ -227,15 +335,17 @@ class GatewayEngine implements Gateway {
       },
     });
     this.socks = await this.#front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
+    own.add(() => this.#front.boundAddress);
     if (this.#o.metrics)
       this.metricsAddress = await this.metrics.listen(
         this.#o.metrics.host ?? '127.0.0.1',
         this.#o.metrics.port ?? 0,
       );
-    await this.#republishPending();
+    own.add(() => this.metrics.boundAddress);
+    await this.#republishHardState();
     await this.#advertiseCapabilities();
     this.#log.info(
-      { id: this.id, socks: this.socks, g2g: this.g2g, codecs: this.#registry.protocols() },
+      { id: this.id, socks: this.socks, g2g: this.contact, codecs: this.#registry.protocols() },
       'gateway started',
     );
   }
@@ -243,6 +353,7 @@ class GatewayEngine implements Gateway {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#hardRefresh);
     await this.#front.close();
     for (const c of [...this.#connections]) c.close('gateway shutting down');
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -339,10 +450,10 @@ class GatewayEngine implements Gateway {
           );
           return;
         }
+        const stamped = this.#stampSender(c, manager, event.event);
+        if (!stamped) return;
         const work =
-          event.type === 'self'
-            ? this.#ownEvent(manager, event.event)
-            : this.#outbound(manager, c, event.event);
+          event.type === 'self' ? this.#ownEvent(manager, stamped) : this.#outbound(manager, c, stamped);
         this.#track(
           work.catch((error) => this.#log.error({ err: error }, 'handling an outbound event failed')),
         );
@@ -376,6 +487,35 @@ class GatewayEngine implements Gateway {
       default:
         return;
     }
+  }
+
+  /**
+   * The sender of everything a connection sends is its verified user, whatever the client's bytes
+   * claim (YMSG key 1, an XMPP `from`): the event leaves stamped with the manager's address, and a
+   * claim naming anyone else is refused, counted and logged (docs/ARCHITECTURE.md, "Who may say what").
+   */
+  #stampSender(c: ProxiedConnection, m: UserManager, event: CanonicalEvent): CanonicalEvent | undefined {
+    const claimed = event.kind === 'roster' ? event.owner : event.from;
+    if (addressKey(claimed) !== m.key) {
+      const error = new SpoofedSenderError(
+        `${formatAddress(m.address)} sent a ${event.kind} as ${formatAddress(claimed)}`,
+      );
+      this.#refuse(error, { connection: c.id, kind: event.kind, claimed: formatAddress(claimed) });
+      return undefined;
+    }
+    return event.kind === 'roster' ? { ...event, owner: m.address } : { ...event, from: m.address };
+  }
+
+  /** One refusal: counted by its code, logged in one line, reported to observers. */
+  #refuse(error: Error, context: Record<string, unknown> & { connection?: string }): void {
+    const reason = isCrossTalkError(error) ? error.code : 'error';
+    this.metrics.refused.inc({ reason });
+    this.#log.warn({ ...context, reason, error: error.message }, 'refused');
+    this.#emit({
+      type: 'refused',
+      reason: describeRefusal(error),
+      ...(context.connection ? { connection: context.connection } : {}),
+    });
   }
 
   #managerOf(c: ProxiedConnection): UserManager | undefined {
@@ -419,7 +559,12 @@ class GatewayEngine implements Gateway {
   // ------------------------------------------------------------------ the manager's steps
 
   async #online(m: UserManager): Promise<void> {
-    await this.directory.publishLocation(m.address, this.g2g);
+    const since = this.#now();
+    await this.directory.publishLocation(m.address, this.contact);
+    await this.directory.publishHome(m.address, since);
+    await this.#store.update((s) => {
+      s.users[m.key] = { foreignBuddies: [], ...s.users[m.key], home: since };
+    });
     await this.directory.publishPresence(m.presence);
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
@@ -427,7 +572,7 @@ class GatewayEngine implements Gateway {
     const first = setTimeout(
       () => {
         const republish = () => {
-          this.directory.publishLocation(m.address, this.g2g).catch(() => {});
+          this.directory.publishLocation(m.address, this.contact).catch(() => {});
           this.directory.publishPresence(m.presence).catch(() => {});
         };
         republish();
@@ -544,20 +689,61 @@ class GatewayEngine implements Gateway {
     this.#emit({ type: 'pending-held', event });
   }
 
+  /**
+   * Hard state back into the DHT: the requests this gateway holds and its users' home records (with
+   * the login time they were first published with, so a restart never outbids a later login
+   * elsewhere). Run on start and then at a third of the pending TTL, so neither expires while held.
+   */
+  async #republishHardState(): Promise<void> {
+    await this.#republishPending();
+    for (const [key, user] of Object.entries(this.#store.state.users)) {
+      if (user.home === undefined) continue;
+      try {
+        await this.directory.publishHome(parseAddress(key), user.home);
+      } catch (error) {
+        this.#log.warn({ user: key, err: error }, 'could not republish a home record');
+      }
+    }
+    if (!this.#hardRefresh) {
+      this.#hardRefresh = setInterval(
+        () => {
+          this.#track(
+            this.#republishHardState().catch((error) =>
+              this.#log.warn({ err: error }, 'republishing hard state failed'),
+            ),
+          );
+        },
+        Math.max(1000, Math.floor(this.directory.pendingTtl / 3)),
+      );
+      this.#hardRefresh.unref();
+    }
+  }
+
+  #hardRefresh: NodeJS.Timeout | undefined;
+
   async #republishPending(): Promise<void> {
-    const kept: { request: unknown; value: string }[] = [];
-    for (const held of this.#store.state.pending) {
+    // Each held entry is re-signed in place; entries added or released meanwhile are left as they are.
+    const replaced = new Map<object, { request: unknown; value: string } | undefined>();
+    for (const held of [...this.#store.state.pending]) {
       try {
         const event = eventFromJson(held.request);
-        if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') continue;
+        if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') {
+          replaced.set(held, undefined);
+          continue;
+        }
         const value = await this.directory.holdPending(event, Buffer.from(held.value, 'hex'));
-        if (value) kept.push({ request: held.request, value: Buffer.from(value).toString('hex') });
+        replaced.set(held, value && { request: held.request, value: Buffer.from(value).toString('hex') });
       } catch (error) {
-        this.#log.warn({ err: error }, 'dropping an unreadable held request');
+        // Kept as it is (the DHT may be unreachable now); the next round tries again.
+        this.#log.warn({ err: error }, 'could not republish a held request; it stays held');
       }
     }
     await this.#store.update((s) => {
-      s.pending = kept;
+      s.pending = s.pending.flatMap((p) => {
+        if (!replaced.has(p)) return [p];
+        const next = replaced.get(p);
+        return next ? [next] : [];
+      });
     });
   }
 
@@ -594,7 +780,7 @@ class GatewayEngine implements Gateway {
     if (at >= 0) list[at] = after;
     else list.push(after);
     await this.#store.update((s) => {
-      s.users[key] = { foreignBuddies: list.map(itemToJson) };
+      s.users[key] = { ...s.users[key], foreignBuddies: list.map(itemToJson) };
     });
   }
 
@@ -623,10 +809,7 @@ class GatewayEngine implements Gateway {
       const location = await this.#locate(to, attempt > 0);
       if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       try {
-        return await this.#node.send(
-          { id: location.gateway, host: location.host, port: location.port },
-          payload,
-        );
+        return await this.#node.send({ id: location.gateway, contact: location.contact }, payload);
       } catch (error) {
         if (error instanceof G2gRefusedError) {
           if (error.refusal === 'ERR_USER_OFFLINE') {

@@ -5,6 +5,7 @@ export {
   loadConfig,
   parseConfig,
   parseHostPort,
+  parseHostPortList,
 } from './config/config.js';
 export { Directory, type Location, type PendingEvent } from './directory/directory.js';
 export {
@@ -16,7 +17,13 @@ export {
   verifyRecord,
 } from './directory/records.js';
 export { ProxiedConnection } from './engine/connection.js';
-export { cidrPolicy, LOOPBACK_ONLY, type UpstreamPolicy } from './engine/policy.js';
+export {
+  type BoundAddress,
+  cidrPolicy,
+  LOOPBACK_ONLY,
+  OwnListeners,
+  type UpstreamPolicy,
+} from './engine/policy.js';
 export { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 export * from './errors/errors.js';
 export { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
@@ -24,11 +31,35 @@ export {
   type GatewayIdentity,
   generateIdentity,
   identityFromPem,
+  identityKeyPair,
   publicKeyFromId,
   verifySignature,
 } from './g2g/identity.js';
-export { type G2gEventHandler, G2gLink, G2gNode, type G2gPeer, G2gRefusedError } from './g2g/link.js';
-export { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from './gateway.js';
+export {
+  G2G_MAX_BACKLOG,
+  type G2gEventHandler,
+  G2gLink,
+  type G2gLinkOptions,
+  G2gNode,
+  type G2gNodeOptions,
+  type G2gPeer,
+  G2gRefusedError,
+} from './g2g/link.js';
+export {
+  G2G_HANDSHAKE_TIMEOUT,
+  G2G_PRE_AUTH_BYTES,
+  type TcpContact,
+  TcpG2gTransport,
+  type TcpG2gTransportOptions,
+} from './g2g/tcp-transport.js';
+export {
+  createGateway,
+  DEFAULT_LIMITS,
+  type Gateway,
+  type GatewayEvent,
+  type GatewayLimits,
+  type GatewayOptions,
+} from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
 export {
   parseSocks4Request,
@@ -39,4 +70,10 @@ export {
   socks4ConnectRequest,
   socks4Reply,
 } from './socks/socks4.js';
-export { emptyState, type HardState, StateStore } from './store/state-store.js';
+export {
+  emptyState,
+  type HardState,
+  HardStateSchema,
+  type QuarantinedEntry,
+  StateStore,
+} from './store/state-store.js';

@@ -26,11 +26,10 @@ describe('directory', () => {
     const { make } = setup();
     const gw = generateIdentity();
     const dir = make(gw);
-    await dir.publishLocation(alice, { host: '127.0.0.1', port: 4000 });
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 4000 });
     expect(await dir.lookupLocation(parseAddress('Alice@aol'))).toMatchObject({
       gateway: gw.id,
-      host: '127.0.0.1',
-      port: 4000,
+      contact: { transport: 'tcp', host: '127.0.0.1', port: 4000 },
     });
     await dir.withdrawLocation(alice);
     expect(await dir.lookupLocation(alice)).toBeUndefined();
@@ -40,10 +39,32 @@ describe('directory', () => {
     const { make, advance } = setup();
     const one = make();
     const two = generateIdentity();
-    await one.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await one.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     advance(10);
-    await make(two).publishLocation(alice, { host: '127.0.0.1', port: 2 });
+    await make(two).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 2 });
     expect((await one.lookupLocation(alice))?.gateway).toBe(two.id);
+  });
+
+  it('skips a signed location whose body is not a contact (no transport, nested values, too many fields)', async () => {
+    const { dht, make, now } = setup();
+    const good = generateIdentity();
+    await make(good).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    const bodies = [
+      { host: '127.0.0.1', port: 2 },
+      { transport: 'tcp', host: { nested: true }, port: 2 },
+      Object.fromEntries([['transport', 'tcp'], ...Array.from({ length: 16 }, (_, i) => [`f${i}`, i])]),
+    ];
+    for (const body of bodies) {
+      const record = signRecord(generateIdentity(), {
+        kind: 'location',
+        subject: 'alice@aol',
+        body,
+        issuedAt: now() + 1,
+        ttl: 60_000,
+      });
+      await dht.put('loc:alice@aol', encodeRecord(record));
+    }
+    expect(await make().lookupLocation(alice)).toMatchObject({ gateway: good.id, contact: { port: 1 } });
   });
 
   it('rejects a tampered record', async () => {
@@ -52,11 +73,11 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
-    const tampered = { ...record, body: { host: '127.0.0.1', port: 6666 } };
+    const tampered = { ...record, body: { transport: 'tcp', host: '127.0.0.1', port: 6666 } };
     await dht.put('loc:alice@aol', Buffer.from(canonicalJson(tampered)));
     expect(await make().lookupLocation(alice)).toBeUndefined();
     expect(rejected.join()).toMatch(/signature does not verify/);
@@ -69,7 +90,7 @@ describe('directory', () => {
     const record = signRecord(forger, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -84,7 +105,7 @@ describe('directory', () => {
     const forBob = signRecord(gw, {
       kind: 'location',
       subject: 'bob@yahoo',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -93,7 +114,7 @@ describe('directory', () => {
     const shortLived = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: now(),
       ttl: 5,
     });
@@ -110,7 +131,7 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { host: '127.0.0.1', port: 1 },
+      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
       issuedAt: 1_000_000,
       ttl: 50,
     });
@@ -124,7 +145,7 @@ describe('directory', () => {
   it('believes only trusted publishers when a trust list is set', async () => {
     const good = generateIdentity();
     const { make, rejected } = setup({ trusted: (id) => id === good.id });
-    await make(generateIdentity()).publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await make(generateIdentity()).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     expect(await make(good).lookupLocation(alice)).toBeUndefined();
     expect(rejected.join()).toMatch(/not trusted/);
   });
@@ -132,6 +153,7 @@ describe('directory', () => {
   it('holds pending buddy requests, bounded per user, refreshable and releasable', async () => {
     const { make } = setup();
     const holder = make();
+    await holder.publishHome(alice, 1_000_000); // alice logged in through the holder: it speaks for her
     const request = { kind: 'buddy-request' as const, id: 'r1', from: alice, to: bob, message: 'hi' };
     const value = await holder.holdPending(request);
     expect(value).toBeDefined();
@@ -148,10 +170,226 @@ describe('directory', () => {
   it('another gateway cannot remove what this one published', async () => {
     const { dht, make } = setup();
     const a = make();
-    await a.publishLocation(alice, { host: '127.0.0.1', port: 1 });
+    await a.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     const [value] = await dht.get('loc:alice@aol');
     await expect(dht.remove('loc:alice@aol', value!, 'guess')).rejects.toThrow(/secret/);
     await make().withdrawLocation(alice);
     expect(await a.lookupLocation(alice)).toBeDefined();
+  });
+});
+
+describe('who may say what', () => {
+  const record = (
+    identity: ReturnType<typeof generateIdentity>,
+    fields: { kind: 'location' | 'presence' | 'buddy-request' | 'home'; subject: string; body: unknown },
+    issuedAt: number,
+    ttl = 60_000,
+  ) => encodeRecord(signRecord(identity, { ...fields, issuedAt, ttl }));
+
+  it('a location record dated ahead of the clock-skew limit is refused; the real one stands', async () => {
+    const { dht, make, now } = setup();
+    const rejected: string[] = [];
+    const real = generateIdentity();
+    const rogue = generateIdentity();
+    const reader = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now,
+      onRejected: (_k, _r, code) => rejected.push(code),
+    });
+    await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    const aYearAhead = now() + 365 * 24 * 3600 * 1000;
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        rogue,
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        aYearAhead,
+        60_000,
+      ),
+      { ttl: 60_000 },
+    );
+    expect((await reader.lookupLocation(alice))?.gateway).toBe(real.id);
+    expect(rejected).toContain('ERR_RECORD_FROM_FUTURE');
+    // Within the skew limit is fine (clocks differ a little).
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        rogue,
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        now() + 5000,
+      ),
+    );
+    expect((await reader.lookupLocation(alice))?.gateway).toBe(rogue.id);
+  });
+
+  it('a record that claims a lifetime longer than the DHT allows is refused', async () => {
+    const { dht, now } = setup();
+    const rejected: string[] = [];
+    const reader = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now,
+      onRejected: (_k, r) => rejected.push(r),
+    });
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        generateIdentity(),
+        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        now(),
+        dht.limits.maxTtl * 10,
+      ),
+    );
+    expect(await reader.lookupLocation(alice)).toBeUndefined();
+    expect(rejected.join()).toMatch(/lifetime/);
+  });
+
+  it('the user’s own gateway wins the location back by republishing at login', async () => {
+    const { make, advance } = setup();
+    const real = make();
+    const rogue = make();
+    await real.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    advance(10);
+    await rogue.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 2 });
+    expect((await real.lookupLocation(alice))?.contact.port).toBe(2);
+    advance(10);
+    await real.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    expect((await rogue.lookupLocation(alice))?.contact.port).toBe(1);
+  });
+
+  it('presence is believed only from the gateway that holds the user’s location', async () => {
+    const { dht, make, now } = setup();
+    const codes: string[] = [];
+    const real = generateIdentity();
+    const rogue = generateIdentity();
+    const reader = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now,
+      onRejected: (_k, _r, c) => codes.push(c),
+    });
+    const presence = (status: string) => ({ kind: 'presence', from: 'alice@aol', status });
+    await dht.put(
+      'presence:alice@aol',
+      record(rogue, { kind: 'presence', subject: 'alice@aol', body: presence('away') }, now()),
+    );
+    // alice is online nowhere: a presence from anyone is not believed.
+    expect(await reader.lookupPresence(alice)).toBeUndefined();
+    await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    expect(await reader.lookupPresence(alice)).toBeUndefined();
+    await make(real).publishPresence({ kind: 'presence', from: alice, status: 'busy' });
+    expect((await reader.lookupPresence(alice))?.status).toBe('busy');
+    expect(codes).toContain('ERR_UNAUTHORISED_RECORD');
+  });
+
+  it('a pending request or answer is believed only from its sender’s gateway (online, or last home)', async () => {
+    const { dht, make, now, advance } = setup();
+    const codes: string[] = [];
+    const aliceGateway = generateIdentity();
+    const rogue = generateIdentity();
+    const reader = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now,
+      onRejected: (_k, _r, c) => codes.push(c),
+    });
+    const request = { kind: 'buddy-request' as const, id: 'r1', from: alice, to: bob };
+    const answer = { kind: 'buddy-response' as const, id: 'a1', from: alice, to: bob, accepted: true };
+    await make(rogue).holdPending(request);
+    await make(rogue).holdPending(answer);
+    // alice has never logged in anywhere: nobody can speak for her.
+    expect(await reader.pendingFor(bob)).toEqual([]);
+    // She logged in through her gateway once (home), and is offline now.
+    await make(aliceGateway).publishHome(alice, now());
+    await make(aliceGateway).holdPending({ ...request, id: 'r2' });
+    expect((await reader.pendingFor(bob)).map((p) => p.request.id)).toEqual(['r2']);
+    // Online through her gateway: the same.
+    advance(10);
+    await make(aliceGateway).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    await make(aliceGateway).holdPending({ ...answer, id: 'a2' });
+    expect((await reader.pendingFor(bob)).map((p) => p.request.id).sort()).toEqual(['a2', 'r2']);
+    expect(codes.filter((c) => c === 'ERR_UNAUTHORISED_RECORD').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('a home record republished with an old login time does not outbid a later login elsewhere', async () => {
+    const { make, now, advance } = setup();
+    const first = generateIdentity();
+    const second = generateIdentity();
+    const since = now();
+    await make(first).publishHome(alice, since);
+    advance(1000);
+    await make(second).publishHome(alice, now());
+    advance(1000);
+    await make(first).publishHome(alice, since); // the first gateway restarts and republishes
+    expect((await make().lookupHome(alice))?.gateway).toBe(second.id);
+  });
+
+  it('junk values cannot silence a user: 256 under loc:bob@yahoo, and bob still publishes', async () => {
+    const { dht, make } = setup();
+    for (let i = 0; i < 256; i++)
+      await dht.put('loc:bob@yahoo', Buffer.from(`junk ${i}`), { secret: `s${i % 8}` }).catch(() => {});
+    for (let i = 0; i < 256; i++)
+      await dht.put('loc:bob@yahoo', Buffer.from(`sybil ${i}`), { secret: `sybil${i}` }).catch(() => {});
+    const bobs = make();
+    await bobs.publishLocation(bob, { transport: 'tcp', host: '127.0.0.1', port: 7 });
+    expect((await make().lookupLocation(bob))?.contact.port).toBe(7);
+  });
+
+  it('one holder’s pending requests for a user take nothing from another holder’s share', async () => {
+    const { dht, now } = setup();
+    const squatter = generateIdentity();
+    const small = (identity: ReturnType<typeof generateIdentity>) =>
+      new Directory({ dht, identity, now, maxPendingPerUser: 2 });
+    for (let i = 0; i < 2; i++)
+      expect(
+        await small(squatter).holdPending({ kind: 'buddy-request', id: `j${i}`, from: alice, to: bob }),
+      ).toBeDefined();
+    const genuine = generateIdentity();
+    expect(
+      await small(genuine).holdPending({
+        kind: 'buddy-request',
+        id: 'g',
+        from: parseAddress('carol@aol'),
+        to: bob,
+      }),
+    ).toBeDefined();
+  });
+});
+
+describe('records within the DHT value limit', () => {
+  it('a long status text or request message is shortened so the record fits a 1 KiB DHT value', async () => {
+    let now = 1_000_000;
+    const dht = new MemoryDht({ now: () => now, limits: { maxValueBytes: 1024, maxValuesPerPublisher: 8 } });
+    const dir = new Directory({ dht, identity: generateIdentity(), now: () => now });
+    await dir.publishHome(alice, now);
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
+    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) });
+    const presence = await dir.lookupPresence(alice);
+    expect(presence?.status).toBe('away');
+    expect(presence?.text?.endsWith('…')).toBe(true);
+    const value = await dir.holdPending({
+      kind: 'buddy-request',
+      id: 'r',
+      from: alice,
+      to: bob,
+      message: 'x'.repeat(5000),
+    });
+    expect(value!.length).toBeLessThanOrEqual(1024);
+    expect((await dir.pendingFor(bob))[0]?.request).toMatchObject({ id: 'r' });
+    now += 1;
+  });
+
+  it('a holder keeps no more pending requests per user than the DHT’s per-publisher share allows', async () => {
+    const dht = new MemoryDht({ limits: { maxValuesPerPublisher: 4 } });
+    const dir = new Directory({ dht, identity: generateIdentity() });
+    const held = [];
+    for (let i = 0; i < 6; i++)
+      held.push(await dir.holdPending({ kind: 'buddy-request', id: `r${i}`, from: alice, to: bob }));
+    expect(held.filter(Boolean)).toHaveLength(3);
+    // Refreshing one of them still works (a new value is stored before the old one goes).
+    expect(
+      await dir.holdPending({ kind: 'buddy-request', id: 'r0', from: alice, to: bob }, held[0]),
+    ).toBeDefined();
   });
 });

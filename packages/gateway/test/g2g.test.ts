@@ -1,20 +1,61 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { toyCodec } from '@crosstalk/compliance';
 import { isCrossTalkError } from '@crosstalk/core';
+import NoiseSecretStream from '@hyperswarm/secret-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { G2gNode, G2gRefusedError, generateIdentity, UserOfflineError } from '../src/index.js';
+import { encodeG2g, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
+import {
+  createGateway,
+  G2G_PRE_AUTH_BYTES,
+  G2gNode,
+  G2gRefusedError,
+  type GatewayIdentity,
+  generateIdentity,
+  identityKeyPair,
+  TcpG2gTransport,
+  UserOfflineError,
+} from '../src/index.js';
 
 const nodes: G2gNode[] = [];
+const servers: Server[] = [];
 afterEach(async () => {
   for (const n of nodes.splice(0)) await n.close();
+  for (const s of servers.splice(0)) s.close();
 });
 
-async function node(onEvent: ConstructorParameters<typeof G2gNode>[0]['onEvent'] = async () => 'test') {
-  const identity = generateIdentity();
-  const n = new G2gNode({ identity, onEvent });
+async function node(
+  onEvent: ConstructorParameters<typeof G2gNode>[0]['onEvent'] = async () => 'test',
+  identity: GatewayIdentity = generateIdentity(),
+  port = 0,
+) {
+  const n = new G2gNode({ transport: new TcpG2gTransport({ identity, port }), onEvent });
   nodes.push(n);
-  const address = await n.listen();
-  return { n, identity, address, peer: { id: identity.id, ...address } };
+  const contact = await n.listen();
+  return { n, identity, contact, peer: { id: identity.id, contact } };
+}
+
+/** A TCP relay to `to` that records every byte in both directions (what a wire tap sees). */
+async function tap(to: { host: string; port: number }) {
+  const seen: Buffer[] = [];
+  const server = createServer((inbound) => {
+    const outbound = connect(to.port, to.host);
+    for (const [from, into] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ] as const) {
+      from.on('data', (chunk: Buffer) => {
+        seen.push(chunk);
+        into.write(chunk);
+      });
+      from.on('close', () => into.destroy());
+      from.on('error', () => {});
+    }
+  });
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as { port: number }).port, seen: () => Buffer.concat(seen) };
 }
 
 describe('G2G links', () => {
@@ -25,20 +66,69 @@ describe('G2G links', () => {
       return 'ymsg';
     });
     const a = await node();
+    expect(a.contact).toEqual({ transport: 'tcp', host: '127.0.0.1', port: expect.any(Number) });
     expect(await a.n.send(b.peer, Buffer.from('<message/>'))).toBe('ymsg');
     expect(received).toEqual([{ peer: a.identity.id, payload: '<message/>' }]);
   });
 
-  it('refuses a peer that is not the gateway we dialled', async () => {
+  it('encrypts what it carries: a tap on the TCP connection sees no event text', async () => {
     const b = await node();
     const a = await node();
+    const wire = await tap({ host: '127.0.0.1', port: Number(b.contact.port) });
+    const secret = 'the heron flies at midnight';
+    const via = { id: b.identity.id, contact: { ...b.contact, port: wire.port } };
+    expect(await a.n.send(via, Buffer.from(`<message><body>${secret}</body></message>`))).toBe('test');
+    expect(wire.seen().length).toBeGreaterThan(0);
+    expect(wire.seen().includes(Buffer.from('heron'))).toBe(false);
+    expect(wire.seen().includes(Buffer.from('message'))).toBe(false);
+  });
+
+  it('refuses a peer that is not the gateway we dialled, and sends it nothing', async () => {
+    const received: Uint8Array[] = [];
+    const b = await node(async (_peer, payload) => {
+      received.push(payload);
+      return 'test';
+    });
+    const a = await node();
     const impostor = { ...b.peer, id: generateIdentity().id };
-    try {
-      await a.n.send(impostor, Buffer.from('x'));
-      expect.unreachable();
-    } catch (error) {
-      expect(isCrossTalkError(error, 'ERR_G2G_AUTH')).toBe(true);
-    }
+    const error = await a.n.send(impostor, Buffer.from('for someone else')).catch((e) => e);
+    expect(isCrossTalkError(error, 'ERR_G2G_AUTH')).toBe(true);
+    expect(error.message).toMatch(/but .* answered/);
+    // b still works, and never saw the event meant for someone else.
+    expect(await a.n.send(b.peer, Buffer.from('for b'))).toBe('test');
+    expect(received.map((p) => Buffer.from(p).toString())).toEqual(['for b']);
+  });
+
+  it('refuses a contact of another transport, and a link to itself', async () => {
+    const a = await node();
+    const other = await a.n
+      .send({ id: generateIdentity().id, contact: { transport: 'hyperdht' } }, Buffer.from('x'))
+      .catch((e) => e);
+    expect(isCrossTalkError(other, 'ERR_G2G_CONTACT')).toBe(true);
+    const self = await a.n.send(a.peer, Buffer.from('x')).catch((e) => e);
+    expect(isCrossTalkError(self, 'ERR_G2G_AUTH')).toBe(true);
+  });
+
+  it('an incoming link from its own key is refused', async () => {
+    const refused: string[] = [];
+    const identity = generateIdentity();
+    const b = new G2gNode({
+      transport: new TcpG2gTransport({ identity }),
+      onEvent: async () => 'test',
+      onRefused: ({ error }) => refused.push(error.code),
+    });
+    nodes.push(b);
+    const contact = await b.listen();
+    // Another node holding the same key dials it.
+    const twin = new TcpG2gTransport({ identity });
+    const stream = await twin.connect(identity.id, contact).catch((e) => e);
+    await new Promise<void>((resolve) => {
+      if (stream instanceof Error || stream.destroyed) return resolve();
+      stream.on('close', () => resolve());
+      stream.on('error', () => {});
+    });
+    expect(refused).toEqual(['ERR_G2G_AUTH']);
+    await twin.close();
   });
 
   it('passes the receiver refusal code back to the sender', async () => {
@@ -59,20 +149,126 @@ describe('G2G links', () => {
     expect(b.n.linkCount.accepted).toBe(1);
     await b.n.close();
     nodes.splice(nodes.indexOf(b.n), 1);
-    const b2 = new G2gNode({ identity: b.identity, onEvent: async () => 'again' });
-    nodes.push(b2);
-    await b2.listen(b.address.host, b.address.port);
+    await node(async () => 'again', b.identity, Number(b.contact.port));
     expect(await a.n.send(b.peer, Buffer.from('after restart'))).toBe('again');
   });
 
-  it('garbage on the G2G port ends only that link', async () => {
+  it('garbage on the G2G port ends only that connection', async () => {
     const b = await node();
     const a = await node();
-    const raw = connect(b.address.port, b.address.host);
+    const raw = connect(Number(b.contact.port), '127.0.0.1');
     await once(raw, 'connect');
     raw.resume();
     raw.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
     await once(raw, 'close');
     expect(await a.n.send(b.peer, Buffer.from('fine'))).toBe('test');
+  });
+
+  it('a large event written before the handshake completes is judged by the limit after it', async () => {
+    const received: number[] = [];
+    const b = await node(async (_peer, payload) => {
+      received.push(payload.length);
+      return 'big';
+    });
+    // A hand-driven peer: its 64 KiB EVENT is queued before the handshake, so it leaves right
+    // behind the last handshake message and the stream header, likely in the same TCP segment.
+    const me = generateIdentity();
+    const raw: Socket = connect(Number(b.contact.port), '127.0.0.1');
+    await once(raw, 'connect');
+    const stream = new NoiseSecretStream(true, raw, { keyPair: identityKeyPair(me) });
+    const event = Buffer.alloc(64 * 1024, 0x41);
+    expect(event.length).toBeGreaterThan(G2G_PRE_AUTH_BYTES);
+    stream.write(encodeG2g(G2gType.event, Buffer.concat([u32(1), event])));
+    const framer = new G2gFramer();
+    const frames: { type: number; body: Uint8Array }[] = [];
+    stream.on('data', (chunk: Buffer) => frames.push(...framer.push(chunk)));
+    while (!frames.some((f) => f.type === G2gType.ack)) await once(stream, 'data');
+    expect(received).toEqual([event.length]);
+    stream.destroy();
+  });
+
+  it('a peer that stops reading has its link closed at the backlog cap, not buffered without end', async () => {
+    // A hand-driven peer that completes the handshake and then never reads.
+    const me = generateIdentity();
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      new NoiseSecretStream(false, socket, { keyPair: identityKeyPair(me) }).on('error', () => {});
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const peer = {
+      id: me.id,
+      contact: { transport: 'tcp', host: '127.0.0.1', port: (server.address() as { port: number }).port },
+    };
+    const a = await node();
+    const event = Buffer.alloc(512 * 1024, 0x42);
+    let refused = false;
+    let refuse!: (e: unknown) => void;
+    const refusal = new Promise<unknown>((resolve) => {
+      refuse = resolve;
+    });
+    // 128 MiB: far more than the cap plus what the kernel's socket buffers take on loopback.
+    for (let i = 0; i < 256 && !refused; i++) {
+      a.n.send(peer, event).catch((e) => {
+        refused = true;
+        refuse(e);
+      });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(isCrossTalkError(await refusal, 'ERR_SLOW_CONSUMER')).toBe(true);
+  });
+
+  it('the framer refuses a frame over its limit from the header, before buffering the body', () => {
+    const framer = new G2gFramer();
+    framer.maxBuffered = 100;
+    expect(framer.push(encodeG2g(G2gType.event, Buffer.alloc(50)))).toHaveLength(1);
+    const header = Buffer.alloc(5);
+    header.writeUInt32BE(200);
+    expect(() => framer.push(header)).toThrow(/outside 1\.\.96/);
+  });
+});
+
+describe('createGateway({ transport })', () => {
+  const typing = Buffer.from(
+    JSON.stringify({ kind: 'typing', from: 'a@aol', to: 'b@yahoo', state: 'paused' }),
+  );
+
+  it('listens on the transport it is given, publishes its contact, and closes it', async () => {
+    let made: TcpG2gTransport | undefined;
+    const g = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      logger: false,
+      transport: (identity) => {
+        made = new TcpG2gTransport({ identity, host: '127.0.0.1', port: 0 });
+        return made;
+      },
+    });
+    try {
+      expect(g.contact).toEqual(made?.contact);
+      expect(g.g2g).toEqual({ host: '127.0.0.1', port: made?.contact?.port });
+      const peer = await node();
+      // The gateway answers (a refusal is an answer: nobody is online there).
+      const error = await peer.n.send({ id: g.id, contact: g.contact }, typing).catch((e) => e);
+      expect(error).toBeInstanceOf(G2gRefusedError);
+    } finally {
+      await g.close();
+    }
+    const after = await new TcpG2gTransport({ identity: generateIdentity() })
+      .connect(g.id, g.contact)
+      .catch((e) => e);
+    expect(isCrossTalkError(after, 'ERR_DELIVERY_FAILED')).toBe(true);
+  });
+
+  it('refuses a transport whose key is not the gateway’s', async () => {
+    const error = await createGateway({
+      codecs: [toyCodec()],
+      socks: { port: 0 },
+      logger: false,
+      identity: generateIdentity(),
+      transport: new TcpG2gTransport({ identity: generateIdentity() }),
+    }).catch((e) => e);
+    expect(isCrossTalkError(error, 'ERR_INVALID_CONFIG')).toBe(true);
   });
 });

@@ -1,24 +1,35 @@
-import type { CodecRegistry } from '@crosstalk/core';
+import type { CodecRegistry, Dht, G2gTransport } from '@crosstalk/core';
 import {
   type CanonicalForm,
   createGateway,
   type Gateway,
   type GatewayConfig,
+  type GatewayIdentity,
+  identityKeyPair,
   loadConfig,
   parseConfig,
   parseHostPort,
+  parseHostPortList,
 } from '@crosstalk/gateway';
+import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
+import { CodecSet } from '../codec-modules/load.js';
+import { isPathSpecifier } from '../codec-modules/resolve.js';
 import { canonicalForm } from '../codecs.js';
+import { CodecModuleNotFoundError } from '../errors/errors.js';
 import { type CliIo, write } from '../io.js';
 
 export interface GatewayCommandOptions {
   config?: string;
+  dht?: string;
+  bootstrap?: string;
   socks?: string;
   g2g?: string;
   metrics?: string;
   state?: string;
   codecs?: string;
+  /** Codec modules to load and proxy (`--codec`, repeatable), besides the config's `codecs`. */
+  codec?: string[];
   logLevel?: string;
 }
 
@@ -32,11 +43,96 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
       ...(o.g2g ? { g2g: parseHostPort(o.g2g) } : {}),
       ...(o.metrics ? { metrics: o.metrics === 'off' ? false : parseHostPort(o.metrics) } : {}),
       ...(o.state ? { stateFile: o.state } : {}),
+      ...dhtFlags(o, base),
       ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()) } : {}),
       ...(o.logLevel ? { log: { level: o.logLevel } } : {}),
     },
     'flags',
   );
+}
+
+/** `--dht` and `--bootstrap` over the config file's `dht` section. */
+function dhtFlags(o: GatewayCommandOptions, base: GatewayConfig): { dht?: unknown } {
+  if (!o.dht && !o.bootstrap) return {};
+  const kind = o.dht ?? (o.bootstrap ? 'hyperdht' : base.dht.kind);
+  if (kind === 'memory') return { dht: { kind } };
+  const bootstrap = o.bootstrap
+    ? parseHostPortList(o.bootstrap)
+    : base.dht.kind === 'hyperdht'
+      ? base.dht.bootstrap
+      : [];
+  const own = base.dht.kind === 'hyperdht' ? { host: base.dht.host, port: base.dht.port } : {};
+  return { dht: { kind, bootstrap, ...own } };
+}
+
+/** The directory substrate the config names; `close` releases what was opened for it. */
+export async function openDht(config: GatewayConfig): Promise<{
+  dht?: Dht;
+  transport?: (identity: GatewayIdentity) => G2gTransport;
+  close(): Promise<void>;
+}> {
+  if (config.dht.kind === 'memory') return { close: async () => {} };
+  const store = new HyperDhtStore({
+    bootstrap: config.dht.bootstrap.map((entry) => parseHostPort(entry)),
+    host: config.dht.host,
+    ...(config.dht.port ? { port: config.dht.port } : {}),
+  });
+  await store.ready();
+  // Distributed mode: G2G links go over the same DHT node, dialled by the gateway's key alone.
+  return {
+    dht: store,
+    transport: (identity) => new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    close: () => store.close(),
+  };
+}
+
+/** The codecs a gateway runs: the registry with the modules loaded, the protocols it proxies, and their modules. */
+export interface GatewayCodecs {
+  registry: CodecRegistry;
+  /** The protocols to proxy, sorted. */
+  protocols: string[];
+  /** Third-party protocol -> the specifier of its module. */
+  modules: ReadonlyMap<string, string>;
+}
+
+/**
+ * `--codec` modules are loaded and proxied on top of the rest. The config's `codecs` (or
+ * `--codecs`) selects: each entry is a protocol the registry has (built in, or from a `--codec`
+ * module) or a module to load; a name no codec has is looked up as a package. Without `codecs`,
+ * every codec is proxied. Paths and package names are resolved from `cwd`.
+ */
+export async function resolveGatewayCodecs(
+  base: CodecRegistry,
+  config: GatewayConfig,
+  o: { codec?: string[]; codecs?: string; configFile?: string },
+  cwd?: string,
+): Promise<GatewayCodecs> {
+  const set = new CodecSet(base, cwd ? { cwd } : {});
+  const chosen = new Set<string>();
+  for (const specifier of o.codec ?? []) chosen.add(await set.load(specifier, '--codec'));
+  if (config.codecs === undefined) {
+    return { registry: set.registry, protocols: set.registry.protocols(), modules: set.modules };
+  }
+  const where = o.codecs !== undefined ? '--codecs' : (o.configFile ?? 'the config');
+  for (const [i, entry] of config.codecs.entries()) {
+    const from = `codecs.${i} in ${where}`;
+    if (!isPathSpecifier(entry) && set.registry.has(entry)) {
+      chosen.add(entry);
+      continue;
+    }
+    try {
+      chosen.add(await set.load(entry, from));
+    } catch (error) {
+      if (!(error instanceof CodecModuleNotFoundError) || isPathSpecifier(entry)) throw error;
+      // A bare name: a mistyped protocol as likely as a missing package, so say both.
+      throw new CodecModuleNotFoundError(
+        entry,
+        from,
+        `no protocol of that name (known: ${set.registry.protocols().join(', ')}), and ${error.reason}`,
+      );
+    }
+  }
+  return { registry: set.registry, protocols: [...chosen].sort(), modules: set.modules };
 }
 
 export async function startGatewayFromConfig(
@@ -49,32 +145,54 @@ export async function startGatewayFromConfig(
     { name: 'crosstalk', level: config.log.level },
     options.logDestination ?? process.stderr,
   );
-  return createGateway({
-    codecs,
-    canonical: options.canonical ?? canonicalForm(),
-    socks: config.socks,
-    g2g: config.g2g,
-    metrics: config.metrics,
-    ...(config.stateFile ? { stateFile: config.stateFile } : {}),
-    upstream: config.upstream,
-    ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
-    logger,
-    timeouts: config.timeouts,
-    ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
-  });
+  const substrate = await openDht(config);
+  try {
+    const gateway = await createGateway({
+      codecs,
+      ...(substrate.dht ? { dht: substrate.dht } : {}),
+      ...(substrate.transport ? { transport: substrate.transport } : {}),
+      canonical: options.canonical ?? canonicalForm(),
+      socks: config.socks,
+      g2g: config.g2g,
+      metrics: config.metrics,
+      ...(config.stateFile ? { stateFile: config.stateFile } : {}),
+      upstream: config.upstream,
+      ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      logger,
+      timeouts: config.timeouts,
+      limits: config.limits,
+      ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
+    });
+    // The gateway does not own the DHT it was given: closing it releases the substrate too.
+    const close = gateway.close.bind(gateway);
+    return Object.assign(gateway, {
+      close: async () => {
+        await close();
+        await substrate.close();
+      },
+    });
+  } catch (error) {
+    await substrate.close().catch(() => {});
+    throw error;
+  }
 }
 
-export function describeGateway(gateway: Gateway, protocols: readonly string[]): string {
+export function describeGateway(
+  gateway: Gateway,
+  protocols: readonly string[],
+  modules: ReadonlyMap<string, string> = new Map(),
+): string {
+  const named = protocols.map((p) => (modules.has(p) ? `${p} (${modules.get(p)})` : p));
   const { host, port } = gateway.socks;
   return [
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
     '',
     `  SOCKS4 proxy   ${host}:${port}`,
-    `  G2G endpoint   ${gateway.g2g.host}:${gateway.g2g.port}`,
+    `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
     gateway.metricsAddress
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',
-    `  protocols      ${protocols.join(', ') || 'none (relay only)'}`,
+    `  protocols      ${named.join(', ') || 'none (relay only)'}`,
     '',
     'Point your IM client at it: in its connection or proxy settings choose SOCKS4 (or SOCKS4a),',
     `host ${host}, port ${port}, no authentication, and log in as usual. Your own server still sees`,
@@ -86,11 +204,54 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
   ].join('\n');
 }
 
+/** Exit code when the gateway cannot start (a port taken, an address not ours). */
+export const EXIT_START_FAILED = 3;
+
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not on this machine',
+};
+
+/** One line saying why the gateway did not start, naming the listener and the flag that moves it. */
+export function describeStartFailure(error: unknown, config: GatewayConfig): string {
+  const e = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall === 'listen' && typeof e.port === 'number') {
+    const listeners = [
+      { name: 'SOCKS4', flag: '--socks', at: config.socks },
+      { name: 'G2G', flag: '--g2g', at: config.g2g },
+      { name: 'metrics', flag: '--metrics', at: config.metrics || undefined },
+    ];
+    const which = listeners.find((l) => l.at?.port === e.port);
+    const why = (e.code && LISTEN_ERRORS[e.code]) ?? e.message;
+    return (
+      `crosstalk gateway: cannot listen${which ? ` for ${which.name}` : ''} on ${e.address}:${e.port}: ` +
+      `${why} (${e.code})${which ? `; choose another with ${which.flag} host:port` : ''}`
+    );
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `crosstalk gateway: could not start: ${message.split('\n')[0]}`;
+}
+
 /** `crosstalk gateway`: runs until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions, io: CliIo): Promise<number> {
-  const config = await resolveGatewayConfig(o);
-  const running = await startGatewayFromConfig(registry, config);
-  await write(io.stdout, describeGateway(running, config.codecs ?? registry.protocols()));
+  const resolved = await resolveGatewayConfig(o);
+  const codecs = await resolveGatewayCodecs(
+    registry,
+    resolved,
+    { ...o, ...(o.config ? { configFile: o.config } : {}) },
+    io.cwd,
+  );
+  const config = { ...resolved, codecs: codecs.protocols };
+  let running: Gateway;
+  try {
+    running = await startGatewayFromConfig(codecs.registry, config);
+  } catch (error) {
+    // createGateway has closed whatever it opened, so returning lets the process exit.
+    await write(io.stderr, `${describeStartFailure(error, config)}\n`);
+    return EXIT_START_FAILED;
+  }
+  await write(io.stdout, describeGateway(running, codecs.protocols, codecs.modules));
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -39,6 +39,45 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const dht = new MemoryDht();
   const people: Participant[] = [];
   const cleanup: (() => Promise<void>)[] = [];
+  const showGateways = options.showGateways !== false;
+  // A gateway reports a translation once the far gateway has taken the event, which is after the
+  // far client may already have it. So that the transcript reads in causal order, a line saying
+  // what a client saw waits (briefly) for the gateway line that carried it.
+  const carried: { key: string; seq: number }[] = [];
+  const waiters = new Set<() => void>();
+  let seq = 0;
+  const carry = (key: string, line: string) => {
+    carried.push({ key, seq: ++seq });
+    say(line);
+    for (const wake of [...waiters]) wake();
+  };
+  const keyOf = (kind: string, from: Address, to: Address) =>
+    `${kind} ${formatAddress(from)} ${formatAddress(to)}`;
+  /** Prints `line` once a gateway has reported carrying `kind` from -> to after `since`. */
+  const seen = async (line: string, cause: { kind: string; from: Address; to: Address }, since: number) => {
+    const key = keyOf(cause.kind, cause.from, cause.to);
+    const found = () => {
+      const i = carried.findIndex((c) => c.key === key && c.seq > since);
+      if (i >= 0) carried.splice(i, 1);
+      return i >= 0;
+    };
+    if (showGateways && !found()) {
+      await new Promise<void>((resolve) => {
+        // Bounded: the report follows the delivery within milliseconds; never hold the demo up.
+        const timer = setTimeout(done, 2_000);
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        }
+        function check() {
+          if (found()) done();
+        }
+        waiters.add(check);
+      });
+    }
+    say(line);
+  };
   try {
     for (const network of options.networks) {
       let fixture: NetworkFixture;
@@ -57,12 +96,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         logger: false,
       });
       cleanup.push(() => gateway.close());
-      if (options.showGateways !== false) {
+      if (showGateways) {
         gateway.on((e) => {
           if (e.type === 'translated' && 'from' in e.event) {
-            const to = 'to' in e.event && e.event.to ? formatAddress(e.event.to) : '';
-            say(
-              `   [gateway ${network.label}] ${e.event.kind} ${formatAddress(e.event.from)} -> ${to}: ${e.from} -> ${e.to}`,
+            const to = 'to' in e.event && e.event.to ? e.event.to : undefined;
+            carry(
+              to ? keyOf(e.event.kind, e.event.from, to) : '',
+              `   [gateway ${network.label}] ${e.event.kind} ${formatAddress(e.event.from)} -> ${to ? formatAddress(to) : ''}: ${e.from} -> ${e.to}`,
             );
           } else if (e.type === 'pending-held') {
             say(
@@ -98,42 +138,61 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         await b.driver.logout();
         say(`${name(b)} logged out`);
       }
-      await a.driver.addBuddy(b.address, `hi, it's ${a.address.user}`);
       say(`${name(a)} adds ${formatAddress(b.address)}`);
+      let since = seq;
+      await a.driver.addBuddy(b.address, `hi, it's ${a.address.user}`);
       if (offline) {
         await b.driver.login();
         say(`${name(b)} logs back in`);
       }
       await b.driver.nextBuddyRequest(a.address, 20_000);
-      say(
-        `${name(b)} sees a buddy request from ${formatAddress(a.address)}${offline ? ' (it waited while they were offline)' : ''}`,
-      );
-      await b.driver.answerBuddyRequest(a.address, true);
+      const request = `${name(b)} sees a buddy request from ${formatAddress(a.address)}`;
+      if (offline) say(`${request} (it waited while they were offline)`);
+      else await seen(request, { kind: 'buddy-request', from: a.address, to: b.address }, since);
       say(`${name(b)} accepts`);
+      since = seq;
+      await b.driver.answerBuddyRequest(a.address, true);
       const answer = await a.driver.nextBuddyResponse(b.address, 20_000);
-      say(`${name(a)} sees the answer: ${answer.accepted ? 'accepted' : 'denied'}`);
+      await seen(
+        `${name(a)} sees the answer: ${answer.accepted ? 'accepted' : 'denied'}`,
+        { kind: 'buddy-response', from: b.address, to: a.address },
+        since,
+      );
     }
 
     for (const [a, b] of pairs) {
       const hello = `héllo ${b.address.user}, wörld ✓ — from ${a.label}`;
+      let since = seq;
       await a.driver.sendTyping(b.address, 'composing');
-      say(`${name(b)} sees ${formatAddress(a.address)} ${await b.driver.nextTyping(a.address)}`);
+      const typing = await b.driver.nextTyping(a.address);
+      await seen(
+        `${name(b)} sees ${formatAddress(a.address)} ${typing}`,
+        { kind: 'typing', from: a.address, to: b.address },
+        since,
+      );
+      since = seq;
       await a.driver.sendIm(b.address, hello);
-      say(`${name(b)} got: "${await b.driver.nextIm(a.address)}"`);
+      const got = await b.driver.nextIm(a.address);
+      await seen(`${name(b)} got: "${got}"`, { kind: 'im', from: a.address, to: b.address }, since);
+      since = seq;
       await b.driver.sendIm(a.address, `こんにちは ${a.address.user} 👋`);
-      say(`${name(a)} got: "${await a.driver.nextIm(b.address)}"`);
+      const reply = await a.driver.nextIm(b.address);
+      await seen(`${name(a)} got: "${reply}"`, { kind: 'im', from: b.address, to: a.address }, since);
     }
 
+    // Each change on its own: away, seen as away; back, seen as online.
     const [first, second] = [pairs[0]![0], pairs[0]![1]];
-    await second.driver.setPresence('away', 'at lunch');
+    const presence = { kind: 'presence', from: second.address, to: first.address };
     say(`${name(second)} goes away ("at lunch")`);
-    say(
-      `${name(first)} sees ${formatAddress(second.address)} ${await first.driver.nextPresence(second.address, 'away')}`,
-    );
+    let since = seq;
+    await second.driver.setPresence('away', 'at lunch');
+    const away = await first.driver.nextPresence(second.address, 'away');
+    await seen(`${name(first)} sees ${formatAddress(second.address)} ${away}`, presence, since);
+    say(`${name(second)} is back`);
+    since = seq;
     await second.driver.setPresence('online');
-    say(
-      `${name(first)} sees ${formatAddress(second.address)} ${await first.driver.nextPresence(second.address, 'online')} again`,
-    );
+    const back = await first.driver.nextPresence(second.address, 'online');
+    await seen(`${name(first)} sees ${formatAddress(second.address)} ${back} again`, presence, since);
 
     for (const p of [first, second]) await p.driver.logout();
     say(`${name(first)} and ${name(second)} log out`);

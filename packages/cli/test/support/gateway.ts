@@ -1,9 +1,9 @@
 import { stanza } from '@crosstalk/codec-xmpp';
 import { addressKey, type MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gateway';
+import { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { builtInCodecs } from '../../src/codecs.js';
-import type { Dial } from '../../src/drivers/index.js';
+import type { Dial, NetworkFixture, UserDriver } from '../../src/drivers/index.js';
 
 /** Gateways started so far in this test file, for the names `E2E_DEBUG` traces them by. */
 let started = 0;
@@ -12,13 +12,14 @@ let started = 0;
  * A real gateway with every built-in codec on `dht`, its SOCKS4 front on a free loopback port.
  * `E2E_DEBUG=1`: every event it reports goes to stderr, to see where a step stopped.
  */
-export async function startGateway(dht: MemoryDht): Promise<Gateway> {
+export async function startGateway(dht: MemoryDht, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const g = await createGateway({
     codecs: builtInCodecs(),
     dht,
     canonical: stanza,
     socks: { port: 0 },
     logger: false,
+    ...options,
   });
   if (process.env.E2E_DEBUG) trace(`G${++started}`, g);
   return g;
@@ -76,4 +77,36 @@ export function watchGateway(g: Gateway | undefined): { verified: string[]; inte
     if (e.type === 'delivered') intercepted.push(`delivered ${e.event.kind}`);
   });
   return { verified, intercepted };
+}
+
+/**
+ * The gateways and users a test file starts, closed together after each test: `gateway(dht)` starts
+ * one (as `startGateway`), `user(fixture, name, via)` makes a driver whose connections go through it.
+ */
+export function testGateways() {
+  const gateways: Gateway[] = [];
+  const drivers: UserDriver[] = [];
+  return {
+    async gateway(dht: MemoryDht, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
+      const g = await startGateway(dht, options);
+      gateways.push(g);
+      return g;
+    },
+    user(fixture: NetworkFixture, name: string, via: Gateway): UserDriver {
+      const d = fixture.driver(name, through(via));
+      drivers.push(d);
+      return d;
+    },
+    async closeAll(): Promise<void> {
+      for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
+      for (const g of gateways.splice(0)) await g.close();
+    },
+  };
+}
+
+/** How many refusals a gateway counted with `reason` (`crosstalk_refused_total{reason}`). */
+export async function refusals(g: Gateway, reason: string): Promise<number> {
+  return (await g.metrics.refused.get()).values
+    .filter((v) => v.labels.reason === reason)
+    .reduce((sum, v) => sum + v.value, 0);
 }

@@ -71,7 +71,7 @@ function ownPresence(events: readonly CanonicalEvent[]): CanonicalEvent | undefi
 }
 
 /**
- * The OSCAR proxy session (DESIGN.md "Codec contract"). One per proxied TCP connection: the auth
+ * The OSCAR proxy session (docs/DESIGN.md "Codec contract"). One per proxied TCP connection: the auth
  * connection (BUCP or roasted-password login) or a BOS/service connection entered with a cookie.
  *
  * Identity: the auth connection reports `identified` from the login request and records the BOS

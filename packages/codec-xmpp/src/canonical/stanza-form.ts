@@ -16,7 +16,7 @@ import { encodeUtf8 } from '../xml/utf8.js';
 
 /**
  * The canonical stanza form: every canonical event as one self-contained XMPP stanza, the default
- * G2G wire format (DESIGN.md; XMPP stanzas, as in the CrossTalk paper). Standard extensions carry
+ * G2G wire format (docs/DESIGN.md "Codec contract"; XMPP stanzas, as in the CrossTalk paper). Standard extensions carry
  * what they can (XEP-0071 XHTML-IM, XEP-0085 chat states, XEP-0203 delay, XEP-0319 idle, XEP-0172
  * nick, XEP-0446/0447 file metadata, XEP-0166 Jingle); `urn:crosstalk:0` elements carry the rest
  * (invisible presence, markup that is not well-formed XML, the SDP of a call offer), so that

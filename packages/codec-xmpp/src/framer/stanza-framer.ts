@@ -10,10 +10,11 @@ import {
   TruncatedStreamError,
   toProtocolError,
 } from '@crosstalk/core';
+import { NestingTooDeepError } from '../errors/errors.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
 
 export interface StanzaFramerOptions extends FramerOptions {
-  /** Deepest element nesting accepted inside one stanza (default 128). */
+  /** Deepest element nesting accepted inside one stanza, the stanza being depth 1 (default 128). */
   maxDepth?: number;
 }
 
@@ -361,11 +362,12 @@ export class StanzaFramer implements Framer {
         return this.#emit(chunk, end, frames, stop);
       }
       this.#depth = 1;
-    } else if (!selfClosing) {
+    } else {
+      // An empty element counts as deep as any other (the frame codec's parsers count the same).
       if (this.#depth + 1 > this.#maxDepth) {
-        throw this.#malformed(`elements nested deeper than ${this.#maxDepth}`, end - 1);
+        throw new NestingTooDeepError(this.#maxDepth, { offset: this.#at(end - 1) });
       }
-      this.#depth++;
+      if (!selfClosing) this.#depth++;
     }
     this.#state = CONTENT;
     return false;
@@ -431,10 +433,13 @@ export class StanzaFramer implements Framer {
     this.#pendingLength = size;
   }
 
+  /** The stream offset of index `i` of the chunk being scanned. */
+  #at(i: number): number {
+    return this.#offset + this.#pendingLength + i - this.#start;
+  }
+
   #malformed(message: string, at: number): MalformedFrameError {
-    return new MalformedFrameError(PROTOCOL, message, {
-      offset: this.#offset + this.#pendingLength + at - this.#start,
-    });
+    return new MalformedFrameError(PROTOCOL, message, { offset: this.#at(at) });
   }
 
   #fail(error: ProtocolError): ProtocolError {

@@ -8,6 +8,7 @@ import {
 } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
 import { isXmlName, malformed, scanComment, scanPi, scanStartTag } from '../xml/lexer.js';
+import { StanzaBudget } from '../xml/limits.js';
 import type { XmlElement } from '../xml/node.js';
 import { createXmlParser, type XmlParserOptions } from '../xml/parse.js';
 import { writeElement, writeStartTag } from '../xml/serialize.js';
@@ -48,6 +49,8 @@ export interface XmppFrameCodec extends FrameCodec<XmppFrame> {
 
 export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec {
   const parser = createXmlParser(options);
+  // The caps for what the codec reads itself (stream headers, stream-level PIs and end tags).
+  const budget = new StanzaBudget(options);
 
   const decodeText = (text: string): XmppFrame => {
     const c0 = text.charCodeAt(0);
@@ -57,7 +60,7 @@ export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec
     }
     const c1 = text.charCodeAt(1);
     if (c1 === 0x3f) {
-      const pi = scanPi(text, 0);
+      const pi = scanPi(text, 0, budget.reset());
       if (pi.end !== text.length) throw malformed('content after a processing instruction', pi.end);
       return { type: 'pi', target: pi.node.target, data: pi.node.data };
     }
@@ -70,6 +73,7 @@ export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec
     if (c1 === 0x2f) {
       const m = /^<\/([^\s>]+)([ \t\r\n]*)>$/.exec(text);
       if (!m || !isXmlName(m[1]!)) throw malformed('bad end tag at stream level', 0);
+      budget.name(m[1]!.length, 2);
       return m[2]
         ? { type: 'stream-close', name: m[1]!, closeTail: m[2] }
         : { type: 'stream-close', name: m[1]! };
@@ -77,7 +81,7 @@ export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec
     // The framer cuts a start tag alone only for a stream header (local name "stream"), so the
     // decoder applies the same rule.
     if (isStreamHeaderName(text)) {
-      const tag = scanStartTag(text, 0);
+      const tag = scanStartTag(text, 0, budget.reset());
       if (!tag.selfClosing) {
         if (tag.end !== text.length) throw malformed('content after the stream header', tag.end);
         return { type: 'stream-open', element: tag.el };

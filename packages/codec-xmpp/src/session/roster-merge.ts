@@ -12,7 +12,7 @@ export interface RosterMergeResult {
 }
 
 /**
- * Roster merging (DESIGN.md, manager step 3): appends the user's foreign buddies to the roster
+ * Roster merging (docs/DESIGN.md "Gateway engine", step 3): appends the user's foreign buddies to the roster
  * result the server sends (RFC 6121 §2.1.4), as JIDs (`bob@yahoo`, `a\40hotmail.com@msn`).
  * Changes `iq` in place; returns undefined when the result holds no roster (RFC 6121 §2.6.3:
  * an empty result means "your cached roster is current").

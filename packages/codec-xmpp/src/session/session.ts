@@ -1,6 +1,7 @@
 import {
   type Address,
   addressEquals,
+  addressKey,
   type CanonicalEvent,
   type Direction,
   emptyOutput,
@@ -19,6 +20,7 @@ import {
   toProtocolError,
   UnsupportedEventError,
 } from '@crosstalk/core';
+import { isStanzaLimitError } from '../errors/errors.js';
 import { StanzaFramer, type StanzaFramerOptions } from '../framer/stanza-framer.js';
 import type { XmppFrame, XmppFrameCodec } from '../frames/frame.js';
 import { addressToJid, jidToAddress } from '../jid/jid.js';
@@ -29,6 +31,7 @@ import { XmppTranslator } from '../translator/translator.js';
 import { childElements, element, getAttr, localName, textOf, type XmlElement } from '../xml/node.js';
 import { writeElement } from '../xml/serialize.js';
 import { encodeUtf8 } from '../xml/utf8.js';
+import { BoundedIds } from './bounded-ids.js';
 import { mergeRoster } from './roster-merge.js';
 import { saslUsername } from './sasl-identity.js';
 
@@ -46,7 +49,7 @@ interface ServerAction {
 }
 
 /**
- * The proxy session for one XMPP client connection (DESIGN.md, "Proxy session").
+ * The proxy session for one XMPP client connection (docs/DESIGN.md "Codec contract", proxy session).
  *
  * - Before the login is confirmed it is a pure relay that watches: every frame passes with its
  *   original bytes. It reports `identified` from the SASL exchange (or the bound JID) and
@@ -76,10 +79,10 @@ export class XmppSession implements ProxySession {
   #clientDomain: string | undefined;
   #saslMechanism: string | undefined;
   #saslSucceeded = false;
-  readonly #bindIds = new Set<string>();
-  readonly #rosterGets = new Set<string>();
+  readonly #bindIds = new BoundedIds(16);
+  readonly #rosterGets = new BoundedIds(16);
   /** Ids of iq requests we injected towards the client: its answers are ours, not the server's. */
-  readonly #injected = new Set<string>();
+  readonly #injected = new BoundedIds(1024);
 
   constructor(ctx: SessionContext, options: XmppSessionOptions) {
     this.#ctx = ctx;
@@ -182,7 +185,9 @@ export class XmppSession implements ProxySession {
     try {
       frame = this.#frames.decode(raw, side);
     } catch (error) {
-      if (!isCrossTalkError(error)) throw error;
+      // Past a parser cap (README, "Parser limits"): nothing is relayed and the session ends with
+      // the typed error (the framer takes it as its own, see `#pump`); so does anything untyped.
+      if (!isCrossTalkError(error) || isStanzaLimitError(error)) throw error;
       // Framed but not well-formed XML: relayed as it is; the far end answers it (RFC 6120 §4.9.3.13).
       forward.push(raw);
       out.events.push({ type: 'untranslated', direction: side, error: toProtocolError(error, PROTOCOL) });
@@ -293,14 +298,19 @@ export class XmppSession implements ProxySession {
     const parsed = items.map((c) => ({ c, address: jidToAddress(getAttr(c.el, 'jid')) }));
     if (!parsed.every((p) => p.address !== undefined && this.#ctx.isForeign(p.address))) return false;
     const owner = this.#user!;
-    const known = this.#ctx.foreignRoster(owner);
+    // By address (the first item of each), so a set of many items costs one look-up each.
+    const known = new Map<string, RosterItem>();
+    for (const k of this.#ctx.foreignRoster(owner)) {
+      const key = addressKey(k.address);
+      if (!known.has(key)) known.set(key, k);
+    }
     // RFC 6121 §2.3.2: the server answers the set with a result and pushes the change.
     const to = this.#translator.selfJid;
     out.toClient.push(encodeUtf8(writeElement(element('iq', { type: 'result', id: getAttr(iq, 'id'), to }))));
     const changed: RosterItem[] = [];
     for (const { c, address } of parsed) {
       const remove = getAttr(c.el, 'subscription') === 'remove';
-      const current = known.find((k) => addressEquals(k.address, address!));
+      const current = known.get(addressKey(address!));
       const name = getAttr(c.el, 'name');
       const item: RosterItem = {
         address: address!,

@@ -1,5 +1,6 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
+import type { StanzaBudget } from './limits.js';
 import type { Quote, XmlText } from './node.js';
 
 /**
@@ -117,7 +118,7 @@ function malformed(message: string, offset?: number): MalformedFrameError {
 /** Set by `resolve` on text: false once a spelling differs from what `escapeText` writes. */
 let defaultSpelling = true;
 
-function resolve(raw: string, attr: boolean, offset: number | undefined): string {
+function resolve(raw: string, attr: boolean, offset: number | undefined, budget?: StanzaBudget): string {
   const special = attr ? ATTR_REFS : TEXT_REFS;
   special.lastIndex = 0;
   let out = '';
@@ -127,6 +128,7 @@ function resolve(raw: string, attr: boolean, offset: number | undefined): string
     const c = raw.charCodeAt(i);
     out += raw.slice(last, i);
     if (c === 0x26) {
+      budget?.reference(offset);
       const semi = raw.indexOf(';', i + 1);
       if (semi < 0 || semi - i > 12) throw malformed('an "&" that does not start a reference', offset);
       const body = raw.slice(i + 1, semi);
@@ -175,10 +177,10 @@ const TEXT_RAW_SPECIAL = /[&\r>\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udf
  * A text node from raw character data: the resolved text, and the raw spelling only when
  * `escapeText(text)` would not give it back (decided while resolving, without re-escaping).
  */
-export function textFromRaw(raw: string, offset?: number): XmlText {
+export function textFromRaw(raw: string, offset?: number, budget?: StanzaBudget): XmlText {
   if (!TEXT_RAW_SPECIAL.test(raw)) return { type: 'text', text: raw };
   defaultSpelling = !TEXT_LITERAL_NOT_DEFAULT.test(raw) && !(SURROGATE.test(raw) && LONE_SURROGATE.test(raw));
-  const text = raw.indexOf('&') < 0 && raw.indexOf('\r') < 0 ? raw : resolve(raw, false, offset);
+  const text = raw.indexOf('&') < 0 && raw.indexOf('\r') < 0 ? raw : resolve(raw, false, offset, budget);
   return defaultSpelling ? { type: 'text', text } : { type: 'text', text, raw };
 }
 
@@ -187,9 +189,14 @@ export function textFromRaw(raw: string, offset?: number): XmlText {
 const ATTR_RAW_SPECIAL = /[&"'\u0000-\u001f\ud800-\udfff\ufffe\uffff]/;
 
 /** An attribute value from its raw spelling: the value, and the spelling when it is not the default. */
-export function attrFromRaw(raw: string, quote: Quote, offset?: number): { value: string; raw?: string } {
+export function attrFromRaw(
+  raw: string,
+  quote: Quote,
+  offset?: number,
+  budget?: StanzaBudget,
+): { value: string; raw?: string } {
   if (!ATTR_RAW_SPECIAL.test(raw)) return { value: raw };
-  const value = decodeAttr(raw, offset);
+  const value = decodeAttr(raw, offset, budget);
   return escapeAttr(value, quote) === raw ? { value } : { value, raw };
 }
 
@@ -199,6 +206,6 @@ export function decodeText(raw: string, offset?: number): string {
 
 const ATTR_REFERENCE_OR_SPACE = /[&\t\n\r]/;
 
-export function decodeAttr(raw: string, offset?: number): string {
-  return ATTR_REFERENCE_OR_SPACE.test(raw) ? resolve(raw, true, offset) : raw;
+export function decodeAttr(raw: string, offset?: number, budget?: StanzaBudget): string {
+  return ATTR_REFERENCE_OR_SPACE.test(raw) ? resolve(raw, true, offset, budget) : raw;
 }

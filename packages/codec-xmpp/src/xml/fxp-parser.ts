@@ -1,5 +1,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { NestingTooDeepError } from '../errors/errors.js';
 import { malformed, scanEndTag, scanMisc, scanStartTag } from './lexer.js';
+import type { StanzaBudget } from './limits.js';
 import type { XmlElement } from './node.js';
 
 /**
@@ -39,7 +41,8 @@ export function createFxpParser(maxDepth: number): XMLParser {
     captureMetaData: true,
     maxNestedTags: maxDepth,
     strictReservedNames: true,
-    jPath: true,
+    // We pass no callbacks: a jPath string would only be built per element, O(depth) each time.
+    jPath: false,
   });
 }
 
@@ -53,14 +56,19 @@ function nodeName(node: FxpNode): string | undefined {
   return undefined;
 }
 
-function build(s: string, node: FxpNode, depth: number, maxDepth: number): { el: XmlElement; end: number } {
-  if (depth > maxDepth) throw malformed(`elements nested deeper than ${maxDepth}`);
+function build(
+  s: string,
+  node: FxpNode,
+  depth: number,
+  budget: StanzaBudget,
+): { el: XmlElement; end: number } {
   const meta = node[META];
   const name = nodeName(node);
   if (!meta || meta.endIndex === undefined || name === undefined) {
     throw malformed('fast-xml-parser reported an element without a position');
   }
-  const tag = scanStartTag(s, meta.startIndex);
+  budget.depth(depth, meta.startIndex);
+  const tag = scanStartTag(s, meta.startIndex, budget);
   const el = tag.el;
   if (el.name !== name) throw malformed(`fast-xml-parser and the source disagree at <${el.name}>`);
   if (tag.selfClosing) return { el, end: tag.end };
@@ -71,22 +79,28 @@ function build(s: string, node: FxpNode, depth: number, maxDepth: number): { el:
     if (childName === undefined || childName.startsWith('#') || childName.startsWith('?')) continue;
     const start = child[META]?.startIndex;
     if (start === undefined || start < at) throw malformed('fast-xml-parser reported elements out of order');
-    scanMisc(s, at, start, el.children);
-    const built = build(s, child, depth + 1, maxDepth);
+    scanMisc(s, at, start, el.children, budget);
+    const built = build(s, child, depth + 1, budget);
     el.children.push(built.el);
     at = built.end;
   }
   const close = s.lastIndexOf('</', meta.endIndex - 1);
   if (close < at) throw malformed(`no end tag for <${el.name}>`);
-  scanMisc(s, at, close, el.children);
+  scanMisc(s, at, close, el.children, budget);
   const end = scanEndTag(s, close, el);
   if (end !== meta.endIndex) throw malformed(`fast-xml-parser and the source disagree at </${el.name}>`);
   if (el.children.length === 0) el.selfClosing = false;
   return { el, end };
 }
 
-/** Parses one whole element (a stanza) with fast-xml-parser; the string must hold nothing else. */
-export function parseWithFxp(parser: XMLParser, s: string, maxDepth: number): XmlElement {
+// What fast-xml-parser throws past `maxNestedTags` (OrderedObjParser.js): our depth cap, reached first.
+const FXP_TOO_DEEP = 'Maximum nested tags exceeded';
+
+/**
+ * Parses one whole element (a stanza) with fast-xml-parser; the string must hold nothing else.
+ * `budget` (reset by the caller) carries the caps; fast-xml-parser's own nesting cap is ours.
+ */
+export function parseWithFxp(parser: XMLParser, s: string, budget: StanzaBudget): XmlElement {
   // fast-xml-parser's parser is lenient by design (it drops `<a b=c/>`'s attribute, accepts
   // `<a></b>`); its validator is not, so it runs first.
   const valid = XMLValidator.validate(s, { allowBooleanAttributes: false, unpairedTags: [] });
@@ -95,14 +109,16 @@ export function parseWithFxp(parser: XMLParser, s: string, maxDepth: number): Xm
   try {
     tree = parser.parse(s) as FxpNode[];
   } catch (error) {
-    throw malformed(`not well-formed: ${error instanceof Error ? error.message : String(error)}`);
+    const message = error instanceof Error ? error.message : String(error);
+    if (message === FXP_TOO_DEEP) throw new NestingTooDeepError(budget.limits.maxDepth);
+    throw malformed(`not well-formed: ${message}`);
   }
   const roots = tree.filter((n) => {
     const name = nodeName(n);
     return name !== undefined && !name.startsWith('#') && !name.startsWith('?');
   });
   if (roots.length !== 1 || tree.length !== 1) throw malformed('a frame must hold exactly one element');
-  const { el, end } = build(s, roots[0]!, 1, maxDepth);
+  const { el, end } = build(s, roots[0]!, 1, budget);
   if (end !== s.length) throw malformed('content after the element');
   return el;
 }

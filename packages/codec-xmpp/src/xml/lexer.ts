@@ -1,6 +1,7 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { PROTOCOL } from '../protocol.js';
 import { attrFromRaw, textFromRaw } from './escape.js';
+import type { StanzaBudget } from './limits.js';
 import type { XmlAttribute, XmlCdata, XmlComment, XmlElement, XmlNode, XmlPi, XmlText } from './node.js';
 
 /**
@@ -48,13 +49,29 @@ export interface StartTag {
   selfClosing: boolean;
 }
 
-/** Reads `<name attr='v' ...>` or `<name .../>` starting at the `<` at `at`. */
-export function scanStartTag(s: string, at: number): StartTag {
+// Up to this many attributes, a repeated name is found by comparing with each earlier one (faster
+// than a set for the few attributes real elements have); past it, a set keeps the check O(1).
+const LINEAR_DUPLICATE_CHECK = 8;
+
+/** `xmlns` or `xmlns:prefix`: a namespace declaration (Namespaces in XML 1.0 §3). */
+function isDeclaration(name: string): boolean {
+  return name.startsWith('xmlns') && (name.length === 5 || name.charCodeAt(5) === 0x3a);
+}
+
+/**
+ * Reads `<name attr='v' ...>` or `<name .../>` starting at the `<` at `at`, checking the names,
+ * attributes, namespace declarations and references it holds against `budget`'s caps.
+ */
+export function scanStartTag(s: string, at: number, budget: StanzaBudget): StartTag {
   let i = at + 1;
   if (!isNameStart(s.charCodeAt(i))) throw malformed('an element name must follow "<"', at);
   while (isNameChar(s.charCodeAt(i))) i++;
+  budget.name(i - at - 1, at + 1);
   const el: XmlElement = { type: 'element', name: s.slice(at + 1, i), attrs: [], children: [] };
+  const attrs = el.attrs;
   const length = s.length;
+  let declarations = 0;
+  let names: Set<string> | undefined;
   for (;;) {
     const wsStart = i;
     while (isXmlSpace(s.charCodeAt(i))) i++;
@@ -69,8 +86,11 @@ export function scanStartTag(s: string, at: number): StartTag {
     // XML 1.0 §3.1: attributes are separated from the name and from each other by whitespace.
     if (i === wsStart || !isNameStart(c)) throw malformed(`bad attribute syntax in <${el.name}>`, i);
     const nameStart = i;
+    budget.attribute(el.name, attrs.length, nameStart);
     while (isNameChar(s.charCodeAt(i))) i++;
+    budget.name(i - nameStart, nameStart);
     const name = s.slice(nameStart, i);
+    if (isDeclaration(name)) budget.declaration(++declarations, nameStart);
     const eqStart = i;
     while (isXmlSpace(s.charCodeAt(i))) i++;
     if (s.charCodeAt(i) !== 0x3d) throw malformed(`attribute ${name} has no value`, i);
@@ -84,17 +104,26 @@ export function scanStartTag(s: string, at: number): StartTag {
     const raw = s.slice(i + 1, valueEnd);
     if (raw.indexOf('<') >= 0) throw malformed(`"<" in the value of attribute ${name}`, i);
     const quote = q === 0x27 ? "'" : '"';
-    const spelled = attrFromRaw(raw, quote, i);
+    const spelled = attrFromRaw(raw, quote, i, budget);
     const attr: XmlAttribute = { name, value: spelled.value };
     if (quote === '"') attr.quote = '"';
     if (spelled.raw !== undefined) attr.raw = spelled.raw;
     const space = s.slice(wsStart, nameStart);
     if (space !== ' ') attr.space = space;
     if (eq !== '=') attr.eq = eq;
-    for (const other of el.attrs) {
-      if (other.name === name) throw malformed(`attribute ${name} repeated in <${el.name}>`, nameStart);
+    // XML 1.0 §3.1, well-formedness constraint "Unique Att Spec".
+    let repeated = false;
+    if (names !== undefined) repeated = names.has(name);
+    else if (attrs.length < LINEAR_DUPLICATE_CHECK) {
+      for (let k = 0; k < attrs.length; k++) if (attrs[k]!.name === name) repeated = true;
+    } else {
+      names = new Set();
+      for (let k = 0; k < attrs.length; k++) names.add(attrs[k]!.name);
+      repeated = names.has(name);
     }
-    el.attrs.push(attr);
+    if (repeated) throw malformed(`attribute ${name} repeated in <${el.name}>`, nameStart);
+    names?.add(name);
+    attrs.push(attr);
     i = valueEnd + 1;
   }
 }
@@ -130,10 +159,11 @@ export function scanCdata(s: string, at: number): Scanned<XmlCdata> {
   return { node: { type: 'cdata', text: s.slice(at + 9, close) }, end: close + 3 };
 }
 
-export function scanPi(s: string, at: number): Scanned<XmlPi> {
+export function scanPi(s: string, at: number, budget: StanzaBudget): Scanned<XmlPi> {
   let i = at + 2;
   if (!isNameStart(s.charCodeAt(i))) throw malformed('a processing instruction needs a target', at);
   while (isNameChar(s.charCodeAt(i))) i++;
+  budget.name(i - at - 2, at + 2);
   const target = s.slice(at + 2, i);
   const close = s.indexOf('?>', i);
   if (close < 0) throw malformed('unterminated processing instruction', at);
@@ -142,8 +172,8 @@ export function scanPi(s: string, at: number): Scanned<XmlPi> {
   return { node: { type: 'pi', target, data }, end: close + 2 };
 }
 
-export function textNode(raw: string, at: number): XmlText {
-  return textFromRaw(raw, at);
+export function textNode(raw: string, at: number, budget: StanzaBudget): XmlText {
+  return textFromRaw(raw, at, budget);
 }
 
 /**
@@ -151,20 +181,20 @@ export function textNode(raw: string, at: number): XmlText {
  * processing instructions (XML inside a stanza, RFC 6120 §11.1 restricts what senders may use,
  * not what we must read). Used by the fast-xml-parser path between the elements it reported.
  */
-export function scanMisc(s: string, from: number, to: number, out: XmlNode[]): void {
+export function scanMisc(s: string, from: number, to: number, out: XmlNode[], budget: StanzaBudget): void {
   let i = from;
   while (i < to) {
     const lt = s.indexOf('<', i);
     if (lt < 0 || lt >= to) {
-      out.push(textNode(s.slice(i, to), i));
+      out.push(textNode(s.slice(i, to), i, budget));
       return;
     }
-    if (lt > i) out.push(textNode(s.slice(i, lt), i));
+    if (lt > i) out.push(textNode(s.slice(i, lt), i, budget));
     let scanned: Scanned<XmlNode>;
     if (s.startsWith('<!--', lt)) scanned = scanComment(s, lt);
     else if (s.startsWith('<![CDATA[', lt)) scanned = scanCdata(s, lt);
     else if (s.charCodeAt(lt + 1) === 0x3f) {
-      scanned = scanPi(s, lt);
+      scanned = scanPi(s, lt, budget);
       if (scanned.node.type === 'pi' && scanned.node.target.toLowerCase() === 'xml') {
         throw malformed('an XML declaration inside an element', lt);
       }
@@ -179,10 +209,15 @@ export function scanMisc(s: string, from: number, to: number, out: XmlNode[]): v
  * Our fast path: reads the element starting at `at` when it holds only elements, attributes and
  * text (what nearly every stanza is). Returns undefined on a comment, CDATA section or processing
  * instruction, leaving those to the fast-xml-parser path. Iterative, so nesting is bounded by
- * `maxDepth`, never by the call stack.
+ * `budget`'s depth cap, never by the call stack; one pass, each character read a bounded number of
+ * times.
  */
-export function parseElementFast(s: string, at: number, maxDepth: number): Scanned<XmlElement> | undefined {
-  const first = scanStartTag(s, at);
+export function parseElementFast(
+  s: string,
+  at: number,
+  budget: StanzaBudget,
+): Scanned<XmlElement> | undefined {
+  const first = scanStartTag(s, at, budget);
   const root = first.el;
   if (first.selfClosing) return { node: root, end: first.end };
   const stack: XmlElement[] = [];
@@ -191,7 +226,7 @@ export function parseElementFast(s: string, at: number, maxDepth: number): Scann
   for (;;) {
     const lt = s.indexOf('<', i);
     if (lt < 0) throw malformed(`unclosed element <${current.name}>`, i);
-    if (lt > i) current.children.push(textNode(s.slice(i, lt), i));
+    if (lt > i) current.children.push(textNode(s.slice(i, lt), i, budget));
     const next = s.charCodeAt(lt + 1);
     if (next === 0x2f) {
       i = scanEndTag(s, lt, current);
@@ -202,11 +237,11 @@ export function parseElementFast(s: string, at: number, maxDepth: number): Scann
     } else if (next === 0x21 || next === 0x3f) {
       return undefined;
     } else {
-      const tag = scanStartTag(s, lt);
+      budget.depth(stack.length + 2, lt);
+      const tag = scanStartTag(s, lt, budget);
       current.children.push(tag.el);
       i = tag.end;
       if (!tag.selfClosing) {
-        if (stack.length + 2 > maxDepth) throw malformed(`elements nested deeper than ${maxDepth}`, lt);
         stack.push(current);
         current = tag.el;
       }

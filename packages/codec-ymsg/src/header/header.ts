@@ -26,7 +26,7 @@ export interface YmsgHeader {
  * for `readHeader`), so the framer and `decode` use `readHeader`; this parser serves the mock
  * server and scripted client (`./testing`), and a property test holds the two to the same answers.
  */
-export const ymsgHeaderParser = new Parser()
+const headerParser = new Parser()
   .endianness('big')
   .uint32('magic', { assert: MAGIC })
   .uint16('version')
@@ -35,7 +35,18 @@ export const ymsgHeaderParser = new Parser()
   .uint16('service')
   .uint32('status')
   .uint32('sessionId');
-ymsgHeaderParser.compile();
+headerParser.compile();
+
+/**
+ * What the compiled header parser offers. Declared here rather than as binary-parser's `Parser`,
+ * whose types its ESM entry does not ship: the published declarations must not need them.
+ */
+export interface YmsgHeaderParser {
+  /** The header fields plus `magic`; throws when the magic is not "YMSG". */
+  parse(bytes: Uint8Array): YmsgHeader & { magic: number };
+}
+
+export const ymsgHeaderParser: YmsgHeaderParser = headerParser;
 
 /** binary-parser's reading of a whole frame's header; its assertion errors become typed errors. */
 export function parseHeader(frame: Uint8Array): YmsgHeader {
@@ -43,9 +54,7 @@ export function parseHeader(frame: Uint8Array): YmsgHeader {
     throw new MalformedFrameError(PROTOCOL, `a header is ${HEADER_SIZE} bytes, got ${frame.length}`);
   }
   try {
-    const { version, vendor, length, service, status, sessionId } = ymsgHeaderParser.parse(
-      frame,
-    ) as YmsgHeader;
+    const { version, vendor, length, service, status, sessionId } = ymsgHeaderParser.parse(frame);
     return { version, vendor, length, service, status, sessionId };
   } catch (cause) {
     throw new MalformedFrameError(PROTOCOL, 'bad magic: a YMSG frame starts with "YMSG"', { cause });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  type Address,
   bytesEqual,
   type Codec,
   concatBytes,
@@ -9,6 +10,13 @@ import {
   toHex,
 } from '@crosstalk/core';
 import fc from 'fast-check';
+import type { LoginScript, RefusedLogin } from './login-script.js';
+import { foreignBuddyOf, sessionChecks } from './session-checks.js';
+import {
+  type TranslationCheckOptions,
+  translationRoundTrip,
+  translationSetup,
+} from './translation-checks.js';
 
 /** A byte stream one side of a real or reference session wrote, used as a golden. */
 export interface CodecGolden {
@@ -32,12 +40,27 @@ export interface CodecSuiteOptions {
   sniffYes: readonly SniffSample[];
   /** Other protocols' first bytes: `sniff` must answer `no`. HTTP and TLS are always added. */
   sniffNo?: readonly SniffSample[];
-  /** Cap used for the garbage runs, small so that oversize paths are reached. Default 4096. */
+  /**
+   * `maxFrameSize` given to the framers of the garbage runs and of the endless-stream check, small
+   * so that the oversize paths are reached: frames and buffers must stay within it. Default 4096.
+   */
   garbageMaxFrameSize?: number;
   /** fast-check runs for the garbage property. Default 300. */
   garbageRuns?: number;
   /** Streams longer than this are split at sampled offsets rather than every one. Default 2048. */
   exhaustiveSplitLimit?: number;
+  /**
+   * Real logins that reach `verified` (`LoginScript`): the session checks (identity gate, a login
+   * the server never confirms, outbound, `self`, `deliver`) and the login translation check run on
+   * them. Without any, those checks are not registered: supply at least one.
+   */
+  logins?: readonly LoginScript[];
+  /** Logins the server refuses: no session may verify, and the gate holds throughout. */
+  refusedLogins?: readonly RefusedLogin[];
+  /** Which addresses are foreign, for translators and sessions. Default: `defaultIsForeign(codec.networks)`. */
+  isForeign?: (a: Address) => boolean;
+  /** Tuning of the translation checks (what the protocol cannot carry as generated). */
+  translation?: TranslationCheckOptions;
 }
 
 export interface Check {
@@ -80,6 +103,9 @@ function assertTyped(error: unknown, where: string): void {
     assert.fail(`${where}: threw an untyped error: ${error instanceof Error ? error.stack : String(error)}`);
   }
 }
+
+/** At default settings, a framer holding this much of a stream that never completes a frame has no cap. */
+const ENDLESS_RUN = 16 * 1024 * 1024;
 
 const HTTP = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
 const TLS = Uint8Array.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
@@ -335,6 +361,68 @@ export function codecChecks(options: CodecSuiteOptions): Check[] {
   });
 
   checks.push({
+    name: 'a stream that never completes a frame is refused before its buffer passes the cap (set, and by default)',
+    run() {
+      // Real first bytes (so the header checks pass), then one byte repeated: a line that never
+      // ends, a length-prefixed body that never completes, text that never closes an element.
+      const starts: { direction: Direction; head: Uint8Array }[] = [
+        { direction: 'client', head: new Uint8Array(0) },
+        { direction: 'server', head: new Uint8Array(0) },
+        ...options.sniffYes.map((s) => ({ direction: s.direction, head: s.bytes })),
+      ];
+      for (const { direction, head } of starts) {
+        for (const filler of [0x41, 0x00]) {
+          for (const capped of [true, false]) {
+            const cap = capped ? garbageMax : ENDLESS_RUN / 2;
+            const f = capped
+              ? codec.createFramer(direction, { maxFrameSize: garbageMax })
+              : framer(direction);
+            const chunk = new Uint8Array(capped ? 512 : 64 * 1024).fill(filler);
+            const where = `${direction} stream of 0x${filler.toString(16)} after ${head.length} real bytes${capped ? `, maxFrameSize ${garbageMax}` : ', default settings'}`;
+            let failed: unknown;
+            let pushed = 0;
+            try {
+              for (const frame of f.push(head))
+                assert.ok(frame.length <= cap, `${where}: a frame of ${frame.length} bytes`);
+              while (pushed < (capped ? 4 * garbageMax : ENDLESS_RUN) && !f.error) {
+                for (const frame of f.push(chunk)) {
+                  assert.ok(frame.length <= cap, `${where}: a frame of ${frame.length} bytes`);
+                }
+                pushed += chunk.length;
+                assert.ok(
+                  f.buffered <= cap,
+                  capped
+                    ? `${where}: the framer holds ${f.buffered} bytes beyond its ${garbageMax} cap`
+                    : `${where}: the framer holds ${f.buffered} bytes: nothing caps it at default settings`,
+                );
+              }
+            } catch (error) {
+              if (error instanceof assert.AssertionError) throw error;
+              assertTyped(error, where);
+              failed = error;
+            }
+            failed ??= f.error;
+            if (failed === undefined) continue; // the filler made whole frames, each within the cap
+            assertTyped(failed, where);
+            let again: unknown;
+            try {
+              f.push(Uint8Array.of(filler));
+            } catch (error) {
+              again = error;
+            }
+            assert.ok(
+              again !== undefined,
+              `${where}: the framer accepted bytes after its error (not terminal)`,
+            );
+            assertTyped(again, `${where}, push after the error`);
+            assert.ok(f.error !== undefined, `${where}: framer.error unset after an error`);
+          }
+        }
+      }
+    },
+  });
+
+  checks.push({
     name: 'sniff recognises the first bytes and never says no to a prefix',
     run() {
       assert.ok(options.sniffYes.length > 0, 'no sniff samples given');
@@ -356,5 +444,37 @@ export function codecChecks(options: CodecSuiteOptions): Check[] {
     },
   });
 
+  const setup = translationSetup(codec, options);
+  checks.push({
+    name: 'translator: generated events come back through fromEvent, encode, framer, decode and toEvents with their kind, from, to and text',
+    run: translationRoundTrip(setup, options.translation?.runs ?? 50),
+  });
+  if (options.logins?.length) {
+    const sessionSetup = { ...setup, foreignBuddy: foreignBuddyOf(setup.isForeign) };
+    checks.push(...sessionChecks(sessionSetup, options.logins, options.refusedLogins ?? []));
+  }
+
   return checks;
+}
+
+/** One failed check of `checkCodec`. */
+export interface CheckFailure {
+  check: string;
+  error: unknown;
+}
+
+/**
+ * Runs every check of the codec suite and returns the failures (empty when the codec passes):
+ * the suite without vitest, for tests of the suite itself and for tools.
+ */
+export async function checkCodec(options: CodecSuiteOptions): Promise<CheckFailure[]> {
+  const failures: CheckFailure[] = [];
+  for (const check of codecChecks(options)) {
+    try {
+      await check.run();
+    } catch (error) {
+      failures.push({ check: check.name, error });
+    }
+  }
+  return failures;
 }

@@ -120,6 +120,42 @@ export function dhtChecks(options: DhtSuiteOptions): Check[] {
       ),
     },
     {
+      name: 'one publisher cannot fill a key: its share is capped, and others still publish',
+      run: withDht({ maxValuesPerKey: 4, maxValuesPerPublisher: 2 }, async ({ dht }) => {
+        await dht.put('loc', v('junk1'), { secret: 'squatter' });
+        await dht.put('loc', v('junk2'), { secret: 'squatter' });
+        await rejects(
+          dht.put('loc', v('junk3'), { secret: 'squatter' }),
+          'ERR_DHT_PUBLISHER_QUOTA',
+          'a third value from one publisher',
+        );
+        // Values stored without a secret share one anonymous quota.
+        await dht.put('loc', v('anon1'));
+        await dht.put('loc', v('anon2'));
+        await rejects(dht.put('loc', v('anon3')), 'ERR_DHT_PUBLISHER_QUOTA', 'a third anonymous value');
+        // Full (4 of 4). A publisher with nothing stored displaces the largest holder's oldest value.
+        await dht.put('loc', v('genuine'), { secret: 'bob-gateway' });
+        const stored = strings(await dht.get('loc'));
+        assert.ok(stored.includes('genuine'), `the newcomer's value is stored: ${stored}`);
+        assert.equal(stored.length, 4);
+        assert.ok(!stored.includes('junk1'), `the oldest value of a largest holder made room: ${stored}`);
+      }),
+    },
+    {
+      name: 'a crowd of one-value publishers cannot lock a newcomer out for good',
+      run: withDht({ maxValuesPerKey: 3, maxValuesPerPublisher: 2 }, async ({ dht }) => {
+        for (const name of ['x', 'y', 'z']) await dht.put('k', v(name), { secret: name });
+        await dht.put('k', v('newcomer'), { secret: 'w' });
+        assert.ok(strings(await dht.get('k')).includes('newcomer'));
+        // Holding as many as anyone else, a second value of the newcomer's does not displace others.
+        await rejects(
+          dht.put('k', v('second'), { secret: 'w' }),
+          'ERR_DHT_KEY_FULL',
+          'a full key, fair share held',
+        );
+      }),
+    },
+    {
       name: 'returned values are copies: mutating them or the put buffer changes nothing stored',
       run: withDht(undefined, async ({ dht }) => {
         const value = v('abc');

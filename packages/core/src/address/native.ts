@@ -1,5 +1,5 @@
 import { type Address, formatAddress } from './address.js';
-import { BUILT_IN_NETWORKS, rulesFor } from './networks.js';
+import { isKnownNetwork, rulesFor } from './networks.js';
 
 /**
  * Foreign buddies live inside native buddy lists under a native name: `bob@yahoo` as an AIM
@@ -7,10 +7,9 @@ import { BUILT_IN_NETWORKS, rulesFor } from './networks.js';
  * helpers are the generic mapping every codec starts from.
  */
 
-/** Default foreign test when no gateway says otherwise: a built-in network other than the own one. */
+/** Default foreign test when no gateway says otherwise: a known network (built in, or defined by a codec) other than the own one. */
 export function defaultIsForeign(ownNetworks: readonly string[]): (a: Address) => boolean {
-  return (a) =>
-    (BUILT_IN_NETWORKS as readonly string[]).includes(a.network) && !ownNetworks.includes(a.network);
+  return (a) => isKnownNetwork(a.network) && !ownNetworks.includes(a.network);
 }
 
 /** The native name of `a` on a network whose own users are on `ownNetworks`. */

@@ -116,7 +116,14 @@ const builtIn: ReadonlyMap<string, NetworkRules> = new Map([
   ['yahoo', yahoo],
   ['msn', msn],
 ]);
-const defined = new Map<string, NetworkRules>();
+/**
+ * Networks that codecs (or applications) defined. Process-wide, under a registered symbol, like the
+ * codec brand: an application may load an ESM and a CJS copy of core, and both must agree.
+ */
+const REGISTRY = Symbol.for('@crosstalk/core/network-rules');
+const shared = globalThis as Record<symbol, unknown>;
+shared[REGISTRY] ??= new Map<string, NetworkRules>();
+const defined = shared[REGISTRY] as Map<string, NetworkRules>;
 
 /** Rules for one network id. XMPP domains are any network id with a dot, or `localhost`. */
 export function rulesFor(network: string): NetworkRules {
@@ -138,6 +145,22 @@ export function defineNetworkRules(network: string, rules: Partial<NetworkRules>
 
 /** The built-in network ids that are not XMPP domains. */
 export const BUILT_IN_NETWORKS = ['aol', 'icq', 'msn', 'yahoo'] as const;
+
+/** True for a built-in network id. */
+export function isBuiltInNetwork(network: string): boolean {
+  return builtIn.has(network.toLowerCase());
+}
+
+/** Built-in networks and those a codec or `defineNetworkRules` defined (XMPP domains are not listed). */
+export function knownNetworks(): string[] {
+  return [...BUILT_IN_NETWORKS, ...defined.keys()];
+}
+
+/** True when `network` is built in or was defined by a codec: an address there can be foreign. */
+export function isKnownNetwork(network: string): boolean {
+  const lower = network.toLowerCase();
+  return builtIn.has(lower) || defined.has(lower);
+}
 
 /** True for XMPP-style networks (DNS domains). */
 export function isDomainNetwork(network: string): boolean {

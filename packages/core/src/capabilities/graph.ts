@@ -1,8 +1,9 @@
+import type { Codec } from '../codec/contract.js';
 import { InvalidCapabilityError, NoTranslationPathError } from '../errors/errors.js';
 import type { Feature } from '../model/features.js';
 
 /**
- * The capability graph (DESIGN.md): vertices are formats (`oscar`, `canonical`, `exit:sip`),
+ * The capability graph (docs/DESIGN.md "Capability graph"): vertices are formats (`oscar`, `canonical`, `exit:sip`),
  * edges are capabilities, provided by a local codec or by a gateway advertised in the DHT
  * under `cap:<from>><to>`. `compose` finds the cheapest loop-free chain that keeps what is required.
  */
@@ -62,6 +63,38 @@ export class CapabilityGraph {
   /** Declares which features a format itself has, so `compose` can say what a chain loses. */
   setFormat(format: string, features: readonly Feature[]): this {
     this.#formats.set(format, new Set(features));
+    return this;
+  }
+
+  /**
+   * A local codec: its protocol becomes a format with the codec's declared features, and its two
+   * edges (`protocol>canonical`, `canonical>protocol`) preserve exactly those features.
+   */
+  addCodec(
+    codec: Pick<Codec, 'protocol' | 'features'>,
+    options: { cost?: number; canonical?: string } = {},
+  ): this {
+    const features = [...codec.features];
+    const canonical = options.canonical ?? 'canonical';
+    const provider = { kind: 'local', codec: codec.protocol } as const;
+    const cost = options.cost ?? 1;
+    this.setFormat(codec.protocol, features);
+    this.add({
+      id: `local:${codec.protocol}>${canonical}`,
+      from: codec.protocol,
+      to: canonical,
+      cost,
+      preserves: features,
+      provider,
+    });
+    this.add({
+      id: `local:${canonical}>${codec.protocol}`,
+      from: canonical,
+      to: codec.protocol,
+      cost,
+      preserves: features,
+      provider,
+    });
     return this;
   }
 
@@ -166,7 +199,8 @@ export class CapabilityGraph {
       kept = kept ? new Set(step.preserves.filter((f) => kept!.has(f))) : new Set(step.preserves);
     }
     const preserves = [...(kept ?? this.#formats.get(from) ?? [])].sort();
-    const source = this.#formats.get(from) ?? new Set(steps.flatMap((s) => s.preserves));
+    // Without a declared format, the source has at most what its first hop carries out of it.
+    const source = this.#formats.get(from) ?? new Set(steps[0]?.preserves ?? []);
     const loses = [...source].filter((f) => !(kept ?? source).has(f)).sort();
     return { from, to, steps, cost, preserves, loses };
   }

@@ -8,7 +8,7 @@ import type {
 } from '../model/events.js';
 
 /**
- * The abstract client API (DESIGN.md, wave 2): what a new client, or the shim in front of an
+ * The abstract client API (docs/DESIGN.md "Client API"): what a new client, or the shim in front of an
  * encrypted base client, offers its application. Implemented in `@crosstalk/shim`; only the
  * contract lives here.
  */

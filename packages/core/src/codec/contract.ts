@@ -1,4 +1,5 @@
 import type { Address } from '../address/address.js';
+import type { NetworkRules } from '../address/networks.js';
 import { joinBytes } from '../bytes/bytes.js';
 import type { ProtocolError } from '../errors/errors.js';
 import type { CanonicalEvent, RosterItem } from '../model/events.js';
@@ -174,7 +175,7 @@ export interface VirtualEndpoints {
   release(host: string, port: number): void;
 }
 
-/** What the engine gives each session: small and explicit (DESIGN.md, "One login, several connections"). */
+/** What the engine gives each session: small and explicit (docs/DESIGN.md "One login, several connections"). */
 export interface SessionContext {
   readonly connectionId: string;
   /** Where the client asked to connect. */
@@ -195,7 +196,13 @@ export interface SessionContext {
 
 export interface CodecInit {
   protocol: string;
+  /**
+   * Network ids this codec's users are on (`aol`, `yahoo`, `irc`). Every one that is not built in
+   * becomes a known network when the codec is defined, so other protocols see it as foreign.
+   */
   networks: readonly string[];
+  /** Naming rules for the codec's own networks (validation and normalisation of user names). */
+  networkRules?: Readonly<Record<string, Partial<NetworkRules>>>;
   features: FeatureSet;
   /** Sniff order when several codecs might match; higher first. An explicit field, never registration order. */
   priority?: number;

@@ -1,3 +1,4 @@
+import { defineNetworkRules, isBuiltInNetwork } from '../address/networks.js';
 import { InvalidCodecError } from '../errors/errors.js';
 import { type Codec, type CodecInit, codecSymbol, type FrameCodec } from './contract.js';
 
@@ -16,6 +17,16 @@ export function defineCodec<F>(
   }
   for (const fn of ['sniff', 'createFramer', 'openSession', 'createTranslator'] as const) {
     if (typeof init[fn] !== 'function') throw new InvalidCodecError(`codec ${init.protocol} lacks ${fn}()`);
+  }
+  for (const network of Object.keys(init.networkRules ?? {})) {
+    if (!init.networks.includes(network))
+      throw new InvalidCodecError(
+        `codec ${init.protocol} has rules for ${network}, which is not one of its networks`,
+      );
+  }
+  // Its networks become known (and so foreign to other protocols); built-in ones keep their rules.
+  for (const network of init.networks) {
+    if (!isBuiltInNetwork(network)) defineNetworkRules(network, init.networkRules?.[network] ?? {});
   }
   return Object.freeze({
     ...init,

@@ -16,6 +16,12 @@ export interface DhtLimits {
   maxValueBytes: number;
   /** Most live values one key holds. */
   maxValuesPerKey: number;
+  /**
+   * Most live values one publisher holds under one key. A publisher is the secret its values were
+   * stored with (values stored without one share a single anonymous share), so that one publisher
+   * cannot fill a key that others publish under (a user's location, pending requests).
+   */
+  maxValuesPerPublisher: number;
   /** Longest TTL accepted, ms. */
   maxTtl: number;
   /** TTL when `put` names none, ms. */
@@ -26,6 +32,7 @@ export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
   maxKeyBytes: 256,
   maxValueBytes: 64 * 1024,
   maxValuesPerKey: 256,
+  maxValuesPerPublisher: 32,
   maxTtl: 24 * 60 * 60 * 1000,
   defaultTtl: 10 * 60 * 1000,
 });
@@ -34,7 +41,12 @@ export interface Dht {
   readonly limits: DhtLimits;
   /**
    * Adds `value` under `key`. Putting a value already there (byte-equal) refreshes its TTL.
-   * Throws `DhtKeyTooLargeError`, `DhtValueTooLargeError`, `DhtKeyFullError`, `InvalidTtlError`,
+   * Fair share: a publisher over `maxValuesPerPublisher` gets `DhtPublisherQuotaError`; when the
+   * key is full, a publisher holding fewer values than the key's largest holder displaces that
+   * holder's oldest value, so no one publisher, and no crowd of them, can lock a newcomer out for
+   * good (it can only contest the key).
+   * Throws `DhtKeyTooLargeError`, `DhtValueTooLargeError`, `DhtKeyFullError` (full, and this
+   * publisher already holds as many as anyone), `DhtPublisherQuotaError`, `InvalidTtlError`,
    * or `DhtSecretMismatchError` when re-putting a value owned by another secret.
    */
   put(key: string, value: Uint8Array, options?: DhtPutOptions): Promise<void>;

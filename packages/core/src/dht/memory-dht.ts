@@ -4,6 +4,7 @@ import {
   DhtInvalidKeyError,
   DhtKeyFullError,
   DhtKeyTooLargeError,
+  DhtPublisherQuotaError,
   DhtSecretMismatchError,
   DhtValueTooLargeError,
   InvalidTtlError,
@@ -58,7 +59,10 @@ export class MemoryDht implements Dht {
       existing.secret = options.secret;
       return;
     }
-    if (live.length >= this.limits.maxValuesPerKey) throw new DhtKeyFullError(this.limits.maxValuesPerKey);
+    const mine = live.filter((s) => s.secret === options.secret).length;
+    if (mine >= this.limits.maxValuesPerPublisher)
+      throw new DhtPublisherQuotaError(this.limits.maxValuesPerPublisher);
+    if (live.length >= this.limits.maxValuesPerKey) this.#displace(live, mine);
     live.push({ value: value.slice(), expires, secret: options.secret });
     this.#store.set(key, live);
   }
@@ -101,6 +105,19 @@ export class MemoryDht implements Dht {
     if (live.length === 0) this.#store.delete(key);
     else if (live.length !== stored.length) this.#store.set(key, live);
     return live.length === stored.length ? stored : live;
+  }
+
+  /**
+   * The key is full: the largest holder's oldest value makes room for a publisher that holds fewer
+   * (values are kept in arrival order, so the first one found is the oldest).
+   */
+  #displace(live: Stored[], mine: number): void {
+    const counts = new Map<string | undefined, number>();
+    for (const s of live) counts.set(s.secret, (counts.get(s.secret) ?? 0) + 1);
+    const most = Math.max(...counts.values());
+    if (mine >= most) throw new DhtKeyFullError(this.limits.maxValuesPerKey);
+    const index = live.findIndex((s) => counts.get(s.secret) === most);
+    live.splice(index, 1);
   }
 
   #checkKey(key: string): void {

@@ -271,6 +271,15 @@ export class DhtKeyFullError extends CrossTalkError {
 }
 
 /** `remove` named a value that was stored under a different secret (or none). */
+/** One publisher (one secret) already holds its share of a key: others keep room to publish. */
+export class DhtPublisherQuotaError extends CrossTalkError {
+  override readonly name = 'DhtPublisherQuotaError';
+  readonly code = 'ERR_DHT_PUBLISHER_QUOTA';
+  constructor(readonly limit: number) {
+    super(`this publisher already holds the maximum of ${limit} values under this DHT key`);
+  }
+}
+
 export class DhtSecretMismatchError extends CrossTalkError {
   override readonly name = 'DhtSecretMismatchError';
   readonly code = 'ERR_DHT_SECRET_MISMATCH';
@@ -296,6 +305,32 @@ export class DhtClosedError extends CrossTalkError {
   constructor() {
     super('the DHT has been closed');
   }
+}
+
+// ---------------------------------------------------------------- gateway-to-gateway transports
+
+/**
+ * A G2G peer did not prove the key it was expected to hold: another key answered the dial, the
+ * Noise handshake failed, or a gateway tried to link to itself.
+ */
+export class G2gAuthError extends CrossTalkError {
+  override readonly name = 'G2gAuthError';
+  readonly code = 'ERR_G2G_AUTH';
+}
+
+/** A G2G peer did not complete its handshake in time (accepted and dialled connections alike). */
+export class G2gHandshakeTimeoutError extends CrossTalkError {
+  override readonly name = 'G2gHandshakeTimeoutError';
+  readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no G2G handshake within ${timeoutMs} ms`);
+  }
+}
+
+/** A contact (from a location record) this transport cannot dial: another transport's, or malformed. */
+export class G2gContactError extends CrossTalkError {
+  override readonly name = 'G2gContactError';
+  readonly code = 'ERR_G2G_CONTACT';
 }
 
 // ---------------------------------------------------------------- plugins and client API

@@ -3,7 +3,7 @@ import { type Address, address, formatAddress, parseAddress } from '../address/a
 import { isCrossTalkError } from '../errors/errors.js';
 
 /**
- * The canonical model: every event kind DESIGN.md names, as zod schemas. In memory an address is
+ * The canonical model: every event kind docs/DESIGN.md names, as zod schemas. In memory an address is
  * an `Address` object; the JSON form (CLI, G2G, DHT) writes it as the string `user@network`.
  * Schemas are codecs: `z.decode` turns JSON into events, `z.encode` turns events into JSON.
  */

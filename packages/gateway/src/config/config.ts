@@ -11,15 +11,69 @@ const HostPort = z.object({
   port: z.number().int().min(0).max(65535),
 });
 
+/** `host:port` as a string (a DHT bootstrap node). */
+const HostPortString = z
+  .string()
+  .regex(/^(?:\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'expected host:port')
+  .refine((value) => Number(value.slice(value.lastIndexOf(':') + 1)) <= 65535, 'port out of range');
+
+/**
+ * The directory's substrate: `memory` (one process, the embedded default) or `hyperdht` (gateways
+ * on separate hosts share a DHT; G2G links then go over hyperdht too).
+ */
+const DhtConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('memory') }).strict(),
+  z
+    .object({
+      kind: z.literal('hyperdht'),
+      /** DHT nodes to join through (`crosstalk dht-node`); at least one. */
+      bootstrap: z.array(HostPortString).min(1, 'name at least one bootstrap node (host:port)'),
+      /** The address this gateway's own DHT node binds (loopback and any port by default). */
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(0),
+    })
+    .strict(),
+]);
+
+/**
+ * A `codecs` entry: a protocol name (`oscar`, or one a loaded codec module defines) or a codec
+ * module for the CLI to load: a package name with an optional subpath (`@acme/codec-irc`,
+ * `codec-irc/line`, npm's naming rules) or a path (`./my-codec.js`, `/opt/codecs/irc.mjs`,
+ * a `file:` URL). The CLI decides which: a name no codec has is loaded as a package.
+ */
+const PACKAGE_SPECIFIER = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*(?:\/[^\s\\]+)?$/;
+const PATH_SPECIFIER = /^(?:\.{1,2}(?:[\\/]|$)|[\\/]|[A-Za-z]:[\\/]|file:)/;
+const CodecEntry = z
+  .string()
+  .min(1, 'an empty codec entry')
+  .refine((entry) => !/[\u0000-\u001f\u007f]/.test(entry) && entry.trim() === entry, {
+    error: (issue) => `${JSON.stringify(issue.input)} has control characters or surrounding spaces`,
+  })
+  .refine((entry) => PACKAGE_SPECIFIER.test(entry) || PATH_SPECIFIER.test(entry), {
+    error: (issue) =>
+      `${JSON.stringify(issue.input)} is neither a protocol name nor a module specifier (a package ` +
+      'name such as @acme/codec-irc, or a path starting with ./, ../ or /)',
+  });
+
 export const GatewayConfigSchema = z
   .object({
+    dht: DhtConfig.default({ kind: 'memory' }),
     socks: HostPort.default({ host: '127.0.0.1', port: 1080 }),
     g2g: HostPort.default({ host: '127.0.0.1', port: 0 }),
     metrics: z.union([HostPort, z.literal(false)]).default(false),
     /** Where hard state lives (key pair, foreign buddies, held requests); memory only when absent. */
     stateFile: z.string().optional(),
-    /** Protocols to proxy and translate; all the CLI knows when absent. */
-    codecs: z.array(z.string()).optional(),
+    /**
+     * Protocols to proxy and translate, each a protocol name or a codec module the CLI loads (see
+     * `CodecEntry`); all the CLI knows when absent.
+     */
+    codecs: z
+      .array(CodecEntry)
+      .superRefine((entries, ctx) => {
+        const twice = entries.find((entry, i) => entries.indexOf(entry) !== i);
+        if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `"${twice}" is listed twice` });
+      })
+      .optional(),
     upstream: z
       .object({
         allow: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
@@ -39,7 +93,19 @@ export const GatewayConfigSchema = z
         connect: z.number().positive().optional(),
         socksRequest: z.number().positive().optional(),
         sniff: z.number().positive().optional(),
+        g2gHandshake: z.number().positive().optional(),
       })
+      .strict()
+      .default({}),
+    /** Connection limits (the gateway's DEFAULT_LIMITS when absent). */
+    limits: z
+      .object({
+        socksConnections: z.number().int().positive().optional(),
+        socksConnectionsPerSource: z.number().int().positive().optional(),
+        g2gPending: z.number().int().positive().optional(),
+        g2gPendingPerSource: z.number().int().positive().optional(),
+      })
+      .strict()
       .default({}),
     maxBacklog: z.number().int().positive().optional(),
   })
@@ -82,4 +148,16 @@ export function parseHostPort(value: string, defaultHost = '127.0.0.1'): { host:
   const port = Number(match[2]);
   if (port > 65535) throw new InvalidConfigError(`port ${port} is out of range`);
   return { host: match[1] || defaultHost, port };
+}
+
+/** `host:port,host:port` -> the list, each checked; throws `InvalidConfigError` naming a bad one. */
+export function parseHostPortList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const { host, port } = parseHostPort(entry);
+      return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    });
 }

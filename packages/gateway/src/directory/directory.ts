@@ -4,14 +4,16 @@ import {
   addressKey,
   type BuddyRequestEvent,
   type BuddyResponseEvent,
+  type CanonicalEvent,
   type Dht,
   eventFromJson,
   eventToJson,
+  type G2gContact,
   isCrossTalkError,
   type PresenceEvent,
 } from '@crosstalk/core';
 import { z } from 'zod';
-import { InvalidRecordError } from '../errors/errors.js';
+import { InvalidRecordError, UnauthorisedRecordError } from '../errors/errors.js';
 import type { GatewayIdentity } from '../g2g/identity.js';
 import { type DirectoryRecord, encodeRecord, type RecordKind, signRecord, verifyRecord } from './records.js';
 
@@ -23,12 +25,17 @@ const MAX_VERIFIED = 50_000;
 
 export interface Location {
   gateway: string;
-  host: string;
-  port: number;
+  /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
+  contact: G2gContact;
   issuedAt: number;
 }
 
-const LocationBody = z.object({ host: z.string().max(255), port: z.number().int().min(1).max(65535) });
+/** A contact: flat JSON, a transport name and a few fields (the transport validates the rest). */
+const LocationBody = z
+  .object({ transport: z.string().min(1).max(64) })
+  .catchall(z.union([z.string().max(255), z.number(), z.boolean(), z.null()]))
+  .refine((body) => Object.keys(body).length <= 16, 'too many contact fields');
+const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
   dht: Dht;
@@ -42,8 +49,16 @@ export interface DirectoryOptions {
   maxPendingPerUser?: number;
   /** When set, only records from these gateways are believed. */
   trusted?: (gatewayId: string) => boolean;
-  /** Told about every record that failed verification (for logs and metrics). */
-  onRejected?: (key: string, reason: string) => void;
+  /**
+   * How far ahead of this gateway's clock a record may be dated, ms (default 30 s). Newest wins
+   * among location records, so a record dated ahead would win for as long as it lives.
+   */
+  maxClockSkew?: number;
+  /**
+   * Told about every record that failed verification or came from a gateway that may not say it
+   * (for logs and metrics); `code` is the refusal's error code.
+   */
+  onRejected?: (key: string, reason: string, code: string) => void;
   /** Told each time a record's signature is checked (for metrics: the cost of reads). */
   onVerified?: (kind: RecordKind) => void;
 }
@@ -62,7 +77,8 @@ export class Directory {
   readonly pendingTtl: number;
   readonly maxPendingPerUser: number;
   readonly #trusted: ((id: string) => boolean) | undefined;
-  readonly #onRejected: ((key: string, reason: string) => void) | undefined;
+  readonly maxClockSkew: number;
+  readonly #onRejected: ((key: string, reason: string, code: string) => void) | undefined;
   readonly #onVerified: ((kind: RecordKind) => void) | undefined;
   /** Records whose signatures were already verified, by their stored bytes. */
   readonly #verified = new Map<string, DirectoryRecord>();
@@ -77,6 +93,7 @@ export class Directory {
     this.pendingTtl = Math.min(options.pendingTtl ?? 24 * 60 * 60 * 1000, options.dht.limits.maxTtl);
     this.maxPendingPerUser = options.maxPendingPerUser ?? 32;
     this.#trusted = options.trusted;
+    this.maxClockSkew = options.maxClockSkew ?? 30_000;
     this.#onRejected = options.onRejected;
     this.#onVerified = options.onVerified;
     this.#secret = createHash('sha256').update(dhtSecretSeed(options.identity)).digest('hex');
@@ -85,11 +102,13 @@ export class Directory {
   static locationKey = (user: Address) => `loc:${addressKey(user)}`;
   static presenceKey = (user: Address) => `presence:${addressKey(user)}`;
   static pendingKey = (user: Address) => `pending:${addressKey(user)}`;
+  static homeKey = (user: Address) => `home:${addressKey(user)}`;
 
   // ------------------------------------------------------------ location
 
-  async publishLocation(user: Address, g2g: { host: string; port: number }): Promise<void> {
-    await this.#replace('location', Directory.locationKey(user), addressKey(user), g2g, this.softTtl);
+  /** Says that `user` is served here now, reachable at this gateway's G2G `contact`. */
+  async publishLocation(user: Address, contact: G2gContact): Promise<void> {
+    await this.#replace('location', Directory.locationKey(user), addressKey(user), contact, this.softTtl);
   }
 
   async withdrawLocation(user: Address): Promise<void> {
@@ -103,10 +122,41 @@ export class Directory {
     for (const r of records) {
       const body = LocationBody.safeParse(r.body);
       if (!body.success) continue;
-      if (!best || r.issuedAt > best.issuedAt)
-        best = { gateway: r.publisher, ...body.data, issuedAt: r.issuedAt };
+      // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
+      if (!best || r.issuedAt > best.issuedAt || (r.issuedAt === best.issuedAt && r.publisher < best.gateway))
+        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt };
     }
     return best;
+  }
+
+  // ------------------------------------------------------------ home: the gateway a user last logged in through
+
+  /**
+   * Records that `user` logged in through this gateway at `since` (kept for the pending TTL, long
+   * after the location expires): who may hold pending requests and answers from an offline user.
+   * A restart republishes the original `since`, so it never outbids a later login elsewhere.
+   */
+  async publishHome(user: Address, since: number): Promise<void> {
+    await this.#replace('home', Directory.homeKey(user), addressKey(user), { since }, this.pendingTtl);
+  }
+
+  /** The gateway `user` last logged in through, by the newest `since` no later than its record. */
+  async lookupHome(user: Address): Promise<{ gateway: string; since: number } | undefined> {
+    const records = await this.#read('home', Directory.homeKey(user), addressKey(user));
+    let best: { gateway: string; since: number } | undefined;
+    for (const r of records) {
+      const body = HomeBody.safeParse(r.body);
+      if (!body.success || body.data.since > r.issuedAt) continue;
+      const since = body.data.since;
+      if (!best || since > best.since || (since === best.since && r.publisher < best.gateway))
+        best = { gateway: r.publisher, since };
+    }
+    return best;
+  }
+
+  /** The gateway that speaks for `user` now: its location holder, or when offline its home. */
+  async gatewayOf(user: Address): Promise<string | undefined> {
+    return (await this.lookupLocation(user))?.gateway ?? (await this.lookupHome(user))?.gateway;
   }
 
   // ------------------------------------------------------------ presence
@@ -126,9 +176,23 @@ export class Directory {
     await this.#withdraw(Directory.presenceKey(user));
   }
 
+  /** The user's presence, believed only from the gateway that holds the user's location. */
   async lookupPresence(user: Address): Promise<PresenceEvent | undefined> {
-    const records = await this.#read('presence', Directory.presenceKey(user), addressKey(user));
-    const newest = records.sort((a, b) => b.issuedAt - a.issuedAt)[0];
+    const key = Directory.presenceKey(user);
+    const records = await this.#read('presence', key, addressKey(user));
+    if (records.length === 0) return undefined;
+    const holder = (await this.lookupLocation(user))?.gateway;
+    const entitled = records.filter((r) => {
+      if (r.publisher === holder) return true;
+      this.#reject(
+        key,
+        new UnauthorisedRecordError(
+          `presence of ${addressKey(user)} from ${r.publisher.slice(0, 12)}…, which does not hold their location`,
+        ),
+      );
+      return false;
+    });
+    const newest = entitled.sort((a, b) => b.issuedAt - a.issuedAt)[0];
     if (!newest) return undefined;
     try {
       const event = eventFromJson(newest.body);
@@ -148,17 +212,17 @@ export class Directory {
   async holdPending(request: PendingEvent, previous?: Uint8Array): Promise<Uint8Array | undefined> {
     const key = Directory.pendingKey(request.to);
     if (!previous) {
+      // The bound is per holder: another gateway's requests (or a squatter's) take none of ours.
       const existing = await this.#read('buddy-request', key, addressKey(request.to));
-      if (existing.length >= this.maxPendingPerUser) return undefined;
+      const mine = existing.filter((r) => r.publisher === this.#identity.id);
+      if (mine.length >= this.#pendingShare) return undefined;
     }
-    const record = signRecord(this.#identity, {
-      kind: 'buddy-request',
-      subject: addressKey(request.to),
-      body: eventToJson(request),
-      issuedAt: this.#now(),
-      ttl: this.pendingTtl,
-    });
-    const value = encodeRecord(record);
+    const value = this.#encode(
+      'buddy-request',
+      addressKey(request.to),
+      eventToJson(request),
+      this.pendingTtl,
+    );
     await this.#dht.put(key, value, { ttl: this.pendingTtl, secret: this.#secret });
     if (previous && Buffer.compare(previous, value) !== 0)
       await this.#dht.remove(key, previous, this.#secret).catch(() => false);
@@ -170,18 +234,50 @@ export class Directory {
     await this.#dht.remove(Directory.pendingKey(to), value, this.#secret).catch(() => false);
   }
 
-  /** Valid pending buddy requests and answers for `user`, each with the gateway that holds it. */
+  /**
+   * Valid pending buddy requests and answers for `user`, each with the gateway that holds it. A
+   * request or answer is believed only from its sender's gateway, checked now: the gateway that
+   * holds the sender's location, or, when the sender is offline, the one they last logged in through.
+   */
   async pendingFor(user: Address): Promise<{ request: PendingEvent; holder: string }[]> {
-    const records = await this.#read('buddy-request', Directory.pendingKey(user), addressKey(user));
+    const key = Directory.pendingKey(user);
+    const records = await this.#read('buddy-request', key, addressKey(user));
     const out: { request: PendingEvent; holder: string }[] = [];
+    const perHolder = new Map<string, number>();
+    const senders = new Map<string, Promise<string | undefined>>();
     for (const r of records) {
+      let event: CanonicalEvent;
       try {
-        const event = eventFromJson(r.body);
-        if (event.kind === 'buddy-request' || event.kind === 'buddy-response')
-          out.push({ request: event, holder: r.publisher });
+        event = eventFromJson(r.body);
       } catch {
-        this.#onRejected?.(Directory.pendingKey(user), 'pending request body is not a buddy request');
+        this.#reject(key, new InvalidRecordError('pending request body is not a buddy request'));
+        continue;
       }
+      if (
+        (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') ||
+        addressKey(event.to) !== addressKey(user)
+      ) {
+        this.#reject(
+          key,
+          new InvalidRecordError(`pending record for ${addressKey(user)} carries another event`),
+        );
+        continue;
+      }
+      const held = (perHolder.get(r.publisher) ?? 0) + 1;
+      perHolder.set(r.publisher, held);
+      if (held > this.#pendingShare) continue; // one holder's share, as when it was stored
+      const sender = addressKey(event.from);
+      if (!senders.has(sender)) senders.set(sender, this.gatewayOf(event.from));
+      if ((await senders.get(sender)) !== r.publisher) {
+        this.#reject(
+          key,
+          new UnauthorisedRecordError(
+            `a ${event.kind} from ${sender} held by ${r.publisher.slice(0, 12)}…, which is not ${sender}'s gateway`,
+          ),
+        );
+        continue;
+      }
+      out.push({ request: event, holder: r.publisher });
     }
     return out;
   }
@@ -202,9 +298,25 @@ export class Directory {
 
   // ------------------------------------------------------------ plumbing
 
+  /**
+   * A signed record that fits the DHT's value limit (1 KiB on hyperdht): a free-text field (a
+   * presence's status text, a request's message) is shortened until it does; anything else that
+   * does not fit is refused by the DHT's own size check.
+   */
+  #encode(kind: RecordKind, subject: string, body: unknown, ttl: number): Uint8Array {
+    const issuedAt = this.#now();
+    let current = body;
+    for (;;) {
+      const value = encodeRecord(signRecord(this.#identity, { kind, subject, body: current, issuedAt, ttl }));
+      if (value.length <= this.#dht.limits.maxValueBytes) return value;
+      const shorter = shortenText(current);
+      if (shorter === undefined) return value;
+      current = shorter;
+    }
+  }
+
   async #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
-    const record = signRecord(this.#identity, { kind, subject, body, issuedAt: this.#now(), ttl });
-    const value = encodeRecord(record);
+    const value = this.#encode(kind, subject, body, ttl);
     await this.#dht.put(key, value, { ttl, secret: this.#secret });
     const previous = this.#mine.get(key) ?? [];
     this.#mine.set(key, [value]);
@@ -217,9 +329,20 @@ export class Directory {
     this.#mine.delete(key);
   }
 
+  /** Requests one holder keeps for one user: the configured bound, within the DHT's per-publisher share. */
+  get #pendingShare(): number {
+    // Replacing a held value stores the new one before removing the old: one value of headroom.
+    return Math.max(1, Math.min(this.maxPendingPerUser, this.#dht.limits.maxValuesPerPublisher - 1));
+  }
+
+  #reject(key: string, error: Error): void {
+    this.#onRejected?.(key, error.message, isCrossTalkError(error) ? error.code : 'ERR_INVALID_RECORD');
+  }
+
   async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
     const out: DirectoryRecord[] = [];
     const now = this.#now();
+    const bounds = { maxSkew: this.maxClockSkew, maxLifetime: this.#dht.limits.maxTtl };
     for (const value of await this.#dht.get(key)) {
       try {
         // A signature is checked once per distinct stored value; expiry is checked on every read.
@@ -227,19 +350,22 @@ export class Directory {
         let record = this.#verified.get(memo);
         if (!record || record.kind !== kind || record.subject !== subject) {
           this.#onVerified?.(kind);
-          record = verifyRecord(value, { kind, subject, now });
+          record = verifyRecord(value, { kind, subject, now, ...bounds });
           if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
           this.#verified.set(memo, record);
         } else if (record.expiresAt <= now) {
           throw new InvalidRecordError('directory record has expired');
         }
         if (this.#trusted && !this.#trusted(record.publisher)) {
-          this.#onRejected?.(key, `publisher ${record.publisher.slice(0, 12)}… is not trusted`);
+          this.#reject(
+            key,
+            new UnauthorisedRecordError(`publisher ${record.publisher.slice(0, 12)}… is not trusted`),
+          );
           continue;
         }
         out.push(record);
       } catch (error) {
-        this.#onRejected?.(key, isCrossTalkError(error) ? error.message : String(error));
+        this.#reject(key, isCrossTalkError(error) ? error : new InvalidRecordError(String(error)));
       }
     }
     return out;
@@ -249,4 +375,18 @@ export class Directory {
 /** The DHT secret is derived from the gateway key, so it survives restarts with the key. */
 function dhtSecretSeed(identity: GatewayIdentity): string {
   return `${identity.exportPrivateKey()}\u0000crosstalk dht secret`;
+}
+
+/** `body` with its free-text field (`text`, `message`) halved, or undefined when it has none left. */
+function shortenText(body: unknown): unknown | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const record = body as Record<string, unknown>;
+  for (const field of ['message', 'text'] as const) {
+    const text = record[field];
+    if (typeof text !== 'string' || text.length === 0) continue;
+    // Halving converges in a few steps whatever the encoding costs per character.
+    const keep = text.slice(0, Math.floor(text.length / 2));
+    return { ...record, [field]: keep.length + 1 < text.length ? `${keep}…` : '' };
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidRecordError } from '../errors/errors.js';
+import { FutureRecordError, InvalidRecordError } from '../errors/errors.js';
 import { type GatewayIdentity, verifySignature } from '../g2g/identity.js';
 
 /**
@@ -9,7 +9,7 @@ import { type GatewayIdentity, verifySignature } from '../g2g/identity.js';
  */
 export const RecordSchema = z.object({
   v: z.literal(1),
-  kind: z.enum(['location', 'presence', 'buddy-request', 'capability']),
+  kind: z.enum(['location', 'home', 'presence', 'buddy-request', 'capability']),
   /** What the record is about: an address key, or a capability edge. */
   subject: z.string().min(1).max(512),
   /** The publishing gateway's id (its ed25519 public key, hex). */
@@ -75,7 +75,15 @@ export function encodeRecord(record: DirectoryRecord): Uint8Array {
  */
 export function verifyRecord(
   bytes: Uint8Array,
-  expect: { kind: RecordKind; subject: string; now: number },
+  expect: {
+    kind: RecordKind;
+    subject: string;
+    now: number;
+    /** How far ahead of `now` a record may be dated (clock skew between gateways), ms. */
+    maxSkew?: number;
+    /** Longest lifetime (expiresAt - issuedAt) a record of this kind may claim, ms. */
+    maxLifetime?: number;
+  },
 ): DirectoryRecord {
   let parsed: unknown;
   try {
@@ -93,6 +101,15 @@ export function verifyRecord(
     );
   }
   if (record.expiresAt <= expect.now) throw new InvalidRecordError('directory record has expired');
+  // A record dated ahead would win "newest" comparisons for as long as it lives: bounded clock.
+  if (expect.maxSkew !== undefined && record.issuedAt > expect.now + expect.maxSkew)
+    throw new FutureRecordError(
+      `directory record is dated ${record.issuedAt - expect.now} ms in the future (skew limit ${expect.maxSkew} ms)`,
+    );
+  if (expect.maxLifetime !== undefined && record.expiresAt - record.issuedAt > expect.maxLifetime)
+    throw new InvalidRecordError(
+      `directory record claims a lifetime of ${record.expiresAt - record.issuedAt} ms (limit ${expect.maxLifetime} ms)`,
+    );
   if (!verifySignature(record.publisher, signedBytes(record), Buffer.from(record.sig, 'hex'))) {
     throw new InvalidRecordError('directory record signature does not verify for its publisher');
   }

@@ -1,7 +1,15 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { type Codec, type CodecRegistry, isCrossTalkError, type SessionContext } from '@crosstalk/core';
-import { SocksProtocolError, UpstreamBlockedError, UpstreamUnreachableError } from '../errors/errors.js';
+import {
+  ProxyLoopError,
+  SocksProtocolError,
+  SocksTimeoutError,
+  TooManyConnectionsError,
+  TooManyFromSourceError,
+  UpstreamBlockedError,
+  UpstreamUnreachableError,
+} from '../errors/errors.js';
 import {
   parseSocks4Request,
   SOCKS4_CONNECT,
@@ -10,7 +18,7 @@ import {
   socks4Reply,
 } from '../socks/socks4.js';
 import { type ConnectionHooks, ProxiedConnection } from './connection.js';
-import type { UpstreamPolicy } from './policy.js';
+import type { OwnListeners, UpstreamPolicy } from './policy.js';
 import type { VirtualEndpointTable } from './virtual-endpoints.js';
 
 export interface SocksFrontOptions {
@@ -27,6 +35,12 @@ export interface SocksFrontOptions {
   sniffTimeout: number;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog: number;
+  /** Client connections held at once, at most; more are refused. Default: no limit. */
+  maxConnections?: number;
+  /** Client connections held at once from one source address, at most. Default: no limit. */
+  maxConnectionsPerSource?: number;
+  /** The gateway's own listeners: a CONNECT that would reach one is refused (`ProxyLoopError`). */
+  own?: OwnListeners;
   context(info: {
     id: string;
     codec: Codec;
@@ -36,8 +50,11 @@ export interface SocksFrontOptions {
   hooks: ConnectionHooks;
   /** A connection the gateway relays without a codec (unrecognised protocol). */
   onRelay?(info: { id: string; target: { host: string; port: number } }): void;
-  /** A SOCKS request refused, with why. */
-  onRefused?(info: { id: string; reason: unknown; request?: Socks4Request }): void;
+  /**
+   * A SOCKS request refused, or a connection refused or closed before its request was complete
+   * (over a limit, timed out), with why.
+   */
+  onRefused?(info: { id: string; reason: unknown; request?: Socks4Request; source?: string }): void;
   /** A connection the listener could not accept (EMFILE: out of file descriptors); it keeps listening. */
   onAcceptError?(error: Error): void;
 }
@@ -54,6 +71,8 @@ export class SocksFront {
   #server: Server | undefined;
   #next = 0;
   readonly #sockets = new Set<Socket>();
+  #clients = 0;
+  readonly #clientsBySource = new Map<string, number>();
 
   constructor(options: SocksFrontOptions) {
     this.#o = options;
@@ -69,6 +88,11 @@ export class SocksFront {
     return { host, port: (server.address() as { port: number }).port };
   }
 
+  /** The address the listener is bound to (a wildcard stays a wildcard), once listening. */
+  get boundAddress(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
+  }
+
   async close(): Promise<void> {
     if (!this.#server) return;
     const closed = once(this.#server, 'close');
@@ -82,12 +106,49 @@ export class SocksFront {
     socket.on('close', () => this.#sockets.delete(socket));
   }
 
+  /** Counts a client against the limits: its source, or undefined (the reason reported) when over one. */
+  #admit(id: string, client: Socket): string | undefined {
+    const address = client.remoteAddress;
+    if (!address) return undefined; // already gone
+    const source = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+    const fromSource = this.#clientsBySource.get(source) ?? 0;
+    const perSource = this.#o.maxConnectionsPerSource ?? Number.POSITIVE_INFINITY;
+    const total = this.#o.maxConnections ?? Number.POSITIVE_INFINITY;
+    const refusal =
+      fromSource >= perSource
+        ? new TooManyFromSourceError('socks', source, perSource)
+        : this.#clients >= total
+          ? new TooManyConnectionsError('socks', total)
+          : undefined;
+    if (refusal) {
+      this.#o.onRefused?.({ id, reason: refusal, source });
+      return undefined;
+    }
+    this.#clients++;
+    this.#clientsBySource.set(source, fromSource + 1);
+    client.once('close', () => {
+      this.#clients--;
+      const left = (this.#clientsBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.#clientsBySource.set(source, left);
+      else this.#clientsBySource.delete(source);
+    });
+    return source;
+  }
+
   #accept(client: Socket): void {
+    const id = `conn-${++this.#next}`;
+    client.on('error', () => client.destroy());
+    const source = this.#admit(id, client);
+    if (!source) return void client.destroy();
     this.#track(client);
     client.setNoDelay(true);
-    const id = `conn-${++this.#next}`;
     let buffered: Uint8Array = new Uint8Array(0);
-    const timer = setTimeout(() => client.destroy(), this.#o.requestTimeout);
+    // Idle clients and slowlorises (a byte at a time) get one deadline for the whole request.
+    const timer = setTimeout(() => {
+      client.off('data', onData);
+      this.#o.onRefused?.({ id, reason: new SocksTimeoutError(this.#o.requestTimeout), source });
+      client.destroy();
+    }, this.#o.requestTimeout);
     timer.unref();
     const onData = (chunk: Buffer) => {
       buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
@@ -99,7 +160,7 @@ export class SocksFront {
       } catch (error) {
         clearTimeout(timer);
         client.off('data', onData);
-        this.#o.onRefused?.({ id, reason: error });
+        this.#o.onRefused?.({ id, reason: error, source });
         client.end(socks4Reply(SocksReply.rejected));
         return;
       }
@@ -109,12 +170,11 @@ export class SocksFront {
       client.pause();
       const early = buffered.subarray(parsed.consumed);
       this.#connect(id, client, parsed.request, early).catch((error) => {
-        this.#o.onRefused?.({ id, reason: error, request: parsed.request });
+        this.#o.onRefused?.({ id, reason: error, request: parsed.request, source });
         if (!client.destroyed) client.end(socks4Reply(SocksReply.rejected));
       });
     };
     client.on('data', onData);
-    client.on('error', () => client.destroy());
     // A client that hangs up before its request is complete is gone (the socket allows half-close).
     client.once('end', () => {
       if (client.listeners('data').includes(onData)) client.destroy();
@@ -129,8 +189,14 @@ export class SocksFront {
     const virtual = this.#o.virtual.take(request.host, request.port);
     let upstream: Socket | undefined;
     if (!virtual) {
+      // Virtual endpoints are answered here, never dialled; anything else that would reach one of
+      // our own listeners is a loop (checked before the policy, and again on what it resolved to).
+      if (await this.#o.own?.reaches(request.host, request.port))
+        throw new ProxyLoopError(request.host, request.port);
       const address = await this.#o.policy.resolve(request.host, request.port);
       if (!address) throw new UpstreamBlockedError(request.host, request.port);
+      if (address !== request.host && (await this.#o.own?.reaches(address, request.port)))
+        throw new ProxyLoopError(request.host, request.port);
       upstream = await this.#dial(address, request.port);
       this.#track(upstream);
     }

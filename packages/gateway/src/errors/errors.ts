@@ -1,5 +1,9 @@
 import { CrossTalkError, ProtocolError } from '@crosstalk/core';
 
+// The transport's errors live in core (every G2G transport raises them); re-exported for the
+// gateway's users, who import them from here as before.
+export { G2gAuthError, G2gContactError, G2gHandshakeTimeoutError } from '@crosstalk/core';
+
 /** Gateway-specific conditions; one class each, fixed `name` and `code` (see core's errors). */
 
 /** A SOCKS4/4a request that breaks RFC-less but well-known SOCKS4 framing (NEC's SOCKS4 / SOCKS4a docs). */
@@ -42,22 +46,41 @@ export class G2gProtocolError extends ProtocolError {
   readonly protocol = 'g2g';
 }
 
-/** The G2G handshake failed: a bad signature, or the peer is not the gateway we dialled. */
-export class G2gAuthError extends CrossTalkError {
-  override readonly name = 'G2gAuthError';
-  readonly code = 'ERR_G2G_AUTH';
-}
-
 /** An event arrived over a link that the directory does not name for its sender (anti-spoofing). */
 export class SpoofedEventError extends CrossTalkError {
   override readonly name = 'SpoofedEventError';
   readonly code = 'ERR_SPOOFED_EVENT';
 }
 
+/**
+ * A verified user's client named someone else as the sender (YMSG key 1, an XMPP `from`): the
+ * engine stamps the connection's verified user on everything it sends, and refuses a mismatch.
+ */
+export class SpoofedSenderError extends CrossTalkError {
+  override readonly name = 'SpoofedSenderError';
+  readonly code = 'ERR_SPOOFED_SENDER';
+}
+
 /** A directory record whose signature does not verify, or that names another publisher. */
 export class InvalidRecordError extends CrossTalkError {
   override readonly name = 'InvalidRecordError';
   readonly code = 'ERR_INVALID_RECORD';
+}
+
+/** A directory record dated further ahead than the clock-skew limit (it would win "newest" for good). */
+export class FutureRecordError extends CrossTalkError {
+  override readonly name = 'FutureRecordError';
+  readonly code = 'ERR_RECORD_FROM_FUTURE';
+}
+
+/**
+ * A well-signed directory record from a gateway that may not say it (docs/ARCHITECTURE.md, "Who
+ * may say what"): presence not from the user's location holder, a pending request or answer not
+ * from its sender's gateway, a publisher outside the trust list.
+ */
+export class UnauthorisedRecordError extends CrossTalkError {
+  override readonly name = 'UnauthorisedRecordError';
+  readonly code = 'ERR_UNAUTHORISED_RECORD';
 }
 
 export class UserOfflineError extends CrossTalkError {
@@ -74,4 +97,76 @@ export class TooManyPendingRequestsError extends CrossTalkError {
 export class InvalidConfigError extends CrossTalkError {
   override readonly name = 'InvalidConfigError';
   readonly code = 'ERR_INVALID_CONFIG';
+}
+
+/** A client connected through the gateway to one of the gateway's own listeners (a proxy loop). */
+export class ProxyLoopError extends CrossTalkError {
+  override readonly name = 'ProxyLoopError';
+  readonly code = 'ERR_PROXY_LOOP';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`destination ${host}:${port} is this gateway's own listener`);
+  }
+}
+
+/** A SOCKS client did not complete its request in time (idle, or a slowloris sending a byte at a time). */
+export class SocksTimeoutError extends CrossTalkError {
+  override readonly name = 'SocksTimeoutError';
+  readonly code = 'ERR_SOCKS_TIMEOUT';
+  constructor(readonly timeoutMs: number) {
+    super(`no complete SOCKS request within ${timeoutMs} ms`);
+  }
+}
+
+/** A listener already holds as many connections (of the kind it caps) as it allows. */
+export class TooManyConnectionsError extends CrossTalkError {
+  override readonly name = 'TooManyConnectionsError';
+  readonly code = 'ERR_TOO_MANY_CONNECTIONS';
+  constructor(
+    readonly listener: string,
+    readonly limit: number,
+  ) {
+    super(`the ${listener} listener is full (${limit} connections)`);
+  }
+}
+
+/** One source address already holds as many connections (of the kind capped) as it may. */
+export class TooManyFromSourceError extends CrossTalkError {
+  override readonly name = 'TooManyFromSourceError';
+  readonly code = 'ERR_TOO_MANY_FROM_SOURCE';
+  constructor(
+    readonly listener: string,
+    readonly source: string,
+    readonly limit: number,
+  ) {
+    super(`${source} already holds ${limit} connections to the ${listener} listener`);
+  }
+}
+
+/** The hard-state file cannot be used (not JSON, wrong shape); `path` names it. */
+export class InvalidStateFileError extends CrossTalkError {
+  override readonly name = 'InvalidStateFileError';
+  readonly code = 'ERR_INVALID_STATE_FILE';
+  constructor(
+    readonly path: string,
+    reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`state file ${path}: ${reason}`, options);
+  }
+}
+
+/** The gateway's key (in the state file named by `source`) is not a usable ed25519 private key. */
+export class InvalidIdentityKeyError extends CrossTalkError {
+  override readonly name = 'InvalidIdentityKeyError';
+  readonly code = 'ERR_INVALID_IDENTITY_KEY';
+  constructor(
+    readonly source: string,
+    reason: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`the gateway key in ${source} is unusable: ${reason}`, options);
+  }
 }

@@ -6,6 +6,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
+import { InvalidIdentityKeyError } from '../errors/errors.js';
 
 /**
  * A gateway's identity: an ed25519 key pair; its id is the raw 32-byte public key in hex
@@ -63,8 +64,38 @@ export function generateIdentity(): GatewayIdentity {
   return fromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }
 
-export function identityFromPem(pem: string): GatewayIdentity {
-  return fromPrivateKey(createPrivateKey(pem));
+/**
+ * The identity whose PKCS#8 PEM private key is `pem`; `source` names where it came from (the state
+ * file) in the `InvalidIdentityKeyError` thrown when it is not an ed25519 private key.
+ */
+export function identityFromPem(pem: string, source = 'the given PEM'): GatewayIdentity {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (cause) {
+    throw new InvalidIdentityKeyError(source, 'not a PEM private key', { cause });
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new InvalidIdentityKeyError(source, `a ${key.asymmetricKeyType} key, not ed25519`);
+  return fromPrivateKey(key);
+}
+
+/**
+ * The identity's key pair in libsodium's form, as Noise (`@hyperswarm/secret-stream`, hyperdht)
+ * takes it: the raw 32-byte public key, and the 64-byte secret key that is the 32-byte seed
+ * followed by the public key. The gateway's id is this public key, so it is also its Noise static key.
+ */
+export function identityKeyPair(identity: GatewayIdentity): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  // An ed25519 private key as JWK (RFC 8037 §2): `d` is the seed, `x` the public key, base64url.
+  const jwk = identity.privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d ?? '', 'base64url');
+  const publicKey = Buffer.from(jwk.x ?? '', 'base64url');
+  if (seed.length !== 32 || publicKey.toString('hex') !== identity.id)
+    throw new InvalidIdentityKeyError('the gateway identity', 'not an ed25519 key pair');
+  return {
+    publicKey: new Uint8Array(publicKey),
+    secretKey: new Uint8Array(Buffer.concat([seed, publicKey])),
+  };
 }
 
 /** True when `signature` is `id`'s ed25519 signature of `data`. Never throws. */

@@ -1,28 +1,30 @@
-import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { DeliveryFailedError, isCrossTalkError } from '@crosstalk/core';
-import { G2gAuthError, G2gProtocolError } from '../errors/errors.js';
-import { type GatewayIdentity, verifySignature } from './identity.js';
+import {
+  DeliveryFailedError,
+  G2gAuthError,
+  type G2gContact,
+  type G2gRefusal,
+  type G2gStream,
+  type G2gTransport,
+  isCrossTalkError,
+} from '@crosstalk/core';
+import { G2gProtocolError, SlowConsumerError } from '../errors/errors.js';
 import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
 
 /**
- * Authenticated gateway-to-gateway links for the embedded mode: TCP, length-framed, with a mutual
- * ed25519 handshake. Each side sends HELLO (its id and a fresh nonce), then AUTH: its signature
- * over both nonces and both ids, so each proves its key and a signature cannot be replayed on
- * another link. The link carries canonical events, each acknowledged (ACK) or refused (NACK + code).
- *
- * Links are authenticated, not encrypted: the embedded mode runs on loopback. The distributed mode
- * (wave 2) uses hyperdht's encrypted streams.
+ * Gateway-to-gateway links: the G2G protocol over a transport's stream, whose remote key the
+ * transport has already proved (Noise; see `G2gTransport`). Length-framed canonical events, each
+ * acknowledged (ACK, naming the protocol it was delivered in) or refused (NACK + error code).
  */
-const AUTH_LABEL = Buffer.from('crosstalk g2g auth v1');
-const ID_BYTES = 32;
-const NONCE_BYTES = 32;
 
+export interface G2gLinkOptions {
+  /** Called once when the link closes, with why (a `DeliveryFailedError` when the peer hung up). */
+  onClose?(error: Error): void;
+}
+
+/** A peer gateway: its id (ed25519 public key, hex) and the contact its location record names. */
 export interface G2gPeer {
   id: string;
-  host: string;
-  port: number;
+  contact: G2gContact;
 }
 
 /**
@@ -31,49 +33,50 @@ export interface G2gPeer {
  */
 export type G2gEventHandler = (peerId: string, payload: Uint8Array) => Promise<string | undefined>;
 
-function authTranscript(signerNonce: Uint8Array, otherNonce: Uint8Array, signerId: string, otherId: string) {
-  return Buffer.concat([
-    AUTH_LABEL,
-    signerNonce,
-    otherNonce,
-    Buffer.from(signerId, 'hex'),
-    Buffer.from(otherId, 'hex'),
-  ]);
-}
+/**
+ * Frames queued in one turn of the event loop leave in one write (one Noise message, one syscall):
+ * under load, many users' events and acks share a link (bench profile: socket writes were the
+ * largest single cost). A batch is sent early once it holds this many bytes, so one write stays
+ * far below secret-stream's largest message (16 MiB).
+ */
+const BATCH_BYTES = 64 * 1024;
+
+/**
+ * Bytes a link may write while its stream says it is full (from a `write()` that returned false
+ * until 'drain'): a peer that stops reading would otherwise make this gateway hold every event and
+ * acknowledgement for it. Past this the link closes with `SlowConsumerError`; its sends fail and the
+ * next one dials again. Sixteen of the largest frames.
+ */
+export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
 
 export class G2gLink {
-  peerId: string | undefined;
-  readonly #socket: Socket;
-  readonly #identity: GatewayIdentity;
+  /** The peer's gateway id, as the transport proved it. */
+  readonly peerId: string;
+  readonly #stream: G2gStream;
   readonly #framer = new G2gFramer();
-  readonly #nonce = randomBytes(NONCE_BYTES);
-  readonly #expected: string | undefined;
   readonly #onEvent: G2gEventHandler;
-  #peerNonce: Uint8Array | undefined;
-  #authenticated = false;
+  readonly #onClose: G2gLinkOptions['onClose'];
   #closed = false;
-  #corked = false;
+  #batch: Uint8Array[] = [];
+  #batchBytes = 0;
+  #flushScheduled = false;
+  /** Bytes written since the stream last said it was full; 0 while it has room. */
+  #backlog = 0;
   #nextId = 1;
   readonly #inflight = new Map<number, { resolve: (protocol: string) => void; reject: (e: Error) => void }>();
-  readonly ready: Promise<void>;
-  #resolveReady!: () => void;
-  #rejectReady!: (e: Error) => void;
 
-  constructor(socket: Socket, identity: GatewayIdentity, onEvent: G2gEventHandler, expectedPeer?: string) {
-    this.#socket = socket;
-    this.#identity = identity;
-    this.#expected = expectedPeer;
+  constructor(stream: G2gStream, peerId: string, onEvent: G2gEventHandler, options: G2gLinkOptions = {}) {
+    this.#stream = stream;
+    this.peerId = peerId;
     this.#onEvent = onEvent;
-    this.ready = new Promise((resolve, reject) => {
-      this.#resolveReady = resolve;
-      this.#rejectReady = reject;
+    this.#onClose = options.onClose;
+    stream.on('data', (chunk) => this.#receive(chunk));
+    stream.on('drain', () => {
+      this.#backlog = 0;
     });
-    this.ready.catch(() => {});
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('error', (e) => this.#close(e));
-    socket.on('close', () => this.#close(new DeliveryFailedError('G2G link closed')));
-    this.#out(encodeG2g(G2gType.hello, Buffer.concat([Buffer.from(identity.id, 'hex'), this.#nonce])));
+    stream.on('error', (e) => this.#close(e));
+    stream.on('end', () => this.#close(new DeliveryFailedError('G2G link closed')));
+    stream.on('close', () => this.#close(new DeliveryFailedError('G2G link closed')));
   }
 
   get closed(): boolean {
@@ -109,46 +112,22 @@ export class G2gLink {
   }
 
   #receive(chunk: Uint8Array): void {
+    if (this.#closed) return;
     try {
-      for (const frame of this.#framer.push(chunk)) this.#frame(frame.type, frame.body);
+      this.#framer.feed(chunk);
+      for (let frame = this.#framer.next(); frame && !this.#closed; frame = this.#framer.next())
+        this.#frame(frame.type, frame.body);
     } catch (error) {
       this.#close(error instanceof Error ? error : new G2gProtocolError(String(error)));
     }
   }
 
   #frame(type: number, body: Uint8Array): void {
-    if (!this.#authenticated) {
-      if (type === G2gType.hello && !this.#peerNonce) {
-        if (body.length !== ID_BYTES + NONCE_BYTES) throw new G2gProtocolError('HELLO has the wrong size');
-        this.peerId = Buffer.from(body.subarray(0, ID_BYTES)).toString('hex');
-        if (this.#expected && this.peerId !== this.#expected) {
-          throw new G2gAuthError(
-            `dialled gateway ${this.#expected.slice(0, 12)}… but ${this.peerId.slice(0, 12)}… answered`,
-          );
-        }
-        if (this.peerId === this.#identity.id) throw new G2gAuthError('a gateway cannot link to itself');
-        this.#peerNonce = body.slice(ID_BYTES);
-        const signature = this.#identity.sign(
-          authTranscript(this.#nonce, this.#peerNonce, this.#identity.id, this.peerId),
-        );
-        this.#out(encodeG2g(G2gType.auth, signature));
-        return;
-      }
-      if (type === G2gType.auth && this.#peerNonce && this.peerId) {
-        const transcript = authTranscript(this.#peerNonce, this.#nonce, this.peerId, this.#identity.id);
-        if (!verifySignature(this.peerId, transcript, body))
-          throw new G2gAuthError('the peer could not prove its gateway key');
-        this.#authenticated = true;
-        this.#resolveReady();
-        return;
-      }
-      throw new G2gProtocolError(`frame type ${type} before the handshake completed`);
-    }
     switch (type) {
       case G2gType.event: {
         const id = readU32(body);
         const payload = body.subarray(4);
-        this.#onEvent(this.peerId!, payload).then(
+        this.#onEvent(this.peerId, payload).then(
           (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
           (error) => {
             const code = isCrossTalkError(error) ? error.code : 'ERR_INTERNAL';
@@ -181,32 +160,45 @@ export class G2gLink {
     if (!this.#closed) this.#out(encodeG2g(type, body));
   }
 
-  /**
-   * Frames written in one turn of the event loop leave in one syscall (cork, then uncork in the
-   * check phase): under load, many users' events and acks share a link (bench profile: socket
-   * writes were the largest single cost).
-   */
   #out(frame: Uint8Array): void {
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      setImmediate(this.#uncork);
+    this.#batch.push(frame);
+    this.#batchBytes += frame.length;
+    if (this.#batchBytes >= BATCH_BYTES) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#scheduledFlush);
     }
-    this.#socket.write(frame);
   }
 
-  readonly #uncork = (): void => {
-    this.#corked = false;
-    this.#socket.uncork();
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
   };
+
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch.length === 0 || this.#closed) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
+    if (this.#backlog > 0) {
+      this.#backlog += data.length;
+      if (this.#backlog > G2G_MAX_BACKLOG) {
+        this.#close(new SlowConsumerError(this.#backlog));
+        return;
+      }
+    }
+    if (!this.#stream.write(data) && this.#backlog === 0) this.#backlog = data.length;
+  }
 
   #close(error: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#rejectReady(error);
+    this.#batch = [];
     for (const pending of this.#inflight.values()) pending.reject(error);
     this.#inflight.clear();
-    this.#socket.destroy();
+    this.#stream.destroy();
+    this.#onClose?.(error);
   }
 }
 
@@ -217,56 +209,77 @@ export class G2gRefusedError extends DeliveryFailedError {
   }
 }
 
+export interface G2gNodeOptions {
+  /** How this node reaches and is reached by other gateways; its `localId` is this gateway's id. */
+  transport: G2gTransport;
+  onEvent: G2gEventHandler;
+  /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
+  onAcceptError?: (error: Error) => void;
+  /**
+   * An accepted connection refused (over a limit, a failed or late handshake) or, once linked,
+   * closed for what it sent (bad frames), with where it came from.
+   */
+  onRefused?: (refusal: G2gRefusal) => void;
+}
+
 /** One gateway's G2G endpoint: a listener, and outgoing links reused per peer and redialled when lost. */
 export class G2gNode {
-  readonly #identity: GatewayIdentity;
+  readonly #transport: G2gTransport;
   readonly #onEvent: G2gEventHandler;
   readonly #links = new Map<string, Promise<G2gLink>>();
   readonly #accepted = new Set<G2gLink>();
-  #server: Server | undefined;
-  #address: { host: string; port: number } | undefined;
+  readonly #o: G2gNodeOptions;
+  #contact: G2gContact | undefined;
 
-  readonly #onAcceptError: ((error: Error) => void) | undefined;
-
-  constructor(options: {
-    identity: GatewayIdentity;
-    onEvent: G2gEventHandler;
-    connectTimeout?: number;
-    /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
-    onAcceptError?: (error: Error) => void;
-  }) {
-    this.#identity = options.identity;
+  constructor(options: G2gNodeOptions) {
+    this.#o = options;
+    this.#transport = options.transport;
     this.#onEvent = options.onEvent;
-    this.connectTimeout = options.connectTimeout ?? 5000;
-    this.#onAcceptError = options.onAcceptError;
   }
 
-  readonly connectTimeout: number;
+  /** This gateway's id: the key its transport proves. */
+  get id(): string {
+    return this.#transport.localId;
+  }
 
   /** Live links: dialled by this node, and accepted from peers. */
   get linkCount(): { dialled: number; accepted: number } {
     return { dialled: this.#links.size, accepted: this.#accepted.size };
   }
 
-  get address(): { host: string; port: number } {
-    if (!this.#address) throw new Error('G2G node is not listening');
-    return this.#address;
+  /** What other gateways dial (published in location records), once listening. */
+  get contact(): G2gContact {
+    if (!this.#contact) throw new Error('G2G node is not listening');
+    return this.#contact;
   }
 
-  async listen(host = '127.0.0.1', port = 0): Promise<{ host: string; port: number }> {
-    const server = createServer((socket) => {
-      const link = new G2gLink(socket, this.#identity, this.#onEvent);
-      this.#accepted.add(link);
-      socket.on('close', () => this.#accepted.delete(link));
+  /** Starts accepting links; resolves with the contact to publish. */
+  async listen(): Promise<G2gContact> {
+    this.#contact = await this.#transport.listen({
+      onConnection: (stream, remoteId) => this.#accept(stream, remoteId),
+      // A link to oneself would be believed as oneself (Noise proves only that the key is held).
+      allow: (remoteId) => remoteId !== this.id,
+      ...(this.#o.onRefused ? { onRefused: this.#o.onRefused } : {}),
+      ...(this.#o.onAcceptError ? { onAcceptError: this.#o.onAcceptError } : {}),
     });
-    server.listen(port, host);
-    await once(server, 'listening');
-    // After listening, a server 'error' is a failed accept; unheard, it would end the process.
-    server.on('error', (error) => this.#onAcceptError?.(error));
-    this.#server = server;
-    const address = server.address() as { port: number };
-    this.#address = { host, port: address.port };
-    return this.#address;
+    return this.#contact;
+  }
+
+  /** Where the transport accepts TCP connections, if it does (a wildcard stays a wildcard). */
+  get boundAddress(): { address: string; port: number } | undefined {
+    return this.#transport.boundAddress?.();
+  }
+
+  #accept(stream: G2gStream, peerId: string): void {
+    const link = new G2gLink(stream, peerId, this.#onEvent, {
+      onClose: (error) => {
+        this.#accepted.delete(link);
+        // A peer that hung up is not refused; one closed for what it sent is.
+        if (isCrossTalkError(error) && error.code !== 'ERR_DELIVERY_FAILED')
+          this.#o.onRefused?.({ source: `gateway ${peerId}`, error });
+      },
+    });
+    this.#accepted.add(link);
   }
 
   /** Sends an event to `peer`, reusing a live link or dialling one; resolves with the delivering protocol. */
@@ -282,45 +295,31 @@ export class G2gNode {
   }
 
   async #link(peer: G2gPeer): Promise<G2gLink> {
-    const key = `${peer.id}@${peer.host}:${peer.port}`;
+    const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
     const existing = this.#links.get(key);
     if (existing) {
       const link = await existing.catch(() => undefined);
       if (link && !link.closed) return link;
-      this.#links.delete(key);
+      if (this.#links.get(key) === existing) this.#links.delete(key);
     }
     const dialled = this.#dial(peer);
     this.#links.set(key, dialled);
-    dialled.catch(() => this.#links.delete(key));
+    dialled.catch(() => {
+      if (this.#links.get(key) === dialled) this.#links.delete(key);
+    });
     return dialled;
   }
 
   async #dial(peer: G2gPeer): Promise<G2gLink> {
-    const socket = connect(peer.port, peer.host);
-    const timer = setTimeout(
-      () => socket.destroy(new DeliveryFailedError(`G2G dial to ${peer.host}:${peer.port} timed out`)),
-      this.connectTimeout,
-    );
-    try {
-      await once(socket, 'connect');
-    } catch (cause) {
-      throw new DeliveryFailedError(`cannot reach gateway at ${peer.host}:${peer.port}`, { cause });
-    } finally {
-      clearTimeout(timer);
-    }
-    const link = new G2gLink(socket, this.#identity, this.#onEvent, peer.id);
-    await link.ready;
-    return link;
+    if (peer.id === this.id) throw new G2gAuthError('a gateway cannot link to itself');
+    const stream = await this.#transport.connect(peer.id, peer.contact);
+    return new G2gLink(stream, peer.id, this.#onEvent);
   }
 
   async close(): Promise<void> {
     for (const pending of this.#links.values()) (await pending.catch(() => undefined))?.close();
     for (const link of this.#accepted) link.close();
     this.#links.clear();
-    if (this.#server) {
-      const closed = once(this.#server, 'close');
-      this.#server.close();
-      await closed;
-    }
+    await this.#transport.close();
   }
 }

@@ -1,11 +1,13 @@
 import { G2gProtocolError } from '../errors/errors.js';
 
 /**
- * G2G framing: `u32 length | u8 type | body`, length counting type + body. Types:
- * HELLO (id + nonce), AUTH (signature), EVENT (u32 message id + canonical stanza), ACK and NACK
- * (u32 message id [+ reason]). One framer per direction; caps checked before allocation.
+ * G2G framing, inside the transport's encrypted stream: `u32 length | u8 type | body`, length
+ * counting type + body. Types: EVENT (u32 message id + canonical stanza), ACK and NACK (u32 message
+ * id [+ delivering protocol | error code]), PING. The peers' keys were proved by the transport's
+ * Noise handshake, so the protocol has no handshake of its own. One framer per direction; caps
+ * checked before allocation.
  */
-export const G2gType = { hello: 1, auth: 2, event: 16, ack: 17, nack: 18, ping: 32 } as const;
+export const G2gType = { event: 16, ack: 17, nack: 18, ping: 32 } as const;
 
 export const MAX_G2G_FRAME = 1024 * 1024;
 
@@ -23,36 +25,75 @@ export function encodeG2g(type: number, body: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Splits a G2G byte stream into frames. `feed` appends what arrived; `next` takes one frame at a
+ * time, checking its length against the limits in force at that moment (`maxBuffered` may change
+ * between frames). `push` does both.
+ */
 export class G2gFramer {
-  #pending: Uint8Array = new Uint8Array(0);
+  #data: Uint8Array = new Uint8Array(0);
+  #at = 0;
   #error: G2gProtocolError | undefined;
+  /**
+   * Bytes one frame, header included, may take: what is buffered for an incomplete frame never
+   * exceeds it, and a header that announces more is refused at once.
+   */
+  maxBuffered: number;
 
-  constructor(private readonly maxFrame = MAX_G2G_FRAME) {}
+  constructor(private readonly maxFrame = MAX_G2G_FRAME) {
+    this.maxBuffered = 4 + maxFrame;
+  }
 
   push(chunk: Uint8Array): G2gFrame[] {
-    if (this.#error) throw this.#error;
-    let data = chunk;
-    if (this.#pending.length) {
-      data = new Uint8Array(this.#pending.length + chunk.length);
-      data.set(this.#pending);
-      data.set(chunk, this.#pending.length);
-    }
+    this.feed(chunk);
     const frames: G2gFrame[] = [];
-    let at = 0;
-    while (data.length - at >= 4) {
-      const length = new DataView(data.buffer, data.byteOffset + at, 4).getUint32(0);
-      if (length === 0 || length > this.maxFrame) {
-        this.#error = new G2gProtocolError(`frame length ${length} outside 1..${this.maxFrame}`, {
-          offset: at,
-        });
-        throw this.#error;
-      }
-      if (data.length - at - 4 < length) break;
-      frames.push({ type: data[at + 4]!, body: data.slice(at + 5, at + 4 + length) });
-      at += 4 + length;
-    }
-    this.#pending = data.slice(at);
+    for (let frame = this.next(); frame; frame = this.next()) frames.push(frame);
     return frames;
+  }
+
+  feed(chunk: Uint8Array): void {
+    if (this.#error) throw this.#error;
+    const rest = this.#data.length - this.#at;
+    if (rest === 0) {
+      this.#data = chunk;
+    } else {
+      const data = new Uint8Array(rest + chunk.length);
+      data.set(this.#data.subarray(this.#at));
+      data.set(chunk, rest);
+      this.#data = data;
+    }
+    this.#at = 0;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. */
+  next(): G2gFrame | undefined {
+    if (this.#error) throw this.#error;
+    const data = this.#data;
+    const at = this.#at;
+    if (data.length - at < 4) return this.#keepRest();
+    const length = new DataView(data.buffer, data.byteOffset + at, 4).getUint32(0);
+    const limit = Math.min(this.maxFrame, this.maxBuffered - 4);
+    if (length === 0 || length > limit) {
+      this.#error = new G2gProtocolError(`frame length ${length} outside 1..${limit}`, { offset: at });
+      throw this.#error;
+    }
+    if (data.length - at - 4 < length) return this.#keepRest();
+    this.#at = at + 4 + length;
+    return { type: data[at + 4]!, body: data.slice(at + 5, at + 4 + length) };
+  }
+
+  /** Keeps only the incomplete frame's bytes, not the chunk they arrived in. */
+  #keepRest(): undefined {
+    if (this.#at > 0) {
+      this.#data = this.#data.slice(this.#at);
+      this.#at = 0;
+    }
+    return undefined;
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get buffered(): number {
+    return this.#data.length - this.#at;
   }
 }
 

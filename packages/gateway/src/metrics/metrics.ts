@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -44,7 +45,7 @@ export class GatewayMetrics {
   });
   readonly refused = new Counter({
     name: 'crosstalk_refused_total',
-    help: 'SOCKS requests refused, G2G events refused, and connections closed for bad input, by reason',
+    help: 'SOCKS requests refused, G2G events refused, connections refused over a limit or closed for bad input or a missed deadline, by reason',
     labelNames: ['reason'],
     registers: [this.registry],
   });
@@ -90,6 +91,11 @@ export class GatewayMetrics {
     await once(server, 'listening');
     this.#server = server;
     return { host, port: (server.address() as { port: number }).port };
+  }
+
+  /** The address the endpoint is bound to, while it serves. */
+  get boundAddress(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
   }
 
   async close(): Promise<void> {

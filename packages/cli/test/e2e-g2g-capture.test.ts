@@ -1,0 +1,95 @@
+import { stanza } from '@crosstalk/codec-xmpp';
+import { captureLoopback, type LoopbackCapture, liveCaptureAvailable } from '@crosstalk/compliance';
+import { MemoryDht } from '@crosstalk/core';
+import { createGateway, type Gateway } from '@crosstalk/gateway';
+import { socksConnect } from '@crosstalk/gateway/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInCodecs } from '../src/codecs.js';
+import {
+  type NetworkFixture,
+  startXmppNetwork,
+  startYmsgNetwork,
+  type UserDriver,
+} from '../src/drivers/index.js';
+
+/**
+ * What crosses a G2G link on the wire: two gateways on loopback, a Yahoo user (mock YMSG server) and
+ * an XMPP user (a real prosody) exchange IMs, and dumpcap records the G2G ports and the Yahoo
+ * user's SOCKS connection. The G2G streams must carry bytes, and neither the IM texts nor the
+ * users' names may appear in them; the Yahoo client's own connection (plain YMSG) shows the text,
+ * so the capture and the search would find it if it were there. Needs dumpcap, tshark and root
+ * (capturing on `lo`); CI has all three.
+ */
+const TEXT_OUT = 'capture-canary: the heron flies at midnight';
+const TEXT_BACK = 'capture-canary: and returns at dawn';
+
+let yahoo: NetworkFixture;
+let jabber: NetworkFixture;
+const gateways: Gateway[] = [];
+const drivers: UserDriver[] = [];
+let capture: LoopbackCapture | undefined;
+
+beforeAll(async () => {
+  if (!liveCaptureAvailable()) return;
+  yahoo = await startYmsgNetwork([{ name: 'alice', password: 'alicepw' }]);
+  jabber = await startXmppNetwork([{ name: 'dave', password: 'davepw' }]);
+}, 60_000);
+afterAll(async () => {
+  for (const d of drivers.splice(0)) await d.disconnect().catch(() => {});
+  for (const g of gateways.splice(0)) await g.close();
+  await capture?.dispose();
+  await yahoo?.stop();
+  await jabber?.stop();
+});
+
+async function gateway(dht: MemoryDht): Promise<Gateway> {
+  const g = await createGateway({
+    codecs: builtInCodecs(),
+    dht,
+    canonical: stanza,
+    socks: { port: 0 },
+    logger: false,
+  });
+  gateways.push(g);
+  return g;
+}
+
+const contains = (haystack: Uint8Array, needle: string) =>
+  Buffer.from(haystack).includes(Buffer.from(needle, 'utf8'));
+
+describe.skipIf(!liveCaptureAvailable())('a G2G link on the wire (dumpcap on lo)', () => {
+  it('carries no IM text and no user name in clear', async () => {
+    const dht = new MemoryDht();
+    const gy = await gateway(dht);
+    const gx = await gateway(dht);
+    const g2gPorts = [gy.g2g!.port, gx.g2g!.port];
+    capture = await captureLoopback({ ports: [...g2gPorts, gy.socks.port] });
+    const alice = yahoo.driver('alice', (host, port) => socksConnect(gy.socks, host, port));
+    const dave = jabber.driver('dave', (host, port) => socksConnect(gx.socks, host, port));
+    drivers.push(alice, dave);
+    await alice.login();
+    await dave.login();
+    await alice.sendIm(dave.address, TEXT_OUT);
+    expect(await dave.nextIm(alice.address)).toBe(TEXT_OUT);
+    await dave.sendIm(alice.address, TEXT_BACK);
+    expect(await alice.nextIm(dave.address)).toBe(TEXT_BACK);
+    const streams = await capture.stop();
+
+    const isG2g = (s: (typeof streams)[number]) =>
+      g2gPorts.includes(s.server.port) || g2gPorts.includes(s.client.port);
+    const g2g = streams.filter(isG2g);
+    const socks = streams.filter((s) => !isG2g(s));
+    // The capture saw the links: gateway to gateway, with payload both ways.
+    expect(g2g.length).toBeGreaterThan(0);
+    expect(g2g.reduce((n, s) => n + s.fromClient.length + s.fromServer.length, 0)).toBeGreaterThan(0);
+    // Control: the Yahoo client's plain YMSG connection shows the text it sent.
+    expect(socks.some((s) => contains(s.fromClient, TEXT_OUT))).toBe(true);
+    const secrets = [TEXT_OUT, TEXT_BACK, 'capture-canary', 'alice', 'dave', 'heron'];
+    for (const s of g2g) {
+      for (const side of [s.fromClient, s.fromServer]) {
+        for (const secret of secrets)
+          expect(contains(side, secret), `"${secret}" in a G2G stream`).toBe(false);
+      }
+    }
+  }, 60_000);
+});

@@ -1,0 +1,92 @@
+import { DhtRecordError } from '../errors/errors.js';
+
+/**
+ * What the store keeps under one value key pair (hyperdht holds one mutable value, signed by the key
+ * pair, per public key). Sans-IO, fixed layout, version first:
+ *
+ *   0      version (1)
+ *   1      flags: bit 0 = tombstone (the value was removed); other bits must be 0
+ *   2..10  storedAt, ms since the epoch, uint64 BE (first put: orders values oldest first)
+ *   10..18 expiresAt, ms since the epoch, uint64 BE (the TTL, checked on every read)
+ *   18..50 publisher public key (the share the value counts against)
+ *   50..114 certificate: the publisher's ed25519 signature over (label, topic, value public key)
+ *   114..116 value length, uint16 BE
+ *   116..  value bytes (empty in a tombstone)
+ */
+export interface ValueRecord {
+  tombstone: boolean;
+  storedAt: number;
+  expiresAt: number;
+  publisher: Uint8Array;
+  certificate: Uint8Array;
+  value: Uint8Array;
+}
+
+export const RECORD_VERSION = 1;
+export const RECORD_OVERHEAD = 116;
+/**
+ * Largest record: a hyperdht mutable value travels in one UDP datagram, with at most ~300 bytes of
+ * dht-rpc and mutable framing around it (a mutable-get reply also lists up to 20 closer nodes), so
+ * 1,140 bytes keep every datagram under a 1,500-byte Ethernet MTU with IPv4 or IPv6 headers: no IP
+ * fragments, which paths often drop (hyperdht does not split a value across datagrams).
+ */
+export const MAX_RECORD_BYTES = 1140;
+export const MAX_RECORD_VALUE_BYTES = MAX_RECORD_BYTES - RECORD_OVERHEAD;
+
+const TOMBSTONE = 0x01;
+
+export function encodeRecord(record: ValueRecord): Uint8Array {
+  if (record.publisher.length !== 32) throw new RangeError('publisher key must be 32 bytes');
+  if (record.certificate.length !== 64) throw new RangeError('certificate must be 64 bytes');
+  if (record.value.length > MAX_RECORD_VALUE_BYTES)
+    throw new RangeError(`value of ${record.value.length} bytes exceeds ${MAX_RECORD_VALUE_BYTES}`);
+  const out = new Uint8Array(RECORD_OVERHEAD + record.value.length);
+  const view = new DataView(out.buffer);
+  out[0] = RECORD_VERSION;
+  out[1] = record.tombstone ? TOMBSTONE : 0;
+  view.setBigUint64(2, BigInt(record.storedAt));
+  view.setBigUint64(10, BigInt(record.expiresAt));
+  out.set(record.publisher, 18);
+  out.set(record.certificate, 50);
+  view.setUint16(114, record.value.length);
+  out.set(record.value, RECORD_OVERHEAD);
+  return out;
+}
+
+/** Parses a record from the DHT; throws `DhtRecordError` (with the offset) on anything malformed. */
+export function decodeRecord(bytes: Uint8Array): ValueRecord {
+  if (bytes.length < RECORD_OVERHEAD)
+    throw new DhtRecordError(`record of ${bytes.length} bytes is shorter than its header`);
+  if (bytes.length > MAX_RECORD_BYTES)
+    throw new DhtRecordError(`record of ${bytes.length} bytes exceeds ${MAX_RECORD_BYTES}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[0] !== RECORD_VERSION)
+    throw new DhtRecordError(`unknown record version ${bytes[0]}`, { offset: 0 });
+  const flags = bytes[1]!;
+  if ((flags & ~TOMBSTONE) !== 0) throw new DhtRecordError(`unknown record flags ${flags}`, { offset: 1 });
+  const storedAt = timestamp(view, 2);
+  const expiresAt = timestamp(view, 10);
+  const length = view.getUint16(114);
+  if (length !== bytes.length - RECORD_OVERHEAD)
+    throw new DhtRecordError(`record says ${length} value bytes, carries ${bytes.length - RECORD_OVERHEAD}`, {
+      offset: 114,
+    });
+  const tombstone = (flags & TOMBSTONE) !== 0;
+  if (tombstone && length !== 0) throw new DhtRecordError('a tombstone carries no value', { offset: 114 });
+  return {
+    tombstone,
+    storedAt,
+    expiresAt,
+    // Copies, and plain Uint8Arrays even when hyperdht hands a Buffer over.
+    publisher: new Uint8Array(bytes.subarray(18, 50)),
+    certificate: new Uint8Array(bytes.subarray(50, 114)),
+    value: new Uint8Array(bytes.subarray(RECORD_OVERHEAD)),
+  };
+}
+
+function timestamp(view: DataView, offset: number): number {
+  const value = view.getBigUint64(offset);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new DhtRecordError('record time out of range', { offset });
+  return Number(value);
+}

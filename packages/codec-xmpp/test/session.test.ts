@@ -452,7 +452,17 @@ describe('XMPP proxy session', () => {
     d.login();
     expect(d.client(' ').toServer).toBe(' ');
     const bad = '<message><body>x</bodyy></message>';
-    expect(d.client(bad)).toEqual({ toServer: bad, toClient: '', events: [] });
+    expect(d.client(bad)).toEqual({
+      toServer: bad,
+      toClient: '',
+      events: [
+        {
+          type: 'untranslated',
+          direction: 'client',
+          error: expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }),
+        },
+      ],
+    });
   });
 
   it('ends with a closed event carrying the error when the stream cannot be framed', () => {

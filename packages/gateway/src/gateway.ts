@@ -530,6 +530,19 @@ class GatewayEngine implements Gateway {
           'login refused by the server',
         );
         return;
+      case 'untranslated':
+        // A frame the session could not read went on untouched; the connection stays up.
+        this.metrics.untranslated.inc({ protocol: c.codec.protocol, direction: event.direction });
+        this.#log.warn(
+          {
+            connection: c.id,
+            protocol: c.codec.protocol,
+            direction: event.direction,
+            error: describeRefusal(event.error),
+          },
+          'passed a frame on untranslated',
+        );
+        return;
       case 'redirect':
         this.#log.debug(
           { connection: c.id, host: event.host, port: event.port, purpose: event.purpose },

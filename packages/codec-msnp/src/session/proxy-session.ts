@@ -121,15 +121,13 @@ export class MsnpProxySession implements ProxySession {
     }
     try {
       for (const raw of frames) {
-        const frame = decodeFrame(raw, side);
-        const role = side === 'client' ? this.#roleFor(frame) : this.#role;
-        if (!role) {
-          // The server spoke before the client: nothing to watch yet.
-          (side === 'client' ? out.toServer : out.toClient).push(raw);
+        if (side === 'server') {
+          if (this.#serverFrame(raw, out)) return out;
           continue;
         }
-        if (side === 'client') role.fromClient(raw, frame, out);
-        else role.fromServer(raw, frame, out);
+        const frame = decodeFrame(raw, side);
+        const role = this.#roleFor(frame);
+        role.fromClient(raw, frame, out);
         const closed = out.events.find((e) => e.type === 'closed');
         if (closed) {
           this.#closed = { reason: closed.reason };
@@ -148,6 +146,35 @@ export class MsnpProxySession implements ProxySession {
       out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
     }
     return out;
+  }
+
+  /**
+   * One server frame. One the session cannot read goes to the client as it came, with an
+   * `untranslated` event: it is usually about a contact (a status, a personal message), and a
+   * contact's bad data must not close the connection of every user who has that contact.
+   * Returns true when the session closed.
+   */
+  #serverFrame(raw: Uint8Array, out: SessionOutput): boolean {
+    const role = this.#role;
+    if (!role) {
+      // The server spoke before the client: nothing to watch yet.
+      out.toClient.push(raw);
+      return false;
+    }
+    const mark = { toServer: out.toServer.length, toClient: out.toClient.length, events: out.events.length };
+    try {
+      role.fromServer(raw, decodeFrame(raw, 'server'), out);
+    } catch (error) {
+      out.toServer.length = mark.toServer;
+      out.toClient.length = mark.toClient;
+      out.events.length = mark.events;
+      out.toClient.push(raw);
+      out.events.push({ type: 'untranslated', direction: 'server', error: toProtocolError(error, PROTOCOL) });
+      return false;
+    }
+    const closed = out.events.find((e) => e.type === 'closed');
+    if (closed) this.#closed = { reason: closed.reason };
+    return closed !== undefined;
   }
 
   #roleFor(frame: MsnpFrame): ConnectionRole {

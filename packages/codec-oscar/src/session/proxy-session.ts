@@ -16,6 +16,7 @@ import {
   StreamClosedError,
   subtractFeatures,
   toHex,
+  toProtocolError,
   UnsupportedEventError,
 } from '@crosstalk/core';
 import { OSCAR_FEATURES } from '../features.js';
@@ -128,7 +129,7 @@ export class OscarProxySession implements ProxySession {
   }
 
   fromServer(chunk: Uint8Array): SessionOutput {
-    return this.#pump(chunk, this.#serverFramer, (raw, out) => this.#serverFrame(raw, out));
+    return this.#pump(chunk, this.#serverFramer, (raw, out) => this.#serverFrameOrPass(raw, out));
   }
 
   #pump(chunk: Uint8Array, framer: Framer, handle: (raw: Uint8Array, out: Pending) => void): SessionOutput {
@@ -376,6 +377,25 @@ export class OscarProxySession implements ProxySession {
   }
 
   // ---------------------------------------------------------------- server -> client
+
+  /**
+   * A server frame the session cannot read goes to the client as it came, with an `untranslated`
+   * event: it is usually about a contact (an IM, a status), and a contact's bad data must not close
+   * the connection of every user who has that contact. The FLAP header is intact (the framer read
+   * it), so its sequence number is still renumbered.
+   */
+  #serverFrameOrPass(raw: Uint8Array, out: Pending): void {
+    const mark = { toServer: out.toServer.length, toClient: out.toClient.length, events: out.events.length };
+    try {
+      this.#serverFrame(raw, out);
+    } catch (error) {
+      out.toServer.length = mark.toServer;
+      out.toClient.length = mark.toClient;
+      out.events.length = mark.events;
+      this.#forwardToClient(raw, out);
+      out.events.push({ type: 'untranslated', direction: 'server', error: toProtocolError(error, PROTOCOL) });
+    }
+  }
 
   #serverFrame(raw: Uint8Array, out: Pending): void {
     const frame = decodeFlap(raw);

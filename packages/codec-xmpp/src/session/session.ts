@@ -17,6 +17,7 @@ import {
   SessionStateError,
   StreamClosedError,
   subtractFeatures,
+  toProtocolError,
   UnsupportedEventError,
 } from '@crosstalk/core';
 import { isStanzaLimitError } from '../errors/errors.js';
@@ -189,8 +190,27 @@ export class XmppSession implements ProxySession {
       if (!isCrossTalkError(error) || isStanzaLimitError(error)) throw error;
       // Framed but not well-formed XML: relayed as it is; the far end answers it (RFC 6120 §4.9.3.13).
       forward.push(raw);
+      out.events.push({ type: 'untranslated', direction: side, error: toProtocolError(error, PROTOCOL) });
       return false;
     }
+    if (side === 'client') return this.#onElement(side, frame, raw, out);
+    // A server stanza the session cannot read goes to the client as it came: it is usually about a
+    // contact, and a contact's bad data must not close the connection of every user who has that contact.
+    const mark = { toServer: out.toServer.length, toClient: out.toClient.length, events: out.events.length };
+    try {
+      return this.#onElement(side, frame, raw, out);
+    } catch (error) {
+      out.toServer.length = mark.toServer;
+      out.toClient.length = mark.toClient;
+      out.events.length = mark.events;
+      forward.push(raw);
+      out.events.push({ type: 'untranslated', direction: side, error: toProtocolError(error, PROTOCOL) });
+      return false;
+    }
+  }
+
+  #onElement(side: Side, frame: XmppFrame, raw: Uint8Array, out: SessionOutput): boolean {
+    const forward = side === 'client' ? out.toServer : out.toClient;
     this.#translator.observe(frame, side);
     if (frame.type === 'stream-open' && side === 'client') this.#clientDomain = getAttr(frame.element, 'to');
     if (frame.type !== 'element') {

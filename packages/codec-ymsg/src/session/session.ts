@@ -196,15 +196,14 @@ export class YmsgProxySession implements ProxySession {
         for (const frame of frames) {
           framed += frame.length;
           if (this.#relay) this.#relay.end = framed - held;
-          if (relayed) this.#watch(direction, frame, out);
+          if (direction === 'server') this.#serverFrame(frame, relayed, side, out);
+          else if (relayed) this.#watch(direction, frame, out);
           else if (side.passThrough > 0) {
             // The rest of a frame whose start was relayed before verification: it cannot be held back.
             this.#send(direction, out, frame.slice(side.passThrough));
             side.passThrough = 0;
             this.#watch(direction, frame, out);
-            if (direction === 'server') this.#flushToClient(out);
-          } else if (direction === 'client') this.#fromVerifiedClient(frame, out);
-          else this.#fromVerifiedServer(frame, out);
+          } else this.#fromVerifiedClient(frame, out);
         }
       } catch (error) {
         this.#endRelay();
@@ -354,17 +353,33 @@ export class YmsgProxySession implements ProxySession {
     out.events.push({ type: 'roster', owner, items, merged });
   }
 
+  /**
+   * One server frame. Its bytes reach the client whatever happens next (relayed with the chunk,
+   * passed through, or copied first); one the session cannot read only adds an `untranslated`
+   * event: it is usually about a contact, and a contact's bad data must not close the connection
+   * of every user who has that contact.
+   */
+  #serverFrame(frame: Uint8Array, relayed: boolean, side: Side, out: SessionOutput): void {
+    try {
+      if (relayed) this.#watch('server', frame, out);
+      else if (side.passThrough > 0) {
+        // The rest of a frame whose start was relayed before verification: it cannot be held back.
+        this.#send('server', out, frame.slice(side.passThrough));
+        side.passThrough = 0;
+        this.#watch('server', frame, out);
+      } else this.#fromVerifiedServer(frame, out);
+    } catch (error) {
+      out.events.push({ type: 'untranslated', direction: 'server', error: toProtocolError(error, PROTOCOL) });
+    }
+    if (!relayed) this.#flushToClient(out);
+  }
+
   #fromVerifiedServer(frame: Uint8Array, out: SessionOutput): void {
     out.toClient.push(frame.slice());
     const packet = this.#watch('server', frame, out);
     if (packet.service === S.LIST || packet.service === S.LIST_15) return; // reported as `roster`
-    let events: CanonicalEvent[] = [];
-    try {
-      events = this.#translator.toEvents(packet, 'server');
-    } catch {
-      // Not ours to judge: the frame went to the client unchanged; observers just get no event.
-    }
-    for (const event of events) out.events.push({ type: 'inbound', event });
+    for (const event of this.#translator.toEvents(packet, 'server'))
+      out.events.push({ type: 'inbound', event });
   }
 
   #fromVerifiedClient(frame: Uint8Array, out: SessionOutput): void {
@@ -396,8 +411,10 @@ export class YmsgProxySession implements ProxySession {
     let events: CanonicalEvent[] = [];
     try {
       events = this.#translator.toEvents(packet, 'client');
-    } catch {
-      return; // the server got it unchanged; a status we cannot read is not mirrored
+    } catch (error) {
+      // The server got it unchanged; a status we cannot read is not mirrored.
+      out.events.push({ type: 'untranslated', direction: 'client', error: toProtocolError(error, PROTOCOL) });
+      return;
     }
     for (const event of events) if (event.kind === 'presence') out.events.push({ type: 'self', event });
   }

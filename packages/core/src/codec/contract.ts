@@ -112,6 +112,13 @@ export type SessionEvent =
   | { type: 'feature-loss'; event: CanonicalEvent; lost: readonly string[] }
   /** The stream became unreadable to the proxy (STARTTLS); the session only relays from now on. */
   | { type: 'opaque'; reason: string }
+  /**
+   * A whole frame the session could not decode or translate (`error` says why) was passed on
+   * untouched instead of closing the connection: a server frame about a contact (a buddy's status
+   * text, say) must not end the connection of every user who has that contact. Nothing was
+   * reported or withheld for it. The engine logs it and counts it.
+   */
+  | { type: 'untranslated'; direction: Direction; error: ProtocolError }
   /** The session ended; `error` is the protocol error that ended it, if any. */
   | { type: 'closed'; reason: string; error?: ProtocolError };
 
@@ -128,7 +135,9 @@ export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' |
  * watches: nothing is withheld or injected (the identity gate). Bad input throws a
  * `ProtocolError`, or, when good frames came before it in the same chunk, returns their output
  * ending with a `closed` event that carries the error; either way the session is closed and the
- * engine writes what it got, then closes that one connection.
+ * engine writes what it got, then closes that one connection. A whole server frame that the
+ * session cannot decode or translate is not bad input of this connection: it goes to the client
+ * untouched, with an `untranslated` event.
  */
 export interface ProxySession {
   readonly protocol: string;

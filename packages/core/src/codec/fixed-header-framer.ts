@@ -50,6 +50,7 @@ export class FixedHeaderFramer extends FramerBase {
     if (this.#headFill > 0) {
       // Completing a header begun in an earlier chunk.
       const take = Math.min(headerSize - this.#headFill, chunk.length - at);
+      this.#checkHeld(this.#headFill + take);
       this.#head.set(chunk.subarray(at, at + take), this.#headFill);
       this.#headFill += take;
       if (this.#headFill < headerSize) return at + take;
@@ -69,9 +70,17 @@ export class FixedHeaderFramer extends FramerBase {
       this.begin(length, chunk.subarray(at));
       return chunk.length;
     }
+    this.#checkHeld(chunk.length - at);
     this.#head.set(chunk.subarray(at), 0);
     this.#headFill = chunk.length - at;
     return chunk.length;
+  }
+
+  /** A cap below the header size also holds for the header's own bytes (`buffered` never passes it). */
+  #checkHeld(bytes: number): void {
+    if (bytes > this.#maxBuffered) {
+      throw new BufferOverflowError(this.#o.protocol, bytes, this.#maxBuffered, { offset: this.offset });
+    }
   }
 
   /** Frame length from a complete header, checked against the caps before the caller allocates. */

@@ -49,6 +49,12 @@ export class GatewayMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly untranslated = new Counter({
+    name: 'crosstalk_untranslated_frames_total',
+    help: 'Frames a session could not read and passed on untouched instead of closing the connection',
+    labelNames: ['protocol', 'direction'],
+    registers: [this.registry],
+  });
   readonly rejectedRecords = new Counter({
     name: 'crosstalk_rejected_directory_records_total',
     help: 'DHT values that failed verification (forged, tampered, expired, untrusted)',

@@ -158,19 +158,40 @@ export const CanonicalEventSchema = z.discriminatedUnion('kind', [
   CallInviteEventSchema,
 ]);
 
-export type ImEvent = z.output<typeof ImEventSchema>;
-export type TypingEvent = z.output<typeof TypingEventSchema>;
+/** A message from one user to another. */
+export interface ImEvent extends z.output<typeof ImEventSchema> {}
+/** A change in whether a user is typing to another. */
+export interface TypingEvent extends z.output<typeof TypingEventSchema> {}
+/** One of the XEP-0085 chat states a `TypingEvent` carries. */
 export type TypingState = TypingEvent['state'];
-export type PresenceEvent = z.output<typeof PresenceEventSchema>;
+/** A user's status (online, away, ...), broadcast to their buddies or directed at one. */
+export interface PresenceEvent extends z.output<typeof PresenceEventSchema> {}
+/** What a `PresenceEvent` says a user is. */
 export type PresenceStatus = PresenceEvent['status'];
-export type RosterItem = z.output<typeof RosterItemSchema>;
+/** One buddy in a user's list. */
+export interface RosterItem extends z.output<typeof RosterItemSchema> {}
+/** Whether presence flows to, from, both ways or neither way between a roster's owner and a buddy. */
 export type Subscription = RosterItem['subscription'];
-export type RosterEvent = z.output<typeof RosterEventSchema>;
-export type BuddyRequestEvent = z.output<typeof BuddyRequestEventSchema>;
-export type BuddyResponseEvent = z.output<typeof BuddyResponseEventSchema>;
-export type FileOfferEvent = z.output<typeof FileOfferEventSchema>;
-export type CallInviteEvent = z.output<typeof CallInviteEventSchema>;
-export type CanonicalEvent = z.output<typeof CanonicalEventSchema>;
+/** A user's whole buddy list, as their server holds it. */
+export interface RosterEvent extends z.output<typeof RosterEventSchema> {}
+/** A user asks to add another as a buddy (and to see their presence). */
+export interface BuddyRequestEvent extends z.output<typeof BuddyRequestEventSchema> {}
+/** The answer to a `BuddyRequestEvent`. */
+export interface BuddyResponseEvent extends z.output<typeof BuddyResponseEventSchema> {}
+/** A user offers a file to another. */
+export interface FileOfferEvent extends z.output<typeof FileOfferEventSchema> {}
+/** A user invites another to a voice or video call. */
+export interface CallInviteEvent extends z.output<typeof CallInviteEventSchema> {}
+/** Any event of the canonical model, told apart by `kind`. */
+export type CanonicalEvent =
+  | ImEvent
+  | TypingEvent
+  | PresenceEvent
+  | RosterEvent
+  | BuddyRequestEvent
+  | BuddyResponseEvent
+  | FileOfferEvent
+  | CallInviteEvent;
 export type EventKind = CanonicalEvent['kind'];
 /** The JSON form of an event: addresses as `user@network` strings. */
 export type CanonicalEventJson = z.input<typeof CanonicalEventSchema>;

@@ -38,6 +38,7 @@ import { G2gNode, G2gRefusedError } from './g2g/link.js';
 import { TcpG2gTransport } from './g2g/tcp-transport.js';
 import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { StatusBoard } from './status/status-board.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
 
 export interface GatewayOptions {
@@ -120,7 +121,17 @@ export type GatewayEvent =
   | { type: 'delivered'; event: CanonicalEvent; protocol: string }
   | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
   | { type: 'pending-held'; event: PendingEvent }
-  | { type: 'refused'; reason: string; connection?: string }
+  | {
+      type: 'refused';
+      reason: string;
+      connection?: string;
+      /** The peer's address, for a refused SOCKS request or G2G connection. */
+      source?: string;
+      /** What a refused SOCKS request asked for, `host:port`. */
+      target?: string;
+      /** The SOCKS4 USERID of a refused request, as the client sent it. */
+      userId?: string;
+    }
   | { type: 'session'; connection: string; protocol: string; event: SessionEvent };
 
 export interface Gateway {
@@ -169,6 +180,7 @@ class GatewayEngine implements Gateway {
   readonly #cookies = new MemoryCookieTable();
   readonly #virtual = new VirtualEndpointTable();
   readonly metrics = new GatewayMetrics();
+  readonly #status: StatusBoard;
   #store!: StateStore;
   #identity!: GatewayIdentity;
   #node!: G2gNode;
@@ -190,6 +202,8 @@ class GatewayEngine implements Gateway {
         ? pino({ enabled: false })
         : (options.logger ?? pino({ name: 'crosstalk-gateway' }));
     this.#now = options.now ?? Date.now;
+    this.#status = new StatusBoard({ now: this.#now });
+    this.#listeners.add((e) => this.#status.observe(e));
   }
 
   get id(): string {
@@ -265,7 +279,7 @@ class GatewayEngine implements Gateway {
       onRefused: ({ source, error }) => {
         this.metrics.refused.inc({ reason: error.code });
         this.#log.info({ source, reason: describeRefusal(error) }, 'refused a G2G connection');
-        this.#emit({ type: 'refused', reason: describeRefusal(error) });
+        this.#emit({ type: 'refused', reason: describeRefusal(error), source });
       },
     });
     // The transport proves this key to every peer: it must be the key the directory records carry.
@@ -331,7 +345,13 @@ class GatewayEngine implements Gateway {
           },
           'refused a SOCKS request',
         );
-        this.#emit({ type: 'refused', reason: describeRefusal(reason), connection: id });
+        this.#emit({
+          type: 'refused',
+          reason: describeRefusal(reason),
+          connection: id,
+          ...(source ? { source } : {}),
+          ...(request ? { target: `${request.host}:${request.port}`, userId: request.userId } : {}),
+        });
       },
     });
     this.socks = await this.#front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
@@ -340,6 +360,7 @@ class GatewayEngine implements Gateway {
       this.metricsAddress = await this.metrics.listen(
         this.#o.metrics.host ?? '127.0.0.1',
         this.#o.metrics.port ?? 0,
+        () => this.#status.status({ id: this.id, socks: this.socks, g2g: this.g2g, contact: this.contact }),
       );
     own.add(() => this.metrics.boundAddress);
     await this.#republishHardState();

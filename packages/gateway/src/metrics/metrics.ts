@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { GatewayStatus } from '../status/status-board.js';
+import { renderStatusPage } from '../status/status-page.js';
 
 /**
  * The gateway's Prometheus metrics, on a registry of its own so several gateways can share a
@@ -71,15 +73,39 @@ export class GatewayMetrics {
 
   #server: Server | undefined;
 
-  /** Serves `/metrics` on host:port. */
-  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+  /**
+   * Serves `/metrics` on host:port and, given `status`, the status page at `/` (HTML) and
+   * `/status.json`.
+   */
+  async listen(
+    host: string,
+    port: number,
+    status?: () => GatewayStatus,
+  ): Promise<{ host: string; port: number }> {
     const server = createServer(async (req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('try /metrics\n');
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/metrics') {
+        res.writeHead(200, { 'content-type': this.registry.contentType });
+        res.end(await this.registry.metrics());
         return;
       }
-      res.writeHead(200, { 'content-type': this.registry.contentType });
-      res.end(await this.registry.metrics());
+      if (status && (path === '/' || path === '/status')) {
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+          // Nothing on the page runs or loads: no script, no frame, no remote resource.
+          'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+          'x-content-type-options': 'nosniff',
+        });
+        res.end(renderStatusPage(status()));
+        return;
+      }
+      if (status && path === '/status.json') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        res.end(`${JSON.stringify(status(), null, 2)}\n`);
+        return;
+      }
+      res.writeHead(404).end(status ? 'try /, /status.json or /metrics\n' : 'try /metrics\n');
     });
     server.listen(port, host);
     await once(server, 'listening');

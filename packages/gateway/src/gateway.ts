@@ -62,7 +62,7 @@ export interface GatewayOptions {
    * `timeouts.g2gHandshake` and the `limits.g2g*` limits. The gateway closes it on `close()`.
    */
   transport?: G2gTransport | ((identity: GatewayIdentity) => G2gTransport);
-  /** Prometheus endpoint; `false` for none. Default: none. */
+  /** Prometheus endpoint (`/metrics`) and status page (`/`, `/status.json`); `false` for none. Default: none. */
   metrics?: { host?: string; port?: number } | false;
   /** File for hard state (key pair, foreign buddies, pending requests). Default: memory only. */
   stateFile?: string;

@@ -130,9 +130,12 @@ export function describeGateway(gateway: Gateway, protocols: readonly string[]):
     '',
     `  SOCKS4 proxy   ${host}:${port}`,
     `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
-    gateway.metricsAddress
-      ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
-      : '  metrics        off (--metrics host:port)',
+    ...(gateway.metricsAddress
+      ? [
+          `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`,
+          `  status page    http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/`,
+        ]
+      : ['  metrics        off (--metrics host:port)']),
     `  protocols      ${protocols.join(', ') || 'none (relay only)'}`,
     '',
     'Point your IM client at it: in its connection or proxy settings choose SOCKS4 (or SOCKS4a),',

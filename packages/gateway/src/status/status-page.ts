@@ -81,9 +81,9 @@ export function renderStatusPage(status: GatewayStatus): string {
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1b1b1b; max-width: 70em; }
 h1 { font-size: 1.4em; margin: 0 0 .5em; } h2 { font-size: 1.1em; margin: 1.5em 0 .4em; }
-table { border-collapse: collapse; } th, td { text-align: left; padding: .25em .9em .25em 0; vertical-align: top; }
+table { border-collapse: collapse; margin-bottom: .9em; } th, td { text-align: left; padding: .25em .9em .25em 0; vertical-align: top; }
 thead th { border-bottom: 1px solid #999; } tbody tr:nth-child(even) { background: #f3f3f3; }
-code { font-size: .95em; word-break: break-all; } .empty, footer { color: #666; }
+code { font-size: .95em; word-break: break-all; } #recent td:nth-child(-n+2) { white-space: nowrap; } .empty, footer { color: #666; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; margin: 0; } dt { color: #555; } dd { margin: 0; }
 </style>
 </head>

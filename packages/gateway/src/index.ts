@@ -75,7 +75,10 @@ export {
   type StatusAddresses,
   StatusBoard,
   type StatusBoardOptions,
+  type StatusEndpoint,
   type StatusIncident,
+  type StatusTranslation,
+  type StatusUser,
 } from './status/status-board.js';
 export { escapeHtml, renderStatusPage, STATUS_REFRESH_SECONDS } from './status/status-page.js';
 export {

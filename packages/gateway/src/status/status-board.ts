@@ -23,6 +23,36 @@ export interface StatusIncident {
   userId?: string;
 }
 
+/** A listener's address. */
+export interface StatusEndpoint {
+  /** The address it is bound to. */
+  host: string;
+  /** Its TCP port. */
+  port: number;
+}
+
+/** A verified user with a live connection. */
+export interface StatusUser {
+  /** `user@network`. */
+  address: string;
+  /** The protocol the user logged in with. */
+  protocol: string;
+  /** When the first of the user's connections was verified, ms since the epoch. */
+  since: number;
+}
+
+/** Events carried from users of one protocol to users of another (or the same) protocol. */
+export interface StatusTranslation {
+  /** The sender's protocol. */
+  from: string;
+  /** The protocol the event was delivered in. */
+  to: string;
+  /** Events per second, averaged over the window (or over the uptime, while that is shorter). */
+  perSecond: number;
+  /** Events since the gateway started. */
+  total: number;
+}
+
 /** The figures the status page shows, also served as JSON (`/status.json`). */
 export interface GatewayStatus {
   /** This gateway's id (its ed25519 public key, hex). */
@@ -32,28 +62,32 @@ export interface GatewayStatus {
   /** When these figures were taken, ms since the epoch. */
   now: number;
   /** The SOCKS4 listener clients point at. */
-  socks: { host: string; port: number };
+  socks: StatusEndpoint;
   /** The G2G listener's TCP address, when the transport has one. */
-  g2g: { host: string; port: number } | undefined;
+  g2g: StatusEndpoint | undefined;
   /** What other gateways dial (the transport's contact). */
   contact: G2gContact;
   /** Verified users with a live connection, by the protocol they logged in with. */
   usersByProtocol: Record<string, number>;
   /** Those users, the earliest login first. */
-  users: { address: string; protocol: string; since: number }[];
+  users: StatusUser[];
   /** The window the rates are averaged over, seconds. */
   windowSeconds: number;
   /** Events carried from a user of one protocol to a user of another, by pair, busiest first. */
-  translations: { from: string; to: string; perSecond: number; total: number }[];
+  translations: StatusTranslation[];
   /** The latest refusals and errors, newest first. */
   recent: StatusIncident[];
 }
 
 /** Where the gateway is reachable, read when the status is taken (the listeners start after the board). */
 export interface StatusAddresses {
+  /** The gateway's id. */
   id: string;
-  socks: { host: string; port: number };
-  g2g: { host: string; port: number } | undefined;
+  /** Its SOCKS4 listener. */
+  socks: StatusEndpoint;
+  /** Its G2G listener, when the transport has a TCP one. */
+  g2g: StatusEndpoint | undefined;
+  /** What other gateways dial. */
   contact: G2gContact;
 }
 
@@ -110,7 +144,7 @@ export class StatusBoard {
   readonly #window: number;
   readonly #keep: number;
   readonly #startedAt: number;
-  readonly #users = new Map<string, { address: string; protocol: string; since: number }>();
+  readonly #users = new Map<string, StatusUser>();
   readonly #pairs = new Map<string, { from: string; to: string; rate: RateWindow }>();
   readonly #recent: StatusIncident[] = [];
 

@@ -8,6 +8,7 @@ export interface CliIo {
   stderr: Writable;
 }
 
+/** The process's own stdin, stdout and stderr, as a `CliIo`. */
 export function processIo(): CliIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 }

@@ -41,6 +41,7 @@ import { GatewayMetrics } from './metrics/metrics.js';
 import { StatusBoard } from './status/status-board.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
 
+/** Options of `createGateway`. */
 export interface GatewayOptions {
   /** Codecs this gateway proxies and translates. The gateway never imports one itself. */
   codecs: readonly Codec[];
@@ -90,6 +91,7 @@ export interface GatewayOptions {
   now?: () => number;
 }
 
+/** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
 export interface GatewayLimits {
   /** SOCKS client connections held at once. */
   socksConnections?: number;
@@ -114,6 +116,10 @@ export const DEFAULT_LIMITS: Required<GatewayLimits> = {
   g2gPendingPerSource: 8,
 };
 
+/**
+ * What a gateway reports to `on` listeners: logins and logouts, events translated and delivered, events that
+ * could not be, requests held, refusals, and every session event.
+ */
 export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
   | { type: 'offline'; user: Address }
@@ -134,6 +140,7 @@ export type GatewayEvent =
     }
   | { type: 'session'; connection: string; protocol: string; event: SessionEvent };
 
+/** A running bypass gateway, as `createGateway` returns it. */
 export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
   readonly id: string;

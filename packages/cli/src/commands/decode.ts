@@ -8,6 +8,7 @@ import {
 } from '@crosstalk/core';
 import { type CliIo, HexStreamDecoder, write } from '../io.js';
 
+/** Options of the `decode` command. */
 export interface DecodeOptions {
   protocol: string;
   direction: Direction;

@@ -9,6 +9,7 @@ import {
 import { type CliIo, LineSplitter, write } from '../io.js';
 import { EXIT_PROTOCOL_ERROR } from './decode.js';
 
+/** Options of the `encode` command. */
 export interface EncodeOptions {
   protocol: string;
   direction: Direction;

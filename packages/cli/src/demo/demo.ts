@@ -17,6 +17,7 @@ export interface DemoNetwork {
   user: { name: string; password: string };
 }
 
+/** Options of `runDemo`. */
 export interface DemoOptions {
   networks: readonly DemoNetwork[];
   out: (line: string) => void;
@@ -32,6 +33,11 @@ interface Participant {
   address: Address;
 }
 
+/**
+ * Runs the demo (`npm run demo`): a gateway, a server and a scripted user per network, the users adding one
+ * another across networks, chatting, typing, changing presence and logging back in; writes the transcript to
+ * `out`.
+ */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const started = Date.now();
   const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3)}s`.padStart(9);

@@ -9,6 +9,7 @@ import type { Address, PresenceStatus, TypingState } from '@crosstalk/core';
  */
 export type Dial = (host: string, port: number) => Promise<Socket>;
 
+/** A scripted user of one network, driven as its IM client would be, every connection through `dial`. */
 export interface UserDriver {
   /** The user's canonical address (`alice@aol`, `bob@yahoo`, `carol@hotmail.com@msn`, `dave@localhost`). */
   readonly address: Address;
@@ -49,6 +50,7 @@ export interface UserDriver {
   nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus>;
 }
 
+/** A user account on a network's server. */
 export interface NetworkUser {
   /** The native name (screen name, Yahoo id, passport, JID localpart). */
   name: string;
@@ -69,6 +71,7 @@ export interface NetworkFixture {
   stop(): Promise<void>;
 }
 
+/** Starts a network's server with these users, and returns the fixture that drives them. */
 export type StartNetwork = (users: readonly NetworkUser[]) => Promise<NetworkFixture>;
 
 /** Where a network's server is, for drivers created without starting it (the benchmark's load process). */

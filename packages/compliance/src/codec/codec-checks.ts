@@ -27,12 +27,14 @@ export interface CodecGolden {
   frames?: number;
 }
 
+/** The first bytes of a real session, for sniff checks. */
 export interface SniffSample {
   name: string;
   direction: Direction;
   bytes: Uint8Array;
 }
 
+/** What `codecSuite` checks a codec against: goldens, sniff samples, hostile inputs. */
 export interface CodecSuiteOptions {
   codec: Codec;
   goldens: readonly CodecGolden[];
@@ -63,6 +65,7 @@ export interface CodecSuiteOptions {
   translation?: TranslationCheckOptions;
 }
 
+/** One named check of a suite. */
 export interface Check {
   name: string;
   run(): void | Promise<void>;

@@ -28,11 +28,13 @@ export interface SessionRelayOptions {
   foreignRoster?: (owner: Address) => readonly RosterItem[];
 }
 
+/** A session event, and the connection it came from. */
 export interface RelayedEvent {
   connectionId: string;
   event: SessionEvent;
 }
 
+/** One client connection through a session relay, with its session and sockets. */
 export interface RelayedConnection {
   id: string;
   session: ProxySession;
@@ -41,6 +43,7 @@ export interface RelayedConnection {
   virtual: boolean;
 }
 
+/** A running session relay (`startSessionRelay`): what its sessions reported, and its connections. */
 export interface SessionRelay {
   host: string;
   port: number;
@@ -55,6 +58,10 @@ export interface SessionRelay {
   close(): Promise<void>;
 }
 
+/**
+ * Starts a relay on loopback that runs a codec's proxy session on every connection between a client and a
+ * server, as the gateway does, recording what the sessions report.
+ */
 export async function startSessionRelay(options: SessionRelayOptions): Promise<SessionRelay> {
   const events: RelayedEvent[] = [];
   const errors: { connectionId: string; error: unknown }[] = [];

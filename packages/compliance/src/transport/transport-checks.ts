@@ -4,6 +4,7 @@ import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { type G2gContact, type G2gStream, type G2gTransport, isCrossTalkError } from '@crosstalk/core';
 import type { Check } from '../codec/codec-checks.js';
 
+/** What `transportSuite` needs: a name, and a way to make fresh transports. */
 export interface TransportSuiteOptions {
   name: string;
   /**
@@ -30,6 +31,7 @@ export interface TransportSuiteOptions {
   stepTimeout?: number;
 }
 
+/** A transport check that failed, and why. */
 export interface TransportFailure {
   check: string;
   error: unknown;

@@ -11,6 +11,7 @@ export interface TsharkPacket {
   bytes: Uint8Array;
 }
 
+/** Options of a tshark decode: the packets, the fake TCP ports, the dissector and the fields to read. */
 export interface TsharkOptions {
   packets: readonly Uint8Array[];
   /** Fake TCP ports; the server port decides the dissector together with `decodeAs`. */
@@ -24,6 +25,7 @@ export interface TsharkOptions {
   filter?: string;
 }
 
+/** One decoded packet: each field asked for, with all its values. */
 export type TsharkRow = Record<string, string[]>;
 
 let available: boolean | undefined;

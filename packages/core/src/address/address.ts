@@ -46,6 +46,7 @@ export function isAddressString(input: string): boolean {
   }
 }
 
+/** Writes an address as `user@network` (what `parseAddress` reads back). */
 export function formatAddress(a: Address): string {
   return `${a.user}@${a.network}`;
 }
@@ -64,6 +65,9 @@ export function addressKey(a: Address): string {
   return formatAddress(normalizeAddress(a));
 }
 
+/**
+ * True when two addresses name the same user by their network's rules (case, spaces: see `normalizeAddress`).
+ */
 export function addressEquals(a: Address, b: Address): boolean {
   return addressKey(a) === addressKey(b);
 }

@@ -9,6 +9,10 @@ import type { Feature } from '../model/features.js';
  */
 export type CapabilityProvider = { kind: 'local'; codec: string } | { kind: 'remote'; gateway: string };
 
+/**
+ * One edge of the capability graph: a translation from one format to another, its cost, what it preserves and
+ * who provides it.
+ */
 export interface Capability {
   /** Unique id; also the final tie-breaker, so composition is deterministic. */
   id: string;
@@ -21,11 +25,13 @@ export interface Capability {
   provider: CapabilityProvider;
 }
 
+/** What `CapabilityGraph.compose` must keep. */
 export interface ComposeOptions {
   /** Features every hop of the chain must preserve. */
   require?: readonly Feature[];
 }
 
+/** A chain of capabilities from one format to another, as `compose` found it. */
 export interface Chain {
   from: string;
   to: string;
@@ -56,6 +62,10 @@ function better(a: Label, b: Label): boolean {
   return a.trail < b.trail;
 }
 
+/**
+ * Formats and the capabilities between them; `compose` finds the cheapest loop-free chain that keeps what is
+ * required.
+ */
 export class CapabilityGraph {
   readonly #caps = new Map<string, Capability>();
   readonly #formats = new Map<string, ReadonlySet<Feature>>();

@@ -18,6 +18,7 @@ export interface ClientIdentity {
   name?: string;
 }
 
+/** Options of `CrossTalkClient.sendIM`. */
 export interface SendImOptions {
   html?: string;
   signal?: AbortSignal;
@@ -32,6 +33,7 @@ export interface CallSession {
   hangup(reason?: string): Promise<void>;
 }
 
+/** Options of `CrossTalkClient.dialCall`. */
 export interface DialCallOptions {
   /** The caller's SDP offer. */
   sdp: string;
@@ -39,17 +41,20 @@ export interface DialCallOptions {
   signal?: AbortSignal;
 }
 
+/** Where `CrossTalkClient.getFile` writes a file, chunk by chunk. */
 export interface FileSink {
   /** Bytes already held from an earlier attempt; the transfer resumes there. */
   readonly offset: number;
   write(chunk: Uint8Array): Promise<void>;
 }
 
+/** Options of `CrossTalkClient.getFile`. */
 export interface GetFileOptions {
   signal?: AbortSignal;
   onProgress?: (received: number, total: number) => void;
 }
 
+/** What a completed `getFile` fetched. */
 export interface FileTransferResult {
   bytes: number;
   /** Lower-case hex SHA-256 of the whole file, checked against the offer when it named one. */
@@ -57,6 +62,7 @@ export interface FileTransferResult {
   resumedFrom: number;
 }
 
+/** The events a `CrossTalkClient` reports through `on`, by name: every event, or only one kind. */
 export type ClientEventMap = {
   event: CanonicalEvent;
   im: ImEvent;
@@ -64,6 +70,7 @@ export type ClientEventMap = {
   'call-invite': CallInviteEvent;
 };
 
+/** A client of the abstract client API: send IMs, place calls, fetch files, set presence, hear events. */
 export interface CrossTalkClient {
   readonly identity: ClientIdentity;
   sendIM(to: Address, text: string, options?: SendImOptions): Promise<ImEvent>;
@@ -75,10 +82,12 @@ export interface CrossTalkClient {
   close(): Promise<void>;
 }
 
+/** Options of a `CreateClient` function. */
 export interface CreateClientOptions {
   identity: ClientIdentity;
   /** The network the client's base protocol belongs to. */
   network: string;
 }
 
+/** Makes a `CrossTalkClient` for one identity on one network (what an implementation exports). */
 export type CreateClient = (options: CreateClientOptions) => Promise<CrossTalkClient>;

@@ -16,10 +16,12 @@ export const codecSymbol: unique symbol = Symbol.for('@crosstalk/codec') as neve
 /** Who wrote the bytes: `client` = bytes the client sends, `server` = bytes the server sends. */
 export type Direction = 'client' | 'server';
 
+/** A sniff's answer: `yes` (this protocol), `no`, or `more` (not enough bytes to tell). */
 export type SniffResult = 'yes' | 'no' | 'more';
 
 // ------------------------------------------------------------------ framer
 
+/** Caps a framer enforces on what it reads from the wire. */
 export interface FramerOptions {
   /** Largest frame accepted, checked against the wire length before any allocation. */
   maxFrameSize?: number;
@@ -61,6 +63,7 @@ export interface FrameCodec<F> {
 
 // ------------------------------------------------------------------ translation
 
+/** Options of `Codec.createTranslator`. */
 export interface TranslatorOptions {
   /** Which addresses are foreign (native names such as `bob@yahoo` map to them). Default: `defaultIsForeign`. */
   isForeign?: (address: Address) => boolean;
@@ -88,6 +91,10 @@ export interface Translator<F> {
 
 // ------------------------------------------------------------------ proxy session
 
+/**
+ * What a proxy session reports to the gateway as the bytes go by: who logged in, what the user sent or said
+ * about itself, server redirects and refusals.
+ */
 export type SessionEvent =
   /** The client named the user it is logging in as (not yet confirmed by the server). */
   | { type: 'identified'; address: Address }
@@ -115,12 +122,20 @@ export type SessionEvent =
   /** The session ended; `error` is the protocol error that ended it, if any. */
   | { type: 'closed'; reason: string; error?: ProtocolError };
 
+/**
+ * What a proxy session returns for each chunk: bytes for the server, bytes for the client, and events for the
+ * gateway.
+ */
 export interface SessionOutput {
   toServer: Uint8Array[];
   toClient: Uint8Array[];
   events: SessionEvent[];
 }
 
+/**
+ * Where a proxy session is: before login (`connecting`, `identified`), logged in (`verified`), given up on
+ * understanding the stream (`opaque`), or `closed`.
+ */
 export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' | 'closed';
 
 /**
@@ -185,6 +200,10 @@ export interface SessionContext {
 
 // ------------------------------------------------------------------ the codec
 
+/**
+ * What `defineCodec` takes: a protocol's networks, features, sniffer, framer, frame codec, translator and
+ * proxy session.
+ */
 export interface CodecInit {
   protocol: string;
   /**
@@ -210,6 +229,10 @@ export interface CodecInit {
   openSession(ctx: SessionContext): ProxySession;
 }
 
+/**
+ * A codec made by `defineCodec`: its `CodecInit`, with defaults filled in and branded so `isCodec` recognises
+ * it.
+ */
 export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 'createTranslator'>> {
   readonly [codecSymbol]: true;
   readonly priority: number;
@@ -218,6 +241,7 @@ export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 
   createTranslator(options?: TranslatorOptions): Translator<F>;
 }
 
+/** A `SessionOutput` with nothing in it. */
 export function emptyOutput(): SessionOutput {
   return { toServer: [], toClient: [], events: [] };
 }

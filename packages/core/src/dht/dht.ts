@@ -9,6 +9,7 @@ export interface DhtPutOptions {
   secret?: string;
 }
 
+/** The caps a DHT enforces on keys and values; every `Dht` states its own. */
 export interface DhtLimits {
   /** Largest key, in UTF-8 bytes. */
   maxKeyBytes: number;
@@ -28,6 +29,7 @@ export interface DhtLimits {
   defaultTtl: number;
 }
 
+/** The limits `MemoryDht` uses unless told otherwise. */
 export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
   maxKeyBytes: 256,
   maxValueBytes: 64 * 1024,
@@ -37,6 +39,10 @@ export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
   defaultTtl: 10 * 60 * 1000,
 });
 
+/**
+ * The directory substrate, with OpenDHT semantics: several values per key, each with a time to live,
+ * removable only with its secret (`MemoryDht` in one process, `HyperDhtStore` across hosts).
+ */
 export interface Dht {
   readonly limits: DhtLimits;
   /**

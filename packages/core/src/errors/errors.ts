@@ -6,12 +6,17 @@
 
 const errorBrand = Symbol.for('@crosstalk/error');
 
+/** Options every CrossTalk error takes. */
 export interface CrossTalkErrorOptions {
   cause?: unknown;
   /** Where in a byte stream the problem was found, when it came from the wire. */
   offset?: number;
 }
 
+/**
+ * The base of every error this SDK throws: a fixed `name` and `code` per condition, so callers test `code`,
+ * not messages or classes.
+ */
 export abstract class CrossTalkError extends Error {
   readonly [errorBrand] = true;
   /** Stable machine-readable code, e.g. `ERR_INVALID_ADDRESS`. */
@@ -41,6 +46,7 @@ export function isCrossTalkError(value: unknown, code?: string): value is CrossT
 
 // ---------------------------------------------------------------- addresses and events
 
+/** A string that is not a valid `user@network` address (`input` holds it, the message says why). */
 export class InvalidAddressError extends CrossTalkError {
   override readonly name = 'InvalidAddressError';
   readonly code = 'ERR_INVALID_ADDRESS';
@@ -52,6 +58,7 @@ export class InvalidAddressError extends CrossTalkError {
   }
 }
 
+/** An event that does not match the canonical model (`issues` lists what zod found). */
 export class InvalidEventError extends CrossTalkError {
   override readonly name = 'InvalidEventError';
   readonly code = 'ERR_INVALID_EVENT';
@@ -188,6 +195,7 @@ export class SessionStateError extends CrossTalkError {
 
 // ---------------------------------------------------------------- registries and composition
 
+/** No registered codec handles the protocol asked for. */
 export class CodecNotFoundError extends CrossTalkError {
   override readonly name = 'CodecNotFoundError';
   readonly code = 'ERR_CODEC_NOT_FOUND';
@@ -203,11 +211,16 @@ export class CodecNotFoundError extends CrossTalkError {
   }
 }
 
+/**
+ * A codec that breaks the contract (`defineCodec`: a bad protocol id, no networks, a missing function), or
+ * one registered twice.
+ */
 export class InvalidCodecError extends CrossTalkError {
   override readonly name = 'InvalidCodecError';
   readonly code = 'ERR_INVALID_CODEC';
 }
 
+/** A capability the graph refuses: no id, no `from` or `to`, a loop onto its own format, a negative or infinite cost. */
 export class InvalidCapabilityError extends CrossTalkError {
   override readonly name = 'InvalidCapabilityError';
   readonly code = 'ERR_INVALID_CAPABILITY';
@@ -231,6 +244,7 @@ export class NoTranslationPathError extends CrossTalkError {
 
 // ---------------------------------------------------------------- DHT
 
+/** A DHT key longer than the DHT's `maxKeyBytes`. */
 export class DhtKeyTooLargeError extends CrossTalkError {
   override readonly name = 'DhtKeyTooLargeError';
   readonly code = 'ERR_DHT_KEY_TOO_LARGE';
@@ -242,6 +256,7 @@ export class DhtKeyTooLargeError extends CrossTalkError {
   }
 }
 
+/** A DHT key that is not a non-empty string. */
 export class DhtInvalidKeyError extends CrossTalkError {
   override readonly name = 'DhtInvalidKeyError';
   readonly code = 'ERR_DHT_INVALID_KEY';
@@ -250,6 +265,7 @@ export class DhtInvalidKeyError extends CrossTalkError {
   }
 }
 
+/** A DHT value larger than the DHT's `maxValueBytes`. */
 export class DhtValueTooLargeError extends CrossTalkError {
   override readonly name = 'DhtValueTooLargeError';
   readonly code = 'ERR_DHT_VALUE_TOO_LARGE';
@@ -261,6 +277,7 @@ export class DhtValueTooLargeError extends CrossTalkError {
   }
 }
 
+/** A DHT key already holds `maxValuesPerKey` values; retry later, when some have expired. */
 export class DhtKeyFullError extends CrossTalkError {
   override readonly name = 'DhtKeyFullError';
   readonly code = 'ERR_DHT_KEY_FULL';
@@ -280,6 +297,7 @@ export class DhtPublisherQuotaError extends CrossTalkError {
   }
 }
 
+/** A removal with a secret other than the one the value was stored with. */
 export class DhtSecretMismatchError extends CrossTalkError {
   override readonly name = 'DhtSecretMismatchError';
   readonly code = 'ERR_DHT_SECRET_MISMATCH';
@@ -288,6 +306,7 @@ export class DhtSecretMismatchError extends CrossTalkError {
   }
 }
 
+/** A time to live that is not a positive number of milliseconds within the DHT's maximum. */
 export class InvalidTtlError extends CrossTalkError {
   override readonly name = 'InvalidTtlError';
   readonly code = 'ERR_INVALID_TTL';
@@ -299,6 +318,7 @@ export class InvalidTtlError extends CrossTalkError {
   }
 }
 
+/** An operation on a DHT after `close()`. */
 export class DhtClosedError extends CrossTalkError {
   override readonly name = 'DhtClosedError';
   readonly code = 'ERR_DHT_CLOSED';
@@ -335,11 +355,13 @@ export class G2gContactError extends CrossTalkError {
 
 // ---------------------------------------------------------------- plugins and client API
 
+/** A plugin definition that breaks the contract (its name, its commands). */
 export class InvalidPluginError extends CrossTalkError {
   override readonly name = 'InvalidPluginError';
   readonly code = 'ERR_INVALID_PLUGIN';
 }
 
+/** A plugin threw or timed out while answering a command (`plugin` names it; the cause is attached). */
 export class PluginFailedError extends CrossTalkError {
   override readonly name = 'PluginFailedError';
   readonly code = 'ERR_PLUGIN_FAILED';
@@ -351,11 +373,13 @@ export class PluginFailedError extends CrossTalkError {
   }
 }
 
+/** A client operation that needs a logged-in user, before login or after logout. */
 export class NotLoggedInError extends CrossTalkError {
   override readonly name = 'NotLoggedInError';
   readonly code = 'ERR_NOT_LOGGED_IN';
 }
 
+/** An event or connection could not reach its destination (nobody answered); retrying later may succeed. */
 export class DeliveryFailedError extends CrossTalkError {
   override readonly name = 'DeliveryFailedError';
   readonly code = 'ERR_DELIVERY_FAILED';

@@ -64,6 +64,7 @@ export interface G2gRefusal {
   error: CrossTalkError;
 }
 
+/** What `G2gTransport.listen` takes: where to listen, and what to do with each authenticated peer. */
 export interface G2gListenOptions {
   /**
    * A peer connected and proved, in the handshake, that it holds the private key of `remoteId`
@@ -87,6 +88,10 @@ export interface G2gListenOptions {
   onAcceptError?(error: Error): void;
 }
 
+/**
+ * How gateways reach each other: authenticated, encrypted byte streams between gateway ids (TCP with Noise,
+ * hyperdht).
+ */
 export interface G2gTransport {
   /** The transport's name: the `transport` field of the contacts it makes and dials. */
   readonly name: string;

@@ -18,6 +18,7 @@ export const LIMITS = {
   sdp: 64 * 1024,
 } as const;
 
+/** An address as a zod codec: a `user@network` string in JSON, an `Address` object in memory. */
 export const AddressSchema = z.codec(
   z.string().max(3071),
   z.custom<Address>(
@@ -49,10 +50,14 @@ const name = z.string().max(LIMITS.name);
 /** Milliseconds since the Unix epoch. */
 const timestamp = z.number().int().nonnegative();
 
+/** The XEP-0085 chat states, in the order the spec lists them. */
 export const TYPING_STATES = ['active', 'composing', 'paused', 'inactive', 'gone'] as const;
+/** Every status a `PresenceEvent` can carry. */
 export const PRESENCE_STATUSES = ['online', 'away', 'busy', 'idle', 'invisible', 'offline'] as const;
+/** RFC 6121 subscription states of a roster item. */
 export const SUBSCRIPTIONS = ['none', 'to', 'from', 'both'] as const;
 
+/** The schema of an `ImEvent`. */
 export const ImEventSchema = z.object({
   kind: z.literal('im'),
   id,
@@ -73,6 +78,7 @@ export const TypingEventSchema = z.object({
   state: z.enum(TYPING_STATES),
 });
 
+/** The schema of a `PresenceEvent`. */
 export const PresenceEventSchema = z.object({
   kind: z.literal('presence'),
   from: AddressSchema,
@@ -85,6 +91,7 @@ export const PresenceEventSchema = z.object({
   idleSince: timestamp.optional(),
 });
 
+/** The schema of a `RosterItem`. */
 export const RosterItemSchema = z.object({
   address: AddressSchema,
   name: name.optional(),
@@ -95,12 +102,14 @@ export const RosterItemSchema = z.object({
   pending: z.boolean(),
 });
 
+/** The schema of a `RosterEvent`. */
 export const RosterEventSchema = z.object({
   kind: z.literal('roster'),
   owner: AddressSchema,
   items: z.array(RosterItemSchema).max(LIMITS.rosterItems),
 });
 
+/** The schema of a `BuddyRequestEvent`. */
 export const BuddyRequestEventSchema = z.object({
   kind: z.literal('buddy-request'),
   id: id.optional(),
@@ -111,6 +120,7 @@ export const BuddyRequestEventSchema = z.object({
   message: text.optional(),
 });
 
+/** The schema of a `BuddyResponseEvent`. */
 export const BuddyResponseEventSchema = z.object({
   kind: z.literal('buddy-response'),
   id: id.optional(),
@@ -122,6 +132,7 @@ export const BuddyResponseEventSchema = z.object({
   message: text.optional(),
 });
 
+/** The schema of a `FileOfferEvent`. */
 export const FileOfferEventSchema = z.object({
   kind: z.literal('file-offer'),
   id,
@@ -137,6 +148,7 @@ export const FileOfferEventSchema = z.object({
     .optional(),
 });
 
+/** The schema of a `CallInviteEvent`. */
 export const CallInviteEventSchema = z.object({
   kind: z.literal('call-invite'),
   id,
@@ -147,6 +159,7 @@ export const CallInviteEventSchema = z.object({
   media: z.array(z.enum(['audio', 'video'])).min(1),
 });
 
+/** The schema of any `CanonicalEvent`, told apart by `kind`; `eventFromJson` and `eventToJson` use it. */
 export const CanonicalEventSchema = z.discriminatedUnion('kind', [
   ImEventSchema,
   TypingEventSchema,
@@ -192,10 +205,12 @@ export type CanonicalEvent =
   | BuddyResponseEvent
   | FileOfferEvent
   | CallInviteEvent;
+/** The `kind` of a canonical event (`im`, `typing`, ...). */
 export type EventKind = CanonicalEvent['kind'];
 /** The JSON form of an event: addresses as `user@network` strings. */
 export type CanonicalEventJson = z.input<typeof CanonicalEventSchema>;
 
+/** Every `EventKind`, in the order the model lists them. */
 export const EVENT_KINDS: readonly EventKind[] = [
   'im',
   'typing',

@@ -9,6 +9,7 @@ import type { CanonicalEvent, ImEvent } from '../model/events.js';
  */
 export const pluginSymbol: unique symbol = Symbol.for('@crosstalk/plugin') as never;
 
+/** A command a user sent to a plugin. */
 export interface PluginRequest {
   /** The verified user who sent the command. */
   from: Address;
@@ -20,6 +21,9 @@ export interface PluginRequest {
   message: ImEvent;
 }
 
+/**
+ * What the gateway gives a plugin while it answers: a clock, sending on the user's behalf, and a small store.
+ */
 export interface PluginContext {
   now(): number;
   /** Sends an event on the user's behalf (validated by the host before it leaves). */
@@ -32,11 +36,13 @@ export interface PluginContext {
   signal: AbortSignal;
 }
 
+/** A plugin's answer, sent back to the user as an IM. */
 export interface PluginReply {
   text: string;
   html?: string;
 }
 
+/** What `definePlugin` takes: the plugin's name, commands, description and handler. */
 export interface PluginInit {
   name: string;
   /** Commands this plugin answers, each starting with `/`. */
@@ -47,11 +53,16 @@ export interface PluginInit {
   handle(request: PluginRequest, ctx: PluginContext): Promise<PluginReply | undefined>;
 }
 
+/** A plugin made by `definePlugin`, branded so `isPlugin` recognises it. */
 export interface Plugin extends Readonly<PluginInit> {
   readonly [pluginSymbol]: true;
   readonly priority: number;
 }
 
+/**
+ * Checks a plugin definition (a lower-case name, commands starting with `/`) and brands it; throws
+ * `InvalidPluginError`.
+ */
 export function definePlugin(init: PluginInit): Plugin {
   if (!/^[a-z][a-z0-9-]*$/.test(init.name))
     throw new InvalidPluginError(`plugin name "${init.name}" must be a lower-case id`);
@@ -64,6 +75,10 @@ export function definePlugin(init: PluginInit): Plugin {
   return Object.freeze({ ...init, priority: init.priority ?? 0, [pluginSymbol]: true as const });
 }
 
+/**
+ * True for a plugin made by `definePlugin` (by its brand, so one from another copy of this package counts
+ * too).
+ */
 export function isPlugin(value: unknown): value is Plugin {
   return (
     typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[pluginSymbol] === true

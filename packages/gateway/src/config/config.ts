@@ -35,6 +35,10 @@ const DhtConfig = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/**
+ * The gateway's config file (`crosstalk gateway --config`) as a zod schema: unknown keys are refused, every
+ * address defaults to loopback.
+ */
 export const GatewayConfigSchema = z
   .object({
     dht: DhtConfig.default({ kind: 'memory' }),
@@ -82,7 +86,9 @@ export const GatewayConfigSchema = z
   })
   .strict();
 
+/** A validated config, with every default filled in (what `parseConfig` returns). */
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+/** A config as written in the file: every field optional. */
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 
 /** Validates a config object; throws `InvalidConfigError` naming the first bad field. */
@@ -96,6 +102,10 @@ export function parseConfig(input: unknown, source = 'config'): GatewayConfig {
   return result.data;
 }
 
+/**
+ * Reads and validates a JSON config file; throws `InvalidConfigError` when it cannot be read, is not JSON or
+ * does not validate.
+ */
 export async function loadConfig(path: string): Promise<GatewayConfig> {
   let text: string;
   try {

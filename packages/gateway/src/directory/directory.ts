@@ -23,6 +23,7 @@ export type PendingEvent = BuddyRequestEvent | BuddyResponseEvent;
 /** Verified records remembered (their bytes are the key; a refresh stores new bytes). */
 const MAX_VERIFIED = 50_000;
 
+/** Where a user is online: the gateway that serves them, how to reach it, and when it said so. */
 export interface Location {
   gateway: string;
   /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */

@@ -20,6 +20,7 @@ export const RecordSchema = z.object({
   sig: z.string().regex(/^[0-9a-f]{128}$/),
 });
 
+/** A signed directory record as it travels in the DHT. */
 export type DirectoryRecord = z.infer<typeof RecordSchema>;
 export type RecordKind = DirectoryRecord['kind'];
 
@@ -49,6 +50,7 @@ function signedBytes(r: Omit<DirectoryRecord, 'sig'>): Uint8Array {
   );
 }
 
+/** Makes a directory record of `fields`, signed with the gateway's key. */
 export function signRecord(
   identity: GatewayIdentity,
   fields: { kind: RecordKind; subject: string; body: unknown; issuedAt: number; ttl: number },
@@ -65,6 +67,7 @@ export function signRecord(
   return { ...unsigned, sig: Buffer.from(identity.sign(signedBytes(unsigned))).toString('hex') };
 }
 
+/** The bytes a record is stored as in the DHT (its canonical JSON). */
 export function encodeRecord(record: DirectoryRecord): Uint8Array {
   return Buffer.from(canonicalJson(record));
 }

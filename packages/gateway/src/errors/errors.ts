@@ -25,6 +25,7 @@ export class UpstreamBlockedError extends CrossTalkError {
   }
 }
 
+/** The destination a SOCKS client asked for did not answer in time or refused the connection. */
 export class UpstreamUnreachableError extends CrossTalkError {
   override readonly name = 'UpstreamUnreachableError';
   readonly code = 'ERR_UPSTREAM_UNREACHABLE';
@@ -83,17 +84,23 @@ export class UnauthorisedRecordError extends CrossTalkError {
   readonly code = 'ERR_UNAUTHORISED_RECORD';
 }
 
+/**
+ * The recipient is not online at any gateway (or not at the one the directory named); retrying later may
+ * succeed.
+ */
 export class UserOfflineError extends CrossTalkError {
   override readonly name = 'UserOfflineError';
   readonly code = 'ERR_USER_OFFLINE';
   override readonly isRetryable = true;
 }
 
+/** A user already has as many buddy requests held for them as the directory keeps. */
 export class TooManyPendingRequestsError extends CrossTalkError {
   override readonly name = 'TooManyPendingRequestsError';
   readonly code = 'ERR_TOO_MANY_PENDING';
 }
 
+/** Gateway options or a config file that cannot be used; the message names the field. */
 export class InvalidConfigError extends CrossTalkError {
   override readonly name = 'InvalidConfigError';
   readonly code = 'ERR_INVALID_CONFIG';

@@ -29,6 +29,7 @@ function rawPublicKey(key: KeyObject): Buffer {
   return der.subarray(ED25519_SPKI_PREFIX.length);
 }
 
+/** The ed25519 public key a gateway id (hex) stands for. */
 export function publicKeyFromId(id: string): KeyObject {
   // Importing a key costs about as much as the verify it serves (bench profile); a federation has
   // few gateways, so their keys are kept.
@@ -60,6 +61,7 @@ function fromPrivateKey(privateKey: KeyObject): GatewayIdentity {
   };
 }
 
+/** A fresh ed25519 key pair for a gateway. */
 export function generateIdentity(): GatewayIdentity {
   return fromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }

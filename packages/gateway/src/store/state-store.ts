@@ -24,6 +24,10 @@ const RosterItemJson = z.object({
   pending: z.boolean(),
 });
 
+/**
+ * The state file's shape: the gateway's key, its users' foreign buddies and home records, the buddy requests
+ * it holds and those it delivered.
+ */
 export const HardStateSchema = z.object({
   version: z.literal(1),
   identity: z.string().optional(),
@@ -41,6 +45,7 @@ export const HardStateSchema = z.object({
   delivered: z.array(z.string()),
 });
 
+/** What the gateway keeps across restarts (see `HardStateSchema`). */
 export type HardState = z.infer<typeof HardStateSchema>;
 
 /** The file's shape with its entries unchecked: each is checked alone, and quarantined alone. */
@@ -70,10 +75,15 @@ export type RosterItemJson = z.infer<typeof RosterItemJson>;
 
 const MAX_DELIVERED = 10_000;
 
+/** The state of a gateway that has kept nothing yet. */
 export function emptyState(): HardState {
   return { version: 1, users: {}, pending: [], delivered: [] };
 }
 
+/**
+ * The hard-state file: read and checked on open (unreadable entries quarantined), written atomically after
+ * each change.
+ */
 export class StateStore {
   #state: HardState;
   readonly #path: string | undefined;

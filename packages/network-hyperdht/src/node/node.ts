@@ -9,11 +9,13 @@ export interface NodeAddress {
   port: number;
 }
 
+/** An ed25519 key pair in the form hyperdht takes. */
 export interface NodeKeyPair {
   publicKey: Uint8Array;
   secretKey: Uint8Array;
 }
 
+/** A running DHT query: its replies as they come, then what it found. */
 export interface NodeQuery<T> extends AsyncIterable<T> {
   /** Nodes that answered (dht-rpc's count). */
   successes: number;
@@ -28,16 +30,19 @@ export interface QueryOptions {
   nodes?: NodeAddress[] | undefined;
 }
 
+/** A node's answer to a lookup: the peers it knows under the target. */
 export interface LookupReply {
   from: NodeAddress;
   peers: { publicKey: Uint8Array }[];
 }
 
+/** A mutable value read from the DHT, with its sequence number. */
 export interface MutableReply {
   seq: number;
   value: Uint8Array;
 }
 
+/** The part of a hyperdht node this package uses (typed here: hyperdht ships no types). */
 export interface HyperDhtNode {
   readonly bootstrapNodes: readonly NodeAddress[];
   fullyBootstrapped(): Promise<void>;

@@ -1,6 +1,7 @@
 import { type DhtNode, startDhtNode } from './dht-node.js';
 import type { NodeAddress } from './node.js';
 
+/** Options of `startTestnet`. */
 export interface TestnetOptions {
   /** DHT nodes (default 10). */
   size?: number;
@@ -9,6 +10,7 @@ export interface TestnetOptions {
   maxAge?: number;
 }
 
+/** A private DHT of a few nodes on loopback, for tests and benchmarks. */
 export interface Testnet {
   /** Give this to stores and further nodes. */
   readonly bootstrap: NodeAddress[];

@@ -31,10 +31,14 @@ export const RECORD_OVERHEAD = 116;
  * fragments, which paths often drop (hyperdht does not split a value across datagrams).
  */
 export const MAX_RECORD_BYTES = 1140;
+/** Largest value a record can hold: the record's cap minus its fixed header. */
 export const MAX_RECORD_VALUE_BYTES = MAX_RECORD_BYTES - RECORD_OVERHEAD;
 
 const TOMBSTONE = 0x01;
 
+/**
+ * Writes a record in its fixed layout; throws `RangeError` for a key, certificate or value of the wrong size.
+ */
 export function encodeRecord(record: ValueRecord): Uint8Array {
   if (record.publisher.length !== 32) throw new RangeError('publisher key must be 32 bytes');
   if (record.certificate.length !== 64) throw new RangeError('certificate must be 64 bytes');

@@ -11,6 +11,7 @@ export interface Candidate {
   value: Uint8Array;
 }
 
+/** The fair-share caps `fairShare` applies on read: values kept under one key, and per publisher. */
 export interface ShareLimits {
   maxValuesPerKey: number;
   maxValuesPerPublisher: number;

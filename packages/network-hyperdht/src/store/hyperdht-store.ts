@@ -58,6 +58,7 @@ export const HYPERDHT_DHT_LIMITS: DhtLimits = Object.freeze({
   maxValuesPerPublisher: 8,
 });
 
+/** Options of `HyperDhtStore`. */
 export interface HyperDhtStoreOptions {
   /** A running hyperdht node to use; the store does not destroy it on close. */
   dht?: HyperDhtNode;

@@ -6,8 +6,21 @@
 
 const errorBrand = Symbol.for('@crosstalk/error');
 
+/** A CrossTalk error as JSON (`toJSON`). */
+export interface CrossTalkErrorJson {
+  /** The error's class name. */
+  name: string;
+  /** Its machine-readable code. */
+  code: string;
+  /** What went wrong, for people. */
+  message: string;
+  /** Where in a byte stream it was found, when it came from the wire. */
+  offset?: number;
+}
+
 /** Options every CrossTalk error takes. */
 export interface CrossTalkErrorOptions {
+  /** The error that led to this one. */
   cause?: unknown;
   /** Where in a byte stream the problem was found, when it came from the wire. */
   offset?: number;
@@ -18,7 +31,10 @@ export interface CrossTalkErrorOptions {
  * not messages or classes.
  */
 export abstract class CrossTalkError extends Error {
+  /** @internal The brand `isCrossTalkError` tests: an error from another copy of this package counts too. */
   readonly [errorBrand] = true;
+  /** The error's class name, fixed per condition (`InvalidAddressError`). */
+  declare readonly name: string;
   /** Stable machine-readable code, e.g. `ERR_INVALID_ADDRESS`. */
   abstract readonly code: string;
   /** True when trying the same operation again later may succeed. */
@@ -31,7 +47,8 @@ export abstract class CrossTalkError extends Error {
     this.offset = options.offset;
   }
 
-  toJSON(): { name: string; code: string; message: string; offset?: number } {
+  /** The error as JSON (what logs and the CLI print). */
+  toJSON(): CrossTalkErrorJson {
     return this.offset === undefined
       ? { name: this.name, code: this.code, message: this.message }
       : { name: this.name, code: this.code, message: this.message, offset: this.offset };

@@ -75,6 +75,7 @@ export interface GatewayOptions {
     | UpstreamPolicy;
   /** When set, only directory records from these gateway ids are believed. */
   trustedGateways?: readonly string[];
+  /** A pino logger; `false` for none. Default: a pino logger named `crosstalk-gateway` (pino writes to stdout). */
   logger?: Logger | false;
   /**
    * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
@@ -88,6 +89,7 @@ export interface GatewayOptions {
   maxBacklog?: number;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
   softTtl?: number;
+  /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
 }
 
@@ -144,13 +146,17 @@ export type GatewayEvent =
 export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
   readonly id: string;
+  /** The SOCKS4 listener's address: what clients are pointed at. */
   readonly socks: { host: string; port: number };
   /** What other gateways dial: the G2G transport's contact, published in location records. */
   readonly contact: G2gContact;
   /** The G2G listener's TCP address, when the transport has one (the default transport does). */
   readonly g2g: { host: string; port: number } | undefined;
+  /** The metrics and status page listener's address, when `metrics` is set. */
   readonly metricsAddress: { host: string; port: number } | undefined;
+  /** The gateway's Prometheus metrics (its own registry). */
   readonly metrics: GatewayMetrics;
+  /** The gateway's view of the directory (signed records in the DHT). */
   readonly directory: Directory;
   /** Verified users with at least one live connection. */
   users(): Address[];

@@ -6,7 +6,9 @@ import { rulesFor } from './networks.js';
  * (an MSN passport `a@hotmail.com` on network `msn` is `a@hotmail.com@msn`).
  */
 export interface Address {
+  /** The user's name on the network (screen name, Yahoo id, passport, JID localpart). */
   readonly user: string;
+  /** The network id (`aol`, `icq`, `yahoo`, `msn`, or an XMPP domain). */
   readonly network: string;
 }
 

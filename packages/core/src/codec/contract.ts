@@ -36,6 +36,7 @@ export interface FramerOptions {
  * good frames and sets `error` (nothing accepted is lost): check `error` after each push.
  */
 export interface Framer {
+  /** Takes the next bytes of the stream; returns the frames they completed. */
   push(chunk: Uint8Array): Uint8Array[];
   /** Declares end of stream; throws `TruncatedStreamError` if a frame is incomplete. */
   end(): void;
@@ -54,10 +55,13 @@ export interface Framer {
  * understands; frames it does not understand decode to a raw pass-through form.
  */
 export interface FrameCodec<F> {
+  /** Decodes one whole frame (as a framer returned it) sent in `direction`. */
   decode(raw: Uint8Array, direction: Direction): F;
+  /** The frame's bytes. */
   encode(frame: F): Uint8Array;
   /** A JSON-safe form of a frame (bytes as `{ "$hex": ... }`), read back by `fromJson`. */
   toJson(frame: F): unknown;
+  /** Reads a frame back from `toJson`'s form; throws `MalformedFrameError` when it is not one. */
   fromJson(json: unknown): F;
 }
 
@@ -80,12 +84,14 @@ export interface TranslatorOptions {
  * logged in from the login frames, so an incoming message gets its `to` address.
  */
 export interface Translator<F> {
+  /** The canonical events a frame carries, as sent in `direction` (none for frames that carry none). */
   toEvents(frame: F, direction: Direction): CanonicalEvent[];
   /**
    * Frames carrying `event` as `direction` would send it (`client`: as the client sends it to the
    * server; `server`: as the server delivers it to the client). Throws `UnsupportedEventError`.
    */
   fromEvent(event: CanonicalEvent, direction: Direction): F[];
+  /** The logged-in user, once the login frames named them. */
   readonly self: Address | undefined;
 }
 
@@ -127,8 +133,11 @@ export type SessionEvent =
  * gateway.
  */
 export interface SessionOutput {
+  /** Bytes to send to the server, in order. */
   toServer: Uint8Array[];
+  /** Bytes to send to the client, in order. */
   toClient: Uint8Array[];
+  /** What happened, for the gateway. */
   events: SessionEvent[];
 }
 
@@ -146,11 +155,15 @@ export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' |
  * engine writes what it got, then closes that one connection.
  */
 export interface ProxySession {
+  /** The codec's protocol id. */
   readonly protocol: string;
+  /** Where the session is (see `SessionState`). */
   readonly state: SessionState;
   /** The user this connection belongs to, once identified (or known from a cookie). */
   readonly user: Address | undefined;
+  /** Takes bytes the client sent; returns what to pass on (or withhold) and what happened. */
   fromClient(chunk: Uint8Array): SessionOutput;
+  /** Takes bytes the server sent; returns what to pass on and what happened. */
   fromServer(chunk: Uint8Array): SessionOutput;
   /** Injects an event for this user into the client stream. Throws `SessionStateError` before `verified`. */
   deliver(event: CanonicalEvent): SessionOutput;
@@ -178,11 +191,13 @@ export interface CookieTable {
 export interface VirtualEndpoints {
   /** Reserves a host:port; a SOCKS CONNECT there opens a session with `ctx.virtual.data === data`. */
   allocate(protocol: string, data: unknown): { host: string; port: number };
+  /** Frees an address `allocate` handed out. */
   release(host: string, port: number): void;
 }
 
 /** What the engine gives each session: small and explicit (docs/DESIGN.md "One login, several connections"). */
 export interface SessionContext {
+  /** The proxied connection's id, for logs and events. */
   readonly connectionId: string;
   /** Where the client asked to connect. */
   readonly target: { host: string; port: number };
@@ -190,11 +205,15 @@ export interface SessionContext {
   isForeign(address: Address): boolean;
   /** The owner's foreign buddies, to merge into the roster the server sends. */
   foreignRoster(owner: Address): readonly RosterItem[];
+  /** Cookies shared by the gateway's sessions (a login cookie issued on one connection, redeemed on another). */
   readonly cookies: CookieTable;
+  /** Addresses the gateway answers itself (a switchboard it plays for a foreign buddy). */
   readonly endpoints: VirtualEndpoints;
   /** Present when the client connected to a virtual endpoint: there is no server side. */
   readonly virtual?: { readonly data: unknown };
+  /** The clock, ms since the epoch. */
   now(): number;
+  /** A fresh id for events and protocol cookies. */
   newId(): string;
 }
 
@@ -205,6 +224,7 @@ export interface SessionContext {
  * proxy session.
  */
 export interface CodecInit {
+  /** The protocol id (lower case): what registries, logs and metrics name it by. */
   protocol: string;
   /**
    * Network ids this codec's users are on (`aol`, `yahoo`, `irc`). Every one that is not built in
@@ -213,6 +233,7 @@ export interface CodecInit {
   networks: readonly string[];
   /** Naming rules for the codec's own networks (validation and normalisation of user names). */
   networkRules?: Readonly<Record<string, Partial<NetworkRules>>>;
+  /** What the protocol carries (see `FEATURES`); translation reports what it loses. */
   features: FeatureSet;
   /** Sniff order when several codecs might match; higher first. An explicit field, never registration order. */
   priority?: number;
@@ -223,9 +244,13 @@ export interface CodecInit {
    * speak first; MSNP, YMSG and XMPP clients do). `more` asks for more bytes.
    */
   sniff(head: Uint8Array, direction: Direction): SniffResult;
+  /** A framer for the bytes one side sends. */
   createFramer(direction: Direction, options?: FramerOptions): Framer;
+  /** Decodes and encodes the protocol's frames. */
   frames: FrameCodec<unknown>;
+  /** A translator between frames and canonical events, for one connection. */
   createTranslator(options?: TranslatorOptions): Translator<unknown>;
+  /** A proxy session for one client connection. */
   openSession(ctx: SessionContext): ProxySession;
 }
 
@@ -234,10 +259,15 @@ export interface CodecInit {
  * it.
  */
 export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 'createTranslator'>> {
+  /** The brand `isCodec` tests. */
   readonly [codecSymbol]: true;
+  /** Sniff order; higher first (default 0). */
   readonly priority: number;
+  /** Well-known server ports (empty when none was given). */
   readonly defaultPorts: readonly number[];
+  /** Decodes and encodes the protocol's frames. */
   readonly frames: FrameCodec<F>;
+  /** A translator between frames and canonical events, for one connection. */
   createTranslator(options?: TranslatorOptions): Translator<F>;
 }
 

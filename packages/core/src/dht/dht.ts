@@ -44,6 +44,7 @@ export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
  * removable only with its secret (`MemoryDht` in one process, `HyperDhtStore` across hosts).
  */
 export interface Dht {
+  /** The caps this DHT enforces. */
   readonly limits: DhtLimits;
   /**
    * Adds `value` under `key`. Putting a value already there (byte-equal) refreshes its TTL.

@@ -59,31 +59,43 @@ export const SUBSCRIPTIONS = ['none', 'to', 'from', 'both'] as const;
 
 /** The schema of an `ImEvent`. */
 export const ImEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('im'),
+  /** The message's id. */
   id,
+  /** The sender. */
   from: AddressSchema,
+  /** The recipient. */
   to: AddressSchema,
   /** Plain text; always present, even when `html` carries the formatted form. */
   text,
   /** The same message with formatting, as XHTML-IM-style markup. */
   html: text.optional(),
+  /** When it was sent, ms since the epoch. */
   sentAt: timestamp,
 });
 
 /** XEP-0085 chat states; protocols with only on/off typing map to composing / paused / active. */
 export const TypingEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('typing'),
+  /** The user typing. */
   from: AddressSchema,
+  /** The user they are typing to. */
   to: AddressSchema,
+  /** The chat state. */
   state: z.enum(TYPING_STATES),
 });
 
 /** The schema of a `PresenceEvent`. */
 export const PresenceEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('presence'),
+  /** The user whose presence this is. */
   from: AddressSchema,
   /** Set for presence directed at one buddy; absent for a broadcast. */
   to: AddressSchema.optional(),
+  /** What the user is (online, away, ...). */
   status: z.enum(PRESENCE_STATUSES),
   /** Status message ("away message", personal message, custom status). */
   text: text.optional(),
@@ -93,8 +105,11 @@ export const PresenceEventSchema = z.object({
 
 /** The schema of a `RosterItem`. */
 export const RosterItemSchema = z.object({
+  /** The buddy. */
   address: AddressSchema,
+  /** The name the owner gave the buddy, where the protocol keeps one. */
   name: name.optional(),
+  /** The groups the buddy is filed under (none: ungrouped). */
   groups: z.array(name).max(LIMITS.groups),
   /** RFC 6121 §2.1.2.5 subscription states, seen from the roster owner. */
   subscription: z.enum(SUBSCRIPTIONS),
@@ -104,42 +119,61 @@ export const RosterItemSchema = z.object({
 
 /** The schema of a `RosterEvent`. */
 export const RosterEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('roster'),
+  /** The user whose list this is. */
   owner: AddressSchema,
+  /** The buddies on it. */
   items: z.array(RosterItemSchema).max(LIMITS.rosterItems),
 });
 
 /** The schema of a `BuddyRequestEvent`. */
 export const BuddyRequestEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('buddy-request'),
+  /** The protocol's id for the request, where it has one. */
   id: id.optional(),
+  /** The user who asks. */
   from: AddressSchema,
+  /** The user asked. */
   to: AddressSchema,
   /** The requester's display name, where the protocol sends one. */
   name: name.optional(),
+  /** The text sent with the request, where the protocol carries one. */
   message: text.optional(),
 });
 
 /** The schema of a `BuddyResponseEvent`. */
 export const BuddyResponseEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('buddy-response'),
+  /** The id of the request answered, where the protocol has one. */
   id: id.optional(),
   /** The user who answered. */
   from: AddressSchema,
   /** The user who asked. */
   to: AddressSchema,
+  /** True when the request was accepted. */
   accepted: z.boolean(),
+  /** The text sent with the answer, where the protocol carries one. */
   message: text.optional(),
 });
 
 /** The schema of a `FileOfferEvent`. */
 export const FileOfferEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('file-offer'),
+  /** The offer's id: what a transfer refers to. */
   id,
+  /** The user offering the file. */
   from: AddressSchema,
+  /** The user it is offered to. */
   to: AddressSchema,
+  /** The file's name. */
   name,
+  /** The file's size in bytes. */
   size: z.number().int().nonnegative(),
+  /** The file's media type, when the sender gave one. */
   mediaType: name.optional(),
   /** Lower-case hex SHA-256 of the whole file, for verification after a (resumed) transfer. */
   sha256: z
@@ -150,12 +184,17 @@ export const FileOfferEventSchema = z.object({
 
 /** The schema of a `CallInviteEvent`. */
 export const CallInviteEventSchema = z.object({
+  /** Tells the event kinds apart. */
   kind: z.literal('call-invite'),
+  /** The call's id. */
   id,
+  /** The caller. */
   from: AddressSchema,
+  /** The user called. */
   to: AddressSchema,
   /** SIP-style SDP offer. */
   sdp: z.string().max(LIMITS.sdp),
+  /** What the call carries: audio, video or both. */
   media: z.array(z.enum(['audio', 'video'])).min(1),
 });
 

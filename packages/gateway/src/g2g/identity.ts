@@ -13,9 +13,13 @@ import { InvalidIdentityKeyError } from '../errors/errors.js';
  * (DESIGN.md: "each gateway has an ed25519 key pair and its id is the public key").
  */
 export interface GatewayIdentity {
+  /** The gateway's id: its ed25519 public key, hex. */
   readonly id: string;
+  /** The public key. */
   readonly publicKey: KeyObject;
+  /** The private key. */
   readonly privateKey: KeyObject;
+  /** Signs bytes with the private key (ed25519). */
   sign(data: Uint8Array): Uint8Array;
   /** PKCS#8 PEM, for the hard-state store. */
   exportPrivateKey(): string;

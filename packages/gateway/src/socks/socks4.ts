@@ -21,9 +21,13 @@ export const SocksReply = {
 
 /** A parsed SOCKS4 or SOCKS4a request. */
 export interface Socks4Request {
+  /** 1 CONNECT, 2 BIND. */
   command: number;
+  /** The destination: an IPv4 address, or the name a SOCKS4a request carries (lower-cased). */
   host: string;
+  /** The destination port. */
   port: number;
+  /** The USERID field as the client sent it (Latin-1). */
   userId: string;
   /** The client sent a domain name (SOCKS4a) rather than an IPv4 address. */
   socks4a: boolean;

@@ -16,12 +16,15 @@ export type CapabilityProvider = { kind: 'local'; codec: string } | { kind: 'rem
 export interface Capability {
   /** Unique id; also the final tie-breaker, so composition is deterministic. */
   id: string;
+  /** The format it translates from. */
   from: string;
+  /** The format it translates to. */
   to: string;
   /** Non-negative, finite. */
   cost: number;
   /** Features this hop carries across unchanged. */
   preserves: readonly Feature[];
+  /** Who offers it: a codec on this gateway, or another gateway. */
   provider: CapabilityProvider;
 }
 
@@ -33,9 +36,13 @@ export interface ComposeOptions {
 
 /** A chain of capabilities from one format to another, as `compose` found it. */
 export interface Chain {
+  /** The format the chain starts at. */
   from: string;
+  /** The format the chain ends at. */
   to: string;
+  /** The capabilities, in order. */
   steps: readonly Capability[];
+  /** The sum of the steps' costs. */
   cost: number;
   /** Features every step preserves. */
   preserves: readonly Feature[];
@@ -108,6 +115,7 @@ export class CapabilityGraph {
     return this;
   }
 
+  /** Adds a capability; throws `InvalidCapabilityError` for one the graph cannot take. */
   add(capability: Capability): this {
     const { id, from, to, cost } = capability;
     if (!id) throw new InvalidCapabilityError('a capability needs an id');
@@ -146,6 +154,7 @@ export class CapabilityGraph {
     return removed;
   }
 
+  /** Every capability, in the order they were added. */
   list(): Capability[] {
     return [...this.#caps.values()];
   }

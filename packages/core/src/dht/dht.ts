@@ -64,5 +64,6 @@ export interface Dht {
    * is there but was stored with another secret (or with none: such values only expire).
    */
   remove(key: string, value: Uint8Array, secret: string): Promise<boolean>;
+  /** Stops the DHT; later calls reject with `DhtClosedError`. */
   close(): Promise<void>;
 }

@@ -41,18 +41,27 @@ export interface G2gContact {
  *   'end' when it was reading). `end` finishes this direction after what was written.
  */
 export interface G2gStream {
+  /** Queues bytes; false once the stream holds more than its high-water mark (wait for 'drain'). */
   write(data: Uint8Array): boolean;
+  /** Finishes this direction after what was written. */
   end(): unknown;
+  /** Ends both directions at once. */
   destroy(error?: Error): unknown;
+  /** Stops reading (and so taking bytes from the network). */
   pause(): unknown;
+  /** Reads again after `pause`. */
   resume(): unknown;
+  /** True once the stream is destroyed. */
   readonly destroyed: boolean;
+  /** Listens for bytes, `drain`, `end`, `close` or an error. */
   on(event: 'data', listener: (data: Uint8Array) => void): unknown;
   on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Listens for the next occurrence only. */
   once(event: 'data', listener: (data: Uint8Array) => void): unknown;
   once(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   once(event: 'error', listener: (error: Error) => void): unknown;
+  /** Removes a listener. */
   off(event: 'data', listener: (data: Uint8Array) => void): unknown;
   off(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
@@ -60,7 +69,9 @@ export interface G2gStream {
 
 /** An incoming connection a transport refused, and where it came from (an address, or a key). */
 export interface G2gRefusal {
+  /** Where it came from: an address, or a key. */
   source: string;
+  /** Why it was refused. */
   error: CrossTalkError;
 }
 

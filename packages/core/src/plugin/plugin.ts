@@ -33,23 +33,29 @@ export interface PluginContext {
     get(key: string): Promise<string | undefined>;
     set(key: string, value: string): Promise<void>;
   };
+  /** Aborted when the gateway stops waiting for the answer. */
   signal: AbortSignal;
 }
 
 /** A plugin's answer, sent back to the user as an IM. */
 export interface PluginReply {
+  /** The reply as plain text. */
   text: string;
+  /** The reply with formatting, as XHTML-IM-style markup. */
   html?: string;
 }
 
 /** What `definePlugin` takes: the plugin's name, commands, description and handler. */
 export interface PluginInit {
+  /** The plugin's id, lower case. */
   name: string;
   /** Commands this plugin answers, each starting with `/`. */
   commands: readonly string[];
+  /** One line saying what the plugin does. */
   description: string;
   /** Which plugin answers when two claim the same command; higher wins. Never registration order. */
   priority?: number;
+  /** Answers a command; undefined for no reply. */
   handle(request: PluginRequest, ctx: PluginContext): Promise<PluginReply | undefined>;
 }
 

@@ -1,4 +1,4 @@
-import type { Address, CanonicalEvent, RosterItem } from '@crosstalk/core';
+import type { Address, CanonicalEvent, EventKind, RosterItem } from '@crosstalk/core';
 import { EVENT_KINDS, PRESENCE_STATUSES, SUBSCRIPTIONS, TYPING_STATES } from '@crosstalk/core';
 import fc from 'fast-check';
 
@@ -74,7 +74,9 @@ export const arbRosterItem: fc.Arbitrary<RosterItem> = fc.record(
 );
 
 /** Valid canonical events, one arbitrary per kind. */
-export const arbEventOfKind = {
+export const arbEventOfKind: {
+  readonly [K in EventKind]: fc.Arbitrary<Extract<CanonicalEvent, { kind: K }>>;
+} = {
   im: fc.record(
     {
       kind: fc.constant('im' as const),

@@ -6,6 +6,7 @@ import type { Check } from '../codec/codec-checks.js';
 
 /** What `transportSuite` needs: a name, and a way to make fresh transports. */
 export interface TransportSuiteOptions {
+  /** The transport's name, in the suite's title. */
   name: string;
   /**
    * A fresh transport, not yet listening, with a key of its own (a new one at each call). Its
@@ -33,7 +34,9 @@ export interface TransportSuiteOptions {
 
 /** A transport check that failed, and why. */
 export interface TransportFailure {
+  /** The check that failed. */
   check: string;
+  /** What it threw. */
   error: unknown;
 }
 

@@ -68,7 +68,9 @@ export class InvalidAddressError extends CrossTalkError {
   override readonly name = 'InvalidAddressError';
   readonly code = 'ERR_INVALID_ADDRESS';
   constructor(
+    /** The text that was given. */
     readonly input: string,
+    /** Why it is not an address. */
     readonly reason: string,
   ) {
     super(`invalid address ${JSON.stringify(input)}: ${reason}`);
@@ -81,6 +83,7 @@ export class InvalidEventError extends CrossTalkError {
   readonly code = 'ERR_INVALID_EVENT';
   constructor(
     message: string,
+    /** What zod found wrong, field by field. */
     readonly issues: readonly { path: readonly PropertyKey[]; message: string }[] = [],
   ) {
     super(message);
@@ -101,7 +104,9 @@ export class FrameTooLargeError extends ProtocolError {
   readonly code = 'ERR_FRAME_TOO_LARGE';
   constructor(
     readonly protocol: string,
+    /** The frame's size as the wire states it, bytes. */
     readonly size: number,
+    /** The cap, bytes. */
     readonly limit: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -115,7 +120,9 @@ export class BufferOverflowError extends ProtocolError {
   readonly code = 'ERR_BUFFER_OVERFLOW';
   constructor(
     readonly protocol: string,
+    /** The bytes that would have been held. */
     readonly size: number,
+    /** The cap, bytes. */
     readonly limit: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -171,6 +178,7 @@ export class StreamClosedError extends ProtocolError {
   readonly code = 'ERR_STREAM_CLOSED';
   constructor(
     readonly protocol: string,
+    /** Why the stream was closed. */
     readonly reason: string,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -184,6 +192,7 @@ export class TruncatedStreamError extends ProtocolError {
   readonly code = 'ERR_TRUNCATED_STREAM';
   constructor(
     readonly protocol: string,
+    /** Bytes of the incomplete frame. */
     readonly pending: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -196,7 +205,9 @@ export class UnsupportedEventError extends CrossTalkError {
   override readonly name = 'UnsupportedEventError';
   readonly code = 'ERR_UNSUPPORTED_EVENT';
   constructor(
+    /** The protocol that cannot carry it. */
     readonly protocol: string,
+    /** The event's kind. */
     readonly kind: string,
     detail?: string,
   ) {
@@ -217,7 +228,9 @@ export class CodecNotFoundError extends CrossTalkError {
   override readonly name = 'CodecNotFoundError';
   readonly code = 'ERR_CODEC_NOT_FOUND';
   constructor(
+    /** The protocol asked for. */
     readonly protocol: string,
+    /** The protocols that are registered. */
     readonly available: readonly string[],
   ) {
     super(
@@ -248,8 +261,11 @@ export class NoTranslationPathError extends CrossTalkError {
   override readonly name = 'NoTranslationPathError';
   readonly code = 'ERR_NO_TRANSLATION_PATH';
   constructor(
+    /** The format the chain was to start at. */
     readonly from: string,
+    /** The format it was to end at. */
     readonly to: string,
+    /** The features every hop had to preserve. */
     readonly required: readonly string[],
   ) {
     super(
@@ -266,7 +282,9 @@ export class DhtKeyTooLargeError extends CrossTalkError {
   override readonly name = 'DhtKeyTooLargeError';
   readonly code = 'ERR_DHT_KEY_TOO_LARGE';
   constructor(
+    /** The key's size, UTF-8 bytes. */
     readonly size: number,
+    /** The DHT's `maxKeyBytes`. */
     readonly limit: number,
   ) {
     super(`DHT key of ${size} bytes exceeds the limit of ${limit}`);
@@ -287,7 +305,9 @@ export class DhtValueTooLargeError extends CrossTalkError {
   override readonly name = 'DhtValueTooLargeError';
   readonly code = 'ERR_DHT_VALUE_TOO_LARGE';
   constructor(
+    /** The value's size, bytes. */
     readonly size: number,
+    /** The DHT's `maxValueBytes`. */
     readonly limit: number,
   ) {
     super(`DHT value of ${size} bytes exceeds the limit of ${limit}`);
@@ -299,7 +319,10 @@ export class DhtKeyFullError extends CrossTalkError {
   override readonly name = 'DhtKeyFullError';
   readonly code = 'ERR_DHT_KEY_FULL';
   override readonly isRetryable = true;
-  constructor(readonly limit: number) {
+  constructor(
+    /** The DHT's `maxValuesPerKey`. */
+    readonly limit: number,
+  ) {
     super(`DHT key already holds the maximum of ${limit} values`);
   }
 }
@@ -309,7 +332,10 @@ export class DhtKeyFullError extends CrossTalkError {
 export class DhtPublisherQuotaError extends CrossTalkError {
   override readonly name = 'DhtPublisherQuotaError';
   readonly code = 'ERR_DHT_PUBLISHER_QUOTA';
-  constructor(readonly limit: number) {
+  constructor(
+    /** The DHT's `maxValuesPerPublisher`. */
+    readonly limit: number,
+  ) {
     super(`this publisher already holds the maximum of ${limit} values under this DHT key`);
   }
 }
@@ -328,7 +354,9 @@ export class InvalidTtlError extends CrossTalkError {
   override readonly name = 'InvalidTtlError';
   readonly code = 'ERR_INVALID_TTL';
   constructor(
+    /** The TTL given, ms. */
     readonly ttl: number,
+    /** The longest TTL allowed, ms. */
     readonly limit: number,
   ) {
     super(`TTL ${ttl} ms is not in 1..${limit} ms`);
@@ -359,7 +387,10 @@ export class G2gAuthError extends CrossTalkError {
 export class G2gHandshakeTimeoutError extends CrossTalkError {
   override readonly name = 'G2gHandshakeTimeoutError';
   readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    /** The deadline that passed, ms. */
+    readonly timeoutMs: number,
+  ) {
     super(`no G2G handshake within ${timeoutMs} ms`);
   }
 }
@@ -383,6 +414,7 @@ export class PluginFailedError extends CrossTalkError {
   override readonly name = 'PluginFailedError';
   readonly code = 'ERR_PLUGIN_FAILED';
   constructor(
+    /** The plugin's name. */
     readonly plugin: string,
     options: CrossTalkErrorOptions = {},
   ) {

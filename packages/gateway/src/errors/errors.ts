@@ -18,7 +18,9 @@ export class UpstreamBlockedError extends CrossTalkError {
   override readonly name = 'UpstreamBlockedError';
   readonly code = 'ERR_UPSTREAM_BLOCKED';
   constructor(
+    /** The destination asked for. */
     readonly host: string,
+    /** Its port. */
     readonly port: number,
   ) {
     super(`destination ${host}:${port} is not allowed by the gateway's upstream policy`);
@@ -36,7 +38,10 @@ export class UpstreamUnreachableError extends CrossTalkError {
 export class SlowConsumerError extends CrossTalkError {
   override readonly name = 'SlowConsumerError';
   readonly code = 'ERR_SLOW_CONSUMER';
-  constructor(readonly backlog: number) {
+  constructor(
+    /** Bytes written and not yet taken by the peer. */
+    readonly backlog: number,
+  ) {
     super(`peer stopped reading: ${backlog} bytes waiting`);
   }
 }
@@ -111,7 +116,9 @@ export class ProxyLoopError extends CrossTalkError {
   override readonly name = 'ProxyLoopError';
   readonly code = 'ERR_PROXY_LOOP';
   constructor(
+    /** The destination asked for. */
     readonly host: string,
+    /** Its port: one of the gateway's own listeners. */
     readonly port: number,
   ) {
     super(`destination ${host}:${port} is this gateway's own listener`);
@@ -122,7 +129,10 @@ export class ProxyLoopError extends CrossTalkError {
 export class SocksTimeoutError extends CrossTalkError {
   override readonly name = 'SocksTimeoutError';
   readonly code = 'ERR_SOCKS_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    /** The deadline that passed, ms. */
+    readonly timeoutMs: number,
+  ) {
     super(`no complete SOCKS request within ${timeoutMs} ms`);
   }
 }
@@ -132,7 +142,9 @@ export class TooManyConnectionsError extends CrossTalkError {
   override readonly name = 'TooManyConnectionsError';
   readonly code = 'ERR_TOO_MANY_CONNECTIONS';
   constructor(
+    /** The listener (`socks`, `g2g`). */
     readonly listener: string,
+    /** Its cap. */
     readonly limit: number,
   ) {
     super(`the ${listener} listener is full (${limit} connections)`);
@@ -144,8 +156,11 @@ export class TooManyFromSourceError extends CrossTalkError {
   override readonly name = 'TooManyFromSourceError';
   readonly code = 'ERR_TOO_MANY_FROM_SOURCE';
   constructor(
+    /** The listener (`socks`, `g2g`). */
     readonly listener: string,
+    /** The source address. */
     readonly source: string,
+    /** The cap per source. */
     readonly limit: number,
   ) {
     super(`${source} already holds ${limit} connections to the ${listener} listener`);
@@ -157,6 +172,7 @@ export class InvalidStateFileError extends CrossTalkError {
   override readonly name = 'InvalidStateFileError';
   readonly code = 'ERR_INVALID_STATE_FILE';
   constructor(
+    /** The state file. */
     readonly path: string,
     reason: string,
     options: { cause?: unknown } = {},
@@ -170,6 +186,7 @@ export class InvalidIdentityKeyError extends CrossTalkError {
   override readonly name = 'InvalidIdentityKeyError';
   readonly code = 'ERR_INVALID_IDENTITY_KEY';
   constructor(
+    /** Where the key came from (the state file). */
     readonly source: string,
     reason: string,
     options: { cause?: unknown } = {},

@@ -16,9 +16,11 @@ export interface DhtNodeOptions {
 
 /** A running DHT node (`startDhtNode`): others bootstrap through its `address`. */
 export interface DhtNode {
+  /** The hyperdht node. */
   readonly node: HyperDhtNode;
   /** Where other nodes and stores reach this one: put it in their bootstrap list. */
   readonly address: NodeAddress;
+  /** Stops the node. */
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import type { NodeAddress } from './node.js';
 export interface TestnetOptions {
   /** DHT nodes (default 10). */
   size?: number;
+  /** The address the nodes bind (default 127.0.0.1). */
   host?: string;
   /** Announcement and record lifetime in every node, ms (hyperdht's defaults when absent). */
   maxAge?: number;
@@ -14,7 +15,9 @@ export interface TestnetOptions {
 export interface Testnet {
   /** Give this to stores and further nodes. */
   readonly bootstrap: NodeAddress[];
+  /** The testnet's nodes. */
   readonly nodes: readonly DhtNode[];
+  /** Stops every node. */
   destroy(): Promise<void>;
 }
 

@@ -14,11 +14,17 @@ import { DhtRecordError } from '../errors/errors.js';
  *   116..  value bytes (empty in a tombstone)
  */
 export interface ValueRecord {
+  /** True when the value was removed (the record stays until it expires). */
   tombstone: boolean;
+  /** When the value was first put, ms since the epoch. */
   storedAt: number;
+  /** When it expires, ms since the epoch. */
   expiresAt: number;
+  /** The publisher's public key, 32 bytes. */
   publisher: Uint8Array;
+  /** The publisher's signature over (label, topic, value public key), 64 bytes. */
   certificate: Uint8Array;
+  /** The value's bytes (empty in a tombstone). */
   value: Uint8Array;
 }
 

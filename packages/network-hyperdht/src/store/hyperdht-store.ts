@@ -129,6 +129,7 @@ const MAX_CANDIDATES = 128;
  */
 export class HyperDhtStore implements Dht {
   readonly limits: DhtLimits;
+  /** The namespace this store's topics are in (default `crosstalk`). */
   readonly namespace: string;
   readonly #dht: HyperDhtNode;
   readonly #ownsNode: boolean;

@@ -24,6 +24,7 @@ import { FlowControlledStream } from './flow-control.js';
  * wrapped in credit-based flow control (`FlowControlledStream`): UDX has no receive window.
  */
 export interface HyperDhtContact extends G2gContact {
+  /** Names this transport. */
   readonly transport: 'hyperdht';
 }
 

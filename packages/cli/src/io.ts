@@ -3,8 +3,11 @@ import type { Readable, Writable } from 'node:stream';
 
 /** Where a command reads and writes; tests pass in-memory streams. */
 export interface CliIo {
+  /** Where input comes from. */
   stdin: Readable;
+  /** Where results go. */
   stdout: Writable;
+  /** Where errors and notices go. */
   stderr: Writable;
 }
 

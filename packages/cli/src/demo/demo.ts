@@ -12,14 +12,19 @@ import type { NetworkFixture, StartNetwork, UserDriver } from '../drivers/driver
  * each client saw and what the gateways carried.
  */
 export interface DemoNetwork {
+  /** The network's name in the transcript. */
   label: string;
+  /** Starts its server. */
   start: StartNetwork;
+  /** The demo's user there. */
   user: { name: string; password: string };
 }
 
 /** Options of `runDemo`. */
 export interface DemoOptions {
+  /** The networks taking part. */
   networks: readonly DemoNetwork[];
+  /** Takes each transcript line. */
   out: (line: string) => void;
   /** Print every gateway translation (default true). */
   showGateways?: boolean;

@@ -103,30 +103,90 @@ export interface Translator<F> {
  */
 export type SessionEvent =
   /** The client named the user it is logging in as (not yet confirmed by the server). */
-  | { type: 'identified'; address: Address }
+  | {
+      type: 'identified';
+      /** The user the client names. */
+      address: Address;
+    }
   /** The server confirmed the login. Only now may anything be intercepted, injected or published. */
-  | { type: 'verified'; address: Address }
+  | {
+      type: 'verified';
+      /** The user the server confirmed. */
+      address: Address;
+    }
   /** The server refused the login; `code` is the server's own error code. */
-  | { type: 'login-failed'; address?: Address; code: string; message?: string }
+  | {
+      type: 'login-failed';
+      /** The user who tried, when the client named them. */
+      address?: Address;
+      /** The server's error code, as the protocol spells it. */
+      code: string;
+      /** The server's explanation, when it sent one. */
+      message?: string;
+    }
   /** The client addressed a foreign user; the frame was withheld from the server. */
-  | { type: 'outbound'; event: CanonicalEvent }
+  | {
+      type: 'outbound';
+      /** The event, for the gateway to route. */
+      event: CanonicalEvent;
+    }
   /**
    * The client changed something about itself that it sent to its own server and that foreign
    * buddies should also see (its presence broadcast): passed through, and mirrored by the gateway.
    */
-  | { type: 'self'; event: CanonicalEvent }
+  | {
+      type: 'self';
+      /** What the client said about itself. */
+      event: CanonicalEvent;
+    }
   /** A canonical event the server sent the client, passed through unchanged (for observers). */
-  | { type: 'inbound'; event: CanonicalEvent }
+  | {
+      type: 'inbound';
+      /** The event the server sent. */
+      event: CanonicalEvent;
+    }
   /** The server's roster passed by; `merged` are the foreign items the session added to it. */
-  | { type: 'roster'; owner: Address; items: RosterItem[]; merged: RosterItem[] }
+  | {
+      type: 'roster';
+      /** Whose roster it is. */
+      owner: Address;
+      /** The server's own items. */
+      items: RosterItem[];
+      /** The foreign items the session added. */
+      merged: RosterItem[];
+    }
   /** The server named another server to connect to (MSNP XFR/RNG, OSCAR BOS hand-off). */
-  | { type: 'redirect'; host: string; port: number; purpose: string }
+  | {
+      type: 'redirect';
+      /** The server named. */
+      host: string;
+      /** Its port. */
+      port: number;
+      /** What the connection is for (`notification`, `switchboard`, ...). */
+      purpose: string;
+    }
   /** A delivered event lost features on the way into this protocol. */
-  | { type: 'feature-loss'; event: CanonicalEvent; lost: readonly string[] }
+  | {
+      type: 'feature-loss';
+      /** The event as it was before. */
+      event: CanonicalEvent;
+      /** The features it lost. */
+      lost: readonly string[];
+    }
   /** The stream became unreadable to the proxy (STARTTLS); the session only relays from now on. */
-  | { type: 'opaque'; reason: string }
+  | {
+      type: 'opaque';
+      /** Why the stream cannot be read. */
+      reason: string;
+    }
   /** The session ended; `error` is the protocol error that ended it, if any. */
-  | { type: 'closed'; reason: string; error?: ProtocolError };
+  | {
+      type: 'closed';
+      /** Why the session ended. */
+      reason: string;
+      /** The protocol error that ended it, if any. */
+      error?: ProtocolError;
+    };
 
 /**
  * What a proxy session returns for each chunk: bytes for the server, bytes for the client, and events for the

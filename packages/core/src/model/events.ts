@@ -10,11 +10,17 @@ import { isCrossTalkError } from '../errors/errors.js';
 
 /** Caps for data crossing a trust boundary (G2G, DHT, CLI input). */
 export const LIMITS = {
+  /** Characters in a message or status text. */
   text: 64 * 1024,
+  /** Characters in a display, group, file or media type name. */
   name: 1024,
+  /** Characters in an event id. */
   id: 256,
+  /** Buddies in one roster event. */
   rosterItems: 10_000,
+  /** Groups one buddy is filed under. */
   groups: 64,
+  /** Characters in an SDP offer. */
   sdp: 64 * 1024,
 } as const;
 

@@ -8,6 +8,7 @@
 import { type ConnectUser, connectors } from './connectors.js';
 import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
 import { loopWatch } from './loop-watch.js';
+import type { LoadProgress } from './progress.js';
 import { socksVia } from './socks-dial.js';
 
 export interface LoadPlan {
@@ -56,10 +57,7 @@ function pad(text: string): string {
     : text + ' lorem ipsum dolor sit amet consectetur'.repeat(5).slice(0, 150 - text.length);
 }
 
-export async function runLoad(
-  plan: LoadPlan,
-  progress: (stage: string, done: number, total: number) => void,
-) {
+export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => void) {
   const clients: Client[] = [];
   for (const protocol of plan.protocols) {
     const server = plan.servers.find((s) => s.protocol === protocol);
@@ -98,7 +96,7 @@ export async function runLoad(
     Array.from({ length: plan.loginConcurrency }, async () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
         await c.driver.login();
-        progress('login', ++loggedIn, clients.length);
+        progress({ stage: 'login', done: ++loggedIn, total: clients.length });
       }
     }),
   );
@@ -116,15 +114,35 @@ export async function runLoad(
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
   const seen = new Set<string>();
+  // For the progress line, every message of the run (warm-up too): sent, arrived, and lost, meaning
+  // not arrived within the drain time (what the report counts as lost at the window's end); one
+  // that arrives later is taken back off. `outstanding` is in send order, so the sweep stops early.
+  const counts = { sent: 0, received: 0, lost: 0, failed: 0 };
+  const outstanding = new Map<string, number>();
+  const overdue = new Set<string>();
+  const sweep = () => {
+    const before = now() - plan.drainMs;
+    for (const [id, sentAt] of outstanding) {
+      if (sentAt > before) break;
+      outstanding.delete(id);
+      overdue.add(id);
+      counts.lost++;
+    }
+  };
   for (const c of clients) {
     c.driver.onIm((_from, text) => {
       const at = now();
       const m = /^BENCH (\d+) (\d+) ([\d.]+) /.exec(text);
       if (!m) return;
+      const id = `${m[1]}:${m[2]}`;
+      if (outstanding.delete(id)) counts.received++;
+      else if (overdue.delete(id)) {
+        counts.received++;
+        counts.lost--;
+      }
       const sender = clients[Number(m[1])]!;
       const sentAt = Number(m[3]);
       if (sentAt < windowStart || sentAt > windowEnd) return;
-      const id = `${m[1]}:${m[2]}`;
       if (seen.has(id)) return;
       seen.add(id);
       const p = pair(sender.protocol, c.protocol);
@@ -142,7 +160,11 @@ export async function runLoad(
   windowEnd = windowStart + plan.windowMs;
   const interval = 1000 / plan.ratePerClient;
   let errors = 0;
-  const ticker = setInterval(() => progress('messages', Math.min(now() - begin, total), total), 250);
+  const report = () => {
+    sweep();
+    progress({ stage: 'messages', done: Math.min(now() - begin, total), total, ...counts });
+  };
+  const ticker = setInterval(report, 250);
   // Tell run.ts when the measurement window opens and closes, so it samples the proxies' CPU then.
   const watch = loopWatch();
   let loop: ReturnType<typeof watch.stop> | undefined;
@@ -171,8 +193,12 @@ export async function runLoad(
         const sentAt = now();
         const text = pad(`BENCH ${c.index} ${seq} ${sentAt.toFixed(3)} `);
         if (sentAt >= windowStart && sentAt <= windowEnd) pair(c.protocol, to.protocol).sent++;
+        const id = `${c.index}:${seq}`;
         seq++;
+        outstanding.set(id, sentAt);
+        counts.sent++;
         c.driver.sendIm(to.driver.address, text).catch((error) => {
+          counts.failed++;
           // The first few failures are printed: a lost message needs a cause, not only a count.
           if (errors++ < 5)
             process.stderr.write(`\n  send ${c.protocol} -> ${to.protocol} failed: ${error}\n`);
@@ -183,6 +209,7 @@ export async function runLoad(
   );
   await new Promise((r) => setTimeout(r, Math.max(0, windowEnd - now()) + plan.drainMs));
   clearInterval(ticker);
+  report(); // the last figures: every message has had the drain time to arrive
   await Promise.all(clients.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
   return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors, loop, windowStart };
 }
@@ -191,9 +218,7 @@ exitWithParent();
 process.on('message', async (m: { type: string; plan?: LoadPlan }) => {
   if (m.type !== 'run' || !m.plan) return;
   try {
-    const result = await runLoad(m.plan, (stage, done, total) =>
-      process.send!({ type: 'progress', stage, done, total }),
-    );
+    const result = await runLoad(m.plan, (p) => process.send!({ type: 'progress', ...p }));
     process.send!({ type: 'result', ...result });
   } catch (error) {
     process.send!({ type: 'error', message: error instanceof Error ? error.stack : String(error) });

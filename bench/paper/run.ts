@@ -28,6 +28,7 @@ import { latencyChart } from './chart.js';
 import { PROTOCOLS, type Protocol, request, type ServerInfo, usageOf } from './ipc.js';
 import type { LoadPlan, PairStats } from './load-process.js';
 import type { LoopReport } from './loop-watch.js';
+import { type LoadProgress, Progress } from './progress.js';
 import { ms, type Summary, summarize } from './stats.js';
 
 // ------------------------------------------------------------------ options
@@ -83,20 +84,7 @@ function child(file: string): ChildProcess {
   });
 }
 
-let lastStage = '';
-function bar(stage: string, done: number, total: number) {
-  if (!process.stderr.isTTY) {
-    // Not a terminal (CI, a log file): one line per stage instead of a redrawn bar.
-    if (stage !== lastStage) process.stderr.write(`  ${stage}…\n`);
-    lastStage = stage;
-    return;
-  }
-  const width = 30;
-  const filled = Math.round((done / Math.max(total, 1)) * width);
-  process.stderr.write(
-    `\r  ${stage.padEnd(10)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round((done / Math.max(total, 1)) * 100)}%   `,
-  );
-}
+const progress = new Progress();
 
 async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
@@ -263,24 +251,20 @@ async function runLoad(
   const proc = child('load-process.ts');
   const loops: Record<string, Promise<LoopReport>> = {};
   const cpuTimes: { start?: CpuTimes; end?: CpuTimes } = {};
-  proc.on(
-    'message',
-    (m: { type?: string; stage?: string; done?: number; total?: number; edge?: 'start' | 'end' }) => {
-      if (m.type === 'progress') bar(`${label} ${m.stage}`, m.done!, m.total!);
-      if (m.type !== 'window') return;
-      cpuTimes[m.edge!] = machineCpuTimes();
-      onWindow?.(m.edge!);
-      for (const [name, p] of Object.entries(watched)) {
-        if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
-        else {
-          loops[name] = request<{ loop: LoopReport }>(p, { type: 'watch-stop' }, 'watched').then(
-            (r) => r.loop,
-          );
-          loops[name].catch(() => {}); // awaited below
-        }
+  progress.start(label);
+  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' } & Partial<LoadProgress>) => {
+    if (m.type === 'progress') progress.update(m as LoadProgress);
+    if (m.type !== 'window') return;
+    cpuTimes[m.edge!] = machineCpuTimes();
+    onWindow?.(m.edge!);
+    for (const [name, p] of Object.entries(watched)) {
+      if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
+      else {
+        loops[name] = request<{ loop: LoopReport }>(p, { type: 'watch-stop' }, 'watched').then((r) => r.loop);
+        loops[name].catch(() => {}); // awaited below
       }
-    },
-  );
+    }
+  });
   const result = await request<{
     pairs: PairStats[];
     clients: number;
@@ -288,7 +272,7 @@ async function runLoad(
     loop?: LoopReport;
     windowStart: number;
   }>(proc, { type: 'run', plan }, 'result');
-  if (process.stderr.isTTY) process.stderr.write('\n');
+  progress.finish();
   proc.kill();
   const watchedLoops: Record<string, LoopReport> = {};
   if (result.loop) watchedLoops.load = result.loop;

@@ -18,6 +18,7 @@ export function canonicalForm(): CanonicalForm {
   return stanza;
 }
 
+/** A `CodecRegistry` of every built-in codec. */
 export function defaultRegistry(): CodecRegistry {
   return new CodecRegistry(builtInCodecs());
 }

@@ -3,13 +3,17 @@ import type { Readable, Writable } from 'node:stream';
 
 /** Where a command reads and writes; tests pass in-memory streams. */
 export interface CliIo {
+  /** Where input comes from. */
   stdin: Readable;
+  /** Where results go. */
   stdout: Writable;
+  /** Where errors and notices go. */
   stderr: Writable;
   /** Where codec modules (`--codec`, a config's `codecs`) are resolved from; `process.cwd()` when absent. */
   cwd?: string;
 }
 
+/** The process's own stdin, stdout and stderr, as a `CliIo`. */
 export function processIo(): CliIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 }

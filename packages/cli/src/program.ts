@@ -158,7 +158,7 @@ export function createProgram(
     .option('-c, --config <file>', 'JSON config file (flags override it)')
     .option('--socks <host:port>', 'SOCKS4 listen address', undefined)
     .option('--g2g <host:port>', 'gateway-to-gateway listen address')
-    .option('--metrics <host:port|off>', 'Prometheus endpoint (/metrics)')
+    .option('--metrics <host:port|off>', 'metrics (/metrics) and status page (/)')
     .option('--state <file>', 'hard-state file (key pair, foreign buddies, held requests)')
     .addOption(codecOption())
     .option(

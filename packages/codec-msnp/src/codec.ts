@@ -5,6 +5,7 @@ import { CommandFramer, PROTOCOL } from './command/framer.js';
 import { MsnpProxySession, type MsnpSessionOptions } from './session/proxy-session.js';
 import { MsnpTranslator, type MsnpTranslatorOptions } from './translator/translator.js';
 
+/** Options of `msnp()`, the codec factory. */
 export interface MsnpOptions extends MsnpSessionOptions {}
 
 /** First client commands: `VER` opens a notification connection, `USR`/`ANS` a switchboard one. */

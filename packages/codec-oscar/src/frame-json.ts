@@ -117,6 +117,7 @@ const PAYLOAD: Check = (v, path) => {
 
 const FRAME = object({ channel: U8, seq: U16, payload: PAYLOAD });
 
+/** Reads a FLAP frame back from its JSON form; throws when it is not one. */
 export function frameFromJson(json: unknown): FlapFrame {
   const frame = bytesFromJson(json);
   FRAME(frame, 'frame');

@@ -14,6 +14,7 @@ import { OSCAR_NETWORKS } from './translate/screen-names.js';
 import { OscarTranslator } from './translate/translator.js';
 import { PROTOCOL } from './wire/byte-reader.js';
 
+/** Options of `oscar()`, the codec factory. */
 export interface OscarOptions {
   /** Default cap for framers created without one (bytes, header included). Default 65,541: the u16 length's limit. */
   maxFrameSize?: number;

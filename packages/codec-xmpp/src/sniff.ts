@@ -11,6 +11,10 @@ const DECLARATION = /^[ \t\r\n]*<\?xml[^>]*\?>[ \t\r\n]*/;
 const NAME_SO_FAR = /^<([A-Za-z_][\w.-]*:)?([\w.-]*)$/;
 const MAX_HEAD = 1024;
 
+/**
+ * Recognises an XMPP client stream by its opening: an optional XML declaration, then a `stream:stream`
+ * header.
+ */
 export function sniffXmpp(head: Uint8Array, _direction: Direction): SniffResult {
   let text = '';
   const n = Math.min(head.length, MAX_HEAD);

@@ -44,8 +44,10 @@ import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { PluginHost, type PluginReport, type PluginSettings } from './plugins/plugin-host.js';
 import { emptyPluginState } from './plugins/plugin-state.js';
+import { StatusBoard } from './status/status-board.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
 
+/** Options of `createGateway`. */
 export interface GatewayOptions {
   /** Codecs this gateway proxies and translates. The gateway never imports one itself. */
   codecs: readonly Codec[];
@@ -67,7 +69,7 @@ export interface GatewayOptions {
    * `timeouts.g2gHandshake` and the `limits.g2g*` limits. The gateway closes it on `close()`.
    */
   transport?: G2gTransport | ((identity: GatewayIdentity) => G2gTransport);
-  /** Prometheus endpoint; `false` for none. Default: none. */
+  /** Prometheus endpoint (`/metrics`) and status page (`/`, `/status.json`); `false` for none. Default: none. */
   metrics?: { host?: string; port?: number } | false;
   /** File for hard state (key pair, foreign buddies, pending requests). Default: memory only. */
   stateFile?: string;
@@ -79,6 +81,7 @@ export interface GatewayOptions {
     | UpstreamPolicy;
   /** When set, only directory records from these gateway ids are believed. */
   trustedGateways?: readonly string[];
+  /** A pino logger; `false` for none. Default: a pino logger named `crosstalk-gateway` (pino writes to stdout). */
   logger?: Logger | false;
   /**
    * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
@@ -99,9 +102,11 @@ export interface GatewayOptions {
   plugins?: readonly Plugin[];
   /** Who has which plugin on by default, and the host's limits (timeout, rate, reply length). */
   pluginSettings?: PluginSettings;
+  /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
 }
 
+/** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
 export interface GatewayLimits {
   /** SOCKS client connections held at once. */
   socksConnections?: number;
@@ -126,6 +131,10 @@ export const DEFAULT_LIMITS: Required<GatewayLimits> = {
   g2gPendingPerSource: 8,
 };
 
+/**
+ * What a gateway reports to `on` listeners: logins and logouts, events translated and delivered, events that
+ * could not be, requests held, refusals, and every session event.
+ */
 export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
   | { type: 'offline'; user: Address }
@@ -133,7 +142,17 @@ export type GatewayEvent =
   | { type: 'delivered'; event: CanonicalEvent; protocol: string }
   | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
   | { type: 'pending-held'; event: PendingEvent }
-  | { type: 'refused'; reason: string; connection?: string }
+  | {
+      type: 'refused';
+      reason: string;
+      connection?: string;
+      /** The peer's address, for a refused SOCKS request or G2G connection. */
+      source?: string;
+      /** What a refused SOCKS request asked for, `host:port`. */
+      target?: string;
+      /** The SOCKS4 USERID of a refused request, as the client sent it. */
+      userId?: string;
+    }
   | { type: 'session'; connection: string; protocol: string; event: SessionEvent }
   | ({ type: 'plugin' } & PluginReport);
 
@@ -147,16 +166,21 @@ export interface GatewayPlugins {
   setEnabled(user: Address, name: string, on: boolean): Promise<void>;
 }
 
+/** A running bypass gateway, as `createGateway` returns it. */
 export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
   readonly id: string;
+  /** The SOCKS4 listener's address: what clients are pointed at. */
   readonly socks: { host: string; port: number };
   /** What other gateways dial: the G2G transport's contact, published in location records. */
   readonly contact: G2gContact;
   /** The G2G listener's TCP address, when the transport has one (the default transport does). */
   readonly g2g: { host: string; port: number } | undefined;
+  /** The metrics and status page listener's address, when `metrics` is set. */
   readonly metricsAddress: { host: string; port: number } | undefined;
+  /** The gateway's Prometheus metrics (its own registry). */
   readonly metrics: GatewayMetrics;
+  /** The gateway's view of the directory (signed records in the DHT). */
   readonly directory: Directory;
   /** Verified users with at least one live connection. */
   users(): Address[];
@@ -195,6 +219,7 @@ class GatewayEngine implements Gateway {
   readonly #virtual = new VirtualEndpointTable();
   readonly metrics = new GatewayMetrics();
   readonly #plugins: PluginHost;
+  readonly #status: StatusBoard;
   #store!: StateStore;
   #identity!: GatewayIdentity;
   #node!: G2gNode;
@@ -216,6 +241,8 @@ class GatewayEngine implements Gateway {
         ? pino({ enabled: false })
         : (options.logger ?? pino({ name: 'crosstalk-gateway' }));
     this.#now = options.now ?? Date.now;
+    this.#status = new StatusBoard({ now: this.#now });
+    this.#listeners.add((e) => this.#status.observe(e));
     this.#plugins = new PluginHost({
       plugins: options.plugins ?? [],
       ...(options.pluginSettings ? { settings: options.pluginSettings } : {}),
@@ -324,7 +351,7 @@ class GatewayEngine implements Gateway {
       onRefused: ({ source, error }) => {
         this.metrics.refused.inc({ reason: error.code });
         this.#log.info({ source, reason: describeRefusal(error) }, 'refused a G2G connection');
-        this.#emit({ type: 'refused', reason: describeRefusal(error) });
+        this.#emit({ type: 'refused', reason: describeRefusal(error), source });
       },
     });
     // The transport proves this key to every peer: it must be the key the directory records carry.
@@ -390,7 +417,13 @@ class GatewayEngine implements Gateway {
           },
           'refused a SOCKS request',
         );
-        this.#emit({ type: 'refused', reason: describeRefusal(reason), connection: id });
+        this.#emit({
+          type: 'refused',
+          reason: describeRefusal(reason),
+          connection: id,
+          ...(source ? { source } : {}),
+          ...(request ? { target: `${request.host}:${request.port}`, userId: request.userId } : {}),
+        });
       },
     });
     this.socks = await this.#front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
@@ -399,6 +432,7 @@ class GatewayEngine implements Gateway {
       this.metricsAddress = await this.metrics.listen(
         this.#o.metrics.host ?? '127.0.0.1',
         this.#o.metrics.port ?? 0,
+        () => this.#status.status({ id: this.id, socks: this.socks, g2g: this.g2g, contact: this.contact }),
       );
     own.add(() => this.metrics.boundAddress);
     await this.#republishHardState();

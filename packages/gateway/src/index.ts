@@ -82,6 +82,17 @@ export {
   socks4Reply,
 } from './socks/socks4.js';
 export {
+  type GatewayStatus,
+  type StatusAddresses,
+  StatusBoard,
+  type StatusBoardOptions,
+  type StatusEndpoint,
+  type StatusIncident,
+  type StatusTranslation,
+  type StatusUser,
+} from './status/status-board.js';
+export { escapeHtml, renderStatusPage, STATUS_REFRESH_SECONDS } from './status/status-page.js';
+export {
   emptyState,
   type HardState,
   HardStateSchema,

@@ -8,10 +8,15 @@ import {
 } from '@crosstalk/core';
 import { type CliIo, HexStreamDecoder, write } from '../io.js';
 
+/** Options of the `decode` command. */
 export interface DecodeOptions {
+  /** The codec to decode with. */
   protocol: string;
+  /** Which side sent the bytes. */
   direction: Direction;
+  /** How the bytes arrive: hex text, or raw. */
   input: 'hex' | 'raw';
+  /** The logged-in user (`user@network`), for a stream that does not show the login. */
   self?: string;
 }
 

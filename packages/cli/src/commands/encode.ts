@@ -9,10 +9,15 @@ import {
 import { type CliIo, LineSplitter, write } from '../io.js';
 import { EXIT_PROTOCOL_ERROR } from './decode.js';
 
+/** Options of the `encode` command. */
 export interface EncodeOptions {
+  /** The codec to encode with. */
   protocol: string;
+  /** Which side would send the bytes. */
   direction: Direction;
+  /** How to write the bytes: hex text, or raw. */
   output: 'hex' | 'raw';
+  /** The logged-in user (`user@network`), for a stream that does not show the login. */
   self?: string;
 }
 

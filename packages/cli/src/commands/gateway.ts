@@ -203,9 +203,12 @@ export function describeGateway(
     '',
     `  SOCKS4 proxy   ${host}:${port}`,
     `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
-    gateway.metricsAddress
-      ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
-      : '  metrics        off (--metrics host:port)',
+    ...(gateway.metricsAddress
+      ? [
+          `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`,
+          `  status page    http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/`,
+        ]
+      : ['  metrics        off (--metrics host:port)']),
     `  protocols      ${named.join(', ') || 'none (relay only)'}`,
     gateway.plugins.list().length
       ? `  plugins        ${gateway.plugins.list().join(', ')} (users IM crosstalk@crosstalk: /plugins, /help)`

@@ -12,13 +12,19 @@ import type { NetworkFixture, StartNetwork, UserDriver } from '../drivers/driver
  * each client saw and what the gateways carried.
  */
 export interface DemoNetwork {
+  /** The network's name in the transcript. */
   label: string;
+  /** Starts its server. */
   start: StartNetwork;
+  /** The demo's user there. */
   user: { name: string; password: string };
 }
 
+/** Options of `runDemo`. */
 export interface DemoOptions {
+  /** The networks taking part. */
   networks: readonly DemoNetwork[];
+  /** Takes each transcript line. */
   out: (line: string) => void;
   /** Print every gateway translation (default true). */
   showGateways?: boolean;
@@ -32,6 +38,11 @@ interface Participant {
   address: Address;
 }
 
+/**
+ * Runs the demo (`npm run demo`): a gateway, a server and a scripted user per network, the users adding one
+ * another across networks, chatting, typing, changing presence and logging back in; writes the transcript to
+ * `out`.
+ */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const started = Date.now();
   const stamp = () => `+${((Date.now() - started) / 1000).toFixed(3)}s`.padStart(9);

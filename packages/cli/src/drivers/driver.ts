@@ -9,6 +9,7 @@ import type { Address, PresenceStatus, TypingState } from '@crosstalk/core';
  */
 export type Dial = (host: string, port: number) => Promise<Socket>;
 
+/** A scripted user of one network, driven as its IM client would be, every connection through `dial`. */
 export interface UserDriver {
   /** The user's canonical address (`alice@aol`, `bob@yahoo`, `carol@hotmail.com@msn`, `dave@localhost`). */
   readonly address: Address;
@@ -30,6 +31,7 @@ export interface UserDriver {
   /** The buddies the client shows now (from the server's list, with the gateway's merged items). */
   buddies(): Address[];
 
+  /** Sends an IM, as the client does when its user presses Enter. */
   sendIm(to: Address, text: string): Promise<void>;
   /**
    * Hands every IM received from now on to `listener` as it arrives, instead of keeping it for
@@ -41,6 +43,7 @@ export interface UserDriver {
 
   /** Starts (`composing`) or stops (`paused`) typing to `to`. */
   sendTyping(to: Address, state: 'composing' | 'paused'): Promise<void>;
+  /** Waits for the next typing notice from `from` not yet returned. */
   nextTyping(from: Address, timeoutMs?: number): Promise<TypingState>;
 
   /** Changes this user's own status (`online` or `away`, with an optional message). */
@@ -49,14 +52,17 @@ export interface UserDriver {
   nextPresence(from: Address, status?: PresenceStatus, timeoutMs?: number): Promise<PresenceStatus>;
 }
 
+/** A user account on a network's server. */
 export interface NetworkUser {
   /** The native name (screen name, Yahoo id, passport, JID localpart). */
   name: string;
+  /** The account's password. */
   password: string;
 }
 
 /** One network's real or mock server, with its users, and drivers for them. */
 export interface NetworkFixture {
+  /** The network's protocol id. */
   readonly protocol: string;
   /** The network id users' addresses carry (`aol`, `yahoo`, `msn`, or the XMPP domain). */
   readonly network: string;
@@ -66,14 +72,18 @@ export interface NetworkFixture {
   address(name: string): Address;
   /** A driver for `name` whose connections all go through `dial`. */
   driver(name: string, dial: Dial): UserDriver;
+  /** Stops the server. */
   stop(): Promise<void>;
 }
 
+/** Starts a network's server with these users, and returns the fixture that drives them. */
 export type StartNetwork = (users: readonly NetworkUser[]) => Promise<NetworkFixture>;
 
 /** Where a network's server is, for drivers created without starting it (the benchmark's load process). */
 export interface ServerAddress {
+  /** The server's address. */
   host: string;
+  /** Its port. */
   port: number;
   /** The network id its users' addresses carry (XMPP: the server's domain). */
   network: string;

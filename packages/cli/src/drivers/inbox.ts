@@ -6,6 +6,7 @@ export class Inbox<T> {
   readonly #items: T[] = [];
   readonly #waiters = new Set<{ match: (item: T) => boolean; resolve: (item: T) => void }>();
 
+  /** Adds an item: to the oldest waiter it matches, else to the inbox. */
   push(item: T): void {
     for (const w of this.#waiters) {
       if (w.match(item)) {
@@ -22,6 +23,7 @@ export class Inbox<T> {
     return this.#items;
   }
 
+  /** Takes the oldest item that matches, waiting for one up to `timeoutMs` (the error names `what`). */
   next(match: (item: T) => boolean, timeoutMs = 10_000, what = 'item'): Promise<T> {
     const at = this.#items.findIndex(match);
     if (at >= 0) return Promise.resolve(this.#items.splice(at, 1)[0]!);

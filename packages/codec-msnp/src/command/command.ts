@@ -5,6 +5,7 @@
  */
 export type MsnpFrame = MsnpCommand | MsnpErrorReply | MsnpRawLine;
 
+/** One MSNP command line (`VER`, `USR`, `MSG`, ...), with its payload when the verb carries one. */
 export interface MsnpCommand {
   readonly type: 'command';
   /** Three upper-case letters or digits: `MSG`, `USR`, `XFR`. */
@@ -49,10 +50,12 @@ export function command(
     : { type: 'command', verb, trid, args, payload };
 }
 
+/** A numeric error reply (`911 7`), with its transaction id when given. */
 export function errorReply(code: number, trid?: number): MsnpErrorReply {
   return trid === undefined ? { type: 'error', code, args: [] } : { type: 'error', code, trid, args: [] };
 }
 
+/** True when the frame is a command (of `verb`, when given). */
 export function isCommand(frame: MsnpFrame, verb?: string): frame is MsnpCommand {
   return frame.type === 'command' && (verb === undefined || frame.verb === verb);
 }

@@ -187,6 +187,7 @@ export function frameToJson(frame: MsnpFrame): unknown {
   return bytesToJson(frame);
 }
 
+/** Reads a frame back from its JSON form; throws `MalformedFrameError` for anything else. */
 export function frameFromJson(json: unknown): MsnpFrame {
   const bad = (why: string) => new MalformedFrameError(PROTOCOL, `not an MSNP frame in JSON: ${why}`);
   if (typeof json !== 'object' || json === null) throw bad('expected an object');

@@ -7,8 +7,10 @@ import {
 } from '@crosstalk/core';
 import { payloadRule } from './verbs.js';
 
+/** The protocol id of this codec. */
 export const PROTOCOL = 'msnp';
 
+/** Options of the MSNP command framer. */
 export interface CommandFramerOptions extends FramerOptions {
   /** Longest command line, CRLF included, checked while the line is still incomplete. Default 4096. */
   maxLineLength?: number;
@@ -19,6 +21,7 @@ export interface CommandFramerOptions extends FramerOptions {
  * and MSNP13+ ADL bodies at 7500 (MSNP wiki, MSG and ADL); 64 KiB leaves room for GCF documents.
  */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024;
+/** Longest MSNP command line accepted unless configured, CRLF included. */
 export const DEFAULT_MAX_LINE_LENGTH = 4096;
 
 const LF = 0x0a;

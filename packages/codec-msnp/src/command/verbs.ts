@@ -24,6 +24,10 @@ const PAYLOAD_WHEN_NUMERIC: ReadonlySet<string> = new Set(['ADL', 'RML', 'FQY', 
 
 export type PayloadRule = 'always' | 'numeric' | 'none';
 
+/**
+ * Whether a verb read in `direction` is followed by a payload: always, only when its last argument is a
+ * number, or never.
+ */
 export function payloadRule(verb: string, direction: Direction): PayloadRule {
   if (ALWAYS_PAYLOAD[direction].has(verb)) return 'always';
   if (direction === 'server' && PAYLOAD_WHEN_NUMERIC.has(verb)) return 'numeric';

@@ -14,6 +14,7 @@ export interface ContactEntry {
   guid?: string;
 }
 
+/** A contact-list group as a sync lists it (`LSG`): its id and name. */
 export interface GroupEntry {
   id: string;
   name: string;

@@ -2,6 +2,7 @@ import type { RosterItem, Subscription } from '@crosstalk/core';
 
 /** List bits of `LST` from MSNP8 on: FL 1, AL 2, BL 4, RL 8, PL 16 (PROTOCOLS.md, MSNP wiki "LST"). */
 export const LIST_BITS = { FL: 1, AL: 2, BL: 4, RL: 8, PL: 16 } as const;
+/** One of the MSN lists: forward (FL), allow (AL), block (BL), reverse (RL), pending (PL). */
 export type ListName = keyof typeof LIST_BITS;
 
 export function isListName(value: string | undefined): value is ListName {

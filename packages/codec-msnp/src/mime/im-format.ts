@@ -20,6 +20,7 @@ export interface ImFormat {
   rightToLeft?: boolean;
 }
 
+/** Reads an `X-MMS-IM-Format` header value; unknown parts are ignored. */
 export function parseImFormat(value: string): ImFormat {
   const format: ImFormat = {};
   for (const part of value.split(';')) {
@@ -59,6 +60,7 @@ export function parseImFormat(value: string): ImFormat {
   return format;
 }
 
+/** Writes an `X-MMS-IM-Format` header value (the inverse of `parseImFormat`). */
 export function formatImFormat(format: ImFormat): string {
   let effects = '';
   if (format.bold) effects += 'B';

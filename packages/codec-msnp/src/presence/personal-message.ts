@@ -44,6 +44,7 @@ export function personalMessageText(xml: string): string | undefined {
   return m ? unescapeXml(m[1]!) : undefined;
 }
 
+/** The `UUX` payload that sets a personal message (MSNP11+), the text escaped. */
 export function personalMessageXml(text: string): string {
   return `<Data><PSM>${escapeXml(text)}</PSM><CurrentMedia></CurrentMedia></Data>`;
 }

@@ -26,10 +26,12 @@ const FROM_CANONICAL: Record<PresenceStatus, string> = {
   offline: 'FLN',
 };
 
+/** The canonical status of an MSN status code (`NLN`, `AWY`, `BSY`, ...), or undefined for an unknown one. */
 export function statusFromMsn(code: string | undefined): PresenceStatus | undefined {
   return code === undefined ? undefined : TO_CANONICAL[code];
 }
 
+/** The MSN status code for a canonical status. */
 export function statusToMsn(status: PresenceStatus): string {
   return FROM_CANONICAL[status];
 }

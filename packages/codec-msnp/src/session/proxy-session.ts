@@ -23,6 +23,7 @@ import { SwitchboardRole } from './switchboard.js';
 import { VirtualSwitchboardRole } from './virtual-switchboard.js';
 import { isVirtualSwitchboardData } from './virtual-switchboard-data.js';
 
+/** Options of the MSNP proxy session. */
 export interface MsnpSessionOptions extends CommandFramerOptions {
   /** Protocol version assumed until the connection names one. Default 12. */
   dialect?: number;

@@ -26,6 +26,10 @@ export interface VirtualSwitchboardData {
   taken: boolean;
 }
 
+/**
+ * True when a virtual endpoint's data is an MSNP virtual switchboard's (what the gateway stored when it
+ * answered an `XFR`).
+ */
 export function isVirtualSwitchboardData(value: unknown): value is VirtualSwitchboardData {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<VirtualSwitchboardData>;

@@ -12,6 +12,7 @@ export interface ChallengeProduct {
   scheme: 'md5' | 'msnp11';
 }
 
+/** Product ids and keys for answering `CHL` challenges (`QRY`), and which scheme each uses. */
 export const CHALLENGE_PRODUCTS: Readonly<Record<string, ChallengeProduct>> = {
   'msmsgs@msnmsgr.com': { key: 'Q1P7W2E4J9R8U3S5', scheme: 'md5' },
   'PROD0038W!61ZTF9': { key: 'VT6PX?UQTM4WM%YR', scheme: 'md5' },
@@ -26,6 +27,7 @@ export function defaultChallengeProduct(dialect: number): string {
   return dialect >= 11 ? 'PROD0090YUAUV{2B' : 'msmsgs@msnmsgr.com';
 }
 
+/** Lower-case hex MD5 of a Latin-1 string (the MD5 challenge scheme). */
 export function md5Hex(text: string): string {
   return createHash('md5').update(text, 'latin1').digest('hex');
 }

@@ -25,6 +25,7 @@ import { addressToPassport, MSN_NETWORK, PassportResolver, passportKey } from '.
 import { personalMessageText, personalMessageXml } from '../presence/personal-message.js';
 import { statusFromMsn, statusToMsn } from '../presence/status.js';
 
+/** Options of the MSNP translator. */
 export interface MsnpTranslatorOptions extends TranslatorOptions {
   /** Protocol version assumed until a `VER` reply is seen. Default 12. */
   dialect?: number;
@@ -66,6 +67,10 @@ export type MessageContent =
   | { kind: 'typing'; user?: string }
   | { kind: 'other'; contentType: string };
 
+/**
+ * What a switchboard `MSG` payload says: text (with formatting as markup), a typing notice, or something
+ * else.
+ */
 export function messageContent(payload: Uint8Array): MessageContent {
   const mime: MimeMessage | undefined = parseMime(payload);
   if (!mime) return { kind: 'other', contentType: '' };

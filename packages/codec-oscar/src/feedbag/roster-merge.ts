@@ -7,6 +7,7 @@ import { type FeedbagList, orderOf, withOrder } from './feedbag-list.js';
 /** The group foreign buddies go to when the group they name is not in the list (README "Roster merge"). */
 export const CROSSTALK_GROUP = 'CrossTalk';
 
+/** What merging foreign buddies into a feedbag adds and changes. */
 export interface RosterMergeResult {
   /** New items: the CrossTalk group when it had to be created, then the foreign buddies. */
   added: FeedbagItem[];

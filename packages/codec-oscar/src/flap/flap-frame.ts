@@ -16,6 +16,7 @@ export interface FlapFrame {
   payload: FlapPayload;
 }
 
+/** What a FLAP frame carries, by channel: sign-on, sign-off, a SNAC, or bytes kept as they are. */
 export type FlapPayload = SignonPayload | SignoffPayload | Snac | RawPayload;
 
 /** Channel 1: FLAP version u32 (always 1), then TLVs (login name, roasted password, cookie). */
@@ -45,6 +46,7 @@ export interface Snac {
   body: SnacBody;
 }
 
+/** A FLAP payload kept as bytes (keep-alives, channels this codec does not interpret). */
 export interface RawPayload {
   type: 'raw';
   bytes: Uint8Array;

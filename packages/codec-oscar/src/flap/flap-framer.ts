@@ -35,6 +35,7 @@ export class FlapFramer extends FixedHeaderFramer {
   }
 }
 
+/** A framer for a FLAP stream (a 6-byte header whose u16 states the payload length). */
 export function createFlapFramer(options: FramerOptions = {}): Framer {
   return new FlapFramer(options);
 }

@@ -36,6 +36,7 @@ const flapHeader = new Parser()
     choices: { 0: new Parser(), 1: snacHeader },
   });
 
+/** Reads a frame's FLAP header, and its SNAC header when it carries one. */
 export function parseFlapHeader(raw: Uint8Array): FlapSnacHeader {
   try {
     const h = flapHeader.parse(raw) as FlapSnacHeader & { snac: FlapSnacHeader['snac'] | object };

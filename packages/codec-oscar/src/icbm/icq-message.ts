@@ -21,6 +21,7 @@ export interface IcqMessage {
   rest?: Uint8Array;
 }
 
+/** ICQ message types carried in an ICBM channel 4 message. */
 export const IcqMessageType = {
   plain: 0x01,
   authRequest: 0x06,

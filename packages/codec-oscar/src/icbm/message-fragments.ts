@@ -9,12 +9,14 @@ import { ucs2String } from '../wire/bytes.js';
  */
 export type MessageFragment = RawFragment | TextFragment;
 
+/** A message fragment this codec does not interpret, kept as read. */
 export interface RawFragment {
   id: number;
   version: number;
   data: Uint8Array;
 }
 
+/** The text fragment of a message (id 1): its charset and the text in it. */
 export interface TextFragment {
   id: 1;
   version: number;
@@ -28,6 +30,7 @@ export interface TextFragment {
   text: string;
 }
 
+/** Text fragment charsets. */
 export const Charset = { ascii: 0, ucs2be: 2, latin1: 3 } as const;
 
 export const FRAGMENT_CAPABILITIES = 0x05;

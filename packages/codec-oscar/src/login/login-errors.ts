@@ -29,6 +29,7 @@ const MESSAGES: Record<number, string> = {
   34: 'suspended because of age',
 };
 
+/** A readable message for a login error code. */
 export function loginErrorMessage(code: number): string {
   return MESSAGES[code] ?? `login error 0x${code.toString(16).padStart(4, '0')}`;
 }

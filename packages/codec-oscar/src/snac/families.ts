@@ -14,6 +14,7 @@ export const Family = {
   bucp: 0x0017,
 } as const;
 
+/** SNAC subtypes of family 0x01, OService (the generic service controls). */
 export const OService = {
   error: 0x0001,
   clientOnline: 0x0002,
@@ -33,6 +34,7 @@ export const OService = {
 
 export const Locate = { rightsQuery: 0x0002, rightsReply: 0x0003, setInfo: 0x0004 } as const;
 
+/** SNAC subtypes of family 0x03, Buddy (arrivals, departures, the client-side list). */
 export const Buddy = {
   rightsQuery: 0x0002,
   rightsReply: 0x0003,
@@ -42,6 +44,7 @@ export const Buddy = {
   departed: 0x000c,
 } as const;
 
+/** SNAC subtypes of family 0x04, ICBM (messages, typing). */
 export const Icbm = {
   error: 0x0001,
   addParameters: 0x0002,
@@ -53,6 +56,7 @@ export const Icbm = {
   clientEvent: 0x0014,
 } as const;
 
+/** SNAC subtypes of family 0x13, Feedbag (the server-stored buddy list). */
 export const Feedbag = {
   error: 0x0001,
   rightsQuery: 0x0002,
@@ -75,6 +79,7 @@ export const Feedbag = {
   buddyAdded: 0x001c,
 } as const;
 
+/** SNAC subtypes of family 0x17, BUCP (login). */
 export const Bucp = {
   error: 0x0001,
   loginRequest: 0x0002,

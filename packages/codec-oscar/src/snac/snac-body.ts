@@ -69,11 +69,13 @@ export interface ScreenNamesBody {
 /** An ICBM TLV: decoded for channel-1 text (TLV 2) and channel-4 ICQ messages (TLV 5), else raw. */
 export type IcbmTlv = Tlv | MessageTlv | IcqTlv;
 
+/** The message TLV (type 2) of a channel 1 ICBM: its fragments. */
 export interface MessageTlv {
   type: 2;
   fragments: MessageFragment[];
 }
 
+/** The ICQ message TLV (type 5) of a channel 4 ICBM. */
 export interface IcqTlv {
   type: 5;
   icq: IcqMessage;
@@ -169,6 +171,7 @@ export interface ChallengeBody {
   key: string;
 }
 
+/** A SNAC's body, decoded where this codec knows the subtype, raw otherwise. */
 export type SnacBody =
   | RawBody
   | TlvsBody

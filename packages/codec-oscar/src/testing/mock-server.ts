@@ -27,6 +27,7 @@ export interface MockBuddy {
   pending?: boolean;
 }
 
+/** A user of the mock OSCAR server. */
 export interface MockOscarUser {
   screenName: string;
   password: string;
@@ -34,6 +35,7 @@ export interface MockOscarUser {
   buddies?: MockBuddy[];
 }
 
+/** Options of `startMockOscarServer`. */
 export interface MockOscarServerOptions {
   users: MockOscarUser[];
   /** First FLAP sequence number of every connection (Open OSCAR Server uses 100). */
@@ -55,6 +57,7 @@ export interface MockConnection {
   socket: FlapSocket;
 }
 
+/** A running mock OSCAR server, as `startMockOscarServer` returns it. */
 export interface MockOscarServer {
   readonly host: '127.0.0.1';
   readonly port: number;

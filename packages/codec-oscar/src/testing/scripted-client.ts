@@ -17,6 +17,10 @@ import { OscarTranslator, TypingEvent } from '../translate/translator.js';
 import { bucpStrongHash, bucpWeakHash, TLV_STRONG_HASH_FLAG } from './credentials.js';
 import { FlapSocket } from './flap-socket.js';
 
+/**
+ * How the scripted client logs in: BUCP with the strong or the weak MD5 hash, or a roasted password on FLAP
+ * channel 1.
+ */
 export type LoginMethod = 'bucp-strong' | 'bucp-weak' | 'roasted';
 
 /** Opens one TCP connection: directly, or through a SOCKS proxy as a configured client does. */
@@ -30,6 +34,7 @@ export const directDial: OscarDial = async (host, port) => {
   return socket;
 };
 
+/** Options of the scripted client's login. */
 export interface ScriptedLoginOptions {
   /** The auth server, or a proxy in front of it. */
   host: string;

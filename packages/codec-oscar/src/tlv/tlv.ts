@@ -68,6 +68,7 @@ export function encodeTlvChain(tlvs: readonly Tlv[]): Uint8Array {
   return w.bytes;
 }
 
+/** The value of the first TLV of `type`, or undefined. */
 export function findTlv(tlvs: readonly Tlv[], type: number): Uint8Array | undefined {
   for (const t of tlvs) if (t.type === type) return t.value;
   return undefined;
@@ -95,6 +96,7 @@ export function tlvU32(tlvs: readonly Tlv[], type: number): number | undefined {
     : undefined;
 }
 
+/** Builds a TLV from bytes, a byte string (one character per byte) or a list of bytes. */
 export function tlv(type: number, value: Uint8Array | string | number[] = new Uint8Array(0)): Tlv {
   if (typeof value === 'string') {
     const bytes = new Uint8Array(value.length);

@@ -38,6 +38,7 @@ const noClock = () => {
   throw new MalformedFrameError(PROTOCOL, 'the canonical form carries every timestamp');
 };
 
+/** Canonical events as XMPP stanzas: the form gateways exchange events in (the CLI wires it in). */
 export function stanzaForm(options: StanzaFormOptions = {}): StanzaForm {
   const parser = createXmlParser(options);
   const maxSize = options.maxSize ?? DEFAULT_MAX_STANZA_SIZE;

@@ -13,6 +13,7 @@ import {
 import { NestingTooDeepError } from '../errors/errors.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STANZA_SIZE, PROTOCOL } from '../protocol.js';
 
+/** Options of the stanza framer. */
 export interface StanzaFramerOptions extends FramerOptions {
   /** Deepest element nesting accepted inside one stanza, the stanza being depth 1 (default 128). */
   maxDepth?: number;

@@ -47,6 +47,7 @@ export interface XmppFrameCodec extends FrameCodec<XmppFrame> {
   encodeText(frame: XmppFrame): string;
 }
 
+/** The XMPP frame codec: stream headers, stanzas and stream-level nodes as `XmppFrame`s. */
 export function createFrameCodec(options: XmlParserOptions = {}): XmppFrameCodec {
   const parser = createXmlParser(options);
   // The caps for what the codec reads itself (stream headers, stream-level PIs and end tags).

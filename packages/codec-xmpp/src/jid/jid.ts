@@ -40,6 +40,7 @@ export function parseJid(s: string): Jid | undefined {
   return jid;
 }
 
+/** Writes a JID as `local@domain/resource`, leaving out the parts it has not. */
 export function formatJid(jid: Jid): string {
   const bare = jid.local === undefined ? jid.domain : `${jid.local}@${jid.domain}`;
   return jid.resource === undefined ? bare : `${bare}/${jid.resource}`;

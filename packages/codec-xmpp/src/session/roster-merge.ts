@@ -4,6 +4,7 @@ import { findChild, NS, type NsScope, scopeIn } from '../stanza/namespaces.js';
 import { readRosterItems } from '../stanza/read.js';
 import type { XmlElement } from '../xml/node.js';
 
+/** A roster with the foreign buddies merged in. */
 export interface RosterMergeResult {
   /** The server's own items. */
   items: RosterItem[];

@@ -35,6 +35,7 @@ import { BoundedIds } from './bounded-ids.js';
 import { mergeRoster } from './roster-merge.js';
 import { saslUsername } from './sasl-identity.js';
 
+/** Options of the XMPP proxy session. */
 export interface XmppSessionOptions extends StanzaFramerOptions {
   frames: XmppFrameCodec;
   /** What this protocol carries natively; deliveries are reduced to it and losses reported. */

@@ -4,11 +4,13 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** An account `startProsody` creates. */
 export interface ProsodyUser {
   user: string;
   password: string;
 }
 
+/** Options of `startProsody`. */
 export interface ProsodyOptions {
   users: readonly ProsodyUser[];
   /** The virtual host (default `localhost`). */
@@ -22,6 +24,7 @@ export interface ProsodyOptions {
   startTimeoutMs?: number;
 }
 
+/** A running prosody, as `startProsody` returns it. */
 export interface RunningProsody {
   host: '127.0.0.1';
   port: number;

@@ -6,6 +6,7 @@ import { CLIENT_SCOPE, findChild, NS, scopeIn } from '../stanza/namespaces.js';
 import { element, getAttr, localName, textOf, type XmlElement } from '../xml/node.js';
 import { writeElement } from '../xml/serialize.js';
 
+/** Options of `ScriptedXmppClient`. */
 export interface ScriptedClientOptions {
   host: string;
   port: number;

@@ -67,6 +67,7 @@ const easy = (c: string) => EASY[c]!;
 
 const TEXT_SPECIAL_ALL = new RegExp(TEXT_SPECIAL.source, 'g');
 
+/** Escapes a string for character data; characters XML cannot carry are refused. */
 export function escapeText(s: string): string {
   // One regex pass over the common case (markup characters and CR); anything rarer (controls,
   // surrogates, U+FFFE/FFFF) takes the careful loop.
@@ -91,6 +92,7 @@ export function escapeText(s: string): string {
   return out + s.slice(last);
 }
 
+/** Escapes a string for an attribute value in the given quotes. */
 export function escapeAttr(s: string, quote: Quote = "'"): string {
   if (!ATTR_SPECIAL.test(s)) return s;
   if (HARD.test(s)) return escapeSlow(s, true, quote);

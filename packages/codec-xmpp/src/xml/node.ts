@@ -8,6 +8,7 @@
 
 export type Quote = "'" | '"';
 
+/** An attribute of an element. */
 export interface XmlAttribute {
   /** Qualified name as written (`xmlns:stream`, `xml:lang`, `type`). */
   name: string;
@@ -23,6 +24,7 @@ export interface XmlAttribute {
   eq?: string;
 }
 
+/** An element: its name, attributes in document order, and children. */
 export interface XmlElement {
   type: 'element';
   name: string;
@@ -36,6 +38,7 @@ export interface XmlElement {
   closeTail?: string;
 }
 
+/** Character data. */
 export interface XmlText {
   type: 'text';
   /** The character data with references resolved and line ends normalised (XML 1.0 §2.11). */
@@ -44,11 +47,13 @@ export interface XmlText {
   raw?: string;
 }
 
+/** A CDATA section. */
 export interface XmlCdata {
   type: 'cdata';
   text: string;
 }
 
+/** A comment. */
 export interface XmlComment {
   type: 'comment';
   text: string;
@@ -61,6 +66,7 @@ export interface XmlPi {
   data: string;
 }
 
+/** Any node of a parsed element. */
 export type XmlNode = XmlElement | XmlText | XmlCdata | XmlComment | XmlPi;
 
 /** Builds an element: attributes in the order given (undefined values skipped), strings as text. */
@@ -82,6 +88,7 @@ export function element(
   return { type: 'element', name, attrs: list, children: nodes };
 }
 
+/** The value of an element's attribute, or undefined. */
 export function getAttr(el: XmlElement, name: string): string | undefined {
   const attrs = el.attrs;
   for (let i = 0; i < attrs.length; i++) if (attrs[i]!.name === name) return attrs[i]!.value;

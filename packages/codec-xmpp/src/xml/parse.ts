@@ -14,6 +14,7 @@ export interface XmlParserOptions extends XmlLimits {
   parser?: 'auto' | 'fast-xml-parser';
 }
 
+/** Parses one element at a time, within the caps it was made with. */
 export interface XmlParser {
   /**
    * Parses a string that holds exactly one element. Throws `MalformedFrameError`, or one of the
@@ -22,6 +23,7 @@ export interface XmlParser {
   parseElement(s: string): XmlElement;
 }
 
+/** An `XmlParser` with the given caps (depth, attributes, text). */
 export function createXmlParser(options: XmlParserOptions = {}): XmlParser {
   const budget = new StanzaBudget(options);
   let fxp: XMLParser | undefined;

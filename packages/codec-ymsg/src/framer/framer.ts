@@ -21,6 +21,7 @@ export class YmsgFramer extends FixedHeaderFramer {
   }
 }
 
+/** A framer for a YMSG stream (a 20-byte header whose u16 states the payload length). */
 export function createYmsgFramer(options: FramerOptions = {}): Framer {
   return new YmsgFramer(options);
 }

@@ -1,6 +1,7 @@
 import { MalformedFrameError } from '@crosstalk/core';
 import { Parser } from 'binary-parser';
 
+/** The protocol id of this codec. */
 export const PROTOCOL = 'ymsg';
 
 /** "YMSG" + version, vendor, payload length, service (u16 each) + status, session id (u32), big-endian. */
@@ -9,6 +10,7 @@ export const HEADER_SIZE = 20;
 export const MAX_FRAME_SIZE = HEADER_SIZE + 0xffff;
 const MAGIC = 0x594d5347; // "YMSG"
 
+/** The 20-byte YMSG header. */
 export interface YmsgHeader {
   /** Raw u16. Escargot's clients write `0a 00` here (0x0a00): kept as read, see `protocolVersion`. */
   version: number;
@@ -46,6 +48,7 @@ export interface YmsgHeaderParser {
   parse(bytes: Uint8Array): YmsgHeader & { magic: number };
 }
 
+/** The binary-parser for a YMSG header (for tools that parse with binary-parser). */
 export const ymsgHeaderParser: YmsgHeaderParser = headerParser;
 
 /** binary-parser's reading of a whole frame's header; its assertion errors become typed errors. */
@@ -84,6 +87,7 @@ export function readU32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
+/** Writes a header into the first 20 bytes of `out`. */
 export function writeHeader(out: Uint8Array, h: YmsgHeader): void {
   out[0] = 0x59;
   out[1] = 0x4d;

@@ -11,6 +11,7 @@ export interface V1Secrets {
   cryptHash: string;
 }
 
+/** The two password hashes the pre-0x0b login answer is built from. */
 export function v1Secrets(password: string): V1Secrets {
   return {
     passwordHash: y64(md5Digest(Buffer.from(password, 'utf8'))),

@@ -23,6 +23,7 @@ function to64(value: number, count: number): string {
   return out;
 }
 
+/** FreeBSD MD5-crypt of a password with a salt (`$1$salt$`), as `$1$salt$hash`. */
 export function md5crypt(password: string | Uint8Array, saltSpec: string): string {
   const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : Buffer.from(password);
   // The salt is what follows "$1$", up to the next "$", at most 8 characters.

@@ -29,6 +29,7 @@ function valueJson(value: Uint8Array): string | { $hex: string } {
   }
 }
 
+/** A packet's JSON form: header fields, the service by name, pairs as `[key, value]`. */
 export function packetToJson(packet: YmsgPacket): YmsgPacketJson {
   const name = serviceName(packet.service);
   const json: YmsgPacketJson = {
@@ -68,6 +69,7 @@ function hexOf(value: unknown, field: string): Uint8Array {
   throw bad(`${field} must be a string or { "$hex": "..." }`);
 }
 
+/** Reads a packet back from its JSON form; throws when it is not one. */
 export function packetFromJson(json: unknown): YmsgPacket {
   if (!json || typeof json !== 'object') throw bad('expected an object');
   const o = json as Record<string, unknown>;

@@ -8,6 +8,7 @@ export type YmsgPair = readonly [key: number, value: Uint8Array];
 /** A value given to a builder: bytes as they are, or text (sent as UTF-8). */
 export type YmsgValue = Uint8Array | string | number;
 
+/** What a `YmsgPacket` is made of; the header fields default to a client's. */
 export interface YmsgPacketInit {
   /** Raw header version (default 0x0010, libpurple's YAHOO_PROTO_VER). */
   version?: number;

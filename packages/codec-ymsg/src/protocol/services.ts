@@ -89,6 +89,7 @@ export const YmsgService = {
   SMS_MSG: 0x02ea,
 } as const;
 
+/** The name of a YMSG service (`LOGON`, `MESSAGE`, ...). */
 export type YmsgServiceName = keyof typeof YmsgService;
 
 const names = new Map<number, YmsgServiceName>();

@@ -10,6 +10,7 @@ import { YmsgKey as K } from '../protocol/keys.js';
 import { YmsgService as S } from '../protocol/services.js';
 import { STATUS_ACK, STATUS_ADD_DENIED, STATUS_ADD_REQUEST, YmsgStatus } from '../protocol/status.js';
 
+/** A user of the mock YMSG server. */
 export interface MockYmsgUser {
   id: string;
   password: string;
@@ -17,12 +18,14 @@ export interface MockYmsgUser {
   buddies?: (string | { id: string; group?: string })[];
 }
 
+/** Options of `startMockYmsgServer`. */
 export interface MockYmsgServerOptions {
   users: MockYmsgUser[];
   /** Version/vendor bytes the server writes (default 0 and 0, as Escargot writes them). */
   headerVersion?: number;
 }
 
+/** A running mock YMSG server, as `startMockYmsgServer` returns it. */
 export interface MockYmsgServer {
   host: '127.0.0.1';
   port: number;

@@ -10,6 +10,7 @@ import { YmsgService as S } from '../protocol/services.js';
 import { YmsgStatus } from '../protocol/status.js';
 import { YmsgTranslator } from '../translator/translator.js';
 
+/** Options of `ScriptedYmsgClient`. */
 export interface ScriptedYmsgClientOptions {
   host: string;
   port: number;

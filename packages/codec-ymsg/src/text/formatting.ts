@@ -24,6 +24,7 @@ const STYLE_CLOSE: Record<string, string> = { x1: 'b', x2: 'i', x4: 'u' };
 const DROPPED_TAGS = new Set(['alt', '/alt', 'fade', '/fade', 'snd', '/snd']);
 const SIMPLE_TAGS = new Set(['b', 'i', 'u']);
 
+/** A message's plain text, and its formatting as markup when it had any. */
 export interface FormattedText {
   text: string;
   /** Present only when the message carried formatting. */

@@ -39,6 +39,7 @@ const YAHOO_MAIL = /^([A-Za-z0-9][A-Za-z0-9_.+-]*)@(?:yahoo|ymail|rocketmail)(?:
  */
 export type YmsgDialect = 'v10' | 'v16';
 
+/** Options of the YMSG translator. */
 export interface YmsgTranslatorOptions extends TranslatorOptions {
   /** Dialect before the connection shows one (default `v16`); learned from headers and login packets. */
   dialect?: YmsgDialect;

@@ -1,4 +1,4 @@
-import type { Address, CanonicalEvent, RosterItem } from '@crosstalk/core';
+import type { Address, CanonicalEvent, EventKind, RosterItem } from '@crosstalk/core';
 import { EVENT_KINDS, PRESENCE_STATUSES, SUBSCRIPTIONS, TYPING_STATES } from '@crosstalk/core';
 import fc from 'fast-check';
 
@@ -12,22 +12,28 @@ const digits = '0123456789';
 const chars = (alphabet: string, min: number, max: number) =>
   fc.string({ unit: fc.constantFrom(...alphabet.split('')), minLength: min, maxLength: max });
 
+/** Valid AIM addresses (screen names with spaces and capitals). */
 export const arbAolAddress: fc.Arbitrary<Address> = fc
   .tuple(chars(lower + lower.toUpperCase(), 1, 1), chars(lower + digits + ' ', 2, 14))
   .map(([a, b]) => ({ user: (a + b).trim().replace(/ +/g, ' '), network: 'aol' }));
+/** Valid ICQ addresses (UINs). */
 export const arbIcqAddress: fc.Arbitrary<Address> = chars(digits, 5, 10)
   .filter((s) => s[0] !== '0')
   .map((user) => ({ user, network: 'icq' }));
+/** Valid Yahoo addresses. */
 export const arbYahooAddress: fc.Arbitrary<Address> = fc
   .tuple(chars(lower, 1, 1), chars(lower + digits + '_.', 0, 20))
   .map(([a, b]) => ({ user: a + b, network: 'yahoo' }));
+/** Valid MSN addresses (passports). */
 export const arbMsnAddress: fc.Arbitrary<Address> = fc
   .tuple(chars(lower + digits + '._', 1, 12), fc.constantFrom('hotmail.com', 'msn.com', 'example.com'))
   .map(([local, domain]) => ({ user: `${local}@${domain}`, network: 'msn' }));
+/** Valid XMPP addresses (bare JIDs on a few domains). */
 export const arbXmppAddress: fc.Arbitrary<Address> = fc
   .tuple(chars(lower + digits + '._-', 1, 16), fc.constantFrom('localhost', 'jabber.org', 'example.net'))
   .map(([user, network]) => ({ user, network }));
 
+/** Any valid address on a built-in network. */
 export const arbAddress: fc.Arbitrary<Address> = fc.oneof(
   arbAolAddress,
   arbIcqAddress,
@@ -55,6 +61,7 @@ const arbId = chars(lower + digits + '-', 1, 24);
 const arbTime = fc.integer({ min: 0, max: 4_102_444_800_000 });
 const arbName = fc.string({ minLength: 1, maxLength: 40 });
 
+/** Valid roster items. */
 export const arbRosterItem: fc.Arbitrary<RosterItem> = fc.record(
   {
     address: arbAddress,
@@ -66,7 +73,10 @@ export const arbRosterItem: fc.Arbitrary<RosterItem> = fc.record(
   { requiredKeys: ['address', 'groups', 'subscription', 'pending'] },
 );
 
-export const arbEventOfKind = {
+/** Valid canonical events, one arbitrary per kind. */
+export const arbEventOfKind: {
+  readonly [K in EventKind]: fc.Arbitrary<Extract<CanonicalEvent, { kind: K }>>;
+} = {
   im: fc.record(
     {
       kind: fc.constant('im' as const),

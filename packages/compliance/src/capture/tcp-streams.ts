@@ -2,11 +2,15 @@ import { execFileSync } from 'node:child_process';
 
 /** One direction of one TCP connection from a capture, reassembled by tshark. */
 export interface CapturedStream {
+  /** tshark's TCP stream index. */
   stream: number;
+  /** The client end. */
   client: { host: string; port: number };
+  /** The server end. */
   server: { host: string; port: number };
   /** Bytes the client (the side that sent the first SYN or first data) sent. */
   fromClient: Uint8Array;
+  /** Bytes the server sent. */
   fromServer: Uint8Array;
   /**
    * Each side's payload in capture order, one entry per reassembled run. Where the capture missed

@@ -20,21 +20,31 @@ import {
 
 /** A byte stream one side of a real or reference session wrote, used as a golden. */
 export interface CodecGolden {
+  /** What the sample is, for failure messages. */
   name: string;
+  /** Which side sent the bytes. */
   direction: Direction;
+  /** Bytes from a real capture. */
   bytes: Uint8Array;
   /** How many frames the stream holds, when known. */
   frames?: number;
 }
 
+/** The first bytes of a real session, for sniff checks. */
 export interface SniffSample {
+  /** What the sample is, for failure messages. */
   name: string;
+  /** Which side sent the bytes. */
   direction: Direction;
+  /** The first bytes that side sent. */
   bytes: Uint8Array;
 }
 
+/** What `codecSuite` checks a codec against: goldens, sniff samples, hostile inputs. */
 export interface CodecSuiteOptions {
+  /** The codec under test. */
   codec: Codec;
+  /** Real traffic the framer and frame codec must round-trip byte for byte. */
   goldens: readonly CodecGolden[];
   /** First bytes of real sessions: `sniff` must answer `yes` (and `more`, never `no`, on prefixes). */
   sniffYes: readonly SniffSample[];
@@ -63,8 +73,11 @@ export interface CodecSuiteOptions {
   translation?: TranslationCheckOptions;
 }
 
+/** One named check of a suite. */
 export interface Check {
+  /** The check's name, as the test is named. */
   name: string;
+  /** Runs the check; throws when it fails. */
   run(): void | Promise<void>;
 }
 
@@ -459,7 +472,9 @@ export function codecChecks(options: CodecSuiteOptions): Check[] {
 
 /** One failed check of `checkCodec`. */
 export interface CheckFailure {
+  /** The check that failed. */
   check: string;
+  /** What it threw. */
   error: unknown;
 }
 

@@ -8,7 +8,9 @@ export interface LoginWrite {
    * of one script share a cookie table, as one gateway's do.
    */
   conn?: string;
+  /** Which side writes. */
   direction: Direction;
+  /** What it writes. */
   bytes: Uint8Array;
 }
 
@@ -18,7 +20,9 @@ export interface LoginWrite {
  * checks replay it through the codec's proxy sessions.
  */
 export interface LoginScript {
+  /** The script's name, for failure messages. */
   name: string;
+  /** The login, write by write, as captured. */
   writes: readonly LoginWrite[];
   /** The user the server confirms: `verified.address` must equal it. */
   user: Address;
@@ -48,7 +52,9 @@ export interface LoginScript {
 
 /** A login the server refuses (or never answers): no session may ever be verified. */
 export interface RefusedLogin {
+  /** The script's name, for failure messages. */
   name: string;
+  /** The refused login, write by write. */
   writes: readonly LoginWrite[];
 }
 

@@ -4,11 +4,15 @@ import type { CodecGolden } from './codec-checks.js';
 
 /** One TCP write of a recorded session (`../shared/captures/transcripts/*.jsonl`). */
 export interface TranscriptEntry {
+  /** The write's place in the transcript. */
   seq: number;
   /** Connection label, e.g. `NS/alice`, `BOS/bobby`. */
   conn: string;
+  /** Which side wrote it. */
   direction: Direction;
+  /** What was written. */
   bytes: Uint8Array;
+  /** The transcript's note on the write. */
   note: string;
 }
 

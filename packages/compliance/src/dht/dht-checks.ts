@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { type Dht, type DhtLimits, isCrossTalkError } from '@crosstalk/core';
 import type { Check } from '../codec/codec-checks.js';
 
+/** A DHT to check, with a way to move its clock and to clean up. */
 export interface DhtUnderTest {
+  /** The DHT to check. */
   dht: Dht;
   /** Moves the DHT's clock forward; without it, TTL checks wait in real time (short TTLs). */
   advance?: (ms: number) => Promise<void>;
+  /** Releases what `create` made. */
   cleanup?: () => Promise<void>;
 }
 
+/** What `dhtSuite` needs: a name, and a way to make a fresh DHT. */
 export interface DhtSuiteOptions {
+  /** The DHT's name, in the suite's title. */
   name: string;
   /** A fresh, empty DHT (optionally with smaller limits so the caps can be reached). */
   create(limits?: Partial<DhtLimits>): Promise<DhtUnderTest>;

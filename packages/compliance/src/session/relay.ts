@@ -21,30 +21,47 @@ import {
  * packages use it for interop tests before the gateway exists.
  */
 export interface SessionRelayOptions {
+  /** The codec whose sessions run on the connections. */
   codec: Codec;
   /** The server every client connection is relayed to. */
   upstream: { host: string; port: number };
+  /** Which addresses are foreign (the sessions' `SessionContext.isForeign`). */
   isForeign?: (a: Address) => boolean;
+  /** The foreign buddies merged into a user's roster. */
   foreignRoster?: (owner: Address) => readonly RosterItem[];
 }
 
+/** A session event, and the connection it came from. */
 export interface RelayedEvent {
+  /** The connection's id. */
   connectionId: string;
+  /** What its session reported. */
   event: SessionEvent;
 }
 
+/** One client connection through a session relay, with its session and sockets. */
 export interface RelayedConnection {
+  /** The connection's id. */
   id: string;
+  /** Its proxy session. */
   session: ProxySession;
+  /** The client's socket. */
   client: Socket;
+  /** The server's socket; undefined for a virtual endpoint. */
   server: Socket | undefined;
+  /** True when the client connected to a virtual endpoint. */
   virtual: boolean;
 }
 
+/** A running session relay (`startSessionRelay`): what its sessions reported, and its connections. */
 export interface SessionRelay {
+  /** Where the relay listens. */
   host: string;
+  /** Its port. */
   port: number;
+  /** Every event the sessions reported, in order. */
   readonly events: RelayedEvent[];
+  /** Every connection so far. */
   readonly connections: RelayedConnection[];
   /** Resolves with the first event (past or future) that matches. */
   waitFor(predicate: (e: RelayedEvent) => boolean, timeoutMs?: number): Promise<RelayedEvent>;
@@ -52,9 +69,14 @@ export interface SessionRelay {
   deliver(event: CanonicalEvent & { to?: Address }): void;
   /** Protocol errors that closed a connection. */
   readonly errors: { connectionId: string; error: unknown }[];
+  /** Stops the relay and closes its connections. */
   close(): Promise<void>;
 }
 
+/**
+ * Starts a relay on loopback that runs a codec's proxy session on every connection between a client and a
+ * server, as the gateway does, recording what the sessions report.
+ */
 export async function startSessionRelay(options: SessionRelayOptions): Promise<SessionRelay> {
   const events: RelayedEvent[] = [];
   const errors: { connectionId: string; error: unknown }[] = [];

@@ -4,7 +4,9 @@ import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { type G2gContact, type G2gStream, type G2gTransport, isCrossTalkError } from '@crosstalk/core';
 import type { Check } from '../codec/codec-checks.js';
 
+/** What `transportSuite` needs: a name, and a way to make fresh transports. */
 export interface TransportSuiteOptions {
+  /** The transport's name, in the suite's title. */
   name: string;
   /**
    * A fresh transport, not yet listening, with a key of its own (a new one at each call). Its
@@ -30,8 +32,11 @@ export interface TransportSuiteOptions {
   stepTimeout?: number;
 }
 
+/** A transport check that failed, and why. */
 export interface TransportFailure {
+  /** The check that failed. */
   check: string;
+  /** What it threw. */
   error: unknown;
 }
 

@@ -21,6 +21,7 @@ export interface LoopbackCaptureOptions {
   timeout?: number;
 }
 
+/** A running capture of loopback traffic (`captureLoopback`). */
 export interface LoopbackCapture {
   /** The pcapng file being written. */
   readonly file: string;

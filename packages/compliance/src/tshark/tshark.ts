@@ -11,10 +11,13 @@ export interface TsharkPacket {
   bytes: Uint8Array;
 }
 
+/** Options of a tshark decode: the packets, the fake TCP ports, the dissector and the fields to read. */
 export interface TsharkOptions {
+  /** TCP payloads, one packet each, all sent from `srcPort` to `dstPort`. */
   packets: readonly Uint8Array[];
   /** Fake TCP ports; the server port decides the dissector together with `decodeAs`. */
   srcPort: number;
+  /** The fake destination port. */
   dstPort: number;
   /** `-d` mappings, e.g. `tcp.port==5190,aim`. */
   decodeAs?: readonly string[];
@@ -24,6 +27,7 @@ export interface TsharkOptions {
   filter?: string;
 }
 
+/** One decoded packet: each field asked for, with all its values. */
 export type TsharkRow = Record<string, string[]>;
 
 let available: boolean | undefined;

@@ -6,7 +6,9 @@ import { rulesFor } from './networks.js';
  * (an MSN passport `a@hotmail.com` on network `msn` is `a@hotmail.com@msn`).
  */
 export interface Address {
+  /** The user's name on the network (screen name, Yahoo id, passport, JID localpart). */
   readonly user: string;
+  /** The network id (`aol`, `icq`, `yahoo`, `msn`, or an XMPP domain). */
   readonly network: string;
 }
 
@@ -46,6 +48,7 @@ export function isAddressString(input: string): boolean {
   }
 }
 
+/** Writes an address as `user@network` (what `parseAddress` reads back). */
 export function formatAddress(a: Address): string {
   return `${a.user}@${a.network}`;
 }
@@ -64,6 +67,9 @@ export function addressKey(a: Address): string {
   return formatAddress(normalizeAddress(a));
 }
 
+/**
+ * True when two addresses name the same user by their network's rules (case, spaces: see `normalizeAddress`).
+ */
 export function addressEquals(a: Address, b: Address): boolean {
   return addressKey(a) === addressKey(b);
 }

@@ -5,8 +5,11 @@
 export interface NetworkRules {
   /** A problem with the user part, or undefined when it is valid. */
   checkUser(user: string): string | undefined;
+  /** A problem with the network id, or undefined when it is valid. */
   checkNetwork(network: string): string | undefined;
+  /** The user part's canonical spelling (case, spaces). */
   normalizeUser(user: string): string;
+  /** The network id's canonical spelling. */
   normalizeNetwork(network: string): string;
 }
 

@@ -4,6 +4,7 @@ import { InvalidEncodingError } from '../errors/errors.js';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** Lower-case hex of the bytes, two digits each, no separator. */
 export function toHex(bytes: Uint8Array): string {
   let out = '';
   for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
@@ -40,6 +41,7 @@ export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** True when both hold the same bytes in the same order. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -49,6 +51,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 const utf8Encoder = new TextEncoder();
 const utf8Fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Encodes text as UTF-8. */
 export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
@@ -71,6 +74,7 @@ export function latin1(bytes: Uint8Array): string {
   return s;
 }
 
+/** Bytes from a string holding one byte per character (its low 8 bits), the inverse of a Latin-1 decode. */
 export function fromLatin1(text: string): Uint8Array {
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i) & 0xff;
@@ -93,6 +97,7 @@ export function bytesToJson(value: unknown): unknown {
   return value;
 }
 
+/** Reverses `bytesToJson`: turns every `{ "$hex": ... }` in a JSON value back into bytes, recursively. */
 export function bytesFromJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(bytesFromJson);
   if (value !== null && typeof value === 'object') {

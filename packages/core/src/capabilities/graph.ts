@@ -9,27 +9,40 @@ import type { Feature } from '../model/features.js';
  */
 export type CapabilityProvider = { kind: 'local'; codec: string } | { kind: 'remote'; gateway: string };
 
+/**
+ * One edge of the capability graph: a translation from one format to another, its cost, what it preserves and
+ * who provides it.
+ */
 export interface Capability {
   /** Unique id; also the final tie-breaker, so composition is deterministic. */
   id: string;
+  /** The format it translates from. */
   from: string;
+  /** The format it translates to. */
   to: string;
   /** Non-negative, finite. */
   cost: number;
   /** Features this hop carries across unchanged. */
   preserves: readonly Feature[];
+  /** Who offers it: a codec on this gateway, or another gateway. */
   provider: CapabilityProvider;
 }
 
+/** What `CapabilityGraph.compose` must keep. */
 export interface ComposeOptions {
   /** Features every hop of the chain must preserve. */
   require?: readonly Feature[];
 }
 
+/** A chain of capabilities from one format to another, as `compose` found it. */
 export interface Chain {
+  /** The format the chain starts at. */
   from: string;
+  /** The format the chain ends at. */
   to: string;
+  /** The capabilities, in order. */
   steps: readonly Capability[];
+  /** The sum of the steps' costs. */
   cost: number;
   /** Features every step preserves. */
   preserves: readonly Feature[];
@@ -56,6 +69,10 @@ function better(a: Label, b: Label): boolean {
   return a.trail < b.trail;
 }
 
+/**
+ * Formats and the capabilities between them; `compose` finds the cheapest loop-free chain that keeps what is
+ * required.
+ */
 export class CapabilityGraph {
   readonly #caps = new Map<string, Capability>();
   readonly #formats = new Map<string, ReadonlySet<Feature>>();
@@ -98,6 +115,7 @@ export class CapabilityGraph {
     return this;
   }
 
+  /** Adds a capability; throws `InvalidCapabilityError` for one the graph cannot take. */
   add(capability: Capability): this {
     const { id, from, to, cost } = capability;
     if (!id) throw new InvalidCapabilityError('a capability needs an id');
@@ -136,6 +154,7 @@ export class CapabilityGraph {
     return removed;
   }
 
+  /** Every capability, in the order they were added. */
   list(): Capability[] {
     return [...this.#caps.values()];
   }

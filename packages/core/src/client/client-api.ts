@@ -13,72 +13,105 @@ import type {
  * contract lives here.
  */
 export interface ClientIdentity {
+  /** The user's address. */
   address: Address;
   /** Display name shown to buddies. */
   name?: string;
 }
 
+/** Options of `CrossTalkClient.sendIM`. */
 export interface SendImOptions {
+  /** The same message with formatting, as XHTML-IM-style markup. */
   html?: string;
+  /** Aborts the operation. */
   signal?: AbortSignal;
 }
 
 /** SIP-style offer/answer signalling, routed through the capability graph to a SIP exit. */
 export interface CallSession {
+  /** The call's id. */
   readonly id: string;
+  /** The other party. */
   readonly peer: Address;
   /** Resolves with the callee's SDP answer. */
   readonly answered: Promise<{ sdp: string }>;
+  /** Ends the call. */
   hangup(reason?: string): Promise<void>;
 }
 
+/** Options of `CrossTalkClient.dialCall`. */
 export interface DialCallOptions {
   /** The caller's SDP offer. */
   sdp: string;
+  /** What the call carries. */
   media?: readonly ('audio' | 'video')[];
+  /** Aborts the dial. */
   signal?: AbortSignal;
 }
 
+/** Where `CrossTalkClient.getFile` writes a file, chunk by chunk. */
 export interface FileSink {
   /** Bytes already held from an earlier attempt; the transfer resumes there. */
   readonly offset: number;
+  /** Stores the next chunk, after those already held. */
   write(chunk: Uint8Array): Promise<void>;
 }
 
+/** Options of `CrossTalkClient.getFile`. */
 export interface GetFileOptions {
+  /** Aborts the transfer (what was written stays, for a resume). */
   signal?: AbortSignal;
+  /** Told the bytes held so far and the file's size, as chunks arrive. */
   onProgress?: (received: number, total: number) => void;
 }
 
+/** What a completed `getFile` fetched. */
 export interface FileTransferResult {
+  /** The file's size in bytes. */
   bytes: number;
   /** Lower-case hex SHA-256 of the whole file, checked against the offer when it named one. */
   sha256: string;
+  /** The offset the transfer resumed from (0 for a whole transfer). */
   resumedFrom: number;
 }
 
+/** The events a `CrossTalkClient` reports through `on`, by name: every event, or only one kind. */
 export type ClientEventMap = {
+  /** Every event the client receives. */
   event: CanonicalEvent;
+  /** IMs only. */
   im: ImEvent;
+  /** File offers only. */
   'file-offer': FileOfferEvent;
+  /** Call invitations only. */
   'call-invite': CallInviteEvent;
 };
 
+/** A client of the abstract client API: send IMs, place calls, fetch files, set presence, hear events. */
 export interface CrossTalkClient {
+  /** Who the client is logged in as. */
   readonly identity: ClientIdentity;
+  /** Sends an IM; resolves with the event as sent. */
   sendIM(to: Address, text: string, options?: SendImOptions): Promise<ImEvent>;
+  /** Places a call; resolves with its session (whose `answered` resolves with the answer). */
   dialCall(to: Address, options: DialCallOptions): Promise<CallSession>;
   /** Fetches an offered file in chunks, verifying its hash; resumes from `sink.offset`. */
   getFile(offer: FileOfferEvent, sink: FileSink, options?: GetFileOptions): Promise<FileTransferResult>;
+  /** Sets the user's status, with a status message. */
   setPresence(status: PresenceStatus, text?: string): Promise<void>;
+  /** Listens for events; returns a function that stops listening. */
   on<K extends keyof ClientEventMap>(type: K, listener: (event: ClientEventMap[K]) => void): () => void;
+  /** Logs out and closes the client. */
   close(): Promise<void>;
 }
 
+/** Options of a `CreateClient` function. */
 export interface CreateClientOptions {
+  /** Who to log in as. */
   identity: ClientIdentity;
   /** The network the client's base protocol belongs to. */
   network: string;
 }
 
+/** Makes a `CrossTalkClient` for one identity on one network (what an implementation exports). */
 export type CreateClient = (options: CreateClientOptions) => Promise<CrossTalkClient>;

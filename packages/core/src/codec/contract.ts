@@ -16,10 +16,12 @@ export const codecSymbol: unique symbol = Symbol.for('@crosstalk/codec') as neve
 /** Who wrote the bytes: `client` = bytes the client sends, `server` = bytes the server sends. */
 export type Direction = 'client' | 'server';
 
+/** A sniff's answer: `yes` (this protocol), `no`, or `more` (not enough bytes to tell). */
 export type SniffResult = 'yes' | 'no' | 'more';
 
 // ------------------------------------------------------------------ framer
 
+/** Caps a framer enforces on what it reads from the wire. */
 export interface FramerOptions {
   /** Largest frame accepted, checked against the wire length before any allocation. */
   maxFrameSize?: number;
@@ -34,6 +36,7 @@ export interface FramerOptions {
  * good frames and sets `error` (nothing accepted is lost): check `error` after each push.
  */
 export interface Framer {
+  /** Takes the next bytes of the stream; returns the frames they completed. */
   push(chunk: Uint8Array): Uint8Array[];
   /** Declares end of stream; throws `TruncatedStreamError` if a frame is incomplete. */
   end(): void;
@@ -52,15 +55,19 @@ export interface Framer {
  * understands; frames it does not understand decode to a raw pass-through form.
  */
 export interface FrameCodec<F> {
+  /** Decodes one whole frame (as a framer returned it) sent in `direction`. */
   decode(raw: Uint8Array, direction: Direction): F;
+  /** The frame's bytes. */
   encode(frame: F): Uint8Array;
   /** A JSON-safe form of a frame (bytes as `{ "$hex": ... }`), read back by `fromJson`. */
   toJson(frame: F): unknown;
+  /** Reads a frame back from `toJson`'s form; throws `MalformedFrameError` when it is not one. */
   fromJson(json: unknown): F;
 }
 
 // ------------------------------------------------------------------ translation
 
+/** Options of `Codec.createTranslator`. */
 export interface TranslatorOptions {
   /** Which addresses are foreign (native names such as `bob@yahoo` map to them). Default: `defaultIsForeign`. */
   isForeign?: (address: Address) => boolean;
@@ -77,41 +84,101 @@ export interface TranslatorOptions {
  * logged in from the login frames, so an incoming message gets its `to` address.
  */
 export interface Translator<F> {
+  /** The canonical events a frame carries, as sent in `direction` (none for frames that carry none). */
   toEvents(frame: F, direction: Direction): CanonicalEvent[];
   /**
    * Frames carrying `event` as `direction` would send it (`client`: as the client sends it to the
    * server; `server`: as the server delivers it to the client). Throws `UnsupportedEventError`.
    */
   fromEvent(event: CanonicalEvent, direction: Direction): F[];
+  /** The logged-in user, once the login frames named them. */
   readonly self: Address | undefined;
 }
 
 // ------------------------------------------------------------------ proxy session
 
+/**
+ * What a proxy session reports to the gateway as the bytes go by: who logged in, what the user sent or said
+ * about itself, server redirects and refusals.
+ */
 export type SessionEvent =
   /** The client named the user it is logging in as (not yet confirmed by the server). */
-  | { type: 'identified'; address: Address }
+  | {
+      type: 'identified';
+      /** The user the client names. */
+      address: Address;
+    }
   /** The server confirmed the login. Only now may anything be intercepted, injected or published. */
-  | { type: 'verified'; address: Address }
+  | {
+      type: 'verified';
+      /** The user the server confirmed. */
+      address: Address;
+    }
   /** The server refused the login; `code` is the server's own error code. */
-  | { type: 'login-failed'; address?: Address; code: string; message?: string }
+  | {
+      type: 'login-failed';
+      /** The user who tried, when the client named them. */
+      address?: Address;
+      /** The server's error code, as the protocol spells it. */
+      code: string;
+      /** The server's explanation, when it sent one. */
+      message?: string;
+    }
   /** The client addressed a foreign user; the frame was withheld from the server. */
-  | { type: 'outbound'; event: CanonicalEvent }
+  | {
+      type: 'outbound';
+      /** The event, for the gateway to route. */
+      event: CanonicalEvent;
+    }
   /**
    * The client changed something about itself that it sent to its own server and that foreign
    * buddies should also see (its presence broadcast): passed through, and mirrored by the gateway.
    */
-  | { type: 'self'; event: CanonicalEvent }
+  | {
+      type: 'self';
+      /** What the client said about itself. */
+      event: CanonicalEvent;
+    }
   /** A canonical event the server sent the client, passed through unchanged (for observers). */
-  | { type: 'inbound'; event: CanonicalEvent }
+  | {
+      type: 'inbound';
+      /** The event the server sent. */
+      event: CanonicalEvent;
+    }
   /** The server's roster passed by; `merged` are the foreign items the session added to it. */
-  | { type: 'roster'; owner: Address; items: RosterItem[]; merged: RosterItem[] }
+  | {
+      type: 'roster';
+      /** Whose roster it is. */
+      owner: Address;
+      /** The server's own items. */
+      items: RosterItem[];
+      /** The foreign items the session added. */
+      merged: RosterItem[];
+    }
   /** The server named another server to connect to (MSNP XFR/RNG, OSCAR BOS hand-off). */
-  | { type: 'redirect'; host: string; port: number; purpose: string }
+  | {
+      type: 'redirect';
+      /** The server named. */
+      host: string;
+      /** Its port. */
+      port: number;
+      /** What the connection is for (`notification`, `switchboard`, ...). */
+      purpose: string;
+    }
   /** A delivered event lost features on the way into this protocol. */
-  | { type: 'feature-loss'; event: CanonicalEvent; lost: readonly string[] }
+  | {
+      type: 'feature-loss';
+      /** The event as it was before. */
+      event: CanonicalEvent;
+      /** The features it lost. */
+      lost: readonly string[];
+    }
   /** The stream became unreadable to the proxy (STARTTLS); the session only relays from now on. */
-  | { type: 'opaque'; reason: string }
+  | {
+      type: 'opaque';
+      /** Why the stream cannot be read. */
+      reason: string;
+    }
   /**
    * A whole frame the session could not decode or translate (`error` says why) was passed on
    * untouched instead of closing the connection: a server frame about a contact (a buddy's status
@@ -120,14 +187,31 @@ export type SessionEvent =
    */
   | { type: 'untranslated'; direction: Direction; error: ProtocolError }
   /** The session ended; `error` is the protocol error that ended it, if any. */
-  | { type: 'closed'; reason: string; error?: ProtocolError };
+  | {
+      type: 'closed';
+      /** Why the session ended. */
+      reason: string;
+      /** The protocol error that ended it, if any. */
+      error?: ProtocolError;
+    };
 
+/**
+ * What a proxy session returns for each chunk: bytes for the server, bytes for the client, and events for the
+ * gateway.
+ */
 export interface SessionOutput {
+  /** Bytes to send to the server, in order. */
   toServer: Uint8Array[];
+  /** Bytes to send to the client, in order. */
   toClient: Uint8Array[];
+  /** What happened, for the gateway. */
   events: SessionEvent[];
 }
 
+/**
+ * Where a proxy session is: before login (`connecting`, `identified`), logged in (`verified`), given up on
+ * understanding the stream (`opaque`), or `closed`.
+ */
 export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' | 'closed';
 
 /**
@@ -140,11 +224,15 @@ export type SessionState = 'connecting' | 'identified' | 'verified' | 'opaque' |
  * untouched, with an `untranslated` event.
  */
 export interface ProxySession {
+  /** The codec's protocol id. */
   readonly protocol: string;
+  /** Where the session is (see `SessionState`). */
   readonly state: SessionState;
   /** The user this connection belongs to, once identified (or known from a cookie). */
   readonly user: Address | undefined;
+  /** Takes bytes the client sent; returns what to pass on (or withhold) and what happened. */
   fromClient(chunk: Uint8Array): SessionOutput;
+  /** Takes bytes the server sent; returns what to pass on and what happened. */
   fromServer(chunk: Uint8Array): SessionOutput;
   /** Injects an event for this user into the client stream. Throws `SessionStateError` before `verified`. */
   deliver(event: CanonicalEvent): SessionOutput;
@@ -172,11 +260,13 @@ export interface CookieTable {
 export interface VirtualEndpoints {
   /** Reserves a host:port; a SOCKS CONNECT there opens a session with `ctx.virtual.data === data`. */
   allocate(protocol: string, data: unknown): { host: string; port: number };
+  /** Frees an address `allocate` handed out. */
   release(host: string, port: number): void;
 }
 
 /** What the engine gives each session: small and explicit (docs/DESIGN.md "One login, several connections"). */
 export interface SessionContext {
+  /** The proxied connection's id, for logs and events. */
   readonly connectionId: string;
   /** Where the client asked to connect. */
   readonly target: { host: string; port: number };
@@ -184,17 +274,26 @@ export interface SessionContext {
   isForeign(address: Address): boolean;
   /** The owner's foreign buddies, to merge into the roster the server sends. */
   foreignRoster(owner: Address): readonly RosterItem[];
+  /** Cookies shared by the gateway's sessions (a login cookie issued on one connection, redeemed on another). */
   readonly cookies: CookieTable;
+  /** Addresses the gateway answers itself (a switchboard it plays for a foreign buddy). */
   readonly endpoints: VirtualEndpoints;
   /** Present when the client connected to a virtual endpoint: there is no server side. */
   readonly virtual?: { readonly data: unknown };
+  /** The clock, ms since the epoch. */
   now(): number;
+  /** A fresh id for events and protocol cookies. */
   newId(): string;
 }
 
 // ------------------------------------------------------------------ the codec
 
+/**
+ * What `defineCodec` takes: a protocol's networks, features, sniffer, framer, frame codec, translator and
+ * proxy session.
+ */
 export interface CodecInit {
+  /** The protocol id (lower case): what registries, logs and metrics name it by. */
   protocol: string;
   /**
    * Network ids this codec's users are on (`aol`, `yahoo`, `irc`). Every one that is not built in
@@ -203,6 +302,7 @@ export interface CodecInit {
   networks: readonly string[];
   /** Naming rules for the codec's own networks (validation and normalisation of user names). */
   networkRules?: Readonly<Record<string, Partial<NetworkRules>>>;
+  /** What the protocol carries (see `FEATURES`); translation reports what it loses. */
   features: FeatureSet;
   /** Sniff order when several codecs might match; higher first. An explicit field, never registration order. */
   priority?: number;
@@ -213,20 +313,34 @@ export interface CodecInit {
    * speak first; MSNP, YMSG and XMPP clients do). `more` asks for more bytes.
    */
   sniff(head: Uint8Array, direction: Direction): SniffResult;
+  /** A framer for the bytes one side sends. */
   createFramer(direction: Direction, options?: FramerOptions): Framer;
+  /** Decodes and encodes the protocol's frames. */
   frames: FrameCodec<unknown>;
+  /** A translator between frames and canonical events, for one connection. */
   createTranslator(options?: TranslatorOptions): Translator<unknown>;
+  /** A proxy session for one client connection. */
   openSession(ctx: SessionContext): ProxySession;
 }
 
+/**
+ * A codec made by `defineCodec`: its `CodecInit`, with defaults filled in and branded so `isCodec` recognises
+ * it.
+ */
 export interface Codec<F = unknown> extends Readonly<Omit<CodecInit, 'frames' | 'createTranslator'>> {
+  /** The brand `isCodec` tests. */
   readonly [codecSymbol]: true;
+  /** Sniff order; higher first (default 0). */
   readonly priority: number;
+  /** Well-known server ports (empty when none was given). */
   readonly defaultPorts: readonly number[];
+  /** Decodes and encodes the protocol's frames. */
   readonly frames: FrameCodec<F>;
+  /** A translator between frames and canonical events, for one connection. */
   createTranslator(options?: TranslatorOptions): Translator<F>;
 }
 
+/** A `SessionOutput` with nothing in it. */
 export function emptyOutput(): SessionOutput {
   return { toServer: [], toClient: [], events: [] };
 }

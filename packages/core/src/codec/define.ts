@@ -36,6 +36,10 @@ export function defineCodec<F>(
   });
 }
 
+/**
+ * True for a codec made by `defineCodec` (by its brand, so a codec from another copy of this package counts
+ * too).
+ */
 export function isCodec(value: unknown): value is Codec {
   return (
     typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[codecSymbol] === true

@@ -2,6 +2,7 @@ import { BufferOverflowError, FrameTooLargeError, MalformedFrameError } from '..
 import type { FramerOptions } from './contract.js';
 import { FramerBase } from './framer-base.js';
 
+/** Options of `FixedHeaderFramer`: how to read a frame's length from its fixed-size header. */
 export interface FixedHeaderFramerOptions extends FramerOptions {
   protocol: string;
   /** Bytes needed before the frame length is known (OSCAR FLAP: 6, YMSG: 20). */

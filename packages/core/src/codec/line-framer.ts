@@ -7,6 +7,7 @@ import {
 import type { FramerOptions } from './contract.js';
 import { FramerBase } from './framer-base.js';
 
+/** Options of `LineFramer`: what ends a line, how long one may be, and which lines announce a payload. */
 export interface LineFramerOptions extends FramerOptions {
   protocol: string;
   /**

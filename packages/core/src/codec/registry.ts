@@ -10,6 +10,7 @@ export class CodecRegistry {
     for (const c of codecs) this.register(c);
   }
 
+  /** Adds a codec; throws `InvalidCodecError` for a non-codec or a second codec of the same protocol. */
   register(codec: Codec): this {
     if (!isCodec(codec)) throw new InvalidCodecError('not a codec (use defineCodec)');
     if (this.#codecs.has(codec.protocol)) {
@@ -19,12 +20,14 @@ export class CodecRegistry {
     return this;
   }
 
+  /** The codec of `protocol`; throws `CodecNotFoundError`. */
   get(protocol: string): Codec {
     const codec = this.#codecs.get(protocol);
     if (!codec) throw new CodecNotFoundError(protocol, this.protocols());
     return codec;
   }
 
+  /** True when a codec of `protocol` is registered. */
   has(protocol: string): boolean {
     return this.#codecs.has(protocol);
   }

@@ -9,6 +9,7 @@ export interface DhtPutOptions {
   secret?: string;
 }
 
+/** The caps a DHT enforces on keys and values; every `Dht` states its own. */
 export interface DhtLimits {
   /** Largest key, in UTF-8 bytes. */
   maxKeyBytes: number;
@@ -28,6 +29,7 @@ export interface DhtLimits {
   defaultTtl: number;
 }
 
+/** The limits `MemoryDht` uses unless told otherwise. */
 export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
   maxKeyBytes: 256,
   maxValueBytes: 64 * 1024,
@@ -37,7 +39,12 @@ export const DEFAULT_DHT_LIMITS: DhtLimits = Object.freeze({
   defaultTtl: 10 * 60 * 1000,
 });
 
+/**
+ * The directory substrate, with OpenDHT semantics: several values per key, each with a time to live,
+ * removable only with its secret (`MemoryDht` in one process, `HyperDhtStore` across hosts).
+ */
 export interface Dht {
+  /** The caps this DHT enforces. */
   readonly limits: DhtLimits;
   /**
    * Adds `value` under `key`. Putting a value already there (byte-equal) refreshes its TTL.
@@ -57,5 +64,6 @@ export interface Dht {
    * is there but was stored with another secret (or with none: such values only expire).
    */
   remove(key: string, value: Uint8Array, secret: string): Promise<boolean>;
+  /** Stops the DHT; later calls reject with `DhtClosedError`. */
   close(): Promise<void>;
 }

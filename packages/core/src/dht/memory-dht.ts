@@ -17,6 +17,7 @@ interface Stored {
   secret: string | undefined;
 }
 
+/** Options of `MemoryDht`. */
 export interface MemoryDhtOptions {
   limits?: Partial<DhtLimits>;
   /** Clock in ms; inject one to test expiry without waiting. */

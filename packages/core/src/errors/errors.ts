@@ -6,14 +6,35 @@
 
 const errorBrand = Symbol.for('@crosstalk/error');
 
+/** A CrossTalk error as JSON (`toJSON`). */
+export interface CrossTalkErrorJson {
+  /** The error's class name. */
+  name: string;
+  /** Its machine-readable code. */
+  code: string;
+  /** What went wrong, for people. */
+  message: string;
+  /** Where in a byte stream it was found, when it came from the wire. */
+  offset?: number;
+}
+
+/** Options every CrossTalk error takes. */
 export interface CrossTalkErrorOptions {
+  /** The error that led to this one. */
   cause?: unknown;
   /** Where in a byte stream the problem was found, when it came from the wire. */
   offset?: number;
 }
 
+/**
+ * The base of every error this SDK throws: a fixed `name` and `code` per condition, so callers test `code`,
+ * not messages or classes.
+ */
 export abstract class CrossTalkError extends Error {
+  /** @internal The brand `isCrossTalkError` tests: an error from another copy of this package counts too. */
   readonly [errorBrand] = true;
+  /** The error's class name, fixed per condition (`InvalidAddressError`). */
+  declare readonly name: string;
   /** Stable machine-readable code, e.g. `ERR_INVALID_ADDRESS`. */
   abstract readonly code: string;
   /** True when trying the same operation again later may succeed. */
@@ -26,7 +47,8 @@ export abstract class CrossTalkError extends Error {
     this.offset = options.offset;
   }
 
-  toJSON(): { name: string; code: string; message: string; offset?: number } {
+  /** The error as JSON (what logs and the CLI print). */
+  toJSON(): CrossTalkErrorJson {
     return this.offset === undefined
       ? { name: this.name, code: this.code, message: this.message }
       : { name: this.name, code: this.code, message: this.message, offset: this.offset };
@@ -41,22 +63,27 @@ export function isCrossTalkError(value: unknown, code?: string): value is CrossT
 
 // ---------------------------------------------------------------- addresses and events
 
+/** A string that is not a valid `user@network` address (`input` holds it, the message says why). */
 export class InvalidAddressError extends CrossTalkError {
   override readonly name = 'InvalidAddressError';
   readonly code = 'ERR_INVALID_ADDRESS';
   constructor(
+    /** The text that was given. */
     readonly input: string,
+    /** Why it is not an address. */
     readonly reason: string,
   ) {
     super(`invalid address ${JSON.stringify(input)}: ${reason}`);
   }
 }
 
+/** An event that does not match the canonical model (`issues` lists what zod found). */
 export class InvalidEventError extends CrossTalkError {
   override readonly name = 'InvalidEventError';
   readonly code = 'ERR_INVALID_EVENT';
   constructor(
     message: string,
+    /** What zod found wrong, field by field. */
     readonly issues: readonly { path: readonly PropertyKey[]; message: string }[] = [],
   ) {
     super(message);
@@ -77,7 +104,9 @@ export class FrameTooLargeError extends ProtocolError {
   readonly code = 'ERR_FRAME_TOO_LARGE';
   constructor(
     readonly protocol: string,
+    /** The frame's size as the wire states it, bytes. */
     readonly size: number,
+    /** The cap, bytes. */
     readonly limit: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -91,7 +120,9 @@ export class BufferOverflowError extends ProtocolError {
   readonly code = 'ERR_BUFFER_OVERFLOW';
   constructor(
     readonly protocol: string,
+    /** The bytes that would have been held. */
     readonly size: number,
+    /** The cap, bytes. */
     readonly limit: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -147,6 +178,7 @@ export class StreamClosedError extends ProtocolError {
   readonly code = 'ERR_STREAM_CLOSED';
   constructor(
     readonly protocol: string,
+    /** Why the stream was closed. */
     readonly reason: string,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -160,6 +192,7 @@ export class TruncatedStreamError extends ProtocolError {
   readonly code = 'ERR_TRUNCATED_STREAM';
   constructor(
     readonly protocol: string,
+    /** Bytes of the incomplete frame. */
     readonly pending: number,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -172,7 +205,9 @@ export class UnsupportedEventError extends CrossTalkError {
   override readonly name = 'UnsupportedEventError';
   readonly code = 'ERR_UNSUPPORTED_EVENT';
   constructor(
+    /** The protocol that cannot carry it. */
     readonly protocol: string,
+    /** The event's kind. */
     readonly kind: string,
     detail?: string,
   ) {
@@ -188,11 +223,14 @@ export class SessionStateError extends CrossTalkError {
 
 // ---------------------------------------------------------------- registries and composition
 
+/** No registered codec handles the protocol asked for. */
 export class CodecNotFoundError extends CrossTalkError {
   override readonly name = 'CodecNotFoundError';
   readonly code = 'ERR_CODEC_NOT_FOUND';
   constructor(
+    /** The protocol asked for. */
     readonly protocol: string,
+    /** The protocols that are registered. */
     readonly available: readonly string[],
   ) {
     super(
@@ -203,11 +241,16 @@ export class CodecNotFoundError extends CrossTalkError {
   }
 }
 
+/**
+ * A codec that breaks the contract (`defineCodec`: a bad protocol id, no networks, a missing function), or
+ * one registered twice.
+ */
 export class InvalidCodecError extends CrossTalkError {
   override readonly name = 'InvalidCodecError';
   readonly code = 'ERR_INVALID_CODEC';
 }
 
+/** A capability the graph refuses: no id, no `from` or `to`, a loop onto its own format, a negative or infinite cost. */
 export class InvalidCapabilityError extends CrossTalkError {
   override readonly name = 'InvalidCapabilityError';
   readonly code = 'ERR_INVALID_CAPABILITY';
@@ -218,8 +261,11 @@ export class NoTranslationPathError extends CrossTalkError {
   override readonly name = 'NoTranslationPathError';
   readonly code = 'ERR_NO_TRANSLATION_PATH';
   constructor(
+    /** The format the chain was to start at. */
     readonly from: string,
+    /** The format it was to end at. */
     readonly to: string,
+    /** The features every hop had to preserve. */
     readonly required: readonly string[],
   ) {
     super(
@@ -231,17 +277,21 @@ export class NoTranslationPathError extends CrossTalkError {
 
 // ---------------------------------------------------------------- DHT
 
+/** A DHT key longer than the DHT's `maxKeyBytes`. */
 export class DhtKeyTooLargeError extends CrossTalkError {
   override readonly name = 'DhtKeyTooLargeError';
   readonly code = 'ERR_DHT_KEY_TOO_LARGE';
   constructor(
+    /** The key's size, UTF-8 bytes. */
     readonly size: number,
+    /** The DHT's `maxKeyBytes`. */
     readonly limit: number,
   ) {
     super(`DHT key of ${size} bytes exceeds the limit of ${limit}`);
   }
 }
 
+/** A DHT key that is not a non-empty string. */
 export class DhtInvalidKeyError extends CrossTalkError {
   override readonly name = 'DhtInvalidKeyError';
   readonly code = 'ERR_DHT_INVALID_KEY';
@@ -250,22 +300,29 @@ export class DhtInvalidKeyError extends CrossTalkError {
   }
 }
 
+/** A DHT value larger than the DHT's `maxValueBytes`. */
 export class DhtValueTooLargeError extends CrossTalkError {
   override readonly name = 'DhtValueTooLargeError';
   readonly code = 'ERR_DHT_VALUE_TOO_LARGE';
   constructor(
+    /** The value's size, bytes. */
     readonly size: number,
+    /** The DHT's `maxValueBytes`. */
     readonly limit: number,
   ) {
     super(`DHT value of ${size} bytes exceeds the limit of ${limit}`);
   }
 }
 
+/** A DHT key already holds `maxValuesPerKey` values; retry later, when some have expired. */
 export class DhtKeyFullError extends CrossTalkError {
   override readonly name = 'DhtKeyFullError';
   readonly code = 'ERR_DHT_KEY_FULL';
   override readonly isRetryable = true;
-  constructor(readonly limit: number) {
+  constructor(
+    /** The DHT's `maxValuesPerKey`. */
+    readonly limit: number,
+  ) {
     super(`DHT key already holds the maximum of ${limit} values`);
   }
 }
@@ -275,11 +332,15 @@ export class DhtKeyFullError extends CrossTalkError {
 export class DhtPublisherQuotaError extends CrossTalkError {
   override readonly name = 'DhtPublisherQuotaError';
   readonly code = 'ERR_DHT_PUBLISHER_QUOTA';
-  constructor(readonly limit: number) {
+  constructor(
+    /** The DHT's `maxValuesPerPublisher`. */
+    readonly limit: number,
+  ) {
     super(`this publisher already holds the maximum of ${limit} values under this DHT key`);
   }
 }
 
+/** A removal with a secret other than the one the value was stored with. */
 export class DhtSecretMismatchError extends CrossTalkError {
   override readonly name = 'DhtSecretMismatchError';
   readonly code = 'ERR_DHT_SECRET_MISMATCH';
@@ -288,17 +349,21 @@ export class DhtSecretMismatchError extends CrossTalkError {
   }
 }
 
+/** A time to live that is not a positive number of milliseconds within the DHT's maximum. */
 export class InvalidTtlError extends CrossTalkError {
   override readonly name = 'InvalidTtlError';
   readonly code = 'ERR_INVALID_TTL';
   constructor(
+    /** The TTL given, ms. */
     readonly ttl: number,
+    /** The longest TTL allowed, ms. */
     readonly limit: number,
   ) {
     super(`TTL ${ttl} ms is not in 1..${limit} ms`);
   }
 }
 
+/** An operation on a DHT after `close()`. */
 export class DhtClosedError extends CrossTalkError {
   override readonly name = 'DhtClosedError';
   readonly code = 'ERR_DHT_CLOSED';
@@ -322,7 +387,10 @@ export class G2gAuthError extends CrossTalkError {
 export class G2gHandshakeTimeoutError extends CrossTalkError {
   override readonly name = 'G2gHandshakeTimeoutError';
   readonly code = 'ERR_G2G_HANDSHAKE_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    /** The deadline that passed, ms. */
+    readonly timeoutMs: number,
+  ) {
     super(`no G2G handshake within ${timeoutMs} ms`);
   }
 }
@@ -335,15 +403,18 @@ export class G2gContactError extends CrossTalkError {
 
 // ---------------------------------------------------------------- plugins and client API
 
+/** A plugin definition that breaks the contract (its name, its commands). */
 export class InvalidPluginError extends CrossTalkError {
   override readonly name = 'InvalidPluginError';
   readonly code = 'ERR_INVALID_PLUGIN';
 }
 
+/** A plugin threw or timed out while answering a command (`plugin` names it; the cause is attached). */
 export class PluginFailedError extends CrossTalkError {
   override readonly name = 'PluginFailedError';
   readonly code = 'ERR_PLUGIN_FAILED';
   constructor(
+    /** The plugin's name. */
     readonly plugin: string,
     options: CrossTalkErrorOptions = {},
   ) {
@@ -396,11 +467,13 @@ export class PluginStoreFullError extends CrossTalkError {
   readonly code = 'ERR_PLUGIN_STORE_FULL';
 }
 
+/** A client operation that needs a logged-in user, before login or after logout. */
 export class NotLoggedInError extends CrossTalkError {
   override readonly name = 'NotLoggedInError';
   readonly code = 'ERR_NOT_LOGGED_IN';
 }
 
+/** An event or connection could not reach its destination (nobody answered); retrying later may succeed. */
 export class DeliveryFailedError extends CrossTalkError {
   override readonly name = 'DeliveryFailedError';
   readonly code = 'ERR_DELIVERY_FAILED';

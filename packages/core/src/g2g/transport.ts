@@ -41,18 +41,27 @@ export interface G2gContact {
  *   'end' when it was reading). `end` finishes this direction after what was written.
  */
 export interface G2gStream {
+  /** Queues bytes; false once the stream holds more than its high-water mark (wait for 'drain'). */
   write(data: Uint8Array): boolean;
+  /** Finishes this direction after what was written. */
   end(): unknown;
+  /** Ends both directions at once. */
   destroy(error?: Error): unknown;
+  /** Stops reading (and so taking bytes from the network). */
   pause(): unknown;
+  /** Reads again after `pause`. */
   resume(): unknown;
+  /** True once the stream is destroyed. */
   readonly destroyed: boolean;
+  /** Listens for bytes, `drain`, `end`, `close` or an error. */
   on(event: 'data', listener: (data: Uint8Array) => void): unknown;
   on(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Listens for the next occurrence only. */
   once(event: 'data', listener: (data: Uint8Array) => void): unknown;
   once(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   once(event: 'error', listener: (error: Error) => void): unknown;
+  /** Removes a listener. */
   off(event: 'data', listener: (data: Uint8Array) => void): unknown;
   off(event: 'drain' | 'end' | 'close', listener: () => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
@@ -60,10 +69,13 @@ export interface G2gStream {
 
 /** An incoming connection a transport refused, and where it came from (an address, or a key). */
 export interface G2gRefusal {
+  /** Where it came from: an address, or a key. */
   source: string;
+  /** Why it was refused. */
   error: CrossTalkError;
 }
 
+/** What `G2gTransport.listen` takes: where to listen, and what to do with each authenticated peer. */
 export interface G2gListenOptions {
   /**
    * A peer connected and proved, in the handshake, that it holds the private key of `remoteId`
@@ -87,6 +99,10 @@ export interface G2gListenOptions {
   onAcceptError?(error: Error): void;
 }
 
+/**
+ * How gateways reach each other: authenticated, encrypted byte streams between gateway ids (TCP with Noise,
+ * hyperdht).
+ */
 export interface G2gTransport {
   /** The transport's name: the `transport` field of the contacts it makes and dials. */
   readonly name: string;

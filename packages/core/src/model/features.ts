@@ -25,17 +25,22 @@ export const FEATURES = [
   'call-invite',
 ] as const;
 
+/** One thing a protocol or a translation hop can carry (see `FEATURES`). */
 export type Feature = (typeof FEATURES)[number];
+/** The features a codec or a format carries. */
 export type FeatureSet = ReadonlySet<Feature>;
 
+/** True when the string names a `Feature`. */
 export function isFeature(value: string): value is Feature {
   return (FEATURES as readonly string[]).includes(value);
 }
 
+/** A `FeatureSet` of the features given. */
 export function featureSet(...features: readonly Feature[]): FeatureSet {
   return new Set(features);
 }
 
+/** Every feature: what the canonical model itself carries. */
 export const ALL_FEATURES: FeatureSet = new Set(FEATURES);
 
 const KIND_FEATURE: Record<EventKind, Feature> = {
@@ -81,6 +86,7 @@ export function featuresOf(event: CanonicalEvent): Feature[] {
   return used;
 }
 
+/** What `subtractFeatures` made of an event: the part the target carries, and what it lost. */
 export interface Subtraction {
   /** The event reduced to what the target carries, or undefined when it cannot carry the kind at all. */
   event: CanonicalEvent | undefined;

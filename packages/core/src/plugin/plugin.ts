@@ -24,6 +24,7 @@ export interface PluginUser {
   clientAddress?: string;
 }
 
+/** A command a user sent to a plugin. */
 export interface PluginRequest {
   /**
    * Who asked: a buddy of `user` (on any network, its gateway vouched for it), or `user`
@@ -53,6 +54,9 @@ export interface PluginStore {
   set(key: string, value: string | undefined): Promise<void>;
 }
 
+/**
+ * What the gateway gives a plugin while it answers: a clock, sending on the user's behalf, and a small store.
+ */
 export interface PluginContext {
   now(): number;
   /**
@@ -66,21 +70,29 @@ export interface PluginContext {
   signal: AbortSignal;
 }
 
+/** A plugin's answer, sent back to the user as an IM. */
 export interface PluginReply {
+  /** The reply as plain text. */
   text: string;
+  /** The reply with formatting, as XHTML-IM-style markup. */
   html?: string;
 }
 
+/** What `definePlugin` takes: the plugin's name, commands, description and handler. */
 export interface PluginInit {
+  /** The plugin's id, lower case. */
   name: string;
   /** Commands this plugin answers, each starting with `/`. */
   commands: readonly string[];
+  /** One line saying what the plugin does. */
   description: string;
   /** Which plugin answers when two claim the same command; higher wins. Never registration order. */
   priority?: number;
+  /** Answers a command; undefined for no reply. */
   handle(request: PluginRequest, ctx: PluginContext): Promise<PluginReply | undefined>;
 }
 
+/** A plugin made by `definePlugin`, branded so `isPlugin` recognises it. */
 export interface Plugin extends Readonly<PluginInit> {
   readonly [pluginSymbol]: true;
   readonly priority: number;
@@ -89,6 +101,10 @@ export interface Plugin extends Readonly<PluginInit> {
 /** Names the host reserves for its own commands (`/plugins`, `/help`). */
 const RESERVED_COMMANDS = new Set(['/plugins', '/help']);
 
+/**
+ * Checks a plugin definition (a lower-case name, commands starting with `/`) and brands it; throws
+ * `InvalidPluginError`.
+ */
 export function definePlugin(init: PluginInit): Plugin {
   if (!/^[a-z][a-z0-9-]*$/.test(init.name))
     throw new InvalidPluginError(`plugin name "${init.name}" must be a lower-case id`);
@@ -103,6 +119,10 @@ export function definePlugin(init: PluginInit): Plugin {
   return Object.freeze({ ...init, priority: init.priority ?? 0, [pluginSymbol]: true as const });
 }
 
+/**
+ * True for a plugin made by `definePlugin` (by its brand, so one from another copy of this package counts
+ * too).
+ */
 export function isPlugin(value: unknown): value is Plugin {
   return (
     typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[pluginSymbol] === true

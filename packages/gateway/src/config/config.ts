@@ -7,7 +7,9 @@ import { InvalidConfigError } from '../errors/errors.js';
  * field. Every address defaults to loopback.
  */
 const HostPort = z.object({
+  /** The address to bind (default 127.0.0.1). */
   host: z.string().default('127.0.0.1'),
+  /** The TCP port; 0 for any free one. */
   port: z.number().int().min(0).max(65535),
 });
 
@@ -22,14 +24,21 @@ const HostPortString = z
  * on separate hosts share a DHT; G2G links then go over hyperdht too).
  */
 const DhtConfig = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('memory') }).strict(),
   z
     .object({
+      /** The directory in this process's memory (one gateway, or several in one process). */
+      kind: z.literal('memory'),
+    })
+    .strict(),
+  z
+    .object({
+      /** A hyperdht network, joined through `bootstrap`. */
       kind: z.literal('hyperdht'),
       /** DHT nodes to join through (`crosstalk dht-node`); at least one. */
       bootstrap: z.array(HostPortString).min(1, 'name at least one bootstrap node (host:port)'),
       /** The address this gateway's own DHT node binds (loopback and any port by default). */
       host: z.string().default('127.0.0.1'),
+      /** The UDP port of this gateway's DHT node (0: any free one). */
       port: z.number().int().min(0).max(65535).default(0),
     })
     .strict(),
@@ -55,11 +64,19 @@ const CodecEntry = z
       'name such as @acme/codec-irc, or a path starting with ./, ../ or /)',
   });
 
+/**
+ * The gateway's config file (`crosstalk gateway --config`) as a zod schema: unknown keys are refused, every
+ * address defaults to loopback.
+ */
 export const GatewayConfigSchema = z
   .object({
+    /** Where the directory lives (default `memory`: one process). */
     dht: DhtConfig.default({ kind: 'memory' }),
+    /** The SOCKS4/4a listener clients are pointed at (default 127.0.0.1:1080). */
     socks: HostPort.default({ host: '127.0.0.1', port: 1080 }),
+    /** The G2G listener other gateways dial (default 127.0.0.1, any port). */
     g2g: HostPort.default({ host: '127.0.0.1', port: 0 }),
+    /** Where to serve `/metrics` and the status page; `false` (the default) for nowhere. */
     metrics: z.union([HostPort, z.literal(false)]).default(false),
     /** Where hard state lives (key pair, foreign buddies, held requests); memory only when absent. */
     stateFile: z.string().optional(),
@@ -74,25 +91,36 @@ export const GatewayConfigSchema = z
         if (twice !== undefined) ctx.addIssue({ code: 'custom', message: `"${twice}" is listed twice` });
       })
       .optional(),
+    /** Which destinations clients may reach. */
     upstream: z
       .object({
+        /** CIDR blocks or addresses clients may connect to (default loopback). */
         allow: z.array(z.string()).default(['127.0.0.0/8', '::1/128']),
+        /** Ports clients may connect to; all when absent. */
         ports: z.array(z.number().int().min(1).max(65535)).optional(),
         /** Host names the gateway maps itself, e.g. a server that names an unreachable host in a redirect. */
         hosts: z.record(z.string(), z.string()).optional(),
       })
       .default({ allow: ['127.0.0.0/8', '::1/128'] }),
+    /** When set, only directory records from these gateway ids are believed. */
     trustedGateways: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+    /** Logging. */
     log: z
       .object({
+        /** The lowest level logged (default `info`). */
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .default({ level: 'info' }),
+    /** Timeouts in ms (see `GatewayOptions.timeouts`). */
     timeouts: z
       .object({
+        /** Dialling the server a client asked for. */
         connect: z.number().positive().optional(),
+        /** A client's whole SOCKS request. */
         socksRequest: z.number().positive().optional(),
+        /** The first bytes, before relaying untouched. */
         sniff: z.number().positive().optional(),
+        /** A peer gateway's handshake. */
         g2gHandshake: z.number().positive().optional(),
       })
       .strict()
@@ -100,13 +128,18 @@ export const GatewayConfigSchema = z
     /** Connection limits (the gateway's DEFAULT_LIMITS when absent). */
     limits: z
       .object({
+        /** SOCKS client connections held at once. */
         socksConnections: z.number().int().positive().optional(),
+        /** SOCKS client connections held at once from one source address. */
         socksConnectionsPerSource: z.number().int().positive().optional(),
+        /** G2G connections not yet authenticated, at once. */
         g2gPending: z.number().int().positive().optional(),
+        /** G2G connections not yet authenticated, at once, from one source address. */
         g2gPendingPerSource: z.number().int().positive().optional(),
       })
       .strict()
       .default({}),
+    /** Bytes of injected data a client may leave unread before it is disconnected. */
     maxBacklog: z.number().int().positive().optional(),
     /**
      * Command plugins to run, each `{ name, enabledFor?, ...its own options }`: the program that
@@ -138,8 +171,10 @@ export const GatewayConfigSchema = z
   })
   .strict();
 
-export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
-export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+/** A validated config, with every default filled in (what `parseConfig` returns). */
+export interface GatewayConfig extends z.output<typeof GatewayConfigSchema> {}
+/** A config as written in the file: every field optional. */
+export interface GatewayConfigInput extends z.input<typeof GatewayConfigSchema> {}
 
 /** Validates a config object; throws `InvalidConfigError` naming the first bad field. */
 export function parseConfig(input: unknown, source = 'config'): GatewayConfig {
@@ -152,6 +187,10 @@ export function parseConfig(input: unknown, source = 'config'): GatewayConfig {
   return result.data;
 }
 
+/**
+ * Reads and validates a JSON config file; throws `InvalidConfigError` when it cannot be read, is not JSON or
+ * does not validate.
+ */
 export async function loadConfig(path: string): Promise<GatewayConfig> {
   let text: string;
   try {

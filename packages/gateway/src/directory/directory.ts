@@ -23,6 +23,7 @@ export type PendingEvent = BuddyRequestEvent | BuddyResponseEvent;
 /** Verified records remembered (their bytes are the key; a refresh stores new bytes). */
 const MAX_VERIFIED = 50_000;
 
+/** Where a user is online: the gateway that serves them, how to reach it, and when it said so. */
 export interface Location {
   gateway: string;
   /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
@@ -73,10 +74,14 @@ export class Directory {
   readonly #identity: GatewayIdentity;
   readonly #now: () => number;
   readonly #secret: string;
+  /** Lifetime of location and presence records, ms. */
   readonly softTtl: number;
+  /** Lifetime of a held buddy request, ms. */
   readonly pendingTtl: number;
+  /** Most buddy requests held for one user. */
   readonly maxPendingPerUser: number;
   readonly #trusted: ((id: string) => boolean) | undefined;
+  /** How far ahead of this gateway's clock a record may be dated, ms. */
   readonly maxClockSkew: number;
   readonly #onRejected: ((key: string, reason: string, code: string) => void) | undefined;
   readonly #onVerified: ((kind: RecordKind) => void) | undefined;
@@ -99,9 +104,13 @@ export class Directory {
     this.#secret = createHash('sha256').update(dhtSecretSeed(options.identity)).digest('hex');
   }
 
+  /** The DHT key of a user's location records. */
   static locationKey = (user: Address) => `loc:${addressKey(user)}`;
+  /** The DHT key of a user's presence records. */
   static presenceKey = (user: Address) => `presence:${addressKey(user)}`;
+  /** The DHT key of the buddy requests held for a user. */
   static pendingKey = (user: Address) => `pending:${addressKey(user)}`;
+  /** The DHT key of a user's home records (where they logged in first). */
   static homeKey = (user: Address) => `home:${addressKey(user)}`;
 
   // ------------------------------------------------------------ location
@@ -111,6 +120,7 @@ export class Directory {
     await this.#replace('location', Directory.locationKey(user), addressKey(user), contact, this.softTtl);
   }
 
+  /** Removes this gateway's location record for the user. */
   async withdrawLocation(user: Address): Promise<void> {
     await this.#withdraw(Directory.locationKey(user));
   }
@@ -161,6 +171,7 @@ export class Directory {
 
   // ------------------------------------------------------------ presence
 
+  /** Publishes the user's presence (signed), replacing this gateway's previous one. */
   async publishPresence(event: PresenceEvent): Promise<void> {
     const { to: _to, ...broadcast } = event;
     await this.#replace(
@@ -172,6 +183,7 @@ export class Directory {
     );
   }
 
+  /** Removes this gateway's presence record for the user. */
   async withdrawPresence(user: Address): Promise<void> {
     await this.#withdraw(Directory.presenceKey(user));
   }
@@ -284,14 +296,17 @@ export class Directory {
 
   // ------------------------------------------------------------ capabilities
 
+  /** Advertises a translation this gateway offers (`from>to`), with its cost and what it preserves. */
   async publishCapability(edge: string, body: { cost: number; preserves: readonly string[] }): Promise<void> {
     await this.#replace('capability', `cap:${edge}`, edge, body, this.softTtl);
   }
 
+  /** Stops advertising a translation. */
   async withdrawCapability(edge: string): Promise<void> {
     await this.#withdraw(`cap:${edge}`);
   }
 
+  /** Every gateway's verified advertisement of a translation. */
   async capabilities(edge: string): Promise<DirectoryRecord[]> {
     return this.#read('capability', `cap:${edge}`, edge);
   }

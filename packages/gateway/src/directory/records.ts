@@ -8,19 +8,26 @@ import { type GatewayIdentity, verifySignature } from '../g2g/identity.js';
  * them"). The signature covers a canonical JSON of every field but the signature itself.
  */
 export const RecordSchema = z.object({
+  /** The record format's version. */
   v: z.literal(1),
+  /** What the record says: where a user is, where they logged in first, their presence, a held buddy request, or a translation offered. */
   kind: z.enum(['location', 'home', 'presence', 'buddy-request', 'capability']),
   /** What the record is about: an address key, or a capability edge. */
   subject: z.string().min(1).max(512),
   /** The publishing gateway's id (its ed25519 public key, hex). */
   publisher: z.string().regex(/^[0-9a-f]{64}$/),
+  /** When it was signed, ms since the epoch (newest wins among location records). */
   issuedAt: z.number().int().nonnegative(),
+  /** When it stops being believed, ms since the epoch. */
   expiresAt: z.number().int().nonnegative(),
+  /** The kind's content (a contact, a presence event, a request, ...), checked by the reader. */
   body: z.unknown(),
+  /** The publisher's ed25519 signature over the canonical JSON of every other field, hex. */
   sig: z.string().regex(/^[0-9a-f]{128}$/),
 });
 
-export type DirectoryRecord = z.infer<typeof RecordSchema>;
+/** A signed directory record as it travels in the DHT. */
+export interface DirectoryRecord extends z.infer<typeof RecordSchema> {}
 export type RecordKind = DirectoryRecord['kind'];
 
 /** JSON with object keys sorted at every level, so that signer and verifier hash the same bytes. */
@@ -49,6 +56,7 @@ function signedBytes(r: Omit<DirectoryRecord, 'sig'>): Uint8Array {
   );
 }
 
+/** Makes a directory record of `fields`, signed with the gateway's key. */
 export function signRecord(
   identity: GatewayIdentity,
   fields: { kind: RecordKind; subject: string; body: unknown; issuedAt: number; ttl: number },
@@ -65,6 +73,7 @@ export function signRecord(
   return { ...unsigned, sig: Buffer.from(identity.sign(signedBytes(unsigned))).toString('hex') };
 }
 
+/** The bytes a record is stored as in the DHT (its canonical JSON). */
 export function encodeRecord(record: DirectoryRecord): Uint8Array {
   return Buffer.from(canonicalJson(record));
 }

@@ -25,12 +25,19 @@ export interface ConnectionHooks {
  * gateway injects count against `maxBacklog`; a client that stops reading is disconnected.
  */
 export class ProxiedConnection {
+  /** The connection's id (`conn-N`), in logs and gateway events. */
   readonly id: string;
+  /** The codec the sniff chose. */
   readonly codec: Codec;
+  /** The codec's proxy session for this connection. */
   readonly session: ProxySession;
+  /** The client's socket. */
   readonly client: Socket;
+  /** The server's socket; undefined for a virtual endpoint the gateway plays itself. */
   readonly upstream: Socket | undefined;
+  /** Where the client asked to connect. */
   readonly target: { host: string; port: number };
+  /** When the connection was accepted, ms since the epoch. */
   readonly openedAt = Date.now();
   #closed = false;
   readonly #ended = { client: false, server: false };

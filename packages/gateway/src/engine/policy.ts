@@ -21,8 +21,13 @@ export interface CidrPolicyOptions {
   hosts?: Readonly<Record<string, string>>;
 }
 
+/** The default upstream allow-list: loopback addresses only. */
 export const LOOPBACK_ONLY: readonly string[] = ['127.0.0.0/8', '::1/128'];
 
+/**
+ * An `UpstreamPolicy` that allows the listed CIDR blocks (and ports), resolving names first and requiring
+ * every address to be allowed.
+ */
 export function cidrPolicy(options: CidrPolicyOptions): UpstreamPolicy {
   const list = new BlockList();
   for (const entry of options.allow) {

@@ -18,13 +18,16 @@ export class UpstreamBlockedError extends CrossTalkError {
   override readonly name = 'UpstreamBlockedError';
   readonly code = 'ERR_UPSTREAM_BLOCKED';
   constructor(
+    /** The destination asked for. */
     readonly host: string,
+    /** Its port. */
     readonly port: number,
   ) {
     super(`destination ${host}:${port} is not allowed by the gateway's upstream policy`);
   }
 }
 
+/** The destination a SOCKS client asked for did not answer in time or refused the connection. */
 export class UpstreamUnreachableError extends CrossTalkError {
   override readonly name = 'UpstreamUnreachableError';
   readonly code = 'ERR_UPSTREAM_UNREACHABLE';
@@ -35,7 +38,10 @@ export class UpstreamUnreachableError extends CrossTalkError {
 export class SlowConsumerError extends CrossTalkError {
   override readonly name = 'SlowConsumerError';
   readonly code = 'ERR_SLOW_CONSUMER';
-  constructor(readonly backlog: number) {
+  constructor(
+    /** Bytes written and not yet taken by the peer. */
+    readonly backlog: number,
+  ) {
     super(`peer stopped reading: ${backlog} bytes waiting`);
   }
 }
@@ -83,17 +89,23 @@ export class UnauthorisedRecordError extends CrossTalkError {
   readonly code = 'ERR_UNAUTHORISED_RECORD';
 }
 
+/**
+ * The recipient is not online at any gateway (or not at the one the directory named); retrying later may
+ * succeed.
+ */
 export class UserOfflineError extends CrossTalkError {
   override readonly name = 'UserOfflineError';
   readonly code = 'ERR_USER_OFFLINE';
   override readonly isRetryable = true;
 }
 
+/** A user already has as many buddy requests held for them as the directory keeps. */
 export class TooManyPendingRequestsError extends CrossTalkError {
   override readonly name = 'TooManyPendingRequestsError';
   readonly code = 'ERR_TOO_MANY_PENDING';
 }
 
+/** Gateway options or a config file that cannot be used; the message names the field. */
 export class InvalidConfigError extends CrossTalkError {
   override readonly name = 'InvalidConfigError';
   readonly code = 'ERR_INVALID_CONFIG';
@@ -104,7 +116,9 @@ export class ProxyLoopError extends CrossTalkError {
   override readonly name = 'ProxyLoopError';
   readonly code = 'ERR_PROXY_LOOP';
   constructor(
+    /** The destination asked for. */
     readonly host: string,
+    /** Its port: one of the gateway's own listeners. */
     readonly port: number,
   ) {
     super(`destination ${host}:${port} is this gateway's own listener`);
@@ -115,7 +129,10 @@ export class ProxyLoopError extends CrossTalkError {
 export class SocksTimeoutError extends CrossTalkError {
   override readonly name = 'SocksTimeoutError';
   readonly code = 'ERR_SOCKS_TIMEOUT';
-  constructor(readonly timeoutMs: number) {
+  constructor(
+    /** The deadline that passed, ms. */
+    readonly timeoutMs: number,
+  ) {
     super(`no complete SOCKS request within ${timeoutMs} ms`);
   }
 }
@@ -125,7 +142,9 @@ export class TooManyConnectionsError extends CrossTalkError {
   override readonly name = 'TooManyConnectionsError';
   readonly code = 'ERR_TOO_MANY_CONNECTIONS';
   constructor(
+    /** The listener (`socks`, `g2g`). */
     readonly listener: string,
+    /** Its cap. */
     readonly limit: number,
   ) {
     super(`the ${listener} listener is full (${limit} connections)`);
@@ -137,8 +156,11 @@ export class TooManyFromSourceError extends CrossTalkError {
   override readonly name = 'TooManyFromSourceError';
   readonly code = 'ERR_TOO_MANY_FROM_SOURCE';
   constructor(
+    /** The listener (`socks`, `g2g`). */
     readonly listener: string,
+    /** The source address. */
     readonly source: string,
+    /** The cap per source. */
     readonly limit: number,
   ) {
     super(`${source} already holds ${limit} connections to the ${listener} listener`);
@@ -150,6 +172,7 @@ export class InvalidStateFileError extends CrossTalkError {
   override readonly name = 'InvalidStateFileError';
   readonly code = 'ERR_INVALID_STATE_FILE';
   constructor(
+    /** The state file. */
     readonly path: string,
     reason: string,
     options: { cause?: unknown } = {},
@@ -163,6 +186,7 @@ export class InvalidIdentityKeyError extends CrossTalkError {
   override readonly name = 'InvalidIdentityKeyError';
   readonly code = 'ERR_INVALID_IDENTITY_KEY';
   constructor(
+    /** Where the key came from (the state file). */
     readonly source: string,
     reason: string,
     options: { cause?: unknown } = {},

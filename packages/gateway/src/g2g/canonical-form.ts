@@ -13,6 +13,7 @@ export interface CanonicalForm {
 
 const MAX_EVENT_BYTES = 256 * 1024;
 
+/** Canonical events as their JSON form (`eventToJson`), validated on decode and capped in size. */
 export const jsonForm: CanonicalForm = {
   name: 'json',
   encode: (event) => Buffer.from(JSON.stringify(eventToJson(event))),

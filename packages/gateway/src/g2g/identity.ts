@@ -13,9 +13,13 @@ import { InvalidIdentityKeyError } from '../errors/errors.js';
  * (DESIGN.md: "each gateway has an ed25519 key pair and its id is the public key").
  */
 export interface GatewayIdentity {
+  /** The gateway's id: its ed25519 public key, hex. */
   readonly id: string;
+  /** The public key. */
   readonly publicKey: KeyObject;
+  /** The private key. */
   readonly privateKey: KeyObject;
+  /** Signs bytes with the private key (ed25519). */
   sign(data: Uint8Array): Uint8Array;
   /** PKCS#8 PEM, for the hard-state store. */
   exportPrivateKey(): string;
@@ -29,6 +33,7 @@ function rawPublicKey(key: KeyObject): Buffer {
   return der.subarray(ED25519_SPKI_PREFIX.length);
 }
 
+/** The ed25519 public key a gateway id (hex) stands for. */
 export function publicKeyFromId(id: string): KeyObject {
   // Importing a key costs about as much as the verify it serves (bench profile); a federation has
   // few gateways, so their keys are kept.
@@ -60,6 +65,7 @@ function fromPrivateKey(privateKey: KeyObject): GatewayIdentity {
   };
 }
 
+/** A fresh ed25519 key pair for a gateway. */
 export function generateIdentity(): GatewayIdentity {
   return fromPrivateKey(generateKeyPairSync('ed25519').privateKey);
 }

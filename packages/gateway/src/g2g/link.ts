@@ -49,6 +49,10 @@ const BATCH_BYTES = 64 * 1024;
  */
 export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
 
+/**
+ * One authenticated G2G connection to a peer gateway: sends events and waits for each to be acknowledged,
+ * batching writes and bounding what waits for a slow peer.
+ */
 export class G2gLink {
   /** The peer's gateway id, as the transport proved it. */
   readonly peerId: string;
@@ -209,6 +213,7 @@ export class G2gRefusedError extends DeliveryFailedError {
   }
 }
 
+/** Options of `G2gNode`. */
 export interface G2gNodeOptions {
   /** How this node reaches and is reached by other gateways; its `localId` is this gateway's id. */
   transport: G2gTransport;

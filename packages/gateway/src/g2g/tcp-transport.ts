@@ -42,6 +42,7 @@ export interface TcpContact extends G2gContact {
   readonly port: number;
 }
 
+/** Options of `TcpG2gTransport`. */
 export interface TcpG2gTransportOptions {
   /** The gateway's key pair: its id, and its Noise static key. */
   identity: GatewayIdentity;
@@ -142,6 +143,10 @@ function handshakeError(error: unknown): CrossTalkError {
   });
 }
 
+/**
+ * The default G2G transport: TCP, with a Noise handshake in which each gateway proves its ed25519 key, then
+ * encrypted streams.
+ */
 export class TcpG2gTransport implements G2gTransport {
   readonly name = 'tcp';
   readonly localId: string;

@@ -8,8 +8,10 @@ import { SocksProtocolError } from '../errors/errors.js';
  *   reply:   VN=0 | CD (90 granted, 91 rejected/failed, 92 no identd, 93 identd mismatch) | DSTPORT | DSTIP
  */
 export const SOCKS4_CONNECT = 1;
+/** SOCKS4 command 2, BIND (always refused: the gateway only proxies CONNECT). */
 export const SOCKS4_BIND = 2;
 
+/** SOCKS4 reply codes. */
 export const SocksReply = {
   granted: 90,
   rejected: 91,
@@ -17,10 +19,15 @@ export const SocksReply = {
   identMismatch: 93,
 } as const;
 
+/** A parsed SOCKS4 or SOCKS4a request. */
 export interface Socks4Request {
+  /** 1 CONNECT, 2 BIND. */
   command: number;
+  /** The destination: an IPv4 address, or the name a SOCKS4a request carries (lower-cased). */
   host: string;
+  /** The destination port. */
   port: number;
+  /** The USERID field as the client sent it (Latin-1). */
   userId: string;
   /** The client sent a domain name (SOCKS4a) rather than an IPv4 address. */
   socks4a: boolean;

@@ -19,33 +19,54 @@ import { type PluginState, PluginStateSchema } from '../plugins/plugin-state.js'
  * state file, one JSON line each, for the operator to look at.
  */
 const RosterItemJson = z.object({
+  /** The buddy's address, `user@network`. */
   address: z.string(),
+  /** The name the owner gave the buddy, if any. */
   name: z.string().optional(),
+  /** The groups the buddy is filed under. */
   groups: z.array(z.string()),
+  /** Whether presence flows to, from, both ways or neither way. */
   subscription: z.enum(['none', 'to', 'from', 'both']),
+  /** The owner asked for authorisation and is still waiting. */
   pending: z.boolean(),
 });
 
+/**
+ * The state file's shape: the gateway's key, its users' foreign buddies and home records, the buddy requests
+ * it holds and those it delivered.
+ */
 export const HardStateSchema = z.object({
+  /** The file format's version. */
   version: z.literal(1),
+  /** The gateway's private key, PKCS#8 PEM (stored on first start). */
   identity: z.string().optional(),
+  /** Per user (by address key): what the gateway keeps for them. */
   users: z.record(
     z.string(),
     z.object({
+      /** The user's buddies on other networks, which their own server does not store. */
       foreignBuddies: z.array(RosterItemJson),
       /** When the user last logged in through this gateway (their `home` record's `since`). */
       home: z.number().int().nonnegative().optional(),
     }),
   ),
   /** Requests this gateway published for offline users: the event (JSON) and the DHT value (hex). */
-  pending: z.array(z.object({ request: z.unknown(), value: z.string() })),
+  pending: z.array(
+    z.object({
+      /** The held request, as canonical JSON. */
+      request: z.unknown(),
+      /** The DHT value it was published as, hex. */
+      value: z.string(),
+    }),
+  ),
   /** Ids of pending requests already delivered to local users, so they are not shown twice. */
   delivered: z.array(z.string()),
   /** Users' plugin choices and each plugin's per-user store (absent until a plugin stores anything). */
   plugins: PluginStateSchema.optional(),
 });
 
-export type HardState = z.infer<typeof HardStateSchema>;
+/** What the gateway keeps across restarts (see `HardStateSchema`). */
+export interface HardState extends z.infer<typeof HardStateSchema> {}
 
 /** The file's shape with its entries unchecked: each is checked alone, and quarantined alone. */
 const StateFileSchema = HardStateSchema.extend({
@@ -75,10 +96,15 @@ export type RosterItemJson = z.infer<typeof RosterItemJson>;
 
 const MAX_DELIVERED = 10_000;
 
+/** The state of a gateway that has kept nothing yet. */
 export function emptyState(): HardState {
   return { version: 1, users: {}, pending: [], delivered: [] };
 }
 
+/**
+ * The hard-state file: read and checked on open (unreadable entries quarantined), written atomically after
+ * each change.
+ */
 export class StateStore {
   #state: HardState;
   readonly #path: string | undefined;

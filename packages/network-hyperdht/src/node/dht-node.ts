@@ -2,6 +2,7 @@ import HyperDHT from 'hyperdht';
 import { assertPrivateBootstrap } from './bootstrap.js';
 import type { HyperDhtNode, NodeAddress } from './node.js';
 
+/** Options of `startDhtNode`. */
 export interface DhtNodeOptions {
   /** UDP port; an ephemeral one when 0 or absent. A taken port is an error, not another port. */
   port?: number;
@@ -13,10 +14,13 @@ export interface DhtNodeOptions {
   maxAge?: number;
 }
 
+/** A running DHT node (`startDhtNode`): others bootstrap through its `address`. */
 export interface DhtNode {
+  /** The hyperdht node. */
   readonly node: HyperDhtNode;
   /** Where other nodes and stores reach this one: put it in their bootstrap list. */
   readonly address: NodeAddress;
+  /** Stops the node. */
   close(): Promise<void>;
 }
 

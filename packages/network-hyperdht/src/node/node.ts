@@ -4,36 +4,51 @@
  */
 
 export interface NodeAddress {
+  /** The node's IP address. */
   host: string;
+  /** Its UDP port. */
   port: number;
 }
 
+/** An ed25519 key pair in the form hyperdht takes. */
 export interface NodeKeyPair {
+  /** The ed25519 public key, 32 bytes. */
   publicKey: Uint8Array;
+  /** The secret key in libsodium form, 64 bytes (seed and public key). */
   secretKey: Uint8Array;
 }
 
+/** A running DHT query: its replies as they come, then what it found. */
 export interface NodeQuery<T> extends AsyncIterable<T> {
   /** Nodes that answered (dht-rpc's count). */
   successes: number;
+  /** Nodes that failed to answer. */
   errors: number;
   /** The nodes nearest the target, once the query has finished. */
   closestNodes: NodeAddress[];
+  /** Resolves when the query has finished. */
   finished(): Promise<void>;
 }
 
 /** Where a query starts: nodes known to be near its target (dht-rpc's `nodes` option). */
 export interface QueryOptions {
+  /** Nodes to start the query from (those nearest the target, from an earlier query). */
   nodes?: NodeAddress[] | undefined;
 }
 
+/** A node's answer to a lookup: the peers it knows under the target. */
 export interface LookupReply {
+  /** The node that answered. */
   from: NodeAddress;
+  /** The peers announced under the target there. */
   peers: { publicKey: Uint8Array }[];
 }
 
+/** A mutable value read from the DHT, with its sequence number. */
 export interface MutableReply {
+  /** The value's sequence number (higher replaces lower). */
   seq: number;
+  /** The value. */
   value: Uint8Array;
 }
 
@@ -54,6 +69,7 @@ export interface NodeSocket {
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
+/** Options of a hyperdht server. */
 export interface NodeServerOptions {
   /** Called with the dialler's proven key before the handshake is answered: true rejects. */
   firewall?: (remotePublicKey: Uint8Array) => boolean;
@@ -66,29 +82,41 @@ export interface NodeServer {
   on(event: 'connection', listener: (socket: NodeSocket) => void): unknown;
 }
 
+/** The part of a hyperdht node this package uses (typed here: hyperdht ships no types). */
 export interface HyperDhtNode {
+  /** The nodes this one joined through. */
   readonly bootstrapNodes: readonly NodeAddress[];
+  /** Resolves once the node has joined the network. */
   fullyBootstrapped(): Promise<void>;
+  /** Where this node listens. */
   address(): { host: string; port: number };
+  /** Finds the peers announced under a 32-byte target. */
   lookup(target: Uint8Array): NodeQuery<LookupReply>;
+  /** Announces a key pair under a target (the announcement expires unless repeated). */
   announce(
     target: Uint8Array,
     keyPair: NodeKeyPair,
     relayAddresses?: NodeAddress[],
     options?: QueryOptions,
   ): NodeQuery<unknown>;
+  /** Withdraws an announcement. */
   unannounce(target: Uint8Array, keyPair: NodeKeyPair, options?: QueryOptions): Promise<void>;
+  /** Stores a value signed by a key pair, under that key pair's public key. */
   mutablePut(
     keyPair: NodeKeyPair,
     value: Uint8Array,
     options?: QueryOptions & { seq?: number },
   ): Promise<{ closestNodes: NodeAddress[] }>;
+  /** Reads the value stored under a public key (the latest, when asked), or null. */
   mutableGet(
     publicKey: Uint8Array,
     options?: { seq?: number; latest?: boolean; concurrency?: number },
   ): Promise<MutableReply | null>;
   /** For the G2G transport: a server on a key pair, and a Noise stream to a public key. */
+  /** Starts a server that accepts Noise streams (the G2G transport's listener). */
   createServer(options?: NodeServerOptions): NodeServer;
+  /** Dials the server listening on a public key (Noise). */
   connect(remotePublicKey: Uint8Array, options?: { keyPair?: NodeKeyPair }): NodeSocket;
+  /** Stops the node. */
   destroy(): Promise<void>;
 }

@@ -1,18 +1,23 @@
 import { type DhtNode, startDhtNode } from './dht-node.js';
 import type { NodeAddress } from './node.js';
 
+/** Options of `startTestnet`. */
 export interface TestnetOptions {
   /** DHT nodes (default 10). */
   size?: number;
+  /** The address the nodes bind (default 127.0.0.1). */
   host?: string;
   /** Announcement and record lifetime in every node, ms (hyperdht's defaults when absent). */
   maxAge?: number;
 }
 
+/** A private DHT of a few nodes on loopback, for tests and benchmarks. */
 export interface Testnet {
   /** Give this to stores and further nodes. */
   readonly bootstrap: NodeAddress[];
+  /** The testnet's nodes. */
   readonly nodes: readonly DhtNode[];
+  /** Stops every node. */
   destroy(): Promise<void>;
 }
 

@@ -14,11 +14,17 @@ import { DhtRecordError } from '../errors/errors.js';
  *   116..  value bytes (empty in a tombstone)
  */
 export interface ValueRecord {
+  /** True when the value was removed (the record stays until it expires). */
   tombstone: boolean;
+  /** When the value was first put, ms since the epoch. */
   storedAt: number;
+  /** When it expires, ms since the epoch. */
   expiresAt: number;
+  /** The publisher's public key, 32 bytes. */
   publisher: Uint8Array;
+  /** The publisher's signature over (label, topic, value public key), 64 bytes. */
   certificate: Uint8Array;
+  /** The value's bytes (empty in a tombstone). */
   value: Uint8Array;
 }
 
@@ -31,10 +37,14 @@ export const RECORD_OVERHEAD = 116;
  * fragments, which paths often drop (hyperdht does not split a value across datagrams).
  */
 export const MAX_RECORD_BYTES = 1140;
+/** Largest value a record can hold: the record's cap minus its fixed header. */
 export const MAX_RECORD_VALUE_BYTES = MAX_RECORD_BYTES - RECORD_OVERHEAD;
 
 const TOMBSTONE = 0x01;
 
+/**
+ * Writes a record in its fixed layout; throws `RangeError` for a key, certificate or value of the wrong size.
+ */
 export function encodeRecord(record: ValueRecord): Uint8Array {
   if (record.publisher.length !== 32) throw new RangeError('publisher key must be 32 bytes');
   if (record.certificate.length !== 64) throw new RangeError('certificate must be 64 bytes');

@@ -6,13 +6,19 @@ export interface Candidate {
   id: string;
   /** The publisher public key, hex: the share the value counts against. */
   publisher: string;
+  /** True when stored without a secret (the anonymous share). */
   anonymous: boolean;
+  /** When it was first stored, ms since the epoch. */
   storedAt: number;
+  /** The value's bytes. */
   value: Uint8Array;
 }
 
+/** The fair-share caps `fairShare` applies on read: values kept under one key, and per publisher. */
 export interface ShareLimits {
+  /** Values kept under one key. */
   maxValuesPerKey: number;
+  /** Values one publisher keeps under one key. */
   maxValuesPerPublisher: number;
 }
 

@@ -58,6 +58,7 @@ export const HYPERDHT_DHT_LIMITS: DhtLimits = Object.freeze({
   maxValuesPerPublisher: 8,
 });
 
+/** Options of `HyperDhtStore`. */
 export interface HyperDhtStoreOptions {
   /** A running hyperdht node to use; the store does not destroy it on close. */
   dht?: HyperDhtNode;
@@ -128,6 +129,7 @@ const MAX_CANDIDATES = 128;
  */
 export class HyperDhtStore implements Dht {
   readonly limits: DhtLimits;
+  /** The namespace this store's topics are in (default `crosstalk`). */
   readonly namespace: string;
   readonly #dht: HyperDhtNode;
   readonly #ownsNode: boolean;

@@ -23,9 +23,11 @@ import { FlowControlledStream } from './flow-control.js';
  * wrapped in credit-based flow control (`FlowControlledStream`): UDX has no receive window.
  */
 export interface HyperDhtContact extends G2gContact {
+  /** Names this transport. */
   readonly transport: 'hyperdht';
 }
 
+/** Options of `HyperDhtTransport`. */
 export interface HyperDhtTransportOptions {
   /** The DHT node to listen and dial through (shared with the directory's store; not closed here). */
   node: Pick<HyperDhtNode, 'createServer' | 'connect'>;
@@ -37,6 +39,10 @@ export interface HyperDhtTransportOptions {
 
 const hex = (key: Uint8Array | null | undefined) => (key ? Buffer.from(key).toString('hex') : '');
 
+/**
+ * G2G over hyperdht: a gateway is dialled by its key through the DHT, over Noise-encrypted streams, with
+ * credit-based flow control.
+ */
 export class HyperDhtTransport implements G2gTransport {
   readonly name = 'hyperdht';
   readonly localId: string;

@@ -10,6 +10,7 @@ export interface MockUserOptions {
   contacts?: readonly (string | MockContactOptions)[];
 }
 
+/** A contact on a mock user's lists. */
 export interface MockContactOptions {
   email: string;
   /** Default FL and AL. RL is never given: it follows from the other user's FL, as on a real server. */

@@ -7,6 +7,7 @@ import { NotificationServer } from './notification-server.js';
 import { isPassportRequest, servePassport } from './passport.js';
 import { SwitchboardServer } from './switchboard-server.js';
 
+/** Options of `startMockMsnpServer`. */
 export interface MockMsnpServerOptions {
   users: readonly MockUserOptions[];
   /** Protocol versions the server speaks, preferred first. Default MSNP12 down to MSNP2. */
@@ -17,6 +18,7 @@ export interface MockMsnpServerOptions {
   redirect?: { host: string; port: number };
 }
 
+/** A running mock MSN server (notification and switchboard), as `startMockMsnpServer` returns it. */
 export interface MockMsnpServer {
   readonly host: '127.0.0.1';
   /** Notification server port (the client's login port). */

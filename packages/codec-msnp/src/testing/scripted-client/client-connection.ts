@@ -6,6 +6,7 @@ import { CommandFramer } from '../../command/framer.js';
 
 const encoder = new TextEncoder();
 
+/** What a request gets back: a command, or a numeric error. */
 export type Reply = MsnpCommand | MsnpErrorReply;
 
 /**
@@ -15,6 +16,7 @@ export type Reply = MsnpCommand | MsnpErrorReply;
  */
 export type DialFunction = (host: string, port: number) => Promise<Socket>;
 
+/** Options of one scripted client connection. */
 export interface ConnectionOptions {
   /** Opens the TCP connection. Default `directDial`. */
   dial?: DialFunction;

@@ -6,6 +6,7 @@ import { personalMessageText, personalMessageXml } from '../../presence/personal
 import { challengeResponse, defaultChallengeProduct, md5Hex } from '../challenge.js';
 import { ClientConnection, type DialFunction, type Reply } from './client-connection.js';
 
+/** Options of `ScriptedMsnpClient`. */
 export interface ScriptedMsnpClientOptions {
   host: string;
   port: number;
@@ -34,6 +35,7 @@ export interface ScriptedMsnpClientOptions {
   timeout?: number;
 }
 
+/** The server refused the scripted client's login (`code`: its error number or reason). */
 export class LoginError extends Error {
   constructor(readonly code: number | string) {
     super(`MSNP login refused (${code})`);
@@ -41,6 +43,7 @@ export class LoginError extends Error {
   }
 }
 
+/** A contact as the scripted client's list holds it. */
 export interface ScriptedContact {
   email: string;
   friendly: string;
@@ -49,6 +52,7 @@ export interface ScriptedContact {
   groups: string[];
 }
 
+/** An invitation to a switchboard (`RNG`): where to go and with which cookie. */
 export interface Ring {
   sessid: string;
   host: string;
@@ -58,6 +62,7 @@ export interface Ring {
   friendly: string;
 }
 
+/** An IM the scripted client received on a switchboard. */
 export interface ReceivedMessage {
   from: string;
   friendly: string;

@@ -1,0 +1,282 @@
+import {
+  type Address,
+  addressEquals,
+  addressKey,
+  type CanonicalEvent,
+  emptyOutput,
+  type FeatureSet,
+  type Framer,
+  formatAddress,
+  joinOutput,
+  type PresenceEvent,
+  type ProxySession,
+  type SessionContext,
+  type SessionOutput,
+  type SessionState,
+  SessionStateError,
+  StreamClosedError,
+  subtractFeatures,
+  UnsupportedEventError,
+} from '@crosstalk/core';
+import { checkNick, isChannel } from '../names/nick.js';
+import { GATEWAY_USER_HOST, IrcTranslator } from '../translator/translator.js';
+import {
+  argsOf,
+  createFramer,
+  decodeFrame,
+  encodeFrame,
+  type IrcMessage,
+  PROTOCOL,
+} from '../wire/message.js';
+
+/** What a session can deliver (typing too: it is dropped, and reported as lost). */
+const DELIVERABLE = new Set(['im', 'typing', 'presence', 'buddy-request', 'buddy-response']);
+
+/**
+ * One proxied IRC client connection. The identity gate: the client's NICK only identifies it; the
+ * server's RPL_WELCOME (001) for that nick verifies it. From then on, and while the connection
+ * holds that nick (a `/nick` away from it suspends everything until it comes back), messages to
+ * foreign users are withheld and reported, AWAY is mirrored as `self`, ISON and WHOIS about
+ * foreign users are answered with their presence, and foreign events are written as the server
+ * would write them.
+ */
+export class IrcSession implements ProxySession {
+  readonly protocol = PROTOCOL;
+  #state: SessionState = 'connecting';
+  #user: Address | undefined;
+  readonly #ctx: SessionContext;
+  readonly #features: FeatureSet;
+  readonly #translator: IrcTranslator;
+  readonly #framers = { client: createFramer('client'), server: createFramer('server') };
+  /** Foreign users' presence as delivered, by address key. */
+  readonly #presence = new Map<string, PresenceEvent>();
+  /** The foreign nicks taken out of each ISON passed to the server, in order: its 303 gets them. */
+  readonly #isons: string[][] = [];
+
+  constructor(ctx: SessionContext, network: string, features: FeatureSet) {
+    this.#ctx = ctx;
+    this.#features = features;
+    this.#translator = new IrcTranslator({
+      network,
+      isForeign: (a) => ctx.isForeign(a),
+      now: () => ctx.now(),
+      newId: () => ctx.newId(),
+    });
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get user(): Address | undefined {
+    return this.#user;
+  }
+
+  /** Verified, and still under the nick the server verified. */
+  get #acting(): boolean {
+    const self = this.#translator.self;
+    return this.#state === 'verified' && self !== undefined && addressEquals(self, this.#user!);
+  }
+
+  fromClient(chunk: Uint8Array): SessionOutput {
+    return this.#pump(chunk, this.#framers.client, (raw, out) => this.#clientLine(raw, out));
+  }
+
+  fromServer(chunk: Uint8Array): SessionOutput {
+    return this.#pump(chunk, this.#framers.server, (raw, out) => this.#serverLine(raw, out));
+  }
+
+  #pump(chunk: Uint8Array, framer: Framer, line: (raw: Uint8Array, out: SessionOutput) => void) {
+    if (this.#state === 'closed') throw new StreamClosedError(PROTOCOL, 'session is closed');
+    const out = emptyOutput();
+    let lines: Uint8Array[];
+    try {
+      lines = framer.push(chunk);
+    } catch (error) {
+      this.#state = 'closed';
+      throw error;
+    }
+    for (const raw of lines) line(raw, out);
+    if (framer.error) {
+      this.#state = 'closed';
+      out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
+    }
+    return joinOutput(out);
+  }
+
+  #clientLine(raw: Uint8Array, out: SessionOutput): void {
+    const frame = decodeFrame(raw);
+    const named = this.#translator.self;
+    const events = this.#translator.toEvents(frame, 'client');
+    if (this.#state === 'connecting' || this.#state === 'identified') {
+      const self = this.#translator.self;
+      if (self && self !== named && checkNick(self.user) === undefined) {
+        this.#user = self;
+        this.#state = 'identified';
+        out.events.push({ type: 'identified', address: self });
+      }
+      out.toServer.push(raw);
+      return;
+    }
+    if (!this.#acting || frame.type !== 'message') {
+      out.toServer.push(raw);
+      return;
+    }
+    const command = frame.command.toUpperCase();
+    if (command === 'PRIVMSG' || command === 'NOTICE') this.#message(frame, raw, events, out);
+    else if (command === 'ISON') this.#ison(frame, raw, out);
+    else if (command === 'WHOIS') this.#whois(frame, raw, out);
+    else out.toServer.push(raw);
+    // The user's own status goes to its server as usual, and to its foreign buddies through us.
+    if (command === 'AWAY') for (const event of events) out.events.push({ type: 'self', event });
+  }
+
+  #isForeignNick(nick: string): boolean {
+    return !isChannel(nick) && this.#translator.address(nick).network !== this.#translator.network;
+  }
+
+  /** Foreign targets are taken out of the target list (RFC 2812 §3.3.1) and carried by the gateway. */
+  #message(frame: IrcMessage, raw: Uint8Array, events: CanonicalEvent[], out: SessionOutput): void {
+    const [targets = '', ...rest] = frame.params;
+    const foreign = targets.split(',').filter((t) => this.#isForeignNick(t));
+    if (foreign.length === 0) {
+      out.toServer.push(raw);
+      return;
+    }
+    for (const event of events) {
+      if ('to' in event && event.to && this.#ctx.isForeign(event.to))
+        out.events.push({ type: 'outbound', event });
+    }
+    const native = targets.split(',').filter((t) => !foreign.includes(t));
+    if (native.length) out.toServer.push(encodeFrame({ ...frame, params: [native.join(','), ...rest] }));
+  }
+
+  /** ISON (RFC 2812 §4.9), what irssi's /notify polls with: foreign nicks are answered by us. */
+  #ison(frame: IrcMessage, raw: Uint8Array, out: SessionOutput): void {
+    const nicks = argsOf(frame)
+      .flatMap((a) => a.split(' '))
+      .filter((n) => n !== '');
+    const foreign = nicks.filter((n) => this.#isForeignNick(n));
+    const native = nicks.filter((n) => !foreign.includes(n));
+    if (native.length === 0) {
+      out.toClient.push(this.#numeric('303', [], this.#online(foreign).join(' ')));
+      return;
+    }
+    this.#isons.push(foreign);
+    out.toServer.push(
+      foreign.length ? encodeFrame({ ...frame, params: [], trailing: native.join(' ') }) : raw,
+    );
+  }
+
+  /** WHOIS of one foreign nick: RPL_WHOISUSER and RPL_AWAY, or ERR_NOSUCHNICK (RFC 2812 §3.6.2). */
+  #whois(frame: IrcMessage, raw: Uint8Array, out: SessionOutput): void {
+    const nick = argsOf(frame).at(-1);
+    if (!nick || nick.includes(',') || !this.#isForeignNick(nick)) {
+      out.toServer.push(raw);
+      return;
+    }
+    const user = this.#translator.address(nick);
+    const presence = this.#presence.get(addressKey(user));
+    if (presence && presence.status !== 'offline') {
+      out.toClient.push(
+        this.#numeric('311', [nick, ...GATEWAY_USER_HOST.split('@'), '*'], formatAddress(user)),
+      );
+      if (presence.status === 'away')
+        out.toClient.push(this.#numeric('301', [nick], presence.text ?? 'away'));
+    } else {
+      out.toClient.push(this.#numeric('401', [nick], 'No such nick/channel'));
+    }
+    out.toClient.push(this.#numeric('318', [nick], 'End of WHOIS list'));
+  }
+
+  #online(nicks: readonly string[]): string[] {
+    return nicks.filter((n) => {
+      const status = this.#presence.get(addressKey(this.#translator.address(n)))?.status;
+      return status !== undefined && status !== 'offline';
+    });
+  }
+
+  #numeric(code: string, params: string[], trailing: string): Uint8Array {
+    const me = this.#translator.self!.user;
+    const prefix = this.#translator.server;
+    return encodeFrame({
+      type: 'message',
+      prefix,
+      command: code,
+      params: [me, ...params],
+      trailing,
+      eol: '\r\n',
+    });
+  }
+
+  #serverLine(raw: Uint8Array, out: SessionOutput): void {
+    const frame = decodeFrame(raw);
+    const events = this.#translator.toEvents(frame, 'server');
+    const command = frame.type === 'message' ? frame.command.toUpperCase() : '';
+    if (this.#state === 'identified' && command === '001') {
+      // The welcome must name the nick the client registered (the translator has just read it).
+      const self = this.#translator.self;
+      if (self && addressEquals(self, this.#user!)) {
+        this.#state = 'verified';
+        out.events.push({ type: 'verified', address: this.#user! });
+      }
+    } else if (this.#state !== 'verified' && /^(464|465|ERROR)$/.test(command) && frame.type === 'message') {
+      // ERR_PASSWDMISMATCH, ERR_YOUREBANNEDCREEP (RFC 2812 §5.2), or the server closing the link.
+      const message = argsOf(frame).at(-1);
+      out.events.push({
+        type: 'login-failed',
+        ...(this.#user ? { address: this.#user } : {}),
+        code: command,
+        ...(message ? { message } : {}),
+      });
+    } else if (command === '303' && frame.type === 'message' && this.#acting && this.#isons.length) {
+      const online = this.#online(this.#isons.shift()!);
+      if (online.length) {
+        const trailing = [...argsOf(frame).slice(1), ...online].filter((n) => n !== '').join(' ');
+        out.toClient.push(encodeFrame({ ...frame, params: frame.params.slice(0, 1), trailing }));
+        return;
+      }
+    }
+    out.toClient.push(raw);
+    if (this.#acting) for (const event of events) out.events.push({ type: 'inbound', event });
+  }
+
+  deliver(event: CanonicalEvent): SessionOutput {
+    if (!this.#acting) {
+      throw new SessionStateError(
+        `irc: cannot deliver a ${event.kind} to a connection not verified as its user (${this.#state})`,
+      );
+    }
+    const out = emptyOutput();
+    const { event: reduced, lost } = subtractFeatures(event, this.#features);
+    if (lost.length) out.events.push({ type: 'feature-loss', event, lost });
+    if (!reduced) {
+      if (event.kind === 'typing') return out; // IRC has no typing notice (IRCv3's is a client tag)
+      throw new UnsupportedEventError(PROTOCOL, event.kind);
+    }
+    const frames = this.#translator.fromEvent(reduced, 'server');
+    if (reduced.kind === 'presence') {
+      const key = addressKey(reduced.from);
+      // Back from away: away-notify's AWAY without a message, before MONITOR's online numeric.
+      if (reduced.status === 'online' && this.#presence.get(key)?.status === 'away') {
+        const { trailing: _, ...back } = this.#translator.fromEvent(
+          { ...reduced, status: 'away' },
+          'server',
+        )[0] as IrcMessage;
+        frames.unshift(back);
+      }
+      this.#presence.set(key, reduced);
+    }
+    for (const frame of frames) out.toClient.push(encodeFrame(frame));
+    return joinOutput(out);
+  }
+
+  affinity(event: CanonicalEvent): number {
+    return this.#acting && DELIVERABLE.has(event.kind) ? 1 : 0;
+  }
+
+  close(): SessionOutput {
+    this.#state = 'closed';
+    return emptyOutput();
+  }
+}

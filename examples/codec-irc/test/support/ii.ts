@@ -33,23 +33,40 @@ export class IiClient {
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
-  /** The `out` file of the server (no `conversation`) or of a conversation (a nick, lower-cased by ii). */
+  /** A conversation's directory: ii lower-cases the name and writes `_` for anything but `.#&+!-`. */
+  #path(conversation: string | undefined, file: 'in' | 'out'): string {
+    const folder = conversation?.toLowerCase().replace(/[^a-z0-9.#&+!-]/g, '_');
+    return join(this.dir, this.#host, ...(folder ? [folder] : []), file);
+  }
+
+  /** The `out` file of the server window (every line the server sends) or of a conversation. */
   out(conversation?: string): string {
-    const file = join(this.dir, this.#host, ...(conversation ? [conversation.toLowerCase()] : []), 'out');
+    const file = this.#path(conversation, 'out');
     return existsSync(file) ? readFileSync(file, 'utf8') : '';
   }
 
   /** Waits (polling, as a user reading the screen) until `pattern` shows in an `out` file. */
-  async waitFor(pattern: RegExp, conversation?: string, timeoutMs = 20_000): Promise<string> {
-    const until = Date.now() + timeoutMs;
+  waitFor(pattern: RegExp, conversation?: string): Promise<string> {
+    return this.#poll(pattern, () => this.out(conversation), conversation ?? 'the server window');
+  }
+
+  /**
+   * Waits until ii received a line matching `pattern`: ii echoes every line from the server on its
+   * standard output, also those it shows nowhere (an IRCv3 away-notify `AWAY`).
+   */
+  received(pattern: RegExp): Promise<string> {
+    return this.#poll(pattern, () => this.log, 'what it received');
+  }
+
+  /** Polls `read` until `pattern` matches; a bound of 20 s only ends a hung run (ii died or stalled). */
+  async #poll(pattern: RegExp, read: () => string, where: string): Promise<string> {
+    const until = Date.now() + 20_000;
     for (;;) {
-      const text = this.out(conversation);
+      const text = read();
       const found = pattern.exec(text);
       if (found) return found[0];
       if (this.#child.exitCode !== null || Date.now() > until) {
-        throw new Error(
-          `ii never showed ${pattern} in ${conversation ?? 'the server window'}:\n${text}\n${this.log}`,
-        );
+        throw new Error(`ii never showed ${pattern} in ${where}:\n${text}\n${this.log}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -57,7 +74,7 @@ export class IiClient {
 
   /** A line typed in the server window (`/j nick`, `/a away`, or a raw command such as `ISON a b`). */
   async type(line: string, conversation?: string): Promise<void> {
-    const fifo = join(this.dir, this.#host, ...(conversation ? [conversation.toLowerCase()] : []), 'in');
+    const fifo = this.#path(conversation, 'in');
     for (let i = 0; !existsSync(fifo); i++) {
       if (i > 400) throw new Error(`ii has no ${fifo}`);
       await new Promise((r) => setTimeout(r, 50));
@@ -67,7 +84,7 @@ export class IiClient {
 
   /** Says `text` to `nick`: in their conversation, or opening it (ii's `/j nick text`). */
   async say(nick: string, text: string): Promise<void> {
-    if (existsSync(join(this.dir, this.#host, nick.toLowerCase(), 'in'))) await this.type(text, nick);
+    if (existsSync(this.#path(nick, 'in'))) await this.type(text, nick);
     else await this.type(`/j ${nick} ${text}`);
   }
 

@@ -118,7 +118,7 @@ describe.skipIf(!available)(
 
     it('IMs both ways, with non-ASCII text, and /me as CTCP ACTION', async () => {
       await carol.sendIm(alice, TO_IRC);
-      expect(await ii.waitFor(new RegExp(`<${escape(carolNick)}> ${TO_IRC}`), carolNick)).toBeTruthy();
+      expect(await ii.waitFor(new RegExp(`<${literal(carolNick)}> ${TO_IRC}`), carolNick)).toBeTruthy();
       await ii.say(carolNick, TO_XMPP);
       expect(await carol.nextIm(alice)).toBe(TO_XMPP);
       await ii.say(carolNick, '\x01ACTION waves\x01');
@@ -132,16 +132,16 @@ describe.skipIf(!available)(
       expect(await carol.nextPresence(alice, 'away')).toBe('away');
       await carol.setPresence('away', 'brb');
       // IRCv3 away-notify's line: ii receives it but shows it nowhere; its WHOIS shows the message.
-      await ii.received(new RegExp(`:${escape(carolNick)}!crosstalk@gateway AWAY :brb`));
+      await ii.received(new RegExp(`:${literal(carolNick)}!crosstalk@gateway AWAY :brb`));
       await ii.type(`/WHOIS ${carolNick}`);
-      await ii.waitFor(new RegExp(`${escape(carolNick)} brb`));
+      await ii.waitFor(new RegExp(`${literal(carolNick)} brb`));
       // ISON (irssi's /notify polls with it): ngIRCd answers for alice, the gateway adds carol.
       await ii.type(`/ISON ${carolNick} alice`);
-      await ii.waitFor(new RegExp(`alice ${escape(carolNick)}`));
+      await ii.waitFor(new RegExp(`alice ${literal(carolNick)}`));
     });
   },
 );
 
-function escape(s: string): string {
+function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

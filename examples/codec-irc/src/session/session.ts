@@ -1,14 +1,12 @@
 import {
   type Address,
   addressEquals,
-  addressKey,
   type CanonicalEvent,
   emptyOutput,
   type FeatureSet,
   type Framer,
   formatAddress,
   joinOutput,
-  type PresenceEvent,
   type ProxySession,
   type SessionContext,
   type SessionOutput,
@@ -26,6 +24,7 @@ import {
   decodeFrame,
   encodeFrame,
   type IrcMessage,
+  message,
   PROTOCOL,
 } from '../wire/message.js';
 
@@ -44,17 +43,13 @@ export class IrcSession implements ProxySession {
   readonly protocol = PROTOCOL;
   #state: SessionState = 'connecting';
   #user: Address | undefined;
-  readonly #ctx: SessionContext;
   readonly #features: FeatureSet;
   readonly #translator: IrcTranslator;
   readonly #framers = { client: createFramer('client'), server: createFramer('server') };
-  /** Foreign users' presence as delivered, by address key. */
-  readonly #presence = new Map<string, PresenceEvent>();
   /** The foreign nicks taken out of each ISON passed to the server, in order: its 303 gets them. */
   readonly #isons: string[][] = [];
 
   constructor(ctx: SessionContext, network: string, features: FeatureSet) {
-    this.#ctx = ctx;
     this.#features = features;
     this.#translator = new IrcTranslator({
       network,
@@ -108,25 +103,20 @@ export class IrcSession implements ProxySession {
     const frame = decodeFrame(raw);
     const named = this.#translator.self;
     const events = this.#translator.toEvents(frame, 'client');
-    if (this.#state === 'connecting' || this.#state === 'identified') {
-      const self = this.#translator.self;
-      if (self && self !== named && checkNick(self.user) === undefined) {
-        this.#user = self;
-        this.#state = 'identified';
-        out.events.push({ type: 'identified', address: self });
-      }
-      out.toServer.push(raw);
-      return;
+    const self = this.#translator.self;
+    if (this.#state !== 'verified' && self && self !== named && checkNick(self.user) === undefined) {
+      this.#user = self;
+      this.#state = 'identified';
+      out.events.push({ type: 'identified', address: self });
     }
-    if (!this.#acting || frame.type !== 'message') {
-      out.toServer.push(raw);
-      return;
+    const command = frame.type === 'message' && this.#acting ? frame.command.toUpperCase() : '';
+    let pass: Uint8Array | undefined = raw;
+    if (frame.type === 'message') {
+      if (command === 'PRIVMSG' || command === 'NOTICE') pass = this.#message(frame, raw, events, out);
+      else if (command === 'ISON') pass = this.#ison(frame, raw, out);
+      else if (command === 'WHOIS') pass = this.#whois(frame, raw, out);
     }
-    const command = frame.command.toUpperCase();
-    if (command === 'PRIVMSG' || command === 'NOTICE') this.#message(frame, raw, events, out);
-    else if (command === 'ISON') this.#ison(frame, raw, out);
-    else if (command === 'WHOIS') this.#whois(frame, raw, out);
-    else out.toServer.push(raw);
+    if (pass) out.toServer.push(pass);
     // The user's own status goes to its server as usual, and to its foreign buddies through us.
     if (command === 'AWAY') for (const event of events) out.events.push({ type: 'self', event });
   }
@@ -136,77 +126,49 @@ export class IrcSession implements ProxySession {
   }
 
   /** Foreign targets are taken out of the target list (RFC 2812 §3.3.1) and carried by the gateway. */
-  #message(frame: IrcMessage, raw: Uint8Array, events: CanonicalEvent[], out: SessionOutput): void {
+  #message(frame: IrcMessage, raw: Uint8Array, events: CanonicalEvent[], out: SessionOutput) {
     const [targets = '', ...rest] = frame.params;
-    const foreign = targets.split(',').filter((t) => this.#isForeignNick(t));
-    if (foreign.length === 0) {
-      out.toServer.push(raw);
-      return;
-    }
+    const native = targets.split(',').filter((t) => !this.#isForeignNick(t));
+    if (native.length === targets.split(',').length) return raw;
     for (const event of events) {
-      if ('to' in event && event.to && this.#ctx.isForeign(event.to))
+      if (event.kind !== 'roster' && event.to?.network !== this.#translator.network) {
         out.events.push({ type: 'outbound', event });
+      }
     }
-    const native = targets.split(',').filter((t) => !foreign.includes(t));
-    if (native.length) out.toServer.push(encodeFrame({ ...frame, params: [native.join(','), ...rest] }));
+    return native.length ? encodeFrame({ ...frame, params: [native.join(','), ...rest] }) : undefined;
   }
 
   /** ISON (RFC 2812 §4.9), what irssi's /notify polls with: foreign nicks are answered by us. */
-  #ison(frame: IrcMessage, raw: Uint8Array, out: SessionOutput): void {
-    const nicks = argsOf(frame)
-      .flatMap((a) => a.split(' '))
-      .filter((n) => n !== '');
+  #ison(frame: IrcMessage, raw: Uint8Array, out: SessionOutput) {
+    const nicks = argsOf(frame).flatMap((a) => a.split(' ').filter(Boolean));
     const foreign = nicks.filter((n) => this.#isForeignNick(n));
     const native = nicks.filter((n) => !foreign.includes(n));
-    if (native.length === 0) {
-      out.toClient.push(this.#numeric('303', [], this.#online(foreign).join(' ')));
-      return;
-    }
+    if (native.length === 0) return this.#numeric(out, '303', '', this.#online(foreign).join(' '));
     this.#isons.push(foreign);
-    out.toServer.push(
-      foreign.length ? encodeFrame({ ...frame, params: [], trailing: native.join(' ') }) : raw,
-    );
+    return foreign.length ? encodeFrame({ ...frame, params: [], trailing: native.join(' ') }) : raw;
   }
 
   /** WHOIS of one foreign nick: RPL_WHOISUSER and RPL_AWAY, or ERR_NOSUCHNICK (RFC 2812 §3.6.2). */
-  #whois(frame: IrcMessage, raw: Uint8Array, out: SessionOutput): void {
+  #whois(frame: IrcMessage, raw: Uint8Array, out: SessionOutput) {
     const nick = argsOf(frame).at(-1);
-    if (!nick || nick.includes(',') || !this.#isForeignNick(nick)) {
-      out.toServer.push(raw);
-      return;
-    }
-    const user = this.#translator.address(nick);
-    const presence = this.#presence.get(addressKey(user));
-    if (presence && presence.status !== 'offline') {
-      out.toClient.push(
-        this.#numeric('311', [nick, ...GATEWAY_USER_HOST.split('@'), '*'], formatAddress(user)),
-      );
-      if (presence.status === 'away')
-        out.toClient.push(this.#numeric('301', [nick], presence.text ?? 'away'));
-    } else {
-      out.toClient.push(this.#numeric('401', [nick], 'No such nick/channel'));
-    }
-    out.toClient.push(this.#numeric('318', [nick], 'End of WHOIS list'));
+    if (!nick || nick.includes(',') || !this.#isForeignNick(nick)) return raw;
+    const presence = this.#translator.presenceOf(nick);
+    const who = [...GATEWAY_USER_HOST.split('@'), '*'];
+    if (!presence || presence.status === 'offline') this.#numeric(out, '401', nick, 'No such nick/channel');
+    else this.#numeric(out, '311', nick, formatAddress(this.#translator.address(nick)), who);
+    if (presence?.status === 'away') this.#numeric(out, '301', nick, presence.text ?? 'away');
+    return this.#numeric(out, '318', nick, 'End of WHOIS list');
   }
 
   #online(nicks: readonly string[]): string[] {
-    return nicks.filter((n) => {
-      const status = this.#presence.get(addressKey(this.#translator.address(n)))?.status;
-      return status !== undefined && status !== 'offline';
-    });
+    return nicks.filter((n) => (this.#translator.presenceOf(n)?.status ?? 'offline') !== 'offline');
   }
 
-  #numeric(code: string, params: string[], trailing: string): Uint8Array {
-    const me = this.#translator.self!.user;
-    const prefix = this.#translator.server;
-    return encodeFrame({
-      type: 'message',
-      prefix,
-      command: code,
-      params: [me, ...params],
-      trailing,
-      eol: '\r\n',
-    });
+  /** A numeric reply as the server writes it (`:server 303 alice ...`); nothing for the server. */
+  #numeric(out: SessionOutput, code: string, about: string, trailing: string, more: string[] = []) {
+    const params = [this.#translator.self!.user, ...(about ? [about] : []), ...more];
+    out.toClient.push(encodeFrame(message(code, params, trailing, this.#translator.server)));
+    return undefined;
   }
 
   #serverLine(raw: Uint8Array, out: SessionOutput): void {
@@ -222,12 +184,11 @@ export class IrcSession implements ProxySession {
       }
     } else if (this.#state !== 'verified' && /^(464|465|ERROR)$/.test(command) && frame.type === 'message') {
       // ERR_PASSWDMISMATCH, ERR_YOUREBANNEDCREEP (RFC 2812 §5.2), or the server closing the link.
-      const message = argsOf(frame).at(-1);
       out.events.push({
         type: 'login-failed',
-        ...(this.#user ? { address: this.#user } : {}),
+        address: this.#user,
         code: command,
-        ...(message ? { message } : {}),
+        message: argsOf(frame).at(-1),
       });
     } else if (command === '303' && frame.type === 'message' && this.#acting && this.#isons.length) {
       const online = this.#online(this.#isons.shift()!);
@@ -242,11 +203,7 @@ export class IrcSession implements ProxySession {
   }
 
   deliver(event: CanonicalEvent): SessionOutput {
-    if (!this.#acting) {
-      throw new SessionStateError(
-        `irc: cannot deliver a ${event.kind} to a connection not verified as its user (${this.#state})`,
-      );
-    }
+    if (!this.#acting) throw new SessionStateError(`irc: cannot deliver before the login is verified`);
     const out = emptyOutput();
     const { event: reduced, lost } = subtractFeatures(event, this.#features);
     if (lost.length) out.events.push({ type: 'feature-loss', event, lost });
@@ -254,20 +211,7 @@ export class IrcSession implements ProxySession {
       if (event.kind === 'typing') return out; // IRC has no typing notice (IRCv3's is a client tag)
       throw new UnsupportedEventError(PROTOCOL, event.kind);
     }
-    const frames = this.#translator.fromEvent(reduced, 'server');
-    if (reduced.kind === 'presence') {
-      const key = addressKey(reduced.from);
-      // Back from away: away-notify's AWAY without a message, before MONITOR's online numeric.
-      if (reduced.status === 'online' && this.#presence.get(key)?.status === 'away') {
-        const { trailing: _, ...back } = this.#translator.fromEvent(
-          { ...reduced, status: 'away' },
-          'server',
-        )[0] as IrcMessage;
-        frames.unshift(back);
-      }
-      this.#presence.set(key, reduced);
-    }
-    for (const frame of frames) out.toClient.push(encodeFrame(frame));
+    for (const frame of this.#translator.fromEvent(reduced, 'server')) out.toClient.push(encodeFrame(frame));
     return joinOutput(out);
   }
 

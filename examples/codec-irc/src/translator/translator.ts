@@ -1,5 +1,6 @@
 import {
   type Address,
+  addressKey,
   type CanonicalEvent,
   type Direction,
   defaultIsForeign,
@@ -9,7 +10,15 @@ import {
   UnsupportedEventError,
 } from '@crosstalk/core';
 import { foldNick, foreignNick, isChannel, nickToAddress } from '../names/nick.js';
-import { argsOf, type IrcFrame, type IrcMessage, MAX_MESSAGE, nickOf, PROTOCOL } from '../wire/message.js';
+import {
+  argsOf,
+  type IrcFrame,
+  type IrcMessage,
+  MAX_MESSAGE,
+  message,
+  nickOf,
+  PROTOCOL,
+} from '../wire/message.js';
 
 /** Who the gateway says a foreign user is, in the prefix of what it writes: `bob%yahoo!crosstalk@gateway`. */
 export const GATEWAY_USER_HOST = 'crosstalk@gateway';
@@ -32,20 +41,18 @@ const oneLine = (text: string) => text.replace(/[\r\n\0]+/g, ' ');
 
 /** `text` cut at code points into pieces of at most `budget` UTF-8 bytes. */
 function cut(text: string, budget: number): string[] {
-  const parts: string[] = [];
-  let part = '';
+  const parts = [''];
   let size = 0;
   for (const ch of text) {
     const n = bytes.encode(ch).length;
-    if (size + n > budget && part) {
-      parts.push(part);
-      part = '';
+    if (size + n > budget && parts.at(-1)) {
+      parts.push('');
       size = 0;
     }
-    part += ch;
+    parts[parts.length - 1] += ch;
     size += n;
   }
-  return [...parts, part];
+  return parts;
 }
 
 export class IrcTranslator implements Translator<IrcFrame> {
@@ -57,6 +64,8 @@ export class IrcTranslator implements Translator<IrcFrame> {
   readonly #now: () => number;
   readonly #newId: () => string;
   #registered = false;
+  /** Foreign users' presence as delivered, by address key. */
+  readonly #seen = new Map<string, PresenceEvent>();
   #ids = 0;
 
   constructor(options: TranslatorOptions & { network?: string } = {}) {
@@ -122,9 +131,7 @@ export class IrcTranslator implements Translator<IrcFrame> {
   }
 
   #presence(from: Address, text: string | undefined): PresenceEvent {
-    return text
-      ? { kind: 'presence', from, status: 'away', text }
-      : { kind: 'presence', from, status: 'online' };
+    return { kind: 'presence', from, status: text ? 'away' : 'online', ...(text ? { text } : {}) };
   }
 
   /** PRIVMSG and NOTICE to users (channels are the server's business), CTCP and our notices read. */
@@ -135,26 +142,29 @@ export class IrcTranslator implements Translator<IrcFrame> {
     return targets.split(',').flatMap((target): CanonicalEvent[] => {
       if (isChannel(target)) return [];
       const to = this.address(target);
-      const im = (t: string): CanonicalEvent => {
-        return { kind: 'im', id: this.#newId(), from, to, text: t, sentAt: this.#now() };
-      };
+      const im = (text: string): CanonicalEvent[] => [
+        { kind: 'im', id: this.#newId(), from, to, text, sentAt: this.#now() },
+      ];
       const ctcp = CTCP.exec(text);
       if (!ctcp) {
         const asked = command === 'NOTICE' ? ASKED.exec(text) : null;
         if (asked) return [{ kind: 'buddy-request', from, to, ...(asked[1] ? { message: asked[1] } : {}) }];
         const answered = command === 'NOTICE' ? ANSWERED.exec(text) : null;
         if (answered) return [{ kind: 'buddy-response', from, to, accepted: answered[1] === 'accepted' }];
-        return [im(text)];
+        return im(text);
       }
       const [, verb, arg] = ctcp;
-      if (verb === 'ACTION') return [im(`${ME}${arg ?? ''}`)];
+      if (verb === 'ACTION') return im(`${ME}${arg ?? ''}`);
       if (command !== 'PRIVMSG') return []; // a CTCP reply (VERSION, PING): between clients only
       if (verb === 'BUDDY') return [{ kind: 'buddy-request', from, to, ...(arg ? { message: arg } : {}) }];
-      if (verb === 'ACCEPT' || verb === 'REFUSE') {
-        return [{ kind: 'buddy-response', from, to, accepted: verb === 'ACCEPT' }];
-      }
-      return [];
+      const answer = verb === 'ACCEPT' || verb === 'REFUSE';
+      return answer ? [{ kind: 'buddy-response', from, to, accepted: verb === 'ACCEPT' }] : [];
     });
+  }
+
+  /** The presence this connection was last given for a foreign nick (ISON, WHOIS, coming back). */
+  presenceOf(nick: string): PresenceEvent | undefined {
+    return this.#seen.get(addressKey(this.address(nick)));
   }
 
   /**
@@ -164,14 +174,8 @@ export class IrcTranslator implements Translator<IrcFrame> {
   fromEvent(event: CanonicalEvent, direction: Direction): IrcFrame[] {
     const from = 'from' in event ? event.from : undefined;
     const prefix = direction === 'server' && from ? `${this.nick(from)}!${GATEWAY_USER_HOST}` : undefined;
-    const line = (command: string, params: string[], trailing?: string): IrcMessage => ({
-      type: 'message',
-      ...(prefix === undefined ? {} : { prefix }),
-      command,
-      params,
-      ...(trailing === undefined ? {} : { trailing }),
-      eol: '\r\n',
-    });
+    const line = (command: string, params: string[], trailing?: string) =>
+      message(command, params, trailing, prefix);
     const to = 'to' in event && event.to ? event.to : this.self;
     if (!to) throw new UnsupportedEventError(PROTOCOL, event.kind, 'nobody to address it to');
     const target = this.nick(to);
@@ -181,7 +185,7 @@ export class IrcTranslator implements Translator<IrcFrame> {
         const lines = event.text
           .replace(/\0/g, '')
           .split(/\r\n|[\r\n]/)
-          .filter((l) => l !== '');
+          .filter(Boolean);
         return (lines.length ? lines : ['']).flatMap((text) => {
           const action = text.startsWith(ME);
           return cut(action ? text.slice(ME.length) : text, MAX_MESSAGE - overhead).map((part) =>
@@ -190,22 +194,24 @@ export class IrcTranslator implements Translator<IrcFrame> {
         });
       }
       case 'presence': {
-        const text = cut(oneLine(event.text ?? ''), 300)[0]!;
-        const status =
-          event.status === 'online' ? 'online' : /offline|invisible/.test(event.status) ? 'offline' : 'away';
-        if (direction === 'client') {
-          if (status === 'offline') return [line('QUIT', [], text || undefined)];
-          return [status === 'away' ? line('AWAY', [], text || 'away') : line('AWAY', [])];
-        }
-        if (status === 'away') return [line('AWAY', [], text || 'away')];
-        const numeric = status === 'online' ? '730' : '731';
-        return [{ ...line(numeric, [target], prefix), prefix: this.server }];
+        const text = cut(oneLine(event.text ?? ''), 300)[0] || undefined;
+        const gone = event.status === 'offline' || event.status === 'invisible';
+        const status = event.status === 'online' ? 'online' : gone ? 'offline' : 'away';
+        if (direction === 'client' && status === 'offline') return [line('QUIT', [], text)];
+        if (direction === 'client')
+          return [line('AWAY', [], status === 'away' ? (text ?? 'away') : undefined)];
+        const before = this.#seen.get(addressKey(event.from))?.status;
+        this.#seen.set(addressKey(event.from), { ...event, status });
+        if (status === 'away') return [line('AWAY', [], text ?? 'away')];
+        const numeric = message(status === 'online' ? '730' : '731', [target], prefix, this.server);
+        // Back from away: away-notify's AWAY without a message first.
+        return before === 'away' && status === 'online' ? [line('AWAY', []), numeric] : [numeric];
       }
       case 'buddy-request': {
-        const message = cut(oneLine(event.message ?? ''), 200)[0]!;
+        const note = cut(oneLine(event.message ?? ''), 200)[0];
         if (direction === 'client')
-          return [line('PRIVMSG', [target], `\x01BUDDY${message ? ` ${message}` : ''}\x01`)];
-        return [line('NOTICE', [target], `${ASKS(this.nick(event.from))}${message ? `: ${message}` : ''}`)];
+          return [line('PRIVMSG', [target], `\x01BUDDY${note ? ` ${note}` : ''}\x01`)];
+        return [line('NOTICE', [target], `${ASKS(this.nick(event.from))}${note ? `: ${note}` : ''}`)];
       }
       case 'buddy-response':
         if (direction === 'client')

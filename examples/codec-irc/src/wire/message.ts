@@ -34,26 +34,27 @@ export type IrcFrame =
 
 export type IrcMessage = Extract<IrcFrame, { type: 'message' }>;
 
+/** A message as we write it: CR LF, as RFC 2812 §2.3 says. */
+export function message(command: string, params: string[], trailing?: string, prefix?: string): IrcMessage {
+  return { type: 'message', prefix, command, params, trailing, eol: '\r\n' };
+}
+
 const enc = new TextEncoder();
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/** RFC 2812 §2.3.1 (one space between parts) and IRCv3 tags; anything else is relayed as bytes. */
+const MESSAGE = /^(?:@(\S+) )?(?::(\S+) )?([A-Za-z]+|[0-9]{3})((?: [^: ][^ ]*)*)(?: :(.*))?$/s;
 
 export function encodeFrame(f: IrcFrame): Uint8Array {
   if (f.type === 'raw') return f.bytes.slice();
-  const head = [
-    ...(f.tags === undefined ? [] : [`@${f.tags}`]),
-    ...(f.prefix === undefined ? [] : [`:${f.prefix}`]),
-    f.command,
-    ...f.params,
-  ];
-  const line = `${head.join(' ')}${f.trailing === undefined ? '' : ` :${f.trailing}`}${f.eol}`;
+  const head = [f.tags === undefined ? '' : `@${f.tags} `, f.prefix === undefined ? '' : `:${f.prefix} `];
+  const line = `${head.join('')}${[f.command, ...f.params].join(' ')}${f.trailing === undefined ? '' : ` :${f.trailing}`}${f.eol}`;
   return f.latin1 ? fromLatin1(line) : enc.encode(line);
 }
 
 /** Whole lines only (the framer's), so a character split across TCP chunks is never decoded half. */
 export function decodeFrame(raw: Uint8Array): IrcFrame {
-  const asRaw: IrcFrame = { type: 'raw', bytes: raw.slice() };
   let line: string;
-  let isLatin1 = false;
+  let isLatin1: true | undefined;
   try {
     line = utf8.decode(raw);
   } catch {
@@ -61,37 +62,19 @@ export function decodeFrame(raw: Uint8Array): IrcFrame {
     isLatin1 = true;
   }
   const eol = line.endsWith('\r\n') ? '\r\n' : '\n';
-  let rest = line.slice(0, line.length - eol.length);
-  const word = () => {
-    const space = rest.indexOf(' ');
-    if (space < 0) return undefined;
-    const w = rest.slice(1, space);
-    rest = rest.slice(space + 1);
-    return w;
-  };
-  const tags = rest.startsWith('@') ? word() : undefined;
-  const prefix = rest.startsWith(':') ? word() : undefined;
-  let trailing: string | undefined;
-  const colon = rest.indexOf(' :');
-  if (colon >= 0) {
-    trailing = rest.slice(colon + 2);
-    rest = rest.slice(0, colon);
-  }
-  const [command, ...params] = rest.split(' ');
-  if (!command || !/^([A-Za-z]+|[0-9]{3})$/.test(command)) return asRaw;
-  const frame: IrcFrame = {
+  const m = line.endsWith('\n') ? MESSAGE.exec(line.slice(0, -eol.length)) : null;
+  if (!m) return { type: 'raw', bytes: raw.slice() };
+  const [, tags, prefix, command, params, trailing] = m;
+  return {
     type: 'message',
-    ...(tags === undefined ? {} : { tags }),
-    ...(prefix === undefined ? {} : { prefix }),
-    command,
-    params,
-    ...(trailing === undefined ? {} : { trailing }),
+    tags,
+    prefix,
+    command: command!,
+    params: params!.split(' ').slice(1),
+    trailing,
     eol,
-    ...(isLatin1 ? { latin1: true as const } : {}),
+    latin1: isLatin1,
   };
-  // Anything we would not write back byte for byte (doubled spaces, a stray CR) stays raw.
-  const again = encodeFrame(frame);
-  return again.length === raw.length && again.every((b, i) => b === raw[i]) ? frame : asRaw;
 }
 
 /** Lines end at LF (a CR before it stays in the line), capped before anything is buffered. */

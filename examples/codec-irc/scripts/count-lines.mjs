@@ -22,4 +22,6 @@ for (const file of files(src).sort()) {
   console.log(`${String(n).padStart(5)} ${String(c).padStart(5)}  ${relative(src, file)}`);
   [lines, code] = [lines + n, code + c];
 }
-console.log(`${String(lines).padStart(5)} ${String(code).padStart(5)}  total (lines, code lines without comments and blanks)`);
+console.log(
+  `${String(lines).padStart(5)} ${String(code).padStart(5)}  total (lines, code lines without comments and blanks)`,
+);

@@ -244,6 +244,20 @@ describe('presence queries about foreign users', () => {
     expect(text(local.toClient)).toBe(':irc.crosstalk.test 303 alice :bob%yahoo\r\n');
   });
 
+  it('an ISON the server answers late still gets its own reply: replies are matched in order', () => {
+    const s = codec.openSession(context());
+    client(s, 'NICK alice\r\nUSER alice 0 * :Alice\r\nISON dave\r\n'); // before the login is verified
+    server(s, WELCOME);
+    s.deliver({ kind: 'presence', from: bob, to: alice, status: 'online' });
+    client(s, 'ISON dave bob%yahoo\r\n');
+    expect(text(server(s, ':irc.crosstalk.test 303 alice :dave\r\n').toClient)).toBe(
+      ':irc.crosstalk.test 303 alice :dave\r\n',
+    );
+    expect(text(server(s, ':irc.crosstalk.test 303 alice :\r\n').toClient)).toBe(
+      ':irc.crosstalk.test 303 alice :bob%yahoo\r\n',
+    );
+  });
+
   it('WHOIS of a foreign user: who and away, or no such nick when offline', () => {
     const s = verified();
     s.deliver({ kind: 'presence', from: bob, to: alice, status: 'away', text: 'lunch' });

@@ -48,6 +48,8 @@ export class IrcSession implements ProxySession {
   readonly #framers = { client: createFramer('client'), server: createFramer('server') };
   /** The foreign nicks taken out of each ISON passed to the server, in order: its 303 gets them. */
   readonly #isons: string[][] = [];
+  /** ISONs a server leaves unanswered are forgotten past this many. */
+  static readonly MAX_ISONS = 64;
 
   constructor(ctx: SessionContext, network: string, features: FeatureSet) {
     this.#features = features;
@@ -109,16 +111,17 @@ export class IrcSession implements ProxySession {
       this.#state = 'identified';
       out.events.push({ type: 'identified', address: self });
     }
-    const command = frame.type === 'message' && this.#acting ? frame.command.toUpperCase() : '';
+    const command = frame.type === 'message' ? frame.command.toUpperCase() : '';
     let pass: Uint8Array | undefined = raw;
-    if (frame.type === 'message') {
+    if (frame.type === 'message' && command === 'ISON') pass = this.#ison(frame, raw, out);
+    else if (frame.type === 'message' && this.#acting) {
       if (command === 'PRIVMSG' || command === 'NOTICE') pass = this.#message(frame, raw, events, out);
-      else if (command === 'ISON') pass = this.#ison(frame, raw, out);
       else if (command === 'WHOIS') pass = this.#whois(frame, raw, out);
     }
     if (pass) out.toServer.push(pass);
     // The user's own status goes to its server as usual, and to its foreign buddies through us.
-    if (command === 'AWAY') for (const event of events) out.events.push({ type: 'self', event });
+    if (command === 'AWAY' && this.#acting)
+      for (const event of events) out.events.push({ type: 'self', event });
   }
 
   #isForeignNick(nick: string): boolean {
@@ -138,13 +141,18 @@ export class IrcSession implements ProxySession {
     return native.length ? encodeFrame({ ...frame, params: [native.join(','), ...rest] }) : undefined;
   }
 
-  /** ISON (RFC 2812 §4.9), what irssi's /notify polls with: foreign nicks are answered by us. */
+  /**
+   * ISON (RFC 2812 §4.9), what irssi's /notify polls with: foreign nicks are answered by us. Every
+   * ISON the server sees is queued, also before the login is verified, so that replies pair up.
+   */
   #ison(frame: IrcMessage, raw: Uint8Array, out: SessionOutput) {
     const nicks = argsOf(frame).flatMap((a) => a.split(' ').filter(Boolean));
-    const foreign = nicks.filter((n) => this.#isForeignNick(n));
+    const foreign = this.#acting ? nicks.filter((n) => this.#isForeignNick(n)) : [];
     const native = nicks.filter((n) => !foreign.includes(n));
-    if (native.length === 0) return this.#numeric(out, '303', '', this.#online(foreign).join(' '));
-    this.#isons.push(foreign);
+    if (native.length === 0 && foreign.length) {
+      return this.#numeric(out, '303', '', this.#online(foreign).join(' '));
+    }
+    if (this.#isons.push(foreign) > IrcSession.MAX_ISONS) this.#isons.shift();
     return foreign.length ? encodeFrame({ ...frame, params: [], trailing: native.join(' ') }) : raw;
   }
 
@@ -190,8 +198,9 @@ export class IrcSession implements ProxySession {
         code: command,
         message: argsOf(frame).at(-1),
       });
-    } else if (command === '303' && frame.type === 'message' && this.#acting && this.#isons.length) {
-      const online = this.#online(this.#isons.shift()!);
+    } else if (command === '303' && frame.type === 'message') {
+      const foreign = this.#isons.shift() ?? [];
+      const online = this.#acting ? this.#online(foreign) : [];
       if (online.length) {
         const trailing = [...argsOf(frame).slice(1), ...online].filter((n) => n !== '').join(' ');
         out.toClient.push(encodeFrame({ ...frame, params: frame.params.slice(0, 1), trailing }));

@@ -10,6 +10,7 @@ import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { irc } from '../src/index.js';
 import { IiClient, iiAvailable } from './support/ii.js';
+import { IrssiClient, irssiAvailable } from './support/irssi.js';
 import { type Ngircd, ngircdAvailable, startNgircd } from './support/ngircd.js';
 
 // Interop with real programs from Debian (installed by .ci/run): ngIRCd, suckless ii, forced
@@ -48,6 +49,7 @@ describe.skipIf(!available)(
     let gatewayB: Gateway;
     let proxyConfig: string;
     let ii: IiClient;
+    let irssi: IrssiClient | undefined;
     let carol: UserDriver;
     const alice: Address = { user: 'alice', network: 'irc' };
     /** carol as alice's IRC client shows her: `carol%localhost` (names.ts). */
@@ -83,6 +85,7 @@ describe.skipIf(!available)(
 
     afterAll(async () => {
       await ii?.stop();
+      irssi?.stop();
       await xmpp?.stop();
       await gatewayA?.close();
       await gatewayB?.close();
@@ -139,6 +142,30 @@ describe.skipIf(!available)(
       await ii.type(`/ISON ${carolNick} alice`);
       await ii.waitFor(new RegExp(`alice ${literal(carolNick)}`));
     });
+
+    // irssi opens with IRCv3 capability negotiation (CAP LS 302) before NICK: the session relays it.
+    it.skipIf(!irssiAvailable())(
+      'irssi under tmux, through the same front: dave gets carol’s IM in a query, answers, and /me',
+      async () => {
+        const dave: Address = { user: 'dave', network: 'irc' };
+        const verified = nextEvent(gatewayA, (e) => e.type === 'verified' && e.user.user === 'dave');
+        irssi = new IrssiClient({
+          host: server.host,
+          port: server.port,
+          nick: 'dave',
+          wrap: ['proxychains4', '-q', '-f', proxyConfig],
+        });
+        await irssi.waitFor(/End of MOTD/);
+        await verified;
+        await carol.sendIm(dave, TO_IRC);
+        // irssi opens a query window for carol when her message arrives: go there and read it.
+        await irssi.waitFor(new RegExp(`<${literal(carolNick)}> ${TO_IRC}`), `/window goto ${carolNick}`);
+        irssi.type(TO_XMPP); // said in the query window: a PRIVMSG to carol%localhost
+        expect(await carol.nextIm(dave)).toBe(TO_XMPP);
+        irssi.type('/me waves from irssi');
+        expect(await carol.nextIm(dave)).toBe('/me waves from irssi');
+      },
+    );
   },
 );
 

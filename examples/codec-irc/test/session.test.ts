@@ -144,6 +144,14 @@ describe('what the client sends', () => {
     expect(outbound(reply)).toEqual([]);
   });
 
+  it('a notice from the server itself is relayed and read as nobody’s message', () => {
+    const s = verified();
+    const out = server(s, ':irc.crosstalk.test NOTICE alice :*** Server restarting\r\n');
+    expect(text(out.toClient)).toBe(':irc.crosstalk.test NOTICE alice :*** Server restarting\r\n');
+    expect(out.events).toEqual([]);
+    expect(server(s, ':dave!d@h NOTICE alice :hi\r\n').events).toMatchObject([{ type: 'inbound' }]);
+  });
+
   it('channel traffic and messages to IRC users pass byte for byte', () => {
     const s = verified();
     for (const line of ['PRIVMSG #crosstalk :hi bob%yahoo\r\n', 'PRIVMSG dave :x\r\n', 'JOIN #a,#b\r\n']) {

@@ -1,5 +1,6 @@
 import {
   type Address,
+  addressEquals,
   addressKey,
   type CanonicalEvent,
   type Direction,
@@ -9,7 +10,7 @@ import {
   type TranslatorOptions,
   UnsupportedEventError,
 } from '@crosstalk/core';
-import { foldNick, foreignNick, isChannel, nickToAddress } from '../names/nick.js';
+import { foreignNick, isChannel, nickToAddress } from '../names/nick.js';
 import {
   argsOf,
   type IrcFrame,
@@ -86,12 +87,6 @@ export class IrcTranslator implements Translator<IrcFrame> {
     return nick;
   }
 
-  isSelf(nick: string | undefined): boolean {
-    return (
-      nick !== undefined && this.self?.network === this.network && foldNick(nick) === foldNick(this.self.user)
-    );
-  }
-
   toEvents(frame: IrcFrame, direction: Direction): CanonicalEvent[] {
     if (frame.type !== 'message') return [];
     const command = frame.command.toUpperCase();
@@ -105,7 +100,9 @@ export class IrcTranslator implements Translator<IrcFrame> {
     } else if (
       command === 'NICK' &&
       args[0] &&
-      (direction === 'client' ? !this.#registered : this.isSelf(sender))
+      (direction === 'client'
+        ? !this.#registered
+        : sender && this.self && addressEquals(this.address(sender), this.self))
     ) {
       // Before registration the client names itself; afterwards only the server's NICK echo counts.
       this.self = this.address(args[0]);
@@ -124,7 +121,8 @@ export class IrcTranslator implements Translator<IrcFrame> {
         .split(',')
         .map((n) => ({ kind: 'presence', from: this.address(nickOf(n)!), to: self, status }));
     }
-    if (!sender) return [];
+    // RFC 2812 §2.3.1: a prefix is a server's name or `nick[[!user]@host]`; servers say nothing here.
+    if (!sender || (sender.includes('.') && !frame.prefix?.includes('!'))) return [];
     // IRCv3 away-notify: `:nick!user@host AWAY [:message]`.
     if (command === 'AWAY') return [{ ...this.#presence(this.address(sender), args[0]), to: self }];
     return this.#messages(frame, this.address(sender));

@@ -44,13 +44,13 @@ function documents() {
   const packages = readdirSync(join(root, 'packages'))
     .map((p) => join('packages', p, 'README.md'))
     .filter((f) => existsSync(join(root, f)));
+  const examples = readdirSync(join(root, 'examples'))
+    .map((p) => join('examples', p, 'README.md'))
+    .filter((f) => existsSync(join(root, f)));
   const docs = readdirSync(join(root, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => join('docs', f));
-  const examples = readdirSync(join(root, 'examples'), { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => join('examples', d.name, 'README.md'));
-  return ['README.md', ...packages, 'fixtures/README.md', 'bench/README.md', ...docs, ...examples].filter(
+  return ['README.md', ...packages, ...examples, 'fixtures/README.md', 'bench/README.md', ...docs].filter(
     (f) => existsSync(join(root, f)),
   );
 }

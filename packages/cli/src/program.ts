@@ -137,6 +137,7 @@ export function createProgram(
     )
     .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .option('--soft-ttl <ms>', 'lifetime of location and presence records (default 60000)')
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +

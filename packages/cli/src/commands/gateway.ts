@@ -26,6 +26,7 @@ export interface GatewayCommandOptions {
   state?: string;
   codecs?: string;
   logLevel?: string;
+  softTtl?: string;
 }
 
 /** Config file first, then flags on top (flags win). */
@@ -41,6 +42,7 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
       ...dhtFlags(o, base),
       ...(o.codecs ? { codecs: o.codecs.split(',').map((s) => s.trim()) } : {}),
       ...(o.logLevel ? { log: { level: o.logLevel } } : {}),
+      ...(o.softTtl ? { softTtl: Number(o.softTtl) } : {}),
     },
     'flags',
   );
@@ -64,6 +66,8 @@ function dhtFlags(o: GatewayCommandOptions, base: GatewayConfig): { dht?: unknow
 export async function openDht(config: GatewayConfig): Promise<{
   dht?: Dht;
   transport?: (identity: GatewayIdentity) => G2gTransport;
+  /** The gateway's own DHT node (UDP), which G2G links use too. */
+  node?: { host: string; port: number };
   close(): Promise<void>;
 }> {
   if (config.dht.kind === 'memory') return { close: async () => {} };
@@ -74,18 +78,26 @@ export async function openDht(config: GatewayConfig): Promise<{
   });
   await store.ready();
   // Distributed mode: G2G links go over the same DHT node, dialled by the gateway's key alone.
+  const { host, port } = store.node.address();
   return {
     dht: store,
     transport: (identity) => new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    node: { host, port },
     close: () => store.close(),
   };
+}
+
+/** A gateway the CLI started, with the DHT node it opened for it in distributed mode. */
+export interface CliGateway extends Gateway {
+  /** The gateway's own hyperdht node (UDP): its DHT traffic and its G2G links. */
+  readonly dhtNode: { host: string; port: number } | undefined;
 }
 
 export async function startGatewayFromConfig(
   registry: CodecRegistry,
   config: GatewayConfig,
   options: { canonical?: CanonicalForm; logDestination?: NodeJS.WritableStream } = {},
-): Promise<Gateway> {
+): Promise<CliGateway> {
   const codecs = (config.codecs ?? registry.protocols()).map((p) => registry.get(p));
   const logger = pino(
     { name: 'crosstalk', level: config.log.level },
@@ -108,10 +120,12 @@ export async function startGatewayFromConfig(
       timeouts: config.timeouts,
       limits: config.limits,
       ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
+      ...(config.softTtl ? { softTtl: config.softTtl } : {}),
     });
     // The gateway does not own the DHT it was given: closing it releases the substrate too.
     const close = gateway.close.bind(gateway);
     return Object.assign(gateway, {
+      dhtNode: substrate.node,
       close: async () => {
         await close();
         await substrate.close();
@@ -123,13 +137,23 @@ export async function startGatewayFromConfig(
   }
 }
 
-export function describeGateway(gateway: Gateway, protocols: readonly string[]): string {
+export function describeGateway(gateway: CliGateway, protocols: readonly string[]): string {
   const { host, port } = gateway.socks;
+  const node = gateway.dhtNode;
   return [
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
     '',
+    // In full: a closed federation lists it in trustedGateways.
+    `  gateway id     ${gateway.id}`,
     `  SOCKS4 proxy   ${host}:${port}`,
-    `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
+    `  G2G endpoint   ${
+      gateway.g2g
+        ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)`
+        : node
+          ? `dialled by id over hyperdht (Noise), via the DHT node`
+          : JSON.stringify(gateway.contact)
+    }`,
+    ...(node ? [`  DHT node       ${node.host}:${node.port} (UDP)`] : []),
     gateway.metricsAddress
       ? `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`
       : '  metrics        off (--metrics host:port)',
@@ -177,7 +201,7 @@ export function describeStartFailure(error: unknown, config: GatewayConfig): str
 /** `crosstalk gateway`: runs until SIGINT/SIGTERM, then shuts down gracefully. */
 export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions, io: CliIo): Promise<number> {
   const config = await resolveGatewayConfig(o);
-  let running: Gateway;
+  let running: CliGateway;
   try {
     running = await startGatewayFromConfig(registry, config);
   } catch (error) {

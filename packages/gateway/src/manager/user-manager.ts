@@ -11,6 +11,8 @@ export class UserManager {
   refreshTimer: NodeJS.Timeout | undefined;
   /** Set once the online steps (publish, presence fetch, pending delivery) have run. */
   ready: Promise<void> = Promise.resolve();
+  /** Settles once the login's presence reached (or failed to reach) each foreign buddy. */
+  announced: Promise<void> = Promise.resolve();
 
   constructor(
     readonly address: Address,

@@ -41,7 +41,7 @@ import {
 } from './support/walkthrough.js';
 
 /**
- * Distributed mode with real processes: 20 hyperdht nodes in a process of their own, and one gateway
+ * Distributed mode with real processes: 36 hyperdht nodes in a process of their own, and one gateway
  * per network, each its own OS process started through the CLI (`crosstalk gateway --dht hyperdht
  * --bootstrap ...`). Every user goes through their network's gateway, so each pair's users are on
  * different gateways and everything between them crosses hyperdht: the directory, and G2G over
@@ -49,20 +49,28 @@ import {
  * in this process.
  *
  * In file order: the paper's walk-through for the first 6 ordered pairs; churn (a third of the DHT
- * nodes stop while buddy requests wait for offline users); the other 6 pairs on what is left; an
- * attacker on the DHT; every DHT node stopping and coming back; a gateway killed with SIGKILL.
+ * nodes stop while buddy requests wait for offline users, and the walk-through runs on what is left
+ * before they come back); the other 6 pairs; an attacker on the DHT; every DHT node stopping and
+ * coming back; a gateway killed with SIGKILL.
  *
  * The four gateways form a closed federation (`trustedGateways` lists their ids, known in advance
  * from seeded state files), as docs/operating.md advises for several gateways: in an open one, a
  * location record that a rogue signs for a user wins until the user's gateway republishes
  * (docs/ARCHITECTURE.md, "Who may say what").
  */
-const DHT_NODES = 20;
-/** Stopped for the churn test: a third of the nodes, one of them a bootstrap node (0, 1 and 2 are). */
-const CHURNED = [1, 4, 7, 10, 13, 16, 19];
 /**
- * The Yahoo users' gateway publishes its soft state with this lifetime (`--soft-ttl`), so that the
- * SIGKILL test sees its users go offline within seconds; the others keep the 60 s default.
+ * More than the 20 the issue asks for: hyperdht's queries wait for the 20 closest nodes to answer
+ * (its k), so with fewer than 20 live nodes left every query after churn would wait out the
+ * retries to the stopped ones (6 s and more), as no network of real size would.
+ */
+const DHT_NODES = 36;
+/** Stopped for the churn test: a third of the nodes, one of them a bootstrap node (0, 1 and 2 are). */
+const CHURNED = Array.from({ length: DHT_NODES / 3 }, (_, i) => 3 * i + 1);
+/**
+ * From the DHT-loss test on, the Yahoo users' gateway runs with this soft TTL (`--soft-ttl`), so
+ * that it notices a DHT gone within seconds and the SIGKILL test sees its users go offline within
+ * seconds; the walk-through and churn run on the 60 s default. A soft TTL must be well above what a
+ * publish takes: during churn that is several seconds, and records would lapse as they land.
  */
 const SHORT_SOFT_TTL = 4000;
 
@@ -71,25 +79,32 @@ const NETWORKS = [
     protocol: 'oscar',
     start: 'startOscarNetwork',
     names: ['aimasker', 'aimanswer', 'aimoffask', 'aimoffans'],
-    extra: ['aimchurn', 'aimvictim', 'aimkill', 'aimtalk'],
+    extra: ['aimchurn', 'aimchurned', 'aimchurnwalk', 'aimvictim', 'aimkill'],
   },
   {
     protocol: 'ymsg',
     start: 'startYmsgNetwork',
     names: ['yasker', 'yanswer', 'yoffask', 'yoffans'],
-    extra: ['ychurn', 'yreplay', 'ylocal', 'ykill'],
+    extra: ['ychurn', 'ychurned', 'ychurnwalk', 'yreplay', 'ylocal', 'ykill'],
   },
   {
     protocol: 'msnp',
     start: 'startMsnpNetwork',
     names: ['masker@hotmail.com', 'manswer@example.org', 'moffask@hotmail.com', 'moffans@example.org'],
-    extra: ['mchurn@hotmail.com', 'mreplay@hotmail.com', 'mlocal@hotmail.com', 'mkill@hotmail.com'],
+    extra: [
+      'mchurn@hotmail.com',
+      'mchurned@hotmail.com',
+      'mchurnwalk@hotmail.com',
+      'mreplay@hotmail.com',
+      'mlocal@hotmail.com',
+      'mkill@hotmail.com',
+    ],
   },
   {
     protocol: 'xmpp',
     start: 'startXmppNetwork',
     names: ['xasker', 'xanswer', 'xoffask', 'xoffans'],
-    extra: ['xchurn', 'xattack', 'xlocal', 'xkill', 'xtalk', 'xnew'],
+    extra: ['xchurn', 'xchurned', 'xchurnwalk', 'xattack', 'xlocal', 'xkill', 'xtalk', 'xnew'],
   },
 ] as const;
 
@@ -108,14 +123,14 @@ const started = Date.now();
 
 const stateFile = (p: Protocol) => join(dir, `${p}.state.json`);
 
-async function startGateway(p: Protocol): Promise<GatewayProcess> {
+async function startGateway(p: Protocol, softTtl?: number): Promise<GatewayProcess> {
   const g = await startGatewayProcess({
     name: `gw-${p}`,
     bootstrap: testnet.bootstrap,
     reader,
     stateFile: stateFile(p),
     config: { trustedGateways: [...identities.values()].map((i) => i.id) },
-    ...(p === 'ymsg' ? { softTtl: SHORT_SOFT_TTL } : {}),
+    ...(softTtl ? { softTtl } : {}),
   });
   gateways.set(p, g);
   return g;
@@ -196,40 +211,66 @@ function walkThroughPairs(list: typeof pairs) {
 walkThroughPairs(pairs.slice(0, 6));
 
 describe('churn: a third of the DHT nodes stop', () => {
-  it('buddy requests waiting for offline users survive it, and are accepted afterwards', async () => {
-    // Each network asks the next one's user, who is offline: four requests held in the DHT.
+  it('buddy requests held for offline users are all delivered after it, and the walk-through passes', async () => {
+    // After churn each DHT operation takes seconds: hyperdht waits out its requests to the stopped
+    // nodes, which the others keep naming for minutes.
+    const slow = { timeoutMs: 60_000 };
+    // Each network's user asks the next network's user, who is offline: four requests in the DHT.
     const ring: Protocol[] = ['oscar', 'ymsg', 'msnp', 'xmpp'];
-    const askers = ring.map((p) => user(p, byProtocol(p).extra[0]));
-    const answerers = ring.map((_, i) => askers[(i + 1) % ring.length]!);
-    const addresses = answerers.map((a) => a.user.address);
-    for (const a of askers) await online(a.user, a.gateway);
-    for (const a of askers) await offline(a.user, a.gateway);
-    for (const [i, a] of askers.entries()) {
-      await online(a.user, a.gateway);
-      const held = gatewayEvent(
-        a.gateway,
-        (e) => e.type === 'pending-held' && same(e.event.to, addresses[i]!),
-        `the request to ${formatAddress(addresses[i]!)} held`,
-      );
-      await a.user.addBuddy(addresses[i]!, 'through the churn?');
-      await held;
-      await offline(a.user, a.gateway);
-    }
+    const rounds = ring.map((p, i) => {
+      const next = ring[(i + 1) % ring.length]!;
+      return { asker: user(p, byProtocol(p).extra[0]), answerer: user(next, byProtocol(next).extra[1]) };
+    });
+    await Promise.all(
+      rounds.map(async ({ asker, answerer }) => {
+        await online(asker.user, asker.gateway);
+        const held = gatewayEvent(
+          asker.gateway,
+          (e) => e.type === 'pending-held' && same(e.event.to, answerer.user.address),
+          `the request to ${formatAddress(answerer.user.address)} held`,
+        );
+        await asker.user.addBuddy(answerer.user.address, 'through the churn?');
+        await held;
+        await offline(asker.user, asker.gateway);
+      }),
+    );
 
     await testnet.stop(CHURNED);
-
-    for (const [i, answerer] of answerers.entries()) {
-      const asker = askers[i]!;
-      await online(asker.user, asker.gateway);
-      await online(answerer.user, answerer.gateway);
-      await answerer.user.nextBuddyRequest(asker.user.address, 20_000);
-      await answerer.user.answerBuddyRequest(asker.user.address, true);
-      expect(await asker.user.nextBuddyResponse(answerer.user.address, 20_000)).toEqual({ accepted: true });
-      await imBothWays(asker.user, answerer.user);
-      await offline(asker.user, asker.gateway);
-      await offline(answerer.user, answerer.gateway);
+    try {
+      await Promise.all(
+        rounds.map(async ({ asker, answerer }) => {
+          await online(asker.user, asker.gateway, slow);
+          await online(answerer.user, answerer.gateway, slow);
+          expect(await answerer.user.nextBuddyRequest(asker.user.address, slow.timeoutMs)).toEqual(
+            seen(asker, answerer, 'through the churn?'),
+          );
+          await answerer.user.answerBuddyRequest(asker.user.address, true);
+          expect(await asker.user.nextBuddyResponse(answerer.user.address, slow.timeoutMs)).toEqual({
+            accepted: true,
+          });
+          await imBothWays(asker.user, answerer.user, slow);
+          await offline(asker.user, asker.gateway, slow);
+          await offline(answerer.user, answerer.gateway, slow);
+        }),
+      );
+      // The walk-through on what is left, two pairs at once, between all four gateways.
+      await Promise.all([
+        walkThrough(
+          user('oscar', byProtocol('oscar').extra[2]),
+          user('xmpp', byProtocol('xmpp').extra[2]),
+          slow,
+        ),
+        walkThrough(
+          user('msnp', byProtocol('msnp').extra[2]),
+          user('ymsg', byProtocol('ymsg').extra[2]),
+          slow,
+        ),
+      ]);
+    } finally {
+      // Back on the same ports (the same node ids), so the tests after this one run at full speed.
+      await testnet.start(CHURNED);
     }
-  }, 180_000);
+  }, 300_000);
 });
 
 walkThroughPairs(pairs.slice(6));
@@ -345,6 +386,13 @@ describe('an attacker on the DHT gets nothing delivered', () => {
 });
 
 describe('every DHT node stops, then comes back', () => {
+  beforeAll(async () => {
+    // Restarted (gracefully, same state file, same id) with the short soft TTL, for this test and the next.
+    expect(await gateways.get('ymsg')!.stop()).toBe(0);
+    const g = await startGateway('ymsg', SHORT_SOFT_TTL);
+    expect(g.id).toBe(identities.get('ymsg')!.id);
+  }, 60_000);
+
   it('the gateway keeps serving its local users, and republishes its records when the DHT is back', async () => {
     // Two users of one gateway (the Yahoo one) on different protocols, buddies of each other.
     const yahoo = user('ymsg', 'ylocal');
@@ -362,7 +410,7 @@ describe('every DHT node stops, then comes back', () => {
     const noticed = g.nextLog(
       (l) => l.msg === 'could not publish to the directory; retrying',
       'a failed publish',
-      30_000,
+      60_000,
     );
     await testnet.stop(testnet.nodes.map((_, i) => i));
     await noticed;
@@ -374,9 +422,9 @@ describe('every DHT node stops, then comes back', () => {
     expect(await msn.user.nextPresence(yahoo.user.address, 'away')).toBe('away');
     await yahoo.user.setPresence('online');
     expect(await msn.user.nextPresence(yahoo.user.address, 'online')).toBe('online');
-    const gone = gatewayEvent(g, (e) => e.type === 'offline' && same(e.user, msn.user.address), 'logout');
+    // The logout reaches its buddy here at once (withdrawing its records waits for the DHT).
     await msn.user.logout();
-    await gone;
+    expect(await yahoo.user.nextPresence(msn.user.address, 'offline')).toBe('offline');
     const back = gatewayEvent(g, (e) => e.type === 'verified' && same(e.user, msn.user.address), 'login');
     await msn.user.login();
     await back;
@@ -384,29 +432,32 @@ describe('every DHT node stops, then comes back', () => {
     await imBothWays(msn.user, yahoo.user);
 
     await testnet.start(testnet.nodes.map((_, i) => i));
-    // The bound the issue asks for: the gateway retries a failed publish with a backoff capped at a
-    // third of its soft TTL (1.3 s here), and a republish takes well under a second on loopback;
-    // 30 s leaves room for a loaded 2-core CI machine.
-    const bound = 30_000;
+    // The bound the issue asks for. The gateway retries a failed publish with a backoff capped at a
+    // third of its soft TTL (1.3 s here), and a republish takes about a second; but an attempt begun
+    // while every node was down fails only after hyperdht's request timeouts and retries (15 to
+    // 20 s here), so records are back within about 25 s. 60 s leaves room for a loaded CI machine.
+    const bound = 60_000;
     const directory = reader.directory;
     await until(
       async () => {
-        const [l1, l2, home, pending, caps] = await Promise.all([
+        const [l1, l2, home, pending, caps, reachable] = await Promise.all([
           directory.lookupLocation(yahoo.user.address),
           directory.lookupLocation(msn.user.address),
           directory.lookupHome(yahoo.user.address),
           directory.pendingFor(away.user.address),
           directory.capabilities('ymsg>canonical'),
+          reader.reachable(g.id),
         ]).catch(() => []);
         return (
           l1?.gateway === g.id &&
           l2?.gateway === g.id &&
           home?.gateway === g.id &&
           (pending ?? []).some((p) => same(p.request.from, yahoo.user.address)) &&
-          (caps ?? []).some((c) => c.publisher === g.id)
+          (caps ?? []).some((c) => c.publisher === g.id) &&
+          reachable === true
         );
       },
-      "the gateway's records back in the DHT",
+      "the gateway's records back in the DHT, and the gateway reachable by its key",
       bound,
     );
     // And it is reachable again: the held request reaches its user on another gateway, the answer
@@ -455,7 +506,7 @@ describe('a gateway killed with SIGKILL', () => {
     expect(Date.now() - killedAt).toBeLessThan(SHORT_SOFT_TTL + 5_000);
     await victim.user.disconnect();
 
-    const restarted = await startGateway('ymsg');
+    const restarted = await startGateway('ymsg', SHORT_SOFT_TTL);
     expect(restarted.id).toBe(gKilled.id);
     const back = user('ymsg', 'ykill');
     await online(back.user, restarted);

@@ -568,15 +568,19 @@ class GatewayEngine implements Gateway {
     await this.#store.update((s) => {
       s.users[m.key] = { foreignBuddies: [], ...s.users[m.key], home: since };
     });
-    // Without the DHT the user is still served here (their own server, buddies on this gateway);
-    // what could not be published is retried, and republished once the DHT answers again.
-    await this.#publishUser(m, since);
+    // Nothing below holds the login up: the user is served here at once (their own server, buddies
+    // on this gateway) while the DHT work goes on. Without the DHT, what could not be published is
+    // retried, and republished once the DHT answers again.
+    const published = this.#publishUser(m, since);
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
     const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
     const first = setTimeout(
       () => {
-        const republish = () => void this.#publishUser(m);
+        const republish = () => {
+          // One at a time: without the DHT an attempt takes a while to fail.
+          if (!m.publishing) m.publishing = this.#publishUser(m).finally(() => (m.publishing = undefined));
+        };
         republish();
         m.refreshTimer = setInterval(republish, refresh);
         m.refreshTimer.unref();
@@ -585,23 +589,33 @@ class GatewayEngine implements Gateway {
     );
     first.unref();
     m.refreshTimer = first;
-    // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from us.
-    // Not awaited here: a buddy's gateway may be waiting for this user's `ready` to deliver to them,
-    // while its own user's login waits for ours in the same way (two users logging in together).
-    m.announced = this.#tellBuddies(m, m.presence);
-    this.#track(m.announced);
-    try {
-      for (const buddy of this.foreignBuddies(m.address)) {
-        if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
-        const presence = await this.directory.lookupPresence(buddy.address);
-        if (presence) this.#deliverTo(m, { ...presence, to: m.address });
-      }
-      await this.#deliverPending(m);
-    } catch (error) {
-      // The DHT did not answer: buddies' presence arrives as they change it; held requests wait
-      // for the next login.
-      this.#log.warn({ user: formatAddress(m.address), err: error }, 'could not read the directory at login');
-    }
+    // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from
+    // us: on this gateway at once, elsewhere once the location their gateways check it against is
+    // published. Not awaited by `ready`: a buddy's gateway may be waiting for its own user's
+    // `ready` to deliver this, while that user's login waits for ours (two users logging in together).
+    m.toldHere = this.#tellBuddies(m, m.presence, 'here');
+    m.toldElsewhere = published.then(() => this.#tellBuddies(m, m.presence, 'elsewhere'));
+    this.#track(m.toldHere);
+    this.#track(m.toldElsewhere);
+    this.#track(
+      published.then(async () => {
+        try {
+          for (const buddy of this.foreignBuddies(m.address)) {
+            if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
+            const presence = await this.directory.lookupPresence(buddy.address);
+            if (presence) this.#deliverTo(m, { ...presence, to: m.address });
+          }
+          await this.#deliverPending(m);
+        } catch (error) {
+          // The DHT did not answer: buddies' presence arrives as they change it; held requests
+          // wait for the next login.
+          this.#log.warn(
+            { user: formatAddress(m.address), err: error },
+            'could not read the directory at login',
+          );
+        }
+      }),
+    );
   }
 
   /** Publishes a user's location and presence (and, at login, their home record); a failure is retried. */
@@ -663,6 +677,8 @@ class GatewayEngine implements Gateway {
     }
     this.#retry.failing = false;
     this.#retry.delay = RETRY_FIRST_MS;
+    // Peers must find this gateway again too, not only its records.
+    this.#node.reannounce();
     this.#log.info('republished to the directory after a failure');
   }
 
@@ -677,11 +693,16 @@ class GatewayEngine implements Gateway {
       if (watch.users.size === 0) this.#unwatch(key);
     }
     await m.ready;
-    // Its "online" reached its buddies before its "offline" does.
-    await m.announced;
-    await this.directory.withdrawLocation(m.address).catch(() => {});
-    await this.directory.withdrawPresence(m.address).catch(() => {});
-    await this.#tellBuddies(m, { kind: 'presence', from: m.address, status: 'offline' });
+    const offline: PresenceEvent = { kind: 'presence', from: m.address, status: 'offline' };
+    // Each buddy hears "online" before "offline"; those here at once, whatever the DHT does.
+    await m.toldHere;
+    await this.#tellBuddies(m, offline, 'here');
+    await m.toldElsewhere;
+    await Promise.all([
+      this.directory.withdrawLocation(m.address).catch(() => {}),
+      this.directory.withdrawPresence(m.address).catch(() => {}),
+    ]);
+    await this.#tellBuddies(m, offline, 'elsewhere');
     this.#emit({ type: 'offline', user: m.address });
     this.#log.info({ user: formatAddress(m.address) }, 'user offline');
   }
@@ -763,9 +784,15 @@ class GatewayEngine implements Gateway {
   }
 
   /** Sends a presence to every foreign buddy who may see it (subscription from/both). */
-  async #tellBuddies(m: UserManager, presence: PresenceEvent): Promise<void> {
+  async #tellBuddies(
+    m: UserManager,
+    presence: PresenceEvent,
+    where: 'here' | 'elsewhere' | 'everywhere' = 'everywhere',
+  ): Promise<void> {
     const buddies = this.foreignBuddies(m.address).filter(
-      (b) => b.subscription === 'from' || b.subscription === 'both',
+      (b) =>
+        (b.subscription === 'from' || b.subscription === 'both') &&
+        (where === 'everywhere' || this.#managers.has(addressKey(b.address)) === (where === 'here')),
     );
     await Promise.all(buddies.map((b) => this.#route(m, { ...presence, to: b.address }).catch(() => {})));
   }

@@ -10,8 +10,9 @@ import {
   type GatewayEvent,
   type GatewayIdentity,
   generateIdentity,
+  identityKeyPair,
 } from '@crosstalk/gateway';
-import { HyperDhtStore, type NodeAddress } from '@crosstalk/network-hyperdht';
+import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
 import { LineSplitter } from '../../src/io.js';
 import type { GatewayView } from './gateway.js';
 
@@ -90,6 +91,8 @@ export const hostPorts = (nodes: readonly NodeAddress[]) => nodes.map((n) => `${
 
 export interface DirectoryReader {
   readonly directory: Directory;
+  /** Whether gateway `id` can be dialled by its key now (its listener is announced on the DHT). */
+  reachable(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -97,9 +100,22 @@ export interface DirectoryReader {
 export async function directoryReader(bootstrap: readonly NodeAddress[]): Promise<DirectoryReader> {
   const store = new HyperDhtStore({ bootstrap: [...bootstrap] });
   await store.ready();
+  const identity = generateIdentity();
+  const probe = new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) });
   return {
-    directory: new Directory({ dht: store, identity: generateIdentity() }),
-    close: () => store.close(),
+    directory: new Directory({ dht: store, identity }),
+    async reachable(id) {
+      try {
+        (await probe.connect(id, { transport: 'hyperdht' })).destroy();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await probe.close();
+      await store.close();
+    },
   };
 }
 

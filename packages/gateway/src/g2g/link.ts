@@ -282,6 +282,11 @@ export class G2gNode {
     return this.#contact;
   }
 
+  /** After a DHT outage: the transport makes this end findable again, if it needs to. */
+  reannounce(): void {
+    this.#transport.reannounce?.();
+  }
+
   /** Where the transport accepts TCP connections, if it does (a wildcard stays a wildcard). */
   get boundAddress(): { address: string; port: number } | undefined {
     return this.#transport.boundAddress?.();

@@ -237,8 +237,10 @@ describe('churn: a third of the DHT nodes stop', () => {
 
     await testnet.stop(CHURNED);
     try {
-      await Promise.all(
-        rounds.map(async ({ asker, answerer }) => {
+      // The held requests, and the walk-through on what is left (two pairs between all four
+      // gateways), all at once.
+      await Promise.all([
+        ...rounds.map(async ({ asker, answerer }) => {
           await online(asker.user, asker.gateway, slow);
           await online(answerer.user, answerer.gateway, slow);
           expect(await answerer.user.nextBuddyRequest(asker.user.address, slow.timeoutMs)).toEqual(
@@ -252,9 +254,6 @@ describe('churn: a third of the DHT nodes stop', () => {
           await offline(asker.user, asker.gateway, slow);
           await offline(answerer.user, answerer.gateway, slow);
         }),
-      );
-      // The walk-through on what is left, two pairs at once, between all four gateways.
-      await Promise.all([
         walkThrough(
           user('oscar', byProtocol('oscar').extra[2]),
           user('xmpp', byProtocol('xmpp').extra[2]),

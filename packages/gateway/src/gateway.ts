@@ -677,8 +677,10 @@ class GatewayEngine implements Gateway {
     }
     this.#retry.failing = false;
     this.#retry.delay = RETRY_FIRST_MS;
-    // Peers must find this gateway again too, not only its records.
+    // Peers must find this gateway again too, not only its records; and buddies elsewhere may have
+    // been shown these users offline meanwhile (their location lapsed): they hear them again.
     this.#node.reannounce();
+    for (const m of [...this.#managers.values()]) this.#track(this.#tellBuddies(m, m.presence, 'elsewhere'));
     this.#log.info('republished to the directory after a failure');
   }
 
@@ -698,11 +700,14 @@ class GatewayEngine implements Gateway {
     await m.toldHere;
     await this.#tellBuddies(m, offline, 'here');
     await m.toldElsewhere;
-    await Promise.all([
-      this.directory.withdrawLocation(m.address).catch(() => {}),
-      this.directory.withdrawPresence(m.address).catch(() => {}),
-    ]);
-    await this.#tellBuddies(m, offline, 'elsewhere');
+    // Logged in again meanwhile (a slow DHT): the new login's records are not ours to withdraw.
+    if (!this.#managers.has(m.key)) {
+      await Promise.all([
+        this.directory.withdrawLocation(m.address).catch(() => {}),
+        this.directory.withdrawPresence(m.address).catch(() => {}),
+      ]);
+      await this.#tellBuddies(m, offline, 'elsewhere');
+    }
     this.#emit({ type: 'offline', user: m.address });
     this.#log.info({ user: formatAddress(m.address) }, 'user offline');
   }

@@ -1,19 +1,23 @@
 /**
- * The benchmark's gateway process: two gateways sharing one in-memory DHT, with every codec and
- * the XMPP stanza form on G2G, as `crosstalk gateway` runs them. Reports its own CPU and memory,
- * and how many events the gateways translated, when asked.
+ * The benchmark's gateway process: two gateways with every codec and the XMPP stanza form on G2G,
+ * as `crosstalk gateway` runs them, either embedded (one in-memory DHT, G2G over TCP with Noise)
+ * or distributed (each gateway on a hyperdht node of its own, joined to the DHT process's network:
+ * the directory on hyperdht, G2G over hyperdht's streams). Reports its own CPU and memory, and how
+ * many events the gateways translated, when asked.
  */
 
 import { Session } from 'node:inspector';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
-import { MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway } from '@crosstalk/gateway';
+import { type Dht, MemoryDht } from '@crosstalk/core';
+import { createGateway, type Gateway, identityKeyPair } from '@crosstalk/gateway';
+import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
 import { exitWithParent } from './ipc.js';
 import { loopWatch } from './loop-watch.js';
 
 const watch = loopWatch();
 
 const gateways: Gateway[] = [];
+const stores: HyperDhtStore[] = [];
 // CPU profile of the measurement window only (not start-up), via the inspector's Profiler.
 const inspector = new Session();
 inspector.connect();
@@ -30,57 +34,80 @@ async function total(counter: (g: Gateway) => { get(): Promise<{ values: { value
 }
 
 exitWithParent();
-process.on('message', async (m: { type: string; count?: number; file?: string }) => {
-  try {
-    if (m.type === 'start') {
-      const dht = new MemoryDht();
-      for (let i = 0; i < (m.count ?? 2); i++) {
-        gateways.push(
-          await createGateway({
-            codecs: builtInCodecs(),
-            canonical: canonicalForm(),
-            dht,
-            socks: { host: '127.0.0.1', port: 0 },
-            logger: false,
-            maxBacklog: 8 * 1024 * 1024,
-            // The load process's thousands of users all connect from 127.0.0.1.
-            limits: {
-              socksConnections: Number.POSITIVE_INFINITY,
-              socksConnectionsPerSource: Number.POSITIVE_INFINITY,
-            },
-          }),
-        );
+/** The directory and G2G transport of one gateway: shared memory, or a hyperdht node of its own. */
+async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAddress[] | undefined) {
+  if (g2g === 'tcp') return { dht: shared };
+  const store = new HyperDhtStore({ bootstrap: bootstrap ?? [] });
+  await store.ready();
+  stores.push(store);
+  return {
+    dht: store,
+    transport: (identity: Parameters<typeof identityKeyPair>[0]) =>
+      new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+  };
+}
+
+process.on(
+  'message',
+  async (m: {
+    type: string;
+    count?: number;
+    file?: string;
+    g2g?: 'tcp' | 'hyperdht';
+    bootstrap?: NodeAddress[];
+  }) => {
+    try {
+      if (m.type === 'start') {
+        const shared = new MemoryDht();
+        for (let i = 0; i < (m.count ?? 2); i++) {
+          gateways.push(
+            await createGateway({
+              codecs: builtInCodecs(),
+              canonical: canonicalForm(),
+              ...(await substrate(m.g2g ?? 'tcp', shared, m.bootstrap)),
+              socks: { host: '127.0.0.1', port: 0 },
+              logger: false,
+              maxBacklog: 8 * 1024 * 1024,
+              // The load process's thousands of users all connect from 127.0.0.1.
+              limits: {
+                socksConnections: Number.POSITIVE_INFINITY,
+                socksConnectionsPerSource: Number.POSITIVE_INFINITY,
+              },
+            }),
+          );
+        }
+        process.send!({ type: 'started', socks: gateways.map((g) => g.socks), pid: process.pid });
+      } else if (m.type === 'stats') {
+        const cpu = process.cpuUsage();
+        process.send!({
+          type: 'stats',
+          cpuMicros: cpu.user + cpu.system,
+          translated: await total((g) => g.metrics.translated),
+          verified: await total((g) => g.metrics.verifiedRecords),
+          acceptErrors: await total((g) => g.metrics.acceptErrors),
+          users: gateways.reduce((n, g) => n + g.users().length, 0),
+        });
+      } else if (m.type === 'watch-start') {
+        watch.start();
+        process.send!({ type: 'watching' });
+      } else if (m.type === 'watch-stop') {
+        process.send!({ type: 'watched', loop: watch.stop() });
+      } else if (m.type === 'profile-start') {
+        await post('Profiler.enable');
+        await post('Profiler.start');
+        process.send!({ type: 'profiling' });
+      } else if (m.type === 'profile-stop') {
+        // Sent to run.ts to write: a saturated gateway may have no file descriptor left to open one.
+        const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+        process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
+      } else if (m.type === 'stop') {
+        for (const g of gateways.splice(0)) await g.close();
+        for (const store of stores.splice(0)) await store.close();
+        process.send!({ type: 'stopped' });
+        process.exit(0);
       }
-      process.send!({ type: 'started', socks: gateways.map((g) => g.socks), pid: process.pid });
-    } else if (m.type === 'stats') {
-      const cpu = process.cpuUsage();
-      process.send!({
-        type: 'stats',
-        cpuMicros: cpu.user + cpu.system,
-        translated: await total((g) => g.metrics.translated),
-        verified: await total((g) => g.metrics.verifiedRecords),
-        acceptErrors: await total((g) => g.metrics.acceptErrors),
-        users: gateways.reduce((n, g) => n + g.users().length, 0),
-      });
-    } else if (m.type === 'watch-start') {
-      watch.start();
-      process.send!({ type: 'watching' });
-    } else if (m.type === 'watch-stop') {
-      process.send!({ type: 'watched', loop: watch.stop() });
-    } else if (m.type === 'profile-start') {
-      await post('Profiler.enable');
-      await post('Profiler.start');
-      process.send!({ type: 'profiling' });
-    } else if (m.type === 'profile-stop') {
-      // Sent to run.ts to write: a saturated gateway may have no file descriptor left to open one.
-      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-      process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
-    } else if (m.type === 'stop') {
-      for (const g of gateways.splice(0)) await g.close();
-      process.send!({ type: 'stopped' });
-      process.exit(0);
+    } catch (error) {
+      process.send!({ type: 'error', message: error instanceof Error ? error.stack : String(error) });
     }
-  } catch (error) {
-    process.send!({ type: 'error', message: error instanceof Error ? error.stack : String(error) });
-  }
-});
+  },
+);

@@ -9,7 +9,13 @@
  *   4. saturation: more clients through the gateways until p99 added delay passes 10 ms or a
  *      message is lost, with a CPU profile of the gateway process at the last step.
  *
- *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400] [--protocols oscar,ymsg,msnp,xmpp] [--quick] [--pin]
+ *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
+ *                    [--g2g tcp|hyperdht|both] [--quick] [--pin]
+ *
+ * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
+ * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
+ * both: the latency matrix is measured for each, side by side, in one run (dante and saturation
+ * run on the first). --steps none skips saturation.
  *
  * --pin: the proxy under test (our gateway process, or dante) runs alone on CPU 1 and everything
  * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
@@ -48,9 +54,12 @@ function pinTo(pid: number, cpu: number): void {
 const protocols = arg('protocols', 'oscar,ymsg,msnp,xmpp').split(',') as Protocol[];
 const clients = Number(arg('clients', quick ? '40' : '520'));
 const windowMs = Number(arg('window', quick ? '5' : '20')) * 1000;
-const steps = arg('steps', quick ? '80' : '520,2080,5200,10400')
-  .split(',')
-  .map(Number);
+const stepsArg = arg('steps', quick ? '80' : '520,2080,5200,10400');
+const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
+type G2gMode = 'tcp' | 'hyperdht';
+const g2gArg = arg('g2g', 'tcp');
+const g2gModes: G2gMode[] =
+  g2gArg === 'both' ? ['tcp', 'hyperdht'] : g2gArg === 'hyperdht' ? ['hyperdht'] : ['tcp'];
 const here = fileURLToPath(new URL('.', import.meta.url));
 const resultsDir = join(here, '..', 'results');
 const command = `npm run bench -- ${argv.join(' ')}`.trim();
@@ -64,7 +73,9 @@ const command = `npm run bench -- ${argv.join(' ')}`.trim();
 const buildDir = join(here, '..', '.build');
 function bundleChildren(): void {
   buildSync({
-    entryPoints: ['load-process.ts', 'servers-process.ts', 'gateway-process.ts'].map((f) => join(here, f)),
+    entryPoints: ['load-process.ts', 'servers-process.ts', 'gateway-process.ts', 'dht-process.ts'].map((f) =>
+      join(here, f),
+    ),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -333,14 +344,37 @@ function matrix(pairs: PairStats[], direct: Map<Protocol, Summary>): PairRow[] {
     );
 }
 
-async function gatewayRun(servers: Servers, perProtocol: number, label: string, profile = false) {
+/** The hyperdht network the distributed gateways join (started once, for every run that needs it). */
+let dhtNetwork: { proc: ChildProcess; bootstrap: { host: string; port: number }[] } | undefined;
+
+async function hyperdhtNetwork() {
+  if (!dhtNetwork) {
+    const proc = child('dht-process.ts');
+    const { bootstrap } = await request<{ bootstrap: { host: string; port: number }[] }>(
+      proc,
+      { type: 'start', size: 20 },
+      'started',
+    );
+    dhtNetwork = { proc, bootstrap };
+  }
+  return dhtNetwork;
+}
+
+async function gatewayRun(
+  servers: Servers,
+  perProtocol: number,
+  label: string,
+  profile = false,
+  g2g: G2gMode = g2gModes[0]!,
+) {
   const profileDir = join(resultsDir, 'profile');
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
+  const dht = g2g === 'hyperdht' ? await hyperdhtNetwork() : undefined;
   const proc = child('gateway-process.ts');
   const { socks, pid } = await request<{ socks: { host: string; port: number }[]; pid: number }>(
     proc,
-    { type: 'start', count: 2 },
+    { type: 'start', count: 2, g2g, ...(dht ? { bootstrap: dht.bootstrap } : {}) },
     'started',
   );
   pinTo(pid, 1);
@@ -350,7 +384,9 @@ async function gatewayRun(servers: Servers, perProtocol: number, label: string, 
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
-  const loadPromise = runLoad(plan, label, { servers: servers.proc, gateways: proc }, (edge) => {
+  const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
+  if (dht) watched.dht = dht.proc;
+  const loadPromise = runLoad(plan, label, watched, (edge) => {
     const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
     sample.catch(() => {}); // awaited below, after the load: a failure is reported there
     if (edge === 'start') before = sample;
@@ -428,6 +464,38 @@ function hottest(dir: string, count = 8): { name: string; share: number }[] {
     .map(([name, n]) => ({ name, share: n / Math.max(busy, 1) }));
 }
 
+/** With more than one G2G transport: each pair's added delay under each, side by side. */
+function transportsSection(
+  rowsByMode: Map<G2gMode, PairRow[]>,
+  byMode: Map<G2gMode, Awaited<ReturnType<typeof gatewayRun>>>,
+  direct: Map<Protocol, Summary>,
+): string[] {
+  if (rowsByMode.size < 2) return [];
+  const modes = [...rowsByMode.keys()];
+  const first = rowsByMode.get(modes[0]!)!;
+  const cell = (r: PairRow | undefined) =>
+    r ? `${r.lost} | ${ms(r.added.mean)} | ${ms(r.added.p50)} | ${ms(r.added.p99)}` : '– | – | – | –';
+  return [
+    '### G2G over each transport, side by side',
+    '',
+    `| sender → receiver | ${modes.map((m) => `${m}: lost | mean added (ms) | p50 | p99`).join(' | ')} |`,
+    `|---|${modes.map(() => '---:|---:|---:|---:').join('|')}|`,
+    ...first.map(
+      (r) =>
+        `| ${r.from} → ${r.to} | ${modes
+          .map((m) => cell(rowsByMode.get(m)!.find((x) => x.from === r.from && x.to === r.to)))
+          .join(' | ')} |`,
+    ),
+    '',
+    ...modes.map((m) => {
+      const run = byMode.get(m)!;
+      const all = summarize(addedDelays(run.result.pairs, direct));
+      return `${m}: added delay over all pairs mean ${ms(all.mean)} ms, p50 ${ms(all.p50)}, p99 ${ms(all.p99)}, p99.9 ${ms(all.p999)}; gateway process ${fmt(run.cpuPerMessage)} µs CPU per translated message, ${run.verifiedPerMessage.toFixed(3)} directory signature checks per message.`;
+    }),
+    '',
+  ];
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -454,9 +522,24 @@ async function main() {
         summarize(direct.pairs.filter((x) => x.from === p).flatMap((x) => x.latencies)),
       );
     }
-    // 2. gateways: mixed networks (the latency matrix)
-    const enterprise = await gatewayRun(servers, perProtocol, 'gateways');
+    // 2. gateways: mixed networks (the latency matrix), for each G2G transport asked for
+    const byMode = new Map<G2gMode, Awaited<ReturnType<typeof gatewayRun>>>();
+    for (const mode of g2gModes)
+      byMode.set(
+        mode,
+        await gatewayRun(
+          servers,
+          perProtocol,
+          g2gModes.length > 1 ? `gateways (${mode})` : 'gateways',
+          false,
+          mode,
+        ),
+      );
+    const enterprise = byMode.get(g2gModes[0]!)!;
     const rows = matrix(enterprise.result.pairs, directByProtocol);
+    const rowsByMode = new Map(
+      [...byMode].map(([mode, run]) => [mode, matrix(run.result.pairs, directByProtocol)]),
+    );
     // 3. dante: the same same-network load through a relay that translates nothing
     const dante = await startDante();
     let danteBefore: Promise<number> | undefined;
@@ -555,6 +638,19 @@ async function main() {
       clients,
       protocols,
       windowMs,
+      g2g: g2gModes,
+      transports: Object.fromEntries(
+        [...byMode].map(([mode, run]) => [
+          mode,
+          {
+            matrix: rowsByMode.get(mode),
+            cpuPerTranslatedMessageMicros: run.cpuPerMessage,
+            directoryVerificationsPerMessage: run.verifiedPerMessage,
+            added: summarize(addedDelays(run.result.pairs, directByProtocol)),
+            loops: run.result.loops,
+          },
+        ]),
+      ),
       direct: Object.fromEntries(directByProtocol),
       matrix: rows,
       cpuPerTranslatedMessageMicros: enterprise.cpuPerMessage,
@@ -593,6 +689,7 @@ async function main() {
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
       `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), one 150-character IM per second each; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
+      `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',
       '| sender → receiver | sent | lost | mean added (ms) | p50 | p99 | p99.9 | p99 through − p99 direct |',
@@ -604,6 +701,7 @@ async function main() {
       '',
       "The target is checked against the p99 column (each message's latency minus the direct run's mean), which carries the machine's own tail: a gateway that added nothing would show the direct run's p99 minus its mean there. The last column compares the two runs' 99th percentiles instead: how far the gateways move the tail.",
       '',
+      ...transportsSection(rowsByMode, byMode, directByProtocol),
       `Direct latency (baseline): ${protocols.map((p) => `${p} ${ms(directByProtocol.get(p)!.mean)} ms mean, p99 ${ms(directByProtocol.get(p)!.p99)}`).join('; ')}.`,
       `Target "p99 added ≤ 2 ms for every pair, 0 lost": ${okPairs}/${rows.length} pairs meet it.`,
       '',
@@ -657,6 +755,10 @@ async function main() {
     publish(lines.join('\n'));
   } finally {
     await servers.stop();
+    if (dhtNetwork)
+      await request(dhtNetwork.proc, { type: 'stop' }, 'stopped', 60_000).catch(() =>
+        dhtNetwork?.proc.kill(),
+      );
   }
 }
 

@@ -178,6 +178,7 @@ export function createProgram(
       'run a plugin: location or music (repeatable)',
       (name: string, list: string[] = []) => [...list, name],
     )
+    .option('--soft-ttl <ms>', 'lifetime of location and presence records (default 60000)')
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +

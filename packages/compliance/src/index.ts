@@ -1,6 +1,7 @@
 export * from './arbitraries/events.js';
 export { capturePath } from './capture/captures.js';
 export { type CapturedStream, tcpStreamsFromPcap } from './capture/tcp-streams.js';
+export { type CapturedDatagram, udpDatagramsFromPcap } from './capture/udp-datagrams.js';
 export {
   type Check,
   type CheckFailure,

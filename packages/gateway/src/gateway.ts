@@ -201,6 +201,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 }
 
 const LOCATION_CACHE_MS = 30_000;
+/** The first retry of a failed publish, ms (then doubling, up to a third of the soft TTL). */
+const RETRY_FIRST_MS = 1000;
+/** How long after a watched buddy's location record lapses the gateway looks again, ms. */
+const WATCH_MARGIN_MS = 50;
 
 const itemToJson = (item: RosterItem): RosterItemJson => ({ ...item, address: formatAddress(item.address) });
 
@@ -291,6 +295,8 @@ class GatewayEngine implements Gateway {
       // A start that fails half way (a port taken) must not leave listeners open: the process
       // would never exit. Close whatever was opened, then report the first failure.
       clearInterval(this.#hardRefresh);
+      clearInterval(this.#capabilityRefresh);
+      clearTimeout(this.#retry.timer);
       await this.#front?.close().catch(() => {});
       await this.#node?.close().catch(() => {});
       await this.metrics.close().catch(() => {});
@@ -435,8 +441,14 @@ class GatewayEngine implements Gateway {
         () => this.#status.status({ id: this.id, socks: this.socks, g2g: this.g2g, contact: this.contact }),
       );
     own.add(() => this.metrics.boundAddress);
-    await this.#republishHardState();
-    await this.#advertiseCapabilities();
+    // A DHT that does not answer yet does not stop the gateway: what fails is retried.
+    await this.#republishHardState().catch((error) => this.#publishFailed(error));
+    await this.#advertiseCapabilities().catch((error) => this.#publishFailed(error));
+    this.#capabilityRefresh = setInterval(
+      () => void this.#advertiseCapabilities().catch((error) => this.#publishFailed(error)),
+      Math.max(1000, Math.floor(this.directory.capabilityTtl / 3)),
+    );
+    this.#capabilityRefresh.unref();
     this.#log.info(
       { id: this.id, socks: this.socks, g2g: this.contact, codecs: this.#registry.protocols() },
       'gateway started',
@@ -448,6 +460,9 @@ class GatewayEngine implements Gateway {
     this.#closing = true;
     clearInterval(this.#hardRefresh);
     this.#plugins.close();
+    clearInterval(this.#capabilityRefresh);
+    clearTimeout(this.#retry.timer);
+    for (const key of [...this.#watches.keys()]) this.#unwatch(key);
     await this.#front.close();
     for (const c of [...this.#connections]) c.close('gateway shutting down');
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -491,6 +506,9 @@ class GatewayEngine implements Gateway {
 
   #emit(event: GatewayEvent): void {
     for (const l of this.#listeners) l(event);
+    // What observers see, for an operator reading the log (and tests driving a gateway process).
+    if (event.type !== 'session' && this.#log.isLevelEnabled('debug'))
+      this.#log.debug({ gatewayEvent: gatewayEventToJson(event) }, 'gateway event');
   }
 
   // ------------------------------------------------------------------ sessions
@@ -659,20 +677,21 @@ class GatewayEngine implements Gateway {
 
   async #online(m: UserManager): Promise<void> {
     const since = this.#now();
-    await this.directory.publishLocation(m.address, this.contact);
-    await this.directory.publishHome(m.address, since);
     await this.#store.update((s) => {
       s.users[m.key] = { foreignBuddies: [], ...s.users[m.key], home: since };
     });
-    await this.directory.publishPresence(m.presence);
+    // Nothing below holds the login up: the user is served here at once (their own server, buddies
+    // on this gateway) while the DHT work goes on. Without the DHT, what could not be published is
+    // retried, and republished once the DHT answers again.
+    const published = this.#publishUser(m, since);
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
     const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
     const first = setTimeout(
       () => {
         const republish = () => {
-          this.directory.publishLocation(m.address, this.contact).catch(() => {});
-          this.directory.publishPresence(m.presence).catch(() => {});
+          // One at a time: without the DHT an attempt takes a while to fail.
+          if (!m.publishing) m.publishing = this.#publishUser(m).finally(() => (m.publishing = undefined));
         };
         republish();
         m.refreshTimer = setInterval(republish, refresh);
@@ -682,14 +701,99 @@ class GatewayEngine implements Gateway {
     );
     first.unref();
     m.refreshTimer = first;
-    // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from us.
-    await this.#tellBuddies(m, m.presence);
-    for (const buddy of this.foreignBuddies(m.address)) {
-      if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
-      const presence = await this.directory.lookupPresence(buddy.address);
-      if (presence) this.#deliverTo(m, { ...presence, to: m.address });
+    // Presence bifurcation: the native server got the login as usual; foreign buddies hear it from
+    // us: on this gateway at once, elsewhere once the location their gateways check it against is
+    // published. Not awaited by `ready`: a buddy's gateway may be waiting for its own user's
+    // `ready` to deliver this, while that user's login waits for ours (two users logging in together).
+    m.toldHere = this.#tellBuddies(m, m.presence, 'here');
+    m.toldElsewhere = published.then(() => this.#tellBuddies(m, m.presence, 'elsewhere'));
+    this.#track(m.toldHere);
+    this.#track(m.toldElsewhere);
+    this.#track(
+      published.then(async () => {
+        try {
+          for (const buddy of this.foreignBuddies(m.address)) {
+            if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
+            const presence = await this.directory.lookupPresence(buddy.address);
+            if (presence) this.#deliverTo(m, { ...presence, to: m.address });
+          }
+          await this.#deliverPending(m);
+        } catch (error) {
+          // The DHT did not answer: buddies' presence arrives as they change it; held requests
+          // wait for the next login.
+          this.#log.warn(
+            { user: formatAddress(m.address), err: error },
+            'could not read the directory at login',
+          );
+        }
+      }),
+    );
+  }
+
+  /** Publishes a user's location and presence (and, at login, their home record); a failure is retried. */
+  async #publishUser(m: UserManager, home?: number): Promise<void> {
+    try {
+      await this.directory.publishLocation(m.address, this.contact);
+      if (home !== undefined) await this.directory.publishHome(m.address, home);
+      await this.directory.publishPresence(m.presence);
+    } catch (error) {
+      this.#publishFailed(error);
     }
-    await this.#deliverPending(m);
+  }
+
+  /**
+   * A publish failed. When the DHT may answer again (a retryable error), everything this gateway
+   * keeps in it is republished after a backoff (1 s, doubling up to a third of the soft TTL, the
+   * refresh period), and again until it all goes through: records that expired, or were lost with
+   * the nodes that held them, come back without waiting for their next refresh.
+   */
+  #publishFailed(error: unknown): void {
+    if (this.#closing) return;
+    if (!isCrossTalkError(error) || !error.isRetryable) {
+      this.#log.warn({ err: error }, 'could not publish to the directory');
+      return;
+    }
+    if (!this.#retry.failing) {
+      this.#retry.failing = true;
+      this.#log.warn({ err: error }, 'could not publish to the directory; retrying');
+    }
+    if (this.#retry.timer) return;
+    const delay = this.#retry.delay;
+    this.#retry.delay = Math.min(delay * 2, Math.max(RETRY_FIRST_MS, Math.floor(this.directory.softTtl / 3)));
+    this.#retry.timer = setTimeout(() => {
+      this.#retry.timer = undefined;
+      this.#track(this.#republishAll());
+    }, delay);
+    this.#retry.timer.unref();
+  }
+
+  readonly #retry: { failing: boolean; delay: number; timer: NodeJS.Timeout | undefined } = {
+    failing: false,
+    delay: RETRY_FIRST_MS,
+    timer: undefined,
+  };
+
+  /** Everything this gateway keeps in the DHT: its users' soft state, its capabilities, its hard state. */
+  async #republishAll(): Promise<void> {
+    if (this.#closing) return;
+    try {
+      for (const m of [...this.#managers.values()]) {
+        await this.directory.publishLocation(m.address, this.contact);
+        await this.directory.publishPresence(m.presence);
+      }
+      await this.#advertiseCapabilities();
+      await this.#republishHardState();
+    } catch (error) {
+      this.#publishFailed(error);
+      return;
+    }
+    this.#retry.failing = false;
+    this.#retry.delay = RETRY_FIRST_MS;
+    // Peers must find this gateway again too, not only its records; and buddies elsewhere may have
+    // been shown these users offline meanwhile (their location lapsed): they hear them again.
+    this.#node.reannounce();
+    for (const m of [...this.#managers.values()]) this.#track(this.#tellBuddies(m, m.presence, 'elsewhere'));
+    this.#log.info('republished to the directory after a failure');
   }
 
   async #offline(m: UserManager): Promise<void> {
@@ -698,18 +802,114 @@ class GatewayEngine implements Gateway {
     this.metrics.users.set(this.#managers.size);
     clearTimeout(m.refreshTimer);
     clearInterval(m.refreshTimer);
+    for (const [key, watch] of this.#watches) {
+      watch.users.delete(m.key);
+      if (watch.users.size === 0) this.#unwatch(key);
+    }
     await m.ready;
-    await this.directory.withdrawLocation(m.address).catch(() => {});
-    await this.directory.withdrawPresence(m.address).catch(() => {});
-    await this.#tellBuddies(m, { kind: 'presence', from: m.address, status: 'offline' });
+    const offline: PresenceEvent = { kind: 'presence', from: m.address, status: 'offline' };
+    // Each buddy hears "online" before "offline"; those here at once, whatever the DHT does.
+    await m.toldHere;
+    await this.#tellBuddies(m, offline, 'here');
+    await m.toldElsewhere;
+    // Logged in again meanwhile (a slow DHT): the new login's records are not ours to withdraw.
+    if (!this.#managers.has(m.key)) {
+      await Promise.all([
+        this.directory.withdrawLocation(m.address).catch(() => {}),
+        this.directory.withdrawPresence(m.address).catch(() => {}),
+      ]);
+      await this.#tellBuddies(m, offline, 'elsewhere');
+    }
     this.#emit({ type: 'offline', user: m.address });
     this.#log.info({ user: formatAddress(m.address) }, 'user offline');
   }
 
+  // ------------------------------------------------------------------ foreign buddies' presence
+
+  /**
+   * A foreign buddy was shown online to a user here: their location record is watched, and when it
+   * lapses (their gateway stopped re-signing it: it crashed, or lost the DHT), the buddy is shown
+   * offline. Their gateway says "offline" itself when they log out; a crashed one cannot.
+   */
+  #watchPresence(m: UserManager, presence: PresenceEvent): void {
+    const key = addressKey(presence.from);
+    // A user of this gateway: it says itself when they leave.
+    if (key === m.key || this.#managers.has(key)) return;
+    let watch = this.#watches.get(key);
+    if (presence.status === 'offline') {
+      watch?.users.delete(m.key);
+      if (watch && watch.users.size === 0) this.#unwatch(key);
+      return;
+    }
+    if (!watch) {
+      watch = { address: presence.from, users: new Set(), timer: undefined };
+      this.#watches.set(key, watch);
+      // The location the sender's link was checked against says when to look next; else look now.
+      this.#scheduleWatch(key, this.#locationCache.get(key)?.location.expiresAt ?? this.#now());
+    }
+    watch.users.add(m.key);
+  }
+
+  readonly #watches = new Map<
+    string,
+    { address: Address; users: Set<string>; timer: NodeJS.Timeout | undefined }
+  >();
+
+  #scheduleWatch(key: string, at: number): void {
+    const watch = this.#watches.get(key);
+    if (!watch || this.#closing) return;
+    clearTimeout(watch.timer);
+    watch.timer = setTimeout(
+      () => this.#track(this.#checkWatch(key)),
+      Math.max(0, at - this.#now()) + WATCH_MARGIN_MS,
+    );
+    watch.timer.unref();
+  }
+
+  #unwatch(key: string): void {
+    clearTimeout(this.#watches.get(key)?.timer);
+    this.#watches.delete(key);
+  }
+
+  async #checkWatch(key: string): Promise<void> {
+    const watch = this.#watches.get(key);
+    if (!watch) return;
+    watch.timer = undefined;
+    let location: Location | undefined;
+    try {
+      location = await this.directory.lookupLocation(watch.address);
+    } catch {
+      // The DHT does not answer: nothing says the buddy left. Look again a little later.
+      this.#scheduleWatch(
+        key,
+        this.#now() + Math.max(RETRY_FIRST_MS, Math.floor(this.directory.softTtl / 3)),
+      );
+      return;
+    }
+    if (this.#watches.get(key) !== watch) return;
+    if (location) {
+      this.#scheduleWatch(key, location.expiresAt);
+      return;
+    }
+    this.#locationCache.delete(key);
+    this.#log.info({ buddy: key, users: watch.users.size }, 'a foreign buddy is no longer online anywhere');
+    for (const userKey of [...watch.users]) {
+      const m = this.#managers.get(userKey);
+      if (m) this.#deliverTo(m, { kind: 'presence', from: watch.address, to: m.address, status: 'offline' });
+    }
+    this.#unwatch(key);
+  }
+
   /** Sends a presence to every foreign buddy who may see it (subscription from/both). */
-  async #tellBuddies(m: UserManager, presence: PresenceEvent): Promise<void> {
+  async #tellBuddies(
+    m: UserManager,
+    presence: PresenceEvent,
+    where: 'here' | 'elsewhere' | 'everywhere' = 'everywhere',
+  ): Promise<void> {
     const buddies = this.foreignBuddies(m.address).filter(
-      (b) => b.subscription === 'from' || b.subscription === 'both',
+      (b) =>
+        (b.subscription === 'from' || b.subscription === 'both') &&
+        (where === 'everywhere' || this.#managers.has(addressKey(b.address)) === (where === 'here')),
     );
     await Promise.all(buddies.map((b) => this.#route(m, { ...presence, to: b.address }).catch(() => {})));
   }
@@ -733,8 +933,10 @@ class GatewayEngine implements Gateway {
   async #ownEvent(m: UserManager, event: CanonicalEvent): Promise<void> {
     if (event.kind !== 'presence') return;
     m.presence = { ...event, from: m.address };
-    await this.directory.publishPresence(m.presence);
+    // Buddies hear it whether or not the DHT takes it (a buddy on this gateway needs no DHT).
+    const published = this.directory.publishPresence(m.presence).catch((error) => this.#publishFailed(error));
     await this.#tellBuddies(m, m.presence);
+    await published;
   }
 
   async #outbound(m: UserManager, c: ProxiedConnection, event: CanonicalEvent): Promise<void> {
@@ -799,35 +1001,36 @@ class GatewayEngine implements Gateway {
    * elsewhere). Run on start and then at a third of the pending TTL, so neither expires while held.
    */
   async #republishHardState(): Promise<void> {
-    await this.#republishPending();
+    let failed = await this.#republishPending();
     for (const [key, user] of Object.entries(this.#store.state.users)) {
       if (user.home === undefined) continue;
       try {
         await this.directory.publishHome(parseAddress(key), user.home);
       } catch (error) {
         this.#log.warn({ user: key, err: error }, 'could not republish a home record');
+        failed ??= error;
       }
     }
     if (!this.#hardRefresh) {
       this.#hardRefresh = setInterval(
         () => {
-          this.#track(
-            this.#republishHardState().catch((error) =>
-              this.#log.warn({ err: error }, 'republishing hard state failed'),
-            ),
-          );
+          this.#track(this.#republishHardState().catch((error) => this.#publishFailed(error)));
         },
         Math.max(1000, Math.floor(this.directory.pendingTtl / 3)),
       );
       this.#hardRefresh.unref();
     }
+    if (failed !== undefined) throw failed;
   }
 
   #hardRefresh: NodeJS.Timeout | undefined;
+  #capabilityRefresh: NodeJS.Timeout | undefined;
 
-  async #republishPending(): Promise<void> {
+  /** Re-signs every held request in place; returns the first failure (that request stays held). */
+  async #republishPending(): Promise<unknown> {
     // Each held entry is re-signed in place; entries added or released meanwhile are left as they are.
     const replaced = new Map<object, { request: unknown; value: string } | undefined>();
+    let failed: unknown;
     for (const held of [...this.#store.state.pending]) {
       try {
         const event = eventFromJson(held.request);
@@ -840,6 +1043,7 @@ class GatewayEngine implements Gateway {
       } catch (error) {
         // Kept as it is (the DHT may be unreachable now); the next round tries again.
         this.#log.warn({ err: error }, 'could not republish a held request; it stays held');
+        failed ??= error;
       }
     }
     await this.#store.update((s) => {
@@ -849,6 +1053,7 @@ class GatewayEngine implements Gateway {
         return next ? [next] : [];
       });
     });
+    return failed;
   }
 
   /** An answer reached the requester: update their foreign buddy, and stop holding the request. */
@@ -1019,6 +1224,7 @@ class GatewayEngine implements Gateway {
       );
       return false;
     }
+    if (event.kind === 'presence') this.#watchPresence(m, event);
     this.#emit({ type: 'delivered', event, protocol: c.codec.protocol });
     return true;
   }
@@ -1029,6 +1235,22 @@ class GatewayEngine implements Gateway {
       await this.directory.publishCapability(`${codec.protocol}>canonical`, body);
       await this.directory.publishCapability(`canonical>${codec.protocol}`, body);
     }
+  }
+}
+
+/** A gateway event as JSON (addresses and canonical events in their JSON form); not for `session`. */
+function gatewayEventToJson(event: Exclude<GatewayEvent, { type: 'session' }>): Record<string, unknown> {
+  switch (event.type) {
+    case 'verified':
+    case 'offline':
+      return { ...event, user: formatAddress(event.user) };
+    case 'translated':
+    case 'delivered':
+    case 'undeliverable':
+    case 'pending-held':
+      return { ...event, event: eventToJson(event.event) };
+    default:
+      return { ...event };
   }
 }
 

@@ -36,6 +36,7 @@ export {
   verifySignature,
 } from './g2g/identity.js';
 export {
+  G2G_ACK_TIMEOUT,
   G2G_MAX_BACKLOG,
   type G2gEventHandler,
   G2gLink,

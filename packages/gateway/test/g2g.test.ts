@@ -153,6 +153,33 @@ describe('G2G links', () => {
     expect(await a.n.send(b.peer, Buffer.from('after restart'))).toBe('again');
   });
 
+  it('drops a link whose peer does not acknowledge in time, and sends again on a new one', async () => {
+    let calls = 0;
+    // The first event is never answered (a peer process that died without closing its stream).
+    const b = await node(() => (++calls === 1 ? new Promise<string>(() => {}) : Promise.resolve('fresh')));
+    const a = new G2gNode({
+      transport: new TcpG2gTransport({ identity: generateIdentity() }),
+      onEvent: async () => 'a',
+      ackTimeout: 200,
+    });
+    nodes.push(a);
+    await a.listen();
+    expect(await a.send(b.peer, Buffer.from('x'))).toBe('fresh');
+    expect(a.linkCount.dialled).toBe(1);
+  });
+
+  it('sends over the newest link with the peer, one the peer dialled included (a restart it did not close)', async () => {
+    const identity = generateIdentity();
+    const old = await node(async () => 'old', identity);
+    const a = await node();
+    expect(await a.n.send(old.peer, Buffer.from('1'))).toBe('old');
+    // The same gateway again (the old process's link still looks open), and it speaks first.
+    const again = await node(async () => 'again', identity);
+    await again.n.send(a.peer, Buffer.from('hello'));
+    expect(await a.n.send(old.peer, Buffer.from('2'))).toBe('again');
+    expect(a.n.linkCount.dialled).toBe(1);
+  });
+
   it('garbage on the G2G port ends only that connection', async () => {
     const b = await node();
     const a = await node();

@@ -34,6 +34,7 @@ export interface GatewayCommandOptions {
   logLevel?: string;
   /** `--plugin NAME`, repeatable: plugins to run besides those in the config file. */
   plugin?: string[];
+  softTtl?: string;
 }
 
 /** Config file first, then flags on top (flags win). Plugin options are checked here too. */
@@ -55,6 +56,7 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
           .filter((name) => !base.plugins.some((p) => p.name === name))
           .map((name) => ({ name })),
       ],
+      ...(o.softTtl ? { softTtl: Number(o.softTtl) } : {}),
     },
     'flags',
   );
@@ -80,6 +82,8 @@ function dhtFlags(o: GatewayCommandOptions, base: GatewayConfig): { dht?: unknow
 export async function openDht(config: GatewayConfig): Promise<{
   dht?: Dht;
   transport?: (identity: GatewayIdentity) => G2gTransport;
+  /** The gateway's own DHT node (UDP), which G2G links use too. */
+  node?: { host: string; port: number };
   close(): Promise<void>;
 }> {
   if (config.dht.kind === 'memory') return { close: async () => {} };
@@ -90,9 +94,11 @@ export async function openDht(config: GatewayConfig): Promise<{
   });
   await store.ready();
   // Distributed mode: G2G links go over the same DHT node, dialled by the gateway's key alone.
+  const { host, port } = store.node.address();
   return {
     dht: store,
     transport: (identity) => new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    node: { host, port },
     close: () => store.close(),
   };
 }
@@ -146,11 +152,17 @@ export async function resolveGatewayCodecs(
   return { registry: set.registry, protocols: [...chosen].sort(), modules: set.modules };
 }
 
+/** A gateway the CLI started, with the DHT node it opened for it in distributed mode. */
+export interface CliGateway extends Gateway {
+  /** The gateway's own hyperdht node (UDP): its DHT traffic and its G2G links. */
+  readonly dhtNode: { host: string; port: number } | undefined;
+}
+
 export async function startGatewayFromConfig(
   registry: CodecRegistry,
   config: GatewayConfig,
   options: { canonical?: CanonicalForm; logDestination?: NodeJS.WritableStream } = {},
-): Promise<Gateway> {
+): Promise<CliGateway> {
   const codecs = (config.codecs ?? registry.protocols()).map((p) => registry.get(p));
   const { plugins, enabledFor } = pluginsFromConfig(config.plugins);
   const logger = pino(
@@ -176,10 +188,12 @@ export async function startGatewayFromConfig(
       ...(config.maxBacklog ? { maxBacklog: config.maxBacklog } : {}),
       plugins,
       pluginSettings: { ...config.pluginSettings, enabledFor },
+      ...(config.softTtl ? { softTtl: config.softTtl } : {}),
     });
     // The gateway does not own the DHT it was given: closing it releases the substrate too.
     const close = gateway.close.bind(gateway);
     return Object.assign(gateway, {
+      dhtNode: substrate.node,
       close: async () => {
         await close();
         await substrate.close();
@@ -192,17 +206,27 @@ export async function startGatewayFromConfig(
 }
 
 export function describeGateway(
-  gateway: Gateway,
+  gateway: CliGateway,
   protocols: readonly string[],
   modules: ReadonlyMap<string, string> = new Map(),
 ): string {
   const named = protocols.map((p) => (modules.has(p) ? `${p} (${modules.get(p)})` : p));
   const { host, port } = gateway.socks;
+  const node = gateway.dhtNode;
   return [
     `CrossTalk gateway ${gateway.id.slice(0, 16)}… is running.`,
     '',
+    // In full: a closed federation lists it in trustedGateways.
+    `  gateway id     ${gateway.id}`,
     `  SOCKS4 proxy   ${host}:${port}`,
-    `  G2G endpoint   ${gateway.g2g ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)` : JSON.stringify(gateway.contact)}`,
+    `  G2G endpoint   ${
+      gateway.g2g
+        ? `${gateway.g2g.host}:${gateway.g2g.port} (TCP, Noise)`
+        : node
+          ? `dialled by id over hyperdht (Noise), via the DHT node`
+          : JSON.stringify(gateway.contact)
+    }`,
+    ...(node ? [`  DHT node       ${node.host}:${node.port} (UDP)`] : []),
     ...(gateway.metricsAddress
       ? [
           `  metrics        http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/metrics`,
@@ -263,7 +287,7 @@ export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions,
     io.cwd,
   );
   const config = { ...resolved, codecs: codecs.protocols };
-  let running: Gateway;
+  let running: CliGateway;
   try {
     running = await startGatewayFromConfig(codecs.registry, config);
   } catch (error) {

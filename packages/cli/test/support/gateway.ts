@@ -1,9 +1,26 @@
 import { stanza } from '@crosstalk/codec-xmpp';
 import { addressKey, type MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, type GatewayEvent, type GatewayOptions } from '@crosstalk/gateway';
+import {
+  createGateway,
+  type Directory,
+  type Gateway,
+  type GatewayEvent,
+  type GatewayOptions,
+} from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { builtInCodecs } from '../../src/codecs.js';
 import type { Dial, NetworkFixture, UserDriver } from '../../src/drivers/index.js';
+
+/**
+ * What the walk-through needs of a gateway: a `Gateway` in this process, or a gateway process seen
+ * through its log and a directory reader of the test's own (support/distributed.ts).
+ */
+export interface GatewayView {
+  readonly id: string;
+  readonly socks: { host: string; port: number };
+  readonly directory: Pick<Directory, 'lookupLocation' | 'pendingFor'>;
+  on(listener: (event: GatewayEvent) => void): () => void;
+}
 
 /** Gateways started so far in this test file, for the names `E2E_DEBUG` traces them by. */
 let started = 0;
@@ -35,13 +52,13 @@ function trace(name: string, g: Gateway): void {
 
 /** How a client configured with the gateway as its SOCKS proxy reaches any server. */
 export const through =
-  (g: Gateway): Dial =>
+  (g: Pick<GatewayView, 'socks'>): Dial =>
   (host, port) =>
     socksConnect(g.socks, host, port);
 
 /** The first gateway event that matches, from now on; rejects naming `what` after `timeoutMs`. */
 export function gatewayEvent(
-  g: Gateway,
+  g: Pick<GatewayView, 'on'>,
   match: (e: GatewayEvent) => boolean,
   what: string,
   timeoutMs = 10_000,

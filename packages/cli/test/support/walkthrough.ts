@@ -1,11 +1,10 @@
 import { type Address, addressKey } from '@crosstalk/core';
-import type { Gateway } from '@crosstalk/gateway';
 import { expect } from 'vitest';
 import { builtInCodecs } from '../../src/codecs.js';
 import type { UserDriver } from '../../src/drivers/index.js';
-import { gatewayEvent } from './gateway.js';
+import { type GatewayView, gatewayEvent } from './gateway.js';
 
-export { gatewayEvent, startGateway, through } from './gateway.js';
+export { type GatewayView, gatewayEvent, startGateway, through } from './gateway.js';
 
 /**
  * The paper's walk-through (Motoyama & Varghese, §3.2) as reusable steps for the end-to-end tests:
@@ -18,7 +17,7 @@ export const TEXT_BACK = 'and back: ünïcödé ✓ 日本語 😀';
 /** A user of one network, the gateway their client goes through, and the network's protocol. */
 export interface Party {
   user: UserDriver;
-  gateway: Gateway;
+  gateway: GatewayView;
   protocol: string;
 }
 
@@ -35,27 +34,48 @@ export const carriesRequestMessage = (protocol: string) =>
 const requestAsSeen = (asker: Party, answerer: Party, message: string) =>
   carriesRequestMessage(asker.protocol) && carriesRequestMessage(answerer.protocol) ? { message } : {};
 
-/** Resolves once `check` holds; rejects naming `what` after `timeoutMs`. */
+/**
+ * Resolves once `check` holds; rejects naming `what` after `timeoutMs`. Polls every 10 ms at first,
+ * then less often (up to 100 ms): a check may be a DHT lookup on a real network.
+ */
 export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
+  let pause = 10;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(100, Math.ceil(pause * 1.5));
   }
 }
 
+/**
+ * How long each step may wait, ms (10 s unless given): a DHT whose nodes just went away answers
+ * in seconds rather than milliseconds (hyperdht waits out the requests to the nodes that left).
+ */
+export interface StepOptions {
+  timeoutMs?: number;
+}
+
+const DEFAULT_STEP_MS = 10_000;
+
 /** Logs in and waits until the user's gateway has published where they are. */
-export async function online(user: UserDriver, g: Gateway): Promise<void> {
+export async function online(user: UserDriver, g: GatewayView, o: StepOptions = {}): Promise<void> {
   await user.login();
   await until(
     async () => (await g.directory.lookupLocation(user.address))?.gateway === g.id,
     `${addressKey(user.address)} published by its gateway`,
+    o.timeoutMs,
   );
 }
 
 /** Logs out and waits until the user's gateway has taken them offline. */
-export async function offline(user: UserDriver, g: Gateway): Promise<void> {
-  const gone = gatewayEvent(g, (e) => e.type === 'offline' && same(e.user, user.address), 'the logout');
+export async function offline(user: UserDriver, g: GatewayView, o: StepOptions = {}): Promise<void> {
+  const gone = gatewayEvent(
+    g,
+    (e) => e.type === 'offline' && same(e.user, user.address),
+    'the logout',
+    o.timeoutMs,
+  );
   await user.logout();
   await gone;
 }
@@ -69,19 +89,20 @@ export async function befriend(
   answerer: UserDriver,
   message: string | undefined,
   seen: { message?: string },
+  o: StepOptions = {},
 ) {
   await asker.addBuddy(answerer.address, message);
-  expect(await answerer.nextBuddyRequest(asker.address)).toEqual(seen);
+  expect(await answerer.nextBuddyRequest(asker.address, o.timeoutMs)).toEqual(seen);
   await answerer.answerBuddyRequest(asker.address, true);
-  expect(await asker.nextBuddyResponse(answerer.address)).toEqual({ accepted: true });
+  expect(await asker.nextBuddyResponse(answerer.address, o.timeoutMs)).toEqual({ accepted: true });
 }
 
 /** An IM each way, `TEXT` from `a` and `TEXT_BACK` from `b`, each as it arrived. */
-export async function imBothWays(a: UserDriver, b: UserDriver) {
+export async function imBothWays(a: UserDriver, b: UserDriver, o: StepOptions = {}) {
   await a.sendIm(b.address, TEXT);
-  expect(await b.nextIm(a.address)).toBe(TEXT);
+  expect(await b.nextIm(a.address, o.timeoutMs)).toBe(TEXT);
   await b.sendIm(a.address, TEXT_BACK);
-  expect(await a.nextIm(b.address)).toBe(TEXT_BACK);
+  expect(await a.nextIm(b.address, o.timeoutMs)).toBe(TEXT_BACK);
 }
 
 /** Each one's buddy list shows the other now. */
@@ -95,23 +116,24 @@ export function listsShowEachOther(a: UserDriver, b: UserDriver) {
  * ways and both lists showing the other, typing, presence both ways, and after logging out and in
  * again the lists and an IM.
  */
-export async function walkThrough(asking: Party, answering: Party) {
+export async function walkThrough(asking: Party, answering: Party, o: StepOptions = {}) {
+  const t = o.timeoutMs ?? DEFAULT_STEP_MS;
   const { user: asker, gateway: gAsk } = asking;
   const { user: answerer, gateway: gAns } = answering;
-  await online(asker, gAsk);
-  await online(answerer, gAns);
+  await online(asker, gAsk, o);
+  await online(answerer, gAns, o);
 
   const message = 'may I add you?';
-  await befriend(asker, answerer, message, requestAsSeen(asking, answering, message));
-  await imBothWays(asker, answerer);
+  await befriend(asker, answerer, message, requestAsSeen(asking, answering, message), o);
+  await imBothWays(asker, answerer, o);
   // What changed on the lists arrived before the IMs did.
   listsShowEachOther(asker, answerer);
 
   // Only "composing": MSN has no "stopped typing" notice.
   await asker.sendTyping(answerer.address, 'composing');
-  expect(await answerer.nextTyping(asker.address)).toBe('composing');
+  expect(await answerer.nextTyping(asker.address, t)).toBe('composing');
   await answerer.sendTyping(asker.address, 'composing');
-  expect(await asker.nextTyping(answerer.address)).toBe('composing');
+  expect(await asker.nextTyping(answerer.address, t)).toBe('composing');
 
   // Each change is confirmed delivered by the watcher's gateway after it was made, so an "online"
   // seen earlier cannot stand in for the one after "away".
@@ -128,42 +150,45 @@ export async function walkThrough(asking: Party, answering: Party) {
           same(e.event.from, who.address) &&
           e.event.status === status,
         `${addressKey(who.address)} ${status} delivered to ${addressKey(watcher.address)}`,
+        t,
       );
     const away = delivered('away');
     await who.setPresence('away', 'out to lunch');
     await away;
-    expect(await watcher.nextPresence(who.address, 'away')).toBe('away');
+    expect(await watcher.nextPresence(who.address, 'away', t)).toBe('away');
     const back = delivered('online');
     await who.setPresence('online');
     await back;
-    expect(await watcher.nextPresence(who.address, 'online')).toBe('online');
+    expect(await watcher.nextPresence(who.address, 'online', t)).toBe('online');
   }
 
-  await offline(asker, gAsk);
-  await offline(answerer, gAns);
-  await online(asker, gAsk);
-  await online(answerer, gAns);
+  await offline(asker, gAsk, o);
+  await offline(answerer, gAns, o);
+  await online(asker, gAsk, o);
+  await online(answerer, gAns, o);
   listsShowEachOther(asker, answerer);
   // Both online again, and each still reaches the other.
   await asker.sendIm(answerer.address, `${TEXT} again`);
-  expect(await answerer.nextIm(asker.address)).toBe(`${TEXT} again`);
-  await offline(asker, gAsk);
-  await offline(answerer, gAns);
+  expect(await answerer.nextIm(asker.address, t)).toBe(`${TEXT} again`);
+  await offline(asker, gAsk, o);
+  await offline(answerer, gAns, o);
 }
 
 /** The answerer is offline: the request waits in the DHT until they log in, then is accepted. */
-export async function offlineRequest(asking: Party, answering: Party) {
+export async function offlineRequest(asking: Party, answering: Party, o: StepOptions = {}) {
+  const t = o.timeoutMs ?? DEFAULT_STEP_MS;
   const { user: asker, gateway: gAsk } = asking;
   const { user: answerer, gateway: gAns } = answering;
   // The answerer has been online once (their gateway knows them) and is now logged out.
-  await online(answerer, gAns);
-  await offline(answerer, gAns);
-  await online(asker, gAsk);
+  await online(answerer, gAns, o);
+  await offline(answerer, gAns, o);
+  await online(asker, gAsk, o);
   const held = gatewayEvent(
     gAsk,
     (e) =>
       e.type === 'pending-held' && e.event.kind === 'buddy-request' && same(e.event.to, answerer.address),
     `the request to ${addressKey(answerer.address)} held as pending`,
+    t,
   );
   await asker.addBuddy(answerer.address, 'are you there?');
   await held;
@@ -173,14 +198,14 @@ export async function offlineRequest(asking: Party, answering: Party) {
       addressKey(p.request.from),
     ]),
   ).toContainEqual(['buddy-request', addressKey(asker.address)]);
-  await online(answerer, gAns);
-  expect(await answerer.nextBuddyRequest(asker.address)).toEqual(
+  await online(answerer, gAns, o);
+  expect(await answerer.nextBuddyRequest(asker.address, t)).toEqual(
     requestAsSeen(asking, answering, 'are you there?'),
   );
   await answerer.answerBuddyRequest(asker.address, true);
-  expect(await asker.nextBuddyResponse(answerer.address)).toEqual({ accepted: true });
+  expect(await asker.nextBuddyResponse(answerer.address, t)).toEqual({ accepted: true });
   await asker.sendIm(answerer.address, TEXT);
-  expect(await answerer.nextIm(asker.address)).toBe(TEXT);
-  await offline(asker, gAsk);
-  await offline(answerer, gAns);
+  expect(await answerer.nextIm(asker.address, t)).toBe(TEXT);
+  await offline(asker, gAsk, o);
+  await offline(answerer, gAns, o);
 }

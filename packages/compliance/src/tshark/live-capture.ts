@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CapturedStream, tcpStreamsFromPcap } from '../capture/tcp-streams.js';
+import { type CapturedDatagram, udpDatagramsFromPcap } from '../capture/udp-datagrams.js';
 
 /**
  * Live captures on the loopback interface with dumpcap (Wireshark's capture engine), for tests that
@@ -15,6 +16,11 @@ import { type CapturedStream, tcpStreamsFromPcap } from '../capture/tcp-streams.
 export interface LoopbackCaptureOptions {
   /** TCP ports whose traffic is captured (either end). */
   ports: readonly number[];
+  /**
+   * UDP traffic to capture too: these ports (either end), or `all` of it (hyperdht's streams run
+   * over sockets of their own, on ports nobody publishes). Default none.
+   */
+  udp?: readonly number[] | 'all';
   /** Interface to capture on. Default `lo`. */
   interface?: string;
   /** ms to wait for dumpcap to start and for the capture to catch up at `stop`. Default 30 s. */
@@ -30,6 +36,8 @@ export interface LoopbackCapture {
    * streams on the captured ports (reassembled by tshark).
    */
   stop(): Promise<CapturedStream[]>;
+  /** After `stop`: the UDP datagrams captured (with `udp`), in capture order. */
+  datagrams(): CapturedDatagram[];
   /** Stops dumpcap if it runs and removes the file. */
   dispose(): Promise<void>;
 }
@@ -66,7 +74,13 @@ export async function captureLoopback(options: LoopbackCaptureOptions): Promise<
   markerServer.listen(0, '127.0.0.1');
   await once(markerServer, 'listening');
   const markerPort = (markerServer.address() as { port: number }).port;
-  const filter = [...options.ports, markerPort].map((p) => `tcp port ${p}`).join(' or ');
+  const udp =
+    options.udp === undefined
+      ? []
+      : options.udp === 'all'
+        ? ['udp']
+        : options.udp.map((p) => `udp port ${p}`);
+  const filter = [...[...options.ports, markerPort].map((p) => `tcp port ${p}`), ...udp].join(' or ');
   const dumpcap: ChildProcess = spawn(
     'dumpcap',
     ['-q', '-i', options.interface ?? 'lo', '-f', filter, '-w', file],
@@ -129,6 +143,11 @@ export async function captureLoopback(options: LoopbackCaptureOptions): Promise<
       for (const port of options.ports)
         for (const s of tcpStreamsFromPcap(file, { port })) streams.set(s.stream, s);
       return [...streams.values()].sort((a, b) => a.stream - b.stream);
+    },
+    datagrams() {
+      if (dumpcap.exitCode === null) throw new Error('datagrams() is read after stop()');
+      if (options.udp === undefined) return [];
+      return udpDatagramsFromPcap(file, options.udp === 'all' ? {} : { ports: options.udp });
     },
     dispose,
   };

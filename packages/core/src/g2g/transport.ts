@@ -128,6 +128,12 @@ export interface G2gTransport {
    */
   boundAddress?(): { address: string; port: number } | undefined;
   /**
+   * The network it reaches peers through came back after an outage (the gateway's publishes to the
+   * DHT go through again): make this end findable again at once, for a transport whose listener
+   * announces itself there (hyperdht's). Optional; a no-op for one that needs nothing (TCP).
+   */
+  reannounce?(): void;
+  /**
    * Stops listening and destroys the streams it made or accepted. It does not close what it was
    * given (a DHT node shared with the directory).
    */

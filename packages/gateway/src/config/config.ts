@@ -168,6 +168,18 @@ export const GatewayConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * Lifetime of the soft state this gateway publishes (location, presence, capabilities), ms; it
+     * re-signs them at a third of it. A crashed gateway's users look offline to their foreign
+     * buddies this long after the crash at most. Default 60 s; at least 3 s (refreshes run once a
+     * second at most), at most the DHT's longest lifetime.
+     */
+    softTtl: z
+      .number()
+      .int()
+      .min(3000)
+      .max(24 * 60 * 60 * 1000)
+      .optional(),
   })
   .strict();
 

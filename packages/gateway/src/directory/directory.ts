@@ -29,6 +29,8 @@ export interface Location {
   /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
   contact: G2gContact;
   issuedAt: number;
+  /** When the record lapses unless its gateway re-signs it (a gateway that crashed does not). */
+  expiresAt: number;
 }
 
 /** A contact: flat JSON, a transport name and a few fields (the transport validates the rest). */
@@ -46,6 +48,11 @@ export interface DirectoryOptions {
   softTtl?: number;
   /** Lifetime of a pending buddy request, ms; refreshed by its holder. */
   pendingTtl?: number;
+  /**
+   * Lifetime of capability records, ms; refreshed by the gateway. Default 10 minutes (or the soft
+   * TTL if longer): capabilities change only when a gateway starts or stops.
+   */
+  capabilityTtl?: number;
   /** Most pending requests kept for one user. */
   maxPendingPerUser?: number;
   /** When set, only records from these gateways are believed. */
@@ -78,6 +85,8 @@ export class Directory {
   readonly softTtl: number;
   /** Lifetime of a held buddy request, ms. */
   readonly pendingTtl: number;
+  /** Lifetime of capability records, ms. */
+  readonly capabilityTtl: number;
   /** Most buddy requests held for one user. */
   readonly maxPendingPerUser: number;
   readonly #trusted: ((id: string) => boolean) | undefined;
@@ -96,6 +105,10 @@ export class Directory {
     this.#now = options.now ?? Date.now;
     this.softTtl = Math.min(options.softTtl ?? 60_000, options.dht.limits.maxTtl);
     this.pendingTtl = Math.min(options.pendingTtl ?? 24 * 60 * 60 * 1000, options.dht.limits.maxTtl);
+    this.capabilityTtl = Math.min(
+      options.capabilityTtl ?? Math.max(10 * 60 * 1000, this.softTtl),
+      options.dht.limits.maxTtl,
+    );
     this.maxPendingPerUser = options.maxPendingPerUser ?? 32;
     this.#trusted = options.trusted;
     this.maxClockSkew = options.maxClockSkew ?? 30_000;
@@ -134,7 +147,7 @@ export class Directory {
       if (!body.success) continue;
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
       if (!best || r.issuedAt > best.issuedAt || (r.issuedAt === best.issuedAt && r.publisher < best.gateway))
-        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt };
+        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt, expiresAt: r.expiresAt };
     }
     return best;
   }
@@ -298,7 +311,7 @@ export class Directory {
 
   /** Advertises a translation this gateway offers (`from>to`), with its cost and what it preserves. */
   async publishCapability(edge: string, body: { cost: number; preserves: readonly string[] }): Promise<void> {
-    await this.#replace('capability', `cap:${edge}`, edge, body, this.softTtl);
+    await this.#replace('capability', `cap:${edge}`, edge, body, this.capabilityTtl);
   }
 
   /** Stops advertising a translation. */

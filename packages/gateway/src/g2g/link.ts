@@ -49,6 +49,12 @@ const BATCH_BYTES = 64 * 1024;
  */
 export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
 
+/** Links in the order they opened, process-wide: which of two links with a peer is the newer. */
+let opened = 0;
+
+/** How long a sent event may wait for its ACK or NACK before the link is given up, ms. */
+export const G2G_ACK_TIMEOUT = 10_000;
+
 /**
  * One authenticated G2G connection to a peer gateway: sends events and waits for each to be acknowledged,
  * batching writes and bounding what waits for a slow peer.
@@ -56,6 +62,8 @@ export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
 export class G2gLink {
   /** The peer's gateway id, as the transport proved it. */
   readonly peerId: string;
+  /** When the link opened, relative to other links (a higher number opened later). */
+  readonly serial = ++opened;
   readonly #stream: G2gStream;
   readonly #framer = new G2gFramer();
   readonly #onEvent: G2gEventHandler;
@@ -87,14 +95,21 @@ export class G2gLink {
     return this.#closed;
   }
 
-  /** Sends one canonical event; resolves when the peer acknowledged it, with the protocol it named. */
-  send(payload: Uint8Array, timeoutMs = 10_000): Promise<string> {
+  /**
+   * Sends one canonical event; resolves when the peer acknowledged it, with the protocol it named.
+   * No answer within `timeoutMs` closes the link: a peer that died without closing its stream (a
+   * process killed over a transport with no kernel to say so, as hyperdht's UDX) answers nothing
+   * more on it, and the next send dials again.
+   */
+  send(payload: Uint8Array, timeoutMs = G2G_ACK_TIMEOUT): Promise<string> {
     if (this.#closed) return Promise.reject(new DeliveryFailedError('G2G link closed'));
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.#inflight.delete(id))
-          reject(new DeliveryFailedError(`no G2G acknowledgement in ${timeoutMs} ms`));
+        if (!this.#inflight.delete(id)) return;
+        const error = new DeliveryFailedError(`no G2G acknowledgement in ${timeoutMs} ms`);
+        reject(error);
+        this.#close(error);
       }, timeoutMs);
       timer.unref();
       this.#inflight.set(id, {
@@ -225,6 +240,8 @@ export interface G2gNodeOptions {
    * closed for what it sent (bad frames), with where it came from.
    */
   onRefused?: (refusal: G2gRefusal) => void;
+  /** How long a sent event may wait for its answer before its link is given up, ms (default 10 s). */
+  ackTimeout?: number;
 }
 
 /** One gateway's G2G endpoint: a listener, and outgoing links reused per peer and redialled when lost. */
@@ -270,6 +287,11 @@ export class G2gNode {
     return this.#contact;
   }
 
+  /** After a DHT outage: the transport makes this end findable again, if it needs to. */
+  reannounce(): void {
+    this.#transport.reannounce?.();
+  }
+
   /** Where the transport accepts TCP connections, if it does (a wildcard stays a wildcard). */
   get boundAddress(): { address: string; port: number } | undefined {
     return this.#transport.boundAddress?.();
@@ -287,26 +309,36 @@ export class G2gNode {
     this.#accepted.add(link);
   }
 
-  /** Sends an event to `peer`, reusing a live link or dialling one; resolves with the delivering protocol. */
+  /**
+   * Sends an event to `peer` over the newest live link with it (one this node dialled, or one the
+   * peer dialled: both ends are proven either way), dialling one when there is none; resolves with
+   * the delivering protocol.
+   */
   async send(peer: G2gPeer, payload: Uint8Array): Promise<string> {
+    const timeout = this.#o.ackTimeout ?? G2G_ACK_TIMEOUT;
     const link = await this.#link(peer);
     try {
-      return await link.send(payload);
+      return await link.send(payload, timeout);
     } catch (error) {
       // A reused link may have died since its last use: dial once more (refusals are final).
       if (error instanceof G2gRefusedError || !link.closed) throw error;
-      return (await this.#link(peer)).send(payload);
+      return (await this.#link(peer)).send(payload, timeout);
     }
   }
 
   async #link(peer: G2gPeer): Promise<G2gLink> {
     const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
+    // A peer that restarted dials afresh when it has something to say, while the link to its old
+    // process may still look open (nothing told this end it died): the newest link wins.
+    let accepted: G2gLink | undefined;
+    for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
     const existing = this.#links.get(key);
     if (existing) {
       const link = await existing.catch(() => undefined);
-      if (link && !link.closed) return link;
+      if (link && !link.closed) return accepted && accepted.serial > link.serial ? accepted : link;
       if (this.#links.get(key) === existing) this.#links.delete(key);
     }
+    if (accepted) return accepted;
     const dialled = this.#dial(peer);
     this.#links.set(key, dialled);
     dialled.catch(() => {

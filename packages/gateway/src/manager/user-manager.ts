@@ -9,8 +9,13 @@ export class UserManager {
   readonly connections = new Set<ProxiedConnection>();
   presence: PresenceEvent;
   refreshTimer: NodeJS.Timeout | undefined;
-  /** Set once the online steps (publish, presence fetch, pending delivery) have run. */
+  /** Set once the login is recorded (its DHT work goes on in the background). */
   ready: Promise<void> = Promise.resolve();
+  /** Settle once the login's presence reached (or failed to reach) the buddies on this gateway, and the others. */
+  toldHere: Promise<void> = Promise.resolve();
+  toldElsewhere: Promise<void> = Promise.resolve();
+  /** A refresh of this user's records in flight. */
+  publishing: Promise<void> | undefined;
 
   constructor(
     readonly address: Address,

@@ -80,6 +80,8 @@ export interface NodeServer {
   listen(keyPair: NodeKeyPair): Promise<void>;
   close(): Promise<void>;
   on(event: 'connection', listener: (socket: NodeSocket) => void): unknown;
+  /** Announces the server again at once (hyperdht otherwise re-announces every few minutes). */
+  refresh(): unknown;
 }
 
 /** The part of a hyperdht node this package uses (typed here: hyperdht ships no types). */

@@ -146,6 +146,15 @@ export class HyperDhtTransport implements G2gTransport {
     });
   }
 
+  /**
+   * Announces the listener again now: DHT nodes that restarted lost the announcement, and
+   * hyperdht re-announces on its own only every few minutes (or when its relays stop answering:
+   * a node restarted on the same address answers again).
+   */
+  reannounce(): void {
+    if (!this.#closed) this.#server?.refresh();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const socket of [...this.#open]) socket.destroy();

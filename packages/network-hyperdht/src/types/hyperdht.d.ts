@@ -64,6 +64,8 @@ declare module 'hyperdht' {
 
   export interface HyperDhtServer extends EventEmitter {
     listen(keyPair: HyperDhtKeyPair): Promise<void>;
+    /** Announce again at the announcer's next turn (within about 3 s). */
+    refresh(): void;
     close(): Promise<void>;
     address(): { host: string; port: number; publicKey: Buffer } | null;
   }

@@ -323,6 +323,8 @@ export class SocksFront {
     client.on('end', onClientEnd);
     upstream?.on('close', onGone);
     if (early.length) onClient(Buffer.from(early));
+    // The client's FIN may have come while the upstream was dialled (its 'end' is already past).
+    if (!decided && client.readableEnded) onClientEnd();
     if (!decided) client.resume();
   }
 }

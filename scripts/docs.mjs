@@ -39,6 +39,8 @@ function entryPoints() {
   const entries = [];
   for (const folder of workspaces) {
     const manifest = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8'));
+    // The examples are workspaces too, but private: nothing is published from them to document.
+    if (manifest.private) continue;
     packageNames.push(manifest.name);
     for (const [subpath, entry] of Object.entries(manifest.exports ?? {})) {
       if (entry === null || typeof entry !== 'object' || subpath.includes('*')) continue;

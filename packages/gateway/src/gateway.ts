@@ -186,6 +186,7 @@ export interface Gateway {
   users(): Address[];
   /** A user's foreign buddies as stored (they survive restarts). */
   foreignBuddies(user: Address): RosterItem[];
+  /** The plugin host: registered plugins, and who has which on. */
   readonly plugins: GatewayPlugins;
   /** Observes what the gateway does (tests, the demo, operators). Returns an unsubscribe function. */
   on(listener: (event: GatewayEvent) => void): () => void;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
 // API reference with TypeDoc, from what a dependant can import: one module per subpath of each
 // workspace package's `exports` map (the `@crosstalk/source` condition names its TypeScript
 // source), named as it is imported (`@crosstalk/core`, `@crosstalk/cli/drivers`).
@@ -71,8 +72,13 @@ const scratch = (values.check || values.baseline) && !values.out;
 const temp = scratch ? mkdtempSync(join(tmpdir(), 'crosstalk-api-')) : undefined;
 const out = values.out ? resolve(values.out) : (temp ?? join(root, 'docs/api'));
 
+// Source links follow the clone's `origin` when it has one; a clone without (a local copy) links to
+// the files in the checkout instead (pages sit two folders below the repository root's docs/).
+const hasRemote = spawnSync('git', ['remote', 'get-url', 'origin'], { cwd: root }).status === 0;
+
 const app = await Application.bootstrapWithPlugins({
   name: 'CrossTalk SDK',
+  ...(hasRemote ? {} : { sourceLinkTemplate: '../../../{path}#L{line}' }),
   entryPoints: entries.map((e) => e.file),
   entryPointStrategy: 'resolve',
   tsconfig: join(root, 'tsconfig.docs.json'),

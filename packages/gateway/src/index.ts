@@ -63,6 +63,17 @@ export {
   type GatewayPlugins,
 } from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
+export type {
+  AttachInfo,
+  CrossTalkNode,
+  NodeLimits,
+  NodeOptions,
+  OutgoingEvent,
+  PresenceUpdate,
+  SendOutcome,
+  UserEndpoint,
+  UserSession,
+} from './node/api.js';
 export {
   DEFAULT_PLUGIN_SETTINGS,
   PluginHost,

@@ -11,6 +11,12 @@ export interface CliIo {
   stderr: Writable;
   /** Where codec modules (`--codec`, a config's `codecs`) are resolved from; `process.cwd()` when absent. */
   cwd?: string;
+  /**
+   * This command as a program to start again (the `crosstalk` executable, its arguments and Node
+   * options): `crosstalk gateway` runs its workers with it. Absent (a command run inside another
+   * program), the gateway runs in one process unless told otherwise, and cannot be told otherwise.
+   */
+  program?: { exec: string; args: readonly string[]; execArgv: readonly string[] };
 }
 
 /** The process's own stdin, stdout and stderr, as a `CliIo`. */

@@ -179,10 +179,15 @@ export function createProgram(
       (name: string, list: string[] = []) => [...list, name],
     )
     .option('--soft-ttl <ms>', 'lifetime of location and presence records (default 60000)')
+    .option(
+      '--workers <n>',
+      'worker processes behind the one SOCKS address, each a gateway of its own (default: the number of cores)',
+    )
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
-        'in-memory DHT, all codecs, no plugins. Exits 3 if it cannot start (port in use).\n' +
+        'in-memory DHT, all codecs, no plugins, one worker per core. Exits 3 if it cannot\n' +
+        'start (port in use).\n' +
         'A plugin is off for a user until they IM crosstalk@crosstalk "/plugins on NAME"\n' +
         '(or the config file turns it on for them: plugins[].enabledFor).\n' +
         '\nA third-party codec, proxied with the built-in ones:\n' +

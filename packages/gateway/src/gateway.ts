@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import {
   type Address,
   type Codec,
@@ -6,6 +7,7 @@ import {
   isCrossTalkError,
   type RosterItem,
 } from '@crosstalk/core';
+import type { ClusterWorker } from './cluster/worker.js';
 import type { Directory } from './directory/directory.js';
 import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { SocksFront } from './engine/socks-front.js';
@@ -41,6 +43,13 @@ export interface GatewayOptions extends NodeOptions {
   limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog?: number;
+  /**
+   * Run as one worker of a `--workers N` host (`joinGatewayCluster()` in a process
+   * `startGatewayCluster` started): client connections come from the host's primary (`socks` is
+   * not listened on), and the worker's key and, in embedded mode, the host's directory are used
+   * unless `identity` or `dht` are given.
+   */
+  worker?: ClusterWorker;
 }
 
 /** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
@@ -103,12 +112,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   return gateway;
 }
 
+/** A socket another process accepted: half-close both ways, as the front's own listener allows. */
+function halfOpen(socket: Socket): Socket {
+  socket.allowHalfOpen = true;
+  return socket;
+}
+
 /** A node, the SOCKS front on it, and the metrics and status page listener. */
 class SocksGateway implements Gateway {
   readonly #o: GatewayOptions;
   readonly #node: NodeEngine;
   readonly #registry: CodecRegistry;
-  readonly #virtual = new VirtualEndpointTable();
+  readonly #virtual: VirtualEndpointTable;
   readonly #status: StatusBoard;
   readonly #wayIn: SocksWayIn;
   #front: SocksFront | undefined;
@@ -119,11 +134,31 @@ class SocksGateway implements Gateway {
   constructor(options: GatewayOptions) {
     this.#o = options;
     this.#registry = new CodecRegistry(options.codecs);
-    this.#node = new NodeEngine(options);
+    const worker = options.worker;
+    this.#node = new NodeEngine({
+      ...options,
+      ...(worker?.dht && !options.dht ? { dht: worker.dht } : {}),
+      ...(worker && !options.identity ? { identity: worker.identity } : {}),
+    });
     this.#status = new StatusBoard({ now: this.#node.now });
     // The status board sees every event, from the first.
     this.#node.on((e) => this.#status.observe(e));
-    this.#wayIn = new SocksWayIn(this.#node, this.#registry, this.#virtual);
+    this.#virtual = new VirtualEndpointTable(
+      worker ? { worker: { index: worker.index, count: worker.count } } : {},
+    );
+    this.#wayIn = new SocksWayIn(
+      this.#node,
+      this.#registry,
+      this.#virtual,
+      worker && worker.count > 1
+        ? {
+            index: worker.index,
+            count: worker.count,
+            cookies: worker.cookies,
+            handOff: (to, connection, state) => worker.handOffSession(to, connection, state),
+          }
+        : undefined,
+    );
   }
 
   get node(): CrossTalkNode {
@@ -194,10 +229,23 @@ class SocksGateway implements Gateway {
             ...(upstream?.ports ? { ports: upstream.ports } : {}),
             ...(upstream?.hosts ? { hosts: upstream.hosts } : {}),
           });
+    const worker = this.#o.worker;
+    const several = worker !== undefined && worker.count > 1;
     this.#front = new SocksFront({
       registry: this.#registry,
       policy,
       virtual: this.#virtual,
+      ...(several
+        ? {
+            barrier: worker.cookies,
+            record: true,
+            idPrefix: `w${worker.index}-`,
+            handOff: (to, client, request, early) => {
+              node.metrics.handOffs.inc({ stage: 'socks' });
+              worker.handOffSocks(to, client, request, early);
+            },
+          }
+        : {}),
       connectTimeout: this.#o.timeouts?.connect ?? 10_000,
       requestTimeout: this.#o.timeouts?.socksRequest ?? 10_000,
       sniffTimeout: this.#o.timeouts?.sniff ?? 5_000,
@@ -238,8 +286,22 @@ class SocksGateway implements Gateway {
       },
     });
     const front = this.#front;
-    this.socks = await front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
-    own.add(() => front.boundAddress);
+    if (worker) {
+      // The host's primary listens; connections reach this worker through it.
+      this.socks = worker.socks;
+      own.add(() => ({ address: worker.socks.host, port: worker.socks.port }));
+      worker.serve({
+        connection: (client) => front.accept(halfOpen(client)),
+        socksHandOff: (client, request, early) => front.resumeSocks(halfOpen(client), request, early),
+        sessionHandOff: (client, upstream, info) =>
+          front.resumeSession(halfOpen(client), upstream && halfOpen(upstream), info),
+        metrics: () => this.metrics.registry.getMetricsAsJSON(),
+        shutdown: () => this.close(),
+      });
+    } else {
+      this.socks = await front.listen(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
+      own.add(() => front.boundAddress);
+    }
     if (this.#o.metrics)
       this.metricsAddress = await this.metrics.listen(
         this.#o.metrics.host ?? '127.0.0.1',

@@ -1,3 +1,16 @@
+export type { SessionHandOff } from './cluster/messages.js';
+export {
+  type ClusterEvent,
+  type GatewayCluster,
+  type GatewayClusterOptions,
+  startGatewayCluster,
+  type WorkerInfo,
+} from './cluster/primary.js';
+export { SharedCookieTable } from './cluster/shared-cookies.js';
+export { SharedDht } from './cluster/shared-dht.js';
+export { partitionStateFiles, workerStateFile } from './cluster/state-files.js';
+export { workerOf } from './cluster/steering.js';
+export { ClusterWorker, isClusterWorker, joinGatewayCluster, type WorkerHandlers } from './cluster/worker.js';
 export {
   type GatewayConfig,
   type GatewayConfigInput,
@@ -16,7 +29,14 @@ export {
   signRecord,
   verifyRecord,
 } from './directory/records.js';
-export { ProxiedConnection } from './engine/connection.js';
+export {
+  type FedChunk,
+  type HandOffState,
+  MAX_TRANSCRIPT_BYTES,
+  type OutputBarrier,
+  ProxiedConnection,
+  stopReading,
+} from './engine/connection.js';
 export {
   type BoundAddress,
   cidrPolicy,

@@ -1,15 +1,23 @@
-import type { CodecRegistry, Dht, G2gTransport } from '@crosstalk/core';
+import { availableParallelism } from 'node:os';
+import { type CodecRegistry, type Dht, type G2gTransport, isCrossTalkError } from '@crosstalk/core';
 import {
   type CanonicalForm,
+  type ClusterWorker,
   createGateway,
   type Gateway,
+  type GatewayCluster,
   type GatewayConfig,
   type GatewayIdentity,
   identityKeyPair,
+  isClusterWorker,
+  joinGatewayCluster,
   loadConfig,
   parseConfig,
   parseHostPort,
   parseHostPortList,
+  partitionStateFiles,
+  startGatewayCluster,
+  workerStateFile,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
@@ -35,6 +43,8 @@ export interface GatewayCommandOptions {
   /** `--plugin NAME`, repeatable: plugins to run besides those in the config file. */
   plugin?: string[];
   softTtl?: string;
+  /** `--workers N`: worker processes behind the one SOCKS address. */
+  workers?: string;
 }
 
 /** Config file first, then flags on top (flags win). Plugin options are checked here too. */
@@ -57,6 +67,7 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
           .map((name) => ({ name })),
       ],
       ...(o.softTtl ? { softTtl: Number(o.softTtl) } : {}),
+      ...(o.workers ? { workers: Number(o.workers) } : {}),
     },
     'flags',
   );
@@ -161,7 +172,12 @@ export interface CliGateway extends Gateway {
 export async function startGatewayFromConfig(
   registry: CodecRegistry,
   config: GatewayConfig,
-  options: { canonical?: CanonicalForm; logDestination?: NodeJS.WritableStream } = {},
+  options: {
+    canonical?: CanonicalForm;
+    logDestination?: NodeJS.WritableStream;
+    /** Run as this worker of a `--workers N` host (see `gatewayWorker`). */
+    worker?: ClusterWorker;
+  } = {},
 ): Promise<CliGateway> {
   const codecs = (config.codecs ?? registry.protocols()).map((p) => registry.get(p));
   const { plugins, enabledFor } = pluginsFromConfig(config.plugins);
@@ -189,6 +205,7 @@ export async function startGatewayFromConfig(
       plugins,
       pluginSettings: { ...config.pluginSettings, enabledFor },
       ...(config.softTtl ? { softTtl: config.softTtl } : {}),
+      ...(options.worker ? { worker: options.worker } : {}),
     });
     // The gateway does not own the DHT it was given: closing it releases the substrate too.
     const close = gateway.close.bind(gateway);
@@ -233,18 +250,53 @@ export function describeGateway(
           `  status page    http://${gateway.metricsAddress.host}:${gateway.metricsAddress.port}/`,
         ]
       : ['  metrics        off (--metrics host:port)']),
-    `  protocols      ${named.join(', ') || 'none (relay only)'}`,
-    gateway.plugins.list().length
-      ? `  plugins        ${gateway.plugins.list().join(', ')} (users IM crosstalk@crosstalk: /plugins, /help)`
+    ...usage(named, gateway.plugins.list(), gateway.socks),
+  ].join('\n');
+}
+
+/** The lines every banner ends with: protocols, plugins, and how to point a client at the proxy. */
+function usage(
+  protocols: readonly string[],
+  plugins: readonly string[],
+  socks: { host: string; port: number },
+) {
+  return [
+    `  protocols      ${protocols.join(', ') || 'none (relay only)'}`,
+    plugins.length
+      ? `  plugins        ${plugins.join(', ')} (users IM crosstalk@crosstalk: /plugins, /help)`
       : '  plugins        none (--plugin location, --plugin music)',
     '',
     'Point your IM client at it: in its connection or proxy settings choose SOCKS4 (or SOCKS4a),',
-    `host ${host}, port ${port}, no authentication, and log in as usual. Your own server still sees`,
+    `host ${socks.host}, port ${socks.port}, no authentication, and log in as usual. Your own server still sees`,
     'you; buddies on other networks are added as user@network (e.g. bob@yahoo, alice@aol,',
     'a@hotmail.com@msn). XMPP clients must not use TLS to their server (CrossTalk cannot read it).',
     '',
     'Stop with Ctrl-C.',
     '',
+  ];
+}
+
+/** The banner of a host of several workers: the one SOCKS address, then each worker (a gateway). */
+export function describeGatewayHost(
+  host: GatewayCluster,
+  protocols: readonly string[],
+  plugins: readonly string[],
+  modules: ReadonlyMap<string, string> = new Map(),
+): string {
+  const named = protocols.map((p) => (modules.has(p) ? `${p} (${modules.get(p)})` : p));
+  const workers = host.workers();
+  return [
+    `CrossTalk gateway host: ${workers.length} workers behind one SOCKS address, each a gateway of its own.`,
+    '',
+    `  SOCKS4 proxy   ${host.socks.host}:${host.socks.port}`,
+    ...workers.map(
+      (w) =>
+        `  worker ${String(w.index).padEnd(7)} gateway id ${w.id ?? '?'}  pid ${w.pid ?? '-'}${w.g2g ? `  G2G ${w.g2g.host}:${w.g2g.port}` : ''}`,
+    ),
+    host.metricsAddress
+      ? `  metrics        http://${host.metricsAddress.host}:${host.metricsAddress.port}/metrics (every worker's, summed)`
+      : '  metrics        off (--metrics host:port)',
+    ...usage(named, plugins, host.socks),
   ].join('\n');
 }
 
@@ -287,6 +339,18 @@ export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions,
     io.cwd,
   );
   const config = { ...resolved, codecs: codecs.protocols };
+  if (isClusterWorker()) return gatewayWorker(codecs.registry, config);
+  const workers = config.workers ?? (io.program ? availableParallelism() : 1);
+  if (workers > 1) {
+    if (!io.program) {
+      await write(
+        io.stderr,
+        'crosstalk gateway: --workers needs the crosstalk command itself (not run in-process)\n',
+      );
+      return 1;
+    }
+    return gatewayHost(config, workers, io, io.program, codecs);
+  }
   let running: CliGateway;
   try {
     running = await startGatewayFromConfig(codecs.registry, config);
@@ -304,4 +368,83 @@ export async function gateway(registry: CodecRegistry, o: GatewayCommandOptions,
   await write(io.stdout, 'Shutting down…\n');
   await running.close();
   return 0;
+}
+
+/**
+ * `crosstalk gateway` with several workers: this process is the host's primary (the SOCKS
+ * listener, the directory in embedded mode, restarts), and each worker runs this same command as
+ * a gateway of its own (`gatewayWorker`).
+ */
+async function gatewayHost(
+  config: GatewayConfig,
+  workers: number,
+  io: CliIo,
+  program: NonNullable<CliIo['program']>,
+  codecs: GatewayCodecs,
+): Promise<number> {
+  let host: GatewayCluster;
+  try {
+    // Users move to the worker that serves them now; a bad key stops the start, naming its file.
+    if (config.stateFile) await partitionStateFiles(config.stateFile, workers);
+    host = await startGatewayCluster({
+      workers,
+      exec: program.exec,
+      args: program.args,
+      execArgv: program.execArgv,
+      socks: config.socks,
+      metrics: config.metrics,
+      // Embedded mode: the directory lives here, shared by the workers; distributed: each its own node.
+      ...(config.dht.kind === 'memory' ? {} : { dht: false as const }),
+      logger: pino({ name: 'crosstalk-primary', level: config.log.level }, process.stderr),
+    });
+  } catch (error) {
+    // A worker's own failure is already worded (it knows which of its listeners failed).
+    const message = isCrossTalkError(error, 'ERR_WORKER_START_FAILED')
+      ? error.message
+      : describeStartFailure(error, config);
+    await write(io.stderr, `${message}\n`);
+    return EXIT_START_FAILED;
+  }
+  const plugins = config.plugins.map((p) => p.name);
+  await write(io.stdout, describeGatewayHost(host, codecs.protocols, plugins, codecs.modules));
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await write(io.stdout, 'Shutting down…\n');
+  await host.close();
+  return 0;
+}
+
+/**
+ * One worker of a `--workers N` host: the same gateway, with its own state file, G2G port and DHT
+ * port (the configured ones plus its index), its client connections from the primary, and no
+ * metrics listener of its own (the primary serves every worker's). It stops when the primary says.
+ */
+async function gatewayWorker(registry: CodecRegistry, config: GatewayConfig): Promise<number> {
+  const link = await joinGatewayCluster();
+  const i = link.index;
+  const own: GatewayConfig = {
+    ...config,
+    ...(config.stateFile ? { stateFile: workerStateFile(config.stateFile, i) } : {}),
+    g2g: config.g2g.port ? { ...config.g2g, port: config.g2g.port + i } : config.g2g,
+    metrics: false,
+    dht:
+      config.dht.kind === 'hyperdht' && config.dht.port
+        ? { ...config.dht, port: config.dht.port + i }
+        : config.dht,
+  };
+  let running: CliGateway;
+  try {
+    running = await startGatewayFromConfig(registry, own, { worker: link });
+  } catch (error) {
+    link.failed(describeStartFailure(error, own));
+    process.exit(EXIT_START_FAILED);
+  }
+  link.ready({ id: running.id, contact: running.contact, g2g: running.g2g });
+  // Ctrl-C reaches every process of the terminal's group: the primary decides, and says so.
+  process.on('SIGINT', () => {});
+  process.once('SIGTERM', () => void link.shutdown());
+  return new Promise<number>(() => {});
 }

@@ -177,6 +177,9 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
     ...RUN_FROM_SOURCE,
     cliBin,
     'gateway',
+    // One gateway per process, as these tests see it (a host of several is e2e-workers.test.ts).
+    '--workers',
+    '1',
     '--dht',
     'hyperdht',
     '--bootstrap',

@@ -81,6 +81,11 @@ export const GatewayConfigSchema = z
     /** Where hard state lives (key pair, foreign buddies, held requests); memory only when absent. */
     stateFile: z.string().optional(),
     /**
+     * Worker processes behind the one SOCKS address, each a gateway of its own (docs/operating.md
+     * "Using every core"); the CLI's default is the number of cores.
+     */
+    workers: z.number().int().min(1).max(256).optional(),
+    /**
      * Protocols to proxy and translate, each a protocol name or a codec module the CLI loads (see
      * `CodecEntry`); all the CLI knows when absent.
      */

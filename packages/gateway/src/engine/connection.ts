@@ -18,6 +18,42 @@ export interface ConnectionHooks {
   onError(connection: ProxiedConnection, error: unknown): void;
 }
 
+/** A chunk one side sent, in the order the session was fed. */
+export interface FedChunk {
+  /** Which side sent it. */
+  from: 'client' | 'server';
+  /** The bytes. */
+  chunk: Uint8Array;
+}
+
+/**
+ * Something a session did that must be known elsewhere before the client hears of it: a login
+ * cookie recorded on one worker of a host is replicated to every worker before the client, which
+ * may present it on a connection another worker accepts, receives it.
+ */
+export interface OutputBarrier {
+  /** A mark taken before the session is fed. */
+  mark(): number;
+  /** After the session was fed: what the client-bound bytes wait for, when something must travel first. */
+  after(mark: number): Promise<void> | undefined;
+}
+
+/**
+ * What a connection hands to another worker of its host (`detachForHandOff`): everything the
+ * session was fed, so that a new session on the other worker, fed the same, is where this one was.
+ */
+export interface HandOffState {
+  /** Every chunk fed to the session, in order (its output was written here). */
+  transcript: FedChunk[];
+  /** Session events acted on here; the next worker acts on those after them. */
+  eventsHandled: number;
+  /** Chunks read but not fed yet, in order: the next worker feeds them. */
+  held: FedChunk[];
+}
+
+/** Most bytes of a connection kept for a hand-off before it is identified (then it stays where it is). */
+export const MAX_TRANSCRIPT_BYTES = 256 * 1024;
+
 /**
  * One client connection after SOCKS: the client socket, the upstream socket (absent for a virtual
  * endpoint), and the codec's proxy session between them. Pumps bytes with backpressure both ways:
@@ -43,6 +79,18 @@ export class ProxiedConnection {
   readonly #ended = { client: false, server: false };
   readonly #hooks: ConnectionHooks;
   readonly #maxBacklog: number;
+  readonly #barrier: OutputBarrier | undefined;
+  /** Client-bound bytes waiting for a barrier, in order. */
+  #gated: Uint8Array[] | undefined;
+  #gate: Promise<void> | undefined;
+  /** What was fed, kept until the connection's user is known (a host of several workers). */
+  #transcript: FedChunk[] | undefined;
+  #transcriptBytes = 0;
+  #eventsHandled = 0;
+  /** Set once a hand-off began: nothing more is fed or acted on here. */
+  #held: FedChunk[] | undefined;
+  // biome-ignore lint/suspicious/noExplicitAny: socket listeners of several signatures
+  readonly #listeners: { socket: Socket; event: string; listener: (...args: any[]) => void }[] = [];
 
   constructor(options: {
     id: string;
@@ -53,6 +101,10 @@ export class ProxiedConnection {
     target: { host: string; port: number };
     hooks: ConnectionHooks;
     maxBacklog: number;
+    /** Holds client-bound bytes until what the session did is known where it must be. */
+    barrier?: OutputBarrier;
+    /** Keep what is fed until `stopRecording`, so the connection can be handed to another worker. */
+    record?: boolean;
   }) {
     this.id = options.id;
     this.codec = options.codec;
@@ -62,6 +114,8 @@ export class ProxiedConnection {
     this.target = options.target;
     this.#hooks = options.hooks;
     this.#maxBacklog = options.maxBacklog;
+    this.#barrier = options.barrier;
+    if (options.record) this.#transcript = [];
   }
 
   get user(): Address | undefined {
@@ -78,11 +132,83 @@ export class ProxiedConnection {
     return this.#closed;
   }
 
+  /** True while what is fed is kept for a hand-off. */
+  get recording(): boolean {
+    return this.#transcript !== undefined;
+  }
+
   /** Starts pumping; `replay` holds what arrived while sniffing, in arrival order. */
   start(replay: { from: 'client' | 'server'; chunk: Uint8Array }[]): void {
     this.#hooks.onOpen(this);
     for (const { from, chunk } of replay) if (!this.#feed(from, chunk)) return;
-    this.client.on('data', (chunk: Buffer) => this.#feed('client', chunk));
+    this.#listen();
+  }
+
+  /**
+   * Takes over a connection another worker began (`detachForHandOff` there): the session is fed
+   * the same chunks, their output dropped (it was written there) and the events acted on there
+   * skipped, then what was read and not fed yet is fed as usual.
+   */
+  resume(state: HandOffState): void {
+    this.#hooks.onOpen(this);
+    let index = 0;
+    for (const { from, chunk } of state.transcript) {
+      if (this.#closed) return;
+      let out: SessionOutput;
+      try {
+        out = from === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      this.#record(from, chunk);
+      for (const e of out.events) {
+        if (e.type === 'closed' || index++ < state.eventsHandled) continue;
+        this.#hooks.onEvent(this, e);
+      }
+    }
+    for (const { from, chunk } of state.held) if (!this.#feed(from, chunk)) return;
+    this.#listen();
+  }
+
+  /** Forgets what was kept for a hand-off (the connection stays on this worker). */
+  stopRecording(): void {
+    this.#transcript = undefined;
+  }
+
+  /**
+   * Stops the connection here so another worker can take it over: nothing more is fed or acted on
+   * (the event being handled now is the next worker's, and those after it), reading stops, and once
+   * what was written has left, the sockets are released. Undefined when the connection closed
+   * meanwhile or was not recording.
+   */
+  async detachForHandOff(): Promise<HandOffState | undefined> {
+    const transcript = this.#transcript;
+    if (!transcript || this.#closed || this.#held) return undefined;
+    const held: FedChunk[] = [];
+    this.#held = held;
+    this.#transcript = undefined;
+    const eventsHandled = this.#eventsHandled;
+    for (const socket of [this.client, this.upstream]) {
+      if (!socket) continue;
+      for (const chunk of stopReading(socket))
+        held.push({ from: socket === this.client ? 'client' : 'server', chunk });
+    }
+    await this.#gate;
+    await Promise.all([flushed(this.client), this.upstream && flushed(this.upstream)]);
+    if (this.#closed || this.client.destroyed || this.upstream?.destroyed) return undefined;
+    for (const { socket, event, listener } of this.#listeners.splice(0)) socket.off(event, listener);
+    this.#closed = true;
+    return { transcript, eventsHandled, held };
+  }
+
+  #listen(): void {
+    // biome-ignore lint/suspicious/noExplicitAny: socket listeners of several signatures
+    const on = (socket: Socket, event: string, listener: (...args: any[]) => void) => {
+      socket.on(event, listener);
+      this.#listeners.push({ socket, event, listener });
+    };
+    on(this.client, 'data', (chunk: Buffer) => this.#feed('client', chunk));
     // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
     // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
     const clientEnded = () => {
@@ -90,9 +216,9 @@ export class ProxiedConnection {
       if (!this.upstream || this.#ended.server) this.close('client closed');
       else this.upstream.end();
     };
-    this.client.on('end', clientEnded);
-    this.client.on('close', () => this.close('client closed'));
-    this.client.on('error', () => this.close('client error'));
+    on(this.client, 'end', clientEnded);
+    on(this.client, 'close', () => this.close('client closed'));
+    on(this.client, 'error', () => this.close('client error'));
     const upstream = this.upstream;
     const serverEnded = () => {
       this.#ended.server = true;
@@ -100,10 +226,10 @@ export class ProxiedConnection {
       else this.client.end();
     };
     if (upstream) {
-      upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
-      upstream.on('end', serverEnded);
-      upstream.on('close', () => this.close('server closed'));
-      upstream.on('error', () => this.close('server error'));
+      on(upstream, 'data', (chunk: Buffer) => this.#feed('server', chunk));
+      on(upstream, 'end', serverEnded);
+      on(upstream, 'close', () => this.close('server closed'));
+      on(upstream, 'error', () => this.close('server error'));
     }
     // A side may have sent FIN while the front was dialling or sniffing ('end' already emitted,
     // found by the fronts fuzzing): it would never be seen again, and the session would leak.
@@ -125,6 +251,7 @@ export class ProxiedConnection {
     this.#closed = true;
     try {
       const last = this.session.close(reason);
+      this.#flushGated();
       for (const b of last.toClient) this.client.write(b);
       for (const b of last.toServer) this.upstream?.write(b);
       for (const e of last.events) this.#hooks.onEvent(this, e);
@@ -140,16 +267,35 @@ export class ProxiedConnection {
     this.#hooks.onClose(this, reason);
   }
 
+  #record(from: 'client' | 'server', chunk: Uint8Array): void {
+    if (!this.#transcript) return;
+    this.#transcriptBytes += chunk.length;
+    // A connection that says who it is within this many bytes can be handed on; past it, it stays.
+    if (this.#transcriptBytes > MAX_TRANSCRIPT_BYTES) this.#transcript = undefined;
+    else this.#transcript.push({ from, chunk });
+  }
+
   #feed(from: 'client' | 'server', chunk: Uint8Array): boolean {
     if (this.#closed) return false;
+    if (this.#held) {
+      this.#held.push({ from, chunk });
+      return false;
+    }
     let out: SessionOutput;
+    const mark = this.#barrier?.mark();
     try {
       out = from === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
     } catch (error) {
       this.fail(error);
       return false;
     }
+    this.#record(from, chunk);
+    if (mark !== undefined) {
+      const wait = this.#barrier!.after(mark);
+      if (wait) this.#holdClientOutput(wait);
+    }
     this.#write(out);
+    if (this.#held) return false;
     const ended = out.events.find((e) => e.type === 'closed');
     if (ended) {
       if (ended.type === 'closed' && ended.error) this.#hooks.onError(this, ended.error);
@@ -157,6 +303,25 @@ export class ProxiedConnection {
       return false;
     }
     return true;
+  }
+
+  /** Client-bound bytes from now on wait for `wait` (then leave in order). */
+  #holdClientOutput(wait: Promise<void>): void {
+    this.#gated ??= [];
+    const gate = Promise.all([this.#gate, wait]).then(() => {
+      if (this.#gate === gate) {
+        this.#gate = undefined;
+        this.#flushGated();
+      }
+    });
+    this.#gate = gate;
+  }
+
+  #flushGated(): void {
+    const gated = this.#gated;
+    if (!gated) return;
+    this.#gated = undefined;
+    for (const b of gated) if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
   }
 
   #write(out: SessionOutput): void {
@@ -167,18 +332,26 @@ export class ProxiedConnection {
     for (const b of toServer) {
       if (this.upstream && !this.upstream.write(b)) this.#hold(this.client, this.upstream);
     }
-    for (const b of toClient) {
-      if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
+    if (this.#gated) for (const b of toClient) this.#gated.push(b);
+    else
+      for (const b of toClient) {
+        if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
+      }
+    for (const e of out.events) {
+      if (e.type === 'closed') continue;
+      this.#hooks.onEvent(this, e);
+      // This event began a hand-off: it and those after it are the next worker's.
+      if (this.#held) return;
+      this.#eventsHandled++;
     }
-    for (const e of out.events) if (e.type !== 'closed') this.#hooks.onEvent(this, e);
   }
 
   /** Backpressure: stop reading `source` until `sink` drains. */
   #hold(source: Socket, sink: Socket): void {
-    if (source.isPaused()) return;
+    if (source.isPaused() || this.#held) return;
     source.pause();
     sink.once('drain', () => {
-      if (!this.#closed) source.resume();
+      if (!this.#closed && !this.#held) source.resume();
     });
   }
 
@@ -186,5 +359,43 @@ export class ProxiedConnection {
   fail(error: unknown): void {
     this.#hooks.onError(this, error);
     this.close(isCrossTalkError(error) ? error.code : 'error');
+  }
+}
+
+/**
+ * Stops a socket reading, for handing it to another process: what it had read and not delivered
+ * is returned, and its handle stops reading from the kernel, so that no byte is read here after
+ * (net.Socket's `pause` only stops delivering; its handle keeps reading into the stream's buffer).
+ */
+export function stopReading(socket: Socket): Buffer[] {
+  socket.pause();
+  const chunks: Buffer[] = [];
+  // Listeners were not told of these: read() in paused mode emits 'data' too, so they are taken
+  // with every 'data' listener off.
+  const listeners = socket.listeners('data') as ((chunk: Buffer) => void)[];
+  socket.removeAllListeners('data');
+  for (let c = socket.read() as Buffer | null; c !== null; c = socket.read() as Buffer | null) chunks.push(c);
+  for (const l of listeners) socket.on('data', l);
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?(): number } })._handle;
+  if (handle?.readStop) {
+    handle.reading = false;
+    handle.readStop();
+  }
+  return chunks;
+}
+
+/** Resolves once nothing written to `socket` is left in its user-space buffer. */
+async function flushed(socket: Socket): Promise<void> {
+  while (socket.writableLength > 0 && !socket.destroyed) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
   }
 }

@@ -17,7 +17,13 @@ import {
   SocksReply,
   socks4Reply,
 } from '../socks/socks4.js';
-import { type ConnectionHooks, ProxiedConnection } from './connection.js';
+import {
+  type ConnectionHooks,
+  type HandOffState,
+  type OutputBarrier,
+  ProxiedConnection,
+  stopReading,
+} from './connection.js';
 import type { OwnListeners, UpstreamPolicy } from './policy.js';
 import type { VirtualEndpointTable } from './virtual-endpoints.js';
 
@@ -48,6 +54,17 @@ export interface SocksFrontOptions {
     virtual?: { data: unknown };
   }): SessionContext;
   hooks: ConnectionHooks;
+  /** Holds client-bound bytes until what a session did is known where it must be (several workers). */
+  barrier?: OutputBarrier;
+  /** Keep what each connection's session is fed until its user is known, for a hand-off (several workers). */
+  record?: boolean;
+  /** Prefix of connection ids (`w1-`: a host's worker 1). Default none. */
+  idPrefix?: string;
+  /**
+   * A CONNECT to a virtual endpoint another worker of this host holds: the client socket (reading
+   * stopped), its request and the bytes it sent after it go to that worker (`resumeSocks` there).
+   */
+  handOff?(worker: number, client: Socket, request: Socks4Request, early: Uint8Array): void;
   /** A connection the gateway relays without a codec (unrecognised protocol). */
   onRelay?(info: { id: string; target: { host: string; port: number } }): void;
   /**
@@ -79,7 +96,7 @@ export class SocksFront {
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const server = createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     server.listen(port, host);
     await once(server, 'listening');
     // After listening, a server 'error' is a failed accept; unheard, it would end the process.
@@ -94,9 +111,8 @@ export class SocksFront {
   }
 
   async close(): Promise<void> {
-    if (!this.#server) return;
-    const closed = once(this.#server, 'close');
-    this.#server.close();
+    const closed = this.#server && once(this.#server, 'close');
+    this.#server?.close();
     for (const s of this.#sockets) s.destroy();
     await closed;
   }
@@ -135,8 +151,28 @@ export class SocksFront {
     return source;
   }
 
-  #accept(client: Socket): void {
-    const id = `conn-${++this.#next}`;
+  #newId(): string {
+    return `${this.#o.idPrefix ?? ''}conn-${++this.#next}`;
+  }
+
+  /** Admits and tracks a client socket this front did not accept itself; false when refused. */
+  #take(id: string, client: Socket): boolean {
+    client.on('error', () => client.destroy());
+    if (!this.#admit(id, client)) {
+      client.destroy();
+      return false;
+    }
+    this.#track(client);
+    client.setNoDelay(true);
+    return true;
+  }
+
+  /**
+   * Serves a client connection from its SOCKS request on (the listener's, or one the primary of a
+   * host of several workers accepted and handed to this worker; allow half-open on such sockets).
+   */
+  accept(client: Socket): void {
+    const id = this.#newId();
     client.on('error', () => client.destroy());
     const source = this.#admit(id, client);
     if (!source) return void client.destroy();
@@ -181,11 +217,92 @@ export class SocksFront {
     });
   }
 
+  /**
+   * Goes on with a connection another worker of this host read the SOCKS request of: a CONNECT to
+   * a virtual endpoint this worker holds (`handOff` there).
+   */
+  resumeSocks(client: Socket, request: Socks4Request, early: Uint8Array): void {
+    const id = this.#newId();
+    if (!this.#take(id, client)) return;
+    client.pause();
+    this.#connect(id, client, request, early).catch((error) => {
+      this.#o.onRefused?.({ id, reason: error, request });
+      if (!client.destroyed) client.end(socks4Reply(SocksReply.rejected));
+    });
+  }
+
+  /**
+   * Takes over a proxied connection another worker of this host began, once its session named a
+   * user this worker serves: a session of `protocol` is fed what the other one was
+   * (`ProxiedConnection.resume`), and the connection goes on here.
+   */
+  resumeSession(
+    client: Socket,
+    upstream: Socket | undefined,
+    info: { protocol: string; target: { host: string; port: number } } & HandOffState,
+  ): void {
+    const id = this.#newId();
+    if (!this.#take(id, client)) {
+      upstream?.destroy();
+      return;
+    }
+    if (upstream) {
+      upstream.on('error', () => upstream.destroy());
+      this.#track(upstream);
+      upstream.setNoDelay(true);
+    }
+    let session: ReturnType<Codec['openSession']>;
+    let codec: Codec;
+    try {
+      codec = this.#o.registry.get(info.protocol);
+      session = codec.openSession(this.#o.context({ id, codec, target: info.target }));
+    } catch (error) {
+      this.#o.onRefused?.({ id, reason: error });
+      client.destroy();
+      upstream?.destroy();
+      return;
+    }
+    this.#connection(id, codec, session, client, upstream, info.target).resume(info);
+  }
+
+  #connection(
+    id: string,
+    codec: Codec,
+    session: ReturnType<Codec['openSession']>,
+    client: Socket,
+    upstream: Socket | undefined,
+    target: { host: string; port: number },
+  ): ProxiedConnection {
+    return new ProxiedConnection({
+      id,
+      codec,
+      session,
+      client,
+      upstream,
+      target,
+      hooks: this.#o.hooks,
+      maxBacklog: this.#o.maxBacklog,
+      ...(this.#o.barrier ? { barrier: this.#o.barrier } : {}),
+      // A connection to a virtual endpoint is on the worker that holds it already.
+      record: this.#o.record === true && upstream !== undefined,
+    });
+  }
+
   async #connect(id: string, client: Socket, request: Socks4Request, early: Uint8Array): Promise<void> {
     if (request.command !== SOCKS4_CONNECT) {
       throw new SocksProtocolError(`command ${request.command} is not supported (CONNECT only)`);
     }
     const target = { host: request.host, port: request.port };
+    const elsewhere = this.#o.handOff
+      ? this.#o.virtual.ownerElsewhere(request.host, request.port)
+      : undefined;
+    if (elsewhere !== undefined) {
+      // Its data is in that worker's memory: the client goes there, before anything is said to it.
+      const more = stopReading(client);
+      const bytes = more.length ? Buffer.concat([early, ...more]) : early;
+      this.#o.handOff!(elsewhere, client, request, bytes);
+      return;
+    }
     const virtual = this.#o.virtual.take(request.host, request.port);
     let upstream: Socket | undefined;
     if (!virtual) {
@@ -270,16 +387,7 @@ export class SocksFront {
         upstream?.destroy();
         return;
       }
-      const connection = new ProxiedConnection({
-        id,
-        codec,
-        session,
-        client,
-        upstream,
-        target,
-        hooks: this.#o.hooks,
-        maxBacklog: this.#o.maxBacklog,
-      });
+      const connection = this.#connection(id, codec, session, client, upstream, target);
       connection.start(seen);
       client.resume();
     };

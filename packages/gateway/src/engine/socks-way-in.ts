@@ -4,6 +4,7 @@ import {
   type CanonicalEvent,
   type Codec,
   type CodecRegistry,
+  type CookieTable,
   isCrossTalkError,
   isDomainNetwork,
   isSystemAddress,
@@ -11,12 +12,28 @@ import {
   type SessionContext,
   type SessionEvent,
 } from '@crosstalk/core';
+import { workerOf } from '../cluster/steering.js';
 import { describeRefusal } from '../errors/describe.js';
 import type { NodeEngine } from '../node/create-node.js';
 import type { AttachedSession } from '../node/session/attached-session.js';
 import { wasReported } from '../node/session/outbound.js';
-import type { ConnectionHooks, ProxiedConnection } from './connection.js';
+import type { ConnectionHooks, HandOffState, ProxiedConnection } from './connection.js';
 import type { VirtualEndpointTable } from './virtual-endpoints.js';
+
+/**
+ * A host of several workers: each user is served by one worker (`workerOf`), and a connection
+ * that names a user another worker serves is handed there before it is attached.
+ */
+export interface WorkerSteering {
+  /** This worker's index. */
+  index: number;
+  /** The host's worker count. */
+  count: number;
+  /** Cookies every worker sees (a login's next connection may reach any worker). */
+  cookies: CookieTable;
+  /** Sends the connection's sockets and state to worker `to` (`SocksFront.resumeSession` there). */
+  handOff(to: number, connection: ProxiedConnection, state: HandOffState): void;
+}
 
 /**
  * The SOCKS front as a way in to the node: a proxied connection whose codec session verified its
@@ -28,14 +45,22 @@ export class SocksWayIn {
   readonly #node: NodeEngine;
   readonly #registry: CodecRegistry;
   readonly #virtual: VirtualEndpointTable;
-  readonly #cookies = new MemoryCookieTable();
+  readonly #cookies: CookieTable;
   readonly #connections = new Set<ProxiedConnection>();
   readonly #sessions = new Map<ProxiedConnection, AttachedSession>();
+  readonly #steering: WorkerSteering | undefined;
 
-  constructor(node: NodeEngine, registry: CodecRegistry, virtual: VirtualEndpointTable) {
+  constructor(
+    node: NodeEngine,
+    registry: CodecRegistry,
+    virtual: VirtualEndpointTable,
+    steering?: WorkerSteering,
+  ) {
     this.#node = node;
     this.#registry = registry;
     this.#virtual = virtual;
+    this.#steering = steering;
+    this.#cookies = steering?.cookies ?? new MemoryCookieTable();
   }
 
   /** Open connections with a codec session. */
@@ -95,8 +120,30 @@ export class SocksWayIn {
     return this.#registry.forNetwork(a.network) !== undefined;
   }
 
+  /**
+   * True when `user` is served by another worker of this host: the connection is on its way there
+   * (its session is fed again there and goes on; nothing of it is attached here).
+   */
+  #steer(c: ProxiedConnection, user: Address): boolean {
+    const steering = this.#steering;
+    if (!steering || !c.recording) return false;
+    const owner = workerOf(user, steering.count);
+    if (owner === steering.index) {
+      c.stopRecording();
+      return false;
+    }
+    void c.detachForHandOff().then((state) => {
+      if (!state) return; // closed meanwhile, as any connection closes
+      if (this.#connections.delete(c)) this.#node.metrics.sessions.dec({ protocol: c.codec.protocol });
+      this.#node.metrics.handOffs.inc({ stage: 'session' });
+      steering.handOff(owner, c, state);
+    });
+    return true;
+  }
+
   #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {
     const node = this.#node;
+    if ((event.type === 'identified' || event.type === 'verified') && this.#steer(c, event.address)) return;
     node.emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
     switch (event.type) {
       case 'verified':

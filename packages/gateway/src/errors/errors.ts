@@ -203,3 +203,19 @@ export class AlreadyAttachedError extends CrossTalkError {
   override readonly name = 'AlreadyAttachedError';
   readonly code = 'ERR_ALREADY_ATTACHED';
 }
+
+/**
+ * A worker of a `--workers N` host could not start (its own words in the message: a port taken,
+ * a bad key) or ended before it was ready; the host does not start.
+ */
+export class WorkerStartFailedError extends CrossTalkError {
+  override readonly name = 'WorkerStartFailedError';
+  readonly code = 'ERR_WORKER_START_FAILED';
+  constructor(
+    /** The worker's index. */
+    readonly worker: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

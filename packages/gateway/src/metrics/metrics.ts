@@ -97,6 +97,14 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** `crosstalk_handoffs_total{stage}`. */
+  readonly handOffs = new Counter({
+    name: 'crosstalk_handoffs_total',
+    help: 'Connections handed to another worker of the host (stage socks: a virtual endpoint that worker holds; session: a user that worker serves)',
+    labelNames: ['stage'],
+    registers: [this.registry],
+  });
+
   #server: Server | undefined;
 
   /**

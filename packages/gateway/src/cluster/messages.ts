@@ -1,0 +1,88 @@
+import type { Address, DhtLimits } from '@crosstalk/core';
+import type { Socks4Request } from '../socks/socks4.js';
+
+/**
+ * Messages between the primary of a `--workers N` host and its workers, over Node's IPC channel
+ * (`serialization: 'advanced'`: byte arrays travel as they are). A message that carries a socket
+ * names it in `handle`; the socket travels as the channel's handle.
+ */
+
+/** Cookie table operations every worker applies (a login's next connection may reach any worker). */
+export type CookieOp =
+  | {
+      t: 'cookie';
+      op: 'record';
+      /** The recording worker's sequence number (acknowledged to it by the primary). */
+      seq?: number;
+      protocol: string;
+      cookie: string;
+      owner: Address;
+      data: unknown;
+    }
+  | { t: 'cookie'; op: 'forget'; protocol: string; cookie: string };
+
+/** What a worker hands on with a connection whose session named another worker's user. */
+export interface SessionHandOff {
+  protocol: string;
+  target: { host: string; port: number };
+  transcript: { from: 'client' | 'server'; chunk: Uint8Array }[];
+  eventsHandled: number;
+  held: { from: 'client' | 'server'; chunk: Uint8Array }[];
+}
+
+/** Primary to worker. */
+export type ToWorker =
+  | {
+      t: 'init';
+      index: number;
+      count: number;
+      socks: { host: string; port: number };
+      /** The worker's key (PKCS#8 PEM), the same on every restart of this index. */
+      identity: string;
+      /** The shared directory's limits, when the primary holds it (embedded mode). */
+      dht?: DhtLimits;
+      /** The live cookies of the other workers. */
+      cookies: CookieOp[];
+    }
+  | { t: 'socks' }
+  | { t: 'handoff-socks'; request: Socks4Request; early: Uint8Array }
+  | { t: 'handoff-client'; hid: string }
+  | { t: 'handoff-session'; hid: string; info: SessionHandOff; upstream: boolean }
+  | CookieOp
+  | { t: 'cookie-ack'; seq: number }
+  | { t: 'dht-reply'; seq: number; ok: true; values?: Uint8Array[]; removed?: boolean }
+  | { t: 'dht-reply'; seq: number; ok: false; error: RemoteError }
+  | { t: 'metrics'; seq: number }
+  | { t: 'shutdown' };
+
+/** Worker to primary. */
+export type FromWorker =
+  /** The worker listens on its channel: the primary sends `init`. */
+  | { t: 'hello' }
+  | { t: 'ready'; id: string; contact: unknown; g2g?: { host: string; port: number } }
+  | { t: 'failed'; message: string }
+  | CookieOp
+  | { t: 'handoff-socks'; to: number; request: Socks4Request; early: Uint8Array }
+  | { t: 'handoff-client'; to: number; hid: string }
+  | { t: 'handoff-session'; to: number; hid: string; info: SessionHandOff; upstream: boolean }
+  | {
+      t: 'dht';
+      seq: number;
+      op: 'put' | 'get' | 'remove';
+      key: string;
+      value?: Uint8Array;
+      ttl?: number;
+      secret?: string;
+    }
+  | { t: 'metrics-reply'; seq: number; metrics: unknown };
+
+/** An error thrown in another process, as it crosses the channel. */
+export interface RemoteError {
+  code?: string;
+  message: string;
+  /** The fields the error class is made from (`size`, `limit`, `ttl`, `max`). */
+  fields?: Record<string, number>;
+}
+
+/** Environment variables a worker process is started with. */
+export const WORKER_INDEX_ENV = 'CROSSTALK_WORKER_INDEX';

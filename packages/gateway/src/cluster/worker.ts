@@ -1,0 +1,220 @@
+import type { Socket } from 'node:net';
+import type { Dht } from '@crosstalk/core';
+import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
+import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
+import type { Socks4Request } from '../socks/socks4.js';
+import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
+import { WORKER_INDEX_ENV } from './messages.js';
+import { SharedCookieTable } from './shared-cookies.js';
+import { SharedDht } from './shared-dht.js';
+
+/** What a worker's gateway does with what the primary sends it (`ClusterWorker.serve`). */
+export interface WorkerHandlers {
+  /** A client connection the primary accepted: its SOCKS request is read here. */
+  connection(client: Socket): void;
+  /** A CONNECT to a virtual endpoint this worker holds, read by another worker. */
+  socksHandOff(client: Socket, request: Socks4Request, early: Uint8Array): void;
+  /** A connection another worker began whose session named a user this worker serves. */
+  sessionHandOff(client: Socket, upstream: Socket | undefined, info: SessionHandOff): void;
+  /** This worker's metrics, as prom-client's `getMetricsAsJSON` gives them. */
+  metrics(): Promise<unknown>;
+  /** The primary asks the worker to stop (or is gone): close gracefully. */
+  shutdown(): Promise<void>;
+}
+
+type Send = (message: FromWorker, handle?: Socket, callback?: (error: Error | null) => void) => void;
+
+/**
+ * This process as worker `index` of a `--workers N` host (`startGatewayCluster` started it): the
+ * link to the primary. Pass it to `createGateway({ worker })`: the gateway then takes its client
+ * connections from the primary instead of listening, serves the users `workerOf` gives it, hands
+ * connections of other workers' users to them, shares login cookies with every worker, and (in
+ * embedded mode) uses the primary's directory.
+ */
+export class ClusterWorker {
+  /** This worker's index, 0 to `count - 1`: the same on every restart. */
+  readonly index: number;
+  /** How many workers the host runs. */
+  readonly count: number;
+  /** The host's SOCKS4 address (the primary listens; the workers serve). */
+  readonly socks: { host: string; port: number };
+  /** This worker's key, the same on every restart (a state file, when there is one, keeps its own). */
+  readonly identity: GatewayIdentity;
+  /** The primary's directory, in embedded mode (undefined: the worker brings its own, e.g. hyperdht). */
+  readonly dht: Dht | undefined;
+  /** Login cookies every worker of the host sees. */
+  readonly cookies: SharedCookieTable;
+  readonly #send: Send;
+  #handlers: WorkerHandlers | undefined;
+  readonly #early: { message: ToWorker; handle: Socket | undefined }[] = [];
+  readonly #parts = new Map<string, Socket>();
+  #handOffs = 0;
+  #shuttingDown = false;
+
+  /** @internal Made by `joinGatewayCluster` from the primary's first message. */
+  constructor(init: Extract<ToWorker, { t: 'init' }>, send: Send) {
+    this.index = init.index;
+    this.count = init.count;
+    this.socks = init.socks;
+    this.identity = identityFromPem(init.identity, `worker ${init.index}'s key`);
+    this.#send = send;
+    this.cookies = new SharedCookieTable((op) => send(op));
+    for (const op of init.cookies) this.cookies.apply(op);
+    this.dht = init.dht ? new SharedDht(init.dht, (m) => send(m)) : undefined;
+  }
+
+  /** Starts taking what the primary sends (what came before is taken now, in order). */
+  serve(handlers: WorkerHandlers): void {
+    this.#handlers = handlers;
+    for (const { message, handle } of this.#early.splice(0)) this.receive(message, handle);
+  }
+
+  /** Tells the primary this worker's gateway is up: it starts sending connections. */
+  ready(info: { id: string; contact: unknown; g2g?: { host: string; port: number } | undefined }): void {
+    this.#send({
+      t: 'ready',
+      id: info.id,
+      contact: info.contact,
+      ...(info.g2g ? { g2g: info.g2g } : {}),
+    });
+  }
+
+  /** Tells the primary this worker could not start (it prints `message` at the first start). */
+  failed(message: string): void {
+    this.#send({ t: 'failed', message });
+  }
+
+  /** Sends a client whose CONNECT names a virtual endpoint of worker `to` there. */
+  handOffSocks(to: number, client: Socket, request: Socks4Request, early: Uint8Array): void {
+    this.#send({ t: 'handoff-socks', to, request, early }, client, () => client.destroy());
+  }
+
+  /** Sends a connection whose session named a user of worker `to` there, with what its session was fed. */
+  handOffSession(to: number, connection: ProxiedConnection, state: HandOffState): void {
+    const hid = `${this.index}-${++this.#handOffs}`;
+    const { client, upstream } = connection;
+    this.#send({ t: 'handoff-client', to, hid }, client, () => client.destroy());
+    const info: SessionHandOff = {
+      protocol: connection.codec.protocol,
+      target: connection.target,
+      transcript: state.transcript,
+      eventsHandled: state.eventsHandled,
+      held: state.held,
+    };
+    const message: FromWorker = { t: 'handoff-session', to, hid, info, upstream: upstream !== undefined };
+    if (upstream) this.#send(message, upstream, () => upstream.destroy());
+    else this.#send(message);
+  }
+
+  /** @internal A message from the primary (and the socket it carries). */
+  receive(message: ToWorker, handle: Socket | undefined): void {
+    const h = this.#handlers;
+    switch (message.t) {
+      case 'cookie':
+        this.cookies.apply(message);
+        return;
+      case 'cookie-ack':
+        this.cookies.acknowledged(message.seq);
+        return;
+      case 'dht-reply':
+        (this.dht as SharedDht | undefined)?.reply(message);
+        return;
+      case 'shutdown':
+        void this.shutdown();
+        return;
+      default:
+        break;
+    }
+    if (!h) {
+      this.#early.push({ message, handle });
+      return;
+    }
+    switch (message.t) {
+      case 'socks':
+        if (handle) h.connection(handle);
+        return;
+      case 'handoff-socks':
+        if (handle) h.socksHandOff(handle, message.request, message.early);
+        return;
+      case 'handoff-client':
+        if (handle) this.#parts.set(message.hid, handle);
+        return;
+      case 'handoff-session': {
+        const client = this.#parts.get(message.hid);
+        this.#parts.delete(message.hid);
+        if (!client) {
+          handle?.destroy();
+          return;
+        }
+        h.sessionHandOff(client, message.upstream ? handle : undefined, message.info);
+        return;
+      }
+      case 'metrics':
+        void h.metrics().then(
+          (metrics) => this.#send({ t: 'metrics-reply', seq: message.seq, metrics }),
+          () => this.#send({ t: 'metrics-reply', seq: message.seq, metrics: [] }),
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Closes the gateway (once) and exits. */
+  async shutdown(): Promise<void> {
+    if (this.#shuttingDown) return;
+    this.#shuttingDown = true;
+    try {
+      await this.#handlers?.shutdown();
+    } finally {
+      process.exit(0);
+    }
+  }
+
+  /** @internal The primary is gone. */
+  disconnected(): void {
+    (this.dht as SharedDht | undefined)?.disconnected();
+    void this.shutdown();
+  }
+}
+
+/** True in a process `startGatewayCluster` started as one of its workers. */
+export function isClusterWorker(): boolean {
+  return process.env[WORKER_INDEX_ENV] !== undefined && typeof process.send === 'function';
+}
+
+/**
+ * In a worker process (`isClusterWorker()`), waits for the primary's first message and returns
+ * the link to it. Rejects after `timeoutMs` without one, or outside a worker.
+ */
+export function joinGatewayCluster(timeoutMs = 30_000): Promise<ClusterWorker> {
+  return new Promise((resolve, reject) => {
+    if (!isClusterWorker()) {
+      reject(new Error('not a worker of a gateway host (startGatewayCluster starts them)'));
+      return;
+    }
+    const send: Send = (message, handle, callback) => {
+      if (!process.connected) throw new Error('the primary is gone');
+      if (handle) process.send!(message, handle, { keepOpen: false }, callback);
+      else process.send!(message, undefined, undefined, callback);
+    };
+    let worker: ClusterWorker | undefined;
+    const timer = setTimeout(
+      () => reject(new Error(`no word from the primary within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    process.on('message', (message: ToWorker, handle?: Socket) => {
+      if (worker) {
+        worker.receive(message, handle);
+        return;
+      }
+      if (message.t !== 'init') return;
+      clearTimeout(timer);
+      worker = new ClusterWorker(message, send);
+      resolve(worker);
+    });
+    process.on('disconnect', () => worker?.disconnected() ?? process.exit(1));
+    // Messages sent before a listener was there would be lost: the primary waits for this.
+    send({ t: 'hello' });
+  });
+}

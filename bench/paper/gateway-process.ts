@@ -7,17 +7,27 @@
  */
 
 import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { type Dht, MemoryDht } from '@crosstalk/core';
-import { createGateway, type Gateway, identityKeyPair } from '@crosstalk/gateway';
+import {
+  createGateway,
+  type Gateway,
+  type GatewayCluster,
+  identityKeyPair,
+  startGatewayCluster,
+} from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
-import { exitWithParent } from './ipc.js';
+import { exitWithParent, usageOf } from './ipc.js';
 import { loopWatch } from './loop-watch.js';
 
 const watch = loopWatch();
 
 const gateways: Gateway[] = [];
 const stores: HyperDhtStore[] = [];
+/** With `workers`: one host of that many worker gateways behind one SOCKS address, instead of `gateways`. */
+let host: GatewayCluster | undefined;
 // CPU profile of the measurement window only (not start-up), via the inspector's Profiler.
 const inspector = new Session();
 inspector.connect();
@@ -32,6 +42,19 @@ async function total(counter: (g: Gateway) => { get(): Promise<{ values: { value
   for (const g of gateways) for (const v of (await counter(g).get()).values) sum += v.value;
   return sum;
 }
+
+/** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */
+async function hostTotal(name: string): Promise<number> {
+  const address = host!.metricsAddress!;
+  const text = await (await fetch(`http://${address.host}:${address.port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
+/** This process and the host's workers: what the host under test is made of. */
+const hostPids = () => [process.pid, ...(host?.workers().map((w) => w.pid ?? 0) ?? [])].filter(Boolean);
 
 exitWithParent();
 /** The directory and G2G transport of one gateway: shared memory, or a hyperdht node of its own. */
@@ -55,9 +78,21 @@ process.on(
     file?: string;
     g2g?: 'tcp' | 'hyperdht';
     bootstrap?: NodeAddress[];
+    /** A host of this many workers behind one SOCKS address (`crosstalk gateway --workers N`). */
+    workers?: number;
   }) => {
     try {
-      if (m.type === 'start') {
+      if (m.type === 'start' && m.workers) {
+        host = await startGatewayCluster({
+          workers: m.workers,
+          exec: join(fileURLToPath(new URL('.', import.meta.url)), 'gateway-worker.mjs'),
+          execArgv: process.execArgv,
+          socks: { host: '127.0.0.1', port: 0 },
+          metrics: { host: '127.0.0.1', port: 0 },
+          logger: false,
+        });
+        process.send!({ type: 'started', socks: [host.socks], pid: process.pid, pids: hostPids() });
+      } else if (m.type === 'start') {
         const shared = new MemoryDht();
         for (let i = 0; i < (m.count ?? 2); i++) {
           gateways.push(
@@ -77,6 +112,18 @@ process.on(
           );
         }
         process.send!({ type: 'started', socks: gateways.map((g) => g.socks), pid: process.pid });
+      } else if (m.type === 'stats' && host) {
+        let cpuMicros = 0;
+        for (const pid of hostPids()) cpuMicros += (await usageOf(pid)).cpuMicros;
+        process.send!({
+          type: 'stats',
+          cpuMicros,
+          translated: await hostTotal('crosstalk_translated_events_total'),
+          verified: await hostTotal('crosstalk_verified_directory_records_total'),
+          acceptErrors: await hostTotal('crosstalk_accept_errors_total'),
+          users: await hostTotal('crosstalk_verified_users'),
+          pids: hostPids(),
+        });
       } else if (m.type === 'stats') {
         const cpu = process.cpuUsage();
         process.send!({
@@ -101,6 +148,7 @@ process.on(
         const { profile } = (await post('Profiler.stop')) as { profile: unknown };
         process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
       } else if (m.type === 'stop') {
+        await host?.close();
         for (const g of gateways.splice(0)) await g.close();
         for (const store of stores.splice(0)) await store.close();
         process.send!({ type: 'stopped' });

@@ -58,6 +58,12 @@ const stepsArg = arg('steps', quick ? '80' : '520,2080,5200,10400');
 const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
 type G2gMode = 'tcp' | 'hyperdht';
 const g2gArg = arg('g2g', 'tcp');
+// --workers 1,2: the same steps through one host of N workers behind one SOCKS address
+// (`crosstalk gateway --workers N`), for each N: how far each carries with p99 ≤ 10 ms, nothing lost.
+const workerCounts = arg('workers', '')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const g2gModes: G2gMode[] =
   g2gArg === 'both' ? ['tcp', 'hyperdht'] : g2gArg === 'hyperdht' ? ['hyperdht'] : ['tcp'];
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -73,7 +79,13 @@ const command = `npm run bench -- ${argv.join(' ')}`.trim();
 const buildDir = join(here, '..', '.build');
 function bundleChildren(): void {
   buildSync({
-    entryPoints: ['load-process.ts', 'servers-process.ts', 'gateway-process.ts', 'dht-process.ts'].map((f) =>
+    entryPoints: [
+      'load-process.ts',
+      'servers-process.ts',
+      'gateway-process.ts',
+      'gateway-worker.ts',
+      'dht-process.ts',
+    ].map((f) =>
       join(here, f),
     ),
     bundle: true,
@@ -310,6 +322,19 @@ const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
   loginConcurrency: 32,
 });
 
+/** One step of a saturation climb. */
+interface SaturationRow {
+  clients: number;
+  p99: number;
+  lost: number;
+  cpuPerMessage: number;
+  memoryPerClient: number;
+  /** Open file descriptors of the gateway processes per client, at the step's peak. */
+  descriptorsPerClient: number;
+  rate: number;
+  acceptErrors: number;
+}
+
 interface PairRow {
   from: Protocol;
   to: Protocol;
@@ -366,19 +391,40 @@ async function gatewayRun(
   label: string,
   profile = false,
   g2g: G2gMode = g2gModes[0]!,
+  /** A host of this many workers at one SOCKS address, instead of two gateways in one process. */
+  workers?: number,
 ) {
   const profileDir = join(resultsDir, 'profile');
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
   const dht = g2g === 'hyperdht' ? await hyperdhtNetwork() : undefined;
   const proc = child('gateway-process.ts');
-  const { socks, pid } = await request<{ socks: { host: string; port: number }[]; pid: number }>(
+  const { socks, pid, pids } = await request<{
+    socks: { host: string; port: number }[];
+    pid: number;
+    pids?: number[];
+  }>(
     proc,
-    { type: 'start', count: 2, g2g, ...(dht ? { bootstrap: dht.bootstrap } : {}) },
+    { type: 'start', count: 2, g2g, ...(dht ? { bootstrap: dht.bootstrap } : {}), ...(workers ? { workers } : {}) },
     'started',
   );
-  pinTo(pid, 1);
-  const idle = await usageOf(pid);
+  // A host's workers are left to the scheduler (pinned to one CPU, more workers could not help).
+  if (!workers) pinTo(pid, 1);
+  const processes = pids ?? [pid];
+  const rss = async () => {
+    let sum = 0;
+    for (const p of processes) sum += (await usageOf(p).catch(() => ({ rssBytes: 0 }))).rssBytes;
+    return sum;
+  };
+  const descriptors = () =>
+    processes.reduce((sum, p) => {
+      try {
+        return sum + readdirSync(`/proc/${p}/fd`).length;
+      } catch {
+        return sum; // not Linux, or gone
+      }
+    }, 0);
+  const idle = { rssBytes: await rss(), descriptors: descriptors() };
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
@@ -404,8 +450,10 @@ async function gatewayRun(
   });
   // Memory and CPU measured while the clients are connected and the load runs.
   let peakRss = 0;
+  let peakDescriptors = 0;
   const sampler = setInterval(async () => {
-    peakRss = Math.max(peakRss, (await usageOf(pid).catch(() => ({ rssBytes: 0 }))).rssBytes);
+    peakRss = Math.max(peakRss, await rss());
+    peakDescriptors = Math.max(peakDescriptors, descriptors());
   }, 500);
   let result: Awaited<typeof loadPromise>;
   let b: Stats;
@@ -433,6 +481,7 @@ async function gatewayRun(
      * connections open in the warm-up, when each MSN conversation opens its switchboard). */
     acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
+    descriptorsPerClient: (peakDescriptors - idle.descriptors) / result.clients,
     profileDir: profile ? profileDir : undefined,
   };
 }
@@ -494,6 +543,50 @@ function transportsSection(
     }),
     '',
   ];
+}
+
+/** The saturation table: each step's load, tail, loss, and what the gateway process spent on it. */
+function saturationTable(rows: SaturationRow[], dantePerMessage: number): string[] {
+  return [
+    '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | vs dante | memory per client | descriptors per client |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (s) =>
+        `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${(s.cpuPerMessage / dantePerMessage).toFixed(2)}× | ${(s.memoryPerClient / 1024).toFixed(1)} KiB | ${s.descriptorsPerClient.toFixed(1)} |`,
+    ),
+    '',
+  ];
+}
+
+/** With --workers: the climb for each host size, then how far each carried and the ratio to one worker. */
+function workersSection(
+  hosts: Map<number, { rows: SaturationRow[]; failed?: { clients: number; reason: string } }>,
+  dantePerMessage: number,
+): string[] {
+  if (hosts.size === 0) return [];
+  const sustained = (rows: SaturationRow[]) => rows.filter((r) => r.p99 <= 10 && r.lost === 0).at(-1);
+  const lossless = (rows: SaturationRow[]) => rows.filter((r) => r.lost === 0).at(-1);
+  const lines: string[] = [
+    '### One host, several workers (`crosstalk gateway --workers N`)',
+    '',
+    'Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU and memory are the whole host\'s: the primary and every worker.',
+    '',
+  ];
+  for (const [n, h] of hosts) {
+    lines.push(`${n} worker${n > 1 ? 's' : ''}:`, '', ...saturationTable(h.rows, dantePerMessage));
+    if (h.failed) lines.push(`The ${h.failed.clients}-client step did not finish: ${h.failed.reason}.`, '');
+  }
+  const one = hosts.get(1);
+  for (const [n, h] of hosts) {
+    const best = sustained(h.rows);
+    const most = lossless(h.rows);
+    const ratio = (a?: SaturationRow, b?: SaturationRow) => (a && b ? ` (${(a.rate / b.rate).toFixed(2)}× one worker)` : '');
+    lines.push(
+      `- ${n} worker${n > 1 ? 's' : ''}: highest load with p99 ≤ 10 ms and nothing lost ${best ? `${fmt(best.rate)} messages/s${n > 1 ? ratio(best, one && sustained(one.rows)) : ''}` : 'none of the steps'}; highest with nothing lost ${most ? `${fmt(most.rate)} messages/s${n > 1 ? ratio(most, one && lossless(one.rows)) : ''}` : 'none'}.`,
+    );
+  }
+  lines.push('');
+  return lines;
 }
 
 // ------------------------------------------------------------------ main
@@ -563,51 +656,54 @@ async function main() {
     const danteMessages = relayed.pairs.reduce((n, p) => n + p.sent, 0);
     const dantePerMessage = danteMessages ? danteCpu / danteMessages : Number.NaN;
     const danteSummary = summarize(addedDelays(relayed.pairs, directByProtocol));
-    // 4. saturation
-    const saturation: {
-      clients: number;
-      p99: number;
-      lost: number;
-      cpuPerMessage: number;
-      memoryPerClient: number;
-      rate: number;
-      acceptErrors: number;
-    }[] = [];
+    // 4. saturation: the two gateways, or with --workers a host of each worker count
+    /** Climbs the steps; the step that could not finish ends it (with why; what came before is kept). */
+    const climb = async (workers?: number) => {
+      const rows: SaturationRow[] = [];
+      let failed: { clients: number; reason: string } | undefined;
+      let last = 0;
+      for (const n of steps) {
+        const per = Math.ceil(n / protocols.length);
+        let run: Awaited<ReturnType<typeof gatewayRun>>;
+        try {
+          const label = workers ? `${workers} worker${workers > 1 ? 's' : ''}, ${n} clients` : `${n} clients`;
+          run = await gatewayRun(servers, per, label, false, 'tcp', workers);
+        } catch (error) {
+          failed = {
+            clients: n,
+            reason: error instanceof Error ? error.message.split('\n')[0]! : String(error),
+          };
+          break;
+        }
+        last = n;
+        const all = matrix(run.result.pairs, directByProtocol);
+        const p99 = summarize(addedDelays(run.result.pairs, directByProtocol)).p99;
+        const lost = all.reduce((s, r) => s + r.lost, 0);
+        const sent = all.reduce((s, r) => s + r.sent, 0);
+        rows.push({
+          clients: run.result.clients,
+          p99,
+          lost,
+          cpuPerMessage: run.cpuPerMessage,
+          memoryPerClient: run.memoryPerClient,
+          descriptorsPerClient: run.descriptorsPerClient,
+          rate: sent / (windowMs / 1000),
+          acceptErrors: run.acceptErrors,
+        });
+        // The table shows where the targets stop holding; only heavy loss ends the climb early.
+        if (lost > sent * 0.01) break;
+      }
+      return { rows, failed, last };
+    };
+    const hosts = new Map<number, Awaited<ReturnType<typeof climb>>>();
+    for (const n of workerCounts) hosts.set(n, await climb(n));
+    const plain = workerCounts.length ? { rows: [], failed: undefined, last: 0 } : await climb();
+    const saturation = plain.rows;
+    let failed = plain.failed;
     let profile: { name: string; share: number }[] = [];
-    /** The step that could not finish, and why (the climb ends there; what came before is kept). */
-    let failed: { clients: number; reason: string } | undefined;
     // Every step is measured without the profiler (it costs the gateway CPU and adds to the delay
     // measured); the profile comes from a re-run of the last step, reported apart.
-    let profiledClients = 0;
-    for (const n of steps) {
-      const per = Math.ceil(n / protocols.length);
-      let run: Awaited<ReturnType<typeof gatewayRun>>;
-      try {
-        run = await gatewayRun(servers, per, `${n} clients`);
-      } catch (error) {
-        failed = {
-          clients: n,
-          reason: error instanceof Error ? error.message.split('\n')[0]! : String(error),
-        };
-        break;
-      }
-      profiledClients = n;
-      const all = matrix(run.result.pairs, directByProtocol);
-      const p99 = summarize(addedDelays(run.result.pairs, directByProtocol)).p99;
-      const lost = all.reduce((s, r) => s + r.lost, 0);
-      const sent = all.reduce((s, r) => s + r.sent, 0);
-      saturation.push({
-        clients: run.result.clients,
-        p99,
-        lost,
-        cpuPerMessage: run.cpuPerMessage,
-        memoryPerClient: run.memoryPerClient,
-        rate: sent / (windowMs / 1000),
-        acceptErrors: run.acceptErrors,
-      });
-      // The table shows where the targets stop holding; only heavy loss ends the climb early.
-      if (lost > sent * 0.01) break;
-    }
+    const profiledClients = plain.last;
     if (profiledClients) {
       try {
         const again = await gatewayRun(
@@ -657,6 +753,7 @@ async function main() {
       directoryVerificationsPerMessage: enterprise.verifiedPerMessage,
       dante: { cpuPerMessageMicros: dantePerMessage, added: danteSummary },
       saturation,
+      workers: Object.fromEntries([...hosts].map(([n, h]) => [n, h])),
       failed,
       profile,
       loops: { direct: direct.loops, gateways: enterprise.result.loops, dante: relayed.loops },
@@ -728,16 +825,13 @@ async function main() {
       '',
       `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message. Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',
-      '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | gateway memory per client |',
-      '|---:|---:|---:|---:|---:|---:|',
-      ...saturation.map(
-        (s) =>
-          `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${(s.memoryPerClient / 1024).toFixed(1)} KiB |`,
-      ),
-      '',
-      best
-        ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`
-        : 'No step sustained p99 ≤ 10 ms with nothing lost.',
+      ...(saturation.length ? saturationTable(saturation, dantePerMessage) : []),
+      ...workersSection(hosts, dantePerMessage),
+      !saturation.length
+        ? ''
+        : best
+          ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`
+          : 'No step sustained p99 ≤ 10 ms with nothing lost.',
       failed ? `The ${failed.clients}-client step did not finish: ${failed.reason}.` : '',
       ...saturation
         .filter((s) => s.acceptErrors > 0)

@@ -9,6 +9,7 @@
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { type Dht, MemoryDht } from '@crosstalk/core';
 import {
@@ -137,6 +138,13 @@ process.on(
       } else if (m.type === 'watch-start') {
         watch.start();
         process.send!({ type: 'watching' });
+      } else if (m.type === 'memory') {
+        // What the gateways hold, garbage collected (run.ts starts this process with --expose-gc).
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        const usage = process.memoryUsage();
+        if (m.file) writeHeapSnapshot(m.file);
+        process.send!({ type: 'memory', collected: gc !== undefined, ...usage });
       } else if (m.type === 'watch-stop') {
         process.send!({ type: 'watched', loop: watch.stop() });
       } else if (m.type === 'profile-start') {

@@ -60,10 +60,7 @@ type G2gMode = 'tcp' | 'hyperdht';
 const g2gArg = arg('g2g', 'tcp');
 // --workers 1,2: the same steps through one host of N workers behind one SOCKS address
 // (`crosstalk gateway --workers N`), for each N: how far each carries with p99 ≤ 10 ms, nothing lost.
-const workerCounts = arg('workers', '')
-  .split(',')
-  .filter(Boolean)
-  .map(Number);
+const workerCounts = arg('workers', '').split(',').filter(Boolean).map(Number);
 const g2gModes: G2gMode[] =
   g2gArg === 'both' ? ['tcp', 'hyperdht'] : g2gArg === 'hyperdht' ? ['hyperdht'] : ['tcp'];
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -85,9 +82,7 @@ function bundleChildren(): void {
       'gateway-process.ts',
       'gateway-worker.ts',
       'dht-process.ts',
-    ].map((f) =>
-      join(here, f),
-    ),
+    ].map((f) => join(here, f)),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -100,9 +95,9 @@ function bundleChildren(): void {
 }
 // --child-flags passes V8/Node flags to every child (e.g. "--trace-gc"), for looking into a tail.
 const childFlags = arg('child-flags', '').split(' ').filter(Boolean);
-function child(file: string): ChildProcess {
+function child(file: string, flags: string[] = []): ChildProcess {
   return fork(join(buildDir, file.replace(/\.ts$/, '.mjs')), [], {
-    execArgv: childFlags,
+    execArgv: [...flags, ...childFlags],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }
@@ -331,6 +326,10 @@ interface SaturationRow {
   memoryPerClient: number;
   /** Open file descriptors of the gateway processes per client, at the step's peak. */
   descriptorsPerClient: number;
+  /** The gateway process's JavaScript heap per client after a collection (NaN for a host of workers). */
+  heapPerClient: number;
+  /** Its memory outside the heap (buffers) per client. */
+  externalPerClient: number;
   rate: number;
   acceptErrors: number;
 }
@@ -398,14 +397,21 @@ async function gatewayRun(
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
   const dht = g2g === 'hyperdht' ? await hyperdhtNetwork() : undefined;
-  const proc = child('gateway-process.ts');
+  // --expose-gc: what the gateways hold per client is read after a collection, at the window's end.
+  const proc = child('gateway-process.ts', ['--expose-gc']);
   const { socks, pid, pids } = await request<{
     socks: { host: string; port: number }[];
     pid: number;
     pids?: number[];
   }>(
     proc,
-    { type: 'start', count: 2, g2g, ...(dht ? { bootstrap: dht.bootstrap } : {}), ...(workers ? { workers } : {}) },
+    {
+      type: 'start',
+      count: 2,
+      g2g,
+      ...(dht ? { bootstrap: dht.bootstrap } : {}),
+      ...(workers ? { workers } : {}),
+    },
     'started',
   );
   // A host's workers are left to the scheduler (pinned to one CPU, more workers could not help).
@@ -425,11 +431,16 @@ async function gatewayRun(
       }
     }, 0);
   const idle = { rssBytes: await rss(), descriptors: descriptors() };
+  type Memory = { heapUsed: number; external: number; arrayBuffers: number; rss: number; collected: boolean };
+  const idleMemory = workers
+    ? undefined
+    : await request<Memory>(proc, { type: 'memory' }, 'memory').catch(() => undefined);
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
+  let memory: Promise<Memory | undefined> = Promise.resolve(undefined);
   const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
   if (dht) watched.dht = dht.proc;
   const loadPromise = runLoad(plan, label, watched, (edge) => {
@@ -437,6 +448,18 @@ async function gatewayRun(
     sample.catch(() => {}); // awaited below, after the load: a failure is reported there
     if (edge === 'start') before = sample;
     else after = sample;
+    // Every client still connected, the window's last messages arrived: what the gateways hold,
+    // after a collection (with the profiled run, a heap snapshot too).
+    if (edge === 'end' && !workers)
+      memory = new Promise<Memory | undefined>((resolve) =>
+        setTimeout(() => {
+          const file = profile ? profileFile.replace(/\.cpuprofile$/, '.heapsnapshot') : undefined;
+          request<Memory>(proc, { type: 'memory', ...(file ? { file } : {}) }, 'memory', 120_000).then(
+            resolve,
+            () => resolve(undefined),
+          );
+        }, 1500),
+      );
     if (profile) {
       const step = () =>
         edge === 'start'
@@ -456,12 +479,14 @@ async function gatewayRun(
     peakDescriptors = Math.max(peakDescriptors, descriptors());
   }, 500);
   let result: Awaited<typeof loadPromise>;
+  let loaded: Memory | undefined;
   let b: Stats;
   let a: Stats;
   try {
     result = await loadPromise;
     [b, a] = [await before!, await after!];
     await profiling;
+    loaded = await memory;
   } finally {
     clearInterval(sampler);
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -482,6 +507,11 @@ async function gatewayRun(
     acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
     descriptorsPerClient: (peakDescriptors - idle.descriptors) / result.clients,
+    /** JavaScript heap (after a collection) and memory outside it (buffers), per client. */
+    heapPerClient:
+      loaded && idleMemory ? (loaded.heapUsed - idleMemory.heapUsed) / result.clients : Number.NaN,
+    externalPerClient:
+      loaded && idleMemory ? (loaded.external - idleMemory.external) / result.clients : Number.NaN,
     profileDir: profile ? profileDir : undefined,
   };
 }
@@ -548,11 +578,11 @@ function transportsSection(
 /** The saturation table: each step's load, tail, loss, and what the gateway process spent on it. */
 function saturationTable(rows: SaturationRow[], dantePerMessage: number): string[] {
   return [
-    '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | vs dante | memory per client | descriptors per client |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | vs dante | memory per client (RSS) | heap + buffers per client | descriptors per client |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (s) =>
-        `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${(s.cpuPerMessage / dantePerMessage).toFixed(2)}× | ${(s.memoryPerClient / 1024).toFixed(1)} KiB | ${s.descriptorsPerClient.toFixed(1)} |`,
+        `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${(s.cpuPerMessage / dantePerMessage).toFixed(2)}× | ${(s.memoryPerClient / 1024).toFixed(1)} KiB | ${Number.isNaN(s.heapPerClient) ? '–' : `${(s.heapPerClient / 1024).toFixed(1)} + ${(s.externalPerClient / 1024).toFixed(1)} KiB`} | ${s.descriptorsPerClient.toFixed(1)} |`,
     ),
     '',
   ];
@@ -569,7 +599,7 @@ function workersSection(
   const lines: string[] = [
     '### One host, several workers (`crosstalk gateway --workers N`)',
     '',
-    'Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU and memory are the whole host\'s: the primary and every worker.',
+    "Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU and memory are the whole host's: the primary and every worker.",
     '',
   ];
   for (const [n, h] of hosts) {
@@ -580,7 +610,8 @@ function workersSection(
   for (const [n, h] of hosts) {
     const best = sustained(h.rows);
     const most = lossless(h.rows);
-    const ratio = (a?: SaturationRow, b?: SaturationRow) => (a && b ? ` (${(a.rate / b.rate).toFixed(2)}× one worker)` : '');
+    const ratio = (a?: SaturationRow, b?: SaturationRow) =>
+      a && b ? ` (${(a.rate / b.rate).toFixed(2)}× one worker)` : '';
     lines.push(
       `- ${n} worker${n > 1 ? 's' : ''}: highest load with p99 ≤ 10 ms and nothing lost ${best ? `${fmt(best.rate)} messages/s${n > 1 ? ratio(best, one && sustained(one.rows)) : ''}` : 'none of the steps'}; highest with nothing lost ${most ? `${fmt(most.rate)} messages/s${n > 1 ? ratio(most, one && lossless(one.rows)) : ''}` : 'none'}.`,
     );
@@ -687,6 +718,8 @@ async function main() {
           cpuPerMessage: run.cpuPerMessage,
           memoryPerClient: run.memoryPerClient,
           descriptorsPerClient: run.descriptorsPerClient,
+          heapPerClient: run.heapPerClient,
+          externalPerClient: run.externalPerClient,
           rate: sent / (windowMs / 1000),
           acceptErrors: run.acceptErrors,
         });

@@ -3,8 +3,9 @@ import type { Socks4Request } from '../socks/socks4.js';
 
 /**
  * Messages between the primary of a `--workers N` host and its workers, over Node's IPC channel
- * (`serialization: 'advanced'`: byte arrays travel as they are). A message that carries a socket
- * names it in `handle`; the socket travels as the channel's handle.
+ * (`serialization: 'advanced'`: byte arrays travel as they are). A socket travels as the handle of
+ * a small message of its own: a large message sent with a handle never arrives (Node 20, found by
+ * cluster.test.ts), so a hand-off's transcript goes in a message between its two sockets'.
  */
 
 /** Cookie table operations every worker applies (a login's next connection may reach any worker). */
@@ -45,9 +46,10 @@ export type ToWorker =
       cookies: CookieOp[];
     }
   | { t: 'socks' }
-  | { t: 'handoff-socks'; request: Socks4Request; early: Uint8Array }
+  | { t: 'handoff-socks'; hid: string; request: Socks4Request; early: Uint8Array }
   | { t: 'handoff-client'; hid: string }
   | { t: 'handoff-session'; hid: string; info: SessionHandOff; upstream: boolean }
+  | { t: 'handoff-upstream'; hid: string }
   | CookieOp
   | { t: 'cookie-ack'; seq: number }
   | { t: 'dht-reply'; seq: number; ok: true; values?: Uint8Array[]; removed?: boolean }
@@ -62,9 +64,10 @@ export type FromWorker =
   | { t: 'ready'; id: string; contact: unknown; g2g?: { host: string; port: number } }
   | { t: 'failed'; message: string }
   | CookieOp
-  | { t: 'handoff-socks'; to: number; request: Socks4Request; early: Uint8Array }
+  | { t: 'handoff-socks'; to: number; hid: string; request: Socks4Request; early: Uint8Array }
   | { t: 'handoff-client'; to: number; hid: string }
   | { t: 'handoff-session'; to: number; hid: string; info: SessionHandOff; upstream: boolean }
+  | { t: 'handoff-upstream'; to: number; hid: string }
   | {
       t: 'dht';
       seq: number;

@@ -362,7 +362,8 @@ class Primary implements GatewayCluster {
       }
       case 'handoff-socks':
       case 'handoff-client':
-      case 'handoff-session': {
+      case 'handoff-session':
+      case 'handoff-upstream': {
         // The socket must not be read here: it is passed on as it is (see `stopReading`).
         if (handle) stopReading(handle);
         const to = this.#slots[message.to];
@@ -389,10 +390,12 @@ class Primary implements GatewayCluster {
           (s) =>
             new Promise<unknown>((resolve) => {
               const seq = ++this.#metricsSeq;
+              // A worker busy at its limit answers late, not never: counters summed without it would
+              // go backwards.
               const timer = setTimeout(() => {
                 this.#metricsWaiting.delete(seq);
                 resolve(undefined);
-              }, 5000);
+              }, 30_000);
               this.#metricsWaiting.set(seq, (m) => {
                 clearTimeout(timer);
                 this.#metricsWaiting.delete(seq);

@@ -22,6 +22,13 @@ export interface WorkerHandlers {
   shutdown(): Promise<void>;
 }
 
+/** A session hand-off arriving in its three messages (client socket, state, upstream socket). */
+interface HandOffParts {
+  client: Socket;
+  info?: Extract<ToWorker, { t: 'handoff-session' }>;
+  upstream?: Socket | undefined;
+}
+
 type Send = (message: FromWorker, handle?: Socket, callback?: (error: Error | null) => void) => void;
 
 /**
@@ -47,7 +54,7 @@ export class ClusterWorker {
   readonly #send: Send;
   #handlers: WorkerHandlers | undefined;
   readonly #early: { message: ToWorker; handle: Socket | undefined }[] = [];
-  readonly #parts = new Map<string, Socket>();
+  readonly #parts = new Map<string, HandOffParts>();
   #handOffs = 0;
   #shuttingDown = false;
 
@@ -86,7 +93,9 @@ export class ClusterWorker {
 
   /** Sends a client whose CONNECT names a virtual endpoint of worker `to` there. */
   handOffSocks(to: number, client: Socket, request: Socks4Request, early: Uint8Array): void {
-    this.#send({ t: 'handoff-socks', to, request, early }, client, () => client.destroy());
+    const hid = `${this.index}-${++this.#handOffs}`;
+    this.#send({ t: 'handoff-client', to, hid }, client, () => client.destroy());
+    this.#send({ t: 'handoff-socks', to, hid, request, early });
   }
 
   /** Sends a connection whose session named a user of worker `to` there, with what its session was fed. */
@@ -101,9 +110,8 @@ export class ClusterWorker {
       eventsHandled: state.eventsHandled,
       held: state.held,
     };
-    const message: FromWorker = { t: 'handoff-session', to, hid, info, upstream: upstream !== undefined };
-    if (upstream) this.#send(message, upstream, () => upstream.destroy());
-    else this.#send(message);
+    this.#send({ t: 'handoff-session', to, hid, info, upstream: upstream !== undefined });
+    if (upstream) this.#send({ t: 'handoff-upstream', to, hid }, upstream, () => upstream.destroy());
   }
 
   /** @internal A message from the primary (and the socket it carries). */
@@ -133,20 +141,39 @@ export class ClusterWorker {
       case 'socks':
         if (handle) h.connection(handle);
         return;
-      case 'handoff-socks':
-        if (handle) h.socksHandOff(handle, message.request, message.early);
-        return;
-      case 'handoff-client':
-        if (handle) this.#parts.set(message.hid, handle);
-        return;
-      case 'handoff-session': {
-        const client = this.#parts.get(message.hid);
+      case 'handoff-socks': {
+        const part = this.#parts.get(message.hid);
         this.#parts.delete(message.hid);
-        if (!client) {
+        if (part) h.socksHandOff(part.client, message.request, message.early);
+        return;
+      }
+      case 'handoff-client': {
+        if (!handle) return;
+        const part: HandOffParts = { client: handle };
+        this.#parts.set(message.hid, part);
+        // The rest comes next on the same channel; a sender that died in between never sends it,
+        // and the sockets are dropped.
+        const timer = setTimeout(() => {
+          if (this.#parts.get(message.hid) !== part) return;
+          this.#parts.delete(message.hid);
+          part.client.destroy();
+          part.upstream?.destroy();
+        }, 30_000);
+        timer.unref();
+        return;
+      }
+      case 'handoff-session':
+      case 'handoff-upstream': {
+        const part = this.#parts.get(message.hid);
+        if (!part) {
           handle?.destroy();
           return;
         }
-        h.sessionHandOff(client, message.upstream ? handle : undefined, message.info);
+        if (message.t === 'handoff-session') part.info = message;
+        else part.upstream = handle;
+        if (!part.info || (part.info.upstream && !part.upstream)) return;
+        this.#parts.delete(message.hid);
+        h.sessionHandOff(part.client, part.upstream, part.info.info);
         return;
       }
       case 'metrics':

@@ -189,15 +189,32 @@ export class ProxiedConnection {
     this.#held = held;
     this.#transcript = undefined;
     const eventsHandled = this.#eventsHandled;
-    for (const socket of [this.client, this.upstream]) {
-      if (!socket) continue;
+    // From here nothing of the sockets is acted on here (a FIN read already is the next worker's
+    // to see: the socket reads it again there); only a close ends the hand-off.
+    for (const { socket, event, listener } of this.#listeners.splice(0)) socket.off(event, listener);
+    let gone = false;
+    const onGone = () => {
+      gone = true;
+    };
+    const sockets = this.upstream ? [this.client, this.upstream] : [this.client];
+    for (const socket of sockets) {
+      socket.once('close', onGone);
+      socket.on('error', onGone);
       for (const chunk of stopReading(socket))
         held.push({ from: socket === this.client ? 'client' : 'server', chunk });
     }
     await this.#gate;
-    await Promise.all([flushed(this.client), this.upstream && flushed(this.upstream)]);
-    if (this.#closed || this.client.destroyed || this.upstream?.destroyed) return undefined;
-    for (const { socket, event, listener } of this.#listeners.splice(0)) socket.off(event, listener);
+    await Promise.all(sockets.map(flushed));
+    for (const socket of sockets) {
+      socket.off('close', onGone);
+      socket.off('error', onGone);
+    }
+    if (gone || this.#closed || sockets.some((s) => s.destroyed)) {
+      // Closed meanwhile: it ends here, as any connection ends.
+      this.#held = undefined;
+      this.close('closed during a hand-off');
+      return undefined;
+    }
     this.#closed = true;
     return { transcript, eventsHandled, held };
   }

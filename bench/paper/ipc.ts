@@ -23,6 +23,8 @@ export interface ServerInfo {
 export interface Usage {
   /** CPU time of the process (user + system), µs. */
   cpuMicros: number;
+  /** The part of it in the kernel (system time), µs. */
+  kernelMicros: number;
   rssBytes: number;
 }
 
@@ -60,5 +62,9 @@ export async function usageOf(pid: number): Promise<Usage> {
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
   const ticks = Number(stat[11]) + Number(stat[12]); // utime + stime (fields 14, 15)
   const rssPages = Number(stat[21]);
-  return { cpuMicros: (ticks * 1e6) / 100, rssBytes: rssPages * 4096 };
+  return {
+    cpuMicros: (ticks * 1e6) / 100,
+    kernelMicros: (Number(stat[12]) * 1e6) / 100,
+    rssBytes: rssPages * 4096,
+  };
 }

@@ -62,9 +62,46 @@ export function normalizeAddress(a: Address): Address {
   return { user: rules.normalizeUser(a.user), network: rules.normalizeNetwork(a.network) };
 }
 
+/** Counts `defineNetworkRules` calls (networks.ts), process-wide: a key worked out before one may be stale. */
+const RULES_GENERATION = Symbol.for('@crosstalk/core/network-rules-generation');
+const shared = globalThis as Record<symbol, unknown>;
+
+interface KnownKey {
+  address: Address | undefined;
+  user: string;
+  network: string;
+  generation: unknown;
+  key: string;
+}
+
+/**
+ * The last two addresses keyed: one event's sender and recipient are keyed again and again on its
+ * way (each of a user's connections asks whether the event is its conversation's). Checked against
+ * the object, its strings and the rules' generation, so a changed object or new rules are worked
+ * out again; two slots and no map, so a miss costs nothing.
+ */
+const recent: [KnownKey, KnownKey] = [
+  { address: undefined, user: '', network: '', generation: undefined, key: '' },
+  { address: undefined, user: '', network: '', generation: undefined, key: '' },
+];
+let nextSlot = 0;
+
 /** A string key equal for two addresses exactly when `addressEquals` holds; use it in maps. */
 export function addressKey(a: Address): string {
-  return formatAddress(normalizeAddress(a));
+  const generation = shared[RULES_GENERATION];
+  for (const k of recent) {
+    if (k.address === a && k.user === a.user && k.network === a.network && k.generation === generation)
+      return k.key;
+  }
+  const key = formatAddress(normalizeAddress(a));
+  const slot = recent[nextSlot]!;
+  nextSlot ^= 1;
+  slot.address = a;
+  slot.user = a.user;
+  slot.network = a.network;
+  slot.generation = generation;
+  slot.key = key;
+  return key;
 }
 
 /**

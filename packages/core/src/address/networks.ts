@@ -144,6 +144,8 @@ const REGISTRY = Symbol.for('@crosstalk/core/network-rules');
 const shared = globalThis as Record<symbol, unknown>;
 shared[REGISTRY] ??= new Map<string, NetworkRules>();
 const defined = shared[REGISTRY] as Map<string, NetworkRules>;
+/** Counts `defineNetworkRules` calls, process-wide (read by `addressKey` under the same symbol). */
+const RULES_GENERATION = Symbol.for('@crosstalk/core/network-rules-generation');
 
 /** Rules for one network id. XMPP domains are any network id with a dot, or `localhost`. */
 export function rulesFor(network: string): NetworkRules {
@@ -161,6 +163,8 @@ export function defineNetworkRules(network: string, rules: Partial<NetworkRules>
   if (problem) throw new TypeError(problem);
   if (builtIn.has(network)) throw new TypeError(`network "${network}" is built in`);
   defined.set(network, { ...generic, ...rules });
+  // Address keys worked out under the earlier rules are stale now (address.ts keeps them).
+  shared[RULES_GENERATION] = ((shared[RULES_GENERATION] as number | undefined) ?? 0) + 1;
 }
 
 /** The built-in network ids that are not XMPP domains. */

@@ -31,6 +31,21 @@ export interface LineFramerOptions extends FramerOptions {
 
 const utf8 = new TextEncoder();
 
+/** No carried line (never written to: a carried line gets a buffer of its own). */
+const NO_LINE = new Uint8Array(0);
+
+/** Encoded terminators, shared by every framer of the same one (never written to). */
+const terminators = new Map<string, Uint8Array>();
+
+function terminatorOf(t: string): Uint8Array {
+  let bytes = terminators.get(t);
+  if (!bytes) {
+    bytes = utf8.encode(t);
+    if (terminators.size < 64) terminators.set(t, bytes);
+  }
+  return bytes;
+}
+
 /**
  * Framer for line-oriented protocols (IRC, MSNP, SMTP-like commands): a frame is one line up to
  * and including its terminator, optionally followed by a payload whose length the line announces.
@@ -54,14 +69,14 @@ export class LineFramer extends FramerBase {
   /** True when `maxBuffered` is the tightest line cap, so a long line is a buffer overflow. */
   readonly #bufferBound: boolean;
   /** An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`). */
-  #line: Uint8Array = new Uint8Array(0);
+  #line: Uint8Array = NO_LINE;
   #lineFill = 0;
 
   constructor(options: LineFramerOptions) {
     super(options.protocol);
     this.#protocol = options.protocol;
     const t = options.terminator ?? '\r\n';
-    this.#terminator = typeof t === 'string' ? utf8.encode(t) : t.slice();
+    this.#terminator = typeof t === 'string' ? terminatorOf(t) : t.slice();
     if (this.#terminator.length === 0) throw new TypeError('LineFramer: the terminator is empty');
     this.#payloadLength = options.payloadLength;
     this.#maxFrameSize = options.maxFrameSize ?? options.defaultMaxFrameSize;
@@ -97,6 +112,8 @@ export class LineFramer extends FramerBase {
       this.#line.set(chunk.subarray(at, end), this.#lineFill);
       const line = this.#line.subarray(0, size);
       this.#lineFill = 0;
+      // A line split over chunks is rare: an idle connection keeps no buffer for the next one.
+      this.#line = NO_LINE;
       const payload = this.#payload(line, 0, size);
       if (payload === 0) this.emit(frames, line.slice());
       else this.begin(size + payload, line);

@@ -5,6 +5,8 @@ import { isCodec } from './define.js';
 /** The set of codecs a gateway or the CLI knows, looked up by protocol or by sniffing. */
 export class CodecRegistry {
   readonly #codecs = new Map<string, Codec>();
+  /** `list()`'s order, worked out once per registration (every foreign address and sniff asks). */
+  #ordered: Codec[] | undefined;
 
   constructor(codecs: Iterable<Codec> = []) {
     for (const c of codecs) this.register(c);
@@ -17,6 +19,7 @@ export class CodecRegistry {
       throw new InvalidCodecError(`a codec for ${codec.protocol} is already registered`);
     }
     this.#codecs.set(codec.protocol, codec);
+    this.#ordered = undefined;
     return this;
   }
 
@@ -39,14 +42,19 @@ export class CodecRegistry {
 
   /** Codecs in sniff order: priority descending, then protocol id. */
   list(): Codec[] {
-    return [...this.#codecs.values()].sort(
+    return [...this.#inOrder()];
+  }
+
+  #inOrder(): Codec[] {
+    this.#ordered ??= [...this.#codecs.values()].sort(
       (a, b) => b.priority - a.priority || a.protocol.localeCompare(b.protocol),
     );
+    return this.#ordered;
   }
 
   /** The codec serving a network id, if any. */
   forNetwork(network: string): Codec | undefined {
-    return this.list().find((c) => c.networks.includes(network));
+    return this.#inOrder().find((c) => c.networks.includes(network));
   }
 
   /**
@@ -54,7 +62,7 @@ export class CodecRegistry {
    * bytes; `undefined` when all say `no` (the engine then relays the stream untouched).
    */
   sniff(head: Uint8Array, direction: Direction): Codec | 'more' | undefined {
-    for (const codec of this.list()) {
+    for (const codec of this.#inOrder()) {
       const answer = codec.sniff(head, direction);
       if (answer === 'yes') return codec;
       if (answer === 'more') return 'more';

@@ -51,6 +51,15 @@ export interface HandOffState {
   held: FedChunk[];
 }
 
+/** The connection a socket belongs to (its listeners are shared by every connection). */
+const CONNECTION = Symbol('connection');
+
+type OwnedSocket = Socket & { [CONNECTION]?: ProxiedConnection | undefined };
+
+function connectionOf(socket: Socket): ProxiedConnection | undefined {
+  return (socket as OwnedSocket)[CONNECTION];
+}
+
 /** Most bytes of a connection kept for a hand-off before it is identified (then it stays where it is). */
 export const MAX_TRANSCRIPT_BYTES = 256 * 1024;
 
@@ -89,8 +98,6 @@ export class ProxiedConnection {
   #eventsHandled = 0;
   /** Set once a hand-off began: nothing more is fed or acted on here. */
   #held: FedChunk[] | undefined;
-  // biome-ignore lint/suspicious/noExplicitAny: socket listeners of several signatures
-  readonly #listeners: { socket: Socket; event: string; listener: (...args: any[]) => void }[] = [];
 
   constructor(options: {
     id: string;
@@ -191,7 +198,7 @@ export class ProxiedConnection {
     const eventsHandled = this.#eventsHandled;
     // From here nothing of the sockets is acted on here (a FIN read already is the next worker's
     // to see: the socket reads it again there); only a close ends the hand-off.
-    for (const { socket, event, listener } of this.#listeners.splice(0)) socket.off(event, listener);
+    this.#unlisten();
     let gone = false;
     const onGone = () => {
       gone = true;
@@ -219,39 +226,97 @@ export class ProxiedConnection {
     return { transcript, eventsHandled, held };
   }
 
+  /**
+   * The listeners every connection puts on its sockets, shared (one set of functions for all
+   * connections, each socket pointing at its connection): a closure per listener per connection
+   * was a good part of what an idle connection held.
+   */
+  static readonly #on = {
+    clientData(this: Socket, chunk: Buffer) {
+      const c = connectionOf(this);
+      if (c) c.#feed('client', chunk);
+    },
+    clientEnd(this: Socket) {
+      const c = connectionOf(this);
+      if (c) c.#clientEnded();
+    },
+    clientClose(this: Socket) {
+      connectionOf(this)?.close('client closed');
+    },
+    clientError(this: Socket) {
+      connectionOf(this)?.close('client error');
+    },
+    serverData(this: Socket, chunk: Buffer) {
+      const c = connectionOf(this);
+      if (c) c.#feed('server', chunk);
+    },
+    serverEnd(this: Socket) {
+      const c = connectionOf(this);
+      if (c) c.#serverEnded();
+    },
+    serverClose(this: Socket) {
+      connectionOf(this)?.close('server closed');
+    },
+    serverError(this: Socket) {
+      connectionOf(this)?.close('server error');
+    },
+  };
+
   #listen(): void {
-    // biome-ignore lint/suspicious/noExplicitAny: socket listeners of several signatures
-    const on = (socket: Socket, event: string, listener: (...args: any[]) => void) => {
-      socket.on(event, listener);
-      this.#listeners.push({ socket, event, listener });
-    };
-    on(this.client, 'data', (chunk: Buffer) => this.#feed('client', chunk));
-    // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
-    // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
-    const clientEnded = () => {
-      this.#ended.client = true;
-      if (!this.upstream || this.#ended.server) this.close('client closed');
-      else this.upstream.end();
-    };
-    on(this.client, 'end', clientEnded);
-    on(this.client, 'close', () => this.close('client closed'));
-    on(this.client, 'error', () => this.close('client error'));
-    const upstream = this.upstream;
-    const serverEnded = () => {
-      this.#ended.server = true;
-      if (this.#ended.client) this.close('server closed');
-      else this.client.end();
-    };
+    const on = ProxiedConnection.#on;
+    const client = this.client as OwnedSocket;
+    client[CONNECTION] = this;
+    client.on('data', on.clientData);
+    client.on('end', on.clientEnd);
+    client.on('close', on.clientClose);
+    client.on('error', on.clientError);
+    const upstream = this.upstream as OwnedSocket | undefined;
     if (upstream) {
-      on(upstream, 'data', (chunk: Buffer) => this.#feed('server', chunk));
-      on(upstream, 'end', serverEnded);
-      on(upstream, 'close', () => this.close('server closed'));
-      on(upstream, 'error', () => this.close('server error'));
+      upstream[CONNECTION] = this;
+      upstream.on('data', on.serverData);
+      upstream.on('end', on.serverEnd);
+      upstream.on('close', on.serverClose);
+      upstream.on('error', on.serverError);
     }
     // A side may have sent FIN while the front was dialling or sniffing ('end' already emitted,
     // found by the fronts fuzzing): it would never be seen again, and the session would leak.
-    if (this.client.readableEnded) clientEnded();
-    if (upstream?.readableEnded && !this.#closed) serverEnded();
+    if (this.client.readableEnded) this.#clientEnded();
+    if (upstream?.readableEnded && !this.#closed) this.#serverEnded();
+  }
+
+  /** Takes this connection's listeners off its sockets (a hand-off: the sockets go on elsewhere). */
+  #unlisten(): void {
+    const on = ProxiedConnection.#on;
+    const client = this.client as OwnedSocket;
+    if (client[CONNECTION] === this) {
+      client.off('data', on.clientData);
+      client.off('end', on.clientEnd);
+      client.off('close', on.clientClose);
+      client.off('error', on.clientError);
+      client[CONNECTION] = undefined;
+    }
+    const upstream = this.upstream as OwnedSocket | undefined;
+    if (upstream?.[CONNECTION] === this) {
+      upstream.off('data', on.serverData);
+      upstream.off('end', on.serverEnd);
+      upstream.off('close', on.serverClose);
+      upstream.off('error', on.serverError);
+      upstream[CONNECTION] = undefined;
+    }
+  }
+
+  // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
+  // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
+  #clientEnded(): void {
+    this.#ended.client = true;
+    if (!this.upstream || this.#ended.server) this.close('client closed');
+    else this.upstream.end();
+  }
+
+  #serverEnded(): void {
+    this.#ended.server = true;
+    if (this.#ended.client) this.close('server closed');
+    else this.client.end();
   }
 
   /** Injects an event into this client stream (the session encodes it as its server would). */
@@ -338,7 +403,7 @@ export class ProxiedConnection {
     const gated = this.#gated;
     if (!gated) return;
     this.#gated = undefined;
-    for (const b of gated) if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
+    for (const b of gated) if (!send(this.client, b) && this.upstream) this.#hold(this.upstream, this.client);
   }
 
   #write(out: SessionOutput): void {
@@ -347,12 +412,12 @@ export class ProxiedConnection {
     const toServer = out.toServer.length > 1 ? [Buffer.concat(out.toServer)] : out.toServer;
     const toClient = out.toClient.length > 1 ? [Buffer.concat(out.toClient)] : out.toClient;
     for (const b of toServer) {
-      if (this.upstream && !this.upstream.write(b)) this.#hold(this.client, this.upstream);
+      if (this.upstream && !send(this.upstream, b)) this.#hold(this.client, this.upstream);
     }
     if (this.#gated) for (const b of toClient) this.#gated.push(b);
     else
       for (const b of toClient) {
-        if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
+        if (!send(this.client, b) && this.upstream) this.#hold(this.upstream, this.client);
       }
     for (const e of out.events) {
       if (e.type === 'closed') continue;
@@ -402,17 +467,45 @@ export function stopReading(socket: Socket): Buffer[] {
   return chunks;
 }
 
-/** Resolves once nothing written to `socket` is left in its user-space buffer. */
-async function flushed(socket: Socket): Promise<void> {
-  while (socket.writableLength > 0 && !socket.destroyed) {
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+/**
+ * Sockets written to in this event-loop turn: each is corked at its first write and uncorked once
+ * the turn's I/O callbacks have run (`setImmediate`), so what a turn writes to one socket (a burst
+ * of events for one user, an injected frame beside a forwarded one) leaves in one system call, as
+ * the G2G link batches its frames.
+ */
+const corked = new Set<Socket>();
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+/** Writes `bytes` to `socket` with the turn's other writes to it (see `corked`); false: its buffer is full. */
+function send(socket: Socket, bytes: Uint8Array): boolean {
+  if (!corked.has(socket) && socket.writable) {
+    socket.cork();
+    corked.add(socket);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      setImmediate(uncorkAll);
+    }
   }
+  return socket.write(bytes);
+}
+
+/** Resolves once everything written to `socket` so far has left for the kernel (or it closed). */
+async function flushed(socket: Socket): Promise<void> {
+  if (corked.delete(socket)) socket.uncork();
+  if (socket.writableLength === 0 || socket.destroyed || !socket.writable) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('close', done);
+    // Writes complete in order: an empty one's callback runs once every earlier one left.
+    socket.write(Buffer.alloc(0), done);
+  });
 }

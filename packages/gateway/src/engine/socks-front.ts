@@ -78,6 +78,11 @@ export interface SocksFrontOptions {
 
 const MAX_SOCKS_REQUEST = 600;
 
+/** A socket's error ends it (one function for every socket, not a closure each). */
+function destroyOnError(this: Socket): void {
+  this.destroy();
+}
+
 /**
  * The SOCKS4/4a front: CONNECT only (BIND and anything else refused with 91), policy check,
  * upstream dial with a timeout, then the first bytes of whichever side speaks first choose a codec;
@@ -157,7 +162,7 @@ export class SocksFront {
 
   /** Admits and tracks a client socket this front did not accept itself; false when refused. */
   #take(id: string, client: Socket): boolean {
-    client.on('error', () => client.destroy());
+    client.on('error', destroyOnError);
     if (!this.#admit(id, client)) {
       client.destroy();
       return false;
@@ -173,7 +178,7 @@ export class SocksFront {
    */
   accept(client: Socket): void {
     const id = this.#newId();
-    client.on('error', () => client.destroy());
+    client.on('error', destroyOnError);
     const source = this.#admit(id, client);
     if (!source) return void client.destroy();
     this.#track(client);
@@ -203,6 +208,8 @@ export class SocksFront {
       if (!parsed.done) return;
       clearTimeout(timer);
       client.off('data', onData);
+      // Nothing of the request is needed now: what these closures hold is not kept with the connection.
+      client.off('end', onEnd);
       client.pause();
       const early = buffered.subarray(parsed.consumed);
       this.#connect(id, client, parsed.request, early).catch((error) => {
@@ -212,9 +219,10 @@ export class SocksFront {
     };
     client.on('data', onData);
     // A client that hangs up before its request is complete is gone (the socket allows half-close).
-    client.once('end', () => {
+    const onEnd = () => {
       if (client.listeners('data').includes(onData)) client.destroy();
-    });
+    };
+    client.once('end', onEnd);
   }
 
   /**
@@ -247,7 +255,7 @@ export class SocksFront {
       return;
     }
     if (upstream) {
-      upstream.on('error', () => upstream.destroy());
+      upstream.on('error', destroyOnError);
       this.#track(upstream);
       upstream.setNoDelay(true);
     }

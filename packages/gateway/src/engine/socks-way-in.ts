@@ -49,6 +49,8 @@ export class SocksWayIn {
   readonly #connections = new Set<ProxiedConnection>();
   readonly #sessions = new Map<ProxiedConnection, AttachedSession>();
   readonly #steering: WorkerSteering | undefined;
+  /** Whether a codec of this gateway serves XMPP (the registry does not change once the gateway runs). */
+  #bridgesXmpp: boolean | undefined;
 
   constructor(
     node: NodeEngine,
@@ -93,17 +95,32 @@ export class SocksWayIn {
     target: { host: string; port: number },
     virtual?: { data: unknown },
   ): SessionContext {
+    const shared = this.#shared(codec);
     return {
       connectionId: id,
       target,
-      isForeign: (a) => this.#isForeign(codec, a),
-      foreignRoster: (owner) => this.#node.foreignBuddies(owner),
+      isForeign: shared.isForeign,
+      foreignRoster: this.#foreignRoster,
       cookies: this.#cookies,
       endpoints: this.#virtual,
       ...(virtual ? { virtual } : {}),
       now: this.#node.now,
-      newId: () => this.#node.newId(),
+      newId: this.#newId,
     };
+  }
+
+  // A context's functions are the same for every connection of a codec: made once, not per connection.
+  readonly #foreignRoster = (owner: Address) => this.#node.foreignBuddies(owner);
+  readonly #newId = () => this.#node.newId();
+  readonly #perCodec = new Map<Codec, { isForeign(a: Address): boolean }>();
+
+  #shared(codec: Codec): { isForeign(a: Address): boolean } {
+    let shared = this.#perCodec.get(codec);
+    if (!shared) {
+      shared = { isForeign: (a) => this.#isForeign(codec, a) };
+      this.#perCodec.set(codec, shared);
+    }
+    return shared;
   }
 
   /** Foreign = on a network this gateway bridges and not the connection's own network. */
@@ -114,8 +131,8 @@ export class SocksWayIn {
     if (isDomainNetwork(a.network)) {
       // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
       // XMPP domain is foreign when this gateway bridges XMPP.
-      const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
-      return xmpp !== undefined && !codec.networks.includes('xmpp');
+      this.#bridgesXmpp ??= this.#registry.list().some((c) => c.networks.includes('xmpp'));
+      return this.#bridgesXmpp && !codec.networks.includes('xmpp');
     }
     return this.#registry.forNetwork(a.network) !== undefined;
   }

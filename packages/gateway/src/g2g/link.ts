@@ -249,6 +249,9 @@ export class G2gNode {
   readonly #transport: G2gTransport;
   readonly #onEvent: G2gEventHandler;
   readonly #links = new Map<string, Promise<G2gLink>>();
+  /** Each dialled link once it is up, by the same key, and the promise `#links` held for it. */
+  readonly #dialled = new Map<string, G2gLink>();
+  readonly #pending = new WeakMap<G2gLink, Promise<G2gLink>>();
   readonly #accepted = new Set<G2gLink>();
   readonly #o: G2gNodeOptions;
   #contact: G2gContact | undefined;
@@ -316,7 +319,9 @@ export class G2gNode {
    */
   async send(peer: G2gPeer, payload: Uint8Array): Promise<string> {
     const timeout = this.#o.ackTimeout ?? G2G_ACK_TIMEOUT;
-    const link = await this.#link(peer);
+    const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
+    // The link in use is taken at once (the usual case); only a dial waits.
+    const link = this.#ready(peer, key) ?? (await this.#link(peer));
     try {
       return await link.send(payload, timeout);
     } catch (error) {
@@ -324,6 +329,15 @@ export class G2gNode {
       if (error instanceof G2gRefusedError || !link.closed) throw error;
       return (await this.#link(peer)).send(payload, timeout);
     }
+  }
+
+  /** The link `#link` would choose, when that needs no waiting (no dial under way or to make). */
+  #ready(peer: G2gPeer, key: string): G2gLink | undefined {
+    const dialled = this.#dialled.get(key);
+    if (!dialled || dialled.closed || this.#links.get(key) !== this.#pending.get(dialled)) return undefined;
+    let accepted: G2gLink | undefined;
+    for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
+    return accepted && accepted.serial > dialled.serial ? accepted : dialled;
   }
 
   async #link(peer: G2gPeer): Promise<G2gLink> {
@@ -341,9 +355,15 @@ export class G2gNode {
     if (accepted) return accepted;
     const dialled = this.#dial(peer);
     this.#links.set(key, dialled);
-    dialled.catch(() => {
-      if (this.#links.get(key) === dialled) this.#links.delete(key);
-    });
+    dialled.then(
+      (link) => {
+        this.#dialled.set(key, link);
+        this.#pending.set(link, dialled);
+      },
+      () => {
+        if (this.#links.get(key) === dialled) this.#links.delete(key);
+      },
+    );
     return dialled;
   }
 
@@ -357,6 +377,7 @@ export class G2gNode {
     for (const pending of this.#links.values()) (await pending.catch(() => undefined))?.close();
     for (const link of this.#accepted) link.close();
     this.#links.clear();
+    this.#dialled.clear();
     await this.#transport.close();
   }
 }

@@ -1,6 +1,9 @@
 import type { Address, CanonicalEvent, PresenceEvent } from '@crosstalk/core';
 import type { AttachedSession } from '../node/session/attached-session.js';
 
+/** The highest affinity a session gives (core `ProxySession.affinity`: the event's own conversation). */
+const CONVERSATION_AFFINITY = 2;
+
 /**
  * One verified user on this node: their live attachments (a SOCKS login can span several
  * connections, e.g. an MSNP notification connection and its switchboards) and their own presence as
@@ -15,6 +18,8 @@ export class UserManager {
   refreshTimer: NodeJS.Timeout | undefined;
   /** Set once the login is recorded (its DHT work goes on in the background). */
   ready: Promise<void> = Promise.resolve();
+  /** True once `ready` settled: deliveries then go on without waiting a turn for it. */
+  isReady = false;
   /** Settles once the login's presence reached (or failed to reach) the buddies on this node. */
   toldHere: Promise<void> = Promise.resolve();
   /** Settles once the login's presence reached (or failed to reach) the buddies elsewhere. */
@@ -38,6 +43,9 @@ export class UserManager {
       if (a > score) {
         best = s;
         score = a;
+        // Nothing scores above the conversation the event belongs to (ProxySession.affinity), and the
+        // first best wins: an MSN user's dozens of switchboards need not all be asked.
+        if (a >= CONVERSATION_AFFINITY) break;
       }
     }
     return best;

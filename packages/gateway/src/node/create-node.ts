@@ -374,9 +374,11 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       'login verified',
     );
     if (first)
-      manager.ready = this.#online(manager).catch((error) =>
-        this.log.error({ err: error }, 'going online failed'),
-      );
+      manager.ready = this.#online(manager)
+        .catch((error) => this.log.error({ err: error }, 'going online failed'))
+        .then(() => {
+          manager.isReady = true;
+        });
     return session;
   }
 

@@ -16,6 +16,18 @@ const LOCATION_CACHE_MS = 30_000;
  */
 export class Router {
   readonly #locationCache = new Map<string, { location: Location; until: number }>();
+  /** The translated-events counter's child per label set (prom-client hashes the labels on each `inc`). */
+  readonly #counters = new Map<string, { inc(): void }>();
+
+  #translated(from: string, to: string, kind: string): { inc(): void } {
+    const key = `${from}\u0000${to}\u0000${kind}`;
+    let counter = this.#counters.get(key);
+    if (!counter) {
+      counter = this.core.metrics.translated.labels({ from, to, kind });
+      this.#counters.set(key, counter);
+    }
+    return counter;
+  }
 
   constructor(
     readonly core: NodeCore,
@@ -29,7 +41,7 @@ export class Router {
     const { core } = this;
     const to = 'to' in event ? event.to : undefined;
     if (!to) return;
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const local = core.managers.get(addressKey(to));
     let protocol: string;
     if (local) {
@@ -37,15 +49,16 @@ export class Router {
     } else {
       protocol = await this.#sendRemote(to, event);
     }
-    core.metrics.deliveryLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    core.metrics.translated.inc({ from: fromProtocol, to: protocol || 'unknown', kind: event.kind });
+    core.metrics.deliveryLatency.observe((performance.now() - started) / 1000);
+    this.#translated(fromProtocol, protocol || 'unknown', event.kind).inc();
     core.emit({ type: 'translated', event, from: fromProtocol, to: protocol });
   }
 
   async #sendRemote(to: Address, event: CanonicalEvent): Promise<string> {
     const payload = this.canonical.encode(event);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const location = await this.#locate(to, attempt > 0);
+      // A location seen lately is used as it is (no DHT, no extra turn of the event loop).
+      const location = (attempt === 0 && this.#cached(to)) || (await this.#locate(to, attempt > 0));
       if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       try {
         return await this.g2g().send({ id: location.gateway, contact: location.contact }, payload);
@@ -63,6 +76,11 @@ export class Router {
       }
     }
     throw new UserOfflineError(formatAddress(to));
+  }
+
+  #cached(user: Address): Location | undefined {
+    const cached = this.#locationCache.get(addressKey(user));
+    return cached && cached.until > this.core.now() ? cached.location : undefined;
   }
 
   async #locate(user: Address, fresh: boolean): Promise<Location | undefined> {
@@ -92,7 +110,7 @@ export class Router {
     const event = this.canonical.decode(payload);
     if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
     // Anti-spoofing: the directory must name this link's gateway as the sender's.
-    let location = await this.#locate(event.from, false);
+    let location = this.#cached(event.from) ?? (await this.#locate(event.from, false));
     if (location?.gateway !== peerId) location = await this.#locate(event.from, true);
     if (location?.gateway !== peerId) {
       core.metrics.refused.inc({ reason: 'ERR_SPOOFED_EVENT' });
@@ -113,7 +131,7 @@ export class Router {
     const to = 'to' in event ? event.to : undefined;
     const m = to ? core.managers.get(addressKey(to)) : undefined;
     if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
-    await m.ready;
+    if (!m.isReady) await m.ready;
     if (event.kind === 'buddy-response') await this.pending.recordAnswer(event);
     if (!core.deliverTo(m, event))
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);

@@ -57,15 +57,15 @@ export {
   createGateway,
   DEFAULT_LIMITS,
   type Gateway,
-  type GatewayEvent,
   type GatewayLimits,
   type GatewayOptions,
-  type GatewayPlugins,
 } from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
 export type {
   AttachInfo,
   CrossTalkNode,
+  GatewayEvent,
+  GatewayPlugins,
   NodeLimits,
   NodeOptions,
   OutgoingEvent,
@@ -74,6 +74,7 @@ export type {
   UserEndpoint,
   UserSession,
 } from './node/api.js';
+export { createNode } from './node/create-node.js';
 export {
   DEFAULT_PLUGIN_SETTINGS,
   PluginHost,

@@ -13,7 +13,14 @@ export {
   type StanzaErrorCondition,
   stanzaErrorFor,
   UnknownForeignUserError,
+  UntranslatableStanzaError,
   UserBacklogError,
 } from './errors/errors.js';
-export { checkRecipient, checkSender, defaultNetworks, type Sender, type StanzaPolicy } from './policy/policy.js';
+export {
+  checkRecipient,
+  checkSender,
+  defaultNetworks,
+  type Sender,
+  type StanzaPolicy,
+} from './policy/policy.js';
 export { type StanzaLimits, StanzaTranslator, toLtx } from './stanzas/stanzas.js';

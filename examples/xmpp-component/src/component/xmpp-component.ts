@@ -7,7 +7,13 @@ import {
   knownNetworks,
   type PresenceEvent,
 } from '@crosstalk/core';
-import type { CrossTalkNode, PresenceUpdate, SendOutcome, UserEndpoint, UserSession } from '@crosstalk/gateway';
+import type {
+  CrossTalkNode,
+  PresenceUpdate,
+  SendOutcome,
+  UserEndpoint,
+  UserSession,
+} from '@crosstalk/gateway';
 import { component, type Element, type IncomingContext, xml } from '@xmpp/component';
 import { foreignJid } from '../addresses/foreign-jid.js';
 import {
@@ -16,9 +22,16 @@ import {
   NoSuchServiceError,
   type StanzaErrorCondition,
   stanzaErrorFor,
+  UntranslatableStanzaError,
   UserBacklogError,
 } from '../errors/errors.js';
-import { checkRecipient, checkSender, defaultNetworks, type Sender, type StanzaPolicy } from '../policy/policy.js';
+import {
+  checkRecipient,
+  checkSender,
+  defaultNetworks,
+  type Sender,
+  type StanzaPolicy,
+} from '../policy/policy.js';
 import { type StanzaLimits, StanzaTranslator } from '../stanzas/stanzas.js';
 
 /** Options of `startXmppComponent`. */
@@ -82,6 +95,19 @@ export interface XmppComponent {
 }
 
 const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+/**
+ * Stanzas that always carry a canonical event (a chat message's body, RFC 6121 §5.2.3; a subscription
+ * request or answer, §3): when codec-xmpp's reader gives none, what they hold is past core's limits.
+ */
+function alwaysMeans(stanza: Element): boolean {
+  const type = stanza.attrs.type;
+  if (stanza.name === 'message')
+    return (type ?? 'normal') in { chat: 1, normal: 1 } && !!stanza.getChild('body');
+  return (
+    stanza.name === 'presence' && (type === 'subscribe' || type === 'subscribed' || type === 'unsubscribed')
+  );
+}
 
 interface LocalUser {
   readonly key: string;
@@ -309,9 +335,13 @@ export async function startXmppComponent(options: XmppComponentOptions): Promise
     }
     if (stanza.name === 'iq') {
       // Only a call offer (Jingle session-initiate) means something here; the rest is not a service we offer.
-      if (events.length === 0) throw new NoSuchServiceError(`no ${stanza.name} service at ${stanza.attrs.to}`);
+      if (events.length === 0)
+        throw new NoSuchServiceError(`no ${stanza.name} service at ${stanza.attrs.to}`);
       await sendEvents(user, events);
       return xml('iq', { type: 'result', id: stanza.attrs.id, from: stanza.attrs.to, to: stanza.attrs.from });
+    }
+    if (events.length === 0 && alwaysMeans(stanza)) {
+      throw new UntranslatableStanzaError(`a ${stanza.name} past the canonical model's limits`);
     }
     await sendEvents(user, events);
     return undefined;
@@ -339,7 +369,9 @@ export async function startXmppComponent(options: XmppComponentOptions): Promise
     } catch (error) {
       const condition = refuse(stanza, error);
       // The iq middleware writes the error reply for an iq (with its type, id and addresses).
-      return stanza.name === 'iq' ? xml('error', { type: condition.type }, xml(condition.condition, NS_STANZAS)) : undefined;
+      return stanza.name === 'iq'
+        ? xml('error', { type: condition.type }, xml(condition.condition, NS_STANZAS))
+        : undefined;
     }
   });
 

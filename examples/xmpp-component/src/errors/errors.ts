@@ -24,6 +24,16 @@ export class NoSuchServiceError extends CrossTalkError {
   readonly code = 'ERR_NO_SUCH_SERVICE';
 }
 
+/**
+ * A stanza that always means something (a message with a body, a subscription request or answer)
+ * gave no canonical event: what it carries is past the canonical model's limits (core `LIMITS`: a
+ * message of more than 64 Ki characters, an id of more than 256).
+ */
+export class UntranslatableStanzaError extends CrossTalkError {
+  override readonly name = 'UntranslatableStanzaError';
+  readonly code = 'ERR_UNTRANSLATABLE_STANZA';
+}
+
 /** One user has more stanzas waiting to be handled than the component keeps (`maxQueuedPerUser`). */
 export class UserBacklogError extends CrossTalkError {
   override readonly name = 'UserBacklogError';
@@ -62,6 +72,7 @@ const CONDITIONS: Readonly<Record<string, StanzaErrorCondition>> = {
   ERR_INVALID_ENCODING: { type: 'modify', condition: 'bad-request' },
   // An event past core's LIMITS (a 64 Ki-character message, a 1 Ki-character name).
   ERR_INVALID_EVENT: { type: 'modify', condition: 'not-acceptable' },
+  ERR_UNTRANSLATABLE_STANZA: { type: 'modify', condition: 'not-acceptable' },
   // RFC 6121 §8.5.2.1.1: a message to a contact who is not online, with no offline storage.
   ERR_USER_OFFLINE: { type: 'cancel', condition: 'service-unavailable' },
   ERR_TOO_MANY_PENDING: { type: 'wait', condition: 'resource-constraint' },

@@ -57,7 +57,8 @@ export function checkSender(from: string | undefined, policy: StanzaPolicy): Sen
 /** The foreign user a stanza is for, or `UnknownForeignUserError`. */
 export function checkRecipient(to: string | undefined, policy: StanzaPolicy): Address {
   const buddy = to === undefined ? undefined : foreignAddress(to, policy.componentDomain);
-  if (!buddy) throw new UnknownForeignUserError(`${to ?? '(nobody)'} is not user%network@${policy.componentDomain}`);
+  if (!buddy)
+    throw new UnknownForeignUserError(`${to ?? '(nobody)'} is not user%network@${policy.componentDomain}`);
   const network = buddy.network.toLowerCase();
   if (!policy.networks.includes(network) || policy.userDomains.some((d) => d.toLowerCase() === network)) {
     throw new UnknownForeignUserError(`${network} is not a foreign network reachable here`);

@@ -54,7 +54,9 @@ export class StanzaTranslator {
     if (size > this.#maxSize) throw new FrameTooLargeError(PROTOCOL, size, this.#maxSize);
     const tree = this.#parser.parseElement(text);
     // A stanza qualified by the component namespace means what it means in jabber:client.
-    tree.attrs = tree.attrs.filter((a) => !(a.name === 'xmlns' && (a.value === NS_COMPONENT || a.value === NS_CLIENT)));
+    tree.attrs = tree.attrs.filter(
+      (a) => !(a.name === 'xmlns' && (a.value === NS_COMPONENT || a.value === NS_CLIENT)),
+    );
     return tree;
   }
 
@@ -73,7 +75,9 @@ export class StanzaTranslator {
     const from = foreignJid(event.from, this.componentDomain);
     return this.#translator
       .build(event, 'server')
-      .stanzas.map((el) => toLtx({ ...el, attrs: el.attrs.map((a) => (a.name === 'from' ? { name: 'from', value: from } : a)) }));
+      .stanzas.map((el) =>
+        toLtx({ ...el, attrs: el.attrs.map((a) => (a.name === 'from' ? { name: 'from', value: from } : a)) }),
+      );
   }
 }
 

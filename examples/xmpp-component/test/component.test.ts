@@ -1,6 +1,7 @@
 import { startOscarNetwork, type UserDriver } from '@crosstalk/cli/drivers';
 import { oscar } from '@crosstalk/codec-oscar';
 import { xmpp } from '@crosstalk/codec-xmpp';
+import { ScriptedXmppClient } from '@crosstalk/codec-xmpp/testing';
 import { addressKey, LIMITS, MemoryDht, parseAddress } from '@crosstalk/core';
 import { type CrossTalkNode, createGateway, createNode, type Gateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
@@ -47,6 +48,7 @@ beforeAll(async () => {
     accounts: [
       { user: 'carol', password: 'carol-pw' },
       { user: 'dave', password: 'dave-pw' },
+      { user: 'erin', password: 'erin-pw' },
       { user: 'mallory', host: 'guests.localhost', password: 'mallory-pw' },
     ],
     components: [
@@ -65,6 +67,7 @@ beforeAll(async () => {
     userDomains: ['localhost'],
   });
   crosstalk.on((e) => componentEvents.push(e));
+  // The AIM side: a SOCKS gateway that bridges XMPP too (so `carol@localhost` is foreign to AIM users).
   gateway = await createGateway({ codecs: [oscar(), xmpp()], dht, socks: { port: 0 }, logger: false });
   aim = await startOscarNetwork([
     { name: 'alice', password: 'alice-pw' },
@@ -253,27 +256,51 @@ describe('what the component refuses', () => {
     expect((await refused(version)).condition).toBe('service-unavailable');
   });
 
-  it('a stanza past the caps or the canonical limits gets an error, and dave and alan carry on', async () => {
+  it('a stanza past the caps or the canonical limits gets an error; dave, erin and alan carry on', async () => {
+    const erin = localUser('erin');
+    await erin.start();
     // Deeper than codec-xmpp's maxDepth (128): the server passes it, the component refuses it.
     let deep = xml('x', { xmlns: 'urn:example:deep' });
     for (let i = 0; i < 130; i++) deep = xml('x', {}, deep);
     const tooDeep = xml('message', { to: alanJid, type: 'chat' }, xml('body', {}, 'deep'), deep);
-    expect((await refused(tooDeep)).condition).toBe('policy-violation');
     // More attributes on one element than maxAttributes (64).
     const attrs: Record<string, string> = { xmlns: 'urn:example:wide' };
     for (let i = 0; i < 70; i++) attrs[`a${i}`] = String(i);
     const wide = xml('message', { to: alanJid, type: 'chat' }, xml('body', {}, 'wide'), xml('w', attrs));
-    expect((await refused(wide)).condition).toBe('policy-violation');
     // A message longer than the canonical model carries (64 Ki characters).
     const long = chat(alanJid, 'é'.repeat(LIMITS.text + 1));
-    expect((await refused(long)).condition).toBe('not-acceptable');
+    // Erin writes to alan meanwhile.
+    const [deepReply, wideReply, longReply] = await Promise.all([
+      refused(tooDeep),
+      refused(wide),
+      refused(long),
+      erin.send(chat(alanJid, 'erin, in the middle of it all')),
+    ]);
+    expect(deepReply.condition).toBe('policy-violation');
+    expect(wideReply.condition).toBe('policy-violation');
+    expect(longReply.condition).toBe('not-acceptable');
+    expect(await alan.nextIm(parseAddress('erin@localhost'))).toBe('erin, in the middle of it all');
 
-    // Nothing of those reached alan; dave's next message does, and alan answers.
+    // Nothing of dave's refused stanzas reached alan; dave's next message does, and alan answers.
     await dave.send(chat(alanJid, 'still here: ça marche'));
     expect(await alan.nextIm(parseAddress('dave@localhost'))).toBe('still here: ça marche');
     await alan.sendIm(parseAddress('dave@localhost'), 'and back ✓');
     const back = await dave.receive((el) => el.name === 'message' && isFrom(alanJid)(el), 'alan answers');
     expect(back.getChildText('body')).toBe('and back ✓');
+    await erin.stop();
+  });
+
+  it('the server requires TLS: a client that does not negotiate it cannot log in', async () => {
+    const plain = ScriptedXmppClient.login({
+      host: '127.0.0.1',
+      port: prosody.c2sPort,
+      domain: 'localhost',
+      user: 'dave',
+      password: 'dave-pw',
+      timeoutMs: 5000,
+    });
+    // RFC 6120 §6.4.5: SASL without TLS is refused with `encryption-required`.
+    await expect(plain).rejects.toThrow(/encryption-required/);
   });
 
   it('only users of the configured user domains: another virtual host and another component are forbidden', async () => {

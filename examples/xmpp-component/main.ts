@@ -55,7 +55,9 @@ console.log(`carol@localhost is asked by ${aliceJid}: ${asked.getChildText('stat
 await carol.send(xml('presence', { to: aliceJid, type: 'subscribed' }));
 console.log('alice@aol hears back:', await alice.nextBuddyResponse(carolAddress));
 
-await carol.send(xml('message', { to: aliceJid, type: 'chat' }, xml('body', {}, 'Grüße aus XMPP, ça va? 你好')));
+await carol.send(
+  xml('message', { to: aliceJid, type: 'chat' }, xml('body', {}, 'Grüße aus XMPP, ça va? 你好')),
+);
 console.log('alice@aol receives:', await alice.nextIm(carolAddress));
 await alice.sendIm(carolAddress, 'Привет from AIM ✓');
 const im = await carol.receive((el) => el.name === 'message' && el.attrs.from === aliceJid, 'IM');

@@ -16,11 +16,15 @@ describe('npm start -w examples/xmpp-component', () => {
   });
 
   it('starts prosody with TLS required and the component, and an XMPP and an AIM user talk', async () => {
-    const { stdout } = await promisify(execFile)('npm', ['start', '--silent', '-w', 'examples/xmpp-component'], {
-      cwd: root,
-      timeout: 90_000,
-      maxBuffer: 4 * 1024 * 1024,
-    });
+    const { stdout } = await promisify(execFile)(
+      'npm',
+      ['start', '--silent', '-w', 'examples/xmpp-component'],
+      {
+        cwd: root,
+        timeout: 90_000,
+        maxBuffer: 4 * 1024 * 1024,
+      },
+    );
     for (const line of [
       /^carol@localhost is online over TLS: true$/m,
       /^alice@aol is asked: \{ message: 'Hi, Carol here' \}$/m,

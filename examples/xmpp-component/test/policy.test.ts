@@ -1,6 +1,6 @@
 import { NestingTooDeepError } from '@crosstalk/codec-xmpp';
 import { FrameTooLargeError, InvalidEventError, parseAddress } from '@crosstalk/core';
-import { UserOfflineError } from '@crosstalk/gateway';
+import { AlreadyAttachedError, UserOfflineError } from '@crosstalk/gateway';
 import { xml } from '@xmpp/component';
 import { describe, expect, it } from 'vitest';
 import {
@@ -110,6 +110,7 @@ describe('who may say what', () => {
     );
     expect(stanzaErrorFor(new InvalidEventError('x')).condition).toBe('not-acceptable');
     expect(stanzaErrorFor(new UserOfflineError('x')).condition).toBe('service-unavailable');
+    expect(stanzaErrorFor(new AlreadyAttachedError('x')).condition).toBe('conflict');
     expect(stanzaErrorFor(new Error('a bug'))).toEqual({
       type: 'cancel',
       condition: 'internal-server-error',

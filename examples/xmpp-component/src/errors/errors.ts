@@ -76,6 +76,8 @@ const CONDITIONS: Readonly<Record<string, StanzaErrorCondition>> = {
   // RFC 6121 §8.5.2.1.1: a message to a contact who is not online, with no offline storage.
   ERR_USER_OFFLINE: { type: 'cancel', condition: 'service-unavailable' },
   ERR_TOO_MANY_PENDING: { type: 'wait', condition: 'resource-constraint' },
+  // The user is attached to the node another way already (a SOCKS-mode login of the same address).
+  ERR_ALREADY_ATTACHED: { type: 'cancel', condition: 'conflict' },
   ERR_DELIVERY_FAILED: { type: 'wait', condition: 'remote-server-timeout' },
   ERR_G2G_AUTH: { type: 'cancel', condition: 'remote-server-not-found' },
   ERR_G2G_CONTACT: { type: 'cancel', condition: 'remote-server-not-found' },

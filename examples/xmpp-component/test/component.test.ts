@@ -204,6 +204,28 @@ describe('an XMPP user over TLS and an AIM user through the component', () => {
     expect(probed.getChildText('status')).toBe('out for lunch');
     expect(await alice.nextPresence(carolAddress, 'online')).toBe('online');
 
+    // A second resource: Carol is one user to Alice, online while any of her resources is.
+    const told: string[] = []; // what Alice's gateway shows her of Carol from now on
+    const stopWatching = gateway.on((e) => {
+      if (
+        e.type === 'delivered' &&
+        e.event.kind === 'presence' &&
+        addressKey(e.event.from) === 'carol@localhost'
+      )
+        told.push(e.event.status);
+    });
+    const desk = localUser('carol', 'localhost', 'desk');
+    await desk.start();
+    await desk.send(xml('presence', {}, xml('show', {}, 'dnd'), xml('status', {}, 'busy at my desk')));
+    expect(await alice.nextPresence(carolAddress, 'busy')).toBe('busy');
+    await desk.stop(); // her phone is still online: she is what the phone said last, not offline
+    await again.send(xml('presence', {}, xml('show', {}, 'away')));
+    expect(await alice.nextPresence(carolAddress, 'away')).toBe('away');
+    stopWatching();
+    expect(told).not.toContain('offline');
+    expect(told.at(-1)).toBe('away');
+    expect(crosstalk.users().map(addressKey)).toEqual(['carol@localhost']);
+
     await alice.logout();
     await again.receive(presenceFrom(aliceJid, 'unavailable'), "alice's logout");
     await again.stop();

@@ -215,6 +215,8 @@ export async function startXmppComponent(options: XmppComponentOptions): Promise
         (session) => {
           user.session = session;
           user.attaching = undefined;
+          // Attached is online (node.attach): a plain available presence need not be told again.
+          user.told = JSON.stringify({ status: 'online' });
           emit({ type: 'attached', user: user.address });
           return session;
         },

@@ -312,6 +312,14 @@ describe('what the component refuses', () => {
     await erin.stop();
   });
 
+  it("the node's own address is reachable too: /plugins answers as crosstalk%crosstalk@crosstalk.localhost", async () => {
+    const system = `crosstalk%crosstalk@${DOMAIN}`;
+    await dave.send(chat(system, '/plugins'));
+    const answer = await dave.receive((el) => el.name === 'message' && isFrom(system)(el), 'the answer');
+    expect(answer.attrs.type).not.toBe('error');
+    expect(answer.getChildText('body')).toBe('This gateway has no plugins.');
+  });
+
   it('the server requires TLS: a client that does not negotiate it cannot log in', async () => {
     const plain = ScriptedXmppClient.login({
       host: '127.0.0.1',

@@ -49,8 +49,8 @@ export class BindingTable {
   /** The live bindings of `aor`, most recently refreshed first. */
   get(aor: string): Binding[] {
     const now = this.#now();
+    // Lapsed bindings stay until `sweep`, which reports the AORs left with none.
     const live = (this.#bindings.get(aor) ?? []).filter((b) => b.expiresAt > now);
-    if (live.length === 0) this.#bindings.delete(aor);
     return live.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 

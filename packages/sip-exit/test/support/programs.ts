@@ -109,6 +109,8 @@ export interface Baresip {
   waitFor(match: (event: BaresipEvent) => boolean, timeout?: number): Promise<BaresipEvent>;
   /** Everything baresip printed. */
   output(): string;
+  /** Resolves once baresip printed something matching (events before ctrl_tcp connects are only printed). */
+  waitForOutput(pattern: RegExp, timeout?: number): Promise<void>;
   /** Stops baresip and removes its config. */
   stop(): Promise<void>;
 }
@@ -221,6 +223,13 @@ export async function startBaresip(account: string): Promise<Baresip> {
       });
     },
     output: () => output,
+    async waitForOutput(pattern, timeout = 20_000) {
+      const deadline = Date.now() + timeout;
+      while (!pattern.test(output)) {
+        if (Date.now() > deadline) throw new Error(`baresip never printed ${pattern}:\n${output}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async stop() {
       ctrl.destroy();
       if (child.exitCode === null) {

@@ -11,7 +11,9 @@ import { checkMandatory, findHeaderEnd, type HeaderSection, parseHeaderSection, 
 export type SipStreamItem =
   | { kind: 'message'; message: SipMessage }
   | { kind: 'invalid'; error: SipSyntaxError }
-  | { kind: 'ping' };
+  | { kind: 'ping' }
+  /** The stream is out of step (a bad header section, a cap passed): the last item; the framer is terminal. */
+  | { kind: 'error'; error: Error };
 
 /**
  * Splits a SIP byte stream (TCP, RFC 3261 §18.3) into messages: any chunking, the header section
@@ -38,18 +40,24 @@ export class SipStreamFramer {
     return this.#length;
   }
 
-  /** Feeds a chunk; returns the messages (and pings) it completed. Throws on a protocol error. */
+  /**
+   * Feeds a chunk; returns the messages (and pings) it completed, then an `error` item if the
+   * stream broke (the messages before it in the chunk still count). Throws `StreamClosedError`
+   * when fed after an error.
+   */
   push(chunk: Uint8Array): SipStreamItem[] {
     if (this.#failed) throw new StreamClosedError('sip', this.#failed.message);
+    const out: SipStreamItem[] = [];
     try {
       this.#append(chunk);
-      return this.#drain();
+      this.#drain(out);
     } catch (error) {
       this.#failed = error as Error;
       this.#buffer = new Uint8Array(0);
       this.#length = 0;
-      throw error;
+      out.push({ kind: 'error', error: error as Error });
     }
+    return out;
   }
 
   #append(chunk: Uint8Array): void {
@@ -63,8 +71,7 @@ export class SipStreamFramer {
     this.#length = needed;
   }
 
-  #drain(): SipStreamItem[] {
-    const out: SipStreamItem[] = [];
+  #drain(out: SipStreamItem[]): void {
     let offset = 0;
     for (;;) {
       const bytes = this.#buffer.subarray(0, this.#length);
@@ -111,7 +118,6 @@ export class SipStreamFramer {
       }
     }
     this.#consume(offset);
-    return out;
   }
 
   #consume(offset: number): void {

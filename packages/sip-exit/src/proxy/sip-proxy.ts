@@ -361,7 +361,7 @@ export class SipProxy {
         done();
         if (server.answered || server.state === 'terminated') {
           // A 2xx after the caller got a final (Timer C, a race with CANCEL) still goes up (§16.7 step 5).
-          if (response.status < 300) this.#forwardResponse(response);
+          if (response.status < 300) this.#forwardResponse(response, true);
           return;
         }
         server.respond(response);
@@ -450,13 +450,17 @@ export class SipProxy {
     this.#forwardResponse(response);
   }
 
-  #forwardResponse(response: SipResponse): void {
+  /**
+   * Sends a response up to the next Via. `popped`: this exit's Via is already off (a response from
+   * a client transaction); otherwise the top Via must be this exit's, or the response is dropped
+   * (RFC 3261 §18.1.2: never reflect a response that was not for us).
+   */
+  #forwardResponse(response: SipResponse, popped = false): void {
     const addresses = this.#o.addresses();
-    let copy = response;
     try {
-      const top = parseVia(copy.headers.list('via')[0] ?? '');
-      if (isOwnVia(top, addresses)) {
-        copy = { ...copy, headers: copy.headers.clone() };
+      const copy = { ...response, headers: response.headers.clone() };
+      if (!popped) {
+        if (!isOwnVia(parseVia(copy.headers.list('via')[0] ?? ''), addresses)) return;
         copy.headers.shift('via');
       }
       const next = copy.headers.list('via')[0];

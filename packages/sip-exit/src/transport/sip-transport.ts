@@ -1,7 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
-import { SipSlowConsumerError, type SipSyntaxError } from '../errors/errors.js';
+import { SipSlowConsumerError } from '../errors/errors.js';
 import { DEFAULT_SIP_LIMITS, type SipLimits, type SipMessage } from '../message/message.js';
 import { parseDatagram } from '../message/parse.js';
 import { serializeSipMessage } from '../message/serialize.js';
@@ -163,17 +163,19 @@ export class SipTransports {
     let items: ReturnType<SipStreamFramer['push']>;
     try {
       items = connection.framer.push(chunk);
-    } catch (error) {
-      // The stream is out of step: answer what can be answered, then close this connection only.
-      this.#handler?.onInvalid(error as Error, source);
-      this.#o.onConnectionError?.(error as Error, connection.remote);
-      connection.socket.end();
-      return;
+    } catch {
+      return; // fed after an error: the connection is already closing
     }
     for (const item of items) {
       if (item.kind === 'ping') this.#write(connection, new Uint8Array([13, 10]));
-      else if (item.kind === 'invalid') this.#handler?.onInvalid(item.error as SipSyntaxError, source);
-      else this.#handler?.onMessage(item.message, source);
+      else if (item.kind === 'invalid') this.#handler?.onInvalid(item.error, source);
+      else if (item.kind === 'message') this.#handler?.onMessage(item.message, source);
+      else {
+        // The stream is out of step: answer what can be answered, then close this connection only.
+        this.#handler?.onInvalid(item.error, source);
+        this.#o.onConnectionError?.(item.error, connection.remote);
+        connection.socket.end();
+      }
     }
   }
 

@@ -9,8 +9,8 @@ import { freePort, installed, type SippRun, sipp } from './support/programs.js';
 
 const REGISTER = join(import.meta.dirname, 'scenarios', 'register.xml');
 
-/** A request from a raw client on `local`, with `headers` as given (so they can be wrong). */
-function request(method: string, uri: string, local: number, headers: string[], body = ''): string {
+/** A request with `headers` as given (so they can be wrong). */
+function request(method: string, uri: string, headers: string[], body = ''): string {
   return `${method} ${uri} SIP/2.0\r\n${headers.join('\r\n')}\r\n\r\n${body}`;
 }
 
@@ -57,7 +57,7 @@ async function probeUdp(
     });
     const bad = make(local, n);
     socket.send(typeof bad === 'string' ? Buffer.from(bad) : bad, port, '127.0.0.1');
-    const options = request('OPTIONS', `sip:127.0.0.1:${port}`, local, [
+    const options = request('OPTIONS', `sip:127.0.0.1:${port}`, [
       `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKmark${n}`,
       'Max-Forwards: 70',
       `From: <sip:tester@127.0.0.1:${local}>;tag=m${n}`,
@@ -131,38 +131,37 @@ describe.skipIf(!installed('sipp'))('SIP exit and malformed SIP', () => {
     const uri = `sip:service@${DOMAIN}`;
     const answers = await probeUdp(port, [
       // A header line without a colon, after the headers a response needs.
-      (l, n) => request('INVITE', uri, l, [...base(l, n), 'This is not a header', 'Content-Length: 0']),
+      (l, n) => request('INVITE', uri, [...base(l, n), 'This is not a header', 'Content-Length: 0']),
       // The same line before them: nothing to address a response with.
-      (l, n) => request('INVITE', uri, l, ['This is not a header', ...base(l, n), 'Content-Length: 0']),
+      (l, n) => request('INVITE', uri, ['This is not a header', ...base(l, n), 'Content-Length: 0']),
       // Content-Length says 500 bytes; 10 follow (RFC 3261 §18.3: 400).
-      (l, n) => request('INVITE', uri, l, [...base(l, n), 'Content-Length: 500'], 'v=0\r\no=x\r\n'),
+      (l, n) => request('INVITE', uri, [...base(l, n), 'Content-Length: 500'], 'v=0\r\no=x\r\n'),
       // Content-Length that is not a number.
-      (l, n) => request('INVITE', uri, l, [...base(l, n), 'Content-Length: ten']),
+      (l, n) => request('INVITE', uri, [...base(l, n), 'Content-Length: ten']),
       // Two Content-Lengths that disagree.
-      (l, n) => request('INVITE', uri, l, [...base(l, n), 'Content-Length: 0', 'l: 4'], 'abcd'),
+      (l, n) => request('INVITE', uri, [...base(l, n), 'Content-Length: 0', 'l: 4'], 'abcd'),
       // CSeq names another method (RFC 3261 §8.1.1.5).
-      (l, n) => request('INVITE', uri, l, [...base(l, n, '1 BYE'), 'Content-Length: 0']),
+      (l, n) => request('INVITE', uri, [...base(l, n, '1 BYE'), 'Content-Length: 0']),
       // CSeq without a number, and a number past 2^31.
-      (l, n) => request('INVITE', uri, l, [...base(l, n, 'one INVITE'), 'Content-Length: 0']),
-      (l, n) => request('INVITE', uri, l, [...base(l, n, '4294967296 INVITE'), 'Content-Length: 0']),
+      (l, n) => request('INVITE', uri, [...base(l, n, 'one INVITE'), 'Content-Length: 0']),
+      (l, n) => request('INVITE', uri, [...base(l, n, '4294967296 INVITE'), 'Content-Length: 0']),
       // No Call-ID: cannot be answered.
       (l, n) =>
         request(
           'INVITE',
           uri,
-          l,
           base(l, n).filter((h) => !h.startsWith('Call-ID')),
         ),
       // A 64 KB header in one datagram: over the header cap before any header is read.
       (l, n) =>
-        request('INVITE', uri, l, [`Subject: ${'x'.repeat(64_000)}`, ...base(l, n), 'Content-Length: 0']),
+        request('INVITE', uri, [`Subject: ${'x'.repeat(64_000)}`, ...base(l, n), 'Content-Length: 0']),
       // A 64 KB header after the headers a response needs.
       (l, n) =>
-        request('INVITE', uri, l, [...base(l, n), `Subject: ${'x'.repeat(60_000)}`, 'Content-Length: 0']),
+        request('INVITE', uri, [...base(l, n), `Subject: ${'x'.repeat(60_000)}`, 'Content-Length: 0']),
       // A header value that is not UTF-8 (RFC 3261 §25.1 TEXT-UTF8), and bytes that are not SIP at all.
       (l, n) =>
         Buffer.concat([
-          Buffer.from(request('INVITE', uri, l, base(l, n)).replace(/\r\n\r\n$/, '\r\nSubject: ')),
+          Buffer.from(request('INVITE', uri, base(l, n)).replace(/\r\n\r\n$/, '\r\nSubject: ')),
           Buffer.from([0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a]),
         ]),
       () => Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x02, 0x03, 0x04, 0x05]),
@@ -199,7 +198,6 @@ describe.skipIf(!installed('sipp'))('SIP exit and malformed SIP', () => {
       request(
         'OPTIONS',
         `sip:127.0.0.1:${tcpPort}`,
-        1,
         [
           'Via: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKtcp1',
           'Max-Forwards: 70',

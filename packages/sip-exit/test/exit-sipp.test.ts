@@ -139,6 +139,7 @@ describe.skipIf(!installed('sipp'))('SIP exit with sipp', () => {
     const caller = await uac(exitA.addresses.udpPort as number, 'service', 50, 10);
     expect(caller.failed, caller.output).toBe(0);
     expect(caller.successful).toBe(50);
+    expect((await callee.done).successful).toBe(50);
     // A forwarded every INVITE to B (a hop between exits); B forwarded it to the phone.
     const hops = exitA.events.filter((e) => e.type === 'forwarded' && e.method === 'INVITE');
     expect(hops).toHaveLength(50);

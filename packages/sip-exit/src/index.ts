@@ -1,8 +1,10 @@
 export {
   DigestAuthenticator,
+  type DigestInput,
   type DigestOptions,
   type DigestRefusal,
   type DigestResult,
+  digestResponse,
 } from './digest/digest.js';
 export * from './errors/errors.js';
 export {

@@ -38,6 +38,33 @@ export interface DigestOptions {
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
+/** What a digest response is computed from (RFC 2617 §3.2.2). */
+export interface DigestInput {
+  /** The user name. */
+  user: string;
+  /** The realm. */
+  realm: string;
+  /** The password. */
+  password: string;
+  /** The request's method. */
+  method: string;
+  /** The digest-uri (the Request-URI). */
+  uri: string;
+  /** The server's nonce. */
+  nonce: string;
+  /** With `qop=auth`: the nonce count (8 hex digits) and the client nonce. */
+  qop?: { nc: string; cnonce: string };
+}
+
+/** The `response` value of RFC 2617 §3.2.2.1 (MD5; with `qop=auth` when `qop` is given). */
+export function digestResponse(input: DigestInput): string {
+  const ha1 = md5(`${input.user}:${input.realm}:${input.password}`);
+  const ha2 = md5(`${input.method}:${input.uri}`);
+  return input.qop
+    ? md5(`${ha1}:${input.nonce}:${input.qop.nc}:${input.qop.cnonce}:auth:${ha2}`)
+    : md5(`${ha1}:${input.nonce}:${ha2}`);
+}
+
 /**
  * HTTP Digest authentication as SIP uses it (RFC 3261 §22.4, RFC 2617; MD5 with `qop=auth`, what
  * baresip and sipp speak; RFC 8760's SHA-256 is not offered). Nonces are stateless: a timestamp and
@@ -126,19 +153,18 @@ export class DigestAuthenticator {
     if (password === undefined) return { ok: false, reason: 'unknown-user' };
     // RFC 2617 §3.2.2.5: the digest-uri is the Request-URI (a proxy may not change it).
     if (digestUri !== uri) return { ok: false, reason: 'wrong' };
-    const ha1 = md5(`${user}:${this.realm}:${password}`);
-    const ha2 = md5(`${method}:${digestUri}`);
     let expected: string;
     let nc: number | undefined;
+    const base = { user, realm: this.realm, password, method, uri: digestUri, nonce };
     if (qop === undefined) {
-      expected = md5(`${ha1}:${nonce}:${ha2}`);
+      expected = digestResponse(base);
     } else {
       const ncText = params.get('nc');
       const cnonce = params.get('cnonce');
       if (qop !== 'auth' || !ncText || !/^[0-9a-f]{8}$/i.test(ncText) || !cnonce)
         return { ok: false, reason: 'malformed' };
       nc = Number.parseInt(ncText, 16);
-      expected = md5(`${ha1}:${nonce}:${ncText}:${cnonce}:${qop}:${ha2}`);
+      expected = digestResponse({ ...base, qop: { nc: ncText, cnonce } });
     }
     if (!timingSafeEqual(Buffer.from(expected), Buffer.from(response.toLowerCase())))
       return { ok: false, reason: 'wrong' };

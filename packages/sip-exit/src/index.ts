@@ -63,6 +63,7 @@ export {
 export { ServerTransaction, type ServerTransactionState } from './transaction/server-transaction.js';
 export {
   newBranch,
+  type TransactionCounts,
   TransactionLayer,
   type TransactionLayerOptions,
 } from './transaction/transaction-layer.js';

@@ -20,7 +20,19 @@ export type DigestRefusal =
   | 'replay';
 
 /** The outcome of `DigestAuthenticator.verify`. */
-export type DigestResult = { ok: true; user: string } | { ok: false; reason: DigestRefusal };
+export type DigestResult =
+  | {
+      /** The credentials are good. */
+      ok: true;
+      /** The user they are for. */
+      user: string;
+    }
+  | {
+      /** The credentials were refused. */
+      ok: false;
+      /** Why. */
+      reason: DigestRefusal;
+    };
 
 /** Options of a `DigestAuthenticator`. */
 export interface DigestOptions {
@@ -52,8 +64,13 @@ export interface DigestInput {
   uri: string;
   /** The server's nonce. */
   nonce: string;
-  /** With `qop=auth`: the nonce count (8 hex digits) and the client nonce. */
-  qop?: { nc: string; cnonce: string };
+  /** With `qop=auth`: the nonce count and the client nonce. */
+  qop?: {
+    /** The nonce count, 8 hex digits. */
+    nc: string;
+    /** The client nonce. */
+    cnonce: string;
+  };
 }
 
 /** The `response` value of RFC 2617 §3.2.2.1 (MD5; with `qop=auth` when `qop` is given). */

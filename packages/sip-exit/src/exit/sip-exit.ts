@@ -71,11 +71,46 @@ export interface SipExitOptions {
 /** What a SIP exit reports. */
 export type SipExitEvent =
   | SipProxyEvent
-  | { type: 'registered'; aor: string; contacts: readonly string[] }
-  | { type: 'unregistered'; aor: string }
-  | { type: 'published'; aor: string; contacts: number }
-  | { type: 'publish-failed'; aor: string; error: Error }
-  | { type: 'rejected-record'; key: string; reason: string; code: string };
+  | {
+      /** A REGISTER added or refreshed bindings. */
+      type: 'registered';
+      /** The AOR. */
+      aor: string;
+      /** Its contacts now. */
+      contacts: readonly string[];
+    }
+  | {
+      /** An AOR has no binding left (unREGISTER, or they lapsed). */
+      type: 'unregistered';
+      /** The AOR. */
+      aor: string;
+    }
+  | {
+      /** An AOR's record was stored in the directory. */
+      type: 'published';
+      /** The AOR. */
+      aor: string;
+      /** How many contacts it lists. */
+      contacts: number;
+    }
+  | {
+      /** Storing an AOR's record failed (retried while the registration lives). */
+      type: 'publish-failed';
+      /** The AOR. */
+      aor: string;
+      /** Why. */
+      error: Error;
+    }
+  | {
+      /** A registration record read from the directory was refused. */
+      type: 'rejected-record';
+      /** Its DHT key. */
+      key: string;
+      /** Why, for people. */
+      reason: string;
+      /** The refusal's error code. */
+      code: string;
+    };
 
 /** A running SIP exit. */
 export interface SipExit {

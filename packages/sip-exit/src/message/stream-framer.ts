@@ -9,11 +9,28 @@ import { checkMandatory, findHeaderEnd, type HeaderSection, parseHeaderSection, 
  * §3.5.1 keep-alive ping (a CRLFCRLF).
  */
 export type SipStreamItem =
-  | { kind: 'message'; message: SipMessage }
-  | { kind: 'invalid'; error: SipSyntaxError }
-  | { kind: 'ping' }
-  /** The stream is out of step (a bad header section, a cap passed): the last item; the framer is terminal. */
-  | { kind: 'error'; error: Error };
+  | {
+      /** A whole message. */
+      kind: 'message';
+      /** The message. */
+      message: SipMessage;
+    }
+  | {
+      /** A whole message that breaks RFC 3261 §8.1.1: answer 400 and read on. */
+      kind: 'invalid';
+      /** What is wrong, with the headers to answer with. */
+      error: SipSyntaxError;
+    }
+  | {
+      /** A CRLFCRLF keep-alive: answer with a CRLF. */
+      kind: 'ping';
+    }
+  | {
+      /** The stream is out of step (a bad header section, a cap passed): the last item; the framer is terminal. */
+      kind: 'error';
+      /** Why. */
+      error: Error;
+    };
 
 /**
  * Splits a SIP byte stream (TCP, RFC 3261 §18.3) into messages: any chunking, the header section

@@ -26,18 +26,63 @@ export const EXIT_HOP_PARAM = 'x-crosstalk-exit';
 
 /** Where the location service says an AOR is. */
 export type Location =
-  /** A contact this exit holds (registered here, or found in its own directory record after a restart). */
-  | { kind: 'contact'; uri: string; via?: SipDestination }
-  /** Another exit holds the registration: forward to it. */
-  | { kind: 'exit'; exit: string; destination: SipDestination }
-  /** No registration: `known` when the user is one of this exit's (480), else unknown (404). */
-  | { kind: 'none'; known: boolean };
+  | {
+      /** A contact this exit holds (registered here, or found in its own directory record after a restart). */
+      kind: 'contact';
+      /** The contact URI. */
+      uri: string;
+      /** The connection to use (a phone registered over TCP), when not the URI's address. */
+      via?: SipDestination;
+    }
+  | {
+      /** Another exit holds the registration: forward to it. */
+      kind: 'exit';
+      /** That exit's id. */
+      exit: string;
+      /** Its SIP address. */
+      destination: SipDestination;
+    }
+  | {
+      /** No registration. */
+      kind: 'none';
+      /** True when the user is one of this exit's (480), false when unknown (404). */
+      known: boolean;
+    };
 
 /** What the proxy reports, for logs, metrics and tests. */
 export type SipProxyEvent =
-  | { type: 'forwarded'; method: string; aor?: string; to: SipDestination; exitHop: boolean }
-  | { type: 'answered'; method: string; status: number; reason: string }
-  | { type: 'invalid'; error: Error; source: SipDestination; answered: number | undefined };
+  | {
+      /** A request went on to its next hop. */
+      type: 'forwarded';
+      /** Its method. */
+      method: string;
+      /** The AOR it was for, when the location service found it. */
+      aor?: string;
+      /** Where it went. */
+      to: SipDestination;
+      /** True when it went to another exit. */
+      exitHop: boolean;
+    }
+  | {
+      /** A final response went to a request (the exit's own, or one passed up). */
+      type: 'answered';
+      /** The request's method. */
+      method: string;
+      /** The status code. */
+      status: number;
+      /** The reason phrase. */
+      reason: string;
+    }
+  | {
+      /** A message could not be read. */
+      type: 'invalid';
+      /** Why. */
+      error: Error;
+      /** Where it came from. */
+      source: SipDestination;
+      /** The status it was answered with, or undefined when it was dropped. */
+      answered: number | undefined;
+    };
 
 /** What the proxy needs from the exit. */
 export interface SipProxyOptions {

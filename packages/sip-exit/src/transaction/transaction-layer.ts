@@ -33,6 +33,14 @@ export function clientKey(branch: string, method: string): string {
   return `${branch}|${method}`;
 }
 
+/** How many transactions are alive. */
+export interface TransactionCounts {
+  /** Client transactions. */
+  client: number;
+  /** Server transactions. */
+  server: number;
+}
+
 /** Options of a `TransactionLayer`. */
 export interface TransactionLayerOptions {
   /** Sends a message (the transport layer). */
@@ -77,7 +85,7 @@ export class TransactionLayer {
   }
 
   /** Live transactions: client and server. */
-  get size(): { client: number; server: number } {
+  get size(): TransactionCounts {
     return { client: this.#clients.size, server: this.#servers.size };
   }
 

@@ -9,9 +9,19 @@ import { type Baresip, installed, startBaresip } from './support/programs.js';
 // authentication and auto-answering; tshark's SIP dissector reads the capture independently.
 
 /** A baresip account line for `user` registering at `exit` (regint: the REGISTER's Expires). */
-function account(user: keyof typeof USERS, exit: TestExit, transport: 'udp' | 'tcp' = 'udp'): string {
+function account(
+  user: keyof typeof USERS,
+  exit: TestExit,
+  options: { transport?: 'udp' | 'tcp'; answer?: 'auto' | 'manual' } = {},
+): string {
+  const transport = options.transport ?? 'udp';
   const port = transport === 'udp' ? exit.addresses.udpPort : exit.addresses.tcpPort;
-  return `<sip:${user}@127.0.0.1:${port};transport=${transport}>;auth_pass=${USERS[user]};regint=600;answermode=auto`;
+  return `<sip:${user}@127.0.0.1:${port};transport=${transport}>;auth_pass=${USERS[user]};regint=600;answermode=${options.answer ?? 'auto'}`;
+}
+
+/** The final responses to INVITEs an exit passed up or sent. */
+function inviteFinals(exit: TestExit): number[] {
+  return exit.events.flatMap((e) => (e.type === 'answered' && e.method === 'INVITE' ? [e.status] : []));
 }
 
 /** The SIP messages tshark finds in a capture: methods and status codes in capture order, with their CSeq method. */
@@ -125,4 +135,64 @@ describe.skipIf(!installed('baresip'))('SIP exit with baresip', () => {
     },
     60_000,
   );
+
+  it('the caller cancels before an answer: CANCEL crosses both exits, the callee answers 487', async () => {
+    const dht = new MemoryDht();
+    const exitA = await startExit(dht);
+    cleanup.push(() => exitA.close());
+    const exitB = await startExit(dht);
+    cleanup.push(() => exitB.close());
+    const alice = await phone(account('alice', exitA, { answer: 'manual' }));
+    const bob = await phone(account('bob', exitB, { transport: 'tcp' }));
+    await alice.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.command('dial', `sip:alice@127.0.0.1:${exitB.addresses.tcpPort};transport=tcp`);
+    await alice.waitFor((e) => e.type === 'CALL_INCOMING');
+    await bob.waitFor((e) => e.type === 'CALL_RINGING');
+    await bob.command('hangup');
+    await alice.waitFor((e) => e.type === 'CALL_CLOSED');
+    await bob.waitFor((e) => e.type === 'CALL_CLOSED');
+    expect(alice.events.some((e) => e.type === 'CALL_ESTABLISHED')).toBe(false);
+    await exitB.waitFor((e) => e.type === 'answered' && e.method === 'INVITE');
+    expect(inviteFinals(exitA)).toEqual([487]);
+    expect(inviteFinals(exitB)).toEqual([487]);
+  }, 60_000);
+
+  it('the callee declines: the refusal reaches the caller through both exits', async () => {
+    const dht = new MemoryDht();
+    const exitA = await startExit(dht);
+    cleanup.push(() => exitA.close());
+    const exitB = await startExit(dht);
+    cleanup.push(() => exitB.close());
+    const alice = await phone(account('alice', exitA, { answer: 'manual' }));
+    const bob = await phone(account('bob', exitB));
+    await alice.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.command('dial', `sip:alice@127.0.0.1:${exitB.addresses.udpPort}`);
+    await alice.waitFor((e) => e.type === 'CALL_INCOMING');
+    await alice.command('hangup');
+    const closed = await bob.waitFor((e) => e.type === 'CALL_CLOSED');
+    expect(closed.param ?? '').toMatch(/486|603|Busy|Decline/i);
+    await exitB.waitFor((e) => e.type === 'answered' && e.method === 'INVITE');
+    const [status] = inviteFinals(exitB);
+    expect([486, 603]).toContain(status);
+    expect(inviteFinals(exitA)).toEqual([status]);
+  }, 60_000);
+
+  it('nobody answers: Timer C (the ring timeout) cancels the callee and answers the caller 408', async () => {
+    const dht = new MemoryDht();
+    const exit = await startExit(dht, { ringTimeout: 1500 });
+    cleanup.push(() => exit.close());
+    const alice = await phone(account('alice', exit, { answer: 'manual' }));
+    const bob = await phone(account('bob', exit));
+    await alice.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.command('dial', `sip:alice@127.0.0.1:${exit.addresses.udpPort}`);
+    await alice.waitFor((e) => e.type === 'CALL_INCOMING');
+    const closed = await bob.waitFor((e) => e.type === 'CALL_CLOSED');
+    expect(closed.param ?? '').toMatch(/408/);
+    // The exit cancelled alice's phone: it stops ringing without being answered.
+    await alice.waitFor((e) => e.type === 'CALL_CLOSED');
+    expect(inviteFinals(exit)[0]).toBe(408);
+  }, 60_000);
 });

@@ -125,6 +125,11 @@ describe.skipIf(!installed('sipp'))('SIP exit with sipp', () => {
     expect(caller.failed, caller.output).toBe(0);
     expect(caller.successful).toBe(100);
     expect((await callee.done).successful).toBe(100);
+    // sipp's ACKs for the 200s (addressed to the AOR: sipp's UAS copies no Record-Route) reach the UAS too.
+    const forwarded = (method: string) =>
+      exit.events.filter((e) => e.type === 'forwarded' && e.method === method && e.to.port === uasPort)
+        .length;
+    expect([forwarded('INVITE'), forwarded('ACK'), forwarded('BYE')]).toEqual([100, 100, 100]);
   }, 60_000);
 
   it('proxies calls exit to exit: the callee registered at another exit is found in the DHT', async () => {
@@ -148,6 +153,10 @@ describe.skipIf(!installed('sipp'))('SIP exit with sipp', () => {
     ).toBe(true);
     const delivered = exitB.events.filter((e) => e.type === 'forwarded' && e.method === 'INVITE');
     expect(delivered.every((e) => e.type === 'forwarded' && !e.exitHop && e.to.port === uasPort)).toBe(true);
+    const acks = exitB.events.filter(
+      (e) => e.type === 'forwarded' && e.method === 'ACK' && e.to.port === uasPort,
+    );
+    expect(acks).toHaveLength(50);
   }, 60_000);
 
   it('answers 404 for an unknown AOR and 480 for a known user with no registration', async () => {

@@ -516,26 +516,58 @@ export class SipProxy {
     }
   }
 
-  /** An ACK for a 2xx (or another request without a transaction): routed by Route and Request-URI. */
+  /**
+   * An ACK for a 2xx (no transaction): routed as `#route` routes requests, by Route, or by the
+   * Request-URI, looking an AOR up (a UA whose peer copied no Record-Route sends it to the AOR).
+   */
   async #forwardStateless(request: SipRequest): Promise<void> {
     const addresses = this.#o.addresses();
     try {
+      let popped = false;
       for (;;) {
         const top = request.headers.list('route')[0];
         if (top === undefined || !isOwnUri(parseSipUri(parseNameAddr(top).uri), addresses)) break;
         request.headers.shift('route');
+        popped = true;
       }
       const next = request.headers.list('route')[0];
-      const uri = parseSipUri(next === undefined ? request.uri : parseNameAddr(next).uri);
-      if (next === undefined && isOwnUri(uri, addresses)) return;
-      const destination = await destinationOf(uri);
+      let target = request.uri;
+      let destination: SipDestination;
+      let exitHop = false;
+      let aor: string | undefined;
+      if (next !== undefined) destination = await destinationOf(parseSipUri(parseNameAddr(next).uri));
+      else {
+        const uri = parseSipUri(request.uri);
+        if (uri.user === undefined && isOwnUri(uri, addresses)) return;
+        aor = aorOf(uri, addresses);
+        if (!popped && aor !== undefined && isLocalAor(aor, addresses)) {
+          const fromExit = hasParam(parseVia(request.headers.list('via')[0] ?? '').params, EXIT_HOP_PARAM);
+          const location = await this.#o.locate(aor, fromExit);
+          if (location.kind === 'none') return;
+          if (location.kind === 'exit') {
+            destination = location.destination;
+            target = `sip:${aor}`;
+            exitHop = true;
+          } else {
+            destination = location.via ?? (await destinationOf(parseSipUri(location.uri)));
+            target = location.uri;
+          }
+        } else destination = await destinationOf(uri);
+      }
       if (!this.#o.allowTarget(destination)) return;
       const headers = request.headers.clone();
       headers.set('Max-Forwards', String(Math.max(0, Number(headers.get('max-forwards') ?? '70') - 1)));
-      const via = ownVia(addresses, destination.transport, false);
+      const via = ownVia(addresses, destination.transport, exitHop);
       if (!via) return;
       headers.prepend('Via', via);
-      this.#o.send({ ...request, headers }, destination);
+      this.#o.send({ ...request, uri: target, headers }, destination);
+      this.#o.onEvent?.({
+        type: 'forwarded',
+        method: request.method,
+        ...(aor !== undefined ? { aor } : {}),
+        to: destination,
+        exitHop,
+      });
     } catch {
       // An ACK that cannot be routed is dropped (there is no response to an ACK).
     }

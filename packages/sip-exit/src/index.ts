@@ -1,4 +1,13 @@
 export {
+  type CallEnd,
+  type DeclineReason,
+  type IncomingCall,
+  type PlaceCallOptions,
+  type SipCall,
+  SipCalls,
+  type SipCallsOptions,
+} from './calls/sip-calls.js';
+export {
   DigestAuthenticator,
   type DigestInput,
   type DigestOptions,
@@ -43,7 +52,7 @@ export { canAnswer, newTag, responseFor } from './message/responses.js';
 export { serializeSipMessage } from './message/serialize.js';
 export { SipStreamFramer, type SipStreamItem } from './message/stream-framer.js';
 export type { ExitAddresses } from './proxy/routing.js';
-export { EXIT_HOP_PARAM, type Location, type SipProxyEvent } from './proxy/sip-proxy.js';
+export { EXIT_HOP_PARAM, type Location, type ProxyCallHooks, type SipProxyEvent } from './proxy/sip-proxy.js';
 export { type Binding, BindingTable, type BindingTableOptions } from './registrar/binding-table.js';
 export { DEFAULT_EXPIRY, type ExpiryRules } from './registrar/registrar.js';
 export {

@@ -1,5 +1,6 @@
-import type { Dht } from '@crosstalk/core';
+import type { CallInviteEvent, Dht } from '@crosstalk/core';
 import { Directory, type GatewayIdentity } from '@crosstalk/gateway';
+import { type IncomingCall, type PlaceCallOptions, type SipCall, SipCalls } from '../calls/sip-calls.js';
 import { DigestAuthenticator } from '../digest/digest.js';
 import { SipExitClosedError, SipExitConfigError } from '../errors/errors.js';
 import { parseSipUri, uriTransport } from '../grammar/uri.js';
@@ -66,6 +67,12 @@ export interface SipExitOptions {
   scheduler?: SipScheduler;
   /** Told what happens: registrations, publishes, forwards, answers, bad input. */
   onEvent?: (event: SipExitEvent) => void;
+  /**
+   * Calls from phones to addresses no phone registered (`sip:alice@jabber.example` through this
+   * exit), as canonical `call-invite` events: return true to take the call (the caller hears it
+   * ring until `accept` or `decline`), false to let the exit answer 404/480.
+   */
+  onCallInvite?: (call: IncomingCall) => boolean;
 }
 
 /** What a SIP exit reports. */
@@ -126,6 +133,12 @@ export interface SipExit {
   locate(aor: string): Promise<Location>;
   /** The directory's registrations of an AOR. */
   lookup(aor: string): Promise<SipRegistration[]>;
+  /**
+   * Places a call for a CrossTalk user to a phone: `invite.to` is the phone's AOR as an address
+   * (`bob@<domain>`), `invite.sdp` the offer. Resolves with core's `CallSession` (and its end);
+   * rejects with `SipCallFailedError` 404/480 when no phone is registered.
+   */
+  placeCall(invite: CallInviteEvent, options?: PlaceCallOptions): Promise<SipCall>;
   /** Stops listening, withdraws the capability, ends every transaction. Registrations stay in the DHT until they lapse. */
   close(): Promise<void>;
 }
@@ -282,7 +295,25 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
     return { kind: 'none', known: isLocalAor(aor, addresses) && password(user) !== undefined };
   };
 
+  const calls = new SipCalls({
+    layer,
+    send: (message, to) => transports.send(message, to),
+    addresses: () => addresses,
+    locate: (aor) => locate(aor),
+    aorOf: (uri) => {
+      try {
+        return aorOf(parseSipUri(uri), addresses);
+      } catch {
+        return undefined;
+      }
+    },
+    allowTarget: options.allowTarget ?? (() => true),
+    ringTimeout: options.ringTimeout ?? 180_000,
+    ...(options.onCallInvite ? { onCallInvite: options.onCallInvite } : {}),
+  });
+
   const proxy = new SipProxy({
+    calls,
     layer,
     send: (message, to) => transports.send(message, to),
     addresses: () => addresses,
@@ -341,6 +372,10 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
       return locate(aor);
     },
     lookup: (aor) => registrations.lookup(aor),
+    placeCall: (invite, callOptions) => {
+      if (closed) return Promise.reject(new SipExitClosedError('the SIP exit is closed'));
+      return calls.place(invite, callOptions);
+    },
     async close() {
       if (closed) return;
       closed = true;

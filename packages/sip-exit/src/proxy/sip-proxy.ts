@@ -102,6 +102,20 @@ export interface SipProxyOptions {
   ringTimeout?: number;
   /** Told what happened. */
   onEvent?: (event: SipProxyEvent) => void;
+  /** The exit's own calls (it is a user agent too): its dialogs, and calls to addresses no phone registered. */
+  calls?: ProxyCallHooks;
+}
+
+/** How the proxy hands the exit's own calls to them (`SipCalls`). */
+export interface ProxyCallHooks {
+  /** A request inside one of the exit's dialogs: true when it was one (handled). */
+  request(request: SipRequest, server: ServerTransaction | undefined): boolean;
+  /** A response to a call the exit placed, outside its transaction (a retransmitted 2xx): true when it was one. */
+  response(response: SipResponse): boolean;
+  /** An INVITE for an AOR no phone registered: true when the exit takes it as a call to a CrossTalk user. */
+  incoming(request: SipRequest, server: ServerTransaction, aor: string): boolean;
+  /** The caller cancelled an INVITE the exit answers itself: true when it was one. */
+  cancelled(server: ServerTransaction): boolean;
 }
 
 interface Forward {
@@ -202,6 +216,7 @@ export class SipProxy {
       return;
     }
     if (request.method === 'ACK') {
+      if (this.#o.calls?.request(request, undefined)) return;
       // An ACK matching no transaction acknowledges a 2xx: it travels end to end (RFC 3261 §16.7).
       void this.#forwardStateless(request);
       return;
@@ -216,6 +231,7 @@ export class SipProxy {
       this.#cancel(request, server);
       return;
     }
+    if (this.#o.calls?.request(request, server)) return;
     this.#route(request, server, source).catch(() => {
       this.#answer(server, 500);
     });
@@ -283,18 +299,25 @@ export class SipProxy {
     }
     const aor = aorOf(uri, addresses);
     const inDialog = tagOf(request.headers.get('to')) !== undefined;
-    if (poppedOwnRoute || (inDialog && (aor === undefined || !isLocalAor(aor, addresses)))) {
-      // In a dialog this exit record-routed: the Request-URI is the far end's contact.
+    if (inDialog && (poppedOwnRoute || aor === undefined || !isLocalAor(aor, addresses))) {
+      // In a dialog (one this exit record-routed): the Request-URI is the far end's contact.
       return this.#forward(request, server, source, await destinationOf(uri), {});
     }
-    if (aor === undefined) return this.#answer(server, 404);
+    if (aor === undefined) {
+      // No user to look up: passed on when this exit is the sender's outbound proxy, else not ours.
+      if (poppedOwnRoute) return this.#forward(request, server, source, await destinationOf(uri), {});
+      return this.#answer(server, 404);
+    }
     const fromExit = hasParam(parseVia(request.headers.list('via')[0] ?? '').params, EXIT_HOP_PARAM);
     const location = await this.#o.locate(aor, fromExit);
     if (server.answered || this.#cancelledEarly.has(server)) {
       this.#cancelledEarly.delete(server);
       return;
     }
-    if (location.kind === 'none') return this.#answer(server, location.known ? 480 : 404);
+    if (location.kind === 'none') {
+      if (request.method === 'INVITE' && this.#o.calls?.incoming(request, server, aor)) return;
+      return this.#answer(server, location.known ? 480 : 404);
+    }
     if (location.kind === 'exit') {
       // Another exit holds the registration: send it there, addressed to the AOR in its domain.
       const at = aor.lastIndexOf('@');
@@ -443,8 +466,8 @@ export class SipProxy {
     if (invite.answered) return;
     const forward = this.#forwards.get(invite);
     if (!forward) {
-      // Still looking the target up: nothing went downstream, so answer the INVITE here.
-      this.#cancelledEarly.add(invite);
+      // Still looking the target up (or the exit answers it itself): nothing went downstream.
+      if (!this.#o.calls?.cancelled(invite)) this.#cancelledEarly.add(invite);
       this.#answer(invite, 487);
       return;
     }
@@ -492,6 +515,7 @@ export class SipProxy {
   response(response: SipResponse): void {
     if (this.#closed) return;
     if (this.#o.layer.receiveResponse(response)) return;
+    if (this.#o.calls?.response(response)) return;
     this.#forwardResponse(response);
   }
 

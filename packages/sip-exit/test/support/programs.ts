@@ -120,6 +120,17 @@ export interface Baresip {
  * and no sound card, ctrl_tcp on a free port, one account line.
  */
 export async function startBaresip(account: string): Promise<Baresip> {
+  // baresip also binds SIP over TLS on its port + 1; a port taken meanwhile means another try.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBaresipOnce(account);
+    } catch (error) {
+      if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startBaresipOnce(account: string): Promise<Baresip> {
   const dir = await mkdtemp(join(tmpdir(), 'crosstalk-baresip-'));
   const port = await freePort();
   const ctrlPort = await freePort();
@@ -162,7 +173,10 @@ export async function startBaresip(account: string): Promise<Baresip> {
   // ctrl_tcp comes up a moment after start.
   let socket: Socket | undefined;
   for (let i = 0; i < 100 && !socket; i++) {
-    if (child.exitCode !== null) throw new Error(`baresip exited: ${output}`);
+    if (child.exitCode !== null) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`baresip exited: ${output}`);
+    }
     socket = await new Promise<Socket | undefined>((resolve) => {
       const s = connect(ctrlPort, '127.0.0.1');
       s.once('connect', () => resolve(s));

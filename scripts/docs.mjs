@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { spawnSync } from 'node:child_process';
 // API reference with TypeDoc, from what a dependant can import: one module per subpath of each
 // workspace package's `exports` map (the `@crosstalk/source` condition names its TypeScript
 // source), named as it is imported (`@crosstalk/core`, `@crosstalk/cli/drivers`).
@@ -39,6 +40,8 @@ function entryPoints() {
   const entries = [];
   for (const folder of workspaces) {
     const manifest = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8'));
+    // The examples are workspaces too, but private: nothing is published from them to document.
+    if (manifest.private) continue;
     packageNames.push(manifest.name);
     for (const [subpath, entry] of Object.entries(manifest.exports ?? {})) {
       if (entry === null || typeof entry !== 'object' || subpath.includes('*')) continue;
@@ -69,8 +72,13 @@ const scratch = (values.check || values.baseline) && !values.out;
 const temp = scratch ? mkdtempSync(join(tmpdir(), 'crosstalk-api-')) : undefined;
 const out = values.out ? resolve(values.out) : (temp ?? join(root, 'docs/api'));
 
+// Source links follow the clone's `origin` when it has one; a clone without (a local copy) links to
+// the files in the checkout instead (pages sit two folders below the repository root's docs/).
+const hasRemote = spawnSync('git', ['remote', 'get-url', 'origin'], { cwd: root }).status === 0;
+
 const app = await Application.bootstrapWithPlugins({
   name: 'CrossTalk SDK',
+  ...(hasRemote ? {} : { sourceLinkTemplate: '../../../{path}#L{line}' }),
   entryPoints: entries.map((e) => e.file),
   entryPointStrategy: 'resolve',
   tsconfig: join(root, 'tsconfig.docs.json'),

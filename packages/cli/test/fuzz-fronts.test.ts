@@ -28,19 +28,14 @@ describe('gateway fronts fuzz (short seeded run)', () => {
     expect(report.inputs).toBe(400);
     expect(report.socks).toBeGreaterThan(0);
     expect(report.g2g).toBeGreaterThan(0);
-    // Two known gateway defects are left out here and pinned below: sessions left open when a
-    // client's FIN comes during the upstream dial, and ERR_INTERNAL refusals of the JSON form.
-    const known = (f: FrontsReport['failures'][number]) =>
-      f.drive === 'sessions' || (f.drive === 'g2g' && f.where.includes('json form'));
-    expect(report.failures.filter((f) => !known(f))).toEqual([]);
+    expect(report.failures).toEqual([]);
   });
 });
 
-// Found by the fronts fuzzing; the gateway's SOCKS front and G2G code are being hardened on another
-// branch. These pin the defects: each fails (as `it.fails` expects) until it is fixed, and then
-// must be turned into a plain `it`.
+// Found by the fronts fuzzing (each failed before its fix): a session leaked when the client's FIN
+// came while the upstream was dialled, and the JSON form threw untyped errors (ERR_INTERNAL).
 describe('known gateway defects (found by fuzzing)', () => {
-  it.fails('closes the session of a client that sends its first bytes with the request and hangs up', async () => {
+  it('closes the session of a client that sends its first bytes with the request and hangs up', async () => {
     const server = createServer((s) => {
       s.on('error', () => {});
       s.resume(); // an IM server keeps an idle connection open
@@ -70,7 +65,7 @@ describe('known gateway defects (found by fuzzing)', () => {
     }
   });
 
-  it.fails('refuses a G2G event that is not JSON with a typed error (JSON canonical form)', () => {
+  it('refuses a G2G event that is not JSON with a typed error (JSON canonical form)', () => {
     let error: unknown;
     try {
       jsonForm.decode(Buffer.from('{'));

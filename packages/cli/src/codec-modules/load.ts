@@ -26,7 +26,9 @@ export interface LoadOptions {
   from?: string;
 }
 
+/** A codec loaded from a module, with where it came from. */
 export interface LoadedCodec {
+  /** The module's codec (its factory already called). */
   codec: Codec;
   /** The specifier as given. */
   specifier: string;
@@ -102,6 +104,7 @@ function describeValue(value: unknown): string {
  * module each third-party protocol came from, for `crosstalk protocols` and the gateway's banner.
  */
 export class CodecSet {
+  /** Every codec of the set, built-in and loaded: what the command decodes and proxies with. */
   readonly registry: CodecRegistry;
   readonly #base: ReadonlySet<string>;
   /** protocol -> the specifier its module was named by. */

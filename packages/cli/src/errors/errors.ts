@@ -11,7 +11,9 @@ export class CodecModuleNotFoundError extends CrossTalkError {
   override readonly name = 'CodecModuleNotFoundError';
   readonly code = 'ERR_CODEC_MODULE_NOT_FOUND';
   constructor(
+    /** The module specifier as given: a package name or a path. */
     readonly specifier: string,
+    /** Where it was named (`--codec`, `codecs.1 in gateway.json`). */
     readonly from: string,
     /** What was looked for and not found. */
     readonly reason: string,
@@ -25,7 +27,9 @@ export class CodecModuleLoadError extends CrossTalkError {
   override readonly name = 'CodecModuleLoadError';
   readonly code = 'ERR_CODEC_MODULE_LOAD';
   constructor(
+    /** The module specifier as given: a package name or a path. */
     readonly specifier: string,
+    /** Where it was named (`--codec`, `codecs.1 in gateway.json`). */
     readonly from: string,
     options: CrossTalkErrorOptions & { cause: unknown },
   ) {
@@ -40,7 +44,9 @@ export class NotACodecModuleError extends CrossTalkError {
   override readonly name = 'NotACodecModuleError';
   readonly code = 'ERR_NOT_A_CODEC_MODULE';
   constructor(
+    /** The module specifier as given: a package name or a path. */
     readonly specifier: string,
+    /** Where it was named (`--codec`, `codecs.1 in gateway.json`). */
     readonly from: string,
     reason: string,
   ) {
@@ -56,8 +62,11 @@ export class CodecClashError extends CrossTalkError {
   override readonly name = 'CodecClashError';
   readonly code = 'ERR_CODEC_CLASH';
   constructor(
+    /** The module specifier as given: a package name or a path. */
     readonly specifier: string,
+    /** Where it was named (`--codec`, `codecs.1 in gateway.json`). */
     readonly from: string,
+    /** The protocol id both codecs have. */
     readonly protocol: string,
     /** The module that defined it first; undefined for a built-in codec. */
     readonly existing: string | undefined,

@@ -2,8 +2,21 @@ import { execFileSync } from 'node:child_process';
 
 /** One UDP datagram from a capture: its two ends and its payload. */
 export interface CapturedDatagram {
-  source: { host: string; port: number };
-  destination: { host: string; port: number };
+  /** Who sent it. */
+  source: {
+    /** The sender's IP address (`ip.src`). */
+    host: string;
+    /** The sender's UDP port. */
+    port: number;
+  };
+  /** Who it was sent to. */
+  destination: {
+    /** The receiver's IP address (`ip.dst`). */
+    host: string;
+    /** The receiver's UDP port. */
+    port: number;
+  };
+  /** The bytes after the 8-byte UDP header. */
   payload: Uint8Array;
 }
 

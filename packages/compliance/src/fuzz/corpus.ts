@@ -7,7 +7,9 @@ import type { TranscriptEntry } from '../codec/transcripts.js';
 export interface FuzzWrite {
   /** Connection label; writes of one label go to one proxy session. */
   conn: string;
+  /** Who wrote it: `client` or `server`. */
   direction: Direction;
+  /** The bytes of the write, as one chunk. */
   bytes: Uint8Array;
 }
 
@@ -16,7 +18,9 @@ export interface FuzzWrite {
  * connection before the connections its cookies open, as the gateway sees them).
  */
 export interface FuzzSession {
+  /** What the session is (a transcript's or capture's name), for reports. */
   name: string;
+  /** Its writes in the order they happened. */
   writes: FuzzWrite[];
 }
 

@@ -34,11 +34,17 @@ export class Found extends Error {
 
 /** One call the input made, for the crash file (recorded only when an input is replayed). */
 export interface TraceStep {
+  /** The codec call made (`framer.push`, `translator.toEvents`, `session.deliver`, ...). */
   call: string;
+  /** The connection label, for session calls. */
   conn?: string;
+  /** Which way the bytes or event went, for framer and translator calls. */
   direction?: Direction;
+  /** The bytes given to the call, as hex. */
   hex?: string;
+  /** The canonical event given to the call. */
   event?: unknown;
+  /** The call's other argument: a framer's caps, `virtual` for a virtual endpoint's session. */
   options?: unknown;
 }
 
@@ -71,6 +77,11 @@ export interface DriveEnv {
   virtualClient: ((data: unknown) => Uint8Array[]) | undefined;
 }
 
+/**
+ * What an input exercises: `framer` (windows of a real stream, mutated and chunked), `frames` (one
+ * real frame, mutated, decoded and translated), `translator` (a session's frames through one
+ * translator, and events both ways) or `session` (a whole recorded session through proxy sessions).
+ */
 export type DriveName = 'framer' | 'frames' | 'translator' | 'session';
 
 type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };

@@ -17,6 +17,7 @@ import { type Prepared, prepare } from './prepare.js';
 import { inputSeed, Random } from './random.js';
 
 export interface FuzzOptions extends FuzzCorpus {
+  /** The codec to fuzz. */
   codec: Codec;
   /** Inputs to run. Default 10,000. */
   inputs?: number;
@@ -50,40 +51,59 @@ export interface FuzzOptions extends FuzzCorpus {
   maxFailures?: number;
   /** Called about every `progressMs` (default 5 s) with the figures so far. */
   onProgress?: (report: FuzzReport) => void;
+  /** ms between `onProgress` calls, at least (checked after each input). Default 5000. */
   progressMs?: number;
 }
 
+/** What `fuzzCodec` found: the run's figures and its distinct failures. */
 export interface FuzzReport {
+  /** The codec's protocol id. */
   codec: string;
+  /** The run's seed (the one given, or the random one chosen): with an index it replays an input. */
   seed: number;
+  /** Inputs run. */
   inputs: number;
+  /** Inputs run by each drive. */
   perDrive: Record<DriveName, number>;
-  /** Inputs that ended in each kind of failure. */
+  /** Inputs that ended in each kind of failure: here an untyped error (unmutated replays count too). */
   untyped: number;
+  /** Inputs slower than `slowMs` every time they were run. */
   slow: number;
+  /** Inputs in which a framer passed its `maxBuffered` or `maxFrameSize`. */
   overCap: number;
+  /** Inputs in which a framer or session took input after its error or close. */
   notTerminal: number;
+  /** Whether the heap grew past `heapBoundMb` over its first measurement. */
   heapExceeded: boolean;
   /** Distinct failures (by kind, call and error site), first input of each. */
   failures: FuzzFailure[];
   /** The slowest input: its time (fastest of its re-runs when it was over the limit) and index. */
   slowestMs: number;
+  /** The slowest input's index; -1 when no input ran. */
   slowestIndex: number;
   /** Largest `buffered` any framer showed. */
   maxBuffered: number;
   /** Heap after a full collection: first measurement and largest (MiB); peak RSS (MiB). */
   heapBaseMb: number;
+  /** Largest heap after a full collection, MiB. */
   heapMaxMb: number;
+  /** Largest resident set size measured, MiB. */
   rssMaxMb: number;
   /** Whether `global.gc` was there (run node with `--expose-gc` for meaningful heap figures). */
   heapCollected: boolean;
   /** Connections verified by the unmutated sessions, and verified again inside inputs. */
   verifiedConnections: number;
+  /** Connections that reached `verified` inside inputs, summed over the run. */
   verifiedInInputs: number;
+  /** Typed errors the codec threw or reported (bad input refused as it should be). */
   typedErrors: number;
+  /** Server frames sessions passed on untranslated (the `untranslated` session event). */
   untranslated: number;
+  /** Frames that decoded but re-encoded to other bytes (mutated input: reported, not a failure). */
   roundTripDiffers: number;
+  /** Canonical events delivered to sessions (`session.deliver`). */
   delivered: number;
+  /** The run's wall-clock time so far, ms. */
   elapsedMs: number;
 }
 
@@ -311,9 +331,20 @@ export function replayInput(
   seed: number,
   index: number,
 ): {
+  /** The drive the input used. */
   drive: DriveName;
-  failure?: { kind: FailureKind; where: string; error: unknown };
+  /** What went wrong, when something did. */
+  failure?: {
+    /** The kind of failure. */
+    kind: FailureKind;
+    /** The call that failed. */
+    where: string;
+    /** What was thrown or reported. */
+    error: unknown;
+  };
+  /** The calls the input made, in order. */
   trace: TraceStep[];
+  /** Its wall-clock time with the recording, ms. */
   ms: number;
 } {
   const prepared = prepare(options.codec, options, {

@@ -13,9 +13,13 @@ export type FailureKind =
   /** The heap, measured after a full collection, grew past the bound. */
   | 'heap';
 
+/** One distinct failure of a fuzz run: where it happened and how to replay it. */
 export interface FuzzFailure {
+  /** What went wrong. */
   kind: FailureKind;
+  /** The codec's protocol id. */
   codec: string;
+  /** The run's seed. */
   seed: number;
   /** The input's index in the run; `(seed, index)` replays it. */
   index: number;
@@ -23,8 +27,11 @@ export interface FuzzFailure {
   drive: string;
   /** The call that failed, e.g. `session fromServer` or `frames.decode`. */
   where: string;
+  /** The error (`Name: message`) or what was wrong (time, heap). */
   message: string;
+  /** The error's stack, when it had one. */
   stack?: string;
+  /** The input's time, ms, for `slow`. */
   ms?: number;
   /** The command that replays this input, when the caller said how to build one. */
   repro?: string;
@@ -49,7 +56,13 @@ export function untypedError(error: unknown): unknown {
   return error.code === 'ERR_MALFORMED_FRAME' && error.message === wrapped ? cause : undefined;
 }
 
-export function describeError(error: unknown): { message: string; stack?: string } {
+/** An error as a fuzz report shows it: `Name: message` (or what was thrown) and its stack. */
+export function describeError(error: unknown): {
+  /** The error's class and message, or `thrown <type>: <value>` for a non-Error. */
+  message: string;
+  /** The error's stack, when it has one. */
+  stack?: string;
+} {
   if (error instanceof Error) {
     const name = error.constructor?.name ?? error.name;
     return { message: `${name}: ${error.message}`, ...(error.stack ? { stack: error.stack } : {}) };

@@ -17,9 +17,17 @@ import type { Random } from './random.js';
  * and XMPP.
  */
 export class FuzzGateway {
+  /** The cookie table all the input's connections share, on the fixed fuzz clock. */
   readonly cookies = new MemoryCookieTable({ now: () => CLOCK });
   /** Virtual endpoints the sessions allocated, with the data a connection to them carries. */
-  readonly allocations: { host: string; port: number; data: unknown }[] = [];
+  readonly allocations: {
+    /** The endpoint's address (127.0.0.2: never dialled). */
+    host: string;
+    /** Its port, counted up from 40000. */
+    port: number;
+    /** What the session attached to it (codec-specific, e.g. a switchboard invitation). */
+    data: unknown;
+  }[] = [];
   readonly #codec: Codec;
   readonly #rng: Random;
   readonly #roster: readonly RosterItem[];
@@ -31,6 +39,7 @@ export class FuzzGateway {
     this.#roster = roster;
   }
 
+  /** Whether `a` is on a network other than the codec's that the gateway bridges (XMPP domains included). */
   isForeign(a: Address): boolean {
     const own = this.#codec.networks;
     if (own.includes(a.network)) return false;
@@ -38,6 +47,7 @@ export class FuzzGateway {
     return (BUILT_IN_NETWORKS as readonly string[]).includes(a.network);
   }
 
+  /** The session context of connection `connectionId` (`virtual`: a connection to an allocated endpoint). */
   context(connectionId: string, virtual?: { data: unknown }): SessionContext {
     return {
       connectionId,

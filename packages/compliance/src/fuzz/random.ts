@@ -48,10 +48,12 @@ export class Random {
     return min + this.below(max - min + 1);
   }
 
+  /** True with probability `p` (0 to 1). */
   chance(p: number): boolean {
     return this.u32() / 0x1_0000_0000 < p;
   }
 
+  /** One of `items`, each as likely; throws `RangeError` for an empty list. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('pick from an empty list');
     return items[this.below(items.length)]!;
@@ -69,6 +71,7 @@ export class Random {
     return weights.length - 1;
   }
 
+  /** `n` random bytes. */
   bytes(n: number): Uint8Array {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) out[i] = this.u32() & 0xff;

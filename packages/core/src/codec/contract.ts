@@ -185,7 +185,13 @@ export type SessionEvent =
    * text, say) must not end the connection of every user who has that contact. Nothing was
    * reported or withheld for it. The engine logs it and counts it.
    */
-  | { type: 'untranslated'; direction: Direction; error: ProtocolError }
+  | {
+      type: 'untranslated';
+      /** Who sent the frame: `server` (the usual case) or `client`. */
+      direction: Direction;
+      /** Why the session could not decode or translate it. */
+      error: ProtocolError;
+    }
   /** The session ended; `error` is the protocol error that ended it, if any. */
   | {
       type: 'closed';

@@ -428,7 +428,9 @@ export class PluginTimeoutError extends CrossTalkError {
   readonly code = 'ERR_PLUGIN_TIMEOUT';
   override readonly isRetryable = true;
   constructor(
+    /** The plugin's name. */
     readonly plugin: string,
+    /** The deadline it missed, ms. */
     readonly timeoutMs: number,
   ) {
     super(`plugin ${plugin} did not answer within ${timeoutMs} ms`);
@@ -446,8 +448,11 @@ export class PluginReplyTooLongError extends CrossTalkError {
   override readonly name = 'PluginReplyTooLongError';
   readonly code = 'ERR_PLUGIN_REPLY_TOO_LONG';
   constructor(
+    /** The plugin's name. */
     readonly plugin: string,
+    /** The length of the reply's text (or of its `html`), UTF-16 code units. */
     readonly length: number,
+    /** The most the host sends of that part, UTF-16 code units. */
     readonly max: number,
   ) {
     super(`plugin ${plugin} answered ${length} characters; at most ${max} are sent`);

@@ -14,6 +14,7 @@ export const pluginSymbol: unique symbol = Symbol.for('@crosstalk/plugin') as ne
 
 /** The user a command was sent to: the plugin answers on their behalf and reads their settings. */
 export interface PluginUser {
+  /** The user's own address, on the network their client is logged in to. */
   address: Address;
   /** The protocol their client speaks (`oscar`, `ymsg`, `msnp`, `xmpp`, ...), when known. */
   protocol?: string;
@@ -49,6 +50,7 @@ export interface PluginRequest {
 
 /** One user's small key/value store for one plugin, kept with the gateway's hard state. */
 export interface PluginStore {
+  /** The value stored under `key`, or undefined when there is none. */
   get(key: string): Promise<string | undefined>;
   /** Stores a value; `undefined` removes the key. Throws `PluginStoreFullError` past the host's caps. */
   set(key: string, value: string | undefined): Promise<void>;
@@ -139,6 +141,7 @@ export function parseCommand(text: string): { command: string; args: string } | 
 /** The gateway's own address, `crosstalk@crosstalk`: users IM it `/plugins`, `/help` and plugin settings. */
 export const SYSTEM_ADDRESS: Address = Object.freeze({ user: 'crosstalk', network: SYSTEM_NETWORK });
 
+/** True for an address on the gateway's own network (`SYSTEM_ADDRESS`'s), whatever its user part. */
 export function isSystemAddress(a: Address): boolean {
   return a.network.toLowerCase() === SYSTEM_NETWORK;
 }
@@ -150,6 +153,7 @@ export function isSystemAddress(a: Address): boolean {
  */
 export const PLUGIN_REPLY_ID_PREFIX = 'ct-plugin-';
 
+/** True for an IM a plugin host sent (its id starts with `PLUGIN_REPLY_ID_PREFIX`): never answered. */
 export function isPluginReply(event: ImEvent): boolean {
   return event.id.startsWith(PLUGIN_REPLY_ID_PREFIX);
 }

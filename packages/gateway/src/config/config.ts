@@ -149,6 +149,7 @@ export const GatewayConfigSchema = z
       .array(
         z
           .object({
+            /** The plugin's name (a lower-case id, `location`), as the starting program knows it. */
             name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'a plugin name is a lower-case id'),
             /** Who has it on until they choose with `/plugins on|off`: addresses, or `*` for everyone. */
             enabledFor: z.array(z.string()).optional(),
@@ -159,11 +160,19 @@ export const GatewayConfigSchema = z
     /** The plugin host's limits (the gateway's DEFAULT_PLUGIN_SETTINGS when absent). */
     pluginSettings: z
       .object({
+        /** ms a plugin may take to answer before the asker is told it could not. */
         timeout: z.number().int().positive().optional(),
+        /** Answers one sender may get: `requests` per `perMs`. */
         rateLimit: z
-          .object({ requests: z.number().int().positive(), perMs: z.number().int().positive() })
+          .object({
+            /** Answers allowed per window (the bucket's size). */
+            requests: z.number().int().positive(),
+            /** The window, ms. */
+            perMs: z.number().int().positive(),
+          })
           .strict()
           .optional(),
+        /** Longest reply text, characters (at most 65536); a longer one becomes a short error reply. */
         maxReplyLength: z.number().int().positive().max(65_536).optional(),
       })
       .strict()

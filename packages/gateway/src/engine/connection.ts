@@ -85,23 +85,30 @@ export class ProxiedConnection {
     this.client.on('data', (chunk: Buffer) => this.#feed('client', chunk));
     // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
     // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
-    this.client.on('end', () => {
+    const clientEnded = () => {
       this.#ended.client = true;
       if (!this.upstream || this.#ended.server) this.close('client closed');
       else this.upstream.end();
-    });
+    };
+    this.client.on('end', clientEnded);
     this.client.on('close', () => this.close('client closed'));
     this.client.on('error', () => this.close('client error'));
-    if (this.upstream) {
-      this.upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
-      this.upstream.on('end', () => {
-        this.#ended.server = true;
-        if (this.#ended.client) this.close('server closed');
-        else this.client.end();
-      });
-      this.upstream.on('close', () => this.close('server closed'));
-      this.upstream.on('error', () => this.close('server error'));
+    const upstream = this.upstream;
+    const serverEnded = () => {
+      this.#ended.server = true;
+      if (this.#ended.client) this.close('server closed');
+      else this.client.end();
+    };
+    if (upstream) {
+      upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
+      upstream.on('end', serverEnded);
+      upstream.on('close', () => this.close('server closed'));
+      upstream.on('error', () => this.close('server error'));
     }
+    // A side may have sent FIN while the front was dialling or sniffing ('end' already emitted,
+    // found by the fronts fuzzing): it would never be seen again, and the session would leak.
+    if (this.client.readableEnded) clientEnded();
+    if (upstream?.readableEnded && !this.#closed) serverEnded();
   }
 
   /** Injects an event into this client stream (the session encodes it as its server would). */
@@ -109,7 +116,7 @@ export class ProxiedConnection {
     const out = this.session.deliver(event);
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
-      this.#fail(new SlowConsumerError(this.client.writableLength));
+      this.fail(new SlowConsumerError(this.client.writableLength));
     }
   }
 
@@ -139,7 +146,7 @@ export class ProxiedConnection {
     try {
       out = from === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
     } catch (error) {
-      this.#fail(error);
+      this.fail(error);
       return false;
     }
     this.#write(out);
@@ -175,7 +182,8 @@ export class ProxiedConnection {
     });
   }
 
-  #fail(error: unknown): void {
+  /** Closes the connection on an error (reported to the hooks first): bad input, or a refused login. */
+  fail(error: unknown): void {
     this.#hooks.onError(this, error);
     this.close(isCrossTalkError(error) ? error.code : 'error');
   }

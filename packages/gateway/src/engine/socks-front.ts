@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
-import { type Codec, type CodecRegistry, isCrossTalkError, type SessionContext } from '@crosstalk/core';
+import type { Codec, CodecRegistry, SessionContext } from '@crosstalk/core';
 import {
   ProxyLoopError,
   SocksProtocolError,
@@ -323,10 +323,8 @@ export class SocksFront {
     client.on('end', onClientEnd);
     upstream?.on('close', onGone);
     if (early.length) onClient(Buffer.from(early));
+    // The client's FIN may have come while the upstream was dialled (its 'end' is already past).
+    if (!decided && client.readableEnded) onClientEnd();
     if (!decided) client.resume();
   }
-}
-
-export function describeRefusal(reason: unknown): string {
-  return isCrossTalkError(reason) ? `${reason.code}: ${reason.message}` : String(reason);
 }

@@ -1,4 +1,5 @@
-import { type CanonicalEvent, eventFromJson, eventToJson } from '@crosstalk/core';
+import { type CanonicalEvent, eventFromJson, eventToJson, FrameTooLargeError } from '@crosstalk/core';
+import { G2gProtocolError } from '../errors/errors.js';
 
 /**
  * How canonical events travel between gateways. The default wire format is codec-xmpp's stanza
@@ -18,7 +19,14 @@ export const jsonForm: CanonicalForm = {
   name: 'json',
   encode: (event) => Buffer.from(JSON.stringify(eventToJson(event))),
   decode: (bytes) => {
-    if (bytes.length > MAX_EVENT_BYTES) throw new RangeError('canonical event too large');
-    return eventFromJson(JSON.parse(Buffer.from(bytes).toString('utf8')));
+    // A peer's bytes: every failure is typed, so the link refuses the event and carries on.
+    if (bytes.length > MAX_EVENT_BYTES) throw new FrameTooLargeError('g2g', bytes.length, MAX_EVENT_BYTES);
+    let json: unknown;
+    try {
+      json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch (cause) {
+      throw new G2gProtocolError('canonical event is not JSON', { cause });
+    }
+    return eventFromJson(json);
   },
 };

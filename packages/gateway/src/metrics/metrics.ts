@@ -89,6 +89,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** `crosstalk_plugin_requests_total{plugin,outcome}`. */
   readonly pluginRequests = new Counter({
     name: 'crosstalk_plugin_requests_total',
     help: 'Plugin commands, by plugin and outcome (answered, silent, failed, timeout, invalid-reply, reply-too-long, rate-limited, undeliverable)',

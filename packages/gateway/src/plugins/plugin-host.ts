@@ -37,14 +37,28 @@ export interface PluginSettings {
   /** ms a plugin may take to answer before the asker is told it could not (default 5000). */
   timeout?: number;
   /** Answers one sender may get: `requests` per `perMs` (default 10 per minute). */
-  rateLimit?: { requests: number; perMs: number };
+  rateLimit?: {
+    /** Answers allowed per window (the bucket's size). */
+    requests: number;
+    /** The window, ms. */
+    perMs: number;
+  };
   /** Longest reply text in characters (default 2048); a longer one becomes a short error reply. */
   maxReplyLength?: number;
 }
 
+/** The host's limits when `PluginSettings` leaves them out. */
 export const DEFAULT_PLUGIN_SETTINGS = {
+  /** 5 s for a plugin to answer, ms. */
   timeout: 5000,
-  rateLimit: { requests: 10, perMs: 60_000 },
+  /** 10 answers per sender per minute. */
+  rateLimit: {
+    /** Answers allowed per window. */
+    requests: 10,
+    /** The window, ms (a minute). */
+    perMs: 60_000,
+  },
+  /** 2048 characters of reply text. */
   maxReplyLength: 2048,
 } as const;
 
@@ -59,34 +73,48 @@ export type PluginOutcome =
   | 'rate-limited'
   | 'undeliverable';
 
+/** One command the host handled and what became of it (the `plugin` gateway event). */
 export interface PluginReport {
+  /** The name of the plugin that the command went to. */
   plugin: string;
+  /** The command word, e.g. `/location`. */
   command: string;
   /** Whose behalf the plugin answered on. */
   user: Address;
   /** Who asked (the user themselves for `owner`). */
   from: Address;
+  /** `buddy`: a buddy asked the user; `owner`: the user asked through the system address. */
   origin: 'buddy' | 'owner';
+  /** What became of the command. */
   outcome: PluginOutcome;
   /** The error's code (or message) when the outcome is not `answered` or `silent`. */
   error?: string;
 }
 
+/** What a `PluginHost` runs on: its plugins and settings, and the engine it answers through. */
 export interface PluginHostOptions {
+  /** The plugins to run (from `definePlugin`), names unique. */
   plugins: readonly Plugin[];
+  /** Who has which plugin on by default, and the host's limits (`DEFAULT_PLUGIN_SETTINGS` when absent). */
   settings?: PluginSettings;
   /** The plugin section of the gateway's hard state; `update` resolves once it is durable. */
   state: {
+    /** The section as it is now; undefined before anything was stored. */
     read(): Readonly<PluginState> | undefined;
+    /** Lets `change` edit the section in place (an empty one when there was none); resolves once durable. */
     update(change: (state: PluginState) => void): Promise<void>;
   };
   /** Carries an event from a local user to anyone, the way that user's own IMs travel. */
   send(event: ImEvent | (CanonicalEvent & { kind: 'typing' })): Promise<void>;
   /** Shows an IM (from the system address) to a local user; false when no connection takes it. */
   deliver(event: ImEvent): boolean;
+  /** Told of every command handled and its outcome (gateway events, metrics). */
   report(report: PluginReport): void;
+  /** Where the host logs plugins that did not answer and answers it could not deliver. */
   log: Logger;
+  /** The clock, ms since the epoch (rate limits, plugins' `ctx.now()`, the answers' `sentAt`). */
   now: () => number;
+  /** A fresh id for each IM the host sends (after `PLUGIN_REPLY_ID_PREFIX`). */
   newId: () => string;
 }
 
@@ -138,6 +166,7 @@ export class PluginHost {
     this.#maxReply = settings.maxReplyLength ?? DEFAULT_PLUGIN_SETTINGS.maxReplyLength;
   }
 
+  /** The registered plugins, in the order given. */
   get plugins(): Plugin[] {
     return [...this.#byName.values()];
   }

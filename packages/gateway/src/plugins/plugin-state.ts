@@ -12,6 +12,7 @@ export const PluginStateSchema = z.object({
   stores: z.record(z.string(), z.record(z.string(), z.record(z.string(), z.string()))),
 });
 
+/** The plugin host's section of the hard state: users' plugin choices and plugins' per-user stores. */
 export type PluginState = z.infer<typeof PluginStateSchema>;
 
 export function emptyPluginState(): PluginState {
@@ -19,4 +20,11 @@ export function emptyPluginState(): PluginState {
 }
 
 /** Caps on one user's store for one plugin: a plugin keeps settings here, not data. */
-export const PLUGIN_STORE_LIMITS = { keys: 32, keyLength: 64, valueLength: 1024 } as const;
+export const PLUGIN_STORE_LIMITS = {
+  /** Keys one user's store holds at most. */
+  keys: 32,
+  /** Longest key, UTF-16 code units. */
+  keyLength: 64,
+  /** Longest value, UTF-16 code units. */
+  valueLength: 1024,
+} as const;

@@ -8,12 +8,20 @@ export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number; told: boolean }>();
 
   constructor(
+    /** Requests one key may make at once (the bucket's size), and make again per `perMs`. */
     readonly capacity: number,
+    /** The time a bucket takes to refill from empty, ms. */
     readonly perMs: number,
+    /** The clock, ms. */
     readonly now: () => number,
+    /** Buckets kept at most (10000 by default); the least recently used goes first. */
     readonly maxKeys = 10_000,
   ) {}
 
+  /**
+   * Spends one of `key`'s tokens: `allow` when there was one, `refuse` for the first request
+   * refused (tell the sender), `drop` for the ones after it until the bucket refills.
+   */
   take(key: string): 'allow' | 'refuse' | 'drop' {
     const now = this.now();
     const bucket = this.#buckets.get(key) ?? { tokens: this.capacity, at: now, told: false };

@@ -27,6 +27,7 @@ export class LastfmApiError extends CrossTalkError {
   readonly code = 'ERR_LASTFM_API';
   override readonly isRetryable: boolean;
   constructor(
+    /** Last.fm's error number (last.fm/api/errorcodes). */
     readonly lastfmCode: number,
     message: string,
   ) {

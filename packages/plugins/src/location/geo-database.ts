@@ -5,10 +5,13 @@ import { GeoDatabaseError, GeoDatabaseMissingError } from '../errors/errors.js';
 
 /** A place as a city database knows it. */
 export interface Place {
+  /** The city's name, in the language asked for. */
   city?: string;
+  /** The region (state, province) the city is in. */
   region?: string;
   /** ISO 3166-1 alpha-2. */
   countryCode?: string;
+  /** The country's name, in the language asked for. */
   country?: string;
 }
 
@@ -22,7 +25,9 @@ export interface GeoDatabase {
 
 /** City database files in the MaxMind DB format (one file may hold both families). */
 export interface GeoDatabaseFiles {
+  /** Path of the file for IPv4 addresses (or for both families). */
   ipv4: string;
+  /** Path of the file for IPv6 addresses, when it is another file. */
   ipv6?: string;
 }
 

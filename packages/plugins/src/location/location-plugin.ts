@@ -9,6 +9,7 @@ import {
 } from './geo-database.js';
 import { isPrivateAddress } from './private-addresses.js';
 
+/** What `locationPlugin` takes: where to look client addresses up. */
 export interface LocationPluginOptions {
   /**
    * The city database (MaxMind DB format): files, or any `GeoDatabase`. Default: DB-IP's free city

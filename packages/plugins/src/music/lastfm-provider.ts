@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { InvalidLastfmResponseError, LastfmApiError, MusicSourceError } from '../errors/errors.js';
 import type { MusicProvider, Track } from './provider.js';
 
+/** What `lastfmProvider` takes: an API key and, optionally, users' Last.fm names. */
 export interface LastfmProviderOptions {
   /** Your Last.fm API key (last.fm/api/account/create). */
   apiKey: string;

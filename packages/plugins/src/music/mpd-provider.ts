@@ -6,12 +6,15 @@ import type { MusicProvider, Track } from './provider.js';
 
 /** Where a Music Player Daemon listens. */
 export interface MpdServer {
+  /** Host name or address; default 127.0.0.1. */
   host?: string;
   /** Default 6600 (MPD's own). */
   port?: number;
+  /** Sent with MPD's `password` command after connecting, when the server wants one. */
   password?: string;
 }
 
+/** What `mpdProvider` takes: one MPD for every user (`host`, `port`, `password`), or one per user. */
 export interface MpdProviderOptions extends MpdServer {
   /**
    * One server per user (address to server). When given, only the users listed have an MPD;

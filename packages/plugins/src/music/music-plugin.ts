@@ -2,7 +2,9 @@ import { definePlugin, isCrossTalkError, type Plugin } from '@crosstalk/core';
 import { clip, nameOf } from '../text/text.js';
 import type { MusicProvider, MusicRequest, Track } from './provider.js';
 
+/** What `musicPlugin` takes: where it learns what a user is listening to. */
 export interface MusicPluginOptions {
+  /** The music source (`mpdProvider`, `lastfmProvider`, or your own). */
   provider: MusicProvider;
   /** Which plugin answers `/music` when two claim it; default 0. */
   priority?: number;

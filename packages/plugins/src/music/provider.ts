@@ -2,8 +2,11 @@ import type { PluginStore, PluginUser } from '@crosstalk/core';
 
 /** A song as a music source reports it. */
 export interface Track {
+  /** The song's title. */
   title: string;
+  /** Who performs it, when the source knows. */
   artist?: string;
+  /** The album it is on, when the source knows. */
   album?: string;
   /**
    * `playing` now, `paused`, or `played` (the source knows only the last song played, as
@@ -16,9 +19,11 @@ export interface Track {
 
 /** What a provider may use to answer for one user. */
 export interface MusicRequest {
+  /** The user whose music is asked about (the one the plugin answers for). */
   user: PluginUser;
   /** The music plugin's store for this user (a provider keeps e.g. the user's Last.fm name here). */
   store: PluginStore;
+  /** Aborted when the plugin's deadline passes: stop asking, close connections. */
   signal: AbortSignal;
 }
 

@@ -2,11 +2,13 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { LASTFM_INVALID_API_KEY, LASTFM_USER_NOT_FOUND } from './lastfm-recorded.js';
 
+/** A running Last.fm stand-in (`startLastfmServer`). */
 export interface LastfmTestServer {
   /** The API root to give `lastfmProvider({ baseUrl })`. */
   readonly url: string;
   /** Every request's URL, in order. */
   readonly requests: URL[];
+  /** Stops the server, closing its connections. */
   close(): Promise<void>;
 }
 

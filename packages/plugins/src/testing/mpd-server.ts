@@ -8,21 +8,29 @@ import { promisify } from 'node:util';
 import mpd from 'mpd2';
 
 /** A song for the test player: generated as a tone, tagged with these Vorbis comments. */
+/** A track for `startMpd` to make: a tagged FLAC of a sine tone. */
 export interface TestTrack {
+  /** The ARTIST tag. */
   artist: string;
+  /** The TITLE tag. */
   title: string;
+  /** The ALBUM tag; none when absent. */
   album?: string;
   /** Length in seconds (default 30); the player repeats the list, so it never stops on its own. */
   seconds?: number;
 }
 
+/** A running MPD (`startMpd`) and ways to drive it. */
 export interface TestMpd {
+  /** Where it listens: 127.0.0.1. */
   readonly host: string;
+  /** Its TCP port (a free one). */
   readonly port: number;
   /** The music directory (the generated files are `01.flac`, `02.flac`, ...). */
   readonly dir: string;
   /** Plays the `index`-th track (0-based) and waits until MPD says it is playing. */
   play(index?: number): Promise<void>;
+  /** Pauses playback (MPD state `pause`). */
   pause(): Promise<void>;
   /** Stops playback (MPD state `stop`). */
   stopPlayback(): Promise<void>;

@@ -1,4 +1,5 @@
 export {
+  type CallAnswer,
   type CallEnd,
   type DeclineReason,
   type IncomingCall,

@@ -22,8 +22,16 @@ export interface CallEnd {
   reason: string;
 }
 
+/** What a phone answered with. */
+export interface CallAnswer {
+  /** The callee's SDP answer. */
+  sdp: string;
+}
+
 /** A call the exit placed to a phone (`SipExit.placeCall`): core's `CallSession`, with its end. */
 export interface SipCall extends CallSession {
+  /** Resolves with the callee's SDP answer on 200; rejects when the call fails (see `placeCall`). */
+  readonly answered: Promise<CallAnswer>;
   /** Resolves when the call is over, answered or not. */
   readonly ended: Promise<CallEnd>;
 }

@@ -1,5 +1,5 @@
 import type { CallInviteEvent, Dht } from '@crosstalk/core';
-import { Directory, type GatewayIdentity } from '@crosstalk/gateway';
+import { type CrossTalkNode, Directory, type GatewayIdentity } from '@crosstalk/gateway';
 import { type IncomingCall, type PlaceCallOptions, type SipCall, SipCalls } from '../calls/sip-calls.js';
 import { DigestAuthenticator } from '../digest/digest.js';
 import { SipExitClosedError, SipExitConfigError } from '../errors/errors.js';
@@ -11,6 +11,7 @@ import {
   SipRegistrationDirectory,
 } from '../location/registration-directory.js';
 import { DEFAULT_SIP_LIMITS, type SipLimits } from '../message/message.js';
+import { SipWayIn, type SipWayInEvent } from '../node/sip-way-in.js';
 import { aorOf, type ExitAddresses, isLocalAor } from '../proxy/routing.js';
 import { type Location, SipProxy, type SipProxyEvent } from '../proxy/sip-proxy.js';
 import { type Binding, BindingTable } from '../registrar/binding-table.js';
@@ -73,6 +74,13 @@ export interface SipExitOptions {
    * ring until `accept` or `decline`), false to let the exit answer 404/480.
    */
   onCallInvite?: (call: IncomingCall) => boolean;
+  /**
+   * A CrossTalk node (`createNode` of `@crosstalk/gateway`) to attach registered phones to as users
+   * `user@<domain>` (protocol `sip`): a `call-invite` sent to one becomes a SIP call to the phone,
+   * and a phone's call to a CrossTalk user is sent to that user as a `call-invite`
+   * (after `onCallInvite`, which is asked first). The node stays the caller's to close.
+   */
+  node?: CrossTalkNode;
 }
 
 /** What a SIP exit reports. */
@@ -117,7 +125,8 @@ export type SipExitEvent =
       reason: string;
       /** The refusal's error code. */
       code: string;
-    };
+    }
+  | SipWayInEvent;
 
 /** A running SIP exit. */
 export interface SipExit {
@@ -243,8 +252,13 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
     ...(options.expiry ? { expiry: options.expiry } : {}),
     now,
     publish: async (aor, bindings) => {
-      if (bindings.length > 0) emit({ type: 'registered', aor, contacts: bindings.map((b) => b.uri) });
-      else emit({ type: 'unregistered', aor });
+      if (bindings.length > 0) {
+        emit({ type: 'registered', aor, contacts: bindings.map((b) => b.uri) });
+        wayIn?.registered(aor);
+      } else {
+        emit({ type: 'unregistered', aor });
+        void wayIn?.unregistered(aor);
+      }
       await publish(aor);
     },
   });
@@ -295,6 +309,9 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
     return { kind: 'none', known: isLocalAor(aor, addresses) && password(user) !== undefined };
   };
 
+  let wayIn: SipWayIn | undefined;
+  const onCallInvite = (call: IncomingCall): boolean =>
+    options.onCallInvite?.(call) === true || wayIn?.incoming(call) === true;
   const calls = new SipCalls({
     layer,
     send: (message, to) => transports.send(message, to),
@@ -309,8 +326,15 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
     },
     allowTarget: options.allowTarget ?? (() => true),
     ringTimeout: options.ringTimeout ?? 180_000,
-    ...(options.onCallInvite ? { onCallInvite: options.onCallInvite } : {}),
+    ...(options.onCallInvite || options.node ? { onCallInvite } : {}),
   });
+  if (options.node)
+    wayIn = new SipWayIn({
+      node: options.node,
+      placeCall: (invite, callOptions) => calls.place(invite, callOptions),
+      ringTimeout: options.ringTimeout ?? 180_000,
+      onCall: emit,
+    });
 
   const proxy = new SipProxy({
     calls,
@@ -345,6 +369,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
   const sweep = setInterval(() => {
     for (const aor of table.sweep()) {
       emit({ type: 'unregistered', aor });
+      void wayIn?.unregistered(aor);
       void registrations.withdraw(aor).catch(() => undefined);
     }
   }, options.sweepInterval ?? 5000);
@@ -383,6 +408,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
       if (refresh) clearInterval(refresh);
       for (const timer of retries.values()) clearTimeout(timer);
       retries.clear();
+      await wayIn?.close();
       proxy.close();
       layer.close();
       await transports.close();

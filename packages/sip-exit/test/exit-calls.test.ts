@@ -223,4 +223,25 @@ describe.skipIf(!installed('baresip'))('calls between CrossTalk users and phones
     expect(call.cancelled.aborted).toBe(true);
     expect(offered).toHaveLength(3);
   }, 60_000);
+
+  it('a call to a CrossTalk user that nobody answers is answered 480 after the ring timeout', async () => {
+    let offered: IncomingCall | undefined;
+    const exit = await startExit(new MemoryDht(), {
+      ringTimeout: 1000,
+      onCallInvite: (call) => {
+        offered = call;
+        return true;
+      },
+    });
+    cleanup.push(() => exit.close());
+    const bob = await startBaresip(
+      account('bob', exit, 'auto', `;outbound="sip:127.0.0.1:${exit.addresses.udpPort}"`),
+    );
+    cleanup.push(() => bob.stop());
+    await bob.waitForOutput(/200 OK \(\) \[1 binding\]/);
+    await bob.command('dial', 'sip:alice@jabber.example');
+    const closed = await bob.waitFor((e) => e.type === 'CALL_CLOSED');
+    expect(closed.param ?? '').toMatch(/480/);
+    expect(await offered?.ended).toEqual({ by: 'local', reason: 'unavailable' });
+  }, 60_000);
 });

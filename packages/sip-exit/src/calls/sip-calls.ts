@@ -571,6 +571,11 @@ export class SipCalls {
       return false;
     }
     if (!server.answered) server.respond(responseFor(request, 180, { toTag: localTag }));
+    // A call nobody answers or declines does not ring (nor hold its transaction) for ever.
+    const ringing = scheduler.set(this.#o.ringTimeout, () => {
+      if (state === 'ringing') call.decline('unavailable');
+    });
+    void ended.then(() => scheduler.clear(ringing));
     return true;
   }
 

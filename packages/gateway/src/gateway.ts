@@ -7,6 +7,7 @@ import {
   type Dht,
   eventFromJson,
   eventToJson,
+  type Feature,
   formatAddress,
   type G2gContact,
   type G2gTransport,
@@ -23,6 +24,7 @@ import {
   type RosterItem,
   type SessionContext,
   type SessionEvent,
+  SYSTEM_ADDRESS,
 } from '@crosstalk/core';
 import pino, { type Logger } from 'pino';
 import { Directory, type Location, type PendingEvent } from './directory/directory.js';
@@ -38,12 +40,15 @@ import {
 } from './errors/errors.js';
 import { type CanonicalForm, jsonForm } from './g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from './g2g/identity.js';
-import { G2gNode, G2gRefusedError } from './g2g/link.js';
+import { G2gNode } from './g2g/link.js';
 import { TcpG2gTransport } from './g2g/tcp-transport.js';
+import { G2gType } from './g2g/wire.js';
 import { UserManager } from './manager/user-manager.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { PluginHost, type PluginReport, type PluginSettings } from './plugins/plugin-host.js';
 import { emptyPluginState } from './plugins/plugin-state.js';
+import type { Route } from './routing/capability-view.js';
+import { CapabilityRouter, type RoutingOptions } from './routing/router.js';
 import { StatusBoard } from './status/status-board.js';
 import { type RosterItemJson, StateStore } from './store/state-store.js';
 
@@ -53,8 +58,16 @@ export interface GatewayOptions {
   codecs: readonly Codec[];
   /** The shared directory substrate. Default: a new `MemoryDht` (one gateway, one process). */
   dht?: Dht;
-  /** How events travel between gateways. Default: JSON; the CLI passes codec-xmpp's stanza form. */
-  canonical?: CanonicalForm;
+  /**
+   * How events travel between gateways: one canonical form, or several (the first preferred; a
+   * gateway speaking two converts between them for chains that need it). Default: JSON; the CLI
+   * passes codec-xmpp's stanza form.
+   */
+  canonical?: CanonicalForm | readonly CanonicalForm[];
+  /** Capability routing: advertised cost, hop limit, how often the capability graph is read again. */
+  routing?: RoutingOptions;
+  /** Lifetime of capability records, ms (refreshed at a third). Default 10 minutes, or the soft TTL if longer. */
+  capabilityTtl?: number;
   /** SOCKS4/4a listen address. Default 127.0.0.1:1080. */
   socks?: { host?: string; port?: number };
   /**
@@ -139,7 +152,13 @@ export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
   | { type: 'offline'; user: Address }
   | { type: 'translated'; event: CanonicalEvent; from: string; to: string }
-  | { type: 'delivered'; event: CanonicalEvent; protocol: string }
+  | {
+      type: 'delivered';
+      event: CanonicalEvent;
+      protocol: string;
+      /** Features the chain dropped on the way here (a routed event), when any. */
+      lost?: readonly Feature[];
+    }
   | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
   | { type: 'pending-held'; event: PendingEvent }
   | {
@@ -166,6 +185,25 @@ export interface GatewayPlugins {
   setEnabled(user: Address, name: string, on: boolean): Promise<void>;
 }
 
+/** An embedding program's view of capability routing (`gateway.routing`). */
+export interface GatewayRouting {
+  /** What this gateway translates, as it advertises it (`from>to`). */
+  capabilities(): string[];
+  /** Reads the capability graph from the directory now (it is read on start and then periodically). */
+  refresh(): Promise<void>;
+  /** Networks some gateway delivers to, as last read. */
+  networks(): string[];
+  /**
+   * The route an event from a user of `from` (a protocol here) to a user on `network` would take
+   * (at `gateway` when given), keeping `require`; undefined when there is none.
+   */
+  route(
+    from: string,
+    network: string,
+    options?: { gateway?: string; require?: readonly Feature[] },
+  ): Route | undefined;
+}
+
 /** A running bypass gateway, as `createGateway` returns it. */
 export interface Gateway {
   /** This gateway's id: its ed25519 public key, hex. */
@@ -182,6 +220,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** The gateway's view of the directory (signed records in the DHT). */
   readonly directory: Directory;
+  /** Capability routing: the chains this gateway would use, and reading the capability graph again. */
+  readonly routing: GatewayRouting;
   /** Verified users with at least one live connection. */
   users(): Address[];
   /** A user's foreign buddies as stored (they survive restarts). */
@@ -212,7 +252,7 @@ class GatewayEngine implements Gateway {
   readonly #o: GatewayOptions;
   readonly #registry: CodecRegistry;
   readonly #dht: Dht;
-  readonly #canonical: CanonicalForm;
+  readonly #forms: readonly CanonicalForm[];
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #listeners = new Set<(e: GatewayEvent) => void>();
@@ -227,6 +267,7 @@ class GatewayEngine implements Gateway {
   #store!: StateStore;
   #identity!: GatewayIdentity;
   #node!: G2gNode;
+  #router!: CapabilityRouter;
   #front!: SocksFront;
   directory!: Directory;
   socks!: { host: string; port: number };
@@ -239,7 +280,8 @@ class GatewayEngine implements Gateway {
     this.#o = options;
     this.#registry = new CodecRegistry(options.codecs);
     this.#dht = options.dht ?? new MemoryDht();
-    this.#canonical = options.canonical ?? jsonForm;
+    const forms = options.canonical ?? jsonForm;
+    this.#forms = 'encode' in forms ? [forms] : forms.length > 0 ? [...forms] : [jsonForm];
     this.#log =
       options.logger === false
         ? pino({ enabled: false })
@@ -286,6 +328,16 @@ class GatewayEngine implements Gateway {
     return this.#identity.id;
   }
 
+  get routing(): GatewayRouting {
+    const router = this.#router;
+    return {
+      capabilities: () => router.own.map((c) => `${c.from}>${c.to}`),
+      refresh: () => router.refresh(),
+      networks: () => [...router.view.networks()].sort(),
+      route: (from, network, options) => router.routeFor(from, network, options),
+    };
+  }
+
   // ------------------------------------------------------------------ lifecycle
 
   async start(): Promise<void> {
@@ -296,6 +348,7 @@ class GatewayEngine implements Gateway {
       // would never exit. Close whatever was opened, then report the first failure.
       clearInterval(this.#hardRefresh);
       clearInterval(this.#capabilityRefresh);
+      this.#router?.stop();
       clearTimeout(this.#retry.timer);
       await this.#front?.close().catch(() => {});
       await this.#node?.close().catch(() => {});
@@ -327,6 +380,7 @@ class GatewayEngine implements Gateway {
       identity: this.#identity,
       now: this.#now,
       ...(this.#o.softTtl ? { softTtl: this.#o.softTtl } : {}),
+      ...(this.#o.capabilityTtl ? { capabilityTtl: this.#o.capabilityTtl } : {}),
       ...(trusted ? { trusted: (id: string) => id === this.#identity.id || trusted.has(id) } : {}),
       onRejected: (key, reason, code) => {
         this.metrics.rejectedRecords.inc();
@@ -353,6 +407,7 @@ class GatewayEngine implements Gateway {
     this.#node = new G2gNode({
       transport,
       onEvent: (peer, payload) => this.#receive(peer, payload),
+      onRouted: (peer, payload) => this.#router.receive(peer, payload),
       onAcceptError: (error) => this.#acceptError('g2g', error),
       onRefused: ({ source, error }) => {
         this.metrics.refused.inc({ reason: error.code });
@@ -365,6 +420,27 @@ class GatewayEngine implements Gateway {
       throw new InvalidConfigError(
         `the G2G transport's key ${transport.localId.slice(0, 12)}… is not the gateway's ${this.id.slice(0, 12)}…`,
       );
+    this.#router = new CapabilityRouter({
+      ...this.#o.routing,
+      identity: this.#identity,
+      directory: this.directory,
+      codecs: this.#registry.list(),
+      forms: this.#forms,
+      contact: () => this.contact,
+      metrics: this.metrics,
+      log: this.#log,
+      now: this.#now,
+      maxSkew: this.directory.maxClockSkew,
+      softTtl: this.directory.softTtl,
+      send: (peer, payload, routed) =>
+        this.#node.send(peer, payload, routed ? G2gType.routed : G2gType.event),
+      locate: (user, fresh) => this.#locate(user, fresh),
+      forget: (user) => this.#locationCache.delete(addressKey(user)),
+      deliver: (event, lost) => this.#accept(event, lost),
+      tell: (user, text) => this.#tell(user, text),
+      refused: (error, context) => this.#refuse(error, context),
+      newId: () => this.#newId(),
+    });
     this.contact = await this.#node.listen();
     const { host, port } = this.contact;
     this.g2g = typeof host === 'string' && typeof port === 'number' ? { host, port } : undefined;
@@ -444,6 +520,7 @@ class GatewayEngine implements Gateway {
     // A DHT that does not answer yet does not stop the gateway: what fails is retried.
     await this.#republishHardState().catch((error) => this.#publishFailed(error));
     await this.#advertiseCapabilities().catch((error) => this.#publishFailed(error));
+    this.#router.start();
     this.#capabilityRefresh = setInterval(
       () => void this.#advertiseCapabilities().catch((error) => this.#publishFailed(error)),
       Math.max(1000, Math.floor(this.directory.capabilityTtl / 3)),
@@ -467,10 +544,8 @@ class GatewayEngine implements Gateway {
     for (const c of [...this.#connections]) c.close('gateway shutting down');
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     for (const manager of [...this.#managers.values()]) await this.#offline(manager).catch(() => {});
-    for (const codec of this.#registry.list()) {
-      await this.directory.withdrawCapability(`${codec.protocol}>canonical`).catch(() => {});
-      await this.directory.withdrawCapability(`canonical>${codec.protocol}`).catch(() => {});
-    }
+    this.#router.stop();
+    await this.#router.withdraw();
     await this.#store.flush();
     await this.#node.close();
     await this.metrics.close();
@@ -524,7 +599,8 @@ class GatewayEngine implements Gateway {
       const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
       return xmpp !== undefined && !codec.networks.includes('xmpp');
     }
-    return this.#registry.forNetwork(a.network) !== undefined;
+    // A network only other gateways deliver to is reached through capability routing.
+    return this.#registry.forNetwork(a.network) !== undefined || this.#router.reaches(a.network);
   }
 
   #context(
@@ -976,6 +1052,12 @@ class GatewayEngine implements Gateway {
       }
       this.metrics.undeliverable.inc({ kind: event.kind, reason });
       this.#emit({ type: 'undeliverable', event, reason });
+      // No chain reaches the recipient: said in the sender's own client, not left to silence.
+      if (event.kind === 'im' && isCrossTalkError(error, 'ERR_NO_ROUTE'))
+        this.#tell(
+          m.address,
+          `CrossTalk could not deliver your message to ${formatAddress(event.to)}: ${error.message}.`,
+        );
       this.#log.info(
         { kind: event.kind, to: 'to' in event && event.to ? formatAddress(event.to) : undefined, reason },
         'undeliverable',
@@ -1103,36 +1185,14 @@ class GatewayEngine implements Gateway {
     const local = this.#managers.get(addressKey(to));
     let protocol: string;
     if (local) {
+      this.#router.accountLocal(event, fromProtocol);
       protocol = await this.#accept(event);
     } else {
-      protocol = await this.#sendRemote(to, event);
+      protocol = await this.#router.send(event, to, fromProtocol);
     }
     this.metrics.deliveryLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     this.metrics.translated.inc({ from: fromProtocol, to: protocol || 'unknown', kind: event.kind });
     this.#emit({ type: 'translated', event, from: fromProtocol, to: protocol });
-  }
-
-  async #sendRemote(to: Address, event: CanonicalEvent): Promise<string> {
-    const payload = this.#canonical.encode(event);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const location = await this.#locate(to, attempt > 0);
-      if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
-      try {
-        return await this.#node.send({ id: location.gateway, contact: location.contact }, payload);
-      } catch (error) {
-        if (error instanceof G2gRefusedError) {
-          if (error.refusal === 'ERR_USER_OFFLINE') {
-            this.#locationCache.delete(addressKey(to));
-            throw new UserOfflineError(`${formatAddress(to)} is not online at their gateway`);
-          }
-          throw error;
-        }
-        // The link failed: the cached location may be stale; look again once.
-        this.#locationCache.delete(addressKey(to));
-        if (attempt > 0) throw error;
-      }
-    }
-    throw new UserOfflineError(formatAddress(to));
   }
 
   async #locate(user: Address, fresh: boolean): Promise<Location | undefined> {
@@ -1148,7 +1208,7 @@ class GatewayEngine implements Gateway {
 
   /** An event arrived over G2G from `peerId`: check who may send it, then deliver. */
   async #receive(peerId: string, payload: Uint8Array): Promise<string | undefined> {
-    const event = this.#canonical.decode(payload);
+    const event = this.#router.decodeDirect(payload);
     if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
     // Anti-spoofing: the directory must name this link's gateway as the sender's.
     let location = await this.#locate(event.from, false);
@@ -1167,13 +1227,13 @@ class GatewayEngine implements Gateway {
   }
 
   /** Delivers an event to a user on this gateway; returns the protocol it was delivered in. */
-  async #accept(event: CanonicalEvent): Promise<string> {
+  async #accept(event: CanonicalEvent, lost: readonly Feature[] = []): Promise<string> {
     const to = 'to' in event ? event.to : undefined;
     const m = to ? this.#managers.get(addressKey(to)) : undefined;
     if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
     await m.ready;
     if (event.kind === 'buddy-response') await this.#recordAnswer(event);
-    if (!this.#deliverTo(m, event))
+    if (!this.#deliverTo(m, event, lost))
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
     if (event.kind === 'buddy-response' && event.accepted) this.#presenceTo(m, event.from);
     // The plugin at Y: the IM reached Y; a command Y has on is answered on Y's behalf.
@@ -1212,7 +1272,7 @@ class GatewayEngine implements Gateway {
     this.#log.warn({ listener, error: error.message }, 'could not accept a connection');
   }
 
-  #deliverTo(m: UserManager, event: CanonicalEvent): boolean {
+  #deliverTo(m: UserManager, event: CanonicalEvent, lost: readonly Feature[] = []): boolean {
     const c = m.bestConnection(event);
     if (!c) return false;
     try {
@@ -1225,16 +1285,26 @@ class GatewayEngine implements Gateway {
       return false;
     }
     if (event.kind === 'presence') this.#watchPresence(m, event);
-    this.#emit({ type: 'delivered', event, protocol: c.codec.protocol });
+    this.#emit({ type: 'delivered', event, protocol: c.codec.protocol, ...(lost.length ? { lost } : {}) });
     return true;
   }
 
   async #advertiseCapabilities(): Promise<void> {
-    for (const codec of this.#registry.list()) {
-      const body = { cost: 1, preserves: [...codec.features] };
-      await this.directory.publishCapability(`${codec.protocol}>canonical`, body);
-      await this.directory.publishCapability(`canonical>${codec.protocol}`, body);
-    }
+    await this.#router.advertise();
+  }
+
+  /** Tells a user here something from the gateway itself: an IM from the system address. */
+  #tell(user: Address, text: string): void {
+    const m = this.#managers.get(addressKey(user));
+    if (!m) return;
+    this.#deliverTo(m, {
+      kind: 'im',
+      id: `ct-notice-${this.#newId()}`,
+      from: SYSTEM_ADDRESS,
+      to: m.address,
+      text,
+      sentAt: this.#now(),
+    });
   }
 }
 

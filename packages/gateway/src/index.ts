@@ -61,6 +61,7 @@ export {
   type GatewayLimits,
   type GatewayOptions,
   type GatewayPlugins,
+  type GatewayRouting,
 } from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
 export {
@@ -73,6 +74,25 @@ export {
 } from './plugins/plugin-host.js';
 export { PLUGIN_STORE_LIMITS, type PluginState, PluginStateSchema } from './plugins/plugin-state.js';
 export { RateLimiter } from './plugins/rate-limiter.js';
+export {
+  type CapabilityBody,
+  CapabilityBodySchema,
+  type CapabilityRecord,
+  type FormDescription,
+  type OwnCapability,
+  ownCapabilities,
+} from './routing/capability-records.js';
+export {
+  type CapabilityLookup,
+  CapabilityView,
+  type CapabilityViewOptions,
+  composeRoute,
+  type Route,
+  type RouteQuery,
+  type RouteStep,
+} from './routing/capability-view.js';
+export { canonicalFormat, isCanonicalFormat } from './routing/formats.js';
+export { type RoutingOptions, routedNetwork } from './routing/router.js';
 export {
   parseSocks4Request,
   SOCKS4_BIND,

@@ -290,5 +290,7 @@ function toRoute(chain: Chain, byId: Map<string, CapabilityRecord>, query: Route
   let transfers = 0;
   for (let i = 1; i < steps.length; i++) if (steps[i]!.gateway !== steps[i - 1]!.gateway) transfers++;
   if (query.origin && steps[0] && steps[0].gateway !== query.origin) transfers++;
-  return { steps, cost: chain.cost, preserves: [...chain.preserves], loses: [...chain.loses], transfers };
+  // A roster is the client's own business with its server: it never travels, so it is never lost.
+  const loses = chain.loses.filter((f) => f !== 'roster' && !f.startsWith('roster.'));
+  return { steps, cost: chain.cost, preserves: [...chain.preserves], loses, transfers };
 }

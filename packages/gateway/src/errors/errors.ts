@@ -256,3 +256,12 @@ export class NoRouteError extends CrossTalkError {
   }
   override readonly isRetryable = true;
 }
+
+/**
+ * A way in attached a user who is attached already (`CrossTalkNode.attach`) without both
+ * attachments being `shared` (the connections of one SOCKS login are): the first stays.
+ */
+export class AlreadyAttachedError extends CrossTalkError {
+  override readonly name = 'AlreadyAttachedError';
+  readonly code = 'ERR_ALREADY_ATTACHED';
+}

@@ -38,15 +38,19 @@ export interface HopPlan {
   next: EnvelopeStep | undefined;
 }
 
+/** The gateway an event is with before step `i`: the previous step's, or the origin before the first. */
+export function gatewayBefore(header: Pick<EnvelopeHeader, 'chain' | 'origin'>, i: number): string {
+  return i === 0 ? header.origin : header.chain[i - 1]!.gateway;
+}
+
 /**
- * The structure of a chain, whoever holds it: consecutive formats, starting at the origin, no format
- * visited twice and no gateway in two separate runs of steps (a loop). Throws `InvalidEnvelopeError`
- * or `RouteLoopError`.
+ * The structure of a chain, whoever holds it: consecutive formats, no format visited twice and no
+ * gateway (the origin included: it holds the event before the first step, and usually performs it)
+ * in two separate runs of steps (a loop). Throws `InvalidEnvelopeError` or `RouteLoopError`.
  */
 export function checkChain(header: Pick<EnvelopeHeader, 'chain' | 'origin'>): void {
-  const { chain, origin } = header;
-  if (chain[0]?.gateway !== origin) throw new InvalidEnvelopeError('the chain does not start at its origin');
-  const formats = new Set<string>([chain[0].from]);
+  const { chain } = header;
+  const formats = new Set<string>([chain[0]!.from]);
   const finished = new Set<string>();
   for (let i = 0; i < chain.length; i++) {
     const step = chain[i]!;
@@ -54,8 +58,9 @@ export function checkChain(header: Pick<EnvelopeHeader, 'chain' | 'origin'>): vo
       throw new InvalidEnvelopeError(`step ${i} starts at ${step.from}, not where step ${i - 1} ended`);
     if (formats.has(step.to)) throw new RouteLoopError(`the chain visits ${step.to} twice`);
     formats.add(step.to);
-    if (i > 0 && chain[i - 1]!.gateway !== step.gateway) {
-      finished.add(chain[i - 1]!.gateway);
+    const before = gatewayBefore(header, i);
+    if (before !== step.gateway) {
+      finished.add(before);
       if (finished.has(step.gateway))
         throw new RouteLoopError(`the chain comes back to gateway ${step.gateway.slice(0, 12)}…`);
     }
@@ -63,9 +68,10 @@ export function checkChain(header: Pick<EnvelopeHeader, 'chain' | 'origin'>): vo
 }
 
 /** The transfers a chain takes from step `at` on, counting the one into step `at` when it changes gateway. */
-export function transfersFrom(chain: readonly EnvelopeStep[], at: number): number {
+export function transfersFrom(header: Pick<EnvelopeHeader, 'chain' | 'origin'>, at: number): number {
   let n = 0;
-  for (let i = Math.max(1, at); i < chain.length; i++) if (chain[i]!.gateway !== chain[i - 1]!.gateway) n++;
+  for (let i = at; i < header.chain.length; i++)
+    if (header.chain[i]!.gateway !== gatewayBefore(header, i)) n++;
   return n;
 }
 
@@ -94,24 +100,24 @@ export function checkHop(header: EnvelopeHeader, ctx: HopContext): HopPlan {
     throw new HopLimitError(
       `the envelope claims ${header.hops} hops left, over its signed limit of ${header.hopLimit}`,
     );
-  if (next < 1 || next >= chain.length)
-    throw new NotNextHopError(
-      `step ${next} is not a step another gateway hands on (chain of ${chain.length})`,
-    );
+  if (next >= chain.length)
+    throw new NotNextHopError(`step ${next} is past the end of a chain of ${chain.length}`);
   const step = chain[next]!;
   if (step.gateway !== ctx.self)
     throw new NotNextHopError(
       `step ${next} (${edgeName(step.from, step.to)}) is gateway ${step.gateway.slice(0, 12)}…'s`,
     );
-  const previous = chain[next - 1]!;
-  if (previous.gateway === ctx.self)
-    throw new NotNextHopError(`step ${next - 1} is this gateway's own: the envelope should not have left it`);
-  if (previous.gateway !== ctx.sender)
+  const previous = gatewayBefore(header, next);
+  if (previous === ctx.self)
+    throw new NotNextHopError(
+      `the event was with this gateway before step ${next}: it should not have left it`,
+    );
+  if (previous !== ctx.sender)
     throw new WrongPreviousHopError(
-      `the envelope came from ${ctx.sender.slice(0, 12)}…, not from step ${next - 1}'s gateway ${previous.gateway.slice(0, 12)}…`,
+      `the envelope came from ${ctx.sender.slice(0, 12)}…, not from ${previous.slice(0, 12)}…, whose step precedes step ${next}`,
     );
   // What is left needs this transfer and those after it: more than the hops left cannot arrive.
-  const needed = transfersFrom(chain, next);
+  const needed = transfersFrom(header, next);
   if (needed > header.hops)
     throw new HopLimitError(`the rest of the chain takes ${needed} transfers, ${header.hops} left`);
   let after = next;

@@ -228,13 +228,23 @@ export class CapabilityRouter {
     options: { gateway?: string; require?: readonly Feature[] } = {},
   ): Route | undefined {
     return this.view.route({
-      from,
+      from: this.#sourceFormat(from),
       origin: this.#o.identity.id,
       network: routedNetwork(network),
       ...(options.gateway ? { gateway: options.gateway } : {}),
       ...(options.require ? { require: options.require } : {}),
       ...this.#source(from),
     });
+  }
+
+  /**
+   * Where a chain starts: the sender's protocol when a codec here speaks it, else (a user attached
+   * through a way in with no codec, such as the client API) the preferred canonical form.
+   */
+  #sourceFormat(protocol: string): string {
+    return this.#o.codecs.some((c) => c.protocol === protocol)
+      ? protocol
+      : canonicalFormat(this.#preferred.name);
   }
 
   #source(protocol: string): { sourceFeatures?: Feature[] } {
@@ -259,7 +269,7 @@ export class CapabilityRouter {
     }
     const used = wanted(event);
     const query = {
-      from: fromProtocol,
+      from: this.#sourceFormat(fromProtocol),
       origin: self,
       network: routedNetwork(to.network),
       gateway,

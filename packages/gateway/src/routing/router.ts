@@ -102,7 +102,8 @@ export class CapabilityRouter {
   readonly #notices = new LossNotices();
   #timer: NodeJS.Timeout | undefined;
   #advertised: { edges: string[]; froms: string[] } = { edges: [], froms: [] };
-  #lastOnDemand = 0;
+  /** When the view was last read again on demand, per question. */
+  readonly #asked = new Map<string, number>();
 
   constructor(options: CapabilityRouterOptions) {
     this.#o = options;
@@ -238,6 +239,18 @@ export class CapabilityRouter {
   }
 
   /**
+   * Reads the graph again for an event the view cannot route (a gateway it does not know, a network
+   * no recipient is online on), at most once a second for the same question.
+   */
+  async #refreshOnDemand(question: string): Promise<void> {
+    const now = this.#o.now();
+    if (now - (this.#asked.get(question) ?? 0) <= 1000) return;
+    if (this.#asked.size >= 1024) this.#asked.clear();
+    this.#asked.set(question, now);
+    await this.refresh().catch(() => {});
+  }
+
+  /**
    * Where a chain starts: the sender's protocol when a codec here speaks it, else (a user attached
    * through a way in with no codec, such as the client API) the preferred canonical form.
    */
@@ -260,11 +273,8 @@ export class CapabilityRouter {
   async #plan(event: CanonicalEvent, fromProtocol: string, gateway: string, to: Address): Promise<Plan> {
     const self = this.#o.identity.id;
     if (gateway !== self && !this.view.knows(gateway)) {
-      // A gateway that started since the last read: read again, at most once a second.
-      if (this.#o.now() - this.#lastOnDemand > 1000) {
-        this.#lastOnDemand = this.#o.now();
-        await this.refresh().catch(() => {});
-      }
+      // A gateway that started since the last read: read again.
+      await this.#refreshOnDemand(`gateway ${gateway}`);
       if (!this.view.knows(gateway)) return { route: undefined, lost: [] };
     }
     const used = wanted(event);
@@ -330,8 +340,12 @@ export class CapabilityRouter {
       const location = await this.#o.locate(to, attempt > 0);
       if (!location) {
         const network = routedNetwork(to.network);
-        if (!this.#o.codecs.some((c) => c.networks.includes(network)) && !this.view.delivers(network))
-          throw new NoRouteError(to.network, 'no gateway delivers to that network now');
+        if (!this.#o.codecs.some((c) => c.networks.includes(network))) {
+          // Only other gateways deliver there: whether any still does is the directory's to say now.
+          await this.#refreshOnDemand(`network ${network}`);
+          if (!this.view.delivers(network))
+            throw new NoRouteError(to.network, 'no gateway delivers to that network now');
+        }
         throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       }
       const { route, lost } = await this.#plan(event, fromProtocol, location.gateway, to);
@@ -340,15 +354,17 @@ export class CapabilityRouter {
         if (route) this.#account(event, fromProtocol, route, lost);
         return protocol;
       } catch (error) {
-        if (error instanceof G2gRefusedError) {
+        if (error instanceof G2gRefusedError && error.refusal !== 'ERR_DELIVERY_FAILED') {
           if (error.refusal === 'ERR_USER_OFFLINE') {
             this.#o.forget(to);
             throw new UserOfflineError(`${formatAddress(to)} is not online at their gateway`);
           }
           throw error;
         }
-        // The link failed: the cached location may be stale; look again once.
+        // A link failed, here or further down the chain: the cached location may be stale, and so
+        // may the records the chain was composed from (a gateway that restarted elsewhere). Look again once.
         this.#o.forget(to);
+        if (route && route.transfers > 1) await this.#refreshOnDemand(`failed ${location.gateway}`);
         if (attempt > 0) throw error;
       }
     }

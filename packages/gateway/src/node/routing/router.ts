@@ -97,6 +97,8 @@ export class Router {
     if (!core.deliverTo(m, event, lost))
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
     if (event.kind === 'buddy-response' && event.accepted) core.presenceTo(m, event.from);
+    // Their gateway says they left: where they were is no longer worth remembering.
+    if (event.kind === 'presence' && event.status === 'offline') this.forgetLocation(addressKey(event.from));
     // The plugin at Y: the IM reached Y; a command Y has on is answered on Y's behalf.
     if (event.kind === 'im') {
       const answering = core.pluginHost.answer(() => core.pluginUser(m), event);

@@ -47,7 +47,9 @@ function nextEvent(g: Gateway, match: (e: GatewayEvent) => boolean): Promise<Gat
 async function counter(g: Gateway, name: 'routed' | 'featureLoss', labels: Record<string, string>) {
   const metric = await g.metrics[name].get();
   return metric.values
-    .filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want))
+    .filter((v) =>
+      Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want),
+    )
     .reduce((sum, v) => sum + v.value, 0);
 }
 

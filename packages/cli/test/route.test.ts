@@ -114,6 +114,15 @@ describe('crosstalk route', () => {
     expect(text).toContain('2 steps on 1 gateway, 0 transfers between them');
   });
 
+  it('from a protocol no codec here speaks (irc), read from the records: back to AIM through B', async () => {
+    const t = io();
+    expect(await route(defaultRegistry(), { from: 'irc', to: 'aim' }, t.io, { dht })).toBe(0);
+    const text = t.stdout();
+    expect(text.split('\n')[0]).toBe('Route from irc to aim (aol):');
+    expect(text).toMatch(new RegExp(`1  irc > canonical:xmpp-stanza\\s+${short(d)}`));
+    expect(text).toMatch(new RegExp(`3  canonical:json > oscar\\s+${short(a)}`));
+  });
+
   it('--json gives the steps, cost, transfers and losses', async () => {
     const t = io();
     expect(await route(defaultRegistry(), { from: 'oscar', to: 'irc', json: true }, t.io, { dht })).toBe(0);

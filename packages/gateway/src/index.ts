@@ -89,6 +89,7 @@ export { RateLimiter } from './plugins/rate-limiter.js';
 export {
   type CapabilityBody,
   CapabilityBodySchema,
+  type CapabilityIndexEntry,
   type CapabilityRecord,
   type FormDescription,
   type OwnCapability,

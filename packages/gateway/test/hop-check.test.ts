@@ -89,6 +89,16 @@ describe('each hop checks', () => {
     expect(last.next).toBeUndefined();
   });
 
+  it('a chain whose first step is not the origin’s (a user with no codec, already canonical): B takes it from A', () => {
+    const chain = CHAIN.slice(1);
+    const header = envelope({ chain, next: 0, hopLimit: 2 });
+    expect(checkHop(header, ctx()).next?.gateway).toBe(d.id);
+    expect(refusal(() => checkHop(header, ctx({ sender: c.id })))).toBe('ERR_WRONG_PREVIOUS_HOP');
+    // The origin cannot come back later in its own chain.
+    const back = [...chain.slice(0, 1), { ...chain[1]!, gateway: a.id }];
+    expect(refusal(() => checkHop(envelope({ chain: back, next: 0 }), ctx()))).toBe('ERR_ROUTE_LOOP');
+  });
+
   it('that it is the next step: C, or B asked for D’s step, refuses', () => {
     expect(refusal(() => checkHop(envelope(), ctx({ self: c.id })))).toBe('ERR_NOT_NEXT_HOP');
     expect(refusal(() => checkHop({ ...envelope(), next: 2 }, ctx({ sender: a.id })))).toBe(

@@ -85,6 +85,8 @@ export async function route(
     const view = new CapabilityView({ lookup: directory, cacheTtl: 60_000 });
     await view.refresh([...(source ? [source] : []), ...KNOWN_FORMS]);
     const from = source ?? protocolFromRecords(view, o.from);
+    // A protocol no codec here speaks: its own edges (into the forms) are read now that it is known.
+    if (!source && from) await view.refresh([from, ...KNOWN_FORMS]);
     const network = resolveNetwork(registry, view, o.to);
     if (!from) {
       await write(io.stderr, `crosstalk route: no codec or capability record knows "${o.from}"\n`);

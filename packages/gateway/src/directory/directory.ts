@@ -19,6 +19,7 @@ import {
   type CapabilityBody,
   CapabilityBodySchema,
   CapabilityIndexBodySchema,
+  type CapabilityIndexEntry,
   type CapabilityRecord,
   knownFeatures,
 } from '../routing/capability-records.js';
@@ -379,9 +380,9 @@ export class Directory {
   }
 
   /** What each gateway says it translates `from` into (verified; each record speaks for its signer). */
-  async capabilityIndex(from: string): Promise<{ gateway: string; to: string[]; expiresAt: number }[]> {
+  async capabilityIndex(from: string): Promise<CapabilityIndexEntry[]> {
     const key = capabilityIndexKey(from);
-    const out: { gateway: string; to: string[]; expiresAt: number }[] = [];
+    const out: CapabilityIndexEntry[] = [];
     for (const r of await this.#read('capability', key, `${from}>*`)) {
       const body = CapabilityIndexBodySchema.safeParse(r.body);
       if (!body.success) {

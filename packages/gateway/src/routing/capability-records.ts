@@ -29,6 +29,16 @@ export const CapabilityIndexBodySchema = z
   .object({ to: z.array(z.string().regex(FORMAT_PATTERN)).max(64) })
   .strict();
 
+/** A verified `cap:<from>>*` record: what one gateway says it translates a format into. */
+export interface CapabilityIndexEntry {
+  /** The gateway (the record's signer). */
+  gateway: string;
+  /** The formats it translates into. */
+  to: string[];
+  /** When the record lapses unless re-signed, ms since the epoch. */
+  expiresAt: number;
+}
+
 /** A verified capability record: one translation one gateway performs. */
 export interface CapabilityRecord {
   /** The gateway that performs it (the record's signer). */

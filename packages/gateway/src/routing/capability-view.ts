@@ -1,11 +1,11 @@
 import { ALL_FEATURES, type Capability, CapabilityGraph, type Chain, type Feature } from '@crosstalk/core';
-import type { CapabilityRecord } from './capability-records.js';
+import type { CapabilityIndexEntry, CapabilityRecord } from './capability-records.js';
 import { edgeName, isCanonicalFormat } from './formats.js';
 
 /** Where a view reads capability records: the directory, or anything that answers the same. */
 export interface CapabilityLookup {
   /** What each gateway says it translates `from` into. */
-  capabilityIndex(from: string): Promise<{ gateway: string; to: string[] }[]>;
+  capabilityIndex(from: string): Promise<Pick<CapabilityIndexEntry, 'gateway' | 'to'>[]>;
   /** Every gateway's verified record of the edge `from>to`. */
   capabilities(edge: string): Promise<CapabilityRecord[]>;
 }

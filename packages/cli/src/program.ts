@@ -198,7 +198,7 @@ export function createProgram(
 
   program
     .command('route')
-    .summary('the chain of gateways the directory gives from one network to another')
+    .summary('the chain of translations from one network to another')
     .description(
       'Read the capability records gateways advertise in the shared directory and print the cheapest ' +
         'chain of translations from a network (or protocol) to another: each step with the gateway ' +

@@ -186,12 +186,22 @@ describe('--help', () => {
       'decode',
       'encode',
       'gateway',
+      'route',
       'dht-node',
       'demo',
       'protocols',
       'help',
     ]);
-    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['dht-node'], ['demo'], ['protocols']]) {
+    for (const argv of [
+      [],
+      ['decode'],
+      ['encode'],
+      ['gateway'],
+      ['route'],
+      ['dht-node'],
+      ['demo'],
+      ['protocols'],
+    ]) {
       const { stdout } = await run([...argv, '--help']);
       const long = stdout.split('\n').filter((line) => line.length > 80);
       expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);

@@ -21,7 +21,7 @@ import type {
   NodeLimits,
   NodeOptions,
 } from './node/api.js';
-import { NodeEngine } from './node/create-node.js';
+import { G2G_DEFAULT_LIMITS, NodeEngine } from './node/create-node.js';
 import { StatusBoard } from './status/status-board.js';
 
 export type { GatewayEvent, GatewayPlugins } from './node/api.js';
@@ -67,8 +67,7 @@ export interface GatewayLimits extends NodeLimits {
 export const DEFAULT_LIMITS: Required<GatewayLimits> = {
   socksConnections: 10_000,
   socksConnectionsPerSource: 256,
-  g2gPending: 256,
-  g2gPendingPerSource: 8,
+  ...G2G_DEFAULT_LIMITS,
 };
 
 /** A running bypass gateway, as `createGateway` returns it. */

@@ -180,6 +180,10 @@ export function createProgram(
       (name: string, list: string[] = []) => [...list, name],
     )
     .option('--soft-ttl <ms>', 'lifetime of location and presence records (default 60000)')
+    .option(
+      '--canonical <list>',
+      'G2G canonical forms, preferred first: xmpp-stanza (default), json, or both',
+    )
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +

@@ -207,6 +207,10 @@ export class CapabilityRouter {
   async refresh(): Promise<void> {
     try {
       await this.view.refresh(this.#start(), this.#local());
+      this.#o.log.debug(
+        { records: this.view.records().length, networks: [...this.view.networks()].sort() },
+        'read the capability graph',
+      );
     } catch (error) {
       this.#o.log.warn({ err: error }, 'could not read the capability graph; keeping what was known');
       throw error;
@@ -490,6 +494,15 @@ export class CapabilityRouter {
       if (!out) throw new NotNextHopError(`this gateway cannot hand on ${plan.next.from}`);
       stage = 'forward';
       this.#o.metrics.routed.inc({ role: 'relay' });
+      this.#o.log.debug(
+        {
+          origin: header.origin.slice(0, 12),
+          id: header.id,
+          next: plan.next.gateway.slice(0, 12),
+          kind: header.kind,
+        },
+        'relayed a routed event',
+      );
       return await this.#o.send(
         { id: plan.next.gateway, contact: plan.next.contact },
         encodeEnvelope({

@@ -7,6 +7,7 @@ import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
 import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
+import { type RouteCommandOptions, route } from './commands/route.js';
 import { runDemo } from './demo/demo.js';
 import { demoNetworks } from './demo/networks.js';
 import { type CliIo, processIo } from './io.js';
@@ -179,6 +180,10 @@ export function createProgram(
       (name: string, list: string[] = []) => [...list, name],
     )
     .option('--soft-ttl <ms>', 'lifetime of location and presence records (default 60000)')
+    .option(
+      '--canonical <list>',
+      'G2G canonical forms, preferred first: xmpp-stanza (default), json, or both',
+    )
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
@@ -193,6 +198,36 @@ export function createProgram(
     )
     .action(async (o: GatewayCommandOptions) => {
       exit(await gateway(registry, o, io));
+    });
+
+  program
+    .command('route')
+    .summary('the chain of translations from one network to another')
+    .description(
+      'Read the capability records gateways advertise in the shared directory and print the cheapest ' +
+        'chain of translations from a network (or protocol) to another: each step with the gateway ' +
+        'that performs it, its cost and the features it keeps, and what the chain loses.',
+    )
+    .requiredOption('--from <network>', "the sender's network or protocol (aim, aol, yahoo, oscar, ...)")
+    .requiredOption('--to <network>', "the recipient's network or protocol (irc, msn, ...)")
+    .option(
+      '--require <features>',
+      'features every step must keep, comma-separated (typing, im.html, ...); repeatable',
+      (value: string, list: string[] = []) => [...list, value],
+    )
+    .option('--json', 'print JSON')
+    .option('-c, --config <file>', 'a gateway config file, for its dht section')
+    .addOption(new Option('--dht <kind>', 'directory substrate').choices(['hyperdht']))
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .addHelpText(
+      'after',
+      '\nExits 2 when no chain connects them (or none keeps what --require asks).\n' +
+        '\nExample:\n' +
+        '  crosstalk route --from aim --to irc --require typing \\\n' +
+        '    --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: RouteCommandOptions) => {
+      exit(await route(registry, o, io));
     });
 
   program

@@ -444,7 +444,7 @@ describe('every DHT node stops, then comes back', () => {
           directory.lookupLocation(msn.user.address),
           directory.lookupHome(yahoo.user.address),
           directory.pendingFor(away.user.address),
-          directory.capabilities('ymsg>canonical'),
+          directory.capabilities('ymsg>canonical:xmpp-stanza'),
           reader.reachable(g.id),
         ]).catch(() => []);
         return (
@@ -452,7 +452,7 @@ describe('every DHT node stops, then comes back', () => {
           l2?.gateway === g.id &&
           home?.gateway === g.id &&
           (pending ?? []).some((p) => same(p.request.from, yahoo.user.address)) &&
-          (caps ?? []).some((c) => c.publisher === g.id) &&
+          (caps ?? []).some((c) => c.gateway === g.id) &&
           reachable === true
         );
       },

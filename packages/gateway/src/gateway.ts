@@ -13,7 +13,14 @@ import { SocksWayIn } from './engine/socks-way-in.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 import { describeRefusal } from './errors/describe.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
-import type { CrossTalkNode, GatewayEvent, GatewayPlugins, NodeLimits, NodeOptions } from './node/api.js';
+import type {
+  CrossTalkNode,
+  GatewayEvent,
+  GatewayPlugins,
+  GatewayRouting,
+  NodeLimits,
+  NodeOptions,
+} from './node/api.js';
 import { G2G_DEFAULT_LIMITS, NodeEngine } from './node/create-node.js';
 import { StatusBoard } from './status/status-board.js';
 
@@ -85,6 +92,8 @@ export interface Gateway {
   foreignBuddies(user: Address): RosterItem[];
   /** The plugin host: registered plugins, and who has which on. */
   readonly plugins: GatewayPlugins;
+  /** Capability routing: the chains this gateway would use, and reading the capability graph again. */
+  readonly routing: GatewayRouting;
   /**
    * The engine under the SOCKS front: other ways in (the client API, an XMPP component) attach
    * their users to it with `node.attach`, beside the gateway's SOCKS users.
@@ -152,6 +161,10 @@ class SocksGateway implements Gateway {
 
   get plugins(): GatewayPlugins {
     return this.#node.plugins;
+  }
+
+  get routing(): GatewayRouting {
+    return this.#node.routing;
   }
 
   users(): Address[] {

@@ -66,6 +66,7 @@ export type {
   CrossTalkNode,
   GatewayEvent,
   GatewayPlugins,
+  GatewayRouting,
   NodeLimits,
   NodeOptions,
   OutgoingEvent,
@@ -85,6 +86,26 @@ export {
 } from './plugins/plugin-host.js';
 export { PLUGIN_STORE_LIMITS, type PluginState, PluginStateSchema } from './plugins/plugin-state.js';
 export { RateLimiter } from './plugins/rate-limiter.js';
+export {
+  type CapabilityBody,
+  CapabilityBodySchema,
+  type CapabilityIndexEntry,
+  type CapabilityRecord,
+  type FormDescription,
+  type OwnCapability,
+  ownCapabilities,
+} from './routing/capability-records.js';
+export {
+  type CapabilityLookup,
+  CapabilityView,
+  type CapabilityViewOptions,
+  composeRoute,
+  type Route,
+  type RouteQuery,
+  type RouteStep,
+} from './routing/capability-view.js';
+export { canonicalFormat, isCanonicalFormat } from './routing/formats.js';
+export { type RoutingOptions, routedNetwork } from './routing/router.js';
 export {
   parseSocks4Request,
   SOCKS4_BIND,

@@ -5,6 +5,7 @@ import {
   type Gateway,
   type GatewayConfig,
   type GatewayIdentity,
+  InvalidConfigError,
   identityKeyPair,
   loadConfig,
   parseConfig,
@@ -15,7 +16,7 @@ import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
 import { CodecSet } from '../codec-modules/load.js';
 import { isPathSpecifier } from '../codec-modules/resolve.js';
-import { canonicalForm } from '../codecs.js';
+import { canonicalForm, canonicalForms } from '../codecs.js';
 import { CodecModuleNotFoundError } from '../errors/errors.js';
 import { type CliIo, write } from '../io.js';
 import { pluginsFromConfig } from '../plugins.js';
@@ -35,6 +36,8 @@ export interface GatewayCommandOptions {
   /** `--plugin NAME`, repeatable: plugins to run besides those in the config file. */
   plugin?: string[];
   softTtl?: string;
+  /** `--canonical json,xmpp-stanza`: the canonical forms to speak on G2G, the preferred first. */
+  canonical?: string;
 }
 
 /** Config file first, then flags on top (flags win). Plugin options are checked here too. */
@@ -57,10 +60,12 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
           .map((name) => ({ name })),
       ],
       ...(o.softTtl ? { softTtl: Number(o.softTtl) } : {}),
+      ...(o.canonical ? { canonical: o.canonical.split(',').map((s) => s.trim()) } : {}),
     },
     'flags',
   );
   pluginsFromConfig(config.plugins);
+  formsOf(config);
   return config;
 }
 
@@ -175,7 +180,7 @@ export async function startGatewayFromConfig(
       codecs,
       ...(substrate.dht ? { dht: substrate.dht } : {}),
       ...(substrate.transport ? { transport: substrate.transport } : {}),
-      canonical: options.canonical ?? canonicalForm(),
+      canonical: options.canonical ?? formsOf(config),
       socks: config.socks,
       g2g: config.g2g,
       metrics: config.metrics,
@@ -203,6 +208,20 @@ export async function startGatewayFromConfig(
     await substrate.close().catch(() => {});
     throw error;
   }
+}
+
+/** The canonical forms a config names (default: codec-xmpp's stanza form); an unknown name is a config error. */
+export function formsOf(config: GatewayConfig): CanonicalForm[] {
+  if (!config.canonical) return [canonicalForm()];
+  const known = canonicalForms();
+  return config.canonical.map((name) => {
+    const form = known.get(name);
+    if (!form)
+      throw new InvalidConfigError(
+        `canonical: unknown canonical form "${name}" (known: ${[...known.keys()].join(', ')})`,
+      );
+    return form;
+  });
 }
 
 export function describeGateway(

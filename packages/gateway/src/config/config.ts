@@ -178,6 +178,16 @@ export const GatewayConfigSchema = z
       .strict()
       .default({}),
     /**
+     * The canonical forms this gateway speaks on G2G, by name, the preferred first (the CLI knows
+     * `json` and `xmpp-stanza`; default `xmpp-stanza`). A gateway speaking two converts between them
+     * for capability chains that need it (docs/ARCHITECTURE.md "Capability routing").
+     */
+    canonical: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'a canonical form name is a lower-case id'))
+      .min(1)
+      .max(4)
+      .optional(),
+    /**
      * Lifetime of the soft state this gateway publishes (location, presence, capabilities), ms; it
      * re-signs them at a third of it. A crashed gateway's users look offline to their foreign
      * buddies this long after the crash at most. Default 60 s; at least 3 s (refreshes run once a

@@ -92,7 +92,8 @@ export class SocksWayIn {
       const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
       return xmpp !== undefined && !codec.networks.includes('xmpp');
     }
-    return this.#registry.forNetwork(a.network) !== undefined;
+    // A network only other gateways deliver to is reached through capability routing.
+    return this.#registry.forNetwork(a.network) !== undefined || this.#node.reaches(a.network);
   }
 
   #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {

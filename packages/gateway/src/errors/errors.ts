@@ -195,6 +195,68 @@ export class InvalidIdentityKeyError extends CrossTalkError {
   }
 }
 
+// ---------------------------------------------------------------- capability routing
+
+/** A routed event's envelope that cannot be read: too short, a header too long, not JSON, a field out of bounds. */
+export class InvalidEnvelopeError extends CrossTalkError {
+  override readonly name = 'InvalidEnvelopeError';
+  readonly code = 'ERR_INVALID_ENVELOPE';
+}
+
+/**
+ * A routed event whose origin signature does not verify, or whose payload is not the event the
+ * origin signed (another sender, recipient or kind).
+ */
+export class ForgedEnvelopeError extends CrossTalkError {
+  override readonly name = 'ForgedEnvelopeError';
+  readonly code = 'ERR_FORGED_ENVELOPE';
+}
+
+/** A routed event signed too long ago (or dated ahead of the clock-skew limit): a replay, or a clock far off. */
+export class StaleEnvelopeError extends CrossTalkError {
+  override readonly name = 'StaleEnvelopeError';
+  readonly code = 'ERR_STALE_ENVELOPE';
+}
+
+/** A routed event reached a gateway that is not its chain's next step, or that does not perform that step. */
+export class NotNextHopError extends CrossTalkError {
+  override readonly name = 'NotNextHopError';
+  readonly code = 'ERR_NOT_NEXT_HOP';
+}
+
+/** A routed event arrived with no transfers left (its hop limit ran out), or with more than its signed limit. */
+export class HopLimitError extends CrossTalkError {
+  override readonly name = 'HopLimitError';
+  readonly code = 'ERR_HOP_LIMIT';
+}
+
+/** A routed event came over a link from a gateway other than its chain's previous step. */
+export class WrongPreviousHopError extends CrossTalkError {
+  override readonly name = 'WrongPreviousHopError';
+  readonly code = 'ERR_WRONG_PREVIOUS_HOP';
+}
+
+/** A routed event whose chain revisits a format or a gateway, or that already passed this gateway. */
+export class RouteLoopError extends CrossTalkError {
+  override readonly name = 'RouteLoopError';
+  readonly code = 'ERR_ROUTE_LOOP';
+}
+
+/** No gateway advertises a chain to the recipient's network (or to the recipient's gateway) now. */
+export class NoRouteError extends CrossTalkError {
+  override readonly name = 'NoRouteError';
+  readonly code = 'ERR_NO_ROUTE';
+  constructor(
+    /** The network that cannot be reached. */
+    readonly network: string,
+    /** Why, for people. */
+    readonly reason: string,
+  ) {
+    super(`no route to ${network}: ${reason}`);
+  }
+  override readonly isRetryable = true;
+}
+
 /**
  * A way in attached a user who is attached already (`CrossTalkNode.attach`) without both
  * attachments being `shared` (the connections of one SOCKS login are): the first stays.

@@ -377,9 +377,21 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
 
   const directory = new Directory({ dht: options.dht, identity: options.identity, now });
   const advertise = options.advertise ?? true;
-  const capability = { cost: 1, preserves: ['call-invite'] as const };
+  // The exit is reached over SIP (its own transports), or as a node's users when it has a node.
+  const capability = () => ({
+    cost: 1,
+    preserves: ['call-invite'],
+    contact: options.node
+      ? { ...options.node.contact }
+      : {
+          transport: 'sip',
+          host: addresses.host,
+          ...(addresses.udpPort !== undefined ? { udpPort: addresses.udpPort } : {}),
+          ...(addresses.tcpPort !== undefined ? { tcpPort: addresses.tcpPort } : {}),
+        },
+  });
   const advertiseNow = () =>
-    directory.publishCapability(SIP_EXIT_CAPABILITY, capability).catch(() => undefined);
+    directory.publishCapability(SIP_EXIT_CAPABILITY, capability()).catch(() => undefined);
   let refresh: ReturnType<typeof setInterval> | undefined;
   if (advertise) {
     await advertiseNow();

@@ -80,6 +80,12 @@ export class Outbound {
         { kind: event.kind, to: 'to' in event && event.to ? formatAddress(event.to) : undefined, reason },
         'undeliverable',
       );
+      // No chain reaches the recipient: said in the sender's own client, not left to silence.
+      if (event.kind === 'im' && isCrossTalkError(error, 'ERR_NO_ROUTE'))
+        core.tell(
+          m.address,
+          `CrossTalk could not deliver your message to ${formatAddress(event.to)}: ${error.message}.`,
+        );
       throw markReported(error);
     }
   }

@@ -55,6 +55,11 @@ export interface FileSink {
   readonly offset: number;
   /** Stores the next chunk, after those already held. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * The bytes already held (`offset` of them), from the first. A resumed transfer hashes them, so
+   * that the final check covers every byte the sink ends up with; required when `offset` is above 0.
+   */
+  read?(): AsyncIterable<Uint8Array>;
 }
 
 /** Options of `CrossTalkClient.getFile`. */

@@ -57,12 +57,24 @@ export {
   createGateway,
   DEFAULT_LIMITS,
   type Gateway,
-  type GatewayEvent,
   type GatewayLimits,
   type GatewayOptions,
-  type GatewayPlugins,
 } from './gateway.js';
 export { GatewayMetrics } from './metrics/metrics.js';
+export type {
+  AttachInfo,
+  CrossTalkNode,
+  GatewayEvent,
+  GatewayPlugins,
+  NodeLimits,
+  NodeOptions,
+  OutgoingEvent,
+  PresenceUpdate,
+  SendOutcome,
+  UserEndpoint,
+  UserSession,
+} from './node/api.js';
+export { createNode } from './node/create-node.js';
 export {
   DEFAULT_PLUGIN_SETTINGS,
   PluginHost,

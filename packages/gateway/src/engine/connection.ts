@@ -116,7 +116,7 @@ export class ProxiedConnection {
     const out = this.session.deliver(event);
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
-      this.#fail(new SlowConsumerError(this.client.writableLength));
+      this.fail(new SlowConsumerError(this.client.writableLength));
     }
   }
 
@@ -146,7 +146,7 @@ export class ProxiedConnection {
     try {
       out = from === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
     } catch (error) {
-      this.#fail(error);
+      this.fail(error);
       return false;
     }
     this.#write(out);
@@ -182,7 +182,8 @@ export class ProxiedConnection {
     });
   }
 
-  #fail(error: unknown): void {
+  /** Closes the connection on an error (reported to the hooks first): bad input, or a refused login. */
+  fail(error: unknown): void {
     this.#hooks.onError(this, error);
     this.close(isCrossTalkError(error) ? error.code : 'error');
   }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
-import { type Codec, type CodecRegistry, isCrossTalkError, type SessionContext } from '@crosstalk/core';
+import type { Codec, CodecRegistry, SessionContext } from '@crosstalk/core';
 import {
   ProxyLoopError,
   SocksProtocolError,
@@ -327,8 +327,4 @@ export class SocksFront {
     if (!decided && client.readableEnded) onClientEnd();
     if (!decided) client.resume();
   }
-}
-
-export function describeRefusal(reason: unknown): string {
-  return isCrossTalkError(reason) ? `${reason.code}: ${reason.message}` : String(reason);
 }

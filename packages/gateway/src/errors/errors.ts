@@ -194,3 +194,12 @@ export class InvalidIdentityKeyError extends CrossTalkError {
     super(`the gateway key in ${source} is unusable: ${reason}`, options);
   }
 }
+
+/**
+ * A way in attached a user who is attached already (`CrossTalkNode.attach`) without both
+ * attachments being `shared` (the connections of one SOCKS login are): the first stays.
+ */
+export class AlreadyAttachedError extends CrossTalkError {
+  override readonly name = 'AlreadyAttachedError';
+  readonly code = 'ERR_ALREADY_ATTACHED';
+}

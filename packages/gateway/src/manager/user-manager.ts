@@ -1,18 +1,23 @@
 import type { Address, CanonicalEvent, PresenceEvent } from '@crosstalk/core';
-import type { ProxiedConnection } from '../engine/connection.js';
+import type { AttachedSession } from '../node/session/attached-session.js';
 
 /**
- * One verified user on this gateway: their live connections (a login can span several, e.g. an
- * MSNP notification connection and its switchboards) and their own presence as last seen.
+ * One verified user on this node: their live attachments (a SOCKS login can span several
+ * connections, e.g. an MSNP notification connection and its switchboards) and their own presence as
+ * last seen.
  */
 export class UserManager {
-  readonly connections = new Set<ProxiedConnection>();
+  /** The attachments that are still live. */
+  readonly sessions = new Set<AttachedSession>();
+  /** The user's own presence, as they last said it (online at login). */
   presence: PresenceEvent;
+  /** The timer that re-signs the user's records. */
   refreshTimer: NodeJS.Timeout | undefined;
   /** Set once the login is recorded (its DHT work goes on in the background). */
   ready: Promise<void> = Promise.resolve();
-  /** Settle once the login's presence reached (or failed to reach) the buddies on this gateway, and the others. */
+  /** Settles once the login's presence reached (or failed to reach) the buddies on this node. */
   toldHere: Promise<void> = Promise.resolve();
+  /** Settles once the login's presence reached (or failed to reach) the buddies elsewhere. */
   toldElsewhere: Promise<void> = Promise.resolve();
   /** A refresh of this user's records in flight. */
   publishing: Promise<void> | undefined;
@@ -24,16 +29,15 @@ export class UserManager {
     this.presence = { kind: 'presence', from: address, status: 'online' };
   }
 
-  /** The connection best placed to deliver `event` (highest affinity), if any can. */
-  bestConnection(event: CanonicalEvent): ProxiedConnection | undefined {
-    let best: ProxiedConnection | undefined;
+  /** The attachment best placed to deliver `event` (highest affinity), if any can. */
+  bestSession(event: CanonicalEvent): AttachedSession | undefined {
+    let best: AttachedSession | undefined;
     let score = 0;
-    for (const c of this.connections) {
-      if (c.closed) continue;
-      const s = c.session.affinity(event);
-      if (s > score) {
-        best = c;
-        score = s;
+    for (const s of this.sessions) {
+      const a = s.affinity(event);
+      if (a > score) {
+        best = s;
+        score = a;
       }
     }
     return best;

@@ -1,0 +1,206 @@
+import {
+  type Address,
+  addressKey,
+  type CanonicalEvent,
+  type Codec,
+  type CodecRegistry,
+  isCrossTalkError,
+  isDomainNetwork,
+  isSystemAddress,
+  MemoryCookieTable,
+  type SessionContext,
+  type SessionEvent,
+} from '@crosstalk/core';
+import { describeRefusal } from '../errors/describe.js';
+import type { NodeEngine } from '../node/create-node.js';
+import type { AttachedSession } from '../node/session/attached-session.js';
+import { wasReported } from '../node/session/outbound.js';
+import type { ConnectionHooks, ProxiedConnection } from './connection.js';
+import type { VirtualEndpointTable } from './virtual-endpoints.js';
+
+/**
+ * The SOCKS front as a way in to the node: a proxied connection whose codec session verified its
+ * user is attached (`shared`: a login may span several connections), the connection itself being
+ * the endpoint the node delivers to; what the session reports the user sent goes through the
+ * attachment's `send` (stamped with the verified user there), and the connection's close detaches it.
+ */
+export class SocksWayIn {
+  readonly #node: NodeEngine;
+  readonly #registry: CodecRegistry;
+  readonly #virtual: VirtualEndpointTable;
+  readonly #cookies = new MemoryCookieTable();
+  readonly #connections = new Set<ProxiedConnection>();
+  readonly #sessions = new Map<ProxiedConnection, AttachedSession>();
+
+  constructor(node: NodeEngine, registry: CodecRegistry, virtual: VirtualEndpointTable) {
+    this.#node = node;
+    this.#registry = registry;
+    this.#virtual = virtual;
+  }
+
+  /** Open connections with a codec session. */
+  get connections(): ReadonlySet<ProxiedConnection> {
+    return this.#connections;
+  }
+
+  /** The hooks a `SocksFront` calls for each connection. */
+  readonly hooks: ConnectionHooks = {
+    onOpen: (c) => {
+      this.#connections.add(c);
+      this.#node.metrics.sessions.inc({ protocol: c.codec.protocol });
+    },
+    onEvent: (c, e) => this.#onSessionEvent(c, e),
+    onClose: (c, reason) => this.#onClose(c, reason),
+    onError: (c, error) => {
+      this.#node.metrics.refused.inc({ reason: isCrossTalkError(error) ? error.code : 'error' });
+      this.#node.log.info(
+        { connection: c.id, protocol: c.codec.protocol, error: describeRefusal(error) },
+        'closing a connection on bad input',
+      );
+      this.#node.emit({ type: 'refused', reason: describeRefusal(error), connection: c.id });
+    },
+  };
+
+  /** What the engine gives each codec session. */
+  context(
+    id: string,
+    codec: Codec,
+    target: { host: string; port: number },
+    virtual?: { data: unknown },
+  ): SessionContext {
+    return {
+      connectionId: id,
+      target,
+      isForeign: (a) => this.#isForeign(codec, a),
+      foreignRoster: (owner) => this.#node.foreignBuddies(owner),
+      cookies: this.#cookies,
+      endpoints: this.#virtual,
+      ...(virtual ? { virtual } : {}),
+      now: this.#node.now,
+      newId: () => this.#node.newId(),
+    };
+  }
+
+  /** Foreign = on a network this gateway bridges and not the connection's own network. */
+  #isForeign(codec: Codec, a: Address): boolean {
+    if (codec.networks.includes(a.network)) return false;
+    // The system address is answered here, whatever the protocol (plugins: /plugins, /help).
+    if (isSystemAddress(a)) return true;
+    if (isDomainNetwork(a.network)) {
+      // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
+      // XMPP domain is foreign when this gateway bridges XMPP.
+      const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
+      return xmpp !== undefined && !codec.networks.includes('xmpp');
+    }
+    return this.#registry.forNetwork(a.network) !== undefined;
+  }
+
+  #onSessionEvent(c: ProxiedConnection, event: SessionEvent): void {
+    const node = this.#node;
+    node.emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
+    switch (event.type) {
+      case 'verified':
+        this.#attach(c, event.address);
+        return;
+      case 'outbound':
+      case 'self': {
+        const session = this.#sessionOf(c);
+        if (!session) {
+          // Identity gate: a connection that has not finished logging in reaches nobody.
+          node.log.warn(
+            { connection: c.id, kind: event.event.kind },
+            'dropped an event from an unverified connection',
+          );
+          return;
+        }
+        const work: Promise<unknown> =
+          event.type === 'self' ? session.mirror(event.event) : session.send(event.event);
+        node.track(
+          work.catch((error) => {
+            // Refusals and undeliverable events were counted and reported where they happened.
+            if (!wasReported(error)) node.log.error({ err: error }, 'handling an outbound event failed');
+          }),
+        );
+        return;
+      }
+      case 'login-failed':
+        node.log.info(
+          { connection: c.id, code: event.code, message: event.message },
+          'login refused by the server',
+        );
+        return;
+      case 'untranslated':
+        // A frame the session could not read went on untouched; the connection stays up.
+        node.metrics.untranslated.inc({ protocol: c.codec.protocol, direction: event.direction });
+        node.log.warn(
+          {
+            connection: c.id,
+            protocol: c.codec.protocol,
+            direction: event.direction,
+            error: describeRefusal(event.error),
+          },
+          'passed a frame on untranslated',
+        );
+        return;
+      case 'redirect':
+        node.log.debug(
+          { connection: c.id, host: event.host, port: event.port, purpose: event.purpose },
+          'server redirect',
+        );
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** The connection's attachment, while it belongs to the user its session now names. */
+  #sessionOf(c: ProxiedConnection): AttachedSession | undefined {
+    const session = this.#sessions.get(c);
+    const user = c.user;
+    if (!session || session.closed || !user || addressKey(user) !== addressKey(session.address))
+      return undefined;
+    return session;
+  }
+
+  #attach(c: ProxiedConnection, address: Address): void {
+    const previous = this.#sessions.get(c);
+    if (previous && !previous.closed && addressKey(previous.address) === addressKey(address)) return;
+    // A connection that logs in again as someone else leaves its first user.
+    if (previous) void previous.detach();
+    let session: AttachedSession;
+    try {
+      session = this.#node.attachNow(
+        address,
+        {
+          // The codec session encodes the event as the user's server would; a connection that
+          // stopped reading is closed there (`SlowConsumerError`), the event counted as shown.
+          deliver: (event: CanonicalEvent) => {
+            c.deliver(event);
+            return true;
+          },
+          affinity: (event: CanonicalEvent) => (c.closed ? 0 : c.session.affinity(event)),
+        },
+        {
+          protocol: c.codec.protocol,
+          id: c.id,
+          shared: true,
+          ...(c.clientAddress ? { clientAddress: c.clientAddress } : {}),
+        },
+        false,
+      );
+    } catch (error) {
+      // The user is attached through another way in (the client API): this connection may not join.
+      c.fail(error);
+      return;
+    }
+    this.#sessions.set(c, session);
+  }
+
+  #onClose(c: ProxiedConnection, reason: string): void {
+    if (this.#connections.delete(c)) this.#node.metrics.sessions.dec({ protocol: c.codec.protocol });
+    const session = this.#sessions.get(c);
+    if (!session) return;
+    this.#sessions.delete(c);
+    void session.close(reason);
+  }
+}

@@ -1,0 +1,160 @@
+import { type Codec, isCrossTalkError, parseAddress } from '@crosstalk/core';
+import type { G2gNode } from '../../g2g/link.js';
+import type { UserManager } from '../../manager/user-manager.js';
+import type { NodeCore } from '../core.js';
+import type { PendingRequests } from '../pending/pending-requests.js';
+
+/** The first retry of a failed publish, ms (then doubling, up to a third of the soft TTL). */
+export const RETRY_FIRST_MS = 1000;
+
+/**
+ * What the node keeps in the directory: its users' location and presence (soft state, re-signed at
+ * a third of their TTL), its codecs' capabilities, and its hard state (held requests, home records).
+ * A publish that fails on a DHT that may answer again is retried with a backoff until it all goes
+ * through.
+ */
+export class Publisher {
+  #hardRefresh: NodeJS.Timeout | undefined;
+  #capabilityRefresh: NodeJS.Timeout | undefined;
+  readonly #retry: { failing: boolean; delay: number; timer: NodeJS.Timeout | undefined } = {
+    failing: false,
+    delay: RETRY_FIRST_MS,
+    timer: undefined,
+  };
+
+  constructor(
+    readonly core: NodeCore,
+    readonly codecs: readonly Codec[],
+    readonly pending: PendingRequests,
+    readonly g2g: () => G2gNode,
+  ) {}
+
+  /** At start: hard state back into the DHT, capabilities advertised and refreshed. */
+  async start(): Promise<void> {
+    const { core } = this;
+    // A DHT that does not answer yet does not stop the node: what fails is retried.
+    await this.republishHardState().catch((error) => this.failed(error));
+    await this.advertiseCapabilities().catch((error) => this.failed(error));
+    this.#capabilityRefresh = setInterval(
+      () => void this.advertiseCapabilities().catch((error) => this.failed(error)),
+      Math.max(1000, Math.floor(core.directory.capabilityTtl / 3)),
+    );
+    this.#capabilityRefresh.unref();
+  }
+
+  /** Stops every timer (closing, or a start that failed). */
+  stop(): void {
+    clearInterval(this.#hardRefresh);
+    clearInterval(this.#capabilityRefresh);
+    clearTimeout(this.#retry.timer);
+  }
+
+  /** Publishes a user's location and presence (and, at login, their home record); a failure is retried. */
+  async publishUser(m: UserManager, home?: number): Promise<void> {
+    const { directory } = this.core;
+    try {
+      await directory.publishLocation(m.address, this.core.contact);
+      if (home !== undefined) await directory.publishHome(m.address, home);
+      await directory.publishPresence(m.presence);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
+  /**
+   * A publish failed. When the DHT may answer again (a retryable error), everything this node
+   * keeps in it is republished after a backoff (1 s, doubling up to a third of the soft TTL, the
+   * refresh period), and again until it all goes through: records that expired, or were lost with
+   * the nodes that held them, come back without waiting for their next refresh.
+   */
+  failed(error: unknown): void {
+    const { core } = this;
+    if (core.closing) return;
+    if (!isCrossTalkError(error) || !error.isRetryable) {
+      core.log.warn({ err: error }, 'could not publish to the directory');
+      return;
+    }
+    if (!this.#retry.failing) {
+      this.#retry.failing = true;
+      core.log.warn({ err: error }, 'could not publish to the directory; retrying');
+    }
+    if (this.#retry.timer) return;
+    const delay = this.#retry.delay;
+    this.#retry.delay = Math.min(delay * 2, Math.max(RETRY_FIRST_MS, Math.floor(core.directory.softTtl / 3)));
+    this.#retry.timer = setTimeout(() => {
+      this.#retry.timer = undefined;
+      core.track(this.#republishAll());
+    }, delay);
+    this.#retry.timer.unref();
+  }
+
+  /** Everything this node keeps in the DHT: its users' soft state, its capabilities, its hard state. */
+  async #republishAll(): Promise<void> {
+    const { core } = this;
+    if (core.closing) return;
+    try {
+      for (const m of [...core.managers.values()]) {
+        await core.directory.publishLocation(m.address, core.contact);
+        await core.directory.publishPresence(m.presence);
+      }
+      await this.advertiseCapabilities();
+      await this.republishHardState();
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    this.#retry.failing = false;
+    this.#retry.delay = RETRY_FIRST_MS;
+    // Peers must find this node again too, not only its records; and buddies elsewhere may have
+    // been shown these users offline meanwhile (their location lapsed): they hear them again.
+    this.g2g().reannounce();
+    for (const m of [...core.managers.values()]) core.track(core.tellBuddies(m, m.presence, 'elsewhere'));
+    core.log.info('republished to the directory after a failure');
+  }
+
+  /**
+   * Hard state back into the DHT: the requests this node holds and its users' home records (with
+   * the login time they were first published with, so a restart never outbids a later login
+   * elsewhere). Run on start and then at a third of the pending TTL, so neither expires while held.
+   */
+  async republishHardState(): Promise<void> {
+    const { core } = this;
+    let failed = await this.pending.republish();
+    for (const [key, user] of Object.entries(core.store.state.users)) {
+      if (user.home === undefined) continue;
+      try {
+        await core.directory.publishHome(parseAddress(key), user.home);
+      } catch (error) {
+        core.log.warn({ user: key, err: error }, 'could not republish a home record');
+        failed ??= error;
+      }
+    }
+    if (!this.#hardRefresh) {
+      this.#hardRefresh = setInterval(
+        () => {
+          core.track(this.republishHardState().catch((error) => this.failed(error)));
+        },
+        Math.max(1000, Math.floor(core.directory.pendingTtl / 3)),
+      );
+      this.#hardRefresh.unref();
+    }
+    if (failed !== undefined) throw failed;
+  }
+
+  /** Each codec's translations, to and from the canonical form, as capability records. */
+  async advertiseCapabilities(): Promise<void> {
+    for (const codec of this.codecs) {
+      const body = { cost: 1, preserves: [...codec.features] };
+      await this.core.directory.publishCapability(`${codec.protocol}>canonical`, body);
+      await this.core.directory.publishCapability(`canonical>${codec.protocol}`, body);
+    }
+  }
+
+  /** Withdraws the capability records (closing). */
+  async withdrawCapabilities(): Promise<void> {
+    for (const codec of this.codecs) {
+      await this.core.directory.withdrawCapability(`${codec.protocol}>canonical`).catch(() => {});
+      await this.core.directory.withdrawCapability(`canonical>${codec.protocol}`).catch(() => {});
+    }
+  }
+}

@@ -41,7 +41,12 @@ export interface NodeOptions {
    * G2G listen address of the default (embedded) transport, and the address other nodes are told
    * to dial. Default 127.0.0.1, any port.
    */
-  g2g?: { host?: string; port?: number };
+  g2g?: {
+    /** Address to listen on (default 127.0.0.1). */
+    host?: string;
+    /** Port to listen on (default 0: any free one). */
+    port?: number;
+  };
   /**
    * How this node reaches other nodes and is reached (a `G2gTransport` whose `localId` is this
    * node's id), or a function making one from the node's identity (the identity may come from the
@@ -58,7 +63,10 @@ export interface NodeOptions {
   /** A pino logger; `false` for none. Default: a pino logger named `crosstalk-gateway` (pino writes to stdout). */
   logger?: Logger | false;
   /** ms: `g2gHandshake` a peer's G2G handshake (10 s). */
-  timeouts?: { g2gHandshake?: number };
+  timeouts?: {
+    /** ms a peer has to complete its G2G handshake (10 s). */
+    g2gHandshake?: number;
+  };
   /** G2G connection limits of the default transport (see `DEFAULT_LIMITS`). */
   limits?: NodeLimits;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
@@ -232,7 +240,14 @@ export interface CrossTalkNode {
   /** What other nodes dial: the G2G transport's contact, published in location records. */
   readonly contact: G2gContact;
   /** The G2G listener's TCP address, when the transport has one (the default transport does). */
-  readonly g2g: { host: string; port: number } | undefined;
+  readonly g2g:
+    | {
+        /** The address it is bound to. */
+        host: string;
+        /** Its port. */
+        port: number;
+      }
+    | undefined;
   /** The node's Prometheus metrics (its own registry). */
   readonly metrics: GatewayMetrics;
   /** The node's view of the directory (signed records in the DHT). */

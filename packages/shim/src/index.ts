@@ -1,3 +1,11 @@
+export { FileChannelTransport } from './channel/file-channel.js';
+export { createClient, FILE_DEFAULTS, ShimClient } from './client/client.js';
+export type {
+  ClientOptions,
+  FileTransferOptions,
+  HyperDhtNetworkOptions,
+  ServedReport,
+} from './client/options.js';
 export * from './errors/errors.js';
 export {
   encodeFileFrame,
@@ -29,7 +37,7 @@ export {
   type SenderStep,
 } from './file/sender.js';
 export { type DiskSink, fileSink, type MemorySink, memorySink } from './file/sink.js';
-export { bytesSource, type FileSource, fileSource, hashSource } from './file/source.js';
+export { bytesSource, fileSource, hashSource } from './file/source.js';
 export {
   type FetchFileOptions,
   fetchFile,

@@ -192,3 +192,72 @@ export class SourceFailedError extends CrossTalkError {
   override readonly name = 'SourceFailedError';
   readonly code = 'ERR_SOURCE_FAILED';
 }
+
+// ---------------------------------------------------------------- the client
+
+/** The client was closed (`close()`): nothing more can be sent or fetched through it. */
+export class ClientClosedError extends CrossTalkError {
+  override readonly name = 'ClientClosedError';
+  readonly code = 'ERR_CLIENT_CLOSED';
+  constructor(operation: string) {
+    super(`the client is closed: cannot ${operation}`);
+  }
+}
+
+/** `createClient` options that cannot make a client (`reason` says which and why). */
+export class InvalidClientOptionsError extends CrossTalkError {
+  override readonly name = 'InvalidClientOptionsError';
+  readonly code = 'ERR_INVALID_CLIENT_OPTIONS';
+}
+
+/** The directory has never heard of the user: no node serves them now, and none has served them. */
+export class UnknownUserError extends CrossTalkError {
+  override readonly name = 'UnknownUserError';
+  readonly code = 'ERR_UNKNOWN_USER';
+  constructor(
+    /** The user, as `user@network`. */
+    readonly user: string,
+  ) {
+    super(`no node of the CrossTalk network knows ${user}`);
+  }
+}
+
+/** The recipient's node is known but could not be reached or refused the event; retrying may succeed. */
+export class NoRouteError extends CrossTalkError {
+  override readonly name = 'NoRouteError';
+  readonly code = 'ERR_NO_ROUTE';
+  override readonly isRetryable = true;
+}
+
+/** A message over the canonical model's text limit (core `LIMITS.text` characters). */
+export class MessageTooLargeError extends CrossTalkError {
+  override readonly name = 'MessageTooLargeError';
+  readonly code = 'ERR_MESSAGE_TOO_LARGE';
+  constructor(
+    /** Its length, characters. */
+    readonly length: number,
+    /** The limit, characters. */
+    readonly limit: number,
+  ) {
+    super(`a message of ${length} characters exceeds the limit of ${limit}`);
+  }
+}
+
+/** `dialCall` before calls have a route: no SIP exit is reachable through the capability graph yet. */
+export class NoCallRouteError extends CrossTalkError {
+  override readonly name = 'NoCallRouteError';
+  readonly code = 'ERR_NO_CALL_ROUTE';
+}
+
+/** More file transfers (or open offers) at once than the client's limit; retrying later may succeed. */
+export class TooManyTransfersError extends CrossTalkError {
+  override readonly name = 'TooManyTransfersError';
+  readonly code = 'ERR_TOO_MANY_TRANSFERS';
+  override readonly isRetryable = true;
+}
+
+/** An operation cancelled through its `AbortSignal` before it completed (the signal's reason is the `cause`). */
+export class OperationAbortedError extends CrossTalkError {
+  override readonly name = 'OperationAbortedError';
+  readonly code = 'ERR_ABORTED';
+}

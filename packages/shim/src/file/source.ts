@@ -1,21 +1,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { FileSource } from '@crosstalk/core';
 import { InvalidFileOfferError } from '../errors/errors.js';
-
-/** A file to offer (`CrossTalkClient.sendFile`): its name and size, and its bytes read on demand. */
-export interface FileSource {
-  /** The name the receiver sees (a name, not a path: what follows the last `/` is kept). */
-  readonly name: string;
-  /** Its size, bytes. */
-  readonly size: number;
-  /** Its media type, when known (`image/jpeg`). */
-  readonly mediaType?: string;
-  /** `length` bytes from `offset` (fewer only past the end). */
-  read(offset: number, length: number): Promise<Uint8Array>;
-  /** Releases what the source holds open (a file handle); called when the offer is withdrawn. */
-  close?(): Promise<void>;
-}
 
 /** A file in memory as a `FileSource`. */
 export function bytesSource(name: string, data: Uint8Array, mediaType?: string): FileSource {

@@ -2,6 +2,7 @@ import type {
   CrossTalkError,
   FileOfferEvent,
   FileSink,
+  FileSource,
   FileTransferResult,
   G2gStream,
   GetFileOptions,
@@ -16,7 +17,6 @@ import {
 } from '../errors/errors.js';
 import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
 import { type FileRequest, FileSender, type OfferedFile, type SenderStep } from './sender.js';
-import type { FileSource } from './source.js';
 
 /**
  * File transfers over a byte stream (a G2G stream of their own between two nodes): the sans-IO

@@ -54,7 +54,14 @@ export class FileChannelTransport implements G2gTransport {
     return stream;
   }
 
-  boundAddress(): { address: string; port: number } | undefined {
+  boundAddress():
+    | {
+        /** The address the inner transport listens on (a wildcard stays a wildcard). */
+        address: string;
+        /** Its TCP port. */
+        port: number;
+      }
+    | undefined {
     return this.#inner.boundAddress?.();
   }
 

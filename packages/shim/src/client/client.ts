@@ -65,12 +65,19 @@ import type { ClientOptions, FileTransferOptions } from './options.js';
 
 /** Defaults of `ClientOptions.files`. */
 export const FILE_DEFAULTS = {
+  /** Largest file offered or fetched: 4 GiB. */
   maxFileSize: 4 * 1024 ** 3,
+  /** Bytes in each chunk asked for: 256 KiB. */
   chunkSize: FILE_RECEIVER_DEFAULTS.chunkSize,
+  /** Bytes a sender may send ahead of the sink: 1 MiB. */
   window: FILE_RECEIVER_DEFAULTS.window,
+  /** ms without progress before a transfer fails: 30 s. */
   stallTimeout: FILE_RECEIVER_DEFAULTS.stallTimeout,
+  /** Transfers at once, each way. */
   maxTransfers: 8,
+  /** Offers kept open at once. */
   maxOffers: 64,
+  /** How long an offer can be fetched: 24 hours. */
   offerTtl: 24 * 60 * 60 * 1000,
 } as const;
 

@@ -5,7 +5,12 @@ import type { Logger } from 'pino';
 /** Where a client's node finds the rest of the CrossTalk network across processes: a hyperdht network. */
 export interface HyperDhtNetworkOptions {
   /** DHT nodes to join through (`crosstalk dht-node`, or a testnet's); required, never the public ones. */
-  bootstrap: readonly { host: string; port: number }[];
+  bootstrap: readonly {
+    /** The DHT node's address. */
+    host: string;
+    /** Its UDP port. */
+    port: number;
+  }[];
   /** What the client's own DHT node binds. Default 127.0.0.1, any port. */
   host?: string;
   /** Its UDP port. Default any. */
@@ -63,7 +68,12 @@ export interface ClientOptions extends CreateClientOptions {
   /** Join a hyperdht network instead (nodes in several processes or hosts): directory and G2G go through it. */
   hyperdht?: HyperDhtNetworkOptions;
   /** Where the default G2G transport (TCP with Noise) listens. Default 127.0.0.1, any port. */
-  g2g?: { host?: string; port?: number };
+  g2g?: {
+    /** The address to listen on, and to publish. */
+    host?: string;
+    /** The TCP port (0: any). */
+    port?: number;
+  };
   /** A G2G transport of your own, made from the node's identity (advanced; not with `hyperdht`). */
   transport?: (identity: GatewayIdentity) => G2gTransport;
   /**

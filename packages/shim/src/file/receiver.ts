@@ -93,9 +93,13 @@ type State = 'new' | 'opening' | 'receiving' | 'cancelling' | 'done' | 'failed';
  * sender, so the final check covers every byte the sink ends up with.
  */
 export class FileReceiver {
+  /** The offer being fetched (checked). */
   readonly offer: FileOfferEvent;
+  /** The offset the transfer resumes from: what the sink held. */
   readonly resumedFrom: number;
+  /** Bytes in every chunk but the last. */
   readonly chunkSize: number;
+  /** Bytes the sender may send ahead of the sink. */
   readonly window: number;
   readonly #maxRefetches: number;
   readonly #stallTimeout: number;

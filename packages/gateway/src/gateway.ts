@@ -14,7 +14,7 @@ import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 import { describeRefusal } from './errors/describe.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
 import type { CrossTalkNode, GatewayEvent, GatewayPlugins, NodeLimits, NodeOptions } from './node/api.js';
-import { NodeEngine } from './node/create-node.js';
+import { G2G_DEFAULT_LIMITS, NodeEngine } from './node/create-node.js';
 import { StatusBoard } from './status/status-board.js';
 
 export type { GatewayEvent, GatewayPlugins } from './node/api.js';
@@ -60,8 +60,7 @@ export interface GatewayLimits extends NodeLimits {
 export const DEFAULT_LIMITS: Required<GatewayLimits> = {
   socksConnections: 10_000,
   socksConnectionsPerSource: 256,
-  g2gPending: 256,
-  g2gPendingPerSource: 8,
+  ...G2G_DEFAULT_LIMITS,
 };
 
 /** A running bypass gateway, as `createGateway` returns it. */

@@ -33,6 +33,7 @@ import type {
   CrossTalkNode,
   GatewayEvent,
   GatewayPlugins,
+  NodeLimits,
   NodeOptions,
   UserEndpoint,
   UserSession,
@@ -58,8 +59,11 @@ export async function createNode(options: NodeOptions = {}): Promise<CrossTalkNo
   return node;
 }
 
-/** Defaults of the G2G limits (`DEFAULT_LIMITS` names them with the SOCKS front's). */
-const G2G_DEFAULT_LIMITS = { g2gPending: 256, g2gPendingPerSource: 8 };
+/**
+ * Defaults of the G2G limits (`DEFAULT_LIMITS` names them with the SOCKS front's): a peer needs one
+ * G2G connection per node it talks to, and authenticated links are not counted.
+ */
+export const G2G_DEFAULT_LIMITS: Required<NodeLimits> = { g2gPending: 256, g2gPendingPerSource: 8 };
 
 /** The node: `createNode` returns it; `createGateway` puts its SOCKS front on one. */
 export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {

@@ -1,10 +1,16 @@
 import type { Address } from '../address/address.js';
 import type {
+  BuddyRequestEvent,
+  BuddyResponseEvent,
   CallInviteEvent,
   CanonicalEvent,
   FileOfferEvent,
   ImEvent,
+  PresenceEvent,
   PresenceStatus,
+  RosterItem,
+  TypingEvent,
+  TypingState,
 } from '../model/events.js';
 
 /**
@@ -55,6 +61,11 @@ export interface FileSink {
   readonly offset: number;
   /** Stores the next chunk, after those already held. */
   write(chunk: Uint8Array): Promise<void>;
+  /**
+   * The bytes already held (`offset` of them), from the first. A resumed transfer hashes them, so
+   * that the final check covers every byte the sink ends up with; required when `offset` is above 0.
+   */
+  read?(): AsyncIterable<Uint8Array>;
 }
 
 /** Options of `CrossTalkClient.getFile`. */
@@ -75,12 +86,48 @@ export interface FileTransferResult {
   resumedFrom: number;
 }
 
+/** A file to offer (`CrossTalkClient.sendFile`): its name and size, and its bytes read on demand. */
+export interface FileSource {
+  /** The name the receiver sees (a name, not a path). */
+  readonly name: string;
+  /** Its size, bytes. */
+  readonly size: number;
+  /** Its media type, when known (`image/jpeg`). */
+  readonly mediaType?: string;
+  /** `length` bytes from `offset` (fewer only past the end). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases what the source holds open (a file handle); called when the offer is withdrawn. */
+  close?(): Promise<void>;
+}
+
+/** Options of `CrossTalkClient.sendFile`. */
+export interface SendFileOptions {
+  /** Lower-case hex SHA-256 of the file, when the caller knows it already (else it is computed). */
+  sha256?: string;
+  /** Aborts the offer (while hashing or sending it). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What became of a buddy request or answer: `delivered` to the other user now, or `held` in the
+ * directory for an offline user's next login.
+ */
+export type BuddyOutcome = 'delivered' | 'held';
+
 /** The events a `CrossTalkClient` reports through `on`, by name: every event, or only one kind. */
 export type ClientEventMap = {
   /** Every event the client receives. */
   event: CanonicalEvent;
   /** IMs only. */
   im: ImEvent;
+  /** Typing notifications only. */
+  typing: TypingEvent;
+  /** Buddies' presence changes only. */
+  presence: PresenceEvent;
+  /** Buddy requests only (including those held while the user was offline). */
+  'buddy-request': BuddyRequestEvent;
+  /** Answers to the user's buddy requests only. */
+  'buddy-response': BuddyResponseEvent;
   /** File offers only. */
   'file-offer': FileOfferEvent;
   /** Call invitations only. */
@@ -93,12 +140,24 @@ export interface CrossTalkClient {
   readonly identity: ClientIdentity;
   /** Sends an IM; resolves with the event as sent. */
   sendIM(to: Address, text: string, options?: SendImOptions): Promise<ImEvent>;
+  /** Tells a buddy the user is typing (or stopped). */
+  sendTyping(to: Address, state: TypingState): Promise<void>;
   /** Places a call; resolves with its session (whose `answered` resolves with the answer). */
   dialCall(to: Address, options: DialCallOptions): Promise<CallSession>;
+  /** Offers a file to a buddy; resolves with the offer as sent (name, size, SHA-256). */
+  sendFile(to: Address, file: FileSource, options?: SendFileOptions): Promise<FileOfferEvent>;
   /** Fetches an offered file in chunks, verifying its hash; resumes from `sink.offset`. */
   getFile(offer: FileOfferEvent, sink: FileSink, options?: GetFileOptions): Promise<FileTransferResult>;
   /** Sets the user's status, with a status message. */
   setPresence(status: PresenceStatus, text?: string): Promise<void>;
+  /** Asks a user to become a buddy (held for them while they are offline). */
+  addBuddy(to: Address, message?: string): Promise<BuddyOutcome>;
+  /** Answers a user's buddy request: accepted or denied (held for them while they are offline). */
+  answerBuddy(to: Address, accepted: boolean, message?: string): Promise<BuddyOutcome>;
+  /** The user's buddies on other networks, with their subscription and whether a request is pending. */
+  roster(): RosterItem[];
+  /** Buddy requests received and not answered yet. */
+  buddyRequests(): BuddyRequestEvent[];
   /** Listens for events; returns a function that stops listening. */
   on<K extends keyof ClientEventMap>(type: K, listener: (event: ClientEventMap[K]) => void): () => void;
   /** Logs out and closes the client. */

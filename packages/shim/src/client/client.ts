@@ -507,6 +507,9 @@ export class ShimClient implements CrossTalkClient {
     } catch (error) {
       const to = 'to' in event && event.to ? event.to : undefined;
       if (isCrossTalkError(error, 'ERR_USER_OFFLINE') && to) throw await this.#offline(to, error);
+      // No gateway with a codec serves the network and the user has no location: a client-API
+      // user's network is served by no codec, so that means offline (a home record) or unknown.
+      if (isCrossTalkError(error, 'ERR_NO_ROUTE') && to) throw await this.#offline(to, error);
       if (isCrossTalkError(error) && ROUTE_FAILURES.has(error.code))
         throw new NoRouteError(
           `the node of ${to ? formatAddress(to) : 'the recipient'} could not be reached: ${error.message}`,
@@ -520,9 +523,9 @@ export class ShimClient implements CrossTalkClient {
   async #offline(user: Address, cause?: unknown): Promise<Error> {
     const home = await this.node.directory.lookupHome(user).catch(() => undefined);
     if (!home) return new UnknownUserError(formatAddress(user));
-    return cause instanceof Error
+    return isCrossTalkError(cause, 'ERR_USER_OFFLINE')
       ? cause
-      : new UserOfflineError(`${formatAddress(user)} is not online at any node`);
+      : new UserOfflineError(`${formatAddress(user)} is not online at any node`, { cause });
   }
 
   #closedOr(error: unknown, operation: string): unknown {

@@ -69,8 +69,10 @@ export class Outbound {
       const reason = isCrossTalkError(error) ? error.code : String(error);
       if (
         (event.kind === 'buddy-request' || event.kind === 'buddy-response') &&
-        isCrossTalkError(error, 'ERR_USER_OFFLINE')
+        (isCrossTalkError(error, 'ERR_USER_OFFLINE') || isCrossTalkError(error, 'ERR_NO_ROUTE'))
       ) {
+        // Held for the recipient's next login: also when no gateway serves their network now (a
+        // client-API user's node, or a gateway that is restarting), as before capability routing.
         await this.pending.hold(event).catch((failure) => Promise.reject(markReported(failure)));
         return 'held';
       }

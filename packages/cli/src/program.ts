@@ -248,7 +248,8 @@ export function createProgram(
         '\n\nOutput: "<bob@yahoo> text" for IMs, "* ..." for events and results\n' +
         '(requests, presence, offers, progress bars), "! ..." for what failed.\n' +
         'Exits 0 after /quit or end of input, 3 if it cannot start (a login the\n' +
-        'server refused, TLS that does not verify, a DHT it cannot join).\n' +
+        'server refused, TLS that does not verify, a DHT it cannot join), 4 if\n' +
+        'the XMPP connection is lost.\n' +
         '\nExamples:\n' +
         `  ${PASSWORD_ENV}=secret crosstalk chat --as alice@jabber.example \\\n` +
         '    --dht hyperdht --bootstrap 192.0.2.10:49737 --state alice.json\n' +

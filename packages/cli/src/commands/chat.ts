@@ -37,6 +37,9 @@ export interface ChatCommandOptions {
 /** Exit code when the chat cannot start (a login refused, TLS that does not verify, a DHT it cannot join). */
 export const EXIT_CHAT_FAILED = 3;
 
+/** Exit code when the base connection (XMPP) was lost during the chat. */
+export const EXIT_CHAT_LOST = 4;
+
 /** The environment variable the XMPP password is read from by default. */
 export const PASSWORD_ENV = 'CROSSTALK_PASSWORD';
 
@@ -59,6 +62,7 @@ export async function chat(o: ChatCommandOptions, io: CliIo): Promise<number> {
   }
   // Resolves when the chat should end on its own (the base connection lost, a signal).
   const ended = deferred();
+  let lost: Error | undefined;
   let session: ChatSession | undefined;
   let client: CrossTalkClient & { close(): Promise<void> };
   let banner: string;
@@ -81,6 +85,7 @@ export async function chat(o: ChatCommandOptions, io: CliIo): Promise<number> {
         base,
         ...(o.name ? { name: o.name } : {}),
         onClosed: (reason) => {
+          lost = reason;
           void write(io.stderr, `crosstalk chat: ${reason.message}\n`);
           ended.resolve();
         },
@@ -136,7 +141,7 @@ export async function chat(o: ChatCommandOptions, io: CliIo): Promise<number> {
     await client.close();
   }
   await write(io.stdout, '* logged out\n');
-  return 0;
+  return lost ? EXIT_CHAT_LOST : 0;
 }
 
 /** A promise and the function that resolves it. */

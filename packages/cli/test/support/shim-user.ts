@@ -50,7 +50,7 @@ export class ShimUser extends EventDriver {
 
   async login(): Promise<void> {
     await this.disconnect();
-    const { prosody, user, password, dht, stateFile, transport } = this.#options;
+    const { prosody, user, password, dht, hyperdht, stateFile, transport } = this.#options;
     const shim = await createShim({
       base: xmppBase({
         jid: `${user}@${prosody.domain}`,
@@ -59,7 +59,7 @@ export class ShimUser extends EventDriver {
         tls: { ca: prosody.certificate },
         mechanism: 'PLAIN',
       }),
-      dht,
+      ...(hyperdht ? { hyperdht } : { dht }),
       stateFile,
       canonical: stanza,
       logger: false,
@@ -113,7 +113,10 @@ export interface ShimUserOptions {
   prosody: RunningProsody;
   user: string;
   password: string;
-  dht: Dht;
+  /** The shared directory of nodes in this process (or `hyperdht`). */
+  dht?: Dht;
+  /** A hyperdht network to join instead (nodes in several processes). */
+  hyperdht?: { bootstrap: readonly { host: string; port: number }[] };
   /** The node's state file, kept across logins. */
   stateFile: string;
   /** Where the steps read the directory (any node's view of the shared DHT; the shim's node may be offline). */

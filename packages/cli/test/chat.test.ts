@@ -15,6 +15,7 @@ import { ChatUsageError, parseChatLine } from '../src/chat/commands.js';
 import { ProgressBar, renderProgress } from '../src/chat/progress.js';
 import { main } from '../src/program.js';
 import { trustFor } from './support/shim-user.js';
+import { startServerTap } from './support/taps.js';
 import { xml, xmppJs } from './support/xmpp-js.js';
 
 /**
@@ -359,6 +360,32 @@ describe('crosstalk chat, driven over stdin and stdout', () => {
     expect(
       await errors.next(/^crosstalk chat: cannot start as alice@localhost: .*\(ERR_BASE_LOGIN_FAILED\)$/),
     ).toBeTruthy();
+  });
+
+  it('the XMPP connection lost mid-chat: the reason on stderr, logged out of CrossTalk too, exit 4', async () => {
+    const tap = await startServerTap(prosody);
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const out = lineReader(stdout);
+    const errors = lineReader(stderr);
+    process.env.CROSSTALK_TEST_PW = 'alice-pw';
+    try {
+      const args = chatArgs();
+      args[4] = `127.0.0.1:${tap.port}`; // --server: through the tap, which the test then cuts
+      const running = main([...args.slice(0, 9), '--password-env', 'CROSSTALK_TEST_PW', '--dht', 'memory'], {
+        stdin,
+        stdout,
+        stderr,
+      });
+      await out.next(/^\* logged in as alice@localhost/, 30_000);
+      await tap.close();
+      await errors.next(/^crosstalk chat: the (XMPP connection failed|connection to the XMPP server ended)/);
+      await out.next(/^\* logged out$/);
+      expect(await running).toBe(4);
+    } finally {
+      delete process.env.CROSSTALK_TEST_PW;
+    }
   });
 
   it('--help explains the command, its commands and its exit codes', async () => {

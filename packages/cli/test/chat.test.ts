@@ -13,6 +13,7 @@ import { bytesSource, createClient, memorySink, type ShimClient } from '@crossta
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatUsageError, parseChatLine } from '../src/chat/commands.js';
 import { ProgressBar, renderProgress } from '../src/chat/progress.js';
+import { ChatSession, printable } from '../src/chat/session.js';
 import { main } from '../src/program.js';
 import { trustFor } from './support/shim-user.js';
 import { startServerTap } from './support/taps.js';
@@ -103,6 +104,76 @@ describe('chat lines', () => {
     tty.update(2, 2);
     tty.done();
     expect(drawn.every((t, i) => (i < 2 ? t.startsWith('\r') : t === '\n'))).toBe(true);
+  });
+});
+
+describe('what the network says, on a terminal', () => {
+  /** A client whose events the test emits, and whose getFile writes `bytes` into the sink. */
+  function fakeClient(bytes: Uint8Array) {
+    const listeners = new Set<(e: CanonicalEvent) => void>();
+    const client = {
+      on: (_type: string, l: (e: CanonicalEvent) => void) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+      getFile: async (_offer: FileOfferEvent, sink: { write(b: Uint8Array): Promise<void> }) => {
+        await sink.write(bytes);
+        return {
+          bytes: bytes.length,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          resumedFrom: 0,
+        };
+      },
+    } as unknown as ConstructorParameters<typeof ChatSession>[0]['client'];
+    const emit = (e: CanonicalEvent) => {
+      for (const l of listeners) l(e);
+    };
+    return { client, emit };
+  }
+
+  it('control characters from the network never reach the terminal; a newline stays indented', () => {
+    expect(printable('a\u001b[2Jb\u0007c\u009bd\r\ne')).toBe('a\ufffd[2Jb\ufffdc\ufffdd\n  e');
+    const { client, emit } = fakeClient(new Uint8Array());
+    const out: string[] = [];
+    new ChatSession({ client, out: (t) => out.push(t), tty: true, downloads: tmpdir() });
+    // An XMPP localpart may hold C1 controls (RFC 7622 forbids only C0): U+009B is CSI on 8-bit terminals.
+    const evil = parseAddress('e\u009b2J@localhost');
+    emit({
+      kind: 'im',
+      id: '1',
+      from: evil,
+      to: parseAddress('alice@localhost'),
+      text: 'hi\u001b[2J\n* fake line',
+      sentAt: 1,
+    });
+    emit({ kind: 'presence', from: evil, status: 'away', text: '\u001b[31mred' });
+    expect(out.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(out[0]).toBe('<e\ufffd2J@localhost> hi\ufffd[2J\n  * fake line\n');
+  });
+
+  it("/get saves into the downloads folder under the offer's name, never outside it", async () => {
+    const downloads = mkdtempSync(join(tmpdir(), 'crosstalk-chat-get-'));
+    try {
+      const { client, emit } = fakeClient(new TextEncoder().encode('abc'));
+      const out: string[] = [];
+      const session = new ChatSession({ client, out: (t) => out.push(t), tty: false, downloads });
+      for (const name of ['..', '../escape.txt'])
+        emit({
+          kind: 'file-offer',
+          id: name,
+          from: parseAddress('bob@yahoo'),
+          to: parseAddress('alice@localhost'),
+          name,
+          size: 3,
+        });
+      await session.line('/get 1');
+      await session.line('/get 2');
+      await session.stop();
+      expect(readFileSync(join(downloads, 'offer-1'), 'utf8')).toBe('abc');
+      expect(readFileSync(join(downloads, 'escape.txt'), 'utf8')).toBe('abc');
+    } finally {
+      rmSync(downloads, { recursive: true, force: true });
+    }
   });
 });
 

@@ -20,6 +20,7 @@ import {
   bytesSource,
   createClient,
   createShim,
+  memorySink,
   type ShimClient,
   type ShimOptions,
 } from '../src/index.js';
@@ -249,6 +250,14 @@ describe('createShim over a base client', () => {
         'ERR_INVALID_EVENT',
       ),
     ).toBe(true);
+    // A malformed offer is the file transfer's refusal, whatever its sender field holds.
+    for (const offer of [{}, { kind: 'file-offer', from: 'carol@example.org' }, { from: { user: 7 } }])
+      expect(
+        isCrossTalkError(
+          await a.getFile(offer as never, memorySink()).catch((e: unknown) => e),
+          'ERR_INVALID_FILE_OFFER',
+        ),
+      ).toBe(true);
     await a.close();
     await a.close();
     expect(isCrossTalkError(await a.sendIM(bob, 'hi').catch((e: unknown) => e), 'ERR_CLIENT_CLOSED')).toBe(

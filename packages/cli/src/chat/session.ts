@@ -14,6 +14,23 @@ import { fileSink, fileSource, type ServedReport } from '@crosstalk/shim';
 import { CHAT_COMMANDS, type ChatCommand, parseChatLine } from './commands.js';
 import { formatBytes, ProgressBar } from './progress.js';
 
+/**
+ * Text from the network as it may be shown on a terminal: control characters (an escape sequence
+ * could move the cursor, retitle the window or rewrite what is on screen) become U+FFFD; a newline
+ * stays, indented so it cannot pose as a line of ours.
+ */
+export function printable(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd')
+    .replace(/\n/g, '\n  ');
+}
+
+/** An address from the network, as it may be shown (some networks' names allow control characters). */
+function shown(a: Address): string {
+  return printable(formatAddress(a));
+}
+
 /** What a chat session needs: the client, where its lines go, and where files are saved. */
 export interface ChatSessionOptions {
   client: CrossTalkClient;
@@ -147,9 +164,9 @@ export class ChatSession {
         if (items.length === 0) this.#say('* no buddies yet: /add <address>');
         for (const item of items) {
           const seen = this.#seen.get(addressKey(item.address));
-          const status = seen ? `${seen.status}${seen.text ? ` (${seen.text})` : ''}` : 'offline';
+          const status = seen ? `${seen.status}${seen.text ? ` (${printable(seen.text)})` : ''}` : 'offline';
           const sub = item.pending ? 'asked, waiting' : item.subscription;
-          this.#say(`  ${formatAddress(item.address).padEnd(32)} ${status.padEnd(20)} ${sub}`);
+          this.#say(`  ${shown(item.address).padEnd(32)} ${status.padEnd(20)} ${sub}`);
         }
         return;
       }
@@ -157,7 +174,9 @@ export class ChatSession {
         const requests = client.buddyRequests();
         if (requests.length === 0) this.#say('* no buddy requests waiting');
         for (const r of requests)
-          this.#say(`  ${formatAddress(r.from)}${r.message ? `: "${r.message}"` : ''}  (/accept or /deny)`);
+          this.#say(
+            `  ${shown(r.from)}${r.message ? `: "${printable(r.message)}"` : ''}  (/accept or /deny)`,
+          );
         return;
       }
     }
@@ -177,10 +196,12 @@ export class ChatSession {
     }
     await mkdir(this.#downloads, { recursive: true });
     // The sender's name is a name (checked when offered); basename once more, to stay in the folder.
-    const target = path ? resolve(path) : join(this.#downloads, basename(offer.name));
+    const name = basename(offer.name);
+    const safe = name === '' || name === '.' || name === '..' ? `offer-${n}` : name;
+    const target = path ? resolve(path) : join(this.#downloads, safe);
     const sink = await fileSink(target);
-    const bar = new ProgressBar((t) => this.#out(t), { name: offer.name, tty: this.#tty });
-    if (sink.offset > 0) this.#say(`* resuming ${offer.name} at ${formatBytes(sink.offset)}`);
+    const bar = new ProgressBar((t) => this.#out(t), { name: printable(offer.name), tty: this.#tty });
+    if (sink.offset > 0) this.#say(`* resuming ${printable(offer.name)} at ${formatBytes(sink.offset)}`);
     const abort = new AbortController();
     const done = this.#client
       .getFile(offer, sink, {
@@ -192,14 +213,14 @@ export class ChatSession {
           bar.update(result.bytes, result.bytes);
           bar.done();
           this.#say(
-            `* saved ${offer.name} to ${target} (${formatBytes(result.bytes)}, sha256 ${result.sha256.slice(0, 16)}… checked)`,
+            `* saved ${printable(offer.name)} to ${target} (${formatBytes(result.bytes)}, sha256 ${result.sha256.slice(0, 16)}… checked)`,
           );
         },
         (error: unknown) => {
           bar.done();
           this.#error(
             error,
-            `${offer.name} (${formatBytes(sink.offset)} kept in ${target}; /get ${n} resumes)`,
+            `${printable(offer.name)} (${formatBytes(sink.offset)} kept in ${target}; /get ${n} resumes)`,
           );
         },
       )
@@ -213,14 +234,14 @@ export class ChatSession {
     switch (event.kind) {
       case 'im':
         this.#current ??= event.from;
-        this.#say(`<${formatAddress(event.from)}> ${event.text.replace(/\n/g, '\n  ')}`);
+        this.#say(`<${shown(event.from)}> ${printable(event.text)}`);
         return;
       case 'typing':
-        if (event.state === 'composing') this.#say(`* ${formatAddress(event.from)} is typing…`);
-        else if (event.state === 'paused') this.#say(`* ${formatAddress(event.from)} stopped typing`);
+        if (event.state === 'composing') this.#say(`* ${shown(event.from)} is typing…`);
+        else if (event.state === 'paused') this.#say(`* ${shown(event.from)} stopped typing`);
         return;
       case 'presence': {
-        const who = formatAddress(event.from);
+        const who = shown(event.from);
         this.#seen.set(addressKey(event.from), {
           status: event.status,
           ...(event.text === undefined ? {} : { text: event.text }),
@@ -228,31 +249,29 @@ export class ChatSession {
         this.#say(
           event.status === 'offline'
             ? `* ${who} went offline`
-            : `* ${who} is ${event.status}${event.text ? `: ${event.text}` : ''}`,
+            : `* ${who} is ${event.status}${event.text ? `: ${printable(event.text)}` : ''}`,
         );
         return;
       }
       case 'buddy-request': {
-        const who = formatAddress(event.from);
-        const name = event.name ? ` (${event.name})` : '';
-        const message = event.message ? `: "${event.message}"` : '';
+        const who = shown(event.from);
+        const name = event.name ? ` (${printable(event.name)})` : '';
+        const message = event.message ? `: "${printable(event.message)}"` : '';
         this.#say(`* ${who}${name} asks to be your buddy${message} — /accept ${who} or /deny ${who}`);
         return;
       }
       case 'buddy-response':
-        this.#say(
-          `* ${formatAddress(event.from)} ${event.accepted ? 'accepted' : 'declined'} your buddy request`,
-        );
+        this.#say(`* ${shown(event.from)} ${event.accepted ? 'accepted' : 'declined'} your buddy request`);
         return;
       case 'file-offer': {
         this.#offers.push(event);
         this.#say(
-          `* ${formatAddress(event.from)} offers ${event.name} (${formatBytes(event.size)}) — /get ${this.#offers.length}`,
+          `* ${shown(event.from)} offers ${printable(event.name)} (${formatBytes(event.size)}) — /get ${this.#offers.length}`,
         );
         return;
       }
       case 'call-invite':
-        this.#say(`* ${formatAddress(event.from)} is calling (calls are not supported here)`);
+        this.#say(`* ${shown(event.from)} is calling (calls are not supported here)`);
         return;
       case 'roster':
         return;

@@ -366,7 +366,13 @@ export class BaseClientShim implements CrossTalkClient {
     options: GetFileOptions = {},
   ): Promise<FileTransferResult> {
     const client = this.#open('fetch a file');
-    const from = offer && typeof offer === 'object' && offer.from ? recipient(offer.from) : undefined;
+    // A malformed offer is the node's to refuse, with its typed error (InvalidFileOfferError).
+    let from: Address | undefined;
+    try {
+      from = recipient((offer as FileOfferEvent | undefined)?.from);
+    } catch {
+      from = undefined;
+    }
     if (!from || !this.base.reaches(from)) return client.getFile(offer, sink, options);
     if (!this.base.getFile)
       throw new BaseUnsupportedError(`the ${this.base.protocol} base client cannot fetch files`);

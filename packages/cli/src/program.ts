@@ -214,7 +214,7 @@ export function createProgram(
 
   program
     .command('chat')
-    .summary('a line-oriented IM client on the client API (XMPP over TLS through the shim)')
+    .summary('a terminal IM client on the client API (XMPP: the shim)')
     .description(
       'Chat from the terminal as a user of the CrossTalk network. An XMPP address logs in to your ' +
         'own XMPP server over TLS (required, verified) and goes on CrossTalk through the shim: ' +

@@ -187,11 +187,21 @@ describe('--help', () => {
       'encode',
       'gateway',
       'dht-node',
+      'chat',
       'demo',
       'protocols',
       'help',
     ]);
-    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['dht-node'], ['demo'], ['protocols']]) {
+    for (const argv of [
+      [],
+      ['decode'],
+      ['encode'],
+      ['gateway'],
+      ['dht-node'],
+      ['chat'],
+      ['demo'],
+      ['protocols'],
+    ]) {
       const { stdout } = await run([...argv, '--help']);
       const long = stdout.split('\n').filter((line) => line.length > 80);
       expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);

@@ -238,12 +238,6 @@ export class XmppBase implements BaseClient {
     return [...this.#roster.values()];
   }
 
-  async sendFile(): Promise<never> {
-    throw new BaseUnsupportedError(
-      'files between XMPP users go through the XMPP client, not the shim (not yet)',
-    );
-  }
-
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;

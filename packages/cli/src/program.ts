@@ -1,7 +1,9 @@
 import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk/core';
 import { Command, Option } from 'commander';
+import { CHAT_COMMANDS } from './chat/commands.js';
 import { CodecSet } from './codec-modules/load.js';
 import { defaultRegistry } from './codecs.js';
+import { type ChatCommandOptions, chat, PASSWORD_ENV } from './commands/chat.js';
 import { decode } from './commands/decode.js';
 import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
 import { encode } from './commands/encode.js';
@@ -243,6 +245,55 @@ export function createProgram(
     .addHelpText('after', '\nExits 3 if it cannot start (a port in use).')
     .action(async (o: DhtNodeCommandOptions) => {
       exit(await dhtNode(o, io));
+    });
+
+  program
+    .command('chat')
+    .summary('a terminal IM client on the client API (XMPP: the shim)')
+    .description(
+      'Chat from the terminal as a user of the CrossTalk network. An XMPP address logs in to your ' +
+        'own XMPP server over TLS (required, verified) and goes on CrossTalk through the shim: ' +
+        'buddies on your server are reached through it, untouched; buddies on other networks over ' +
+        'G2G. Any other address is a client-API user on a node of its own. Reads commands and ' +
+        'messages on stdin, one per line; prints what happens on stdout.',
+    )
+    .requiredOption('--as <address>', 'who you are: alice@jabber.example (XMPP) or bob@yahoo (client API)')
+    .option('--name <name>', 'your display name, sent with buddy requests')
+    .option('--server <host:port>', 'your XMPP server (default: the domain of --as, port 5222)')
+    .option(
+      '--password-env <name>',
+      `environment variable holding the XMPP password (default ${PASSWORD_ENV})`,
+    )
+    .option('--password-file <file>', 'read the XMPP password from this file instead')
+    .option('--ca <file>', 'trust this certificate (PEM) for the XMPP server (e.g. its self-signed one)')
+    .option('--direct-tls', 'TLS from the first byte (XEP-0368, port 5223) instead of STARTTLS')
+    .option('--sasl <mechanism>', "SASL mechanism (PLAIN, SCRAM-SHA-1; default the server's first choice)")
+    .option('--state <file>', "your node's key and foreign buddies, kept across runs")
+    .addOption(
+      new Option('--dht <kind>', 'directory: memory (alone) or hyperdht').choices(['memory', 'hyperdht']),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .option('--g2g <host:port>', 'G2G listen address with --dht memory (default 127.0.0.1, any port)')
+    .option('--downloads <dir>', 'where /get saves files (default: the current directory)')
+    .option('--log-level <level>', "the node's log on stderr: fatal ... trace, or silent (default)")
+    .addHelpText(
+      'after',
+      '\nCommands (one per line on stdin):\n' +
+        CHAT_COMMANDS.map(([usage, what]) => `  ${usage.padEnd(27)} ${what}`).join('\n') +
+        '\n\nOutput: "<bob@yahoo> text" for IMs, "* ..." for events and results\n' +
+        '(requests, presence, offers, progress bars), "! ..." for what failed.\n' +
+        'Exits 0 after /quit or end of input, 3 if it cannot start (a login the\n' +
+        'server refused, TLS that does not verify, a DHT it cannot join), 4 if\n' +
+        'the XMPP connection is lost.\n' +
+        '\nExamples:\n' +
+        `  ${PASSWORD_ENV}=secret crosstalk chat --as alice@jabber.example \\\n` +
+        '    --dht hyperdht --bootstrap 192.0.2.10:49737 --state alice.json\n' +
+        `  ${PASSWORD_ENV}=alicepw crosstalk chat --as alice@localhost \\\n` +
+        '    --server 127.0.0.1:5222 --ca prosody.crt --bootstrap 127.0.0.1:49737\n' +
+        '  crosstalk chat --as bob@yahoo --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: ChatCommandOptions) => {
+      exit(await chat(o, io));
     });
 
   program

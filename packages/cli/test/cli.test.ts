@@ -188,6 +188,7 @@ describe('--help', () => {
       'gateway',
       'route',
       'dht-node',
+      'chat',
       'demo',
       'protocols',
       'help',
@@ -199,6 +200,7 @@ describe('--help', () => {
       ['gateway'],
       ['route'],
       ['dht-node'],
+      ['chat'],
       ['demo'],
       ['protocols'],
     ]) {

@@ -1,3 +1,5 @@
+export type { BaseClient, BaseClientEvents, BaseOutgoingEvent } from './base/base-client.js';
+export { BaseClientShim, createShim, type ShimOptions } from './base/shim.js';
 export { FileChannelTransport } from './channel/file-channel.js';
 export { createClient, FILE_DEFAULTS, ShimClient } from './client/client.js';
 export type {
@@ -6,6 +8,7 @@ export type {
   HyperDhtNetworkOptions,
   ServedReport,
 } from './client/options.js';
+export * from './errors/base-errors.js';
 export * from './errors/errors.js';
 export {
   encodeFileFrame,

@@ -1,0 +1,133 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { NetworkFixture, StartNetwork, UserDriver } from '../src/drivers/index.js';
+import * as drivers from '../src/drivers/index.js';
+import {
+  type DirectoryReader,
+  directoryReader,
+  type GatewayProcess,
+  startGatewayProcess,
+  startTestnetProcess,
+  type TestnetProcess,
+} from './support/distributed.js';
+import { ShimUser } from './support/shim-user.js';
+import { offlineRequest, type Party, through, walkThrough } from './support/walkthrough.js';
+
+/**
+ * The shim across processes: a hyperdht network in a process of its own, a SOCKS gateway per
+ * legacy network each in its own process (`crosstalk gateway --dht hyperdht`), and the shim user
+ * (alice's node, with her XMPP base client on a prosody that requires TLS) in this one. Everything
+ * between the shim user and the others crosses hyperdht: the directory records, and G2G over
+ * hyperdht's Noise streams. The walk-through both ways with each, and requests held for whoever is
+ * offline.
+ */
+
+const LEGACY = [
+  {
+    protocol: 'oscar',
+    start: 'startOscarNetwork',
+    names: ['aimasker', 'aimanswer', 'aimoffask', 'aimoffans'],
+  },
+  { protocol: 'ymsg', start: 'startYmsgNetwork', names: ['yasker', 'yanswer', 'yoffask', 'yoffans'] },
+  {
+    protocol: 'msnp',
+    start: 'startMsnpNetwork',
+    names: ['masker@hotmail.com', 'manswer@example.org', 'moffask@hotmail.com', 'moffans@example.org'],
+  },
+] as const;
+type Legacy = (typeof LEGACY)[number];
+const ROLES = ['asks', 'answers', 'offasks', 'offanswers'] as const;
+/** hyperdht's queries wait for its k (20) closest nodes; fewer would make every lookup wait out retries. */
+const DHT_NODES = 20;
+/** A step across processes and the DHT: lookups take tens of ms, a login's publish a few hundred. */
+const STEP = { timeoutMs: 30_000 };
+
+let dir: string;
+let testnet: TestnetProcess;
+let reader: DirectoryReader;
+let prosody: RunningProsody;
+const fixtures = new Map<string, NetworkFixture>();
+const gateways = new Map<string, GatewayProcess>();
+const used: UserDriver[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'crosstalk-e2e-shim-dist-'));
+  testnet = await startTestnetProcess(DHT_NODES);
+  reader = await directoryReader(testnet.bootstrap);
+  prosody = await startProsody({
+    requireEncryption: true,
+    users: LEGACY.flatMap((n) => ROLES.map((r) => `${r}-${n.protocol}`)).map((user) => ({
+      user,
+      password: `${user}-pw`,
+    })),
+  });
+  await Promise.all(
+    LEGACY.map(async (n) => {
+      const start = (drivers as unknown as Record<string, StartNetwork>)[n.start]!;
+      fixtures.set(n.protocol, await start(n.names.map((name) => ({ name, password: `${name}-pw` }))));
+      gateways.set(
+        n.protocol,
+        await startGatewayProcess({
+          name: n.protocol,
+          bootstrap: testnet.bootstrap,
+          reader,
+          stateFile: join(dir, `${n.protocol}.state.json`),
+        }),
+      );
+    }),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  for (const d of used.splice(0)) await d.disconnect().catch(() => {});
+  await Promise.all([...gateways.values()].map((g) => g.stop()));
+  for (const f of fixtures.values()) await f.stop();
+  await prosody?.stop();
+  await reader?.close();
+  await testnet?.close();
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+function shimParty(account: string): Party {
+  const user = new ShimUser({
+    prosody,
+    user: account,
+    password: `${account}-pw`,
+    hyperdht: { bootstrap: testnet.bootstrap },
+    stateFile: join(dir, `${account}.json`),
+    directory: reader.directory,
+  });
+  used.push(user);
+  return { user, gateway: user.view, protocol: 'xmpp' };
+}
+
+function legacyParty(net: Legacy, index: number): Party {
+  const gateway = gateways.get(net.protocol)!;
+  const user = fixtures.get(net.protocol)!.driver(net.names[index]!, through(gateway));
+  used.push(user);
+  return { user, gateway, protocol: net.protocol };
+}
+
+describe.each(LEGACY.map((n) => ({ n, name: n.protocol })))(
+  'the shim user and $name, each on a node of its own process, over hyperdht',
+  ({ n }) => {
+    it('walk-through, the shim user asking', async () => {
+      await walkThrough(shimParty(`asks-${n.protocol}`), legacyParty(n, 1), STEP);
+    }, 180_000);
+
+    it(`walk-through, the ${n.protocol} user asking`, async () => {
+      await walkThrough(legacyParty(n, 0), shimParty(`answers-${n.protocol}`), STEP);
+    }, 180_000);
+
+    it('a request from the shim user to an offline user is held in the DHT and accepted at their login', async () => {
+      await offlineRequest(shimParty(`offasks-${n.protocol}`), legacyParty(n, 3), STEP);
+    }, 180_000);
+
+    it('a request to the shim user while offline is held in the DHT and reaches the shim when it starts', async () => {
+      await offlineRequest(legacyParty(n, 2), shimParty(`offanswers-${n.protocol}`), STEP);
+    }, 180_000);
+  },
+);

@@ -14,7 +14,6 @@ import {
   type Location,
 } from '@crosstalk/gateway';
 import type { Meter } from './meter.js';
-import type { Population } from './population.js';
 import type { EventQueue } from './queue.js';
 import type { Rng } from './rng.js';
 
@@ -88,9 +87,24 @@ const CODECS: readonly [string, readonly string[]][] = [
 /** What the receiving gateway answered. */
 type Reply = { ok: true; presences?: PresenceEvent[] } | { ok: false; code: string };
 
+/** Who the users are: what the gateways need to know of the simulated population. */
+export interface People {
+  readonly users: number;
+  readonly gateways: number;
+  /** The gateway user `i` logs in through. */
+  gatewayOf(i: number): number;
+  /** User `i`'s buddies (all mutual, all reached through CrossTalk). */
+  buddiesOf(i: number): Int32Array;
+  address(i: number): Address;
+  /** The user an address names. */
+  indexOf(address: Address): number;
+}
+
 /** Options of `SimNetwork`. */
 export interface SimNetworkOptions {
-  population: Population;
+  population: People;
+  /** Lifetime of location and presence records (default `TIMINGS.softTtl`). */
+  softTtl?: number;
   queue: EventQueue;
   meter: Meter;
   design: Design;
@@ -143,7 +157,7 @@ export class SimNetwork {
   get design(): Design {
     return this.o.design;
   }
-  get population(): Population {
+  get population(): People {
     return this.o.population;
   }
 
@@ -154,9 +168,9 @@ export class SimNetwork {
     return g;
   }
 
-  /** User index of a simulated address (`u<i>@...`). */
+  /** The user an address names. */
   userOf(address: Address): number {
-    return Number.parseInt(address.user.slice(1), 10);
+    return this.o.population.indexOf(address);
   }
 
   /** The gateway a user logs in through. */
@@ -222,7 +236,7 @@ export class SimGateway {
       dht,
       identity,
       now,
-      softTtl: lease ? TIMINGS.leaseLocationTtl : TIMINGS.softTtl,
+      softTtl: lease ? TIMINGS.leaseLocationTtl : (net.o.softTtl ?? TIMINGS.softTtl),
       capabilityTtl: TIMINGS.capabilityTtl,
     });
     this.#leases = lease ? new Directory({ dht, identity, now, capabilityTtl: TIMINGS.leaseTtl }) : undefined;

@@ -79,13 +79,20 @@ export class Meter {
     }
   }
 
-  /** Runs `work` as one operation of kind `label`. */
+  /**
+   * Runs `work` as one operation of kind `label`. Operations nest: what an inner one counts is its
+   * own, and the outer one carries on counting after it.
+   */
   async measure<T>(label: string, work: () => Promise<T>): Promise<T> {
+    const outer = { label: this.#label, tally: this.#tally, current: this.#current };
     this.begin(label);
     try {
       return await work();
     } finally {
       this.end();
+      this.#label = outer.label;
+      this.#tally = outer.tally;
+      this.#current = outer.current;
     }
   }
 

@@ -1,4 +1,5 @@
 import { type Address, parseAddress } from '@crosstalk/core';
+import type { People } from './gateway-model.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -34,7 +35,7 @@ const NETWORKS = [
   (i: number) => `u${i}@jabber.example.org`,
 ];
 
-export class Population {
+export class Population implements People {
   readonly users: number;
   readonly gateways: number;
   /** Buddy lists in compressed form: user i's buddies are `buddies[start[i] .. start[i + 1])`. */
@@ -130,6 +131,11 @@ export class Population {
   /** User `i`'s address (the four networks in turn). */
   address(i: number): Address {
     return parseAddress(NETWORKS[i % NETWORKS.length]!(i));
+  }
+
+  /** The user an address names (`u<i>@...`). */
+  indexOf(address: Address): number {
+    return Number.parseInt(address.user.slice(1), 10);
   }
 
   /** Mean list size after pairing. */

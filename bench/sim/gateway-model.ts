@@ -35,6 +35,9 @@ import type { Rng } from './rng.js';
  *   whether its gateway still serves it is a per-gateway lease record (60 s, renewed every 20 s)
  *   and, for buddies already shown online, the G2G link's keepalive, instead of a DHT read per
  *   watched buddy.
+ * - `inPlace` (a store change, docs/status.md's suggestion): a record is re-signed in place, the same
+ *   value key with a higher sequence number written from the nodes that hold it, instead of a new
+ *   value put beside the old one and the old one removed (each of which reads the key first).
  *
  * The improved designs also tell buddies of a logout before withdrawing the records their gateways
  * check the sender against (today's order makes those gateways refuse it; see `logout`).
@@ -44,13 +47,25 @@ export interface Design {
   directed: boolean;
   batch: boolean;
   lease: boolean;
+  inPlace: boolean;
 }
 
+const design = (name: string, on: Partial<Design>): Design => ({
+  name,
+  directed: false,
+  batch: false,
+  lease: false,
+  inPlace: false,
+  ...on,
+});
+
 export const DESIGNS: readonly Design[] = [
-  { name: 'today', directed: false, batch: false, lease: false },
-  { name: 'directed search', directed: true, batch: false, lease: false },
-  { name: 'directed + batching', directed: true, batch: true, lease: false },
-  { name: 'directed + batching + leases', directed: true, batch: true, lease: true },
+  design('today', {}),
+  design('records re-signed in place', { inPlace: true }),
+  design('directed search', { directed: true }),
+  design('directed + batching', { directed: true, batch: true }),
+  design('directed + batching + leases', { directed: true, batch: true, lease: true }),
+  design('all four', { directed: true, batch: true, lease: true, inPlace: true }),
 ];
 
 /** The gateway's timings (packages/gateway/src/gateway.ts, directory.ts; docs/operating.md). */

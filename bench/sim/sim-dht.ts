@@ -123,10 +123,16 @@ export class SimDhtWorld {
   readonly limits: DhtLimits = HYPERDHT_DHT_LIMITS;
   readonly #closest = new Map<number, Int32Array>();
 
+  /**
+   * `inPlace`: a store that re-signs a value in place (the proposal the `inPlace` design models): a
+   * put under a key where this store already holds a live value rewrites that value's record from
+   * the nodes that hold it, and the removal of the old value that follows costs nothing.
+   */
   constructor(
     readonly pools: QueryPools,
     readonly meter: Meter,
     readonly now: () => number,
+    readonly inPlace = false,
   ) {
     this.storage = new MemoryDht({ limits: HYPERDHT_DHT_LIMITS, now });
   }
@@ -181,6 +187,10 @@ export class SimDht implements Dht {
   readonly limits: DhtLimits;
   /** Live values this store put, by key and value: what `refreshOwn` re-puts. */
   readonly #own = new Map<string, Own>();
+  /** In-place design: values a put re-signed in place, whose removal is then free. */
+  readonly #superseded = new Set<string>();
+  /** In-place design: this store's live values by key. */
+  readonly #ownByKey = new Map<string, Set<string>>();
 
   constructor(
     readonly world: SimDhtWorld,
@@ -195,16 +205,55 @@ export class SimDht implements Dht {
   }
 
   async put(key: string, value: Uint8Array, options: DhtPutOptions = {}): Promise<void> {
-    await this.#collect(key);
-    await this.world.storage.put(key, value, options);
     const target = hash32(key, value);
-    this.#write(key, value.length, false);
-    this.#own.set(`${key}\u0000${target}`, {
+    const previous = this.world.inPlace
+      ? [...(this.#ownByKey.get(key) ?? [])].filter((id) => this.#own.has(id))
+      : [];
+    if (previous.length > 0) {
+      await this.world.storage.put(key, value, options);
+      // Re-signed in place: the record rewritten from the nodes holding it, the announcement kept.
+      const world = this.world;
+      const record = WIRE.recordHeader + value.length;
+      const holders = world.pools.someClosest();
+      world.query(
+        this.gateway,
+        'fromClosest',
+        holders,
+        WIRE.mutableGetRequest,
+        WIRE.mutableGetValueReply + record,
+        WIRE.mutableGetReply,
+      );
+      world.commit(this.gateway, holders, WIRE.mutablePutRequest + record, WIRE.mutablePutReply);
+      for (const id of previous) {
+        this.#forget(id);
+        this.#superseded.add(id);
+      }
+    } else {
+      await this.#collect(key);
+      await this.world.storage.put(key, value, options);
+      this.#write(key, value.length, false);
+    }
+    const id = `${key}\u0000${target}`;
+    this.#own.set(id, {
       key,
       target,
       bytes: value.length,
       expiresAt: this.world.now() + (options.ttl ?? this.limits.defaultTtl),
     });
+    if (this.world.inPlace) {
+      const ids = this.#ownByKey.get(key) ?? new Set<string>();
+      ids.add(id);
+      this.#ownByKey.set(key, ids);
+    }
+  }
+
+  #forget(id: string): void {
+    const own = this.#own.get(id);
+    if (!own) return;
+    this.#own.delete(id);
+    const ids = this.#ownByKey.get(own.key);
+    ids?.delete(id);
+    if (ids?.size === 0) this.#ownByKey.delete(own.key);
   }
 
   async get(key: string): Promise<Uint8Array[]> {
@@ -212,11 +261,13 @@ export class SimDht implements Dht {
   }
 
   async remove(key: string, value: Uint8Array, secret: string): Promise<boolean> {
+    const id = `${key}\u0000${hash32(key, value)}`;
+    if (this.#superseded.delete(id)) return this.world.storage.remove(key, value, secret);
     await this.#collect(key);
     const removed = await this.world.storage.remove(key, value, secret);
     if (removed) {
       // A tombstone in place of the value, and the announcement withdrawn.
-      this.#own.delete(`${key}\u0000${hash32(key, value)}`);
+      this.#forget(id);
       this.#write(key, 0, true);
     }
     return removed;
@@ -233,7 +284,7 @@ export class SimDht implements Dht {
     const world = this.world;
     for (const [id, own] of this.#own) {
       if (own.expiresAt <= now) {
-        this.#own.delete(id);
+        this.#forget(id);
         continue;
       }
       if (!which(own.key)) continue;

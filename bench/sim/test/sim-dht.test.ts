@@ -6,13 +6,13 @@ import { Meter } from '../meter.js';
 import { Rng } from '../rng.js';
 import { hash32, QueryPools, SimDhtWorld, WIRE } from '../sim-dht.js';
 
-function world(nodes = 100) {
+function world(nodes = 100, inPlace = false) {
   const rng = new Rng(1);
   const network = new KademliaNetwork({ nodes, clients: 2, rng: rng.fork() });
   const meter = new Meter(2, nodes, rng.fork());
   meter.recording = true;
   let now = 1_000;
-  const w = new SimDhtWorld(new QueryPools(network, rng.fork(), 256), meter, () => now);
+  const w = new SimDhtWorld(new QueryPools(network, rng.fork(), 256), meter, () => now, inPlace);
   return { w, meter, tick: (ms: number) => (now += ms), clock: () => now };
 }
 
@@ -77,5 +77,25 @@ describe('SimDht', () => {
     expect(found?.contact).toEqual({ transport: 'hyperdht' });
     tick(60_000);
     expect(await meter.measure('lookup', () => b.lookupLocation(user))).toBeUndefined();
+  });
+
+  it('re-signs in place for less: one write from the holders, the old value removed for free', async () => {
+    const replace = async (inPlace: boolean) => {
+      const { w, meter, tick } = world(100, inPlace);
+      const dht = w.view(0);
+      await meter.measure('first', () => dht.put('k', Buffer.from('v1'), { secret: 's' }));
+      tick(1000);
+      await meter.measure('replace', async () => {
+        await dht.put('k', Buffer.from('v2'), { secret: 's' });
+        expect(await dht.remove('k', Buffer.from('v1'), 's')).toBe(true);
+      });
+      expect((await w.storage.get('k')).map((v) => Buffer.from(v).toString())).toEqual(['v2']);
+      expect(dht.ownValues).toBe(1);
+      return meter.ops.get('replace')!.total.dhtMessages;
+    };
+    const today = await replace(false);
+    const inPlace = await replace(true);
+    expect(inPlace).toBeLessThan(today / 3);
+    expect(inPlace).toBeGreaterThanOrEqual(2 * 20);
   });
 });

@@ -115,7 +115,7 @@ const f2 = (n: number) => n.toFixed(2);
 function report(): string {
   const p = params;
   const users = p.gateways * p.usersPerGateway;
-  const lines: string[] = [];
+  const lines: string[] = [''];
   lines.push(`## The model of internet scale (${new Date().toISOString().slice(0, 10)})`, '');
   lines.push(`- ${machineLine('one used')}`);
   lines.push(
@@ -127,7 +127,7 @@ function report(): string {
       `${fmt(p.nominalUsers / users)}), buddy lists of mean ${fmt(shared.population.meanListSize)} (lognormal, at most ` +
       `${p.maxBuddies}), ${fmt(100 * p.locality)}% of each list within the user's cluster of ${p.clusterGateways} gateways, ` +
       `${(100 * p.onlineShare).toFixed(2)}% of users online, sessions of ${p.sessionMinutes} min, ` +
-      `${fmt(p.presencePerHour)} presence changes and ${fmt(p.conversationsPerHour)} conversations started per online hour, ` +
+      `${p.presencePerHour} presence changes and ${p.conversationsPerHour.toFixed(2)} conversations started per online hour, ` +
       `${p.messagesPerConversation} IMs per conversation; ${p.windowSeconds / 60} virtual minutes measured after ` +
       `${(p.warmupSeconds + p.settleSeconds) / 60} of warm-up; seed ${p.seed}`,
   );

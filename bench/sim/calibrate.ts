@@ -119,8 +119,9 @@ async function measureModel(size: number, rounds: number, seed: number): Promise
   const network = new KademliaNetwork({ nodes: size, clients: 2, rng: rng.fork() });
   const meter = new Meter(2, size, rng.fork());
   meter.recording = true;
-  // A clock that moves a second per step, as the testnet's does by about a tenth: two records
-  // signed in one millisecond would be the same bytes (a replace would then remove what it put).
+  // A clock that moves a second per step, as the testnet's moves by about a tenth: each replace
+  // signs a record of its own, as on the testnet (one signed in the same millisecond would be the
+  // old record's bytes, which the store only refreshes).
   let clock = Date.now();
   const now = () => clock;
   const world = new SimDhtWorld(new QueryPools(network, rng.fork()), meter, now);

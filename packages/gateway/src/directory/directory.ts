@@ -421,7 +421,12 @@ export class Directory {
     await this.#dht.put(key, value, { ttl, secret: this.#secret });
     const previous = this.#mine.get(key) ?? [];
     this.#mine.set(key, [value]);
-    for (const old of previous) await this.#dht.remove(key, old, this.#secret).catch(() => false);
+    // Signed in the same millisecond, the new record can be the old one byte for byte: the put just
+    // refreshed it, and removing "the old one" would remove it.
+    for (const old of previous) {
+      if (Buffer.compare(old, value) === 0) continue;
+      await this.#dht.remove(key, old, this.#secret).catch(() => false);
+    }
   }
 
   async #withdraw(key: string): Promise<void> {

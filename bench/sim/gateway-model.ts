@@ -99,6 +99,11 @@ const CODECS: readonly [string, readonly string[]][] = [
   ['xmpp', ['im', 'presence', 'typing', 'buddy-request', 'file-offer', 'status-text', 'call-invite']],
 ];
 
+/** The canonical form the modelled gateways speak, as capability records name it. */
+const FORM = 'canonical:json';
+/** A G2G contact in capability records (its size is what the model needs). */
+const CONTACT = { transport: 'tcp', host: '127.0.0.1', port: 40_000 };
+
 /** What the receiving gateway answered. */
 type Reply = { ok: true; presences?: PresenceEvent[] } | { ok: false; code: string };
 
@@ -401,7 +406,7 @@ export class SimGateway {
     if (this.#leases) {
       const renew = TIMINGS.leaseTtl / 3;
       this.#periodic(rng.next() * renew, renew, 'lease', () =>
-        this.#leases!.publishCapability(`lease>${this.id}`, { cost: 0, preserves: [] }),
+        this.#leases!.publishCapability(`lease>${this.id}`, { cost: 0, preserves: [], contact: CONTACT }),
       );
       this.#periodic(rng.next() * TIMINGS.keepalive, TIMINGS.keepalive, 'keepalive', async () =>
         this.#keepalive(),
@@ -414,12 +419,21 @@ export class SimGateway {
     await this.directory.publishHome(this.#address(user), since);
   }
 
-  /** `#advertiseCapabilities`. */
+  /**
+   * `CapabilityRouter.advertise`: each codec over the gateway's canonical form (JSON, the default of
+   * `createGateway`) both ways, and the index of what each format is translated into.
+   */
   async #advertise(): Promise<void> {
     for (const [protocol, preserves] of CODECS) {
-      await this.directory.publishCapability(`${protocol}>canonical`, { cost: 1, preserves });
-      await this.directory.publishCapability(`canonical>${protocol}`, { cost: 1, preserves });
+      const body = { cost: 1, preserves: [...preserves], contact: CONTACT };
+      await this.directory.publishCapability(`${protocol}>${FORM}`, body);
+      await this.directory.publishCapability(`${FORM}>${protocol}`, body);
+      await this.directory.publishCapabilityIndex(protocol, [FORM]);
     }
+    await this.directory.publishCapabilityIndex(
+      FORM,
+      CODECS.map(([protocol]) => protocol),
+    );
   }
 
   /** Lease design: a ping and its answer on each link to a gateway whose users are watched here. */
@@ -552,7 +566,7 @@ export class SimGateway {
     if (seen !== undefined && seen > this.#now) return true;
     const id = this.net.gateways[gateway]!.id;
     const records = await this.directory.capabilities(`lease>${id}`);
-    const until = Math.max(0, ...records.filter((r) => r.publisher === id).map((r) => r.expiresAt));
+    const until = Math.max(0, ...records.filter((r) => r.gateway === id).map((r) => r.expiresAt));
     this.#leaseSeen.set(gateway, until);
     return until > this.#now;
   }

@@ -38,9 +38,6 @@ import type { Rng } from './rng.js';
  * - `inPlace` (a store change, docs/status.md's suggestion): a record is re-signed in place, the same
  *   value key with a higher sequence number written from the nodes that hold it, instead of a new
  *   value put beside the old one and the old one removed (each of which reads the key first).
- *
- * The improved designs also tell buddies of a logout before withdrawing the records their gateways
- * check the sender against (today's order makes those gateways refuse it; see `logout`).
  */
 export interface Design {
   name: string;
@@ -339,12 +336,11 @@ export class SimGateway {
       await this.directory.withdrawLocation(m.address);
       return;
     }
-    // Today: withdrawn first, then told (gateway.ts #offline); a receiver that has not cached the
-    // sender's location finds none and refuses the event as spoofed, so its users see the buddy
-    // leave only when their watch finds the location gone.
+    // Today: told first, then withdrawn (create-node.ts #offline), so a receiver that has not
+    // cached the sender's location still finds the record it checks the sender against.
+    await this.#tellBuddies(m, offline, 'elsewhere');
     await this.directory.withdrawLocation(m.address);
     await this.directory.withdrawPresence(m.address);
-    await this.#tellBuddies(m, offline, 'elsewhere');
   }
 
   /** `#ownEvent`: the user changed their own presence. */
@@ -614,6 +610,9 @@ export class SimGateway {
     const m = this.managers.get(to);
     if (!m) return { ok: false, code: 'ERR_USER_OFFLINE' };
     this.#deliverTo(m, event);
+    // As the router: their gateway says they left, so where they were is not worth remembering.
+    if (event.kind === 'presence' && event.status === 'offline')
+      this.#cache.delete(this.net.userOf(event.from));
     return { ok: true };
   }
 

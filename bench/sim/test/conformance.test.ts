@@ -226,12 +226,15 @@ describe('the model of a gateway against the real gateway', () => {
       },
       () => model.gateways[1]!.im(1, 0, 'hi', 'm2'),
     );
-    // Past the caches again: bob's gateway looks alice up when her "offline" comes, finds her
-    // location withdrawn, and refuses it (gateway.ts #offline withdraws before telling).
+    // Past the caches again: bob's gateway looks alice up when her "offline" comes and must still
+    // find the location it checks the sender against (the node tells before it withdraws).
     await advance(60_000);
     steps['alice logs out, caches cold'] = await step(
       'logout',
-      () => alice.logout(),
+      async () => {
+        await alice.logout();
+        await bob.nextPresence(alice.address, 'offline');
+      },
       () => model.gateways[0]!.logout(0),
     );
     await advance(1000);

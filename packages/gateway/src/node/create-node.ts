@@ -587,13 +587,15 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     await m.toldHere;
     await this.tellBuddies(m, offline, 'here');
     await m.toldElsewhere;
+    // Told before the records are withdrawn: the buddies' gateways check the sender against the
+    // location record, and a withdrawn one makes them refuse the "offline" as spoofed.
+    if (!this.managers.has(m.key)) await this.tellBuddies(m, offline, 'elsewhere');
     // Logged in again meanwhile (a slow DHT): the new login's records are not ours to withdraw.
     if (!this.managers.has(m.key)) {
       await Promise.all([
         this.directory.withdrawLocation(m.address).catch(() => {}),
         this.directory.withdrawPresence(m.address).catch(() => {}),
       ]);
-      await this.tellBuddies(m, offline, 'elsewhere');
     }
     this.emit({ type: 'offline', user: m.address });
     this.log.info({ user: formatAddress(m.address) }, 'user offline');

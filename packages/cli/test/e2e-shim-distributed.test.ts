@@ -3,8 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import type { NetworkFixture, StartNetwork, UserDriver } from '../src/drivers/index.js';
-import * as drivers from '../src/drivers/index.js';
+import {
+  connectXmppUser,
+  type NetworkFixture,
+  type StartNetwork,
+  startMsnpNetwork,
+  startOscarNetwork,
+  startYmsgNetwork,
+  type UserDriver,
+} from '../src/drivers/index.js';
 import {
   type DirectoryReader,
   directoryReader,
@@ -22,21 +29,41 @@ import { offlineRequest, type Party, through, walkThrough } from './support/walk
  * (alice's node, with her XMPP base client on a prosody that requires TLS) in this one. Everything
  * between the shim user and the others crosses hyperdht: the directory records, and G2G over
  * hyperdht's Noise streams. The walk-through both ways with each, and requests held for whoever is
- * offline.
+ * offline. The fourth legacy network is XMPP: users of a plain prosody of another domain
+ * (`jabber.localhost`) behind their gateway, which reaches the shim user's domain through
+ * CrossTalk (`foreignDomains`) since no s2s joins the two servers.
  */
+
+/** XMPP users of a plain prosody whose domain is not the shim user's server's. */
+const startPlainXmpp: StartNetwork = async (users) => {
+  const server = await startProsody({
+    domain: 'jabber.localhost',
+    users: users.map((u) => ({ user: u.name, password: u.password })),
+  });
+  const at = { host: server.host, port: server.port, network: server.domain };
+  return {
+    protocol: 'xmpp',
+    network: server.domain,
+    server: { host: server.host, port: server.port },
+    address: (name) => ({ user: name, network: server.domain }),
+    driver: (name, dial) => connectXmppUser(at, users.find((u) => u.name === name)!, dial),
+    stop: () => server.stop(),
+  };
+};
 
 const LEGACY = [
   {
     protocol: 'oscar',
-    start: 'startOscarNetwork',
+    start: startOscarNetwork,
     names: ['aimasker', 'aimanswer', 'aimoffask', 'aimoffans'],
   },
-  { protocol: 'ymsg', start: 'startYmsgNetwork', names: ['yasker', 'yanswer', 'yoffask', 'yoffans'] },
+  { protocol: 'ymsg', start: startYmsgNetwork, names: ['yasker', 'yanswer', 'yoffask', 'yoffans'] },
   {
     protocol: 'msnp',
-    start: 'startMsnpNetwork',
+    start: startMsnpNetwork,
     names: ['masker@hotmail.com', 'manswer@example.org', 'moffask@hotmail.com', 'moffans@example.org'],
   },
+  { protocol: 'xmpp', start: startPlainXmpp, names: ['xasker', 'xanswer', 'xoffask', 'xoffans'] },
 ] as const;
 type Legacy = (typeof LEGACY)[number];
 const ROLES = ['asks', 'answers', 'offasks', 'offanswers'] as const;
@@ -66,8 +93,7 @@ beforeAll(async () => {
   });
   await Promise.all(
     LEGACY.map(async (n) => {
-      const start = (drivers as unknown as Record<string, StartNetwork>)[n.start]!;
-      fixtures.set(n.protocol, await start(n.names.map((name) => ({ name, password: `${name}-pw` }))));
+      fixtures.set(n.protocol, await n.start(n.names.map((name) => ({ name, password: `${name}-pw` }))));
       gateways.set(
         n.protocol,
         await startGatewayProcess({
@@ -75,6 +101,8 @@ beforeAll(async () => {
           bootstrap: testnet.bootstrap,
           reader,
           stateFile: join(dir, `${n.protocol}.state.json`),
+          // No s2s joins the plain prosody to the shim user's: her domain is reached through CrossTalk.
+          ...(n.protocol === 'xmpp' ? { config: { foreignDomains: [prosody.domain] } } : {}),
         }),
       );
     }),
@@ -99,6 +127,8 @@ function shimParty(account: string): Party {
     hyperdht: { bootstrap: testnet.bootstrap },
     stateFile: join(dir, `${account}.json`),
     directory: reader.directory,
+    // Alice's server does not federate: users of other XMPP domains are reached over G2G.
+    reaches: (to) => to.network === prosody.domain,
   });
   used.push(user);
   return { user, gateway: user.view, protocol: 'xmpp' };

@@ -48,6 +48,13 @@ export interface GatewayOptions extends NodeOptions {
   limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog?: number;
+  /**
+   * XMPP domains whose users this gateway's XMPP users reach through CrossTalk instead of their
+   * server's federation (s2s): a server whose users are on CrossTalk through the shim (one that
+   * requires TLS end to end), or one without s2s. Lower-case. Default: none (another XMPP domain is
+   * the XMPP server's business).
+   */
+  foreignDomains?: readonly string[];
 }
 
 /** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
@@ -132,7 +139,7 @@ class SocksGateway implements Gateway {
     this.#status = new StatusBoard({ now: this.#node.now });
     // The status board sees every event, from the first.
     this.#node.on((e) => this.#status.observe(e));
-    this.#wayIn = new SocksWayIn(this.#node, this.#registry, this.#virtual);
+    this.#wayIn = new SocksWayIn(this.#node, this.#registry, this.#virtual, options.foreignDomains);
   }
 
   get node(): CrossTalkNode {

@@ -187,6 +187,7 @@ export async function startGatewayFromConfig(
       ...(config.stateFile ? { stateFile: config.stateFile } : {}),
       upstream: config.upstream,
       ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      ...(config.foreignDomains ? { foreignDomains: config.foreignDomains } : {}),
       logger,
       timeouts: config.timeouts,
       limits: config.limits,

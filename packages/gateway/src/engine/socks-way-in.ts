@@ -32,10 +32,19 @@ export class SocksWayIn {
   readonly #connections = new Set<ProxiedConnection>();
   readonly #sessions = new Map<ProxiedConnection, AttachedSession>();
 
-  constructor(node: NodeEngine, registry: CodecRegistry, virtual: VirtualEndpointTable) {
+  readonly #foreignDomains: ReadonlySet<string>;
+
+  constructor(
+    node: NodeEngine,
+    registry: CodecRegistry,
+    virtual: VirtualEndpointTable,
+    /** XMPP domains reached through CrossTalk, not s2s (`GatewayOptions.foreignDomains`). */
+    foreignDomains: readonly string[] = [],
+  ) {
     this.#node = node;
     this.#registry = registry;
     this.#virtual = virtual;
+    this.#foreignDomains = new Set(foreignDomains.map((d) => d.toLowerCase()));
   }
 
   /** Open connections with a codec session. */
@@ -87,6 +96,8 @@ export class SocksWayIn {
     // The system address is answered here, whatever the protocol (plugins: /plugins, /help).
     if (isSystemAddress(a)) return true;
     if (isDomainNetwork(a.network)) {
+      // A domain the operator named is reached through CrossTalk, whatever the protocol.
+      if (this.#foreignDomains.has(a.network)) return true;
       // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
       // XMPP domain is foreign when this gateway bridges XMPP.
       const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));

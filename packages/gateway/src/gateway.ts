@@ -8,6 +8,7 @@ import {
 } from '@crosstalk/core';
 import type { Directory } from './directory/directory.js';
 import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
+import type { FilePushOptions } from './engine/file-push.js';
 import { SocksFront } from './engine/socks-front.js';
 import { SocksWayIn } from './engine/socks-way-in.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
@@ -55,6 +56,12 @@ export interface GatewayOptions extends NodeOptions {
    * the XMPP server's business).
    */
   foreignDomains?: readonly string[];
+  /**
+   * Files offered to this gateway's users, pushed into their client streams where the protocol
+   * can carry the bytes (XMPP: XEP-0047 in-band bytestreams), fetched from the sender's node.
+   * Default: none (the offer alone is delivered).
+   */
+  files?: FilePushOptions;
 }
 
 /** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
@@ -139,7 +146,13 @@ class SocksGateway implements Gateway {
     this.#status = new StatusBoard({ now: this.#node.now });
     // The status board sees every event, from the first.
     this.#node.on((e) => this.#status.observe(e));
-    this.#wayIn = new SocksWayIn(this.#node, this.#registry, this.#virtual, options.foreignDomains);
+    this.#wayIn = new SocksWayIn(
+      this.#node,
+      this.#registry,
+      this.#virtual,
+      options.foreignDomains,
+      options.files,
+    );
   }
 
   get node(): CrossTalkNode {

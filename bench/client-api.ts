@@ -23,7 +23,7 @@ import { ScriptedYmsgClient, startMockYmsgServer } from '@crosstalk/codec-ymsg/t
 import { type Address, type FileOfferEvent, type FileSink, MemoryDht } from '@crosstalk/core';
 import { createGateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
-import { bytesSource, createClient, type ShimClient } from '@crosstalk/shim';
+import { bytesSource, createClient } from '@crosstalk/shim';
 import { machineLine, publish } from './lib/harness.js';
 
 function arg(name: string, fallback: number): number {
@@ -37,7 +37,8 @@ const ROUNDS = arg('rounds', 5);
 const WARMUP = 100;
 const TEXT = 'Grüße aus Zürich, a line of chat of about the usual length: 50 chars.';
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 const cpuMs = (since: NodeJS.CpuUsage) => {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
@@ -84,7 +85,7 @@ interface ImRun {
   cpuPerIm: number;
 }
 
-async function imRun(send: (text: string) => Promise<unknown> | void, tag: string, n: number): Promise<ImRun> {
+async function imRun(send: (text: string) => unknown, tag: string, n: number): Promise<ImRun> {
   const latencies: number[] = [];
   const cpu = process.cpuUsage();
   for (let i = 0; i < n; i++) {
@@ -192,7 +193,8 @@ for (let r = 0; r < ROUNDS; r++) {
   tcp.push(await tcpRound());
 }
 const best = (rows: { mbps: number; cpuPerMb: number }[]) => rows.reduce((a, b) => (b.mbps > a.mbps ? b : a));
-const median = (rows: { mbps: number }[]) => [...rows].sort((a, b) => a.mbps - b.mbps)[rows.length >> 1]!.mbps;
+const median = (rows: { mbps: number }[]) =>
+  [...rows].sort((a, b) => a.mbps - b.mbps)[rows.length >> 1]!.mbps;
 const g2gBest = best(g2g);
 const tcpBest = best(tcp);
 
@@ -214,7 +216,7 @@ publish(
     `- command: \`npx tsx --conditions=@crosstalk/source bench/client-api.ts --ims ${IMS} --mb ${MB} --rounds ${ROUNDS}\``,
     `- sendIM: ${IMS} IMs one at a time (after ${WARMUP} of warm-up each), alternating halves, each awaited at`,
     '  the recipient, a client-API user (bob@aol, a node of his own). "Client API": from alice@aol,',
-    "  another client-API node (the shim's path to users of other networks), G2G over TCP with Noise. \"SOCKS",
+    '  another client-API node (the shim\'s path to users of other networks), G2G over TCP with Noise. "SOCKS',
     '  gateway": from carol@yahoo, a scripted YMSG client through a SOCKS gateway (SOCKS relay, the YMSG',
     '  codec session withholding the message from its server, translation, then G2G). CPU: the whole',
     '  process (both ends, the gateway, the mock YMSG server) per IM.',

@@ -4,7 +4,13 @@ import { xmpp } from '@crosstalk/codec-xmpp';
 import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing';
 import { type Address, MemoryDht } from '@crosstalk/core';
 import { createGateway, type Gateway, type GatewayEvent, TcpG2gTransport } from '@crosstalk/gateway';
-import { bytesSource, createClient, FileChannelTransport, gatewayFileFetcher, type ShimClient } from '@crosstalk/shim';
+import {
+  bytesSource,
+  createClient,
+  FileChannelTransport,
+  gatewayFileFetcher,
+  type ShimClient,
+} from '@crosstalk/shim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSocksForwarder, type XmppJsElement, xml, xmppJs } from './support/xmpp-js.js';
 
@@ -69,7 +75,11 @@ beforeAll(async () => {
     files: { fetcher: gatewayFileFetcher(() => channel), stallTimeout: STALL_MS },
   });
   gateway.on((e) => events.push(e));
-  alice = await createClient({ identity: { address: { user: 'alice', network: 'aol' } }, dht });
+  alice = await createClient({
+    identity: { address: { user: 'alice', network: 'aol' } },
+    network: 'aol',
+    dht,
+  });
   forwarder = await startSocksForwarder(gateway.socks, { host: prosody.host, port: prosody.port });
   bob = xmppJs(forwarder.port, 'bob', 'bob-pw');
   const callee = bob.entity.iqCallee;

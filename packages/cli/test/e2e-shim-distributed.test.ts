@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { bytesSource } from '@crosstalk/shim';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   connectXmppUser,
   type NetworkFixture,
@@ -21,7 +23,15 @@ import {
   type TestnetProcess,
 } from './support/distributed.js';
 import { ShimUser } from './support/shim-user.js';
-import { offlineRequest, type Party, through, walkThrough } from './support/walkthrough.js';
+import {
+  gatewayEvent,
+  offline,
+  offlineRequest,
+  online,
+  type Party,
+  through,
+  walkThrough,
+} from './support/walkthrough.js';
 
 /**
  * The shim across processes: a hyperdht network in a process of its own, a SOCKS gateway per
@@ -158,6 +168,41 @@ describe.each(LEGACY.map((n) => ({ n, name: n.protocol })))(
 
     it('a request to the shim user while offline is held in the DHT and reaches the shim when it starts', async () => {
       await offlineRequest(legacyParty(n, 2), shimParty(`offanswers-${n.protocol}`), STEP);
+    }, 180_000);
+
+    it(`a file the shim user offers: ${n.protocol === 'xmpp' ? 'the offer, its bytes pushed by the gateway' : 'a notice IM with its name, size and SHA-256'}`, async () => {
+      // The first walk-through's two users, buddies since.
+      const shim = shimParty(`asks-${n.protocol}`);
+      const legacy = legacyParty(n, 1);
+      await online(shim.user, shim.gateway, STEP);
+      await online(legacy.user, legacy.gateway, STEP);
+      const data = new TextEncoder().encode('minutes of the meeting, ünïcödé ✓\n'.repeat(200));
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      const delivered = gatewayEvent(
+        legacy.gateway,
+        (e) => e.type === 'delivered' && (e.event.kind === 'file-offer' || e.event.kind === 'im'),
+        `the offer delivered to ${legacy.user.address.user}`,
+        STEP.timeoutMs,
+      );
+      const offer = await (shim.user as ShimUser).shim.sendFile(
+        legacy.user.address,
+        bytesSource('minutes.txt', data),
+      );
+      expect(offer.sha256).toBe(sha256);
+      if (n.protocol === 'xmpp') {
+        // XMPP carries the offer itself (XEP-0447; its bytes follow as XEP-0047, e2e-ibb.test.ts).
+        expect(await delivered).toMatchObject({ event: { kind: 'file-offer', id: offer.id } });
+      } else {
+        const text = await legacy.user.nextIm(shim.user.address, STEP.timeoutMs);
+        expect(text).toContain('minutes.txt');
+        expect(text).toContain(data.length.toLocaleString('en-US'));
+        expect(text).toContain(sha256);
+      }
+      // Nothing crashed: an IM after it gets there.
+      await legacy.user.sendIm(shim.user.address, 'got it, thanks ✓');
+      expect(await shim.user.nextIm(legacy.user.address, STEP.timeoutMs)).toBe('got it, thanks ✓');
+      await offline(shim.user, shim.gateway, STEP);
+      await offline(legacy.user, legacy.gateway, STEP);
     }, 180_000);
   },
 );

@@ -7,8 +7,8 @@ import {
   type RosterItem,
 } from '@crosstalk/core';
 import type { Directory } from './directory/directory.js';
-import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import type { FilePushOptions } from './engine/file-push.js';
+import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { SocksFront } from './engine/socks-front.js';
 import { SocksWayIn } from './engine/socks-way-in.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';

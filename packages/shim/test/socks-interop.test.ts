@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { oscar } from '@crosstalk/codec-oscar';
 import { ymsg } from '@crosstalk/codec-ymsg';
 import { type MockYmsgServer, ScriptedYmsgClient, startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
@@ -5,7 +6,6 @@ import { type Address, addressKey, type CanonicalEvent, MemoryDht, parseAddress 
 import { createGateway, type Gateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
 import { bytesSource, createClient, type ShimClient } from '../src/index.js';
 import { Heard, TEXT, TEXT_BACK, until } from './support.js';
 
@@ -167,7 +167,9 @@ describe('a client-API user and Yahoo users behind a SOCKS gateway', () => {
     // And the client goes on: an IM after it arrives.
     await a.sendIM(parseAddress('grace@yahoo'), TEXT);
     expect(
-      await grace.waitForEvent((e) => e.kind === 'im' && fromUser(parseAddress('frank@aol'))(e) && e.text === TEXT),
+      await grace.waitForEvent(
+        (e) => e.kind === 'im' && fromUser(parseAddress('frank@aol'))(e) && e.text === TEXT,
+      ),
     ).toBeTruthy();
   });
 });

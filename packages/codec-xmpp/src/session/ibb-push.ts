@@ -1,10 +1,10 @@
-import { type CrossTalkError, type FileOfferEvent, type SessionOutput, emptyOutput } from '@crosstalk/core';
+import { type CrossTalkError, emptyOutput, type FileOfferEvent, type SessionOutput } from '@crosstalk/core';
 import { IbbBlockSizeError, IbbClosedError, IbbProtocolError, IbbRefusedError } from '../errors/errors.js';
 import { addressToJid } from '../jid/jid.js';
+import { findChild, NS, type NsScope, namespaceOf, scopeIn } from '../stanza/namespaces.js';
 import { childElements, element, getAttr, localName, type XmlElement } from '../xml/node.js';
 import { writeElement } from '../xml/serialize.js';
 import { encodeUtf8 } from '../xml/utf8.js';
-import { findChild, NS, type NsScope, namespaceOf, scopeIn } from '../stanza/namespaces.js';
 
 /** XEP-0047 §2.1: block-size is at most 65535 bytes. */
 export const MAX_IBB_BLOCK = 65_535;
@@ -76,9 +76,13 @@ export class IbbPushes {
   block(offerId: string, data: Uint8Array, selfJid: string): SessionOutput {
     const out = emptyOutput();
     const push = this.#byOffer.get(offerId);
-    if (!push || push.phase !== 'ready') return out;
+    if (push?.phase !== 'ready') return out;
     if (data.length === 0 || data.length > push.blockSize) {
-      this.#end(push, out, new IbbProtocolError(`a block of ${data.length} bytes (the size is ${push.blockSize})`));
+      this.#end(
+        push,
+        out,
+        new IbbProtocolError(`a block of ${data.length} bytes (the size is ${push.blockSize})`),
+      );
       out.toClient.push(...this.#closeStanza(push, selfJid));
       return out;
     }
@@ -113,7 +117,13 @@ export class IbbPushes {
    * The client's answer (result or error) to an iq with id `id`: ours when it belongs to a
    * bytestream. Returns undefined when it is not.
    */
-  answer(id: string, type: string, iq: XmlElement, scope: NsScope, selfJid: string): SessionOutput | undefined {
+  answer(
+    id: string,
+    type: string,
+    iq: XmlElement,
+    scope: NsScope,
+    selfJid: string,
+  ): SessionOutput | undefined {
     const push = this.#byIq.get(id);
     if (!push) return undefined;
     this.#byIq.delete(id);
@@ -220,7 +230,9 @@ export class IbbPushes {
     if (push.waiting) this.#byIq.delete(push.waiting);
     push.waiting = id;
     this.#byIq.set(id, push);
-    return encodeUtf8(writeElement(element('iq', { type: 'set', id, from: push.from, to: selfJid }, children)));
+    return encodeUtf8(
+      writeElement(element('iq', { type: 'set', id, from: push.from, to: selfJid }, children)),
+    );
   }
 
   /** A close that expects no answer we act on (the transfer is already over here). */

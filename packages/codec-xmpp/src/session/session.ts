@@ -3,9 +3,9 @@ import {
   addressEquals,
   addressKey,
   type CanonicalEvent,
+  type CrossTalkError,
   type Direction,
   emptyOutput,
-  type CrossTalkError,
   type Feature,
   type FeatureSet,
   type FileOfferEvent,
@@ -102,7 +102,9 @@ export class XmppSession implements ProxySession {
     block: (offerId: string, data: Uint8Array) =>
       this.#ibb.block(offerId, data, this.#injectingTo('push a file')),
     close: (offerId: string, error?: CrossTalkError) =>
-      this.#state === 'closed' ? emptyOutput() : this.#ibb.close(offerId, this.#injectingTo('push a file'), error),
+      this.#state === 'closed'
+        ? emptyOutput()
+        : this.#ibb.close(offerId, this.#injectingTo('push a file'), error),
   };
 
   constructor(ctx: SessionContext, options: XmppSessionOptions) {

@@ -167,7 +167,10 @@ export class FilePushes {
   offered(c: ProxiedConnection, offer: FileOfferEvent): void {
     if (!c.session.files || c.closed) return;
     let mine = this.#pushes.get(c);
-    if (!mine) this.#pushes.set(c, (mine = new Map()));
+    if (!mine) {
+      mine = new Map();
+      this.#pushes.set(c, mine);
+    }
     if (mine.has(offer.id)) return;
     const push = new Push(c, offer, this);
     mine.set(offer.id, push);

@@ -57,7 +57,7 @@ import {
   UnknownUserError,
 } from '../errors/errors.js';
 import { MAX_CHUNK_SIZE } from '../file/frames.js';
-import { MAX_FILE_LINK, fileNotice } from '../file/notice.js';
+import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
 import { hashSource } from '../file/source.js';

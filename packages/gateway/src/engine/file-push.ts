@@ -69,9 +69,11 @@ class Push {
     this.#arm();
     if (this.#pulling) return;
     this.#pulling = true;
-    void this.#next(max).finally(() => {
-      this.#pulling = false;
-    });
+    void this.#next(max)
+      .catch((error: Error) => this.fail(error))
+      .finally(() => {
+        this.#pulling = false;
+      });
   }
 
   async #next(max: number): Promise<void> {
@@ -123,8 +125,12 @@ class Push {
   /** The engine gives up on this transfer: the client is told (a close), the fetch stops. */
   fail(error: Error): void {
     if (this.pushes.ended(this)) return;
-    if (!this.connection.closed)
-      this.connection.inject(this.connection.session.files!.close(this.offer.id, error as CrossTalkError));
+    try {
+      if (!this.connection.closed)
+        this.connection.inject(this.connection.session.files!.close(this.offer.id, error as CrossTalkError));
+    } catch {
+      // The session can no longer inject (it left the verified state): nothing to tell the client.
+    }
     this.pushes.finish(this, error);
   }
 

@@ -145,6 +145,7 @@ describe('a client-API user and Yahoo users behind a SOCKS gateway', () => {
 
   it('a file offered to a Yahoo user reaches them as a notice IM (name, size, SHA-256, how to fetch it)', async () => {
     const a = await apiUser(parseAddress('frank@aol'));
+    const heard = new Heard(a);
     const grace = await yahooUser('grace');
     const data = new TextEncoder().encode('the minutes of the meeting, ünïcode included\n'.repeat(100));
     const sha256 = createHash('sha256').update(data).digest('hex');
@@ -158,6 +159,10 @@ describe('a client-API user and Yahoo users behind a SOCKS gateway', () => {
     expect(text).toContain(data.length.toLocaleString('en-US'));
     expect(text).toContain(sha256);
     expect(text).toContain('https://files.example/minutes.txt');
+    // The sender is told too, once, by the system address.
+    expect((await heard.next('im', (e) => e.from.network === 'crosstalk', 'the loss notice')).text).toContain(
+      'file transfers',
+    );
     // Nothing can fetch it over CrossTalk: the offer is not kept open.
     expect(await a.withdrawFile(offer.id)).toBe(false);
     // A link that is not one is refused before anything is sent.

@@ -7,6 +7,7 @@ import {
   type RosterItem,
 } from '@crosstalk/core';
 import type { Directory } from './directory/directory.js';
+import type { FilePushOptions } from './engine/file-push.js';
 import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { SocksFront } from './engine/socks-front.js';
 import { SocksWayIn } from './engine/socks-way-in.js';
@@ -48,6 +49,19 @@ export interface GatewayOptions extends NodeOptions {
   limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
   maxBacklog?: number;
+  /**
+   * XMPP domains whose users this gateway's XMPP users reach through CrossTalk instead of their
+   * server's federation (s2s): a server whose users are on CrossTalk through the shim (one that
+   * requires TLS end to end), or one without s2s. Lower-case. Default: none (another XMPP domain is
+   * the XMPP server's business).
+   */
+  foreignDomains?: readonly string[];
+  /**
+   * Files offered to this gateway's users, pushed into their client streams where the protocol
+   * can carry the bytes (XMPP: XEP-0047 in-band bytestreams), fetched from the sender's node.
+   * Default: none (the offer alone is delivered).
+   */
+  files?: FilePushOptions;
 }
 
 /** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
@@ -132,7 +146,13 @@ class SocksGateway implements Gateway {
     this.#status = new StatusBoard({ now: this.#node.now });
     // The status board sees every event, from the first.
     this.#node.on((e) => this.#status.observe(e));
-    this.#wayIn = new SocksWayIn(this.#node, this.#registry, this.#virtual);
+    this.#wayIn = new SocksWayIn(
+      this.#node,
+      this.#registry,
+      this.#virtual,
+      options.foreignDomains,
+      options.files,
+    );
   }
 
   get node(): CrossTalkNode {

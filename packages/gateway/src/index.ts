@@ -17,6 +17,7 @@ export {
   verifyRecord,
 } from './directory/records.js';
 export { ProxiedConnection } from './engine/connection.js';
+export type { FileFetcher, FilePushOptions } from './engine/file-push.js';
 export {
   type BoundAddress,
   cidrPolicy,

@@ -23,6 +23,8 @@ export {
   MAX_REASON_BYTES,
   MIN_CHUNK_SIZE,
 } from './file/frames.js';
+export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gateway-fetcher.js';
+export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export { checkFileOffer } from './file/offer.js';
 export {
   FILE_RECEIVER_DEFAULTS,

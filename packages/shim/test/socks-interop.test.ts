@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { oscar } from '@crosstalk/codec-oscar';
 import { ymsg } from '@crosstalk/codec-ymsg';
 import { type MockYmsgServer, ScriptedYmsgClient, startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
@@ -5,7 +6,7 @@ import { type Address, addressKey, type CanonicalEvent, MemoryDht, parseAddress 
 import { createGateway, type Gateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, type ShimClient } from '../src/index.js';
+import { bytesSource, createClient, type ShimClient } from '../src/index.js';
 import { Heard, TEXT, TEXT_BACK, until } from './support.js';
 
 /**
@@ -26,7 +27,7 @@ const open: { close(): Promise<void> }[] = [];
 beforeAll(async () => {
   dht = new MemoryDht();
   server = await startMockYmsgServer({
-    users: ['bob', 'carol', 'erin'].map((id) => ({ id, password: `${id}-pw` })),
+    users: ['bob', 'carol', 'erin', 'grace'].map((id) => ({ id, password: `${id}-pw` })),
   });
   gateway = await createGateway({ codecs: [ymsg(), oscar()], dht, socks: { port: 0 }, logger: false });
   if (process.env.E2E_DEBUG)
@@ -140,5 +141,40 @@ describe('a client-API user and Yahoo users behind a SOCKS gateway', () => {
       message: 'hello dave',
     });
     expect(d.buddyRequests()).toHaveLength(1);
+  });
+
+  it('a file offered to a Yahoo user reaches them as a notice IM (name, size, SHA-256, how to fetch it)', async () => {
+    const a = await apiUser(parseAddress('frank@aol'));
+    const heard = new Heard(a);
+    const grace = await yahooUser('grace');
+    const data = new TextEncoder().encode('the minutes of the meeting, ünïcode included\n'.repeat(100));
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const offer = await a.sendFile(parseAddress('grace@yahoo'), bytesSource('minutes.txt', data), {
+      link: 'https://files.example/minutes.txt',
+    });
+    expect(offer).toMatchObject({ name: 'minutes.txt', size: data.length, sha256 });
+    const im = await grace.waitForEvent((e) => e.kind === 'im' && fromUser(parseAddress('frank@aol'))(e));
+    const text = im.kind === 'im' ? im.text : '';
+    expect(text).toContain('minutes.txt');
+    expect(text).toContain(data.length.toLocaleString('en-US'));
+    expect(text).toContain(sha256);
+    expect(text).toContain('https://files.example/minutes.txt');
+    // The sender is told too, once, by the system address.
+    expect((await heard.next('im', (e) => e.from.network === 'crosstalk', 'the loss notice')).text).toContain(
+      'file transfers',
+    );
+    // Nothing can fetch it over CrossTalk: the offer is not kept open.
+    expect(await a.withdrawFile(offer.id)).toBe(false);
+    // A link that is not one is refused before anything is sent.
+    await expect(
+      a.sendFile(parseAddress('grace@yahoo'), bytesSource('x.txt', data), { link: 'a\nb' }),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_FILE_OFFER' });
+    // And the client goes on: an IM after it arrives.
+    await a.sendIM(parseAddress('grace@yahoo'), TEXT);
+    expect(
+      await grace.waitForEvent(
+        (e) => e.kind === 'im' && fromUser(parseAddress('frank@aol'))(e) && e.text === TEXT,
+      ),
+    ).toBeTruthy();
   });
 });

@@ -11,8 +11,10 @@ import {
   parseConfig,
   parseHostPort,
   parseHostPortList,
+  TcpG2gTransport,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
+import { FileChannelTransport, gatewayFileFetcher } from '@crosstalk/shim';
 import pino from 'pino';
 import { CodecSet } from '../codec-modules/load.js';
 import { isPathSpecifier } from '../codec-modules/resolve.js';
@@ -175,11 +177,30 @@ export async function startGatewayFromConfig(
     options.logDestination ?? process.stderr,
   );
   const substrate = await openDht(config);
+  // G2G with file streams beside the links: files offered to users here are fetched from the
+  // sender's node and pushed into the client streams that can carry them (XMPP: XEP-0047).
+  const links =
+    substrate.transport ??
+    ((identity: GatewayIdentity) =>
+      new TcpG2gTransport({
+        identity,
+        host: config.g2g.host,
+        port: config.g2g.port,
+        ...(config.timeouts.g2gHandshake ? { handshakeTimeout: config.timeouts.g2gHandshake } : {}),
+        ...(config.limits.g2gPending ? { maxPending: config.limits.g2gPending } : {}),
+        ...(config.limits.g2gPendingPerSource
+          ? { maxPendingPerSource: config.limits.g2gPendingPerSource }
+          : {}),
+      }));
+  let channel: FileChannelTransport | undefined;
   try {
     const gateway = await createGateway({
       codecs,
       ...(substrate.dht ? { dht: substrate.dht } : {}),
-      ...(substrate.transport ? { transport: substrate.transport } : {}),
+      // Nobody fetches files from a gateway: file streams dialled to it are refused.
+      transport: (identity) =>
+        (channel = new FileChannelTransport(links(identity), (stream) => stream.destroy())),
+      files: { fetcher: gatewayFileFetcher(() => channel) },
       canonical: options.canonical ?? formsOf(config),
       socks: config.socks,
       g2g: config.g2g,
@@ -187,6 +208,7 @@ export async function startGatewayFromConfig(
       ...(config.stateFile ? { stateFile: config.stateFile } : {}),
       upstream: config.upstream,
       ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      ...(config.foreignDomains ? { foreignDomains: config.foreignDomains } : {}),
       logger,
       timeouts: config.timeouts,
       limits: config.limits,

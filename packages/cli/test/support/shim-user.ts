@@ -50,7 +50,7 @@ export class ShimUser extends EventDriver {
 
   async login(): Promise<void> {
     await this.disconnect();
-    const { prosody, user, password, dht, hyperdht, stateFile, transport } = this.#options;
+    const { prosody, user, password, dht, hyperdht, stateFile, transport, reaches } = this.#options;
     const shim = await createShim({
       base: xmppBase({
         jid: `${user}@${prosody.domain}`,
@@ -58,6 +58,7 @@ export class ShimUser extends EventDriver {
         service: `xmpp://${prosody.host}:${prosody.port}`,
         tls: { ca: prosody.certificate },
         mechanism: 'PLAIN',
+        ...(reaches ? { reaches } : {}),
       }),
       ...(hyperdht ? { hyperdht } : { dht }),
       stateFile,
@@ -123,6 +124,8 @@ export interface ShimUserOptions {
   directory: Pick<Directory, 'lookupLocation' | 'pendingFor'>;
   /** A G2G transport of the test's own (to watch what crosses it). */
   transport?: (identity: GatewayIdentity) => G2gTransport;
+  /** Which users the XMPP server reaches (default: every XMPP domain, as `xmppBase`'s). */
+  reaches?: (to: Address) => boolean;
 }
 
 /**

@@ -106,6 +106,11 @@ export interface SendFileOptions {
   sha256?: string;
   /** Aborts the offer (while hashing or sending it). */
   signal?: AbortSignal;
+  /**
+   * Where the file can also be fetched (a URL the sender serves): named in the notice IM sent
+   * instead of the offer to a user whose protocol cannot receive files through CrossTalk.
+   */
+  link?: string;
 }
 
 /**
@@ -144,7 +149,10 @@ export interface CrossTalkClient {
   sendTyping(to: Address, state: TypingState): Promise<void>;
   /** Places a call; resolves with its session (whose `answered` resolves with the answer). */
   dialCall(to: Address, options: DialCallOptions): Promise<CallSession>;
-  /** Offers a file to a buddy; resolves with the offer as sent (name, size, SHA-256). */
+  /**
+   * Offers a file to a buddy; resolves with the offer as sent (name, size, SHA-256). To a user whose
+   * protocol cannot receive files this way, a notice IM goes instead (what the file is, `link`).
+   */
   sendFile(to: Address, file: FileSource, options?: SendFileOptions): Promise<FileOfferEvent>;
   /** Fetches an offered file in chunks, verifying its hash; resumes from `sink.offset`. */
   getFile(offer: FileOfferEvent, sink: FileSink, options?: GetFileOptions): Promise<FileTransferResult>;

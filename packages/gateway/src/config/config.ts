@@ -102,6 +102,8 @@ export const GatewayConfigSchema = z
         hosts: z.record(z.string(), z.string()).optional(),
       })
       .default({ allow: ['127.0.0.0/8', '::1/128'] }),
+    /** XMPP domains this gateway's XMPP users reach through CrossTalk, not s2s (see `GatewayOptions`). */
+    foreignDomains: z.array(z.string().min(1).max(255).toLowerCase()).max(256).optional(),
     /** When set, only directory records from these gateway ids are believed. */
     trustedGateways: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
     /** Logging. */

@@ -16,6 +16,7 @@ import type { NodeEngine } from '../node/create-node.js';
 import type { AttachedSession } from '../node/session/attached-session.js';
 import { wasReported } from '../node/session/outbound.js';
 import type { ConnectionHooks, ProxiedConnection } from './connection.js';
+import { FilePushes, type FilePushOptions } from './file-push.js';
 import type { VirtualEndpointTable } from './virtual-endpoints.js';
 
 /**
@@ -32,10 +33,23 @@ export class SocksWayIn {
   readonly #connections = new Set<ProxiedConnection>();
   readonly #sessions = new Map<ProxiedConnection, AttachedSession>();
 
-  constructor(node: NodeEngine, registry: CodecRegistry, virtual: VirtualEndpointTable) {
+  readonly #foreignDomains: ReadonlySet<string>;
+  readonly #files: FilePushes | undefined;
+
+  constructor(
+    node: NodeEngine,
+    registry: CodecRegistry,
+    virtual: VirtualEndpointTable,
+    /** XMPP domains reached through CrossTalk, not s2s (`GatewayOptions.foreignDomains`). */
+    foreignDomains: readonly string[] = [],
+    /** Files offered to users here, pushed into their client streams (`GatewayOptions.files`). */
+    files?: FilePushOptions,
+  ) {
+    this.#files = files ? new FilePushes(node, files) : undefined;
     this.#node = node;
     this.#registry = registry;
     this.#virtual = virtual;
+    this.#foreignDomains = new Set(foreignDomains.map((d) => d.toLowerCase()));
   }
 
   /** Open connections with a codec session. */
@@ -87,6 +101,8 @@ export class SocksWayIn {
     // The system address is answered here, whatever the protocol (plugins: /plugins, /help).
     if (isSystemAddress(a)) return true;
     if (isDomainNetwork(a.network)) {
+      // A domain the operator named is reached through CrossTalk, whatever the protocol.
+      if (this.#foreignDomains.has(a.network)) return true;
       // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
       // XMPP domain is foreign when this gateway bridges XMPP.
       const xmpp = this.#registry.list().find((c) => c.networks.includes('xmpp'));
@@ -100,6 +116,10 @@ export class SocksWayIn {
     const node = this.#node;
     node.emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
     switch (event.type) {
+      case 'file-ready':
+      case 'file-closed':
+        this.#files?.onEvent(c, event);
+        return;
       case 'verified':
         this.#attach(c, event.address);
         return;
@@ -177,6 +197,7 @@ export class SocksWayIn {
           // stopped reading is closed there (`SlowConsumerError`), the event counted as shown.
           deliver: (event: CanonicalEvent) => {
             c.deliver(event);
+            if (event.kind === 'file-offer') this.#files?.offered(c, event);
             return true;
           },
           affinity: (event: CanonicalEvent) => (c.closed ? 0 : c.session.affinity(event)),
@@ -199,6 +220,7 @@ export class SocksWayIn {
 
   #onClose(c: ProxiedConnection, reason: string): void {
     if (this.#connections.delete(c)) this.#node.metrics.sessions.dec({ protocol: c.codec.protocol });
+    this.#files?.onClose(c);
     const session = this.#sessions.get(c);
     if (!session) return;
     this.#sessions.delete(c);

@@ -46,6 +46,18 @@ export class SlowConsumerError extends CrossTalkError {
   }
 }
 
+/** A client stopped acknowledging the blocks of a file pushed to it (`GatewayOptions.files`). */
+export class FilePushStalledError extends CrossTalkError {
+  override readonly name = 'FilePushStalledError';
+  readonly code = 'ERR_FILE_PUSH_STALLED';
+  constructor(
+    /** ms waited for the client's answer. */
+    readonly waited: number,
+  ) {
+    super(`the client answered no block of the file for ${waited} ms`);
+  }
+}
+
 export class G2gProtocolError extends ProtocolError {
   override readonly name = 'G2gProtocolError';
   readonly code = 'ERR_G2G_PROTOCOL';

@@ -134,6 +134,17 @@ export type GatewayEvent =
       userId?: string;
     }
   | { type: 'session'; connection: string; protocol: string; event: SessionEvent }
+  | {
+      /** A file pushed into a client stream (`GatewayOptions.files`) ended. */
+      type: 'file-pushed';
+      /** The offer. */
+      offerId: string;
+      connection: string;
+      /** Bytes the client acknowledged. */
+      bytes: number;
+      /** `done`, or the code of the typed error that ended that one transfer. */
+      outcome: string;
+    }
   | ({ type: 'plugin' } & PluginReport);
 
 /** An embedding program's view of capability routing (`gateway.routing`, `node.routing`). */

@@ -57,6 +57,7 @@ import {
   UnknownUserError,
 } from '../errors/errors.js';
 import { MAX_CHUNK_SIZE } from '../file/frames.js';
+import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
 import { hashSource } from '../file/source.js';
@@ -362,6 +363,14 @@ export class ShimClient implements CrossTalkClient {
       throw new TooManyTransfersError(`${this.#offers.size} offers are open (the limit)`);
     if (options.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(options.sha256))
       throw new InvalidFileOfferError('sha256 must be 64 lower-case hex digits');
+    if (
+      options.link !== undefined &&
+      (typeof options.link !== 'string' ||
+        options.link.length === 0 ||
+        options.link.length > MAX_FILE_LINK ||
+        /\p{Cc}/u.test(options.link))
+    )
+      throw new InvalidFileOfferError(`a link must be 1 to ${MAX_FILE_LINK} characters, none a control`);
     abortIfAborted(options.signal);
     const sha256 = options.sha256 ?? (await hashSource(file));
     abortIfAborted(options.signal);
@@ -380,7 +389,21 @@ export class ShimClient implements CrossTalkClient {
       await this.#send(session, offer, options.signal);
     } catch (error) {
       this.#offers.delete(offer.id);
-      throw error;
+      if (!isCrossTalkError(error, 'ERR_NO_TRANSLATION_PATH')) throw error;
+      // The recipient's protocol carries no file offer (a legacy client behind a gateway): they get
+      // an IM saying what the file is and how to get it; nothing of theirs can fetch it from here.
+      await this.#send(
+        session,
+        {
+          kind: 'im',
+          id: randomUUID(),
+          from: this.identity.address,
+          to: target,
+          text: fileNotice(offer, options.link),
+          sentAt: Date.now(),
+        },
+        options.signal,
+      );
     }
     return offer;
   }

@@ -21,8 +21,10 @@ import { Heard, until } from './support.js';
 const alice = parseAddress('alice@aol');
 const bob = parseAddress('bob@yahoo');
 const mallory = parseAddress('mallory@jabber.example');
-const OFFER = 'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
-const ANSWER = 'v=0\r\no=bob 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n';
+const OFFER =
+  'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n';
+const ANSWER =
+  'v=0\r\no=bob 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n';
 
 const clients: ShimClient[] = [];
 const nodes: CrossTalkNode[] = [];
@@ -94,7 +96,10 @@ describe('calls between two client-API users on two nodes', () => {
 
     const declined = await a.dialCall(bob, { sdp: OFFER });
     await b.declineCall(await heardB.next('call-invite', (e) => e.id === declined.id));
-    await expect(declined.answered).rejects.toMatchObject({ name: 'CallDeclinedError', code: 'ERR_CALL_DECLINED' });
+    await expect(declined.answered).rejects.toMatchObject({
+      name: 'CallDeclinedError',
+      code: 'ERR_CALL_DECLINED',
+    });
 
     const busy = await a.dialCall(bob, { sdp: OFFER });
     await b.declineCall(await heardB.next('call-invite', (e) => e.id === busy.id), 'busy');
@@ -112,7 +117,11 @@ describe('calls between two client-API users on two nodes', () => {
     const unanswered = await a.dialCall(bob, { sdp: OFFER, ringTimeout: 300 });
     const invite4 = await heardB.next('call-invite', (e) => e.id === unanswered.id);
     await expect(unanswered.answered).rejects.toMatchObject({ code: 'ERR_CALL_UNANSWERED' });
-    await heardB.next('call-signal', (e) => e.id === invite4.id && e.signal === 'cancel', 'the cancel on timeout');
+    await heardB.next(
+      'call-signal',
+      (e) => e.id === invite4.id && e.signal === 'cancel',
+      'the cancel on timeout',
+    );
 
     // An aborted dial cancels too.
     const controller = new AbortController();
@@ -156,7 +165,10 @@ describe('calls between two client-API users on two nodes', () => {
     expect(await refusals(b, 'ERR_CALL_SIGNAL_REFUSED')).toBe(outOfTurn + 1);
     // Bob calls Mallory, who as the callee "cancels" it (only a caller cancels): refused.
     const toM = await b.dialCall(mallory, { sdp: OFFER });
-    await until(() => m.heard.some((e) => e.kind === 'call-invite' && e.id === toM.id), 'the invite at mallory');
+    await until(
+      () => m.heard.some((e) => e.kind === 'call-invite' && e.id === toM.id),
+      'the invite at mallory',
+    );
     expect(isCrossTalkError(await forged('cancel', bob, toM.id), 'ERR_USER_OFFLINE')).toBe(true);
     expect(await refusals(b, 'ERR_CALL_SIGNAL_REFUSED')).toBe(outOfTurn + 2);
     // ... while her decline, hers to say, is taken.

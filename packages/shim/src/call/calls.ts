@@ -111,16 +111,22 @@ class ClientCall implements CallSession {
     const wasRinging = this.state === 'ringing';
     this.state = 'ended';
     clearTimeout(this.#timer);
-    if (wasRinging) this.#rejectAnswer(error ?? new CallEndedError(`the call ended before an answer (${reason})`));
+    if (wasRinging)
+      this.#rejectAnswer(error ?? new CallEndedError(`the call ended before an answer (${reason})`));
     this.#resolveEnd({ by, reason });
     this.calls.forget(this);
   }
 
   async hangup(reason?: string): Promise<void> {
     if (this.state === 'ended') return;
-    const signal: CallSignal = this.state === 'answered' ? 'hangup' : this.role === 'caller' ? 'cancel' : 'decline';
+    const signal: CallSignal =
+      this.state === 'answered' ? 'hangup' : this.role === 'caller' ? 'cancel' : 'decline';
     const why = reason ?? signal;
-    this.finish('local', why, new CallEndedError(`the call was ${signal === 'cancel' ? 'cancelled' : 'ended'} here`));
+    this.finish(
+      'local',
+      why,
+      new CallEndedError(`the call was ${signal === 'cancel' ? 'cancelled' : 'ended'} here`),
+    );
     await this.calls.signal(this, signal, why);
   }
 }
@@ -185,7 +191,13 @@ export class ClientCalls {
     if (this.#calls.size + this.#invites.size >= this.#o.maxCalls) {
       // Busy: too many calls at once (the caller hears busy).
       void this.#o
-        .send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'busy', reason: 'too many calls' })
+        .send({
+          kind: 'call-signal',
+          id: invite.id,
+          to: invite.from,
+          signal: 'busy',
+          reason: 'too many calls',
+        })
         .catch(() => {});
       return true;
     }
@@ -200,7 +212,8 @@ export class ClientCalls {
   async answer(invite: CallInviteEvent, sdp: string): Promise<CallSession> {
     checkSdp(sdp);
     const held = this.#invites.get(invite?.id);
-    if (!held || addressKey(held.from) !== addressKey(invite.from)) throw new UnknownCallError(String(invite?.id));
+    if (!held || addressKey(held.from) !== addressKey(invite.from))
+      throw new UnknownCallError(String(invite?.id));
     this.#invites.delete(held.id);
     const call = new ClientCall(held.id, held.from, 'callee', this);
     this.#calls.set(call.id, call);
@@ -217,7 +230,8 @@ export class ClientCalls {
   async decline(invite: CallInviteEvent, reason: CallDeclineReason): Promise<void> {
     if (reason !== 'decline' && reason !== 'busy') throw new InvalidEventError('a call is declined or busy');
     const held = this.#invites.get(invite?.id);
-    if (!held || addressKey(held.from) !== addressKey(invite.from)) throw new UnknownCallError(String(invite?.id));
+    if (!held || addressKey(held.from) !== addressKey(invite.from))
+      throw new UnknownCallError(String(invite?.id));
     this.#invites.delete(held.id);
     this.#remember(held.id);
     await this.#o.send({ kind: 'call-signal', id: held.id, to: held.from, signal: reason });
@@ -257,7 +271,9 @@ export class ClientCalls {
       if (addressKey(invite.from) !== from)
         return refuse(new CallSignalRefusedError(event.signal, 'it is not a party of the call'));
       if (event.signal !== 'cancel' && event.signal !== 'hangup')
-        return refuse(new CallSignalRefusedError(event.signal, 'only the callee says that, and the callee is here'));
+        return refuse(
+          new CallSignalRefusedError(event.signal, 'only the callee says that, and the callee is here'),
+        );
       this.#invites.delete(event.id);
       this.#remember(event.id);
       this.#o.emit(event);
@@ -277,10 +293,13 @@ export class ClientCalls {
       case 'busy':
       case 'timeout':
         if (call.role !== 'caller' || call.state !== 'ringing')
-          return refuse(new CallSignalRefusedError(event.signal, 'only the callee says that, while the call rings'));
+          return refuse(
+            new CallSignalRefusedError(event.signal, 'only the callee says that, while the call rings'),
+          );
         if (event.signal === 'ringing') call.onRinging?.();
         else if (event.signal === 'answer') {
-          if (event.sdp === undefined) return refuse(new CallSignalRefusedError('answer', 'an answer carries SDP'));
+          if (event.sdp === undefined)
+            return refuse(new CallSignalRefusedError('answer', 'an answer carries SDP'));
           call.answer(event.sdp);
         } else
           call.finish(
@@ -305,7 +324,9 @@ export class ClientCalls {
   /** Ends every call (the client closes): a hangup or cancel to each other party. */
   async close(): Promise<void> {
     for (const invite of this.#invites.values())
-      await this.#o.send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'decline', reason: 'closed' }).catch(() => {});
+      await this.#o
+        .send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'decline', reason: 'closed' })
+        .catch(() => {});
     this.#invites.clear();
     for (const call of [...this.#calls.values()]) await call.hangup('closed').catch(() => {});
   }
@@ -321,6 +342,7 @@ export class ClientCalls {
 }
 
 function checkSdp(sdp: unknown): asserts sdp is string {
-  if (typeof sdp !== 'string' || sdp.length === 0) throw new InvalidEventError('a call needs an SDP offer or answer');
+  if (typeof sdp !== 'string' || sdp.length === 0)
+    throw new InvalidEventError('a call needs an SDP offer or answer');
   if (sdp.length > LIMITS.sdp) throw new InvalidEventError(`SDP over ${LIMITS.sdp} characters`);
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { stanza } from '@crosstalk/codec-xmpp';
 import { captureLoopback, liveCaptureAvailable } from '@crosstalk/compliance';
 import {
   type Address,
@@ -12,6 +13,9 @@ import { createClient, type ShimClient } from '@crosstalk/shim';
 import { createSipExit, type SipExit, type SipExitEvent } from '@crosstalk/sip-exit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Baresip, installed, startBaresip } from '../../sip-exit/test/support/programs.js';
+import { startYmsgNetwork } from '../src/drivers/index.js';
+import { startGateway, through } from './support/gateway.js';
+import { online } from './support/walkthrough.js';
 
 // Issue 19: a client-API user (createClient, a node of its own) and a real baresip registered with
 // digest at a SIP exit on another node; the call's signalling crosses G2G as canonical call-invite
@@ -192,5 +196,39 @@ describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip thro
     await until(() => calls() >= 3, 'call 3 closed at the phone');
     expect(phone.events.filter((e) => e.type === 'CALL_ESTABLISHED')).toHaveLength(1);
     void exit;
+  }, 60_000);
+});
+
+describe('a call to a user of a protocol without calls (Yahoo behind a SOCKS gateway)', () => {
+  it('the Yahoo user gets an IM saying who called and how to call back; the caller gets NoCallRouteError; nothing else breaks', async () => {
+    const yahoo = await startYmsgNetwork([{ name: 'bob', password: 'bob-pw' }]);
+    const dht = new MemoryDht();
+    const gateway = await startGateway(dht);
+    // The SOCKS gateways of these tests speak codec-xmpp's stanza form on G2G: so does the client.
+    const a = await createClient({ identity: { address: alice }, network: 'aol', dht, canonical: stanza });
+    const bobYahoo = yahoo.driver('bob', through(gateway));
+    try {
+      await online(bobYahoo, gateway);
+      await until(
+        async () => (await a.node.directory.lookupLocation(bobYahoo.address)) !== undefined,
+        'bob findable',
+      );
+      await expect(a.dialCall(bobYahoo.address, { sdp: OFFER, media: ['audio'] })).rejects.toMatchObject({
+        name: 'NoCallRouteError',
+        code: 'ERR_NO_CALL_ROUTE',
+      });
+      const notice = await bobYahoo.nextIm(alice);
+      expect(notice).toContain('alice@aol called you (a voice call)');
+      expect(notice).toContain('To call back, call alice@aol');
+      expect(a.activeCalls).toBe(0);
+      // The conversation goes on: an IM both ways after the call that could not be.
+      await a.sendIM(bobYahoo.address, 'still here?');
+      expect(await bobYahoo.nextIm(alice)).toBe('still here?');
+    } finally {
+      await bobYahoo.disconnect().catch(() => {});
+      await a.close();
+      await gateway.close();
+      await yahoo.stop();
+    }
   }, 60_000);
 });

@@ -146,9 +146,23 @@ export class ClientCalls {
   readonly #invites = new Map<string, CallInviteEvent>();
   /** Ids of calls that ended lately: a late signal for one is dropped, not refused as unknown. */
   readonly #ended = new Map<string, number>();
+  /** Each call's events, sent one after another (a ringing never overtakes its answer on G2G). */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(options: ClientCallsOptions) {
     this.#o = options;
+  }
+
+  /** Sends a call's event after its earlier ones; resolves or rejects with this one's outcome. */
+  #send(event: Omit<CallInviteEvent, 'from'> | Omit<CallSignalEvent, 'from'>): Promise<unknown> {
+    const previous = this.#queues.get(event.id) ?? Promise.resolve();
+    const sending = previous.catch(() => {}).then(() => this.#o.send(event));
+    const settled = sending.catch(() => {});
+    this.#queues.set(event.id, settled);
+    void settled.then(() => {
+      if (this.#queues.get(event.id) === settled) this.#queues.delete(event.id);
+    });
+    return sending;
   }
 
   /** Calls under way (dialled, ringing or answered). */
@@ -170,7 +184,7 @@ export class ClientCalls {
     call.onRinging = options.onRinging;
     this.#calls.set(call.id, call);
     try {
-      await this.#o.send({ kind: 'call-invite', id: call.id, to, sdp, media: [...new Set(media)] });
+      await this.#send({ kind: 'call-invite', id: call.id, to, sdp, media: [...new Set(media)] });
     } catch (error) {
       this.#calls.delete(call.id);
       throw error;
@@ -190,22 +204,20 @@ export class ClientCalls {
     if (this.#calls.has(invite.id) || this.#invites.has(invite.id)) return false;
     if (this.#calls.size + this.#invites.size >= this.#o.maxCalls) {
       // Busy: too many calls at once (the caller hears busy).
-      void this.#o
-        .send({
-          kind: 'call-signal',
-          id: invite.id,
-          to: invite.from,
-          signal: 'busy',
-          reason: 'too many calls',
-        })
-        .catch(() => {});
+      void this.#send({
+        kind: 'call-signal',
+        id: invite.id,
+        to: invite.from,
+        signal: 'busy',
+        reason: 'too many calls',
+      }).catch(() => {});
       return true;
     }
     this.#invites.set(invite.id, invite);
     // The caller hears it ring (SIP's 180): the application has it.
-    void this.#o
-      .send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'ringing' })
-      .catch(() => {});
+    void this.#send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'ringing' }).catch(
+      () => {},
+    );
     return true;
   }
 
@@ -234,12 +246,12 @@ export class ClientCalls {
       throw new UnknownCallError(String(invite?.id));
     this.#invites.delete(held.id);
     this.#remember(held.id);
-    await this.#o.send({ kind: 'call-signal', id: held.id, to: held.from, signal: reason });
+    await this.#send({ kind: 'call-signal', id: held.id, to: held.from, signal: reason });
   }
 
   /** @internal Sends a signal about `call` to its other party. */
   signal(call: ClientCall, signal: CallSignal, reason?: string, sdp?: string): Promise<unknown> {
-    return this.#o.send({
+    return this.#send({
       kind: 'call-signal',
       id: call.id,
       to: call.peer,
@@ -324,9 +336,13 @@ export class ClientCalls {
   /** Ends every call (the client closes): a hangup or cancel to each other party. */
   async close(): Promise<void> {
     for (const invite of this.#invites.values())
-      await this.#o
-        .send({ kind: 'call-signal', id: invite.id, to: invite.from, signal: 'decline', reason: 'closed' })
-        .catch(() => {});
+      await this.#send({
+        kind: 'call-signal',
+        id: invite.id,
+        to: invite.from,
+        signal: 'decline',
+        reason: 'closed',
+      }).catch(() => {});
     this.#invites.clear();
     for (const call of [...this.#calls.values()]) await call.hangup('closed').catch(() => {});
   }

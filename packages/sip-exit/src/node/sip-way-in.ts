@@ -236,7 +236,10 @@ export class SipWayIn {
     }
   }
 
-  /** Sends a signal from the phone's session to the CrossTalk party; failures only end the bridge. */
+  /** The signals of each call, sent one after another (a ringing never overtakes its answer on G2G). */
+  readonly #queues = new Map<string, Promise<unknown>>();
+
+  /** Sends a signal from the phone's session to the CrossTalk party, after the call's earlier ones. */
   #tell(
     session: UserSession,
     id: string,
@@ -245,7 +248,15 @@ export class SipWayIn {
     extra: { sdp?: string; reason?: string } = {},
   ): void {
     if (session.closed) return;
-    void session.send({ kind: 'call-signal', id, to, signal, ...extra }).catch(() => {});
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const next = previous
+      .then(() => session.send({ kind: 'call-signal', id, to, signal, ...extra }))
+      .catch(() => {});
+    this.#queues.set(id, next);
+    // The last signal of a call ends its queue.
+    void next.then(() => {
+      if (this.#queues.get(id) === next && !this.#calls.has(id)) this.#queues.delete(id);
+    });
   }
 
   /** A phone calls an address no phone registered: a `call-invite` from the phone's AOR, if it is attached. */

@@ -1,6 +1,5 @@
 import {
   type Address,
-  addressKey,
   type CallSignalEvent,
   type CanonicalEvent,
   isCrossTalkError,

@@ -250,7 +250,7 @@ export function createProgram(
 
   program
     .command('sip-exit')
-    .summary('run a SIP exit: a registrar and proxy for SIP phones, on the CrossTalk network')
+    .summary('run a SIP exit (a registrar and proxy for SIP phones)')
     .description(
       'Run a SIP exit: a SIP registrar and proxy (UDP and TCP, digest authentication) whose ' +
         'registrations are signed records in the CrossTalk directory, on a node of its own. Registered ' +
@@ -280,8 +280,9 @@ export function createProgram(
     .addHelpText(
       'after',
       '\nConfig file (every field but domain and users optional):\n' +
-        '  { "domain": "sip.example.org", "host": "127.0.0.1", "udpPort": 5060, "tcpPort": 5060,\n' +
-        '    "users": { "bob": "bob-password" }, "key": "exit.pem", "ringTimeout": 60000,\n' +
+        '  { "domain": "sip.example.org", "host": "127.0.0.1",\n' +
+        '    "udpPort": 5060, "tcpPort": 5060, "users": { "bob": "bob-password" },\n' +
+        '    "key": "exit.pem", "ringTimeout": 60000,\n' +
         '    "dht": { "kind": "hyperdht", "bootstrap": ["127.0.0.1:49737"] } }\n' +
         '\nA phone (baresip) registers as:\n' +
         '  <sip:bob@127.0.0.1:5060>;auth_pass=bob-password\n' +

@@ -109,7 +109,7 @@ describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip thro
     const signals: CallSignalEvent[] = [];
     a.on('call-invite', (e) => invites.push(e));
     a.on('call-signal', (e) => signals.push(e));
-    return { exit, exitNode, a, phone, events, invites, signals };
+    return { dht, exit, exitNode, a, phone, events, invites, signals };
   }
 
   it.skipIf(!liveCaptureAvailable())(
@@ -196,6 +196,44 @@ describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip thro
     await until(() => calls() >= 3, 'call 3 closed at the phone');
     expect(phone.events.filter((e) => e.type === 'CALL_ESTABLISHED')).toHaveLength(1);
     void exit;
+  }, 60_000);
+
+  it("who may say what at the exit: a signal for a call it does not bridge, or from someone not the call's party, is refused and counted", async () => {
+    const { dht, exitNode, phone, events, a } = await setup('manual');
+    const mallory = parseAddress('mallory@jabber.example');
+    const other = await createNode({ dht, logger: false });
+    cleanup.push(() => other.close());
+    const m = await other.attach(mallory, { deliver: () => true }, { protocol: 'api' });
+    await until(
+      async () => (await other.directory.lookupLocation(mallory))?.gateway === other.id,
+      'mallory findable',
+    );
+    const refused = async (reason: string) =>
+      (await exitNode.metrics.refused.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+
+    // Alice calls bob (his phone rings, manual answer).
+    const call = await a.dialCall(bob, { sdp: OFFER });
+    await phone.waitFor((e) => e.type === 'CALL_INCOMING');
+    // Mallory's node cancels it, then answers it: neither is hers to say.
+    const before = await refused('ERR_CALL_SIGNAL_REFUSED');
+    for (const signal of ['cancel', 'hangup'] as const)
+      await expect(m.send({ kind: 'call-signal', id: call.id, to: bob, signal })).rejects.toMatchObject({
+        code: 'ERR_USER_OFFLINE',
+      });
+    expect(await refused('ERR_CALL_SIGNAL_REFUSED')).toBe(before + 2);
+    expect(events.filter((e) => e.type === 'signal-refused')).toHaveLength(2);
+    // A call id the exit does not bridge.
+    const unknown = await refused('ERR_UNKNOWN_CALL');
+    await expect(
+      m.send({ kind: 'call-signal', id: 'no-such-call', to: bob, signal: 'hangup' }),
+    ).rejects.toMatchObject({
+      code: 'ERR_USER_OFFLINE',
+    });
+    expect(await refused('ERR_UNKNOWN_CALL')).toBe(unknown + 1);
+    // The phone still rings: alice's own cancel ends it.
+    expect(phone.events.some((e) => e.type === 'CALL_CLOSED')).toBe(false);
+    await call.hangup();
+    await phone.waitFor((e) => e.type === 'CALL_CLOSED');
   }, 60_000);
 });
 

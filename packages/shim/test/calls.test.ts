@@ -39,11 +39,17 @@ async function client(dht: MemoryDht, who: Address): Promise<ShimClient> {
 }
 
 /** A user attached to a node of its own, sending whatever events a test wants (an attacker's node). */
-async function raw(dht: MemoryDht, who: Address): Promise<{ session: UserSession; heard: CanonicalEvent[] }> {
+async function raw(
+  dht: MemoryDht,
+  who: Address,
+  cannot: readonly string[] = [],
+): Promise<{ session: UserSession; heard: CanonicalEvent[] }> {
   const node = await createNode({ dht, logger: false });
   nodes.push(node);
   const heard: CanonicalEvent[] = [];
-  const session = await node.attach(who, { deliver: (e) => heard.push(e) > 0 }, { protocol: 'api' });
+  // `cannot`: kinds this user's client cannot show (a legacy client without calls).
+  const deliver = (e: CanonicalEvent) => !cannot.includes(e.kind) && heard.push(e) > 0;
+  const session = await node.attach(who, { deliver }, { protocol: 'legacy' });
   await until(
     async () => (await node.directory.lookupLocation(who))?.gateway === node.id,
     `${who.user} findable`,
@@ -188,5 +194,18 @@ describe('calls between two client-API users on two nodes', () => {
     expect(await call.answered).toEqual({ sdp: ANSWER });
     await atB.hangup();
     await call.ended;
+  });
+
+  it('a call that reaches a user whose client cannot take calls: their node sends them an IM saying who called, and declines', async () => {
+    const dht = new MemoryDht();
+    const a = await client(dht, alice);
+    const m = await raw(dht, mallory, ['call-invite', 'call-signal']);
+    const call = await a.dialCall(mallory, { sdp: OFFER, media: ['audio', 'video'] });
+    await expect(call.answered).rejects.toMatchObject({ code: 'ERR_CALL_DECLINED' });
+    await until(() => m.heard.some((e) => e.kind === 'im'), 'the IM at mallory');
+    const notice = m.heard.find((e) => e.kind === 'im');
+    expect(notice).toMatchObject({ from: alice, to: mallory });
+    expect(notice?.kind === 'im' && notice.text).toContain('alice@aol called you (a video call)');
+    expect(m.heard.some((e) => e.kind === 'call-invite')).toBe(false);
   });
 });

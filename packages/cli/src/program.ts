@@ -10,6 +10,7 @@ import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
 import { type RouteCommandOptions, route } from './commands/route.js';
+import { type SipExitCommandOptions, sipExit } from './commands/sip-exit.js';
 import { runDemo } from './demo/demo.js';
 import { demoNetworks } from './demo/networks.js';
 import { type CliIo, processIo } from './io.js';
@@ -245,6 +246,54 @@ export function createProgram(
     .addHelpText('after', '\nExits 3 if it cannot start (a port in use).')
     .action(async (o: DhtNodeCommandOptions) => {
       exit(await dhtNode(o, io));
+    });
+
+  program
+    .command('sip-exit')
+    .summary('run a SIP exit (a registrar and proxy for SIP phones)')
+    .description(
+      'Run a SIP exit: a SIP registrar and proxy (UDP and TCP, digest authentication) whose ' +
+        'registrations are signed records in the CrossTalk directory, on a node of its own. Registered ' +
+        'phones are users of that node: client-API users call them (dialCall to USER@DOMAIN) and they ' +
+        'call CrossTalk users (sip:alice@aol through the exit); calls between phones at two exits go ' +
+        'exit to exit. It advertises canonical>exit:sip. Only signalling passes through it: media ' +
+        'flows between the endpoints as their SDP says.',
+    )
+    .option('-c, --config <file>', 'JSON config file (flags override it); see below')
+    .option('--domain <domain>', 'the SIP domain of its users, also the digest realm')
+    .option('--host <address>', 'address to bind SIP on (default 127.0.0.1)')
+    .option('--udp <port|off>', 'SIP over UDP (default 5060; 0: any free port)')
+    .option('--tcp <port|off>', 'SIP over TCP (default 5060; 0: any free port)')
+    .option('--users-file <file>', 'REGISTER credentials: a JSON object {"user": "password"}')
+    .option('--key <file>', "the exit's ed25519 key (PEM; made when missing): its id across restarts")
+    .option('--g2g <host:port>', 'G2G listen address with --dht memory (default 127.0.0.1, any port)')
+    .addOption(
+      new Option('--dht <kind>', 'directory substrate: memory (one process) or hyperdht').choices([
+        'memory',
+        'hyperdht',
+      ]),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .option('--ring-timeout <ms>', 'how long a call may ring before it is given up (default 180000)')
+    .option('--canonical <list>', 'G2G canonical forms, preferred first (default json,xmpp-stanza)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (stderr)')
+    .addHelpText(
+      'after',
+      '\nConfig file (every field but domain and users optional):\n' +
+        '  { "domain": "sip.example.org", "host": "127.0.0.1",\n' +
+        '    "udpPort": 5060, "tcpPort": 5060, "users": { "bob": "bob-password" },\n' +
+        '    "key": "exit.pem", "ringTimeout": 60000,\n' +
+        '    "dht": { "kind": "hyperdht", "bootstrap": ["127.0.0.1:49737"] } }\n' +
+        '\nA phone (baresip) registers as:\n' +
+        '  <sip:bob@127.0.0.1:5060>;auth_pass=bob-password\n' +
+        'and is called by client-API users as bob@sip.example.org. Exits 1 on a bad\n' +
+        'config, 3 if it cannot start (a port in use, a DHT it cannot join).\n' +
+        '\nExample, on the network of `crosstalk dht-node --port 49737`:\n' +
+        '  crosstalk sip-exit --domain sip.example.org --users-file users.json \\\n' +
+        '    --key exit.pem --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: SipExitCommandOptions) => {
+      exit(await sipExit(o, io));
     });
 
   program

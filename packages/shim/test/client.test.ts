@@ -307,12 +307,11 @@ describe('two client-API users on two nodes', () => {
       });
     });
 
-    it('dialCall: NoCallRouteError until calls land', async () => {
+    it('dialCall: a user offline (known to the directory from earlier tests), an offer that is not SDP', async () => {
       const a = await client(alice);
-      await expect(a.dialCall(bob, { sdp: 'v=0' })).rejects.toMatchObject({
-        name: 'NoCallRouteError',
-        code: 'ERR_NO_CALL_ROUTE',
-      });
+      await expect(a.dialCall(bob, { sdp: 'v=0' })).rejects.toMatchObject({ code: 'ERR_USER_OFFLINE' });
+      await expect(a.dialCall(bob, { sdp: '' })).rejects.toMatchObject({ code: 'ERR_INVALID_EVENT' });
+      expect(a.activeCalls).toBe(0);
     });
 
     it('after close(): ClientClosedError for everything; close is idempotent', async () => {

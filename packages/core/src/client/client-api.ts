@@ -3,6 +3,7 @@ import type {
   BuddyRequestEvent,
   BuddyResponseEvent,
   CallInviteEvent,
+  CallSignalEvent,
   CanonicalEvent,
   FileOfferEvent,
   ImEvent,
@@ -33,15 +34,28 @@ export interface SendImOptions {
   signal?: AbortSignal;
 }
 
-/** SIP-style offer/answer signalling, routed through the capability graph to a SIP exit. */
+/** How a call ended. */
+export interface CallEnd {
+  /** Who ended it: this side (`hangup`), the other party, or neither (no answer, a failure). */
+  by: 'local' | 'remote' | 'none';
+  /** Why, for people (`hangup`, `cancel`, `BYE`, `487 Request Terminated`, ...). */
+  reason: string;
+}
+
+/**
+ * SIP-style offer/answer signalling between the two parties (to a phone through a SIP exit, or to
+ * another client over G2G); media flows between the endpoints, CrossTalk carries only signalling.
+ */
 export interface CallSession {
   /** The call's id. */
   readonly id: string;
   /** The other party. */
   readonly peer: Address;
-  /** Resolves with the callee's SDP answer. */
+  /** Resolves with the callee's SDP answer; rejects when the call is declined, busy, unanswered or cancelled. */
   readonly answered: Promise<{ sdp: string }>;
-  /** Ends the call. */
+  /** Resolves when the call is over, answered or not. */
+  readonly ended?: Promise<CallEnd>;
+  /** Ends the call (a cancel while it rings, a hangup once answered). */
   hangup(reason?: string): Promise<void>;
 }
 
@@ -51,9 +65,16 @@ export interface DialCallOptions {
   sdp: string;
   /** What the call carries. */
   media?: readonly ('audio' | 'video')[];
-  /** Aborts the dial. */
+  /** Aborts the dial (and cancels the call while it rings). */
   signal?: AbortSignal;
+  /** ms to wait for an answer before cancelling the call (`answered` rejects). */
+  ringTimeout?: number;
+  /** Told when the callee's phone or client rings. */
+  onRinging?: () => void;
 }
+
+/** Why `CrossTalkClient.declineCall` turns a call down: not wanted, or busy with another. */
+export type CallDeclineReason = 'decline' | 'busy';
 
 /** Where `CrossTalkClient.getFile` writes a file, chunk by chunk. */
 export interface FileSink {
@@ -135,8 +156,10 @@ export type ClientEventMap = {
   'buddy-response': BuddyResponseEvent;
   /** File offers only. */
   'file-offer': FileOfferEvent;
-  /** Call invitations only. */
+  /** Call invitations only (answer with `answerCall`, or `declineCall`). */
   'call-invite': CallInviteEvent;
+  /** Calls' progress only (ringing, answers, cancels, hangups), after the client checked who may say it. */
+  'call-signal': CallSignalEvent;
 };
 
 /** A client of the abstract client API: send IMs, place calls, fetch files, set presence, hear events. */
@@ -149,6 +172,10 @@ export interface CrossTalkClient {
   sendTyping(to: Address, state: TypingState): Promise<void>;
   /** Places a call; resolves with its session (whose `answered` resolves with the answer). */
   dialCall(to: Address, options: DialCallOptions): Promise<CallSession>;
+  /** Answers a call invitation with an SDP answer; resolves with the session (already `answered`). */
+  answerCall(invite: CallInviteEvent, options: { sdp: string }): Promise<CallSession>;
+  /** Turns a call invitation down: declined or busy. */
+  declineCall(invite: CallInviteEvent, reason?: CallDeclineReason): Promise<void>;
   /**
    * Offers a file to a buddy; resolves with the offer as sent (name, size, SHA-256). To a user whose
    * protocol cannot receive files this way, a notice IM goes instead (what the file is, `link`).

@@ -89,6 +89,7 @@ const FEATURE_WORDS: Partial<Record<Feature, string>> = {
   'buddy-response': 'answers to buddy requests',
   'file-offer': 'file transfers',
   'call-invite': 'calls',
+  'call-signal': 'call answers and hangups',
 };
 
 /** The notice a user gets the first time their messages to `recipient` lose `lost` on the way. */

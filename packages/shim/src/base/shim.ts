@@ -5,6 +5,8 @@ import {
   addressKey,
   type BuddyOutcome,
   type BuddyRequestEvent,
+  type CallDeclineReason,
+  type CallInviteEvent,
   type CallSession,
   type CanonicalEvent,
   type ClientEventMap,
@@ -343,8 +345,23 @@ export class BaseClientShim implements CrossTalkClient {
     return () => set.delete(listener as (event: never) => void);
   }
 
-  dialCall(to: Address, options: DialCallOptions): Promise<CallSession> {
-    return this.#open('dial a call').dialCall(to, options);
+  async dialCall(to: Address, options: DialCallOptions): Promise<CallSession> {
+    const client = this.#open('dial a call');
+    const target = recipient(to);
+    // Base clients carry no calls (BaseClient has no dial): only users elsewhere are called, over G2G.
+    if (this.base.reaches(target))
+      throw new BaseUnsupportedError(
+        `the ${this.base.protocol} base client cannot place calls (to ${formatAddress(target)})`,
+      );
+    return client.dialCall(target, options);
+  }
+
+  answerCall(invite: CallInviteEvent, options: { sdp: string }): Promise<CallSession> {
+    return this.#open('answer a call').answerCall(invite, options);
+  }
+
+  declineCall(invite: CallInviteEvent, reason?: CallDeclineReason): Promise<void> {
+    return this.#open('decline a call').declineCall(invite, reason);
   }
 
   // ------------------------------------------------------------------ files

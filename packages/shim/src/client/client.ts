@@ -5,7 +5,10 @@ import {
   addressKey,
   type BuddyOutcome,
   type BuddyRequestEvent,
+  type CallDeclineReason,
+  type CallInviteEvent,
   type CallSession,
+  type CallSignalEvent,
   type CanonicalEvent,
   type ClientEventMap,
   type ClientIdentity,
@@ -42,6 +45,7 @@ import {
   type UserSession,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
+import { CALL_DEFAULTS, ClientCalls } from '../call/calls.js';
 import { FileChannelTransport } from '../channel/file-channel.js';
 import {
   ClientClosedError,
@@ -212,6 +216,7 @@ export class ShimClient implements CrossTalkClient {
   readonly #offers = new Map<string, OpenOffer>();
   readonly #serving = new Set<G2gStream>();
   readonly #fetching = new Set<AbortController>();
+  readonly #calls: ClientCalls;
   #closing: Promise<void> | undefined;
 
   /** @internal Made by `createClient`. */
@@ -227,6 +232,19 @@ export class ShimClient implements CrossTalkClient {
     this.#channel = channel;
     this.#files = files;
     this.#store = store;
+    this.#calls = new ClientCalls({
+      self: identity.address,
+      send: (event) => this.#send(this.#open('signal a call'), event),
+      refused: (code) => node.metrics.refused.inc({ reason: code }),
+      emit: (event) => this.#emit(event),
+      ringTimeout: CALL_DEFAULTS.ringTimeout,
+      maxCalls: CALL_DEFAULTS.maxCalls,
+    });
+  }
+
+  /** Calls under way (dialled, ringing or answered). */
+  get activeCalls(): number {
+    return this.#calls.size;
   }
 
   /** True once `close()` was called. */
@@ -345,10 +363,35 @@ export class ShimClient implements CrossTalkClient {
     return () => set.delete(listener as (event: never) => void);
   }
 
-  async dialCall(to: Address, _options: DialCallOptions): Promise<CallSession> {
+  async dialCall(to: Address, options: DialCallOptions): Promise<CallSession> {
     this.#open('dial a call');
-    recipient(to);
-    throw new NoCallRouteError('calls have no route yet: no SIP exit is reachable from this client');
+    const target = recipient(to);
+    if (!options || typeof options !== 'object') throw new InvalidEventError('dialCall needs { sdp }');
+    abortIfAborted(options.signal);
+    try {
+      return await this.#calls.dial(target, options.sdp, options.media ?? ['audio'], {
+        ...(options.ringTimeout === undefined ? {} : { ringTimeout: options.ringTimeout }),
+        ...(options.onRinging === undefined ? {} : { onRinging: options.onRinging }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      // No chain carries calls to the callee's node (a protocol without calls; they were told by IM).
+      if (isCrossTalkError(error, 'ERR_NO_TRANSLATION_PATH'))
+        throw new NoCallRouteError(`${formatAddress(target)} cannot take calls: ${error.message}`, {
+          cause: error,
+        });
+      throw error;
+    }
+  }
+
+  async answerCall(invite: CallInviteEvent, options: { sdp: string }): Promise<CallSession> {
+    this.#open('answer a call');
+    return this.#calls.answer(invite, options?.sdp);
+  }
+
+  async declineCall(invite: CallInviteEvent, reason: CallDeclineReason = 'decline'): Promise<void> {
+    this.#open('decline a call');
+    await this.#calls.decline(invite, reason);
   }
 
   // ------------------------------------------------------------------ files
@@ -507,6 +550,7 @@ export class ShimClient implements CrossTalkClient {
       for (const fetching of this.#fetching) fetching.abort(new ClientClosedError('fetch a file'));
       for (const stream of this.#serving) stream.destroy();
       for (const id of [...this.#offers.keys()]) await this.withdrawFile(id);
+      if (this.#session && !this.#session.closed) await this.#calls.close();
       await this.#session?.detach().catch(() => {});
       await this.node.close();
       await this.#store?.close();
@@ -560,6 +604,14 @@ export class ShimClient implements CrossTalkClient {
   #deliver(event: CanonicalEvent): boolean {
     if (this.closed) return false;
     if (event.kind === 'buddy-request') this.#requests.set(addressKey(event.from), event);
+    // A call's signals are checked (who may say what) before the application hears them.
+    if (event.kind === 'call-signal') return this.#calls.received(event);
+    if (event.kind === 'call-invite' && !this.#calls.invited(event)) return false;
+    this.#emit(event);
+    return true;
+  }
+
+  #emit(event: CanonicalEvent | CallSignalEvent): void {
     for (const type of ['event', event.kind]) {
       for (const listener of this.#listeners.get(type) ?? []) {
         try {
@@ -569,7 +621,6 @@ export class ShimClient implements CrossTalkClient {
         }
       }
     }
-    return true;
   }
 
   #sweepOffers(): void {

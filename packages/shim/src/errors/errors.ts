@@ -243,10 +243,80 @@ export class MessageTooLargeError extends CrossTalkError {
   }
 }
 
-/** `dialCall` before calls have a route: no SIP exit is reachable through the capability graph yet. */
+/**
+ * `dialCall` to someone calls cannot reach: no chain of translations carries calls to their node (a
+ * user of a protocol without calls, who is told by IM who called), or no SIP exit knows the AOR.
+ */
 export class NoCallRouteError extends CrossTalkError {
   override readonly name = 'NoCallRouteError';
   readonly code = 'ERR_NO_CALL_ROUTE';
+}
+
+// ---------------------------------------------------------------- calls
+
+/** The callee declined the call (SIP 603). */
+export class CallDeclinedError extends CrossTalkError {
+  override readonly name = 'CallDeclinedError';
+  readonly code = 'ERR_CALL_DECLINED';
+}
+
+/** The callee is busy (SIP 486). */
+export class CallBusyError extends CrossTalkError {
+  override readonly name = 'CallBusyError';
+  readonly code = 'ERR_CALL_BUSY';
+  override readonly isRetryable = true;
+}
+
+/** Nobody answered before the ring timeout (the caller's, or the callee's side: SIP 408/480). */
+export class CallUnansweredError extends CrossTalkError {
+  override readonly name = 'CallUnansweredError';
+  readonly code = 'ERR_CALL_UNANSWERED';
+  override readonly isRetryable = true;
+}
+
+/** The call ended before an answer: cancelled here, or hung up. */
+export class CallEndedError extends CrossTalkError {
+  override readonly name = 'CallEndedError';
+  readonly code = 'ERR_CALL_ENDED';
+}
+
+/** A call id this client does not know: a signal for it is refused, and it cannot be answered or declined. */
+export class UnknownCallError extends CrossTalkError {
+  override readonly name = 'UnknownCallError';
+  readonly code = 'ERR_UNKNOWN_CALL';
+  constructor(
+    /** The call id. */
+    readonly callId: string,
+  ) {
+    super(`no call ${JSON.stringify(callId.slice(0, 64))} is known here`);
+  }
+}
+
+/** A call signal from a party who may not say it, or that does not fit the call's state (refused). */
+export class CallSignalRefusedError extends CrossTalkError {
+  override readonly name = 'CallSignalRefusedError';
+  readonly code = 'ERR_CALL_SIGNAL_REFUSED';
+  constructor(
+    /** The signal refused. */
+    readonly signal: string,
+    /** Why. */
+    readonly why: string,
+  ) {
+    super(`call signal ${signal} refused: ${why}`);
+  }
+}
+
+/** More calls at once than the client's limit. */
+export class TooManyCallsError extends CrossTalkError {
+  override readonly name = 'TooManyCallsError';
+  readonly code = 'ERR_TOO_MANY_CALLS';
+  override readonly isRetryable = true;
+  constructor(
+    /** Calls under way. */
+    readonly calls: number,
+  ) {
+    super(`${calls} calls are under way (the limit)`);
+  }
 }
 
 /** More file transfers (or open offers) at once than the client's limit; retrying later may succeed. */

@@ -334,6 +334,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
       placeCall: (invite, callOptions) => calls.place(invite, callOptions),
       ringTimeout: options.ringTimeout ?? 180_000,
       onCall: emit,
+      refused: (code) => options.node?.metrics.refused.inc({ reason: code }),
     });
 
   const proxy = new SipProxy({
@@ -380,7 +381,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
   // The exit is reached over SIP (its own transports), or as a node's users when it has a node.
   const capability = () => ({
     cost: 1,
-    preserves: ['call-invite'],
+    preserves: ['call-invite', 'call-signal'],
     contact: options.node
       ? { ...options.node.contact }
       : {

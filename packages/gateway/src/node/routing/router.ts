@@ -1,4 +1,13 @@
-import { type Address, addressKey, type CanonicalEvent, type Feature, formatAddress } from '@crosstalk/core';
+import {
+  type Address,
+  addressKey,
+  type CallInviteEvent,
+  type CanonicalEvent,
+  type Feature,
+  formatAddress,
+  type ImEvent,
+  isCrossTalkError,
+} from '@crosstalk/core';
 import type { Location } from '../../directory/directory.js';
 import { SpoofedEventError, UserOfflineError } from '../../errors/errors.js';
 import type { UserManager } from '../../manager/user-manager.js';
@@ -36,7 +45,16 @@ export class Router {
       this.capabilities().accountLocal(event, fromProtocol);
       protocol = await this.accept(event);
     } else {
-      protocol = await this.capabilities().send(event, to, fromProtocol);
+      try {
+        protocol = await this.capabilities().send(event, to, fromProtocol);
+      } catch (error) {
+        // No chain carries calls to the callee's protocol: they are told by IM who called (issue 19).
+        if (event.kind === 'call-invite' && isCrossTalkError(error, 'ERR_NO_TRANSLATION_PATH'))
+          await this.capabilities()
+            .send(missedCallNotice(event, core.now()), to, fromProtocol)
+            .catch(() => {});
+        throw error;
+      }
     }
     core.metrics.deliveryLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     core.metrics.translated.inc({ from: fromProtocol, to: protocol || 'unknown', kind: event.kind });
@@ -94,8 +112,27 @@ export class Router {
     if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
     await m.ready;
     if (event.kind === 'buddy-response') await this.pending.recordAnswer(event);
-    if (!core.deliverTo(m, event, lost))
+    if (!core.deliverTo(m, event, lost)) {
+      // A call to a user whose connections cannot take calls (a legacy protocol): an IM saying who
+      // called and how to call back, and a decline from their node so the caller stops ringing.
+      if (
+        event.kind === 'call-invite' &&
+        m.sessions.size > 0 &&
+        core.deliverTo(m, missedCallNotice(event, core.now()))
+      ) {
+        const decline: CanonicalEvent = {
+          kind: 'call-signal',
+          id: event.id,
+          from: m.address,
+          to: event.from,
+          signal: 'decline',
+          reason: `${m.protocol ?? 'this protocol'} has no calls; told by IM`,
+        };
+        core.track(this.route(m, decline, 'api').catch(() => {}));
+        return m.protocol ?? 'unknown';
+      }
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
+    }
     if (event.kind === 'buddy-response' && event.accepted) core.presenceTo(m, event.from);
     // Their gateway says they left: where they were is no longer worth remembering.
     if (event.kind === 'presence' && event.status === 'offline') this.forgetLocation(addressKey(event.from));
@@ -106,4 +143,23 @@ export class Router {
     }
     return m.protocol ?? 'unknown';
   }
+}
+
+/**
+ * The IM a user whose protocol has no calls gets instead of a call invitation: who called, with
+ * what, and how to call back (issue 19: "nothing crashes on a protocol that has no calls").
+ */
+export function missedCallNotice(invite: CallInviteEvent, now: number): ImEvent {
+  const caller = formatAddress(invite.from);
+  const what = invite.media.includes('video') ? 'a video call' : 'a voice call';
+  return {
+    kind: 'im',
+    id: `ct-call-${invite.id}`.slice(0, 256),
+    from: invite.from,
+    to: invite.to,
+    text:
+      `[CrossTalk] ${caller} called you (${what}), but your messenger cannot take calls. ` +
+      `To call back, call ${caller} from a CrossTalk client (dialCall) or from a SIP phone registered at a CrossTalk SIP exit.`,
+    sentAt: now,
+  };
 }

@@ -6,7 +6,12 @@ export default defineConfig({
   resolve: { conditions: ['@crosstalk/source'] },
   ssr: { resolve: { conditions: ['@crosstalk/source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'examples/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'examples/*.test.ts',
+      'examples/*/test/**/*.test.ts',
+      'bench/*/test/**/*.test.ts',
+    ],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

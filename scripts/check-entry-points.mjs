@@ -38,6 +38,9 @@ for (const folder of workspaces) {
   const dir = join(root, folder);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const name = manifest.name;
+  // An unpublished example without a build runs from its TypeScript sources (tsx, vitest):
+  // nothing a dependant loads with plain node.
+  if (manifest.private && !manifest.scripts?.build) continue;
   for (const field of ['main', 'module', 'types']) {
     if (manifest[field] && !existsSync(join(dir, manifest[field]))) {
       failures.push(`${name}: "${field}" names ${manifest[field]}, which does not exist`);

@@ -1,12 +1,16 @@
 import { type CodecRegistry, type Direction, isCrossTalkError } from '@crosstalk/core';
 import { Command, Option } from 'commander';
+import { CHAT_COMMANDS } from './chat/commands.js';
 import { CodecSet } from './codec-modules/load.js';
 import { defaultRegistry } from './codecs.js';
+import { type ChatCommandOptions, chat, PASSWORD_ENV } from './commands/chat.js';
 import { decode } from './commands/decode.js';
 import { type DhtNodeCommandOptions, dhtNode } from './commands/dht-node.js';
 import { encode } from './commands/encode.js';
 import { type GatewayCommandOptions, gateway } from './commands/gateway.js';
 import { protocols } from './commands/protocols.js';
+import { type RouteCommandOptions, route } from './commands/route.js';
+import { type SipExitCommandOptions, sipExit } from './commands/sip-exit.js';
 import { runDemo } from './demo/demo.js';
 import { demoNetworks } from './demo/networks.js';
 import { type CliIo, processIo } from './io.js';
@@ -183,6 +187,10 @@ export function createProgram(
       '--workers <n>',
       'worker processes behind the one SOCKS address, each a gateway of its own (default: the number of cores)',
     )
+    .option(
+      '--canonical <list>',
+      'G2G canonical forms, preferred first: xmpp-stanza (default), json, or both',
+    )
     .addHelpText(
       'after',
       '\nDefaults: SOCKS4 on 127.0.0.1:1080, G2G on 127.0.0.1 (any port), no metrics,\n' +
@@ -201,6 +209,36 @@ export function createProgram(
     });
 
   program
+    .command('route')
+    .summary('the chain of translations from one network to another')
+    .description(
+      'Read the capability records gateways advertise in the shared directory and print the cheapest ' +
+        'chain of translations from a network (or protocol) to another: each step with the gateway ' +
+        'that performs it, its cost and the features it keeps, and what the chain loses.',
+    )
+    .requiredOption('--from <network>', "the sender's network or protocol (aim, aol, yahoo, oscar, ...)")
+    .requiredOption('--to <network>', "the recipient's network or protocol (irc, msn, ...)")
+    .option(
+      '--require <features>',
+      'features every step must keep, comma-separated (typing, im.html, ...); repeatable',
+      (value: string, list: string[] = []) => [...list, value],
+    )
+    .option('--json', 'print JSON')
+    .option('-c, --config <file>', 'a gateway config file, for its dht section')
+    .addOption(new Option('--dht <kind>', 'directory substrate').choices(['hyperdht']))
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .addHelpText(
+      'after',
+      '\nExits 2 when no chain connects them (or none keeps what --require asks).\n' +
+        '\nExample:\n' +
+        '  crosstalk route --from aim --to irc --require typing \\\n' +
+        '    --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: RouteCommandOptions) => {
+      exit(await route(registry, o, io));
+    });
+
+  program
     .command('dht-node')
     .summary('run a hyperdht node (a bootstrap node for gateways)')
     .description(
@@ -213,6 +251,103 @@ export function createProgram(
     .addHelpText('after', '\nExits 3 if it cannot start (a port in use).')
     .action(async (o: DhtNodeCommandOptions) => {
       exit(await dhtNode(o, io));
+    });
+
+  program
+    .command('sip-exit')
+    .summary('run a SIP exit (a registrar and proxy for SIP phones)')
+    .description(
+      'Run a SIP exit: a SIP registrar and proxy (UDP and TCP, digest authentication) whose ' +
+        'registrations are signed records in the CrossTalk directory, on a node of its own. Registered ' +
+        'phones are users of that node: client-API users call them (dialCall to USER@DOMAIN) and they ' +
+        'call CrossTalk users (sip:alice@aol through the exit); calls between phones at two exits go ' +
+        'exit to exit. It advertises canonical>exit:sip. Only signalling passes through it: media ' +
+        'flows between the endpoints as their SDP says.',
+    )
+    .option('-c, --config <file>', 'JSON config file (flags override it); see below')
+    .option('--domain <domain>', 'the SIP domain of its users, also the digest realm')
+    .option('--host <address>', 'address to bind SIP on (default 127.0.0.1)')
+    .option('--udp <port|off>', 'SIP over UDP (default 5060; 0: any free port)')
+    .option('--tcp <port|off>', 'SIP over TCP (default 5060; 0: any free port)')
+    .option('--users-file <file>', 'REGISTER credentials: a JSON object {"user": "password"}')
+    .option('--key <file>', "the exit's ed25519 key (PEM; made when missing): its id across restarts")
+    .option('--g2g <host:port>', 'G2G listen address with --dht memory (default 127.0.0.1, any port)')
+    .addOption(
+      new Option('--dht <kind>', 'directory substrate: memory (one process) or hyperdht').choices([
+        'memory',
+        'hyperdht',
+      ]),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .option('--ring-timeout <ms>', 'how long a call may ring before it is given up (default 180000)')
+    .option('--canonical <list>', 'G2G canonical forms, preferred first (default json,xmpp-stanza)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (stderr)')
+    .addHelpText(
+      'after',
+      '\nConfig file (every field but domain and users optional):\n' +
+        '  { "domain": "sip.example.org", "host": "127.0.0.1",\n' +
+        '    "udpPort": 5060, "tcpPort": 5060, "users": { "bob": "bob-password" },\n' +
+        '    "key": "exit.pem", "ringTimeout": 60000,\n' +
+        '    "dht": { "kind": "hyperdht", "bootstrap": ["127.0.0.1:49737"] } }\n' +
+        '\nA phone (baresip) registers as:\n' +
+        '  <sip:bob@127.0.0.1:5060>;auth_pass=bob-password\n' +
+        'and is called by client-API users as bob@sip.example.org. Exits 1 on a bad\n' +
+        'config, 3 if it cannot start (a port in use, a DHT it cannot join).\n' +
+        '\nExample, on the network of `crosstalk dht-node --port 49737`:\n' +
+        '  crosstalk sip-exit --domain sip.example.org --users-file users.json \\\n' +
+        '    --key exit.pem --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: SipExitCommandOptions) => {
+      exit(await sipExit(o, io));
+    });
+
+  program
+    .command('chat')
+    .summary('a terminal IM client on the client API (XMPP: the shim)')
+    .description(
+      'Chat from the terminal as a user of the CrossTalk network. An XMPP address logs in to your ' +
+        'own XMPP server over TLS (required, verified) and goes on CrossTalk through the shim: ' +
+        'buddies on your server are reached through it, untouched; buddies on other networks over ' +
+        'G2G. Any other address is a client-API user on a node of its own. Reads commands and ' +
+        'messages on stdin, one per line; prints what happens on stdout.',
+    )
+    .requiredOption('--as <address>', 'who you are: alice@jabber.example (XMPP) or bob@yahoo (client API)')
+    .option('--name <name>', 'your display name, sent with buddy requests')
+    .option('--server <host:port>', 'your XMPP server (default: the domain of --as, port 5222)')
+    .option(
+      '--password-env <name>',
+      `environment variable holding the XMPP password (default ${PASSWORD_ENV})`,
+    )
+    .option('--password-file <file>', 'read the XMPP password from this file instead')
+    .option('--ca <file>', 'trust this certificate (PEM) for the XMPP server (e.g. its self-signed one)')
+    .option('--direct-tls', 'TLS from the first byte (XEP-0368, port 5223) instead of STARTTLS')
+    .option('--sasl <mechanism>', "SASL mechanism (PLAIN, SCRAM-SHA-1; default the server's first choice)")
+    .option('--state <file>', "your node's key and foreign buddies, kept across runs")
+    .addOption(
+      new Option('--dht <kind>', 'directory: memory (alone) or hyperdht').choices(['memory', 'hyperdht']),
+    )
+    .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
+    .option('--g2g <host:port>', 'G2G listen address with --dht memory (default 127.0.0.1, any port)')
+    .option('--downloads <dir>', 'where /get saves files (default: the current directory)')
+    .option('--log-level <level>', "the node's log on stderr: fatal ... trace, or silent (default)")
+    .addHelpText(
+      'after',
+      '\nCommands (one per line on stdin):\n' +
+        CHAT_COMMANDS.map(([usage, what]) => `  ${usage.padEnd(27)} ${what}`).join('\n') +
+        '\n\nOutput: "<bob@yahoo> text" for IMs, "* ..." for events and results\n' +
+        '(requests, presence, offers, progress bars), "! ..." for what failed.\n' +
+        'Exits 0 after /quit or end of input, 3 if it cannot start (a login the\n' +
+        'server refused, TLS that does not verify, a DHT it cannot join), 4 if\n' +
+        'the XMPP connection is lost.\n' +
+        '\nExamples:\n' +
+        `  ${PASSWORD_ENV}=secret crosstalk chat --as alice@jabber.example \\\n` +
+        '    --dht hyperdht --bootstrap 192.0.2.10:49737 --state alice.json\n' +
+        `  ${PASSWORD_ENV}=alicepw crosstalk chat --as alice@localhost \\\n` +
+        '    --server 127.0.0.1:5222 --ca prosody.crt --bootstrap 127.0.0.1:49737\n' +
+        '  crosstalk chat --as bob@yahoo --bootstrap 127.0.0.1:49737',
+    )
+    .action(async (o: ChatCommandOptions) => {
+      exit(await chat(o, io));
     });
 
   program

@@ -186,12 +186,26 @@ describe('--help', () => {
       'decode',
       'encode',
       'gateway',
+      'route',
       'dht-node',
+      'sip-exit',
+      'chat',
       'demo',
       'protocols',
       'help',
     ]);
-    for (const argv of [[], ['decode'], ['encode'], ['gateway'], ['dht-node'], ['demo'], ['protocols']]) {
+    for (const argv of [
+      [],
+      ['decode'],
+      ['encode'],
+      ['gateway'],
+      ['route'],
+      ['dht-node'],
+      ['sip-exit'],
+      ['chat'],
+      ['demo'],
+      ['protocols'],
+    ]) {
       const { stdout } = await run([...argv, '--help']);
       const long = stdout.split('\n').filter((line) => line.length > 80);
       expect(long, `crosstalk ${argv.join(' ')} --help`).toEqual([]);
@@ -408,6 +422,29 @@ describe('crosstalk gateway', () => {
     first.destroy();
     await gateway.close();
     await echo.close();
+  });
+
+  it('--canonical names the G2G forms the gateway speaks and converts between; an unknown name is refused', async () => {
+    const { resolveGatewayConfig, startGatewayFromConfig } = await import('../src/commands/gateway.js');
+    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    const file = join(dir, 'gw.json');
+    await writeFile(file, JSON.stringify({ socks: { port: 0 }, log: { level: 'silent' } }));
+    const config = await resolveGatewayConfig({ config: file, canonical: 'json,xmpp-stanza' });
+    expect(config.canonical).toEqual(['json', 'xmpp-stanza']);
+    const gateway = await startGatewayFromConfig(toys(), config);
+    try {
+      expect(gateway.routing.capabilities()).toEqual(
+        expect.arrayContaining([
+          'canonical:json>canonical:xmpp-stanza',
+          'canonical:xmpp-stanza>canonical:json',
+        ]),
+      );
+    } finally {
+      await gateway.close();
+    }
+    await expect(resolveGatewayConfig({ config: file, canonical: 'json,protobuf' })).rejects.toThrow(
+      /unknown canonical form "protobuf" \(known: json, xmpp-stanza\)/,
+    );
   });
 
   it('runs the plugins the config file lists and those --plugin names, and says so', async () => {

@@ -9,13 +9,21 @@ import {
 } from '@crosstalk/core';
 import type { ClusterWorker } from './cluster/worker.js';
 import type { Directory } from './directory/directory.js';
+import type { FilePushOptions } from './engine/file-push.js';
 import { cidrPolicy, LOOPBACK_ONLY, OwnListeners, type UpstreamPolicy } from './engine/policy.js';
 import { SocksFront } from './engine/socks-front.js';
 import { SocksWayIn } from './engine/socks-way-in.js';
 import { VirtualEndpointTable } from './engine/virtual-endpoints.js';
 import { describeRefusal } from './errors/describe.js';
 import type { GatewayMetrics } from './metrics/metrics.js';
-import type { CrossTalkNode, GatewayEvent, GatewayPlugins, NodeLimits, NodeOptions } from './node/api.js';
+import type {
+  CrossTalkNode,
+  GatewayEvent,
+  GatewayPlugins,
+  GatewayRouting,
+  NodeLimits,
+  NodeOptions,
+} from './node/api.js';
 import { G2G_DEFAULT_LIMITS, NodeEngine } from './node/create-node.js';
 import { StatusBoard } from './status/status-board.js';
 
@@ -50,6 +58,19 @@ export interface GatewayOptions extends NodeOptions {
    * unless `identity` or `dht` are given.
    */
   worker?: ClusterWorker;
+  /**
+   * XMPP domains whose users this gateway's XMPP users reach through CrossTalk instead of their
+   * server's federation (s2s): a server whose users are on CrossTalk through the shim (one that
+   * requires TLS end to end), or one without s2s. Lower-case. Default: none (another XMPP domain is
+   * the XMPP server's business).
+   */
+  foreignDomains?: readonly string[];
+  /**
+   * Files offered to this gateway's users, pushed into their client streams where the protocol
+   * can carry the bytes (XMPP: XEP-0047 in-band bytestreams), fetched from the sender's node.
+   * Default: none (the offer alone is delivered).
+   */
+  files?: FilePushOptions;
 }
 
 /** How many connections the gateway holds at once, in all and per source address (see `DEFAULT_LIMITS`). */
@@ -94,6 +115,8 @@ export interface Gateway {
   foreignBuddies(user: Address): RosterItem[];
   /** The plugin host: registered plugins, and who has which on. */
   readonly plugins: GatewayPlugins;
+  /** Capability routing: the chains this gateway would use, and reading the capability graph again. */
+  readonly routing: GatewayRouting;
   /**
    * The engine under the SOCKS front: other ways in (the client API, an XMPP component) attach
    * their users to it with `node.attach`, beside the gateway's SOCKS users.
@@ -158,6 +181,8 @@ class SocksGateway implements Gateway {
             handOff: (to, connection, state) => worker.handOffSession(to, connection, state),
           }
         : undefined,
+      options.foreignDomains,
+      options.files,
     );
   }
 
@@ -187,6 +212,10 @@ class SocksGateway implements Gateway {
 
   get plugins(): GatewayPlugins {
     return this.#node.plugins;
+  }
+
+  get routing(): GatewayRouting {
+    return this.#node.routing;
   }
 
   users(): Address[] {

@@ -37,6 +37,7 @@ export {
   ProxiedConnection,
   stopReading,
 } from './engine/connection.js';
+export type { FileFetcher, FilePushOptions } from './engine/file-push.js';
 export {
   type BoundAddress,
   cidrPolicy,
@@ -86,6 +87,7 @@ export type {
   CrossTalkNode,
   GatewayEvent,
   GatewayPlugins,
+  GatewayRouting,
   NodeLimits,
   NodeOptions,
   OutgoingEvent,
@@ -105,6 +107,26 @@ export {
 } from './plugins/plugin-host.js';
 export { PLUGIN_STORE_LIMITS, type PluginState, PluginStateSchema } from './plugins/plugin-state.js';
 export { RateLimiter } from './plugins/rate-limiter.js';
+export {
+  type CapabilityBody,
+  CapabilityBodySchema,
+  type CapabilityIndexEntry,
+  type CapabilityRecord,
+  type FormDescription,
+  type OwnCapability,
+  ownCapabilities,
+} from './routing/capability-records.js';
+export {
+  type CapabilityLookup,
+  CapabilityView,
+  type CapabilityViewOptions,
+  composeRoute,
+  type Route,
+  type RouteQuery,
+  type RouteStep,
+} from './routing/capability-view.js';
+export { canonicalFormat, isCanonicalFormat } from './routing/formats.js';
+export { type RoutingOptions, routedNetwork } from './routing/router.js';
 export {
   parseSocks4Request,
   SOCKS4_BIND,

@@ -8,6 +8,7 @@ import {
   type GatewayCluster,
   type GatewayConfig,
   type GatewayIdentity,
+  InvalidConfigError,
   identityKeyPair,
   isClusterWorker,
   joinGatewayCluster,
@@ -17,13 +18,15 @@ import {
   parseHostPortList,
   partitionStateFiles,
   startGatewayCluster,
+  TcpG2gTransport,
   workerStateFile,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
+import { FileChannelTransport, gatewayFileFetcher } from '@crosstalk/shim';
 import pino from 'pino';
 import { CodecSet } from '../codec-modules/load.js';
 import { isPathSpecifier } from '../codec-modules/resolve.js';
-import { canonicalForm } from '../codecs.js';
+import { canonicalForm, canonicalForms } from '../codecs.js';
 import { CodecModuleNotFoundError } from '../errors/errors.js';
 import { type CliIo, write } from '../io.js';
 import { pluginsFromConfig } from '../plugins.js';
@@ -45,6 +48,8 @@ export interface GatewayCommandOptions {
   softTtl?: string;
   /** `--workers N`: worker processes behind the one SOCKS address. */
   workers?: string;
+  /** `--canonical json,xmpp-stanza`: the canonical forms to speak on G2G, the preferred first. */
+  canonical?: string;
 }
 
 /** Config file first, then flags on top (flags win). Plugin options are checked here too. */
@@ -68,10 +73,12 @@ export async function resolveGatewayConfig(o: GatewayCommandOptions): Promise<Ga
       ],
       ...(o.softTtl ? { softTtl: Number(o.softTtl) } : {}),
       ...(o.workers ? { workers: Number(o.workers) } : {}),
+      ...(o.canonical ? { canonical: o.canonical.split(',').map((s) => s.trim()) } : {}),
     },
     'flags',
   );
   pluginsFromConfig(config.plugins);
+  formsOf(config);
   return config;
 }
 
@@ -186,18 +193,38 @@ export async function startGatewayFromConfig(
     options.logDestination ?? process.stderr,
   );
   const substrate = await openDht(config);
+  // G2G with file streams beside the links: files offered to users here are fetched from the
+  // sender's node and pushed into the client streams that can carry them (XMPP: XEP-0047).
+  const links =
+    substrate.transport ??
+    ((identity: GatewayIdentity) =>
+      new TcpG2gTransport({
+        identity,
+        host: config.g2g.host,
+        port: config.g2g.port,
+        ...(config.timeouts.g2gHandshake ? { handshakeTimeout: config.timeouts.g2gHandshake } : {}),
+        ...(config.limits.g2gPending ? { maxPending: config.limits.g2gPending } : {}),
+        ...(config.limits.g2gPendingPerSource
+          ? { maxPendingPerSource: config.limits.g2gPendingPerSource }
+          : {}),
+      }));
+  let channel: FileChannelTransport | undefined;
   try {
     const gateway = await createGateway({
       codecs,
       ...(substrate.dht ? { dht: substrate.dht } : {}),
-      ...(substrate.transport ? { transport: substrate.transport } : {}),
-      canonical: options.canonical ?? canonicalForm(),
+      // Nobody fetches files from a gateway: file streams dialled to it are refused.
+      transport: (identity) =>
+        (channel = new FileChannelTransport(links(identity), (stream) => stream.destroy())),
+      files: { fetcher: gatewayFileFetcher(() => channel) },
+      canonical: options.canonical ?? formsOf(config),
       socks: config.socks,
       g2g: config.g2g,
       metrics: config.metrics,
       ...(config.stateFile ? { stateFile: config.stateFile } : {}),
       upstream: config.upstream,
       ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      ...(config.foreignDomains ? { foreignDomains: config.foreignDomains } : {}),
       logger,
       timeouts: config.timeouts,
       limits: config.limits,
@@ -220,6 +247,20 @@ export async function startGatewayFromConfig(
     await substrate.close().catch(() => {});
     throw error;
   }
+}
+
+/** The canonical forms a config names (default: codec-xmpp's stanza form); an unknown name is a config error. */
+export function formsOf(config: GatewayConfig): CanonicalForm[] {
+  if (!config.canonical) return [canonicalForm()];
+  const known = canonicalForms();
+  return config.canonical.map((name) => {
+    const form = known.get(name);
+    if (!form)
+      throw new InvalidConfigError(
+        `canonical: unknown canonical form "${name}" (known: ${[...known.keys()].join(', ')})`,
+      );
+    return form;
+  });
 }
 
 export function describeGateway(

@@ -86,3 +86,57 @@ const LIMIT_CODES: ReadonlySet<string> = new Set([
 export function isStanzaLimitError(value: unknown): value is StanzaLimitError {
   return isCrossTalkError(value) && LIMIT_CODES.has(value.code);
 }
+
+/** The client refused an in-band bytestream the gateway opened to it, or one of its blocks (XEP-0047 §2.2, §2.3). */
+export class IbbRefusedError extends ProtocolError {
+  override readonly name = 'IbbRefusedError';
+  readonly code = 'ERR_IBB_REFUSED';
+  readonly protocol = PROTOCOL;
+  constructor(
+    /** The stanza error's condition (RFC 6120 §8.3.3), e.g. `not-acceptable`. */
+    readonly condition: string,
+    /** What was refused: `open` or `data`. */
+    readonly refused: 'open' | 'data',
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${PROTOCOL}: the client refused the bytestream's ${refused} (${condition})`, options);
+  }
+}
+
+/** The client wants blocks smaller than the smallest the gateway sends (XEP-0047 §2.2, resource-constraint). */
+export class IbbBlockSizeError extends ProtocolError {
+  override readonly name = 'IbbBlockSizeError';
+  readonly code = 'ERR_IBB_BLOCK_SIZE';
+  readonly protocol = PROTOCOL;
+  constructor(
+    /** The smallest block size the gateway offers. */
+    readonly minimum: number,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${PROTOCOL}: the client refused blocks of ${minimum} bytes, the smallest offered`, options);
+  }
+}
+
+/** The client closed an in-band bytestream before its last block (XEP-0047 §2.4). */
+export class IbbClosedError extends ProtocolError {
+  override readonly name = 'IbbClosedError';
+  readonly code = 'ERR_IBB_CLOSED';
+  readonly protocol = PROTOCOL;
+  constructor(
+    /** Bytes sent before the close. */
+    readonly sent: number,
+    options: CrossTalkErrorOptions = {},
+  ) {
+    super(`${PROTOCOL}: the client closed the bytestream after ${sent} bytes`, options);
+  }
+}
+
+/** The client sent something on a bytestream the gateway opened that XEP-0047 does not let it send. */
+export class IbbProtocolError extends ProtocolError {
+  override readonly name = 'IbbProtocolError';
+  readonly code = 'ERR_IBB_PROTOCOL';
+  readonly protocol = PROTOCOL;
+  constructor(message: string, options: CrossTalkErrorOptions = {}) {
+    super(`${PROTOCOL}: ${message}`, options);
+  }
+}

@@ -3,10 +3,13 @@ import {
   addressEquals,
   addressKey,
   type CanonicalEvent,
+  type CrossTalkError,
   type Direction,
   emptyOutput,
   type Feature,
   type FeatureSet,
+  type FileOfferEvent,
+  type FilePush,
   isCrossTalkError,
   joinOutput,
   type ProxySession,
@@ -32,6 +35,7 @@ import { childElements, element, getAttr, localName, textOf, type XmlElement } f
 import { writeElement } from '../xml/serialize.js';
 import { encodeUtf8 } from '../xml/utf8.js';
 import { BoundedIds } from './bounded-ids.js';
+import { IbbPushes } from './ibb-push.js';
 import { mergeRoster } from './roster-merge.js';
 import { saslUsername } from './sasl-identity.js';
 
@@ -84,8 +88,27 @@ export class XmppSession implements ProxySession {
   readonly #rosterGets = new BoundedIds(16);
   /** Ids of iq requests we injected towards the client: its answers are ours, not the server's. */
   readonly #injected = new BoundedIds(1024);
+  /** Files pushed to the client as XEP-0047 in-band bytestreams, from the users who offered them. */
+  readonly #ibb: IbbPushes;
+
+  /**
+   * XEP-0047 in-band bytestreams into the client stream: the engine pushes an offered file's bytes
+   * (the offer itself was delivered as XEP-0447 metadata with a body), the client acknowledges
+   * each block. Only once verified, like every injection.
+   */
+  readonly files: FilePush = {
+    open: (offer: FileOfferEvent, blockSize: number) =>
+      this.#ibb.open(offer, blockSize, this.#injectingTo('push a file')),
+    block: (offerId: string, data: Uint8Array) =>
+      this.#ibb.block(offerId, data, this.#injectingTo('push a file')),
+    close: (offerId: string, error?: CrossTalkError) =>
+      this.#state === 'closed'
+        ? emptyOutput()
+        : this.#ibb.close(offerId, this.#injectingTo('push a file'), error),
+  };
 
   constructor(ctx: SessionContext, options: XmppSessionOptions) {
+    this.#ibb = new IbbPushes(ctx.newId);
     this.#ctx = ctx;
     this.#frames = options.frames;
     this.#features = options.features;
@@ -141,8 +164,17 @@ export class XmppSession implements ProxySession {
     const out = emptyOutput();
     if (this.#state === 'closed') return out;
     this.#state = 'closed';
+    this.#ibb.clear();
     out.events.push({ type: 'closed', reason });
     return out;
+  }
+
+  /** The client's full JID, for stanzas injected towards it; throws unless the session is verified. */
+  #injectingTo(what: string): string {
+    const self = this.#translator.selfJid;
+    if (this.#state !== 'verified' || !this.#user || !self)
+      throw new SessionStateError(`cannot ${what} to an XMPP session that is ${this.#state}`);
+    return self;
   }
 
   // ------------------------------------------------------------------ pumping
@@ -249,8 +281,15 @@ export class XmppSession implements ProxySession {
       if (type === 'set' && findChild(el, scope, 'bind', NS.bind) && id !== undefined) this.#bindIds.add(id);
       if (type === 'get' && findChild(el, scope, 'query', NS.roster) && id !== undefined)
         this.#rosterGets.add(id);
-      if ((type === 'result' || type === 'error') && id !== undefined && this.#injected.delete(id))
-        return true;
+      if ((type === 'result' || type === 'error') && id !== undefined) {
+        const self = this.#translator.selfJid;
+        const answered = self ? this.#ibb.answer(id, type, el, scope, self) : undefined;
+        if (answered) {
+          merge(out, answered);
+          return true;
+        }
+        if (this.#injected.delete(id)) return true;
+      }
     }
     if (this.#state !== 'verified') return false; // the identity gate: watch only
     const toAttr = getAttr(el, 'to');
@@ -285,6 +324,14 @@ export class XmppSession implements ProxySession {
           if (query) return this.#foreignRosterSet(el, query.el, query.scope, out);
         }
         if (!foreign) return false;
+        if (type === 'set') {
+          // XEP-0047: the client about a bytestream (ours to answer, never a foreign user's).
+          const ibb = this.#ibb.request(el, scope, this.#translator.selfJid ?? '');
+          if (ibb) {
+            merge(out, ibb);
+            return true;
+          }
+        }
         if (type === 'get' || type === 'set') this.#answerForeignIq(el, toAttr!, out);
         return true; // results and errors to a foreign JID answer something we injected
       default:
@@ -496,4 +543,11 @@ export class XmppSession implements ProxySession {
     this.#state = 'opaque';
     out.events.push({ type: 'opaque', reason });
   }
+}
+
+/** Appends `more` to `out`. */
+function merge(out: SessionOutput, more: SessionOutput): void {
+  out.toServer.push(...more.toServer);
+  out.toClient.push(...more.toClient);
+  out.events.push(...more.events);
 }

@@ -215,6 +215,24 @@ export function buildStanzas(event: CanonicalEvent, ctx: BuildContext): Built {
       iq.children.push(jingle);
       return { stanzas: [iq], lost };
     }
+    case 'call-signal': {
+      // XEP-0166 §7.2: ringing is session-info, the answer session-accept, every end
+      // session-terminate; the exact signal, SDP and reason ride in our own elements.
+      const iq = head('iq', event, ctx, { type: 'set', id: event.id });
+      const action =
+        event.signal === 'ringing'
+          ? 'session-info'
+          : event.signal === 'answer'
+            ? 'session-accept'
+            : 'session-terminate';
+      const jingle = element('jingle', { xmlns: NS.jingle, action, sid: event.id });
+      jingle.children.push(element('signal', { xmlns: NS.crosstalk }, [event.signal]));
+      if (event.sdp !== undefined) jingle.children.push(element('sdp', { xmlns: NS.crosstalk }, [event.sdp]));
+      if (event.reason !== undefined)
+        jingle.children.push(element('reason', { xmlns: NS.crosstalk }, [event.reason]));
+      iq.children.push(jingle);
+      return { stanzas: [iq], lost };
+    }
     default:
       throw new UnsupportedEventError(PROTOCOL, (event as { kind: string }).kind);
   }

@@ -19,6 +19,8 @@ export const NS = {
   last: 'jabber:iq:last', // XEP-0012
   nick: 'http://jabber.org/protocol/nick', // XEP-0172
   sfs: 'urn:xmpp:sfs:0', // XEP-0447
+  /** In-band bytestreams (XEP-0047): files pushed into a client stream. */
+  ibb: 'http://jabber.org/protocol/ibb',
   fileMetadata: 'urn:xmpp:file:metadata:0', // XEP-0446
   hashes: 'urn:xmpp:hashes:2', // XEP-0300
   jingle: 'urn:xmpp:jingle:1', // XEP-0166

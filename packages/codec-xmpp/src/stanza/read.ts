@@ -1,6 +1,8 @@
 import {
   type Address,
   addressEquals,
+  CALL_SIGNALS,
+  type CallSignal,
   type CanonicalEvent,
   type Direction,
   LIMITS,
@@ -112,6 +114,8 @@ function withinLimits(e: CanonicalEvent): boolean {
       return short(e.id, LIMITS.id) && short(e.name, LIMITS.name) && short(e.mediaType, LIMITS.name);
     case 'call-invite':
       return short(e.id, LIMITS.id) && short(e.sdp, LIMITS.sdp);
+    case 'call-signal':
+      return short(e.id, LIMITS.id) && short(e.sdp, LIMITS.sdp) && short(e.reason, LIMITS.name);
     default:
       return true;
   }
@@ -347,6 +351,32 @@ function readIq(el: XmlElement, scope: NsScope, ctx: ReadContext): CanonicalEven
     }
     const sid = getAttr(jingle.el, 'sid');
     return [{ kind: 'call-invite', id: sid!, from: from!, to: to!, sdp: sdp!, media }];
+  }
+  // A call's progress (XEP-0166 session-info, -accept, -terminate) with our signal element; a
+  // native Jingle session without one is not translated.
+  const signal =
+    jingle && type === 'set' ? childText(jingle.el, jingle.scope, 'signal', NS.crosstalk) : undefined;
+  if (jingle && signal !== undefined) {
+    // Natively only what the model has; in canonical mode core's schema judges (a typed refusal).
+    const known =
+      (CALL_SIGNALS as readonly string[]).includes(signal) && getAttr(jingle.el, 'sid') !== undefined;
+    if (ctx.mode === 'native' && !known) return [];
+    const from = sender(el, ctx);
+    const to = recipient(el, ctx);
+    if (ctx.mode === 'native' && (!from || !to)) return [];
+    const sdp = childText(jingle.el, jingle.scope, 'sdp', NS.crosstalk);
+    const reason = childText(jingle.el, jingle.scope, 'reason', NS.crosstalk);
+    return [
+      {
+        kind: 'call-signal',
+        id: getAttr(jingle.el, 'sid')!,
+        from: from!,
+        to: to!,
+        signal: signal as CallSignal,
+        ...(sdp === undefined ? {} : { sdp }),
+        ...(reason === undefined ? {} : { reason }),
+      },
+    ];
   }
   return [];
 }

@@ -20,6 +20,12 @@ export interface ProsodyOptions {
    * proxy cannot read a TLS stream (see the README), so most tests want a plain one.
    */
   starttls?: boolean;
+  /**
+   * Require TLS from clients (`c2s_require_encryption = true`, STARTTLS offered, no plain-text
+   * authentication): a server that a SOCKS gateway cannot read, as the shim's tests need. Implies
+   * `starttls`.
+   */
+  requireEncryption?: boolean;
   /** How long to wait for the server to accept connections (default 15 s). */
   startTimeoutMs?: number;
 }
@@ -31,6 +37,8 @@ export interface RunningProsody {
   domain: string;
   /** The temporary directory holding config, certificate, data and log. */
   dir: string;
+  /** The server's self-signed certificate (PEM), for clients that verify it (`ca`). */
+  certificate: string;
   /** prosody's log so far (for failing tests). */
   log(): string;
   stop(): Promise<void>;
@@ -84,7 +92,8 @@ const lua = (s: string) => JSON.stringify(s); // a Lua string literal: JSON's es
 /**
  * Starts a real prosody on loopback for tests (PEERS.md): c2s only, on a free port, no s2s or
  * HTTP, plain-text passwords (`internal_plain`, so users are registered in milliseconds), PLAIN
- * allowed without TLS and TLS not required. Users are registered with prosodyctl. As root, the
+ * allowed without TLS and TLS not required (unless `requireEncryption`: then clients must use
+ * STARTTLS before they authenticate). Users are registered with prosodyctl. As root, the
  * directory is handed to the `prosody` user and the server runs through `runuser` (prosody refuses
  * to run as root).
  */
@@ -99,7 +108,8 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPros
   mkdirSync(join(dir, 'certs'));
   const modules = ['roster', 'saslauth', 'disco', 'ping', 'presence', 'message', 'iq', 'offline'];
   const disabled = ['s2s', 'http', 'bosh', 'websocket'];
-  if (options.starttls) modules.push('tls');
+  const requireEncryption = options.requireEncryption === true;
+  if (options.starttls || requireEncryption) modules.push('tls');
   else disabled.push('tls');
   writeFileSync(
     config,
@@ -118,14 +128,15 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPros
       `modules_enabled = { ${modules.map(lua).join(', ')} }`,
       `modules_disabled = { ${disabled.map(lua).join(', ')} }`,
       'authentication = "internal_plain"',
-      'c2s_require_encryption = false',
-      'allow_unencrypted_plain_auth = true',
+      `c2s_require_encryption = ${requireEncryption}`,
+      `allow_unencrypted_plain_auth = ${!requireEncryption}`,
       `log = { info = ${lua(join(dir, 'prosody.log'))} }`,
       `certificates = ${lua(join(dir, 'certs'))}`,
       `VirtualHost ${lua(domain)}`,
       '',
     ].join('\n'),
   );
+  let certificate: string;
   try {
     execFileSync(
       'openssl',
@@ -148,6 +159,7 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPros
       ],
       { stdio: 'ignore' },
     );
+    certificate = readFileSync(join(dir, 'certs', `${domain}.crt`), 'utf8');
     // prosodyctl refuses a config the prosody user cannot read: hand the directory over first.
     if (asRoot) execFileSync('chown', ['-R', 'prosody:prosody', dir]);
     for (const u of options.users) {
@@ -193,5 +205,5 @@ export async function startProsody(options: ProsodyOptions): Promise<RunningPros
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { host: '127.0.0.1', port, domain, dir, log, stop };
+  return { host: '127.0.0.1', port, domain, dir, certificate, log, stop };
 }

@@ -1,5 +1,5 @@
 import type { Address, CanonicalEvent, EventKind, RosterItem } from '@crosstalk/core';
-import { EVENT_KINDS, PRESENCE_STATUSES, SUBSCRIPTIONS, TYPING_STATES } from '@crosstalk/core';
+import { CALL_SIGNALS, EVENT_KINDS, PRESENCE_STATUSES, SUBSCRIPTIONS, TYPING_STATES } from '@crosstalk/core';
 import fc from 'fast-check';
 
 /**
@@ -156,6 +156,18 @@ export const arbEventOfKind: {
     ),
     media: fc.subarray(['audio', 'video'] as ('audio' | 'video')[], { minLength: 1 }),
   }),
+  'call-signal': fc.record(
+    {
+      kind: fc.constant('call-signal' as const),
+      id: arbId,
+      from: arbAddress,
+      to: arbAddress,
+      signal: fc.constantFrom(...CALL_SIGNALS),
+      sdp: fc.constant('v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 16002 RTP/AVP 0\r\n'),
+      reason: arbName,
+    },
+    { requiredKeys: ['kind', 'id', 'from', 'to', 'signal'] },
+  ),
 } satisfies { [K in CanonicalEvent['kind']]: fc.Arbitrary<Extract<CanonicalEvent, { kind: K }>> };
 
 /** Any valid canonical event. */

@@ -1,8 +1,8 @@
 import type { Address } from '../address/address.js';
 import type { NetworkRules } from '../address/networks.js';
 import { joinBytes } from '../bytes/bytes.js';
-import type { ProtocolError } from '../errors/errors.js';
-import type { CanonicalEvent, RosterItem } from '../model/events.js';
+import type { CrossTalkError, ProtocolError } from '../errors/errors.js';
+import type { CanonicalEvent, FileOfferEvent, RosterItem } from '../model/events.js';
 import type { FeatureSet } from '../model/features.js';
 
 /**
@@ -192,6 +192,25 @@ export type SessionEvent =
       /** Why the session could not decode or translate it. */
       error: ProtocolError;
     }
+  /** A file pushed to the client (`FilePush`) may take its next block, of at most `max` bytes. */
+  | {
+      type: 'file-ready';
+      /** The offer the transfer carries. */
+      offerId: string;
+      /** The most bytes the next block may hold (the block size the client accepted). */
+      max: number;
+    }
+  /**
+   * A file pushed to the client (`FilePush`) ended: the client confirmed the end, or it refused or
+   * cut the transfer (`error`, typed). Only that transfer ends; the connection goes on.
+   */
+  | {
+      type: 'file-closed';
+      /** The offer the transfer carried. */
+      offerId: string;
+      /** Why it failed; absent when the client confirmed the end. */
+      error?: CrossTalkError;
+    }
   /** The session ended; `error` is the protocol error that ended it, if any. */
   | {
       type: 'closed';
@@ -250,6 +269,23 @@ export interface ProxySession {
   affinity(event: CanonicalEvent): number;
   /** The engine is closing the connection; last words for either side. */
   close(reason: string): SessionOutput;
+  /** Present when the protocol can carry a file's bytes to the client (XMPP: XEP-0047). */
+  readonly files?: FilePush;
+}
+
+/**
+ * Pushing an offered file's bytes into the client stream, in the protocol's own way (XMPP: an
+ * XEP-0047 in-band bytestream from the offering user). Sans-IO like the session: each call returns
+ * what to write; the client's answers come back through `fromClient` as `file-ready` (send the
+ * next block) and `file-closed` events. The engine brings the bytes, and the timers.
+ */
+export interface FilePush {
+  /** Starts a transfer of `offer` (delivered to the client before) in blocks of at most `blockSize` bytes. */
+  open(offer: FileOfferEvent, blockSize: number): SessionOutput;
+  /** The next block, after a `file-ready` for the offer; at most its `max` bytes. */
+  block(offerId: string, data: Uint8Array): SessionOutput;
+  /** Ends the transfer: every block was sent, or (`error`) the engine gives up on it. */
+  close(offerId: string, error?: CrossTalkError): SessionOutput;
 }
 
 /** Cookies that tie one login's connections together (OSCAR BOS cookie, MSNP switchboard cookie). */

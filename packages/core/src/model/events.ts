@@ -204,6 +204,32 @@ export const CallInviteEventSchema = z.object({
   media: z.array(z.enum(['audio', 'video'])).min(1),
 });
 
+/**
+ * What a `CallSignalEvent` says about a call, in the order a call goes: the callee's phone rings,
+ * the callee answers (with the SDP answer), declines, is busy or did not answer in time; the
+ * caller cancels before the answer; either party hangs up an answered call. Who may say which is
+ * the receiver's to check (docs/ARCHITECTURE.md "Calls").
+ */
+export const CALL_SIGNALS = ['ringing', 'answer', 'decline', 'busy', 'timeout', 'cancel', 'hangup'] as const;
+
+/** The schema of a `CallSignalEvent`. */
+export const CallSignalEventSchema = z.object({
+  /** Tells the event kinds apart. */
+  kind: z.literal('call-signal'),
+  /** The id of the call (its `call-invite`'s id). */
+  id,
+  /** The party who signals. */
+  from: AddressSchema,
+  /** The other party. */
+  to: AddressSchema,
+  /** What happened to the call. */
+  signal: z.enum(CALL_SIGNALS),
+  /** The callee's SDP answer (with `answer` only). */
+  sdp: z.string().max(LIMITS.sdp).optional(),
+  /** Why, for people (a SIP reason phrase, "no answer"). */
+  reason: name.optional(),
+});
+
 /** The schema of any `CanonicalEvent`, told apart by `kind`; `eventFromJson` and `eventToJson` use it. */
 export const CanonicalEventSchema = z.discriminatedUnion('kind', [
   ImEventSchema,
@@ -214,6 +240,7 @@ export const CanonicalEventSchema = z.discriminatedUnion('kind', [
   BuddyResponseEventSchema,
   FileOfferEventSchema,
   CallInviteEventSchema,
+  CallSignalEventSchema,
 ]);
 
 /** A message from one user to another. */
@@ -240,6 +267,10 @@ export interface BuddyResponseEvent extends z.output<typeof BuddyResponseEventSc
 export interface FileOfferEvent extends z.output<typeof FileOfferEventSchema> {}
 /** A user invites another to a voice or video call. */
 export interface CallInviteEvent extends z.output<typeof CallInviteEventSchema> {}
+/** A call's progress after its invite: ringing, answered, declined, cancelled, hung up. */
+export interface CallSignalEvent extends z.output<typeof CallSignalEventSchema> {}
+/** One of the `CALL_SIGNALS` a `CallSignalEvent` carries. */
+export type CallSignal = CallSignalEvent['signal'];
 /** Any event of the canonical model, told apart by `kind`. */
 export type CanonicalEvent =
   | ImEvent
@@ -249,7 +280,8 @@ export type CanonicalEvent =
   | BuddyRequestEvent
   | BuddyResponseEvent
   | FileOfferEvent
-  | CallInviteEvent;
+  | CallInviteEvent
+  | CallSignalEvent;
 /** The `kind` of a canonical event (`im`, `typing`, ...). */
 export type EventKind = CanonicalEvent['kind'];
 /** The JSON form of an event: addresses as `user@network` strings. */
@@ -265,4 +297,5 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'buddy-response',
   'file-offer',
   'call-invite',
+  'call-signal',
 ];

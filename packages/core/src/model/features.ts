@@ -23,6 +23,7 @@ export const FEATURES = [
   'buddy-response',
   'file-offer',
   'call-invite',
+  'call-signal',
 ] as const;
 
 /** One thing a protocol or a translation hop can carry (see `FEATURES`). */
@@ -52,6 +53,7 @@ const KIND_FEATURE: Record<EventKind, Feature> = {
   'buddy-response': 'buddy-response',
   'file-offer': 'file-offer',
   'call-invite': 'call-invite',
+  'call-signal': 'call-signal',
 };
 
 /** The features one event uses; its base kind first. */

@@ -107,6 +107,8 @@ export const GatewayConfigSchema = z
         hosts: z.record(z.string(), z.string()).optional(),
       })
       .default({ allow: ['127.0.0.0/8', '::1/128'] }),
+    /** XMPP domains this gateway's XMPP users reach through CrossTalk, not s2s (see `GatewayOptions`). */
+    foreignDomains: z.array(z.string().min(1).max(255).toLowerCase()).max(256).optional(),
     /** When set, only directory records from these gateway ids are believed. */
     trustedGateways: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
     /** Logging. */
@@ -182,6 +184,16 @@ export const GatewayConfigSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * The canonical forms this gateway speaks on G2G, by name, the preferred first (the CLI knows
+     * `json` and `xmpp-stanza`; default `xmpp-stanza`). A gateway speaking two converts between them
+     * for capability chains that need it (docs/ARCHITECTURE.md "Capability routing").
+     */
+    canonical: z
+      .array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'a canonical form name is a lower-case id'))
+      .min(1)
+      .max(4)
+      .optional(),
     /**
      * Lifetime of the soft state this gateway publishes (location, presence, capabilities), ms; it
      * re-signs them at a third of it. A crashed gateway's users look offline to their foreign

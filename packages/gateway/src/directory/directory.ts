@@ -15,6 +15,16 @@ import {
 import { z } from 'zod';
 import { InvalidRecordError, UnauthorisedRecordError } from '../errors/errors.js';
 import type { GatewayIdentity } from '../g2g/identity.js';
+import {
+  type CapabilityBody,
+  CapabilityBodySchema,
+  CapabilityIndexBodySchema,
+  type CapabilityIndexEntry,
+  type CapabilityRecord,
+  knownFeatures,
+} from '../routing/capability-records.js';
+import { capabilityIndexKey, parseEdge } from '../routing/formats.js';
+import { ContactSchema } from './contact.js';
 import { type DirectoryRecord, encodeRecord, type RecordKind, signRecord, verifyRecord } from './records.js';
 
 /** What waits in the DHT for an offline user: a buddy request, or the answer to one. */
@@ -33,11 +43,8 @@ export interface Location {
   expiresAt: number;
 }
 
-/** A contact: flat JSON, a transport name and a few fields (the transport validates the rest). */
-const LocationBody = z
-  .object({ transport: z.string().min(1).max(64) })
-  .catchall(z.union([z.string().max(255), z.number(), z.boolean(), z.null()]))
-  .refine((body) => Object.keys(body).length <= 16, 'too many contact fields');
+/** A location record's body is the gateway's contact. */
+const LocationBody = ContactSchema;
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
@@ -309,19 +316,85 @@ export class Directory {
 
   // ------------------------------------------------------------ capabilities
 
-  /** Advertises a translation this gateway offers (`from>to`), with its cost and what it preserves. */
-  async publishCapability(edge: string, body: { cost: number; preserves: readonly string[] }): Promise<void> {
-    await this.#replace('capability', `cap:${edge}`, edge, body, this.capabilityTtl);
+  /**
+   * Advertises a translation this gateway performs (`from>to`): its cost, what it preserves, the
+   * networks it delivers to and how to reach this gateway. Signed by this gateway, which it is
+   * about: a record names no other performer.
+   */
+  async publishCapability(edge: string, body: CapabilityBody): Promise<void> {
+    if (!parseEdge(edge)) throw new InvalidRecordError(`"${edge}" is not a capability edge (from>to)`);
+    const checked = CapabilityBodySchema.parse(body);
+    await this.#replace('capability', capabilityKey(edge), edge, checked, this.capabilityTtl);
   }
 
   /** Stops advertising a translation. */
   async withdrawCapability(edge: string): Promise<void> {
-    await this.#withdraw(`cap:${edge}`);
+    await this.#withdraw(capabilityKey(edge));
   }
 
-  /** Every gateway's verified advertisement of a translation. */
-  async capabilities(edge: string): Promise<DirectoryRecord[]> {
-    return this.#read('capability', `cap:${edge}`, edge);
+  /**
+   * Every gateway's verified advertisement of a translation, each about its signer only: a body
+   * that is not a capability (one naming another performer, a provider, a gateway) is refused with
+   * `ERR_INVALID_RECORD`, as a forged signature is.
+   */
+  async capabilities(edge: string): Promise<CapabilityRecord[]> {
+    const parsed = parseEdge(edge);
+    if (!parsed) return [];
+    const key = capabilityKey(edge);
+    const out: CapabilityRecord[] = [];
+    for (const r of await this.#read('capability', key, edge)) {
+      const body = CapabilityBodySchema.safeParse(r.body);
+      if (!body.success) {
+        this.#reject(
+          key,
+          new InvalidRecordError(
+            `capability record from ${r.publisher.slice(0, 12)}… is not a capability of its own: ${body.error.issues[0]?.message}`,
+          ),
+        );
+        continue;
+      }
+      out.push({
+        gateway: r.publisher,
+        from: parsed.from,
+        to: parsed.to,
+        cost: body.data.cost,
+        preserves: knownFeatures(body.data.preserves),
+        networks: body.data.networks ?? [],
+        contact: body.data.contact,
+        expiresAt: r.expiresAt,
+      });
+    }
+    return out;
+  }
+
+  /** Advertises the formats this gateway translates `from` into (how others find its capabilities). */
+  async publishCapabilityIndex(from: string, to: readonly string[]): Promise<void> {
+    const subject = `${from}>*`;
+    const body = CapabilityIndexBodySchema.parse({ to: [...to].sort() });
+    await this.#replace('capability', capabilityIndexKey(from), subject, body, this.capabilityTtl);
+  }
+
+  /** Stops advertising what this gateway translates `from` into. */
+  async withdrawCapabilityIndex(from: string): Promise<void> {
+    await this.#withdraw(capabilityIndexKey(from));
+  }
+
+  /** What each gateway says it translates `from` into (verified; each record speaks for its signer). */
+  async capabilityIndex(from: string): Promise<CapabilityIndexEntry[]> {
+    const key = capabilityIndexKey(from);
+    const out: CapabilityIndexEntry[] = [];
+    for (const r of await this.#read('capability', key, `${from}>*`)) {
+      const body = CapabilityIndexBodySchema.safeParse(r.body);
+      if (!body.success) {
+        this.#reject(
+          key,
+          new InvalidRecordError(`capability index from ${r.publisher.slice(0, 12)}… is malformed`),
+        );
+        continue;
+      }
+      out.push({ gateway: r.publisher, to: body.data.to.filter((t) => t !== from), expiresAt: r.expiresAt });
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ plumbing
@@ -348,7 +421,12 @@ export class Directory {
     await this.#dht.put(key, value, { ttl, secret: this.#secret });
     const previous = this.#mine.get(key) ?? [];
     this.#mine.set(key, [value]);
-    for (const old of previous) await this.#dht.remove(key, old, this.#secret).catch(() => false);
+    // Signed in the same millisecond, the new record can be the old one byte for byte: the put just
+    // refreshed it, and removing "the old one" would remove it.
+    for (const old of previous) {
+      if (Buffer.compare(old, value) === 0) continue;
+      await this.#dht.remove(key, old, this.#secret).catch(() => false);
+    }
   }
 
   async #withdraw(key: string): Promise<void> {
@@ -398,6 +476,11 @@ export class Directory {
     }
     return out;
   }
+}
+
+/** The DHT key of a capability edge `from>to`. */
+function capabilityKey(edge: string): string {
+  return `cap:${edge}`;
 }
 
 /** The DHT secret is derived from the gateway key, so it survives restarts with the key. */

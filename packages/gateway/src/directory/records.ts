@@ -10,8 +10,11 @@ import { type GatewayIdentity, verifySignature } from '../g2g/identity.js';
 export const RecordSchema = z.object({
   /** The record format's version. */
   v: z.literal(1),
-  /** What the record says: where a user is, where they logged in first, their presence, a held buddy request, or a translation offered. */
-  kind: z.enum(['location', 'home', 'presence', 'buddy-request', 'capability']),
+  /**
+   * What the record says: where a user is, where they logged in first, their presence, a held buddy
+   * request, a translation offered, or a SIP registration held by a SIP exit (`@crosstalk/sip-exit`).
+   */
+  kind: z.enum(['location', 'home', 'presence', 'buddy-request', 'capability', 'sip-registration']),
   /** What the record is about: an address key, or a capability edge. */
   subject: z.string().min(1).max(512),
   /** The publishing gateway's id (its ed25519 public key, hex). */

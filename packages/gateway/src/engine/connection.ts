@@ -328,6 +328,15 @@ export class ProxiedConnection {
     }
   }
 
+  /** Writes what the session returned for something the engine asked of it (a file's next block). */
+  inject(out: SessionOutput): void {
+    if (this.#closed) return;
+    this.#write(out);
+    if (this.client.writableLength > this.#maxBacklog) {
+      this.fail(new SlowConsumerError(this.client.writableLength));
+    }
+  }
+
   close(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;

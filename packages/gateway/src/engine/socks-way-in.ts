@@ -18,6 +18,7 @@ import type { NodeEngine } from '../node/create-node.js';
 import type { AttachedSession } from '../node/session/attached-session.js';
 import { wasReported } from '../node/session/outbound.js';
 import type { ConnectionHooks, HandOffState, ProxiedConnection } from './connection.js';
+import { FilePushes, type FilePushOptions } from './file-push.js';
 import type { VirtualEndpointTable } from './virtual-endpoints.js';
 
 /**
@@ -52,15 +53,24 @@ export class SocksWayIn {
   /** Whether a codec of this gateway serves XMPP (the registry does not change once the gateway runs). */
   #bridgesXmpp: boolean | undefined;
 
+  readonly #foreignDomains: ReadonlySet<string>;
+  readonly #files: FilePushes | undefined;
+
   constructor(
     node: NodeEngine,
     registry: CodecRegistry,
     virtual: VirtualEndpointTable,
     steering?: WorkerSteering,
+    /** XMPP domains reached through CrossTalk, not s2s (`GatewayOptions.foreignDomains`). */
+    foreignDomains: readonly string[] = [],
+    /** Files offered to users here, pushed into their client streams (`GatewayOptions.files`). */
+    files?: FilePushOptions,
   ) {
+    this.#files = files ? new FilePushes(node, files) : undefined;
     this.#node = node;
     this.#registry = registry;
     this.#virtual = virtual;
+    this.#foreignDomains = new Set(foreignDomains.map((d) => d.toLowerCase()));
     this.#steering = steering;
     this.#cookies = steering?.cookies ?? new MemoryCookieTable();
   }
@@ -129,12 +139,15 @@ export class SocksWayIn {
     // The system address is answered here, whatever the protocol (plugins: /plugins, /help).
     if (isSystemAddress(a)) return true;
     if (isDomainNetwork(a.network)) {
+      // A domain the operator named is reached through CrossTalk, whatever the protocol.
+      if (this.#foreignDomains.has(a.network)) return true;
       // Another XMPP domain is the XMPP server's business (s2s), not ours; for other protocols an
       // XMPP domain is foreign when this gateway bridges XMPP.
       this.#bridgesXmpp ??= this.#registry.list().some((c) => c.networks.includes('xmpp'));
       return this.#bridgesXmpp && !codec.networks.includes('xmpp');
     }
-    return this.#registry.forNetwork(a.network) !== undefined;
+    // A network only other gateways deliver to is reached through capability routing.
+    return this.#registry.forNetwork(a.network) !== undefined || this.#node.reaches(a.network);
   }
 
   /**
@@ -163,6 +176,10 @@ export class SocksWayIn {
     if ((event.type === 'identified' || event.type === 'verified') && this.#steer(c, event.address)) return;
     node.emit({ type: 'session', connection: c.id, protocol: c.codec.protocol, event });
     switch (event.type) {
+      case 'file-ready':
+      case 'file-closed':
+        this.#files?.onEvent(c, event);
+        return;
       case 'verified':
         this.#attach(c, event.address);
         return;
@@ -240,6 +257,7 @@ export class SocksWayIn {
           // stopped reading is closed there (`SlowConsumerError`), the event counted as shown.
           deliver: (event: CanonicalEvent) => {
             c.deliver(event);
+            if (event.kind === 'file-offer') this.#files?.offered(c, event);
             return true;
           },
           affinity: (event: CanonicalEvent) => (c.closed ? 0 : c.session.affinity(event)),
@@ -262,6 +280,7 @@ export class SocksWayIn {
 
   #onClose(c: ProxiedConnection, reason: string): void {
     if (this.#connections.delete(c)) this.#node.metrics.sessions.dec({ protocol: c.codec.protocol });
+    this.#files?.onClose(c);
     const session = this.#sessions.get(c);
     if (!session) return;
     this.#sessions.delete(c);

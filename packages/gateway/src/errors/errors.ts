@@ -46,6 +46,18 @@ export class SlowConsumerError extends CrossTalkError {
   }
 }
 
+/** A client stopped acknowledging the blocks of a file pushed to it (`GatewayOptions.files`). */
+export class FilePushStalledError extends CrossTalkError {
+  override readonly name = 'FilePushStalledError';
+  readonly code = 'ERR_FILE_PUSH_STALLED';
+  constructor(
+    /** ms waited for the client's answer. */
+    readonly waited: number,
+  ) {
+    super(`the client answered no block of the file for ${waited} ms`);
+  }
+}
+
 export class G2gProtocolError extends ProtocolError {
   override readonly name = 'G2gProtocolError';
   readonly code = 'ERR_G2G_PROTOCOL';
@@ -193,6 +205,68 @@ export class InvalidIdentityKeyError extends CrossTalkError {
   ) {
     super(`the gateway key in ${source} is unusable: ${reason}`, options);
   }
+}
+
+// ---------------------------------------------------------------- capability routing
+
+/** A routed event's envelope that cannot be read: too short, a header too long, not JSON, a field out of bounds. */
+export class InvalidEnvelopeError extends CrossTalkError {
+  override readonly name = 'InvalidEnvelopeError';
+  readonly code = 'ERR_INVALID_ENVELOPE';
+}
+
+/**
+ * A routed event whose origin signature does not verify, or whose payload is not the event the
+ * origin signed (another sender, recipient or kind).
+ */
+export class ForgedEnvelopeError extends CrossTalkError {
+  override readonly name = 'ForgedEnvelopeError';
+  readonly code = 'ERR_FORGED_ENVELOPE';
+}
+
+/** A routed event signed too long ago (or dated ahead of the clock-skew limit): a replay, or a clock far off. */
+export class StaleEnvelopeError extends CrossTalkError {
+  override readonly name = 'StaleEnvelopeError';
+  readonly code = 'ERR_STALE_ENVELOPE';
+}
+
+/** A routed event reached a gateway that is not its chain's next step, or that does not perform that step. */
+export class NotNextHopError extends CrossTalkError {
+  override readonly name = 'NotNextHopError';
+  readonly code = 'ERR_NOT_NEXT_HOP';
+}
+
+/** A routed event arrived with no transfers left (its hop limit ran out), or with more than its signed limit. */
+export class HopLimitError extends CrossTalkError {
+  override readonly name = 'HopLimitError';
+  readonly code = 'ERR_HOP_LIMIT';
+}
+
+/** A routed event came over a link from a gateway other than its chain's previous step. */
+export class WrongPreviousHopError extends CrossTalkError {
+  override readonly name = 'WrongPreviousHopError';
+  readonly code = 'ERR_WRONG_PREVIOUS_HOP';
+}
+
+/** A routed event whose chain revisits a format or a gateway, or that already passed this gateway. */
+export class RouteLoopError extends CrossTalkError {
+  override readonly name = 'RouteLoopError';
+  readonly code = 'ERR_ROUTE_LOOP';
+}
+
+/** No gateway advertises a chain to the recipient's network (or to the recipient's gateway) now. */
+export class NoRouteError extends CrossTalkError {
+  override readonly name = 'NoRouteError';
+  readonly code = 'ERR_NO_ROUTE';
+  constructor(
+    /** The network that cannot be reached. */
+    readonly network: string,
+    /** Why, for people. */
+    readonly reason: string,
+  ) {
+    super(`no route to ${network}: ${reason}`);
+  }
+  override readonly isRetryable = true;
 }
 
 /**

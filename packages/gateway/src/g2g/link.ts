@@ -19,6 +19,8 @@ import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
 export interface G2gLinkOptions {
   /** Called once when the link closes, with why (a `DeliveryFailedError` when the peer hung up). */
   onClose?(error: Error): void;
+  /** What the receiver does with a ROUTED frame (an envelope); without it, routed events are refused. */
+  onRouted?: G2gEventHandler;
 }
 
 /** A peer gateway: its id (ed25519 public key, hex) and the contact its location record names. */
@@ -68,6 +70,7 @@ export class G2gLink {
   readonly #framer = new G2gFramer();
   readonly #onEvent: G2gEventHandler;
   readonly #onClose: G2gLinkOptions['onClose'];
+  readonly #onRouted: G2gEventHandler | undefined;
   #closed = false;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -82,6 +85,7 @@ export class G2gLink {
     this.peerId = peerId;
     this.#onEvent = onEvent;
     this.#onClose = options.onClose;
+    this.#onRouted = options.onRouted;
     stream.on('data', (chunk) => this.#receive(chunk));
     stream.on('drain', () => {
       this.#backlog = 0;
@@ -101,7 +105,7 @@ export class G2gLink {
    * process killed over a transport with no kernel to say so, as hyperdht's UDX) answers nothing
    * more on it, and the next send dials again.
    */
-  send(payload: Uint8Array, timeoutMs = G2G_ACK_TIMEOUT): Promise<string> {
+  send(payload: Uint8Array, timeoutMs = G2G_ACK_TIMEOUT, type: number = G2gType.event): Promise<string> {
     if (this.#closed) return Promise.reject(new DeliveryFailedError('G2G link closed'));
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
@@ -122,7 +126,7 @@ export class G2gLink {
           reject(e);
         },
       });
-      this.#out(encodeG2g(G2gType.event, Buffer.concat([u32(id), payload])));
+      this.#out(encodeG2g(type, Buffer.concat([u32(id), payload])));
     });
   }
 
@@ -143,13 +147,25 @@ export class G2gLink {
 
   #frame(type: number, body: Uint8Array): void {
     switch (type) {
-      case G2gType.event: {
+      case G2gType.event:
+      case G2gType.routed: {
         const id = readU32(body);
         const payload = body.subarray(4);
-        this.#onEvent(this.peerId, payload).then(
+        const handler =
+          type === G2gType.event
+            ? this.#onEvent
+            : (this.#onRouted ??
+              (() => Promise.reject(new G2gProtocolError('routed events are not taken here'))));
+        handler(this.peerId, payload).then(
           (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
           (error) => {
-            const code = isCrossTalkError(error) ? error.code : 'ERR_INTERNAL';
+            // A refusal from further down a chain goes back as it came, so the origin sees the cause.
+            const code =
+              error instanceof G2gRefusedError
+                ? error.refusal
+                : isCrossTalkError(error)
+                  ? error.code
+                  : 'ERR_INTERNAL';
             this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(code)]));
           },
         );
@@ -233,6 +249,8 @@ export interface G2gNodeOptions {
   /** How this node reaches and is reached by other gateways; its `localId` is this gateway's id. */
   transport: G2gTransport;
   onEvent: G2gEventHandler;
+  /** What to do with a routed event (an envelope); without it, routed events are refused. */
+  onRouted?: G2gEventHandler;
   /** A peer's connection the listener could not accept (EMFILE); it keeps listening. */
   onAcceptError?: (error: Error) => void;
   /**
@@ -302,6 +320,7 @@ export class G2gNode {
 
   #accept(stream: G2gStream, peerId: string): void {
     const link = new G2gLink(stream, peerId, this.#onEvent, {
+      ...(this.#o.onRouted ? { onRouted: this.#o.onRouted } : {}),
       onClose: (error) => {
         this.#accepted.delete(link);
         // A peer that hung up is not refused; one closed for what it sent is.
@@ -317,17 +336,17 @@ export class G2gNode {
    * peer dialled: both ends are proven either way), dialling one when there is none; resolves with
    * the delivering protocol.
    */
-  async send(peer: G2gPeer, payload: Uint8Array): Promise<string> {
+  async send(peer: G2gPeer, payload: Uint8Array, type: number = G2gType.event): Promise<string> {
     const timeout = this.#o.ackTimeout ?? G2G_ACK_TIMEOUT;
     const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
     // The link in use is taken at once (the usual case); only a dial waits.
     const link = this.#ready(peer, key) ?? (await this.#link(peer));
     try {
-      return await link.send(payload, timeout);
+      return await link.send(payload, timeout, type);
     } catch (error) {
       // A reused link may have died since its last use: dial once more (refusals are final).
       if (error instanceof G2gRefusedError || !link.closed) throw error;
-      return (await this.#link(peer)).send(payload, timeout);
+      return (await this.#link(peer)).send(payload, timeout, type);
     }
   }
 
@@ -370,7 +389,12 @@ export class G2gNode {
   async #dial(peer: G2gPeer): Promise<G2gLink> {
     if (peer.id === this.id) throw new G2gAuthError('a gateway cannot link to itself');
     const stream = await this.#transport.connect(peer.id, peer.contact);
-    return new G2gLink(stream, peer.id, this.#onEvent);
+    return new G2gLink(
+      stream,
+      peer.id,
+      this.#onEvent,
+      this.#o.onRouted ? { onRouted: this.#o.onRouted } : {},
+    );
   }
 
   async close(): Promise<void> {

@@ -2,12 +2,13 @@ import { G2gProtocolError } from '../errors/errors.js';
 
 /**
  * G2G framing, inside the transport's encrypted stream: `u32 length | u8 type | body`, length
- * counting type + body. Types: EVENT (u32 message id + canonical stanza), ACK and NACK (u32 message
- * id [+ delivering protocol | error code]), PING. The peers' keys were proved by the transport's
+ * counting type + body. Types: EVENT (u32 message id + canonical stanza), ROUTED (u32 message id +
+ * a routed event's envelope, routing/envelope.ts), ACK and NACK (u32 message id [+ delivering
+ * protocol | error code]), PING. The peers' keys were proved by the transport's
  * Noise handshake, so the protocol has no handshake of its own. One framer per direction; caps
  * checked before allocation.
  */
-export const G2gType = { event: 16, ack: 17, nack: 18, ping: 32 } as const;
+export const G2gType = { event: 16, ack: 17, nack: 18, routed: 19, ping: 32 } as const;
 
 export const MAX_G2G_FRAME = 1024 * 1024;
 

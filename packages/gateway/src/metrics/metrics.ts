@@ -89,6 +89,22 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** `crosstalk_feature_loss_total{from,to,feature}`. */
+  readonly featureLoss = new Counter({
+    name: 'crosstalk_feature_loss_total',
+    help: 'Features an event sent by a user here lost on the way to its recipient (the chain does not carry them), by sender protocol, recipient protocol and feature',
+    labelNames: ['from', 'to', 'feature'],
+    registers: [this.registry],
+  });
+
+  /** `crosstalk_routed_events_total{role}`. */
+  readonly routed = new Counter({
+    name: 'crosstalk_routed_events_total',
+    help: "Events carried hop by hop along a capability chain, by this gateway's role (origin, relay, delivery)",
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+
   /** `crosstalk_plugin_requests_total{plugin,outcome}`. */
   readonly pluginRequests = new Counter({
     name: 'crosstalk_plugin_requests_total',

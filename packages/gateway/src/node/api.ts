@@ -3,6 +3,7 @@ import type {
   CanonicalEvent,
   Codec,
   Dht,
+  Feature,
   G2gContact,
   G2gTransport,
   Plugin,
@@ -17,6 +18,8 @@ import type { CanonicalForm } from '../g2g/canonical-form.js';
 import type { GatewayIdentity } from '../g2g/identity.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { PluginReport, PluginSettings } from '../plugins/plugin-host.js';
+import type { Route } from '../routing/capability-view.js';
+import type { RoutingOptions } from '../routing/router.js';
 
 /**
  * The CrossTalk engine (docs/ARCHITECTURE.md "The engine and its ways in"): one node of the
@@ -35,8 +38,19 @@ export interface NodeOptions {
   codecs?: readonly Codec[];
   /** The shared directory substrate. Default: a new `MemoryDht` (one node, one process). */
   dht?: Dht;
-  /** How events travel between nodes. Default: JSON; the CLI passes codec-xmpp's stanza form. */
-  canonical?: CanonicalForm;
+  /**
+   * How events travel between nodes: one canonical form, or several (the first preferred; a node
+   * speaking two converts between them for chains that need it). Default: JSON; the CLI passes
+   * codec-xmpp's stanza form.
+   */
+  canonical?: CanonicalForm | readonly CanonicalForm[];
+  /** Capability routing: advertised cost, hop limit, how often the capability graph is read again. */
+  routing?: RoutingOptions;
+  /**
+   * Lifetime of capability records, ms (refreshed at a third). Default 10 minutes, or the soft TTL
+   * if longer.
+   */
+  capabilityTtl?: number;
   /**
    * G2G listen address of the default (embedded) transport, and the address other nodes are told
    * to dial. Default 127.0.0.1, any port.
@@ -99,7 +113,13 @@ export type GatewayEvent =
   | { type: 'verified'; user: Address; protocol: string; connection: string }
   | { type: 'offline'; user: Address }
   | { type: 'translated'; event: CanonicalEvent; from: string; to: string }
-  | { type: 'delivered'; event: CanonicalEvent; protocol: string }
+  | {
+      type: 'delivered';
+      event: CanonicalEvent;
+      protocol: string;
+      /** Features the chain dropped on the way here (a routed event), when any. */
+      lost?: readonly Feature[];
+    }
   | { type: 'undeliverable'; event: CanonicalEvent; reason: string }
   | { type: 'pending-held'; event: PendingEvent }
   | {
@@ -114,7 +134,42 @@ export type GatewayEvent =
       userId?: string;
     }
   | { type: 'session'; connection: string; protocol: string; event: SessionEvent }
+  | {
+      /** A file pushed into a client stream (`GatewayOptions.files`) ended. */
+      type: 'file-pushed';
+      /** The offer. */
+      offerId: string;
+      connection: string;
+      /** Bytes the client acknowledged. */
+      bytes: number;
+      /** `done`, or the code of the typed error that ended that one transfer. */
+      outcome: string;
+    }
   | ({ type: 'plugin' } & PluginReport);
+
+/** An embedding program's view of capability routing (`gateway.routing`, `node.routing`). */
+export interface GatewayRouting {
+  /** What this node translates, as it advertises it (`from>to`). */
+  capabilities(): string[];
+  /** Reads the capability graph from the directory now (it is read on start and then periodically). */
+  refresh(): Promise<void>;
+  /** Networks some node delivers to, as last read. */
+  networks(): string[];
+  /**
+   * The route an event from a user of `from` (a protocol here) to a user on `network` would take
+   * (at `gateway` when given), keeping `require`; undefined when there is none.
+   */
+  route(
+    from: string,
+    network: string,
+    options?: {
+      /** The node serving the recipient. */
+      gateway?: string;
+      /** Features every step must keep. */
+      require?: readonly Feature[];
+    },
+  ): Route | undefined;
+}
 
 /** An embedding program's view of the plugin host (`gateway.plugins`, `node.plugins`). */
 export interface GatewayPlugins {
@@ -254,6 +309,8 @@ export interface CrossTalkNode {
   readonly directory: Directory;
   /** The plugin host, for embedding programs. */
   readonly plugins: GatewayPlugins;
+  /** Capability routing: the chains this node would use, and reading the capability graph again. */
+  readonly routing: GatewayRouting;
   /**
    * Attaches a user the way in has verified (its own login, or a server that vouches for the user)
    * to the engine: from now on the user is online at this node, their location and presence are

@@ -1,4 +1,11 @@
-import type { Address, CanonicalEvent, G2gContact, PluginUser, PresenceEvent } from '@crosstalk/core';
+import type {
+  Address,
+  CanonicalEvent,
+  Feature,
+  G2gContact,
+  PluginUser,
+  PresenceEvent,
+} from '@crosstalk/core';
 import type { Logger } from 'pino';
 import type { Directory } from '../directory/directory.js';
 import type { UserManager } from '../manager/user-manager.js';
@@ -31,7 +38,7 @@ export interface NodeCore {
   track(work: Promise<unknown>): void;
   newId(): string;
   /** Shows an event to a user here; false when none of their endpoints could. */
-  deliverTo(m: UserManager, event: CanonicalEvent): boolean;
+  deliverTo(m: UserManager, event: CanonicalEvent, lost?: readonly Feature[]): boolean;
   /** Tells one (new) buddy this user's current presence, in the background. */
   presenceTo(m: UserManager, buddy: Address): void;
   /** Sends a presence to every foreign buddy who may see it. */
@@ -44,6 +51,8 @@ export interface NodeCore {
   publishFailed(error: unknown): void;
   /** A local user as plugins see them. */
   pluginUser(m: UserManager): PluginUser;
+  /** Tells a user here something from the node itself: an IM from the system address. */
+  tell(user: Address, text: string): void;
   /** One refusal: counted by its code, logged in one line, reported to observers. */
   refuse(error: Error, context: Record<string, unknown> & { connection?: string }): void;
 }

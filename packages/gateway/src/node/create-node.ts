@@ -5,6 +5,7 @@ import {
   CodecRegistry,
   address as checkedAddress,
   type Dht,
+  type Feature,
   formatAddress,
   type G2gContact,
   type ImEvent,
@@ -14,6 +15,7 @@ import {
   type PluginUser,
   type PresenceEvent,
   type RosterItem,
+  SYSTEM_ADDRESS,
 } from '@crosstalk/core';
 import pino, { type Logger } from 'pino';
 import { Directory } from '../directory/directory.js';
@@ -23,16 +25,19 @@ import { type CanonicalForm, jsonForm } from '../g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from '../g2g/identity.js';
 import { G2gNode } from '../g2g/link.js';
 import { TcpG2gTransport } from '../g2g/tcp-transport.js';
+import { G2gType } from '../g2g/wire.js';
 import { UserManager } from '../manager/user-manager.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
 import { PluginHost } from '../plugins/plugin-host.js';
 import { emptyPluginState } from '../plugins/plugin-state.js';
+import { CapabilityRouter } from '../routing/router.js';
 import { StateStore } from '../store/state-store.js';
 import type {
   AttachInfo,
   CrossTalkNode,
   GatewayEvent,
   GatewayPlugins,
+  GatewayRouting,
   NodeLimits,
   NodeOptions,
   UserEndpoint,
@@ -69,7 +74,9 @@ export const G2G_DEFAULT_LIMITS: Required<NodeLimits> = { g2gPending: 256, g2gPe
 export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
   readonly #o: NodeOptions;
   readonly #dht: Dht;
-  readonly #canonical: CanonicalForm;
+  readonly #forms: readonly CanonicalForm[];
+  readonly #codecs: ReturnType<CodecRegistry['list']>;
+  #capabilities!: CapabilityRouter;
   readonly log: Logger;
   readonly now: () => number;
   readonly #listeners = new Set<(e: GatewayEvent) => void>();
@@ -94,7 +101,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
   constructor(options: NodeOptions) {
     this.#o = options;
     this.#dht = options.dht ?? new MemoryDht();
-    this.#canonical = options.canonical ?? jsonForm;
+    const forms = options.canonical ?? jsonForm;
+    this.#forms = 'encode' in forms ? [forms] : forms.length > 0 ? [...forms] : [jsonForm];
     this.log =
       options.logger === false
         ? pino({ enabled: false })
@@ -126,10 +134,15 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     });
     this.#roster = new ForeignRoster(() => this.#store);
     this.#pending = new PendingRequests(this, this.#roster);
-    this.#router = new Router(this, this.#canonical, () => this.#g2g, this.#pending);
+    this.#router = new Router(this, () => this.#capabilities, this.#pending);
     this.#watch = new PresenceWatch(this, this.#router);
-    const codecs = new CodecRegistry(options.codecs ?? []).list();
-    this.#publisher = new Publisher(this, codecs, this.#pending, () => this.#g2g);
+    this.#codecs = new CodecRegistry(options.codecs ?? []).list();
+    this.#publisher = new Publisher(
+      this,
+      () => this.#capabilities,
+      this.#pending,
+      () => this.#g2g,
+    );
     this.#outbound = new Outbound(this, this.#router, this.#roster, this.#pending);
   }
 
@@ -156,6 +169,24 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     };
   }
 
+  get routing(): GatewayRouting {
+    const router = this.#capabilities;
+    return {
+      capabilities: () => router.own.map((c) => `${c.from}>${c.to}`),
+      refresh: () => router.refresh(),
+      networks: () => [...router.view.networks()].sort(),
+      route: (from, network, options) => router.routeFor(from, network, options),
+    };
+  }
+
+  /**
+   * Whether addresses on `network` are foreign to every protocol here because other nodes deliver to
+   * them (capability routing), for a way in's `isForeign`.
+   */
+  reaches(network: string): boolean {
+    return this.#capabilities?.reaches(network) ?? false;
+  }
+
   /** The G2G listener's bound address (a wildcard stays a wildcard), for the SOCKS front's loop check. */
   get g2gBoundAddress(): { address: string; port: number } | undefined {
     return this.#g2g?.boundAddress;
@@ -179,6 +210,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
   async abort(): Promise<void> {
     this.#closing = true;
     this.#publisher.stop();
+    this.#capabilities?.stop();
     await this.#g2g?.close().catch(() => {});
   }
 
@@ -205,6 +237,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       identity: this.#identity,
       now: this.now,
       ...(this.#o.softTtl ? { softTtl: this.#o.softTtl } : {}),
+      ...(this.#o.capabilityTtl ? { capabilityTtl: this.#o.capabilityTtl } : {}),
       ...(trusted ? { trusted: (id: string) => id === this.#identity.id || trusted.has(id) } : {}),
       onRejected: (key, reason, code) => {
         this.metrics.rejectedRecords.inc();
@@ -230,6 +263,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     this.#g2g = new G2gNode({
       transport,
       onEvent: (peer, payload) => this.#router.receive(peer, payload),
+      onRouted: (peer, payload) => this.#capabilities.receive(peer, payload),
       onAcceptError: (error) => {
         // A listener out of file descriptors keeps listening; the count and a warning say why peers fail.
         this.metrics.acceptErrors.inc({ listener: 'g2g' });
@@ -246,6 +280,26 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       throw new InvalidConfigError(
         `the G2G transport's key ${transport.localId.slice(0, 12)}… is not the gateway's ${this.id.slice(0, 12)}…`,
       );
+    this.#capabilities = new CapabilityRouter({
+      ...this.#o.routing,
+      identity: this.#identity,
+      directory: this.directory,
+      codecs: this.#codecs,
+      forms: this.#forms,
+      contact: () => this.contact,
+      metrics: this.metrics,
+      log: this.log,
+      now: this.now,
+      maxSkew: this.directory.maxClockSkew,
+      softTtl: this.directory.softTtl,
+      send: (peer, payload, routed) => this.#g2g.send(peer, payload, routed ? G2gType.routed : G2gType.event),
+      locate: (user, fresh) => this.#router.locate(user, fresh),
+      forget: (user) => this.#router.forgetLocation(addressKey(user)),
+      deliver: (event, lost) => this.#router.accept(event, lost),
+      tell: (user, text) => this.tell(user, text),
+      refused: (error, context) => this.refuse(error, context),
+      newId: () => this.newId(),
+    });
     this.contact = await this.#g2g.listen();
     const { host, port } = this.contact;
     this.g2g = typeof host === 'string' && typeof port === 'number' ? { host, port } : undefined;
@@ -257,6 +311,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
    */
   async publish(): Promise<void> {
     await this.#publisher.start();
+    this.#capabilities.start();
   }
 
   async close(): Promise<void> {
@@ -273,6 +328,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     if (this.#closing) return;
     this.#closing = true;
     this.#publisher.stop();
+    this.#capabilities.stop();
     this.pluginHost.close();
     this.#watch.clear();
     await front();
@@ -400,7 +456,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
 
   // ------------------------------------------------------------------ delivery
 
-  deliverTo(m: UserManager, event: CanonicalEvent): boolean {
+  deliverTo(m: UserManager, event: CanonicalEvent, lost: readonly Feature[] = []): boolean {
     const s = m.bestSession(event);
     if (!s) return false;
     try {
@@ -410,8 +466,21 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       return false;
     }
     if (event.kind === 'presence') this.#watch.saw(m, event);
-    this.emit({ type: 'delivered', event, protocol: s.protocol });
+    this.emit({ type: 'delivered', event, protocol: s.protocol, ...(lost.length ? { lost } : {}) });
     return true;
+  }
+
+  tell(user: Address, text: string): void {
+    const m = this.managers.get(addressKey(user));
+    if (!m) return;
+    this.deliverTo(m, {
+      kind: 'im',
+      id: `ct-notice-${this.newId()}`,
+      from: SYSTEM_ADDRESS,
+      to: m.address,
+      text,
+      sentAt: this.now(),
+    });
   }
 
   presenceTo(m: UserManager, buddy: Address): void {
@@ -520,13 +589,15 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     await m.toldHere;
     await this.tellBuddies(m, offline, 'here');
     await m.toldElsewhere;
+    // Told before the records are withdrawn: the buddies' gateways check the sender against the
+    // location record, and a withdrawn one makes them refuse the "offline" as spoofed.
+    if (!this.managers.has(m.key)) await this.tellBuddies(m, offline, 'elsewhere');
     // Logged in again meanwhile (a slow DHT): the new login's records are not ours to withdraw.
     if (!this.managers.has(m.key)) {
       await Promise.all([
         this.directory.withdrawLocation(m.address).catch(() => {}),
         this.directory.withdrawPresence(m.address).catch(() => {}),
       ]);
-      await this.tellBuddies(m, offline, 'elsewhere');
     }
     this.emit({ type: 'offline', user: m.address });
     this.log.info({ user: formatAddress(m.address) }, 'user offline');

@@ -1,6 +1,7 @@
-import { type Codec, isCrossTalkError, parseAddress } from '@crosstalk/core';
+import { isCrossTalkError, parseAddress } from '@crosstalk/core';
 import type { G2gNode } from '../../g2g/link.js';
 import type { UserManager } from '../../manager/user-manager.js';
+import type { CapabilityRouter } from '../../routing/router.js';
 import type { NodeCore } from '../core.js';
 import type { PendingRequests } from '../pending/pending-requests.js';
 
@@ -24,7 +25,7 @@ export class Publisher {
 
   constructor(
     readonly core: NodeCore,
-    readonly codecs: readonly Codec[],
+    readonly capabilities: () => CapabilityRouter,
     readonly pending: PendingRequests,
     readonly g2g: () => G2gNode,
   ) {}
@@ -141,20 +142,16 @@ export class Publisher {
     if (failed !== undefined) throw failed;
   }
 
-  /** Each codec's translations, to and from the canonical form, as capability records. */
+  /**
+   * What this node translates, as capability records (its codecs over each canonical form it speaks,
+   * conversions between its forms) and their index (routing/router.ts).
+   */
   async advertiseCapabilities(): Promise<void> {
-    for (const codec of this.codecs) {
-      const body = { cost: 1, preserves: [...codec.features] };
-      await this.core.directory.publishCapability(`${codec.protocol}>canonical`, body);
-      await this.core.directory.publishCapability(`canonical>${codec.protocol}`, body);
-    }
+    await this.capabilities().advertise();
   }
 
   /** Withdraws the capability records (closing). */
   async withdrawCapabilities(): Promise<void> {
-    for (const codec of this.codecs) {
-      await this.core.directory.withdrawCapability(`${codec.protocol}>canonical`).catch(() => {});
-      await this.core.directory.withdrawCapability(`canonical>${codec.protocol}`).catch(() => {});
-    }
+    await this.capabilities().withdraw();
   }
 }

@@ -1,18 +1,28 @@
-import { type Address, addressKey, type CanonicalEvent, formatAddress } from '@crosstalk/core';
+import {
+  type Address,
+  addressKey,
+  type CallInviteEvent,
+  type CanonicalEvent,
+  type Feature,
+  formatAddress,
+  type ImEvent,
+  isCrossTalkError,
+} from '@crosstalk/core';
 import type { Location } from '../../directory/directory.js';
 import { SpoofedEventError, UserOfflineError } from '../../errors/errors.js';
-import type { CanonicalForm } from '../../g2g/canonical-form.js';
-import { type G2gNode, G2gRefusedError } from '../../g2g/link.js';
 import type { UserManager } from '../../manager/user-manager.js';
+import type { CapabilityRouter } from '../../routing/router.js';
 import type { NodeCore } from '../core.js';
 import type { PendingRequests } from '../pending/pending-requests.js';
 
 const LOCATION_CACHE_MS = 30_000;
 
 /**
- * Carries events between users: to a user on this node at once, to a user elsewhere over G2G to the
- * node the directory names for them; and takes events arriving over G2G, checking that the link's
- * node is the one the directory names for their sender (anti-spoofing).
+ * Carries events between users: to a user on this node at once, to a user elsewhere along the chain
+ * capability routing composes for it (routing/router.ts: straight to the node the directory names
+ * for them, or hop by hop); and takes events arriving over G2G, checking that the link's node is the
+ * one the directory names for their sender (anti-spoofing; routed events carry their origin's
+ * signature instead).
  */
 export class Router {
   readonly #locationCache = new Map<string, { location: Location; until: number }>();
@@ -31,8 +41,7 @@ export class Router {
 
   constructor(
     readonly core: NodeCore,
-    readonly canonical: CanonicalForm,
-    readonly g2g: () => G2gNode,
+    readonly capabilities: () => CapabilityRouter,
     readonly pending: PendingRequests,
   ) {}
 
@@ -45,45 +54,27 @@ export class Router {
     const local = core.managers.get(addressKey(to));
     let protocol: string;
     if (local) {
+      this.capabilities().accountLocal(event, fromProtocol);
       protocol = await this.accept(event);
     } else {
-      protocol = await this.#sendRemote(to, event);
+      try {
+        protocol = await this.capabilities().send(event, to, fromProtocol);
+      } catch (error) {
+        // No chain carries calls to the callee's protocol: they are told by IM who called (issue 19).
+        if (event.kind === 'call-invite' && isCrossTalkError(error, 'ERR_NO_TRANSLATION_PATH'))
+          await this.capabilities()
+            .send(missedCallNotice(event, core.now()), to, fromProtocol)
+            .catch(() => {});
+        throw error;
+      }
     }
     core.metrics.deliveryLatency.observe((performance.now() - started) / 1000);
     this.#translated(fromProtocol, protocol || 'unknown', event.kind).inc();
     core.emit({ type: 'translated', event, from: fromProtocol, to: protocol });
   }
 
-  async #sendRemote(to: Address, event: CanonicalEvent): Promise<string> {
-    const payload = this.canonical.encode(event);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      // A location seen lately is used as it is (no DHT, no extra turn of the event loop).
-      const location = (attempt === 0 && this.#cached(to)) || (await this.#locate(to, attempt > 0));
-      if (!location) throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
-      try {
-        return await this.g2g().send({ id: location.gateway, contact: location.contact }, payload);
-      } catch (error) {
-        if (error instanceof G2gRefusedError) {
-          if (error.refusal === 'ERR_USER_OFFLINE') {
-            this.#locationCache.delete(addressKey(to));
-            throw new UserOfflineError(`${formatAddress(to)} is not online at their gateway`);
-          }
-          throw error;
-        }
-        // The link failed: the cached location may be stale; look again once.
-        this.#locationCache.delete(addressKey(to));
-        if (attempt > 0) throw error;
-      }
-    }
-    throw new UserOfflineError(formatAddress(to));
-  }
-
-  #cached(user: Address): Location | undefined {
-    const cached = this.#locationCache.get(addressKey(user));
-    return cached && cached.until > this.core.now() ? cached.location : undefined;
-  }
-
-  async #locate(user: Address, fresh: boolean): Promise<Location | undefined> {
+  /** Where a user is online (cached for a while unless `fresh`). */
+  async locate(user: Address, fresh: boolean): Promise<Location | undefined> {
     const key = addressKey(user);
     const cached = this.#locationCache.get(key);
     if (!fresh && cached && cached.until > this.core.now()) return cached.location;
@@ -107,11 +98,11 @@ export class Router {
   /** An event arrived over G2G from `peerId`: check who may send it, then deliver. */
   async receive(peerId: string, payload: Uint8Array): Promise<string | undefined> {
     const { core } = this;
-    const event = this.canonical.decode(payload);
+    const event = this.capabilities().decodeDirect(payload);
     if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
     // Anti-spoofing: the directory must name this link's gateway as the sender's.
-    let location = this.#cached(event.from) ?? (await this.#locate(event.from, false));
-    if (location?.gateway !== peerId) location = await this.#locate(event.from, true);
+    let location = await this.locate(event.from, false);
+    if (location?.gateway !== peerId) location = await this.locate(event.from, true);
     if (location?.gateway !== peerId) {
       core.metrics.refused.inc({ reason: 'ERR_SPOOFED_EVENT' });
       core.log.warn(
@@ -126,16 +117,37 @@ export class Router {
   }
 
   /** Delivers an event to a user on this node; returns the protocol it was delivered in. */
-  async accept(event: CanonicalEvent): Promise<string> {
+  async accept(event: CanonicalEvent, lost: readonly Feature[] = []): Promise<string> {
     const { core } = this;
     const to = 'to' in event ? event.to : undefined;
     const m = to ? core.managers.get(addressKey(to)) : undefined;
     if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
     if (!m.isReady) await m.ready;
     if (event.kind === 'buddy-response') await this.pending.recordAnswer(event);
-    if (!core.deliverTo(m, event))
+    if (!core.deliverTo(m, event, lost)) {
+      // A call to a user whose connections cannot take calls (a legacy protocol): an IM saying who
+      // called and how to call back, and a decline from their node so the caller stops ringing.
+      if (
+        event.kind === 'call-invite' &&
+        m.sessions.size > 0 &&
+        core.deliverTo(m, missedCallNotice(event, core.now()))
+      ) {
+        const decline: CanonicalEvent = {
+          kind: 'call-signal',
+          id: event.id,
+          from: m.address,
+          to: event.from,
+          signal: 'decline',
+          reason: `${m.protocol ?? 'this protocol'} has no calls; told by IM`,
+        };
+        core.track(this.route(m, decline, 'api').catch(() => {}));
+        return m.protocol ?? 'unknown';
+      }
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
+    }
     if (event.kind === 'buddy-response' && event.accepted) core.presenceTo(m, event.from);
+    // Their gateway says they left: where they were is no longer worth remembering.
+    if (event.kind === 'presence' && event.status === 'offline') this.forgetLocation(addressKey(event.from));
     // The plugin at Y: the IM reached Y; a command Y has on is answered on Y's behalf.
     if (event.kind === 'im') {
       const answering = core.pluginHost.answer(() => core.pluginUser(m), event);
@@ -143,4 +155,23 @@ export class Router {
     }
     return m.protocol ?? 'unknown';
   }
+}
+
+/**
+ * The IM a user whose protocol has no calls gets instead of a call invitation: who called, with
+ * what, and how to call back (issue 19: "nothing crashes on a protocol that has no calls").
+ */
+export function missedCallNotice(invite: CallInviteEvent, now: number): ImEvent {
+  const caller = formatAddress(invite.from);
+  const what = invite.media.includes('video') ? 'a video call' : 'a voice call';
+  return {
+    kind: 'im',
+    id: `ct-call-${invite.id}`.slice(0, 256),
+    from: invite.from,
+    to: invite.to,
+    text:
+      `[CrossTalk] ${caller} called you (${what}), but your messenger cannot take calls. ` +
+      `To call back, call ${caller} from a CrossTalk client (dialCall) or from a SIP phone registered at a CrossTalk SIP exit.`,
+    sentAt: now,
+  };
 }

@@ -69,8 +69,10 @@ export class Outbound {
       const reason = isCrossTalkError(error) ? error.code : String(error);
       if (
         (event.kind === 'buddy-request' || event.kind === 'buddy-response') &&
-        isCrossTalkError(error, 'ERR_USER_OFFLINE')
+        (isCrossTalkError(error, 'ERR_USER_OFFLINE') || isCrossTalkError(error, 'ERR_NO_ROUTE'))
       ) {
+        // Held for the recipient's next login: also when no gateway serves their network now (a
+        // client-API user's node, or a gateway that is restarting), as before capability routing.
         await this.pending.hold(event).catch((failure) => Promise.reject(markReported(failure)));
         return 'held';
       }
@@ -80,6 +82,12 @@ export class Outbound {
         { kind: event.kind, to: 'to' in event && event.to ? formatAddress(event.to) : undefined, reason },
         'undeliverable',
       );
+      // No chain reaches the recipient: said in the sender's own client, not left to silence.
+      if (event.kind === 'im' && isCrossTalkError(error, 'ERR_NO_ROUTE'))
+        core.tell(
+          m.address,
+          `CrossTalk could not deliver your message to ${formatAddress(event.to)}: ${error.message}.`,
+        );
       throw markReported(error);
     }
   }

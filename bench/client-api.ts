@@ -1,0 +1,241 @@
+/**
+ * The client API (issue 18), measured beside what it replaces, in one run:
+ *
+ * - **sendIM**: one IM at a time, sent and awaited at the recipient's application, from a client-API
+ *   user (`createClient`, a node of her own: what the shim does for users of other networks) and
+ *   from a Yahoo user whose unmodified client (the scripted YMSG client) goes through a SOCKS
+ *   gateway, to the same client-API recipient. Latency percentiles and the process's CPU per IM.
+ * - **getFile**: a file between two client-API users (G2G over TCP with Noise on loopback, per-chunk
+ *   SHA-256, the credit window) beside a plain TCP copy of the same bytes over loopback; MB/s and
+ *   CPU per MB, best of the rounds, and the ratio (issue 18's goal: at least half).
+ *
+ * Everything runs in this process on 127.0.0.1 (one MemoryDht): both ends of each path share one
+ * event loop, as the two ends of the plain copy do. Prints a markdown section; with
+ * `--append FILE` also appends it to FILE.
+ *
+ *   npx tsx --conditions=@crosstalk/source bench/client-api.ts [--ims 1000] [--mb 64] [--rounds 5] [--append docs/benchmarks.md]
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { oscar } from '@crosstalk/codec-oscar';
+import { ymsg } from '@crosstalk/codec-ymsg';
+import { ScriptedYmsgClient, startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
+import { type Address, type FileOfferEvent, type FileSink, MemoryDht } from '@crosstalk/core';
+import { createGateway } from '@crosstalk/gateway';
+import { socksConnect } from '@crosstalk/gateway/testing';
+import { bytesSource, createClient } from '@crosstalk/shim';
+import { machineLine, publish } from './lib/harness.js';
+
+function arg(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+const IMS = arg('ims', 1000);
+const MB = arg('mb', 64);
+const ROUNDS = arg('rounds', 5);
+const WARMUP = 100;
+const TEXT = 'Grüße aus Zürich, a line of chat of about the usual length: 50 chars.';
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
+
+// ------------------------------------------------------------------ setup
+
+const dht = new MemoryDht();
+const server = await startMockYmsgServer({ users: [{ id: 'carol', password: 'carol-pw' }] });
+const gateway = await createGateway({
+  // OSCAR too: a SOCKS session treats only the networks its gateway bridges as foreign (aol here).
+  codecs: [ymsg(), oscar()],
+  dht,
+  socks: { port: 0 },
+  logger: false,
+});
+const client = (user: string) =>
+  createClient({ identity: { address: { user, network: 'aol' } }, network: 'aol', dht });
+const alice = await client('alice');
+const bob = await client('bob');
+const carol = await ScriptedYmsgClient.connect({
+  host: server.host,
+  port: server.port,
+  id: 'carol',
+  password: 'carol-pw',
+  version: 0x0010,
+  dial: (host, port) => socksConnect(gateway.socks, host, port),
+  isForeign: (a) => a.network !== 'yahoo',
+  timeoutMs: 15_000,
+});
+await carol.login();
+const carolAddress: Address = { user: 'carol', network: 'yahoo' };
+while (!(await gateway.directory.lookupLocation(carolAddress))) await new Promise((r) => setTimeout(r, 20));
+
+// ------------------------------------------------------------------ sendIM
+
+/** The IM with this text arrived at bob's application. */
+const waiting = new Map<string, () => void>();
+bob.on('im', (im) => waiting.get(im.text)?.());
+const arrival = (text: string) => new Promise<void>((resolve) => waiting.set(text, resolve));
+
+interface ImRun {
+  latencies: number[];
+  cpuPerIm: number;
+}
+
+async function imRun(send: (text: string) => unknown, tag: string, n: number): Promise<ImRun> {
+  const latencies: number[] = [];
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const text = `${TEXT} ${tag} ${i}`;
+    const arrived = arrival(text);
+    const start = performance.now();
+    await send(text);
+    await arrived;
+    latencies.push(performance.now() - start);
+    waiting.delete(text);
+  }
+  return { latencies: latencies.sort((a, b) => a - b), cpuPerIm: cpuMs(cpu) / n };
+}
+
+const bobAddress: Address = { user: 'bob', network: 'aol' };
+const viaApi = (text: string) => alice.sendIM(bobAddress, text);
+const viaSocks = (text: string) => carol.sendMessage('bob@aol', text);
+await imRun(viaApi, 'warm-api', WARMUP);
+await imRun(viaSocks, 'warm-socks', WARMUP);
+// Alternating halves, so that a load spike on the shared machine hits both paths alike.
+const api: number[] = [];
+const socks: number[] = [];
+let apiCpu = 0;
+let socksCpu = 0;
+for (let half = 0; half < 2; half++) {
+  const a = await imRun(viaApi, `api${half}`, IMS / 2);
+  const s = await imRun(viaSocks, `socks${half}`, IMS / 2);
+  api.push(...a.latencies);
+  socks.push(...s.latencies);
+  apiCpu += a.cpuPerIm / 2;
+  socksCpu += s.cpuPerIm / 2;
+}
+api.sort((a, b) => a - b);
+socks.sort((a, b) => a - b);
+
+// ------------------------------------------------------------------ getFile
+
+const data = randomBytes(MB * 1024 * 1024);
+const sha256 = createHash('sha256').update(data).digest('hex');
+
+/** A sink that counts what it is given (the bytes are checked by getFile's SHA-256). */
+function countingSink(): FileSink {
+  let offset = 0;
+  return {
+    get offset() {
+      return offset;
+    },
+    write: async (chunk) => {
+      offset += chunk.length;
+    },
+  };
+}
+
+const offers: FileOfferEvent[] = [];
+bob.on('file-offer', (o) => offers.push(o));
+
+async function fileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  const offer = await alice.sendFile(bobAddress, bytesSource('bench.bin', data), { sha256 });
+  while (!offers.some((o) => o.id === offer.id)) await new Promise((r) => setTimeout(r, 5));
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const result = await bob.getFile(offers.find((o) => o.id === offer.id)!, countingSink());
+  const seconds = (performance.now() - start) / 1000;
+  if (result.sha256 !== sha256) throw new Error('the file arrived different');
+  await alice.withdrawFile(offer.id);
+  return { mbps: MB / seconds, cpuPerMb: cpuMs(cpu) / MB };
+}
+
+async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  let done!: () => void;
+  const received = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const listener = net.createServer((socket) => {
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= data.length) done();
+    });
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as net.AddressInfo;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const socket = net.connect(port, '127.0.0.1');
+  // As a file copy does: a piece at a time, waiting for the socket to drain.
+  for (let at = 0; at < data.length; at += 256 * 1024) {
+    if (!socket.write(data.subarray(at, at + 256 * 1024)))
+      await new Promise((resolve) => socket.once('drain', resolve));
+  }
+  await received;
+  const seconds = (performance.now() - start) / 1000;
+  const cpuPerMb = cpuMs(cpu) / MB;
+  socket.destroy();
+  await new Promise((resolve) => listener.close(resolve));
+  return { mbps: MB / seconds, cpuPerMb };
+}
+
+await fileRound();
+await tcpRound();
+const g2g: { mbps: number; cpuPerMb: number }[] = [];
+const tcp: { mbps: number; cpuPerMb: number }[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  g2g.push(await fileRound());
+  tcp.push(await tcpRound());
+}
+const best = (rows: { mbps: number; cpuPerMb: number }[]) => rows.reduce((a, b) => (b.mbps > a.mbps ? b : a));
+const median = (rows: { mbps: number }[]) =>
+  [...rows].sort((a, b) => a.mbps - b.mbps)[rows.length >> 1]!.mbps;
+const g2gBest = best(g2g);
+const tcpBest = best(tcp);
+
+await carol.close();
+await alice.close();
+await bob.close();
+await gateway.close();
+await server.close();
+
+// ------------------------------------------------------------------ report
+
+const ms = (n: number) => n.toFixed(2);
+publish(
+  [
+    '',
+    '## Client API: sendIM beside a SOCKS gateway, getFile beside a plain TCP copy',
+    '',
+    `- machine: ${machineLine('both ends in one process')}`,
+    `- command: \`npx tsx --conditions=@crosstalk/source bench/client-api.ts --ims ${IMS} --mb ${MB} --rounds ${ROUNDS}\``,
+    `- sendIM: ${IMS} IMs one at a time (after ${WARMUP} of warm-up each), alternating halves, each awaited at`,
+    '  the recipient, a client-API user (bob@aol, a node of his own). "Client API": from alice@aol,',
+    '  another client-API node (the shim\'s path to users of other networks), G2G over TCP with Noise. "SOCKS',
+    '  gateway": from carol@yahoo, a scripted YMSG client through a SOCKS gateway (SOCKS relay, the YMSG',
+    '  codec session withholding the message from its server, translation, then G2G). CPU: the whole',
+    '  process (both ends, the gateway, the mock YMSG server) per IM.',
+    `- getFile: ${MB} MiB of random bytes, ${ROUNDS} rounds alternating with a plain TCP copy of the same bytes`,
+    '  (256 KiB writes, waiting for drain); the offer hashed beforehand (not timed); getFile timed from',
+    '  the request to the SHA-256 checked. CPU: the process, per MiB.',
+    '',
+    '| sendIM | p50 (ms) | p90 (ms) | p99 (ms) | CPU per IM (ms) |',
+    '|---|---:|---:|---:|---:|',
+    `| client API | ${ms(pct(api, 0.5))} | ${ms(pct(api, 0.9))} | ${ms(pct(api, 0.99))} | ${ms(apiCpu)} |`,
+    `| SOCKS gateway | ${ms(pct(socks, 0.5))} | ${ms(pct(socks, 0.9))} | ${ms(pct(socks, 0.99))} | ${ms(socksCpu)} |`,
+    `| ratio (API / SOCKS) | ${(pct(api, 0.5) / pct(socks, 0.5)).toFixed(2)} | ${(pct(api, 0.9) / pct(socks, 0.9)).toFixed(2)} | ${(pct(api, 0.99) / pct(socks, 0.99)).toFixed(2)} | ${(apiCpu / socksCpu).toFixed(2)} |`,
+    '',
+    '| file | best MiB/s | median MiB/s | CPU per MiB at best (ms) |',
+    '|---|---:|---:|---:|',
+    `| getFile (client API, G2G) | ${g2gBest.mbps.toFixed(1)} | ${median(g2g).toFixed(1)} | ${g2gBest.cpuPerMb.toFixed(2)} |`,
+    `| plain TCP copy | ${tcpBest.mbps.toFixed(1)} | ${median(tcp).toFixed(1)} | ${tcpBest.cpuPerMb.toFixed(2)} |`,
+    `| ratio (getFile / TCP) | ${(g2gBest.mbps / tcpBest.mbps).toFixed(2)} | ${(median(g2g) / median(tcp)).toFixed(2)} | |`,
+    '',
+  ].join('\n'),
+);
+process.exit(0);

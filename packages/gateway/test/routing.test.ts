@@ -1,0 +1,192 @@
+import { MemoryDht } from '@crosstalk/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { G2gType } from '../src/g2g/wire.js';
+import {
+  createGateway,
+  G2gNode,
+  G2gRefusedError,
+  type Gateway,
+  type GatewayIdentity,
+  generateIdentity,
+  jsonForm,
+  TcpG2gTransport,
+} from '../src/index.js';
+import { type EnvelopeStep, encodeEnvelope, signEnvelope } from '../src/routing/envelope.js';
+import { aimLike, ircLike } from './support/codecs.js';
+
+/** A second form named as codec-xmpp's stanza form (its bytes are JSON: only the name matters here). */
+const stanzaLike = { ...jsonForm, name: 'xmpp-stanza' };
+
+/**
+ * Four gateways in this process, as in the issue: A speaks JSON (AIM), B and C convert between
+ * JSON and stanzas, D speaks stanzas and alone has the IRC codec. An attacker X with a key of its
+ * own dials them over G2G with envelopes it made.
+ */
+describe('hop-by-hop forwarding over G2G', () => {
+  const dht = new MemoryDht();
+  let a: Gateway;
+  let b: Gateway;
+  let c: Gateway;
+  let d: Gateway;
+  const x: GatewayIdentity = generateIdentity();
+  let attacker: G2gNode;
+
+  beforeAll(async () => {
+    const start = (codecs: ReturnType<typeof aimLike>[], canonical: (typeof jsonForm)[]) =>
+      createGateway({ codecs, canonical, dht, socks: { port: 0 }, logger: false });
+    a = await start([aimLike()], [jsonForm]);
+    b = await start([], [jsonForm, stanzaLike]);
+    c = await start([], [jsonForm, stanzaLike]);
+    d = await start([ircLike()], [stanzaLike]);
+    attacker = new G2gNode({ transport: new TcpG2gTransport({ identity: x }), onEvent: async () => 'x' });
+    await attacker.listen();
+    for (const g of [a, b, c, d]) await g.routing.refresh();
+  });
+
+  afterAll(async () => {
+    await attacker.close();
+    for (const g of [a, b, c, d]) await g.close();
+  });
+
+  const step = (g: Gateway | GatewayIdentity, from: string, to: string): EnvelopeStep => ({
+    from,
+    to,
+    gateway: g.id,
+    contact: 'contact' in g ? g.contact : { transport: 'tcp', host: '127.0.0.1', port: 1 },
+  });
+
+  /** X's envelope for an IM from alice@aol to bob@irc along `chain`, signed by `signer` (X unless told). */
+  function envelope(
+    chain: EnvelopeStep[],
+    over: { next?: number; hops?: number; id?: string; signer?: GatewayIdentity; origin?: string } = {},
+  ) {
+    const header = signEnvelope(over.signer ?? x, {
+      id: over.id ?? `x-${Math.random()}`,
+      issuedAt: Date.now(),
+      from: 'alice@aol',
+      to: 'bob@irc',
+      kind: 'im',
+      chain,
+      hopLimit: Math.max(1, new Set(chain.map((s) => s.gateway)).size - 1),
+      next: over.next ?? 1,
+      form: 'json',
+      lost: [],
+    });
+    const payload = jsonForm.encode({
+      kind: 'im',
+      id: 'm1',
+      from: { user: 'alice', network: 'aol' },
+      to: { user: 'bob', network: 'irc' },
+      text: 'hi',
+      sentAt: Date.now(),
+    });
+    return encodeEnvelope({
+      header: {
+        ...header,
+        ...(over.hops !== undefined ? { hops: over.hops } : {}),
+        ...(over.origin ? { origin: over.origin } : {}),
+      },
+      payload,
+    });
+  }
+
+  /** What `to` answers X's envelope with: its refusal code. */
+  async function send(to: Gateway, bytes: Uint8Array): Promise<string> {
+    try {
+      return `ACK ${await attacker.send({ id: to.id, contact: to.contact }, bytes, G2gType.routed)}`;
+    } catch (error) {
+      if (error instanceof G2gRefusedError) return error.refusal;
+      throw error;
+    }
+  }
+
+  async function refused(g: Gateway, reason: string): Promise<number> {
+    const metric = await g.metrics.refused.get();
+    return metric.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  }
+
+  /** X -> B -> D, the chain an AIM user on X would be given. */
+  const viaB = () => [
+    step(x, 'oscar', 'canonical:json'),
+    step(b, 'canonical:json', 'canonical:xmpp-stanza'),
+    step(d, 'canonical:xmpp-stanza', 'irc'),
+  ];
+
+  it('A composes a route to IRC at D through a converting gateway, and advertises none for IRC itself', () => {
+    expect(a.routing.capabilities()).not.toContain('canonical:json>irc');
+    expect(a.routing.networks()).toContain('irc');
+    const route = a.routing.route('oscar', 'irc', { gateway: d.id })!;
+    expect(route.steps.map((s) => s.gateway)).toEqual([
+      a.id,
+      expect.stringMatching(new RegExp(`^(${b.id}|${c.id})$`)),
+      d.id,
+    ]);
+    expect(route.transfers).toBe(2);
+    expect(route.loses).toEqual(expect.arrayContaining(['im.html', 'typing']));
+  });
+
+  it('a hop that is not the next step refuses: C given B’s step', async () => {
+    const before = await refused(c, 'ERR_NOT_NEXT_HOP');
+    expect(await send(c, envelope(viaB()))).toBe('ERR_NOT_NEXT_HOP');
+    expect(await refused(c, 'ERR_NOT_NEXT_HOP')).toBe(before + 1);
+  });
+
+  it('an envelope with its hop limit run out (0 hops left) is refused', async () => {
+    const before = await refused(b, 'ERR_HOP_LIMIT');
+    expect(await send(b, envelope(viaB(), { hops: 0 }))).toBe('ERR_HOP_LIMIT');
+    expect(await refused(b, 'ERR_HOP_LIMIT')).toBe(before + 1);
+  });
+
+  it('a forged origin: an envelope claiming A as origin but signed by X is refused by the first hop', async () => {
+    const chain = [step(a, 'oscar', 'canonical:json'), ...viaB().slice(1)];
+    const before = await refused(b, 'ERR_FORGED_ENVELOPE');
+    expect(await send(b, envelope(chain, { origin: a.id }))).toBe('ERR_FORGED_ENVELOPE');
+    expect(await refused(b, 'ERR_FORGED_ENVELOPE')).toBe(before + 1);
+  });
+
+  it('a well-signed origin that does not serve the sender: B relays, D refuses as spoofed, X hears why', async () => {
+    const before = await refused(d, 'ERR_SPOOFED_EVENT');
+    expect(await send(b, envelope(viaB()))).toBe('ERR_SPOOFED_EVENT');
+    expect(await refused(d, 'ERR_SPOOFED_EVENT')).toBe(before + 1);
+    // B relayed it: that is not B's refusal to count.
+    expect(await refused(b, 'ERR_SPOOFED_EVENT')).toBe(0);
+  });
+
+  it('a sender that is not the previous step’s gateway is refused', async () => {
+    const before = await refused(d, 'ERR_WRONG_PREVIOUS_HOP');
+    expect(await send(d, envelope(viaB(), { next: 2, hops: 1 }))).toBe('ERR_WRONG_PREVIOUS_HOP');
+    expect(await refused(d, 'ERR_WRONG_PREVIOUS_HOP')).toBe(before + 1);
+  });
+
+  it('a loop: a chain back through B, and the same envelope twice, are refused', async () => {
+    const back = [
+      step(x, 'oscar', 'canonical:json'),
+      step(b, 'canonical:json', 'canonical:xmpp-stanza'),
+      step(c, 'canonical:xmpp-stanza', 'canonical:json2'),
+      step(b, 'canonical:json2', 'irc'),
+    ];
+    const before = await refused(b, 'ERR_ROUTE_LOOP');
+    expect(await send(b, envelope(back))).toBe('ERR_ROUTE_LOOP');
+    const once = envelope(viaB(), { id: 'replayed' });
+    expect(await send(b, once)).toBe('ERR_SPOOFED_EVENT');
+    expect(await send(b, once)).toBe('ERR_ROUTE_LOOP');
+    expect(await refused(b, 'ERR_ROUTE_LOOP')).toBe(before + 2);
+  });
+
+  it('a gateway that takes no routed events (a plain G2G node) answers with a protocol refusal', async () => {
+    const plain = new G2gNode({
+      transport: new TcpG2gTransport({ identity: generateIdentity() }),
+      onEvent: async () => 'p',
+    });
+    const contact = await plain.listen();
+    try {
+      await expect(
+        attacker.send({ id: plain.id, contact }, envelope(viaB()), G2gType.routed),
+      ).rejects.toMatchObject({
+        refusal: 'ERR_G2G_PROTOCOL',
+      });
+    } finally {
+      await plain.close();
+    }
+  });
+});

@@ -1,0 +1,308 @@
+import type {
+  CrossTalkError,
+  FileOfferEvent,
+  FileSink,
+  FileSource,
+  FileTransferResult,
+  G2gStream,
+  GetFileOptions,
+} from '@crosstalk/core';
+import { isCrossTalkError } from '@crosstalk/core';
+import {
+  InvalidSinkError,
+  SinkFailedError,
+  SourceFailedError,
+  TransferAbortedError,
+  TransferInterruptedError,
+} from '../errors/errors.js';
+import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
+import { type FileRequest, FileSender, type OfferedFile, type SenderStep } from './sender.js';
+
+/**
+ * File transfers over a byte stream (a G2G stream of their own between two nodes): the sans-IO
+ * `FileReceiver` and `FileSender` driven by stream events, a sink and a source. Backpressure is
+ * end to end: the receiver grants credit only as its sink writes, and the sender reads from its
+ * source only what it has credit for, waiting for 'drain' when the stream is full (the transport's
+ * own flow control, e.g. hyperdht's credit windows, sits below this).
+ */
+
+/** Options of `fetchFile`: `getFile`'s, and the receiving side's limits. */
+export interface FetchFileOptions
+  extends GetFileOptions,
+    Pick<FileReceiverOptions, 'chunkSize' | 'window' | 'maxFileSize' | 'maxRefetches' | 'stallTimeout'> {
+  /** ms to wait, after an abort, for the sender to confirm (its chunks on their way still land). Default 5 s. */
+  cancelGrace?: number;
+}
+
+/**
+ * Fetches `offer` into `sink` over `stream` (which the caller dialled to the sender's node). Resumes
+ * from `sink.offset`, re-hashing what the sink holds (`sink.read`) so the final check covers every
+ * byte. Resolves once the last chunk is written and the whole file's SHA-256 matched; rejects with
+ * the transfer's typed error, after the chunks already verified were written (so a resume picks up
+ * after them). Ends or destroys the stream either way.
+ */
+export async function fetchFile(
+  stream: G2gStream,
+  offer: FileOfferEvent,
+  sink: FileSink,
+  options: FetchFileOptions = {},
+): Promise<FileTransferResult> {
+  const { signal, onProgress } = options;
+  let receiver: FileReceiver;
+  try {
+    receiver = new FileReceiver({ ...pickReceiverOptions(options), offer, offset: sink.offset });
+    if (receiver.resumedFrom > 0) {
+      if (!sink.read)
+        throw new InvalidSinkError(
+          `a sink holding ${receiver.resumedFrom} bytes must read() them for the hash`,
+        );
+      try {
+        for await (const held of sink.read()) receiver.hashHeld(held);
+      } catch (error) {
+        throw isCrossTalkError(error)
+          ? error
+          : new SinkFailedError('the sink could not read what it holds', { cause: error });
+      }
+    }
+    if (signal?.aborted) throw new TransferAbortedError(sink.offset, { cause: signal.reason });
+  } catch (error) {
+    stream.destroy();
+    throw error;
+  }
+  const total = receiver.offer.size;
+
+  return new Promise<FileTransferResult>((resolve, reject) => {
+    /** Sink writes, one after another in file order. */
+    let writes: Promise<void> = Promise.resolve();
+    let sinkFailed = false;
+    let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+
+    const settle = (error: CrossTalkError | undefined, result?: FileTransferResult) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(stallTimer);
+      clearTimeout(graceTimer);
+      signal?.removeEventListener('abort', onAbort);
+      stream.off('data', onData);
+      // Verified chunks handed out before the end are written before the promise settles.
+      void writes.then(() => {
+        if (error) {
+          closeAfterFlush(stream);
+          reject(error);
+        } else {
+          stream.end();
+          resolve(result!);
+        }
+      });
+    };
+
+    const handle = (step: ReceiverStep) => {
+      for (const frame of step.send) if (!stream.destroyed) stream.write(frame);
+      for (const chunk of step.write) {
+        writes = writes.then(async () => {
+          if (sinkFailed) return;
+          try {
+            await sink.write(chunk);
+          } catch (error) {
+            sinkFailed = true;
+            handle(receiver.fail(new SinkFailedError('the sink could not write a chunk', { cause: error })));
+            return;
+          }
+          onProgress?.(receiver.written + chunk.length, total);
+          handle(receiver.wrote(chunk.length));
+        });
+      }
+      if (step.error) settle(step.error);
+      else if (step.done) settle(undefined, step.done);
+    };
+
+    const onData = (data: Uint8Array) => handle(receiver.receive(data));
+    const onGone = () => handle(receiver.closed());
+    const onAbort = () => {
+      handle(receiver.cancel(String(signal?.reason ?? 'aborted')));
+      // A sender that never confirms does not hold the abort up for long.
+      graceTimer ??= setTimeout(() => handle(receiver.closed()), options.cancelGrace ?? 5000);
+    };
+    const stallTimer = setInterval(() => handle(receiver.check()), checkInterval(options.stallTimeout));
+    stallTimer.unref();
+
+    stream.on('data', onData);
+    stream.on('end', onGone);
+    stream.on('close', onGone);
+    stream.on('error', onGone);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.write(receiver.start());
+  });
+}
+
+/** What `serveFile` sends for an accepted request: the file as offered, and where its bytes come from. */
+export interface ServedFile {
+  /** The file's size and hash, as the offer named them. */
+  file: OfferedFile;
+  /** Its bytes. */
+  source: FileSource;
+}
+
+/** Options of `serveFile`. */
+export interface ServeFileOptions {
+  /**
+   * Finds the file a request is for, and decides whether this peer may have it: throws a CrossTalk
+   * error to refuse (its code is sent to the receiver, e.g. `UnknownFileOfferError`).
+   */
+  lookup(request: FileRequest): Promise<ServedFile> | ServedFile;
+  /** The largest chunk a receiver may ask for. */
+  maxChunkSize?: number;
+  /** ms waiting for the request, or for credit, before the transfer fails (`TransferStalledError`). Default 30 s. */
+  stallTimeout?: number;
+  /** Bytes per second this side sends at most; default no limit. */
+  rate?: number;
+}
+
+/** How a transfer `serveFile` ran ended, when it did not fail. */
+export interface ServeFileResult {
+  /** The offer the receiver asked for. */
+  offerId: string | undefined;
+  /** `completed`: every chunk and the END sent, and the receiver closed; `cancelled`: the receiver cancelled. */
+  outcome: 'completed' | 'cancelled';
+  /** Bytes of file data sent, re-fetched chunks included. */
+  sent: number;
+}
+
+/**
+ * Serves one file request arriving on `stream` (a file stream a peer dialled): reads the OPEN, asks
+ * `lookup`, then sends chunks as the receiver grants credit, at most `rate` bytes per second.
+ * Rejects with the transfer's typed error (a receiver that stops reading: `TransferStalledError`);
+ * the stream is closed either way.
+ */
+export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise<ServeFileResult> {
+  const sender = new FileSender({
+    ...(options.maxChunkSize === undefined ? {} : { maxChunkSize: options.maxChunkSize }),
+    ...(options.stallTimeout === undefined ? {} : { stallTimeout: options.stallTimeout }),
+  });
+  const pacer = options.rate === undefined ? undefined : new Pacer(options.rate);
+  return new Promise<ServeFileResult>((resolve, reject) => {
+    let source: FileSource | undefined;
+    let offerId: string | undefined;
+    let settled = false;
+    let pumping = false;
+    let full = false;
+    const drained: (() => void)[] = [];
+
+    const settle = (error: CrossTalkError | undefined, outcome?: ServeFileResult['outcome']) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(stallTimer);
+      stream.off('data', onData);
+      for (const wake of drained.splice(0)) wake();
+      if (error) {
+        closeAfterFlush(stream);
+        reject(error);
+      } else {
+        if (outcome === 'cancelled') closeAfterFlush(stream);
+        else stream.destroy();
+        resolve({ offerId, outcome: outcome!, sent: sender.sentBytes });
+      }
+    };
+
+    const handle = (step: SenderStep) => {
+      for (const frame of step.send) if (!stream.destroyed && !stream.write(frame)) full = true;
+      if (step.error) return settle(step.error);
+      if (step.cancelled) return settle(undefined, 'cancelled');
+      if (step.request) void decide(step.request);
+    };
+
+    const decide = async (request: FileRequest) => {
+      offerId = request.offerId;
+      try {
+        const served = await options.lookup(request);
+        source = served.source;
+        handle(sender.accept(served.file));
+        void pump();
+      } catch (error) {
+        handle(
+          sender.refuse(
+            isCrossTalkError(error) ? error : new SourceFailedError(String(error), { cause: error }),
+          ),
+        );
+      }
+    };
+
+    const pump = async () => {
+      if (pumping || !source) return;
+      pumping = true;
+      try {
+        for (let read = sender.nextRead(); read && !settled; read = sender.nextRead()) {
+          let data: Uint8Array;
+          try {
+            data = await source.read(read.offset, read.length);
+          } catch (error) {
+            handle(sender.fail(new SourceFailedError('the file could not be read', { cause: error })));
+            return;
+          }
+          if (pacer) await pacer.wait(data.length);
+          handle(sender.chunk(read, data));
+          if (full && !settled) {
+            await new Promise<void>((wake) => drained.push(wake));
+            full = false;
+          }
+        }
+      } finally {
+        pumping = false;
+      }
+    };
+
+    const onData = (data: Uint8Array) => {
+      handle(sender.receive(data));
+      void pump();
+    };
+    const onEnd = () => {
+      // The receiver closes its side once it has the whole file (or gives up).
+      if (sender.ended) settle(undefined, 'completed');
+      else settle(new TransferInterruptedError(`the receiver closed after ${sender.sentBytes} bytes`));
+    };
+    const stallTimer = setInterval(() => handle(sender.check()), checkInterval(options.stallTimeout));
+    stallTimer.unref();
+
+    stream.on('data', onData);
+    stream.on('drain', () => {
+      full = false;
+      for (const wake of drained.splice(0)) wake();
+    });
+    stream.on('end', onEnd);
+    stream.on('close', onEnd);
+    stream.on('error', onEnd);
+  });
+}
+
+function pickReceiverOptions(options: FetchFileOptions): Partial<FileReceiverOptions> {
+  const out: Partial<FileReceiverOptions> = {};
+  for (const key of ['chunkSize', 'window', 'maxFileSize', 'maxRefetches', 'stallTimeout'] as const)
+    if (options[key] !== undefined) out[key] = options[key];
+  return out;
+}
+
+/** How often to check for a stall: often enough to notice it within a fraction of the timeout. */
+function checkInterval(stallTimeout = 30_000): number {
+  return Math.max(10, Math.min(1000, stallTimeout / 4));
+}
+
+/** Ends the stream so the last frame (an ERROR, a CANCELLED) reaches the peer, and destroys it soon after. */
+function closeAfterFlush(stream: G2gStream): void {
+  if (stream.destroyed) return;
+  stream.end();
+  setTimeout(() => stream.destroy(), 1000).unref();
+}
+
+/** Paces writes to `rate` bytes per second. */
+class Pacer {
+  #next = 0;
+  constructor(readonly rate: number) {}
+
+  async wait(bytes: number): Promise<void> {
+    const now = Date.now();
+    const start = Math.max(now, this.#next);
+    this.#next = start + (bytes * 1000) / this.rate;
+    if (start > now) await new Promise((r) => setTimeout(r, start - now));
+  }
+}

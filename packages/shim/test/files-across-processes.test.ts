@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseAddress } from '@crosstalk/core';
+import { startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, FILE_DEFAULTS, fileSink, type ShimClient } from '../src/index.js';
+import { Heard } from './support.js';
+
+/**
+ * getFile across processes (issue 18): Bob's client runs in a child process, Alice's in this one,
+ * each a node of its own on a private hyperdht testnet on loopback (directory records in the DHT,
+ * the file over a hyperdht stream between the two nodes). A 50 MB file is fetched, cancelled at
+ * about half, and resumed into the same file on disk: the SHA-256 matches, and the sender sent no
+ * byte twice beyond one chunk (it reports what it sent for each transfer).
+ */
+
+const SIZE = 50 * 1024 * 1024;
+const script = fileURLToPath(new URL('./fixtures/client-process.ts', import.meta.url));
+
+/** The child's JSON lines, awaited one matching line at a time. */
+class ChildLines {
+  readonly #lines: Record<string, unknown>[] = [];
+  readonly #waiters = new Set<() => void>();
+  constructor(child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.#lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const wake of [...this.#waiters]) wake();
+    });
+  }
+  async next(key: string, what: string, ms = 60_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const at = this.#lines.findIndex((l) => key in l || 'error' in l);
+      if (at >= 0) {
+        const [line] = this.#lines.splice(at, 1);
+        if ('error' in line! && !(key in line))
+          throw new Error(`the child failed: ${JSON.stringify(line.error)}`);
+        return line![key] as Record<string, unknown>;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, deadline - Date.now());
+        this.#waiters.add(wake);
+      });
+    }
+  }
+}
+
+let testnet: Testnet;
+let dir: string;
+let child: ChildProcess | undefined;
+let alice: ShimClient | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'crosstalk-files-'));
+  testnet = await startTestnet({ size: 10 });
+}, 60_000);
+
+afterAll(async () => {
+  await alice?.close();
+  if (child && child.exitCode === null) {
+    const exited = once(child, 'exit');
+    child.stdin!.end();
+    await exited;
+  }
+  await testnet?.destroy();
+  await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe('files between two client processes on a hyperdht testnet', () => {
+  it('a 50 MB file, cancelled at about half and resumed: the SHA-256 matches, no byte sent twice beyond one chunk', async () => {
+    const data = randomBytes(SIZE);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const source = join(dir, 'source.bin');
+    await writeFile(source, data);
+
+    child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--conditions=@crosstalk/source',
+        script,
+        JSON.stringify({ user: 'bob@yahoo', bootstrap: testnet.bootstrap, stateFile: join(dir, 'bob.json') }),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const bob = new ChildLines(child);
+    const bobNode = await bob.next('ready', "bob's client to start");
+    expect(child.pid).not.toBe(process.pid);
+
+    alice = await createClient({
+      identity: { address: parseAddress('alice@aol') },
+      network: 'aol',
+      hyperdht: { bootstrap: testnet.bootstrap },
+      stateFile: join(dir, 'alice.json'),
+    });
+    const heard = new Heard(alice);
+
+    child.stdin!.write(`${JSON.stringify({ offer: { to: 'alice@aol', path: source } })}\n`);
+    await bob.next('offered', "bob's offer");
+    const offer = await heard.next('file-offer', undefined, "bob's offer", 60_000);
+    expect(offer).toMatchObject({ name: 'source.bin', size: SIZE, sha256 });
+
+    // First attempt: cancelled once the sink holds about half.
+    const target = join(dir, 'received.bin');
+    const controller = new AbortController();
+    const sink1 = await fileSink(target);
+    await expect(
+      alice.getFile(offer, sink1, {
+        signal: controller.signal,
+        onProgress: (received) => {
+          if (received >= SIZE / 2) controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_TRANSFER_ABORTED' });
+    await sink1.close();
+    const held = (await stat(target)).size;
+    expect(held).toBeGreaterThanOrEqual(SIZE / 2);
+    expect(held).toBeLessThan(SIZE);
+    const first = await bob.next('served', 'the first transfer reported');
+    expect(first).toMatchObject({ offerId: offer.id, outcome: 'cancelled' });
+
+    // Resumed from what the file holds.
+    const sink2 = await fileSink(target);
+    expect(sink2.offset).toBe(held);
+    const result = await alice.getFile(offer, sink2);
+    await sink2.close();
+    expect(result).toEqual({ bytes: SIZE, sha256, resumedFrom: held });
+    const second = await bob.next('served', 'the second transfer reported');
+    expect(second).toMatchObject({ offerId: offer.id, outcome: 'completed' });
+
+    // The file on disk is the file, and the sender sent it once (at most one chunk more).
+    expect(
+      createHash('sha256')
+        .update(await readFile(target))
+        .digest('hex'),
+    ).toBe(sha256);
+    const sent = (first.sent as number) + (second.sent as number);
+    expect(sent).toBeGreaterThanOrEqual(SIZE);
+    expect(sent).toBeLessThanOrEqual(SIZE + FILE_DEFAULTS.chunkSize);
+    expect(typeof bobNode).toBe('string');
+  }, 180_000);
+});

@@ -99,24 +99,30 @@ export class ProxiedConnection {
     this.client.on('end', clientEnded);
     this.client.on('close', () => this.close('client closed'));
     this.client.on('error', () => this.close('client error'));
-    const upstream = this.upstream;
-    const serverEnded = () => {
-      this.#ended.server = true;
-      if (this.#ended.client) this.close('server closed');
-      else this.client.end();
-    };
-    if (upstream) {
-      // A released upstream (`server-released`) is no longer this connection's to react to.
-      const mine = () => this.#upstream === upstream;
-      upstream.on('data', (chunk: Buffer) => mine() && this.#feed('server', chunk));
-      upstream.on('end', () => mine() && serverEnded());
-      upstream.on('close', () => mine() && this.close('server closed'));
-      upstream.on('error', () => mine() && this.close('server error'));
-    }
+    if (this.#upstream) this.#listenUpstream(this.#upstream);
     // A side may have sent FIN while the front was dialling or sniffing ('end' already emitted,
     // found by the fronts fuzzing): it would never be seen again, and the session would leak.
     if (this.client.readableEnded) clientEnded();
-    if (upstream?.readableEnded && !this.#closed) serverEnded();
+    if (this.#upstream?.readableEnded && !this.#closed) this.#serverEnded();
+  }
+
+  /**
+   * The server socket's listeners, in a scope of their own: the client's listeners live as long as
+   * the connection and would otherwise keep a released upstream (`server-released`) reachable.
+   */
+  #listenUpstream(upstream: Socket): void {
+    // A released upstream is no longer this connection's to react to.
+    const mine = () => this.#upstream === upstream;
+    upstream.on('data', (chunk: Buffer) => mine() && this.#feed('server', chunk));
+    upstream.on('end', () => mine() && this.#serverEnded());
+    upstream.on('close', () => mine() && this.close('server closed'));
+    upstream.on('error', () => mine() && this.close('server error'));
+  }
+
+  #serverEnded(): void {
+    this.#ended.server = true;
+    if (this.#ended.client) this.close('server closed');
+    else this.client.end();
   }
 
   /** Injects an event into this client stream (the session encodes it as its server would). */

@@ -60,7 +60,8 @@ async function heapHistogram(): Promise<Record<string, { count: number; bytes: n
         ? snapshot.strings[snapshot.nodes[i + nameAt!]!]!.slice(0, 60)
         : '';
     const key = `${type} ${name}`.trim();
-    const entry = (out[key] ??= { count: 0, bytes: 0 });
+    const entry = out[key] ?? { count: 0, bytes: 0 };
+    out[key] = entry;
     entry.count++;
     entry.bytes += snapshot.nodes[i + sizeAt!]!;
   }

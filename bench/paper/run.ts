@@ -389,7 +389,11 @@ async function gatewayRun(
   );
   pinTo(pid, 1);
   const idle = await usageOf(pid);
-  const idleMemory = await request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
+  const idleMemory = await request<MemorySample>(
+    proc,
+    { type: 'memory', histogram: heapHistogram },
+    'memory',
+  );
   let loaded: Promise<MemorySample> | undefined;
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
@@ -398,25 +402,31 @@ async function gatewayRun(
   let profiling: Promise<unknown> = Promise.resolve();
   const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
   if (dht) watched.dht = dht.proc;
-  const loadPromise = runLoad(plan, label, watched, (edge) => {
-    const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
-    sample.catch(() => {}); // awaited below, after the load: a failure is reported there
-    if (edge === 'start') before = sample;
-    else after = sample;
-    if (profile) {
-      const step = () =>
-        edge === 'start'
-          ? request(proc, { type: 'profile-start' }, 'profiling')
-          : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
-              writeFileSync(profileFile, r.profile),
-            );
-      profiling = profiling.then(step);
-      profiling.catch(() => {}); // awaited after the load: a failure is reported there
-    }
-  }, () => {
-    loaded = request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
-    return loaded;
-  });
+  const loadPromise = runLoad(
+    plan,
+    label,
+    watched,
+    (edge) => {
+      const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
+      sample.catch(() => {}); // awaited below, after the load: a failure is reported there
+      if (edge === 'start') before = sample;
+      else after = sample;
+      if (profile) {
+        const step = () =>
+          edge === 'start'
+            ? request(proc, { type: 'profile-start' }, 'profiling')
+            : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
+                writeFileSync(profileFile, r.profile),
+              );
+        profiling = profiling.then(step);
+        profiling.catch(() => {}); // awaited after the load: a failure is reported there
+      }
+    },
+    () => {
+      loaded = request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
+      return loaded;
+    },
+  );
   // Memory and CPU measured while the clients are connected and the load runs.
   let peakRss = 0;
   const sampler = setInterval(async () => {
@@ -557,13 +567,16 @@ function transportsSection(
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 const MEMORY_NOTE =
-  'Peak RSS per client is the process\'s largest RSS over the run minus its idle RSS (garbage not yet collected included). The next three are measured with every client still connected and every conversation open, after the traffic, after a full collection, minus the same idle process: the V8 heap plus the memory outside it (buffers), the RSS, and the open descriptors.';
+  "Peak RSS per client is the process's largest RSS over the run minus its idle RSS (garbage not yet collected included). The next three are measured with every client still connected and every conversation open, after the traffic, after a full collection, minus the same idle process: the V8 heap plus the memory outside it (buffers), the RSS, and the open descriptors.";
 
 /** `--memory-only`: the gateway run at each step, reported for its memory and descriptors. */
 async function memoryReport(servers: Servers, started: Date) {
   const rows: { n: number; run: Awaited<ReturnType<typeof gatewayRun>> }[] = [];
   for (const n of steps.length ? steps : [clients]) {
-    rows.push({ n, run: await gatewayRun(servers, Math.ceil(n / protocols.length), `${n} clients (memory)`) });
+    rows.push({
+      n,
+      run: await gatewayRun(servers, Math.ceil(n / protocols.length), `${n} clients (memory)`),
+    });
   }
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   writeFileSync(
@@ -596,7 +609,9 @@ async function memoryReport(servers: Servers, started: Date) {
       '',
       '| kind | objects per client | bytes per client |',
       '|---|---:|---:|',
-      ...last.map((k) => `| \`${k.kind.replace(/\|/g, '\\|')}\` | ${k.count.toFixed(2)} | ${k.bytes.toFixed(0)} |`),
+      ...last.map(
+        (k) => `| \`${k.kind.replace(/\|/g, '\\|')}\` | ${k.count.toFixed(2)} | ${k.bytes.toFixed(0)} |`,
+      ),
       '',
     );
   }

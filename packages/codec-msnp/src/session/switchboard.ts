@@ -12,14 +12,7 @@ import { PROTOCOL } from '../command/framer.js';
 import { MSN_NETWORK, passportKey } from '../names/passport.js';
 import type { MsnpTranslator } from '../translator/translator.js';
 import { Conversation } from './conversation.js';
-import {
-  type ConnectionRole,
-  digitsId,
-  emit,
-  toClient,
-  toServer,
-  UNKNOWN_PRINCIPAL,
-} from './role.js';
+import { type ConnectionRole, digitsId, emit, toClient, toServer, UNKNOWN_PRINCIPAL } from './role.js';
 import { isSwitchboardCookieData } from './virtual-switchboard-data.js';
 
 /** MSNP error for a principal who is not online (MSNP wiki error list; Escargot misc.py `Err`). */
@@ -100,9 +93,10 @@ export class SwitchboardRole implements ConnectionRole {
         }
         // `carol@jabber.org` may be a passport or an XMPP user: let the server say.
         const candidate = nativeToAddress(passport, MSN_NETWORK, this.#ctx.isForeign);
-        if (candidate.network !== MSN_NETWORK && isDomainNetwork(candidate.network))
-          (this.#probes ??= new Map()).set(frame.trid, candidate);
-        else this.#calledNative = true;
+        if (candidate.network !== MSN_NETWORK && isDomainNetwork(candidate.network)) {
+          this.#probes ??= new Map();
+          this.#probes.set(frame.trid, candidate);
+        } else this.#calledNative = true;
       }
       if (frame.verb === 'MSG' && this.#conversation && this.#conversation.foreignCount > 0) {
         const nativeToo = (this.#native?.size ?? 0) > 0;
@@ -222,8 +216,10 @@ export class SwitchboardRole implements ConnectionRole {
     }
     if (frame.verb === 'JOI' || frame.verb === 'IRO') {
       const passport = frame.verb === 'JOI' ? a[0] : a[2];
-      if (passport !== undefined && !this.#isOwner(argValue(passport)))
-        (this.#native ??= new Set()).add(passportKey(argValue(passport)));
+      if (passport !== undefined && !this.#isOwner(argValue(passport))) {
+        this.#native ??= new Set();
+        this.#native.add(passportKey(argValue(passport)));
+      }
     } else if (frame.verb === 'BYE' && a[0] !== undefined) {
       this.#native?.delete(passportKey(argValue(a[0])));
     } else if (frame.verb === 'CAL' && a[0] === 'RINGING' && a[1] !== undefined) {

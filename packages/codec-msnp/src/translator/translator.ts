@@ -123,6 +123,16 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     this.#newId = options.newId ?? (() => `msnp-${++this.#idCounter}`);
   }
 
+  #namesMap(): Map<string, string> {
+    this.#names ??= new Map();
+    return this.#names;
+  }
+
+  #statusMap(): Map<string, PresenceStatus> {
+    this.#statuses ??= new Map();
+    return this.#statuses;
+  }
+
   get self(): Address | undefined {
     return this.#self;
   }
@@ -170,7 +180,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
 
   /** Remembers a display name (decoded). */
   rememberName(passport: string, friendly: string): void {
-    (this.#names ??= new Map()).set(passportKey(passport), friendly);
+    this.#namesMap().set(passportKey(passport), friendly);
   }
 
   friendlyOf(passport: string): string {
@@ -282,7 +292,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
       case 'FLN': {
         if (a[0] === undefined) return [];
         const passport = argValue(a[0]);
-        (this.#statuses ??= new Map()).set(passportKey(passport), 'offline');
+        this.#statusMap().set(passportKey(passport), 'offline');
         const from = this.validAddress(passport);
         return from ? [{ kind: 'presence', from, status: 'offline' }] : [];
       }
@@ -356,7 +366,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     if (!status || a[1] === undefined) return [];
     const passport = argValue(a[1]);
     if (a[2] !== undefined) this.rememberName(passport, argValue(a[2]));
-    (this.#statuses ??= new Map()).set(passportKey(passport), status);
+    this.#statusMap().set(passportKey(passport), status);
     const from = this.validAddress(passport);
     return from ? [{ kind: 'presence', from, status }] : [];
   }
@@ -488,7 +498,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   /** `NLN`/`FLN` (+ `UBX` with the personal message, MSNP11+) for a buddy's presence. */
   presenceFrames(event: PresenceEvent): MsnpFrame[] {
     const passport = this.passport(event.from);
-    (this.#statuses ??= new Map()).set(passportKey(passport), event.status);
+    this.#statusMap().set(passportKey(passport), event.status);
     // Invisible buddies look offline to others (MSNP wiki "CHG": HDN and FLN are not online).
     if (event.status === 'offline' || event.status === 'invisible')
       return [command('FLN', undefined, [encodeArg(passport)])];

@@ -45,6 +45,10 @@ const arg = (name: string, fallback: string) => {
   return at >= 0 && argv[at + 1] ? argv[at + 1]! : fallback;
 };
 const quick = argv.includes('--quick');
+/** With each memory sample, the live heap by kind of object (a heap snapshot: slow, large). */
+const heapHistogram = argv.includes('--heap-histogram');
+/** Only the gateway runs at each step, for their memory and descriptors (no direct, dante, profile). */
+const memoryOnly = argv.includes('--memory-only');
 const pin = argv.includes('--pin') && availableParallelism() >= 2;
 
 /** Moves a process and all its threads to one CPU (`taskset`, util-linux). */
@@ -258,14 +262,20 @@ async function runLoad(
   label: string,
   watched: Record<string, ChildProcess>,
   onWindow?: (edge: 'start' | 'end') => void,
+  onDrained?: () => Promise<unknown>,
 ) {
   const proc = child('load-process.ts');
   const loops: Record<string, Promise<LoopReport>> = {};
   const cpuTimes: { start?: CpuTimes; end?: CpuTimes } = {};
   progress.start(label);
-  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' } & Partial<LoadProgress>) => {
+  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' | 'drained' } & Partial<LoadProgress>) => {
     if (m.type === 'progress') progress.update(m as LoadProgress);
     if (m.type !== 'window') return;
+    if (m.edge === 'drained') {
+      const measured = onDrained?.() ?? Promise.resolve();
+      measured.catch(() => {}).then(() => proc.send({ type: 'resume' }));
+      return;
+    }
     cpuTimes[m.edge!] = machineCpuTimes();
     onWindow?.(m.edge!);
     for (const [name, p] of Object.entries(watched)) {
@@ -379,6 +389,12 @@ async function gatewayRun(
   );
   pinTo(pid, 1);
   const idle = await usageOf(pid);
+  const idleMemory = await request<MemorySample>(
+    proc,
+    { type: 'memory', histogram: heapHistogram },
+    'memory',
+  );
+  let loaded: Promise<MemorySample> | undefined;
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
@@ -386,22 +402,31 @@ async function gatewayRun(
   let profiling: Promise<unknown> = Promise.resolve();
   const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
   if (dht) watched.dht = dht.proc;
-  const loadPromise = runLoad(plan, label, watched, (edge) => {
-    const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
-    sample.catch(() => {}); // awaited below, after the load: a failure is reported there
-    if (edge === 'start') before = sample;
-    else after = sample;
-    if (profile) {
-      const step = () =>
-        edge === 'start'
-          ? request(proc, { type: 'profile-start' }, 'profiling')
-          : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
-              writeFileSync(profileFile, r.profile),
-            );
-      profiling = profiling.then(step);
-      profiling.catch(() => {}); // awaited after the load: a failure is reported there
-    }
-  });
+  const loadPromise = runLoad(
+    plan,
+    label,
+    watched,
+    (edge) => {
+      const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
+      sample.catch(() => {}); // awaited below, after the load: a failure is reported there
+      if (edge === 'start') before = sample;
+      else after = sample;
+      if (profile) {
+        const step = () =>
+          edge === 'start'
+            ? request(proc, { type: 'profile-start' }, 'profiling')
+            : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
+                writeFileSync(profileFile, r.profile),
+              );
+        profiling = profiling.then(step);
+        profiling.catch(() => {}); // awaited after the load: a failure is reported there
+      }
+    },
+    () => {
+      loaded = request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
+      return loaded;
+    },
+  );
   // Memory and CPU measured while the clients are connected and the load runs.
   let peakRss = 0;
   const sampler = setInterval(async () => {
@@ -433,7 +458,48 @@ async function gatewayRun(
      * connections open in the warm-up, when each MSN conversation opens its switchboard). */
     acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
+    memory: memoryPerUser(idleMemory, await loaded!, result.clients),
     profileDir: profile ? profileDir : undefined,
+  };
+}
+
+/** What the gateway process reports after a full collection (gateway-process.ts `memory`). */
+interface MemorySample {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+  descriptors: number;
+  users: number;
+  histogram?: Record<string, { count: number; bytes: number }>;
+}
+
+/**
+ * Per connected client, loaded minus idle, both after a full collection: the V8 heap, the memory
+ * outside it (buffers, socket state), RSS, and descriptors; with `--heap-histogram`, the kinds of
+ * object that grew most.
+ */
+function memoryPerUser(idle: MemorySample, loaded: MemorySample, clients: number) {
+  const per = (a: number, b: number) => (b - a) / clients;
+  const kinds = loaded.histogram
+    ? Object.entries(loaded.histogram)
+        .map(([kind, v]) => ({
+          kind,
+          count: per(idle.histogram?.[kind]?.count ?? 0, v.count),
+          bytes: per(idle.histogram?.[kind]?.bytes ?? 0, v.bytes),
+        }))
+        .sort((a, b) => b.bytes - a.bytes)
+        .slice(0, 30)
+    : undefined;
+  return {
+    clients,
+    usersLoggedIn: loaded.users,
+    heap: per(idle.heapUsed, loaded.heapUsed),
+    external: per(idle.external, loaded.external),
+    rss: per(idle.rss, loaded.rss),
+    descriptors: per(idle.descriptors, loaded.descriptors),
+    descriptorsTotal: loaded.descriptors,
+    ...(kinds ? { kinds } : {}),
   };
 }
 
@@ -496,6 +562,62 @@ function transportsSection(
   ];
 }
 
+// ------------------------------------------------------------------ memory
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+const MEMORY_NOTE =
+  "Peak RSS per client is the process's largest RSS over the run minus its idle RSS (garbage not yet collected included). The next three are measured with every client still connected and every conversation open, after the traffic, after a full collection, minus the same idle process: the V8 heap plus the memory outside it (buffers), the RSS, and the open descriptors.";
+
+/** `--memory-only`: the gateway run at each step, reported for its memory and descriptors. */
+async function memoryReport(servers: Servers, started: Date) {
+  const rows: { n: number; run: Awaited<ReturnType<typeof gatewayRun>> }[] = [];
+  for (const n of steps.length ? steps : [clients]) {
+    rows.push({
+      n,
+      run: await gatewayRun(servers, Math.ceil(n / protocols.length), `${n} clients (memory)`),
+    });
+  }
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  writeFileSync(
+    join(resultsDir, `memory-${stamp}.json`),
+    `${JSON.stringify({ date: started.toISOString(), command, protocols, steps: rows.map((r) => ({ clients: r.n, memory: r.run.memory, peakRssPerClient: r.run.memoryPerClient, acceptErrors: r.run.acceptErrors })) }, null, 1)}\n`,
+  );
+  const lines = [
+    '',
+    `## Memory and descriptors per user (${started.toISOString().slice(0, 10)})`,
+    '',
+    `- machine: ${machineLine('all used: gateways, servers and load share them')}`,
+    `- command: \`${command}\``,
+    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), one 150-character IM per second each, through two gateways in one process`,
+    '',
+    '| clients | logged in | live heap per client | external per client | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ n, run }) => {
+      const m = run.memory;
+      const lost = run.result.pairs.reduce((s, p) => s + Math.max(0, p.sent - p.received), 0);
+      return `| ${n} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
+    }),
+    '',
+    MEMORY_NOTE,
+    '',
+  ];
+  const last = rows.at(-1)?.run.memory.kinds;
+  if (last) {
+    lines.push(
+      `What grew per client at ${rows.at(-1)!.n} clients (heap snapshot after a full collection, loaded minus idle, by kind of object; the largest 30):`,
+      '',
+      '| kind | objects per client | bytes per client |',
+      '|---|---:|---:|',
+      ...last.map(
+        (k) => `| \`${k.kind.replace(/\|/g, '\\|')}\` | ${k.count.toFixed(2)} | ${k.bytes.toFixed(0)} |`,
+      ),
+      '',
+    );
+  }
+  publish(lines.join('\n'));
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -510,6 +632,14 @@ async function main() {
   const perProtocol = Math.ceil(clients / protocols.length);
   const maxPer = Math.ceil(Math.max(clients, ...steps) / protocols.length);
   const servers = await startServers(maxPer);
+  if (memoryOnly) {
+    try {
+      await memoryReport(servers, started);
+    } finally {
+      await servers.stop();
+    }
+    return;
+  }
   try {
     // 1. direct: same-network only, straight to the servers
     const direct = await runLoad({ ...basePlan(servers.infos, perProtocol), partners: 'same' }, 'direct', {
@@ -570,6 +700,7 @@ async function main() {
       lost: number;
       cpuPerMessage: number;
       memoryPerClient: number;
+      memory: ReturnType<typeof memoryPerUser>;
       rate: number;
       acceptErrors: number;
     }[] = [];
@@ -602,6 +733,7 @@ async function main() {
         lost,
         cpuPerMessage: run.cpuPerMessage,
         memoryPerClient: run.memoryPerClient,
+        memory: run.memory,
         rate: sent / (windowMs / 1000),
         acceptErrors: run.acceptErrors,
       });
@@ -728,12 +860,14 @@ async function main() {
       '',
       `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message, added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message. Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',
-      '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | gateway memory per client |',
-      '|---:|---:|---:|---:|---:|---:|',
+      '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs/message | gateway peak RSS per client | live heap + external per client | RSS after GC per client | descriptors per client |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...saturation.map(
         (s) =>
-          `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${(s.memoryPerClient / 1024).toFixed(1)} KiB |`,
+          `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${kib(s.memoryPerClient)} | ${kib(s.memory.heap + s.memory.external)} | ${kib(s.memory.rss)} | ${s.memory.descriptors.toFixed(1)} |`,
       ),
+      '',
+      MEMORY_NOTE,
       '',
       best
         ? `Highest sustained load with p99 ≤ 10 ms and nothing lost: ${best.clients} clients (${fmt(best.rate)} messages/s); the paper's load was 520 clients.`

@@ -31,6 +31,19 @@ export interface LineFramerOptions extends FramerOptions {
 
 const utf8 = new TextEncoder();
 
+/** What a framer holds when no line is carried over (shared: never written, its length is 0). */
+const NO_LINE = new Uint8Array(0);
+/** Terminators by spelling, encoded once for every framer (read only). */
+const terminators = new Map<string, Uint8Array>();
+function terminatorBytes(spelled: string): Uint8Array {
+  let bytes = terminators.get(spelled);
+  if (!bytes) {
+    bytes = utf8.encode(spelled);
+    terminators.set(spelled, bytes);
+  }
+  return bytes;
+}
+
 /**
  * Framer for line-oriented protocols (IRC, MSNP, SMTP-like commands): a frame is one line up to
  * and including its terminator, optionally followed by a payload whose length the line announces.
@@ -53,15 +66,18 @@ export class LineFramer extends FramerBase {
   readonly #maxLine: number;
   /** True when `maxBuffered` is the tightest line cap, so a long line is a buffer overflow. */
   readonly #bufferBound: boolean;
-  /** An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`). */
-  #line: Uint8Array = new Uint8Array(0);
+  /**
+   * An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`;
+   * an idle framer holds none: issue 20, memory per connection).
+   */
+  #line: Uint8Array = NO_LINE;
   #lineFill = 0;
 
   constructor(options: LineFramerOptions) {
     super(options.protocol);
     this.#protocol = options.protocol;
     const t = options.terminator ?? '\r\n';
-    this.#terminator = typeof t === 'string' ? utf8.encode(t) : t.slice();
+    this.#terminator = typeof t === 'string' ? terminatorBytes(t) : t.slice();
     if (this.#terminator.length === 0) throw new TypeError('LineFramer: the terminator is empty');
     this.#payloadLength = options.payloadLength;
     this.#maxFrameSize = options.maxFrameSize ?? options.defaultMaxFrameSize;
@@ -80,6 +96,7 @@ export class LineFramer extends FramerBase {
 
   protected reset(): void {
     this.#lineFill = 0;
+    this.#line = NO_LINE;
   }
 
   protected scan(chunk: Uint8Array, at: number, frames: Uint8Array[]): number {
@@ -100,6 +117,8 @@ export class LineFramer extends FramerBase {
       const payload = this.#payload(line, 0, size);
       if (payload === 0) this.emit(frames, line.slice());
       else this.begin(size + payload, line);
+      // The line is out (copied): the carry buffer is not kept for a connection that may idle now.
+      this.#line = NO_LINE;
       return end;
     }
     const lineLength = end - at;

@@ -33,8 +33,14 @@ export class ProxiedConnection {
   readonly session: ProxySession;
   /** The client's socket. */
   readonly client: Socket;
-  /** The server's socket; undefined for a virtual endpoint the gateway plays itself. */
-  readonly upstream: Socket | undefined;
+  /**
+   * The server's socket; undefined for a virtual endpoint the gateway plays itself, and once the
+   * session released it (`server-released`).
+   */
+  get upstream(): Socket | undefined {
+    return this.#upstream;
+  }
+  #upstream: Socket | undefined;
   /** Where the client asked to connect. */
   readonly target: { host: string; port: number };
   /** When the connection was accepted, ms since the epoch. */
@@ -58,7 +64,7 @@ export class ProxiedConnection {
     this.codec = options.codec;
     this.session = options.session;
     this.client = options.client;
-    this.upstream = options.upstream;
+    this.#upstream = options.upstream;
     this.target = options.target;
     this.#hooks = options.hooks;
     this.#maxBacklog = options.maxBacklog;
@@ -93,22 +99,30 @@ export class ProxiedConnection {
     this.client.on('end', clientEnded);
     this.client.on('close', () => this.close('client closed'));
     this.client.on('error', () => this.close('client error'));
-    const upstream = this.upstream;
-    const serverEnded = () => {
-      this.#ended.server = true;
-      if (this.#ended.client) this.close('server closed');
-      else this.client.end();
-    };
-    if (upstream) {
-      upstream.on('data', (chunk: Buffer) => this.#feed('server', chunk));
-      upstream.on('end', serverEnded);
-      upstream.on('close', () => this.close('server closed'));
-      upstream.on('error', () => this.close('server error'));
-    }
+    if (this.#upstream) this.#listenUpstream(this.#upstream);
     // A side may have sent FIN while the front was dialling or sniffing ('end' already emitted,
     // found by the fronts fuzzing): it would never be seen again, and the session would leak.
     if (this.client.readableEnded) clientEnded();
-    if (upstream?.readableEnded && !this.#closed) serverEnded();
+    if (this.#upstream?.readableEnded && !this.#closed) this.#serverEnded();
+  }
+
+  /**
+   * The server socket's listeners, in a scope of their own: the client's listeners live as long as
+   * the connection and would otherwise keep a released upstream (`server-released`) reachable.
+   */
+  #listenUpstream(upstream: Socket): void {
+    // A released upstream is no longer this connection's to react to.
+    const mine = () => this.#upstream === upstream;
+    upstream.on('data', (chunk: Buffer) => mine() && this.#feed('server', chunk));
+    upstream.on('end', () => mine() && this.#serverEnded());
+    upstream.on('close', () => mine() && this.close('server closed'));
+    upstream.on('error', () => mine() && this.close('server error'));
+  }
+
+  #serverEnded(): void {
+    this.#ended.server = true;
+    if (this.#ended.client) this.close('server closed');
+    else this.client.end();
   }
 
   /** Injects an event into this client stream (the session encodes it as its server would). */
@@ -179,7 +193,22 @@ export class ProxiedConnection {
     for (const b of toClient) {
       if (!this.client.write(b) && this.upstream) this.#hold(this.upstream, this.client);
     }
-    for (const e of out.events) if (e.type !== 'closed') this.#hooks.onEvent(this, e);
+    for (const e of out.events) {
+      if (e.type === 'server-released') this.#releaseUpstream();
+      if (e.type !== 'closed') this.#hooks.onEvent(this, e);
+    }
+  }
+
+  /** Ends the server's socket and forgets it; the client's stays (issue 20: descriptors per user). */
+  #releaseUpstream(): void {
+    const upstream = this.#upstream;
+    if (!upstream) return;
+    this.#upstream = undefined;
+    upstream.end();
+    setTimeout(() => upstream.destroy(), 1000).unref();
+    // Nothing is relayed to the server any more: a client held for its drain reads again.
+    if (this.client.isPaused()) this.client.resume();
+    if (this.#ended.client) this.close('client closed');
   }
 
   /** Backpressure: stop reading `source` until `sink` drains. */

@@ -82,18 +82,29 @@ export class SocksWayIn {
     target: { host: string; port: number },
     virtual?: { data: unknown },
   ): SessionContext {
+    let isForeign = this.#isForeignOf.get(codec);
+    if (!isForeign) {
+      isForeign = (a: Address) => this.#isForeign(codec, a);
+      this.#isForeignOf.set(codec, isForeign);
+    }
     return {
       connectionId: id,
       target,
-      isForeign: (a) => this.#isForeign(codec, a),
-      foreignRoster: (owner) => this.#node.foreignBuddies(owner),
+      isForeign,
+      foreignRoster: this.#foreignRoster,
       cookies: this.#cookies,
       endpoints: this.#virtual,
       ...(virtual ? { virtual } : {}),
       now: this.#node.now,
-      newId: () => this.#node.newId(),
+      newId: this.#newId,
     };
   }
+
+  // The context's functions, shared by every connection (per codec where it matters), not made
+  // per connection: issue 20, memory per connection.
+  readonly #isForeignOf = new Map<Codec, (a: Address) => boolean>();
+  readonly #foreignRoster = (owner: Address) => this.#node.foreignBuddies(owner);
+  readonly #newId = () => this.#node.newId();
 
   /** Foreign = on a network this gateway bridges and not the connection's own network. */
   #isForeign(codec: Codec, a: Address): boolean {

@@ -239,7 +239,7 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   };
   const socks = parseHostPort(field('SOCKS4 proxy'));
   const dhtNode = parseHostPort(field('DHT node'));
-  const metrics = /^  metrics\s+http:\/\/(\S+)\/metrics/m.exec(banner)?.[1];
+  const metrics = /^ {2}metrics\s+http:\/\/(\S+)\/metrics/m.exec(banner)?.[1];
   return {
     ...(metrics ? { metrics: parseHostPort(metrics) } : {}),
     name: o.name,

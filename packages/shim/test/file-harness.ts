@@ -1,6 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FileOfferEvent } from '@crosstalk/core';
-import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from '../src/file/receiver.js';
+import {
+  type ChunkCheck,
+  FileReceiver,
+  type FileReceiverOptions,
+  type ReceiverStep,
+} from '../src/file/receiver.js';
 import { FileSender, type FileSenderOptions, type SenderStep } from '../src/file/sender.js';
 
 /** A file and its offer, for sans-IO transfers. */
@@ -47,6 +52,11 @@ export interface RunOptions {
   cancelAt?: (held: number) => boolean;
   /** The sink stops writing (and so granting credit) once it holds this many bytes. */
   sinkStopsAt?: number;
+  /**
+   * The receiver hands chunks out to be hashed (`deferChunkCheck`), as `fetchFile` does; the hashes
+   * come back after the frames in flight were delivered, in the order they were asked for or reversed.
+   */
+  deferChecks?: 'in-order' | 'reversed';
 }
 
 /**
@@ -57,7 +67,13 @@ export interface RunOptions {
 export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions = {}): RunResult {
   const source = options.source ?? data;
   const held = options.held ?? new Uint8Array(0);
-  const receiver = new FileReceiver({ offer, offset: held.length, ...options.receiver });
+  const receiver = new FileReceiver({
+    offer,
+    offset: held.length,
+    ...(options.deferChecks ? { deferChunkCheck: true } : {}),
+    ...options.receiver,
+  });
+  const checks: ChunkCheck[] = [];
   const sender = new FileSender(options.sender);
   receiver.hashHeld(held);
   const sink: Uint8Array[] = [held];
@@ -74,6 +90,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
 
   const onReceiver = (step: ReceiverStep) => {
     toSenderQueue.push(...step.send);
+    checks.push(...(step.check ?? []));
     if (step.error || step.done) receiverStep = step;
     for (const chunk of step.write) {
       if (options.sinkStopsAt !== undefined && sinkBytes >= options.sinkStopsAt) return;
@@ -110,6 +127,11 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
       const frame = toReceiverQueue.shift()!;
       const delivered = options.toReceiver ? options.toReceiver(frame, frames++) : frame;
       if (delivered) onReceiver(receiver.receive(delivered));
+      busy = true;
+    }
+    if (options.deferChecks === 'reversed') checks.reverse();
+    for (const check of checks.splice(0)) {
+      onReceiver(receiver.checked(check, createHash('sha256').update(check.data).digest()));
       busy = true;
     }
   }

@@ -62,8 +62,23 @@ export interface FileReceiverOptions {
   maxRefetches?: number;
   /** ms without a frame from the sender, while it owes one, before `check()` fails the transfer. */
   stallTimeout?: number;
+  /**
+   * True: chunks are not hashed here but handed out in `ReceiverStep.check`, for the caller to hash
+   * (off the main thread, as `fetchFile` does) and return with `checked`. Default false.
+   */
+  deferChunkCheck?: boolean;
   /** The clock, ms (tests inject one). Default `Date.now`. */
   now?: () => number;
+}
+
+/** A chunk within bounds whose SHA-256 the caller computes (`deferChunkCheck`), then passes to `checked`. */
+export interface ChunkCheck {
+  /** Where it starts in the file. */
+  readonly offset: number;
+  /** Its bytes. */
+  readonly data: Uint8Array;
+  /** SHA-256 of `data` as the sender computed it. */
+  readonly hash: Uint8Array;
 }
 
 /**
@@ -75,6 +90,8 @@ export interface ReceiverStep {
   send: Uint8Array[];
   /** Verified chunks for the sink, in file order, following what it holds. */
   write: Uint8Array[];
+  /** Chunks to hash and return with `checked` (only with `deferChunkCheck`), in any order. */
+  check?: ChunkCheck[];
   /** The file is complete and its hash checked, once the writes above are done. */
   done?: FileTransferResult;
   /** The transfer failed (terminal); `send` holds the ERROR or CANCEL that tells the sender. */
@@ -104,6 +121,7 @@ export class FileReceiver {
   readonly #maxRefetches: number;
   readonly #stallTimeout: number;
   readonly #now: () => number;
+  readonly #deferCheck: boolean;
   readonly #framer: FileFramer;
   readonly #hash: Hash = createHash('sha256');
   #state: State = 'new';
@@ -148,6 +166,7 @@ export class FileReceiver {
     this.#maxRefetches = options.maxRefetches ?? FILE_RECEIVER_DEFAULTS.maxRefetches;
     this.#stallTimeout = options.stallTimeout ?? FILE_RECEIVER_DEFAULTS.stallTimeout;
     this.#now = options.now ?? Date.now;
+    this.#deferCheck = options.deferChunkCheck ?? false;
     this.#framer = new FileFramer(this.chunkSize);
     this.resumedFrom = offset;
     this.#expected = offset;
@@ -208,6 +227,22 @@ export class FileReceiver {
         this.#frame(frame, step);
         if (this.finished) break;
       }
+    } catch (error) {
+      this.#fail(step, error);
+    }
+    return step;
+  }
+
+  /**
+   * The SHA-256 the caller computed of a chunk `receive` handed out in `check`: a match is handed to
+   * the sink in file order; a mismatch re-fetches the chunk (or fails the transfer, as `receive` does).
+   */
+  checked(check: ChunkCheck, sha256: Uint8Array): ReceiverStep {
+    const step: ReceiverStep = { send: [], write: [] };
+    if (this.finished) return step;
+    try {
+      this.#verified(check.offset, check.data, Buffer.from(sha256).equals(check.hash), step);
+      this.#complete(step);
     } catch (error) {
       this.#fail(step, error);
     }
@@ -337,7 +372,16 @@ export class FileReceiver {
         `offset ${this.#sendCursor} or a re-fetched chunk`,
       );
     }
-    if (toHex(createHash('sha256').update(data).digest()) !== toHex(hash)) {
+    if (this.#deferCheck) {
+      (step.check ??= []).push({ offset, data, hash });
+      return;
+    }
+    this.#verified(offset, data, createHash('sha256').update(data).digest().equals(hash), step);
+  }
+
+  /** A chunk's hash was checked: hands it to the sink in file order, or re-fetches it. */
+  #verified(offset: number, data: Uint8Array, matches: boolean, step: ReceiverStep): void {
+    if (!matches) {
       const attempts = (this.#failures.get(offset) ?? 0) + 1;
       this.#failures.set(offset, attempts);
       if (attempts > this.#maxRefetches) throw new ChunkCorruptedError(offset, attempts);

@@ -194,8 +194,12 @@ export class FileSender {
     return this.#reading;
   }
 
-  /** The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one). */
-  chunk(read: ChunkRead, data: Uint8Array): SenderStep {
+  /**
+   * The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one).
+   * `hash` is the SHA-256 of `data` when the caller computed it already (off the main thread, as
+   * `serveFile` does); otherwise it is computed here.
+   */
+  chunk(read: ChunkRead, data: Uint8Array, hash?: Uint8Array): SenderStep {
     const step: SenderStep = { send: [] };
     if (this.#reading !== read) return step;
     this.#reading = undefined;
@@ -213,8 +217,14 @@ export class FileSender {
       );
       return step;
     }
-    const hash = createHash('sha256').update(data).digest();
-    step.send.push(encodeFileFrame({ type: 'chunk', offset: read.offset, hash, data }));
+    step.send.push(
+      encodeFileFrame({
+        type: 'chunk',
+        offset: read.offset,
+        hash: hash ?? createHash('sha256').update(data).digest(),
+        data,
+      }),
+    );
     this.#sent += data.length;
     if (!read.refetch) {
       this.#cursor += data.length;

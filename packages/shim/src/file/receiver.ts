@@ -373,7 +373,8 @@ export class FileReceiver {
       );
     }
     if (this.#deferCheck) {
-      (step.check ??= []).push({ offset, data, hash });
+      step.check ??= [];
+      step.check.push({ offset, data, hash });
       return;
     }
     this.#verified(offset, data, createHash('sha256').update(data).digest().equals(hash), step);

@@ -27,6 +27,7 @@ export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gatew
 export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export { checkFileOffer } from './file/offer.js';
 export {
+  type ChunkCheck,
   FILE_RECEIVER_DEFAULTS,
   FileReceiver,
   type FileReceiverOptions,

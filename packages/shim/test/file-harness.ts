@@ -74,6 +74,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
     ...options.receiver,
   });
   const checks: ChunkCheck[] = [];
+  const due: ChunkCheck[] = [];
   const sender = new FileSender(options.sender);
   receiver.hashHeld(held);
   const sink: Uint8Array[] = [held];
@@ -129,11 +130,14 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
       if (delivered) onReceiver(receiver.receive(delivered));
       busy = true;
     }
-    if (options.deferChecks === 'reversed') checks.reverse();
-    for (const check of checks.splice(0)) {
+    // Checks handed out in one round are answered in the next, after that round's frames: the hashes
+    // of the chunks in flight come back after a CANCELLED or an END that followed them.
+    const answering = due.splice(0);
+    due.push(...checks.splice(0));
+    if (options.deferChecks === 'reversed') answering.reverse();
+    for (const check of answering)
       onReceiver(receiver.checked(check, createHash('sha256').update(check.data).digest()));
-      busy = true;
-    }
+    if (answering.length > 0 || due.length > 0) busy = true;
   }
   const out = new Uint8Array(sinkBytes);
   let at = 0;

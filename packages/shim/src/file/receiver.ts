@@ -140,6 +140,10 @@ export class FileReceiver {
   /** Copies of a chunk that failed their hash, by offset. */
   readonly #failures = new Map<number, number>();
   #endHash: string | undefined;
+  /** Chunks handed out in `check` and not yet `checked`. */
+  #checking = 0;
+  /** How the transfer ends (the sender confirmed a cancel, the stream closed) once the checks are in. */
+  #ending: (() => CrossTalkError) | undefined;
   #written = 0;
   #lastHeard: number;
 
@@ -220,12 +224,12 @@ export class FileReceiver {
   /** Bytes from the sender. */
   receive(bytes: Uint8Array): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished) return step;
+    if (this.finished || this.#ending) return step;
     this.#lastHeard = this.#now();
     try {
       for (const frame of this.#framer.push(bytes)) {
         this.#frame(frame, step);
-        if (this.finished) break;
+        if (this.finished || this.#ending) break;
       }
     } catch (error) {
       this.#fail(step, error);
@@ -240,12 +244,14 @@ export class FileReceiver {
   checked(check: ChunkCheck, sha256: Uint8Array): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
     if (this.finished) return step;
+    this.#checking--;
     try {
       this.#verified(check.offset, check.data, Buffer.from(sha256).equals(check.hash), step);
       this.#complete(step);
     } catch (error) {
       this.#fail(step, error);
     }
+    this.#end(step);
     return step;
   }
 
@@ -270,7 +276,7 @@ export class FileReceiver {
    */
   cancel(reason: string): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished || this.#state === 'cancelling') return step;
+    if (this.finished || this.#ending || this.#state === 'cancelling') return step;
     step.send.push(encodeFileFrame({ type: 'cancel', reason }));
     if (this.#state === 'receiving') this.#state = 'cancelling';
     else {
@@ -285,10 +291,13 @@ export class FileReceiver {
     const step: ReceiverStep = { send: [], write: [] };
     if (this.finished) return step;
     const cancelling = this.#state === 'cancelling';
-    this.#state = 'failed';
-    step.error = cancelling
-      ? new TransferAbortedError(this.#expected)
-      : new TransferInterruptedError(`the stream closed with ${this.#expected} of ${this.offer.size} bytes`);
+    this.#ending ??= () =>
+      cancelling
+        ? new TransferAbortedError(this.#expected)
+        : new TransferInterruptedError(
+            `the stream closed with ${this.#expected} of ${this.offer.size} bytes`,
+          );
+    this.#end(step);
     return step;
   }
 
@@ -305,7 +314,7 @@ export class FileReceiver {
    */
   check(): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished || this.#state === 'new') return step;
+    if (this.finished || this.#ending || this.#state === 'new') return step;
     const owed =
       this.#state !== 'receiving' ||
       this.#refetching.size > 0 ||
@@ -340,8 +349,8 @@ export class FileReceiver {
         return;
       case 'cancelled':
         if (this.#state !== 'cancelling') throw this.#unexpected(frame.type);
-        this.#state = 'failed';
-        step.error = new TransferAbortedError(this.#expected);
+        this.#ending = () => new TransferAbortedError(this.#expected);
+        this.#end(step);
         return;
       case 'error':
         this.#state = 'failed';
@@ -375,6 +384,7 @@ export class FileReceiver {
     if (this.#deferCheck) {
       step.check ??= [];
       step.check.push({ offset, data, hash });
+      this.#checking++;
       return;
     }
     this.#verified(offset, data, createHash('sha256').update(data).digest().equals(hash), step);
@@ -399,6 +409,16 @@ export class FileReceiver {
       step.write.push(next);
       this.#expected += next.length;
     }
+  }
+
+  /**
+   * Ends the transfer as `#ending` says once no chunk check is outstanding: the chunks that arrived
+   * before the end are still verified and handed to the sink, so a resume does not fetch them again.
+   */
+  #end(step: ReceiverStep): void {
+    if (!this.#ending || this.#checking > 0 || this.finished) return;
+    this.#state = 'failed';
+    step.error = this.#ending();
   }
 
   #complete(step: ReceiverStep): void {

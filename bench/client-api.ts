@@ -10,8 +10,10 @@
  *   CPU per MB, best of the rounds, and the ratio (issue 18's goal: at least half).
  *
  * Everything runs in this process on 127.0.0.1 (one MemoryDht): both ends of each path share one
- * event loop, as the two ends of the plain copy do. Prints a markdown section; with
- * `--append FILE` also appends it to FILE.
+ * event loop, as the two ends of the plain copy do. Then getFile and the plain copy again across two
+ * processes (the sender and the copy's writer in a child, `lib/file-sender-process.ts`; the
+ * directory on a hyperdht testnet, G2G still TCP with Noise), CPU counted in both. Prints a
+ * markdown section; with `--append FILE` also appends it to FILE.
  *
  *   npx tsx --conditions=@crosstalk/source bench/client-api.ts [--ims 1000] [--mb 64] [--rounds 5] [--append docs/benchmarks.md]
  */
@@ -324,7 +326,7 @@ publish(
     '',
     '## Client API: sendIM beside a SOCKS gateway, getFile beside a plain TCP copy',
     '',
-    `- machine: ${machineLine('both ends in one process')}`,
+    `- machine: ${machineLine('both ends in one process, then getFile and the copy across two')}`,
     `- command: \`npx tsx --conditions=@crosstalk/source bench/client-api.ts --ims ${IMS} --mb ${MB} --rounds ${ROUNDS}\``,
     `- sendIM: ${IMS} IMs one at a time (after ${WARMUP} of warm-up each), alternating halves, each awaited at`,
     '  the recipient, a client-API user (bob@aol, a node of his own). "Client API": from alice@aol,',

@@ -106,7 +106,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
     }
   };
   const onSender = (step: SenderStep) => {
-    toReceiverQueue.push(...step.send);
+    toReceiverQueue.push(...wholeFrames(step.send));
     if (step.error) senderError = step.error;
     if (step.cancelled) senderCancelled = true;
     if (step.request) onSender(sender.accept({ size: offer.size, sha256: offer.sha256 ?? '' }));
@@ -160,3 +160,21 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
 
 /** The type byte of a frame. */
 export const frameType = (frame: Uint8Array) => frame[4]!;
+
+/** A sender's pieces (a CHUNK comes as its head and its data) joined into whole frames. */
+function wholeFrames(pieces: Uint8Array[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let frame: Uint8Array[] = [];
+  let have = 0;
+  let need = 0;
+  for (const piece of pieces) {
+    if (frame.length === 0) need = 4 + new DataView(piece.buffer, piece.byteOffset, 4).getUint32(0);
+    frame.push(piece);
+    have += piece.length;
+    if (have < need) continue;
+    frames.push(frame.length === 1 ? piece : new Uint8Array(Buffer.concat(frame)));
+    frame = [];
+    have = 0;
+  }
+  return frames;
+}

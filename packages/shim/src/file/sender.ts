@@ -7,6 +7,7 @@ import {
   TransferStalledError,
 } from '../errors/errors.js';
 import {
+  encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,
   type FileFrame,
@@ -60,7 +61,7 @@ export interface ChunkRead {
 
 /** What a `FileSender` asks of its caller after each input. */
 export interface SenderStep {
-  /** Frames for the receiver, in order. */
+  /** Bytes for the receiver, in order: frames, a CHUNK as two pieces (its head, then its data). */
   send: Uint8Array[];
   /** The receiver's OPEN: answer with `accept` or `refuse`. */
   request?: FileRequest;
@@ -217,13 +218,10 @@ export class FileSender {
       );
       return step;
     }
+    // The head and the data as two pieces: the data goes out as the source gave it, not copied.
     step.send.push(
-      encodeFileFrame({
-        type: 'chunk',
-        offset: read.offset,
-        hash: hash ?? createHash('sha256').update(data).digest(),
-        data,
-      }),
+      encodeChunkHead(read.offset, hash ?? createHash('sha256').update(data).digest(), data.length),
+      data,
     );
     this.#sent += data.length;
     if (!read.refetch) {

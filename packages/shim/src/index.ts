@@ -11,6 +11,8 @@ export type {
 export * from './errors/base-errors.js';
 export * from './errors/errors.js';
 export {
+  CHUNK_HEAD_BYTES,
+  encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,
   FILE_STREAM_PREAMBLE,

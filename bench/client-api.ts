@@ -10,19 +10,25 @@
  *   CPU per MB, best of the rounds, and the ratio (issue 18's goal: at least half).
  *
  * Everything runs in this process on 127.0.0.1 (one MemoryDht): both ends of each path share one
- * event loop, as the two ends of the plain copy do. Prints a markdown section; with
- * `--append FILE` also appends it to FILE.
+ * event loop, as the two ends of the plain copy do. Then getFile and the plain copy again across two
+ * processes (the sender and the copy's writer in a child, `lib/file-sender-process.ts`; the
+ * directory on a hyperdht testnet, G2G still TCP with Noise), CPU counted in both. Prints a
+ * markdown section; with `--append FILE` also appends it to FILE.
  *
  *   npx tsx --conditions=@crosstalk/source bench/client-api.ts [--ims 1000] [--mb 64] [--rounds 5] [--append docs/benchmarks.md]
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { oscar } from '@crosstalk/codec-oscar';
 import { ymsg } from '@crosstalk/codec-ymsg';
 import { ScriptedYmsgClient, startMockYmsgServer } from '@crosstalk/codec-ymsg/testing';
 import { type Address, type FileOfferEvent, type FileSink, MemoryDht } from '@crosstalk/core';
 import { createGateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
+import { HyperDhtStore, startTestnet } from '@crosstalk/network-hyperdht';
 import { bytesSource, createClient } from '@crosstalk/shim';
 import { machineLine, publish } from './lib/harness.js';
 
@@ -204,6 +210,114 @@ await bob.close();
 await gateway.close();
 await server.close();
 
+// ------------------------------------------------------------------ getFile across processes
+
+// The issue's scenario: sender and receiver on different hosts. Here two processes on one machine:
+// the sender (alice) in a child process, the receiver (bob) in this one, each with its own event
+// loop; the directory on a hyperdht testnet, G2G over TCP with Noise as above. The plain copy runs
+// between the same two processes (the child writes, this process reads), so both sides of the
+// comparison have a process at each end.
+const testnet = await startTestnet({ size: 5 });
+const child = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--conditions=@crosstalk/source',
+    fileURLToPath(new URL('./lib/file-sender-process.ts', import.meta.url)),
+    JSON.stringify({ mb: MB, bootstrap: testnet.bootstrap }),
+  ],
+  { stdio: ['pipe', 'pipe', 'inherit'] },
+);
+const replies: Record<string, unknown>[] = [];
+let replied: (() => void) | undefined;
+createInterface({ input: child.stdout! }).on('line', (line) => {
+  replies.push(JSON.parse(line) as Record<string, unknown>);
+  replied?.();
+});
+/** The child's next reply carrying `key`. */
+async function reply<T>(key: string): Promise<T> {
+  for (;;) {
+    const at = replies.findIndex((r) => key in r);
+    if (at >= 0) return replies.splice(at, 1)[0]![key] as T;
+    await new Promise<void>((resolve) => {
+      replied = resolve;
+    });
+  }
+}
+const tell = (command: object) => child.stdin!.write(`${JSON.stringify(command)}\n`);
+const childCpu = async () => {
+  tell({ cpu: true });
+  return reply<number>('cpu');
+};
+
+const { sha256: remoteSha } = await reply<{ sha256: string }>('ready');
+const remoteDht = new HyperDhtStore({ bootstrap: testnet.bootstrap, host: '127.0.0.1' });
+await remoteDht.ready();
+const bobRemote = await createClient({ identity: { address: bobAddress }, network: 'aol', dht: remoteDht });
+const remoteOffers: FileOfferEvent[] = [];
+bobRemote.on('file-offer', (o) => remoteOffers.push(o));
+
+async function remoteFileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  tell({ offer: 'bob@aol' });
+  const id = await reply<string>('offered');
+  while (!remoteOffers.some((o) => o.id === id)) await new Promise((r) => setTimeout(r, 5));
+  const theirs = await childCpu();
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const result = await bobRemote.getFile(remoteOffers.find((o) => o.id === id)!, countingSink());
+  const seconds = (performance.now() - start) / 1000;
+  const mine = cpuMs(cpu);
+  if (result.sha256 !== remoteSha) throw new Error('the file arrived different');
+  const cpuPerMb = (mine + (await childCpu()) - theirs) / MB;
+  tell({ withdraw: id });
+  await reply('withdrawn');
+  return { mbps: MB / seconds, cpuPerMb };
+}
+
+async function remoteTcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  let done!: () => void;
+  const received = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const listener = net.createServer((socket) => {
+    let got = 0;
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= MB * 1024 * 1024) done();
+    });
+  });
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { port } = listener.address() as net.AddressInfo;
+  const theirs = await childCpu();
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  tell({ tcp: port });
+  await received;
+  const seconds = (performance.now() - start) / 1000;
+  const mine = cpuMs(cpu);
+  await reply('copied');
+  const cpuPerMb = (mine + (await childCpu()) - theirs) / MB;
+  await new Promise((resolve) => listener.close(resolve));
+  return { mbps: MB / seconds, cpuPerMb };
+}
+
+await remoteFileRound();
+await remoteTcpRound();
+const g2gRemote: { mbps: number; cpuPerMb: number }[] = [];
+const tcpRemote: { mbps: number; cpuPerMb: number }[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  g2gRemote.push(await remoteFileRound());
+  tcpRemote.push(await remoteTcpRound());
+}
+const g2gRemoteBest = best(g2gRemote);
+const tcpRemoteBest = best(tcpRemote);
+child.stdin!.end();
+await new Promise((resolve) => child.once('exit', resolve));
+await bobRemote.close();
+await remoteDht.close();
+await testnet.destroy();
+
 // ------------------------------------------------------------------ report
 
 const ms = (n: number) => n.toFixed(2);
@@ -212,7 +326,7 @@ publish(
     '',
     '## Client API: sendIM beside a SOCKS gateway, getFile beside a plain TCP copy',
     '',
-    `- machine: ${machineLine('both ends in one process')}`,
+    `- machine: ${machineLine('both ends in one process, then getFile and the copy across two')}`,
     `- command: \`npx tsx --conditions=@crosstalk/source bench/client-api.ts --ims ${IMS} --mb ${MB} --rounds ${ROUNDS}\``,
     `- sendIM: ${IMS} IMs one at a time (after ${WARMUP} of warm-up each), alternating halves, each awaited at`,
     '  the recipient, a client-API user (bob@aol, a node of his own). "Client API": from alice@aol,',
@@ -235,6 +349,15 @@ publish(
     `| getFile (client API, G2G) | ${g2gBest.mbps.toFixed(1)} | ${median(g2g).toFixed(1)} | ${g2gBest.cpuPerMb.toFixed(2)} |`,
     `| plain TCP copy | ${tcpBest.mbps.toFixed(1)} | ${median(tcp).toFixed(1)} | ${tcpBest.cpuPerMb.toFixed(2)} |`,
     `| ratio (getFile / TCP) | ${(g2gBest.mbps / tcpBest.mbps).toFixed(2)} | ${(median(g2g) / median(tcp)).toFixed(2)} | |`,
+    '',
+    `Across processes: the sender (and the writing end of the plain copy) in a child process, the`,
+    `receiver (and the reading end) in this one; ${ROUNDS} rounds of each, alternating. CPU: both processes, per MiB.`,
+    '',
+    '| file, two processes | best MiB/s | median MiB/s | CPU per MiB at best (ms) |',
+    '|---|---:|---:|---:|',
+    `| getFile (client API, G2G) | ${g2gRemoteBest.mbps.toFixed(1)} | ${median(g2gRemote).toFixed(1)} | ${g2gRemoteBest.cpuPerMb.toFixed(2)} |`,
+    `| plain TCP copy | ${tcpRemoteBest.mbps.toFixed(1)} | ${median(tcpRemote).toFixed(1)} | ${tcpRemoteBest.cpuPerMb.toFixed(2)} |`,
+    `| ratio (getFile / TCP) | ${(g2gRemoteBest.mbps / tcpRemoteBest.mbps).toFixed(2)} | ${(median(g2gRemote) / median(tcpRemote)).toFixed(2)} | |`,
     '',
   ].join('\n'),
 );

@@ -6,10 +6,11 @@
  * many events the gateways translated, when asked.
  */
 
+import { readdirSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSnapshot, writeHeapSnapshot } from 'node:v8';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
 import { type Dht, MemoryDht } from '@crosstalk/core';
 import {
@@ -57,6 +58,48 @@ async function hostTotal(name: string): Promise<number> {
 /** This process and the host's workers: what the host under test is made of. */
 const hostPids = () => [process.pid, ...(host?.workers().map((w) => w.pid ?? 0) ?? [])].filter(Boolean);
 
+/**
+ * The live heap by kind of object after a full collection (a heap snapshot's nodes summed by type
+ * and constructor or closure name): run.ts subtracts the idle process's to find what a session holds.
+ */
+async function heapHistogram(): Promise<Record<string, { count: number; bytes: number }>> {
+  let text = '';
+  for await (const chunk of getHeapSnapshot()) text += chunk;
+  const snapshot = JSON.parse(text) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  text = '';
+  const fields = snapshot.snapshot.meta.node_fields;
+  const types = snapshot.snapshot.meta.node_types[0];
+  const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+  const out: Record<string, { count: number; bytes: number }> = {};
+  for (let i = 0; i < snapshot.nodes.length; i += fields.length) {
+    const type = types[snapshot.nodes[i + typeAt!]!]!;
+    // Strings and code are counted by kind only: their names are their contents.
+    const name =
+      type === 'object' || type === 'closure' || type === 'native'
+        ? snapshot.strings[snapshot.nodes[i + nameAt!]!]!.slice(0, 60)
+        : '';
+    const key = `${type} ${name}`.trim();
+    const entry = out[key] ?? { count: 0, bytes: 0 };
+    out[key] = entry;
+    entry.count++;
+    entry.bytes += snapshot.nodes[i + sizeAt!]!;
+  }
+  return out;
+}
+
+/** Descriptors this process holds (Linux; -1 elsewhere). */
+function openDescriptors(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return -1;
+  }
+}
+
 exitWithParent();
 /** The directory and G2G transport of one gateway: shared memory, or a hyperdht node of its own. */
 async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAddress[] | undefined) {
@@ -81,6 +124,7 @@ process.on(
     bootstrap?: NodeAddress[];
     /** A host of this many workers behind one SOCKS address (`crosstalk gateway --workers N`). */
     workers?: number;
+    histogram?: boolean;
   }) => {
     try {
       if (m.type === 'start' && m.workers) {
@@ -135,16 +179,28 @@ process.on(
           acceptErrors: await total((g) => g.metrics.acceptErrors),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
         });
+      } else if (m.type === 'memory') {
+        // After a full collection: what is live, not what the collector has yet to free.
+        await post('HeapProfiler.collectGarbage');
+        const usage = process.memoryUsage();
+        process.send!({
+          type: 'memory',
+          heapUsed: usage.heapUsed,
+          external: usage.external,
+          arrayBuffers: usage.arrayBuffers,
+          rss: usage.rss,
+          descriptors: openDescriptors(),
+          users: gateways.reduce((n, g) => n + g.users().length, 0),
+          ...(m.histogram ? { histogram: await heapHistogram() } : {}),
+        });
+        // For a closer look (retainers) in Chrome DevTools: CROSSTALK_BENCH_SNAPSHOT=<dir>, or `file`
+        // (run.ts's profiled run, beside its CPU profile).
+        const dir = process.env.CROSSTALK_BENCH_SNAPSHOT;
+        if (dir) writeHeapSnapshot(`${dir}/gateway-${process.pid}-${Date.now()}.heapsnapshot`);
+        if (m.file) writeHeapSnapshot(m.file);
       } else if (m.type === 'watch-start') {
         watch.start();
         process.send!({ type: 'watching' });
-      } else if (m.type === 'memory') {
-        // What the gateways hold, garbage collected (run.ts starts this process with --expose-gc).
-        const gc = (globalThis as { gc?: () => void }).gc;
-        gc?.();
-        const usage = process.memoryUsage();
-        if (m.file) writeHeapSnapshot(m.file);
-        process.send!({ type: 'memory', collected: gc !== undefined, ...usage });
       } else if (m.type === 'watch-stop') {
         process.send!({ type: 'watched', loop: watch.stop() });
       } else if (m.type === 'profile-start') {

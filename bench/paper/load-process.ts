@@ -210,6 +210,21 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
   await new Promise((r) => setTimeout(r, Math.max(0, windowEnd - now()) + plan.drainMs));
   clearInterval(ticker);
   report(); // the last figures: every message has had the drain time to arrive
+  // Every client still connected and every conversation still open, the traffic over: run.ts
+  // measures the proxy's memory and descriptors now (a full collection there would stall the
+  // window's messages) and answers `resume`.
+  if (process.send) {
+    const resumed = new Promise<void>((resolve) => {
+      const onMessage = (m: { type?: string }) => {
+        if (m?.type !== 'resume') return;
+        process.off('message', onMessage);
+        resolve();
+      };
+      process.on('message', onMessage);
+    });
+    process.send({ type: 'window', edge: 'drained' });
+    await resumed;
+  }
   await Promise.all(clients.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
   return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors, loop, windowStart };
 }

@@ -10,7 +10,7 @@
  *      message is lost, with a CPU profile of the gateway process at the last step.
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
- *                    [--g2g tcp|hyperdht|both] [--quick] [--pin]
+ *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
  *
  * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
  * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
@@ -45,6 +45,10 @@ const arg = (name: string, fallback: string) => {
   return at >= 0 && argv[at + 1] ? argv[at + 1]! : fallback;
 };
 const quick = argv.includes('--quick');
+/** With each memory sample, the live heap by kind of object (a heap snapshot: slow, large). */
+const heapHistogram = argv.includes('--heap-histogram');
+/** Only the gateway runs at each step, for their memory and descriptors (no direct, dante, profile). */
+const memoryOnly = argv.includes('--memory-only');
 const pin = argv.includes('--pin') && availableParallelism() >= 2;
 
 /** Moves a process and all its threads to one CPU (`taskset`, util-linux). */
@@ -270,14 +274,20 @@ async function runLoad(
   label: string,
   watched: Record<string, ChildProcess>,
   onWindow?: (edge: 'start' | 'end') => void,
+  onDrained?: () => Promise<unknown>,
 ) {
   const proc = child('load-process.ts');
   const loops: Record<string, Promise<LoopReport>> = {};
   const cpuTimes: { start?: CpuTimes; end?: CpuTimes } = {};
   progress.start(label);
-  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' } & Partial<LoadProgress>) => {
+  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' | 'drained' } & Partial<LoadProgress>) => {
     if (m.type === 'progress') progress.update(m as LoadProgress);
     if (m.type !== 'window') return;
+    if (m.edge === 'drained') {
+      const measured = onDrained?.() ?? Promise.resolve();
+      measured.catch(() => {}).then(() => proc.send({ type: 'resume' }));
+      return;
+    }
     cpuTimes[m.edge!] = machineCpuTimes();
     onWindow?.(m.edge!);
     for (const [name, p] of Object.entries(watched)) {
@@ -330,13 +340,12 @@ interface SaturationRow {
   cpuPerMessage: number;
   /** CPU per message of the window, translated or relayed (dante's figure's denominator). */
   cpuPerCarried: number;
+  /** Peak RSS over the run minus idle, per client (a host: the primary and every worker). */
   memoryPerClient: number;
-  /** Open file descriptors of the gateway processes per client, at the step's peak. */
+  /** Open file descriptors per client after the traffic (a host: the primary and every worker). */
   descriptorsPerClient: number;
-  /** The gateway process's JavaScript heap per client after a collection (NaN for a host of workers). */
-  heapPerClient: number;
-  /** Its memory outside the heap (buffers) per client. */
-  externalPerClient: number;
+  /** After a full collection, loaded minus idle, per client (none for a host of workers). */
+  memory?: ReturnType<typeof memoryPerUser>;
   rate: number;
   acceptErrors: number;
 }
@@ -404,8 +413,7 @@ async function gatewayRun(
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
   const dht = g2g === 'hyperdht' ? await hyperdhtNetwork() : undefined;
-  // --expose-gc: what the gateways hold per client is read after a collection, at the window's end.
-  const proc = child('gateway-process.ts', ['--expose-gc']);
+  const proc = child('gateway-process.ts');
   const { socks, pid, pids } = await request<{
     socks: { host: string; port: number }[];
     pid: number;
@@ -429,6 +437,7 @@ async function gatewayRun(
     for (const p of processes) sum += (await usageOf(p).catch(() => ({ rssBytes: 0 }))).rssBytes;
     return sum;
   };
+  /** Descriptors the host's processes hold (Linux; 0 elsewhere). */
   const descriptors = () =>
     processes.reduce((sum, p) => {
       try {
@@ -438,62 +447,69 @@ async function gatewayRun(
       }
     }, 0);
   const idle = { rssBytes: await rss(), descriptors: descriptors() };
-  type Memory = { heapUsed: number; external: number; arrayBuffers: number; rss: number; collected: boolean };
+  // A host's memory is spread over its workers: only its RSS and descriptors are read, no collection.
   const idleMemory = workers
     ? undefined
-    : await request<Memory>(proc, { type: 'memory' }, 'memory').catch(() => undefined);
+    : await request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
+  let loaded: Promise<MemorySample> | undefined;
+  let loadedDescriptors: number | undefined;
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
-  let memory: Promise<Memory | undefined> = Promise.resolve(undefined);
   const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
   if (dht) watched.dht = dht.proc;
-  const loadPromise = runLoad(plan, label, watched, (edge) => {
-    const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
-    sample.catch(() => {}); // awaited below, after the load: a failure is reported there
-    if (edge === 'start') before = sample;
-    else after = sample;
-    // Every client still connected, the window's last messages arrived: what the gateways hold,
-    // after a collection (with the profiled run, a heap snapshot too).
-    if (edge === 'end' && !workers)
-      memory = new Promise<Memory | undefined>((resolve) =>
-        setTimeout(() => {
-          const file = profile ? profileFile.replace(/\.cpuprofile$/, '.heapsnapshot') : undefined;
-          request<Memory>(proc, { type: 'memory', ...(file ? { file } : {}) }, 'memory', 120_000).then(
-            resolve,
-            () => resolve(undefined),
-          );
-        }, 1500),
+  const loadPromise = runLoad(
+    plan,
+    label,
+    watched,
+    (edge) => {
+      const sample = request<Stats>(proc, { type: 'stats' }, 'stats');
+      sample.catch(() => {}); // awaited below, after the load: a failure is reported there
+      if (edge === 'start') before = sample;
+      else after = sample;
+      if (profile) {
+        const step = () =>
+          edge === 'start'
+            ? request(proc, { type: 'profile-start' }, 'profiling')
+            : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
+                writeFileSync(profileFile, r.profile),
+              );
+        profiling = profiling.then(step);
+        profiling.catch(() => {}); // awaited after the load: a failure is reported there
+      }
+    },
+    () => {
+      if (workers) {
+        loadedDescriptors = descriptors();
+        return Promise.resolve();
+      }
+      // With the profiled run, a heap snapshot beside the CPU profile too.
+      const file = profile ? profileFile.replace(/\.cpuprofile$/, '.heapsnapshot') : undefined;
+      loaded = request<MemorySample>(
+        proc,
+        { type: 'memory', histogram: heapHistogram, ...(file ? { file } : {}) },
+        'memory',
+        120_000,
       );
-    if (profile) {
-      const step = () =>
-        edge === 'start'
-          ? request(proc, { type: 'profile-start' }, 'profiling')
-          : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
-              writeFileSync(profileFile, r.profile),
-            );
-      profiling = profiling.then(step);
-      profiling.catch(() => {}); // awaited after the load: a failure is reported there
-    }
-  });
+      return loaded;
+    },
+  );
   // Memory and CPU measured while the clients are connected and the load runs.
   let peakRss = 0;
-  let peakDescriptors = 0;
   const sampler = setInterval(async () => {
     peakRss = Math.max(peakRss, await rss());
-    peakDescriptors = Math.max(peakDescriptors, descriptors());
   }, 500);
   let result: Awaited<typeof loadPromise>;
-  let loaded: Memory | undefined;
+  let memory: ReturnType<typeof memoryPerUser> | undefined;
   let b: Stats;
   let a: Stats;
   try {
     result = await loadPromise;
     [b, a] = [await before!, await after!];
     await profiling;
-    loaded = await memory;
+    if (idleMemory && loaded) memory = memoryPerUser(idleMemory, await loaded, result.clients);
   } finally {
     clearInterval(sampler);
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -517,13 +533,55 @@ async function gatewayRun(
      * connections open in the warm-up, when each MSN conversation opens its switchboard). */
     acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
-    descriptorsPerClient: (peakDescriptors - idle.descriptors) / result.clients,
-    /** JavaScript heap (after a collection) and memory outside it (buffers), per client. */
-    heapPerClient:
-      loaded && idleMemory ? (loaded.heapUsed - idleMemory.heapUsed) / result.clients : Number.NaN,
-    externalPerClient:
-      loaded && idleMemory ? (loaded.external - idleMemory.external) / result.clients : Number.NaN,
+    /** After the traffic, every client connected, after a full collection; none for a host of workers. */
+    memory,
+    /** Descriptors held per client after the traffic (the gateway process, or the whole host). */
+    descriptorsPerClient: memory
+      ? memory.descriptors
+      : loadedDescriptors === undefined
+        ? Number.NaN
+        : (loadedDescriptors - idle.descriptors) / result.clients,
     profileDir: profile ? profileDir : undefined,
+  };
+}
+
+/** What the gateway process reports after a full collection (gateway-process.ts `memory`). */
+interface MemorySample {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+  descriptors: number;
+  users: number;
+  histogram?: Record<string, { count: number; bytes: number }>;
+}
+
+/**
+ * Per connected client, loaded minus idle, both after a full collection: the V8 heap, the memory
+ * outside it (buffers, socket state), RSS, and descriptors; with `--heap-histogram`, the kinds of
+ * object that grew most.
+ */
+function memoryPerUser(idle: MemorySample, loaded: MemorySample, clients: number) {
+  const per = (a: number, b: number) => (b - a) / clients;
+  const kinds = loaded.histogram
+    ? Object.entries(loaded.histogram)
+        .map(([kind, v]) => ({
+          kind,
+          count: per(idle.histogram?.[kind]?.count ?? 0, v.count),
+          bytes: per(idle.histogram?.[kind]?.bytes ?? 0, v.bytes),
+        }))
+        .sort((a, b) => b.bytes - a.bytes)
+        .slice(0, 30)
+    : undefined;
+  return {
+    clients,
+    usersLoggedIn: loaded.users,
+    heap: per(idle.heapUsed, loaded.heapUsed),
+    external: per(idle.external, loaded.external),
+    rss: per(idle.rss, loaded.rss),
+    descriptors: per(idle.descriptors, loaded.descriptors),
+    descriptorsTotal: loaded.descriptors,
+    ...(kinds ? { kinds } : {}),
   };
 }
 
@@ -586,14 +644,72 @@ function transportsSection(
   ];
 }
 
+// ------------------------------------------------------------------ memory
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+const MEMORY_NOTE =
+  "Peak RSS per client is the process's largest RSS over the run minus its idle RSS (garbage not yet collected included). The next three are measured with every client still connected and every conversation open, after the traffic, after a full collection, minus the same idle process: the V8 heap plus the memory outside it (buffers), the RSS, and the open descriptors.";
+
+/** `--memory-only`: the gateway run at each step, reported for its memory and descriptors. */
+async function memoryReport(servers: Servers, started: Date) {
+  const rows: { n: number; run: Awaited<ReturnType<typeof gatewayRun>> }[] = [];
+  for (const n of steps.length ? steps : [clients]) {
+    rows.push({
+      n,
+      run: await gatewayRun(servers, Math.ceil(n / protocols.length), `${n} clients (memory)`),
+    });
+  }
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  writeFileSync(
+    join(resultsDir, `memory-${stamp}.json`),
+    `${JSON.stringify({ date: started.toISOString(), command, protocols, steps: rows.map((r) => ({ clients: r.n, memory: r.run.memory, peakRssPerClient: r.run.memoryPerClient, acceptErrors: r.run.acceptErrors })) }, null, 1)}\n`,
+  );
+  const lines = [
+    '',
+    `## Memory and descriptors per user (${started.toISOString().slice(0, 10)})`,
+    '',
+    `- machine: ${machineLine('all used: gateways, servers and load share them')}`,
+    `- command: \`${command}\``,
+    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), one 150-character IM per second each, through two gateways in one process`,
+    '',
+    '| clients | logged in | live heap per client | external per client | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ n, run }) => {
+      const m = run.memory!;
+      const lost = run.result.pairs.reduce((s, p) => s + Math.max(0, p.sent - p.received), 0);
+      return `| ${n} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
+    }),
+    '',
+    MEMORY_NOTE,
+    '',
+  ];
+  const last = rows.at(-1)?.run.memory?.kinds;
+  if (last) {
+    lines.push(
+      `What grew per client at ${rows.at(-1)!.n} clients (heap snapshot after a full collection, loaded minus idle, by kind of object; the largest 30):`,
+      '',
+      '| kind | objects per client | bytes per client |',
+      '|---|---:|---:|',
+      ...last.map(
+        (k) => `| \`${k.kind.replace(/\|/g, '\\|')}\` | ${k.count.toFixed(2)} | ${k.bytes.toFixed(0)} |`,
+      ),
+      '',
+    );
+  }
+  publish(lines.join('\n'));
+}
+
 /** The saturation table: each step's load, tail, loss, and what the gateway process spent on it. */
 function saturationTable(rows: SaturationRow[], dantePerMessage: number): string[] {
+  const dash = (m: SaturationRow['memory'], f: (m: NonNullable<SaturationRow['memory']>) => string) =>
+    m ? f(m) : '–';
   return [
-    '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs per translated message | per message carried | vs dante (per message) | memory per client (RSS) | heap + buffers per client | descriptors per client |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients | messages/s | p99 added (ms) | lost | gateway CPU µs per translated message | per message carried | vs dante (per message) | gateway peak RSS per client | live heap + external per client | RSS after GC per client | descriptors per client |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (s) =>
-        `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${fmt(s.cpuPerCarried)} | ${(s.cpuPerCarried / dantePerMessage).toFixed(2)}× | ${(s.memoryPerClient / 1024).toFixed(1)} KiB | ${Number.isNaN(s.heapPerClient) ? '–' : `${(s.heapPerClient / 1024).toFixed(1)} + ${(s.externalPerClient / 1024).toFixed(1)} KiB`} | ${s.descriptorsPerClient.toFixed(1)} |`,
+        `| ${s.clients} | ${fmt(s.rate)} | ${ms(s.p99)} | ${s.lost} | ${fmt(s.cpuPerMessage)} | ${fmt(s.cpuPerCarried)} | ${(s.cpuPerCarried / dantePerMessage).toFixed(2)}× | ${kib(s.memoryPerClient)} | ${dash(s.memory, (m) => kib(m.heap + m.external))} | ${dash(s.memory, (m) => kib(m.rss))} | ${Number.isNaN(s.descriptorsPerClient) ? '–' : s.descriptorsPerClient.toFixed(1)} |`,
     ),
     '',
   ];
@@ -610,7 +726,7 @@ function workersSection(
   const lines: string[] = [
     '### One host, several workers (`crosstalk gateway --workers N`)',
     '',
-    "Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU and memory are the whole host's: the primary and every worker.",
+    "Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU, peak RSS and descriptors are the whole host's: the primary and every worker; the heap and the RSS after a collection are not measured for a host (–).",
     '',
   ];
   for (const [n, h] of hosts) {
@@ -645,6 +761,14 @@ async function main() {
   const perProtocol = Math.ceil(clients / protocols.length);
   const maxPer = Math.ceil(Math.max(clients, ...steps) / protocols.length);
   const servers = await startServers(maxPer);
+  if (memoryOnly) {
+    try {
+      await memoryReport(servers, started);
+    } finally {
+      await servers.stop();
+    }
+    return;
+  }
   try {
     // 1. direct: same-network only, straight to the servers
     const direct = await runLoad({ ...basePlan(servers.infos, perProtocol), partners: 'same' }, 'direct', {
@@ -732,8 +856,7 @@ async function main() {
           cpuPerCarried: run.cpuPerCarried,
           memoryPerClient: run.memoryPerClient,
           descriptorsPerClient: run.descriptorsPerClient,
-          heapPerClient: run.heapPerClient,
-          externalPerClient: run.externalPerClient,
+          ...(run.memory ? { memory: run.memory } : {}),
           rate: sent / (windowMs / 1000),
           acceptErrors: run.acceptErrors,
         });
@@ -875,6 +998,7 @@ async function main() {
       '',
       ...(saturation.length ? saturationTable(saturation, dantePerMessage) : []),
       ...workersSection(hosts, dantePerMessage),
+      ...(saturation.length || hosts.size ? [MEMORY_NOTE, ''] : []),
       !saturation.length
         ? ''
         : best

@@ -57,6 +57,11 @@ describe('an MSN user under the benchmark load', () => {
     ];
     for (const p of partners) await online(p, gateway);
     await online(sender, gateway);
+    // Switchboard connections whose real switchboard the gateway left (foreign participants only).
+    const released = new Set<string>();
+    const stop = gateway.on((e) => {
+      if (e.type === 'session' && e.event.type === 'server-released') released.add(e.connection);
+    });
 
     // All conversations at once, as the load's sends overlap (each one opens a switchboard).
     await Promise.all(partners.map((p, i) => sender.sendIm(p.address, `first ${i}`)));
@@ -64,5 +69,9 @@ describe('an MSN user under the benchmark load', () => {
     // And again, on the conversations now open.
     await Promise.all(partners.map((p, i) => sender.sendIm(p.address, `second ${i}`)));
     for (const [i, p] of partners.entries()) expect(await p.nextIm(sender.address)).toBe(`second ${i}`);
+    // Issue 20: the four foreign conversations hold the client's connection only; the native one
+    // (muser1) keeps its real switchboard.
+    expect(released.size).toBe(partners.length - 1);
+    stop();
   }, 60_000);
 });

@@ -49,7 +49,8 @@ describe('switchboard session (real server)', () => {
   it('plays a conversation with a foreign buddy locally', () => {
     const { sb } = callerSwitchboard();
     const cal = feed(sb, 'client', 'CAL 2 bob@yahoo\r\n');
-    expect(cal.toServer).toBe('');
+    // Nobody native in it: the gateway leaves the real switchboard (below).
+    expect(cal.toServer).toBe('OUT\r\n');
     expect(cal.toClient).toMatch(/^CAL 2 RINGING \d+\r\nJOI bob@yahoo Bob%20Y\r\n$/);
 
     const text = mimeText('Hello Bob');
@@ -80,6 +81,34 @@ describe('switchboard session (real server)', () => {
     const refused = feed(sb, 'client', msgLine('MSG 6 D', p2p));
     expect(refused.toClient).toBe('NAK 6\r\n');
     expect(refused.events).toEqual([]);
+  });
+
+  it('leaves the real switchboard once only foreign buddies are in it, and plays the rest alone', () => {
+    const { sb } = callerSwitchboard();
+    const cal = feed(sb, 'client', 'CAL 2 bob@yahoo\r\n');
+    // `OUT` to the server, then the engine closes that connection: one descriptor per conversation.
+    expect(cal.toServer).toBe('OUT\r\n');
+    expect(cal.events).toContainEqual({ type: 'server-released', reason: expect.any(String) });
+    const msg = feed(sb, 'client', msgLine('MSG 3 A', mimeText('still here')));
+    expect(msg.toServer).toBe('');
+    expect(msg.toClient).toBe('ACK 3\r\n');
+    expect(eventsOf(msg.events, 'outbound').map((e) => e.event)).toMatchObject([{ to: bobYahoo }]);
+    // Another foreign buddy can still join; a native user cannot (nobody plays the server's part).
+    expect(feed(sb, 'client', 'CAL 4 eve@yahoo\r\n').toClient).toMatch(/^CAL 4 RINGING \d+\r\nJOI eve@yahoo/);
+    const native = feed(sb, 'client', 'CAL 5 carol@example.com\r\n');
+    expect(native.toServer).toBe('');
+    expect(native.toClient).toBe('217 5\r\n');
+    // The client leaving ends the session.
+    const out = feed(sb, 'client', 'OUT\r\n');
+    expect(out.events).toContainEqual({ type: 'closed', reason: expect.any(String) });
+  });
+
+  it('keeps the real switchboard while a native user is in it or was called', () => {
+    const { sb } = callerSwitchboard();
+    feed(sb, 'client', 'CAL 2 carol@example.com\r\n');
+    const cal = feed(sb, 'client', 'CAL 3 bob@yahoo\r\n');
+    expect(cal.toServer).toBe('');
+    expect(cal.events.map((e) => e.type)).not.toContain('server-released');
   });
 
   it('delivers the buddy messages into that conversation (affinity 2)', () => {
@@ -143,6 +172,7 @@ describe('switchboard session (real server)', () => {
     expect(cal.toClient).toBe('');
     // The server has no such passport (the mock: `208 2`): carol is an XMPP user after all.
     const refused = feed(sb, 'server', '208 2\r\n');
+    expect(refused.toServer).toBe('OUT\r\n');
     expect(refused.toClient).toMatch(/^CAL 2 RINGING \d+\r\nJOI carol@jabber.org carol@jabber.org\r\n$/);
     const msg = feed(sb, 'client', msgLine('MSG 3 A', mimeText('Hello Carol', false)));
     expect(msg.toServer).toBe('');

@@ -154,3 +154,67 @@ describe('metrics endpoint', () => {
     }
   });
 });
+
+describe('a session that releases its server connection (server-released)', () => {
+  it('ends the upstream and keeps serving the client alone', async () => {
+    // A toy session: the frame `T:release` sends `T:bye` upstream and releases it; from then on every
+    // frame is answered locally (as an MSNP switchboard with foreign buddies only is).
+    const toy = toyCodec();
+    let released = false;
+    const codec: typeof toy = {
+      ...toy,
+      openSession: () => ({
+        protocol: 'toy',
+        state: 'connecting',
+        user: undefined,
+        fromClient: (b) => {
+          const text = Buffer.from(b).subarray(3).toString();
+          if (text === 'T:release') {
+            released = true;
+            return {
+              toServer: [toyFrame('T:bye')],
+              toClient: [toyFrame('T:released')],
+              events: [{ type: 'server-released', reason: 'test' }],
+            };
+          }
+          return released
+            ? { toServer: [], toClient: [toyFrame(`T:local ${text}`)], events: [] }
+            : { toServer: [b], toClient: [], events: [] };
+        },
+        fromServer: (b) => ({ toServer: [], toClient: [b], events: [] }),
+        deliver: () => ({ toServer: [], toClient: [], events: [] }),
+        close: () => ({ toServer: [], toClient: [], events: [] }),
+        affinity: () => 0,
+      }),
+    };
+    const releasing = await createGateway({ codecs: [codec], socks: { port: 0 }, logger: false });
+    try {
+      const upstream = once(echo.server, 'connection');
+      const socket = await socksConnect(releasing.socks, echo.host, echo.port);
+      const [server] = (await upstream) as [import('node:net').Socket];
+      const received: Buffer[] = [];
+      server.on('data', (c: Buffer) => received.push(c));
+      const serverEnded = once(server, 'end');
+      const replies: Buffer[] = [];
+      socket.on('data', (c: Buffer) => replies.push(c));
+      const until = async (text: string) => {
+        while (!Buffer.concat(replies).includes(text)) await once(socket, 'data');
+      };
+      // Before the release the upstream is relayed (the echo server answers).
+      socket.write(toyFrame('T:hello'));
+      await until('T:hello');
+      socket.write(toyFrame('T:release'));
+      await until('T:released');
+      // The server got the last words and its connection was ended: one descriptor fewer.
+      await serverEnded;
+      expect(Buffer.concat(received).includes('T:bye')).toBe(true);
+      // The client's connection stays, served by the session alone.
+      socket.write(toyFrame('T:still'));
+      await until('T:local T:still');
+      expect(socket.destroyed).toBe(false);
+      socket.destroy();
+    } finally {
+      await releasing.close();
+    }
+  });
+});

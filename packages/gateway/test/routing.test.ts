@@ -1,4 +1,6 @@
+import { Writable } from 'node:stream';
 import { MemoryDht } from '@crosstalk/core';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { G2gType } from '../src/g2g/wire.js';
 import {
@@ -31,9 +33,22 @@ describe('hop-by-hop forwarding over G2G', () => {
   const x: GatewayIdentity = generateIdentity();
   let attacker: G2gNode;
 
+  /** What each gateway logged (pino JSON lines), by gateway id. */
+  const logs = new Map<string, Record<string, unknown>[]>();
+
   beforeAll(async () => {
-    const start = (codecs: ReturnType<typeof aimLike>[], canonical: (typeof jsonForm)[]) =>
-      createGateway({ codecs, canonical, dht, socks: { port: 0 }, logger: false });
+    const start = async (codecs: ReturnType<typeof aimLike>[], canonical: (typeof jsonForm)[]) => {
+      const lines: Record<string, unknown>[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+          done();
+        },
+      });
+      const g = await createGateway({ codecs, canonical, dht, socks: { port: 0 }, logger: pino(sink) });
+      logs.set(g.id, lines);
+      return g;
+    };
     a = await start([aimLike()], [jsonForm]);
     b = await start([], [jsonForm, stanzaLike]);
     c = await start([], [jsonForm, stanzaLike]);
@@ -100,9 +115,13 @@ describe('hop-by-hop forwarding over G2G', () => {
     }
   }
 
+  /** How many times `g` refused for `reason`: its counter, which must agree with its `refused` logs. */
   async function refused(g: Gateway, reason: string): Promise<number> {
     const metric = await g.metrics.refused.get();
-    return metric.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    const counted = metric.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+    const logged = logs.get(g.id)!.filter((l) => l.msg === 'refused' && l.reason === reason).length;
+    expect(logged, `${reason}: logged as often as counted`).toBe(counted);
+    return counted;
   }
 
   /** X -> B -> D, the chain an AIM user on X would be given. */

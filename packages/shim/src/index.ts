@@ -11,6 +11,8 @@ export type {
 export * from './errors/base-errors.js';
 export * from './errors/errors.js';
 export {
+  CHUNK_HEAD_BYTES,
+  encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,
   FILE_STREAM_PREAMBLE,
@@ -27,6 +29,7 @@ export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gatew
 export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export { checkFileOffer } from './file/offer.js';
 export {
+  type ChunkCheck,
   FILE_RECEIVER_DEFAULTS,
   FileReceiver,
   type FileReceiverOptions,

@@ -2,6 +2,7 @@ import { isCrossTalkError } from '@crosstalk/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  encodeChunkHead,
   encodeFileFrame,
   type FileFrame,
   FileFramer,
@@ -50,6 +51,21 @@ function errorOf(fn: () => unknown): Error & { code?: string; offset?: number } 
 describe('file frames', () => {
   it('round-trips every frame type', () => {
     for (const frame of EXAMPLES) expect(framesOf(encodeFileFrame(frame), [])).toEqual([frame]);
+  });
+
+  it('a CHUNK written as its head and its data (encodeChunkHead) frames as one, the data not copied', () => {
+    const data = new Uint8Array(5000).fill(3);
+    const next = encodeFileFrame({ type: 'end', sha256: hash });
+    const framer = new FileFramer(8192);
+    expect(framer.push(encodeChunkHead(4096, hash, data.length))).toEqual([]);
+    const [chunk, end] = framer.push(Buffer.concat([data, next]));
+    expect(chunk).toEqual({ type: 'chunk', offset: 4096, hash, data });
+    expect(end).toEqual({ type: 'end', sha256: hash });
+    // The same bytes as one piece frame the same way.
+    const whole = Buffer.concat([encodeChunkHead(4096, hash, data.length), data]);
+    expect(whole).toEqual(Buffer.from(encodeFileFrame({ type: 'chunk', offset: 4096, hash, data })));
+    // A head announcing more data than the cap is refused before the data comes.
+    expect(() => new FileFramer(1024).push(encodeChunkHead(0, hash, 1025))).toThrow(/1066|too large|over/i);
   });
 
   it('frames a stream of every frame type cut at every offset, and byte by byte', () => {

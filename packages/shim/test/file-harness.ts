@@ -1,6 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FileOfferEvent } from '@crosstalk/core';
-import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from '../src/file/receiver.js';
+import {
+  type ChunkCheck,
+  FileReceiver,
+  type FileReceiverOptions,
+  type ReceiverStep,
+} from '../src/file/receiver.js';
 import { FileSender, type FileSenderOptions, type SenderStep } from '../src/file/sender.js';
 
 /** A file and its offer, for sans-IO transfers. */
@@ -47,6 +52,11 @@ export interface RunOptions {
   cancelAt?: (held: number) => boolean;
   /** The sink stops writing (and so granting credit) once it holds this many bytes. */
   sinkStopsAt?: number;
+  /**
+   * The receiver hands chunks out to be hashed (`deferChunkCheck`), as `fetchFile` does; the hashes
+   * come back after the frames in flight were delivered, in the order they were asked for or reversed.
+   */
+  deferChecks?: 'in-order' | 'reversed';
 }
 
 /**
@@ -57,7 +67,14 @@ export interface RunOptions {
 export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions = {}): RunResult {
   const source = options.source ?? data;
   const held = options.held ?? new Uint8Array(0);
-  const receiver = new FileReceiver({ offer, offset: held.length, ...options.receiver });
+  const receiver = new FileReceiver({
+    offer,
+    offset: held.length,
+    ...(options.deferChecks ? { deferChunkCheck: true } : {}),
+    ...options.receiver,
+  });
+  const checks: ChunkCheck[] = [];
+  const due: ChunkCheck[] = [];
   const sender = new FileSender(options.sender);
   receiver.hashHeld(held);
   const sink: Uint8Array[] = [held];
@@ -74,6 +91,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
 
   const onReceiver = (step: ReceiverStep) => {
     toSenderQueue.push(...step.send);
+    checks.push(...(step.check ?? []));
     if (step.error || step.done) receiverStep = step;
     for (const chunk of step.write) {
       if (options.sinkStopsAt !== undefined && sinkBytes >= options.sinkStopsAt) return;
@@ -88,7 +106,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
     }
   };
   const onSender = (step: SenderStep) => {
-    toReceiverQueue.push(...step.send);
+    toReceiverQueue.push(...wholeFrames(step.send));
     if (step.error) senderError = step.error;
     if (step.cancelled) senderCancelled = true;
     if (step.request) onSender(sender.accept({ size: offer.size, sha256: offer.sha256 ?? '' }));
@@ -112,6 +130,14 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
       if (delivered) onReceiver(receiver.receive(delivered));
       busy = true;
     }
+    // Checks handed out in one round are answered in the next, after that round's frames: the hashes
+    // of the chunks in flight come back after a CANCELLED or an END that followed them.
+    const answering = due.splice(0);
+    due.push(...checks.splice(0));
+    if (options.deferChecks === 'reversed') answering.reverse();
+    for (const check of answering)
+      onReceiver(receiver.checked(check, createHash('sha256').update(check.data).digest()));
+    if (answering.length > 0 || due.length > 0) busy = true;
   }
   const out = new Uint8Array(sinkBytes);
   let at = 0;
@@ -134,3 +160,21 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
 
 /** The type byte of a frame. */
 export const frameType = (frame: Uint8Array) => frame[4]!;
+
+/** A sender's pieces (a CHUNK comes as its head and its data) joined into whole frames. */
+function wholeFrames(pieces: Uint8Array[]): Uint8Array[] {
+  const frames: Uint8Array[] = [];
+  let frame: Uint8Array[] = [];
+  let have = 0;
+  let need = 0;
+  for (const piece of pieces) {
+    if (frame.length === 0) need = 4 + new DataView(piece.buffer, piece.byteOffset, 4).getUint32(0);
+    frame.push(piece);
+    have += piece.length;
+    if (have < need) continue;
+    frames.push(frame.length === 1 ? piece : new Uint8Array(Buffer.concat(frame)));
+    frame = [];
+    have = 0;
+  }
+  return frames;
+}

@@ -345,71 +345,81 @@ describe('a file transfer, sans-IO', () => {
     });
   });
 
-  describe('corruption', () => {
-    const { data, offer, sha256 } = offered(12 * chunkSize + 99);
+  // The receiver hashes each chunk itself, or hands it out to be hashed (as fetchFile does, on the
+  // thread pool), the hashes coming back in order or reversed.
+  describe.each(['by the receiver', 'in-order', 'reversed'] as const)(
+    'corruption, chunks hashed %s',
+    (mode) => {
+      const deferred = mode === 'by the receiver' ? {} : { deferChecks: mode };
+      const { data, offer, sha256 } = offered(12 * chunkSize + 99);
 
-    it('a corrupted chunk is detected by its hash and re-fetched; the sink still gets the file in order', () => {
-      let corrupted = 0;
-      const r = run(offer, data, {
-        receiver: small,
-        toReceiver: (frame) =>
-          isChunk(frame) && chunkOffset(frame) === 5 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
+      it('a corrupted chunk is detected by its hash and re-fetched; the sink still gets the file in order', () => {
+        let corrupted = 0;
+        const r = run(offer, data, {
+          ...deferred,
+          receiver: small,
+          toReceiver: (frame) =>
+            isChunk(frame) && chunkOffset(frame) === 5 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
+        });
+        expect(r.receiverStep.done?.sha256).toBe(sha256);
+        expect(Buffer.compare(r.sink, data)).toBe(0);
+        expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(1);
+        // One chunk sent twice, no more.
+        expect(r.sent).toBe(data.length + chunkSize);
+        // The chunks after it waited: progress never went backwards or skipped the gap.
+        expect(r.progress).toEqual([...r.progress].sort((a, b) => a - b));
       });
-      expect(r.receiverStep.done?.sha256).toBe(sha256);
-      expect(Buffer.compare(r.sink, data)).toBe(0);
-      expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(1);
-      // One chunk sent twice, no more.
-      expect(r.sent).toBe(data.length + chunkSize);
-      // The chunks after it waited: progress never went backwards or skipped the gap.
-      expect(r.progress).toEqual([...r.progress].sort((a, b) => a - b));
-    });
 
-    it('the last, short chunk corrupted: re-fetched too', () => {
-      let corrupted = 0;
-      const r = run(offer, data, {
-        receiver: small,
-        toReceiver: (frame) =>
-          isChunk(frame) && chunkOffset(frame) === 12 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
+      it('the last, short chunk corrupted: re-fetched too', () => {
+        let corrupted = 0;
+        const r = run(offer, data, {
+          ...deferred,
+          receiver: small,
+          toReceiver: (frame) =>
+            isChunk(frame) && chunkOffset(frame) === 12 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
+        });
+        expect(r.receiverStep.done?.sha256).toBe(sha256);
+        expect(r.sent).toBe(data.length + 99);
       });
-      expect(r.receiverStep.done?.sha256).toBe(sha256);
-      expect(r.sent).toBe(data.length + 99);
-    });
 
-    it('a chunk corrupted on every copy fails the transfer after maxRefetches (ChunkCorruptedError)', () => {
-      const r = run(offer, data, {
-        receiver: { ...small, maxRefetches: 2 },
-        toReceiver: (frame) =>
-          isChunk(frame) && chunkOffset(frame) === 3 * chunkSize ? corrupt(frame) : frame,
+      it('a chunk corrupted on every copy fails the transfer after maxRefetches (ChunkCorruptedError)', () => {
+        const r = run(offer, data, {
+          ...deferred,
+          receiver: { ...small, maxRefetches: 2 },
+          toReceiver: (frame) =>
+            isChunk(frame) && chunkOffset(frame) === 3 * chunkSize ? corrupt(frame) : frame,
+        });
+        expect(r.receiverStep.error).toMatchObject({
+          code: 'ERR_CHUNK_CORRUPTED',
+          chunkOffset: 3 * chunkSize,
+          attempts: 3,
+        });
+        expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(2);
+        // What the sink holds stops before the bad chunk: a resume picks up there.
+        expect(r.sink.length).toBe(3 * chunkSize);
+        expect(r.senderError).toMatchObject({ code: 'ERR_TRANSFER_REFUSED', refusal: 'ERR_CHUNK_CORRUPTED' });
       });
-      expect(r.receiverStep.error).toMatchObject({
-        code: 'ERR_CHUNK_CORRUPTED',
-        chunkOffset: 3 * chunkSize,
-        attempts: 3,
-      });
-      expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(2);
-      // What the sink holds stops before the bad chunk: a resume picks up there.
-      expect(r.sink.length).toBe(3 * chunkSize);
-      expect(r.senderError).toMatchObject({ code: 'ERR_TRANSFER_REFUSED', refusal: 'ERR_CHUNK_CORRUPTED' });
-    });
 
-    it('several corrupted chunks in one window are each re-fetched once', () => {
-      const seen = new Set<number>();
-      const r = run(offer, data, {
-        receiver: small,
-        toReceiver: (frame) => {
-          if (!isChunk(frame)) return frame;
-          const at = chunkOffset(frame);
-          if ([1, 2, 7].includes(at / chunkSize) && !seen.has(at)) {
-            seen.add(at);
-            return corrupt(frame);
-          }
-          return frame;
-        },
+      it('several corrupted chunks in one window are each re-fetched once', () => {
+        const seen = new Set<number>();
+        const r = run(offer, data, {
+          ...deferred,
+          receiver: small,
+          toReceiver: (frame) => {
+            if (!isChunk(frame)) return frame;
+            const at = chunkOffset(frame);
+            if ([1, 2, 7].includes(at / chunkSize) && !seen.has(at)) {
+              seen.add(at);
+              return corrupt(frame);
+            }
+            return frame;
+          },
+        });
+        expect(r.receiverStep.done?.sha256).toBe(sha256);
+        expect(r.sent).toBe(data.length + 3 * chunkSize);
       });
-      expect(r.receiverStep.done?.sha256).toBe(sha256);
-      expect(r.sent).toBe(data.length + 3 * chunkSize);
-    });
-  });
+    },
+  );
 
   describe('resume and cancel', () => {
     const size = 64 * chunkSize + 1234;

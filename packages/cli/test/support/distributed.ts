@@ -128,6 +128,8 @@ export interface GatewayProcess extends GatewayView {
   readonly dhtNode: NodeAddress;
   /** Every line it wrote to stderr so far (pino JSON). */
   readonly log: readonly string[];
+  /** Where it serves `/metrics`, when its config names an address (`metrics`). */
+  readonly metrics?: NodeAddress;
   /** The first log line from now on whose JSON matches; rejects naming `what` after `timeoutMs`. */
   nextLog(match: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<void>;
   /** SIGTERM (a graceful stop): resolves with the exit code. */
@@ -240,7 +242,9 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   };
   const socks = parseHostPort(field('SOCKS4 proxy'));
   const dhtNode = parseHostPort(field('DHT node'));
+  const metrics = /^ {2}metrics\s+http:\/\/(\S+)\/metrics/m.exec(banner)?.[1];
   return {
+    ...(metrics ? { metrics: parseHostPort(metrics) } : {}),
     name: o.name,
     pid: child.pid!,
     id: field('gateway id'),

@@ -47,9 +47,22 @@ export class CommandFramer extends LineFramer {
       maxFrameSize,
       ...(options.maxBuffered !== undefined ? { maxBuffered: options.maxBuffered } : {}),
       maxLineLength: options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH,
-      payloadLength: (bytes, start, end) => payloadLength(direction, maxFrameSize, bytes, start, end),
+      payloadLength: payloadRuleOf(direction, maxFrameSize),
     });
   }
+}
+
+type PayloadLength = (bytes: Uint8Array, start: number, end: number) => number;
+/** One payload rule per direction and cap, shared by every framer (not a closure per connection). */
+const payloadRules = new Map<string, PayloadLength>();
+function payloadRuleOf(direction: Direction, maxFrameSize: number): PayloadLength {
+  const key = `${direction}:${maxFrameSize}`;
+  let rule = payloadRules.get(key);
+  if (!rule) {
+    rule = (bytes, start, end) => payloadLength(direction, maxFrameSize, bytes, start, end);
+    payloadRules.set(key, rule);
+  }
+  return rule;
 }
 
 /**

@@ -26,7 +26,8 @@ interface Shape {
 export class PassportResolver {
   readonly #isForeign: (a: Address) => boolean;
   readonly #knownForeign: ((a: Address) => boolean) | undefined;
-  readonly #shapes = new Map<string, Shape>();
+  /** Made on first use (issue 20: nothing per connection that an idle one does not need). */
+  #shapes: Map<string, Shape> | undefined;
 
   constructor(isForeign: (a: Address) => boolean, knownForeign?: (a: Address) => boolean) {
     this.#isForeign = isForeign;
@@ -34,7 +35,7 @@ export class PassportResolver {
   }
 
   #shape(name: string): Shape {
-    let shape = this.#shapes.get(name);
+    let shape = this.#shapes?.get(name);
     if (shape) return shape;
     const at = name.lastIndexOf('@');
     const foreign =
@@ -44,6 +45,7 @@ export class PassportResolver {
       foreign: foreign && isAddressString(formatAddress(foreign)) ? foreign : undefined,
       passport: isAddressString(formatAddress(passport)) ? passport : undefined,
     };
+    this.#shapes ??= new Map();
     if (this.#shapes.size >= 4096) this.#shapes.clear();
     this.#shapes.set(name, shape);
     return shape;

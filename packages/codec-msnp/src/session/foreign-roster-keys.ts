@@ -1,5 +1,8 @@
 import { type Address, addressKey, type SessionContext } from '@crosstalk/core';
 
+/** The keys before the first look (shared, never written). */
+const NONE: ReadonlySet<string> = new Set();
+
 /** How long a snapshot of the foreign roster is trusted (name lookups happen on every message). */
 const REFRESH_MS = 1000;
 
@@ -9,7 +12,7 @@ const REFRESH_MS = 1000;
  */
 export class ForeignRosterKeys {
   readonly #ctx: SessionContext;
-  #keys = new Set<string>();
+  #keys: ReadonlySet<string> = NONE;
   #owner: string | undefined;
   #at = Number.NEGATIVE_INFINITY;
 

@@ -105,8 +105,9 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #idCounter = 0;
   /** Last list version (MSNP2-9 serials), for the serial of an `ADD ... RL` we write. */
   #listVersion = 0;
-  readonly #names = new Map<string, string>();
-  readonly #statuses = new Map<string, PresenceStatus>();
+  // Made on first use: most connections (switchboards) never need one or the other (issue 20).
+  #names: Map<string, string> | undefined;
+  #statuses: Map<string, PresenceStatus> | undefined;
   #ownStatus: PresenceStatus = 'online';
   readonly participants = new Map<string, string>();
   #list: ContactListSync | undefined;
@@ -120,6 +121,16 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     );
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? (() => `msnp-${++this.#idCounter}`);
+  }
+
+  #namesMap(): Map<string, string> {
+    this.#names ??= new Map();
+    return this.#names;
+  }
+
+  #statusMap(): Map<string, PresenceStatus> {
+    this.#statuses ??= new Map();
+    return this.#statuses;
   }
 
   get self(): Address | undefined {
@@ -169,11 +180,11 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
 
   /** Remembers a display name (decoded). */
   rememberName(passport: string, friendly: string): void {
-    this.#names.set(passportKey(passport), friendly);
+    this.#namesMap().set(passportKey(passport), friendly);
   }
 
   friendlyOf(passport: string): string {
-    return this.#names.get(passportKey(passport)) ?? passport;
+    return this.#names?.get(passportKey(passport)) ?? passport;
   }
 
   /** The next transaction id for a command we write as the client. */
@@ -281,7 +292,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
       case 'FLN': {
         if (a[0] === undefined) return [];
         const passport = argValue(a[0]);
-        this.#statuses.set(passportKey(passport), 'offline');
+        this.#statusMap().set(passportKey(passport), 'offline');
         const from = this.validAddress(passport);
         return from ? [{ kind: 'presence', from, status: 'offline' }] : [];
       }
@@ -290,7 +301,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         const text = personalMessageText(utf8.decode(cmd.payload));
         if (text === undefined) return [];
         const passport = argValue(a[0]);
-        const status = this.#statuses.get(passportKey(passport)) ?? 'online';
+        const status = this.#statuses?.get(passportKey(passport)) ?? 'online';
         const from = this.validAddress(passport);
         return from ? [{ kind: 'presence', from, status, text }] : [];
       }
@@ -355,7 +366,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     if (!status || a[1] === undefined) return [];
     const passport = argValue(a[1]);
     if (a[2] !== undefined) this.rememberName(passport, argValue(a[2]));
-    this.#statuses.set(passportKey(passport), status);
+    this.#statusMap().set(passportKey(passport), status);
     const from = this.validAddress(passport);
     return from ? [{ kind: 'presence', from, status }] : [];
   }
@@ -487,7 +498,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   /** `NLN`/`FLN` (+ `UBX` with the personal message, MSNP11+) for a buddy's presence. */
   presenceFrames(event: PresenceEvent): MsnpFrame[] {
     const passport = this.passport(event.from);
-    this.#statuses.set(passportKey(passport), event.status);
+    this.#statusMap().set(passportKey(passport), event.status);
     // Invisible buddies look offline to others (MSNP wiki "CHG": HDN and FLN are not online).
     if (event.status === 'offline' || event.status === 'invisible')
       return [command('FLN', undefined, [encodeArg(passport)])];

@@ -47,7 +47,7 @@ export interface RelayedConnection {
   session: ProxySession;
   /** The client's socket. */
   client: Socket;
-  /** The server's socket; undefined for a virtual endpoint. */
+  /** The server's socket; undefined for a virtual endpoint, and once the session released it. */
   server: Socket | undefined;
   /** True when the client connected to a virtual endpoint. */
   virtual: boolean;
@@ -107,6 +107,11 @@ export async function startSessionRelay(options: SessionRelayOptions): Promise<S
   const write = (conn: RelayedConnection, out: SessionOutput) => {
     for (const b of out.toServer) conn.server?.write(b);
     for (const b of out.toClient) conn.client.write(b);
+    // As the gateway engine does: the server's socket is ended and forgotten, the client's stays.
+    if (conn.server && out.events.some((e) => e.type === 'server-released')) {
+      conn.server.end();
+      conn.server = undefined;
+    }
     record(conn.id, out);
   };
 
@@ -166,9 +171,10 @@ export async function startSessionRelay(options: SessionRelayOptions): Promise<S
       server?.end();
     });
     if (server) {
-      server.on('data', (c: Buffer) => pump('server', c));
-      server.on('error', () => client.destroy());
-      server.on('close', () => client.end());
+      // A released server socket is no longer this connection's to react to.
+      server.on('data', (c: Buffer) => conn.server === server && pump('server', c));
+      server.on('error', () => conn.server === server && client.destroy());
+      server.on('close', () => conn.server === server && client.end());
     }
   };
 

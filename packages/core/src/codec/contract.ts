@@ -211,6 +211,17 @@ export type SessionEvent =
       /** Why it failed; absent when the client confirmed the end. */
       error?: CrossTalkError;
     }
+  /**
+   * The session needs its server connection no more (an MSNP switchboard whose conversation only
+   * the gateway plays): the engine writes what this output has for the server, then closes that
+   * connection and keeps the client's, so the conversation holds one descriptor, not two. The
+   * session sends nothing to the server after it.
+   */
+  | {
+      type: 'server-released';
+      /** Why the server connection is no longer needed. */
+      reason: string;
+    }
   /** The session ended; `error` is the protocol error that ended it, if any. */
   | {
       type: 'closed';

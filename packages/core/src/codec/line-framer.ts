@@ -31,17 +31,15 @@ export interface LineFramerOptions extends FramerOptions {
 
 const utf8 = new TextEncoder();
 
-/** No carried line (never written to: a carried line gets a buffer of its own). */
+/** What a framer holds when no line is carried over (shared: never written, its length is 0). */
 const NO_LINE = new Uint8Array(0);
-
-/** Encoded terminators, shared by every framer of the same one (never written to). */
+/** Terminators by spelling, encoded once for every framer (read only). */
 const terminators = new Map<string, Uint8Array>();
-
-function terminatorOf(t: string): Uint8Array {
-  let bytes = terminators.get(t);
+function terminatorBytes(spelled: string): Uint8Array {
+  let bytes = terminators.get(spelled);
   if (!bytes) {
-    bytes = utf8.encode(t);
-    if (terminators.size < 64) terminators.set(t, bytes);
+    bytes = utf8.encode(spelled);
+    terminators.set(spelled, bytes);
   }
   return bytes;
 }
@@ -68,7 +66,10 @@ export class LineFramer extends FramerBase {
   readonly #maxLine: number;
   /** True when `maxBuffered` is the tightest line cap, so a long line is a buffer overflow. */
   readonly #bufferBound: boolean;
-  /** An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`). */
+  /**
+   * An incomplete line carried over from earlier chunks (grown as needed, never beyond `#maxLine`;
+   * an idle framer holds none: issue 20, memory per connection).
+   */
   #line: Uint8Array = NO_LINE;
   #lineFill = 0;
 
@@ -76,7 +77,7 @@ export class LineFramer extends FramerBase {
     super(options.protocol);
     this.#protocol = options.protocol;
     const t = options.terminator ?? '\r\n';
-    this.#terminator = typeof t === 'string' ? terminatorOf(t) : t.slice();
+    this.#terminator = typeof t === 'string' ? terminatorBytes(t) : t.slice();
     if (this.#terminator.length === 0) throw new TypeError('LineFramer: the terminator is empty');
     this.#payloadLength = options.payloadLength;
     this.#maxFrameSize = options.maxFrameSize ?? options.defaultMaxFrameSize;
@@ -95,6 +96,7 @@ export class LineFramer extends FramerBase {
 
   protected reset(): void {
     this.#lineFill = 0;
+    this.#line = NO_LINE;
   }
 
   protected scan(chunk: Uint8Array, at: number, frames: Uint8Array[]): number {
@@ -117,6 +119,8 @@ export class LineFramer extends FramerBase {
       const payload = this.#payload(line, 0, size);
       if (payload === 0) this.emit(frames, line.slice());
       else this.begin(size + payload, line);
+      // The line is out (copied): the carry buffer is not kept for a connection that may idle now.
+      this.#line = NO_LINE;
       return end;
     }
     const lineLength = end - at;

@@ -78,8 +78,14 @@ export class ProxiedConnection {
   readonly session: ProxySession;
   /** The client's socket. */
   readonly client: Socket;
-  /** The server's socket; undefined for a virtual endpoint the gateway plays itself. */
-  readonly upstream: Socket | undefined;
+  /**
+   * The server's socket; undefined for a virtual endpoint the gateway plays itself, and once the
+   * session released it (`server-released`).
+   */
+  get upstream(): Socket | undefined {
+    return this.#upstream;
+  }
+  #upstream: Socket | undefined;
   /** Where the client asked to connect. */
   readonly target: { host: string; port: number };
   /** When the connection was accepted, ms since the epoch. */
@@ -117,7 +123,7 @@ export class ProxiedConnection {
     this.codec = options.codec;
     this.session = options.session;
     this.client = options.client;
-    this.upstream = options.upstream;
+    this.#upstream = options.upstream;
     this.target = options.target;
     this.#hooks = options.hooks;
     this.#maxBacklog = options.maxBacklog;
@@ -170,6 +176,8 @@ export class ProxiedConnection {
       }
       this.#record(from, chunk);
       for (const e of out.events) {
+        // Released there already (its socket was not handed over) or now: no server socket here.
+        if (e.type === 'server-released') this.#releaseUpstream();
         if (e.type === 'closed' || index++ < state.eventsHandled) continue;
         this.#hooks.onEvent(this, e);
       }
@@ -295,6 +303,12 @@ export class ProxiedConnection {
       client.off('error', on.clientError);
       client[CONNECTION] = undefined;
     }
+    this.#unlistenServer();
+  }
+
+  /** Takes this connection's listeners off the server's socket. */
+  #unlistenServer(): void {
+    const on = ProxiedConnection.#on;
     const upstream = this.upstream as OwnedSocket | undefined;
     if (upstream?.[CONNECTION] === this) {
       upstream.off('data', on.serverData);
@@ -430,11 +444,27 @@ export class ProxiedConnection {
       }
     for (const e of out.events) {
       if (e.type === 'closed') continue;
+      if (e.type === 'server-released') this.#releaseUpstream();
       this.#hooks.onEvent(this, e);
       // This event began a hand-off: it and those after it are the next worker's.
       if (this.#held) return;
       this.#eventsHandled++;
     }
+  }
+
+  /** Ends the server's socket and forgets it; the client's stays (issue 20: descriptors per user). */
+  #releaseUpstream(): void {
+    const upstream = this.#upstream;
+    if (!upstream) return;
+    this.#unlistenServer();
+    // No longer this connection's to react to, but an error on it must not go unhandled.
+    upstream.on('error', () => {});
+    this.#upstream = undefined;
+    upstream.end();
+    setTimeout(() => upstream.destroy(), 1000).unref();
+    // Nothing is relayed to the server any more: a client held for its drain reads again.
+    if (this.client.isPaused() && !this.#held) this.client.resume();
+    if (this.#ended.client) this.close('client closed');
   }
 
   /** Backpressure: stop reading `source` until `sink` drains. */

@@ -77,6 +77,7 @@ export interface SocksFrontOptions {
 }
 
 const MAX_SOCKS_REQUEST = 600;
+const EMPTY = new Uint8Array(0);
 
 /** A socket's error ends it (one function for every socket, not a closure each). */
 function destroyOnError(this: Socket): void {
@@ -183,9 +184,9 @@ export class SocksFront {
     if (!source) return void client.destroy();
     this.#track(client);
     client.setNoDelay(true);
-    let buffered: Uint8Array = new Uint8Array(0);
+    let buffered: Uint8Array = EMPTY;
     // Idle clients and slowlorises (a byte at a time) get one deadline for the whole request.
-    const timer = setTimeout(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
       client.off('data', onData);
       this.#o.onRefused?.({ id, reason: new SocksTimeoutError(this.#o.requestTimeout), source });
       client.destroy();
@@ -200,6 +201,7 @@ export class SocksFront {
         parsed = parseSocks4Request(buffered);
       } catch (error) {
         clearTimeout(timer);
+        timer = undefined;
         client.off('data', onData);
         this.#o.onRefused?.({ id, reason: error, source });
         client.end(socks4Reply(SocksReply.rejected));
@@ -207,11 +209,14 @@ export class SocksFront {
       }
       if (!parsed.done) return;
       clearTimeout(timer);
+      timer = undefined;
       client.off('data', onData);
       // Nothing of the request is needed now: what these closures hold is not kept with the connection.
       client.off('end', onEnd);
       client.pause();
       const early = buffered.subarray(parsed.consumed);
+      // The 'end' listener below keeps this closure for the connection's life: not the request's bytes.
+      buffered = EMPTY;
       this.#connect(id, client, parsed.request, early).catch((error) => {
         this.#o.onRefused?.({ id, reason: error, request: parsed.request, source });
         if (!client.destroyed) client.end(socks4Reply(SocksReply.rejected));
@@ -333,16 +338,19 @@ export class SocksFront {
     return new Promise((resolve, reject) => {
       const socket = connect({ host, port, allowHalfOpen: true });
       socket.setNoDelay(true);
-      const timer = setTimeout(() => {
+      // Dropped once settled: the 'error' listener stays for the socket's life and would keep it.
+      let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
         socket.destroy();
         reject(new UpstreamUnreachableError(`connecting to ${host}:${port} timed out`));
       }, this.#o.connectTimeout);
       socket.once('connect', () => {
         clearTimeout(timer);
+        timer = undefined;
         resolve(socket);
       });
       socket.once('error', (cause) => {
         clearTimeout(timer);
+        timer = undefined;
         reject(new UpstreamUnreachableError(`cannot connect to ${host}:${port}`, { cause }));
       });
     });

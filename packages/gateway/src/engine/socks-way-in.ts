@@ -105,11 +105,15 @@ export class SocksWayIn {
     target: { host: string; port: number },
     virtual?: { data: unknown },
   ): SessionContext {
-    const shared = this.#shared(codec);
+    let isForeign = this.#isForeignOf.get(codec);
+    if (!isForeign) {
+      isForeign = (a: Address) => this.#isForeign(codec, a);
+      this.#isForeignOf.set(codec, isForeign);
+    }
     return {
       connectionId: id,
       target,
-      isForeign: shared.isForeign,
+      isForeign,
       foreignRoster: this.#foreignRoster,
       cookies: this.#cookies,
       endpoints: this.#virtual,
@@ -119,19 +123,11 @@ export class SocksWayIn {
     };
   }
 
-  // A context's functions are the same for every connection of a codec: made once, not per connection.
+  // The context's functions, shared by every connection (per codec where it matters), not made
+  // per connection: issue 20, memory per connection.
+  readonly #isForeignOf = new Map<Codec, (a: Address) => boolean>();
   readonly #foreignRoster = (owner: Address) => this.#node.foreignBuddies(owner);
   readonly #newId = () => this.#node.newId();
-  readonly #perCodec = new Map<Codec, { isForeign(a: Address): boolean }>();
-
-  #shared(codec: Codec): { isForeign(a: Address): boolean } {
-    let shared = this.#perCodec.get(codec);
-    if (!shared) {
-      shared = { isForeign: (a) => this.#isForeign(codec, a) };
-      this.#perCodec.set(codec, shared);
-    }
-    return shared;
-  }
 
   /** Foreign = on a network this gateway bridges and not the connection's own network. */
   #isForeign(codec: Codec, a: Address): boolean {

@@ -161,6 +161,23 @@ export function encodeFileFrame(frame: FileFrame): Uint8Array {
   }
 }
 
+/** Bytes of a CHUNK frame before its data: length, type, offset, hash. */
+export const CHUNK_HEAD_BYTES = 4 + 1 + 8 + 32;
+
+/**
+ * A CHUNK frame's bytes before its data (`length` bytes of it): written before the data as a piece
+ * of its own, the data is not copied into one frame (the transport encrypts it into its own buffer).
+ */
+export function encodeChunkHead(offset: number, hash: Uint8Array, length: number): Uint8Array {
+  const head = new Uint8Array(CHUNK_HEAD_BYTES);
+  const view = new DataView(head.buffer);
+  view.setUint32(0, 1 + 8 + 32 + length);
+  head[4] = TYPE.chunk;
+  view.setBigUint64(5, BigInt(offset));
+  head.set(hash, 13);
+  return head;
+}
+
 /**
  * Splits a file stream into frames and decodes them. `maxChunk` caps a CHUNK's data: a header
  * announcing more is refused before anything is buffered for it (`FrameTooLargeError`); control
@@ -228,6 +245,21 @@ export class FileFramer {
       if (length === 0 || length > limit)
         throw new FrameTooLargeError(FILE_PROTOCOL, length, limit, { offset: this.#consumed });
       if (this.#size < 4 + length) break;
+      const data = length - (CHUNK_HEAD_BYTES - 4);
+      if (
+        type === TYPE.chunk &&
+        this.#parts.length > 1 &&
+        this.#parts[0]!.length === CHUNK_HEAD_BYTES &&
+        this.#parts[1]!.length >= data
+      ) {
+        // The head as a piece of its own and the data in the next (as `encodeChunkHead` is written):
+        // the data is taken as a view, not copied into one frame.
+        const head = this.#take(CHUNK_HEAD_BYTES);
+        const r = new FrameReader(head.subarray(5), this.#consumed);
+        frames.push({ type: 'chunk', offset: r.u64(), hash: r.bytes(32), data: plainView(this.#take(data)) });
+        this.#consumed += 4 + length;
+        continue;
+      }
       const frame = this.#take(4 + length);
       frames.push(decodeBody(type, frame.subarray(5), this.#consumed));
       this.#consumed += 4 + length;
@@ -366,6 +398,11 @@ class FrameWriter {
   }
 }
 
+/** The same bytes as a plain Uint8Array (a Buffer's `subarray` is a Buffer), not copied. */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 class FrameReader {
   #at = 0;
   readonly #view: DataView;
@@ -424,8 +461,13 @@ class FrameReader {
     return out;
   }
 
+  /** The rest of the body: a view when it is at least half of its buffer (it retains little more), else a copy. */
   rest(): Uint8Array {
-    return this.bytes(this.remaining);
+    const n = this.remaining;
+    if (n * 2 < this.body.buffer.byteLength) return this.bytes(n);
+    const out = plainView(this.body.subarray(this.#at));
+    this.#at += n;
+    return out;
   }
 
   text(n: number): string {

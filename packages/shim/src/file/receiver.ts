@@ -62,8 +62,23 @@ export interface FileReceiverOptions {
   maxRefetches?: number;
   /** ms without a frame from the sender, while it owes one, before `check()` fails the transfer. */
   stallTimeout?: number;
+  /**
+   * True: chunks are not hashed here but handed out in `ReceiverStep.check`, for the caller to hash
+   * (off the main thread, as `fetchFile` does) and return with `checked`. Default false.
+   */
+  deferChunkCheck?: boolean;
   /** The clock, ms (tests inject one). Default `Date.now`. */
   now?: () => number;
+}
+
+/** A chunk within bounds whose SHA-256 the caller computes (`deferChunkCheck`), then passes to `checked`. */
+export interface ChunkCheck {
+  /** Where it starts in the file. */
+  readonly offset: number;
+  /** Its bytes. */
+  readonly data: Uint8Array;
+  /** SHA-256 of `data` as the sender computed it. */
+  readonly hash: Uint8Array;
 }
 
 /**
@@ -75,6 +90,8 @@ export interface ReceiverStep {
   send: Uint8Array[];
   /** Verified chunks for the sink, in file order, following what it holds. */
   write: Uint8Array[];
+  /** Chunks to hash and return with `checked` (only with `deferChunkCheck`), in any order. */
+  check?: ChunkCheck[];
   /** The file is complete and its hash checked, once the writes above are done. */
   done?: FileTransferResult;
   /** The transfer failed (terminal); `send` holds the ERROR or CANCEL that tells the sender. */
@@ -104,6 +121,7 @@ export class FileReceiver {
   readonly #maxRefetches: number;
   readonly #stallTimeout: number;
   readonly #now: () => number;
+  readonly #deferCheck: boolean;
   readonly #framer: FileFramer;
   readonly #hash: Hash = createHash('sha256');
   #state: State = 'new';
@@ -122,6 +140,10 @@ export class FileReceiver {
   /** Copies of a chunk that failed their hash, by offset. */
   readonly #failures = new Map<number, number>();
   #endHash: string | undefined;
+  /** Chunks handed out in `check` and not yet `checked`. */
+  #checking = 0;
+  /** How the transfer ends (the sender confirmed a cancel, the stream closed) once the checks are in. */
+  #ending: (() => CrossTalkError) | undefined;
   #written = 0;
   #lastHeard: number;
 
@@ -148,6 +170,7 @@ export class FileReceiver {
     this.#maxRefetches = options.maxRefetches ?? FILE_RECEIVER_DEFAULTS.maxRefetches;
     this.#stallTimeout = options.stallTimeout ?? FILE_RECEIVER_DEFAULTS.stallTimeout;
     this.#now = options.now ?? Date.now;
+    this.#deferCheck = options.deferChunkCheck ?? false;
     this.#framer = new FileFramer(this.chunkSize);
     this.resumedFrom = offset;
     this.#expected = offset;
@@ -201,16 +224,34 @@ export class FileReceiver {
   /** Bytes from the sender. */
   receive(bytes: Uint8Array): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished) return step;
+    if (this.finished || this.#ending) return step;
     this.#lastHeard = this.#now();
     try {
       for (const frame of this.#framer.push(bytes)) {
         this.#frame(frame, step);
-        if (this.finished) break;
+        if (this.finished || this.#ending) break;
       }
     } catch (error) {
       this.#fail(step, error);
     }
+    return step;
+  }
+
+  /**
+   * The SHA-256 the caller computed of a chunk `receive` handed out in `check`: a match is handed to
+   * the sink in file order; a mismatch re-fetches the chunk (or fails the transfer, as `receive` does).
+   */
+  checked(check: ChunkCheck, sha256: Uint8Array): ReceiverStep {
+    const step: ReceiverStep = { send: [], write: [] };
+    if (this.finished) return step;
+    this.#checking--;
+    try {
+      this.#verified(check.offset, check.data, Buffer.from(sha256).equals(check.hash), step);
+      this.#complete(step);
+    } catch (error) {
+      this.#fail(step, error);
+    }
+    this.#end(step);
     return step;
   }
 
@@ -235,7 +276,7 @@ export class FileReceiver {
    */
   cancel(reason: string): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished || this.#state === 'cancelling') return step;
+    if (this.finished || this.#ending || this.#state === 'cancelling') return step;
     step.send.push(encodeFileFrame({ type: 'cancel', reason }));
     if (this.#state === 'receiving') this.#state = 'cancelling';
     else {
@@ -250,10 +291,13 @@ export class FileReceiver {
     const step: ReceiverStep = { send: [], write: [] };
     if (this.finished) return step;
     const cancelling = this.#state === 'cancelling';
-    this.#state = 'failed';
-    step.error = cancelling
-      ? new TransferAbortedError(this.#expected)
-      : new TransferInterruptedError(`the stream closed with ${this.#expected} of ${this.offer.size} bytes`);
+    this.#ending ??= () =>
+      cancelling
+        ? new TransferAbortedError(this.#expected)
+        : new TransferInterruptedError(
+            `the stream closed with ${this.#expected} of ${this.offer.size} bytes`,
+          );
+    this.#end(step);
     return step;
   }
 
@@ -270,7 +314,7 @@ export class FileReceiver {
    */
   check(): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished || this.#state === 'new') return step;
+    if (this.finished || this.#ending || this.#state === 'new') return step;
     const owed =
       this.#state !== 'receiving' ||
       this.#refetching.size > 0 ||
@@ -305,8 +349,8 @@ export class FileReceiver {
         return;
       case 'cancelled':
         if (this.#state !== 'cancelling') throw this.#unexpected(frame.type);
-        this.#state = 'failed';
-        step.error = new TransferAbortedError(this.#expected);
+        this.#ending = () => new TransferAbortedError(this.#expected);
+        this.#end(step);
         return;
       case 'error':
         this.#state = 'failed';
@@ -337,7 +381,18 @@ export class FileReceiver {
         `offset ${this.#sendCursor} or a re-fetched chunk`,
       );
     }
-    if (toHex(createHash('sha256').update(data).digest()) !== toHex(hash)) {
+    if (this.#deferCheck) {
+      step.check ??= [];
+      step.check.push({ offset, data, hash });
+      this.#checking++;
+      return;
+    }
+    this.#verified(offset, data, createHash('sha256').update(data).digest().equals(hash), step);
+  }
+
+  /** A chunk's hash was checked: hands it to the sink in file order, or re-fetches it. */
+  #verified(offset: number, data: Uint8Array, matches: boolean, step: ReceiverStep): void {
+    if (!matches) {
       const attempts = (this.#failures.get(offset) ?? 0) + 1;
       this.#failures.set(offset, attempts);
       if (attempts > this.#maxRefetches) throw new ChunkCorruptedError(offset, attempts);
@@ -354,6 +409,16 @@ export class FileReceiver {
       step.write.push(next);
       this.#expected += next.length;
     }
+  }
+
+  /**
+   * Ends the transfer as `#ending` says once no chunk check is outstanding: the chunks that arrived
+   * before the end are still verified and handed to the sink, so a resume does not fetch them again.
+   */
+  #end(step: ReceiverStep): void {
+    if (!this.#ending || this.#checking > 0 || this.finished) return;
+    this.#state = 'failed';
+    step.error = this.#ending();
   }
 
   #complete(step: ReceiverStep): void {

@@ -7,6 +7,7 @@ import {
   TransferStalledError,
 } from '../errors/errors.js';
 import {
+  encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,
   type FileFrame,
@@ -60,7 +61,7 @@ export interface ChunkRead {
 
 /** What a `FileSender` asks of its caller after each input. */
 export interface SenderStep {
-  /** Frames for the receiver, in order. */
+  /** Bytes for the receiver, in order: frames, a CHUNK as two pieces (its head, then its data). */
   send: Uint8Array[];
   /** The receiver's OPEN: answer with `accept` or `refuse`. */
   request?: FileRequest;
@@ -194,8 +195,12 @@ export class FileSender {
     return this.#reading;
   }
 
-  /** The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one). */
-  chunk(read: ChunkRead, data: Uint8Array): SenderStep {
+  /**
+   * The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one).
+   * `hash` is the SHA-256 of `data` when the caller computed it already (off the main thread, as
+   * `serveFile` does); otherwise it is computed here.
+   */
+  chunk(read: ChunkRead, data: Uint8Array, hash?: Uint8Array): SenderStep {
     const step: SenderStep = { send: [] };
     if (this.#reading !== read) return step;
     this.#reading = undefined;
@@ -213,8 +218,11 @@ export class FileSender {
       );
       return step;
     }
-    const hash = createHash('sha256').update(data).digest();
-    step.send.push(encodeFileFrame({ type: 'chunk', offset: read.offset, hash, data }));
+    // The head and the data as two pieces: the data goes out as the source gave it, not copied.
+    step.send.push(
+      encodeChunkHead(read.offset, hash ?? createHash('sha256').update(data).digest(), data.length),
+      data,
+    );
     this.#sent += data.length;
     if (!read.refetch) {
       this.#cursor += data.length;

@@ -1,3 +1,4 @@
+import { subtle } from 'node:crypto';
 import type {
   CrossTalkError,
   FileOfferEvent,
@@ -50,7 +51,12 @@ export async function fetchFile(
   const { signal, onProgress } = options;
   let receiver: FileReceiver;
   try {
-    receiver = new FileReceiver({ ...pickReceiverOptions(options), offer, offset: sink.offset });
+    receiver = new FileReceiver({
+      ...pickReceiverOptions(options),
+      offer,
+      offset: sink.offset,
+      deferChunkCheck: true,
+    });
     if (receiver.resumedFrom > 0) {
       if (!sink.read)
         throw new InvalidSinkError(
@@ -113,6 +119,14 @@ export async function fetchFile(
           handle(receiver.wrote(chunk.length));
         });
       }
+      // Each chunk's SHA-256 on libuv's thread pool (WebCrypto's digest), several at once, while the
+      // event loop decrypts the next ones; the receiver puts the verified chunks back in file order.
+      for (const check of step.check ?? [])
+        subtle.digest('SHA-256', check.data).then(
+          (sha256) => handle(receiver.checked(check, new Uint8Array(sha256))),
+          (error) =>
+            handle(receiver.fail(new SinkFailedError('a chunk could not be hashed', { cause: error }))),
+        );
       if (step.error) settle(step.error);
       else if (step.done) settle(undefined, step.done);
     };
@@ -240,8 +254,17 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
             handle(sender.fail(new SourceFailedError('the file could not be read', { cause: error })));
             return;
           }
+          // SHA-256 on libuv's thread pool (WebCrypto's digest): the event loop meanwhile encrypts
+          // and writes the previous chunk, and in one process serves the receiving side.
+          let hash: Uint8Array;
+          try {
+            hash = new Uint8Array(await subtle.digest('SHA-256', data));
+          } catch (error) {
+            handle(sender.fail(new SourceFailedError('the chunk could not be hashed', { cause: error })));
+            return;
+          }
           if (pacer) await pacer.wait(data.length);
-          handle(sender.chunk(read, data));
+          handle(sender.chunk(read, data, hash));
           if (full && !settled) {
             await new Promise<void>((wake) => drained.push(wake));
             full = false;

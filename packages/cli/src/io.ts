@@ -16,7 +16,14 @@ export interface CliIo {
    * options): `crosstalk gateway` runs its workers with it. Absent (a command run inside another
    * program), the gateway runs in one process unless told otherwise, and cannot be told otherwise.
    */
-  program?: { exec: string; args: readonly string[]; execArgv: readonly string[] };
+  program?: {
+    /** The script Node runs (the `crosstalk` executable's path). */
+    exec: string;
+    /** Its arguments: the command and its options. */
+    args: readonly string[];
+    /** Node options. */
+    execArgv: readonly string[];
+  };
 }
 
 /** The process's own stdin, stdout and stderr, as a `CliIo`. */

@@ -24,11 +24,31 @@ export type CookieOp =
 
 /** What a worker hands on with a connection whose session named another worker's user. */
 export interface SessionHandOff {
+  /** The codec's protocol name. */
   protocol: string;
-  target: { host: string; port: number };
-  transcript: { from: 'client' | 'server'; chunk: Uint8Array }[];
+  /** Where the client asked to connect. */
+  target: {
+    /** The server's address. */
+    host: string;
+    /** The server's port. */
+    port: number;
+  };
+  /** Every chunk so far, in order, for the next worker's session to replay. */
+  transcript: {
+    /** The side that sent it. */
+    from: 'client' | 'server';
+    /** The bytes. */
+    chunk: Uint8Array;
+  }[];
+  /** How many of the replayed session's events this worker already acted on. */
   eventsHandled: number;
-  held: { from: 'client' | 'server'; chunk: Uint8Array }[];
+  /** Chunks read after the hand-off began, not yet given to the session. */
+  held: {
+    /** The side that sent it. */
+    from: 'client' | 'server';
+    /** The bytes. */
+    chunk: Uint8Array;
+  }[];
 }
 
 /** Primary to worker. */

@@ -27,9 +27,21 @@ export interface GatewayClusterOptions {
   /** Environment of the worker processes (default: this process's). */
   env?: NodeJS.ProcessEnv;
   /** The host's SOCKS4 listen address: one for all workers. Default 127.0.0.1:1080. */
-  socks?: { host?: string; port?: number };
+  socks?: {
+    /** The address to listen on. */
+    host?: string;
+    /** The port (0: any free one). */
+    port?: number;
+  };
   /** `/metrics` for the whole host (every worker's metrics, summed); `false` for none. Default none. */
-  metrics?: { host?: string; port?: number } | false;
+  metrics?:
+    | {
+        /** The address to listen on. */
+        host?: string;
+        /** The port (0: any free one). */
+        port?: number;
+      }
+    | false;
   /**
    * Embedded mode: the directory every worker uses, held here (default: a new `MemoryDht`); `false`
    * when the workers bring their own (distributed mode: each its own hyperdht node).
@@ -54,7 +66,14 @@ export interface WorkerInfo {
   /** Its gateway id, once it was ready. */
   id: string | undefined;
   /** Its G2G TCP listener, when it has one. */
-  g2g: { host: string; port: number } | undefined;
+  g2g:
+    | {
+        /** The listener's address. */
+        host: string;
+        /** Its port. */
+        port: number;
+      }
+    | undefined;
   /** True while it serves. */
   ready: boolean;
   /** How many times it was restarted after it ended. */
@@ -63,16 +82,55 @@ export interface WorkerInfo {
 
 /** What a host's primary reports to `on` listeners. */
 export type ClusterEvent =
-  | { type: 'worker-ready'; index: number; pid: number; id: string }
-  | { type: 'worker-exit'; index: number; pid: number; code: number | null; signal: string | null }
-  | { type: 'worker-restart'; index: number; delay: number };
+  | {
+      /** A worker started and serves. */
+      type: 'worker-ready';
+      /** The worker's index. */
+      index: number;
+      /** Its process id. */
+      pid: number;
+      /** Its gateway id. */
+      id: string;
+    }
+  | {
+      /** A worker's process ended. */
+      type: 'worker-exit';
+      /** The worker's index. */
+      index: number;
+      /** Its process id. */
+      pid: number;
+      /** Its exit code, if it exited. */
+      code: number | null;
+      /** The signal that ended it, if one did. */
+      signal: string | null;
+    }
+  | {
+      /** A worker is to be started again. */
+      type: 'worker-restart';
+      /** The worker's index. */
+      index: number;
+      /** ms until it is started. */
+      delay: number;
+    };
 
 /** A running host of several gateway workers behind one SOCKS address (`startGatewayCluster`). */
 export interface GatewayCluster {
   /** The SOCKS4 address clients are pointed at. */
-  readonly socks: { host: string; port: number };
+  readonly socks: {
+    /** The listener's address. */
+    host: string;
+    /** Its port. */
+    port: number;
+  };
   /** The `/metrics` listener's address, when `metrics` is set. */
-  readonly metricsAddress: { host: string; port: number } | undefined;
+  readonly metricsAddress:
+    | {
+        /** The listener's address. */
+        host: string;
+        /** Its port. */
+        port: number;
+      }
+    | undefined;
   /** Every worker, by index. */
   workers(): WorkerInfo[];
   /** Observes workers starting, ending and being restarted. Returns an unsubscribe function. */

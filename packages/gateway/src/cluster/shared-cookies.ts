@@ -32,7 +32,17 @@ export class SharedCookieTable implements CookieTable, OutputBarrier {
     }
   }
 
-  lookup(protocol: string, cookie: string): { owner: Address; data: unknown } | undefined {
+  lookup(
+    protocol: string,
+    cookie: string,
+  ):
+    | {
+        /** The user the cookie was issued to. */
+        owner: Address;
+        /** What the codec stored with it. */
+        data: unknown;
+      }
+    | undefined {
     return this.#table.lookup(protocol, cookie);
   }
 

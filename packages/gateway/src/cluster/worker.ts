@@ -44,7 +44,12 @@ export class ClusterWorker {
   /** How many workers the host runs. */
   readonly count: number;
   /** The host's SOCKS4 address (the primary listens; the workers serve). */
-  readonly socks: { host: string; port: number };
+  readonly socks: {
+    /** The listener's address. */
+    host: string;
+    /** Its port. */
+    port: number;
+  };
   /** This worker's key, the same on every restart (a state file, when there is one, keeps its own). */
   readonly identity: GatewayIdentity;
   /** The primary's directory, in embedded mode (undefined: the worker brings its own, e.g. hyperdht). */

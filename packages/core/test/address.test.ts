@@ -96,6 +96,16 @@ describe('normalisation and equality', () => {
     expect(() => parseAddress('ABC@skypeish')).toThrow(/lower-case letters only/);
     expect(() => defineNetworkRules('aol', {})).toThrow(/built in/);
   });
+  it('a key remembered before new rules is worked out again under them', () => {
+    // addressKey remembers the last addresses it keyed (the same object asked again): the rules'
+    // generation must invalidate that, or a user would keep a key the new rules no longer give.
+    const carol = { user: 'Carol', network: 'rulesnet' };
+    expect(addressKey(carol)).toBe('Carol@rulesnet'); // generic rules: the name as written
+    expect(addressKey(carol)).toBe('Carol@rulesnet'); // now remembered
+    defineNetworkRules('rulesnet', { normalizeUser: (u) => u.toLowerCase() });
+    expect(addressKey(carol)).toBe('carol@rulesnet');
+    expect(addressEquals(carol, { user: 'CAROL', network: 'rulesnet' })).toBe(true);
+  });
 });
 
 describe('native names', () => {

@@ -190,14 +190,22 @@ async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb };
 }
 
-await fileRound();
-await tcpRound();
-const g2g: { mbps: number; cpuPerMb: number }[] = [];
-const tcp: { mbps: number; cpuPerMb: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  g2g.push(await fileRound());
-  tcp.push(await tcpRound());
+type Round = { mbps: number; cpuPerMb: number };
+
+/** One warm-up round of each, then ROUNDS rounds taking turns (so the machine's drift hits both alike). */
+async function alternate(a: () => Promise<Round>, b: () => Promise<Round>): Promise<[Round[], Round[]]> {
+  await a();
+  await b();
+  const as: Round[] = [];
+  const bs: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  return [as, bs];
 }
+
+const [g2g, tcp] = await alternate(fileRound, tcpRound);
 const best = (rows: { mbps: number; cpuPerMb: number }[]) => rows.reduce((a, b) => (b.mbps > a.mbps ? b : a));
 const median = (rows: { mbps: number }[]) =>
   [...rows].sort((a, b) => a.mbps - b.mbps)[rows.length >> 1]!.mbps;
@@ -302,14 +310,7 @@ async function remoteTcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb };
 }
 
-await remoteFileRound();
-await remoteTcpRound();
-const g2gRemote: { mbps: number; cpuPerMb: number }[] = [];
-const tcpRemote: { mbps: number; cpuPerMb: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  g2gRemote.push(await remoteFileRound());
-  tcpRemote.push(await remoteTcpRound());
-}
+const [g2gRemote, tcpRemote] = await alternate(remoteFileRound, remoteTcpRound);
 const g2gRemoteBest = best(g2gRemote);
 const tcpRemoteBest = best(tcpRemote);
 child.stdin!.end();

@@ -160,7 +160,8 @@ async function fileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb: cpuMs(cpu) / MB };
 }
 
-async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+/** A loopback listener that counts what arrives; `received` resolves once `bytes` have. */
+async function byteSink(bytes: number): Promise<{ listener: net.Server; received: Promise<void> }> {
   let done!: () => void;
   const received = new Promise<void>((resolve) => {
     done = resolve;
@@ -169,10 +170,15 @@ async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
     let got = 0;
     socket.on('data', (chunk: Buffer) => {
       got += chunk.length;
-      if (got >= data.length) done();
+      if (got >= bytes) done();
     });
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return { listener, received };
+}
+
+async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  const { listener, received } = await byteSink(data.length);
   const { port } = listener.address() as net.AddressInfo;
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -284,18 +290,7 @@ async function remoteFileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
 }
 
 async function remoteTcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
-  let done!: () => void;
-  const received = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  const listener = net.createServer((socket) => {
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => {
-      got += chunk.length;
-      if (got >= MB * 1024 * 1024) done();
-    });
-  });
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { listener, received } = await byteSink(MB * 1024 * 1024);
   const { port } = listener.address() as net.AddressInfo;
   const theirs = await childCpu();
   const cpu = process.cpuUsage();

@@ -160,7 +160,8 @@ async function fileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb: cpuMs(cpu) / MB };
 }
 
-async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+/** A loopback listener that counts what arrives; `received` resolves once `bytes` have. */
+async function byteSink(bytes: number): Promise<{ listener: net.Server; received: Promise<void> }> {
   let done!: () => void;
   const received = new Promise<void>((resolve) => {
     done = resolve;
@@ -169,10 +170,15 @@ async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
     let got = 0;
     socket.on('data', (chunk: Buffer) => {
       got += chunk.length;
-      if (got >= data.length) done();
+      if (got >= bytes) done();
     });
   });
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  return { listener, received };
+}
+
+async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
+  const { listener, received } = await byteSink(data.length);
   const { port } = listener.address() as net.AddressInfo;
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -190,14 +196,22 @@ async function tcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb };
 }
 
-await fileRound();
-await tcpRound();
-const g2g: { mbps: number; cpuPerMb: number }[] = [];
-const tcp: { mbps: number; cpuPerMb: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  g2g.push(await fileRound());
-  tcp.push(await tcpRound());
+type Round = { mbps: number; cpuPerMb: number };
+
+/** One warm-up round of each, then ROUNDS rounds taking turns (so the machine's drift hits both alike). */
+async function alternate(a: () => Promise<Round>, b: () => Promise<Round>): Promise<[Round[], Round[]]> {
+  await a();
+  await b();
+  const as: Round[] = [];
+  const bs: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  return [as, bs];
 }
+
+const [g2g, tcp] = await alternate(fileRound, tcpRound);
 const best = (rows: { mbps: number; cpuPerMb: number }[]) => rows.reduce((a, b) => (b.mbps > a.mbps ? b : a));
 const median = (rows: { mbps: number }[]) =>
   [...rows].sort((a, b) => a.mbps - b.mbps)[rows.length >> 1]!.mbps;
@@ -276,18 +290,7 @@ async function remoteFileRound(): Promise<{ mbps: number; cpuPerMb: number }> {
 }
 
 async function remoteTcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
-  let done!: () => void;
-  const received = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  const listener = net.createServer((socket) => {
-    let got = 0;
-    socket.on('data', (chunk: Buffer) => {
-      got += chunk.length;
-      if (got >= MB * 1024 * 1024) done();
-    });
-  });
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const { listener, received } = await byteSink(MB * 1024 * 1024);
   const { port } = listener.address() as net.AddressInfo;
   const theirs = await childCpu();
   const cpu = process.cpuUsage();
@@ -302,14 +305,7 @@ async function remoteTcpRound(): Promise<{ mbps: number; cpuPerMb: number }> {
   return { mbps: MB / seconds, cpuPerMb };
 }
 
-await remoteFileRound();
-await remoteTcpRound();
-const g2gRemote: { mbps: number; cpuPerMb: number }[] = [];
-const tcpRemote: { mbps: number; cpuPerMb: number }[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  g2gRemote.push(await remoteFileRound());
-  tcpRemote.push(await remoteTcpRound());
-}
+const [g2gRemote, tcpRemote] = await alternate(remoteFileRound, remoteTcpRound);
 const g2gRemoteBest = best(g2gRemote);
 const tcpRemoteBest = best(tcpRemote);
 child.stdin!.end();

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
@@ -16,7 +16,7 @@ import {
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { irc } from '../src/index.js';
-import { IiClient, iiAvailable } from './support/ii.js';
+import { IiClient, iiAvailable, proxychainsConfig } from './support/ii.js';
 import { type Ngircd, ngircdAvailable, startNgircd } from './support/ngircd.js';
 
 // Capability routing, proven the way an SDK user deploys a codec: the IRC codec on ONE gateway only.
@@ -82,8 +82,7 @@ describe.skipIf(!available)(
 
     /** ii as alice, through D's SOCKS front (a proxychains4 config naming it). */
     async function startIi(): Promise<IiClient> {
-      const config = join(proxyDir, `proxychains-${d.socks.port}.conf`);
-      writeFileSync(config, `strict_chain\nquiet_mode\n[ProxyList]\nsocks4 127.0.0.1 ${d.socks.port}\n`);
+      const config = proxychainsConfig(proxyDir, d.socks.port);
       const verified = nextEvent(d, (e) => e.type === 'verified' && e.user.user === 'alice');
       const client = new IiClient({
         host: server.host,

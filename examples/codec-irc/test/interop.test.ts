@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
@@ -9,7 +9,7 @@ import { createGateway, type Gateway, type GatewayEvent } from '@crosstalk/gatew
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { irc } from '../src/index.js';
-import { IiClient, iiAvailable } from './support/ii.js';
+import { IiClient, iiAvailable, proxychainsConfig } from './support/ii.js';
 import { IrssiClient, irssiAvailable } from './support/irssi.js';
 import { type Ngircd, ngircdAvailable, startNgircd } from './support/ngircd.js';
 
@@ -73,11 +73,9 @@ describe.skipIf(!available)(
           ['B', gatewayB],
         ] as const)
           g.on((e) => process.stderr.write(`${n} ${JSON.stringify(e).slice(0, 300)}\n`));
-      proxyConfig = join(mkdtempSync(join(tmpdir(), 'crosstalk-proxychains-')), 'proxychains.conf');
-      // proxychains4(1): one SOCKS4 proxy, no remote DNS (ii is given the server's address).
-      writeFileSync(
-        proxyConfig,
-        `strict_chain\nquiet_mode\n[ProxyList]\nsocks4 127.0.0.1 ${gatewayA.socks.port}\n`,
+      proxyConfig = proxychainsConfig(
+        mkdtempSync(join(tmpdir(), 'crosstalk-proxychains-')),
+        gatewayA.socks.port,
       );
       carol = xmpp.driver('carol', (host, port) => socksConnect(gatewayB.socks, host, port));
       carolNick = `carol%${xmpp.network}`;

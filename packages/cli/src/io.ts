@@ -80,3 +80,11 @@ export class LineSplitter {
     return rest.trim() ? [rest] : [];
   }
 }
+
+/** Resolves when the process is asked to stop (Ctrl-C or SIGTERM): long-running commands wait on it. */
+export function stopRequested(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { stanza } from '@crosstalk/codec-xmpp';
 import { captureLoopback, liveCaptureAvailable } from '@crosstalk/compliance';
 import {
@@ -12,7 +11,7 @@ import { type CrossTalkNode, createNode, generateIdentity } from '@crosstalk/gat
 import { createClient, type ShimClient } from '@crosstalk/shim';
 import { createSipExit, type SipExit, type SipExitEvent } from '@crosstalk/sip-exit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Baresip, installed, startBaresip } from '../../sip-exit/test/support/programs.js';
+import { type Baresip, installed, sipMessages, startBaresip } from '../../sip-exit/test/support/programs.js';
 import { startYmsgNetwork } from '../src/drivers/index.js';
 import { startGateway, through } from './support/gateway.js';
 import { online } from './support/walkthrough.js';
@@ -36,37 +35,6 @@ async function until(check: () => boolean | Promise<boolean>, what: string, time
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/** The SIP messages tshark finds in a capture, in capture order (methods, or status and CSeq method). */
-function sipMessages(file: string): string[] {
-  const out = execFileSync(
-    'tshark',
-    [
-      '-r',
-      file,
-      '-Y',
-      'sip',
-      '-T',
-      'fields',
-      '-E',
-      'occurrence=f',
-      '-e',
-      'sip.Method',
-      '-e',
-      'sip.Status-Code',
-      '-e',
-      'sip.CSeq.method',
-    ],
-    { encoding: 'utf8' },
-  );
-  return out
-    .split('\n')
-    .filter((l) => l.trim().length > 0)
-    .map((l) => {
-      const [method, status, cseqMethod] = l.split('\t');
-      return method ? method : `${status} ${cseqMethod}`;
-    });
 }
 
 describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip through a SIP exit', () => {

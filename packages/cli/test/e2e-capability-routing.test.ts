@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +7,7 @@ import { type Address, SYSTEM_ADDRESS } from '@crosstalk/core';
 import { CapabilityView } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IiClient, iiAvailable } from '../../../examples/codec-irc/test/support/ii.js';
+import { IiClient, iiAvailable, proxychainsConfig } from '../../../examples/codec-irc/test/support/ii.js';
 import {
   type Ngircd,
   ngircdAvailable,
@@ -85,11 +85,7 @@ const startD = () => start('d', { codecs: [IRC_CODEC], canonical: ['xmpp-stanza'
 
 /** ii as alice, through D's SOCKS front (a proxychains4 config naming it). */
 async function startIi(): Promise<IiClient> {
-  const config = join(dir, `proxychains-${gateways.d.socks.port}.conf`);
-  await writeFile(
-    config,
-    `strict_chain\nquiet_mode\n[ProxyList]\nsocks4 127.0.0.1 ${gateways.d.socks.port}\n`,
-  );
+  const config = proxychainsConfig(dir, gateways.d.socks.port);
   const client = new IiClient({
     host: server.host,
     port: server.port,

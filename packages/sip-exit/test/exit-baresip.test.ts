@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { captureLoopback, liveCaptureAvailable } from '@crosstalk/compliance';
 import { MemoryDht } from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOMAIN, startExit, type TestExit, USERS } from './support/exits.js';
-import { type Baresip, installed, startBaresip } from './support/programs.js';
+import { type Baresip, installed, sipMessages, startBaresip } from './support/programs.js';
 
 // Real user agents (PEERS.md "SIP"): baresip, installed by .ci/run, registering with digest
 // authentication and auto-answering; tshark's SIP dissector reads the capture independently.
@@ -22,37 +21,6 @@ function account(
 /** The final responses to INVITEs an exit passed up or sent. */
 function inviteFinals(exit: TestExit): number[] {
   return exit.events.flatMap((e) => (e.type === 'answered' && e.method === 'INVITE' ? [e.status] : []));
-}
-
-/** The SIP messages tshark finds in a capture: methods and status codes in capture order, with their CSeq method. */
-function sipMessages(file: string): string[] {
-  const out = execFileSync(
-    'tshark',
-    [
-      '-r',
-      file,
-      '-Y',
-      'sip',
-      '-T',
-      'fields',
-      '-E',
-      'occurrence=f',
-      '-e',
-      'sip.Method',
-      '-e',
-      'sip.Status-Code',
-      '-e',
-      'sip.CSeq.method',
-    ],
-    { encoding: 'utf8' },
-  );
-  return out
-    .split('\n')
-    .filter((l) => l.trim().length > 0)
-    .map((l) => {
-      const [method, status, cseqMethod] = l.split('\t');
-      return method ? method : `${status} ${cseqMethod}`;
-    });
 }
 
 describe.skipIf(!installed('baresip'))('SIP exit with baresip', () => {

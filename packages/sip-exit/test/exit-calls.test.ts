@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { captureLoopback, liveCaptureAvailable } from '@crosstalk/compliance';
 import { type CallInviteEvent, isCrossTalkError, MemoryDht } from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IncomingCall, SipCallFailedError } from '../src/index.js';
 import { DOMAIN, startExit, type TestExit, USERS } from './support/exits.js';
-import { type Baresip, installed, startBaresip } from './support/programs.js';
+import { type Baresip, installed, sipMessages, startBaresip } from './support/programs.js';
 
 // The exit as a user agent for CrossTalk users (issue 19's canonical side, on the SIP side): a call
 // placed for a CrossTalk user to a real phone (baresip) mapped to core's CallSession (answer with
@@ -84,32 +83,7 @@ describe.skipIf(!installed('baresip'))('calls between CrossTalk users and phones
       await bob.waitFor((e) => e.type === 'CALL_CLOSED');
       expect(await call.ended).toEqual({ by: 'local', reason: 'BYE' });
       await capture.stop();
-      const seen = execFileSync(
-        'tshark',
-        [
-          '-r',
-          capture.file,
-          '-Y',
-          'sip',
-          '-T',
-          'fields',
-          '-E',
-          'occurrence=f',
-          '-e',
-          'sip.Method',
-          '-e',
-          'sip.Status-Code',
-          '-e',
-          'sip.CSeq.method',
-        ],
-        { encoding: 'utf8' },
-      )
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => {
-          const [method, status, cseq] = l.split('\t');
-          return method || `${status} ${cseq}`;
-        });
+      const seen = sipMessages(capture.file);
       const steps = ['INVITE', '200 INVITE', 'ACK', 'BYE', '200 BYE'];
       if (rang) steps.splice(1, 0, '180 INVITE');
       expect(seen.filter((m) => steps.includes(m))).toEqual(steps);

@@ -1,10 +1,20 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const iiAvailable = () => spawnSync('sh', ['-c', 'command -v ii']).status === 0;
+
+/**
+ * A proxychains4(1) config in `dir` that sends a program through one SOCKS4 proxy (a gateway's front
+ * on loopback), with no remote DNS: ii is given the server's address. Returns the file's path.
+ */
+export function proxychainsConfig(dir: string, socksPort: number): string {
+  const file = join(dir, `proxychains-${socksPort}.conf`);
+  writeFileSync(file, `strict_chain\nquiet_mode\n[ProxyList]\nsocks4 127.0.0.1 ${socksPort}\n`);
+  return file;
+}
 
 /**
  * suckless ii (Debian's `ii`), the real IRC client the tests drive: it keeps an `in` FIFO and an

@@ -1,6 +1,6 @@
 import { parseHostPort, parseHostPortList } from '@crosstalk/gateway';
 import { startDhtNode } from '@crosstalk/network-hyperdht';
-import { type CliIo, write } from '../io.js';
+import { type CliIo, stopRequested, write } from '../io.js';
 
 export interface DhtNodeCommandOptions {
   port?: string;
@@ -43,10 +43,7 @@ export async function dhtNode(o: DhtNodeCommandOptions, io: CliIo): Promise<numb
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested();
   await node.close();
   return 0;
 }

@@ -15,7 +15,7 @@ import {
 import { createSipExit, type SipExit } from '@crosstalk/sip-exit';
 import pino from 'pino';
 import { z } from 'zod';
-import { type CliIo, write } from '../io.js';
+import { type CliIo, stopRequested, write } from '../io.js';
 import { formsOf, openDht } from './gateway.js';
 
 /** Flags of `crosstalk sip-exit` (each overrides the config file's field). */
@@ -215,10 +215,7 @@ export async function sipExit(o: SipExitCommandOptions, io: CliIo): Promise<numb
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested();
   await exit.close();
   await node.close();
   await opened.close();

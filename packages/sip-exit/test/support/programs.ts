@@ -254,3 +254,22 @@ async function startBaresipOnce(account: string): Promise<Baresip> {
     },
   };
 }
+
+/** The SIP messages tshark finds in a capture, in capture order: methods, or status and CSeq method. */
+export function sipMessages(file: string): string[] {
+  const fields = ['sip.Method', 'sip.Status-Code', 'sip.CSeq.method'].flatMap((f) => ['-e', f]);
+  const out = execFileSync(
+    'tshark',
+    ['-r', file, '-Y', 'sip', '-T', 'fields', '-E', 'occurrence=f', ...fields],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => {
+      const [method, status, cseqMethod] = l.split('\t');
+      return method ? method : `${status} ${cseqMethod}`;
+    });
+}

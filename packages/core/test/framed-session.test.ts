@@ -67,12 +67,12 @@ const im = (html?: string): CanonicalEvent => ({
   sentAt: 0,
   ...(html ? { html } : {}),
 });
-const typing: CanonicalEvent = {
+const typing = {
   kind: 'typing',
   from: { user: 'bob', network: 'other' },
   to: { user: 'alice', network: 'toy' },
   state: 'composing',
-};
+} as const satisfies CanonicalEvent;
 
 function verified(): ToySession {
   const session = new ToySession();
@@ -165,7 +165,7 @@ describe('FramedProxySession', () => {
     });
     expect(session.affinity(im())).toBe(1);
     expect(session.affinity(typing)).toBe(1);
-    const buddy: CanonicalEvent = { kind: 'buddy-request', from: im().from, to: im().to! };
+    const buddy: CanonicalEvent = { kind: 'buddy-request', from: typing.from, to: typing.to };
     expect(session.affinity(buddy)).toBe(0);
     expect(() => session.deliver(buddy)).toThrow(UnsupportedEventError);
   });

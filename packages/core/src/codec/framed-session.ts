@@ -133,7 +133,10 @@ export abstract class FramedProxySession implements ProxySession {
   }
 
   #frame(raw: Uint8Array, direction: Direction, out: SessionOutput): void {
-    if (direction === 'client') return this.onFrame(raw, direction, out);
+    if (direction === 'client') {
+      this.onFrame(raw, direction, out);
+      return;
+    }
     // A server frame is usually about a contact: one buddy's bad data must not close the connection.
     const mark = { toServer: out.toServer.length, toClient: out.toClient.length, events: out.events.length };
     try {

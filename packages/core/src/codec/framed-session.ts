@@ -158,7 +158,9 @@ export abstract class FramedProxySession implements ProxySession {
    */
   deliver(event: CanonicalEvent): SessionOutput {
     if (!this.acting) {
-      throw new SessionStateError(`${this.protocol}: cannot deliver a ${event.kind} (${this.#state})`);
+      throw new SessionStateError(
+        `${this.protocol}: cannot deliver a ${event.kind} while not acting for a verified user (${this.#state})`,
+      );
     }
     const out = emptyOutput();
     const { event: reduced, lost } = subtractFeatures(event, this.#options.features);

@@ -8,6 +8,7 @@ export * from './codec/contract.js';
 export * from './codec/cookie-table.js';
 export * from './codec/define.js';
 export * from './codec/fixed-header-framer.js';
+export * from './codec/framed-session.js';
 export * from './codec/line-framer.js';
 export * from './codec/registry.js';
 export * from './dht/dht.js';

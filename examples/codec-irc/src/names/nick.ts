@@ -1,4 +1,4 @@
-import { type Address, addressKey, rulesFor } from '@crosstalk/core';
+import { type Address, addressKey, nativeToAddress } from '@crosstalk/core';
 
 /**
  * IRC names. RFC 2812 §2.3.1: nickname = ( letter / special ) *8( letter / digit / special / "-" ),
@@ -39,13 +39,7 @@ export function foreignNick(a: Address): string | undefined {
  * foreign; otherwise the nick itself on `network`.
  */
 export function nickToAddress(nick: string, network: string, isForeign: (a: Address) => boolean): Address {
-  for (const separator of ['%', '@']) {
-    const at = nick.lastIndexOf(separator);
-    if (at <= 0 || at === nick.length - 1) continue;
-    const candidate = { user: nick.slice(0, at).replace(/%/g, '@'), network: nick.slice(at + 1) };
-    const rules = rulesFor(candidate.network);
-    const valid = !rules.checkNetwork(candidate.network) && !rules.checkUser(candidate.user);
-    if (valid && isForeign(candidate)) return candidate;
-  }
-  return { user: nick, network };
+  // Network ids hold neither `%` nor `@`, so reading every `%` as `@` splits at the last separator.
+  const a = nativeToAddress(nick.replace(/%/g, '@'), network, isForeign);
+  return a.network === network ? { user: nick, network } : a;
 }

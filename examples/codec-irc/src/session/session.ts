@@ -1,20 +1,12 @@
 import {
-  type Address,
   addressEquals,
   type CanonicalEvent,
-  emptyOutput,
+  type Direction,
   type FeatureSet,
-  type Framer,
+  FramedProxySession,
   formatAddress,
-  joinOutput,
-  type ProxySession,
   type SessionContext,
   type SessionOutput,
-  type SessionState,
-  SessionStateError,
-  StreamClosedError,
-  subtractFeatures,
-  UnsupportedEventError,
 } from '@crosstalk/core';
 import { checkNick, isChannel } from '../names/nick.js';
 import { GATEWAY_USER_HOST, IrcTranslator } from '../translator/translator.js';
@@ -28,9 +20,6 @@ import {
   PROTOCOL,
 } from '../wire/message.js';
 
-/** What a session can deliver (typing too: it is dropped, and reported as lost). */
-const DELIVERABLE = new Set(['im', 'typing', 'presence', 'buddy-request', 'buddy-response']);
-
 /**
  * One proxied IRC client connection. The identity gate: the client's NICK only identifies it; the
  * server's RPL_WELCOME (001) for that nick verifies it. From then on, and while the connection
@@ -39,20 +28,16 @@ const DELIVERABLE = new Set(['im', 'typing', 'presence', 'buddy-request', 'buddy
  * foreign users are answered with their presence, and foreign events are written as the server
  * would write them.
  */
-export class IrcSession implements ProxySession {
-  readonly protocol = PROTOCOL;
-  #state: SessionState = 'connecting';
-  #user: Address | undefined;
-  readonly #features: FeatureSet;
+export class IrcSession extends FramedProxySession {
   readonly #translator: IrcTranslator;
-  readonly #framers = { client: createFramer('client'), server: createFramer('server') };
   /** The foreign nicks taken out of each ISON passed to the server, in order: its 303 gets them. */
   readonly #isons: string[][] = [];
   /** ISONs a server leaves unanswered are forgotten past this many. */
   static readonly MAX_ISONS = 64;
 
   constructor(ctx: SessionContext, network: string, features: FeatureSet) {
-    this.#features = features;
+    // IRC has no typing notice (IRCv3's is a client tag): typing is dropped, and reported as lost.
+    super({ protocol: PROTOCOL, createFramer, features, lossyKinds: ['typing'] });
     this.#translator = new IrcTranslator({
       network,
       isForeign: (a) => ctx.isForeign(a),
@@ -61,44 +46,15 @@ export class IrcSession implements ProxySession {
     });
   }
 
-  get state(): SessionState {
-    return this.#state;
-  }
-
-  get user(): Address | undefined {
-    return this.#user;
-  }
-
   /** Verified, and still under the nick the server verified. */
-  get #acting(): boolean {
+  protected override get acting(): boolean {
     const self = this.#translator.self;
-    return this.#state === 'verified' && self !== undefined && addressEquals(self, this.#user!);
+    return super.acting && self !== undefined && addressEquals(self, this.user!);
   }
 
-  fromClient(chunk: Uint8Array): SessionOutput {
-    return this.#pump(chunk, this.#framers.client, (raw, out) => this.#clientLine(raw, out));
-  }
-
-  fromServer(chunk: Uint8Array): SessionOutput {
-    return this.#pump(chunk, this.#framers.server, (raw, out) => this.#serverLine(raw, out));
-  }
-
-  #pump(chunk: Uint8Array, framer: Framer, line: (raw: Uint8Array, out: SessionOutput) => void) {
-    if (this.#state === 'closed') throw new StreamClosedError(PROTOCOL, 'session is closed');
-    const out = emptyOutput();
-    let lines: Uint8Array[];
-    try {
-      lines = framer.push(chunk);
-    } catch (error) {
-      this.#state = 'closed';
-      throw error;
-    }
-    for (const raw of lines) line(raw, out);
-    if (framer.error) {
-      this.#state = 'closed';
-      out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
-    }
-    return joinOutput(out);
+  protected onFrame(raw: Uint8Array, direction: Direction, out: SessionOutput): void {
+    if (direction === 'client') this.#clientLine(raw, out);
+    else this.#serverLine(raw, out);
   }
 
   #clientLine(raw: Uint8Array, out: SessionOutput): void {
@@ -106,21 +62,17 @@ export class IrcSession implements ProxySession {
     const named = this.#translator.self;
     const events = this.#translator.toEvents(frame, 'client');
     const self = this.#translator.self;
-    if (this.#state !== 'verified' && self && self !== named && checkNick(self.user) === undefined) {
-      this.#user = self;
-      this.#state = 'identified';
-      out.events.push({ type: 'identified', address: self });
-    }
+    if (self && self !== named && checkNick(self.user) === undefined) this.identify(self, out);
     const command = frame.type === 'message' ? frame.command.toUpperCase() : '';
     let pass: Uint8Array | undefined = raw;
     if (frame.type === 'message' && command === 'ISON') pass = this.#ison(frame, raw, out);
-    else if (frame.type === 'message' && this.#acting) {
+    else if (frame.type === 'message' && this.acting) {
       if (command === 'PRIVMSG' || command === 'NOTICE') pass = this.#message(frame, raw, events, out);
       else if (command === 'WHOIS') pass = this.#whois(frame, raw, out);
     }
     if (pass) out.toServer.push(pass);
     // The user's own status goes to its server as usual, and to its foreign buddies through us.
-    if (command === 'AWAY' && this.#acting)
+    if (command === 'AWAY' && this.acting)
       for (const event of events) out.events.push({ type: 'self', event });
   }
 
@@ -147,7 +99,7 @@ export class IrcSession implements ProxySession {
    */
   #ison(frame: IrcMessage, raw: Uint8Array, out: SessionOutput) {
     const nicks = argsOf(frame).flatMap((a) => a.split(' ').filter(Boolean));
-    const foreign = this.#acting ? nicks.filter((n) => this.#isForeignNick(n)) : [];
+    const foreign = this.acting ? nicks.filter((n) => this.#isForeignNick(n)) : [];
     const native = nicks.filter((n) => !foreign.includes(n));
     if (native.length === 0 && foreign.length) {
       return this.#numeric(out, '303', '', this.#online(foreign).join(' '));
@@ -183,24 +135,16 @@ export class IrcSession implements ProxySession {
     const frame = decodeFrame(raw);
     const events = this.#translator.toEvents(frame, 'server');
     const command = frame.type === 'message' ? frame.command.toUpperCase() : '';
-    if (this.#state === 'identified' && command === '001') {
+    if (this.state === 'identified' && command === '001') {
       // The welcome must name the nick the client registered (the translator has just read it).
       const self = this.#translator.self;
-      if (self && addressEquals(self, this.#user!)) {
-        this.#state = 'verified';
-        out.events.push({ type: 'verified', address: this.#user! });
-      }
-    } else if (this.#state !== 'verified' && /^(464|465|ERROR)$/.test(command) && frame.type === 'message') {
+      if (self && addressEquals(self, this.user!)) this.verify(out);
+    } else if (this.state !== 'verified' && /^(464|465|ERROR)$/.test(command) && frame.type === 'message') {
       // ERR_PASSWDMISMATCH, ERR_YOUREBANNEDCREEP (RFC 2812 §5.2), or the server closing the link.
-      out.events.push({
-        type: 'login-failed',
-        address: this.#user,
-        code: command,
-        message: argsOf(frame).at(-1),
-      });
+      this.loginFailed(out, command, argsOf(frame).at(-1));
     } else if (command === '303' && frame.type === 'message') {
       const foreign = this.#isons.shift() ?? [];
-      const online = this.#acting ? this.#online(foreign) : [];
+      const online = this.acting ? this.#online(foreign) : [];
       if (online.length) {
         const trailing = [...argsOf(frame).slice(1), ...online].filter((n) => n !== '').join(' ');
         out.toClient.push(encodeFrame({ ...frame, params: frame.params.slice(0, 1), trailing }));
@@ -208,28 +152,10 @@ export class IrcSession implements ProxySession {
       }
     }
     out.toClient.push(raw);
-    if (this.#acting) for (const event of events) out.events.push({ type: 'inbound', event });
+    if (this.acting) for (const event of events) out.events.push({ type: 'inbound', event });
   }
 
-  deliver(event: CanonicalEvent): SessionOutput {
-    if (!this.#acting) throw new SessionStateError(`irc: cannot deliver before the login is verified`);
-    const out = emptyOutput();
-    const { event: reduced, lost } = subtractFeatures(event, this.#features);
-    if (lost.length) out.events.push({ type: 'feature-loss', event, lost });
-    if (!reduced) {
-      if (event.kind === 'typing') return out; // IRC has no typing notice (IRCv3's is a client tag)
-      throw new UnsupportedEventError(PROTOCOL, event.kind);
-    }
-    for (const frame of this.#translator.fromEvent(reduced, 'server')) out.toClient.push(encodeFrame(frame));
-    return joinOutput(out);
-  }
-
-  affinity(event: CanonicalEvent): number {
-    return this.#acting && DELIVERABLE.has(event.kind) ? 1 : 0;
-  }
-
-  close(): SessionOutput {
-    this.#state = 'closed';
-    return emptyOutput();
+  protected write(event: CanonicalEvent, out: SessionOutput): void {
+    for (const frame of this.#translator.fromEvent(event, 'server')) out.toClient.push(encodeFrame(frame));
   }
 }

@@ -6,9 +6,11 @@ import {
   type Direction,
   defaultIsForeign,
   type PresenceEvent,
+  splitUtf8,
   type Translator,
   type TranslatorOptions,
   UnsupportedEventError,
+  utf8,
 } from '@crosstalk/core';
 import { foreignNick, isChannel, nickToAddress } from '../names/nick.js';
 import {
@@ -36,25 +38,8 @@ const CTCP = /^\x01([A-Z]+)(?: (.*?))?\x01?$/s;
 /** XEP-0245: a message starting with `/me ` is an action, what CTCP ACTION is on IRC. */
 const ME = '/me ';
 
-const bytes = new TextEncoder();
 /** RFC 2812 §2.3.1: no NUL, CR or LF inside a message. */
 const oneLine = (text: string) => text.replace(/[\r\n\0]+/g, ' ');
-
-/** `text` cut at code points into pieces of at most `budget` UTF-8 bytes. */
-function cut(text: string, budget: number): string[] {
-  const parts = [''];
-  let size = 0;
-  for (const ch of text) {
-    const n = bytes.encode(ch).length;
-    if (size + n > budget && parts.at(-1)) {
-      parts.push('');
-      size = 0;
-    }
-    parts[parts.length - 1] += ch;
-    size += n;
-  }
-  return parts;
-}
 
 export class IrcTranslator implements Translator<IrcFrame> {
   self: Address | undefined;
@@ -179,20 +164,20 @@ export class IrcTranslator implements Translator<IrcFrame> {
     const target = this.nick(to);
     switch (event.kind) {
       case 'im': {
-        const overhead = bytes.encode(`:${prefix ?? ''} PRIVMSG ${target} :\x01ACTION \x01\r\n`).length;
+        const overhead = utf8(`:${prefix ?? ''} PRIVMSG ${target} :\x01ACTION \x01\r\n`).length;
         const lines = event.text
           .replace(/\0/g, '')
           .split(/\r\n|[\r\n]/)
           .filter(Boolean);
         return (lines.length ? lines : ['']).flatMap((text) => {
           const action = text.startsWith(ME);
-          return cut(action ? text.slice(ME.length) : text, MAX_MESSAGE - overhead).map((part) =>
+          return splitUtf8(action ? text.slice(ME.length) : text, MAX_MESSAGE - overhead).map((part) =>
             line('PRIVMSG', [target], action ? `\x01ACTION ${part}\x01` : part),
           );
         });
       }
       case 'presence': {
-        const text = cut(oneLine(event.text ?? ''), 300)[0] || undefined;
+        const text = splitUtf8(oneLine(event.text ?? ''), 300)[0] || undefined;
         const gone = event.status === 'offline' || event.status === 'invisible';
         const status = event.status === 'online' ? 'online' : gone ? 'offline' : 'away';
         if (direction === 'client' && status === 'offline') return [line('QUIT', [], text)];
@@ -206,7 +191,7 @@ export class IrcTranslator implements Translator<IrcFrame> {
         return before === 'away' && status === 'online' ? [line('AWAY', []), numeric] : [numeric];
       }
       case 'buddy-request': {
-        const note = cut(oneLine(event.message ?? ''), 200)[0];
+        const note = splitUtf8(oneLine(event.message ?? ''), 200)[0];
         if (direction === 'client')
           return [line('PRIVMSG', [target], `\x01BUDDY${note ? ` ${note}` : ''}\x01`)];
         return [line('NOTICE', [target], `${ASKS(this.nick(event.from))}${note ? `: ${note}` : ''}`)];

@@ -56,6 +56,27 @@ export function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
 
+/**
+ * `text` cut at code points into pieces of at most `maxBytes` UTF-8 bytes each, in order (one
+ * empty piece for empty text): what a protocol with a message size limit sends a long text as,
+ * without splitting a character. A code point longer than `maxBytes` is a piece of its own.
+ */
+export function splitUtf8(text: string, maxBytes: number): string[] {
+  const pieces = [''];
+  let size = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; // a lone surrogate: U+FFFD, 3
+    if (size + n > maxBytes && pieces.at(-1)) {
+      pieces.push('');
+      size = 0;
+    }
+    pieces[pieces.length - 1] += ch;
+    size += n;
+  }
+  return pieces;
+}
+
 /** Decodes a whole UTF-8 unit (never a raw TCP chunk) in fatal mode. */
 export function decodeUtf8(bytes: Uint8Array, protocol: string, offset?: number): string {
   try {

@@ -201,13 +201,12 @@ export class CapabilityRouter {
 
   /**
    * Sends an event from an address one of this gateway's exits exits to (a phone ringing or
-   * answering) to a CrossTalk user, as any of its users' events go.
+   * answering) to a CrossTalk user, as any of its users' events go (the exit's handle checked the
+   * sender's network).
    */
   async sendFromExit(protocol: string, event: RoutableEvent & { to: Address }): Promise<string> {
     const exit = this.#exits.get(protocol);
     if (!exit) throw new ExitRefusedError(`${protocol} is not an exit of this gateway`);
-    if (!exit.networks.includes(event.from.network.toLowerCase()))
-      throw new ExitRefusedError(`${protocol} does not exit to ${event.from.network}`);
     return this.send(event, event.to, protocol);
   }
 
@@ -315,14 +314,18 @@ export class CapabilityRouter {
     network: string,
     options: { gateway?: string; require?: readonly Feature[] } = {},
   ): Route | undefined {
-    return this.view.route({
+    const query = {
       from: this.#sourceFormat(from),
       origin: this.#o.identity.id,
-      network: routedNetwork(network),
       ...(options.gateway ? { gateway: options.gateway } : {}),
       ...(options.require ? { require: options.require } : {}),
       ...this.#source(from),
-    });
+    };
+    // A network users are on, else one only an exit serves (where no location answers, chains end).
+    return (
+      this.view.route({ ...query, network: routedNetwork(network) }) ??
+      this.view.route({ ...query, network: network.toLowerCase(), exit: true })
+    );
   }
 
   /**

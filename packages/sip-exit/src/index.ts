@@ -20,6 +20,7 @@ export * from './errors/errors.js';
 export {
   createSipExit,
   SIP_EXIT_CAPABILITY,
+  SIP_EXIT_VERTEX,
   type SipExit,
   type SipExitEvent,
   type SipExitOptions,
@@ -77,3 +78,4 @@ export {
   TransactionLayer,
   type TransactionLayerOptions,
 } from './transaction/transaction-layer.js';
+export { parseOutboundTarget, parseOutboundTargets } from './outbound/outbound.js';

@@ -7,6 +7,7 @@ import { createSipExit, type SipExit, type SipExitEvent } from '@crosstalk/sip-e
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Baresip, installed, sipMessages, startBaresip } from '../../sip-exit/test/support/programs.js';
 import { route } from '../src/commands/route.js';
+import { resolveSipExitConfig, sipExit } from '../src/commands/sip-exit.js';
 import { defaultRegistry } from '../src/index.js';
 
 // Issue 17: a chain that ends in an exit. bob is a real baresip that is NOT registered anywhere; the
@@ -143,4 +144,38 @@ describe.skipIf(!installed('baresip'))('dialCall along a chain that ends in the 
       },
     ]);
   }, 60_000);
+
+  it('crosstalk sip-exit --outbound takes loopback targets only (SipOutboundTargetError otherwise)', async () => {
+    for (const target of ['10.0.0.1:5060', 'localhost:5060', 'tcp:[2001:db8::1]:5060', '127.0.0.1'])
+      await expect(
+        resolveSipExitConfig({ domain: EXIT_DOMAIN, outbound: [`${OUTBOUND}=${target}`] }),
+      ).rejects.toMatchObject({ name: 'SipOutboundTargetError', code: 'ERR_SIP_OUTBOUND_TARGET' });
+    const stderr = new PassThrough();
+    const err: Buffer[] = [];
+    stderr.on('data', (d: Buffer) => err.push(d));
+    const code = await sipExit(
+      { domain: EXIT_DOMAIN, outbound: [`${OUTBOUND}=192.0.2.7:5060`] },
+      { stdin: Readable.from([]), stdout: new PassThrough(), stderr },
+    );
+    expect(code).toBe(1);
+    expect(Buffer.concat(err).toString()).toMatch(/192\.0\.2\.7 is not a loopback address/);
+    // Loopback, both transports, IPv6 in brackets: accepted (the users check comes next).
+    await expect(
+      resolveSipExitConfig({
+        domain: EXIT_DOMAIN,
+        outbound: [`${OUTBOUND}=127.0.0.1:5070`, 'other.example=tcp:[::1]:5071'],
+      }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/^users:/) });
+    await expect(
+      createSipExit({
+        dht: new MemoryDht(),
+        identity: generateIdentity(),
+        domain: EXIT_DOMAIN,
+        udpPort: 0,
+        tcpPort: 0,
+        openRegistration: true,
+        outbound: { [OUTBOUND]: '10.1.2.3:5060' },
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_SIP_OUTBOUND_TARGET' });
+  });
 });

@@ -168,8 +168,9 @@ export class CapabilityView {
     this.#gatewayUntil = new Map();
     this.#networkUntil = new Map();
     for (const r of next.values()) {
-      // A gateway known only by its exits serves its users as one without capabilities does (directly).
-      if (!isExitFormat(r.to))
+      // A chain ends at a gateway by its edge into a client protocol: one with only conversions or
+      // exits serves its users (attached through a way in) as one without capabilities does, directly.
+      if (!isCanonicalFormat(r.to) && !isExitFormat(r.to))
         this.#gatewayUntil.set(r.gateway, Math.max(this.#gatewayUntil.get(r.gateway) ?? 0, r.until));
       for (const n of r.networks)
         this.#networkUntil.set(n, Math.max(this.#networkUntil.get(n) ?? 0, r.until));
@@ -184,7 +185,10 @@ export class CapabilityView {
     return [...this.#records.values()].filter((r) => r.until > now);
   }
 
-  /** Whether some record says `gateway` performs a translation (the view knows that gateway). */
+  /**
+   * Whether some record says `gateway` delivers into a client protocol (a chain can end there; the
+   * view knows that gateway). Conversions and exits alone do not count.
+   */
   knows(gateway: string): boolean {
     return (this.#gatewayUntil.get(gateway) ?? 0) > this.#now();
   }

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import {
   type Address,
-  type CanonicalEvent,
   type CallInviteEvent,
+  type CanonicalEvent,
   MemoryDht,
   parseAddress,
 } from '@crosstalk/core';
@@ -71,7 +71,7 @@ describe('chains that end in an exit', () => {
         return 'test';
       },
     });
-    alice = await c.attach(aliceAddress, { deliver: (ev) => (atAlice.push(ev), true) }, { protocol: 'api' });
+    alice = await c.attach(aliceAddress, { deliver: (ev) => atAlice.push(ev) > 0 }, { protocol: 'api' });
     attacker = new G2gNode({ transport: new TcpG2gTransport({ identity: x }), onEvent: async () => 'x' });
     const contact = await attacker.listen();
     // X serves mallory@aol as far as the directory says: its envelopes pass the origin check.
@@ -163,7 +163,7 @@ describe('chains that end in an exit', () => {
     return encodeEnvelope({ header, payload });
   }
 
-  async function send(to: CrossTalkNode, bytes: Uint8Array, type = G2gType.routed): Promise<string> {
+  async function send(to: CrossTalkNode, bytes: Uint8Array, type: number = G2gType.routed): Promise<string> {
     try {
       return `ACK ${await attacker.send({ id: to.id, contact: to.contact }, bytes, type)}`;
     } catch (error) {

@@ -25,8 +25,8 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { type CapabilityRecord, type OwnCapability, ownCapabilities } from './capability-records.js';
 import { CapabilityView, type Route } from './capability-view.js';
 import { decodeEnvelope, type EnvelopeStep, encodeEnvelope, signEnvelope } from './envelope.js';
-import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-loss.js';
 import { type ExitContext, isExitFormat, type NodeExit } from './exits.js';
+import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-loss.js';
 import { canonicalFormat, edgeName, FORMAT_PATTERN, formOf } from './formats.js';
 import { checkHop, SeenEnvelopes } from './hop-check.js';
 

@@ -171,18 +171,18 @@ export class SipWayIn {
     if (event.kind === 'call-signal') return this.#signal(event);
     if (event.kind !== 'call-invite' || this.#calls.has(event.id)) return false;
     const target = this.#o.outbound?.(event.to.network);
-    if (!target)
-      throw new ExitRefusedError(`the SIP exit has no outbound target for ${event.to.network}`);
+    if (!target) throw new ExitRefusedError(`the SIP exit has no outbound target for ${event.to.network}`);
     const phone = event.to;
     let closed = false;
     this.#place(
       event,
       {
-        send: (e) => send({ ...e, from: phone }).catch((error: unknown) => {
-          // The caller's node is gone: nothing more goes to it.
-          if (isCrossTalkError(error, 'ERR_USER_OFFLINE')) closed = true;
-          throw error;
-        }),
+        send: (e) =>
+          send({ ...e, from: phone }).catch((error: unknown) => {
+            // The caller's node is gone: nothing more goes to it.
+            if (isCrossTalkError(error, 'ERR_USER_OFFLINE')) closed = true;
+            throw error;
+          }),
         get closed() {
           return closed;
         },

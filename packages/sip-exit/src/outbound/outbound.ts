@@ -32,13 +32,12 @@ export function parseOutboundTarget(value: string): SipDestination {
 }
 
 /** Reads the whole map, domain -> target; domains are lower-cased host names. */
-export function parseOutboundTargets(
-  targets: Readonly<Record<string, string>>,
-): Map<string, SipDestination> {
+export function parseOutboundTargets(targets: Readonly<Record<string, string>>): Map<string, SipDestination> {
   const out = new Map<string, SipDestination>();
   for (const [domain, value] of Object.entries(targets)) {
     const d = domain.toLowerCase();
-    if (d.length > 64 || !DOMAIN.test(d)) throw new SipOutboundTargetError(`not a SIP domain: ${domain.slice(0, 100)}`);
+    if (d.length > 64 || !DOMAIN.test(d))
+      throw new SipOutboundTargetError(`not a SIP domain: ${domain.slice(0, 100)}`);
     out.set(d, parseOutboundTarget(value));
   }
   if (out.size > 16) throw new SipOutboundTargetError(`at most 16 outbound domains (${out.size} given)`);

@@ -240,4 +240,36 @@ describe('chains that end in an exit', () => {
     expect(await send(c, payload, G2gType.event)).toBe('ERR_SPOOFED_EVENT');
     expect(atAlice.filter((ev) => ev.kind === 'call-signal' && ev.signal === 'hangup')).toHaveLength(0);
   });
+
+  it('an exit reconfigured since the caller read the graph: the caller gets the exit’s typed refusal', async () => {
+    const f = await createNode({ dht, logger: false });
+    try {
+      const first = await f.addExit({
+        protocol: 'exit:test',
+        networks: ['stale.example'],
+        preserves: ['call-invite', 'call-signal'],
+        deliver: () => 'test',
+      });
+      await c.routing.refresh();
+      // F now exits elsewhere; C still holds F's old record (cached until its next read).
+      await first.remove();
+      await f.addExit({
+        protocol: 'exit:test',
+        networks: ['fresh.example'],
+        preserves: ['call-invite', 'call-signal'],
+        deliver: () => 'test',
+      });
+      expect(c.routing.route('api', 'stale.example')?.steps.at(-1)?.gateway).toBe(f.id);
+      const counted = async () =>
+        (await f.metrics.refused.get()).values.find((v) => v.labels.reason === 'ERR_EXIT_REFUSED')?.value ??
+        0;
+      const before = await counted();
+      await expect(
+        alice.send(invite('call-stale', { user: 'dave', network: 'stale.example' })),
+      ).rejects.toMatchObject({ name: 'ExitRefusedError', code: 'ERR_EXIT_REFUSED' });
+      expect(await counted()).toBe(before + 1);
+    } finally {
+      await f.close();
+    }
+  });
 });

@@ -194,40 +194,38 @@ export class SipWayIn {
 
   /** Calls the phone for a CrossTalk user's invite; the call's progress goes back as signals from `session`. */
   #place(event: CallInviteEvent, session: Sender, outbound?: SipDestination): void {
-    {
-      const bridged: Bridged = { direction: 'to-phone', party: event.from, session, answered: false };
-      this.#calls.set(event.id, bridged);
-      const tell = (signal: CallSignal, extra: { sdp?: string; reason?: string } = {}) =>
-        this.#tell(session, event.id, event.from, signal, extra);
-      this.#o.placeCall(event, { onRinging: () => tell('ringing'), ...(outbound ? { outbound } : {}) }).then(
-        (call) => {
-          bridged.call = call;
-          this.#o.onCall?.({ type: 'call-placed', invite: event, call });
-          if (bridged.cancelled) void call.hangup().catch(() => {});
-          call.answered.then(
-            ({ sdp }) => {
-              bridged.answered = true;
-              tell('answer', { sdp });
-            },
-            (error: unknown) => {
-              const s = signalOf(error);
-              if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
-            },
-          );
-          void call.ended.then((end) => {
-            this.#calls.delete(event.id);
-            // The phone hung up (BYE) an answered call: the CrossTalk party is told.
-            if (end.by === 'remote' && bridged.answered) tell('hangup', { reason: end.reason });
-          });
-        },
-        (error: Error) => {
+    const bridged: Bridged = { direction: 'to-phone', party: event.from, session, answered: false };
+    this.#calls.set(event.id, bridged);
+    const tell = (signal: CallSignal, extra: { sdp?: string; reason?: string } = {}) =>
+      this.#tell(session, event.id, event.from, signal, extra);
+    this.#o.placeCall(event, { onRinging: () => tell('ringing'), ...(outbound ? { outbound } : {}) }).then(
+      (call) => {
+        bridged.call = call;
+        this.#o.onCall?.({ type: 'call-placed', invite: event, call });
+        if (bridged.cancelled) void call.hangup().catch(() => {});
+        call.answered.then(
+          ({ sdp }) => {
+            bridged.answered = true;
+            tell('answer', { sdp });
+          },
+          (error: unknown) => {
+            const s = signalOf(error);
+            if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
+          },
+        );
+        void call.ended.then((end) => {
           this.#calls.delete(event.id);
-          this.#o.onCall?.({ type: 'call-failed', invite: event, error });
-          const s = signalOf(error);
-          if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
-        },
-      );
-    }
+          // The phone hung up (BYE) an answered call: the CrossTalk party is told.
+          if (end.by === 'remote' && bridged.answered) tell('hangup', { reason: end.reason });
+        });
+      },
+      (error: Error) => {
+        this.#calls.delete(event.id);
+        this.#o.onCall?.({ type: 'call-failed', invite: event, error });
+        const s = signalOf(error);
+        if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
+      },
+    );
   }
 
   /** A CrossTalk party's signal about a bridged call, checked before the phone hears it. */

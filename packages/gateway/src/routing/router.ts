@@ -486,9 +486,10 @@ export class CapabilityRouter {
       fits(this.view.route({ ...query, require: used })) ??
       fits(this.view.route({ ...query, require: [used[0]!] }));
     let route = compose();
-    // An exit that started since the last read: read again (at most once a second per network).
+    // An exit that started since the last read: read again (at most once a second per network; the
+    // same question as the one `send` asks next for a network no codec here serves, so it is read once).
     if (!route && !this.view.delivers(network)) {
-      await this.#refreshOnDemand(`exit to ${network}`);
+      await this.#refreshOnDemand(`network ${network}`);
       route = compose();
     }
     if (route) return { route, lost: carry(event, route.steps).lost };

@@ -261,7 +261,8 @@ export function createProgram(
         'registrations are signed records in the CrossTalk directory, on a node of its own. Registered ' +
         'phones are users of that node: client-API users call them (dialCall to USER@DOMAIN) and they ' +
         'call CrossTalk users (sip:alice@aol through the exit); calls between phones at two exits go ' +
-        'exit to exit. It advertises canonical>exit:sip. Only signalling passes through it: media ' +
+        'exit to exit. It advertises canonical>exit:sip, and with --outbound the edge canonical:json>exit:sip ' +
+        'for the domains it exits to, where chains for their addresses end. Only signalling passes through it: media ' +
         'flows between the endpoints as their SDP says.',
     )
     .option('-c, --config <file>', 'JSON config file (flags override it); see below')
@@ -281,6 +282,11 @@ export function createProgram(
     .option('--bootstrap <list>', 'hyperdht bootstrap nodes, host:port[,host:port] (implies --dht hyperdht)')
     .option('--ring-timeout <ms>', 'how long a call may ring before it is given up (default 180000)')
     .option('--canonical <list>', 'G2G canonical forms, preferred first (default json,xmpp-stanza)')
+    .option(
+      '--outbound <domain=host:port>',
+      'a SIP domain the exit exits to and where its calls go ([udp:|tcp:]host:port, loopback only); repeatable',
+      (value: string, list: string[] = []) => [...list, value],
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (stderr)')
     .addHelpText(
       'after',
@@ -288,10 +294,14 @@ export function createProgram(
         '  { "domain": "sip.example.org", "host": "127.0.0.1",\n' +
         '    "udpPort": 5060, "tcpPort": 5060, "users": { "bob": "bob-password" },\n' +
         '    "key": "exit.pem", "ringTimeout": 60000,\n' +
+        '    "outbound": { "sip.example": "127.0.0.1:5070" },\n' +
         '    "dht": { "kind": "hyperdht", "bootstrap": ["127.0.0.1:49737"] } }\n' +
         '\nA phone (baresip) registers as:\n' +
         '  <sip:bob@127.0.0.1:5060>;auth_pass=bob-password\n' +
-        'and is called by client-API users as bob@sip.example.org. Exits 1 on a bad\n' +
+        'and is called by client-API users as bob@sip.example.org. With outbound, a\n' +
+        'client-API user calling bob@sip.example (no phone registered as bob) is routed\n' +
+        'along a chain that ends in this exit (canonical:json>exit:sip), which sends the\n' +
+        'INVITE to 127.0.0.1:5070. Exits 1 on a bad\n' +
         'config, 3 if it cannot start (a port in use, a DHT it cannot join).\n' +
         '\nExample, on the network of `crosstalk dht-node --port 49737`:\n' +
         '  crosstalk sip-exit --domain sip.example.org --users-file users.json \\\n' +

@@ -48,11 +48,17 @@ let exitProcess: ChildProcess;
 let sipPort: number;
 let client: ShimClient;
 let phone: Baresip;
+/** A phone registered nowhere: the exit reaches it by its --outbound configuration (issue 17). */
+let dave: Baresip | undefined;
+let exitId: string;
+const OUTBOUND = 'sip.example';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'crosstalk-e2e-calls-'));
   testnet = await startTestnetProcess(20);
   await writeFile(join(dir, 'users.json'), JSON.stringify({ bob: 'bob-pw' }));
+  if (installed('baresip'))
+    dave = await startBaresip(`<sip:dave@${OUTBOUND};transport=udp>;regint=0;answermode=auto`);
   exitProcess = spawn(
     process.execPath,
     [
@@ -73,6 +79,7 @@ beforeAll(async () => {
       hostPorts(testnet.bootstrap),
       '--log-level',
       'silent',
+      ...(dave ? ['--outbound', `${OUTBOUND}=127.0.0.1:${dave.port}`] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -91,6 +98,7 @@ beforeAll(async () => {
     );
   });
   sipPort = Number(/ udp\/(\d+)/.exec(banner)?.[1]);
+  exitId = /node ([0-9a-f]{64})/.exec(banner)?.[1] ?? '';
   expect(sipPort).toBeGreaterThan(0);
   client = await createClient({
     identity: { address: alice },
@@ -102,6 +110,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await phone?.stop();
+  await dave?.stop();
   await client?.close();
   if (exitProcess && exitProcess.exitCode === null) {
     const exited = once(exitProcess, 'exit');
@@ -147,6 +156,26 @@ describe.skipIf(!installed('baresip'))(
       );
       await phone.command('hangup');
       expect(await answered.ended).toMatchObject({ by: 'remote' });
+    }, 180_000);
+
+    it('a client-API user calls a phone registered nowhere: the chain ends in the exit process, which calls its --outbound target', async () => {
+      const daveAddress: Address = { user: 'dave', network: OUTBOUND };
+      expect(exitId).toMatch(/^[0-9a-f]{64}$/);
+      // The exit's edge canonical:json>exit:sip, read from the DHT.
+      await until(async () => {
+        await client.node.routing.refresh();
+        return client.node.routing.route('api', OUTBOUND) !== undefined;
+      }, 'the chain to the exit');
+      expect(client.node.routing.route('api', OUTBOUND)?.steps.map((s) => [s.to, s.gateway])).toEqual([
+        ['exit:sip', exitId],
+      ]);
+      let rang = false;
+      const call = await client.dialCall(daveAddress, { sdp: OFFER, onRinging: () => (rang = true) });
+      expect((await call.answered).sdp).toMatch(/m=audio \d+ RTP\/AVP/);
+      expect(rang).toBe(true);
+      await dave!.waitFor((e) => e.type === 'CALL_ESTABLISHED', STEP_MS);
+      await call.hangup();
+      await dave!.waitFor((e) => e.type === 'CALL_CLOSED', STEP_MS);
     }, 180_000);
   },
 );

@@ -125,6 +125,13 @@ export {
   type RouteQuery,
   type RouteStep,
 } from './routing/capability-view.js';
+export {
+  EXIT_PREFIX,
+  type ExitContext,
+  type ExitHandle,
+  isExitFormat,
+  type NodeExit,
+} from './routing/exits.js';
 export { canonicalFormat, isCanonicalFormat } from './routing/formats.js';
 export { type RoutingOptions, routedNetwork } from './routing/router.js';
 export {

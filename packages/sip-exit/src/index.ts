@@ -20,6 +20,7 @@ export * from './errors/errors.js';
 export {
   createSipExit,
   SIP_EXIT_CAPABILITY,
+  SIP_EXIT_VERTEX,
   type SipExit,
   type SipExitEvent,
   type SipExitOptions,
@@ -52,6 +53,7 @@ export { parseDatagram } from './message/parse.js';
 export { canAnswer, newTag, responseFor } from './message/responses.js';
 export { serializeSipMessage } from './message/serialize.js';
 export { SipStreamFramer, type SipStreamItem } from './message/stream-framer.js';
+export { parseOutboundTarget, parseOutboundTargets } from './outbound/outbound.js';
 export type { ExitAddresses } from './proxy/routing.js';
 export { EXIT_HOP_PARAM, type Location, type ProxyCallHooks, type SipProxyEvent } from './proxy/sip-proxy.js';
 export { type Binding, BindingTable, type BindingTableOptions } from './registrar/binding-table.js';

@@ -5,6 +5,7 @@ import {
   Directory,
   generateIdentity,
   isCanonicalFormat,
+  isExitFormat,
   type Route,
   routedNetwork,
 } from '@crosstalk/gateway';
@@ -81,7 +82,7 @@ export async function route(
   }
   try {
     const directory = new Directory({ dht, identity: generateIdentity() });
-    const source = resolveSource(registry, o.from);
+    const source = resolveSource(registry, o.from) ?? canonicalSource(o.from);
     const view = new CapabilityView({ lookup: directory, cacheTtl: 60_000 });
     await view.refresh([...(source ? [source] : []), ...KNOWN_FORMS]);
     const from = source ?? protocolFromRecords(view, o.from);
@@ -93,16 +94,20 @@ export async function route(
       return 1;
     }
     const sourceFeatures_ = registry.has(from) ? { sourceFeatures: [...registry.get(from).features] } : {};
-    const best = view.route({ from, network, require: required as Feature[], ...sourceFeatures_ });
-    const any = best ?? (required.length ? view.route({ from, network, ...sourceFeatures_ }) : undefined);
+    // An exit's name or one of its domains (`--to sip`, `--to sip.example`): a chain that ends in the exit.
+    const exit = servedByExit(view, o.to);
+    const query = { from, network: exit ? exit.network : network, ...(exit ? { exit: true } : {}) };
+    const best = view.route({ ...query, require: required as Feature[], ...sourceFeatures_ });
+    const any = best ?? (required.length ? view.route({ ...query, ...sourceFeatures_ }) : undefined);
+    const target = query.network;
     const label = {
       from: o.from === from ? from : `${o.from} (${from})`,
-      to: o.to === network ? network : `${o.to} (${network})`,
+      to: o.to === target ? target : `${o.to} (${target})`,
     };
     if (o.json) {
       await write(
         io.stdout,
-        `${JSON.stringify({ from, network, require: required, route: best ? routeJson(best) : null, ...(best ? {} : { without: any ? routeJson(any) : null }) })}\n`,
+        `${JSON.stringify({ from, network: target, require: required, route: best ? routeJson(best) : null, ...(best ? {} : { without: any ? routeJson(any) : null }) })}\n`,
       );
       return best ? 0 : EXIT_NO_ROUTE;
     }
@@ -135,6 +140,31 @@ function resolveSource(registry: CodecRegistry, name: string): string | undefine
   const wanted = ALIASES[name.toLowerCase()] ?? name.toLowerCase();
   if (registry.has(wanted)) return wanted;
   return registry.forNetwork(routedNetwork(wanted))?.protocol;
+}
+
+/**
+ * A client-API user's chain starts in its node's canonical form: `--from api` is the JSON form,
+ * `--from json` or `--from canonical:xmpp-stanza` the form named.
+ */
+function canonicalSource(name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  if (wanted === 'api') return canonicalFormat('json');
+  const vertex = isCanonicalFormat(wanted) ? wanted : canonicalFormat(wanted);
+  return KNOWN_FORMS.includes(vertex) ? vertex : undefined;
+}
+
+/**
+ * The network an exit serves under that name: `sip` for the exit `exit:sip` (its first network), or
+ * a network (a SIP domain) some exit names; undefined when no exit has that name.
+ */
+function servedByExit(view: CapabilityView, name: string): { network: string } | undefined {
+  const wanted = name.toLowerCase();
+  for (const r of view.records()) {
+    if (!isExitFormat(r.to)) continue;
+    if (r.networks.includes(wanted)) return { network: wanted };
+    if ((r.to === wanted || r.to === `exit:${wanted}`) && r.networks[0]) return { network: r.networks[0] };
+  }
+  return undefined;
 }
 
 /** A protocol some record translates out of or into under that name, or one delivering to that network. */

@@ -12,7 +12,7 @@ import {
   parseHostPort,
   parseHostPortList,
 } from '@crosstalk/gateway';
-import { createSipExit, type SipExit } from '@crosstalk/sip-exit';
+import { createSipExit, parseOutboundTargets, type SipExit } from '@crosstalk/sip-exit';
 import pino from 'pino';
 import { z } from 'zod';
 import { type CliIo, stopRequested, write } from '../io.js';
@@ -33,6 +33,8 @@ export interface SipExitCommandOptions {
   ringTimeout?: string;
   logLevel?: string;
   canonical?: string;
+  /** `domain=[udp:|tcp:]host:port`, repeatable: SIP domains the exit exits to, and where (loopback only). */
+  outbound?: string[];
 }
 
 /** Exit code when the exit cannot start (a port taken, a bad config, a DHT it cannot join). */
@@ -67,6 +69,8 @@ const SipExitConfigSchema = z
     canonical: z.array(z.string()).min(1).optional(),
     /** Log level of the node and exit (stderr). */
     log: z.object({ level: z.string() }).optional(),
+    /** SIP domains the exit exits to, domain -> `[udp:|tcp:]host:port` (loopback addresses only). */
+    outbound: z.record(z.string().min(1).max(64), z.string().min(1).max(128)).default({}),
   })
   .strict();
 
@@ -83,8 +87,17 @@ export async function resolveSipExitConfig(o: SipExitCommandOptions): Promise<Si
       throw new InvalidConfigError(`${flag}: not a port: ${value}`);
     return n;
   };
+  const outbound: Record<string, string> = {};
+  for (const entry of o.outbound ?? []) {
+    const at = entry.indexOf('=');
+    if (at <= 0) throw new InvalidConfigError(`--outbound: not domain=host:port: ${entry}`);
+    outbound[entry.slice(0, at)] = entry.slice(at + 1);
+  }
   const merged = {
     ...base,
+    ...(o.outbound?.length
+      ? { outbound: { ...((base.outbound as Record<string, string> | undefined) ?? {}), ...outbound } }
+      : {}),
     ...(o.domain ? { domain: o.domain } : {}),
     ...(o.host ? { host: o.host } : {}),
     ...(o.udp ? { udpPort: portOf(o.udp, '--udp') } : {}),
@@ -109,6 +122,8 @@ export async function resolveSipExitConfig(o: SipExitCommandOptions): Promise<Si
     const issue = parsed.error.issues[0]!;
     throw new InvalidConfigError(`${issue.path.join('.') || 'config'}: ${issue.message}`);
   }
+  // Loopback targets only: anything else is refused here, before anything starts (SipOutboundTargetError).
+  parseOutboundTargets(parsed.data.outbound);
   if (Object.keys(parsed.data.users).length === 0)
     throw new InvalidConfigError('users: no REGISTER credentials (config "users", or --users-file)');
   return parsed.data;
@@ -184,6 +199,7 @@ export async function sipExit(o: SipExitCommandOptions, io: CliIo): Promise<numb
       aliases: config.aliases,
       users: config.users,
       node,
+      outbound: config.outbound,
       ...(config.ringTimeout ? { ringTimeout: config.ringTimeout } : {}),
       onEvent: (event) => {
         if (logger && (event.type === 'registered' || event.type === 'unregistered'))
@@ -208,6 +224,10 @@ export async function sipExit(o: SipExitCommandOptions, io: CliIo): Promise<numb
         `${a.udpPort === null ? '' : ` udp/${a.udpPort}`}${a.tcpPort === null ? '' : ` tcp/${a.tcpPort}`}.`,
       `  node ${node.id}`,
       `  ${Object.keys(config.users).length} SIP account(s); directory: ${gatewayConfig.dht.kind}`,
+      ...Object.entries(config.outbound).map(
+        ([domain, target]) =>
+          `  exits to ${domain.toLowerCase()} at ${target} (calls to USER@${domain.toLowerCase()})`,
+      ),
       '',
       `Register a phone as sip:USER@${a.host}:${sipAt} with its password from "users";`,
       `client-API users call it as USER@${a.domain}, and it calls them as sip:alice@aol.`,

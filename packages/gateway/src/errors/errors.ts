@@ -293,3 +293,13 @@ export class WorkerStartFailedError extends CrossTalkError {
     super(message);
   }
 }
+
+/**
+ * An exit (a node's way out to a foreign network, `exit:<name>`) refused a routed event: its
+ * recipient is on a network the exit does not exit to, the event is of a kind the exit does not
+ * carry, or the chain does not end at the exit.
+ */
+export class ExitRefusedError extends CrossTalkError {
+  override readonly name = 'ExitRefusedError';
+  readonly code = 'ERR_EXIT_REFUSED';
+}

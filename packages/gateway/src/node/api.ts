@@ -19,6 +19,7 @@ import type { GatewayIdentity } from '../g2g/identity.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import type { PluginReport, PluginSettings } from '../plugins/plugin-host.js';
 import type { Route } from '../routing/capability-view.js';
+import type { ExitHandle, NodeExit } from '../routing/exits.js';
 import type { RoutingOptions } from '../routing/router.js';
 
 /**
@@ -319,6 +320,15 @@ export interface CrossTalkNode {
    * attached already and either side is not `shared`, `NotLoggedInError` when the node is closing.
    */
   attach(user: Address, endpoint: UserEndpoint, info?: AttachInfo): Promise<UserSession>;
+  /**
+   * Adds an exit (`exit:<name>`, docs/ARCHITECTURE.md "Capability routing"): the node advertises
+   * `canonical:<form>>exit:<name>` for the exit's networks (at once, then with its other
+   * capabilities), so that a chain for an address no user location answers for can end here; the
+   * exit takes the events whose chain ends in it (every hop check passed, its recipient on one of its
+   * networks, its origin the sender's node), and sends from addresses on its networks through the
+   * handle. Throws `ExitRefusedError` for a malformed exit or one added already.
+   */
+  addExit(exit: NodeExit): Promise<ExitHandle>;
   /** Verified users with at least one live endpoint. */
   users(): Address[];
   /** A user's foreign buddies as stored (they survive restarts). */

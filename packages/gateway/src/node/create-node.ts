@@ -20,7 +20,12 @@ import {
 import pino, { type Logger } from 'pino';
 import { Directory } from '../directory/directory.js';
 import { describeRefusal } from '../errors/describe.js';
-import { AlreadyAttachedError, InvalidConfigError, UserOfflineError } from '../errors/errors.js';
+import {
+  AlreadyAttachedError,
+  ExitRefusedError,
+  InvalidConfigError,
+  UserOfflineError,
+} from '../errors/errors.js';
 import { type CanonicalForm, jsonForm } from '../g2g/canonical-form.js';
 import { type GatewayIdentity, generateIdentity, identityFromPem } from '../g2g/identity.js';
 import { G2gNode } from '../g2g/link.js';
@@ -30,6 +35,7 @@ import { UserManager } from '../manager/user-manager.js';
 import { GatewayMetrics } from '../metrics/metrics.js';
 import { PluginHost } from '../plugins/plugin-host.js';
 import { emptyPluginState } from '../plugins/plugin-state.js';
+import type { ExitHandle, NodeExit } from '../routing/exits.js';
 import { CapabilityRouter } from '../routing/router.js';
 import { StateStore } from '../store/state-store.js';
 import type {
@@ -386,6 +392,33 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
 
   publishFailed(error: unknown): void {
     this.#publisher.failed(error);
+  }
+
+  // ------------------------------------------------------------------ exits
+
+  async addExit(exit: NodeExit): Promise<ExitHandle> {
+    if (this.#closing) throw new NotLoggedInError('the node is shutting down');
+    const router = this.#capabilities;
+    router.addExit(exit);
+    await this.#publisher.advertiseCapabilities().catch((error) => this.#publisher.failed(error));
+    this.log.info({ exit: exit.protocol, networks: exit.networks }, 'exit added');
+    let removed = false;
+    return {
+      send: async (event) => {
+        if (removed) throw new NotLoggedInError(`${exit.protocol} was removed`);
+        if (!exit.networks.some((n) => n.toLowerCase() === event.from.network.toLowerCase()))
+          throw new ExitRefusedError(`${exit.protocol} does not exit to ${event.from.network}`);
+        const local = this.managers.get(addressKey(event.to));
+        // A user of this node: delivered here, as the node's own users' events are.
+        if (local) return this.#router.accept(event);
+        return router.sendFromExit(exit.protocol, event);
+      },
+      remove: async () => {
+        if (removed) return;
+        removed = true;
+        await router.removeExit(exit.protocol);
+      },
+    };
   }
 
   // ------------------------------------------------------------------ ways in

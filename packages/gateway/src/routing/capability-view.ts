@@ -1,5 +1,6 @@
 import { ALL_FEATURES, type Capability, CapabilityGraph, type Chain, type Feature } from '@crosstalk/core';
 import type { CapabilityIndexEntry, CapabilityRecord } from './capability-records.js';
+import { isExitFormat } from './exits.js';
 import { edgeName, isCanonicalFormat } from './formats.js';
 
 /** Where a view reads capability records: the directory, or anything that answers the same. */
@@ -43,6 +44,11 @@ export interface RouteQuery {
   avoid?: ReadonlySet<string>;
   /** The features of the source format, for what the chain loses; default what its first step keeps. */
   sourceFeatures?: readonly Feature[];
+  /**
+   * A chain that ends in an exit to `network` (`exit:sip`), for an address no user location answers
+   * for; otherwise the chain ends in a client protocol, never in an exit.
+   */
+  exit?: boolean;
 }
 
 /** One step of a route: a translation and the gateway that performs it. */
@@ -162,7 +168,10 @@ export class CapabilityView {
     this.#gatewayUntil = new Map();
     this.#networkUntil = new Map();
     for (const r of next.values()) {
-      this.#gatewayUntil.set(r.gateway, Math.max(this.#gatewayUntil.get(r.gateway) ?? 0, r.until));
+      // A chain ends at a gateway by its edge into a client protocol: one with only conversions or
+      // exits serves its users (attached through a way in) as one without capabilities does, directly.
+      if (!isCanonicalFormat(r.to) && !isExitFormat(r.to))
+        this.#gatewayUntil.set(r.gateway, Math.max(this.#gatewayUntil.get(r.gateway) ?? 0, r.until));
       for (const n of r.networks)
         this.#networkUntil.set(n, Math.max(this.#networkUntil.get(n) ?? 0, r.until));
     }
@@ -176,7 +185,10 @@ export class CapabilityView {
     return [...this.#records.values()].filter((r) => r.until > now);
   }
 
-  /** Whether some record says `gateway` performs a translation (the view knows that gateway). */
+  /**
+   * Whether some record says `gateway` delivers into a client protocol (a chain can end there; the
+   * view knows that gateway). Conversions and exits alone do not count.
+   */
   knows(gateway: string): boolean {
     return (this.#gatewayUntil.get(gateway) ?? 0) > this.#now();
   }
@@ -211,6 +223,7 @@ export class CapabilityView {
       query.require,
       query.avoid ? [...query.avoid].sort() : [],
       query.sourceFeatures,
+      query.exit === true,
     ]);
     const now = this.#now();
     if (this.#memo.has(key)) {
@@ -241,6 +254,8 @@ export function composeRoute(records: readonly CapabilityRecord[], query: RouteQ
     if (fromProtocol && toProtocol) continue;
     if (fromProtocol && (r.from !== query.from || (query.origin && r.gateway !== query.origin))) continue;
     if (toProtocol) {
+      // A chain for a user ends in their protocol; a chain for an address only an exit serves, in the exit.
+      if (isExitFormat(r.to) !== (query.exit === true)) continue;
       if (!r.networks.includes(query.network)) continue;
       if (query.gateway && r.gateway !== query.gateway) continue;
       into.add(r.to);

@@ -11,6 +11,7 @@ import {
 import type { Logger } from 'pino';
 import type { Directory, Location } from '../directory/directory.js';
 import {
+  ExitRefusedError,
   ForgedEnvelopeError,
   NoRouteError,
   NotNextHopError,
@@ -24,8 +25,9 @@ import type { GatewayMetrics } from '../metrics/metrics.js';
 import { type CapabilityRecord, type OwnCapability, ownCapabilities } from './capability-records.js';
 import { CapabilityView, type Route } from './capability-view.js';
 import { decodeEnvelope, type EnvelopeStep, encodeEnvelope, signEnvelope } from './envelope.js';
+import { type ExitContext, isExitFormat, type NodeExit } from './exits.js';
 import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-loss.js';
-import { canonicalFormat, edgeName, formOf } from './formats.js';
+import { canonicalFormat, edgeName, FORMAT_PATTERN, formOf } from './formats.js';
 import { checkHop, SeenEnvelopes } from './hop-check.js';
 
 /** Tuning of capability routing (`GatewayOptions.routing`). */
@@ -93,11 +95,14 @@ interface Plan {
  */
 export class CapabilityRouter {
   readonly view: CapabilityView;
-  /** What this gateway translates (its codecs over its forms, conversions between its forms). */
-  readonly own: readonly OwnCapability[];
   readonly #o: CapabilityRouterOptions;
   readonly #forms = new Map<string, CanonicalForm>();
-  readonly #performs: Set<string>;
+  /** Its codecs over its forms, conversions between its forms. */
+  readonly #base: readonly OwnCapability[];
+  /** Its exits, by vertex (`exit:sip`). */
+  readonly #exits = new Map<string, NodeExit>();
+  #own: readonly OwnCapability[];
+  #performs: Set<string>;
   readonly #seen: SeenEnvelopes;
   readonly #notices = new LossNotices();
   #timer: NodeJS.Timeout | undefined;
@@ -108,8 +113,9 @@ export class CapabilityRouter {
   constructor(options: CapabilityRouterOptions) {
     this.#o = options;
     for (const form of options.forms) this.#forms.set(form.name, form);
-    this.own = ownCapabilities(options.codecs, options.forms, options.cost ?? 1);
-    this.#performs = new Set(this.own.map((c) => edgeName(c.from, c.to)));
+    this.#base = ownCapabilities(options.codecs, options.forms, options.cost ?? 1);
+    this.#own = this.#base;
+    this.#performs = new Set(this.#own.map((c) => edgeName(c.from, c.to)));
     this.#seen = new SeenEnvelopes(options.now);
     const interval = this.#refreshInterval;
     this.view = new CapabilityView({
@@ -126,6 +132,82 @@ export class CapabilityRouter {
 
   get #preferred(): CanonicalForm {
     return this.#o.forms[0]!;
+  }
+
+  /** What this gateway translates: its codecs over its forms, conversions between its forms, its exits. */
+  get own(): readonly OwnCapability[] {
+    return this.#own;
+  }
+
+  /** Each exit as an edge from every canonical form this gateway speaks, naming the networks it exits to. */
+  #recompute(): void {
+    const exits: OwnCapability[] = [];
+    for (const exit of this.#exits.values())
+      for (const form of this.#o.forms)
+        exits.push({
+          from: canonicalFormat(form.name),
+          to: exit.protocol,
+          cost: exit.cost ?? this.#o.cost ?? 1,
+          preserves: [...exit.preserves],
+          networks: [...exit.networks],
+        });
+    this.#own = [...this.#base, ...exits];
+    this.#performs = new Set(this.#own.map((c) => edgeName(c.from, c.to)));
+  }
+
+  /**
+   * Adds an exit (docs/ARCHITECTURE.md "Capability routing", exits): from now on this gateway
+   * performs `canonical:<form>>exit:<name>` for the networks it names, and takes the events whose
+   * chain ends there. Its records are published with the next `advertise`.
+   */
+  addExit(exit: NodeExit): void {
+    if (!isExitFormat(exit.protocol) || !FORMAT_PATTERN.test(exit.protocol))
+      throw new ExitRefusedError(`an exit's vertex is exit:<name>, not ${exit.protocol}`);
+    if (this.#exits.has(exit.protocol)) throw new ExitRefusedError(`${exit.protocol} is added already`);
+    const networks = exit.networks.map((n) => n.toLowerCase());
+    if (networks.length === 0 || networks.length > 16 || networks.some((n) => n.length < 1 || n.length > 64))
+      throw new ExitRefusedError(`${exit.protocol}: 1 to 16 networks of 1 to 64 characters`);
+    this.#exits.set(exit.protocol, { ...exit, networks, deliver: exit.deliver.bind(exit) });
+    this.#recompute();
+  }
+
+  /** Removes an exit; its records are withdrawn. */
+  async removeExit(protocol: string): Promise<void> {
+    if (!this.#exits.delete(protocol)) return;
+    const edges = this.#own.filter((c) => c.to === protocol).map((c) => edgeName(c.from, c.to));
+    this.#recompute();
+    await runLimited(
+      edges.map((e) => () => this.#o.directory.withdrawCapability(e).catch(() => {})),
+      4,
+    );
+    await this.advertise().catch(() => {});
+  }
+
+  /**
+   * Whether `gateway` speaks for `user` as an exit: its verified capability record (read again once
+   * when the view has none) names an exit to the user's network. Such a gateway may send events from
+   * addresses on that network (a phone's answer), which have no location record.
+   */
+  async exitServes(gateway: string, user: Address): Promise<boolean> {
+    const network = user.network.toLowerCase();
+    const serves = () =>
+      this.view
+        .records()
+        .some((r) => r.gateway === gateway && isExitFormat(r.to) && r.networks.includes(network));
+    if (serves()) return true;
+    await this.#refreshOnDemand(`exit of ${gateway} for ${network}`);
+    return serves();
+  }
+
+  /**
+   * Sends an event from an address one of this gateway's exits exits to (a phone ringing or
+   * answering) to a CrossTalk user, as any of its users' events go (the exit's handle checked the
+   * sender's network).
+   */
+  async sendFromExit(protocol: string, event: RoutableEvent & { to: Address }): Promise<string> {
+    const exit = this.#exits.get(protocol);
+    if (!exit) throw new ExitRefusedError(`${protocol} is not an exit of this gateway`);
+    return this.send(event, event.to, protocol);
   }
 
   /** This gateway's own records, as the view holds them (no DHT read needed for them). */
@@ -232,14 +314,18 @@ export class CapabilityRouter {
     network: string,
     options: { gateway?: string; require?: readonly Feature[] } = {},
   ): Route | undefined {
-    return this.view.route({
+    const query = {
       from: this.#sourceFormat(from),
       origin: this.#o.identity.id,
-      network: routedNetwork(network),
       ...(options.gateway ? { gateway: options.gateway } : {}),
       ...(options.require ? { require: options.require } : {}),
       ...this.#source(from),
-    });
+    };
+    // A network users are on, else one only an exit serves (where no location answers, chains end).
+    return (
+      this.view.route({ ...query, network: routedNetwork(network) }) ??
+      this.view.route({ ...query, network: network.toLowerCase(), exit: true })
+    );
   }
 
   /**
@@ -343,6 +429,9 @@ export class CapabilityRouter {
     for (let attempt = 0; attempt < 2; attempt++) {
       const location = await this.#o.locate(to, attempt > 0);
       if (!location) {
+        // No user location answers for the address: a chain that ends in an exit to its network may.
+        const exit = await this.#exitPlan(event, fromProtocol, to);
+        if (exit) return this.#sendToExit(event, fromProtocol, exit);
         const network = routedNetwork(to.network);
         if (!this.#o.codecs.some((c) => c.networks.includes(network))) {
           // Only other gateways deliver there: whether any still does is the directory's to say now.
@@ -375,9 +464,94 @@ export class CapabilityRouter {
     throw new UserOfflineError(formatAddress(to));
   }
 
-  async #sendAlong(event: RoutableEvent, location: Location, route: Route | undefined): Promise<string> {
-    const peer = { id: location.gateway, contact: location.contact };
-    if (!route) return this.#o.send(peer, this.#preferred.encode(event), false);
+  /**
+   * The route to an exit for an address no user location answers for: the cheapest loop-free chain
+   * from the sender's format that ends in an exit to the address's network, keeping what the event
+   * uses (its kind at least). Undefined when no exit serves that network; `NoTranslationPathError`
+   * when exits do but none carries this kind of event (an IM to a phone).
+   */
+  async #exitPlan(event: CanonicalEvent, fromProtocol: string, to: Address): Promise<Plan | undefined> {
+    const network = to.network.toLowerCase();
+    const query = {
+      from: this.#sourceFormat(fromProtocol),
+      origin: this.#o.identity.id,
+      network,
+      exit: true,
+      ...this.#source(fromProtocol),
+    };
+    const maxHops = this.#o.maxHops ?? 8;
+    const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
+    const used = wanted(event);
+    const compose = () =>
+      fits(this.view.route({ ...query, require: used })) ??
+      fits(this.view.route({ ...query, require: [used[0]!] }));
+    let route = compose();
+    // An exit that started since the last read: read again (at most once a second per network; the
+    // same question as the one `send` asks next for a network no codec here serves, so it is read once).
+    if (!route && !this.view.delivers(network)) {
+      await this.#refreshOnDemand(`network ${network}`);
+      route = compose();
+    }
+    if (route) return { route, lost: carry(event, route.steps).lost };
+    const any = fits(this.view.route(query));
+    if (!any) return undefined;
+    this.#account(event, fromProtocol, any, used);
+    throw new NoTranslationPathError(fromProtocol, any.steps.at(-1)!.to, [used[0]!]);
+  }
+
+  /**
+   * Sends an event along a chain that ends in an exit: always in a signed envelope (the exit takes
+   * nothing else), or to this gateway's own exit when the whole chain is here.
+   */
+  async #sendToExit(event: CanonicalEvent, fromProtocol: string, plan: Plan): Promise<string> {
+    if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
+    const route = plan.route!;
+    const last = route.steps.at(-1)!;
+    const self = this.#o.identity.id;
+    let protocol: string;
+    if (route.steps.every((s) => s.gateway === self)) {
+      const carried = carry(event, route.steps);
+      if (!carried.event) throw new NoTranslationPathError(route.steps[0]!.from, last.to, [event.kind]);
+      protocol = await this.#deliverToExit(carried.event, last.to, { origin: self, lost: carried.lost });
+    } else {
+      try {
+        protocol = await this.#sendAlong(event, undefined, route);
+      } catch (error) {
+        // The exit's own refusal comes back as its code: the caller gets the exit's typed error.
+        if (error instanceof G2gRefusedError && error.refusal === 'ERR_EXIT_REFUSED')
+          throw new ExitRefusedError(`the exit ${last.gateway.slice(0, 12)}… refused the ${event.kind}`, {
+            cause: error,
+          });
+        throw error;
+      }
+    }
+    this.#account(event, fromProtocol, route, plan.lost);
+    return protocol;
+  }
+
+  /** Hands an event to one of this gateway's exits, once it is sure the exit exits to the recipient's network. */
+  async #deliverToExit(event: CanonicalEvent, protocol: string, context: ExitContext): Promise<string> {
+    const exit = this.#exits.get(protocol);
+    if (!exit) throw new NotNextHopError(`this gateway has no exit ${protocol}`);
+    const to = 'to' in event ? event.to : undefined;
+    if (!to || !exit.networks.includes(to.network.toLowerCase()))
+      throw new ExitRefusedError(
+        `${protocol} does not exit to ${to ? to.network : 'nowhere'}: it exits to ${exit.networks.join(', ')}`,
+      );
+    return await exit.deliver(event, context);
+  }
+
+  /** Sends along a route: to `location` when it takes one transfer, else (and always to an exit: no location) in an envelope. */
+  async #sendAlong(
+    event: RoutableEvent,
+    location: Location | undefined,
+    route: Route | undefined,
+  ): Promise<string> {
+    const peer = location ? { id: location.gateway, contact: location.contact } : undefined;
+    if (!route) {
+      if (!peer) throw new NotNextHopError('an exit is reached by a route only');
+      return this.#o.send(peer, this.#preferred.encode(event), false);
+    }
     const self = this.#o.identity.id;
     // The origin's own steps (its client protocol into a form, maybe a conversion).
     let first = 0;
@@ -389,7 +563,7 @@ export class CapabilityRouter {
     if (!form)
       throw new NotNextHopError(`the chain hands on ${next.from}, which this gateway does not speak`);
     const payload = form.encode(mine.event);
-    if (route.transfers <= 1) return this.#o.send(peer, payload, false);
+    if (peer && route.transfers <= 1) return this.#o.send(peer, payload, false);
     const chain: EnvelopeStep[] = route.steps.map((s) => ({
       from: s.from,
       to: s.to,
@@ -478,14 +652,31 @@ export class CapabilityRouter {
       const lost = sortFeatures([...header.lost, ...carried.lost]);
       if (!carried.event)
         throw new NoTranslationPathError(plan.mine[0]!.from, plan.mine.at(-1)!.to, [event.kind]);
+      // An exit takes only a chain that ends in it, for a recipient on a network it exits to.
+      const exitStep = plan.mine.find((s) => isExitFormat(s.to));
+      if (exitStep) {
+        const exit = this.#exits.get(exitStep.to);
+        if (plan.next || exitStep !== plan.mine.at(-1))
+          throw new ExitRefusedError(`the chain goes on past the exit ${exitStep.to}`);
+        if (!exit?.networks.includes(event.to.network.toLowerCase()))
+          throw new ExitRefusedError(
+            `${exitStep.to} does not exit to ${event.to.network} (${header.to}); it exits to ${exit?.networks.join(', ')}`,
+          );
+      }
       if (!plan.next) {
-        // The last step: believed only when the origin is the sender's gateway (as a direct link is).
+        // The last step: believed only when the origin is the sender's gateway (as a direct link is),
+        // or an exit to the sender's network (a phone's answer has no location record).
         let location = await this.#o.locate(event.from, false);
         if (location?.gateway !== header.origin) location = await this.#o.locate(event.from, true);
-        if (location?.gateway !== header.origin)
+        if (location?.gateway !== header.origin && !(await this.exitServes(header.origin, event.from)))
           throw new SpoofedEventError(
             `routed event from ${header.from} signed by ${header.origin.slice(0, 12)}…, which does not serve them`,
           );
+        if (exitStep) {
+          stage = 'deliver';
+          this.#o.metrics.routed.inc({ role: 'delivery' });
+          return await this.#deliverToExit(carried.event, exitStep.to, { origin: header.origin, lost });
+        }
         stage = 'deliver';
         this.#o.metrics.routed.inc({ role: 'delivery' });
         return await this.#o.deliver(carried.event, lost);

@@ -44,6 +44,11 @@ export interface PlaceCallOptions {
   ringTimeout?: number;
   /** Told when the phone rings (180, 183). */
   onRinging?: () => void;
+  /**
+   * Sends the INVITE to this address (an exit's configured target for the callee's domain) with the
+   * Request-URI `sip:<user>@<domain>`, instead of finding a registered phone.
+   */
+  outbound?: SipDestination;
 }
 
 /** Why an incoming call is declined: 486 Busy Here, 603 Decline, 480 Temporarily Unavailable. */
@@ -226,7 +231,9 @@ export class SipCalls {
    */
   async place(invite: CallInviteEvent, options: PlaceCallOptions = {}): Promise<SipCall> {
     const aor = `${invite.to.user}@${invite.to.network}`;
-    const location = await this.#o.locate(aor);
+    const location: Location = options.outbound
+      ? { kind: 'exit', exit: '', destination: options.outbound }
+      : await this.#o.locate(aor);
     if (location.kind === 'none')
       throw new SipCallFailedError(
         location.known ? 480 : 404,
@@ -256,7 +263,8 @@ export class SipCalls {
       ended: false,
     };
     const headers = new SipHeaders();
-    headers.append('Via', this.#via(destination.transport, location.kind === 'exit'));
+    // The exit-to-exit mark only for another exit (an outbound target is a SIP server or phone).
+    headers.append('Via', this.#via(destination.transport, location.kind === 'exit' && !options.outbound));
     headers.append('Max-Forwards', '70');
     headers.append(
       'From',

@@ -103,3 +103,12 @@ export class SipCallFailedError extends CrossTalkError {
     super(`sip call failed: ${status} ${reason}`);
   }
 }
+
+/**
+ * An outbound target (where an exit sends calls for a domain it exits to) that is not a loopback
+ * address and port (`127.0.0.1:5070`, `tcp:[::1]:5070`), or a domain that is not a host name.
+ */
+export class SipOutboundTargetError extends CrossTalkError {
+  override readonly name = 'SipOutboundTargetError';
+  readonly code = 'ERR_SIP_OUTBOUND_TARGET';
+}

@@ -1,5 +1,11 @@
 import type { CallInviteEvent, Dht } from '@crosstalk/core';
-import { type CrossTalkNode, Directory, type GatewayIdentity } from '@crosstalk/gateway';
+import {
+  type CrossTalkNode,
+  Directory,
+  type ExitHandle,
+  type GatewayIdentity,
+  UserOfflineError,
+} from '@crosstalk/gateway';
 import { type IncomingCall, type PlaceCallOptions, type SipCall, SipCalls } from '../calls/sip-calls.js';
 import { DigestAuthenticator } from '../digest/digest.js';
 import { SipExitClosedError, SipExitConfigError } from '../errors/errors.js';
@@ -12,6 +18,7 @@ import {
 } from '../location/registration-directory.js';
 import { DEFAULT_SIP_LIMITS, type SipLimits } from '../message/message.js';
 import { SipWayIn, type SipWayInEvent } from '../node/sip-way-in.js';
+import { parseOutboundTargets } from '../outbound/outbound.js';
 import { aorOf, type ExitAddresses, isLocalAor } from '../proxy/routing.js';
 import { type Location, SipProxy, type SipProxyEvent } from '../proxy/sip-proxy.js';
 import { type Binding, BindingTable } from '../registrar/binding-table.js';
@@ -22,6 +29,9 @@ import { SipTransports } from '../transport/sip-transport.js';
 
 /** The capability a SIP exit advertises in the directory (`cap:canonical>exit:sip`). */
 export const SIP_EXIT_CAPABILITY = 'canonical>exit:sip';
+
+/** The exit's vertex in the capability graph: on a node, it advertises `canonical:<form>>exit:sip`. */
+export const SIP_EXIT_VERTEX = 'exit:sip';
 
 /** Options of `createSipExit`. */
 export interface SipExitOptions {
@@ -81,6 +91,14 @@ export interface SipExitOptions {
    * (after `onCallInvite`, which is asked first). The node stays the caller's to close.
    */
   node?: CrossTalkNode;
+  /**
+   * SIP domains the exit exits to, and where: domain -> `[udp:|tcp:]host:port` (loopback addresses
+   * only; `SipOutboundTargetError` otherwise). With `node`, the node advertises
+   * `canonical:<form>>exit:sip` for these domains, so a client-API user's `dialCall` to
+   * `bob@<domain>` (no phone registered as bob) is routed along a chain that ends here, and the exit
+   * sends the INVITE (Request-URI `sip:bob@<domain>`) to the domain's target.
+   */
+  outbound?: Readonly<Record<string, string>>;
 }
 
 /** What a SIP exit reports. */
@@ -164,6 +182,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
     throw new SipExitConfigError(
       'users: credentials are required (or set openRegistration for an open registrar)',
     );
+  const outbound = parseOutboundTargets(options.outbound ?? {});
   const now = options.now ?? Date.now;
   const host = options.host ?? '127.0.0.1';
   const limits: SipLimits = { ...DEFAULT_SIP_LIMITS, ...options.limits };
@@ -335,6 +354,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
       ringTimeout: options.ringTimeout ?? 180_000,
       onCall: emit,
       refused: (code) => options.node?.metrics.refused.inc({ reason: code }),
+      outbound: (domain) => outbound.get(domain.toLowerCase()),
     });
 
   const proxy = new SipProxy({
@@ -376,12 +396,32 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
   }, options.sweepInterval ?? 5000);
   sweep.unref?.();
 
+  // The exit as a vertex of the capability graph: chains for addresses on its outbound domains end here.
+  let exitHandle: ExitHandle | undefined;
+  if (options.node && wayIn && outbound.size > 0) {
+    const way = wayIn;
+    const handle: ExitHandle = await options.node.addExit({
+      protocol: SIP_EXIT_VERTEX,
+      networks: [...outbound.keys()],
+      preserves: ['call-invite', 'call-signal'],
+      deliver: (event) => {
+        if (!way.exitDeliver(event, (signal) => handle.send(signal)))
+          throw new UserOfflineError(
+            `the SIP exit takes calls and their signals only (a ${event.kind} for a call it does not bridge)`,
+          );
+        return 'sip';
+      },
+    });
+    exitHandle = handle;
+  }
+
   const directory = new Directory({ dht: options.dht, identity: options.identity, now });
   const advertise = options.advertise ?? true;
   // The exit is reached over SIP (its own transports), or as a node's users when it has a node.
   const capability = () => ({
     cost: 1,
     preserves: ['call-invite', 'call-signal'],
+    ...(outbound.size > 0 ? { networks: [...outbound.keys()] } : {}),
     contact: options.node
       ? { ...options.node.contact }
       : {
@@ -421,6 +461,7 @@ export async function createSipExit(options: SipExitOptions): Promise<SipExit> {
       if (refresh) clearInterval(refresh);
       for (const timer of retries.values()) clearTimeout(timer);
       retries.clear();
+      await exitHandle?.remove().catch(() => {});
       await wayIn?.close();
       proxy.close();
       layer.close();

@@ -1,8 +1,17 @@
 import type { Address, CallInviteEvent, CallSignal, CallSignalEvent } from '@crosstalk/core';
 import { address, addressKey, type CanonicalEvent, isCrossTalkError, LIMITS } from '@crosstalk/core';
-import type { CrossTalkNode, UserSession } from '@crosstalk/gateway';
+import { type CrossTalkNode, ExitRefusedError, type UserSession } from '@crosstalk/gateway';
 import type { IncomingCall, PlaceCallOptions, SipCall } from '../calls/sip-calls.js';
 import { SipCallFailedError } from '../errors/errors.js';
+import type { SipDestination } from '../transaction/context.js';
+
+/** Who a bridged call's signals are sent as: the phone's session on the node, or the exit speaking for the phone. */
+interface Sender {
+  /** Sends an event from the phone's address. */
+  send(event: Omit<CallSignalEvent, 'from'>): Promise<unknown>;
+  /** True once nothing more can be sent. */
+  readonly closed: boolean;
+}
 
 /** A call between a phone here and a CrossTalk user elsewhere, by the call's id. */
 type Bridged =
@@ -11,8 +20,8 @@ type Bridged =
       direction: 'to-phone';
       /** The CrossTalk party. */
       party: Address;
-      /** The phone's session on the node. */
-      session: UserSession;
+      /** The phone's session on the node, or the exit. */
+      session: Sender;
       /** The SIP call, once placed. */
       call?: SipCall;
       /** The caller cancelled before `placeCall` resolved. */
@@ -23,7 +32,7 @@ type Bridged =
       /** The phone called a CrossTalk user. */
       direction: 'from-phone';
       party: Address;
-      session: UserSession;
+      session: Sender;
       incoming: IncomingCall;
       answered: boolean;
     };
@@ -51,6 +60,8 @@ export interface SipWayInOptions {
   ringTimeout: number;
   /** Told about calls placed and offered, for logs and tests. */
   onCall?: (event: SipWayInEvent) => void;
+  /** Where a call to an address on a domain the exit exits to goes (its configured target), if anywhere. */
+  outbound?: (domain: string) => SipDestination | undefined;
   /** Counts a refused call signal (`ERR_UNKNOWN_CALL`, `ERR_CALL_SIGNAL_REFUSED`). */
   refused?: (code: string, event: CallSignalEvent) => void;
 }
@@ -146,41 +157,75 @@ export class SipWayIn {
     const pending = this.#sessions.get(phone);
     if (!pending) return false;
     void pending.then((session) => {
-      if (!session) return;
-      const bridged: Bridged = { direction: 'to-phone', party: event.from, session, answered: false };
-      this.#calls.set(event.id, bridged);
-      const tell = (signal: CallSignal, extra: { sdp?: string; reason?: string } = {}) =>
-        this.#tell(session, event.id, event.from, signal, extra);
-      this.#o.placeCall(event, { onRinging: () => tell('ringing') }).then(
-        (call) => {
-          bridged.call = call;
-          this.#o.onCall?.({ type: 'call-placed', invite: event, call });
-          if (bridged.cancelled) void call.hangup().catch(() => {});
-          call.answered.then(
-            ({ sdp }) => {
-              bridged.answered = true;
-              tell('answer', { sdp });
-            },
-            (error: unknown) => {
-              const s = signalOf(error);
-              if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
-            },
-          );
-          void call.ended.then((end) => {
-            this.#calls.delete(event.id);
-            // The phone hung up (BYE) an answered call: the CrossTalk party is told.
-            if (end.by === 'remote' && bridged.answered) tell('hangup', { reason: end.reason });
-          });
-        },
-        (error: Error) => {
-          this.#calls.delete(event.id);
-          this.#o.onCall?.({ type: 'call-failed', invite: event, error });
-          const s = signalOf(error);
-          if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
-        },
-      );
+      if (session) this.#place(event, session);
     });
     return true;
+  }
+
+  /**
+   * A `call-invite` whose chain ended at the exit (`canonical:<form>>exit:sip`) for an address on a
+   * domain it exits to: the call goes to that domain's configured target. A `call-signal`: a bridged
+   * call's progress, checked as from a registered phone's caller. Anything else is refused.
+   */
+  exitDeliver(event: CanonicalEvent, send: (event: CallSignalEvent) => Promise<unknown>): boolean {
+    if (event.kind === 'call-signal') return this.#signal(event);
+    if (event.kind !== 'call-invite' || this.#calls.has(event.id)) return false;
+    const target = this.#o.outbound?.(event.to.network);
+    if (!target) throw new ExitRefusedError(`the SIP exit has no outbound target for ${event.to.network}`);
+    const phone = event.to;
+    let closed = false;
+    this.#place(
+      event,
+      {
+        send: (e) =>
+          send({ ...e, from: phone }).catch((error: unknown) => {
+            // The caller's node is gone: nothing more goes to it.
+            if (isCrossTalkError(error, 'ERR_USER_OFFLINE')) closed = true;
+            throw error;
+          }),
+        get closed() {
+          return closed;
+        },
+      },
+      target,
+    );
+    return true;
+  }
+
+  /** Calls the phone for a CrossTalk user's invite; the call's progress goes back as signals from `session`. */
+  #place(event: CallInviteEvent, session: Sender, outbound?: SipDestination): void {
+    const bridged: Bridged = { direction: 'to-phone', party: event.from, session, answered: false };
+    this.#calls.set(event.id, bridged);
+    const tell = (signal: CallSignal, extra: { sdp?: string; reason?: string } = {}) =>
+      this.#tell(session, event.id, event.from, signal, extra);
+    this.#o.placeCall(event, { onRinging: () => tell('ringing'), ...(outbound ? { outbound } : {}) }).then(
+      (call) => {
+        bridged.call = call;
+        this.#o.onCall?.({ type: 'call-placed', invite: event, call });
+        if (bridged.cancelled) void call.hangup().catch(() => {});
+        call.answered.then(
+          ({ sdp }) => {
+            bridged.answered = true;
+            tell('answer', { sdp });
+          },
+          (error: unknown) => {
+            const s = signalOf(error);
+            if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
+          },
+        );
+        void call.ended.then((end) => {
+          this.#calls.delete(event.id);
+          // The phone hung up (BYE) an answered call: the CrossTalk party is told.
+          if (end.by === 'remote' && bridged.answered) tell('hangup', { reason: end.reason });
+        });
+      },
+      (error: Error) => {
+        this.#calls.delete(event.id);
+        this.#o.onCall?.({ type: 'call-failed', invite: event, error });
+        const s = signalOf(error);
+        if (s && !bridged.cancelled) tell(s.signal, { reason: s.reason });
+      },
+    );
   }
 
   /** A CrossTalk party's signal about a bridged call, checked before the phone hears it. */
@@ -241,7 +286,7 @@ export class SipWayIn {
 
   /** Sends a signal from the phone's session to the CrossTalk party, after the call's earlier ones. */
   #tell(
-    session: UserSession,
+    session: Sender,
     id: string,
     to: Address,
     signal: CallSignal,

@@ -20,8 +20,9 @@ const LOCATION_CACHE_MS = 30_000;
 /**
  * Carries events between users: to a user on this node at once, to a user elsewhere along the chain
  * capability routing composes for it (routing/router.ts: straight to the node the directory names
- * for them, or hop by hop); and takes events arriving over G2G, checking that the link's node is the
- * one the directory names for their sender (anti-spoofing; routed events carry their origin's
+ * for them, or hop by hop, or along a chain to an exit); and takes events arriving over G2G, checking
+ * that the link's node is the one the directory names for their sender, or an exit to the sender's
+ * network by its signed capability record (anti-spoofing; routed events carry their origin's
  * signature instead).
  */
 export class Router {
@@ -103,7 +104,8 @@ export class Router {
     // Anti-spoofing: the directory must name this link's gateway as the sender's.
     let location = await this.locate(event.from, false);
     if (location?.gateway !== peerId) location = await this.locate(event.from, true);
-    if (location?.gateway !== peerId) {
+    // Or the link's node is an exit to the sender's network (a phone answering through its exit).
+    if (location?.gateway !== peerId && !(await this.capabilities().exitServes(peerId, event.from))) {
       core.metrics.refused.inc({ reason: 'ERR_SPOOFED_EVENT' });
       core.log.warn(
         { peer: peerId.slice(0, 12), from: formatAddress(event.from) },

@@ -5,8 +5,8 @@
  *   user (`createClient`, a node of her own: what the shim does for users of other networks) and
  *   from a Yahoo user whose unmodified client (the scripted YMSG client) goes through a SOCKS
  *   gateway, to the same client-API recipient. Latency percentiles and the process's CPU per IM.
- * - **getFile**: a file between two client-API users (G2G over TCP with Noise on loopback, per-chunk
- *   SHA-256, the credit window) beside a plain TCP copy of the same bytes over loopback; MB/s and
+ * - **getFile**: a file between two client-API users (G2G over TCP with Noise on loopback, each
+ *   chunk checked against the offer's chunk-hash list, the credit window) beside a plain TCP copy of the same bytes over loopback; MB/s and
  *   CPU per MB, best of the rounds, and the ratio (issue 18's goal: at least half).
  *
  * Everything runs in this process on 127.0.0.1 (one MemoryDht): both ends of each path share one

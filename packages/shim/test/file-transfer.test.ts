@@ -204,7 +204,7 @@ describe('a file transfer, sans-IO', () => {
       expect(r.sink.length).toBe(0);
     });
 
-    it('a list whose other entries lie: the chunks fail their checks, the transfer fails (ChunkCorruptedError)', () => {
+    it('a list whose other entries lie: the chunk fails its check and is re-fetched, not written', () => {
       const hashes = hashesOf(data);
       hashes[0]! ^= 1;
       const { step } = feed2(hashes, chunkAt(0));

@@ -28,7 +28,6 @@ export {
   MIN_CHUNK_SIZE,
 } from './file/frames.js';
 export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gateway-fetcher.js';
-export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export {
   chunkEnd,
   digestBytes,
@@ -39,6 +38,7 @@ export {
   hashesForChunks,
   MIN_HASH_BLOCK,
 } from './file/hash-list.js';
+export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export { checkFileOffer } from './file/offer.js';
 export {
   FILE_RECEIVER_DEFAULTS,

@@ -7,8 +7,8 @@ import type { FileOfferEvent, G2gStream } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnknownFileOfferError } from '../src/errors/errors.js';
 import { encodeFileFrame } from '../src/file/frames.js';
-import { fileSink, memorySink } from '../src/file/sink.js';
 import { digestBytes } from '../src/file/hash-list.js';
+import { fileSink, memorySink } from '../src/file/sink.js';
 import { bytesSource, fileSource, hashSource } from '../src/file/source.js';
 import { fetchFile, type ServeFileOptions, serveFile } from '../src/file/transfer.js';
 

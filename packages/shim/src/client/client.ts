@@ -62,10 +62,10 @@ import {
   UnknownUserError,
 } from '../errors/errors.js';
 import { MAX_CHUNK_SIZE } from '../file/frames.js';
+import { digestSource, type FileDigests } from '../file/hash-list.js';
 import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
-import { digestSource, type FileDigests } from '../file/hash-list.js';
 import { fetchFile, serveFile } from '../file/transfer.js';
 import type { ClientOptions, FileTransferOptions } from './options.js';
 

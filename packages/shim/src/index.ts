@@ -18,18 +18,29 @@ export {
   FILE_STREAM_PREAMBLE,
   type FileFrame,
   FileFramer,
+  HASH_BYTES,
   MAX_CHUNK_SIZE,
   MAX_CODE_BYTES,
   MAX_CONTROL_FRAME,
+  MAX_HASH_ENTRIES,
   MAX_OFFER_ID,
   MAX_REASON_BYTES,
   MIN_CHUNK_SIZE,
 } from './file/frames.js';
 export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gateway-fetcher.js';
+export {
+  chunkEnd,
+  digestBytes,
+  digestSource,
+  type FileDigests,
+  hashBlockFor,
+  hashEntries,
+  hashesForChunks,
+  MIN_HASH_BLOCK,
+} from './file/hash-list.js';
 export { fileNotice, MAX_FILE_LINK } from './file/notice.js';
 export { checkFileOffer } from './file/offer.js';
 export {
-  type ChunkCheck,
   FILE_RECEIVER_DEFAULTS,
   FileReceiver,
   type FileReceiverOptions,

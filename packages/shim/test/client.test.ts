@@ -171,6 +171,27 @@ describe('two client-API users on two nodes', () => {
       });
     });
 
+    it('with sha256 given, the chunk-hash list is computed at the first request and must end in it', async () => {
+      const a = await client(alice);
+      const b = await client(bob);
+      const heardB = new Heard(b);
+      const data = new Uint8Array(randomBytes(300 * 1024));
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      const offer = await a.sendFile(bob, bytesSource('given.bin', data), { sha256 });
+      const result = await b.getFile(await heardB.next('file-offer', is(alice)), memorySink());
+      expect(result).toEqual({ bytes: data.length, sha256, resumedFrom: 0 });
+      expect(offer.sha256).toBe(sha256);
+      // A hash that is not the file's: the sender refuses rather than send a list ending elsewhere.
+      const wrong = 'ab'.repeat(32);
+      await a.sendFile(bob, bytesSource('wrong.bin', data), { sha256: wrong });
+      await expect(b.getFile(await heardB.next('file-offer', is(alice)), memorySink())).rejects.toMatchObject(
+        {
+          code: 'ERR_TRANSFER_REFUSED',
+          refusal: 'ERR_SOURCE_FAILED',
+        },
+      );
+    });
+
     it('refuses what it must: not offered to this user, forged for another node, unknown, too large', async () => {
       const a = await client(alice);
       const b = await client(bob);

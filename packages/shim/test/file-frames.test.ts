@@ -12,15 +12,16 @@ import {
 import { checkFileOffer } from '../src/file/offer.js';
 import { offered } from './file-harness.js';
 
-const hash = new Uint8Array(32).fill(7);
 const EXAMPLES: FileFrame[] = [
   { type: 'open', offerId: 'offer-ü-1', offset: 2 ** 40, chunkSize: 65_536, window: 1 << 20 },
   { type: 'accept', size: Number.MAX_SAFE_INTEGER },
-  { type: 'chunk', offset: 3, hash, data: new Uint8Array([1, 2, 3, 4]) },
-  { type: 'chunk', offset: 0, hash, data: new Uint8Array(0) },
+  // After an ACCEPT, a list of the length the receiver names (`framesOf`: two entries).
+  { type: 'hashes', hashes: new Uint8Array(64).fill(9) },
+  { type: 'chunk', offset: 3, data: new Uint8Array([1, 2, 3, 4]) },
+  { type: 'chunk', offset: 0, data: new Uint8Array(0) },
   { type: 'credit', bytes: 0xffff_ffff },
   { type: 'refetch', offset: 65_536 },
-  { type: 'end', sha256: hash },
+  { type: 'end' },
   { type: 'cancel', reason: 'no room left — désolé' },
   { type: 'cancelled' },
   { type: 'error', code: 'ERR_UNKNOWN_FILE_OFFER', message: 'no such offer' },
@@ -29,10 +30,19 @@ const EXAMPLES: FileFrame[] = [
 /** The frames of `bytes` fed in pieces cut at `cuts`. */
 function framesOf(bytes: Uint8Array, cuts: number[], maxChunk = 1024) {
   const framer = new FileFramer(maxChunk);
+  // A HASHES alone, as after an ACCEPT.
+  if (bytes[4] === 10) framer.expectHashes(64);
   const out: FileFrame[] = [];
   let at = 0;
+  const take = (frames: FileFrame[]) => {
+    for (let more = frames; more.length > 0; more = framer.push(new Uint8Array(0))) {
+      out.push(...more);
+      // The framer stops after an ACCEPT for the receiver to name the list's length.
+      if (more.at(-1)!.type === 'accept') framer.expectHashes(64);
+    }
+  };
   for (const cut of [...cuts.filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b), bytes.length]) {
-    out.push(...framer.push(bytes.subarray(at, cut)));
+    take(framer.push(bytes.subarray(at, cut)));
     at = cut;
   }
   expect(framer.buffered).toBe(0);
@@ -55,17 +65,40 @@ describe('file frames', () => {
 
   it('a CHUNK written as its head and its data (encodeChunkHead) frames as one, the data not copied', () => {
     const data = new Uint8Array(5000).fill(3);
-    const next = encodeFileFrame({ type: 'end', sha256: hash });
+    const next = encodeFileFrame({ type: 'end' });
     const framer = new FileFramer(8192);
-    expect(framer.push(encodeChunkHead(4096, hash, data.length))).toEqual([]);
+    expect(framer.push(encodeChunkHead(4096, data.length))).toEqual([]);
     const [chunk, end] = framer.push(Buffer.concat([data, next]));
-    expect(chunk).toEqual({ type: 'chunk', offset: 4096, hash, data });
-    expect(end).toEqual({ type: 'end', sha256: hash });
+    expect(chunk).toEqual({ type: 'chunk', offset: 4096, data });
+    expect(end).toEqual({ type: 'end' });
     // The same bytes as one piece frame the same way.
-    const whole = Buffer.concat([encodeChunkHead(4096, hash, data.length), data]);
-    expect(whole).toEqual(Buffer.from(encodeFileFrame({ type: 'chunk', offset: 4096, hash, data })));
+    const whole = Buffer.concat([encodeChunkHead(4096, data.length), data]);
+    expect(whole).toEqual(Buffer.from(encodeFileFrame({ type: 'chunk', offset: 4096, data })));
     // A head announcing more data than the cap is refused before the data comes.
-    expect(() => new FileFramer(1024).push(encodeChunkHead(0, hash, 1025))).toThrow(/1066|too large|over/i);
+    expect(() => new FileFramer(1024).push(encodeChunkHead(0, 1025))).toThrow(/1034|too large|over/i);
+  });
+
+  it('a HASHES is taken only at the length the receiver named, refused by its header otherwise', () => {
+    const list = encodeFileFrame({ type: 'hashes', hashes: new Uint8Array(96) });
+    // Not expected at all (the sending side, or before an ACCEPT).
+    expect(errorOf(() => new FileFramer(1024).push(list.subarray(0, 5)))).toMatchObject({
+      code: 'ERR_MALFORMED_FRAME',
+      message: expect.stringMatching(/not expected/),
+    });
+    // One entry more or fewer than named: refused with 5 bytes in, nothing buffered for the rest.
+    for (const named of [64, 128]) {
+      const framer = new FileFramer(1024);
+      framer.expectHashes(named);
+      expect(errorOf(() => framer.push(list.subarray(0, 5)))).toMatchObject({
+        code: 'ERR_MALFORMED_FRAME',
+        message: expect.stringMatching(/HASHES of 96 bytes/),
+      });
+    }
+    // Taken once: a second list is refused.
+    const framer = new FileFramer(1024);
+    framer.expectHashes(96);
+    expect(framer.push(list)).toEqual([{ type: 'hashes', hashes: new Uint8Array(96) }]);
+    expect(errorOf(() => framer.push(list))).toMatchObject({ code: 'ERR_MALFORMED_FRAME' });
   });
 
   it('frames a stream of every frame type cut at every offset, and byte by byte', () => {
@@ -90,10 +123,10 @@ describe('file frames', () => {
 
   it('refuses a CHUNK over the cap from its header alone, before buffering its body', () => {
     const framer = new FileFramer(1024);
-    const big = encodeFileFrame({ type: 'chunk', offset: 0, hash, data: new Uint8Array(1025) });
+    const big = encodeFileFrame({ type: 'chunk', offset: 0, data: new Uint8Array(1025) });
     const error = errorOf(() => framer.push(big.subarray(0, 5)));
     expect(error.code).toBe('ERR_FRAME_TOO_LARGE');
-    expect(error).toMatchObject({ size: 1 + 8 + 32 + 1025, limit: 1 + 8 + 32 + 1024, offset: 0 });
+    expect(error).toMatchObject({ size: 1 + 8 + 1025, limit: 1 + 8 + 1024, offset: 0 });
     // Terminal: the same error again, whatever follows.
     expect(errorOf(() => framer.push(new Uint8Array([0])))).toBe(error);
   });
@@ -145,7 +178,7 @@ describe('file frames', () => {
   });
 
   it('refuses a CHUNK on the sending side (which takes none)', () => {
-    const chunk = encodeFileFrame({ type: 'chunk', offset: 0, hash, data: new Uint8Array(1) });
+    const chunk = encodeFileFrame({ type: 'chunk', offset: 0, data: new Uint8Array(1) });
     expect(errorOf(() => new FileFramer(0).push(chunk.subarray(0, 5))).code).toBe('ERR_MALFORMED_FRAME');
   });
 

@@ -1,11 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FileOfferEvent } from '@crosstalk/core';
-import {
-  type ChunkCheck,
-  FileReceiver,
-  type FileReceiverOptions,
-  type ReceiverStep,
-} from '../src/file/receiver.js';
+import { digestBytes, type FileDigests } from '../src/file/hash-list.js';
+import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from '../src/file/receiver.js';
 import { FileSender, type FileSenderOptions, type SenderStep } from '../src/file/sender.js';
 
 /** A file and its offer, for sans-IO transfers. */
@@ -52,11 +48,8 @@ export interface RunOptions {
   cancelAt?: (held: number) => boolean;
   /** The sink stops writing (and so granting credit) once it holds this many bytes. */
   sinkStopsAt?: number;
-  /**
-   * The receiver hands chunks out to be hashed (`deferChunkCheck`), as `fetchFile` does; the hashes
-   * come back after the frames in flight were delivered, in the order they were asked for or reversed.
-   */
-  deferChecks?: 'in-order' | 'reversed';
+  /** What the sender accepts with (default the offered bytes' digests, at 1 KiB blocks). */
+  digests?: FileDigests;
 }
 
 /**
@@ -70,11 +63,9 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
   const receiver = new FileReceiver({
     offer,
     offset: held.length,
-    ...(options.deferChecks ? { deferChunkCheck: true } : {}),
     ...options.receiver,
   });
-  const checks: ChunkCheck[] = [];
-  const due: ChunkCheck[] = [];
+  const digests = options.digests ?? digestBytes(data, 1024);
   const sender = new FileSender(options.sender);
   receiver.hashHeld(held);
   const sink: Uint8Array[] = [held];
@@ -91,7 +82,6 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
 
   const onReceiver = (step: ReceiverStep) => {
     toSenderQueue.push(...step.send);
-    checks.push(...(step.check ?? []));
     if (step.error || step.done) receiverStep = step;
     for (const chunk of step.write) {
       if (options.sinkStopsAt !== undefined && sinkBytes >= options.sinkStopsAt) return;
@@ -109,7 +99,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
     toReceiverQueue.push(...wholeFrames(step.send));
     if (step.error) senderError = step.error;
     if (step.cancelled) senderCancelled = true;
-    if (step.request) onSender(sender.accept({ size: offer.size, sha256: offer.sha256 ?? '' }));
+    if (step.request) onSender(sender.accept(digests));
   };
 
   for (let busy = true; busy; ) {
@@ -130,14 +120,6 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
       if (delivered) onReceiver(receiver.receive(delivered));
       busy = true;
     }
-    // Checks handed out in one round are answered in the next, after that round's frames: the hashes
-    // of the chunks in flight come back after a CANCELLED or an END that followed them.
-    const answering = due.splice(0);
-    due.push(...checks.splice(0));
-    if (options.deferChecks === 'reversed') answering.reverse();
-    for (const check of answering)
-      onReceiver(receiver.checked(check, createHash('sha256').update(check.data).digest()));
-    if (answering.length > 0 || due.length > 0) busy = true;
   }
   const out = new Uint8Array(sinkBytes);
   let at = 0;

@@ -7,6 +7,7 @@ import type { FileOfferEvent, G2gStream } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnknownFileOfferError } from '../src/errors/errors.js';
 import { encodeFileFrame } from '../src/file/frames.js';
+import { digestBytes } from '../src/file/hash-list.js';
 import { fileSink, memorySink } from '../src/file/sink.js';
 import { bytesSource, fileSource, hashSource } from '../src/file/source.js';
 import { fetchFile, type ServeFileOptions, serveFile } from '../src/file/transfer.js';
@@ -46,7 +47,7 @@ async function serving(data: Uint8Array, offer: FileOfferEvent, options: Partial
   const served = serveFile(asStream(senderEnd), {
     lookup: (request) => {
       if (request.offerId !== offer.id) throw new UnknownFileOfferError(request.offerId);
-      return { file: { size: data.length, sha256: offer.sha256! }, source: bytesSource('data.bin', data) };
+      return { file: digestBytes(data), source: bytesSource('data.bin', data) };
     },
     ...options,
   });
@@ -147,7 +148,7 @@ describe('file transfers over real sockets', () => {
     const offer = offerOf(data);
     const [receiverEnd, senderEnd] = await socketPair();
     const stalled = serveFile(asStream(senderEnd), {
-      lookup: () => ({ file: { size: data.length, sha256: offer.sha256! }, source: bytesSource('x', data) }),
+      lookup: () => ({ file: digestBytes(data), source: bytesSource('x', data) }),
       // Short, so the test does not wait 30 s; the check is on the outcome, not on the time.
       stallTimeout: 300,
     });
@@ -211,7 +212,7 @@ describe('file transfers over real sockets', () => {
     const [receiverEnd, senderEnd] = await socketPair();
     const served = serveFile(asStream(senderEnd), {
       lookup: () => ({
-        file: { size: data.length, sha256: offer.sha256! },
+        file: digestBytes(data),
         source: { name: 'x', size: data.length, read: async () => Promise.reject(new Error('EIO')) },
       }),
     });

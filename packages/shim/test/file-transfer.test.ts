@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { isCrossTalkError } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { TransferRefusedError, UnknownFileOfferError } from '../src/errors/errors.js';
-import { encodeFileFrame, FileFramer } from '../src/file/frames.js';
+import { encodeFileFrame, FileFramer, MAX_HASH_ENTRIES } from '../src/file/frames.js';
+import { digestBytes, hashesForChunks } from '../src/file/hash-list.js';
 import { FileReceiver } from '../src/file/receiver.js';
 import { FileSender, MAX_REFETCHES_SERVED } from '../src/file/sender.js';
 import { offered, run } from './file-harness.js';
@@ -11,8 +12,10 @@ const KiB = 1024;
 const chunkSize = 4 * KiB;
 const small = { chunkSize, window: 4 * chunkSize };
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** The list a true sender sends for `data` in chunks of `chunkSize`. */
+const hashesOf = (data: Uint8Array) => hashesForChunks(digestBytes(data, KiB), chunkSize)!;
 
-/** A copy of a CHUNK frame with one data byte flipped (its hash left as the sender computed it). */
+/** A copy of a CHUNK frame with one data byte flipped. */
 function corrupt(frame: Uint8Array): Uint8Array {
   const out = new Uint8Array(frame);
   out[out.length - 1]! ^= 0xff;
@@ -42,14 +45,14 @@ describe('a file transfer, sans-IO', () => {
     },
   );
 
-  it('moves a file whose offer names no hash, checked against the END', () => {
+  it("moves a file whose offer names no hash, checked against the list's last entry", () => {
     const { data, sha256 } = offered(3 * chunkSize);
     const { offer } = offered(3 * chunkSize, { sha256: undefined });
     const receiver = new FileReceiver({ offer, offset: 0, ...small });
     const sender = new FileSender();
     const req = sender.receive(receiver.start()).request!;
     expect(req).toMatchObject({ offerId: 'offer-1', offset: 0, chunkSize });
-    const out = [...sender.accept({ size: data.length, sha256 }).send];
+    const out = [...sender.accept(digestBytes(data, KiB)).send];
     for (let read = sender.nextRead(); read; read = sender.nextRead())
       out.push(...sender.chunk(read, data.subarray(read.offset, read.offset + read.length)).send);
     const done = receiver.receive(Buffer.concat(out)).done;
@@ -115,15 +118,9 @@ describe('a file transfer, sans-IO', () => {
       const receiver = new FileReceiver({ offer, offset: 0, chunkSize, window: chunkSize });
       receiver.start();
       receiver.receive(encodeFileFrame({ type: 'accept', size: data.length }));
+      receiver.receive(encodeFileFrame({ type: 'hashes', hashes: hashesOf(data) }));
       const chunk = (at: number) =>
-        encodeFileFrame({
-          type: 'chunk',
-          offset: at,
-          hash: createHash('sha256')
-            .update(data.subarray(at, at + chunkSize))
-            .digest(),
-          data: data.subarray(at, at + chunkSize),
-        });
+        encodeFileFrame({ type: 'chunk', offset: at, data: data.subarray(at, at + chunkSize) });
       expect(receiver.receive(chunk(0)).write).toHaveLength(1);
       expect(receiver.receive(chunk(chunkSize)).error).toMatchObject({ code: 'ERR_CREDIT_EXCEEDED' });
     });
@@ -132,21 +129,17 @@ describe('a file transfer, sans-IO', () => {
   describe('a lying or broken sender: a typed error on that transfer', () => {
     const { data, offer } = offered(6 * chunkSize);
 
-    /** A receiver past ACCEPT, fed `frames`; returns the last step. */
+    /** A receiver past ACCEPT and HASHES, fed `frames`; returns the last step. */
     function feed(...frames: Uint8Array[]) {
       const receiver = new FileReceiver({ offer, offset: 0, chunkSize, window: data.length });
       receiver.start();
-      let step = receiver.receive(encodeFileFrame({ type: 'accept', size: data.length }));
+      receiver.receive(encodeFileFrame({ type: 'accept', size: data.length }));
+      let step = receiver.receive(encodeFileFrame({ type: 'hashes', hashes: hashesOf(data) }));
       for (const frame of frames) step = receiver.receive(frame);
       return { step, receiver };
     }
     const chunkAt = (offset: number, bytes = data.subarray(offset, offset + chunkSize)) =>
-      encodeFileFrame({
-        type: 'chunk',
-        offset,
-        hash: createHash('sha256').update(bytes).digest(),
-        data: bytes,
-      });
+      encodeFileFrame({ type: 'chunk', offset, data: bytes });
 
     it('an ACCEPT naming another size (FileSizeMismatchError)', () => {
       const receiver = new FileReceiver({ offer, offset: 0, ...small });
@@ -161,7 +154,7 @@ describe('a file transfer, sans-IO', () => {
     });
 
     it('an END before the size was sent (FileSizeMismatchError)', () => {
-      const { step } = feed(chunkAt(0), encodeFileFrame({ type: 'end', sha256: new Uint8Array(32) }));
+      const { step } = feed(chunkAt(0), encodeFileFrame({ type: 'end' }));
       expect(step.error).toMatchObject({ code: 'ERR_FILE_SIZE_MISMATCH', actual: chunkSize });
     });
 
@@ -183,12 +176,7 @@ describe('a file transfer, sans-IO', () => {
     });
 
     it('an oversized chunk: refused from its header (FrameTooLargeError)', () => {
-      const big = encodeFileFrame({
-        type: 'chunk',
-        offset: 0,
-        hash: new Uint8Array(32),
-        data: new Uint8Array(chunkSize + 1),
-      });
+      const big = encodeFileFrame({ type: 'chunk', offset: 0, data: new Uint8Array(chunkSize + 1) });
       const { step, receiver } = feed(big.subarray(0, 5));
       expect(step.error).toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' });
       expect(receiver.finished).toBe(true);
@@ -203,22 +191,64 @@ describe('a file transfer, sans-IO', () => {
       expect(feed(chunkAt(0), chunkAt(0)).step.error).toMatchObject({ code: 'ERR_CHUNK_OUT_OF_BOUNDS' });
     });
 
-    it('another file than offered, each chunk with a true hash (FileHashMismatchError at the end)', () => {
+    it("another file than offered, with that file's true list: refused by the list's root (FileHashMismatchError)", () => {
       const other = new Uint8Array(data);
       other[100]! ^= 1;
-      const r = run(offer, data, { source: other, receiver: small });
+      const r = run(offer, data, { source: other, digests: digestBytes(other, KiB), receiver: small });
       expect(r.receiverStep.error).toMatchObject({
         code: 'ERR_FILE_HASH_MISMATCH',
         expected: offer.sha256,
         actual: sha(other),
       });
+      // Refused at the list: not a chunk was taken.
+      expect(r.sink.length).toBe(0);
     });
 
-    it('an END naming another hash than the offer (FileHashMismatchError)', () => {
-      const frames = [0, 1, 2, 3, 4, 5].map((i) => chunkAt(i * chunkSize));
-      const { step } = feed(...frames, encodeFileFrame({ type: 'end', sha256: new Uint8Array(32) }));
-      expect(step.error).toMatchObject({ code: 'ERR_FILE_HASH_MISMATCH' });
+    it('a list whose other entries lie: the chunk fails its check and is re-fetched, not written', () => {
+      const hashes = hashesOf(data);
+      hashes[0]! ^= 1;
+      const { step } = feed2(hashes, chunkAt(0));
+      expect(step.send.map((f) => f[4])).toEqual([5]);
+      expect(step.write).toEqual([]);
     });
+
+    it('a HASHES of another length than size / chunk size: refused from its header (MalformedFrameError)', () => {
+      for (const hashes of [hashesOf(data).subarray(32), new Uint8Array(hashesOf(data).length + 32)]) {
+        const { step, receiver } = feed2(
+          undefined,
+          encodeFileFrame({ type: 'hashes', hashes }).subarray(0, 5),
+        );
+        expect(step.error).toMatchObject({ code: 'ERR_MALFORMED_FRAME' });
+        expect(step.error?.message).toMatch(/HASHES of/);
+        expect(receiver.finished).toBe(true);
+      }
+    });
+
+    it('a HASHES not after an ACCEPT, or twice, is malformed', () => {
+      const receiver = new FileReceiver({ offer, offset: 0, ...small });
+      receiver.start();
+      expect(
+        receiver.receive(encodeFileFrame({ type: 'hashes', hashes: hashesOf(data) })).error,
+      ).toMatchObject({ code: 'ERR_MALFORMED_FRAME' });
+      expect(feed(encodeFileFrame({ type: 'hashes', hashes: hashesOf(data) })).step.error).toMatchObject({
+        code: 'ERR_MALFORMED_FRAME',
+      });
+    });
+
+    it('a CHUNK before the list is malformed', () => {
+      const { step } = feed2(undefined, chunkAt(0));
+      expect(step.error).toMatchObject({ code: 'ERR_MALFORMED_FRAME' });
+    });
+
+    /** A receiver past ACCEPT, then the list `hashes` (when given), then `frames`. */
+    function feed2(hashes: Uint8Array | undefined, ...frames: Uint8Array[]) {
+      const receiver = new FileReceiver({ offer, offset: 0, chunkSize, window: data.length });
+      receiver.start();
+      let step = receiver.receive(encodeFileFrame({ type: 'accept', size: data.length }));
+      if (hashes) step = receiver.receive(encodeFileFrame({ type: 'hashes', hashes }));
+      for (const frame of frames) step = receiver.receive(frame);
+      return { step, receiver };
+    }
 
     it('frames a sender never sends (a CREDIT, an OPEN) are malformed', () => {
       expect(feed(encodeFileFrame({ type: 'credit', bytes: 1 })).step.error).toMatchObject({
@@ -290,7 +320,7 @@ describe('a file transfer, sans-IO', () => {
       sender.receive(
         encodeFileFrame({ type: 'open', offerId: offer.id, offset: 0, chunkSize, window: chunkSize }),
       );
-      const step = sender.accept({ size: data.length, sha256: offer.sha256! });
+      const step = sender.accept(digestBytes(data, KiB));
       expect(step.error).toMatchObject({ code: 'ERR_INVALID_TRANSFER_REQUEST' });
       // An offset past the end.
       const past = new FileSender();
@@ -303,9 +333,28 @@ describe('a file transfer, sans-IO', () => {
           window: chunkSize,
         }),
       );
-      expect(past.accept({ size: data.length, sha256: offer.sha256! }).error).toMatchObject({
+      expect(past.accept(digestBytes(data, KiB)).error).toMatchObject({
         code: 'ERR_INVALID_TRANSFER_REQUEST',
       });
+      // A chunk size that is not a multiple of the offer's hash block.
+      const coarse = new FileSender();
+      coarse.receive(
+        encodeFileFrame({ type: 'open', offerId: offer.id, offset: 0, chunkSize, window: chunkSize }),
+      );
+      expect(coarse.accept(digestBytes(data, 8 * KiB)).error).toMatchObject({
+        code: 'ERR_INVALID_TRANSFER_REQUEST',
+        message: expect.stringMatching(/hash block/),
+      });
+    });
+
+    it('refuses a chunk size giving more than MAX_HASH_ENTRIES hashes before anything is sent', () => {
+      const huge = { ...offer, size: MAX_HASH_ENTRIES * chunkSize + 1 };
+      expect(() => new FileReceiver({ offer: huge, offset: 0, ...small })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_TRANSFER_REQUEST' }),
+      );
+      expect(
+        () => new FileReceiver({ offer: { ...huge, size: huge.size - 1 }, offset: 0, ...small }),
+      ).not.toThrow();
     });
 
     it('a sender waiting for an OPEN that never comes stalls', () => {
@@ -320,7 +369,7 @@ describe('a file transfer, sans-IO', () => {
       sender.receive(
         encodeFileFrame({ type: 'open', offerId: offer.id, offset: 0, chunkSize, window: 3 * chunkSize }),
       );
-      sender.accept({ size: data.length, sha256: offer.sha256! });
+      sender.accept(digestBytes(data, KiB));
       const read = sender.nextRead()!;
       sender.chunk(read, data.subarray(0, chunkSize));
       let step = sender.receive(new Uint8Array(0));
@@ -336,7 +385,7 @@ describe('a file transfer, sans-IO', () => {
         s.receive(
           encodeFileFrame({ type: 'open', offerId: offer.id, offset: 0, chunkSize, window: 3 * chunkSize }),
         );
-        s.accept({ size: data.length, sha256: offer.sha256! });
+        s.accept(digestBytes(data, KiB));
         s.chunk(s.nextRead()!, data.subarray(0, chunkSize));
         expect(s.receive(encodeFileFrame({ type: 'refetch', offset })).error).toMatchObject({
           code: 'ERR_INVALID_TRANSFER_REQUEST',
@@ -345,81 +394,72 @@ describe('a file transfer, sans-IO', () => {
     });
   });
 
-  // The receiver hashes each chunk itself, or hands it out to be hashed (as fetchFile does, on the
-  // thread pool), the hashes coming back in order or reversed.
-  describe.each(['by the receiver', 'in-order', 'reversed'] as const)(
-    'corruption, chunks hashed %s',
-    (mode) => {
-      const deferred = mode === 'by the receiver' ? {} : { deferChecks: mode };
-      const { data, offer, sha256 } = offered(12 * chunkSize + 99);
+  // Each chunk is checked against the list as it joins the running hash, in file order.
+  describe('corruption', () => {
+    const { data, offer, sha256 } = offered(12 * chunkSize + 99);
 
-      it('a corrupted chunk is detected by its hash and re-fetched; the sink still gets the file in order', () => {
-        let corrupted = 0;
-        const r = run(offer, data, {
-          ...deferred,
-          receiver: small,
-          toReceiver: (frame) =>
-            isChunk(frame) && chunkOffset(frame) === 5 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
-        });
-        expect(r.receiverStep.done?.sha256).toBe(sha256);
-        expect(Buffer.compare(r.sink, data)).toBe(0);
-        expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(1);
-        // One chunk sent twice, no more.
-        expect(r.sent).toBe(data.length + chunkSize);
-        // The chunks after it waited: progress never went backwards or skipped the gap.
-        expect(r.progress).toEqual([...r.progress].sort((a, b) => a - b));
+    it('a corrupted chunk is detected by its hash and re-fetched; the sink still gets the file in order', () => {
+      let corrupted = 0;
+      const r = run(offer, data, {
+        receiver: small,
+        toReceiver: (frame) =>
+          isChunk(frame) && chunkOffset(frame) === 5 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
       });
+      expect(r.receiverStep.done?.sha256).toBe(sha256);
+      expect(Buffer.compare(r.sink, data)).toBe(0);
+      expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(1);
+      // One chunk sent twice, no more.
+      expect(r.sent).toBe(data.length + chunkSize);
+      // The chunks after it waited: progress never went backwards or skipped the gap.
+      expect(r.progress).toEqual([...r.progress].sort((a, b) => a - b));
+    });
 
-      it('the last, short chunk corrupted: re-fetched too', () => {
-        let corrupted = 0;
-        const r = run(offer, data, {
-          ...deferred,
-          receiver: small,
-          toReceiver: (frame) =>
-            isChunk(frame) && chunkOffset(frame) === 12 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
-        });
-        expect(r.receiverStep.done?.sha256).toBe(sha256);
-        expect(r.sent).toBe(data.length + 99);
+    it('the last, short chunk corrupted: re-fetched too', () => {
+      let corrupted = 0;
+      const r = run(offer, data, {
+        receiver: small,
+        toReceiver: (frame) =>
+          isChunk(frame) && chunkOffset(frame) === 12 * chunkSize && !corrupted++ ? corrupt(frame) : frame,
       });
+      expect(r.receiverStep.done?.sha256).toBe(sha256);
+      expect(r.sent).toBe(data.length + 99);
+    });
 
-      it('a chunk corrupted on every copy fails the transfer after maxRefetches (ChunkCorruptedError)', () => {
-        const r = run(offer, data, {
-          ...deferred,
-          receiver: { ...small, maxRefetches: 2 },
-          toReceiver: (frame) =>
-            isChunk(frame) && chunkOffset(frame) === 3 * chunkSize ? corrupt(frame) : frame,
-        });
-        expect(r.receiverStep.error).toMatchObject({
-          code: 'ERR_CHUNK_CORRUPTED',
-          chunkOffset: 3 * chunkSize,
-          attempts: 3,
-        });
-        expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(2);
-        // What the sink holds stops before the bad chunk: a resume picks up there.
-        expect(r.sink.length).toBe(3 * chunkSize);
-        expect(r.senderError).toMatchObject({ code: 'ERR_TRANSFER_REFUSED', refusal: 'ERR_CHUNK_CORRUPTED' });
+    it('a chunk corrupted on every copy fails the transfer after maxRefetches (ChunkCorruptedError)', () => {
+      const r = run(offer, data, {
+        receiver: { ...small, maxRefetches: 2 },
+        toReceiver: (frame) =>
+          isChunk(frame) && chunkOffset(frame) === 3 * chunkSize ? corrupt(frame) : frame,
       });
+      expect(r.receiverStep.error).toMatchObject({
+        code: 'ERR_CHUNK_CORRUPTED',
+        chunkOffset: 3 * chunkSize,
+        attempts: 3,
+      });
+      expect(r.toSender.filter((t) => t === TYPE.refetch)).toHaveLength(2);
+      // What the sink holds stops before the bad chunk: a resume picks up there.
+      expect(r.sink.length).toBe(3 * chunkSize);
+      expect(r.senderError).toMatchObject({ code: 'ERR_TRANSFER_REFUSED', refusal: 'ERR_CHUNK_CORRUPTED' });
+    });
 
-      it('several corrupted chunks in one window are each re-fetched once', () => {
-        const seen = new Set<number>();
-        const r = run(offer, data, {
-          ...deferred,
-          receiver: small,
-          toReceiver: (frame) => {
-            if (!isChunk(frame)) return frame;
-            const at = chunkOffset(frame);
-            if ([1, 2, 7].includes(at / chunkSize) && !seen.has(at)) {
-              seen.add(at);
-              return corrupt(frame);
-            }
-            return frame;
-          },
-        });
-        expect(r.receiverStep.done?.sha256).toBe(sha256);
-        expect(r.sent).toBe(data.length + 3 * chunkSize);
+    it('several corrupted chunks in one window are each re-fetched once', () => {
+      const seen = new Set<number>();
+      const r = run(offer, data, {
+        receiver: small,
+        toReceiver: (frame) => {
+          if (!isChunk(frame)) return frame;
+          const at = chunkOffset(frame);
+          if ([1, 2, 7].includes(at / chunkSize) && !seen.has(at)) {
+            seen.add(at);
+            return corrupt(frame);
+          }
+          return frame;
+        },
       });
-    },
-  );
+      expect(r.receiverStep.done?.sha256).toBe(sha256);
+      expect(r.sent).toBe(data.length + 3 * chunkSize);
+    });
+  });
 
   describe('resume and cancel', () => {
     const size = 64 * chunkSize + 1234;
@@ -466,11 +506,22 @@ describe('a file transfer, sans-IO', () => {
       expect(r.sent).toBe(0);
     });
 
-    it('a sink whose held bytes are not the file fails the hash check instead of passing', () => {
+    it('a sink whose held bytes are not the file is refused when the list comes (InvalidSinkError)', () => {
       const held = new Uint8Array(data.subarray(0, 10 * chunkSize));
       held[3]! ^= 1;
       const r = run(offer, data, { receiver: small, held });
-      expect(r.receiverStep.error).toMatchObject({ code: 'ERR_FILE_HASH_MISMATCH' });
+      expect(r.receiverStep.error).toMatchObject({ code: 'ERR_INVALID_SINK' });
+      expect(r.receiverStep.error?.message).toMatch(/before 4096/);
+      // Nothing taken: at most the window was on its way.
+      expect(r.sent).toBeLessThanOrEqual(small.window);
+      expect(r.sink.length).toBe(held.length);
+    });
+
+    it('held bytes off the grid, wrong in their last partial chunk: that chunk fails its check (ChunkCorruptedError)', () => {
+      const held = new Uint8Array(data.subarray(0, 3 * chunkSize + 5));
+      held[3 * chunkSize + 1]! ^= 1;
+      const r = run(offer, data, { receiver: small, held });
+      expect(r.receiverStep.error).toMatchObject({ code: 'ERR_CHUNK_CORRUPTED', chunkOffset: held.length });
     });
 
     it('resumes from an offset that is not a chunk boundary', () => {
@@ -494,7 +545,7 @@ describe('a file transfer, sans-IO', () => {
       sender.receive(
         encodeFileFrame({ type: 'open', offerId: offer.id, offset: 0, chunkSize, window: 4 * chunkSize }),
       );
-      sender.accept({ size, sha256 });
+      sender.accept(digestBytes(data, KiB));
       const read = sender.nextRead()!;
       expect(sender.receive(encodeFileFrame({ type: 'cancel', reason: '' })).send).toEqual([]);
       const step = sender.chunk(read, data.subarray(0, chunkSize));

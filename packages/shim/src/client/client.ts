@@ -56,15 +56,16 @@ import {
   NoCallRouteError,
   NoRouteError,
   OperationAbortedError,
+  SourceFailedError,
   TooManyTransfersError,
   UnknownFileOfferError,
   UnknownUserError,
 } from '../errors/errors.js';
 import { MAX_CHUNK_SIZE } from '../file/frames.js';
+import { digestSource, type FileDigests } from '../file/hash-list.js';
 import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
-import { hashSource } from '../file/source.js';
 import { fetchFile, serveFile } from '../file/transfer.js';
 import type { ClientOptions, FileTransferOptions } from './options.js';
 
@@ -104,6 +105,8 @@ type ResolvedFileOptions = Required<Omit<FileTransferOptions, 'rate' | 'onServed
 interface OpenOffer {
   offer: FileOfferEvent;
   source: FileSource;
+  /** Its size, SHA-256 and prefix hashes, from one pass when it was offered (or the first request). */
+  digests: Promise<FileDigests> | undefined;
   expiresAt: number;
 }
 
@@ -415,7 +418,10 @@ export class ShimClient implements CrossTalkClient {
     )
       throw new InvalidFileOfferError(`a link must be 1 to ${MAX_FILE_LINK} characters, none a control`);
     abortIfAborted(options.signal);
-    const sha256 = options.sha256 ?? (await hashSource(file));
+    // One pass over the file for its SHA-256 and the chunk-hash list every transfer sends; with a
+    // SHA-256 given, the list waits for the first request.
+    const digests = options.sha256 === undefined ? await digestSource(file) : undefined;
+    const sha256 = options.sha256 ?? digests!.sha256;
     abortIfAborted(options.signal);
     const offer: FileOfferEvent = {
       kind: 'file-offer',
@@ -427,7 +433,12 @@ export class ShimClient implements CrossTalkClient {
       ...(file.mediaType === undefined ? {} : { mediaType: file.mediaType }),
       sha256,
     };
-    this.#offers.set(offer.id, { offer, source: file, expiresAt: Date.now() + this.#files.offerTtl });
+    this.#offers.set(offer.id, {
+      offer,
+      source: file,
+      digests: digests && Promise.resolve(digests),
+      expiresAt: Date.now() + this.#files.offerTtl,
+    });
     try {
       await this.#send(session, offer, options.signal);
     } catch (error) {
@@ -523,7 +534,14 @@ export class ShimClient implements CrossTalkClient {
         // Only the recipient's node may fetch it: the node the directory names for them now.
         const location = await this.node.directory.lookupLocation(entry.offer.to).catch(() => undefined);
         if (location?.gateway !== remoteId) throw new UnknownFileOfferError(request.offerId);
-        return { file: { size: entry.offer.size, sha256: entry.offer.sha256! }, source: entry.source };
+        entry.digests ??= digestSource(entry.source);
+        const file = await entry.digests.catch((error: unknown) => {
+          entry.digests = undefined;
+          throw new SourceFailedError('the file could not be read for its hashes', { cause: error });
+        });
+        if (file.sha256 !== entry.offer.sha256)
+          throw new SourceFailedError(`the file's SHA-256 is ${file.sha256}, not the offered one`);
+        return { file, source: entry.source };
       },
       maxChunkSize: MAX_CHUNK_SIZE,
       stallTimeout: this.#files.stallTimeout,

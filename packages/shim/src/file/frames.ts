@@ -12,9 +12,13 @@ import {
  *
  * receiver -> sender: OPEN (offer id, offset, chunk size, window), CREDIT (more bytes it may send),
  * REFETCH (send the chunk at this offset again), CANCEL.
- * sender -> receiver: ACCEPT (the file's size), CHUNK (offset, SHA-256 of the data, data), END
- * (SHA-256 of the whole file), CANCELLED (the answer to CANCEL).
+ * sender -> receiver: ACCEPT (the file's size), HASHES (the chunk-hash list: the SHA-256 of the
+ * file's prefix up to the end of each chunk, every chunk from 0, the last one the whole file's),
+ * CHUNK (offset, data), END (every chunk was sent), CANCELLED (the answer to CANCEL).
  * Either way: ERROR (an error code and a message), which ends the transfer.
+ *
+ * Chunks lie on a grid from byte 0: the chunk at `offset` ends at the next multiple of the chunk
+ * size (or the file's end), so a resume from a sink offset off the grid starts with a shorter one.
  */
 
 /** The protocol's name in its errors. */
@@ -24,7 +28,7 @@ export const FILE_PROTOCOL = 'crosstalk-file';
  * What the dialler of a file stream writes first. Read as a G2G link's u32 length it is far over any
  * frame a link takes, so a node without file transfers refuses the stream instead of misreading it.
  */
-export const FILE_STREAM_PREAMBLE: Uint8Array = new Uint8Array([0x43, 0x54, 0x46, 0x4c, 0x01]); // "CTFL" v1
+export const FILE_STREAM_PREAMBLE: Uint8Array = new Uint8Array([0x43, 0x54, 0x46, 0x4c, 0x02]); // "CTFL" v2
 
 /** The smallest chunk size a receiver may ask for, bytes. */
 export const MIN_CHUNK_SIZE = 1024;
@@ -36,6 +40,10 @@ export const MAX_OFFER_ID = 256;
 export const MAX_CODE_BYTES = 64;
 /** Bytes of an ERROR's message or a CANCEL's reason. */
 export const MAX_REASON_BYTES = 512;
+/** Entries of a HASHES list at most (8 MiB of it): a receiver refuses a chunk size giving more. */
+export const MAX_HASH_ENTRIES = 2 ** 18;
+/** Bytes of one HASHES entry (a SHA-256). */
+export const HASH_BYTES = 32;
 /** Bytes of a control frame's body (everything but CHUNK): the longest is ERROR's. */
 export const MAX_CONTROL_FRAME = 1 + 1 + MAX_CODE_BYTES + MAX_REASON_BYTES;
 
@@ -49,6 +57,7 @@ const TYPE = {
   cancel: 7,
   cancelled: 8,
   error: 9,
+  hashes: 10,
 } as const;
 
 /** A frame of the file-transfer protocol, decoded. */
@@ -72,12 +81,19 @@ export type FileFrame =
       size: number;
     }
   | {
+      /** The chunk-hash list, after the ACCEPT: what every chunk is checked against. */
+      type: 'hashes';
+      /**
+       * For each chunk from byte 0, the SHA-256 of the file up to its end (32 bytes each, the
+       * last one the whole file's): `ceil(size / chunkSize)` entries.
+       */
+      hashes: Uint8Array;
+    }
+  | {
       /** A piece of the file. */
       type: 'chunk';
       /** Where it starts in the file. */
       offset: number;
-      /** SHA-256 of `data`, as the sender computed it. */
-      hash: Uint8Array;
       /** The bytes. */
       data: Uint8Array;
     }
@@ -96,8 +112,6 @@ export type FileFrame =
   | {
       /** The sender sent every chunk. */
       type: 'end';
-      /** SHA-256 of the whole file. */
-      sha256: Uint8Array;
     }
   | {
       /** The receiver cancels; it still takes the chunks already on their way. */
@@ -131,18 +145,16 @@ export function encodeFileFrame(frame: FileFrame): Uint8Array {
     }
     case 'accept':
       return new FrameWriter(TYPE.accept, 8).u64(frame.size).done();
+    case 'hashes':
+      return new FrameWriter(TYPE.hashes, frame.hashes.length).bytes(frame.hashes).done();
     case 'chunk':
-      return new FrameWriter(TYPE.chunk, 8 + 32 + frame.data.length)
-        .u64(frame.offset)
-        .bytes(frame.hash)
-        .bytes(frame.data)
-        .done();
+      return new FrameWriter(TYPE.chunk, 8 + frame.data.length).u64(frame.offset).bytes(frame.data).done();
     case 'credit':
       return new FrameWriter(TYPE.credit, 4).u32(frame.bytes).done();
     case 'refetch':
       return new FrameWriter(TYPE.refetch, 8).u64(frame.offset).done();
     case 'end':
-      return new FrameWriter(TYPE.end, 32).bytes(frame.sha256).done();
+      return new FrameWriter(TYPE.end, 0).done();
     case 'cancel': {
       const reason = truncateUtf8(frame.reason, MAX_REASON_BYTES);
       return new FrameWriter(TYPE.cancel, reason.length).bytes(reason).done();
@@ -161,27 +173,29 @@ export function encodeFileFrame(frame: FileFrame): Uint8Array {
   }
 }
 
-/** Bytes of a CHUNK frame before its data: length, type, offset, hash. */
-export const CHUNK_HEAD_BYTES = 4 + 1 + 8 + 32;
+/** Bytes of a CHUNK frame before its data: length, type, offset. */
+export const CHUNK_HEAD_BYTES = 4 + 1 + 8;
 
 /**
  * A CHUNK frame's bytes before its data (`length` bytes of it): written before the data as a piece
  * of its own, the data is not copied into one frame (the transport encrypts it into its own buffer).
  */
-export function encodeChunkHead(offset: number, hash: Uint8Array, length: number): Uint8Array {
+export function encodeChunkHead(offset: number, length: number): Uint8Array {
   const head = new Uint8Array(CHUNK_HEAD_BYTES);
   const view = new DataView(head.buffer);
-  view.setUint32(0, 1 + 8 + 32 + length);
+  view.setUint32(0, 1 + 8 + length);
   head[4] = TYPE.chunk;
   view.setBigUint64(5, BigInt(offset));
-  head.set(hash, 13);
   return head;
 }
 
 /**
  * Splits a file stream into frames and decodes them. `maxChunk` caps a CHUNK's data: a header
  * announcing more is refused before anything is buffered for it (`FrameTooLargeError`); control
- * frames are capped at `MAX_CONTROL_FRAME`. Terminal after an error: it throws that error again.
+ * frames are capped at `MAX_CONTROL_FRAME`; a HASHES is taken only once `expectHashes` named its
+ * exact length, and refused by its header otherwise; so an ACCEPT ends what one `push` returns (the
+ * receiver names the list's length, then pushes no bytes for the frames after it). Terminal after
+ * an error: it throws that error again.
  */
 export class FileFramer {
   /** Bytes received and not yet framed, in the pieces they arrived in (joined once a frame is whole). */
@@ -190,6 +204,8 @@ export class FileFramer {
   #consumed = 0;
   #error: Error | undefined;
   readonly #maxChunk: number;
+  /** The bytes the next HASHES must have, when one is expected. */
+  #hashesLength: number | undefined;
 
   constructor(
     /** The largest CHUNK data this side takes (0: no CHUNK at all, the sender's side). */
@@ -207,6 +223,14 @@ export class FileFramer {
       this.#error = error as Error;
       throw error;
     }
+  }
+
+  /**
+   * The next frame may be a HASHES of exactly `bytes` bytes (the receiver knows the file's size and
+   * the chunk size, so the list's length): any other length is refused by its header.
+   */
+  expectHashes(bytes: number): void {
+    this.#hashesLength = bytes;
   }
 
   /** Bytes held for a frame not yet complete. */
@@ -241,7 +265,24 @@ export class FileFramer {
         throw new MalformedFrameError(FILE_PROTOCOL, 'a CHUNK sent to the sending side', {
           offset: this.#consumed,
         });
-      const limit = type === TYPE.chunk ? 1 + 8 + 32 + this.#maxChunk : 1 + MAX_CONTROL_FRAME;
+      if (type === TYPE.hashes) {
+        // Exactly the list the receiver expects, or nothing buffered for it.
+        if (this.#hashesLength === undefined)
+          throw new MalformedFrameError(FILE_PROTOCOL, 'a HASHES not expected', { offset: this.#consumed });
+        if (length !== 1 + this.#hashesLength)
+          throw new MalformedFrameError(
+            FILE_PROTOCOL,
+            `a HASHES of ${length - 1} bytes, not the ${this.#hashesLength} of the file's chunk hashes`,
+            { offset: this.#consumed },
+          );
+        if (this.#size < 4 + length) break;
+        this.#hashesLength = undefined;
+        // A copy, as one array: the list outlives the pieces it arrived in.
+        frames.push({ type: 'hashes', hashes: new Uint8Array(this.#take(4 + length).subarray(5)) });
+        this.#consumed += 4 + length;
+        continue;
+      }
+      const limit = type === TYPE.chunk ? 1 + 8 + this.#maxChunk : 1 + MAX_CONTROL_FRAME;
       if (length === 0 || length > limit)
         throw new FrameTooLargeError(FILE_PROTOCOL, length, limit, { offset: this.#consumed });
       if (this.#size < 4 + length) break;
@@ -256,13 +297,15 @@ export class FileFramer {
         // the data is taken as a view, not copied into one frame.
         const head = this.#take(CHUNK_HEAD_BYTES);
         const r = new FrameReader(head.subarray(5), this.#consumed);
-        frames.push({ type: 'chunk', offset: r.u64(), hash: r.bytes(32), data: plainView(this.#take(data)) });
+        frames.push({ type: 'chunk', offset: r.u64(), data: plainView(this.#take(data)) });
         this.#consumed += 4 + length;
         continue;
       }
       const frame = this.#take(4 + length);
       frames.push(decodeBody(type, frame.subarray(5), this.#consumed));
       this.#consumed += 4 + length;
+      // What may follow an ACCEPT (its HASHES' length) is for the receiver to say first.
+      if (type === TYPE.accept) break;
     }
     return frames;
   }
@@ -323,7 +366,7 @@ function decodeBody(type: number, body: Uint8Array, at: number): FileFrame {
       frame = { type: 'accept', size: r.u64() };
       break;
     case TYPE.chunk:
-      frame = { type: 'chunk', offset: r.u64(), hash: r.bytes(32), data: r.rest() };
+      frame = { type: 'chunk', offset: r.u64(), data: r.rest() };
       break;
     case TYPE.credit:
       frame = { type: 'credit', bytes: r.u32() };
@@ -332,7 +375,7 @@ function decodeBody(type: number, body: Uint8Array, at: number): FileFrame {
       frame = { type: 'refetch', offset: r.u64() };
       break;
     case TYPE.end:
-      frame = { type: 'end', sha256: r.bytes(32) };
+      frame = { type: 'end' };
       break;
     case TYPE.cancel:
       frame = { type: 'cancel', reason: r.text(r.remaining) };

@@ -26,10 +26,15 @@ import {
   FILE_PROTOCOL,
   type FileFrame,
   FileFramer,
+  HASH_BYTES,
   MAX_CHUNK_SIZE,
+  MAX_HASH_ENTRIES,
   MIN_CHUNK_SIZE,
 } from './frames.js';
+import { chunkEnd, hashEntries } from './hash-list.js';
 import { checkFileOffer } from './offer.js';
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Defaults of a transfer's receiving side (and of `createClient`'s `files`). */
 export const FILE_RECEIVER_DEFAULTS = {
@@ -37,7 +42,7 @@ export const FILE_RECEIVER_DEFAULTS = {
   chunkSize: 256 * 1024,
   /** Bytes the sender may send ahead of what the sink has written (four chunks). */
   window: 1024 * 1024,
-  /** Copies of one chunk that may fail their hash before the transfer fails. */
+  /** Copies of one chunk that may fail its check against the hash list before the transfer fails. */
   maxRefetches: 3,
   /** ms without a frame from the sender, while it owes one, before the transfer fails. */
   stallTimeout: 30_000,
@@ -58,27 +63,12 @@ export interface FileReceiverOptions {
   window?: number;
   /** Larger offers are refused before anything is sent (`FileTooLargeError`). Default: no limit. */
   maxFileSize?: number;
-  /** Copies of one chunk that may fail their hash before the transfer fails (`ChunkCorruptedError`). */
+  /** Copies of one chunk that may fail its check before the transfer fails (`ChunkCorruptedError`). */
   maxRefetches?: number;
   /** ms without a frame from the sender, while it owes one, before `check()` fails the transfer. */
   stallTimeout?: number;
-  /**
-   * True: chunks are not hashed here but handed out in `ReceiverStep.check`, for the caller to hash
-   * (off the main thread, as `fetchFile` does) and return with `checked`. Default false.
-   */
-  deferChunkCheck?: boolean;
   /** The clock, ms (tests inject one). Default `Date.now`. */
   now?: () => number;
-}
-
-/** A chunk within bounds whose SHA-256 the caller computes (`deferChunkCheck`), then passes to `checked`. */
-export interface ChunkCheck {
-  /** Where it starts in the file. */
-  readonly offset: number;
-  /** Its bytes. */
-  readonly data: Uint8Array;
-  /** SHA-256 of `data` as the sender computed it. */
-  readonly hash: Uint8Array;
 }
 
 /**
@@ -90,24 +80,24 @@ export interface ReceiverStep {
   send: Uint8Array[];
   /** Verified chunks for the sink, in file order, following what it holds. */
   write: Uint8Array[];
-  /** Chunks to hash and return with `checked` (only with `deferChunkCheck`), in any order. */
-  check?: ChunkCheck[];
   /** The file is complete and its hash checked, once the writes above are done. */
   done?: FileTransferResult;
   /** The transfer failed (terminal); `send` holds the ERROR or CANCEL that tells the sender. */
   error?: CrossTalkError;
 }
 
-type State = 'new' | 'opening' | 'receiving' | 'cancelling' | 'done' | 'failed';
+type State = 'new' | 'opening' | 'listing' | 'receiving' | 'cancelling' | 'done' | 'failed';
 
 /**
  * The receiving side of one file transfer, sans-IO: bytes from the sender in, frames to send and
- * chunks to write out. It checks every chunk's bounds (the offset it asked for, the length that
- * offset must have) and hash, re-fetches a chunk that fails its hash (and holds the chunks after
- * it, at most one window, so the sink still gets them in order), grants credit only as the sink
- * writes, and hashes the whole file as it goes, starting with what the sink held
- * (`hashHeld`): resuming re-hashes the held bytes rather than trusting a hash state from the
- * sender, so the final check covers every byte the sink ends up with.
+ * chunks to write out. After the ACCEPT comes the chunk-hash list (its length known here before a
+ * byte of it arrives, its last entry the offer's SHA-256). The file is hashed once, in order,
+ * starting with what the sink held (`hashHeld`, checked against the list at every chunk boundary
+ * it crosses): each chunk in bounds (the offset it asked for, the length that offset must have)
+ * is added to the running hash, and the digest at its end must be the list's entry, else it is
+ * re-fetched (the chunks after it, at most one window, wait for it so the sink still gets them in
+ * order). Credit is granted only as the sink writes. The running hash at the file's end is the
+ * whole file's SHA-256, so no other pass checks it.
  */
 export class FileReceiver {
   /** The offer being fetched (checked). */
@@ -121,12 +111,16 @@ export class FileReceiver {
   readonly #maxRefetches: number;
   readonly #stallTimeout: number;
   readonly #now: () => number;
-  readonly #deferCheck: boolean;
   readonly #framer: FileFramer;
-  readonly #hash: Hash = createHash('sha256');
+  /** SHA-256 of the bytes handed to the sink so far (held ones first). */
+  #hash: Hash = createHash('sha256');
   #state: State = 'new';
   /** Bytes of the held prefix hashed so far (must reach `resumedFrom` before `start`). */
   #heldHashed = 0;
+  /** Digests of the held prefix at each chunk boundary it crosses, to check against the list. */
+  readonly #heldDigests: Uint8Array[] = [];
+  /** The chunk-hash list, once it arrived. */
+  #hashes: Uint8Array | undefined;
   /** The next offset handed to the sink. */
   #expected: number;
   /** The offset the sender's next new chunk must have. */
@@ -137,12 +131,10 @@ export class FileReceiver {
   readonly #ready = new Map<number, Uint8Array>();
   /** Chunks asked for again, by offset. */
   readonly #refetching = new Set<number>();
-  /** Copies of a chunk that failed their hash, by offset. */
+  /** Copies of a chunk that failed their check, by offset. */
   readonly #failures = new Map<number, number>();
-  #endHash: string | undefined;
-  /** Chunks handed out in `check` and not yet `checked`. */
-  #checking = 0;
-  /** How the transfer ends (the sender confirmed a cancel, the stream closed) once the checks are in. */
+  #endSeen = false;
+  /** How the transfer ended (the sender confirmed a cancel, the stream closed). */
   #ending: (() => CrossTalkError) | undefined;
   #written = 0;
   #lastHeard: number;
@@ -167,10 +159,14 @@ export class FileReceiver {
     this.window = options.window ?? Math.max(FILE_RECEIVER_DEFAULTS.window, this.chunkSize);
     if (!Number.isInteger(this.window) || this.window < this.chunkSize || this.window > 0xffff_ffff)
       throw new InvalidTransferRequestError(`a window of ${this.window} (one chunk to 4 GiB)`);
+    // The list's length follows from the size and the chunk size: capped before anything is sent.
+    if (hashEntries(size, this.chunkSize) > MAX_HASH_ENTRIES)
+      throw new InvalidTransferRequestError(
+        `a chunk size of ${this.chunkSize} for ${size} bytes: over ${MAX_HASH_ENTRIES} chunk hashes`,
+      );
     this.#maxRefetches = options.maxRefetches ?? FILE_RECEIVER_DEFAULTS.maxRefetches;
     this.#stallTimeout = options.stallTimeout ?? FILE_RECEIVER_DEFAULTS.stallTimeout;
     this.#now = options.now ?? Date.now;
-    this.#deferCheck = options.deferChunkCheck ?? false;
     this.#framer = new FileFramer(this.chunkSize);
     this.resumedFrom = offset;
     this.#expected = offset;
@@ -194,13 +190,23 @@ export class FileReceiver {
     return this.#state === 'done' || this.#state === 'failed';
   }
 
-  /** Feeds the bytes the sink held before this transfer, in order, so the whole-file hash covers them. */
+  /**
+   * Feeds the bytes the sink held before this transfer, in order: the running hash starts with
+   * them, and its digest at each chunk boundary is checked against the list when it comes.
+   */
   hashHeld(bytes: Uint8Array): void {
     if (this.#state !== 'new') throw new InvalidSinkError('held bytes after the transfer started');
     if (this.#heldHashed + bytes.length > this.resumedFrom)
       throw new InvalidSinkError(`the sink holds more than its offset of ${this.resumedFrom} bytes`);
-    this.#hash.update(bytes);
-    this.#heldHashed += bytes.length;
+    for (let from = 0; from < bytes.length; ) {
+      const at = this.#heldHashed;
+      const end = Math.min(bytes.length, from + chunkEnd(at, this.chunkSize, this.offer.size) - at);
+      this.#hash.update(bytes.subarray(from, end));
+      this.#heldHashed += end - from;
+      if (this.#heldHashed % this.chunkSize === 0 || this.#heldHashed === this.offer.size)
+        this.#heldDigests.push(this.#hash.copy().digest());
+      from = end;
+    }
   }
 
   /** The OPEN frame that starts the transfer; throws `InvalidSinkError` unless every held byte was hashed. */
@@ -227,31 +233,15 @@ export class FileReceiver {
     if (this.finished || this.#ending) return step;
     this.#lastHeard = this.#now();
     try {
-      for (const frame of this.#framer.push(bytes)) {
-        this.#frame(frame, step);
-        if (this.finished || this.#ending) break;
-      }
+      // The framer stops after an ACCEPT: the frames after it are framed once it is handled.
+      for (let frames = this.#framer.push(bytes); frames.length > 0; frames = this.#framer.push(NO_BYTES))
+        for (const frame of frames) {
+          this.#frame(frame, step);
+          if (this.finished || this.#ending) return step;
+        }
     } catch (error) {
       this.#fail(step, error);
     }
-    return step;
-  }
-
-  /**
-   * The SHA-256 the caller computed of a chunk `receive` handed out in `check`: a match is handed to
-   * the sink in file order; a mismatch re-fetches the chunk (or fails the transfer, as `receive` does).
-   */
-  checked(check: ChunkCheck, sha256: Uint8Array): ReceiverStep {
-    const step: ReceiverStep = { send: [], write: [] };
-    if (this.finished) return step;
-    this.#checking--;
-    try {
-      this.#verified(check.offset, check.data, Buffer.from(sha256).equals(check.hash), step);
-      this.#complete(step);
-    } catch (error) {
-      this.#fail(step, error);
-    }
-    this.#end(step);
     return step;
   }
 
@@ -309,8 +299,8 @@ export class FileReceiver {
   }
 
   /**
-   * Fails the transfer (`TransferStalledError`) when the sender owes a frame (an ACCEPT, chunks it
-   * has credit for, a re-fetched chunk, the END) and sent nothing for the stall timeout.
+   * Fails the transfer (`TransferStalledError`) when the sender owes a frame (an ACCEPT, the hash
+   * list, chunks it has credit for, a re-fetched chunk, the END) and sent nothing for the stall timeout.
    */
   check(): ReceiverStep {
     const step: ReceiverStep = { send: [], write: [] };
@@ -319,7 +309,7 @@ export class FileReceiver {
       this.#state !== 'receiving' ||
       this.#refetching.size > 0 ||
       (this.#sendCursor < this.offer.size && this.#allowed >= this.#chunkLength(this.#sendCursor)) ||
-      (this.#sendCursor >= this.offer.size && this.#endHash === undefined);
+      (this.#sendCursor >= this.offer.size && !this.#endSeen);
     const idle = this.#now() - this.#lastHeard;
     if (owed && idle >= this.#stallTimeout)
       this.#fail(step, new TransferStalledError('frame from the sender', idle));
@@ -332,19 +322,26 @@ export class FileReceiver {
         if (this.#state !== 'opening') throw this.#unexpected(frame.type);
         if (frame.size !== this.offer.size)
           throw new FileSizeMismatchError(this.offer.size, frame.size, 'the sender says');
+        this.#state = 'listing';
+        this.#framer.expectHashes(hashEntries(this.offer.size, this.chunkSize) * HASH_BYTES);
+        return;
+      case 'hashes':
+        if (this.#state !== 'listing') throw this.#unexpected(frame.type);
+        this.#list(frame.hashes);
         this.#state = 'receiving';
+        this.#complete(step);
         return;
       case 'chunk':
         if (this.#state !== 'receiving' && this.#state !== 'cancelling') throw this.#unexpected(frame.type);
-        this.#chunk(frame.offset, frame.hash, frame.data, step);
+        this.#chunk(frame.offset, frame.data, step);
         this.#complete(step);
         return;
       case 'end':
         if (this.#state !== 'receiving' && this.#state !== 'cancelling') throw this.#unexpected(frame.type);
-        if (this.#endHash !== undefined) throw this.#unexpected(frame.type);
+        if (this.#endSeen) throw this.#unexpected(frame.type);
         if (this.#sendCursor !== this.offer.size)
           throw new FileSizeMismatchError(this.offer.size, this.#sendCursor, 'the sender ended after');
-        this.#endHash = toHex(frame.sha256);
+        this.#endSeen = true;
         this.#complete(step);
         return;
       case 'cancelled':
@@ -361,7 +358,26 @@ export class FileReceiver {
     }
   }
 
-  #chunk(offset: number, hash: Uint8Array, data: Uint8Array, step: ReceiverStep): void {
+  /**
+   * The hash list arrived (its length checked by the framer): its last entry must be the offer's
+   * SHA-256, and the held bytes' digests its first entries.
+   */
+  #list(hashes: Uint8Array): void {
+    const entries = hashes.length / HASH_BYTES;
+    const root = entries > 0 ? toHex(hashes.subarray(hashes.length - HASH_BYTES)) : undefined;
+    // The list is the sender's word; the offer's hash is what the receiver was promised.
+    if (root !== undefined && this.offer.sha256 !== undefined && root !== this.offer.sha256)
+      throw new FileHashMismatchError(this.offer.sha256, root);
+    this.#heldDigests.forEach((digest, i) => {
+      if (!Buffer.from(digest).equals(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)))
+        throw new InvalidSinkError(
+          `the sink's bytes before ${Math.min((i + 1) * this.chunkSize, this.offer.size)} are not the offered file's`,
+        );
+    });
+    this.#hashes = hashes;
+  }
+
+  #chunk(offset: number, data: Uint8Array, step: ReceiverStep): void {
     const size = this.offer.size;
     const length = this.#chunkLength(offset);
     if (offset === this.#sendCursor && offset < size) {
@@ -381,63 +397,71 @@ export class FileReceiver {
         `offset ${this.#sendCursor} or a re-fetched chunk`,
       );
     }
-    if (this.#deferCheck) {
-      step.check ??= [];
-      step.check.push({ offset, data, hash });
-      this.#checking++;
-      return;
-    }
-    this.#verified(offset, data, createHash('sha256').update(data).digest().equals(hash), step);
-  }
-
-  /** A chunk's hash was checked: hands it to the sink in file order, or re-fetches it. */
-  #verified(offset: number, data: Uint8Array, matches: boolean, step: ReceiverStep): void {
-    if (!matches) {
-      const attempts = (this.#failures.get(offset) ?? 0) + 1;
-      this.#failures.set(offset, attempts);
-      if (attempts > this.#maxRefetches) throw new ChunkCorruptedError(offset, attempts);
-      // Cancelling: the gap stays, and what the sink holds ends before it.
-      if (this.#state === 'cancelling') return;
-      this.#refetching.add(offset);
-      step.send.push(encodeFileFrame({ type: 'refetch', offset }));
-      return;
-    }
     this.#ready.set(offset, data);
-    for (let next = this.#ready.get(this.#expected); next; next = this.#ready.get(this.#expected)) {
-      this.#ready.delete(this.#expected);
-      this.#hash.update(next);
-      step.write.push(next);
-      this.#expected += next.length;
-    }
+    this.#drain(step);
   }
 
   /**
-   * Ends the transfer as `#ending` says once no chunk check is outstanding: the chunks that arrived
-   * before the end are still verified and handed to the sink, so a resume does not fetch them again.
+   * Hands the chunks that follow what the sink got to it, in file order, each checked on the way:
+   * the running hash over it must end at the list's entry for its end. A chunk that does not is
+   * dropped and re-fetched (the running hash stays before it), and the ones after it wait.
    */
+  #drain(step: ReceiverStep): void {
+    const hashes = this.#hashes!;
+    for (let next = this.#ready.get(this.#expected); next; next = this.#ready.get(this.#expected)) {
+      const offset = this.#expected;
+      this.#ready.delete(offset);
+      const trial = this.#hash.copy().update(next);
+      const end = offset + next.length;
+      const entry = Math.ceil(end / this.chunkSize) - 1;
+      const digest = trial.copy().digest();
+      if (!digest.equals(hashes.subarray(entry * HASH_BYTES, (entry + 1) * HASH_BYTES))) {
+        this.#corrupted(offset, step);
+        return;
+      }
+      this.#hash = trial;
+      step.write.push(next);
+      this.#expected = end;
+    }
+  }
+
+  /** A chunk failed its check: re-fetched, unless it failed too often. */
+  #corrupted(offset: number, step: ReceiverStep): void {
+    const attempts = (this.#failures.get(offset) ?? 0) + 1;
+    this.#failures.set(offset, attempts);
+    if (attempts > this.#maxRefetches) throw new ChunkCorruptedError(offset, attempts);
+    // Cancelling: the gap stays, and what the sink holds ends before it.
+    if (this.#state === 'cancelling') return;
+    this.#refetching.add(offset);
+    step.send.push(encodeFileFrame({ type: 'refetch', offset }));
+  }
+
+  /** Ends the transfer as `#ending` says (the chunks that arrived before were checked and handed out). */
   #end(step: ReceiverStep): void {
-    if (!this.#ending || this.#checking > 0 || this.finished) return;
+    if (!this.#ending || this.finished) return;
     this.#state = 'failed';
     step.error = this.#ending();
   }
 
   #complete(step: ReceiverStep): void {
-    if (this.#state !== 'receiving' || this.#endHash === undefined || this.#expected !== this.offer.size)
-      return;
+    if (this.#state !== 'receiving' || !this.#endSeen || this.#expected !== this.offer.size) return;
+    // The running hash now covers every byte the sink holds, and matched the list's last entry,
+    // the offer's hash (checked when the list came): its digest is the whole file's, at no extra pass.
     const actual = this.#hash.digest('hex');
-    const expected = this.offer.sha256 ?? this.#endHash;
+    const hashes = this.#hashes!;
+    const expected =
+      this.offer.sha256 ?? (hashes.length > 0 ? toHex(hashes.subarray(hashes.length - HASH_BYTES)) : actual);
     this.#state = 'done';
-    if (actual !== expected || this.#endHash !== expected) {
-      // The offer's hash is what the receiver was promised; a sender whose END differs sent another file.
-      this.#fail(step, new FileHashMismatchError(expected, actual === expected ? this.#endHash : actual));
+    if (actual !== expected) {
+      this.#fail(step, new FileHashMismatchError(expected, actual));
       return;
     }
     step.done = { bytes: this.offer.size, sha256: actual, resumedFrom: this.resumedFrom };
   }
 
-  /** The length a chunk at `offset` must have: a whole chunk, or what is left of the file. */
+  /** The length a chunk at `offset` must have: up to the next chunk boundary, or the file's end. */
   #chunkLength(offset: number): number {
-    return Math.min(this.chunkSize, this.offer.size - offset);
+    return chunkEnd(offset, this.chunkSize, this.offer.size) - offset;
   }
 
   #unexpected(type: string): MalformedFrameError {

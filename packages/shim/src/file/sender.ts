@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { type CrossTalkError, fromHex, isCrossTalkError, MalformedFrameError } from '@crosstalk/core';
+import { type CrossTalkError, isCrossTalkError, MalformedFrameError } from '@crosstalk/core';
 import {
   FileSizeMismatchError,
   InvalidTransferRequestError,
@@ -15,6 +14,7 @@ import {
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
 } from './frames.js';
+import { chunkEnd, type FileDigests, hashesForChunks } from './hash-list.js';
 
 /** Copies of one chunk a sender sends again before it takes the receiver for a faulty one. */
 export const MAX_REFETCHES_SERVED = 8;
@@ -41,13 +41,12 @@ export interface FileRequest {
   window: number;
 }
 
-/** The file a `FileSender` sends, as its offer described it. */
-export interface OfferedFile {
-  /** Its size, bytes. */
-  size: number;
-  /** Lower-case hex SHA-256 of the whole file (sent in the END). */
-  sha256: string;
-}
+/**
+ * The file a `FileSender` sends, as its offer described it, with the prefix hashes computed in the
+ * same pass as its SHA-256 (`digestSource`): the HASHES it sends come from them, and no chunk is
+ * hashed while it is sent.
+ */
+export type OfferedFile = FileDigests;
 
 /** A read the caller does for a `FileSender`: `length` bytes of the file at `offset`, handed to `chunk`. */
 export interface ChunkRead {
@@ -77,8 +76,9 @@ type State = 'awaiting-open' | 'deciding' | 'sending' | 'cancelled' | 'failed';
  * The sending side of one file transfer, sans-IO. It answers the receiver's OPEN (after the caller
  * has looked the offer up), then hands out reads (`nextRead`) only while the receiver has granted
  * credit for them, one at a time, so a receiver that stops reading stops the reads within one
- * window and `check()` ends the transfer after the stall timeout. Each chunk goes out with the
- * SHA-256 of its bytes; a REFETCH puts that chunk first in line again.
+ * window and `check()` ends the transfer after the stall timeout. The ACCEPT is followed by the
+ * chunk-hash list for the receiver's chunk size (taken from the offer's digests, not computed
+ * here); a REFETCH puts that chunk first in line again.
  */
 export class FileSender {
   readonly #framer = new FileFramer(0);
@@ -160,12 +160,25 @@ export class FileSender {
       this.#fail(step, error);
       return step;
     }
+    const hashes = hashesForChunks(file, request.chunkSize);
+    if (!hashes) {
+      this.#fail(
+        step,
+        new InvalidTransferRequestError(
+          `a chunk size of ${request.chunkSize}, not a multiple of the offer's hash block of ${file.block}`,
+        ),
+      );
+      return step;
+    }
     this.#file = file;
     this.#cursor = request.offset;
     this.#credit = request.window;
     this.#state = 'sending';
     this.#lastHeard = this.#now();
-    step.send.push(encodeFileFrame({ type: 'accept', size: file.size }));
+    step.send.push(
+      encodeFileFrame({ type: 'accept', size: file.size }),
+      encodeFileFrame({ type: 'hashes', hashes }),
+    );
     this.#maybeEnd(step);
     return step;
   }
@@ -195,12 +208,8 @@ export class FileSender {
     return this.#reading;
   }
 
-  /**
-   * The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one).
-   * `hash` is the SHA-256 of `data` when the caller computed it already (off the main thread, as
-   * `serveFile` does); otherwise it is computed here.
-   */
-  chunk(read: ChunkRead, data: Uint8Array, hash?: Uint8Array): SenderStep {
+  /** The bytes of the read `nextRead` asked for: returns the CHUNK (and the END after the last one). */
+  chunk(read: ChunkRead, data: Uint8Array): SenderStep {
     const step: SenderStep = { send: [] };
     if (this.#reading !== read) return step;
     this.#reading = undefined;
@@ -219,10 +228,7 @@ export class FileSender {
       return step;
     }
     // The head and the data as two pieces: the data goes out as the source gave it, not copied.
-    step.send.push(
-      encodeChunkHead(read.offset, hash ?? createHash('sha256').update(data).digest(), data.length),
-      data,
-    );
+    step.send.push(encodeChunkHead(read.offset, data.length), data);
     this.#sent += data.length;
     if (!read.refetch) {
       this.#cursor += data.length;
@@ -277,11 +283,11 @@ export class FileSender {
       case 'refetch': {
         if (this.#state !== 'sending') throw this.#unexpected(frame.type);
         const start = this.#request!.offset;
-        // Only a chunk already sent, at a chunk boundary, and not asked for twice at once.
+        // Only a chunk already sent, where one starts (the first, or on the grid), not asked for twice at once.
         if (
           frame.offset < start ||
           frame.offset >= this.#cursor ||
-          (frame.offset - start) % this.#request!.chunkSize !== 0 ||
+          (frame.offset !== start && frame.offset % this.#request!.chunkSize !== 0) ||
           this.#refetches.includes(frame.offset) ||
           this.#reading?.offset === frame.offset
         )
@@ -315,11 +321,11 @@ export class FileSender {
     const file = this.#file!;
     if (this.#endSent || this.#cursor < file.size) return;
     this.#endSent = true;
-    step.send.push(encodeFileFrame({ type: 'end', sha256: fromHex(file.sha256) }));
+    step.send.push(encodeFileFrame({ type: 'end' }));
   }
 
   #chunkLength(offset: number): number {
-    return Math.min(this.#request!.chunkSize, this.#file!.size - offset);
+    return chunkEnd(offset, this.#request!.chunkSize, this.#file!.size) - offset;
   }
 
   #unexpected(type: string): MalformedFrameError {

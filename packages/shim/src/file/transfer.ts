@@ -1,4 +1,3 @@
-import { subtle } from 'node:crypto';
 import type {
   CrossTalkError,
   FileOfferEvent,
@@ -37,8 +36,9 @@ export interface FetchFileOptions
 
 /**
  * Fetches `offer` into `sink` over `stream` (which the caller dialled to the sender's node). Resumes
- * from `sink.offset`, re-hashing what the sink holds (`sink.read`) so the final check covers every
- * byte. Resolves once the last chunk is written and the whole file's SHA-256 matched; rejects with
+ * from `sink.offset`, hashing what the sink holds (`sink.read`) so it is checked against the hash
+ * list and the final check covers every byte. Resolves once the last chunk is written and the whole
+ * file's SHA-256 matched; rejects with
  * the transfer's typed error, after the chunks already verified were written (so a resume picks up
  * after them). Ends or destroys the stream either way.
  */
@@ -55,7 +55,6 @@ export async function fetchFile(
       ...pickReceiverOptions(options),
       offer,
       offset: sink.offset,
-      deferChunkCheck: true,
     });
     if (receiver.resumedFrom > 0) {
       if (!sink.read)
@@ -119,14 +118,6 @@ export async function fetchFile(
           handle(receiver.wrote(chunk.length));
         });
       }
-      // Each chunk's SHA-256 on libuv's thread pool (WebCrypto's digest), several at once, while the
-      // event loop decrypts the next ones; the receiver puts the verified chunks back in file order.
-      for (const check of step.check ?? [])
-        subtle.digest('SHA-256', check.data).then(
-          (sha256) => handle(receiver.checked(check, new Uint8Array(sha256))),
-          (error) =>
-            handle(receiver.fail(new SinkFailedError('a chunk could not be hashed', { cause: error }))),
-        );
       if (step.error) settle(step.error);
       else if (step.done) settle(undefined, step.done);
     };
@@ -152,7 +143,7 @@ export async function fetchFile(
 
 /** What `serveFile` sends for an accepted request: the file as offered, and where its bytes come from. */
 export interface ServedFile {
-  /** The file's size and hash, as the offer named them. */
+  /** The file's size, hash and prefix hashes (`digestSource`), as the offer named them. */
   file: OfferedFile;
   /** Its bytes. */
   source: FileSource;
@@ -254,17 +245,8 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
             handle(sender.fail(new SourceFailedError('the file could not be read', { cause: error })));
             return;
           }
-          // SHA-256 on libuv's thread pool (WebCrypto's digest): the event loop meanwhile encrypts
-          // and writes the previous chunk, and in one process serves the receiving side.
-          let hash: Uint8Array;
-          try {
-            hash = new Uint8Array(await subtle.digest('SHA-256', data));
-          } catch (error) {
-            handle(sender.fail(new SourceFailedError('the chunk could not be hashed', { cause: error })));
-            return;
-          }
           if (pacer) await pacer.wait(data.length);
-          handle(sender.chunk(read, data, hash));
+          handle(sender.chunk(read, data));
           if (full && !settled) {
             await new Promise<void>((wake) => drained.push(wake));
             full = false;

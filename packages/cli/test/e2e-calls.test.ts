@@ -11,7 +11,13 @@ import { type CrossTalkNode, createNode, generateIdentity } from '@crosstalk/gat
 import { createClient, type ShimClient } from '@crosstalk/shim';
 import { createSipExit, type SipExit, type SipExitEvent } from '@crosstalk/sip-exit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Baresip, installed, sipMessages, startBaresip } from '../../sip-exit/test/support/programs.js';
+import {
+  type Baresip,
+  expectFirstInOrder,
+  installed,
+  sipMessages,
+  startBaresip,
+} from '../../sip-exit/test/support/programs.js';
 import { startYmsgNetwork } from '../src/drivers/index.js';
 import { startGateway, through } from './support/gateway.js';
 import { online } from './support/walkthrough.js';
@@ -104,12 +110,7 @@ describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip thro
       await capture.stop();
       const seen = sipMessages(capture.file);
       const order = ['INVITE', '180 INVITE', '200 INVITE', 'ACK', 'BYE', '200 BYE'];
-      const firstOf = order.map((step) => seen.indexOf(step));
-      expect(
-        firstOf.every((i) => i >= 0),
-        seen.join(', '),
-      ).toBe(true);
-      expect([...firstOf].sort((x, y) => x - y)).toEqual(firstOf);
+      expectFirstInOrder(seen, order);
 
       // The phone hangs up a second call: alice hears the hangup.
       const second = await a.dialCall(bob, { sdp: OFFER });

@@ -5,7 +5,13 @@ import { type CrossTalkNode, createNode, generateIdentity } from '@crosstalk/gat
 import { createClient, type ShimClient } from '@crosstalk/shim';
 import { createSipExit, type SipExit, type SipExitEvent } from '@crosstalk/sip-exit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Baresip, installed, sipMessages, startBaresip } from '../../sip-exit/test/support/programs.js';
+import {
+  type Baresip,
+  expectFirstInOrder,
+  installed,
+  sipMessages,
+  startBaresip,
+} from '../../sip-exit/test/support/programs.js';
 import { route } from '../src/commands/route.js';
 import { resolveSipExitConfig, sipExit } from '../src/commands/sip-exit.js';
 import { defaultRegistry } from '../src/index.js';
@@ -102,12 +108,7 @@ describe.skipIf(!installed('baresip'))('dialCall along a chain that ends in the 
       await capture.stop();
       const seen = sipMessages(capture.file);
       const order = ['INVITE', '180 INVITE', '200 INVITE', 'ACK', 'BYE', '200 BYE'];
-      const firstOf = order.map((step) => seen.indexOf(step));
-      expect(
-        firstOf.every((i) => i >= 0),
-        seen.join(', '),
-      ).toBe(true);
-      expect([...firstOf].sort((x, y) => x - y)).toEqual(firstOf);
+      expectFirstInOrder(seen, order);
       // No REGISTER anywhere: bob was reached by the exit's configuration, not a registration.
       expect(seen).not.toContain('REGISTER');
 

@@ -2,7 +2,13 @@ import { captureLoopback, liveCaptureAvailable } from '@crosstalk/compliance';
 import { MemoryDht } from '@crosstalk/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOMAIN, startExit, type TestExit, USERS } from './support/exits.js';
-import { type Baresip, installed, sipMessages, startBaresip } from './support/programs.js';
+import {
+  type Baresip,
+  expectFirstInOrder,
+  installed,
+  sipMessages,
+  startBaresip,
+} from './support/programs.js';
 
 // Real user agents (PEERS.md "SIP"): baresip, installed by .ci/run, registering with digest
 // authentication and auto-answering; tshark's SIP dissector reads the capture independently.
@@ -95,8 +101,7 @@ describe.skipIf(!installed('baresip'))('SIP exit with baresip', () => {
         expect(seen.filter((m) => m === step).length, `${step} in ${seen.join(', ')}`).toBeGreaterThanOrEqual(
           3,
         );
-      const firstOf = order.map((step) => seen.indexOf(step));
-      expect([...firstOf].sort((a, b) => a - b)).toEqual(firstOf);
+      expectFirstInOrder(seen, order);
       expect(exitB.events.some((e) => e.type === 'forwarded' && e.method === 'INVITE' && e.exitHop)).toBe(
         true,
       );

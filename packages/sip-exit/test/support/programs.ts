@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 
 /** True when a program is on the PATH. */
 export function installed(program: string): boolean {
@@ -272,4 +273,14 @@ export function sipMessages(file: string): string[] {
       const [method, status, cseqMethod] = l.split('\t');
       return method ? method : `${status} ${cseqMethod}`;
     });
+}
+
+/** Asserts that each of `order` is in `seen` and that their first occurrences come in that order. */
+export function expectFirstInOrder(seen: string[], order: string[]): void {
+  const firstOf = order.map((step) => seen.indexOf(step));
+  expect(
+    firstOf.every((i) => i >= 0),
+    seen.join(', '),
+  ).toBe(true);
+  expect([...firstOf].sort((x, y) => x - y)).toEqual(firstOf);
 }

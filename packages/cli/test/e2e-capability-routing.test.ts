@@ -154,17 +154,9 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
     ii = await startIi();
     bob = aim.driver('bob', (host, port) => socksConnect(gateways.a.socks, host, port));
     await bob.login();
-    xStore = new HyperDhtStore({ bootstrap: [...testnet.bootstrap] });
-    await xStore.ready();
-    attacker = new G2gNode({
-      transport: new HyperDhtTransport({ node: xStore.node, keyPair: identityKeyPair(x) }),
-      onEvent: async () => 'x',
-    });
   }, 180_000);
 
   afterAll(async () => {
-    await attacker?.close();
-    await xStore?.close();
     await ii?.stop();
     await bob?.disconnect().catch(() => {});
     for (const g of Object.values(gateways)) await g.stop().catch(() => {});
@@ -322,8 +314,19 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
     beforeAll(async () => {
       // X claims mallory: D, the last hop, believes an envelope from her only from the gateway the
       // directory names as hers.
+      xStore = new HyperDhtStore({ bootstrap: [...testnet.bootstrap] });
+      await xStore.ready();
+      attacker = new G2gNode({
+        transport: new HyperDhtTransport({ node: xStore.node, keyPair: identityKeyPair(x) }),
+        onEvent: async () => 'x',
+      });
       await new Directory({ dht: xStore, identity: x }).publishLocation(mallory, hyperdht);
     }, 60_000);
+    // X leaves before D stops: the tests after these see the process set they saw before.
+    afterAll(async () => {
+      await attacker?.close();
+      await xStore?.close();
+    });
 
     it('a hop that is not the next step: C given B’s step refuses', async () => {
       await refusedBy(gateways.c, 'ERR_NOT_NEXT_HOP', envelope(viaB(), forged('forged: not next')));

@@ -98,6 +98,14 @@ async function counter(g: GatewayProcess, name: string, labels: Record<string, s
   return 0;
 }
 
+/** Polls `check` until it holds; the bound (20 s) only ends a hung run. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (const end = Date.now() + 20_000; !(await check()); ) {
+    if (Date.now() > end) throw new Error(`never saw ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** How many `refused` lines with this reason a gateway process has logged since line `since`. */
 const refusalsLogged = (g: GatewayProcess, reason: string, since = 0) =>
   g.log.slice(since).filter((l) => {
@@ -223,8 +231,13 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
     expect(await bob.nextIm(SYSTEM_ADDRESS, 30_000)).toMatch(/formatting .* cannot reach alice@irc/);
     await bob.sendIm(alice, '<i>more</i> news');
     await ii.waitFor(new RegExp(`<${literal(bobNick)}> more news`), bobNick);
+    // A counts what an IM lost (and tells, when it does) once the ACK came back along the chain.
+    await until(
+      async () => (await counter(gateways.a, 'crosstalk_feature_loss_total', html)) === before + 2,
+      'A count the second formatted IM',
+    );
     // IRC shows no typing at all: a notice of its own, and the next one bob gets (a second notice
-    // about formatting would come before it: the same session carries both, in order).
+    // about formatting, told with the count above, would come before it: one session, in order).
     await bob.sendTyping(alice, 'composing');
     const next = await bob.nextIm(SYSTEM_ADDRESS, 30_000);
     expect(next).toMatch(/typing notifications cannot reach alice@irc/);

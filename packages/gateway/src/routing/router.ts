@@ -343,13 +343,7 @@ export class CapabilityRouter {
     for (let attempt = 0; attempt < 2; attempt++) {
       const location = await this.#o.locate(to, attempt > 0);
       if (!location) {
-        const network = routedNetwork(to.network);
-        if (!this.#o.codecs.some((c) => c.networks.includes(network))) {
-          // Only other gateways deliver there: whether any still does is the directory's to say now.
-          await this.#refreshOnDemand(`network ${network}`);
-          if (!this.view.delivers(network))
-            throw new NoRouteError(to.network, 'no gateway delivers to that network now');
-        }
+        await this.#unreachedNetwork(to);
         throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       }
       const { route, lost } = await this.#plan(event, fromProtocol, location.gateway, to);
@@ -369,10 +363,25 @@ export class CapabilityRouter {
         // may the records the chain was composed from (a gateway that restarted elsewhere). Look again once.
         this.#o.forget(to);
         if (route && route.transfers > 1) await this.#refreshOnDemand(`failed ${location.gateway}`);
-        if (attempt > 0) throw error;
+        if (attempt > 0) {
+          // The record named a gateway that is gone (its withdrawal not yet read everywhere): when no
+          // gateway delivers to the network now either, that is no route, as with no record at all.
+          await this.#unreachedNetwork(to);
+          throw error;
+        }
       }
     }
     throw new UserOfflineError(formatAddress(to));
+  }
+
+  /** Throws `NoRouteError` when only other gateways deliver to `to`'s network and none does now. */
+  async #unreachedNetwork(to: Address): Promise<void> {
+    const network = routedNetwork(to.network);
+    if (this.#o.codecs.some((c) => c.networks.includes(network))) return;
+    // Only other gateways deliver there: whether any still does is the directory's to say now.
+    await this.#refreshOnDemand(`network ${network}`);
+    if (!this.view.delivers(network))
+      throw new NoRouteError(to.network, 'no gateway delivers to that network now');
   }
 
   async #sendAlong(event: RoutableEvent, location: Location, route: Route | undefined): Promise<string> {

@@ -364,9 +364,10 @@ export class CapabilityRouter {
         this.#o.forget(to);
         if (route && route.transfers > 1) await this.#refreshOnDemand(`failed ${location.gateway}`);
         if (attempt > 0) {
-          // The record named a gateway that is gone (its withdrawal not yet read everywhere): when no
-          // gateway delivers to the network now either, that is no route, as with no record at all.
-          await this.#unreachedNetwork(to);
+          // The record named a gateway that is gone (its withdrawal not yet read everywhere): when
+          // gateways delivered to the network and none does now, that is no route, as with no record.
+          // (A network never in the graph, such as client-API nodes' users, stays a failed delivery.)
+          if (this.view.everReached(routedNetwork(to.network))) await this.#unreachedNetwork(to);
           throw error;
         }
       }

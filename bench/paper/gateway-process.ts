@@ -1,6 +1,7 @@
 /**
  * The benchmark's gateway process: two gateways with every codec and the XMPP stanza form on G2G,
- * as `crosstalk gateway` runs them, either embedded (one in-memory DHT, G2G over TCP with Noise)
+ * as `crosstalk gateway` runs them (or, for bench/extra-hop-matrix.ts, one gateway with the canonical
+ * forms it is given, with or without codecs), either embedded (one in-memory DHT, G2G over TCP with Noise)
  * or distributed (each gateway on a hyperdht node of its own, joined to the DHT process's network:
  * the directory on hyperdht, G2G over hyperdht's streams). Reports its own CPU and memory, and how
  * many events the gateways translated, when asked.
@@ -11,7 +12,7 @@ import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapSnapshot, writeHeapSnapshot } from 'node:v8';
-import { builtInCodecs, canonicalForm } from '@crosstalk/cli';
+import { builtInCodecs, canonicalForm, canonicalForms } from '@crosstalk/cli';
 import { type Dht, MemoryDht } from '@crosstalk/core';
 import {
   createGateway,
@@ -125,6 +126,14 @@ process.on(
     /** A host of this many workers behind one SOCKS address (`crosstalk gateway --workers N`). */
     workers?: number;
     histogram?: boolean;
+    /** The canonical forms the gateways speak on G2G, by name (default: the stanza form). */
+    forms?: string[];
+    /** False: no codecs (a gateway that only converts between canonical forms). */
+    codecs?: boolean;
+    /** For `route`: the sender's protocol, the recipient's network and gateway. */
+    from?: string;
+    network?: string;
+    gateway?: string;
   }) => {
     try {
       if (m.type === 'start' && m.workers) {
@@ -142,8 +151,8 @@ process.on(
         for (let i = 0; i < (m.count ?? 2); i++) {
           gateways.push(
             await createGateway({
-              codecs: builtInCodecs(),
-              canonical: canonicalForm(),
+              codecs: m.codecs === false ? [] : builtInCodecs(),
+              canonical: m.forms ? m.forms.map((f) => canonicalForms().get(f)!) : canonicalForm(),
               ...(await substrate(m.g2g ?? 'tcp', shared, m.bootstrap)),
               socks: { host: '127.0.0.1', port: 0 },
               logger: false,
@@ -156,7 +165,22 @@ process.on(
             }),
           );
         }
-        process.send!({ type: 'started', socks: gateways.map((g) => g.socks), pid: process.pid });
+        process.send!({
+          type: 'started',
+          socks: gateways.map((g) => g.socks),
+          ids: gateways.map((g) => g.id),
+          pid: process.pid,
+        });
+      } else if (m.type === 'refresh') {
+        // Read the capability graph now: gateways started after this one are in it.
+        for (const g of gateways) await g.routing.refresh();
+        process.send!({ type: 'refreshed' });
+      } else if (m.type === 'route') {
+        const route = gateways[0]!.routing.route(m.from!, m.network!, { gateway: m.gateway! });
+        process.send!({
+          type: 'route',
+          steps: route?.steps.map((s) => ({ from: s.from, to: s.to, gateway: s.gateway })) ?? [],
+        });
       } else if (m.type === 'stats' && host) {
         let cpuMicros = 0;
         for (const pid of hostPids()) cpuMicros += (await usageOf(pid)).cpuMicros;

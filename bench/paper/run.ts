@@ -21,16 +21,16 @@
  * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
  * for a core the load generator holds (needs taskset and at least 2 cores).
  */
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import { fmt, machineLine, publish } from '../lib/harness.js';
 import { latencyChart } from './chart.js';
+import { bundleChildren, child as forkChild } from './children.js';
 import { PROTOCOLS, type Protocol, request, type ServerInfo, usageOf } from './ipc.js';
 import type { LoadPlan, PairStats } from './load-process.js';
 import type { LoopReport } from './loop-watch.js';
@@ -73,38 +73,9 @@ const command = `npm run bench -- ${argv.join(' ')}`.trim();
 
 // ------------------------------------------------------------------ processes
 
-// Children run the built packages (npm run bench builds first), as a deployed gateway would. Their
-// own scripts are bundled to plain JavaScript first, so that no child carries a TypeScript loader
-// (tsx runs its hooks on a thread of its own, whose garbage collections took a core away from the
-// processes under test on a 2-core machine).
-const buildDir = join(here, '..', '.build');
-function bundleChildren(): void {
-  buildSync({
-    entryPoints: [
-      'load-process.ts',
-      'servers-process.ts',
-      'gateway-process.ts',
-      'gateway-worker.ts',
-      'dht-process.ts',
-    ].map((f) => join(here, f)),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    outdir: buildDir,
-    outExtension: { '.js': '.mjs' },
-    logLevel: 'error',
-  });
-}
 // --child-flags passes V8/Node flags to every child (e.g. "--trace-gc"), for looking into a tail.
 const childFlags = arg('child-flags', '').split(' ').filter(Boolean);
-function child(file: string, flags: string[] = []): ChildProcess {
-  return fork(join(buildDir, file.replace(/\.ts$/, '.mjs')), [], {
-    execArgv: [...flags, ...childFlags],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
+const child = (file: string): ChildProcess => forkChild(file, childFlags);
 
 const progress = new Progress();
 

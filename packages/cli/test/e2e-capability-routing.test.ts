@@ -4,8 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Address, SYSTEM_ADDRESS } from '@crosstalk/core';
-import { CapabilityView } from '@crosstalk/gateway';
+import {
+  CapabilityView,
+  Directory,
+  G2gNode,
+  G2gRefusedError,
+  type GatewayIdentity,
+  generateIdentity,
+  identityKeyPair,
+  jsonForm,
+} from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
+import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IiClient, iiAvailable, proxychainsConfig } from '../../../examples/codec-irc/test/support/ii.js';
 import {
@@ -13,6 +23,9 @@ import {
   ngircdAvailable,
   startNgircd,
 } from '../../../examples/codec-irc/test/support/ngircd.js';
+// The envelope's wire form is the gateway's own, not public API: a hostile gateway writes it by hand.
+import { G2gType } from '../../gateway/src/g2g/wire.js';
+import { type EnvelopeStep, encodeEnvelope, signEnvelope } from '../../gateway/src/routing/envelope.js';
 import { type NetworkFixture, startOscarNetwork, type UserDriver } from '../src/drivers/index.js';
 import {
   type DirectoryReader,
@@ -46,6 +59,12 @@ let aim: NetworkFixture;
 const gateways: Record<'a' | 'b' | 'c' | 'd', GatewayProcess> = {} as never;
 let bob: UserDriver;
 let ii: IiClient;
+/** X: a hostile gateway of the test's own on the same testnet (its DHT node, its key, G2G to the others). */
+const x: GatewayIdentity = generateIdentity();
+let xStore: HyperDhtStore;
+let attacker: G2gNode;
+/** A user X claims to serve (its location record names X), so that D believes X's envelopes from them. */
+const mallory: Address = { user: 'mallory', network: 'aol' };
 const alice: Address = { user: 'alice', network: 'irc' };
 const bobNick = 'bob%aol';
 
@@ -66,6 +85,34 @@ async function routed(g: GatewayProcess, role: 'origin' | 'relay' | 'delivery'):
   return line ? Number(line[1]) : 0;
 }
 const metricsUrl = new Map<GatewayProcess, string>();
+
+/** A counter of a gateway process's /metrics: the sample whose labels include all of `labels`, or 0. */
+async function counter(g: GatewayProcess, name: string, labels: Record<string, string>): Promise<number> {
+  const text = await (await fetch(`${metricsUrl.get(g)!}/metrics`)).text();
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  for (const line of text.split('\n')) {
+    const sample = /^(\w+)\{([^}]*)\} (\d+)$/.exec(line);
+    if (sample?.[1] === name && wanted.every((l) => sample[2]!.split(',').includes(l)))
+      return Number(sample[3]);
+  }
+  return 0;
+}
+
+/** Polls `check` until it holds; the bound (20 s) only ends a hung run. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (const end = Date.now() + 20_000; !(await check()); ) {
+    if (Date.now() > end) throw new Error(`never saw ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** How many `refused` lines with this reason a gateway process has logged since line `since`. */
+const refusalsLogged = (g: GatewayProcess, reason: string, since = 0) =>
+  g.log.slice(since).filter((l) => {
+    if (!l.includes('"refused"')) return false;
+    const json = JSON.parse(l) as Record<string, unknown>;
+    return json.msg === 'refused' && json.reason === reason;
+  }).length;
 
 const start = async (name: 'a' | 'b' | 'c' | 'd', config: Record<string, unknown>) => {
   const g = await startGatewayProcess({
@@ -173,6 +220,174 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
     await ii.type('/a gone fishing');
     expect(await bob.nextPresence(alice, 'away', 30_000)).toBe('away');
   }, 60_000);
+
+  it('feature loss: bob’s formatted IMs reach alice as text; A tells him once in his own client, counts each', async () => {
+    const html = { from: 'oscar', to: 'irc', feature: 'im.html' };
+    const typing = { from: 'oscar', to: 'irc', feature: 'typing' };
+    const before = await counter(gateways.a, 'crosstalk_feature_loss_total', html);
+    const typingBefore = await counter(gateways.a, 'crosstalk_feature_loss_total', typing);
+    await bob.sendIm(alice, '<b>bold</b> news');
+    await ii.waitFor(new RegExp(`<${literal(bobNick)}> bold news`), bobNick);
+    expect(await bob.nextIm(SYSTEM_ADDRESS, 30_000)).toMatch(/formatting .* cannot reach alice@irc/);
+    await bob.sendIm(alice, '<i>more</i> news');
+    await ii.waitFor(new RegExp(`<${literal(bobNick)}> more news`), bobNick);
+    // A counts what an IM lost (and tells, when it does) once the ACK came back along the chain.
+    await until(
+      async () => (await counter(gateways.a, 'crosstalk_feature_loss_total', html)) === before + 2,
+      'A count the second formatted IM',
+    );
+    // IRC shows no typing at all: a notice of its own, and the next one bob gets (a second notice
+    // about formatting, told with the count above, would come before it: one session, in order).
+    await bob.sendTyping(alice, 'composing');
+    const next = await bob.nextIm(SYSTEM_ADDRESS, 30_000);
+    expect(next).toMatch(/typing notifications cannot reach alice@irc/);
+    expect(next).not.toMatch(/formatting/);
+    expect(await counter(gateways.a, 'crosstalk_feature_loss_total', html)).toBe(before + 2);
+    expect(await counter(gateways.a, 'crosstalk_feature_loss_total', typing)).toBe(typingBefore + 1);
+  }, 90_000);
+
+  describe('X, a hostile gateway on the testnet, sends forged routed envelopes', () => {
+    const hyperdht = { transport: 'hyperdht' };
+    const step = (gateway: string, from: string, to: string): EnvelopeStep => ({
+      from,
+      to,
+      gateway,
+      contact: hyperdht,
+    });
+    /** X -> B -> D: the chain an AIM user served by X would be given to alice@irc. */
+    const viaB = () => [
+      step(x.id, 'oscar', 'canonical:json'),
+      step(gateways.b.id, 'canonical:json', 'canonical:xmpp-stanza'),
+      step(gateways.d.id, 'canonical:xmpp-stanza', 'irc'),
+    ];
+    let n = 0;
+    /** X's envelope for an IM from mallory@aol to alice@irc along `chain`, signed with X's key. */
+    function envelope(
+      chain: EnvelopeStep[],
+      text: string,
+      over: { next?: number; hops?: number; origin?: string } = {},
+    ): Uint8Array {
+      n++;
+      const header = signEnvelope(x, {
+        id: `x-${n}`,
+        issuedAt: Date.now(),
+        from: 'mallory@aol',
+        to: 'alice@irc',
+        kind: 'im',
+        chain,
+        hopLimit: new Set(chain.map((s) => s.gateway)).size - 1,
+        next: over.next ?? 1,
+        form: 'json',
+        lost: [],
+      });
+      const payload = jsonForm.encode({
+        kind: 'im',
+        id: `m-${n}`,
+        from: mallory,
+        to: alice,
+        text,
+        sentAt: 1,
+      });
+      return encodeEnvelope({
+        header: {
+          ...header,
+          ...(over.hops !== undefined ? { hops: over.hops } : {}),
+          ...(over.origin ? { origin: over.origin } : {}),
+        },
+        payload,
+      });
+    }
+    /** What `to` answers: `ACK ...` or its refusal code. */
+    async function send(to: GatewayProcess, bytes: Uint8Array): Promise<string> {
+      try {
+        return `ACK ${await attacker.send({ id: to.id, contact: hyperdht }, bytes, G2gType.routed)}`;
+      } catch (error) {
+        if (error instanceof G2gRefusedError) return error.refusal;
+        throw error;
+      }
+    }
+    /** Sends `bytes` to `g`, which must refuse with `reason`: once more on its /metrics, one log line. */
+    async function refusedBy(g: GatewayProcess, reason: string, bytes: Uint8Array): Promise<void> {
+      const counted = await counter(g, 'crosstalk_refused_total', { reason });
+      const since = g.log.length;
+      expect(await send(g, bytes)).toBe(reason);
+      expect(await counter(g, 'crosstalk_refused_total', { reason })).toBe(counted + 1);
+      // The NACK came over G2G, the log line comes over the process's stderr: wait for it.
+      if (refusalsLogged(g, reason, since) === 0)
+        await g.nextLog((l) => l.msg === 'refused' && l.reason === reason, `${g.name}: refused ${reason}`);
+      expect(refusalsLogged(g, reason, since)).toBe(1);
+    }
+    /** The texts of the refused envelopes: none may reach alice. */
+    const refusedTexts: string[] = [];
+    const forged = (text: string) => {
+      refusedTexts.push(text);
+      return text;
+    };
+
+    beforeAll(async () => {
+      // X claims mallory: D, the last hop, believes an envelope from her only from the gateway the
+      // directory names as hers.
+      xStore = new HyperDhtStore({ bootstrap: [...testnet.bootstrap] });
+      await xStore.ready();
+      attacker = new G2gNode({
+        transport: new HyperDhtTransport({ node: xStore.node, keyPair: identityKeyPair(x) }),
+        onEvent: async () => 'x',
+      });
+      await new Directory({ dht: xStore, identity: x }).publishLocation(mallory, hyperdht);
+    }, 60_000);
+    // X leaves before D stops: the tests after these see the process set they saw before.
+    afterAll(async () => {
+      await attacker?.close();
+      await xStore?.close();
+    });
+
+    it('a hop that is not the next step: C given B’s step refuses', async () => {
+      await refusedBy(gateways.c, 'ERR_NOT_NEXT_HOP', envelope(viaB(), forged('forged: not next')));
+    }, 60_000);
+
+    it('an exhausted hop limit (no hops left) is refused', async () => {
+      await refusedBy(gateways.b, 'ERR_HOP_LIMIT', envelope(viaB(), forged('forged: no hops'), { hops: 0 }));
+    }, 60_000);
+
+    it('an envelope naming A as its origin but signed by X is refused', async () => {
+      const chain = [step(gateways.a.id, 'oscar', 'canonical:json'), ...viaB().slice(1)];
+      await refusedBy(
+        gateways.b,
+        'ERR_FORGED_ENVELOPE',
+        envelope(chain, forged('forged: origin A'), { origin: gateways.a.id }),
+      );
+    }, 60_000);
+
+    it('a sender that is not the previous step’s gateway (X straight to D, B skipped) is refused', async () => {
+      await refusedBy(
+        gateways.d,
+        'ERR_WRONG_PREVIOUS_HOP',
+        envelope(viaB(), forged('forged: B skipped'), { next: 2, hops: 1 }),
+      );
+    }, 60_000);
+
+    it('a chain that comes back to B is refused as a loop', async () => {
+      const back = [
+        step(x.id, 'oscar', 'canonical:json'),
+        step(gateways.b.id, 'canonical:json', 'canonical:xmpp-stanza'),
+        step(gateways.c.id, 'canonical:xmpp-stanza', 'canonical:json2'),
+        step(gateways.b.id, 'canonical:json2', 'irc'),
+      ];
+      await refusedBy(gateways.b, 'ERR_ROUTE_LOOP', envelope(back, forged('forged: loop')));
+    }, 60_000);
+
+    it('a well-formed envelope is delivered once; the same envelope again is refused, not delivered twice', async () => {
+      const once = envelope(viaB(), 'from mallory, once');
+      expect(await send(gateways.b, once)).toMatch(/^ACK /);
+      await ii.waitFor(/<mallory%aol> from mallory, once/, 'mallory%aol');
+      await refusedBy(gateways.b, 'ERR_ROUTE_LOOP', once);
+      // A later envelope arrives: what was refused before it would have arrived first.
+      expect(await send(gateways.b, envelope(viaB(), 'mallory again'))).toMatch(/^ACK /);
+      await ii.waitFor(/<mallory%aol> mallory again/, 'mallory%aol');
+      expect(ii.log.match(/from mallory, once/g)).toHaveLength(1);
+      for (const text of refusedTexts) expect(ii.log).not.toContain(text);
+    }, 60_000);
+  });
 
   it('D stops: bob sees alice offline, and an IM to her gets "no route to irc" in his own client', async () => {
     expect(await gateways.d.stop()).toBe(0);

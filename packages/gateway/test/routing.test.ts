@@ -14,7 +14,7 @@ import {
   TcpG2gTransport,
 } from '../src/index.js';
 import { type EnvelopeStep, encodeEnvelope, signEnvelope } from '../src/routing/envelope.js';
-import { aimLike, ircLike } from './support/codecs.js';
+import { aimLike, declaredCodec, ircLike } from './support/codecs.js';
 
 /** A second form named as codec-xmpp's stanza form (its bytes are JSON: only the name matters here). */
 const stanzaLike = { ...jsonForm, name: 'xmpp-stanza' };
@@ -190,6 +190,44 @@ describe('hop-by-hop forwarding over G2G', () => {
     expect(await send(b, once)).toBe('ERR_SPOOFED_EVENT');
     expect(await send(b, once)).toBe('ERR_ROUTE_LOOP');
     expect(await refused(b, 'ERR_ROUTE_LOOP')).toBe(before + 2);
+  });
+
+  it('a recipient whose gateway stopped but whose location record is still read: "no route", told to the sender', async () => {
+    // E alone delivers to ghostnet; its user's location record outlives it (a withdrawal that did
+    // not reach the nodes A reads from, as on hyperdht), its capability records do not.
+    const e = await createGateway({
+      codecs: [declaredCodec('ghost', ['ghostnet'], ['im', 'presence'])],
+      canonical: [stanzaLike],
+      dht,
+      socks: { port: 0 },
+      logger: false,
+    });
+    const ghost = { user: 'casper', network: 'ghostnet' };
+    await e.directory.publishLocation(ghost, e.contact);
+    await a.routing.refresh();
+    expect(a.routing.networks()).toContain('ghostnet');
+    await e.close();
+    const told: string[] = [];
+    const session = await a.node.attach(
+      { user: 'dora', network: 'aol' },
+      {
+        deliver: (event) => {
+          if (event.kind === 'im') told.push(event.text);
+          return true;
+        },
+      },
+      { protocol: 'oscar' },
+    );
+    try {
+      await expect(
+        session.send({ kind: 'im', id: 'g1', to: ghost, text: 'boo', sentAt: 1 }),
+      ).rejects.toMatchObject({ code: 'ERR_NO_ROUTE' });
+      expect(told).toEqual([
+        expect.stringMatching(/could not deliver your message to casper@ghostnet: no route/),
+      ]);
+    } finally {
+      await session.detach();
+    }
   });
 
   it('a gateway that takes no routed events (a plain G2G node) answers with a protocol refusal', async () => {

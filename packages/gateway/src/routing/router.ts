@@ -432,13 +432,7 @@ export class CapabilityRouter {
         // No user location answers for the address: a chain that ends in an exit to its network may.
         const exit = await this.#exitPlan(event, fromProtocol, to);
         if (exit) return this.#sendToExit(event, fromProtocol, exit);
-        const network = routedNetwork(to.network);
-        if (!this.#o.codecs.some((c) => c.networks.includes(network))) {
-          // Only other gateways deliver there: whether any still does is the directory's to say now.
-          await this.#refreshOnDemand(`network ${network}`);
-          if (!this.view.delivers(network))
-            throw new NoRouteError(to.network, 'no gateway delivers to that network now');
-        }
+        await this.#unreachedNetwork(to);
         throw new UserOfflineError(`${formatAddress(to)} is not online at any gateway`);
       }
       const { route, lost } = await this.#plan(event, fromProtocol, location.gateway, to);
@@ -458,7 +452,13 @@ export class CapabilityRouter {
         // may the records the chain was composed from (a gateway that restarted elsewhere). Look again once.
         this.#o.forget(to);
         if (route && route.transfers > 1) await this.#refreshOnDemand(`failed ${location.gateway}`);
-        if (attempt > 0) throw error;
+        if (attempt > 0) {
+          // The record named a gateway that is gone (its withdrawal not yet read everywhere): when
+          // gateways delivered to the network and none does now, that is no route, as with no record.
+          // (A network never in the graph, such as client-API nodes' users, stays a failed delivery.)
+          if (this.view.everReached(routedNetwork(to.network))) await this.#unreachedNetwork(to);
+          throw error;
+        }
       }
     }
     throw new UserOfflineError(formatAddress(to));
@@ -539,6 +539,16 @@ export class CapabilityRouter {
         `${protocol} does not exit to ${to ? to.network : 'nowhere'}: it exits to ${exit.networks.join(', ')}`,
       );
     return await exit.deliver(event, context);
+  }
+
+  /** Throws `NoRouteError` when only other gateways deliver to `to`'s network and none does now. */
+  async #unreachedNetwork(to: Address): Promise<void> {
+    const network = routedNetwork(to.network);
+    if (this.#o.codecs.some((c) => c.networks.includes(network))) return;
+    // Only other gateways deliver there: whether any still does is the directory's to say now.
+    await this.#refreshOnDemand(`network ${network}`);
+    if (!this.view.delivers(network))
+      throw new NoRouteError(to.network, 'no gateway delivers to that network now');
   }
 
   /** Sends along a route: to `location` when it takes one transfer, else (and always to an exit: no location) in an envelope. */

@@ -3,16 +3,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Address, SYSTEM_ADDRESS } from '@crosstalk/core';
+import { ALL_FEATURES, type Address, SYSTEM_ADDRESS } from '@crosstalk/core';
 import {
   CapabilityView,
   Directory,
+  encodeRecord,
   G2gNode,
   G2gRefusedError,
   type GatewayIdentity,
   generateIdentity,
   identityKeyPair,
   jsonForm,
+  signRecord,
 } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
@@ -25,7 +27,13 @@ import {
 } from '../../../examples/codec-irc/test/support/ngircd.js';
 // The envelope's wire form is the gateway's own, not public API: a hostile gateway writes it by hand.
 import { G2gType } from '../../gateway/src/g2g/wire.js';
-import { type EnvelopeStep, encodeEnvelope, signEnvelope } from '../../gateway/src/routing/envelope.js';
+import {
+  decodeEnvelope,
+  type EnvelopeStep,
+  encodeEnvelope,
+  signEnvelope,
+} from '../../gateway/src/routing/envelope.js';
+import { canonicalForms } from '../src/codecs.js';
 import { type NetworkFixture, startOscarNetwork, type UserDriver } from '../src/drivers/index.js';
 import {
   type DirectoryReader,
@@ -63,6 +71,11 @@ let ii: IiClient;
 const x: GatewayIdentity = generateIdentity();
 let xStore: HyperDhtStore;
 let attacker: G2gNode;
+/** X's directory: what it publishes under its own key. */
+let xDirectory: Directory;
+/** The routed envelopes X took (as A sent them) and what it handed on (its honest relay, once). */
+const taken: Uint8Array[] = [];
+const handedOn: Uint8Array[] = [];
 /** A user X claims to serve (its location record names X), so that D believes X's envelopes from them. */
 const mallory: Address = { user: 'mallory', network: 'aol' };
 const alice: Address = { user: 'alice', network: 'irc' };
@@ -96,6 +109,13 @@ async function counter(g: GatewayProcess, name: string, labels: Record<string, s
       return Number(sample[3]);
   }
   return 0;
+}
+
+/** A counter of a gateway process's /metrics that has no labels, or 0. */
+async function total(g: GatewayProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${metricsUrl.get(g)!}/metrics`)).text();
+  const line = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return line ? Number(line[1]) : 0;
 }
 
 /** Polls `check` until it holds; the bound (20 s) only ends a hung run. */
@@ -142,6 +162,9 @@ async function startIi(): Promise<IiClient> {
   await client.waitFor(/End of MOTD/);
   return client;
 }
+
+/** codec-xmpp's stanza form, as D speaks it (X converts into it). */
+const stanza = canonicalForms().get('xmpp-stanza')!;
 
 function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -332,11 +355,27 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
       attacker = new G2gNode({
         transport: new HyperDhtTransport({ node: xStore.node, keyPair: identityKeyPair(x) }),
         onEvent: async () => 'x',
+        // X as a converter: json -> stanzas, handed on to the next step once, as an honest relay would.
+        onRouted: async (_peer, bytes) => {
+          taken.push(bytes);
+          const { header, payload } = decodeEnvelope(bytes);
+          const relayed = encodeEnvelope({
+            header: { ...header, next: header.next + 1, hops: header.hops - 1, form: stanza.name },
+            payload: stanza.encode(jsonForm.decode(payload)),
+          });
+          handedOn.push(relayed);
+          const next = header.chain[header.next + 1]!;
+          return attacker.send({ id: next.gateway, contact: hyperdht }, relayed, G2gType.routed);
+        },
       });
-      await new Directory({ dht: xStore, identity: x }).publishLocation(mallory, hyperdht);
+      // Listening: a route through X (its own records, below) has A dial it.
+      await attacker.listen();
+      xDirectory = new Directory({ dht: xStore, identity: x, capabilityTtl: 60_000 });
+      await xDirectory.publishLocation(mallory, hyperdht);
     }, 60_000);
     // X leaves before D stops: the tests after these see the process set they saw before.
     afterAll(async () => {
+      await withdrawConversions().catch(() => {});
       await attacker?.close();
       await xStore?.close();
     });
@@ -387,6 +426,141 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
       expect(ii.log.match(/from mallory, once/g)).toHaveLength(1);
       for (const text of refusedTexts) expect(ii.log).not.toContain(text);
     }, 60_000);
+
+    const JSON_TO_STANZA = 'canonical:json>canonical:xmpp-stanza';
+    /** How many `rejected a directory record` lines for `key` whose reason matches `reason` A logged since `since`. */
+    const rejectedByA = (key: string, reason: RegExp, since: number) =>
+      gateways.a.log.slice(since).filter((l) => {
+        if (!l.includes('rejected a directory record')) return false;
+        const json = JSON.parse(l) as Record<string, unknown>;
+        return json.key === key && reason.test(String(json.reason));
+      }).length;
+    /** A view of the test's own over the same directory: the conversions json -> stanzas it believes. */
+    async function conversions(): Promise<string[]> {
+      const view = new CapabilityView({ lookup: reader.directory, cacheTtl: 60_000 });
+      await view.refresh(['oscar', 'canonical:json', 'canonical:xmpp-stanza']);
+      return view
+        .records()
+        .filter((r) => `${r.from}>${r.to}` === JSON_TO_STANZA)
+        .map((r) => `${r.gateway} ${r.cost}`)
+        .sort();
+    }
+
+    it('forged capability records (one naming B, one in B’s name signed by X) are refused by A, counted and logged', async () => {
+      const key = `cap:${JSON_TO_STANZA}`;
+      const body = { cost: 0, preserves: [...ALL_FEATURES], contact: hyperdht };
+      const fields = {
+        kind: 'capability' as const,
+        subject: JSON_TO_STANZA,
+        issuedAt: Date.now(),
+        ttl: 60_000,
+      };
+      // (1) X's signature over a body that names B as the performer; (2) B's id as the publisher, X's signature.
+      const namingB = encodeRecord(signRecord(x, { ...fields, body: { ...body, gateway: gateways.b.id } }));
+      const inBsName = encodeRecord({ ...signRecord(x, { ...fields, body }), publisher: gateways.b.id });
+      const counted = await counter(gateways.a, 'crosstalk_refused_total', { reason: 'ERR_INVALID_RECORD' });
+      const rejected = await total(gateways.a, 'crosstalk_rejected_directory_records_total');
+      const since = gateways.a.log.length;
+      const secret = 'x forges';
+      for (const value of [namingB, inBsName]) await xStore.put(key, value, { ttl: 60_000, secret });
+      try {
+        // A reads the edge at every refresh of its view (a third of the soft TTL): both refused there.
+        await until(
+          async () =>
+            rejectedByA(key, /not a capability of its own/, since) > 0 &&
+            rejectedByA(key, /signature does not verify/, since) > 0,
+          'A log both forged records as rejected',
+        );
+        expect(
+          await counter(gateways.a, 'crosstalk_refused_total', { reason: 'ERR_INVALID_RECORD' }),
+        ).toBeGreaterThanOrEqual(counted + 2);
+        expect(await total(gateways.a, 'crosstalk_rejected_directory_records_total')).toBeGreaterThanOrEqual(
+          rejected + 2,
+        );
+        // Nothing of them is believed: the conversion is B's and C's, at their own cost.
+        expect(await conversions()).toEqual([`${gateways.b.id} 1`, `${gateways.c.id} 1`].sort());
+      } finally {
+        for (const value of [namingB, inBsName]) await xStore.remove(key, value, secret).catch(() => false);
+      }
+    }, 60_000);
+
+    /** X's own records of both conversions at no cost: a cycle json -> stanzas -> json. */
+    async function publishConversions(): Promise<void> {
+      const body = { cost: 0, preserves: [...ALL_FEATURES], contact: hyperdht };
+      await xDirectory.publishCapability(JSON_TO_STANZA, body);
+      await xDirectory.publishCapability('canonical:xmpp-stanza>canonical:json', body);
+      await xDirectory.publishCapabilityIndex('canonical:json', ['canonical:xmpp-stanza']);
+      await xDirectory.publishCapabilityIndex('canonical:xmpp-stanza', ['canonical:json']);
+    }
+    async function withdrawConversions(): Promise<void> {
+      await xDirectory.withdrawCapability(JSON_TO_STANZA);
+      await xDirectory.withdrawCapability('canonical:xmpp-stanza>canonical:json');
+      await xDirectory.withdrawCapabilityIndex('canonical:json');
+      await xDirectory.withdrawCapabilityIndex('canonical:xmpp-stanza');
+    }
+    /** The number of records A's last read of the graph held. */
+    const recordsOfA = (since = 0) =>
+      gateways.a.log
+        .slice(since)
+        .filter((l) => l.includes('read the capability graph'))
+        .map((l) => (JSON.parse(l) as { records: number }).records)
+        .at(-1);
+
+    it('X claims both conversions at no cost (a cycle): the route has no loop; through X, bob’s IM arrives once and X can neither replay it nor forge the next hop', async () => {
+      const base = recordsOfA()!;
+      await publishConversions();
+      try {
+        const query = { from: 'oscar', origin: gateways.a.id, network: 'irc', gateway: gateways.d.id };
+        let route: ReturnType<CapabilityView['route']>;
+        await until(async () => {
+          const view = new CapabilityView({ lookup: reader.directory, cacheTtl: 60_000 });
+          await view.refresh(['oscar', 'canonical:json', 'canonical:xmpp-stanza']);
+          route = view.route(query);
+          return route?.steps[1]?.gateway === x.id;
+        }, 'a route through X');
+        // Cheapest through X, and loop-free: no format twice, and not back through X's reverse edge.
+        expect(route!.steps.map((s) => s.gateway)).toEqual([gateways.a.id, x.id, gateways.d.id]);
+        const formats = [route!.steps[0]!.from, ...route!.steps.map((s) => s.to)];
+        expect(new Set(formats).size).toBe(formats.length);
+        expect(route!.cost).toBe(2);
+        // A holds X's two records once its view read them.
+        if (recordsOfA()! < base + 2)
+          await gateways.a.nextLog(
+            (l) => l.msg === 'read the capability graph' && (l.records as number) >= base + 2,
+            'A read X’s records',
+            20_000,
+          );
+        const loops = await counter(gateways.d, 'crosstalk_refused_total', { reason: 'ERR_ROUTE_LOOP' });
+        await bob.sendIm(alice, 'through X, once');
+        await ii.waitFor(new RegExp(`<${literal(bobNick)}> through X, once`), bobNick);
+        expect(taken).toHaveLength(1);
+        // X hands on what D already took: refused as a loop, counted and logged.
+        await refusedBy(gateways.d, 'ERR_ROUTE_LOOP', handedOn[0]!);
+        expect(await counter(gateways.d, 'crosstalk_refused_total', { reason: 'ERR_ROUTE_LOOP' })).toBe(
+          loops + 1,
+        );
+        // X forges the next hop: its step given to B instead (the chain is the origin's, signed).
+        const { header, payload } = decodeEnvelope(taken[0]!);
+        const chain = header.chain.map((s, i) => (i === 1 ? { ...s, gateway: gateways.b.id } : s));
+        await refusedBy(
+          gateways.b,
+          'ERR_FORGED_ENVELOPE',
+          encodeEnvelope({ header: { ...header, chain }, payload }),
+        );
+        // A later IM arrives: whatever was refused before it would have arrived first.
+        await bob.sendIm(alice, 'after X');
+        await ii.waitFor(new RegExp(`<${literal(bobNick)}> after X`), bobNick);
+        expect(ii.log.match(/through X, once/g)).toHaveLength(1);
+      } finally {
+        await withdrawConversions();
+      }
+      // The tests after these see the graph they saw before: A reads it without X.
+      await gateways.a.nextLog(
+        (l) => l.msg === 'read the capability graph' && (l.records as number) <= base,
+        'A read the graph without X',
+        20_000,
+      );
+    }, 90_000);
   });
 
   it('D stops: bob sees alice offline, and an IM to her gets "no route to irc" in his own client', async () => {

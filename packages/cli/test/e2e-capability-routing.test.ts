@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALL_FEATURES, type Address, SYSTEM_ADDRESS } from '@crosstalk/core';
+import { type Address, ALL_FEATURES, SYSTEM_ADDRESS } from '@crosstalk/core';
 import {
   CapabilityView,
   Directory,

@@ -269,7 +269,7 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
     expect(await counter(gateways.a, 'crosstalk_feature_loss_total', typing)).toBe(typingBefore + 1);
   }, 90_000);
 
-  describe('X, a hostile gateway on the testnet, sends forged routed envelopes', () => {
+  describe('X, a hostile gateway on the testnet, sends forged routed envelopes and capability records', () => {
     const hyperdht = { transport: 'hyperdht' };
     const step = (gateway: string, from: string, to: string): EnvelopeStep => ({
       from,

@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { type Address, formatAddress } from '@crosstalk/core';
 import { workerOf } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
@@ -14,6 +12,7 @@ import {
 } from '../src/drivers/index.js';
 import { msnpNetwork } from '../src/drivers/msnp.js';
 import { until } from './support/walkthrough.js';
+import { counter, type Host, startHost, workers } from './support/workers-host.js';
 
 // `crosstalk gateway --workers 2`, run as an operator runs it (the CLI from source, in processes
 // of its own): two workers behind one SOCKS address, each a gateway. The primary hands each new
@@ -23,7 +22,6 @@ import { until } from './support/walkthrough.js';
 // serve it. Then one worker is killed: its users are cut off and log in again once it is back, and
 // the other worker's users go on without noticing.
 
-const cliBin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const STEP = 20_000;
 
 /** `count` user names (from `prefix0`, `prefix1`, ...) whose addresses `workerOf` puts on `worker`. */
@@ -40,75 +38,6 @@ function namesOn(
     if (!skip.includes(name) && workerOf(address(name), 2) === worker) names.push(name);
   }
   return names;
-}
-
-interface Host {
-  child: ChildProcess;
-  socks: { host: string; port: number };
-  metrics: string;
-  out: () => string;
-}
-
-async function startHost(): Promise<Host> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@crosstalk/source',
-      cliBin,
-      'gateway',
-      ...['--workers', '2', '--socks', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--log-level', 'warn'],
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let log = '';
-  const waiters: (() => void)[] = [];
-  const changed = () => {
-    for (const w of waiters.splice(0)) w();
-  };
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    changed();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    log += d.toString();
-    if (process.env.E2E_DEBUG) process.stderr.write(d);
-    changed();
-  });
-  child.on('exit', changed);
-  while (!/Stop with Ctrl-C/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`the host exited ${child.exitCode}:\n${out}${log}`);
-    await new Promise<void>((resolve) => waiters.push(resolve));
-  }
-  const port = Number(/SOCKS4 proxy\s+127\.0\.0\.1:(\d+)/.exec(out)![1]);
-  const metrics = /metrics\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(out)![1]!;
-  return { child, socks: { host: '127.0.0.1', port }, metrics, out: () => out + log };
-}
-
-interface WorkerRow {
-  index: number;
-  pid: number | undefined;
-  ready: boolean;
-  restarts: number;
-}
-
-async function workers(host: Host): Promise<WorkerRow[]> {
-  const res = await fetch(`${host.metrics}/workers.json`);
-  return ((await res.json()) as { workers: WorkerRow[] }).workers;
-}
-
-/** The host's summed counter (every label set), from its `/metrics`. */
-async function counter(host: Host, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${host.metrics}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    if (labels && !line.includes(labels)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 describe('crosstalk gateway --workers 2: one SOCKS address, two gateways', () => {

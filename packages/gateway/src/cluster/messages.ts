@@ -97,7 +97,9 @@ export type FromWorker =
       ttl?: number;
       secret?: string;
     }
-  | { t: 'metrics-reply'; seq: number; metrics: unknown };
+  | { t: 'metrics-reply'; seq: number; metrics: unknown }
+  /** The worker's open descriptors and its limit, every second (see `descriptorUse`). */
+  | { t: 'descriptors'; open: number; limit: number };
 
 /** An error thrown in another process, as it crosses the channel. */
 export interface RemoteError {

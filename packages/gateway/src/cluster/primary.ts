@@ -4,10 +4,11 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer, type Server, type Socket } from 'node:net';
 import { type Dht, MemoryDht } from '@crosstalk/core';
 import pino, { type Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Counter, Registry } from 'prom-client';
 import { stopReading } from '../engine/connection.js';
 import { WorkerStartFailedError } from '../errors/errors.js';
 import { type GatewayIdentity, generateIdentity } from '../g2g/identity.js';
+import { descriptorReserve } from './descriptors.js';
 import { type CookieOp, type FromWorker, type ToWorker, WORKER_INDEX_ENV } from './messages.js';
 import { answerDht } from './shared-dht.js';
 
@@ -78,6 +79,15 @@ export interface WorkerInfo {
   ready: boolean;
   /** How many times it was restarted after it ended. */
   restarts: number;
+  /** Its last report of its open descriptors and their limit (Linux only; none before its first). */
+  descriptors:
+    | {
+        /** Descriptors it held. */
+        open: number;
+        /** Its soft limit (`ulimit -n`). */
+        limit: number;
+      }
+    | undefined;
 }
 
 /** What a host's primary reports to `on` listeners. */
@@ -154,6 +164,10 @@ interface Slot {
   crashes: number;
   /** What waits for the worker to be ready, in order. */
   queue: { message: ToWorker; handle: Socket | undefined; at: number }[];
+  /** The worker's last report of its descriptors (none yet, or not on Linux: no limit known). */
+  descriptors: { open: number; limit: number } | undefined;
+  /** Descriptors the sockets sent since that report may have taken there. */
+  descriptorsSent: number;
 }
 
 const COOKIE_TTL = 5 * 60 * 1000;
@@ -186,6 +200,10 @@ class Primary implements GatewayCluster {
   #http: HttpServer | undefined;
   #next = 0;
   #closing = false;
+  /** The primary's own metrics, summed with the workers' on `/metrics`. */
+  readonly #registry = new Registry();
+  readonly #refused: Counter<'reason'>;
+  #refusedLogged = 0;
   #sweeper: NodeJS.Timeout | undefined;
   socks!: { host: string; port: number };
   metricsAddress: { host: string; port: number } | undefined;
@@ -213,7 +231,15 @@ class Primary implements GatewayCluster {
       startedAt: 0,
       crashes: 0,
       queue: [],
+      descriptors: undefined,
+      descriptorsSent: 0,
     }));
+    this.#refused = new Counter({
+      name: 'crosstalk_host_refused_connections_total',
+      help: 'Client connections the host closed at once, by reason (descriptors: every worker near its limit)',
+      labelNames: ['reason'],
+      registers: [this.#registry],
+    });
   }
 
   workers(): WorkerInfo[] {
@@ -224,6 +250,7 @@ class Primary implements GatewayCluster {
       g2g: s.g2g,
       ready: s.ready,
       restarts: s.restarts,
+      descriptors: s.descriptors,
     }));
   }
 
@@ -296,6 +323,8 @@ class Primary implements GatewayCluster {
     slot.proc = proc;
     slot.listening = false;
     slot.ready = false;
+    slot.descriptors = undefined;
+    slot.descriptorsSent = 0;
     slot.startedAt = Date.now();
     proc.on('message', (message: FromWorker, handle?: Socket) => this.#receive(slot, proc, message, handle));
     proc.on('error', (error) => this.#log.warn({ worker: slot.index, error: error.message }, 'worker error'));
@@ -339,6 +368,8 @@ class Primary implements GatewayCluster {
   }
 
   #deliver(slot: Slot, message: ToWorker, handle: Socket | undefined): void {
+    // A new connection may open its upstream there too; a hand-off part is one socket.
+    if (handle) slot.descriptorsSent += message.t === 'socks' ? 2 : 1;
     try {
       if (handle) slot.proc!.send(message, handle, { keepOpen: false }, (error) => error && handle.destroy());
       else slot.proc!.send(message);
@@ -357,12 +388,47 @@ class Primary implements GatewayCluster {
     for (const [key, { expires }] of this.#cookies) if (expires <= now) this.#cookies.delete(key);
   }
 
-  /** A new client connection: to the next worker that is up (or, with none up, the next in turn). */
+  /**
+   * A new client connection: to the next worker that is up and has descriptors to spare (with none
+   * up, the next in turn, where it waits). When every worker that is up is near its descriptor
+   * limit the connection is closed here: a handle sent to a worker that cannot take it would end
+   * this process (see `descriptorUse`), and with it every worker's users.
+   */
   #distribute(socket: Socket): void {
     const n = this.#slots.length;
-    let slot = this.#slots[this.#next++ % n]!;
-    for (let i = 0; i < n && !slot.ready; i++) slot = this.#slots[this.#next++ % n]!;
-    this.#send(slot, { t: 'socks' }, socket);
+    const start = this.#next++;
+    let firstUp: Slot | undefined;
+    for (let i = 0; i < n; i++) {
+      const slot = this.#slots[(start + i) % n]!;
+      if (!slot.ready) continue;
+      firstUp ??= slot;
+      if (this.#hasRoom(slot)) {
+        this.#send(slot, { t: 'socks' }, socket);
+        return;
+      }
+    }
+    if (!firstUp) {
+      this.#send(this.#slots[start % n]!, { t: 'socks' }, socket);
+      return;
+    }
+    socket.destroy();
+    this.#refused.inc({ reason: 'descriptors' });
+    // Logged at most every 10 s: a flood of connections must not become a flood of log lines.
+    const now = Date.now();
+    if (now - this.#refusedLogged >= 10_000) {
+      this.#refusedLogged = now;
+      this.#log.warn(
+        { workers: this.#slots.map((s) => s.descriptors) },
+        'every worker is near its descriptor limit: closing new connections',
+      );
+    }
+  }
+
+  /** Whether a worker can take another connection without nearing its descriptor limit. */
+  #hasRoom(slot: Slot): boolean {
+    const d = slot.descriptors;
+    if (!d) return true;
+    return d.open + slot.descriptorsSent + descriptorReserve(d.limit) < d.limit;
   }
 
   #receive(slot: Slot, proc: ChildProcess, message: FromWorker, handle: Socket | undefined): void {
@@ -435,6 +501,10 @@ class Primary implements GatewayCluster {
       case 'metrics-reply':
         this.#metricsWaiting.get(message.seq)?.(message.metrics);
         return;
+      case 'descriptors':
+        slot.descriptors = { open: message.open, limit: message.limit };
+        slot.descriptorsSent = 0;
+        return;
       default:
         return;
     }
@@ -464,6 +534,7 @@ class Primary implements GatewayCluster {
         ),
     );
     const all = replies.filter((r): r is object[] => Array.isArray(r));
+    all.push(await this.#registry.getMetricsAsJSON());
     return AggregatorRegistry.aggregate(all as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
   }
 

@@ -3,10 +3,14 @@ import type { Dht } from '@crosstalk/core';
 import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
 import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
 import type { Socks4Request } from '../socks/socks4.js';
+import { descriptorUse } from './descriptors.js';
 import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
 import { SharedDht } from './shared-dht.js';
+
+/** ms between a worker's reports of its descriptors to the primary. */
+const DESCRIPTOR_REPORT_MS = 1000;
 
 /** What a worker's gateway does with what the primary sends it (`ClusterWorker.serve`). */
 export interface WorkerHandlers {
@@ -89,6 +93,14 @@ export class ClusterWorker {
       contact: info.contact,
       ...(info.g2g ? { g2g: info.g2g } : {}),
     });
+    this.#reportDescriptors();
+    setInterval(() => this.#reportDescriptors(), DESCRIPTOR_REPORT_MS).unref();
+  }
+
+  /** Tells the primary how many descriptors this worker holds, so that it is not sent more than it can take. */
+  #reportDescriptors(): void {
+    const use = descriptorUse();
+    if (use && process.connected) this.#send({ t: 'descriptors', ...use });
   }
 
   /** Tells the primary this worker could not start (it prints `message` at the first start). */

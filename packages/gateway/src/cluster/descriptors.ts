@@ -1,0 +1,27 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * How many file descriptors this process holds and may hold, read from Linux's /proc (undefined
+ * where there is none). A worker reports it to the primary, which stops handing new connections to
+ * a worker near its limit: a handle sent to a process that cannot open another descriptor is
+ * refused back, and Node 20's primary then fails an internal assertion and ends (found by
+ * `npm run bench -- --workers 1,2` at 1,560 clients; packages/gateway/test/cluster-descriptors.test.ts).
+ */
+export function descriptorUse(): { open: number; limit: number } | undefined {
+  try {
+    // Read each time: an operator may change a running process's limit (prlimit --pid).
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line ? Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]) : Number.NaN;
+    if (!Number.isFinite(soft)) return undefined;
+    // The directory listing holds one descriptor of its own while it runs.
+    return { open: readdirSync('/proc/self/fd').length - 1, limit: soft };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Descriptors a host keeps free in a worker: new connections stop short of its limit by this much. */
+export function descriptorReserve(limit: number): number {
+  return Math.max(32, Math.ceil(limit * 0.02));
+}

@@ -58,7 +58,12 @@ export class MsnpProxySession implements ProxySession {
   readonly #ctx: SessionContext;
   readonly #options: MsnpSessionOptions;
   readonly #clientFramer: CommandFramer;
-  readonly #serverFramer: CommandFramer;
+  /**
+   * Made when the server first speaks and dropped once the session released its server
+   * (`server-released`): a switchboard the gateway plays never reads from a server (issue 20).
+   */
+  #serverFramer: CommandFramer | undefined;
+  #serverGone = false;
   readonly #translator: MsnpTranslator;
   #role: ConnectionRole | undefined;
   #closed: { reason: string } | undefined;
@@ -69,7 +74,6 @@ export class MsnpProxySession implements ProxySession {
     this.#roster = new ForeignRosterKeys(ctx);
     this.#options = options;
     this.#clientFramer = new CommandFramer('client', options);
-    this.#serverFramer = new CommandFramer('server', options);
     this.#translator = new MsnpTranslator({
       dialect: options.dialect ?? 12,
       isForeign: (a) => ctx.isForeign(a),
@@ -110,8 +114,10 @@ export class MsnpProxySession implements ProxySession {
 
   #pump(side: Direction, chunk: Uint8Array): SessionOutput {
     if (this.#closed) throw new StreamClosedError(PROTOCOL, this.#closed.reason);
-    const framer = side === 'client' ? this.#clientFramer : this.#serverFramer;
     const out = emptyOutput();
+    // The server was left (`OUT` sent, its socket ended): what it still says is for nobody.
+    if (side === 'server' && this.#serverGone) return out;
+    const framer = side === 'client' ? this.#clientFramer : this.#serverFramerOf();
     let frames: Uint8Array[];
     try {
       frames = framer.push(chunk);
@@ -134,6 +140,10 @@ export class MsnpProxySession implements ProxySession {
           this.#closed = { reason: closed.reason };
           return out;
         }
+        if (!this.#serverGone && out.events.some((e) => e.type === 'server-released')) {
+          this.#serverGone = true;
+          this.#serverFramer = undefined;
+        }
       }
     } catch (error) {
       // A role only throws on a bug; the connection cannot continue either way.
@@ -147,6 +157,11 @@ export class MsnpProxySession implements ProxySession {
       out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
     }
     return out;
+  }
+
+  #serverFramerOf(): CommandFramer {
+    this.#serverFramer ??= new CommandFramer('server', this.#options);
+    return this.#serverFramer;
   }
 
   /**

@@ -16,7 +16,7 @@ import type { MsnpFrame } from '../command/command.js';
 import { decodeFrame } from '../command/frame-codec.js';
 import { CommandFramer, type CommandFramerOptions, PROTOCOL } from '../command/framer.js';
 import { MsnpTranslator } from '../translator/translator.js';
-import { ForeignRosterKeys } from './foreign-roster-keys.js';
+import { isForeignRosterMember } from './foreign-roster-keys.js';
 import { NotificationRole } from './notification.js';
 import type { ConnectionRole } from './role.js';
 import { SwitchboardRole } from './switchboard.js';
@@ -67,11 +67,9 @@ export class MsnpProxySession implements ProxySession {
   readonly #translator: MsnpTranslator;
   #role: ConnectionRole | undefined;
   #closed: { reason: string } | undefined;
-  readonly #roster: ForeignRosterKeys;
 
   constructor(ctx: SessionContext, options: MsnpSessionOptions = {}) {
     this.#ctx = ctx;
-    this.#roster = new ForeignRosterKeys(ctx);
     this.#options = options;
     this.#clientFramer = new CommandFramer('client', options);
     this.#translator = new MsnpTranslator({
@@ -211,7 +209,7 @@ export class MsnpProxySession implements ProxySession {
     if (role instanceof NotificationRole) return role.isKnownForeign(a);
     if (role instanceof SwitchboardRole && role.isKnownForeign(a)) return true;
     const owner = role?.user;
-    return owner !== undefined && this.#roster.has(owner, a);
+    return owner !== undefined && isForeignRosterMember(this.#ctx, owner, a);
   }
 
   deliver(event: CanonicalEvent): SessionOutput {

@@ -103,6 +103,19 @@ describe('switchboard session (real server)', () => {
     expect(out.events).toContainEqual({ type: 'closed', reason: expect.any(String) });
   });
 
+  it('reads nothing more from the switchboard it left', () => {
+    const { sb } = callerSwitchboard();
+    expect(feed(sb, 'client', 'CAL 2 bob@yahoo\r\n').events).toContainEqual({
+      type: 'server-released',
+      reason: expect.any(String),
+    });
+    // Late bytes of the server left behind (its own BYE, half a line): for nobody, never shown.
+    const late = feed(sb, 'server', 'BYE alice@example.com\r\nMSG carol@exa');
+    expect(late.toClient).toBe('');
+    expect(late.events).toEqual([]);
+    expect(feed(sb, 'client', msgLine('MSG 3 A', mimeText('still here'))).toClient).toBe('ACK 3\r\n');
+  });
+
   it('keeps the real switchboard while a native user is in it or was called', () => {
     const { sb } = callerSwitchboard();
     feed(sb, 'client', 'CAL 2 carol@example.com\r\n');

@@ -17,7 +17,7 @@ import { ContactListSync, type SynCounts, synContactCountIndex } from '../contac
 import { MSN_NETWORK } from '../names/passport.js';
 import { listEditTarget, type MsnpTranslator } from '../translator/translator.js';
 import { foreignName } from './conversation.js';
-import { ForeignRosterKeys } from './foreign-roster-keys.js';
+import { isForeignRosterMember } from './foreign-roster-keys.js';
 import {
   type ConnectionRole,
   cookieId,
@@ -63,11 +63,9 @@ export class NotificationRole implements ConnectionRole {
   readonly #probes = new Map<number, { cmd: MsnpCommand; candidate: Address }>();
   #merge: Merge | undefined;
   readonly #ringing = new Map<string, VirtualSwitchboardData>();
-  readonly #roster: ForeignRosterKeys;
 
   constructor(ctx: SessionContext, translator: MsnpTranslator) {
     this.#ctx = ctx;
-    this.#roster = new ForeignRosterKeys(ctx);
     this.#translator = translator;
   }
 
@@ -83,7 +81,7 @@ export class NotificationRole implements ConnectionRole {
   isKnownForeign(a: Address): boolean {
     if (this.#foreign.has(addressKey(a))) return true;
     const owner = this.#translator.self;
-    return owner !== undefined && this.#roster.has(owner, a);
+    return owner !== undefined && isForeignRosterMember(this.#ctx, owner, a);
   }
 
   #meet(a: Address): void {

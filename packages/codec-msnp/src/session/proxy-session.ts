@@ -16,7 +16,7 @@ import type { MsnpFrame } from '../command/command.js';
 import { decodeFrame } from '../command/frame-codec.js';
 import { CommandFramer, type CommandFramerOptions, PROTOCOL } from '../command/framer.js';
 import { MsnpTranslator } from '../translator/translator.js';
-import { ForeignRosterKeys } from './foreign-roster-keys.js';
+import { isForeignRosterMember } from './foreign-roster-keys.js';
 import { NotificationRole } from './notification.js';
 import type { ConnectionRole } from './role.js';
 import { SwitchboardRole } from './switchboard.js';
@@ -58,18 +58,20 @@ export class MsnpProxySession implements ProxySession {
   readonly #ctx: SessionContext;
   readonly #options: MsnpSessionOptions;
   readonly #clientFramer: CommandFramer;
-  readonly #serverFramer: CommandFramer;
+  /**
+   * Made when the server first speaks and dropped once the session released its server
+   * (`server-released`): a switchboard the gateway plays never reads from a server (issue 20).
+   */
+  #serverFramer: CommandFramer | undefined;
+  #serverGone = false;
   readonly #translator: MsnpTranslator;
   #role: ConnectionRole | undefined;
   #closed: { reason: string } | undefined;
-  readonly #roster: ForeignRosterKeys;
 
   constructor(ctx: SessionContext, options: MsnpSessionOptions = {}) {
     this.#ctx = ctx;
-    this.#roster = new ForeignRosterKeys(ctx);
     this.#options = options;
     this.#clientFramer = new CommandFramer('client', options);
-    this.#serverFramer = new CommandFramer('server', options);
     this.#translator = new MsnpTranslator({
       dialect: options.dialect ?? 12,
       isForeign: (a) => ctx.isForeign(a),
@@ -110,8 +112,10 @@ export class MsnpProxySession implements ProxySession {
 
   #pump(side: Direction, chunk: Uint8Array): SessionOutput {
     if (this.#closed) throw new StreamClosedError(PROTOCOL, this.#closed.reason);
-    const framer = side === 'client' ? this.#clientFramer : this.#serverFramer;
     const out = emptyOutput();
+    // The server was left (`OUT` sent, its socket ended): what it still says is for nobody.
+    if (side === 'server' && this.#serverGone) return out;
+    const framer = side === 'client' ? this.#clientFramer : this.#serverFramerOf();
     let frames: Uint8Array[];
     try {
       frames = framer.push(chunk);
@@ -134,6 +138,10 @@ export class MsnpProxySession implements ProxySession {
           this.#closed = { reason: closed.reason };
           return out;
         }
+        if (!this.#serverGone && out.events.some((e) => e.type === 'server-released')) {
+          this.#serverGone = true;
+          this.#serverFramer = undefined;
+        }
       }
     } catch (error) {
       // A role only throws on a bug; the connection cannot continue either way.
@@ -147,6 +155,11 @@ export class MsnpProxySession implements ProxySession {
       out.events.push({ type: 'closed', reason: framer.error.message, error: framer.error });
     }
     return out;
+  }
+
+  #serverFramerOf(): CommandFramer {
+    this.#serverFramer ??= new CommandFramer('server', this.#options);
+    return this.#serverFramer;
   }
 
   /**
@@ -196,7 +209,7 @@ export class MsnpProxySession implements ProxySession {
     if (role instanceof NotificationRole) return role.isKnownForeign(a);
     if (role instanceof SwitchboardRole && role.isKnownForeign(a)) return true;
     const owner = role?.user;
-    return owner !== undefined && this.#roster.has(owner, a);
+    return owner !== undefined && isForeignRosterMember(this.#ctx, owner, a);
   }
 
   deliver(event: CanonicalEvent): SessionOutput {

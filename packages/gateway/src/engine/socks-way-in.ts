@@ -14,6 +14,7 @@ import {
 } from '@crosstalk/core';
 import { workerOf } from '../cluster/steering.js';
 import { describeRefusal } from '../errors/describe.js';
+import type { UserEndpoint } from '../node/api.js';
 import type { NodeEngine } from '../node/create-node.js';
 import type { AttachedSession } from '../node/session/attached-session.js';
 import { wasReported } from '../node/session/outbound.js';
@@ -34,6 +35,29 @@ export interface WorkerSteering {
   cookies: CookieTable;
   /** Sends the connection's sockets and state to worker `to` (`SocksFront.resumeSession` there). */
   handOff(to: number, connection: ProxiedConnection, state: HandOffState): void;
+}
+
+/**
+ * What a proxied connection gives the node to show events on: an object with prototype methods,
+ * not two closures and their context per connection (issue 20: memory per connection).
+ */
+class ConnectionEndpoint implements UserEndpoint {
+  constructor(
+    readonly connection: ProxiedConnection,
+    readonly files: FilePushes | undefined,
+  ) {}
+
+  // The codec session encodes the event as the user's server would; a connection that stopped
+  // reading is closed there (`SlowConsumerError`), the event counted as shown.
+  deliver(event: CanonicalEvent): boolean {
+    this.connection.deliver(event);
+    if (event.kind === 'file-offer') this.files?.offered(this.connection, event);
+    return true;
+  }
+
+  affinity(event: CanonicalEvent): number {
+    return this.connection.closed ? 0 : this.connection.session.affinity(event);
+  }
 }
 
 /**
@@ -248,16 +272,7 @@ export class SocksWayIn {
     try {
       session = this.#node.attachNow(
         address,
-        {
-          // The codec session encodes the event as the user's server would; a connection that
-          // stopped reading is closed there (`SlowConsumerError`), the event counted as shown.
-          deliver: (event: CanonicalEvent) => {
-            c.deliver(event);
-            if (event.kind === 'file-offer') this.#files?.offered(c, event);
-            return true;
-          },
-          affinity: (event: CanonicalEvent) => (c.closed ? 0 : c.session.affinity(event)),
-        },
+        new ConnectionEndpoint(c, this.#files),
         {
           protocol: c.codec.protocol,
           id: c.id,

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { ToWorker } from './messages.js';
 
 /**
  * How many file descriptors this process holds and may hold, read from Linux's /proc (undefined
@@ -24,4 +25,9 @@ export function descriptorUse(): { open: number; limit: number } | undefined {
 /** Descriptors a host keeps free in a worker: new connections stop short of its limit by this much. */
 export function descriptorReserve(limit: number): number {
   return Math.max(32, Math.ceil(limit * 0.02));
+}
+
+/** Descriptors a socket sent to a worker with `message` takes there: a new connection may open its upstream too. */
+export function descriptorsOf(message: ToWorker): number {
+  return message.t === 'socks' ? 2 : 1;
 }

@@ -98,8 +98,11 @@ export type FromWorker =
       secret?: string;
     }
   | { t: 'metrics-reply'; seq: number; metrics: unknown }
-  /** The worker's open descriptors and its limit, every second (see `descriptorUse`). */
-  | { t: 'descriptors'; open: number; limit: number };
+  /**
+   * The worker's open descriptors and its limit, every second (see `descriptorUse`), and how many
+   * the sockets it received so far take (`descriptorsOf`).
+   */
+  | { t: 'descriptors'; open: number; limit: number; received: number };
 
 /** An error thrown in another process, as it crosses the channel. */
 export interface RemoteError {

@@ -8,7 +8,7 @@ import { AggregatorRegistry, Counter, Registry } from 'prom-client';
 import { stopReading } from '../engine/connection.js';
 import { WorkerStartFailedError } from '../errors/errors.js';
 import { type GatewayIdentity, generateIdentity } from '../g2g/identity.js';
-import { descriptorReserve } from './descriptors.js';
+import { descriptorReserve, descriptorsOf } from './descriptors.js';
 import { type CookieOp, type FromWorker, type ToWorker, WORKER_INDEX_ENV } from './messages.js';
 import { answerDht } from './shared-dht.js';
 
@@ -166,8 +166,14 @@ interface Slot {
   queue: { message: ToWorker; handle: Socket | undefined; at: number }[];
   /** The worker's last report of its descriptors (none yet, or not on Linux: no limit known). */
   descriptors: { open: number; limit: number } | undefined;
-  /** Descriptors the sockets sent since that report may have taken there. */
+  /**
+   * Descriptors the sockets sent to this worker take there, counted since it started (2 for a new
+   * connection, which may open its upstream there; 1 for a hand-off part), and how many of them it
+   * had received at its last report: the difference waits in Node's queue of handles (one handle
+   * crosses at a time, each acknowledged), not yet in the worker's count of open descriptors.
+   */
   descriptorsSent: number;
+  descriptorsReceived: number;
 }
 
 const COOKIE_TTL = 5 * 60 * 1000;
@@ -233,6 +239,7 @@ class Primary implements GatewayCluster {
       queue: [],
       descriptors: undefined,
       descriptorsSent: 0,
+      descriptorsReceived: 0,
     }));
     this.#refused = new Counter({
       name: 'crosstalk_host_refused_connections_total',
@@ -325,6 +332,7 @@ class Primary implements GatewayCluster {
     slot.ready = false;
     slot.descriptors = undefined;
     slot.descriptorsSent = 0;
+    slot.descriptorsReceived = 0;
     slot.startedAt = Date.now();
     proc.on('message', (message: FromWorker, handle?: Socket) => this.#receive(slot, proc, message, handle));
     proc.on('error', (error) => this.#log.warn({ worker: slot.index, error: error.message }, 'worker error'));
@@ -369,7 +377,7 @@ class Primary implements GatewayCluster {
 
   #deliver(slot: Slot, message: ToWorker, handle: Socket | undefined): void {
     // A new connection may open its upstream there too; a hand-off part is one socket.
-    if (handle) slot.descriptorsSent += message.t === 'socks' ? 2 : 1;
+    if (handle) slot.descriptorsSent += descriptorsOf(message);
     try {
       if (handle) slot.proc!.send(message, handle, { keepOpen: false }, (error) => error && handle.destroy());
       else slot.proc!.send(message);
@@ -428,7 +436,8 @@ class Primary implements GatewayCluster {
   #hasRoom(slot: Slot): boolean {
     const d = slot.descriptors;
     if (!d) return true;
-    return d.open + slot.descriptorsSent + descriptorReserve(d.limit) < d.limit;
+    const onTheWay = slot.descriptorsSent - slot.descriptorsReceived;
+    return d.open + onTheWay + descriptorReserve(d.limit) < d.limit;
   }
 
   #receive(slot: Slot, proc: ChildProcess, message: FromWorker, handle: Socket | undefined): void {
@@ -503,7 +512,7 @@ class Primary implements GatewayCluster {
         return;
       case 'descriptors':
         slot.descriptors = { open: message.open, limit: message.limit };
-        slot.descriptorsSent = 0;
+        slot.descriptorsReceived = message.received;
         return;
       default:
         return;

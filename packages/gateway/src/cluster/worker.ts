@@ -3,7 +3,7 @@ import type { Dht } from '@crosstalk/core';
 import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
 import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
 import type { Socks4Request } from '../socks/socks4.js';
-import { descriptorUse } from './descriptors.js';
+import { descriptorsOf, descriptorUse } from './descriptors.js';
 import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
@@ -65,6 +65,8 @@ export class ClusterWorker {
   readonly #early: { message: ToWorker; handle: Socket | undefined }[] = [];
   readonly #parts = new Map<string, HandOffParts>();
   #handOffs = 0;
+  /** What the sockets received from the primary take here (`descriptorsOf`), for its reports. */
+  #descriptorsReceived = 0;
   #shuttingDown = false;
 
   /** @internal Made by `joinGatewayCluster` from the primary's first message. */
@@ -82,7 +84,7 @@ export class ClusterWorker {
   /** Starts taking what the primary sends (what came before is taken now, in order). */
   serve(handlers: WorkerHandlers): void {
     this.#handlers = handlers;
-    for (const { message, handle } of this.#early.splice(0)) this.receive(message, handle);
+    for (const { message, handle } of this.#early.splice(0)) this.#take(message, handle);
   }
 
   /** Tells the primary this worker's gateway is up: it starts sending connections. */
@@ -100,7 +102,8 @@ export class ClusterWorker {
   /** Tells the primary how many descriptors this worker holds, so that it is not sent more than it can take. */
   #reportDescriptors(): void {
     const use = descriptorUse();
-    if (use && process.connected) this.#send({ t: 'descriptors', ...use });
+    if (use && process.connected)
+      this.#send({ t: 'descriptors', ...use, received: this.#descriptorsReceived });
   }
 
   /** Tells the primary this worker could not start (it prints `message` at the first start). */
@@ -133,6 +136,11 @@ export class ClusterWorker {
 
   /** @internal A message from the primary (and the socket it carries). */
   receive(message: ToWorker, handle: Socket | undefined): void {
+    if (handle) this.#descriptorsReceived += descriptorsOf(message);
+    this.#take(message, handle);
+  }
+
+  #take(message: ToWorker, handle: Socket | undefined): void {
     const h = this.#handlers;
     switch (message.t) {
       case 'cookie':

@@ -16,7 +16,7 @@ import {
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { irc } from '../src/index.js';
-import { IiClient, iiAvailable, proxychainsConfig } from './support/ii.js';
+import { IiClient, iiAvailable } from './support/ii.js';
 import { type Ngircd, ngircdAvailable, startNgircd } from './support/ngircd.js';
 
 // Capability routing, proven the way an SDK user deploys a codec: the IRC codec on ONE gateway only.
@@ -82,13 +82,13 @@ describe.skipIf(!available)(
 
     /** ii as alice, through D's SOCKS front (a proxychains4 config naming it). */
     async function startIi(): Promise<IiClient> {
-      const config = proxychainsConfig(proxyDir, d.socks.port);
       const verified = nextEvent(d, (e) => e.type === 'verified' && e.user.user === 'alice');
-      const client = new IiClient({
+      const client = IiClient.throughGateway({
+        dir: proxyDir,
+        socksPort: d.socks.port,
         host: server.host,
         port: server.port,
         nick: 'alice',
-        wrap: ['proxychains4', '-f', config],
       });
       await client.waitFor(/End of MOTD/);
       await verified;

@@ -19,7 +19,7 @@ import {
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IiClient, iiAvailable, proxychainsConfig } from '../../../examples/codec-irc/test/support/ii.js';
+import { IiClient, iiAvailable } from '../../../examples/codec-irc/test/support/ii.js';
 import {
   type Ngircd,
   ngircdAvailable,
@@ -152,12 +152,12 @@ const startD = () => start('d', { codecs: [IRC_CODEC], canonical: ['xmpp-stanza'
 
 /** ii as alice, through D's SOCKS front (a proxychains4 config naming it). */
 async function startIi(): Promise<IiClient> {
-  const config = proxychainsConfig(dir, gateways.d.socks.port);
-  const client = new IiClient({
+  const client = IiClient.throughGateway({
+    dir,
+    socksPort: gateways.d.socks.port,
     host: server.host,
     port: server.port,
     nick: 'alice',
-    wrap: ['proxychains4', '-f', config],
   });
   await client.waitFor(/End of MOTD/);
   return client;

@@ -43,6 +43,21 @@ export class IiClient {
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
+  /**
+   * ii as `nick` on the IRC server at `host:port`, through a gateway's SOCKS4 front on loopback (a
+   * proxychains4 config for it written in `dir`).
+   */
+  static throughGateway(o: {
+    dir: string;
+    socksPort: number;
+    host: string;
+    port: number;
+    nick: string;
+  }): IiClient {
+    const config = proxychainsConfig(o.dir, o.socksPort);
+    return new IiClient({ host: o.host, port: o.port, nick: o.nick, wrap: ['proxychains4', '-f', config] });
+  }
+
   /** A conversation's directory: ii lower-cases the name and writes `_` for anything but `.#&+!-`. */
   #path(conversation: string | undefined, file: 'in' | 'out'): string {
     const folder = conversation?.toLowerCase().replace(/[^a-z0-9.#&+!-]/g, '_');

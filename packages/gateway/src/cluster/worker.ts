@@ -101,9 +101,11 @@ export class ClusterWorker {
 
   /** Tells the primary how many descriptors this worker holds, so that it is not sent more than it can take. */
   #reportDescriptors(): void {
-    const use = descriptorUse();
-    if (use && process.connected)
-      this.#send({ t: 'descriptors', ...use, received: this.#descriptorsReceived });
+    // Taken before the count: a socket arriving meanwhile is then counted as on its way (too many, not too few).
+    const received = this.#descriptorsReceived;
+    void descriptorUse().then((use) => {
+      if (use && process.connected) this.#send({ t: 'descriptors', ...use, received });
+    });
   }
 
   /** Tells the primary this worker could not start (it prints `message` at the first start). */

@@ -1,10 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ProsodyNotInstalledError } from '@crosstalk/codec-xmpp/testing';
+import { freePort, launchProsody, lua } from '@crosstalk/codec-xmpp/testing';
 
 /**
  * A real prosody as a plain XMPP deployment runs it, for the example and its tests: clients MUST
@@ -51,48 +49,17 @@ export interface TlsProsody {
   stop(): Promise<void>;
 }
 
-function which(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-const lua = (s: string) => JSON.stringify(s); // a Lua string literal: JSON's escaping is valid Lua
-
 /** A fresh component secret (XEP-0114's shared secret), for tests and the example. */
 export const newSecret = () => randomBytes(18).toString('base64url');
 
 /** Starts prosody with TLS required for clients and the given external components. */
 export async function startTlsProsody(options: TlsProsodyOptions): Promise<TlsProsody> {
-  if (!which('prosody') || !which('prosodyctl')) throw new ProsodyNotInstalledError();
   const hosts = options.hosts ?? ['localhost'];
   const [c2sPort, componentPort] = [await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'crosstalk-prosody-tls-'));
-  const config = join(dir, 'prosody.cfg.lua');
-  const certs = join(dir, 'certs');
-  const asRoot = process.getuid?.() === 0;
-  mkdirSync(join(dir, 'data'));
-  mkdirSync(certs);
-  writeFileSync(
-    config,
-    [
-      `pidfile = ${lua(join(dir, 'prosody.pid'))}`,
-      `data_path = ${lua(join(dir, 'data'))}`,
-      'daemonize = false',
+  const { certificate, log, stop } = await launchProsody({
+    dir,
+    config: [
       'interfaces = { "127.0.0.1" }',
       'local_interfaces = { "127.0.0.1" }',
       `c2s_ports = { ${c2sPort} }`,
@@ -108,91 +75,16 @@ export async function startTlsProsody(options: TlsProsodyOptions): Promise<TlsPr
       'c2s_require_encryption = true',
       'allow_unencrypted_plain_auth = false',
       'authentication = "internal_plain"',
-      `log = { info = ${lua(join(dir, 'prosody.log'))} }`,
-      `certificates = ${lua(certs)}`,
       ...hosts.map((h) => `VirtualHost ${lua(h)}`),
       ...options.components.flatMap((c) => [
         `Component ${lua(c.domain)}`,
         `  component_secret = ${lua(c.secret)}`,
       ]),
-      '',
-    ].join('\n'),
-  );
-  let certificate: string;
-  try {
-    const key = join(certs, 'server.key');
-    const crt = join(certs, 'server.crt');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '3650',
-        '-subj',
-        `/CN=${hosts[0]}`,
-        '-addext',
-        `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
-        '-keyout',
-        key,
-        '-out',
-        crt,
-      ],
-      { stdio: 'ignore' },
-    );
-    certificate = readFileSync(crt, 'utf8');
-    // prosody looks a host's certificate up by the host's name.
-    for (const h of hosts) {
-      writeFileSync(join(certs, `${h}.crt`), certificate);
-      writeFileSync(join(certs, `${h}.key`), readFileSync(key));
-    }
-    // prosodyctl refuses a config the prosody user cannot read: hand the directory over first.
-    if (asRoot) execFileSync('chown', ['-R', 'prosody:prosody', dir]);
-    for (const a of options.accounts) {
-      const args = ['--config', config, 'register', a.user, a.host ?? hosts[0]!, a.password];
-      if (asRoot) execFileSync('runuser', ['-u', 'prosody', '--', 'prosodyctl', ...args], { stdio: 'pipe' });
-      else execFileSync('prosodyctl', args, { stdio: 'pipe' });
-    }
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-  const child: ChildProcess = asRoot
-    ? spawn('runuser', ['-u', 'prosody', '--', 'prosody', '-F', '--config', config], { stdio: 'ignore' })
-    : spawn('prosody', ['-F', '--config', config], { stdio: 'ignore' });
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const logFile = join(dir, 'prosody.log');
-  const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  // If the process dies without stopping us, do not leave a server behind.
-  const killOnExit = () => child.kill('SIGTERM'); // runuser passes it on to prosody
-  process.once('exit', killOnExit);
-  const stop = async () => {
-    process.removeListener('exit', killOnExit);
-    if (!exited) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
-  while (!(await canConnect(c2sPort)) || !(await canConnect(componentPort))) {
-    if (exited || Date.now() > deadline) {
-      const why = log();
-      await stop();
-      throw new Error(`prosody did not start on 127.0.0.1:${c2sPort}${why ? `:\n${why}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    ],
+    certificateNames: hosts,
+    accounts: options.accounts.map((a) => ({ ...a, host: a.host ?? hosts[0]! })),
+    ports: [c2sPort, componentPort],
+    ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
+  });
   return { host: '127.0.0.1', c2sPort, componentPort, hosts, certificate, dir, log, stop };
 }

@@ -16,7 +16,14 @@ import {
   jsonForm,
   signRecord,
 } from '@crosstalk/gateway';
-import { socksConnect } from '@crosstalk/gateway/testing';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  type ForgedStep,
+  forgeImEnvelope,
+  routedG2gType,
+  socksConnect,
+} from '@crosstalk/gateway/testing';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IiClient, iiAvailable } from '../../../examples/codec-irc/test/support/ii.js';
@@ -25,14 +32,6 @@ import {
   ngircdAvailable,
   startNgircd,
 } from '../../../examples/codec-irc/test/support/ngircd.js';
-// The envelope's wire form is the gateway's own, not public API: a hostile gateway writes it by hand.
-import { G2gType } from '../../gateway/src/g2g/wire.js';
-import {
-  decodeEnvelope,
-  type EnvelopeStep,
-  encodeEnvelope,
-  signEnvelope,
-} from '../../gateway/src/routing/envelope.js';
 import { canonicalForms } from '../src/codecs.js';
 import { type NetworkFixture, startOscarNetwork, type UserDriver } from '../src/drivers/index.js';
 import {
@@ -271,7 +270,7 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
 
   describe('X, a hostile gateway on the testnet, sends forged routed envelopes and capability records', () => {
     const hyperdht = { transport: 'hyperdht' };
-    const step = (gateway: string, from: string, to: string): EnvelopeStep => ({
+    const step = (gateway: string, from: string, to: string): ForgedStep => ({
       from,
       to,
       gateway,
@@ -283,47 +282,18 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
       step(gateways.b.id, 'canonical:json', 'canonical:xmpp-stanza'),
       step(gateways.d.id, 'canonical:xmpp-stanza', 'irc'),
     ];
-    let n = 0;
     /** X's envelope for an IM from mallory@aol to alice@irc along `chain`, signed with X's key. */
     function envelope(
-      chain: EnvelopeStep[],
+      chain: ForgedStep[],
       text: string,
       over: { next?: number; hops?: number; origin?: string } = {},
     ): Uint8Array {
-      n++;
-      const header = signEnvelope(x, {
-        id: `x-${n}`,
-        issuedAt: Date.now(),
-        from: 'mallory@aol',
-        to: 'alice@irc',
-        kind: 'im',
-        chain,
-        hopLimit: new Set(chain.map((s) => s.gateway)).size - 1,
-        next: over.next ?? 1,
-        form: 'json',
-        lost: [],
-      });
-      const payload = jsonForm.encode({
-        kind: 'im',
-        id: `m-${n}`,
-        from: mallory,
-        to: alice,
-        text,
-        sentAt: 1,
-      });
-      return encodeEnvelope({
-        header: {
-          ...header,
-          ...(over.hops !== undefined ? { hops: over.hops } : {}),
-          ...(over.origin ? { origin: over.origin } : {}),
-        },
-        payload,
-      });
+      return forgeImEnvelope({ signer: x, chain, from: mallory, to: alice, text, ...over });
     }
     /** What `to` answers: `ACK ...` or its refusal code. */
     async function send(to: GatewayProcess, bytes: Uint8Array): Promise<string> {
       try {
-        return `ACK ${await attacker.send({ id: to.id, contact: hyperdht }, bytes, G2gType.routed)}`;
+        return `ACK ${await attacker.send({ id: to.id, contact: hyperdht }, bytes, routedG2gType)}`;
       } catch (error) {
         if (error instanceof G2gRefusedError) return error.refusal;
         throw error;
@@ -365,7 +335,7 @@ describe.skipIf(!available)('capability routing between gateway processes on hyp
           });
           handedOn.push(relayed);
           const next = header.chain[header.next + 1]!;
-          return attacker.send({ id: next.gateway, contact: hyperdht }, relayed, G2gType.routed);
+          return attacker.send({ id: next.gateway, contact: hyperdht }, relayed, routedG2gType);
         },
       });
       // Listening: a route through X (its own records, below) has A dial it.

@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { MemoryDht } from '@crosstalk/core';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { G2gType } from '../src/g2g/wire.js';
 import {
   createGateway,
   G2gNode,
@@ -13,7 +12,7 @@ import {
   jsonForm,
   TcpG2gTransport,
 } from '../src/index.js';
-import { type EnvelopeStep, encodeEnvelope, signEnvelope } from '../src/routing/envelope.js';
+import { type ForgedStep, forgeImEnvelope, routedG2gType } from '../src/testing/index.js';
 import { aimLike, declaredCodec, ircLike } from './support/codecs.js';
 
 /** A second form named as codec-xmpp's stanza form (its bytes are JSON: only the name matters here). */
@@ -63,7 +62,7 @@ describe('hop-by-hop forwarding over G2G', () => {
     for (const g of [a, b, c, d]) await g.close();
   });
 
-  const step = (g: Gateway | GatewayIdentity, from: string, to: string): EnvelopeStep => ({
+  const step = (g: Gateway | GatewayIdentity, from: string, to: string): ForgedStep => ({
     from,
     to,
     gateway: g.id,
@@ -72,43 +71,24 @@ describe('hop-by-hop forwarding over G2G', () => {
 
   /** X's envelope for an IM from alice@aol to bob@irc along `chain`, signed by `signer` (X unless told). */
   function envelope(
-    chain: EnvelopeStep[],
+    chain: ForgedStep[],
     over: { next?: number; hops?: number; id?: string; signer?: GatewayIdentity; origin?: string } = {},
   ) {
-    const header = signEnvelope(over.signer ?? x, {
-      id: over.id ?? `x-${Math.random()}`,
-      issuedAt: Date.now(),
-      from: 'alice@aol',
-      to: 'bob@irc',
-      kind: 'im',
+    const { signer, ...rest } = over;
+    return forgeImEnvelope({
+      signer: signer ?? x,
       chain,
-      hopLimit: Math.max(1, new Set(chain.map((s) => s.gateway)).size - 1),
-      next: over.next ?? 1,
-      form: 'json',
-      lost: [],
-    });
-    const payload = jsonForm.encode({
-      kind: 'im',
-      id: 'm1',
       from: { user: 'alice', network: 'aol' },
       to: { user: 'bob', network: 'irc' },
       text: 'hi',
-      sentAt: Date.now(),
-    });
-    return encodeEnvelope({
-      header: {
-        ...header,
-        ...(over.hops !== undefined ? { hops: over.hops } : {}),
-        ...(over.origin ? { origin: over.origin } : {}),
-      },
-      payload,
+      ...rest,
     });
   }
 
   /** What `to` answers X's envelope with: its refusal code. */
   async function send(to: Gateway, bytes: Uint8Array): Promise<string> {
     try {
-      return `ACK ${await attacker.send({ id: to.id, contact: to.contact }, bytes, G2gType.routed)}`;
+      return `ACK ${await attacker.send({ id: to.id, contact: to.contact }, bytes, routedG2gType)}`;
     } catch (error) {
       if (error instanceof G2gRefusedError) return error.refusal;
       throw error;
@@ -238,7 +218,7 @@ describe('hop-by-hop forwarding over G2G', () => {
     const contact = await plain.listen();
     try {
       await expect(
-        attacker.send({ id: plain.id, contact }, envelope(viaB()), G2gType.routed),
+        attacker.send({ id: plain.id, contact }, envelope(viaB()), routedG2gType),
       ).rejects.toMatchObject({
         refusal: 'ERR_G2G_PROTOCOL',
       });

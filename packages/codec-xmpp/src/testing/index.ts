@@ -1,5 +1,10 @@
 export {
   freePort,
+  type LaunchedProsody,
+  launchProsody,
+  lua,
+  type ProsodyLaunch,
+  type ProsodyLaunchAccount,
   ProsodyNotInstalledError,
   type ProsodyOptions,
   type ProsodyUser,

@@ -69,3 +69,4 @@ export async function startEchoServer(): Promise<{
     },
   };
 }
+export * from './forged-envelope.js';

@@ -7,9 +7,9 @@ import { xmpp } from '@crosstalk/codec-xmpp';
 import { MemoryDht, parseAddress } from '@crosstalk/core';
 import { createGateway, createNode } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
+import { trustCertificate, xml, xmppUser } from '@crosstalk/shim/testing';
 import { startXmppComponent } from './src/index.js';
 import { newSecret, startTlsProsody } from './support/prosody.js';
-import { trustCertificate, xml, xmppUser } from './support/xmpp-user.js';
 
 // A plain prosody: clients must use TLS; CrossTalk is its component "crosstalk.localhost".
 const secret = newSecret();

@@ -5,8 +5,9 @@ import { ScriptedXmppClient } from '@crosstalk/codec-xmpp/testing';
 import { addressKey, LIMITS, MemoryDht, parseAddress } from '@crosstalk/core';
 import { type CrossTalkNode, createGateway, createNode, type Gateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
+import { trustCertificate, type XmppUser, xmppUser } from '@crosstalk/shim/testing';
 import type { Element } from '@xmpp/component';
-import { component as xmppComponent } from '@xmpp/component';
+import { xml, component as xmppComponent } from '@xmpp/component';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ComponentAuthError,
@@ -16,7 +17,6 @@ import {
   type XmppComponent,
 } from '../src/index.js';
 import { newSecret, startTlsProsody, type TlsProsody } from '../support/prosody.js';
-import { trustCertificate, type XmppUser, xml, xmppUser } from '../support/xmpp-user.js';
 
 /**
  * CrossTalk as an XMPP component (issue 16) against a real prosody that requires TLS for clients:
@@ -91,9 +91,9 @@ function aimUser(name: string): UserDriver {
   return user;
 }
 
-function localUser(user: string, host = 'localhost', resource = 'desk'): XmppUser {
+function localUser(user: string, host = 'localhost', resource = 'desk'): XmppUser<Element> {
   const password = `${user}-pw`;
-  const u = xmppUser({ port: prosody.c2sPort, domain: host, user, password, resource });
+  const u = xmppUser<Element>({ port: prosody.c2sPort, domain: host, user, password, resource });
   started.push(u);
   return u;
 }
@@ -235,7 +235,7 @@ describe('an XMPP user over TLS and an AIM user through the component', () => {
 describe('what the component refuses', () => {
   let alan: UserDriver;
   let alanJid: string;
-  let dave: XmppUser;
+  let dave: XmppUser<Element>;
 
   beforeAll(async () => {
     alan = aimUser('alan');

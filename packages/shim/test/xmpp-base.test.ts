@@ -2,17 +2,10 @@ import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing
 import { type CanonicalEvent, isCrossTalkError, parseAddress } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BaseClientEvents } from '../src/index.js';
+import { fromBare, trustCertificate, type XmppUser, xml, xmppUser } from '../src/testing/index.js';
 import { type XmppBase, type XmppBaseOptions, xmppBase } from '../src/xmpp/index.js';
 import { TEXT, TEXT_BACK, until } from './support.js';
-import {
-  fromBare,
-  startFakeServer,
-  startRelay,
-  trustFor,
-  type XmppUser,
-  xml,
-  xmppUser,
-} from './xmpp-support.js';
+import { startFakeServer, startRelay } from './xmpp-support.js';
 
 /**
  * The XMPP base client alone, against a real prosody that requires TLS (`c2s_require_encryption`):
@@ -30,7 +23,7 @@ beforeAll(async () => {
     requireEncryption: true,
     users: ['alice', 'bob', 'carol'].map((user) => ({ user, password: `${user}-pw` })),
   });
-  untrust = trustFor(prosody.domain, prosody.certificate);
+  untrust = trustCertificate([prosody.domain], prosody.certificate);
 }, 60_000);
 
 afterAll(async () => {
@@ -61,7 +54,13 @@ function recorder() {
 }
 
 async function user(name: string): Promise<XmppUser> {
-  const u = xmppUser({ port: prosody.port, domain: prosody.domain, user: name, password: `${name}-pw` });
+  const u = xmppUser({
+    port: prosody.port,
+    domain: prosody.domain,
+    user: name,
+    password: `${name}-pw`,
+    presence: true,
+  });
   open.push(u);
   await u.start();
   return u;

@@ -35,6 +35,7 @@ import {
 import type { CrossTalkNode } from '@crosstalk/gateway';
 import type { Logger } from 'pino';
 import { createClient, type ShimClient } from '../client/client.js';
+import { ClientListeners } from '../client/listeners.js';
 import type { ClientOptions } from '../client/options.js';
 import { BaseConnectionLostError, BaseUnsupportedError } from '../errors/base-errors.js';
 import {
@@ -144,7 +145,7 @@ export class BaseClientShim implements CrossTalkClient {
   readonly #onClosed: ((reason: Error) => void) | undefined;
   readonly #log: Logger | undefined;
   #client: ShimClient | undefined;
-  readonly #listeners = new Map<string, Set<(event: never) => void>>();
+  readonly #listeners = new ClientListeners();
   /** Requests from users of the base network, not answered yet. */
   readonly #requests = new Map<string, BuddyRequestEvent>();
   /** Events that arrived while `createShim` was starting, shown right after it resolves. */
@@ -336,13 +337,7 @@ export class BaseClientShim implements CrossTalkClient {
   }
 
   on<K extends keyof ClientEventMap>(type: K, listener: (event: ClientEventMap[K]) => void): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(type, set);
-    }
-    set.add(listener as (event: never) => void);
-    return () => set.delete(listener as (event: never) => void);
+    return this.#listeners.on(type, listener);
   }
 
   async dialCall(to: Address, options: DialCallOptions): Promise<CallSession> {
@@ -449,15 +444,6 @@ export class BaseClientShim implements CrossTalkClient {
   }
 
   #dispatch(event: CanonicalEvent): void {
-    if (this.closed) return;
-    for (const type of ['event', event.kind]) {
-      for (const listener of this.#listeners.get(type) ?? []) {
-        try {
-          (listener as (e: CanonicalEvent) => void)(event);
-        } catch {
-          // An application's listener that throws does not stop the others.
-        }
-      }
-    }
+    if (!this.closed) this.#listeners.dispatch(event);
   }
 }

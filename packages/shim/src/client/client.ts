@@ -67,6 +67,7 @@ import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
 import { fetchFile, serveFile } from '../file/transfer.js';
+import { ClientListeners } from './listeners.js';
 import type { ClientOptions, FileTransferOptions } from './options.js';
 
 /** Defaults of `ClientOptions.files`. */
@@ -214,7 +215,7 @@ export class ShimClient implements CrossTalkClient {
   readonly #files: ResolvedFileOptions;
   readonly #store: HyperDhtStore | undefined;
   #session: UserSession | undefined;
-  readonly #listeners = new Map<string, Set<(event: never) => void>>();
+  readonly #listeners = new ClientListeners();
   readonly #requests = new Map<string, BuddyRequestEvent>();
   readonly #offers = new Map<string, OpenOffer>();
   readonly #serving = new Set<G2gStream>();
@@ -357,13 +358,7 @@ export class ShimClient implements CrossTalkClient {
   }
 
   on<K extends keyof ClientEventMap>(type: K, listener: (event: ClientEventMap[K]) => void): () => void {
-    let set = this.#listeners.get(type);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(type, set);
-    }
-    set.add(listener as (event: never) => void);
-    return () => set.delete(listener as (event: never) => void);
+    return this.#listeners.on(type, listener);
   }
 
   async dialCall(to: Address, options: DialCallOptions): Promise<CallSession> {
@@ -630,15 +625,7 @@ export class ShimClient implements CrossTalkClient {
   }
 
   #emit(event: CanonicalEvent | CallSignalEvent): void {
-    for (const type of ['event', event.kind]) {
-      for (const listener of this.#listeners.get(type) ?? []) {
-        try {
-          (listener as (e: CanonicalEvent) => void)(event);
-        } catch {
-          // An application's listener that throws does not make the event undelivered.
-        }
-      }
-    }
+    this.#listeners.dispatch(event);
   }
 
   #sweepOffers(): void {

@@ -8,6 +8,7 @@
  * Prints `{"ready": {sha256}}`, then answers one JSON command per line on stdin, one JSON line each:
  * `{"offer": "bob@aol"}` -> `{"offered": id}`; `{"withdraw": id}` -> `{"withdrawn": id}`;
  * `{"tcp": port}` (write the file to 127.0.0.1:port, 256 KiB at a time, waiting for drain) ->
+ * `{"copied": true}`; `{"tls": port, "psk": hex}` (the same over TLS-PSK, `secure-copy.ts`) ->
  * `{"copied": true}`; `{"cpu": true}` -> `{"cpu": ms of CPU this process used so far}`.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { parseAddress } from '@crosstalk/core';
 import { HyperDhtStore } from '@crosstalk/network-hyperdht';
 import { bytesSource, createClient } from '@crosstalk/shim';
+import { secureWrite } from './secure-copy.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as {
   mb: number;
@@ -47,7 +49,14 @@ lines.on('close', () => {
 });
 for await (const line of lines) {
   if (!line.trim()) continue;
-  const command = JSON.parse(line) as { offer?: string; withdraw?: string; tcp?: number; cpu?: true };
+  const command = JSON.parse(line) as {
+    offer?: string;
+    withdraw?: string;
+    tcp?: number;
+    tls?: number;
+    psk?: string;
+    cpu?: true;
+  };
   if (command.offer) {
     // sendFile's one pass over the file (its SHA-256 and chunk-hash list), before the timed getFile.
     const offer = await alice.sendFile(parseAddress(command.offer), bytesSource('bench.bin', data));
@@ -57,6 +66,9 @@ for await (const line of lines) {
     say({ withdrawn: command.withdraw });
   } else if (command.tcp) {
     await copy(command.tcp);
+    say({ copied: true });
+  } else if (command.tls && command.psk) {
+    await secureWrite(command.tls, command.psk, data);
     say({ copied: true });
   } else if (command.cpu) {
     const { user, system } = process.cpuUsage();

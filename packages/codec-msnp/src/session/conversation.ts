@@ -24,7 +24,10 @@ export class Conversation {
   readonly #ctx: SessionContext;
   readonly #owner: Address;
   readonly #translator: MsnpTranslator;
-  readonly #foreign = new Map<string, Address>();
+  // Exact-size arrays, not a Map: a conversation has one or two foreign participants, and an empty
+  // Map's table alone is about 190 bytes, held by every conversation (issue 20, memory per user).
+  #keys: readonly string[] = [];
+  #foreign: readonly Address[] = [];
 
   constructor(ctx: SessionContext, owner: Address, translator: MsnpTranslator) {
     this.#ctx = ctx;
@@ -33,16 +36,22 @@ export class Conversation {
   }
 
   get foreignCount(): number {
-    return this.#foreign.size;
+    return this.#foreign.length;
   }
 
   has(a: Address): boolean {
-    return this.#foreign.has(addressKey(a));
+    return this.#keys.includes(addressKey(a));
   }
 
   /** Adds a foreign participant; returns the `JOI` line the client sees for it. */
   join(buddy: Address): MsnpCommand {
-    this.#foreign.set(addressKey(buddy), buddy);
+    const key = addressKey(buddy);
+    const at = this.#keys.indexOf(key);
+    if (at >= 0) this.#foreign = this.#foreign.map((b, i) => (i === at ? buddy : b));
+    else {
+      this.#keys = [...this.#keys, key];
+      this.#foreign = [...this.#foreign, buddy];
+    }
     const passport = this.#translator.passport(buddy);
     const name = foreignName(this.#ctx, this.#owner, buddy) ?? this.#translator.friendlyOf(passport);
     this.#translator.rememberName(passport, name);
@@ -51,7 +60,7 @@ export class Conversation {
 
   /** `IRO t i n passport friendly` lines listing the foreign participants (an answered virtual SB). */
   roll(trid: number | undefined): MsnpCommand[] {
-    const all = [...this.#foreign.values()];
+    const all = this.#foreign;
     return all.map((buddy, i) => {
       const passport = this.#translator.passport(buddy);
       return command('IRO', trid, [
@@ -69,7 +78,7 @@ export class Conversation {
    */
   clientMessage(msg: MsnpCommand, nativeToo: boolean): { events: CanonicalEvent[]; replies: MsnpFrame[] } {
     const payload = msg.payload ?? new Uint8Array(0);
-    const events = this.#translator.messageEvents(this.#owner, [...this.#foreign.values()], payload);
+    const events = this.#translator.messageEvents(this.#owner, this.#foreign, payload);
     if (nativeToo || msg.trid === undefined) return { events, replies: [] };
     const mode = msg.args[0] ?? 'N';
     const carried = messageContent(payload).kind !== 'other';

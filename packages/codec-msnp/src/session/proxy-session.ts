@@ -74,10 +74,8 @@ export class MsnpProxySession implements ProxySession {
     this.#clientFramer = new CommandFramer('client', options);
     this.#translator = new MsnpTranslator({
       dialect: options.dialect ?? 12,
-      isForeign: (a) => ctx.isForeign(a),
+      context: ctx,
       knownForeign: (a) => this.#isKnownForeign(a),
-      now: () => ctx.now(),
-      newId: () => ctx.newId(),
     });
     if (ctx.virtual) {
       const data = ctx.virtual.data;

@@ -49,9 +49,8 @@ export class Conversation {
     const at = this.#keys.indexOf(key);
     if (at >= 0) this.#foreign = this.#foreign.map((b, i) => (i === at ? buddy : b));
     else {
-      // `concat` makes an array of exactly that length (a spread reserves room for 16 more).
-      this.#keys = this.#keys.concat(key);
-      this.#foreign = this.#foreign.concat([buddy]);
+      this.#keys = [...this.#keys, key];
+      this.#foreign = [...this.#foreign, buddy];
     }
     const passport = this.#translator.passport(buddy);
     const name = foreignName(this.#ctx, this.#owner, buddy) ?? this.#translator.friendlyOf(passport);

@@ -199,7 +199,7 @@ export class SwitchboardRole implements ConnectionRole {
       out.toClient.push(raw);
       return;
     }
-    if (frame.verb === 'CAL' && frame.trid !== undefined) this.#dropProbe(frame.trid);
+    if (frame.verb === 'CAL' && frame.trid !== undefined) this.#probes?.delete(frame.trid);
     const events = this.#translator.toEvents(frame, 'server');
     const a = frame.args;
     if (!this.#verified && this.#owner && frame.trid !== undefined && frame.trid === this.#enterTrid) {
@@ -221,8 +221,7 @@ export class SwitchboardRole implements ConnectionRole {
         this.#native.add(passportKey(argValue(passport)));
       }
     } else if (frame.verb === 'BYE' && a[0] !== undefined) {
-      if (this.#native?.delete(passportKey(argValue(a[0]))) && this.#native.size === 0)
-        this.#native = undefined;
+      this.#native?.delete(passportKey(argValue(a[0])));
     } else if (frame.verb === 'CAL' && a[0] === 'RINGING' && a[1] !== undefined) {
       this.#sessid = a[1];
     }
@@ -235,16 +234,11 @@ export class SwitchboardRole implements ConnectionRole {
    * join the gateway answers instead (true); any other answer goes to the client. Escargot writes
    * that error without the transaction id (`208`), so an error without one is the oldest probe's.
    */
-  /** Forgets a probe, and the map once it is empty: most switchboards live long after their last join (issue 20). */
-  #dropProbe(trid: number): void {
-    if (this.#probes?.delete(trid) && this.#probes.size === 0) this.#probes = undefined;
-  }
-
   #callRefused(code: number, trid: number | undefined, out: SessionOutput): boolean {
     const key = trid ?? this.#probes?.keys().next().value;
     const candidate = key === undefined ? undefined : this.#probes?.get(key);
     if (key === undefined || candidate === undefined) return false;
-    this.#dropProbe(key);
+    this.#probes?.delete(key);
     if (!UNKNOWN_PRINCIPAL.has(code) || !this.#owner || !this.#ctx.isForeign(candidate)) return false;
     this.#joinForeign(key, this.#translator.passport(candidate), candidate, out);
     return true;

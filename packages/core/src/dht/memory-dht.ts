@@ -64,9 +64,7 @@ export class MemoryDht implements Dht {
     if (mine >= this.limits.maxValuesPerPublisher)
       throw new DhtPublisherQuotaError(this.limits.maxValuesPerPublisher);
     if (live.length >= this.limits.maxValuesPerKey) this.#displace(live, mine);
-    // A copy of its own (a Buffer's `slice` is a view: it would share the caller's bytes and keep a
-    // whole pool slab alive for a small value).
-    live.push({ value: new Uint8Array(value), expires, secret: options.secret });
+    live.push({ value: value.slice(), expires, secret: options.secret });
     this.#store.set(key, live);
   }
 

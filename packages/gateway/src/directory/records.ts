@@ -78,12 +78,8 @@ export function signRecord(
 
 /** The bytes a record is stored as in the DHT (its canonical JSON). */
 export function encodeRecord(record: DirectoryRecord): Uint8Array {
-  // Its own exact-size buffer: a record lives as long as its user is online, and `Buffer.from` of a
-  // short string is a slice of an 8 KiB pool slab that it would keep alive (issue 20, memory per user).
-  return utf8.encode(canonicalJson(record));
+  return Buffer.from(canonicalJson(record));
 }
-
-const utf8 = new TextEncoder();
 
 /**
  * Parses and verifies a record read from the DHT: well-formed, of the expected kind and subject,

@@ -24,10 +24,7 @@ export class Conversation {
   readonly #ctx: SessionContext;
   readonly #owner: Address;
   readonly #translator: MsnpTranslator;
-  // Exact-size arrays, not a Map: a conversation has one or two foreign participants, and an empty
-  // Map's table alone is about 190 bytes, held by every conversation (issue 20, memory per user).
-  #keys: readonly string[] = [];
-  #foreign: readonly Address[] = [];
+  readonly #foreign = new Map<string, Address>();
 
   constructor(ctx: SessionContext, owner: Address, translator: MsnpTranslator) {
     this.#ctx = ctx;
@@ -36,22 +33,16 @@ export class Conversation {
   }
 
   get foreignCount(): number {
-    return this.#foreign.length;
+    return this.#foreign.size;
   }
 
   has(a: Address): boolean {
-    return this.#keys.includes(addressKey(a));
+    return this.#foreign.has(addressKey(a));
   }
 
   /** Adds a foreign participant; returns the `JOI` line the client sees for it. */
   join(buddy: Address): MsnpCommand {
-    const key = addressKey(buddy);
-    const at = this.#keys.indexOf(key);
-    if (at >= 0) this.#foreign = this.#foreign.map((b, i) => (i === at ? buddy : b));
-    else {
-      this.#keys = [...this.#keys, key];
-      this.#foreign = [...this.#foreign, buddy];
-    }
+    this.#foreign.set(addressKey(buddy), buddy);
     const passport = this.#translator.passport(buddy);
     const name = foreignName(this.#ctx, this.#owner, buddy) ?? this.#translator.friendlyOf(passport);
     this.#translator.rememberName(passport, name);
@@ -60,7 +51,7 @@ export class Conversation {
 
   /** `IRO t i n passport friendly` lines listing the foreign participants (an answered virtual SB). */
   roll(trid: number | undefined): MsnpCommand[] {
-    const all = this.#foreign;
+    const all = [...this.#foreign.values()];
     return all.map((buddy, i) => {
       const passport = this.#translator.passport(buddy);
       return command('IRO', trid, [
@@ -78,7 +69,7 @@ export class Conversation {
    */
   clientMessage(msg: MsnpCommand, nativeToo: boolean): { events: CanonicalEvent[]; replies: MsnpFrame[] } {
     const payload = msg.payload ?? new Uint8Array(0);
-    const events = this.#translator.messageEvents(this.#owner, this.#foreign, payload);
+    const events = this.#translator.messageEvents(this.#owner, [...this.#foreign.values()], payload);
     if (nativeToo || msg.trid === undefined) return { events, replies: [] };
     const mode = msg.args[0] ?? 'N';
     const carried = messageContent(payload).kind !== 'other';

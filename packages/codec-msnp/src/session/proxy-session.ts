@@ -74,8 +74,10 @@ export class MsnpProxySession implements ProxySession {
     this.#clientFramer = new CommandFramer('client', options);
     this.#translator = new MsnpTranslator({
       dialect: options.dialect ?? 12,
-      context: ctx,
+      isForeign: (a) => ctx.isForeign(a),
       knownForeign: (a) => this.#isKnownForeign(a),
+      now: () => ctx.now(),
+      newId: () => ctx.newId(),
     });
     if (ctx.virtual) {
       const data = ctx.virtual.data;

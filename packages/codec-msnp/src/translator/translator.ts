@@ -10,7 +10,6 @@ import {
   type PresenceEvent,
   type PresenceStatus,
   type RosterItem,
-  type SessionContext,
   type Translator,
   type TranslatorOptions,
   UnsupportedEventError,
@@ -32,12 +31,6 @@ export interface MsnpTranslatorOptions extends TranslatorOptions {
   dialect?: number;
   /** Which foreign-looking domains are really foreign (see `passportToAddress`). */
   knownForeign?: (a: Address) => boolean;
-  /**
-   * The session's context, whose `isForeign`, `now` and `newId` are called as methods: what a
-   * session passes instead of three closures per connection (issue 20, memory per user). The
-   * function options win where both are given.
-   */
-  context?: Pick<SessionContext, 'isForeign' | 'now' | 'newId'>;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -106,8 +99,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #dialectKnown = false;
   #self: Address | undefined;
   readonly #resolver: PassportResolver;
-  /** Where `isForeign`, `now` and `newId` come from: the session's context, or the options. */
-  readonly #host: Pick<SessionContext, 'isForeign' | 'now' | 'newId'>;
+  readonly #now: () => number;
+  readonly #newId: () => string;
   #trid = 0;
   #idCounter = 0;
   /** Last list version (MSNP2-9 serials), for the serial of an `ADD ... RL` we write. */
@@ -122,16 +115,12 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   constructor(options: MsnpTranslatorOptions = {}) {
     this.#dialect = options.dialect ?? 12;
     this.#self = options.self;
-    const ctx = options.context;
-    this.#host =
-      ctx && !options.isForeign && !options.now && !options.newId
-        ? ctx
-        : {
-            isForeign: options.isForeign ?? (ctx ? (a) => ctx.isForeign(a) : defaultIsForeign([MSN_NETWORK])),
-            now: options.now ?? (ctx ? () => ctx.now() : Date.now),
-            newId: options.newId ?? (ctx ? () => ctx.newId() : () => `msnp-${++this.#idCounter}`),
-          };
-    this.#resolver = new PassportResolver(this.#host, options.knownForeign);
+    this.#resolver = new PassportResolver(
+      options.isForeign ?? defaultIsForeign([MSN_NETWORK]),
+      options.knownForeign,
+    );
+    this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? (() => `msnp-${++this.#idCounter}`);
   }
 
   #namesMap(): Map<string, string> {
@@ -444,8 +433,8 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
     if (!from || recipients.length === 0) return [];
     const content = messageContent(payload);
     if (content.kind === 'text') {
-      const id = this.#host.newId();
-      const sentAt = this.#host.now();
+      const id = this.#newId();
+      const sentAt = this.#now();
       return recipients.map((r, i): ImEvent => {
         const eventId = recipients.length > 1 ? `${id}.${i + 1}` : id;
         return content.html === undefined

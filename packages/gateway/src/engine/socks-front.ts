@@ -79,11 +79,6 @@ export interface SocksFrontOptions {
 const MAX_SOCKS_REQUEST = 600;
 const EMPTY = new Uint8Array(0);
 
-/** On a socket a front tracks: the front, and the source its client was counted under. */
-const FRONT = Symbol('crosstalk.socksFront');
-const SOURCE = Symbol('crosstalk.socksSource');
-type TrackedSocket = Socket & { [FRONT]?: SocksFront | undefined; [SOURCE]?: string | undefined };
-
 /** A socket's error ends it (one function for every socket, not a closure each). */
 function destroyOnError(this: Socket): void {
   this.destroy();
@@ -128,37 +123,12 @@ export class SocksFront {
     await closed;
   }
 
-  /**
-   * The one 'close' listener of every socket a front tracks, shared (the socket points at its front
-   * and at the source it was counted under): a closure and a `once` wrapper per socket were a good
-   * part of what an idle connection held (issue 20, memory per user).
-   */
-  static readonly #onSocketClose = function (this: TrackedSocket): void {
-    const front = this[FRONT];
-    if (!front) return;
-    this[FRONT] = undefined;
-    front.#sockets.delete(this);
-    const source = this[SOURCE];
-    if (source === undefined) return;
-    front.#clients--;
-    const left = (front.#clientsBySource.get(source) ?? 1) - 1;
-    if (left > 0) front.#clientsBySource.set(source, left);
-    else front.#clientsBySource.delete(source);
-  };
-
-  /** Tracks a socket until it closes; a client's `source` is counted against the limits until then. */
-  #track(socket: Socket, source?: string): void {
-    const tracked = socket as TrackedSocket;
+  #track(socket: Socket): void {
     this.#sockets.add(socket);
-    tracked[FRONT] = this;
-    tracked[SOURCE] = source;
-    socket.on('close', SocksFront.#onSocketClose);
+    socket.on('close', () => this.#sockets.delete(socket));
   }
 
-  /**
-   * Counts a client against the limits: its source, or undefined (the reason reported) when over
-   * one. The caller tracks it with that source at once (`#track`), which uncounts it on close.
-   */
+  /** Counts a client against the limits: its source, or undefined (the reason reported) when over one. */
   #admit(id: string, client: Socket): string | undefined {
     const address = client.remoteAddress;
     if (!address) return undefined; // already gone
@@ -178,6 +148,12 @@ export class SocksFront {
     }
     this.#clients++;
     this.#clientsBySource.set(source, fromSource + 1);
+    client.once('close', () => {
+      this.#clients--;
+      const left = (this.#clientsBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.#clientsBySource.set(source, left);
+      else this.#clientsBySource.delete(source);
+    });
     return source;
   }
 
@@ -188,12 +164,11 @@ export class SocksFront {
   /** Admits and tracks a client socket this front did not accept itself; false when refused. */
   #take(id: string, client: Socket): boolean {
     client.on('error', destroyOnError);
-    const source = this.#admit(id, client);
-    if (!source) {
+    if (!this.#admit(id, client)) {
       client.destroy();
       return false;
     }
-    this.#track(client, source);
+    this.#track(client);
     client.setNoDelay(true);
     return true;
   }
@@ -207,7 +182,7 @@ export class SocksFront {
     client.on('error', destroyOnError);
     const source = this.#admit(id, client);
     if (!source) return void client.destroy();
-    this.#track(client, source);
+    this.#track(client);
     client.setNoDelay(true);
     let buffered: Uint8Array = EMPTY;
     // Idle clients and slowlorises (a byte at a time) get one deadline for the whole request.

@@ -49,6 +49,20 @@ export class Conversation {
     return command('JOI', undefined, [encodeArg(passport), encodeArg(name)]);
   }
 
+  /**
+   * Every foreign participant leaves, as a switchboard ends an idle conversation: `BYE passport 1`
+   * for each (MSNP wiki "BYE": the `1` says the participant timed out; libpurple's switchboard
+   * reads it as an idle close). The client then opens a new switchboard for its next message
+   * (`XFR`), or is rung into one (`RNG`) for the buddy's.
+   */
+  leaveIdle(): MsnpCommand[] {
+    const lines = [...this.#foreign.values()].map((buddy) =>
+      command('BYE', undefined, [encodeArg(this.#translator.passport(buddy)), '1']),
+    );
+    this.#foreign.clear();
+    return lines;
+  }
+
   /** `IRO t i n passport friendly` lines listing the foreign participants (an answered virtual SB). */
   roll(trid: number | undefined): MsnpCommand[] {
     const all = [...this.#foreign.values()];

@@ -257,6 +257,20 @@ export class MsnpProxySession implements ProxySession {
     return out;
   }
 
+  /**
+   * The connection was quiet for the engine's idle time: a switchboard conversation the gateway
+   * plays alone ends as an idle MSN switchboard does (`BYE buddy 1` for each foreign participant,
+   * then a `closed` event); any other connection stays (undefined).
+   */
+  endIfIdle(): SessionOutput | undefined {
+    if (this.#closed || !this.#role?.endIfIdle) return undefined;
+    const out = emptyOutput();
+    if (!this.#role.endIfIdle(out)) return undefined;
+    const closed = out.events.find((e) => e.type === 'closed');
+    if (closed) this.#closed = { reason: closed.reason };
+    return joinOutput(out);
+  }
+
   /** The options this session was opened with (framing caps, default dialect). */
   get options(): Readonly<MsnpSessionOptions> {
     return this.#options;

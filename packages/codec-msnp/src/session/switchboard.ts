@@ -274,4 +274,16 @@ export class SwitchboardRole implements ConnectionRole {
   }
 
   close(_reason: string, _out: SessionOutput): void {}
+
+  /**
+   * Quiet for the engine's idle time: a conversation the gateway plays alone (the real switchboard
+   * left) ends as an idle switchboard does (`BYE buddy 1`, then the connection closes); one on the
+   * real switchboard is its server's to end.
+   */
+  endIfIdle(out: SessionOutput): boolean {
+    if (!this.#released) return false;
+    if (this.#conversation) toClient(out, ...this.#conversation.leaveIdle());
+    emit(out, { type: 'closed', reason: 'idle conversation ended' });
+    return true;
+  }
 }

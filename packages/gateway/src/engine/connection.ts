@@ -104,6 +104,8 @@ export class ProxiedConnection {
   #eventsHandled = 0;
   /** Set once a hand-off began: nothing more is fed or acted on here. */
   #held: FedChunk[] | undefined;
+  /** Idle sweeps since the last byte either way or injected event (`quietPeriod`). */
+  #quiet = 0;
 
   constructor(options: {
     id: string;
@@ -333,8 +335,30 @@ export class ProxiedConnection {
     else this.client.end();
   }
 
+  /**
+   * One idle sweep found the connection where the last left it: once more than `periods` sweeps in
+   * a row passed with nothing carried either way, the session may end it (`ProxySession.endIfIdle`:
+   * an MSNP switchboard the gateway plays ends as an idle MSN switchboard does).
+   */
+  quietPeriod(periods: number): void {
+    if (this.#closed || this.#held || !this.session.endIfIdle) return;
+    if (++this.#quiet <= periods) return;
+    let out: SessionOutput | undefined;
+    try {
+      out = this.session.endIfIdle();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (!out) return;
+    this.#write(out);
+    const ended = out.events.find((e) => e.type === 'closed');
+    if (ended?.type === 'closed') this.close(ended.reason);
+  }
+
   /** Injects an event into this client stream (the session encodes it as its server would). */
   deliver(event: CanonicalEvent): void {
+    this.#quiet = 0;
     const out = this.session.deliver(event);
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
@@ -345,6 +369,7 @@ export class ProxiedConnection {
   /** Writes what the session returned for something the engine asked of it (a file's next block). */
   inject(out: SessionOutput): void {
     if (this.#closed) return;
+    this.#quiet = 0;
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
       this.fail(new SlowConsumerError(this.client.writableLength));
@@ -382,6 +407,7 @@ export class ProxiedConnection {
 
   #feed(from: 'client' | 'server', chunk: Uint8Array): boolean {
     if (this.#closed) return false;
+    this.#quiet = 0;
     if (this.#held) {
       this.#held.push({ from, chunk });
       return false;

@@ -58,6 +58,7 @@ export interface GatewayOptions extends NodeOptions {
     socksRequest?: number;
     sniff?: number;
     g2gHandshake?: number;
+    /** A quiet conversation the gateway plays itself is ended after this long (`DEFAULT_IDLE_CONVERSATION`; 0: never). */
     idleConversation?: number;
   };
   /** Connection limits, for a gateway open to the internet (see `DEFAULT_LIMITS`). */

@@ -91,7 +91,9 @@ export class ProxiedConnection {
   /** When the connection was accepted, ms since the epoch. */
   readonly openedAt = Date.now();
   #closed = false;
-  readonly #ended = { client: false, server: false };
+  // Two fields, not an object of two (issue 20: an object per connection).
+  #clientFin = false;
+  #serverFin = false;
   readonly #hooks: ConnectionHooks;
   readonly #maxBacklog: number;
   readonly #barrier: OutputBarrier | undefined;
@@ -324,14 +326,14 @@ export class ProxiedConnection {
   // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
   // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
   #clientEnded(): void {
-    this.#ended.client = true;
-    if (!this.upstream || this.#ended.server) this.close('client closed');
+    this.#clientFin = true;
+    if (!this.upstream || this.#serverFin) this.close('client closed');
     else this.upstream.end();
   }
 
   #serverEnded(): void {
-    this.#ended.server = true;
-    if (this.#ended.client) this.close('server closed');
+    this.#serverFin = true;
+    if (this.#clientFin) this.close('server closed');
     else this.client.end();
   }
 
@@ -490,7 +492,7 @@ export class ProxiedConnection {
     setTimeout(() => upstream.destroy(), 1000).unref();
     // Nothing is relayed to the server any more: a client held for its drain reads again.
     if (this.client.isPaused() && !this.#held) this.client.resume();
-    if (this.#ended.client) this.close('client closed');
+    if (this.#clientFin) this.close('client closed');
   }
 
   /** Backpressure: stop reading `source` until `sink` drains. */

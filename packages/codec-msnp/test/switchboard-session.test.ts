@@ -270,6 +270,49 @@ describe('virtual switchboard session (no server)', () => {
   });
 });
 
+describe('idle conversations (issue 20: descriptors)', () => {
+  const text = (out: ReturnType<ProxySession['close']> | undefined) =>
+    out === undefined ? undefined : new TextDecoder().decode(Buffer.concat(out.toClient));
+
+  it('a rung-in conversation left quiet ends as an idle switchboard: BYE buddy 1, then closed', () => {
+    const gateway = testGateway();
+    const ns = gateway.open();
+    loginMsnp8(ns, 'alice@example.com', 'Alice');
+    // The notification connection is never the gateway's to end.
+    expect(ns.endIfIdle?.()).toBeUndefined();
+    ns.deliver({ kind: 'im', id: 'm1', from: bobYahoo, to: alice, text: 'hi alice', sentAt: 1 });
+    const data = gateway.allocations[0]!.data as VirtualSwitchboardData;
+    const sb = gateway.open({ data });
+    // Not answered yet: nothing to end (the ring's own timeout is the client's).
+    expect(sb.endIfIdle?.()).toBeUndefined();
+    feed(sb, 'client', `ANS 1 alice@example.com ${data.cookie} ${data.sessid}\r\n`);
+    const idle = sb.endIfIdle?.();
+    expect(text(idle)).toBe('BYE bob@yahoo 1\r\n');
+    expect(idle?.events).toEqual([{ type: 'closed', reason: 'idle conversation ended' }]);
+    expect(sb.state).toBe('closed');
+    expect(sb.endIfIdle?.()).toBeUndefined();
+    // The buddy's next message rings the client into a new conversation.
+    const again = ns.deliver({ kind: 'im', id: 'm2', from: bobYahoo, to: alice, text: 'back', sentAt: 2 });
+    expect(new TextDecoder().decode(Buffer.concat(again.toClient))).toMatch(/^RNG \d+ /);
+    expect(gateway.allocations).toHaveLength(2);
+  });
+
+  it('a conversation played alone after leaving the real switchboard ends the same way; one on it stays', () => {
+    const played = callerSwitchboard().sb;
+    feed(played, 'client', 'CAL 2 bob@yahoo\r\n');
+    const idle = played.endIfIdle?.();
+    expect(text(idle)).toBe('BYE bob@yahoo 1\r\n');
+    expect(idle?.events).toEqual([{ type: 'closed', reason: 'idle conversation ended' }]);
+
+    // With a native participant the real switchboard is still there: its server ends it, not us.
+    const mixed = callerSwitchboard().sb;
+    feed(mixed, 'client', 'CAL 2 carol@example.com\r\n');
+    feed(mixed, 'client', 'CAL 3 bob@yahoo\r\n');
+    expect(mixed.endIfIdle?.()).toBeUndefined();
+    expect(mixed.state).toBe('verified');
+  });
+});
+
 describe('proxy session errors', () => {
   it('a framing error ends the session with a typed error, after the good frames', () => {
     const session = testGateway().open();

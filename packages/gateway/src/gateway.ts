@@ -29,6 +29,11 @@ import { StatusBoard } from './status/status-board.js';
 
 export type { GatewayEvent, GatewayPlugins } from './node/api.js';
 
+/** How long a conversation the gateway plays itself may stay quiet before it is ended: 5 minutes. */
+export const DEFAULT_IDLE_CONVERSATION = 5 * 60_000;
+/** Idle sweeps per idle time (`GatewayOptions.timeouts.idleConversation`). */
+const IDLE_SWEEPS = 4;
+
 /** Options of `createGateway`: the node's (`NodeOptions`) and the SOCKS front's. */
 export interface GatewayOptions extends NodeOptions {
   /** Codecs this gateway proxies and translates. The gateway never imports one itself. */
@@ -44,9 +49,18 @@ export interface GatewayOptions extends NodeOptions {
   /**
    * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
    * `sniff` the first bytes before relaying untouched (5 s), `g2gHandshake` a peer gateway's
-   * handshake (10 s).
+   * handshake (10 s), `idleConversation` a conversation the gateway plays itself (an MSN
+   * switchboard with a foreign buddy) left quiet before it is ended as its server would end it
+   * (`ProxySession.endIfIdle`; 5 minutes; 0: never), so that an idle window holds no descriptor.
    */
-  timeouts?: { connect?: number; socksRequest?: number; sniff?: number; g2gHandshake?: number };
+  timeouts?: {
+    connect?: number;
+    socksRequest?: number;
+    sniff?: number;
+    g2gHandshake?: number;
+    /** A quiet conversation the gateway plays itself is ended after this long (`DEFAULT_IDLE_CONVERSATION`; 0: never). */
+    idleConversation?: number;
+  };
   /** Connection limits, for a gateway open to the internet (see `DEFAULT_LIMITS`). */
   limits?: GatewayLimits;
   /** Bytes of injected data a client may leave unread before it is disconnected. */
@@ -153,6 +167,7 @@ class SocksGateway implements Gateway {
   socks!: { host: string; port: number };
   metricsAddress: { host: string; port: number } | undefined;
   #closing = false;
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -338,6 +353,13 @@ class SocksGateway implements Gateway {
         () => this.#status.status({ id: this.id, socks: this.socks, g2g: this.g2g, contact: this.contact }),
       );
     own.add(() => this.metrics.boundAddress);
+    // Idle conversations: one sweep a quarter of the idle time, so one ends after between 1 and 1.25
+    // times it (a timer per connection would cost memory per connection; issue 20).
+    const idle = this.#o.timeouts?.idleConversation ?? DEFAULT_IDLE_CONVERSATION;
+    if (idle > 0) {
+      this.#idleSweep = setInterval(() => this.#wayIn.sweepIdle(IDLE_SWEEPS), idle / IDLE_SWEEPS);
+      this.#idleSweep.unref();
+    }
     await node.publish();
     node.log.info(
       { id: this.id, socks: this.socks, g2g: this.contact, codecs: this.#registry.protocols() },
@@ -348,6 +370,7 @@ class SocksGateway implements Gateway {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    clearInterval(this.#idleSweep);
     await this.#node.closeWith(async () => {
       await this.#front?.close();
       for (const c of [...this.#wayIn.connections]) c.close('gateway shutting down');

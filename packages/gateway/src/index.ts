@@ -76,6 +76,7 @@ export {
 } from './g2g/tcp-transport.js';
 export {
   createGateway,
+  DEFAULT_IDLE_CONVERSATION,
   DEFAULT_LIMITS,
   type Gateway,
   type GatewayLimits,

@@ -26,49 +26,65 @@ interface Shape {
 export class PassportResolver {
   readonly #isForeign: (a: Address) => boolean;
   readonly #knownForeign: ((a: Address) => boolean) | undefined;
-  /** Made on first use (issue 20: nothing per connection that an idle one does not need). */
-  #shapes: Map<string, Shape> | undefined;
 
   constructor(isForeign: (a: Address) => boolean, knownForeign?: (a: Address) => boolean) {
     this.#isForeign = isForeign;
     this.#knownForeign = knownForeign;
   }
 
-  #shape(name: string): Shape {
-    let shape = this.#shapes?.get(name);
-    if (shape) return shape;
-    const at = name.lastIndexOf('@');
-    const foreign =
-      at > 0 && at < name.length - 1 ? { user: name.slice(0, at), network: name.slice(at + 1) } : undefined;
-    const passport = { user: name, network: MSN_NETWORK };
-    shape = {
-      foreign: foreign && isAddressString(formatAddress(foreign)) ? foreign : undefined,
-      passport: isAddressString(formatAddress(passport)) ? passport : undefined,
-    };
-    this.#shapes ??= new Map();
-    if (this.#shapes.size >= 4096) this.#shapes.clear();
-    this.#shapes.set(name, shape);
-    return shape;
-  }
-
-  #foreign(a: Address): boolean {
-    if (isDomainNetwork(a.network)) return this.#isForeign(a) && (this.#knownForeign?.(a) ?? false);
-    return this.#isForeign(a);
-  }
-
   /** The foreign user a name stands for, or else the MSN passport (which may be malformed). */
   address(name: string): Address {
-    const shape = this.#shape(name);
-    if (shape.foreign && this.#foreign(shape.foreign)) return shape.foreign;
-    return shape.passport ?? { user: name, network: MSN_NETWORK };
+    return resolveName(name, this.#isForeign, this.#knownForeign) ?? { user: name, network: MSN_NETWORK };
   }
 
   /** As `address`, or undefined when the name is no valid address anywhere (`doesnotexist`). */
   validAddress(name: string): Address | undefined {
-    const shape = this.#shape(name);
-    if (shape.foreign && this.#foreign(shape.foreign)) return shape.foreign;
-    return shape.passport;
+    return resolveName(name, this.#isForeign, this.#knownForeign);
   }
+}
+
+/**
+ * The shapes of names seen lately, shared by every connection (a name's shape depends on the name
+ * alone): one cache per connection was a map per MSN connection (issue 20). Bounded; cleared when full.
+ */
+const shapes = new Map<string, Shape>();
+const MAX_SHAPES = 4096;
+
+function shapeOf(name: string): Shape {
+  let shape = shapes.get(name);
+  if (shape) return shape;
+  const at = name.lastIndexOf('@');
+  const foreign =
+    at > 0 && at < name.length - 1 ? { user: name.slice(0, at), network: name.slice(at + 1) } : undefined;
+  const passport = { user: name, network: MSN_NETWORK };
+  shape = Object.freeze({
+    foreign: foreign && isAddressString(formatAddress(foreign)) ? Object.freeze(foreign) : undefined,
+    passport: isAddressString(formatAddress(passport)) ? Object.freeze(passport) : undefined,
+  });
+  if (shapes.size >= MAX_SHAPES) shapes.clear();
+  shapes.set(name, shape);
+  return shape;
+}
+
+/**
+ * The foreign user a name stands for, else its passport, else undefined (no valid address). Called
+ * with the hooks' owner as `this` (`host`), so a translator passes one object, not a closure each.
+ */
+export function resolveName(
+  name: string,
+  isForeign: (a: Address) => boolean,
+  knownForeign: ((a: Address) => boolean) | undefined,
+  host?: unknown,
+): Address | undefined {
+  const shape = shapeOf(name);
+  const foreign = shape.foreign;
+  if (foreign) {
+    const yes = isDomainNetwork(foreign.network)
+      ? isForeign.call(host, foreign) && (knownForeign?.call(host, foreign) ?? false)
+      : isForeign.call(host, foreign);
+    if (yes) return foreign;
+  }
+  return shape.passport;
 }
 
 /** One-off form of `PassportResolver.address`. */

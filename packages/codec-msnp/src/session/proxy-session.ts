@@ -15,7 +15,7 @@ import {
 import type { MsnpFrame } from '../command/command.js';
 import { decodeFrame } from '../command/frame-codec.js';
 import { CommandFramer, type CommandFramerOptions, PROTOCOL } from '../command/framer.js';
-import { MsnpTranslator } from '../translator/translator.js';
+import { MsnpTranslator, type MsnpTranslatorOptions } from '../translator/translator.js';
 import { isForeignRosterMember } from './foreign-roster-keys.js';
 import { NotificationRole } from './notification.js';
 import type { ConnectionRole } from './role.js';
@@ -72,13 +72,7 @@ export class MsnpProxySession implements ProxySession {
     this.#ctx = ctx;
     this.#options = options;
     this.#clientFramer = new CommandFramer('client', options);
-    this.#translator = new MsnpTranslator({
-      dialect: options.dialect ?? 12,
-      isForeign: (a) => ctx.isForeign(a),
-      knownForeign: (a) => this.#isKnownForeign(a),
-      now: () => ctx.now(),
-      newId: () => ctx.newId(),
-    });
+    this.#translator = new MsnpTranslator(new MsnpProxySession.#TranslatorHooks(this, options.dialect ?? 12));
     if (ctx.virtual) {
       const data = ctx.virtual.data;
       this.#role = isVirtualSwitchboardData(data)
@@ -86,6 +80,31 @@ export class MsnpProxySession implements ProxySession {
         : new RelayRole();
     }
   }
+
+  /**
+   * The translator's options: one small object whose methods read the session's context, in place
+   * of four closures and their context per connection (issue 20).
+   */
+  static readonly #TranslatorHooks = class implements MsnpTranslatorOptions {
+    readonly #session: MsnpProxySession;
+    readonly dialect: number;
+    constructor(session: MsnpProxySession, dialect: number) {
+      this.#session = session;
+      this.dialect = dialect;
+    }
+    isForeign(a: Address): boolean {
+      return this.#session.#ctx.isForeign(a);
+    }
+    knownForeign(a: Address): boolean {
+      return this.#session.#isKnownForeign(a);
+    }
+    now(): number {
+      return this.#session.#ctx.now();
+    }
+    newId(): string {
+      return this.#session.#ctx.newId();
+    }
+  };
 
   get state(): SessionState {
     if (this.#closed) return 'closed';
@@ -236,6 +255,20 @@ export class MsnpProxySession implements ProxySession {
     this.#role?.close(reason, out);
     if (!out.events.some((e) => e.type === 'closed')) out.events.push({ type: 'closed', reason });
     return out;
+  }
+
+  /**
+   * The connection was quiet for the engine's idle time: a switchboard conversation the gateway
+   * plays alone ends as an idle MSN switchboard does (`BYE buddy 1` for each foreign participant,
+   * then a `closed` event); any other connection stays (undefined).
+   */
+  endIfIdle(): SessionOutput | undefined {
+    if (this.#closed || !this.#role?.endIfIdle) return undefined;
+    const out = emptyOutput();
+    if (!this.#role.endIfIdle(out)) return undefined;
+    const closed = out.events.find((e) => e.type === 'closed');
+    if (closed) this.#closed = { reason: closed.reason };
+    return joinOutput(out);
   }
 
   /** The options this session was opened with (framing caps, default dialect). */

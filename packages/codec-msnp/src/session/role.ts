@@ -19,6 +19,8 @@ export interface ConnectionRole {
   deliver(event: CanonicalEvent, out: SessionOutput): void;
   affinity(event: CanonicalEvent): number;
   close(reason: string, out: SessionOutput): void;
+  /** The connection was quiet for the engine's idle time: true when the role ended it (in `out`). */
+  endIfIdle?(out: SessionOutput): boolean;
 }
 
 /** Server errors meaning "no such passport" (Escargot misc.py `Err`: 201, 205, 207; MSNP wiki: 208). */

@@ -113,7 +113,7 @@ export class SwitchboardRole implements ConnectionRole {
 
   /** Answers `CAL t name` for a foreign user: `CAL t RINGING sessid` and their `JOI`, played locally. */
   #joinForeign(trid: number, passport: string, callee: Address, out: SessionOutput): void {
-    this.#translator.participants.delete(passportKey(passport));
+    this.#translator.removeParticipant(passport);
     const conversation = this.#conversationFor(this.#owner!);
     this.#sessid ??= digitsId(this.#ctx);
     toClient(out, command('CAL', trid, ['RINGING', this.#sessid]), conversation.join(callee));
@@ -199,7 +199,7 @@ export class SwitchboardRole implements ConnectionRole {
       out.toClient.push(raw);
       return;
     }
-    if (frame.verb === 'CAL' && frame.trid !== undefined) this.#probes?.delete(frame.trid);
+    if (frame.verb === 'CAL' && frame.trid !== undefined) this.#forgetProbe(frame.trid);
     const events = this.#translator.toEvents(frame, 'server');
     const a = frame.args;
     if (!this.#verified && this.#owner && frame.trid !== undefined && frame.trid === this.#enterTrid) {
@@ -238,10 +238,16 @@ export class SwitchboardRole implements ConnectionRole {
     const key = trid ?? this.#probes?.keys().next().value;
     const candidate = key === undefined ? undefined : this.#probes?.get(key);
     if (key === undefined || candidate === undefined) return false;
-    this.#probes?.delete(key);
+    this.#forgetProbe(key);
     if (!UNKNOWN_PRINCIPAL.has(code) || !this.#owner || !this.#ctx.isForeign(candidate)) return false;
     this.#joinForeign(key, this.#translator.passport(candidate), candidate, out);
     return true;
+  }
+
+  /** A probe was answered; the map goes with the last one (most switchboards never need it again). */
+  #forgetProbe(trid: number): void {
+    this.#probes?.delete(trid);
+    if (this.#probes?.size === 0) this.#probes = undefined;
   }
 
   #isOwner(passport: string): boolean {
@@ -268,4 +274,16 @@ export class SwitchboardRole implements ConnectionRole {
   }
 
   close(_reason: string, _out: SessionOutput): void {}
+
+  /**
+   * Quiet for the engine's idle time: a conversation the gateway plays alone (the real switchboard
+   * left) ends as an idle switchboard does (`BYE buddy 1`, then the connection closes); one on the
+   * real switchboard is its server's to end.
+   */
+  endIfIdle(out: SessionOutput): boolean {
+    if (!this.#released) return false;
+    if (this.#conversation) toClient(out, ...this.#conversation.leaveIdle());
+    emit(out, { type: 'closed', reason: 'idle conversation ended' });
+    return true;
+  }
 }

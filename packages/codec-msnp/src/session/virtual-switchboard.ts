@@ -120,6 +120,18 @@ export class VirtualSwitchboardRole implements ConnectionRole {
     this.#close(reason, out);
   }
 
+  /**
+   * Quiet for the engine's idle time: the gateway ends the conversation as an MSN server ends an
+   * idle switchboard (`BYE buddy 1`, then the connection closes), freeing its descriptor; the
+   * buddy's next message rings the client again.
+   */
+  endIfIdle(out: SessionOutput): boolean {
+    if (this.#closed || !this.#verified) return false;
+    toClient(out, ...this.#conversation.leaveIdle());
+    this.#close('idle conversation ended', out);
+    return true;
+  }
+
   #close(reason: string, out: SessionOutput): void {
     if (this.#closed) return;
     this.#closed = true;

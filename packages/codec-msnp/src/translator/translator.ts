@@ -21,7 +21,7 @@ import { type ContactEntry, ContactListSync } from '../contacts/contact-list-syn
 import { listBitsOf, subscriptionOf } from '../contacts/lists.js';
 import { formatImFormat, htmlToImFormat, imFormatValueToHtml } from '../mime/im-format.js';
 import { formatMime, type MimeMessage, mimeHeader, mimeType, parseMime } from '../mime/mime-message.js';
-import { addressToPassport, MSN_NETWORK, PassportResolver, passportKey } from '../names/passport.js';
+import { addressToPassport, MSN_NETWORK, passportKey, resolveName } from '../names/passport.js';
 import { personalMessageText, personalMessageXml } from '../presence/personal-message.js';
 import { statusFromMsn, statusToMsn } from '../presence/status.js';
 
@@ -34,6 +34,8 @@ export interface MsnpTranslatorOptions extends TranslatorOptions {
 }
 
 const utf8 = new TextDecoder('utf-8');
+/** The default foreign test, one for every translator. */
+const DEFAULT_IS_FOREIGN = defaultIsForeign([MSN_NETWORK]);
 const utf8Encoder = new TextEncoder();
 
 /** Client capabilities we announce in `CHG` and `NLN` we write: none (MSNP wiki "Client Capabilities"). */
@@ -98,9 +100,11 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   #dialect: number;
   #dialectKnown = false;
   #self: Address | undefined;
-  readonly #resolver: PassportResolver;
-  readonly #now: () => number;
-  readonly #newId: () => string;
+  /**
+   * The options as given, their functions called as its methods: no closure per translator for the
+   * defaults, and a session can pass one object whose methods read its context (issue 20).
+   */
+  readonly #options: MsnpTranslatorOptions;
   #trid = 0;
   #idCounter = 0;
   /** Last list version (MSNP2-9 serials), for the serial of an `ADD ... RL` we write. */
@@ -108,19 +112,38 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
   // Made on first use: most connections (switchboards) never need one or the other (issue 20).
   #names: Map<string, string> | undefined;
   #statuses: Map<string, PresenceStatus> | undefined;
+  #participants: Map<string, string> | undefined;
   #ownStatus: PresenceStatus = 'online';
-  readonly participants = new Map<string, string>();
   #list: ContactListSync | undefined;
 
   constructor(options: MsnpTranslatorOptions = {}) {
+    this.#options = options;
     this.#dialect = options.dialect ?? 12;
     this.#self = options.self;
-    this.#resolver = new PassportResolver(
-      options.isForeign ?? defaultIsForeign([MSN_NETWORK]),
-      options.knownForeign,
-    );
-    this.#now = options.now ?? Date.now;
-    this.#newId = options.newId ?? (() => `msnp-${++this.#idCounter}`);
+  }
+
+  /**
+   * A switchboard's participants other than the user (lower-cased passport to passport), as
+   * `CAL`, `JOI`, `IRO` and `BYE` told; made on first use.
+   */
+  get participants(): Map<string, string> {
+    this.#participants ??= new Map();
+    return this.#participants;
+  }
+
+  /** Forgets a participant (a foreign one the gateway plays: not the server's to deliver to). */
+  removeParticipant(passport: string): void {
+    this.#participants?.delete(passportKey(passport));
+  }
+
+  #now(): number {
+    const o = this.#options;
+    return o.now ? o.now() : Date.now();
+  }
+
+  #newId(): string {
+    const o = this.#options;
+    return o.newId ? o.newId() : `msnp-${++this.#idCounter}`;
   }
 
   #namesMap(): Map<string, string> {
@@ -166,12 +189,13 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
 
   /** The address behind a name (`bob@yahoo` for a foreign buddy, else the passport). */
   address(passport: string): Address {
-    return this.#resolver.address(passport);
+    return this.validAddress(passport) ?? { user: passport, network: MSN_NETWORK };
   }
 
   /** The address behind a name, or undefined when it is not a valid address anywhere (`doesnotexist`). */
   validAddress(passport: string): Address | undefined {
-    return this.#resolver.validAddress(passport);
+    const o = this.#options;
+    return resolveName(passport, o.isForeign ?? DEFAULT_IS_FOREIGN, o.knownForeign, o);
   }
 
   passport(a: Address): string {
@@ -224,7 +248,9 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (!cmd.payload) return [];
         return this.messageEvents(
           this.#self,
-          [...this.participants.values()].map((p) => this.validAddress(p)).filter((a) => a !== undefined),
+          [...(this.#participants?.values() ?? [])]
+            .map((p) => this.validAddress(p))
+            .filter((a) => a !== undefined),
           cmd.payload,
         );
       case 'CHG': {
@@ -317,7 +343,7 @@ export class MsnpTranslator implements Translator<MsnpFrame> {
         if (a[2] !== undefined) this.#join(argValue(a[2]), a[3] === undefined ? undefined : argValue(a[3]));
         return [];
       case 'BYE':
-        if (a[0] !== undefined) this.participants.delete(passportKey(argValue(a[0])));
+        if (a[0] !== undefined) this.#participants?.delete(passportKey(argValue(a[0])));
         return [];
       case 'MSG': {
         if (!cmd.payload || a[0] === undefined || a[0] === 'Hotmail') return [];

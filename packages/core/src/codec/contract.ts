@@ -280,6 +280,13 @@ export interface ProxySession {
   affinity(event: CanonicalEvent): number;
   /** The engine is closing the connection; last words for either side. */
   close(reason: string): SessionOutput;
+  /**
+   * The connection carried nothing either way for the engine's idle time. A session that ends such
+   * a connection itself, as its server would (an MSNP switchboard the gateway plays: `BYE` for the
+   * other participants, then the connection closes), returns those last words with a `closed`
+   * event; undefined (or no method) keeps the connection open.
+   */
+  endIfIdle?(): SessionOutput | undefined;
   /** Present when the protocol can carry a file's bytes to the client (XMPP: XEP-0047). */
   readonly files?: FilePush;
 }

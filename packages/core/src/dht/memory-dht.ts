@@ -64,7 +64,9 @@ export class MemoryDht implements Dht {
     if (mine >= this.limits.maxValuesPerPublisher)
       throw new DhtPublisherQuotaError(this.limits.maxValuesPerPublisher);
     if (live.length >= this.limits.maxValuesPerKey) this.#displace(live, mine);
-    live.push({ value: value.slice(), expires, secret: options.secret });
+    // A copy of its own: a Node Buffer's `slice` is a view that keeps the whole 8 KiB pool slab it was
+    // cut from alive for as long as the value is held (issue 20: a slab per record per user).
+    live.push({ value: new Uint8Array(value), expires, secret: options.secret });
     this.#store.set(key, live);
   }
 

@@ -420,7 +420,9 @@ export class Directory {
     const value = this.#encode(kind, subject, body, ttl);
     await this.#dht.put(key, value, { ttl, secret: this.#secret });
     const previous = this.#mine.get(key) ?? [];
-    this.#mine.set(key, [value]);
+    // Kept as a copy of its own: the encoded record is cut from a shared 8 KiB Buffer pool slab, which a
+    // held view would keep alive (issue 20: a slab per published record).
+    this.#mine.set(key, [new Uint8Array(value)]);
     // Signed in the same millisecond, the new record can be the old one byte for byte: the put just
     // refreshed it, and removing "the old one" would remove it.
     for (const old of previous) {

@@ -91,7 +91,9 @@ export class ProxiedConnection {
   /** When the connection was accepted, ms since the epoch. */
   readonly openedAt = Date.now();
   #closed = false;
-  readonly #ended = { client: false, server: false };
+  // Two fields, not an object of two (issue 20: an object per connection).
+  #clientFin = false;
+  #serverFin = false;
   readonly #hooks: ConnectionHooks;
   readonly #maxBacklog: number;
   readonly #barrier: OutputBarrier | undefined;
@@ -104,6 +106,8 @@ export class ProxiedConnection {
   #eventsHandled = 0;
   /** Set once a hand-off began: nothing more is fed or acted on here. */
   #held: FedChunk[] | undefined;
+  /** Idle sweeps since the last byte either way or injected event (`quietPeriod`). */
+  #quiet = 0;
 
   constructor(options: {
     id: string;
@@ -322,19 +326,41 @@ export class ProxiedConnection {
   // Half-close both ways (the sockets allow it): a client that sends FIN right after its last
   // bytes still gets the server's final words (RFC 6120 §4.4 stream close, MSNP OUT).
   #clientEnded(): void {
-    this.#ended.client = true;
-    if (!this.upstream || this.#ended.server) this.close('client closed');
+    this.#clientFin = true;
+    if (!this.upstream || this.#serverFin) this.close('client closed');
     else this.upstream.end();
   }
 
   #serverEnded(): void {
-    this.#ended.server = true;
-    if (this.#ended.client) this.close('server closed');
+    this.#serverFin = true;
+    if (this.#clientFin) this.close('server closed');
     else this.client.end();
+  }
+
+  /**
+   * One idle sweep found the connection where the last left it: once more than `periods` sweeps in
+   * a row passed with nothing carried either way, the session may end it (`ProxySession.endIfIdle`:
+   * an MSNP switchboard the gateway plays ends as an idle MSN switchboard does).
+   */
+  quietPeriod(periods: number): void {
+    if (this.#closed || this.#held || !this.session.endIfIdle) return;
+    if (++this.#quiet <= periods) return;
+    let out: SessionOutput | undefined;
+    try {
+      out = this.session.endIfIdle();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (!out) return;
+    this.#write(out);
+    const ended = out.events.find((e) => e.type === 'closed');
+    if (ended?.type === 'closed') this.close(ended.reason);
   }
 
   /** Injects an event into this client stream (the session encodes it as its server would). */
   deliver(event: CanonicalEvent): void {
+    this.#quiet = 0;
     const out = this.session.deliver(event);
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
@@ -345,6 +371,7 @@ export class ProxiedConnection {
   /** Writes what the session returned for something the engine asked of it (a file's next block). */
   inject(out: SessionOutput): void {
     if (this.#closed) return;
+    this.#quiet = 0;
     this.#write(out);
     if (this.client.writableLength > this.#maxBacklog) {
       this.fail(new SlowConsumerError(this.client.writableLength));
@@ -382,6 +409,7 @@ export class ProxiedConnection {
 
   #feed(from: 'client' | 'server', chunk: Uint8Array): boolean {
     if (this.#closed) return false;
+    this.#quiet = 0;
     if (this.#held) {
       this.#held.push({ from, chunk });
       return false;
@@ -464,7 +492,7 @@ export class ProxiedConnection {
     setTimeout(() => upstream.destroy(), 1000).unref();
     // Nothing is relayed to the server any more: a client held for its drain reads again.
     if (this.client.isPaused() && !this.#held) this.client.resume();
-    if (this.#ended.client) this.close('client closed');
+    if (this.#clientFin) this.close('client closed');
   }
 
   /** Backpressure: stop reading `source` until `sink` drains. */

@@ -79,6 +79,11 @@ export interface SocksFrontOptions {
 const MAX_SOCKS_REQUEST = 600;
 const EMPTY = new Uint8Array(0);
 
+/** The source (client address) a client socket was counted against; the close listener uncounts it. */
+const SOURCE = Symbol('source');
+
+type CountedSocket = Socket & { [SOURCE]?: string };
+
 /** A socket's error ends it (one function for every socket, not a closure each). */
 function destroyOnError(this: Socket): void {
   this.destroy();
@@ -97,8 +102,19 @@ export class SocksFront {
   #clients = 0;
   readonly #clientsBySource = new Map<string, number>();
 
+  /**
+   * The one 'close' listener of every socket this front tracks (bound to the front once, not a
+   * closure per socket): it forgets the socket and uncounts its source (issue 20: a closure, its
+   * context and a `once` wrapper per socket were a good part of what an idle connection held).
+   */
+  readonly #socketClosed: (this: Socket) => void;
+
   constructor(options: SocksFrontOptions) {
     this.#o = options;
+    const front = this;
+    this.#socketClosed = function (this: Socket) {
+      front.#gone(this);
+    };
   }
 
   async listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -125,10 +141,25 @@ export class SocksFront {
 
   #track(socket: Socket): void {
     this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('close', this.#socketClosed);
   }
 
-  /** Counts a client against the limits: its source, or undefined (the reason reported) when over one. */
+  /** A tracked socket closed: forgotten, and its source uncounted when it was a counted client. */
+  #gone(socket: CountedSocket): void {
+    this.#sockets.delete(socket);
+    const source = socket[SOURCE];
+    if (source === undefined) return;
+    socket[SOURCE] = undefined;
+    this.#clients--;
+    const left = (this.#clientsBySource.get(source) ?? 1) - 1;
+    if (left > 0) this.#clientsBySource.set(source, left);
+    else this.#clientsBySource.delete(source);
+  }
+
+  /**
+   * Counts a client against the limits and tracks it: its source, or undefined (the reason
+   * reported) when over one.
+   */
   #admit(id: string, client: Socket): string | undefined {
     const address = client.remoteAddress;
     if (!address) return undefined; // already gone
@@ -148,12 +179,9 @@ export class SocksFront {
     }
     this.#clients++;
     this.#clientsBySource.set(source, fromSource + 1);
-    client.once('close', () => {
-      this.#clients--;
-      const left = (this.#clientsBySource.get(source) ?? 1) - 1;
-      if (left > 0) this.#clientsBySource.set(source, left);
-      else this.#clientsBySource.delete(source);
-    });
+    // Uncounted by the tracking 'close' listener (`#gone`), one shared function for every socket.
+    (client as CountedSocket)[SOURCE] = source;
+    this.#track(client);
     return source;
   }
 
@@ -168,7 +196,6 @@ export class SocksFront {
       client.destroy();
       return false;
     }
-    this.#track(client);
     client.setNoDelay(true);
     return true;
   }
@@ -182,7 +209,6 @@ export class SocksFront {
     client.on('error', destroyOnError);
     const source = this.#admit(id, client);
     if (!source) return void client.destroy();
-    this.#track(client);
     client.setNoDelay(true);
     let buffered: Uint8Array = EMPTY;
     // Idle clients and slowlorises (a byte at a time) get one deadline for the whole request.
@@ -343,16 +369,21 @@ export class SocksFront {
         socket.destroy();
         reject(new UpstreamUnreachableError(`connecting to ${host}:${port} timed out`));
       }, this.#o.connectTimeout);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        timer = undefined;
-        resolve(socket);
-      });
-      socket.once('error', (cause) => {
+      const failed = (cause: Error) => {
         clearTimeout(timer);
         timer = undefined;
         reject(new UpstreamUnreachableError(`cannot connect to ${host}:${port}`, { cause }));
+      };
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        timer = undefined;
+        // This listener would hold its closure (and this promise's functions) for the socket's life
+        // (issue 20): from here an error just ends the socket, as for every other socket.
+        socket.off('error', failed);
+        socket.on('error', destroyOnError);
+        resolve(socket);
       });
+      socket.once('error', failed);
     });
   }
 

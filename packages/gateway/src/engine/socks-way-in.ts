@@ -104,6 +104,14 @@ export class SocksWayIn {
     return this.#connections;
   }
 
+  /**
+   * One idle sweep over the open connections (`ProxiedConnection.quietPeriod`): a connection quiet
+   * for more than `periods` sweeps in a row may be ended by its session.
+   */
+  sweepIdle(periods: number): void {
+    for (const c of [...this.#connections]) c.quietPeriod(periods);
+  }
+
   /** The hooks a `SocksFront` calls for each connection. */
   readonly hooks: ConnectionHooks = {
     onOpen: (c) => {

@@ -1,5 +1,13 @@
 export type { BaseClient, BaseClientEvents, BaseOutgoingEvent } from './base/base-client.js';
 export { BaseClientShim, createShim, type ShimOptions } from './base/shim.js';
+export {
+  type ConnectDataChannelOptions,
+  connectDataChannel,
+  DATA_CHANNEL_CIPHER,
+  DataChannelListener,
+  type DataChannelListenerOptions,
+  type IssuedChannel,
+} from './channel/data-channel.js';
 export { FileChannelTransport } from './channel/file-channel.js';
 export { createClient, FILE_DEFAULTS, ShimClient } from './client/client.js';
 export type {
@@ -11,7 +19,10 @@ export type {
 export * from './errors/base-errors.js';
 export * from './errors/errors.js';
 export {
+  CHANNEL_IDENTITY_BYTES,
+  CHANNEL_KEY_BYTES,
   CHUNK_HEAD_BYTES,
+  type DataChannelGrant,
   encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,

@@ -46,6 +46,7 @@ import {
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import { CALL_DEFAULTS, ClientCalls } from '../call/calls.js';
+import { connectDataChannel, DataChannelListener } from '../channel/data-channel.js';
 import { FileChannelTransport } from '../channel/file-channel.js';
 import {
   ClientClosedError,
@@ -85,6 +86,8 @@ export const FILE_DEFAULTS = {
   maxOffers: 64,
   /** How long an offer can be fetched: 24 hours. */
   offerTtl: 24 * 60 * 60 * 1000,
+  /** File bytes on a data channel (TLS-PSK) when both nodes can. */
+  dataChannel: true,
 } as const;
 
 /** The codes of G2G failures: the recipient's node is known, but the event could not get through. */
@@ -220,6 +223,8 @@ export class ShimClient implements CrossTalkClient {
   readonly #serving = new Set<G2gStream>();
   readonly #fetching = new Set<AbortController>();
   readonly #calls: ClientCalls;
+  /** The listener of this node's data channels (started on the first grant). */
+  #dataChannels: DataChannelListener | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Made by `createClient`. */
@@ -503,14 +508,37 @@ export class ShimClient implements CrossTalkClient {
         );
       }
       const signal = options.signal ? AbortSignal.any([options.signal, own.signal]) : own.signal;
-      return await fetchFile(stream, checked, sink, {
+      const fetchOptions = {
         signal,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         chunkSize: this.#files.chunkSize,
         window: this.#files.window,
         maxFileSize: this.#files.maxFileSize,
         stallTimeout: this.#files.stallTimeout,
-      });
+      };
+      // The data channel goes to the host the file stream was dialled to: known for G2G over TCP only.
+      const host = location.contact.transport === 'tcp' ? location.contact.host : undefined;
+      if (!this.#files.dataChannel || typeof host !== 'string')
+        return await fetchFile(stream, checked, sink, fetchOptions);
+      try {
+        return await fetchFile(stream, checked, sink, {
+          ...fetchOptions,
+          dataChannel: (grant) => connectDataChannel(host, grant),
+        });
+      } catch (error) {
+        if (!isCrossTalkError(error, 'ERR_DATA_CHANNEL_UNAVAILABLE')) throw error;
+        // Nothing moved yet (the channel comes before the hash list): the same fetch, on a file stream alone.
+        this.node.metrics.refused.inc({ reason: error.code });
+        const again = await this.#channel
+          .openFileStream(location.gateway, location.contact)
+          .catch((cause) => {
+            throw new NoRouteError(
+              `the node of ${formatAddress(checked.from)} could not be reached for the file`,
+              { cause },
+            );
+          });
+        return await fetchFile(again, checked, sink, fetchOptions);
+      }
     } finally {
       this.#fetching.delete(own);
     }
@@ -543,6 +571,7 @@ export class ShimClient implements CrossTalkClient {
           throw new SourceFailedError(`the file's SHA-256 is ${file.sha256}, not the offered one`);
         return { file, source: entry.source };
       },
+      ...(this.#files.dataChannel ? { dataChannel: () => this.#dataChannelListener().issue() } : {}),
       maxChunkSize: MAX_CHUNK_SIZE,
       stallTimeout: this.#files.stallTimeout,
       ...(this.#files.rate === undefined ? {} : { rate: this.#files.rate }),
@@ -570,10 +599,25 @@ export class ShimClient implements CrossTalkClient {
       for (const id of [...this.#offers.keys()]) await this.withdrawFile(id);
       if (this.#session && !this.#session.closed) await this.#calls.close();
       await this.#session?.detach().catch(() => {});
+      await this.#dataChannels?.close();
       await this.node.close();
       await this.#store?.close();
     })();
     return this.#closing;
+  }
+
+  /** The node's data-channel listener, on the host of its G2G listener (loopback when it has none). */
+  #dataChannelListener(): DataChannelListener {
+    this.#dataChannels ??= new DataChannelListener({
+      host: this.#channel.boundAddress()?.address ?? '127.0.0.1',
+      onRefused: (error) => this.node.metrics.refused.inc({ reason: error.code }),
+    });
+    return this.#dataChannels;
+  }
+
+  /** Connections refused by this node's data-channel listener so far, by error code. */
+  get dataChannelRefusals(): ReadonlyMap<string, number> {
+    return this.#dataChannels?.refused ?? new Map();
   }
 
   // ------------------------------------------------------------------ internals

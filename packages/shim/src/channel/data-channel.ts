@@ -76,6 +76,8 @@ export class DataChannelListener {
   #closed = false;
   /** Connections refused so far, by error code. */
   readonly refused = new Map<string, number>();
+  /** Connections handed to their grants so far (each a transfer's data channel). */
+  opened = 0;
 
   constructor(options: DataChannelListenerOptions) {
     this.#host = options.host;
@@ -183,6 +185,7 @@ export class DataChannelListener {
       socket.destroy();
       return;
     }
+    this.opened++;
     pending.resolve(socket);
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
 import type { CrossTalkError } from '@crosstalk/core';
 import {
@@ -72,6 +72,8 @@ export class DataChannelListener {
   /** The grant each handshaking socket named (set in the PSK callback, taken on completion). */
   readonly #claims = new WeakMap<TLSSocket, Pending>();
   #server: Server | undefined;
+  /** Every connection the server took, so `close` ends them (a transfer's own, or a stray one). */
+  readonly #sockets = new Set<Socket>();
   #listening: Promise<number> | undefined;
   #closed = false;
   /** Connections refused so far, by error code. */
@@ -136,7 +138,9 @@ export class DataChannelListener {
     }
     const server = this.#server;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
   }
 
   #listen(): Promise<number> {
@@ -148,6 +152,10 @@ export class DataChannelListener {
         ciphers: DATA_CHANNEL_CIPHER,
         handshakeTimeout: this.#handshakeTimeout,
         pskCallback: (socket, identity) => this.#psk(socket, identity),
+      });
+      server.on('connection', (socket: Socket) => {
+        this.#sockets.add(socket);
+        socket.once('close', () => this.#sockets.delete(socket));
       });
       server.on('secureConnection', (socket) => this.#connected(socket));
       server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => this.#failed(error, socket));

@@ -9,7 +9,7 @@ export {
   type IssuedChannel,
 } from './channel/data-channel.js';
 export { FileChannelTransport } from './channel/file-channel.js';
-export { createClient, FILE_DEFAULTS, ShimClient } from './client/client.js';
+export { createClient, type DataChannelStats, FILE_DEFAULTS, ShimClient } from './client/client.js';
 export type {
   ClientOptions,
   FileTransferOptions,

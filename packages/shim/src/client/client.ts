@@ -104,6 +104,16 @@ const ROUTE_FAILURES = new Set([
 type ResolvedFileOptions = Required<Omit<FileTransferOptions, 'rate' | 'onServed'>> &
   Pick<FileTransferOptions, 'rate' | 'onServed'>;
 
+/** How a client's file data channels went (`ShimClient.dataChannelStats`). */
+export interface DataChannelStats {
+  /** Data channels this node's listener handed to transfers it served. */
+  opened: number;
+  /** Connections its listener refused, by error code (`ERR_DATA_CHANNEL_UNKNOWN_IDENTITY`, ...). */
+  refused: ReadonlyMap<string, number>;
+  /** Fetches of this node whose granted channel could not be opened, so went on the file stream. */
+  fallbacks: number;
+}
+
 /** A file this client offered, until it expires or the client closes. */
 interface OpenOffer {
   offer: FileOfferEvent;
@@ -225,6 +235,8 @@ export class ShimClient implements CrossTalkClient {
   readonly #calls: ClientCalls;
   /** The listener of this node's data channels (started on the first grant). */
   #dataChannels: DataChannelListener | undefined;
+  /** Fetches that could not open the granted data channel and went on the file stream. */
+  #fallbacks = 0;
   #closing: Promise<void> | undefined;
 
   /** @internal Made by `createClient`. */
@@ -529,6 +541,7 @@ export class ShimClient implements CrossTalkClient {
         if (!isCrossTalkError(error, 'ERR_DATA_CHANNEL_UNAVAILABLE')) throw error;
         // Nothing moved yet (the channel comes before the hash list): the same fetch, on a file stream alone.
         this.node.metrics.refused.inc({ reason: error.code });
+        this.#fallbacks++;
         const again = await this.#channel
           .openFileStream(location.gateway, location.contact)
           .catch((cause) => {
@@ -615,9 +628,13 @@ export class ShimClient implements CrossTalkClient {
     return this.#dataChannels;
   }
 
-  /** Connections refused by this node's data-channel listener so far, by error code. */
-  get dataChannelRefusals(): ReadonlyMap<string, number> {
-    return this.#dataChannels?.refused ?? new Map();
+  /** How this node's file data channels went so far. */
+  get dataChannelStats(): DataChannelStats {
+    return {
+      opened: this.#dataChannels?.opened ?? 0,
+      refused: new Map(this.#dataChannels?.refused ?? []),
+      fallbacks: this.#fallbacks,
+    };
   }
 
   // ------------------------------------------------------------------ internals

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
-import { connect as tlsConnect, createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type Server, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { CrossTalkError } from '@crosstalk/core';
 import {
   DataChannelExpiredError,

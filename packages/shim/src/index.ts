@@ -7,6 +7,7 @@ export {
   DataChannelListener,
   type DataChannelListenerOptions,
   type IssuedChannel,
+  MAX_DATA_CHANNEL_CONNECTIONS,
 } from './channel/data-channel.js';
 export { FileChannelTransport } from './channel/file-channel.js';
 export { createClient, type DataChannelStats, FILE_DEFAULTS, ShimClient } from './client/client.js';

@@ -10,7 +10,9 @@ import type { DataChannelGrant } from '../src/file/frames.js';
 const HOST = '127.0.0.1';
 
 /** A listener whose refusals are kept, closed after each test. */
-function listening(options: { grantTimeout?: number; handshakeTimeout?: number } = {}) {
+function listening(
+  options: { grantTimeout?: number; handshakeTimeout?: number; maxConnections?: number } = {},
+) {
   const refusals: CrossTalkError[] = [];
   const listener = new DataChannelListener({
     host: HOST,
@@ -152,6 +154,22 @@ describe('the file data channel (TLS 1.2 PSK)', () => {
       'ERR_DATA_CHANNEL_HANDSHAKE',
     ]);
     // None of them used the grant up: the allowed version and cipher still get in.
+    const client = await connectDataChannel(HOST, issued.grant);
+    (await issued.connection).destroy();
+    client.destroy();
+  });
+
+  it('connections over the limit are closed on arrival; a grant still gets in once one leaves', async () => {
+    const { listener } = listening({ maxConnections: 2 });
+    const issued = await listener.issue();
+    const silent = [netConnect(listener.port!, HOST), netConnect(listener.port!, HOST)];
+    await Promise.all(silent.map((s) => once(s, 'connect')));
+    await until(() => listener.connections === 2);
+    const third = netConnect(listener.port!, HOST);
+    await once(third, 'close');
+    expect(listener.connections).toBe(2);
+    for (const s of silent) s.destroy();
+    await until(() => listener.connections === 0);
     const client = await connectDataChannel(HOST, issued.grant);
     (await issued.connection).destroy();
     client.destroy();

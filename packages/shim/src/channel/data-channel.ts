@@ -27,6 +27,8 @@ import { CHANNEL_IDENTITY_BYTES, CHANNEL_KEY_BYTES, type DataChannelGrant } from
 
 /** TLS version of the data channel: 1.2, where OpenSSL's PSK cipher suites without certificates live. */
 const TLS_VERSION = 'TLSv1.2';
+/** Connections a listener holds at once, handshaking or open: more are closed on arrival. */
+export const MAX_DATA_CHANNEL_CONNECTIONS = 64;
 /** The one cipher suite the data channel takes (RFC 5487): AES-256-GCM with a PSK, no (EC)DHE. */
 export const DATA_CHANNEL_CIPHER = 'PSK-AES256-GCM-SHA384';
 
@@ -38,6 +40,8 @@ export interface DataChannelListenerOptions {
   grantTimeout?: number;
   /** ms a connection has to complete the TLS handshake. Default 5 s. */
   handshakeTimeout?: number;
+  /** Connections held at once, handshaking or open. Default `MAX_DATA_CHANNEL_CONNECTIONS`. */
+  maxConnections?: number;
   /** Called with each refused connection's typed error. */
   onRefused?: (error: CrossTalkError) => void;
 }
@@ -67,6 +71,7 @@ export class DataChannelListener {
   readonly #host: string;
   readonly #grantTimeout: number;
   readonly #handshakeTimeout: number;
+  readonly #maxConnections: number;
   readonly #onRefused: ((error: CrossTalkError) => void) | undefined;
   readonly #pending = new Map<string, Pending>();
   /** The grant each handshaking socket named (set in the PSK callback, taken on completion). */
@@ -85,7 +90,13 @@ export class DataChannelListener {
     this.#host = options.host;
     this.#grantTimeout = options.grantTimeout ?? 10_000;
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
+    this.#maxConnections = options.maxConnections ?? MAX_DATA_CHANNEL_CONNECTIONS;
     this.#onRefused = options.onRefused;
+  }
+
+  /** Connections held now, handshaking or open. */
+  get connections(): number {
+    return this.#sockets.size;
   }
 
   /** The port, once listening. */
@@ -153,6 +164,8 @@ export class DataChannelListener {
         handshakeTimeout: this.#handshakeTimeout,
         pskCallback: (socket, identity) => this.#psk(socket, identity),
       });
+      // Strangers may connect before any handshake: they cannot hold more than this many sockets.
+      server.maxConnections = this.#maxConnections;
       server.on('connection', (socket: Socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));

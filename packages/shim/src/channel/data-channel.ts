@@ -76,6 +76,8 @@ export class DataChannelListener {
   readonly #pending = new Map<string, Pending>();
   /** The grant each handshaking socket named (set in the PSK callback, taken on completion). */
   readonly #claims = new WeakMap<TLSSocket, Pending>();
+  /** Sockets whose identity was refused (counted then; their handshake failure is not counted again). */
+  readonly #unknown = new WeakSet<TLSSocket>();
   #server: Server | undefined;
   /** Every connection the server took, so `close` ends them (a transfer's own, or a stray one). */
   readonly #sockets = new Set<Socket>();
@@ -188,6 +190,7 @@ export class DataChannelListener {
   #psk(socket: TLSSocket, identity: string): Buffer | null {
     const pending = this.#pending.get(identity);
     if (!pending || identity.length !== CHANNEL_IDENTITY_BYTES * 2) {
+      this.#unknown.add(socket);
       this.#refuse(
         new DataChannelUnknownIdentityError(`a PSK identity of ${Math.min(identity.length, 64)} characters`),
       );
@@ -215,7 +218,7 @@ export class DataChannelListener {
     const pending = this.#claims.get(socket);
     this.#claims.delete(socket);
     // An unknown identity was counted in the PSK callback already.
-    if (!pending && isUnknownIdentityFailure(error)) return;
+    if (this.#unknown.has(socket)) return;
     const typed =
       error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
         ? new DataChannelHandshakeTimeoutError(`no TLS handshake within ${this.#handshakeTimeout} ms`)
@@ -229,11 +232,6 @@ export class DataChannelListener {
     this.refused.set(error.code, (this.refused.get(error.code) ?? 0) + 1);
     this.#onRefused?.(error);
   }
-}
-
-/** OpenSSL's alert after a PSK callback returned no key. */
-function isUnknownIdentityFailure(error: NodeJS.ErrnoException): boolean {
-  return /psk identity not found|PSK_IDENTITY_NOT_FOUND/i.test(error.message);
 }
 
 /** Options of `connectDataChannel`. */

@@ -1,6 +1,7 @@
 /**
  * The sending side of `bench/client-api.ts`'s getFile across processes: a client-API user in a
- * process of its own (the directory on a hyperdht testnet, G2G over TCP with Noise, as in one
+ * process of its own (the directory on a hyperdht testnet, G2G over TCP with Noise and the file's
+ * bytes on a TLS-PSK data channel, as in one
  * process), holding the bench's file, and the sending end of the plain TCP copy of the same bytes.
  *
  *   node --import tsx --conditions=@crosstalk/source bench/lib/file-sender-process.ts '{"mb":64,"bootstrap":[...]}'
@@ -9,7 +10,8 @@
  * `{"offer": "bob@aol"}` -> `{"offered": id}`; `{"withdraw": id}` -> `{"withdrawn": id}`;
  * `{"tcp": port}` (write the file to 127.0.0.1:port, 256 KiB at a time, waiting for drain) ->
  * `{"copied": true}`; `{"tls": port, "psk": hex}` (the same over TLS-PSK, `secure-copy.ts`) ->
- * `{"copied": true}`; `{"cpu": true}` -> `{"cpu": ms of CPU this process used so far}`.
+ * `{"copied": true}`; `{"cpu": true}` -> `{"cpu": ms of CPU this process used so far}`;
+ * `{"channels": true}` -> `{"channels": data channels alice's node opened so far}`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -56,6 +58,7 @@ for await (const line of lines) {
     tls?: number;
     psk?: string;
     cpu?: true;
+    channels?: true;
   };
   if (command.offer) {
     // sendFile's one pass over the file (its SHA-256 and chunk-hash list), before the timed getFile.
@@ -73,5 +76,7 @@ for await (const line of lines) {
   } else if (command.cpu) {
     const { user, system } = process.cpuUsage();
     say({ cpu: (user + system) / 1000 });
+  } else if (command.channels) {
+    say({ channels: alice.dataChannelStats.opened });
   }
 }

@@ -1,7 +1,16 @@
 export type { BaseClient, BaseClientEvents, BaseOutgoingEvent } from './base/base-client.js';
 export { BaseClientShim, createShim, type ShimOptions } from './base/shim.js';
+export {
+  type ConnectDataChannelOptions,
+  connectDataChannel,
+  DATA_CHANNEL_CIPHER,
+  DataChannelListener,
+  type DataChannelListenerOptions,
+  type IssuedChannel,
+  MAX_DATA_CHANNEL_CONNECTIONS,
+} from './channel/data-channel.js';
 export { FileChannelTransport } from './channel/file-channel.js';
-export { createClient, FILE_DEFAULTS, ShimClient } from './client/client.js';
+export { createClient, type DataChannelStats, FILE_DEFAULTS, ShimClient } from './client/client.js';
 export type {
   ClientOptions,
   FileTransferOptions,
@@ -11,7 +20,10 @@ export type {
 export * from './errors/base-errors.js';
 export * from './errors/errors.js';
 export {
+  CHANNEL_IDENTITY_BYTES,
+  CHANNEL_KEY_BYTES,
   CHUNK_HEAD_BYTES,
+  type DataChannelGrant,
   encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,

@@ -10,7 +10,7 @@ import {
   MemoryDht,
   parseAddress,
 } from '@crosstalk/core';
-import { Directory, generateIdentity } from '@crosstalk/gateway';
+import { Directory, generateIdentity, TcpG2gTransport } from '@crosstalk/gateway';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memorySink } from '../src/file/sink.js';
 import { bytesSource } from '../src/file/source.js';
@@ -169,6 +169,72 @@ describe('two client-API users on two nodes', () => {
         outcome: 'completed',
         sent: data.length,
       });
+    });
+
+    it('the bytes travel on a data channel (TLS-PSK) beside the file stream, when both nodes have it', async () => {
+      const a = await client(alice);
+      const b = await client(bob);
+      const heardB = new Heard(b);
+      const data = new Uint8Array(randomBytes(1024 * 1024 + 3));
+      await a.sendFile(bob, bytesSource('channel.bin', data));
+      const sink = memorySink();
+      await b.getFile(await heardB.next('file-offer', is(alice)), sink);
+      expect(Buffer.compare(sink.bytes(), data)).toBe(0);
+      expect(a.dataChannelStats).toEqual({ opened: 1, refused: new Map(), fallbacks: 0 });
+      expect(b.dataChannelStats.fallbacks).toBe(0);
+    });
+
+    it('a sender without the data channel (or a receiver): the file goes on the stream, nothing refused', async () => {
+      const a = await client(alice, { files: { dataChannel: false } });
+      const b = await client(bob);
+      const heardB = new Heard(b);
+      const data = new Uint8Array(randomBytes(300 * 1024));
+      await a.sendFile(bob, bytesSource('old.bin', data));
+      const sink = memorySink();
+      await b.getFile(await heardB.next('file-offer', is(alice)), sink);
+      expect(Buffer.compare(sink.bytes(), data)).toBe(0);
+      expect(a.dataChannelStats.opened).toBe(0);
+      expect(b.dataChannelStats.fallbacks).toBe(0);
+      // The other way round: the receiver does not offer to take one.
+      const c = await client(carol, { files: { dataChannel: false } });
+      const heardC = new Heard(c);
+      await b.sendFile(carol, bytesSource('new.bin', data));
+      const sink2 = memorySink();
+      await c.getFile(await heardC.next('file-offer', is(bob)), sink2);
+      expect(Buffer.compare(sink2.bytes(), data)).toBe(0);
+      expect(b.dataChannelStats.opened).toBe(0);
+    });
+
+    it('a data channel the receiver cannot reach: the fetch falls back to the file stream', async () => {
+      // Alice's node listens for G2G on 127.0.0.1 but says it is bound on 127.0.0.3, so her data
+      // channel listens there while bob dials the port on 127.0.0.1, where nobody answers.
+      const a = await client(alice, {
+        transport: (identity) => {
+          const inner = new TcpG2gTransport({ identity, host: '127.0.0.1', port: 0 });
+          return {
+            get name() {
+              return inner.name;
+            },
+            get localId() {
+              return inner.localId;
+            },
+            listen: (options) => inner.listen(options),
+            connect: (peerId, contact) => inner.connect(peerId, contact),
+            close: () => inner.close(),
+            boundAddress: () => ({ address: '127.0.0.3', port: 0 }),
+          };
+        },
+      });
+      const b = await client(bob);
+      const heardB = new Heard(b);
+      const data = new Uint8Array(randomBytes(300 * 1024));
+      await a.sendFile(bob, bytesSource('fallback.bin', data));
+      const sink = memorySink();
+      const result = await b.getFile(await heardB.next('file-offer', is(alice)), sink);
+      expect(result.resumedFrom).toBe(0);
+      expect(Buffer.compare(sink.bytes(), data)).toBe(0);
+      expect(b.dataChannelStats.fallbacks).toBe(1);
+      expect(a.dataChannelStats.opened).toBe(0);
     });
 
     it('with sha256 given, the chunk-hash list is computed at the first request and must end in it', async () => {

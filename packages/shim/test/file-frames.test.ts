@@ -15,6 +15,12 @@ import { offered } from './file-harness.js';
 const EXAMPLES: FileFrame[] = [
   { type: 'open', offerId: 'offer-ü-1', offset: 2 ** 40, chunkSize: 65_536, window: 1 << 20 },
   { type: 'accept', size: Number.MAX_SAFE_INTEGER },
+  { type: 'open', offerId: 'o', offset: 0, chunkSize: 1024, window: 1024, dataChannel: true },
+  {
+    type: 'accept',
+    size: 5,
+    channel: { port: 65_535, identity: new Uint8Array(16).fill(7), key: new Uint8Array(32).fill(8) },
+  },
   // After an ACCEPT, a list of the length the receiver names (`framesOf`: two entries).
   { type: 'hashes', hashes: new Uint8Array(64).fill(9) },
   { type: 'chunk', offset: 3, data: new Uint8Array([1, 2, 3, 4]) },
@@ -222,5 +228,32 @@ describe('checkFileOffer', () => {
   ])('refuses %s with InvalidFileOfferError', (_, bad) => {
     const error = errorOf(() => checkFileOffer(bad));
     expect(isCrossTalkError(error, 'ERR_INVALID_FILE_OFFER')).toBe(true);
+  });
+});
+
+describe('the data channel in OPEN and ACCEPT', () => {
+  const open = { type: 'open', offerId: 'o', offset: 0, chunkSize: 1024, window: 1024 } as const;
+
+  it('an OPEN without the flag is the older frame byte for byte; with it, one byte longer', () => {
+    const plain = encodeFileFrame(open);
+    const flagged = encodeFileFrame({ ...open, dataChannel: true });
+    expect(flagged.length).toBe(plain.length + 1);
+    expect(Buffer.compare(flagged.subarray(5, plain.length), plain.subarray(5))).toBe(0);
+    expect(new FileFramer(0).push(plain)).toEqual([open]);
+  });
+
+  it('refuses unknown OPEN flags, an ACCEPT cut inside its channel, and a channel on port 0', () => {
+    const flagged = encodeFileFrame({ ...open, dataChannel: true });
+    const badFlags = new Uint8Array(flagged);
+    badFlags[badFlags.length - 1] = 3;
+    expect(errorOf(() => new FileFramer(0).push(badFlags)).code).toBe('ERR_MALFORMED_FRAME');
+    const channel = { port: 4000, identity: new Uint8Array(16), key: new Uint8Array(32) };
+    const accept = encodeFileFrame({ type: 'accept', size: 5, channel });
+    // Ten bytes short: the length says so, and the body is cut.
+    const cut = new Uint8Array(accept.subarray(0, accept.length - 10));
+    new DataView(cut.buffer).setUint32(0, cut.length - 4);
+    expect(errorOf(() => new FileFramer(1024).push(cut)).code).toBe('ERR_MALFORMED_FRAME');
+    const port0 = encodeFileFrame({ type: 'accept', size: 5, channel: { ...channel, port: 0 } });
+    expect(errorOf(() => new FileFramer(1024).push(port0)).code).toBe('ERR_MALFORMED_FRAME');
   });
 });

@@ -586,3 +586,36 @@ describe('a file transfer, sans-IO', () => {
     expect(isCrossTalkError(r.receiverStep.error, 'ERR_TRANSFER_REFUSED')).toBe(true);
   });
 });
+
+describe('a data channel named in the ACCEPT', () => {
+  const channel = { port: 4000, identity: new Uint8Array(16).fill(1), key: new Uint8Array(32).fill(2) };
+
+  it('the receiver that offered one is told it; one that did not refuses the ACCEPT', () => {
+    const { data, offer } = offered(10 * KiB);
+    const accept = encodeFileFrame({ type: 'accept', size: data.length, channel });
+    const offering = new FileReceiver({ offer, offset: 0, ...small, dataChannel: true });
+    const open = new FileFramer(0).push(offering.start())[0];
+    expect(open).toMatchObject({ type: 'open', dataChannel: true });
+    expect(offering.receive(accept)).toMatchObject({ channel, send: [] });
+    const plain = new FileReceiver({ offer, offset: 0, ...small });
+    expect(new FileFramer(0).push(plain.start())[0]).not.toHaveProperty('dataChannel');
+    expect(plain.receive(accept).error).toMatchObject({ code: 'ERR_MALFORMED_FRAME' });
+  });
+
+  it('the sender names one only when the OPEN offered to take it', () => {
+    const { data, offer } = offered(10 * KiB);
+    const file = digestBytes(data, KiB);
+    const offering = new FileSender();
+    const request = offering.receive(
+      new FileReceiver({ offer, offset: 0, ...small, dataChannel: true }).start(),
+    ).request;
+    expect(request).toMatchObject({ dataChannel: true });
+    const [accept] = offering.accept(file, channel).send;
+    expect(new FileFramer(KiB).push(accept!)).toEqual([{ type: 'accept', size: data.length, channel }]);
+    const plain = new FileSender();
+    expect(plain.receive(new FileReceiver({ offer, offset: 0, ...small }).start()).request).toMatchObject({
+      dataChannel: false,
+    });
+    expect(plain.accept(file, channel).error).toMatchObject({ code: 'ERR_INVALID_TRANSFER_REQUEST' });
+  });
+});

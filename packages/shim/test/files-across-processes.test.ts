@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseAddress } from '@crosstalk/core';
-import { startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
+import { HyperDhtStore, startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, FILE_DEFAULTS, fileSink, type ShimClient } from '../src/index.js';
 import { Heard } from './support.js';
@@ -59,8 +59,9 @@ class ChildLines {
 
 let testnet: Testnet;
 let dir: string;
-let child: ChildProcess | undefined;
-let alice: ShimClient | undefined;
+const children: ChildProcess[] = [];
+const clients: ShimClient[] = [];
+const stores: HyperDhtStore[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'crosstalk-files-'));
@@ -68,8 +69,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await alice?.close();
-  if (child && child.exitCode === null) {
+  for (const alice of clients) await alice.close();
+  for (const store of stores) await store.close();
+  for (const child of children.filter((c) => c.exitCode === null)) {
     const exited = once(child, 'exit');
     child.stdin!.end();
     await exited;
@@ -78,78 +80,102 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
-describe('files between two client processes on a hyperdht testnet', () => {
-  it('a 50 MB file, cancelled at about half and resumed: the SHA-256 matches, no byte sent twice beyond one chunk', async () => {
-    const data = randomBytes(SIZE);
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    const source = join(dir, 'source.bin');
-    await writeFile(source, data);
+// G2G over hyperdht (the file on the Noise stream: no host to dial a data channel to), and G2G
+// over TCP with the directory on the same testnet (the file's bytes on the TLS-PSK data channel).
+describe.each([
+  { g2g: 'hyperdht' as const, channels: false, alice: 'alice@aol', bob: 'bob@yahoo' },
+  // Other users: the first pair's records stay in the DHT for a while.
+  { g2g: 'tcp' as const, channels: true, alice: 'carol@aol', bob: 'dave@yahoo' },
+])(
+  'files between two client processes on a hyperdht testnet (G2G over $g2g)',
+  ({ g2g, channels, alice: aliceUser, bob: bobUser }) => {
+    it('a 50 MB file, cancelled at about half and resumed: the SHA-256 matches, no byte sent twice beyond one chunk', async () => {
+      const data = randomBytes(SIZE);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      const source = join(dir, `source-${g2g}.bin`);
+      await writeFile(source, data);
 
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        '--conditions=@crosstalk/source',
-        script,
-        JSON.stringify({ user: 'bob@yahoo', bootstrap: testnet.bootstrap, stateFile: join(dir, 'bob.json') }),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const bob = new ChildLines(child);
-    const bobNode = await bob.next('ready', "bob's client to start");
-    expect(child.pid).not.toBe(process.pid);
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=@crosstalk/source',
+          script,
+          JSON.stringify({
+            user: bobUser,
+            bootstrap: testnet.bootstrap,
+            stateFile: join(dir, `bob-${g2g}.json`),
+            g2g,
+          }),
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      children.push(child);
+      const bob = new ChildLines(child);
+      const bobNode = await bob.next('ready', "bob's client to start");
+      expect(child.pid).not.toBe(process.pid);
 
-    alice = await createClient({
-      identity: { address: parseAddress('alice@aol') },
-      network: 'aol',
-      hyperdht: { bootstrap: testnet.bootstrap },
-      stateFile: join(dir, 'alice.json'),
-    });
-    const heard = new Heard(alice);
+      let store: HyperDhtStore | undefined;
+      if (g2g === 'tcp') {
+        store = new HyperDhtStore({ bootstrap: testnet.bootstrap, host: '127.0.0.1' });
+        stores.push(store);
+        await store.ready();
+      }
+      const alice = await createClient({
+        identity: { address: parseAddress(aliceUser) },
+        network: 'aol',
+        ...(store ? { dht: store } : { hyperdht: { bootstrap: testnet.bootstrap } }),
+        stateFile: join(dir, `alice-${g2g}.json`),
+      });
+      clients.unshift(alice);
+      const heard = new Heard(alice);
 
-    child.stdin!.write(`${JSON.stringify({ offer: { to: 'alice@aol', path: source } })}\n`);
-    await bob.next('offered', "bob's offer");
-    const offer = await heard.next('file-offer', undefined, "bob's offer", 60_000);
-    expect(offer).toMatchObject({ name: 'source.bin', size: SIZE, sha256 });
+      child.stdin!.write(`${JSON.stringify({ offer: { to: aliceUser, path: source } })}\n`);
+      await bob.next('offered', "bob's offer");
+      const offer = await heard.next('file-offer', undefined, "bob's offer", 60_000);
+      expect(offer).toMatchObject({ name: `source-${g2g}.bin`, size: SIZE, sha256 });
 
-    // First attempt: cancelled once the sink holds about half.
-    const target = join(dir, 'received.bin');
-    const controller = new AbortController();
-    const sink1 = await fileSink(target);
-    await expect(
-      alice.getFile(offer, sink1, {
-        signal: controller.signal,
-        onProgress: (received) => {
-          if (received >= SIZE / 2) controller.abort();
-        },
-      }),
-    ).rejects.toMatchObject({ code: 'ERR_TRANSFER_ABORTED' });
-    await sink1.close();
-    const held = (await stat(target)).size;
-    expect(held).toBeGreaterThanOrEqual(SIZE / 2);
-    expect(held).toBeLessThan(SIZE);
-    const first = await bob.next('served', 'the first transfer reported');
-    expect(first).toMatchObject({ offerId: offer.id, outcome: 'cancelled' });
+      // First attempt: cancelled once the sink holds about half.
+      const target = join(dir, `received-${g2g}.bin`);
+      const controller = new AbortController();
+      const sink1 = await fileSink(target);
+      await expect(
+        alice.getFile(offer, sink1, {
+          signal: controller.signal,
+          onProgress: (received) => {
+            if (received >= SIZE / 2) controller.abort();
+          },
+        }),
+      ).rejects.toMatchObject({ code: 'ERR_TRANSFER_ABORTED' });
+      await sink1.close();
+      const held = (await stat(target)).size;
+      expect(held).toBeGreaterThanOrEqual(SIZE / 2);
+      expect(held).toBeLessThan(SIZE);
+      const first = await bob.next('served', 'the first transfer reported');
+      expect(first).toMatchObject({ offerId: offer.id, outcome: 'cancelled' });
 
-    // Resumed from what the file holds.
-    const sink2 = await fileSink(target);
-    expect(sink2.offset).toBe(held);
-    const result = await alice.getFile(offer, sink2);
-    await sink2.close();
-    expect(result).toEqual({ bytes: SIZE, sha256, resumedFrom: held });
-    const second = await bob.next('served', 'the second transfer reported');
-    expect(second).toMatchObject({ offerId: offer.id, outcome: 'completed' });
+      // Resumed from what the file holds.
+      const sink2 = await fileSink(target);
+      expect(sink2.offset).toBe(held);
+      const result = await alice.getFile(offer, sink2);
+      await sink2.close();
+      expect(result).toEqual({ bytes: SIZE, sha256, resumedFrom: held });
+      const second = await bob.next('served', 'the second transfer reported');
+      expect(second).toMatchObject({ offerId: offer.id, outcome: 'completed' });
 
-    // The file on disk is the file, and the sender sent it once (at most one chunk more).
-    expect(
-      createHash('sha256')
-        .update(await readFile(target))
-        .digest('hex'),
-    ).toBe(sha256);
-    const sent = (first.sent as number) + (second.sent as number);
-    expect(sent).toBeGreaterThanOrEqual(SIZE);
-    expect(sent).toBeLessThanOrEqual(SIZE + FILE_DEFAULTS.chunkSize);
-    expect(typeof bobNode).toBe('string');
-  }, 180_000);
-});
+      // The file on disk is the file, and the sender sent it once (at most one chunk more).
+      expect(
+        createHash('sha256')
+          .update(await readFile(target))
+          .digest('hex'),
+      ).toBe(sha256);
+      const sent = (first.sent as number) + (second.sent as number);
+      expect(sent).toBeGreaterThanOrEqual(SIZE);
+      expect(sent).toBeLessThanOrEqual(SIZE + FILE_DEFAULTS.chunkSize);
+      // Both transfers on the data channel when G2G is TCP, neither over hyperdht.
+      expect([first.channels, second.channels]).toEqual(channels ? [1, 2] : [0, 0]);
+      expect(typeof bobNode).toBe('string');
+    }, 180_000);
+  },
+);

@@ -46,6 +46,7 @@ import {
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport } from '@crosstalk/network-hyperdht';
 import { CALL_DEFAULTS, ClientCalls } from '../call/calls.js';
+import { connectDataChannel, DataChannelListener } from '../channel/data-channel.js';
 import { FileChannelTransport } from '../channel/file-channel.js';
 import {
   ClientClosedError,
@@ -86,6 +87,8 @@ export const FILE_DEFAULTS = {
   maxOffers: 64,
   /** How long an offer can be fetched: 24 hours. */
   offerTtl: 24 * 60 * 60 * 1000,
+  /** File bytes on a data channel (TLS-PSK) when both nodes can. */
+  dataChannel: true,
 } as const;
 
 /** The codes of G2G failures: the recipient's node is known, but the event could not get through. */
@@ -101,6 +104,16 @@ const ROUTE_FAILURES = new Set([
 /** `FileTransferOptions` with the defaults filled in. */
 type ResolvedFileOptions = Required<Omit<FileTransferOptions, 'rate' | 'onServed'>> &
   Pick<FileTransferOptions, 'rate' | 'onServed'>;
+
+/** How a client's file data channels went (`ShimClient.dataChannelStats`). */
+export interface DataChannelStats {
+  /** Data channels this node's listener handed to transfers it served. */
+  opened: number;
+  /** Connections its listener refused, by error code (`ERR_DATA_CHANNEL_UNKNOWN_IDENTITY`, ...). */
+  refused: ReadonlyMap<string, number>;
+  /** Fetches of this node whose granted channel could not be opened, so went on the file stream. */
+  fallbacks: number;
+}
 
 /** A file this client offered, until it expires or the client closes. */
 interface OpenOffer {
@@ -221,6 +234,10 @@ export class ShimClient implements CrossTalkClient {
   readonly #serving = new Set<G2gStream>();
   readonly #fetching = new Set<AbortController>();
   readonly #calls: ClientCalls;
+  /** The listener of this node's data channels (started on the first grant). */
+  #dataChannels: DataChannelListener | undefined;
+  /** Fetches that could not open the granted data channel and went on the file stream. */
+  #fallbacks = 0;
   #closing: Promise<void> | undefined;
 
   /** @internal Made by `createClient`. */
@@ -498,14 +515,38 @@ export class ShimClient implements CrossTalkClient {
         );
       }
       const signal = options.signal ? AbortSignal.any([options.signal, own.signal]) : own.signal;
-      return await fetchFile(stream, checked, sink, {
+      const fetchOptions = {
         signal,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         chunkSize: this.#files.chunkSize,
         window: this.#files.window,
         maxFileSize: this.#files.maxFileSize,
         stallTimeout: this.#files.stallTimeout,
-      });
+      };
+      // The data channel goes to the host the file stream was dialled to: known for G2G over TCP only.
+      const host = location.contact.transport === 'tcp' ? location.contact.host : undefined;
+      if (!this.#files.dataChannel || typeof host !== 'string')
+        return await fetchFile(stream, checked, sink, fetchOptions);
+      try {
+        return await fetchFile(stream, checked, sink, {
+          ...fetchOptions,
+          dataChannel: (grant) => connectDataChannel(host, grant),
+        });
+      } catch (error) {
+        if (!isCrossTalkError(error, 'ERR_DATA_CHANNEL_UNAVAILABLE')) throw error;
+        // Nothing moved yet (the channel comes before the hash list): the same fetch, on a file stream alone.
+        this.node.metrics.refused.inc({ reason: error.code });
+        this.#fallbacks++;
+        const again = await this.#channel
+          .openFileStream(location.gateway, location.contact)
+          .catch((cause) => {
+            throw new NoRouteError(
+              `the node of ${formatAddress(checked.from)} could not be reached for the file`,
+              { cause },
+            );
+          });
+        return await fetchFile(again, checked, sink, fetchOptions);
+      }
     } finally {
       this.#fetching.delete(own);
     }
@@ -538,6 +579,7 @@ export class ShimClient implements CrossTalkClient {
           throw new SourceFailedError(`the file's SHA-256 is ${file.sha256}, not the offered one`);
         return { file, source: entry.source };
       },
+      ...(this.#files.dataChannel ? { dataChannel: () => this.#dataChannelListener().issue() } : {}),
       maxChunkSize: MAX_CHUNK_SIZE,
       stallTimeout: this.#files.stallTimeout,
       ...(this.#files.rate === undefined ? {} : { rate: this.#files.rate }),
@@ -565,10 +607,29 @@ export class ShimClient implements CrossTalkClient {
       for (const id of [...this.#offers.keys()]) await this.withdrawFile(id);
       if (this.#session && !this.#session.closed) await this.#calls.close();
       await this.#session?.detach().catch(() => {});
+      await this.#dataChannels?.close();
       await this.node.close();
       await this.#store?.close();
     })();
     return this.#closing;
+  }
+
+  /** The node's data-channel listener, on the host of its G2G listener (loopback when it has none). */
+  #dataChannelListener(): DataChannelListener {
+    this.#dataChannels ??= new DataChannelListener({
+      host: this.#channel.boundAddress()?.address ?? '127.0.0.1',
+      onRefused: (error) => this.node.metrics.refused.inc({ reason: error.code }),
+    });
+    return this.#dataChannels;
+  }
+
+  /** How this node's file data channels went so far. */
+  get dataChannelStats(): DataChannelStats {
+    return {
+      opened: this.#dataChannels?.opened ?? 0,
+      refused: new Map(this.#dataChannels?.refused ?? []),
+      fallbacks: this.#fallbacks,
+    };
   }
 
   // ------------------------------------------------------------------ internals

@@ -35,6 +35,12 @@ export interface FileTransferOptions {
   maxOffers?: number;
   /** How long an offer can be fetched, ms. Default 24 hours. */
   offerTtl?: number;
+  /**
+   * Move a file's bytes on a data channel (a TLS 1.2 PSK connection to the sender's host, AES-256-GCM)
+   * instead of inside the G2G stream, when both nodes can: G2G over TCP, and the peer grants one.
+   * Falls back to the G2G stream when the channel cannot be opened. Default true.
+   */
+  dataChannel?: boolean;
   /** Told how each transfer this client served ended (for progress bars and logs on the sending side). */
   onServed?(report: ServedReport): void;
 }

@@ -331,3 +331,43 @@ export class OperationAbortedError extends CrossTalkError {
   override readonly name = 'OperationAbortedError';
   readonly code = 'ERR_ABORTED';
 }
+
+// ---------------------------------------------------------------- file data channel
+
+/**
+ * The receiver could not open the data channel its sender granted (nobody answered at the port,
+ * the TLS handshake failed or timed out): the transfer falls back to the file stream itself.
+ */
+export class DataChannelUnavailableError extends CrossTalkError {
+  override readonly name = 'DataChannelUnavailableError';
+  readonly code = 'ERR_DATA_CHANNEL_UNAVAILABLE';
+  override readonly isRetryable = true;
+}
+
+/** A connection to the data channel's port named a PSK identity the listener did not issue, or one already used. */
+export class DataChannelUnknownIdentityError extends CrossTalkError {
+  override readonly name = 'DataChannelUnknownIdentityError';
+  readonly code = 'ERR_DATA_CHANNEL_UNKNOWN_IDENTITY';
+}
+
+/** A connection to the data channel's port did not complete its TLS handshake in time. */
+export class DataChannelHandshakeTimeoutError extends CrossTalkError {
+  override readonly name = 'DataChannelHandshakeTimeoutError';
+  readonly code = 'ERR_DATA_CHANNEL_HANDSHAKE_TIMEOUT';
+}
+
+/**
+ * A connection to the data channel's port failed its TLS handshake: a wrong key, or a version or
+ * cipher other than TLS 1.2 with `PSK-AES256-GCM-SHA384`.
+ */
+export class DataChannelHandshakeError extends CrossTalkError {
+  override readonly name = 'DataChannelHandshakeError';
+  readonly code = 'ERR_DATA_CHANNEL_HANDSHAKE';
+}
+
+/** The receiver did not connect to a data channel granted to it before the grant expired. */
+export class DataChannelExpiredError extends CrossTalkError {
+  override readonly name = 'DataChannelExpiredError';
+  readonly code = 'ERR_DATA_CHANNEL_EXPIRED';
+  override readonly isRetryable = true;
+}

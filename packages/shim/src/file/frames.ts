@@ -73,12 +73,19 @@ export type FileFrame =
       chunkSize: number;
       /** The bytes the sender may send before it is granted more. */
       window: number;
+      /** The receiver can take the file's bytes on a data channel (a trailing flags byte, bit 0). */
+      dataChannel?: boolean;
     }
   | {
       /** The sender will send the file. */
       type: 'accept';
       /** The file's size as the sender knows it. */
       size: number;
+      /**
+       * Where the frames after this one travel, when the OPEN offered a data channel and the sender
+       * opened one: a TLS-PSK connection to the sender's host (a trailing part of 50 bytes).
+       */
+      channel?: DataChannelGrant;
     }
   | {
       /** The chunk-hash list, after the ACCEPT: what every chunk is checked against. */
@@ -132,6 +139,25 @@ export type FileFrame =
       message: string;
     };
 
+/** Bytes of a data channel's one-time PSK identity. */
+export const CHANNEL_IDENTITY_BYTES = 16;
+/** Bytes of a data channel's pre-shared key. */
+export const CHANNEL_KEY_BYTES = 32;
+
+/**
+ * A data channel the sender opened for one transfer, sent in its ACCEPT (inside the authenticated
+ * G2G stream, so only the two peers learn it): the port on the sender's host, and the one-time
+ * TLS-PSK identity and key the receiver must connect with.
+ */
+export interface DataChannelGrant {
+  /** The TCP port on the sender's host (the host the receiver dialled the file stream to). */
+  port: number;
+  /** The one-time PSK identity (`CHANNEL_IDENTITY_BYTES` random bytes). */
+  identity: Uint8Array;
+  /** The pre-shared key (`CHANNEL_KEY_BYTES` random bytes). */
+  key: Uint8Array;
+}
+
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
@@ -140,11 +166,23 @@ export function encodeFileFrame(frame: FileFrame): Uint8Array {
   switch (frame.type) {
     case 'open': {
       const id = utf8.encode(frame.offerId);
-      const w = new FrameWriter(TYPE.open, 2 + id.length + 8 + 4 + 4);
-      return w.u16(id.length).bytes(id).u64(frame.offset).u32(frame.chunkSize).u32(frame.window).done();
+      const flags = frame.dataChannel ? 1 : 0;
+      const w = new FrameWriter(TYPE.open, 2 + id.length + 8 + 4 + 4 + (flags ? 1 : 0));
+      w.u16(id.length).bytes(id).u64(frame.offset).u32(frame.chunkSize).u32(frame.window);
+      // The flags byte only when a flag is set: an OPEN without one is the older frame, byte for byte.
+      if (flags) w.u8(flags);
+      return w.done();
     }
-    case 'accept':
-      return new FrameWriter(TYPE.accept, 8).u64(frame.size).done();
+    case 'accept': {
+      const channel = frame.channel;
+      if (!channel) return new FrameWriter(TYPE.accept, 8).u64(frame.size).done();
+      return new FrameWriter(TYPE.accept, 8 + 2 + CHANNEL_IDENTITY_BYTES + CHANNEL_KEY_BYTES)
+        .u64(frame.size)
+        .u16(channel.port)
+        .bytes(channel.identity)
+        .bytes(channel.key)
+        .done();
+    }
     case 'hashes':
       return new FrameWriter(TYPE.hashes, frame.hashes.length).bytes(frame.hashes).done();
     case 'chunk':
@@ -360,11 +398,26 @@ function decodeBody(type: number, body: Uint8Array, at: number): FileFrame {
       const offerId = r.text(idLength);
       if (offerId.length > MAX_OFFER_ID) r.fail(`an offer id of ${offerId.length} characters`);
       frame = { type: 'open', offerId, offset: r.u64(), chunkSize: r.u32(), window: r.u32() };
+      if (r.remaining > 0) {
+        const flags = r.u8();
+        if (flags & ~1) r.fail(`OPEN flags ${flags}`);
+        if (flags & 1) frame.dataChannel = true;
+      }
       break;
     }
-    case TYPE.accept:
+    case TYPE.accept: {
       frame = { type: 'accept', size: r.u64() };
+      if (r.remaining > 0) {
+        const port = r.u16();
+        if (port === 0) r.fail('a data channel on port 0');
+        frame.channel = {
+          port,
+          identity: r.bytes(CHANNEL_IDENTITY_BYTES),
+          key: r.bytes(CHANNEL_KEY_BYTES),
+        };
+      }
       break;
+    }
     case TYPE.chunk:
       frame = { type: 'chunk', offset: r.u64(), data: r.rest() };
       break;

@@ -22,6 +22,7 @@ import {
   TransferStalledError,
 } from '../errors/errors.js';
 import {
+  type DataChannelGrant,
   encodeFileFrame,
   FILE_PROTOCOL,
   type FileFrame,
@@ -69,6 +70,8 @@ export interface FileReceiverOptions {
   stallTimeout?: number;
   /** The clock, ms (tests inject one). Default `Date.now`. */
   now?: () => number;
+  /** Offer to take the bytes on a data channel (the OPEN's flag); the sender may name one in its ACCEPT. */
+  dataChannel?: boolean;
 }
 
 /**
@@ -84,6 +87,11 @@ export interface ReceiverStep {
   done?: FileTransferResult;
   /** The transfer failed (terminal); `send` holds the ERROR or CANCEL that tells the sender. */
   error?: CrossTalkError;
+  /**
+   * The sender's ACCEPT named a data channel: the frames after it come on that channel, and the
+   * frames `send` holds from now on go there.
+   */
+  channel?: DataChannelGrant;
 }
 
 type State = 'new' | 'opening' | 'listing' | 'receiving' | 'cancelling' | 'done' | 'failed';
@@ -111,6 +119,7 @@ export class FileReceiver {
   readonly #maxRefetches: number;
   readonly #stallTimeout: number;
   readonly #now: () => number;
+  readonly #dataChannel: boolean;
   readonly #framer: FileFramer;
   /** SHA-256 of the bytes handed to the sink so far (held ones first). */
   #hash: Hash = createHash('sha256');
@@ -167,6 +176,7 @@ export class FileReceiver {
     this.#maxRefetches = options.maxRefetches ?? FILE_RECEIVER_DEFAULTS.maxRefetches;
     this.#stallTimeout = options.stallTimeout ?? FILE_RECEIVER_DEFAULTS.stallTimeout;
     this.#now = options.now ?? Date.now;
+    this.#dataChannel = options.dataChannel === true;
     this.#framer = new FileFramer(this.chunkSize);
     this.resumedFrom = offset;
     this.#expected = offset;
@@ -224,6 +234,7 @@ export class FileReceiver {
       offset: this.resumedFrom,
       chunkSize: this.chunkSize,
       window: this.window,
+      ...(this.#dataChannel ? { dataChannel: true } : {}),
     });
   }
 
@@ -322,6 +333,11 @@ export class FileReceiver {
         if (this.#state !== 'opening') throw this.#unexpected(frame.type);
         if (frame.size !== this.offer.size)
           throw new FileSizeMismatchError(this.offer.size, frame.size, 'the sender says');
+        if (frame.channel) {
+          if (!this.#dataChannel)
+            throw new MalformedFrameError(FILE_PROTOCOL, 'an ACCEPT naming a data channel not offered');
+          step.channel = frame.channel;
+        }
         this.#state = 'listing';
         this.#framer.expectHashes(hashEntries(this.offer.size, this.chunkSize) * HASH_BYTES);
         return;

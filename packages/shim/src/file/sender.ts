@@ -6,6 +6,7 @@ import {
   TransferStalledError,
 } from '../errors/errors.js';
 import {
+  type DataChannelGrant,
   encodeChunkHead,
   encodeFileFrame,
   FILE_PROTOCOL,
@@ -39,6 +40,8 @@ export interface FileRequest {
   chunkSize: number;
   /** The bytes that may be sent before the receiver grants more. */
   window: number;
+  /** The receiver can take the bytes on a data channel (`accept` may name one). */
+  dataChannel: boolean;
 }
 
 /**
@@ -140,8 +143,10 @@ export class FileSender {
   /**
    * Sends the file the OPEN asked for: checks the request against it (an offset past its end, a
    * chunk size or window out of bounds: `InvalidTransferRequestError`, told to the receiver).
+   * With `channel` (only when the OPEN offered to take one), the ACCEPT names it, and every frame
+   * after the ACCEPT is for the data channel.
    */
-  accept(file: OfferedFile): SenderStep {
+  accept(file: OfferedFile, channel?: DataChannelGrant): SenderStep {
     const step: SenderStep = { send: [] };
     const request = this.#request;
     if (this.#state !== 'deciding' || !request) return step;
@@ -156,6 +161,8 @@ export class FileSender {
         );
       if (request.window < request.chunkSize)
         throw new InvalidTransferRequestError(`a window of ${request.window}, under one chunk`);
+      if (channel && !request.dataChannel)
+        throw new InvalidTransferRequestError('a data channel the receiver did not offer to take');
     } catch (error) {
       this.#fail(step, error);
       return step;
@@ -176,7 +183,9 @@ export class FileSender {
     this.#state = 'sending';
     this.#lastHeard = this.#now();
     step.send.push(
-      encodeFileFrame({ type: 'accept', size: file.size }),
+      encodeFileFrame(
+        channel ? { type: 'accept', size: file.size, channel } : { type: 'accept', size: file.size },
+      ),
       encodeFileFrame({ type: 'hashes', hashes }),
     );
     this.#maybeEnd(step);
@@ -272,6 +281,7 @@ export class FileSender {
           offset: frame.offset,
           chunkSize: frame.chunkSize,
           window: frame.window,
+          dataChannel: frame.dataChannel === true,
         };
         this.#state = 'deciding';
         step.request = this.#request;

@@ -8,13 +8,16 @@ import type {
   GetFileOptions,
 } from '@crosstalk/core';
 import { isCrossTalkError } from '@crosstalk/core';
+import type { IssuedChannel } from '../channel/data-channel.js';
 import {
+  DataChannelUnavailableError,
   InvalidSinkError,
   SinkFailedError,
   SourceFailedError,
   TransferAbortedError,
   TransferInterruptedError,
 } from '../errors/errors.js';
+import type { DataChannelGrant } from './frames.js';
 import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
 import { type FileRequest, FileSender, type OfferedFile, type SenderStep } from './sender.js';
 
@@ -32,6 +35,12 @@ export interface FetchFileOptions
     Pick<FileReceiverOptions, 'chunkSize' | 'window' | 'maxFileSize' | 'maxRefetches' | 'stallTimeout'> {
   /** ms to wait, after an abort, for the sender to confirm (its chunks on their way still land). Default 5 s. */
   cancelGrace?: number;
+  /**
+   * Offers the sender a data channel, and connects to the one it grants (`connectDataChannel` to
+   * the sender's host): the frames after the ACCEPT then travel there. When it rejects, so does
+   * the transfer (`DataChannelUnavailableError`, nothing written yet): fetch again without it.
+   */
+  dataChannel?: (grant: DataChannelGrant) => Promise<G2gStream>;
 }
 
 /**
@@ -55,6 +64,7 @@ export async function fetchFile(
       ...pickReceiverOptions(options),
       offer,
       offset: sink.offset,
+      dataChannel: options.dataChannel !== undefined,
     });
     if (receiver.resumedFrom > 0) {
       if (!sink.read)
@@ -82,6 +92,8 @@ export async function fetchFile(
     let sinkFailed = false;
     let settled = false;
     let graceTimer: NodeJS.Timeout | undefined;
+    /** Where frames go: the file stream, then the data channel once it is open. */
+    let pipe: G2gStream = stream;
 
     const settle = (error: CrossTalkError | undefined, result?: FileTransferResult) => {
       if (settled) return;
@@ -90,20 +102,47 @@ export async function fetchFile(
       clearTimeout(graceTimer);
       signal?.removeEventListener('abort', onAbort);
       stream.off('data', onData);
+      pipe.off('data', onData);
       // Verified chunks handed out before the end are written before the promise settles.
       void writes.then(() => {
         if (error) {
           closeAfterFlush(stream);
+          if (pipe !== stream) closeAfterFlush(pipe);
           reject(error);
         } else {
           stream.end();
+          if (pipe !== stream) pipe.end();
           resolve(result!);
         }
       });
     };
 
+    /** The ACCEPT named a data channel: connect, and take and send the frames after it there. */
+    const switchTo = (grant: DataChannelGrant) => {
+      options.dataChannel!(grant).then(
+        (socket) => {
+          if (settled) {
+            socket.destroy();
+            return;
+          }
+          pipe = socket;
+          socket.on('data', onData);
+          socket.on('end', onGone);
+          socket.on('close', onGone);
+          socket.on('error', onGone);
+        },
+        (error: unknown) =>
+          settle(
+            isCrossTalkError(error)
+              ? error
+              : new DataChannelUnavailableError(String(error), { cause: error }),
+          ),
+      );
+    };
+
     const handle = (step: ReceiverStep) => {
-      for (const frame of step.send) if (!stream.destroyed) stream.write(frame);
+      for (const frame of step.send) if (!pipe.destroyed) pipe.write(frame);
+      if (step.channel) switchTo(step.channel);
       for (const chunk of step.write) {
         writes = writes.then(async () => {
           if (sinkFailed) return;
@@ -152,6 +191,12 @@ export interface ServedFile {
 /** Options of `serveFile`. */
 export interface ServeFileOptions {
   /**
+   * Opens a data channel for a receiver that offers to take one (a `DataChannelListener`'s
+   * `issue`): its grant goes in the ACCEPT, and the frames after it go on its connection. When it
+   * rejects, the file goes on the stream itself.
+   */
+  dataChannel?: () => Promise<IssuedChannel>;
+  /**
    * Finds the file a request is for, and decides whether this peer may have it: throws a CrossTalk
    * error to refuse (its code is sent to the receiver, e.g. `UnknownFileOfferError`).
    */
@@ -193,25 +238,33 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
     let pumping = false;
     let full = false;
     const drained: (() => void)[] = [];
+    /** Where frames go: the file stream, then the data channel once the receiver connected to it. */
+    let pipe: G2gStream = stream;
+    let issued: IssuedChannel | undefined;
 
     const settle = (error: CrossTalkError | undefined, outcome?: ServeFileResult['outcome']) => {
       if (settled) return;
       settled = true;
       clearInterval(stallTimer);
+      issued?.revoke();
       stream.off('data', onData);
+      pipe.off('data', onData);
       for (const wake of drained.splice(0)) wake();
+      const pipes = pipe === stream ? [stream] : [stream, pipe];
       if (error) {
-        closeAfterFlush(stream);
+        for (const p of pipes) closeAfterFlush(p);
         reject(error);
       } else {
-        if (outcome === 'cancelled') closeAfterFlush(stream);
-        else stream.destroy();
+        for (const p of pipes) {
+          if (outcome === 'cancelled') closeAfterFlush(p);
+          else p.destroy();
+        }
         resolve({ offerId, outcome: outcome!, sent: sender.sentBytes });
       }
     };
 
     const handle = (step: SenderStep) => {
-      for (const frame of step.send) if (!stream.destroyed && !stream.write(frame)) full = true;
+      for (const frame of step.send) if (!pipe.destroyed && !pipe.write(frame)) full = true;
       if (step.error) return settle(step.error);
       if (step.cancelled) return settle(undefined, 'cancelled');
       if (step.request) void decide(step.request);
@@ -221,8 +274,39 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
       offerId = request.offerId;
       try {
         const served = await options.lookup(request);
+        if (request.dataChannel && options.dataChannel)
+          issued = await options.dataChannel().catch(() => undefined);
+        if (settled) return;
+        if (!issued) {
+          source = served.source;
+          handle(sender.accept(served.file));
+          void pump();
+          return;
+        }
+        const step = sender.accept(served.file, issued.grant);
+        // The ACCEPT on the file stream; what follows it (the HASHES, the chunks) on the channel.
+        const [accept, ...rest] = step.send;
+        if (step.error || !accept) return handle(step);
+        if (!stream.destroyed) stream.write(accept);
+        let socket: G2gStream;
+        try {
+          socket = await issued.connection;
+        } catch (error) {
+          if (!settled) handle(sender.fail(error as CrossTalkError));
+          return;
+        }
+        if (settled) {
+          socket.destroy();
+          return;
+        }
+        pipe = socket;
+        socket.on('data', onData);
+        socket.on('drain', onDrain);
+        socket.on('end', onEnd);
+        socket.on('close', onEnd);
+        socket.on('error', onEnd);
         source = served.source;
-        handle(sender.accept(served.file));
+        handle({ ...step, send: rest });
         void pump();
       } catch (error) {
         handle(
@@ -270,10 +354,11 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
     stallTimer.unref();
 
     stream.on('data', onData);
-    stream.on('drain', () => {
+    const onDrain = () => {
       full = false;
       for (const wake of drained.splice(0)) wake();
-    });
+    };
+    stream.on('drain', onDrain);
     stream.on('end', onEnd);
     stream.on('close', onEnd);
     stream.on('error', onEnd);

@@ -644,15 +644,26 @@ async function memoryReport(servers: Servers, started: Date) {
     `- command: \`${command}\``,
     `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), one 150-character IM per second each, through two gateways in one process`,
     '',
-    '| clients | logged in | live heap per client | external per client | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map(({ n, run }) => {
+    '| clients | logged in | live heap per client | external per client | heap + external per client | each client more (since the step before) | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(({ n, run }, i) => {
       const m = run.memory!;
       const lost = run.result.pairs.reduce((s, p) => s + Math.max(0, p.sent - p.received), 0);
-      return `| ${n} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
+      const before = i > 0 ? rows[i - 1]! : undefined;
+      const bm = before?.run.memory;
+      // What one more client costs: the growth between two steps, the process's fixed costs (code
+      // compiled under load, caches) left out. Only where both steps lost nothing.
+      const lostBefore = before?.run.result.pairs.reduce((s, p) => s + Math.max(0, p.sent - p.received), 0);
+      const more =
+        before && bm && lost === 0 && lostBefore === 0
+          ? kib(((m.heap + m.external) * n - (bm.heap + bm.external) * before.n) / (n - before.n))
+          : '–';
+      return `| ${n} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.heap + m.external)} | ${more} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
     }),
     '',
     MEMORY_NOTE,
+    '',
+    '"Each client more" is the growth of heap + external from the step before, per client added: what one more connected user costs, without what the process holds whatever the number of users (code compiled under load, module sources, caches), which "per client" spreads over the clients of the step.',
     '',
   ];
   const last = rows.at(-1)?.run.memory?.kinds;

@@ -4,6 +4,7 @@ import {
   formatAddress,
   isAddressString,
   isDomainNetwork,
+  networkRulesGeneration,
 } from '@crosstalk/core';
 
 /** The network id of MSN users; addresses are `passport@msn` (`a@hotmail.com@msn`). */
@@ -45,12 +46,20 @@ export class PassportResolver {
 
 /**
  * The shapes of names seen lately, shared by every connection (a name's shape depends on the name
- * alone): one cache per connection was a map per MSN connection (issue 20). Bounded; cleared when full.
+ * and the network rules alone): one cache per connection was a map per MSN connection (issue 20).
+ * Bounded (a gateway's users and their buddies: 20 each for 800 users); cleared when full, and
+ * when `defineNetworkRules` changed the rules the shapes were checked under.
  */
 const shapes = new Map<string, Shape>();
-const MAX_SHAPES = 4096;
+const MAX_SHAPES = 16_384;
+let shapesGeneration = -1;
 
 function shapeOf(name: string): Shape {
+  const generation = networkRulesGeneration();
+  if (generation !== shapesGeneration) {
+    shapes.clear();
+    shapesGeneration = generation;
+  }
   let shape = shapes.get(name);
   if (shape) return shape;
   const at = name.lastIndexOf('@');

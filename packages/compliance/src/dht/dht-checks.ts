@@ -62,6 +62,19 @@ export function dhtChecks(options: DhtSuiteOptions): Check[] {
       }),
     },
     {
+      name: 'what is stored is a copy: changing the bytes put, or the bytes read, changes nothing stored',
+      run: withDht(undefined, async ({ dht }) => {
+        // A Buffer, as most callers pass: its `slice()` is a view, not a copy.
+        const put = Buffer.from('gw1');
+        await dht.put('user:alice@aol', put);
+        put[0] = 0x78;
+        const [read] = await dht.get('user:alice@aol');
+        assert.ok(read);
+        read[1] = 0x78;
+        assert.deepEqual(strings(await dht.get('user:alice@aol')), ['gw1']);
+      }),
+    },
+    {
       name: 'a key holds several values; putting the same value twice keeps one',
       run: withDht(undefined, async ({ dht }) => {
         await dht.put('k', v('a'));

@@ -167,6 +167,14 @@ export function defineNetworkRules(network: string, rules: Partial<NetworkRules>
   shared[RULES_GENERATION] = ((shared[RULES_GENERATION] as number | undefined) ?? 0) + 1;
 }
 
+/**
+ * A number that changes whenever `defineNetworkRules` is called (process-wide): a cache of names
+ * already checked against the network rules keys on it and starts over when it changes.
+ */
+export function networkRulesGeneration(): number {
+  return (shared[RULES_GENERATION] as number | undefined) ?? 0;
+}
+
 /** The built-in network ids that are not XMPP domains. */
 export const BUILT_IN_NETWORKS = ['aol', 'icq', 'msn', 'yahoo'] as const;
 

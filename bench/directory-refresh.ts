@@ -8,11 +8,11 @@
  *   npx tsx --conditions=@crosstalk/source bench/directory-refresh.ts [--users 50] [--rounds 5] [--size 20] [--testnet apart|here]
  */
 import { fork } from 'node:child_process';
-import HyperDHT from 'hyperdht';
 import { parseArgs } from 'node:util';
-import { address } from '@crosstalk/core';
+import { type Address, address } from '@crosstalk/core';
 import { Directory, generateIdentity } from '@crosstalk/gateway';
-import { HyperDhtStore, startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
+import { HyperDhtStore, type NodeAddress, startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
+import HyperDHT, { type HyperDhtNodeAddress } from 'hyperdht';
 
 const { values } = parseArgs({
   options: {
@@ -40,24 +40,26 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   let testnet: Testnet | undefined;
   let child: ReturnType<typeof fork> | undefined;
-  let bootstrap: { host: string; port: number }[];
+  let bootstrap: NodeAddress[];
   if (values.testnet === 'here') {
     testnet = await startTestnet({ size: Number(values.size) });
     bootstrap = testnet.bootstrap;
   } else {
     child = fork(process.argv[1]!, ['--child', '--size', values.size!], { stdio: 'inherit' });
-    bootstrap = await new Promise((resolve) => child!.once('message', (m: any) => resolve(m.bootstrap)));
+    bootstrap = await new Promise((resolve) =>
+      child!.once('message', (m: { bootstrap: NodeAddress[] }) => resolve(m.bootstrap)),
+    );
   }
   const store = new HyperDhtStore({ bootstrap });
   await store.ready();
   const directory = new Directory({ dht: store, identity: generateIdentity() });
   const addresses = Array.from({ length: users }, (_, i) => address(`user${i}`, 'aim'));
   const contact = { transport: 'hyperdht' } as const;
-  const refresh = async (a: any) => {
+  const refresh = async (a: Address) => {
     await directory.publishLocation(a, contact);
     await directory.publishPresence({ kind: 'presence', from: a, status: 'online' });
   };
-  const measure = async (name: string, work: (a: any) => Promise<unknown>) => {
+  const measure = async (name: string, work: (a: Address) => Promise<unknown>) => {
     const per: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const before = process.cpuUsage();
@@ -67,7 +69,9 @@ async function main(): Promise<void> {
       per.push((cpu.user + cpu.system) / 1000 / users);
       const wall = performance.now() - started;
       if (r === rounds - 1)
-        console.log(`${name}: ${per.map((p) => p.toFixed(1)).join(', ')} ms CPU per user (last round ${wall.toFixed(0)} ms wall)`);
+        console.log(
+          `${name}: ${per.map((p) => p.toFixed(1)).join(', ')} ms CPU per user (last round ${wall.toFixed(0)} ms wall)`,
+        );
       // Records are signed with ms dates: a new round signs new bytes.
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -85,17 +89,19 @@ async function main(): Promise<void> {
   // The floor of a re-sign in place: one signed mutable put per record, from the nodes the last one
   // reached, no read, no removal, no announcement (what the store would still have to send).
   const pairs = addresses.map(() => [HyperDHT.keyPair(), HyperDHT.keyPair()] as const);
-  const nodes = new Map<unknown, unknown>();
+  const nodes = new Map<unknown, HyperDhtNodeAddress[]>();
   const value = new Uint8Array(400);
   let seq = Date.now();
   const resign = async (_a: unknown, i: number) => {
     for (const pair of pairs[i]!) {
-      const put = await store.node.mutablePut(pair, value, { seq: ++seq, nodes: nodes.get(pair) as any });
+      const put = await store.node.mutablePut(pair, value, { seq: ++seq, nodes: nodes.get(pair) });
       nodes.set(pair, put.closestNodes);
     }
   };
   await measure('two raw mutable puts (first)', (a) => resign(a, addresses.indexOf(a)));
-  const floor = await measure('two raw mutable puts (re-sign in place)', (a) => resign(a, addresses.indexOf(a)));
+  const floor = await measure('two raw mutable puts (re-sign in place)', (a) =>
+    resign(a, addresses.indexOf(a)),
+  );
   console.log(`median re-sign in place floor: ${floor.toFixed(1)} ms CPU per user`);
   await store.close();
   await testnet?.destroy();

@@ -103,6 +103,23 @@ async function main(): Promise<void> {
     resign(a, addresses.indexOf(a)),
   );
   console.log(`median re-sign in place floor: ${floor.toFixed(1)} ms CPU per user`);
+  if (process.env.BREAKDOWN) {
+    // One record's replacement, step by step, through the store the directory uses.
+    const secret = 'bench';
+    const key = (a: Address) => `bench:${a.user}`;
+    const bytes = (n: number) => new TextEncoder().encode(`value ${n} `.repeat(30));
+    let n = 0;
+    const held = new Map<Address, Uint8Array>();
+    await measure('store.get (the read before a write)', (a) => store.get(key(a)));
+    await measure('store.put of a new value (read, mutable put, announce)', async (a) => {
+      const value = bytes(++n);
+      await store.put(key(a), value, { secret, ttl: 60_000 });
+      held.set(a, value);
+    });
+    await measure('store.remove (read, tombstone put, unannounce)', (a) =>
+      store.remove(key(a), held.get(a)!, secret),
+    );
+  }
   await store.close();
   await testnet?.destroy();
   child?.send('stop');

@@ -121,15 +121,7 @@ export async function fetchFile(
     const switchTo = (grant: DataChannelGrant) => {
       options.dataChannel!(grant).then(
         (socket) => {
-          if (settled) {
-            socket.destroy();
-            return;
-          }
-          pipe = socket;
-          socket.on('data', onData);
-          socket.on('end', onGone);
-          socket.on('close', onGone);
-          socket.on('error', onGone);
+          if (adoptChannel(socket, settled, { data: onData, gone: onGone })) pipe = socket;
         },
         (error: unknown) =>
           settle(
@@ -295,16 +287,8 @@ export function serveFile(stream: G2gStream, options: ServeFileOptions): Promise
           if (!settled) handle(sender.fail(error as CrossTalkError));
           return;
         }
-        if (settled) {
-          socket.destroy();
-          return;
-        }
+        if (!adoptChannel(socket, settled, { data: onData, drain: onDrain, gone: onEnd })) return;
         pipe = socket;
-        socket.on('data', onData);
-        socket.on('drain', onDrain);
-        socket.on('end', onEnd);
-        socket.on('close', onEnd);
-        socket.on('error', onEnd);
         source = served.source;
         handle({ ...step, send: rest });
         void pump();
@@ -395,4 +379,25 @@ class Pacer {
     this.#next = start + (bytes * 1000) / this.rate;
     if (start > now) await new Promise((r) => setTimeout(r, start - now));
   }
+}
+
+/**
+ * Takes a data channel's socket as a transfer's pipe, both sides alike: closed at once when the
+ * transfer ended while it connected (false), else listened to (its end, close or error end the pipe).
+ */
+function adoptChannel(
+  socket: G2gStream,
+  ended: boolean,
+  on: { data: (chunk: Uint8Array) => void; gone: () => void; drain?: () => void },
+): boolean {
+  if (ended) {
+    socket.destroy();
+    return false;
+  }
+  socket.on('data', on.data);
+  if (on.drain) socket.on('drain', on.drain);
+  socket.on('end', on.gone);
+  socket.on('close', on.gone);
+  socket.on('error', on.gone);
+  return true;
 }

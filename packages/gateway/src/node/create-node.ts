@@ -342,6 +342,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     for (const manager of [...this.managers.values()]) {
       await Promise.all([...manager.sessions].map((s) => s.end('node shutting down'))).catch(() => {});
     }
+    // Users whose connection closed on its own meanwhile: their "offline" is still on its way.
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     await this.#publisher.withdrawCapabilities();
     await this.#store.flush();
     await this.#g2g.close();
@@ -484,7 +486,10 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     if (!m.sessions.delete(session)) return Promise.resolve();
     this.log.debug({ connection: session.id, reason }, 'connection closed');
     if (m.sessions.size > 0) return Promise.resolve();
-    return this.#offline(m).catch(() => {});
+    // Tracked: a connection that closes while the node shuts down tells its buddies before G2G closes.
+    const offline = this.#offline(m).catch(() => {});
+    this.track(offline);
+    return offline;
   }
 
   // ------------------------------------------------------------------ delivery

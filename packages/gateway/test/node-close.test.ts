@@ -92,10 +92,11 @@ describe('closing a node', () => {
     skew = 31_000;
     void aliceSession.detach();
     await one.close();
-    await atBob.next(
+    const offline = await atBob.next(
       (e) => e.kind === 'presence' && same(e.from, alice) && e.status === 'offline',
       'alice offline',
       2_000,
     );
+    expect(offline).toMatchObject({ kind: 'presence', status: 'offline' });
   });
 });

@@ -30,6 +30,9 @@ import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-
 import { canonicalFormat, edgeName, FORMAT_PATTERN, formOf } from './formats.js';
 import { checkHop, SeenEnvelopes } from './hop-check.js';
 
+/** How long a send refused as spoofed waits before its one retry, ms: the time a DHT put takes to be seen. */
+const SPOOFED_RETRY_MS = 1_000;
+
 /** Tuning of capability routing (`GatewayOptions.routing`). */
 export interface RoutingOptions {
   /** Cost this gateway advertises for each of its translations (default 1). */
@@ -442,6 +445,12 @@ export class CapabilityRouter {
         return protocol;
       } catch (error) {
         if (error instanceof G2gRefusedError && error.refusal !== 'ERR_DELIVERY_FAILED') {
+          // Refused as spoofed, though this gateway serves the sender: the recipient's gateway did
+          // not find the sender's location yet (a DHT is eventually consistent). Once more, later.
+          if (error.refusal === 'ERR_SPOOFED_EVENT' && attempt === 0) {
+            await new Promise((resolve) => setTimeout(resolve, SPOOFED_RETRY_MS));
+            continue;
+          }
           if (error.refusal === 'ERR_USER_OFFLINE') {
             this.#o.forget(to);
             throw new UserOfflineError(`${formatAddress(to)} is not online at their gateway`);

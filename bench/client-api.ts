@@ -44,9 +44,6 @@ function arg(name: string, fallback: number): number {
 const IMS = arg('ims', 1000);
 const MB = arg('mb', 64);
 const ROUNDS = arg('rounds', 5);
-/** The receivers' `files.hashWorkerFrom` (bytes left to fetch from which chunks are checked on a worker thread); default the client's. */
-const HASH_WORKER_FROM = process.argv.includes('--hash-worker-from') ? arg('hash-worker-from', 0) : undefined;
-const receiverFiles = HASH_WORKER_FROM === undefined ? {} : { files: { hashWorkerFrom: HASH_WORKER_FROM } };
 const WARMUP = 100;
 const TEXT = 'Grüße aus Zürich, a line of chat of about the usual length: 50 chars.';
 
@@ -69,7 +66,7 @@ const gateway = await createGateway({
   logger: false,
 });
 const client = (user: string) =>
-  createClient({ identity: { address: { user, network: 'aol' } }, network: 'aol', dht, ...receiverFiles });
+  createClient({ identity: { address: { user, network: 'aol' } }, network: 'aol', dht });
 const alice = await client('alice');
 const bob = await client('bob');
 const carol = await ScriptedYmsgClient.connect({
@@ -347,12 +344,7 @@ const childCpu = async () => {
 const { sha256: remoteSha } = await reply<{ sha256: string }>('ready');
 const remoteDht = new HyperDhtStore({ bootstrap: testnet.bootstrap, host: '127.0.0.1' });
 await remoteDht.ready();
-const bobRemote = await createClient({
-  identity: { address: bobAddress },
-  network: 'aol',
-  dht: remoteDht,
-  ...receiverFiles,
-});
+const bobRemote = await createClient({ identity: { address: bobAddress }, network: 'aol', dht: remoteDht });
 const remoteOffers: FileOfferEvent[] = [];
 bobRemote.on('file-offer', (o) => remoteOffers.push(o));
 

@@ -66,7 +66,6 @@ import { MAX_CHUNK_SIZE } from '../file/frames.js';
 import { digestSource, type FileDigests } from '../file/hash-list.js';
 import { fileNotice, MAX_FILE_LINK } from '../file/notice.js';
 import { checkFileOffer } from '../file/offer.js';
-import { HASH_WORKER_MIN_BYTES, HashWorker } from '../file/chunk-hasher.js';
 import { FILE_RECEIVER_DEFAULTS } from '../file/receiver.js';
 import { fetchFile, serveFile } from '../file/transfer.js';
 import { ClientListeners } from './listeners.js';
@@ -90,8 +89,6 @@ export const FILE_DEFAULTS = {
   offerTtl: 24 * 60 * 60 * 1000,
   /** File bytes on a data channel (TLS-PSK) when both nodes can. */
   dataChannel: true,
-  /** Files of at least 4 MiB left to fetch are checked on a worker thread. */
-  hashWorkerFrom: HASH_WORKER_MIN_BYTES,
 } as const;
 
 /** The codes of G2G failures: the recipient's node is known, but the event could not get through. */
@@ -236,8 +233,6 @@ export class ShimClient implements CrossTalkClient {
   readonly #offers = new Map<string, OpenOffer>();
   readonly #serving = new Set<G2gStream>();
   readonly #fetching = new Set<AbortController>();
-  /** The thread checking fetched chunks (`files.hashWorkerFrom`), started by the first fetch that uses it. */
-  readonly #hashWorker = new HashWorker();
   readonly #calls: ClientCalls;
   /** The listener of this node's data channels (started on the first grant). */
   #dataChannels: DataChannelListener | undefined;
@@ -527,8 +522,6 @@ export class ShimClient implements CrossTalkClient {
         window: this.#files.window,
         maxFileSize: this.#files.maxFileSize,
         stallTimeout: this.#files.stallTimeout,
-        hashWorker: this.#hashWorker,
-        hashWorkerFrom: this.#files.hashWorkerFrom,
       };
       // The data channel goes to the host the file stream was dialled to: known for G2G over TCP only.
       const host = location.contact.transport === 'tcp' ? location.contact.host : undefined;
@@ -617,8 +610,6 @@ export class ShimClient implements CrossTalkClient {
       await this.#dataChannels?.close();
       await this.node.close();
       await this.#store?.close();
-      // Last: the fetches aborted above hand their chunks still being checked to their sinks first.
-      await this.#hashWorker.close();
     })();
     return this.#closing;
   }

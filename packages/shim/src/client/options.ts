@@ -41,12 +41,6 @@ export interface FileTransferOptions {
    * Falls back to the G2G stream when the channel cannot be opened. Default true.
    */
   dataChannel?: boolean;
-  /**
-   * Check a fetched file's chunks against its hash list on a worker thread of the transfer's own
-   * (ended with the transfer) when at least this many bytes are left to fetch, so hashing overlaps
-   * with receiving on another core; `Infinity`: always on the receiving thread. Default 4 MiB.
-   */
-  hashWorkerFrom?: number;
   /** Told how each transfer this client served ended (for progress bars and logs on the sending side). */
   onServed?(report: ServedReport): void;
 }

@@ -371,12 +371,3 @@ export class DataChannelExpiredError extends CrossTalkError {
   readonly code = 'ERR_DATA_CHANNEL_EXPIRED';
   override readonly isRetryable = true;
 }
-
-/**
- * The worker thread checking a transfer's chunks against the hash list failed (it threw, or exited
- * while chunks were out): that transfer ends, its verified chunks written, the error the `cause`.
- */
-export class HashWorkerFailedError extends CrossTalkError {
-  override readonly name = 'HashWorkerFailedError';
-  readonly code = 'ERR_HASH_WORKER_FAILED';
-}

@@ -72,22 +72,6 @@ export interface FileReceiverOptions {
   now?: () => number;
   /** Offer to take the bytes on a data channel (the OPEN's flag); the sender may name one in its ACCEPT. */
   dataChannel?: boolean;
-  /**
-   * Hand each chunk's check to the caller (`ReceiverStep.verify`, answered in order with
-   * `verified`) instead of hashing it here: a `ChunkHasher` on a worker thread does it, while this
-   * side frames the next one. Default false (hashed inline).
-   */
-  deferChecks?: boolean;
-}
-
-/** A chunk to check against the hash list (`FileReceiverOptions.deferChecks`): `verified` answers it. */
-export interface ChunkCheck {
-  /** Where it starts in the file. */
-  offset: number;
-  /** Its bytes. */
-  data: Uint8Array;
-  /** The list's entry for its end: the SHA-256 of the file up to there. */
-  expected: Uint8Array;
 }
 
 /**
@@ -108,8 +92,6 @@ export interface ReceiverStep {
    * frames `send` holds from now on go there.
    */
   channel?: DataChannelGrant;
-  /** With `deferChecks`: chunks to check, in file order, each answered with `verified`. */
-  verify?: ChunkCheck[];
 }
 
 type State = 'new' | 'opening' | 'listing' | 'receiving' | 'cancelling' | 'done' | 'failed';
@@ -138,7 +120,6 @@ export class FileReceiver {
   readonly #stallTimeout: number;
   readonly #now: () => number;
   readonly #dataChannel: boolean;
-  readonly #deferChecks: boolean;
   readonly #framer: FileFramer;
   /** SHA-256 of the bytes handed to the sink so far (held ones first). */
   #hash: Hash = createHash('sha256');
@@ -155,14 +136,8 @@ export class FileReceiver {
   #sendCursor: number;
   /** Bytes of new chunks the sender may still send. */
   #allowed: number;
-  /** Chunks waiting for an earlier one (being re-fetched, or checked elsewhere and skipped). */
+  /** Verified chunks waiting for an earlier one (being re-fetched). */
   readonly #ready = new Map<number, Uint8Array>();
-  /** With `deferChecks`: the offset after the chunks handed out to be checked. */
-  #handed: number;
-  /** With `deferChecks`: chunks handed out to be checked and not answered, by offset. */
-  readonly #checking = new Map<number, Uint8Array>();
-  /** With `deferChecks`: the digest at the end of the last chunk that passed (the whole file's at its end). */
-  #checkedDigest: Uint8Array | undefined;
   /** Chunks asked for again, by offset. */
   readonly #refetching = new Set<number>();
   /** Copies of a chunk that failed their check, by offset. */
@@ -202,11 +177,9 @@ export class FileReceiver {
     this.#stallTimeout = options.stallTimeout ?? FILE_RECEIVER_DEFAULTS.stallTimeout;
     this.#now = options.now ?? Date.now;
     this.#dataChannel = options.dataChannel === true;
-    this.#deferChecks = options.deferChecks === true;
     this.#framer = new FileFramer(this.chunkSize);
     this.resumedFrom = offset;
     this.#expected = offset;
-    this.#handed = offset;
     this.#sendCursor = offset;
     this.#allowed = this.window;
     this.#lastHeard = this.#now();
@@ -451,20 +424,6 @@ export class FileReceiver {
    */
   #drain(step: ReceiverStep): void {
     const hashes = this.#hashes!;
-    if (this.#deferChecks) {
-      // Handed out in file order, the next one as soon as it is here: checked while this side frames more.
-      for (let next = this.#ready.get(this.#handed); next; next = this.#ready.get(this.#handed)) {
-        const offset = this.#handed;
-        this.#ready.delete(offset);
-        const end = offset + next.length;
-        const entry = Math.ceil(end / this.chunkSize) - 1;
-        const expected = hashes.slice(entry * HASH_BYTES, (entry + 1) * HASH_BYTES);
-        (step.verify ??= []).push({ offset, data: next, expected });
-        this.#checking.set(offset, next);
-        this.#handed = end;
-      }
-      return;
-    }
     for (let next = this.#ready.get(this.#expected); next; next = this.#ready.get(this.#expected)) {
       const offset = this.#expected;
       this.#ready.delete(offset);
@@ -482,45 +441,6 @@ export class FileReceiver {
     }
   }
 
-  /**
-   * With `deferChecks`: the answer for a chunk `step.verify` handed out, in the order they were
-   * (`ok`: it passed, and `digest` is the running hash at its end; `bad`: it failed, re-fetched;
-   * `skip`: an earlier one failed, so it was not checked and waits again).
-   */
-  verified(verdict: {
-    /** Where the chunk starts. */
-    offset: number;
-    /** The check's outcome. */
-    outcome: 'ok' | 'bad' | 'skip';
-    /** With `ok`: the SHA-256 of the file up to the chunk's end. */
-    digest?: Uint8Array;
-  }): ReceiverStep {
-    const step: ReceiverStep = { send: [], write: [] };
-    const { offset, outcome } = verdict;
-    const data = this.#checking.get(offset);
-    if (this.finished || !data) return step;
-    this.#checking.delete(offset);
-    try {
-      if (outcome === 'ok' && verdict.digest && offset === this.#expected) {
-        this.#checkedDigest = verdict.digest;
-        step.write.push(data);
-        this.#expected = offset + data.length;
-      } else if (outcome === 'skip') {
-        this.#ready.set(offset, data);
-      } else {
-        // The hash stays before it: it and the chunks after it are handed out again once it is re-fetched.
-        this.#handed = offset;
-        this.#corrupted(offset, step);
-      }
-      this.#drain(step);
-      this.#complete(step);
-      this.#end(step);
-    } catch (error) {
-      this.#fail(step, error);
-    }
-    return step;
-  }
-
   /** A chunk failed its check: re-fetched, unless it failed too often. */
   #corrupted(offset: number, step: ReceiverStep): void {
     const attempts = (this.#failures.get(offset) ?? 0) + 1;
@@ -534,8 +454,7 @@ export class FileReceiver {
 
   /** Ends the transfer as `#ending` says (the chunks that arrived before were checked and handed out). */
   #end(step: ReceiverStep): void {
-    // Chunks out for their check are answered first: the ones that pass still reach the sink.
-    if (!this.#ending || this.finished || this.#checking.size > 0) return;
+    if (!this.#ending || this.finished) return;
     this.#state = 'failed';
     step.error = this.#ending();
   }
@@ -544,7 +463,7 @@ export class FileReceiver {
     if (this.#state !== 'receiving' || !this.#endSeen || this.#expected !== this.offer.size) return;
     // The running hash now covers every byte the sink holds, and matched the list's last entry,
     // the offer's hash (checked when the list came): its digest is the whole file's, at no extra pass.
-    const actual = this.#checkedDigest ? toHex(this.#checkedDigest) : this.#hash.digest('hex');
+    const actual = this.#hash.digest('hex');
     const hashes = this.#hashes!;
     const expected =
       this.offer.sha256 ?? (hashes.length > 0 ? toHex(hashes.subarray(hashes.length - HASH_BYTES)) : actual);

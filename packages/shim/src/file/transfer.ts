@@ -17,13 +17,6 @@ import {
   TransferAbortedError,
   TransferInterruptedError,
 } from '../errors/errors.js';
-import {
-  type ChunkHasher,
-  type ChunkVerdict,
-  HASH_WORKER_MAX_WINDOW,
-  HASH_WORKER_MIN_BYTES,
-  type HashWorker,
-} from './chunk-hasher.js';
 import type { DataChannelGrant } from './frames.js';
 import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
 import { type FileRequest, FileSender, type OfferedFile, type SenderStep } from './sender.js';
@@ -48,13 +41,6 @@ export interface FetchFileOptions
    * the transfer (`DataChannelUnavailableError`, nothing written yet): fetch again without it.
    */
   dataChannel?: (grant: DataChannelGrant) => Promise<G2gStream>;
-  /**
-   * Check the chunks on this worker thread (a job of the transfer's own) when at least
-   * `hashWorkerFrom` bytes are left to fetch, so hashing overlaps with receiving. Default: inline.
-   */
-  hashWorker?: HashWorker;
-  /** Bytes left to fetch from which `hashWorker` is used. Default `HASH_WORKER_MIN_BYTES`. */
-  hashWorkerFrom?: number;
 }
 
 /**
@@ -73,43 +59,20 @@ export async function fetchFile(
 ): Promise<FileTransferResult> {
   const { signal, onProgress } = options;
   let receiver: FileReceiver;
-  let hasher: ChunkHasher | undefined;
-  /** Where the hasher's verdicts and failure go once the transfer runs (dropped before). */
-  const fromHasher: { verdict?: (verdict: ChunkVerdict) => void; error?: (error: CrossTalkError) => void } =
-    {};
   try {
-    const offset = sink.offset;
-    const deferChecks =
-      options.hashWorker !== undefined &&
-      typeof offer.size === 'number' &&
-      Number.isSafeInteger(offset) &&
-      offer.size - offset >= (options.hashWorkerFrom ?? HASH_WORKER_MIN_BYTES) &&
-      (options.window ?? 0) <= HASH_WORKER_MAX_WINDOW;
     receiver = new FileReceiver({
       ...pickReceiverOptions(options),
       offer,
-      offset,
+      offset: sink.offset,
       dataChannel: options.dataChannel !== undefined,
-      deferChecks,
     });
-    if (deferChecks)
-      hasher = options.hashWorker!.open({
-        offset,
-        slotSize: receiver.chunkSize,
-        slots: Math.ceil(receiver.window / receiver.chunkSize) + 1,
-        onVerdict: (verdict) => fromHasher.verdict?.(verdict),
-        onError: (error) => fromHasher.error?.(error),
-      });
     if (receiver.resumedFrom > 0) {
       if (!sink.read)
         throw new InvalidSinkError(
           `a sink holding ${receiver.resumedFrom} bytes must read() them for the hash`,
         );
       try {
-        for await (const held of sink.read()) {
-          receiver.hashHeld(held);
-          hasher?.held(held);
-        }
+        for await (const held of sink.read()) receiver.hashHeld(held);
       } catch (error) {
         throw isCrossTalkError(error)
           ? error
@@ -119,7 +82,6 @@ export async function fetchFile(
     if (signal?.aborted) throw new TransferAbortedError(sink.offset, { cause: signal.reason });
   } catch (error) {
     stream.destroy();
-    hasher?.close();
     throw error;
   }
   const total = receiver.offer.size;
@@ -141,7 +103,6 @@ export async function fetchFile(
       signal?.removeEventListener('abort', onAbort);
       stream.off('data', onData);
       pipe.off('data', onData);
-      hasher?.close();
       // Verified chunks handed out before the end are written before the promise settles.
       void writes.then(() => {
         if (error) {
@@ -174,7 +135,6 @@ export async function fetchFile(
     const handle = (step: ReceiverStep) => {
       for (const frame of step.send) if (!pipe.destroyed) pipe.write(frame);
       if (step.channel) switchTo(step.channel);
-      for (const check of step.verify ?? []) hasher!.verify(check.offset, check.data, check.expected);
       for (const chunk of step.write) {
         writes = writes.then(async () => {
           if (sinkFailed) return;
@@ -193,8 +153,6 @@ export async function fetchFile(
       else if (step.done) settle(undefined, step.done);
     };
 
-    fromHasher.verdict = (verdict) => handle(receiver.verified(verdict));
-    fromHasher.error = (error) => handle(receiver.fail(error));
     const onData = (data: Uint8Array) => handle(receiver.receive(data));
     const onGone = () => handle(receiver.closed());
     const onAbort = () => {

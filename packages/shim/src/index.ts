@@ -38,7 +38,6 @@ export {
   MAX_OFFER_ID,
   MAX_REASON_BYTES,
   MIN_CHUNK_SIZE,
-  joinPieces,
 } from './file/frames.js';
 export { type GatewayFileFetcherOptions, gatewayFileFetcher } from './file/gateway-fetcher.js';
 export {

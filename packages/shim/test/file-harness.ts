@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FileOfferEvent } from '@crosstalk/core';
-import { joinPieces } from '../src/file/frames.js';
 import { digestBytes, type FileDigests } from '../src/file/hash-list.js';
 import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from '../src/file/receiver.js';
 import { FileSender, type FileSenderOptions, type SenderStep } from '../src/file/sender.js';
@@ -84,8 +83,7 @@ export function run(offer: FileOfferEvent, data: Uint8Array, options: RunOptions
   const onReceiver = (step: ReceiverStep) => {
     toSenderQueue.push(...step.send);
     if (step.error || step.done) receiverStep = step;
-    for (const pieces of step.write) {
-      const chunk = joinPieces(pieces);
+    for (const chunk of step.write) {
       if (options.sinkStopsAt !== undefined && sinkBytes >= options.sinkStopsAt) return;
       sink.push(chunk);
       sinkBytes += chunk.length;

@@ -120,42 +120,6 @@ describe.each([
     expect(opened(before)).toBe(perTransfer);
   });
 
-  it('a sink with writev is given each chunk in the pieces it arrived in, not joined; one without, one array', async () => {
-    const data = new Uint8Array(randomBytes(1024 * KiB + 5));
-    const offer = offerOf(data);
-    const big = 256 * KiB;
-    const pieces: Uint8Array[][] = [];
-    const piecesSink: FileSink = {
-      offset: 0,
-      write: async () => {
-        throw new Error('write, not writev');
-      },
-      writev: async (chunk) => {
-        pieces.push(chunk.map((p) => new Uint8Array(p)));
-      },
-    };
-    const { stream, served } = await serving(data, offer);
-    const result = await fetch(stream, offer, piecesSink, { chunkSize: big });
-    expect(result.sha256).toBe(offer.sha256);
-    expect(Buffer.compare(Buffer.concat(pieces.flat()), data)).toBe(0);
-    expect(pieces.map((chunk) => chunk.reduce((n, p) => n + p.length, 0))).toEqual([big, big, big, big, 5]);
-    // A socket reads 64 KiB at most, a TLS record holds 16: a chunk of 256 KiB came in several.
-    expect(pieces.some((chunk) => chunk.length > 1)).toBe(true);
-    await served;
-    const again = await serving(data, offer);
-    const arrays: Uint8Array[] = [];
-    const arraySink: FileSink = {
-      offset: 0,
-      write: async (chunk) => {
-        arrays.push(new Uint8Array(chunk));
-      },
-    };
-    await fetch(again.stream, offer, arraySink, { chunkSize: big });
-    expect(arrays.map((a) => a.length)).toEqual([big, big, big, big, 5]);
-    expect(Buffer.compare(Buffer.concat(arrays), data)).toBe(0);
-    await again.served;
-  });
-
   it('a corrupted chunk is detected against the hash list and fetched again', async () => {
     const data = new Uint8Array(randomBytes(256 * KiB));
     const offer = offerOf(data);

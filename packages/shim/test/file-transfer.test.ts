@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { isCrossTalkError } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { TransferRefusedError, UnknownFileOfferError } from '../src/errors/errors.js';
-import { encodeFileFrame, FileFramer, joinPieces, MAX_HASH_ENTRIES } from '../src/file/frames.js';
+import { encodeFileFrame, FileFramer, MAX_HASH_ENTRIES } from '../src/file/frames.js';
 import { digestBytes, hashesForChunks } from '../src/file/hash-list.js';
 import { FileReceiver } from '../src/file/receiver.js';
 import { FileSender, MAX_REFETCHES_SERVED } from '../src/file/sender.js';
@@ -111,32 +111,6 @@ describe('a file transfer, sans-IO', () => {
       silent.start();
       t.advance(5000);
       expect(silent.check().error).toMatchObject({ code: 'ERR_TRANSFER_STALLED' });
-    });
-
-    it('a chunk arriving in pieces is checked and handed out in those pieces, not joined; a bad one in pieces is re-fetched', () => {
-      const { data, offer } = offered(3 * chunkSize);
-      const receiver = new FileReceiver({ offer, offset: 0, chunkSize, window: 3 * chunkSize });
-      receiver.start();
-      receiver.receive(encodeFileFrame({ type: 'accept', size: data.length }));
-      receiver.receive(encodeFileFrame({ type: 'hashes', hashes: hashesOf(data) }));
-      const frame = (at: number, bytes = data.subarray(at, at + chunkSize)) =>
-        encodeFileFrame({ type: 'chunk', offset: at, data: bytes });
-      // The first chunk's frame in three reads: the head and some data, the middle, the rest.
-      const first = frame(0);
-      const reads = [first.subarray(0, 1000), first.subarray(1000, 3000), first.subarray(3000)];
-      const steps = reads.map((read) => receiver.receive(read));
-      const [pieces] = steps[2]!.write;
-      expect(pieces?.length).toBe(3);
-      // Views of the very bytes received.
-      expect(pieces!.every((piece, i) => piece.buffer === reads[i]!.buffer)).toBe(true);
-      expect(joinPieces(pieces!)).toEqual(data.subarray(0, chunkSize));
-      // The second chunk with a bit flipped, in two reads: re-fetched, nothing handed out.
-      const bad = frame(chunkSize, new Uint8Array(data.subarray(chunkSize, 2 * chunkSize)));
-      bad[20]! ^= 1;
-      receiver.receive(bad.subarray(0, 2000));
-      const refused = receiver.receive(bad.subarray(2000));
-      expect(refused.write).toEqual([]);
-      expect(refused.send.map((f) => f[4])).toEqual([TYPE.refetch]);
     });
 
     it('a sender over its credit is refused (CreditExceededError)', () => {

@@ -83,13 +83,6 @@ export interface FileSink {
   /** Stores the next chunk, after those already held. */
   write(chunk: Uint8Array): Promise<void>;
   /**
-   * Stores the next chunk given in the pieces it arrived in, in order (as `write` would their
-   * concatenation). Optional: when present it is called instead of `write`, and the transfer does
-   * not join the pieces into one array first (a copy of every byte). The pieces are views of the
-   * buffers the transport read into, which nothing reuses: a sink may keep them.
-   */
-  writev?(pieces: readonly Uint8Array[]): Promise<void>;
-  /**
    * The bytes already held (`offset` of them), from the first. A resumed transfer hashes them, so
    * that the final check covers every byte the sink ends up with; required when `offset` is above 0.
    */

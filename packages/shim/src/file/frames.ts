@@ -103,11 +103,6 @@ export type FileFrame =
       offset: number;
       /** The bytes. */
       data: Uint8Array;
-      /**
-       * Set by `FileFramer` when the data arrived in several pieces: those pieces (views, not
-       * copied), and `data` joins them the first time it is read.
-       */
-      pieces?: readonly Uint8Array[];
     }
   | {
       /** The receiver grants the sender more bytes. */
@@ -329,12 +324,18 @@ export class FileFramer {
       if (length === 0 || length > limit)
         throw new FrameTooLargeError(FILE_PROTOCOL, length, limit, { offset: this.#consumed });
       if (this.#size < 4 + length) break;
-      if (type === TYPE.chunk && length >= CHUNK_HEAD_BYTES - 4) {
-        // The data is taken as views of the pieces it arrived in, not copied into one frame (a
-        // socket reads 64 KiB at most, a TLS record holds 16: a chunk of 256 KiB comes in many).
+      const data = length - (CHUNK_HEAD_BYTES - 4);
+      if (
+        type === TYPE.chunk &&
+        this.#parts.length > 1 &&
+        this.#parts[0]!.length === CHUNK_HEAD_BYTES &&
+        this.#parts[1]!.length >= data
+      ) {
+        // The head as a piece of its own and the data in the next (as `encodeChunkHead` is written):
+        // the data is taken as a view, not copied into one frame.
         const head = this.#take(CHUNK_HEAD_BYTES);
-        const offset = new FrameReader(head.subarray(5), this.#consumed).u64();
-        frames.push(chunkFrame(offset, this.#takePieces(length - (CHUNK_HEAD_BYTES - 4))));
+        const r = new FrameReader(head.subarray(5), this.#consumed);
+        frames.push({ type: 'chunk', offset: r.u64(), data: plainView(this.#take(data)) });
         this.#consumed += 4 + length;
         continue;
       }
@@ -359,21 +360,6 @@ export class FileFramer {
       at += take;
       if (at === n) break;
     }
-    return out;
-  }
-
-  /** Removes the first `n` buffered bytes and returns them as views of the pieces they arrived in. */
-  #takePieces(n: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let at = 0; at < n; ) {
-      const part = this.#parts[0]!;
-      const take = Math.min(part.length, n - at);
-      out.push(part.subarray(0, take));
-      at += take;
-      if (take === part.length) this.#parts.shift();
-      else this.#parts[0] = part.subarray(take);
-    }
-    this.#size -= n;
     return out;
   }
 
@@ -506,35 +492,6 @@ class FrameWriter {
   done(): Uint8Array {
     return this.#out;
   }
-}
-
-/** A CHUNK of `pieces`: one is its data (a view); several are kept, and joined only when `data` is read. */
-function chunkFrame(offset: number, pieces: Uint8Array[]): FileFrame {
-  if (pieces.length <= 1) return { type: 'chunk', offset, data: plainView(pieces[0] ?? new Uint8Array(0)) };
-  let joined: Uint8Array | undefined;
-  return {
-    type: 'chunk',
-    offset,
-    pieces: pieces.map(plainView),
-    get data(): Uint8Array {
-      joined ??= joinPieces(pieces);
-      return joined;
-    },
-  };
-}
-
-/** `pieces` copied into one array. */
-export function joinPieces(pieces: readonly Uint8Array[]): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!;
-  let length = 0;
-  for (const piece of pieces) length += piece.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const piece of pieces) {
-    out.set(piece, at);
-    at += piece.length;
-  }
-  return out;
 }
 
 /** The same bytes as a plain Uint8Array (a Buffer's `subarray` is a Buffer), not copied. */

@@ -81,11 +81,8 @@ export interface FileReceiverOptions {
 export interface ReceiverStep {
   /** Frames for the sender, in order. */
   send: Uint8Array[];
-  /**
-   * Verified chunks for the sink, in file order, following what it holds: each in the pieces it
-   * arrived in (views of the bytes received, not joined; `joinPieces` copies them into one array).
-   */
-  write: (readonly Uint8Array[])[];
+  /** Verified chunks for the sink, in file order, following what it holds. */
+  write: Uint8Array[];
   /** The file is complete and its hash checked, once the writes above are done. */
   done?: FileTransferResult;
   /** The transfer failed (terminal); `send` holds the ERROR or CANCEL that tells the sender. */
@@ -139,8 +136,8 @@ export class FileReceiver {
   #sendCursor: number;
   /** Bytes of new chunks the sender may still send. */
   #allowed: number;
-  /** Verified chunks waiting for an earlier one (being re-fetched), in their pieces. */
-  readonly #ready = new Map<number, readonly Uint8Array[]>();
+  /** Verified chunks waiting for an earlier one (being re-fetched). */
+  readonly #ready = new Map<number, Uint8Array>();
   /** Chunks asked for again, by offset. */
   readonly #refetching = new Set<number>();
   /** Copies of a chunk that failed their check, by offset. */
@@ -352,7 +349,7 @@ export class FileReceiver {
         return;
       case 'chunk':
         if (this.#state !== 'receiving' && this.#state !== 'cancelling') throw this.#unexpected(frame.type);
-        this.#chunk(frame.offset, frame.pieces ?? [frame.data], step);
+        this.#chunk(frame.offset, frame.data, step);
         this.#complete(step);
         return;
       case 'end':
@@ -396,22 +393,27 @@ export class FileReceiver {
     this.#hashes = hashes;
   }
 
-  #chunk(offset: number, pieces: readonly Uint8Array[], step: ReceiverStep): void {
+  #chunk(offset: number, data: Uint8Array, step: ReceiverStep): void {
     const size = this.offer.size;
     const length = this.#chunkLength(offset);
-    const got = byteLength(pieces);
     if (offset === this.#sendCursor && offset < size) {
-      if (got !== length) throw new ChunkOutOfBoundsError(offset, got, `${length} bytes at that offset`);
-      if (got > this.#allowed) throw new CreditExceededError(this.#allowed, got);
-      this.#allowed -= got;
-      this.#sendCursor += got;
+      if (data.length !== length)
+        throw new ChunkOutOfBoundsError(offset, data.length, `${length} bytes at that offset`);
+      if (data.length > this.#allowed) throw new CreditExceededError(this.#allowed, data.length);
+      this.#allowed -= data.length;
+      this.#sendCursor += data.length;
     } else if (this.#refetching.has(offset)) {
-      if (got !== length) throw new ChunkOutOfBoundsError(offset, got, `${length} bytes at that offset`);
+      if (data.length !== length)
+        throw new ChunkOutOfBoundsError(offset, data.length, `${length} bytes at that offset`);
       this.#refetching.delete(offset);
     } else {
-      throw new ChunkOutOfBoundsError(offset, got, `offset ${this.#sendCursor} or a re-fetched chunk`);
+      throw new ChunkOutOfBoundsError(
+        offset,
+        data.length,
+        `offset ${this.#sendCursor} or a re-fetched chunk`,
+      );
     }
-    this.#ready.set(offset, pieces);
+    this.#ready.set(offset, data);
     this.#drain(step);
   }
 
@@ -425,9 +427,8 @@ export class FileReceiver {
     for (let next = this.#ready.get(this.#expected); next; next = this.#ready.get(this.#expected)) {
       const offset = this.#expected;
       this.#ready.delete(offset);
-      const trial = this.#hash.copy();
-      for (const piece of next) trial.update(piece);
-      const end = offset + byteLength(next);
+      const trial = this.#hash.copy().update(next);
+      const end = offset + next.length;
       const entry = Math.ceil(end / this.chunkSize) - 1;
       const digest = trial.copy().digest();
       if (!digest.equals(hashes.subarray(entry * HASH_BYTES, (entry + 1) * HASH_BYTES))) {
@@ -491,11 +492,4 @@ export class FileReceiver {
     step.error = typed;
     step.send.push(encodeFileFrame({ type: 'error', code: typed.code, message: typed.message }));
   }
-}
-
-/** The bytes in `pieces`. */
-export function byteLength(pieces: readonly Uint8Array[]): number {
-  let n = 0;
-  for (const piece of pieces) n += piece.length;
-  return n;
 }

@@ -1,6 +1,5 @@
 import { open } from 'node:fs/promises';
 import type { FileSink } from '@crosstalk/core';
-import { joinPieces } from './frames.js';
 
 /** A `FileSink` in memory (tests, small files): `bytes()` returns what it holds. */
 export interface MemorySink extends FileSink {
@@ -27,12 +26,6 @@ export function memorySink(held: Uint8Array = new Uint8Array(0)): MemorySink {
     },
     write: async (chunk) => {
       parts.push(new Uint8Array(chunk));
-      offset += chunk.length;
-    },
-    // One copy of the pieces, as one array (write would copy what the transfer joined: two).
-    writev: async (pieces) => {
-      const chunk = pieces.length === 1 ? new Uint8Array(pieces[0]!) : joinPieces(pieces);
-      parts.push(chunk);
       offset += chunk.length;
     },
     read: async function* () {
@@ -67,17 +60,6 @@ export async function fileSink(path: string): Promise<DiskSink> {
       }
       offset += chunk.length;
     },
-    // The pieces as they arrived, in one system call where the OS takes them all (no joining copy).
-    writev: async (pieces) => {
-      let left = pieces.slice();
-      let bytes = 0;
-      for (const p of left) bytes += p.length;
-      while (left.length > 0) {
-        const { bytesWritten } = await handle.writev(left);
-        left = after(left, bytesWritten);
-      }
-      offset += bytes;
-    },
     read: async function* () {
       const piece = new Uint8Array(1024 * 1024);
       for (let at = 0; at < offset; ) {
@@ -89,17 +71,4 @@ export async function fileSink(path: string): Promise<DiskSink> {
     },
     close: () => handle.close(),
   };
-}
-
-/** What is left of `pieces` after their first `n` bytes. */
-function after(pieces: readonly Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const piece of pieces) {
-    if (n >= piece.length) n -= piece.length;
-    else {
-      out.push(piece.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
 }

@@ -17,8 +17,8 @@ import {
   TransferAbortedError,
   TransferInterruptedError,
 } from '../errors/errors.js';
-import { type DataChannelGrant, joinPieces } from './frames.js';
-import { byteLength, FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
+import type { DataChannelGrant } from './frames.js';
+import { FileReceiver, type FileReceiverOptions, type ReceiverStep } from './receiver.js';
 import { type FileRequest, FileSender, type OfferedFile, type SenderStep } from './sender.js';
 
 /**
@@ -135,20 +135,18 @@ export async function fetchFile(
     const handle = (step: ReceiverStep) => {
       for (const frame of step.send) if (!pipe.destroyed) pipe.write(frame);
       if (step.channel) switchTo(step.channel);
-      for (const pieces of step.write) {
-        const length = byteLength(pieces);
+      for (const chunk of step.write) {
         writes = writes.then(async () => {
           if (sinkFailed) return;
           try {
-            // A sink with writev takes the pieces as they arrived; any other gets them joined.
-            await (sink.writev ? sink.writev(pieces) : sink.write(joinPieces(pieces)));
+            await sink.write(chunk);
           } catch (error) {
             sinkFailed = true;
             handle(receiver.fail(new SinkFailedError('the sink could not write a chunk', { cause: error })));
             return;
           }
-          onProgress?.(receiver.written + length, total);
-          handle(receiver.wrote(length));
+          onProgress?.(receiver.written + chunk.length, total);
+          handle(receiver.wrote(chunk.length));
         });
       }
       if (step.error) settle(step.error);

@@ -11,6 +11,7 @@
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
  *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
+ *                    [--load-processes auto|N]
  *
  * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
  * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
@@ -20,6 +21,12 @@
  * --pin: the proxy under test (our gateway process, or dante) runs alone on CPU 1 and everything
  * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
  * for a core the load generator holds (needs taskset and at least 2 cores).
+ *
+ * No process here may hold more than 20,000 descriptors (`ulimit -Hn`), and an MSN client holds a
+ * connection per conversation: a load whose clients need more than one process has runs as several
+ * load processes (`--load-processes`, automatic by default), and --memory-only runs a step whose
+ * gateways need more as a host of workers (each its own process and limit), both by the estimate
+ * `descriptorsPerClient` makes from the mix.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';

@@ -67,6 +67,17 @@ function pinTo(pid: number, cpu: number): void {
 const protocols = arg('protocols', 'oscar,ymsg,msnp,xmpp').split(',') as Protocol[];
 const clients = Number(arg('clients', quick ? '40' : '520'));
 const windowMs = Number(arg('window', quick ? '5' : '20')) * 1000;
+/**
+ * IMs per second per client (default 1, the paper's). Lower, the same conversations open more
+ * slowly (the warm-up still writes to every partner once): for --memory-only on a host of workers,
+ * whose connections each cross the primary's IPC channel one acknowledged handle at a time.
+ */
+const rate = Number(arg('rate', '1'));
+/** "one 150-character IM per second each", or at the --rate given. */
+const rateText =
+  rate === 1
+    ? 'one 150-character IM per second each'
+    : `one 150-character IM every ${fmt(1 / rate)} s each (--rate ${rate})`;
 const stepsArg = arg('steps', quick ? '80' : '520,2080,5200,10400');
 const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
 type G2gMode = 'tcp' | 'hyperdht';
@@ -438,10 +449,10 @@ const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
   proxies: [],
   partners: 'mixed',
   partnersPerClient: 20,
-  ratePerClient: 1,
+  ratePerClient: rate,
   // Long enough for every client to have written to each partner once: the window then measures
   // conversations in progress (an MSN conversation's first message also opens a switchboard).
-  warmupMs: (20 + 2) * 1000,
+  warmupMs: (20 / rate + 2) * 1000,
   windowMs,
   drainMs: 3000,
   loginConcurrency: 32,
@@ -861,7 +872,7 @@ async function memoryReport(servers: Servers, started: Date) {
     '',
     `- machine: ${machineLine('all used: gateways, servers and load share them')}`,
     `- command: \`${command}\``,
-    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), one 150-character IM per second each, through ${hosts.length ? 'the gateway each row names' : 'two gateways in one process'}`,
+    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), ${rateText}, through ${hosts.length ? 'the gateway each row names' : 'two gateways in one process'}`,
     `- descriptors: a process here may hold ${openFilesLimit()} (\`ulimit -Hn\`, which a process cannot raise); the load generator runs as as many processes as its clients' connections need (each drives every n-th client)${hosts.length ? ", and where the gateways' descriptors do not fit one process the gateway runs as a host of workers (`crosstalk gateway --workers N`: a primary that accepts and hands each connection to a worker, each worker a gateway with its own users and its own descriptor limit; users of different workers talk over G2G between them, as the two gateways of one process do). A host's figures are sums over its primary and its workers, each measured after a full collection of its own" : ''}`,
     '',
     '| clients | gateway | load processes | logged in | live heap per client | external per client | heap + external per client | each client more (since the step before) | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
@@ -1179,7 +1190,7 @@ async function main() {
       '',
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
-      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), one 150-character IM per second each; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
+      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
       `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',

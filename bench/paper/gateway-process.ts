@@ -7,8 +7,10 @@
  * many events the gateways translated, when asked.
  */
 
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getHeapSnapshot, writeHeapSnapshot } from 'node:v8';
@@ -54,6 +56,40 @@ async function hostTotal(name: string): Promise<number> {
   for (const line of text.split('\n'))
     if (line.startsWith(name)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
   return sum;
+}
+
+/** Where a host's workers answer the bench (`gateway-worker.ts`, CROSSTALK_BENCH_CONTROL). */
+let controlDir: string | undefined;
+
+/** One process's memory after a full collection, its open descriptors and its users. */
+interface ProcessMemory {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+  descriptors: number;
+  users: number;
+}
+
+/** Asks a host's worker for its memory after a full collection (its control socket). */
+function workerMemory(pid: number): Promise<ProcessMemory> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(join(controlDir!, `${pid}.sock`));
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(text) as ProcessMemory);
+      } catch (error) {
+        reject(error);
+      }
+    });
+    socket.on('error', reject);
+    socket.write('memory\n');
+  });
 }
 
 /** This process and the host's workers: what the host under test is made of. */
@@ -137,7 +173,9 @@ process.on(
   }) => {
     try {
       if (m.type === 'start' && m.workers) {
+        controlDir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-workers-'));
         host = await startGatewayCluster({
+          env: { ...process.env, CROSSTALK_BENCH_CONTROL: controlDir },
           workers: m.workers,
           exec: join(fileURLToPath(new URL('.', import.meta.url)), 'gateway-worker.mjs'),
           execArgv: process.execArgv,
@@ -207,15 +245,34 @@ process.on(
         // After a full collection: what is live, not what the collector has yet to free.
         await post('HeapProfiler.collectGarbage');
         const usage = process.memoryUsage();
-        process.send!({
-          type: 'memory',
+        const own: ProcessMemory & { pid: number; role: string } = {
+          pid: process.pid,
+          role: host ? 'primary' : 'gateways',
           heapUsed: usage.heapUsed,
           external: usage.external,
           arrayBuffers: usage.arrayBuffers,
           rss: usage.rss,
           descriptors: openDescriptors(),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
-          ...(m.histogram ? { histogram: await heapHistogram() } : {}),
+        };
+        // A host: the primary (the directory and the login cookies the workers share) and every
+        // worker, each after its own collection, one at a time; the figures are their sums.
+        const processes = [own];
+        for (const w of host?.workers() ?? [])
+          if (w.pid)
+            processes.push({ pid: w.pid, role: `worker ${w.index}`, ...(await workerMemory(w.pid)) });
+        const sum = (f: (p: ProcessMemory) => number) => processes.reduce((n, p) => n + f(p), 0);
+        process.send!({
+          type: 'memory',
+          heapUsed: sum((p) => p.heapUsed),
+          external: sum((p) => p.external),
+          arrayBuffers: sum((p) => p.arrayBuffers),
+          rss: sum((p) => p.rss),
+          descriptors: sum((p) => p.descriptors),
+          users: sum((p) => p.users),
+          processes,
+          // Not for a host: its workers' heaps would each need a snapshot taken over their sockets.
+          ...(m.histogram && !host ? { histogram: await heapHistogram() } : {}),
         });
         // For a closer look (retainers) in Chrome DevTools: CROSSTALK_BENCH_SNAPSHOT=<dir>, or `file`
         // (run.ts's profiled run, beside its CPU profile).
@@ -237,6 +294,7 @@ process.on(
         process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
       } else if (m.type === 'stop') {
         await host?.close();
+        if (controlDir) rmSync(controlDir, { recursive: true, force: true });
         for (const g of gateways.splice(0)) await g.close();
         for (const store of stores.splice(0)) await store.close();
         process.send!({ type: 'stopped' });

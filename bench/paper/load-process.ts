@@ -4,6 +4,12 @@
  * the paper used: 20 partners each), and timing every delivery. Senders and receivers share this
  * process's clock, so a latency is one subtraction. Connections go directly to the servers, through
  * gateways, or through a plain SOCKS relay (dante), as run.ts asks.
+ *
+ * A load too large for one process's descriptors (each MSN conversation is a connection) is spread
+ * over several of these (`shard`): each drives every `count`-th client and counts what its own
+ * clients send and receive, and run.ts starts them together (`go`) and adds their figures up. A
+ * latency is then a subtraction of two processes' clocks (`performance.timeOrigin`, the same system
+ * clock on this one machine).
  */
 import { type ConnectUser, connectors } from './connectors.js';
 import { exitWithParent, type Protocol, type ServerInfo } from './ipc.js';
@@ -26,6 +32,8 @@ export interface LoadPlan {
   windowMs: number;
   drainMs: number;
   loginConcurrency: number;
+  /** This process drives clients `index`, `index + count`, ... of the load (default: all of them). */
+  shard?: { index: number; count: number };
 }
 
 interface Client {
@@ -57,7 +65,29 @@ function pad(text: string): string {
     : text + ' lorem ipsum dolor sit amet consectetur'.repeat(5).slice(0, 150 - text.length);
 }
 
+/**
+ * Tells run.ts this process's clients are logged in and waits for its `go`: when the load begins
+ * (epoch ms), the same instant for every process of a sharded load.
+ */
+function loggedIn(): Promise<number> {
+  if (!process.send) return Promise.resolve(now());
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string; begin?: number }) => {
+      if (m?.type !== 'go') return;
+      process.off('message', onMessage);
+      resolve(m.begin ?? now());
+    };
+    process.on('message', onMessage);
+    process.send!({ type: 'logged-in' });
+  });
+}
+
 export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => void) {
+  const shard = plan.shard ?? { index: 0, count: 1 };
+  /** Whether this process drives client `index` (a sharded load: every `count`-th). */
+  const mine = (index: number) => index % shard.count === shard.index;
+  // The first process tells run.ts when the window opens and closes (they are the same instants in all).
+  const edges = shard.index === 0;
   const clients: Client[] = [];
   for (const protocol of plan.protocols) {
     const server = plan.servers.find((s) => s.protocol === protocol);
@@ -90,16 +120,20 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
     }
   }
 
-  let loggedIn = 0;
-  const queue = [...clients];
+  // Every process makes every client's driver (a partner's address comes from it; nothing connects
+  // before login) and drives its own.
+  const own = clients.filter((c) => mine(c.index));
+  let logins = 0;
+  const queue = [...own];
   await Promise.all(
     Array.from({ length: plan.loginConcurrency }, async () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
         await c.driver.login();
-        progress({ stage: 'login', done: ++loggedIn, total: clients.length });
+        progress({ stage: 'login', done: ++logins, total: own.length });
       }
     }),
   );
+  const begin = await loggedIn();
 
   const pairs = new Map<string, PairStats>();
   const pair = (from: Protocol, to: Protocol) => {
@@ -116,32 +150,45 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
   const seen = new Set<string>();
   // For the progress line, every message of the run (warm-up too): sent, arrived, and lost, meaning
   // not arrived within the drain time (what the report counts as lost at the window's end); one
-  // that arrives later is taken back off. `outstanding` is in send order, so the sweep stops early.
+  // that arrives later is taken back off. Counted as sent more than the drain time ago (by the
+  // sender's process) minus arrived of those (by the receiver's), so that the processes of a
+  // sharded load add up: lost = old sent - old received, summed over them.
   const counts = { sent: 0, received: 0, lost: 0, failed: 0 };
-  const outstanding = new Map<string, number>();
-  const overdue = new Set<string>();
+  /** When each message this process sent left, in order; before `sentHead` they are old. */
+  const sentTimes: number[] = [];
+  let sentHead = 0;
+  let sentOld = 0;
+  /** Send times of arrivals not yet old. */
+  let arrivedRecent: number[] = [];
+  let arrivedOld = 0;
   const sweep = () => {
     const before = now() - plan.drainMs;
-    for (const [id, sentAt] of outstanding) {
-      if (sentAt > before) break;
-      outstanding.delete(id);
-      overdue.add(id);
-      counts.lost++;
+    while (sentHead < sentTimes.length && sentTimes[sentHead]! <= before) {
+      sentHead++;
+      sentOld++;
     }
+    if (sentHead > 65_536) {
+      sentTimes.splice(0, sentHead);
+      sentHead = 0;
+    }
+    const recent: number[] = [];
+    for (const t of arrivedRecent) {
+      if (t <= before) arrivedOld++;
+      else recent.push(t);
+    }
+    arrivedRecent = recent;
+    counts.lost = sentOld - arrivedOld;
   };
-  for (const c of clients) {
+  for (const c of own) {
     c.driver.onIm((_from, text) => {
       const at = now();
       const m = /^BENCH (\d+) (\d+) ([\d.]+) /.exec(text);
       if (!m) return;
       const id = `${m[1]}:${m[2]}`;
-      if (outstanding.delete(id)) counts.received++;
-      else if (overdue.delete(id)) {
-        counts.received++;
-        counts.lost--;
-      }
       const sender = clients[Number(m[1])]!;
       const sentAt = Number(m[3]);
+      counts.received++;
+      arrivedRecent.push(sentAt);
       if (sentAt < windowStart || sentAt > windowEnd) return;
       if (seen.has(id)) return;
       seen.add(id);
@@ -155,7 +202,6 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
   }
 
   const total = plan.warmupMs + plan.windowMs;
-  const begin = now();
   windowStart = begin + plan.warmupMs;
   windowEnd = windowStart + plan.windowMs;
   const interval = 1000 / plan.ratePerClient;
@@ -171,19 +217,19 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
   setTimeout(
     () => {
       watch.start();
-      process.send?.({ type: 'window', edge: 'start' });
+      if (edges) process.send?.({ type: 'window', edge: 'start' });
     },
     Math.max(0, windowStart - now()),
   ).unref();
   setTimeout(
     () => {
       loop = watch.stop();
-      process.send?.({ type: 'window', edge: 'end' });
+      if (edges) process.send?.({ type: 'window', edge: 'end' });
     },
     Math.max(0, windowEnd - now()),
   ).unref();
   await Promise.all(
-    clients.map(async (c) => {
+    own.map(async (c) => {
       let seq = 0;
       let next = begin + Math.random() * interval;
       while (next < begin + total) {
@@ -193,9 +239,8 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
         const sentAt = now();
         const text = pad(`BENCH ${c.index} ${seq} ${sentAt.toFixed(3)} `);
         if (sentAt >= windowStart && sentAt <= windowEnd) pair(c.protocol, to.protocol).sent++;
-        const id = `${c.index}:${seq}`;
         seq++;
-        outstanding.set(id, sentAt);
+        sentTimes.push(sentAt);
         counts.sent++;
         c.driver.sendIm(to.driver.address, text).catch((error) => {
           counts.failed++;
@@ -225,8 +270,8 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
     process.send({ type: 'window', edge: 'drained' });
     await resumed;
   }
-  await Promise.all(clients.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
-  return { pairs: [...pairs.values()], clients: clients.length, sendErrors: errors, loop, windowStart };
+  await Promise.all(own.map((c) => c.driver.logout().catch(() => c.driver.disconnect())));
+  return { pairs: [...pairs.values()], clients: own.length, sendErrors: errors, loop, windowStart };
 }
 
 exitWithParent();

@@ -11,6 +11,7 @@
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
  *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
+ *                    [--load-processes auto|N]
  *
  * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
  * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
@@ -20,6 +21,12 @@
  * --pin: the proxy under test (our gateway process, or dante) runs alone on CPU 1 and everything
  * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
  * for a core the load generator holds (needs taskset and at least 2 cores).
+ *
+ * No process here may hold more than 20,000 descriptors (`ulimit -Hn`), and an MSN client holds a
+ * connection per conversation: a load whose clients need more than one process has runs as several
+ * load processes (`--load-processes`, automatic by default), and --memory-only runs a step whose
+ * gateways need more as a host of workers (each its own process and limit), both by the estimate
+ * `descriptorsPerClient` makes from the mix.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -50,6 +57,8 @@ const heapHistogram = argv.includes('--heap-histogram');
 /** Only the gateway runs at each step, for their memory and descriptors (no direct, dante, profile). */
 const memoryOnly = argv.includes('--memory-only');
 const pin = argv.includes('--pin') && availableParallelism() >= 2;
+/** `--load-processes N`: the load generator as N processes; `auto` (the default): as many as its descriptors need. */
+const loadProcessesArg = arg('load-processes', 'auto');
 
 /** Moves a process and all its threads to one CPU (`taskset`, util-linux). */
 function pinTo(pid: number, cpu: number): void {
@@ -58,6 +67,28 @@ function pinTo(pid: number, cpu: number): void {
 const protocols = arg('protocols', 'oscar,ymsg,msnp,xmpp').split(',') as Protocol[];
 const clients = Number(arg('clients', quick ? '40' : '520'));
 const windowMs = Number(arg('window', quick ? '5' : '20')) * 1000;
+/**
+ * IMs per second per client (default 1, the paper's). Lower, the same conversations open more
+ * slowly (the warm-up still writes to every partner once): for --memory-only on a host of workers,
+ * whose connections each cross the primary's IPC channel one acknowledged handle at a time.
+ */
+const rate = Number(arg('rate', '1'));
+/**
+ * The gateway ends a conversation it plays itself (an MSN switchboard with foreign buddies only)
+ * after 5 quiet minutes (`timeouts.idleConversation`'s default): a client that writes to each of its
+ * 20 partners in turn must come back to each sooner, or the conversations the report counts as open
+ * are gone (--rate 0.05 measured about 1 descriptor per client fewer at 2,080 clients).
+ */
+const IDLE_CONVERSATION_MS = 5 * 60 * 1000;
+if ((20 / rate) * 1000 >= IDLE_CONVERSATION_MS)
+  process.stderr.write(
+    `warning: --rate ${rate} comes back to a partner every ${20 / rate} s, after the gateway ends a quiet conversation (${IDLE_CONVERSATION_MS / 1000} s): not every conversation is open when measured\n`,
+  );
+/** "one 150-character IM per second each", or at the --rate given. */
+const rateText =
+  rate === 1
+    ? 'one 150-character IM per second each'
+    : `one 150-character IM every ${fmt(1 / rate)} s each (--rate ${rate})`;
 const stepsArg = arg('steps', quick ? '80' : '520,2080,5200,10400');
 const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
 type G2gMode = 'tcp' | 'hyperdht';
@@ -236,9 +267,63 @@ async function startServers(perProtocol: number): Promise<Servers> {
 }
 
 /**
+ * Descriptors one client of `protocol` holds at the height of a load (every conversation open), in
+ * the load generator (one per connection) and in a gateway that carries it (both ends of each
+ * connection it relays, one end of a conversation it plays itself: an MSN conversation with a
+ * foreign buddy). An MSN client holds its notification connection and one per conversation, those
+ * it opened and those opened to it (`partnersPerClient` each); every other client one connection.
+ */
+function descriptorsPerClient(plan: LoadPlan, protocol: Protocol): { load: number; gateway: number } {
+  if (protocol !== 'msnp') return { load: 1, gateway: 2 };
+  const conversations = 2 * plan.partnersPerClient;
+  const native = plan.partners === 'same' ? 1 : 1 / plan.protocols.length;
+  return {
+    load: 1 + conversations,
+    gateway: 2 + Math.ceil(conversations * (2 * native + (1 - native))),
+  };
+}
+
+/** What a process may hold, with room to spare for what the estimate leaves out (listeners, files). */
+const descriptorBudget = () => {
+  const limit = Number(openFilesLimit());
+  return Number.isFinite(limit) ? Math.floor(limit * 0.8) : 16_000;
+};
+
+/** Descriptors a load needs in all, in the load generator and in the gateways (`descriptorsPerClient`). */
+function descriptorsOfLoad(plan: LoadPlan): { load: number; gateway: number } {
+  let load = 0;
+  let gateway = 0;
+  for (const p of plan.protocols) {
+    const per = descriptorsPerClient(plan, p);
+    load += per.load * plan.perProtocol;
+    gateway += per.gateway * plan.perProtocol;
+  }
+  return { load, gateway };
+}
+
+/**
+ * How many gateway processes a load's descriptors need (`descriptorsPerClient`): 1 while they fit
+ * one process; `--memory-only` then runs a host of that many workers.
+ */
+function gatewayProcessesFor(plan: LoadPlan): number {
+  return Math.max(1, Math.ceil(descriptorsOfLoad(plan).gateway / descriptorBudget()));
+}
+
+/** How many processes the load generator runs as: `--load-processes`, or as many as its descriptors need. */
+function loadProcessesFor(plan: LoadPlan): number {
+  if (loadProcessesArg !== 'auto') return Math.max(1, Number(loadProcessesArg));
+  return Math.max(1, Math.ceil(descriptorsOfLoad(plan).load / descriptorBudget()));
+}
+
+/** The bench processes of the load that runs now (for the descriptor high-water marks). */
+let loadPids: number[] = [];
+
+/**
  * Runs one load and, over its measurement window, watches the event loops of `watched` (the
  * servers, the proxy under test) as the load process watches its own: the report names the
- * process a latency tail comes from.
+ * process a latency tail comes from. A load whose clients need more descriptors than one process
+ * has (`loadProcessesFor`) runs in several load processes, each driving every n-th client: they
+ * log in, begin at one instant, and their figures are added up.
  */
 async function runLoad(
   plan: LoadPlan,
@@ -247,44 +332,125 @@ async function runLoad(
   onWindow?: (edge: 'start' | 'end') => void,
   onDrained?: () => Promise<unknown>,
 ) {
-  const proc = child('load-process.ts');
+  const count = loadProcessesFor(plan);
+  const procs = Array.from({ length: count }, () => child('load-process.ts'));
+  loadPids = procs.map((p) => p.pid ?? 0).filter(Boolean);
   const loops: Record<string, Promise<LoopReport>> = {};
   const cpuTimes: { start?: CpuTimes; end?: CpuTimes } = {};
-  progress.start(label);
-  proc.on('message', (m: { type?: string; edge?: 'start' | 'end' | 'drained' } & Partial<LoadProgress>) => {
-    if (m.type === 'progress') progress.update(m as LoadProgress);
-    if (m.type !== 'window') return;
-    if (m.edge === 'drained') {
-      const measured = onDrained?.() ?? Promise.resolve();
-      measured.catch(() => {}).then(() => proc.send({ type: 'resume' }));
-      return;
-    }
-    cpuTimes[m.edge!] = machineCpuTimes();
-    onWindow?.(m.edge!);
-    for (const [name, p] of Object.entries(watched)) {
-      if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
-      else {
-        loops[name] = request<{ loop: LoopReport }>(p, { type: 'watch-stop' }, 'watched').then((r) => r.loop);
-        loops[name].catch(() => {}); // awaited below
+  progress.start(count > 1 ? `${label} (${count} load processes)` : label);
+  // Each process's latest progress, added up into one line.
+  const latest: (LoadProgress | undefined)[] = procs.map(() => undefined);
+  const sum = (f: (p: LoadProgress) => number | undefined) =>
+    latest.reduce((n, p) => n + (p ? (f(p) ?? 0) : 0), 0);
+  let loggedIn = 0;
+  let drained = 0;
+  procs.forEach((proc, i) => {
+    proc.on('message', (m: { type?: string; edge?: 'start' | 'end' | 'drained' } & Partial<LoadProgress>) => {
+      if (m.type === 'progress') {
+        latest[i] = m as LoadProgress;
+        const stage = latest.some((p) => p?.stage === 'login') ? 'login' : 'messages';
+        const first = latest[0]!;
+        progress.update(
+          stage === 'login'
+            ? {
+                stage,
+                done: sum((p) => (p.stage === 'login' ? p.done : p.total)),
+                total: plan.perProtocol * plan.protocols.length,
+              }
+            : {
+                stage,
+                done: first.stage === 'messages' ? first.done : 0,
+                total: first.total,
+                sent: sum((p) => p.sent),
+                received: sum((p) => p.received),
+                lost: sum((p) => p.lost),
+                failed: sum((p) => p.failed),
+              },
+        );
       }
-    }
+      // Every process logged in: all begin together, shortly (each schedules from this instant).
+      if (m.type === 'logged-in' && ++loggedIn === count) {
+        const begin = performance.timeOrigin + performance.now() + 100;
+        for (const p of procs) p.send({ type: 'go', begin });
+      }
+      if (m.type !== 'window') return;
+      if (m.edge === 'drained') {
+        if (++drained < count) return;
+        const measured = onDrained?.() ?? Promise.resolve();
+        measured
+          .catch(() => {})
+          .then(() => {
+            for (const p of procs) p.send({ type: 'resume' });
+          });
+        return;
+      }
+      cpuTimes[m.edge!] = machineCpuTimes();
+      onWindow?.(m.edge!);
+      for (const [name, p] of Object.entries(watched)) {
+        if (m.edge === 'start') request(p, { type: 'watch-start' }, 'watching').catch(() => {});
+        else {
+          loops[name] = request<{ loop: LoopReport }>(p, { type: 'watch-stop' }, 'watched').then(
+            (r) => r.loop,
+          );
+          loops[name].catch(() => {}); // awaited below
+        }
+      }
+    });
   });
-  const result = await request<{
+  type LoadResult = {
     pairs: PairStats[];
     clients: number;
     sendErrors: number;
     loop?: LoopReport;
     windowStart: number;
-  }>(proc, { type: 'run', plan }, 'result');
+  };
+  const results = await Promise.all(
+    procs.map((proc, index) =>
+      request<LoadResult>(proc, { type: 'run', plan: { ...plan, shard: { index, count } } }, 'result'),
+    ),
+  );
   progress.finish();
-  proc.kill();
+  for (const proc of procs) proc.kill();
+  loadPids = [];
   const watchedLoops: Record<string, LoopReport> = {};
-  if (result.loop) watchedLoops.load = result.loop;
+  results.forEach((r, i) => {
+    if (r.loop) watchedLoops[i === 0 ? 'load' : `load ${i + 1}`] = r.loop;
+  });
   for (const [name, loop] of Object.entries(loops)) {
     const report = await loop.catch(() => undefined);
     if (report) watchedLoops[name] = report;
   }
+  const result = { ...mergeLoads(results), loadProcesses: count };
   return { ...result, loops: watchedLoops, machine: machineShares(cpuTimes.start, cpuTimes.end) };
+}
+
+/** One load's figures from its processes': a pair's sends are counted by the sender's, its arrivals by the receiver's. */
+function mergeLoads<
+  R extends { pairs: PairStats[]; clients: number; sendErrors: number; windowStart: number },
+>(results: R[]): { pairs: PairStats[]; clients: number; sendErrors: number; windowStart: number } {
+  const pairs = new Map<string, PairStats>();
+  for (const r of results) {
+    for (const p of r.pairs) {
+      const key = `${p.from}>${p.to}`;
+      const into = pairs.get(key);
+      if (!into) {
+        pairs.set(key, { ...p });
+        continue;
+      }
+      into.sent += p.sent;
+      into.received += p.received;
+      into.latencies = into.latencies.concat(p.latencies);
+      into.sentAt = into.sentAt.concat(p.sentAt);
+      into.sender = into.sender.concat(p.sender);
+      into.receiver = into.receiver.concat(p.receiver);
+    }
+  }
+  return {
+    pairs: [...pairs.values()],
+    clients: results.reduce((n, r) => n + r.clients, 0),
+    sendErrors: results.reduce((n, r) => n + r.sendErrors, 0),
+    windowStart: results[0]!.windowStart,
+  };
 }
 
 const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
@@ -294,10 +460,10 @@ const basePlan = (servers: ServerInfo[], perProtocol: number): LoadPlan => ({
   proxies: [],
   partners: 'mixed',
   partnersPerClient: 20,
-  ratePerClient: 1,
+  ratePerClient: rate,
   // Long enough for every client to have written to each partner once: the window then measures
   // conversations in progress (an MSN conversation's first message also opens a switchboard).
-  warmupMs: (20 + 2) * 1000,
+  warmupMs: (20 / rate + 2) * 1000,
   windowMs,
   drainMs: 3000,
   loginConcurrency: 32,
@@ -315,7 +481,7 @@ interface SaturationRow {
   memoryPerClient: number;
   /** Open file descriptors per client after the traffic (a host: the primary and every worker). */
   descriptorsPerClient: number;
-  /** After a full collection, loaded minus idle, per client (none for a host of workers). */
+  /** After a full collection, loaded minus idle, per client (a host: summed over its processes). */
   memory?: ReturnType<typeof memoryPerUser>;
   rate: number;
   acceptErrors: number;
@@ -418,12 +584,13 @@ async function gatewayRun(
       }
     }, 0);
   const idle = { rssBytes: await rss(), descriptors: descriptors() };
-  // A host's memory is spread over its workers: only its RSS and descriptors are read, no collection.
-  const idleMemory = workers
-    ? undefined
-    : await request<MemorySample>(proc, { type: 'memory', histogram: heapHistogram }, 'memory');
+  // A host: the primary and each worker after a collection of its own, summed (gateway-process.ts).
+  const idleMemory = await request<MemorySample>(
+    proc,
+    { type: 'memory', histogram: heapHistogram },
+    'memory',
+  );
   let loaded: Promise<MemorySample> | undefined;
-  let loadedDescriptors: number | undefined;
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
   type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
   let before: Promise<Stats> | undefined;
@@ -431,6 +598,25 @@ async function gatewayRun(
   let profiling: Promise<unknown> = Promise.resolve();
   const watched: Record<string, ChildProcess> = { servers: servers.proc, gateways: proc };
   if (dht) watched.dht = dht.proc;
+  // Each process's most descriptors, against its limit: the gateway's (or the host's primary and
+  // workers), the load generator's and the mock servers' (prosody, a program of its own, is not read).
+  const highWater = new Map<number, DescriptorMark>();
+  const roles = (): [number, string][] => [
+    ...processes.map((p, i): [number, string] =>
+      workers ? [p, i === 0 ? 'gateway host: primary' : `gateway host: worker ${i - 1}`] : [p, 'gateways'],
+    ),
+    ...loadPids.map((p, i): [number, string] => [p, `load generator ${i + 1}`]),
+    [servers.proc.pid ?? 0, 'mock servers'],
+  ];
+  const markDescriptors = () => {
+    for (const [pid, role] of roles()) {
+      const open = descriptorsOf(pid);
+      if (open === undefined) continue;
+      const mark = highWater.get(pid);
+      if (!mark) highWater.set(pid, { role, open, limit: descriptorLimitOf(pid) });
+      else mark.open = Math.max(mark.open, open);
+    }
+  };
   const loadPromise = runLoad(
     plan,
     label,
@@ -452,10 +638,7 @@ async function gatewayRun(
       }
     },
     () => {
-      if (workers) {
-        loadedDescriptors = descriptors();
-        return Promise.resolve();
-      }
+      markDescriptors(); // every conversation open: the height of the run
       // With the profiled run, a heap snapshot beside the CPU profile too.
       const file = profile ? profileFile.replace(/\.cpuprofile$/, '.heapsnapshot') : undefined;
       loaded = request<MemorySample>(
@@ -472,6 +655,7 @@ async function gatewayRun(
   const sampler = setInterval(async () => {
     peakRss = Math.max(peakRss, await rss());
   }, 500);
+  const descriptorSampler = setInterval(markDescriptors, 1000);
   let result: Awaited<typeof loadPromise>;
   let memory: ReturnType<typeof memoryPerUser> | undefined;
   let b: Stats;
@@ -483,6 +667,7 @@ async function gatewayRun(
     if (idleMemory && loaded) memory = memoryPerUser(idleMemory, await loaded, result.clients);
   } finally {
     clearInterval(sampler);
+    clearInterval(descriptorSampler);
     if (proc.exitCode === null && proc.signalCode === null) {
       const exited = once(proc, 'exit');
       await request(proc, { type: 'stop' }, 'stopped', 60_000).catch(() => proc.kill());
@@ -504,14 +689,13 @@ async function gatewayRun(
      * connections open in the warm-up, when each MSN conversation opens its switchboard). */
     acceptErrors: a.acceptErrors,
     memoryPerClient: (peakRss - idle.rssBytes) / result.clients,
-    /** After the traffic, every client connected, after a full collection; none for a host of workers. */
+    /** After the traffic, every client connected, after a full collection (a host: all its processes). */
     memory,
     /** Descriptors held per client after the traffic (the gateway process, or the whole host). */
-    descriptorsPerClient: memory
-      ? memory.descriptors
-      : loadedDescriptors === undefined
-        ? Number.NaN
-        : (loadedDescriptors - idle.descriptors) / result.clients,
+    descriptorsPerClient: memory ? memory.descriptors : Number.NaN,
+    /** Each process's most descriptors over the run (sampled every second), against its limit. */
+    descriptorHighWater: [...highWater.values()],
+    workers,
     profileDir: profile ? profileDir : undefined,
   };
 }
@@ -524,7 +708,45 @@ interface MemorySample {
   rss: number;
   descriptors: number;
   users: number;
+  /** A host: the primary's and each worker's own figures (the fields above are their sums). */
+  processes?: {
+    pid: number;
+    role: string;
+    heapUsed: number;
+    external: number;
+    rss: number;
+    descriptors: number;
+    users: number;
+  }[];
   histogram?: Record<string, { count: number; bytes: number }>;
+}
+
+/** A process's most open descriptors over a run, and its limit. */
+interface DescriptorMark {
+  role: string;
+  open: number;
+  limit: number;
+}
+
+/** Descriptors a process holds (`/proc/<pid>/fd`; undefined when it is gone or not Linux). */
+function descriptorsOf(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's limit on open files (its soft limit, which Node raises to the hard one at start). */
+function descriptorLimitOf(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    return Number(line?.slice('Max open files'.length).trim().split(/\s+/)[0]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
@@ -552,6 +774,17 @@ function memoryPerUser(idle: MemorySample, loaded: MemorySample, clients: number
     rss: per(idle.rss, loaded.rss),
     descriptors: per(idle.descriptors, loaded.descriptors),
     descriptorsTotal: loaded.descriptors,
+    /** A host: each process's share, loaded minus idle (descriptors: loaded). */
+    processes: loaded.processes?.map((p) => {
+      const before = idle.processes?.find((q) => q.role === p.role);
+      return {
+        role: p.role,
+        users: p.users,
+        heapExternal: p.heapUsed + p.external - (before ? before.heapUsed + before.external : 0),
+        rss: p.rss - (before?.rss ?? 0),
+        descriptors: p.descriptors,
+      };
+    }),
     ...(kinds ? { kinds } : {}),
   };
 }
@@ -626,26 +859,35 @@ const MEMORY_NOTE =
 async function memoryReport(servers: Servers, started: Date) {
   const rows: { n: number; run: Awaited<ReturnType<typeof gatewayRun>> }[] = [];
   for (const n of steps.length ? steps : [clients]) {
-    rows.push({
-      n,
-      run: await gatewayRun(servers, Math.ceil(n / protocols.length), `${n} clients (memory)`),
-    });
+    const per = Math.ceil(n / protocols.length);
+    // --workers N: a host of N workers at every step; otherwise two gateways in one process while
+    // their descriptors fit one process, and a host of as many workers as they need beyond that.
+    const counts = workerCounts.length ? workerCounts : [gatewayProcessesFor(basePlan(servers.infos, per))];
+    for (const w of counts) {
+      const workers = workerCounts.length || w > 1 ? w : undefined;
+      const label = `${n} clients (memory${workers ? `, ${workers} worker${workers > 1 ? 's' : ''}` : ''})`;
+      rows.push({ n, run: await gatewayRun(servers, per, label, false, 'tcp', workers) });
+    }
   }
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   writeFileSync(
     join(resultsDir, `memory-${stamp}.json`),
-    `${JSON.stringify({ date: started.toISOString(), command, protocols, steps: rows.map((r) => ({ clients: r.n, memory: r.run.memory, peakRssPerClient: r.run.memoryPerClient, acceptErrors: r.run.acceptErrors })) }, null, 1)}\n`,
+    `${JSON.stringify({ date: started.toISOString(), command, protocols, descriptorLimit: openFilesLimit(), steps: rows.map((r) => ({ clients: r.n, workers: r.run.workers, loadProcesses: r.run.result.loadProcesses, memory: r.run.memory, peakRssPerClient: r.run.memoryPerClient, acceptErrors: r.run.acceptErrors, descriptorHighWater: r.run.descriptorHighWater })) }, null, 1)}\n`,
   );
+  const hosts = rows.filter((r) => r.run.workers);
+  const gatewayOf = (run: (typeof rows)[number]['run']) =>
+    run.workers ? `host of ${run.workers} worker${run.workers > 1 ? 's' : ''}` : 'two gateways, one process';
   const lines = [
     '',
     `## Memory and descriptors per user (${started.toISOString().slice(0, 10)})`,
     '',
     `- machine: ${machineLine('all used: gateways, servers and load share them')}`,
     `- command: \`${command}\``,
-    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), one 150-character IM per second each, through two gateways in one process`,
+    `- load: ${protocols.join(', ')}, 20 conversation partners each (${protocols.length > 1 ? 'mixed networks' : 'one network'}), ${rateText}, through ${hosts.length ? 'the gateway each row names' : 'two gateways in one process'}`,
+    `- descriptors: a process here may hold ${openFilesLimit()} (\`ulimit -Hn\`, which a process cannot raise); the load generator runs as as many processes as its clients' connections need (each drives every n-th client)${hosts.length ? ", and where the gateways' descriptors do not fit one process the gateway runs as a host of workers (`crosstalk gateway --workers N`: a primary that accepts and hands each connection to a worker, each worker a gateway with its own users and its own descriptor limit; users of different workers talk over G2G between them, as the two gateways of one process do). A host's figures are sums over its primary and its workers, each measured after a full collection of its own" : ''}`,
     '',
-    '| clients | logged in | live heap per client | external per client | heap + external per client | each client more (since the step before) | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| clients | gateway | load processes | logged in | live heap per client | external per client | heap + external per client | each client more (since the step before) | RSS after GC per client | peak RSS per client | descriptors per client | descriptors in all | lost |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(({ n, run }, i) => {
       const m = run.memory!;
       const lost = run.result.pairs.reduce((s, p) => s + Math.max(0, p.sent - p.received), 0);
@@ -658,12 +900,33 @@ async function memoryReport(servers: Servers, started: Date) {
         before && bm && lost === 0 && lostBefore === 0
           ? kib(((m.heap + m.external) * n - (bm.heap + bm.external) * before.n) / (n - before.n))
           : '–';
-      return `| ${n} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.heap + m.external)} | ${more} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
+      return `| ${n} | ${gatewayOf(run)} | ${run.result.loadProcesses} | ${m.usersLoggedIn} | ${kib(m.heap)} | ${kib(m.external)} | ${kib(m.heap + m.external)} | ${more} | ${kib(m.rss)} | ${kib(run.memoryPerClient)} | ${m.descriptors.toFixed(1)} | ${m.descriptorsTotal} | ${lost} |`;
     }),
     '',
     MEMORY_NOTE,
     '',
     '"Each client more" is the growth of heap + external from the step before, per client added: what one more connected user costs, without what the process holds whatever the number of users (code compiled under load, module sources, caches), which "per client" spreads over the clients of the step.',
+    '',
+    ...hosts.flatMap(({ n, run }) => [
+      `The host at ${n} clients, process by process (loaded minus idle, each after its own collection; descriptors loaded):`,
+      '',
+      '| process | users | heap + external | RSS after GC | descriptors |',
+      '|---|---:|---:|---:|---:|',
+      ...(run.memory?.processes ?? []).map(
+        (p) =>
+          `| ${p.role} | ${p.users} | ${(p.heapExternal / 1024 / 1024).toFixed(1)} MiB | ${(p.rss / 1024 / 1024).toFixed(1)} MiB | ${p.descriptors} |`,
+      ),
+      '',
+    ]),
+    "Each process's most open descriptors over the run (`/proc/<pid>/fd`, read every second and when the traffic has drained), against its limit:",
+    '',
+    '| clients | process | most descriptors | limit | share |',
+    '|---:|---|---:|---:|---:|',
+    ...rows.flatMap(({ n, run }) =>
+      run.descriptorHighWater.map(
+        (d) => `| ${n} | ${d.role} | ${d.open} | ${d.limit} | ${((d.open / d.limit) * 100).toFixed(0)}% |`,
+      ),
+    ),
     '',
   ];
   const last = rows.at(-1)?.run.memory?.kinds;
@@ -708,7 +971,7 @@ function workersSection(
   const lines: string[] = [
     '### One host, several workers (`crosstalk gateway --workers N`)',
     '',
-    "Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU, peak RSS and descriptors are the whole host's: the primary and every worker; the heap and the RSS after a collection are not measured for a host (–).",
+    "Each N: one host of N worker gateways behind one SOCKS address (the primary hands connections to the workers in turn; each user is served by one worker, so two users on different workers talk over G2G between them). The CPU, peak RSS, descriptors, heap and RSS after a collection are the whole host's: the primary and every worker (each collected on its own, then summed).",
     '',
   ];
   for (const [n, h] of hosts) {
@@ -938,7 +1201,7 @@ async function main() {
       '',
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
-      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), one 150-character IM per second each; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
+      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
       `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',

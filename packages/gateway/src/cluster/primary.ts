@@ -11,6 +11,7 @@ import { type GatewayIdentity, generateIdentity } from '../g2g/identity.js';
 import { descriptorReserve, descriptorsOf } from './descriptors.js';
 import { type CookieOp, type FromWorker, type ToWorker, WORKER_INDEX_ENV } from './messages.js';
 import { answerDht } from './shared-dht.js';
+import { SocketLane } from './socket-lane.js';
 
 /** Options of `startGatewayCluster`. */
 export interface GatewayClusterOptions {
@@ -164,6 +165,8 @@ interface Slot {
   crashes: number;
   /** What waits for the worker to be ready, in order. */
   queue: { message: ToWorker; handle: Socket | undefined; at: number }[];
+  /** The running worker's channel, its sockets in a lane of their own (see `SocketLane`). */
+  lane: SocketLane<ToWorker> | undefined;
   /** The worker's last report of its descriptors (none yet, or not on Linux: no limit known). */
   descriptors: { open: number; limit: number } | undefined;
   /**
@@ -237,6 +240,7 @@ class Primary implements GatewayCluster {
       startedAt: 0,
       crashes: 0,
       queue: [],
+      lane: undefined,
       descriptors: undefined,
       descriptorsSent: 0,
       descriptorsReceived: 0,
@@ -328,6 +332,10 @@ class Primary implements GatewayCluster {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     slot.proc = proc;
+    slot.lane = new SocketLane<ToWorker>((message, handle, callback) => {
+      if (handle) proc.send(message, handle, { keepOpen: false }, callback);
+      else proc.send(message, callback);
+    });
     slot.listening = false;
     slot.ready = false;
     slot.descriptors = undefined;
@@ -342,6 +350,8 @@ class Primary implements GatewayCluster {
   #exited(slot: Slot, proc: ChildProcess, code: number | null, signal: string | null): void {
     if (slot.proc !== proc) return;
     slot.proc = undefined;
+    slot.lane?.drop();
+    slot.lane = undefined;
     slot.listening = false;
     const wasReady = slot.ready;
     slot.ready = false;
@@ -379,8 +389,7 @@ class Primary implements GatewayCluster {
     // A new connection may open its upstream there too; a hand-off part is one socket.
     if (handle) slot.descriptorsSent += descriptorsOf(message);
     try {
-      if (handle) slot.proc!.send(message, handle, { keepOpen: false }, (error) => error && handle.destroy());
-      else slot.proc!.send(message);
+      slot.lane!.send(message, handle);
     } catch {
       handle?.destroy();
     }

@@ -8,6 +8,7 @@ import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
 import { SharedDht } from './shared-dht.js';
+import { SocketLane } from './socket-lane.js';
 
 /** ms between a worker's reports of its descriptors to the primary. */
 const DESCRIPTOR_REPORT_MS = 1000;
@@ -60,7 +61,7 @@ export class ClusterWorker {
   readonly dht: Dht | undefined;
   /** Login cookies every worker of the host sees. */
   readonly cookies: SharedCookieTable;
-  readonly #send: Send;
+  readonly #lane: SocketLane<FromWorker>;
   #handlers: WorkerHandlers | undefined;
   readonly #early: { message: ToWorker; handle: Socket | undefined }[] = [];
   readonly #parts = new Map<string, HandOffParts>();
@@ -75,10 +76,15 @@ export class ClusterWorker {
     this.count = init.count;
     this.socks = init.socks;
     this.identity = identityFromPem(init.identity, `worker ${init.index}'s key`);
-    this.#send = send;
+    this.#lane = new SocketLane<FromWorker>(send);
     this.cookies = new SharedCookieTable((op) => send(op));
     for (const op of init.cookies) this.cookies.apply(op);
     this.dht = init.dht ? new SharedDht(init.dht, (m) => send(m)) : undefined;
+  }
+
+  /** To the primary: sockets and their hand-off messages in their own lane, the rest at once. */
+  #send(message: FromWorker, handle?: Socket, failed?: () => void): void {
+    this.#lane.send(message, handle, failed);
   }
 
   /** Starts taking what the primary sends (what came before is taken now, in order). */

@@ -250,8 +250,9 @@ export class HyperDhtStore implements Dht {
     const visible = this.#visible(key, found, topic, now);
     const publisherId = toHex(publisher.publicKey);
     const same = visible.find((c) => bytesEqual(c.value, bytes));
-    // This secret's slot as another process (or this one before a restart) left it: refilled in place.
-    const slotted = tag ? visible.find((c) => c.id === id) : undefined;
+    // This secret's slot as another process (or this one before a restart) left it: refilled in
+    // place, counted once whether or not readers show it (only this secret signs under its key).
+    const slotted = tag ? found.find((f) => f.id === id && this.#live(f.record, now)) : undefined;
     if (same) {
       // Byte-equal: a refresh, or a value put without a secret taken over by one (as in MemoryDht).
       if (!same.anonymous && same.publisher !== publisherId) throw new DhtSecretMismatchError();
@@ -268,7 +269,7 @@ export class HyperDhtStore implements Dht {
     }
     const expiresAt = now + ttl;
     // Strictly increasing here, so this store's values keep their put order even within one ms.
-    const kept = slotted ?? same;
+    const kept = slotted?.record ?? same;
     const storedAt = kept ? kept.storedAt : Math.max(now, this.#lastStoredAt + 1);
     if (!kept) this.#lastStoredAt = storedAt;
     const encoded = encodeRecord({

@@ -294,6 +294,41 @@ describe('HyperDhtStore slots (re-sign in place)', () => {
     expect(announced.size).toBe(1);
   });
 
+  it('after a failed operation (the nodes may have restarted empty) the next re-sign announces again', async () => {
+    const a = await store();
+    const node = a.node;
+    const calls: string[] = [];
+    const { mutablePut, announce } = node;
+    let fail = false;
+    node.mutablePut = (...args: Parameters<typeof mutablePut>) => {
+      calls.push('mutablePut');
+      if (fail) return Promise.reject(new Error('all nodes gone'));
+      return mutablePut.apply(node, args);
+    };
+    node.announce = (...args: Parameters<typeof announce>) => {
+      calls.push('announce');
+      return announce.apply(node, args);
+    };
+    try {
+      await a.put('loc', v('one'), { secret: 'gw', slot: 'location' });
+      fail = true;
+      await expect(a.put('loc', v('two'), { secret: 'gw', slot: 'location' })).rejects.toMatchObject({
+        code: 'ERR_DHT_UNAVAILABLE',
+      });
+      fail = false;
+      calls.length = 0;
+      await a.put('loc', v('three'), { secret: 'gw', slot: 'location' });
+      expect(calls.sort()).toEqual(['announce', 'mutablePut']);
+      calls.length = 0;
+      await a.put('loc', v('four'), { secret: 'gw', slot: 'location' });
+      expect(calls).toEqual(['mutablePut']);
+    } finally {
+      node.mutablePut = mutablePut;
+      node.announce = announce;
+    }
+    expect(strings(await a.get('loc'))).toEqual(['four']);
+  });
+
   it('a restarted publisher, with no table of its own records, refills and removes its slot', async () => {
     const namespace = randomUUID();
     const before = await store({ namespace });

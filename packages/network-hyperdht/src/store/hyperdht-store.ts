@@ -118,6 +118,11 @@ interface Own {
   expiresAt: number;
   anonymousId: string | undefined;
   tombstone: boolean;
+  /**
+   * The key may no longer be announced (a DHT operation of this store failed since it was): the
+   * next write announces it again, a re-sign in place included.
+   */
+  reannounce?: boolean;
   /** Closest nodes to the topic and to the record's target, from the last lookup or write. */
   topicNodes?: NodeAddress[];
   valueNodes?: NodeAddress[];
@@ -542,6 +547,8 @@ export class HyperDhtStore implements Dht {
     const id = toHex(held.keyPair.publicKey);
     const own: Own = { ...held, encoded, expiresAt, seq: this.#nextSeq(id, []) };
     this.#own.set(id, own);
+    // After a failure (the DHT unreachable, its nodes maybe restarted empty), announced again too.
+    if (own.reannounce) return await this.#network(() => this.#write(own));
     await this.#network(async () => {
       const put = await this.#dht.mutablePut(own.keyPair, own.encoded, {
         seq: own.seq,
@@ -564,6 +571,7 @@ export class HyperDhtStore implements Dht {
         : this.#dht.announce(own.topic, own.keyPair, [], { nodes: own.topicNodes }).finished(),
     ]);
     own.valueNodes = put.closestNodes;
+    own.reannounce = false;
   }
 
   /**
@@ -580,7 +588,12 @@ export class HyperDhtStore implements Dht {
         if (own.anonymousId) this.#anonymous.delete(own.anonymousId);
         continue;
       }
-      if (!own.tombstone) tasks.push(limit(() => this.#write(own)));
+      if (!own.tombstone)
+        tasks.push(
+          limit(() => this.#write(own)).catch(() => {
+            own.reannounce = true;
+          }),
+        );
     }
     await Promise.allSettled(tasks);
   }
@@ -595,6 +608,9 @@ export class HyperDhtStore implements Dht {
       return result;
     } catch (error) {
       if (this.#closed) throw new DhtClosedError();
+      // Whatever failed, this store's announcements may be gone with the nodes that held them.
+      if (!isCrossTalkError(error) || error instanceof DhtUnavailableError)
+        for (const own of this.#own.values()) own.reannounce = true;
       if (isCrossTalkError(error)) throw error;
       throw new DhtUnavailableError(`hyperdht: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,

@@ -1,6 +1,7 @@
 /**
  * The CPU one user's directory refresh costs the gateway's process (location and presence
- * re-published, as `Publisher.publishUser` does every third of the soft TTL), on a hyperdht testnet
+ * re-published, as `Publisher.publishUser` does every third of the soft TTL: on hyperdht each is
+ * re-signed in place, a put into its slot), on a hyperdht testnet
  * either in a process of its own (`--testnet apart`, the paper bench's layout: only the gateway's
  * own CPU is counted) or in this one (`--testnet here`: the nodes' CPU counted as the gateway's).
  * CPU per refresh does not depend much on the machine's load, unlike wall-clock latency.
@@ -118,6 +119,13 @@ async function main(): Promise<void> {
     });
     await measure('store.remove (read, tombstone put, unannounce)', (a) =>
       store.remove(key(a), held.get(a)!, secret),
+    );
+    // A slot: the first put reads the key (as any put); a re-sign after it is one mutable put.
+    await measure('store.put into a slot (first: read, mutable put, announce)', (a) =>
+      store.put(`slot:${a.user}`, bytes(++n), { secret, ttl: 60_000, slot: 'bench' }),
+    );
+    await measure('store.put into a slot again (re-sign in place: one mutable put)', (a) =>
+      store.put(`slot:${a.user}`, bytes(++n), { secret, ttl: 60_000, slot: 'bench' }),
     );
   }
   await store.close();

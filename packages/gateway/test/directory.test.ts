@@ -1,4 +1,4 @@
-import { MemoryDht, parseAddress } from '@crosstalk/core';
+import { type Dht, MemoryDht, parseAddress } from '@crosstalk/core';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, Directory, encodeRecord, generateIdentity, signRecord } from '../src/index.js';
 
@@ -411,5 +411,78 @@ describe('records within the DHT value limit', () => {
     expect(
       await dir.holdPending({ kind: 'buddy-request', id: 'r0', from: alice, to: bob }, held[0]),
     ).toBeDefined();
+  });
+});
+
+describe('re-signing in place', () => {
+  // A DHT that records what the directory asks of it, over a MemoryDht (with slots, or without).
+  function counted(slots: boolean) {
+    let now = 1_000_000;
+    const inner = new MemoryDht({ now: () => now });
+    const calls: string[] = [];
+    const dht: Dht = {
+      limits: inner.limits,
+      ...(slots ? { slots: true } : {}),
+      put: async (key, value, options) => {
+        calls.push(`put ${key}${options?.slot ? ` slot=${options.slot}` : ''}`);
+        await inner.put(key, value, options);
+      },
+      get: (key) => inner.get(key),
+      remove: async (key, value, secret) => {
+        calls.push(`remove ${key}`);
+        return inner.remove(key, value, secret);
+      },
+      close: () => inner.close(),
+    };
+    const dir = new Directory({ dht, identity: generateIdentity(), now: () => now, softTtl: 60_000 });
+    return { dir, calls, inner, advance: (ms: number) => (now += ms) };
+  }
+
+  it('a refresh of location, presence and home is one slotted put each: no removal', async () => {
+    const { dir, calls, inner, advance } = counted(true);
+    const contact = { transport: 'tcp', host: '127.0.0.1', port: 4000 };
+    for (const status of ['online', 'away'] as const) {
+      await dir.publishLocation(alice, contact);
+      await dir.publishPresence({ kind: 'presence', from: alice, status });
+      await dir.publishHome(alice, 5);
+      advance(1000);
+    }
+    expect(calls).toEqual([
+      'put loc:alice@aol slot=location',
+      'put presence:alice@aol slot=presence',
+      'put home:alice@aol slot=home',
+      'put loc:alice@aol slot=location',
+      'put presence:alice@aol slot=presence',
+      'put home:alice@aol slot=home',
+    ]);
+    // One value per key: the re-signed record took the old one's place.
+    for (const key of ['loc:alice@aol', 'presence:alice@aol', 'home:alice@aol'])
+      expect(await inner.get(key)).toHaveLength(1);
+    expect(await dir.lookupPresence(alice)).toMatchObject({ status: 'away' });
+    await dir.withdrawLocation(alice);
+    expect(await dir.lookupLocation(alice)).toBeUndefined();
+  });
+
+  it('capabilities and their index are re-signed in place too', async () => {
+    const { dir, calls, inner, advance } = counted(true);
+    const body = { cost: 1, preserves: [], contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } };
+    for (let i = 0; i < 2; i++) {
+      await dir.publishCapability('oscar>ymsg', { ...body, cost: 1 + i });
+      await dir.publishCapabilityIndex('oscar', ['ymsg']);
+      advance(1000);
+    }
+    expect(calls.every((c) => c.startsWith('put ') && c.includes(' slot=capability'))).toBe(true);
+    expect(await inner.get('cap:oscar>ymsg')).toHaveLength(1);
+    expect((await dir.capabilities('oscar>ymsg'))[0]).toMatchObject({ cost: 2 });
+  });
+
+  it('on a DHT without slots, a refresh puts the new record and removes the old one', async () => {
+    const { dir, calls, inner, advance } = counted(false);
+    const contact = { transport: 'tcp', host: '127.0.0.1', port: 4000 };
+    await dir.publishLocation(alice, contact);
+    advance(1000);
+    await dir.publishLocation(alice, contact);
+    expect(calls).toEqual(['put loc:alice@aol', 'put loc:alice@aol', 'remove loc:alice@aol']);
+    expect(await inner.get('loc:alice@aol')).toHaveLength(1);
   });
 });

@@ -18,6 +18,8 @@ import {
   publisherKeyPair,
   randomKeyPair,
   secretKeyOf,
+  slotKeyPair,
+  slotTag,
   topicOf,
   valueHash,
   valueKeyPair,
@@ -262,6 +264,116 @@ describe('HyperDhtStore', () => {
   });
 });
 
+describe('HyperDhtStore slots (re-sign in place)', () => {
+  it('a re-sign is one record with a higher sequence number: one announced key, no lookup, no tombstone', async () => {
+    const namespace = randomUUID();
+    const a = await store({ namespace });
+    const calls: string[] = [];
+    const node = a.node;
+    const spied = ['lookup', 'mutablePut', 'announce', 'unannounce'] as const;
+    const originals = spied.map((name) => [name, node[name]] as const);
+    for (const [name, original] of originals)
+      (node as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+        calls.push(name);
+        return (original as (...a: unknown[]) => unknown).apply(node, args);
+      };
+    try {
+      await a.put('loc', v('where-1'), { secret: 'gw', slot: 'location' });
+      calls.length = 0;
+      await a.put('loc', v('where-2'), { secret: 'gw', slot: 'location' });
+      expect(calls).toEqual(['mutablePut']);
+    } finally {
+      for (const [name, original] of originals) (node as unknown as Record<string, unknown>)[name] = original;
+    }
+    const reader = await store({ namespace });
+    expect(strings(await reader.get('loc'))).toEqual(['where-2']);
+    const topic = topicOf(namespace, 'loc');
+    const announced = new Set<string>();
+    for await (const reply of reader.node.lookup(topic))
+      for (const peer of reply.peers) announced.add(Buffer.from(peer.publicKey).toString('hex'));
+    expect(announced.size).toBe(1);
+  });
+
+  it('after a failed operation (the nodes may have restarted empty) the next re-sign announces again', async () => {
+    const a = await store();
+    const node = a.node;
+    const calls: string[] = [];
+    const { mutablePut, announce } = node;
+    let fail = false;
+    node.mutablePut = (...args: Parameters<typeof mutablePut>) => {
+      calls.push('mutablePut');
+      if (fail) return Promise.reject(new Error('all nodes gone'));
+      return mutablePut.apply(node, args);
+    };
+    node.announce = (...args: Parameters<typeof announce>) => {
+      calls.push('announce');
+      return announce.apply(node, args);
+    };
+    try {
+      await a.put('loc', v('one'), { secret: 'gw', slot: 'location' });
+      fail = true;
+      await expect(a.put('loc', v('two'), { secret: 'gw', slot: 'location' })).rejects.toMatchObject({
+        code: 'ERR_DHT_UNAVAILABLE',
+      });
+      fail = false;
+      calls.length = 0;
+      await a.put('loc', v('three'), { secret: 'gw', slot: 'location' });
+      expect(calls.sort()).toEqual(['announce', 'mutablePut']);
+      calls.length = 0;
+      await a.put('loc', v('four'), { secret: 'gw', slot: 'location' });
+      expect(calls).toEqual(['mutablePut']);
+    } finally {
+      node.mutablePut = mutablePut;
+      node.announce = announce;
+    }
+    expect(strings(await a.get('loc'))).toEqual(['four']);
+  });
+
+  it('a restarted publisher, with no table of its own records, refills and removes its slot', async () => {
+    const namespace = randomUUID();
+    const before = await store({ namespace });
+    await before.put('loc', v('before-restart'), { secret: 'gw', slot: 'location' });
+    await before.put('loc', v('other-publisher'), { secret: 'other', slot: 'location' });
+    await before.close();
+    const after = await store({ namespace });
+    await after.put('loc', v('after-restart'), { secret: 'gw', slot: 'location' });
+    expect(strings(await after.get('loc'))).toEqual(['after-restart', 'other-publisher']);
+    const again = await store({ namespace });
+    await expect(again.remove('loc', v('after-restart'), 'other')).rejects.toMatchObject({
+      code: 'ERR_DHT_SECRET_MISMATCH',
+    });
+    expect(await again.remove('loc', v('after-restart'), 'gw')).toBe(true);
+    expect(strings(await after.get('loc'))).toEqual(['other-publisher']);
+  });
+
+  it('hyperdht refuses a lower sequence number, and an equal one with other bytes: the slot keeps the newest', async () => {
+    const namespace = randomUUID();
+    const a = await store({ namespace });
+    await a.put('loc', v('old'), { secret: 'gw', slot: 'location' });
+    await a.put('loc', v('new'), { secret: 'gw', slot: 'location' });
+    const topic = topicOf(namespace, 'loc');
+    const keyPair = slotKeyPair(secretKeyOf('gw'), topic, slotTag('location'));
+    const stored = await a.node.mutableGet(keyPair.publicKey, { latest: true });
+    expect(stored).not.toBeNull();
+    // Whoever replays an older signed version (or the holder of the secret signing one) gets nowhere.
+    const publisher = publisherKeyPair(secretKeyOf('gw'), topic);
+    const replay = encodeRecord({
+      tombstone: false,
+      storedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      publisher: publisher.publicKey,
+      certificate: certify(publisher, topic, keyPair.publicKey),
+      value: v('replayed'),
+      slot: slotTag('location'),
+    });
+    for (const seq of [stored!.seq - 1, stored!.seq])
+      await a.node.mutablePut(keyPair, replay, { seq }).catch(() => undefined);
+    const reader = await store({ namespace, freshness: 'latest' });
+    expect(strings(await reader.get('loc'))).toEqual(['new']);
+    expect(strings(await a.get('loc'))).toEqual(['new']);
+  });
+});
+
 describe('HyperDhtStore values and their publisher', () => {
   // Nodes that keep announcements and records 2 s instead of 20 min / 48 h, so the lifetime rules can
   // be shown: hyperdht drops an entry between 2/3 and 4/3 of that after its last refresh. The waits
@@ -289,6 +401,21 @@ describe('HyperDhtStore values and their publisher', () => {
       expect(strings(await reader.get('loc'))).toEqual(['here']);
       await wait(3 * maxAge);
       expect(await reader.get('loc')).toEqual([]);
+    } finally {
+      await publisher.close();
+      await reader.close();
+    }
+  });
+
+  it('a slot re-signed in place (no announcement of its own) stays announced by its publisher', async () => {
+    const namespace = randomUUID();
+    const publisher = new HyperDhtStore({ bootstrap: shortLived.bootstrap, namespace, refreshInterval: 300 });
+    const reader = new HyperDhtStore({ bootstrap: shortLived.bootstrap, namespace });
+    try {
+      await publisher.put('loc', v('first'), { secret: 's', slot: 'location', ttl: 600_000 });
+      await publisher.put('loc', v('re-signed'), { secret: 's', slot: 'location', ttl: 600_000 });
+      await wait(3 * maxAge);
+      expect(strings(await reader.get('loc'))).toEqual(['re-signed']);
     } finally {
       await publisher.close();
       await reader.close();
@@ -432,6 +559,44 @@ describe('HyperDhtStore reading what churn leaves behind', () => {
       const dht = new HyperDhtStore({ dht: node, namespace, freshness });
       expect(strings(await dht.get('k'))).toEqual(['kept']);
       await dht.close();
+    }
+  });
+
+  it("a slot's version from a lagging node is never read over a newer one, nor beside it", async () => {
+    const tag = slotTag('location');
+    const keyPair = slotKeyPair(secretKeyOf('s'), topic, tag);
+    const version = (text: string) =>
+      encodeRecord({
+        tombstone: false,
+        storedAt: Date.now() - 60_000,
+        expiresAt: Date.now() + 60_000,
+        publisher: publisher.publicKey,
+        certificate: certify(publisher, topic, keyPair.publicKey),
+        value: v(text),
+        slot: tag,
+      });
+    // Two nodes hold the slot's record: one has the re-signed version, one missed it (lagging).
+    const fresh = { seq: 2, value: version('re-signed') };
+    const lagging = { seq: 1, value: version('superseded') };
+    let order = [fresh, lagging];
+    const node = scriptedNode([{ from: near, publicKey: keyPair.publicKey }], new Map());
+    node.mutableGet = async (_publicKey, options) => {
+      const wanted = options?.seq ?? 0;
+      if (options?.latest !== false) return [fresh, lagging].find((c) => c.seq >= wanted) ?? null;
+      return order.find((c) => c.seq >= wanted) ?? null;
+    };
+    const latest = new HyperDhtStore({ dht: node, namespace, freshness: 'latest' });
+    const first = new HyperDhtStore({ dht: node, namespace, freshness: 'first' });
+    try {
+      expect(strings(await latest.get('k'))).toEqual(['re-signed']);
+      expect(strings(await first.get('k'))).toEqual(['re-signed']);
+      // Now the lagging node answers first: having read version 2, the reader asks for no less.
+      order = [lagging, fresh];
+      expect(strings(await first.get('k'))).toEqual(['re-signed']);
+      expect(strings(await latest.get('k'))).toEqual(['re-signed']);
+    } finally {
+      await latest.close();
+      await first.close();
     }
   });
 

@@ -173,6 +173,78 @@ export function dhtChecks(options: DhtSuiteOptions): Check[] {
         );
       }),
     },
+    // Slots (re-sign in place), for a DHT that says it honours them: a DHT without `slots` passes
+    // these untested, and its callers fall back to put-then-remove.
+    {
+      name: 'slots: a put into a slot replaces the previous value there, and the slot counts once in the share',
+      run: withDht({ maxValuesPerPublisher: 2 }, async ({ dht }) => {
+        if (dht.slots !== true) return;
+        const slot = { secret: 'gw-a', slot: 'location' };
+        await dht.put('loc', v('where-1'), slot);
+        await dht.put('loc', v('where-2'), slot);
+        assert.deepEqual(strings(await dht.get('loc')), ['where-2'], 'only the newest value of the slot');
+        // A third and fourth value of one publisher with a share of 2: slots count once.
+        await dht.put('loc', v('where-3'), slot);
+        await dht.put('loc', v('unslotted'), { secret: 'gw-a' });
+        await dht.put('loc', v('where-4'), slot);
+        await dht.put('loc', v('where-4'), slot);
+        assert.deepEqual(strings(await dht.get('loc')), ['unslotted', 'where-4']);
+        // The share is still held: a third value outside the slot is over it.
+        await rejects(
+          dht.put('loc', v('third'), { secret: 'gw-a' }),
+          'ERR_DHT_PUBLISHER_QUOTA',
+          'a value beside a full share',
+        );
+      }),
+    },
+    {
+      name: "slots: a slot is its publisher's: another secret's slot of that name is its own and cannot be removed",
+      run: withDht(undefined, async ({ dht }) => {
+        if (dht.slots !== true) return;
+        await dht.put('loc', v('a-1'), { secret: 'gw-a', slot: 'location' });
+        await dht.put('loc', v('b-1'), { secret: 'gw-b', slot: 'location' });
+        assert.deepEqual(strings(await dht.get('loc')), ['a-1', 'b-1']);
+        await dht.put('loc', v('a-2'), { secret: 'gw-a', slot: 'location' });
+        assert.deepEqual(strings(await dht.get('loc')), ['a-2', 'b-1'], "a's re-sign leaves b's slot");
+        await dht.put('loc', v('b-2'), { secret: 'gw-b', slot: 'location' });
+        await rejects(dht.remove('loc', v('b-2'), 'gw-a'), 'ERR_DHT_SECRET_MISMATCH', "b's slot by a");
+        assert.deepEqual(strings(await dht.get('loc')), ['a-2', 'b-2']);
+      }),
+    },
+    {
+      name: 'slots: a slotted value is removed with its secret by its current bytes, and the slot can be filled again',
+      run: withDht(undefined, async ({ dht }) => {
+        if (dht.slots !== true) return;
+        const slot = { secret: 'gw-a', slot: 'presence' };
+        await dht.put('p', v('online'), slot);
+        await dht.put('p', v('away'), slot);
+        assert.equal(await dht.remove('p', v('online'), 'gw-a'), false, 'the replaced value is gone');
+        await rejects(dht.remove('p', v('away'), 'gw-b'), 'ERR_DHT_SECRET_MISMATCH', 'another secret');
+        assert.equal(await dht.remove('p', v('away'), 'gw-a'), true);
+        assert.deepEqual(await dht.get('p'), []);
+        await dht.put('p', v('back'), slot);
+        assert.deepEqual(strings(await dht.get('p')), ['back']);
+      }),
+    },
+    {
+      name: 'slots: a re-sign in place gives the slot the new TTL; a slot needs a secret',
+      run: withDht(undefined, async (t) => {
+        if (t.dht.slots !== true) return;
+        const slot = { secret: 'gw-a', slot: 'location', ttl: 200 };
+        await t.dht.put('loc', v('first'), slot);
+        await elapse(t, 120);
+        await t.dht.put('loc', v('second'), slot);
+        await elapse(t, 120);
+        assert.deepEqual(strings(await t.dht.get('loc')), ['second']);
+        await elapse(t, 200);
+        assert.deepEqual(await t.dht.get('loc'), []);
+        await rejects(
+          t.dht.put('loc', v('nobody'), { slot: 'location' }),
+          'ERR_DHT_SLOT_SECRET_REQUIRED',
+          'a slot without a secret',
+        );
+      }),
+    },
     {
       name: 'returned values are copies: mutating them or the put buffer changes nothing stored',
       run: withDht(undefined, async ({ dht }) => {

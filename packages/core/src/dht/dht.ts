@@ -7,6 +7,14 @@ export interface DhtPutOptions {
   ttl?: number;
   /** A value stored with a secret can only be removed (or re-put) with the same secret. */
   secret?: string;
+  /**
+   * Re-sign in place: the value takes the place of whatever this secret last put under `key` in the
+   * slot of this name (one value per slot, counted once against the publisher's share), instead of
+   * being added beside it; the previous value is gone for every reader at once, with no `remove`.
+   * Slots are per secret: another publisher's slot of the same name is its own, and a slot needs a
+   * secret (`DhtSlotSecretRequiredError` without one). Only for a `Dht` whose `slots` is true.
+   */
+  slot?: string;
 }
 
 /** The caps a DHT enforces on keys and values; every `Dht` states its own. */
@@ -47,6 +55,11 @@ export interface Dht {
   /** The caps this DHT enforces. */
   readonly limits: DhtLimits;
   /**
+   * True when `put` honours `DhtPutOptions.slot`. Optional so that a `Dht` written before slots
+   * stays one; a caller that wants slots falls back to put-then-remove when this is not true.
+   */
+  readonly slots?: boolean;
+  /**
    * Adds `value` under `key`. Putting a value already there (byte-equal) refreshes its TTL.
    * Fair share: a publisher over `maxValuesPerPublisher` gets `DhtPublisherQuotaError`; when the
    * key is full, a publisher holding fewer values than the key's largest holder displaces that
@@ -55,12 +68,14 @@ export interface Dht {
    * Throws `DhtKeyTooLargeError`, `DhtValueTooLargeError`, `DhtKeyFullError` (full, and this
    * publisher already holds as many as anyone), `DhtPublisherQuotaError`, `InvalidTtlError`,
    * or `DhtSecretMismatchError` when re-putting a value owned by another secret.
+   * With `slot`: the value replaces the secret's previous value in that slot (its place and share
+   * kept); `DhtSlotSecretRequiredError` without a secret.
    */
   put(key: string, value: Uint8Array, options?: DhtPutOptions): Promise<void>;
   /** All live values under `key`, oldest first; `[]` when none. */
   get(key: string): Promise<Uint8Array[]>;
   /**
-   * Removes one value. Returns false when it is not there; throws `DhtSecretMismatchError` when it
+   * Removes one value (a slotted one too, by its current bytes: the slot is then empty). Returns false when it is not there; throws `DhtSecretMismatchError` when it
    * is there but was stored with another secret (or with none: such values only expire).
    */
   remove(key: string, value: Uint8Array, secret: string): Promise<boolean>;

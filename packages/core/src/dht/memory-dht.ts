@@ -6,6 +6,7 @@ import {
   DhtKeyTooLargeError,
   DhtPublisherQuotaError,
   DhtSecretMismatchError,
+  DhtSlotSecretRequiredError,
   DhtValueTooLargeError,
   InvalidTtlError,
 } from '../errors/errors.js';
@@ -15,6 +16,8 @@ interface Stored {
   value: Uint8Array;
   expires: number;
   secret: string | undefined;
+  /** The slot it fills, when put into one (with `secret`: slots are per secret). */
+  slot: string | undefined;
 }
 
 /** Options of `MemoryDht`. */
@@ -29,6 +32,8 @@ const encoder = new TextEncoder();
 /** The embedded default: one process, in memory. Several gateways in one process may share one. */
 export class MemoryDht implements Dht {
   readonly limits: DhtLimits;
+  /** Slots are honoured (see `DhtPutOptions.slot`). */
+  readonly slots = true;
   readonly #now: () => number;
   readonly #store = new Map<string, Stored[]>();
   #closed = false;
@@ -50,14 +55,32 @@ export class MemoryDht implements Dht {
     if (!Number.isFinite(ttl) || ttl <= 0 || ttl > this.limits.maxTtl) {
       throw new InvalidTtlError(ttl, this.limits.maxTtl);
     }
+    if (options.slot !== undefined && options.secret === undefined) throw new DhtSlotSecretRequiredError();
     const live = this.#live(key);
     const expires = this.#now() + ttl;
     const existing = live.find((s) => bytesEqual(s.value, value));
+    if (options.slot !== undefined) {
+      const held = live.find((s) => s.secret === options.secret && s.slot === options.slot);
+      if (held) {
+        // Re-signed in place: the slot keeps its place (the put order) and counts once.
+        if (existing && existing !== held) {
+          if (existing.secret !== undefined && existing.secret !== options.secret)
+            throw new DhtSecretMismatchError();
+          // The bytes were already stored outside the slot (anonymously, or by this secret): they
+          // move into it, as a re-put with a secret takes a value over.
+          live.splice(live.indexOf(existing), 1);
+        }
+        held.value = new Uint8Array(value);
+        held.expires = expires;
+        return;
+      }
+    }
     if (existing) {
       if (existing.secret !== undefined && existing.secret !== options.secret)
         throw new DhtSecretMismatchError();
       existing.expires = expires;
       existing.secret = options.secret;
+      if (options.slot !== undefined) existing.slot = options.slot;
       return;
     }
     const mine = live.filter((s) => s.secret === options.secret).length;
@@ -66,7 +89,7 @@ export class MemoryDht implements Dht {
     if (live.length >= this.limits.maxValuesPerKey) this.#displace(live, mine);
     // A copy of its own: a Node Buffer's `slice` is a view that keeps the whole 8 KiB pool slab it was
     // cut from alive for as long as the value is held (issue 20: a slab per record per user).
-    live.push({ value: new Uint8Array(value), expires, secret: options.secret });
+    live.push({ value: new Uint8Array(value), expires, secret: options.secret, slot: options.slot });
     this.#store.set(key, live);
   }
 

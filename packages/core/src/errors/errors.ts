@@ -349,6 +349,15 @@ export class DhtSecretMismatchError extends CrossTalkError {
   }
 }
 
+/** A put naming a slot but no secret: a slot is its publisher's, and only a secret says who that is. */
+export class DhtSlotSecretRequiredError extends CrossTalkError {
+  override readonly name = 'DhtSlotSecretRequiredError';
+  readonly code = 'ERR_DHT_SLOT_SECRET_REQUIRED';
+  constructor() {
+    super('a put into a slot needs a secret');
+  }
+}
+
 /** A time to live that is not a positive number of milliseconds within the DHT's maximum. */
 export class InvalidTtlError extends CrossTalkError {
   override readonly name = 'InvalidTtlError';

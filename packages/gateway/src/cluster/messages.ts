@@ -96,6 +96,7 @@ export type FromWorker =
       value?: Uint8Array;
       ttl?: number;
       secret?: string;
+      slot?: string;
     }
   | { t: 'metrics-reply'; seq: number; metrics: unknown }
   /**

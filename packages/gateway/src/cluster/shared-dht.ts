@@ -8,6 +8,7 @@ import {
   DhtPublisherQuotaError,
   type DhtPutOptions,
   DhtSecretMismatchError,
+  DhtSlotSecretRequiredError,
   DhtValueTooLargeError,
   InvalidTtlError,
   isCrossTalkError,
@@ -33,6 +34,8 @@ function rebuild(e: RemoteError): Error {
       return new DhtPublisherQuotaError(f.limit ?? 0);
     case 'ERR_DHT_SECRET_MISMATCH':
       return new DhtSecretMismatchError();
+    case 'ERR_DHT_SLOT_SECRET_REQUIRED':
+      return new DhtSlotSecretRequiredError();
     case 'ERR_INVALID_TTL':
       return new InvalidTtlError(f.ttl ?? 0, f.limit ?? 0);
     case 'ERR_DHT_CLOSED':
@@ -60,6 +63,8 @@ export function remoteError(error: unknown): RemoteError {
  */
 export class SharedDht implements Dht {
   readonly limits: DhtLimits;
+  /** Slots are forwarded to the primary's `MemoryDht`, which honours them. */
+  readonly slots = true;
   readonly #send: (m: DhtRequest) => void;
   readonly #waiting = new Map<number, { resolve(r: DhtReply): void; reject(e: Error): void }>();
   #seq = 0;
@@ -108,6 +113,7 @@ export class SharedDht implements Dht {
       value,
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      ...(options.slot !== undefined ? { slot: options.slot } : {}),
     });
   }
 
@@ -133,6 +139,7 @@ export async function answerDht(dht: Dht, m: DhtRequest): Promise<DhtReply> {
       await dht.put(m.key, m.value ?? new Uint8Array(0), {
         ...(m.ttl !== undefined ? { ttl: m.ttl } : {}),
         ...(m.secret !== undefined ? { secret: m.secret } : {}),
+        ...(m.slot !== undefined ? { slot: m.slot } : {}),
       });
       return { t: 'dht-reply', seq: m.seq, ok: true };
     }

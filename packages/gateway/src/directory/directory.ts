@@ -416,13 +416,21 @@ export class Directory {
     }
   }
 
+  /**
+   * Stores this gateway's one record of `kind` under `key` in place of the last one. On a DHT with
+   * slots, re-signed in place (one slot per kind): one put, and the old record is gone for every
+   * reader at once (on hyperdht a higher sequence number of one record, where a removal would cost
+   * a lookup and a tombstone; issue 20). Otherwise the new record is put, then the old one removed.
+   */
   async #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
     const value = this.#encode(kind, subject, body, ttl);
-    await this.#dht.put(key, value, { ttl, secret: this.#secret });
+    const slotted = this.#dht.slots === true;
+    await this.#dht.put(key, value, { ttl, secret: this.#secret, ...(slotted ? { slot: kind } : {}) });
     const previous = this.#mine.get(key) ?? [];
     // Kept as a copy of its own: the encoded record is cut from a shared 8 KiB Buffer pool slab, which a
     // held view would keep alive (issue 20: a slab per published record).
     this.#mine.set(key, [new Uint8Array(value)]);
+    if (slotted) return;
     // Signed in the same millisecond, the new record can be the old one byte for byte: the put just
     // refreshed it, and removing "the old one" would remove it.
     for (const old of previous) {

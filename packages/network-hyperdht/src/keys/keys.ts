@@ -22,6 +22,8 @@ const PUBLISHER = label('publisher');
 const ANONYMOUS = label('anonymous');
 const VALUE = label('value');
 const CERTIFICATE = label('certificate');
+const SLOT = label('slot');
+const SLOT_TAG = label('slot-tag');
 
 function hash(parts: readonly Uint8Array[], key?: Uint8Array): Buffer {
   const out = Buffer.alloc(32);
@@ -67,6 +69,19 @@ export function anonymousPublisherKeyPair(topic: Uint8Array): KeyPair {
 /** The key pair a secret's value lives under: only the secret's holder can sign or tombstone it. */
 export function valueKeyPair(secretKey: Uint8Array, topic: Uint8Array, hashOfValue: Uint8Array): KeyPair {
   return HyperDHT.keyPair(hash([VALUE, topic, hashOfValue], secretKey));
+}
+
+/** The tag a slot's name is stored as in its record (`SLOT_TAG_BYTES`: a publisher's slots apart). */
+export function slotTag(slot: string): Uint8Array {
+  return new Uint8Array(hash([SLOT_TAG, encoder.encode(slot)]).subarray(0, 8));
+}
+
+/**
+ * The key pair of a secret's slot under a topic: the same for every value put into the slot (so a
+ * new value is a higher sequence number of one record), and derivable again from the record's tag.
+ */
+export function slotKeyPair(secretKey: Uint8Array, topic: Uint8Array, tag: Uint8Array): KeyPair {
+  return HyperDHT.keyPair(hash([SLOT, topic, tag], secretKey));
 }
 
 /** A value key pair for a value put without a secret: from a random seed nobody else holds. */

@@ -11,6 +11,7 @@ import {
   DhtPublisherQuotaError,
   type DhtPutOptions,
   DhtSecretMismatchError,
+  DhtSlotSecretRequiredError,
   DhtValueTooLargeError,
   InvalidTtlError,
   isCrossTalkError,
@@ -30,6 +31,8 @@ import {
   publisherKeyPair,
   randomKeyPair,
   secretKeyOf,
+  slotKeyPair,
+  slotTag,
   topicOf,
   valueHash,
   valueKeyPair,
@@ -105,11 +108,21 @@ interface Found {
 interface Own {
   topic: Uint8Array;
   keyPair: KeyPair;
+  publisher: KeyPair;
   encoded: Uint8Array;
+  /** When the value (a slot: its first value) was first stored. */
+  storedAt: number;
+  /** The slot's tag, for a slotted record. */
+  slot: Uint8Array | undefined;
   seq: number;
   expiresAt: number;
   anonymousId: string | undefined;
   tombstone: boolean;
+  /**
+   * The key may no longer be announced (a DHT operation of this store failed since it was): the
+   * next write announces it again, a re-sign in place included.
+   */
+  reannounce?: boolean;
   /** Closest nodes to the topic and to the record's target, from the last lookup or write. */
   topicNodes?: NodeAddress[];
   valueNodes?: NodeAddress[];
@@ -119,6 +132,8 @@ const encoder = new TextEncoder();
 const DEFAULT_REFRESH_INTERVAL = 5 * 60 * 1000;
 const DEFAULT_MAX_CLOCK_SKEW = 60_000;
 const DEFAULT_CONCURRENCY = 16;
+/** Records whose last-read sequence number is remembered; past it the memory starts over. */
+const MAX_SEEN = 16_384;
 /** Distinct announced keys fetched per lookup, whatever a topic's announcers pile up. */
 const MAX_CANDIDATES = 128;
 
@@ -129,6 +144,8 @@ const MAX_CANDIDATES = 128;
  */
 export class HyperDhtStore implements Dht {
   readonly limits: DhtLimits;
+  /** Slots are honoured: a slot is one record, re-signed with a higher sequence number. */
+  readonly slots = true;
   /** The namespace this store's topics are in (default `crosstalk`). */
   readonly namespace: string;
   readonly #dht: HyperDhtNode;
@@ -139,6 +156,8 @@ export class HyperDhtStore implements Dht {
   readonly #fetchOptions: { latest: boolean; concurrency?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
+  /** The highest sequence number read of each record (bounded), so reads never go back a version. */
+  readonly #seen = new Map<string, number>();
   /** Key pairs of values this store put without a secret, by topic and value hash. */
   readonly #anonymous = new Map<string, KeyPair>();
   readonly #ready: Promise<void>;
@@ -210,8 +229,10 @@ export class HyperDhtStore implements Dht {
     const ttl = options.ttl ?? this.limits.defaultTtl;
     if (!Number.isFinite(ttl) || ttl <= 0 || ttl > this.limits.maxTtl)
       throw new InvalidTtlError(ttl, this.limits.maxTtl);
+    if (options.slot !== undefined && options.secret === undefined) throw new DhtSlotSecretRequiredError();
     const bytes = value.slice();
     const hashOfValue = valueHash(bytes);
+    const tag = options.slot === undefined ? undefined : slotTag(options.slot);
     const anonymousId = options.secret === undefined ? `${toHex(topic)}:${toHex(hashOfValue)}` : undefined;
     let publisher: KeyPair;
     let keyPair: KeyPair;
@@ -221,17 +242,26 @@ export class HyperDhtStore implements Dht {
     } else {
       const secretKey = secretKeyOf(options.secret);
       publisher = publisherKeyPair(secretKey, topic);
-      keyPair = valueKeyPair(secretKey, topic, hashOfValue);
+      keyPair = tag ? slotKeyPair(secretKey, topic, tag) : valueKeyPair(secretKey, topic, hashOfValue);
+    }
+    const id = toHex(keyPair.publicKey);
+    const held = tag ? this.#own.get(id) : undefined;
+    if (held && !held.tombstone && held.expiresAt > this.#now()) {
+      await this.#resign(held, bytes, ttl);
+      return;
     }
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
     const visible = this.#visible(key, found, topic, now);
     const publisherId = toHex(publisher.publicKey);
     const same = visible.find((c) => bytesEqual(c.value, bytes));
+    // This secret's slot as another process (or this one before a restart) left it: refilled in
+    // place, counted once whether or not readers show it (only this secret signs under its key).
+    const slotted = tag ? found.find((f) => f.id === id && this.#live(f.record, now)) : undefined;
     if (same) {
       // Byte-equal: a refresh, or a value put without a secret taken over by one (as in MemoryDht).
       if (!same.anonymous && same.publisher !== publisherId) throw new DhtSecretMismatchError();
-    } else {
+    } else if (!slotted) {
       const mine = visible.filter((c) => c.publisher === publisherId).length;
       if (mine >= this.limits.maxValuesPerPublisher)
         throw new DhtPublisherQuotaError(this.limits.maxValuesPerPublisher);
@@ -244,8 +274,9 @@ export class HyperDhtStore implements Dht {
     }
     const expiresAt = now + ttl;
     // Strictly increasing here, so this store's values keep their put order even within one ms.
-    const storedAt = same ? same.storedAt : Math.max(now, this.#lastStoredAt + 1);
-    if (!same) this.#lastStoredAt = storedAt;
+    const kept = slotted?.record ?? same;
+    const storedAt = kept ? kept.storedAt : Math.max(now, this.#lastStoredAt + 1);
+    if (!kept) this.#lastStoredAt = storedAt;
     const encoded = encodeRecord({
       tombstone: false,
       storedAt,
@@ -253,10 +284,23 @@ export class HyperDhtStore implements Dht {
       publisher: publisher.publicKey,
       certificate: certify(publisher, topic, keyPair.publicKey),
       value: bytes,
+      ...(tag ? { slot: tag } : {}),
     });
-    const id = toHex(keyPair.publicKey);
     const seq = this.#nextSeq(id, found);
-    const own: Own = { topic, keyPair, encoded, seq, expiresAt, anonymousId, tombstone: false, topicNodes };
+    const own: Own = {
+      topic,
+      keyPair,
+      publisher,
+      encoded,
+      storedAt,
+      slot: tag,
+      seq,
+      expiresAt,
+      anonymousId,
+      tombstone: false,
+      topicNodes,
+      valueNodes: this.#own.get(id)?.valueNodes,
+    };
     await this.#network(() => this.#write(own));
     this.#own.set(id, own);
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
@@ -274,17 +318,31 @@ export class HyperDhtStore implements Dht {
     const topic = this.#topic(key);
     const secretKey = secretKeyOf(secret);
     const publisher = publisherKeyPair(secretKey, topic);
-    const keyPair = valueKeyPair(secretKey, topic, valueHash(value));
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
-    const id = toHex(keyPair.publicKey);
     const visible = this.#visible(key, found, topic, now);
-    const mine = found.find((f) => f.id === id && this.#live(f.record, now));
     const shown = visible.find((c) => bytesEqual(c.value, value));
-    if (!mine) {
+    // The record holding these bytes for this secret: under the value's own key pair, or a slot's,
+    // derived from the tag the record carries (so a restarted publisher, which kept no table, can).
+    const publisherId = toHex(publisher.publicKey);
+    let mine: Found | undefined;
+    let keyPair: KeyPair | undefined;
+    for (const f of found) {
+      if (!this.#live(f.record, now) || !bytesEqual(f.record.value, value)) continue;
+      if (toHex(f.record.publisher) !== publisherId) continue;
+      const pair = f.record.slot
+        ? slotKeyPair(secretKey, topic, f.record.slot)
+        : valueKeyPair(secretKey, topic, valueHash(value));
+      if (toHex(pair.publicKey) !== f.id) continue;
+      mine = f;
+      keyPair = pair;
+      break;
+    }
+    if (!mine || !keyPair) {
       if (shown) throw new DhtSecretMismatchError();
       return false;
     }
+    const id = mine.id;
     const tombstone = encodeRecord({
       tombstone: true,
       storedAt: now,
@@ -292,11 +350,15 @@ export class HyperDhtStore implements Dht {
       publisher: publisher.publicKey,
       certificate: certify(publisher, topic, keyPair.publicKey),
       value: new Uint8Array(0),
+      ...(mine.record.slot ? { slot: mine.record.slot } : {}),
     });
     // Kept (not refreshed) until the value would have expired, for its sequence number.
     const own: Own = {
       topic,
       keyPair,
+      publisher,
+      storedAt: now,
+      slot: mine.record.slot,
       encoded: tombstone,
       seq: this.#nextSeq(id, found),
       expiresAt: mine.record.expiresAt,
@@ -316,6 +378,7 @@ export class HyperDhtStore implements Dht {
     clearInterval(this.#timer);
     await this.#refreshing;
     this.#own.clear();
+    this.#seen.clear();
     this.#anonymous.clear();
     if (this.#ownsNode) await this.#dht.destroy();
   }
@@ -375,7 +438,12 @@ export class HyperDhtStore implements Dht {
     id: string,
     publicKey: Uint8Array,
   ): Promise<Found | undefined> {
-    let reply = await this.#dht.mutableGet(publicKey, this.#fetchOptions);
+    // Never behind what this store has already read or written of the record (a slot re-signed in
+    // place is one record): a node that missed the newer version (a lagging one) does not answer.
+    const seen = Math.max(this.#seen.get(id) ?? 0, this.#own.get(id)?.seq ?? 0);
+    let reply = await this.#dht.mutableGet(publicKey, { ...this.#fetchOptions, seq: seen });
+    // No node holds that version any more (churn): what there is, rather than nothing.
+    if (!reply && seen > 0) reply = await this.#dht.mutableGet(publicKey, this.#fetchOptions);
     // Announced but not (or no longer) stored: an announcement outliving its record, or junk.
     if (!reply) return undefined;
     if (!this.#fetchOptions.latest && this.#looksStale(reply.value)) {
@@ -398,6 +466,8 @@ export class HyperDhtStore implements Dht {
       );
       return undefined;
     }
+    if (this.#seen.size >= MAX_SEEN) this.#seen.clear();
+    this.#seen.set(id, reply.seq);
     return { id, publicKey, seq: reply.seq, record };
   }
 
@@ -457,6 +527,38 @@ export class HyperDhtStore implements Dht {
   }
 
   /**
+   * Re-signs a slot this store holds in place: the new value under the slot's key pair with a higher
+   * sequence number, one mutable put from the nodes the last write reached. No lookup (the slot is
+   * this secret's and counts once, whatever it holds) and no announcement (the key is announced
+   * already; `#refreshOwn` keeps it so). Recorded before the write, so a re-sign that overtakes
+   * this one numbers its own above it (a node keeps the highest: hyperdht refuses a lower one).
+   */
+  async #resign(held: Own, bytes: Uint8Array, ttl: number): Promise<void> {
+    const expiresAt = this.#now() + ttl;
+    const encoded = encodeRecord({
+      tombstone: false,
+      storedAt: held.storedAt,
+      expiresAt,
+      publisher: held.publisher.publicKey,
+      certificate: certify(held.publisher, held.topic, held.keyPair.publicKey),
+      value: bytes,
+      ...(held.slot ? { slot: held.slot } : {}),
+    });
+    const id = toHex(held.keyPair.publicKey);
+    const own: Own = { ...held, encoded, expiresAt, seq: this.#nextSeq(id, []) };
+    this.#own.set(id, own);
+    // After a failure (the DHT unreachable, its nodes maybe restarted empty), announced again too.
+    if (own.reannounce) return await this.#network(() => this.#write(own));
+    await this.#network(async () => {
+      const put = await this.#dht.mutablePut(own.keyPair, own.encoded, {
+        seq: own.seq,
+        nodes: own.valueNodes,
+      });
+      own.valueNodes = put.closestNodes;
+    });
+  }
+
+  /**
    * Stores the record and announces (a tombstone: unannounces) its key on the topic. The topic's
    * closest nodes, known from the lookup that preceded, spare the announcement its own search; a
    * refresh starts the record's search from where the last write ended too.
@@ -469,6 +571,7 @@ export class HyperDhtStore implements Dht {
         : this.#dht.announce(own.topic, own.keyPair, [], { nodes: own.topicNodes }).finished(),
     ]);
     own.valueNodes = put.closestNodes;
+    own.reannounce = false;
   }
 
   /**
@@ -485,7 +588,12 @@ export class HyperDhtStore implements Dht {
         if (own.anonymousId) this.#anonymous.delete(own.anonymousId);
         continue;
       }
-      if (!own.tombstone) tasks.push(limit(() => this.#write(own)));
+      if (!own.tombstone)
+        tasks.push(
+          limit(() => this.#write(own)).catch(() => {
+            own.reannounce = true;
+          }),
+        );
     }
     await Promise.allSettled(tasks);
   }
@@ -500,6 +608,9 @@ export class HyperDhtStore implements Dht {
       return result;
     } catch (error) {
       if (this.#closed) throw new DhtClosedError();
+      // Whatever failed, this store's announcements may be gone with the nodes that held them.
+      if (!isCrossTalkError(error) || error instanceof DhtUnavailableError)
+        for (const own of this.#own.values()) own.reannounce = true;
       if (isCrossTalkError(error)) throw error;
       throw new DhtUnavailableError(`hyperdht: ${error instanceof Error ? error.message : String(error)}`, {
         cause: error,

@@ -73,6 +73,11 @@ export class Outbound {
       ) {
         // Held for the recipient's next login: also when no gateway serves their network now (a
         // client-API user's node, or a gateway that is restarting), as before capability routing.
+        // Said why: a recipient who is online but not found (a lagging directory) waits for a login too.
+        core.log.info(
+          { kind: event.kind, to: formatAddress(event.to), reason, why: (error as Error).message },
+          'held for the recipient',
+        );
         await this.pending.hold(event).catch((failure) => Promise.reject(markReported(failure)));
         return 'held';
       }

@@ -17,6 +17,7 @@ import {
   type UserEndpoint,
   type UserSession,
 } from '@crosstalk/gateway';
+import { EndpointInbox } from '@crosstalk/gateway/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type NetworkFixture, startYmsgNetwork, type UserDriver } from '../src/drivers/index.js';
 import { gatewayEvent, startGateway, through } from './support/gateway.js';
@@ -27,45 +28,6 @@ import { online, TEXT, TEXT_BACK, until } from './support/walkthrough.js';
  * codec session) and Yahoo users behind a SOCKS gateway, on one MemoryDht, over real G2G links on
  * 127.0.0.1. The paper's walk-through both ways, and what the API refuses.
  */
-
-/** An endpoint that keeps what the node delivers, for the test to wait on. */
-class Inbox implements UserEndpoint {
-  readonly events: CanonicalEvent[] = [];
-  readonly #waiters = new Set<() => void>();
-  /** While false, `deliver` says it cannot show anything (a client that is not ready). */
-  showing = true;
-
-  deliver(event: CanonicalEvent): boolean {
-    if (!this.showing) return false;
-    this.events.push(event);
-    for (const wake of [...this.#waiters]) wake();
-    return true;
-  }
-
-  /** The first event (from now on or already kept, not yet taken) that matches; taken from the inbox. */
-  async next(
-    match: (e: CanonicalEvent) => boolean,
-    what: string,
-    timeoutMs = 10_000,
-  ): Promise<CanonicalEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const at = this.events.findIndex(match);
-      if (at >= 0) return this.events.splice(at, 1)[0]!;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.#waiters.add(wake);
-      });
-    }
-  }
-}
 
 const from = (who: Address) => (e: CanonicalEvent) => 'from' in e && addressKey(e.from) === addressKey(who);
 
@@ -109,7 +71,7 @@ afterEach(async () => {
 });
 
 /** Attaches alice and waits until the directory says where she is. */
-async function attached(inbox: Inbox): Promise<UserSession> {
+async function attached(inbox: EndpointInbox): Promise<UserSession> {
   const session = await attach(inbox, { protocol: 'test-api', clientAddress: '127.0.0.1' });
   await until(
     async () => (await gateway.directory.lookupLocation(alice))?.gateway === node.id,
@@ -124,7 +86,7 @@ describe('a user attached by API and Yahoo users behind a SOCKS gateway', () => 
     const carol = yahooUser('carol');
     await online(bob, gateway);
     await online(carol, gateway);
-    const inbox = new Inbox();
+    const inbox = new EndpointInbox();
     let session = await attached(inbox);
     expect(addressKey(session.address)).toBe('alice@aol');
     expect(node.users().map(addressKey)).toEqual(['alice@aol']);
@@ -200,7 +162,7 @@ describe('a user attached by API and Yahoo users behind a SOCKS gateway', () => 
     const held = gatewayEvent(gateway, (e) => e.type === 'pending-held', 'the request held');
     await dave.addBuddy(alice, 'are you there?');
     await held;
-    const again = new Inbox();
+    const again = new EndpointInbox();
     session = await attached(again);
     expect(
       await again.next((e) => e.kind === 'buddy-request' && from(dave.address)(e), "dave's held request"),
@@ -218,7 +180,7 @@ describe('what the node API refuses', () => {
       .reduce((sum, v) => sum + v.value, 0);
 
   it('a `from` naming anyone else: SpoofedSenderError, counted, nothing sent', async () => {
-    const inbox = new Inbox();
+    const inbox = new EndpointInbox();
     const session = await attach(inbox);
     const before = await refused('ERR_SPOOFED_SENDER');
     const sent: CanonicalEvent[] = [];
@@ -243,10 +205,10 @@ describe('what the node API refuses', () => {
   });
 
   it('attaching an address twice: AlreadyAttachedError, the first session stays', async () => {
-    const first = new Inbox();
+    const first = new EndpointInbox();
     const session = await attach(first);
-    await expect(node.attach(alice, new Inbox())).rejects.toBeInstanceOf(AlreadyAttachedError);
-    await expect(node.attach(alice, new Inbox(), { shared: true })).rejects.toMatchObject({
+    await expect(node.attach(alice, new EndpointInbox())).rejects.toBeInstanceOf(AlreadyAttachedError);
+    await expect(node.attach(alice, new EndpointInbox(), { shared: true })).rejects.toMatchObject({
       code: 'ERR_ALREADY_ATTACHED',
     });
     await session.send({ kind: 'im', id: 't1', to: alice, text: 'still here', sentAt: 1 });
@@ -255,7 +217,7 @@ describe('what the node API refuses', () => {
   });
 
   it('sending after detach: NotLoggedInError', async () => {
-    const session = await attach(new Inbox());
+    const session = await attach(new EndpointInbox());
     await session.detach();
     await session.detach(); // idempotent
     await expect(session.send({ kind: 'typing', to: alice, state: 'composing' })).rejects.toMatchObject({
@@ -269,7 +231,7 @@ describe('what the node API refuses', () => {
   });
 
   it('events over the canonical limits: InvalidEventError, counted, nothing sent', async () => {
-    const inbox = new Inbox();
+    const inbox = new EndpointInbox();
     const session = await attach(inbox);
     const before = await refused('ERR_INVALID_EVENT');
     const big = 'x'.repeat(LIMITS.text + 1);
@@ -296,7 +258,7 @@ describe('what the node API refuses', () => {
   });
 
   it('an endpoint that cannot show an IM: the sender is told the user is offline', async () => {
-    const inbox = new Inbox();
+    const inbox = new EndpointInbox();
     const session = await attach(inbox);
     inbox.showing = false;
     await expect(

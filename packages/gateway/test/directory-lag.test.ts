@@ -1,8 +1,11 @@
-import { type Address, type CanonicalEvent, type Dht, MemoryDht, parseAddress } from '@crosstalk/core';
+import { type Address, type CanonicalEvent, MemoryDht, parseAddress } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory, type UserSession } from '../src/index.js';
+import { EndpointInbox } from '../src/testing/index.js';
+import { dhtView } from './support/dht-view.js';
 
-const same = (a: Address | undefined, b: Address) => a?.user === b.user && a.network === b.network;
+const imFrom = (who: Address) => (e: CanonicalEvent) =>
+  e.kind === 'im' && e.from.user === who.user && e.from.network === who.network;
 
 /**
  * A real DHT is eventually consistent: a location record just published may not be found yet by
@@ -19,33 +22,27 @@ describe('a directory that lags behind a login', () => {
   // carol's never show.
   let hidden = 0;
   let reads = 0;
-  const lagging: Dht = {
-    limits: dht.limits,
-    put: (key, value, options) => dht.put(key, value, options),
-    get: async (key) => {
-      if (key === Directory.locationKey(alice) && hidden > 0) {
-        hidden--;
-        return [];
-      }
-      if (key === Directory.locationKey(carol)) {
-        reads++;
-        return [];
-      }
-      return dht.get(key);
-    },
-    remove: (key, value, secret) => dht.remove(key, value, secret),
-    close: async () => {},
-  };
+  const lagging = dhtView(dht, async (key, get) => {
+    if (key === Directory.locationKey(alice) && hidden > 0) {
+      hidden--;
+      return [];
+    }
+    if (key === Directory.locationKey(carol)) {
+      reads++;
+      return [];
+    }
+    return get();
+  });
   let one: CrossTalkNode;
   let two: CrossTalkNode;
   let aliceSession: UserSession;
-  const atBob: CanonicalEvent[] = [];
+  const atBob = new EndpointInbox();
 
   beforeAll(async () => {
     one = await createNode({ dht, logger: false });
     two = await createNode({ dht: lagging, logger: false });
-    aliceSession = await one.attach(alice, { deliver: () => true }, { protocol: 'api' });
-    await two.attach(bob, { deliver: (e) => atBob.push(e) > 0 }, { protocol: 'api' });
+    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+    await two.attach(bob, atBob, { protocol: 'api' });
   });
 
   afterAll(async () => {
@@ -63,16 +60,16 @@ describe('a directory that lags behind a login', () => {
       sentAt: Date.now(),
     });
     expect(sent).toBe('delivered');
-    expect(atBob.find((e) => e.kind === 'im' && same(e.from, alice))).toMatchObject({ text: 'hello' });
+    expect(atBob.events.find(imFrom(alice))).toMatchObject({ text: 'hello' });
   });
 
   it('a directory that never shows the sender: still refused, after one retry', async () => {
-    const carolSession = await one.attach(carol, { deliver: () => true }, { protocol: 'api' });
+    const carolSession = await one.attach(carol, new EndpointInbox(), { protocol: 'api' });
     await expect(
       carolSession.send({ kind: 'im', id: 'lag-2', to: bob, text: 'again', sentAt: Date.now() }),
     ).rejects.toMatchObject({ refusal: 'ERR_SPOOFED_EVENT' });
     // Two sends, each read twice (cached, then fresh): the retry was one, not a loop.
     expect(reads).toBe(4);
-    expect(atBob.some((e) => e.kind === 'im' && same(e.from, carol))).toBe(false);
+    expect(atBob.events.some(imFrom(carol))).toBe(false);
   });
 });

@@ -69,4 +69,5 @@ export async function startEchoServer(): Promise<{
     },
   };
 }
+export * from './endpoint-inbox.js';
 export * from './forged-envelope.js';

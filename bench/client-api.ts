@@ -33,17 +33,12 @@ import { createGateway } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { HyperDhtStore, startTestnet } from '@crosstalk/network-hyperdht';
 import { bytesSource, createClient, digestBytes, FileReceiver, FileSender } from '@crosstalk/shim';
-import { machineLine, publish } from './lib/harness.js';
+import { machineLine, numberArg, publish } from './lib/harness.js';
 import { newPsk, secureSink, secureWrite } from './lib/secure-copy.js';
 
-function arg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-const IMS = arg('ims', 1000);
-const MB = arg('mb', 64);
-const ROUNDS = arg('rounds', 5);
+const IMS = numberArg('ims', 1000);
+const MB = numberArg('mb', 64);
+const ROUNDS = numberArg('rounds', 5);
 const WARMUP = 100;
 const TEXT = 'Grüße aus Zürich, a line of chat of about the usual length: 50 chars.';
 

@@ -13,15 +13,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { type FileOfferEvent, type FileSink, MemoryDht } from '@crosstalk/core';
 import { bytesSource, createClient } from '@crosstalk/shim';
+import { numberArg } from './lib/harness.js';
 
-function arg(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-
-const MB = arg('mb', 64);
-const ROUNDS = arg('rounds', 8);
-const TOP = arg('top', 20);
+const MB = numberArg('mb', 64);
+const ROUNDS = numberArg('rounds', 8);
+const TOP = numberArg('top', 20);
 
 /** CPU ms of each thread of this process so far, by thread id (utime + stime, in clock ticks of 10 ms). */
 function threadCpu(): Map<string, number> {

@@ -130,6 +130,12 @@ export function machineLine(coresUsed = 'one used'): string {
   return `${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores (${coresUsed}); Node ${process.version}; load ${loadavg()[0]!.toFixed(2)}; ${new Date().toISOString().slice(0, 10)}`;
 }
 
+/** The number given as `--name N` on the command line, else `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
 /** Prints a markdown section, and appends it to the file named by `--append FILE`. */
 export function publish(section: string): void {
   process.stdout.write(`${section}\n`);

@@ -24,7 +24,7 @@ import {
   startGatewayCluster,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
-import { exitWithParent, usageOf } from './ipc.js';
+import { exitWithParent, type ProcessMemory, usageOf } from './ipc.js';
 import { loopWatch } from './loop-watch.js';
 
 const watch = loopWatch();
@@ -60,16 +60,6 @@ async function hostTotal(name: string): Promise<number> {
 
 /** Where a host's workers answer the bench (`gateway-worker.ts`, CROSSTALK_BENCH_CONTROL). */
 let controlDir: string | undefined;
-
-/** One process's memory after a full collection, its open descriptors and its users. */
-interface ProcessMemory {
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-  rss: number;
-  descriptors: number;
-  users: number;
-}
 
 /** Asks a host's worker for its memory after a full collection (its control socket). */
 function workerMemory(pid: number): Promise<ProcessMemory> {

@@ -28,6 +28,23 @@ export interface Usage {
   rssBytes: number;
 }
 
+/** One process's memory after a full collection, its open descriptors and its users. */
+export interface ProcessMemory {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  rss: number;
+  descriptors: number;
+  users: number;
+}
+
+/** The gateway process's `memory` reply: a host's figures are the sums over its processes. */
+export interface MemorySample extends ProcessMemory {
+  /** A host: the primary's and each worker's own figures. */
+  processes?: (ProcessMemory & { pid: number; role: string })[];
+  histogram?: Record<string, { count: number; bytes: number }>;
+}
+
 /** Sends one message and waits for the reply of the given type. */
 export function request<T>(
   child: ChildProcess,

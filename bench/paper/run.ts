@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { fmt, machineLine, publish } from '../lib/harness.js';
 import { latencyChart } from './chart.js';
 import { bundleChildren, child as forkChild } from './children.js';
-import { PROTOCOLS, type Protocol, request, type ServerInfo, usageOf } from './ipc.js';
+import { type MemorySample, PROTOCOLS, type Protocol, request, type ServerInfo, usageOf } from './ipc.js';
 import type { LoadPlan, PairStats } from './load-process.js';
 import type { LoopReport } from './loop-watch.js';
 import { type LoadProgress, Progress } from './progress.js';
@@ -698,27 +698,6 @@ async function gatewayRun(
     workers,
     profileDir: profile ? profileDir : undefined,
   };
-}
-
-/** What the gateway process reports after a full collection (gateway-process.ts `memory`). */
-interface MemorySample {
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-  rss: number;
-  descriptors: number;
-  users: number;
-  /** A host: the primary's and each worker's own figures (the fields above are their sums). */
-  processes?: {
-    pid: number;
-    role: string;
-    heapUsed: number;
-    external: number;
-    rss: number;
-    descriptors: number;
-    users: number;
-  }[];
-  histogram?: Record<string, { count: number; bytes: number }>;
 }
 
 /** A process's most open descriptors over a run, and its limit. */

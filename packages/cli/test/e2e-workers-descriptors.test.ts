@@ -10,7 +10,8 @@ import { counter, type Host, startHost, workers } from './support/workers-host.j
 // connections or an operator's `ulimit -n` would leave them): before, the primary went on handing
 // sockets to a worker that could not take them, and Node 20's primary then failed an internal
 // assertion and ended, every worker's users with it (`npm run bench -- --workers 1,2` at 1,560
-// clients). Now the primary closes new connections while every worker is near its limit, counts
+// clients). Now a worker near its limit passes the connections it accepts to the primary, which
+// gives them to a worker with room or, while every worker is near its limit, closes them, counts
 // them, and the host goes on.
 
 const LIMIT = 300;
@@ -61,6 +62,7 @@ describe.skipIf(!existsSync('/proc/self/limits'))('a host whose workers run out 
     expect(
       await counter(host, 'crosstalk_host_refused_connections_total', 'reason="descriptors"'),
     ).toBeGreaterThan(0);
+    expect(await counter(host, 'crosstalk_host_redistributed_connections_total')).toBeGreaterThan(0);
     expect(host.out()).not.toMatch(/SentHandleNotReceivedWarning|ERR_INTERNAL_ASSERTION/);
     // Each held connection still relays, and no worker was restarted.
     const last = held.at(-1)!;

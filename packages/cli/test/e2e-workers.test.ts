@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { type Address, formatAddress } from '@crosstalk/core';
 import { workerOf } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
@@ -15,12 +16,13 @@ import { until } from './support/walkthrough.js';
 import { counter, type Host, startHost, workers } from './support/workers-host.js';
 
 // `crosstalk gateway --workers 2`, run as an operator runs it (the CLI from source, in processes
-// of its own): two workers behind one SOCKS address, each a gateway. The primary hands each new
-// connection to the next worker in turn, so the connections of one login (OSCAR auth then BOS, an
-// MSN notification connection then its switchboards, the virtual switchboards a gateway rings its
-// MSN users into) reach both workers; the worker a connection's user belongs to (`workerOf`) must
-// serve it. Then one worker is killed: its users are cut off and log in again once it is back, and
-// the other worker's users go on without noticing.
+// of its own): two workers behind one SOCKS address, each a gateway. Every worker accepts on the
+// address (the kernel gives each new connection to one of them), so the connections of one login
+// (OSCAR auth then BOS, an MSN notification connection then its switchboards, the virtual
+// switchboards a gateway rings its MSN users into) reach either worker; the worker a connection's
+// user belongs to (`workerOf`) must serve it. The primary is not on the path of a new connection.
+// Then one worker is killed: its users are cut off and log in again once it is back, and the other
+// worker's users go on without noticing.
 
 const STEP = 20_000;
 
@@ -102,7 +104,7 @@ describe('crosstalk gateway --workers 2: one SOCKS address, two gateways', () =>
         expect(await first.nextIm(second.address, STEP)).toBe(`re: ${text}`);
       }
     }
-    // Both kinds of hand-off happened (connections reach the workers in turn), and each user was
+    // Both kinds of hand-off happened (connections reach either worker), and each user was
     // verified on its own worker only: 6 users, 6 logins in all.
     expect(await counter(host, 'crosstalk_handoffs_total', 'stage="session"')).toBeGreaterThan(0);
     expect(await counter(host, 'crosstalk_handoffs_total', 'stage="socks"')).toBeGreaterThan(0);
@@ -114,6 +116,35 @@ describe('crosstalk gateway --workers 2: one SOCKS address, two gateways', () =>
       STEP,
     );
   }, 180_000);
+
+  it('new connections are accepted by the workers themselves: served while the primary is stopped', async () => {
+    // Before, the primary accepted every connection and passed it to a worker over IPC, one socket
+    // per acknowledgement: a busy or stopped primary held every new connection.
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const port = (echo.address() as AddressInfo).port;
+    process.kill(host.child.pid!, 'SIGSTOP');
+    try {
+      for (let i = 0; i < 10; i++) {
+        // Bounded, so that a connection held by the stopped primary fails here rather than hanging.
+        const s = await Promise.race([
+          socksConnect(host.socks, '127.0.0.1', port),
+          new Promise<never>((_, reject) =>
+            setTimeout(() => reject(new Error('no SOCKS reply within 10 s')), 10_000).unref(),
+          ),
+        ]);
+        s.write(`ping ${i}`);
+        const [echoed] = (await once(s, 'data')) as [Buffer];
+        expect(echoed.toString()).toBe(`ping ${i}`);
+        s.destroy();
+      }
+    } finally {
+      process.kill(host.child.pid!, 'SIGCONT');
+      echo.close();
+    }
+    // No worker was near its descriptor limit, so none passed a connection back to the primary.
+    expect(await counter(host, 'crosstalk_host_redistributed_connections_total')).toBe(0);
+  }, 60_000);
 
   it('a killed worker is started again; its users log in again, the other worker’s users notice nothing', async () => {
     // On worker 0: an OSCAR user and a Yahoo user talking (a translated conversation); on
@@ -149,8 +180,8 @@ describe('crosstalk gateway --workers 2: one SOCKS address, two gateways', () =>
     expect((await workers(host)).find((w) => w.index === 0)!.restarts).toBe(0);
     await exchange(a0, y0, 'after, on worker 0');
 
-    // Worker 1's users were cut off: their clients log in again (new connections, through the
-    // primary, to whichever worker; handed to worker 1) and talk on both sides.
+    // Worker 1's users were cut off: their clients log in again (new connections, accepted by
+    // whichever worker; handed to worker 1) and talk on both sides.
     for (const d of [a1, y1]) await d.disconnect().catch(() => {});
     const a1again = user(aim, aim1[2]!);
     const y1again = user(yahoo, yahoo1[0]!);

@@ -273,6 +273,11 @@ class SocksGateway implements Gateway {
             ...(upstream?.ports ? { ports: upstream.ports } : {}),
             ...(upstream?.hosts ? { hosts: upstream.hosts } : {}),
           });
+    // A listener out of file descriptors keeps listening; the count and a warning say why clients fail.
+    const acceptError = (error: Error) => {
+      node.metrics.acceptErrors.inc({ listener: 'socks' });
+      node.log.warn({ listener: 'socks', error: error.message }, 'could not accept a connection');
+    };
     const worker = this.#o.worker;
     const several = worker !== undefined && worker.count > 1;
     this.#front = new SocksFront({
@@ -304,11 +309,7 @@ class SocksGateway implements Gateway {
         node.metrics.relayed.inc();
         node.log.debug({ connection: id, target }, 'unrecognised protocol: relaying untouched');
       },
-      onAcceptError: (error) => {
-        // A listener out of file descriptors keeps listening; the count and a warning say why clients fail.
-        node.metrics.acceptErrors.inc({ listener: 'socks' });
-        node.log.warn({ listener: 'socks', error: error.message }, 'could not accept a connection');
-      },
+      onAcceptError: acceptError,
       onRefused: ({ id, reason, request, source }) => {
         node.metrics.refused.inc({ reason: isCrossTalkError(reason) ? reason.code : 'error' });
         node.log.info(
@@ -331,11 +332,12 @@ class SocksGateway implements Gateway {
     });
     const front = this.#front;
     if (worker) {
-      // The host's primary listens; connections reach this worker through it.
+      // Every worker of the host accepts on the one listener the primary bound (`SharedListener`).
       this.socks = worker.socks;
       own.add(() => ({ address: worker.socks.host, port: worker.socks.port }));
       worker.serve({
         connection: (client) => front.accept(halfOpen(client)),
+        acceptError,
         socksHandOff: (client, request, early) => front.resumeSocks(halfOpen(client), request, early),
         sessionHandOff: (client, upstream, info) =>
           front.resumeSession(halfOpen(client), upstream && halfOpen(upstream), info),

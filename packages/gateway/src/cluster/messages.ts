@@ -65,6 +65,9 @@ export type ToWorker =
       /** The live cookies of the other workers. */
       cookies: CookieOp[];
     }
+  /** Carries the host's listening socket (`SharedListener`): the worker accepts on it once ready. */
+  | { t: 'listen' }
+  /** Carries a client connection another worker accepted with no descriptors to spare. */
   | { t: 'socks' }
   | { t: 'handoff-socks'; hid: string; request: Socks4Request; early: Uint8Array }
   | { t: 'handoff-client'; hid: string }
@@ -84,6 +87,10 @@ export type FromWorker =
   | { t: 'ready'; id: string; contact: unknown; g2g?: { host: string; port: number } }
   | { t: 'failed'; message: string }
   | CookieOp
+  /** Carries a connection this worker accepted near its descriptor limit, for a worker with room. */
+  | { t: 'redistribute' }
+  /** A connection this worker accepted near its descriptor limit and closed at once (too many waiting). */
+  | { t: 'refused'; reason: 'descriptors' }
   | { t: 'handoff-socks'; to: number; hid: string; request: Socks4Request; early: Uint8Array }
   | { t: 'handoff-client'; to: number; hid: string }
   | { t: 'handoff-session'; to: number; hid: string; info: SessionHandOff; upstream: boolean }

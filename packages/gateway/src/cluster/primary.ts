@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type Dht, MemoryDht } from '@crosstalk/core';
 import pino, { type Logger } from 'pino';
 import { AggregatorRegistry, Counter, Registry } from 'prom-client';
@@ -11,6 +11,7 @@ import { type GatewayIdentity, generateIdentity } from '../g2g/identity.js';
 import { descriptorReserve, descriptorsOf } from './descriptors.js';
 import { type CookieOp, type FromWorker, type ToWorker, WORKER_INDEX_ENV } from './messages.js';
 import { answerDht } from './shared-dht.js';
+import { SharedListener } from './shared-listener.js';
 import { SocketLane } from './socket-lane.js';
 
 /** Options of `startGatewayCluster`. */
@@ -53,7 +54,10 @@ export interface GatewayClusterOptions {
   identities?: readonly GatewayIdentity[];
   /** ms a worker has to say it is ready (default 60 s). */
   startTimeout?: number;
-  /** ms a connection may wait for a worker that is restarting before it is dropped (default 30 s). */
+  /**
+   * ms a connection handed to a worker that is restarting may wait for it before it is dropped
+   * (default 30 s). New connections wait in the kernel's backlog while no worker accepts.
+   */
   queueTimeout?: number;
   /** A pino logger; `false` for none. Default: a pino logger named `crosstalk-primary`. */
   logger?: Logger | false;
@@ -183,10 +187,11 @@ const COOKIE_TTL = 5 * 60 * 1000;
 
 /**
  * Starts a host of `workers` gateways behind one SOCKS address (docs/operating.md "Using every
- * core"): this process (the primary) accepts client connections and hands each to a worker in
- * turn; each worker is a gateway of its own (its key, its G2G listener, its users) and serves the
- * users `workerOf` gives it, handing any connection of another worker's user there (through this
- * process) before it is attached. Login cookies are passed to every worker, and in embedded mode
+ * core"): this process (the primary) binds the address and every worker accepts on it (see
+ * `SharedListener`); each worker is a gateway of its own (its key, its G2G listener, its users) and
+ * serves the users `workerOf` gives it, handing any connection of another worker's user there
+ * (through this process) before it is attached; a worker near its descriptor limit passes new
+ * connections here, for a worker with room. Login cookies are passed to every worker, and in embedded mode
  * the primary holds the directory they share. A worker that ends is started again with the same
  * index and key; connections for it wait meanwhile.
  */
@@ -205,13 +210,14 @@ class Primary implements GatewayCluster {
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
   readonly #metricsWaiting = new Map<number, (metrics: unknown) => void>();
   #metricsSeq = 0;
-  #server: Server | undefined;
+  #listener: SharedListener | undefined;
   #http: HttpServer | undefined;
   #next = 0;
   #closing = false;
   /** The primary's own metrics, summed with the workers' on `/metrics`. */
   readonly #registry = new Registry();
   readonly #refused: Counter<'reason'>;
+  readonly #redistributed: Counter;
   #refusedLogged = 0;
   #sweeper: NodeJS.Timeout | undefined;
   socks!: { host: string; port: number };
@@ -251,6 +257,11 @@ class Primary implements GatewayCluster {
       labelNames: ['reason'],
       registers: [this.#registry],
     });
+    this.#redistributed = new Counter({
+      name: 'crosstalk_host_redistributed_connections_total',
+      help: 'New client connections a worker near its descriptor limit passed to the primary for another worker',
+      registers: [this.#registry],
+    });
   }
 
   workers(): WorkerInfo[] {
@@ -276,20 +287,9 @@ class Primary implements GatewayCluster {
 
   async start(): Promise<void> {
     try {
-      const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
-        this.#distribute(socket),
-      );
-      server.listen(this.#o.socks?.port ?? 1080, this.#o.socks?.host ?? '127.0.0.1');
-      await once(server, 'listening');
-      // A failed accept (EMFILE) must not end the process: the listener goes on.
-      server.on('error', (error) =>
-        this.#log.warn({ error: error.message }, 'could not accept a connection'),
-      );
-      this.#server = server;
-      this.socks = {
-        host: this.#o.socks?.host ?? '127.0.0.1',
-        port: (server.address() as { port: number }).port,
-      };
+      // Bound here, listened on by the workers once each is ready: a client never waits on this process.
+      this.#listener = new SharedListener(this.#o.socks?.host ?? '127.0.0.1', this.#o.socks?.port ?? 1080);
+      this.socks = { host: this.#listener.host, port: this.#listener.port };
       if (this.#o.metrics)
         await this.#listenMetrics(this.#o.metrics.host ?? '127.0.0.1', this.#o.metrics.port ?? 0);
       const timeout = this.#o.startTimeout ?? 60_000;
@@ -406,10 +406,11 @@ class Primary implements GatewayCluster {
   }
 
   /**
-   * A new client connection: to the next worker that is up and has descriptors to spare (with none
-   * up, the next in turn, where it waits). When every worker that is up is near its descriptor
-   * limit the connection is closed here: a handle sent to a worker that cannot take it would end
-   * this process (see `descriptorUse`), and with it every worker's users.
+   * A new client connection a worker near its descriptor limit passed on: to the next worker that
+   * is up and has descriptors to spare (with none up, the next in turn, where it waits). When every
+   * worker that is up is near its descriptor limit the connection is closed here: a handle sent to a
+   * worker that cannot take it would end this process (see `descriptorUse`), and with it every
+   * worker's users.
    */
   #distribute(socket: Socket): void {
     const n = this.#slots.length;
@@ -429,6 +430,11 @@ class Primary implements GatewayCluster {
       return;
     }
     socket.destroy();
+    this.#refusedForDescriptors();
+  }
+
+  /** A new connection closed for want of descriptors (every worker near its limit, or one full of them): counted, logged. */
+  #refusedForDescriptors(): void {
     this.#refused.inc({ reason: 'descriptors' });
     // Logged at most every 10 s: a flood of connections must not become a flood of log lines.
     const now = Date.now();
@@ -436,7 +442,7 @@ class Primary implements GatewayCluster {
       this.#refusedLogged = now;
       this.#log.warn(
         { workers: this.#slots.map((s) => s.descriptors) },
-        'every worker is near its descriptor limit: closing new connections',
+        'workers near their descriptor limit: closing new connections',
       );
     }
   }
@@ -466,6 +472,9 @@ class Primary implements GatewayCluster {
           ...(this.#dht ? { dht: this.#dht.limits } : {}),
           cookies: [...this.#cookies.values()].map((c) => c.op),
         } satisfies ToWorker);
+        // A small message of its own: a handle sent with a large one never arrives (see messages.ts).
+        if (this.#listener)
+          proc.send({ t: 'listen' } satisfies ToWorker, this.#listener.handle as unknown as Socket);
         return;
       case 'ready':
         slot.ready = true;
@@ -502,6 +511,15 @@ class Primary implements GatewayCluster {
         });
         return;
       }
+      case 'refused':
+        this.#refusedForDescriptors();
+        return;
+      case 'redistribute':
+        if (!handle) return;
+        stopReading(handle);
+        this.#redistributed.inc();
+        this.#distribute(handle);
+        return;
       case 'handoff-socks':
       case 'handoff-client':
       case 'handoff-session':
@@ -581,8 +599,9 @@ class Primary implements GatewayCluster {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#sweeper);
-    const closed = this.#server ? once(this.#server, 'close') : undefined;
-    this.#server?.close();
+    // The port is free once the workers, which close theirs first, have ended too.
+    this.#listener?.close();
+    this.#listener = undefined;
     const exits = this.#slots
       .filter((s) => s.proc && s.proc.exitCode === null && s.proc.signalCode === null)
       .map(async (s) => {
@@ -600,7 +619,6 @@ class Primary implements GatewayCluster {
       });
     await Promise.all(exits);
     for (const s of this.#slots) for (const q of s.queue.splice(0)) q.handle?.destroy();
-    await closed;
     if (this.#http) {
       const httpClosed = once(this.#http, 'close');
       this.#http.close();

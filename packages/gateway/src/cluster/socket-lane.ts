@@ -6,6 +6,7 @@ export type ChannelSend<M> = (message: M, handle?: Socket, callback?: (error: Er
 /** Messages that travel with sockets: they keep their order with them. */
 const WITH_SOCKETS = new Set([
   'socks',
+  'redistribute',
   'handoff-client',
   'handoff-socks',
   'handoff-session',

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Dht } from '@crosstalk/core';
 import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
 import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
 import type { Socks4Request } from '../socks/socks4.js';
-import { descriptorsOf, descriptorUse } from './descriptors.js';
+import { descriptorReserve, descriptorsOf, descriptorUse } from './descriptors.js';
 import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
@@ -15,8 +15,10 @@ const DESCRIPTOR_REPORT_MS = 1000;
 
 /** What a worker's gateway does with what the primary sends it (`ClusterWorker.serve`). */
 export interface WorkerHandlers {
-  /** A client connection the primary accepted: its SOCKS request is read here. */
+  /** A client connection (accepted here, or by a worker with no room): its SOCKS request is read here. */
   connection(client: Socket): void;
+  /** Accepting on the host's listener failed (out of descriptors): it goes on listening. */
+  acceptError?(error: Error): void;
   /** A CONNECT to a virtual endpoint this worker holds, read by another worker. */
   socksHandOff(client: Socket, request: Socks4Request, early: Uint8Array): void;
   /** A connection another worker began whose session named a user this worker serves. */
@@ -38,8 +40,9 @@ type Send = (message: FromWorker, handle?: Socket, callback?: (error: Error | nu
 
 /**
  * This process as worker `index` of a `--workers N` host (`startGatewayCluster` started it): the
- * link to the primary. Pass it to `createGateway({ worker })`: the gateway then takes its client
- * connections from the primary instead of listening, serves the users `workerOf` gives it, hands
+ * link to the primary. Pass it to `createGateway({ worker })`: the gateway then accepts its client
+ * connections on the host's listener, which the primary shares with every worker (passing on to
+ * another worker what it cannot take near its descriptor limit), serves the users `workerOf` gives it, hands
  * connections of other workers' users to them, shares login cookies with every worker, and (in
  * embedded mode) uses the primary's directory.
  */
@@ -48,7 +51,7 @@ export class ClusterWorker {
   readonly index: number;
   /** How many workers the host runs. */
   readonly count: number;
-  /** The host's SOCKS4 address (the primary listens; the workers serve). */
+  /** The host's SOCKS4 address (every worker accepts on it; see `SharedListener`). */
   readonly socks: {
     /** The listener's address. */
     host: string;
@@ -68,6 +71,16 @@ export class ClusterWorker {
   #handOffs = 0;
   /** What the sockets received from the primary take here (`descriptorsOf`), for its reports. */
   #descriptorsReceived = 0;
+  /** What every socket taken here takes: accepted (2: its upstream may follow) and received. */
+  #descriptorsTaken = 0;
+  /** The last count of open descriptors, and `#descriptorsTaken` when it began. */
+  #measured: { open: number; limit: number; taken: number } | undefined;
+  /** Near the limit since the last count, and the primary was told. */
+  #full = false;
+  /** The host's listening socket, from the primary; accepted on once the gateway is ready. */
+  #listenHandle: unknown;
+  #listener: Server | undefined;
+  #readyInfo: FromWorker | undefined;
   #shuttingDown = false;
 
   /** @internal Made by `joinGatewayCluster` from the primary's first message. */
@@ -93,24 +106,98 @@ export class ClusterWorker {
     for (const { message, handle } of this.#early.splice(0)) this.#take(message, handle);
   }
 
-  /** Tells the primary this worker's gateway is up: it starts sending connections. */
+  /**
+   * Tells the primary this worker's gateway is up, once it accepts on the host's listener (the
+   * primary sends that right after `init`; the first worker to listen opens the host's address).
+   */
   ready(info: { id: string; contact: unknown; g2g?: { host: string; port: number } | undefined }): void {
-    this.#send({
+    this.#readyInfo = {
       t: 'ready',
       id: info.id,
       contact: info.contact,
       ...(info.g2g ? { g2g: info.g2g } : {}),
-    });
+    };
+    this.#open();
+  }
+
+  #open(): void {
+    if (!this.#readyInfo || this.#listenHandle === undefined || this.#listener || this.#shuttingDown) return;
+    // Paused: a connection passed on to another worker must not be read here (see `stopReading`).
+    const listener = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) =>
+      this.#accepted(socket),
+    );
+    // After listening, an 'error' is a failed accept (EMFILE); unheard, it would end the process.
+    listener.on('error', (error) => this.#handlers?.acceptError?.(error));
+    listener.listen(this.#listenHandle as Parameters<Server['listen']>[0]);
+    this.#listener = listener;
+    this.#send(this.#readyInfo);
     this.#reportDescriptors();
     setInterval(() => this.#reportDescriptors(), DESCRIPTOR_REPORT_MS).unref();
+  }
+
+  /**
+   * A connection accepted on the host's listener: served here, or, with this worker near its
+   * descriptor limit, passed to the primary for a worker with room (a worker that accepted past
+   * its limit would fail every connection it serves, since each may need its upstream too).
+   */
+  #accepted(socket: Socket): void {
+    if (this.#nearLimit()) {
+      // Each waits here until the primary took it: past a few, a full worker would fill up with
+      // them, so the rest are closed at once (and counted by the primary as refused).
+      if (this.#lane.waiting >= descriptorReserve(this.#measured!.limit) / 4) {
+        socket.destroy();
+        this.#send({ t: 'refused', reason: 'descriptors' });
+        return;
+      }
+      this.#took(1);
+      this.#send({ t: 'redistribute' }, socket, () => socket.destroy());
+      return;
+    }
+    this.#took(2);
+    this.#handlers!.connection(socket);
+    socket.resume();
+  }
+
+  /** Descriptors open here by the last count, and every one taken since (none given back: a bound). */
+  #openNow(): number | undefined {
+    const m = this.#measured;
+    return m && m.open + (this.#descriptorsTaken - m.taken);
+  }
+
+  #nearLimit(): boolean {
+    const open = this.#openNow();
+    return open !== undefined && open + descriptorReserve(this.#measured!.limit) >= this.#measured!.limit;
+  }
+
+  /**
+   * Counts descriptors taken here (accepted or received). The primary is told at once when they
+   * bring this worker near its limit: it must not send more, since a socket sent to a process that
+   * cannot open another descriptor ends the primary (see `descriptorUse`).
+   */
+  #took(descriptors: number): void {
+    this.#descriptorsTaken += descriptors;
+    if (this.#full || !this.#nearLimit()) return;
+    this.#full = true;
+    // No socket with it: it overtakes those waiting in the lane.
+    if (process.connected)
+      this.#send({
+        t: 'descriptors',
+        open: this.#openNow()!,
+        limit: this.#measured!.limit,
+        received: this.#descriptorsReceived,
+      });
   }
 
   /** Tells the primary how many descriptors this worker holds, so that it is not sent more than it can take. */
   #reportDescriptors(): void {
     // Taken before the count: a socket arriving meanwhile is then counted as on its way (too many, not too few).
     const received = this.#descriptorsReceived;
+    const taken = this.#descriptorsTaken;
     void descriptorUse().then((use) => {
-      if (use && process.connected) this.#send({ t: 'descriptors', ...use, received });
+      if (!use) return;
+      this.#measured = { ...use, taken };
+      this.#full = false;
+      if (process.connected) this.#send({ t: 'descriptors', ...use, received });
     });
   }
 
@@ -144,7 +231,15 @@ export class ClusterWorker {
 
   /** @internal A message from the primary (and the socket it carries). */
   receive(message: ToWorker, handle: Socket | undefined): void {
-    if (handle) this.#descriptorsReceived += descriptorsOf(message);
+    if (message.t === 'listen') {
+      this.#listenHandle = handle;
+      this.#open();
+      return;
+    }
+    if (handle) {
+      this.#descriptorsReceived += descriptorsOf(message);
+      this.#took(descriptorsOf(message));
+    }
     this.#take(message, handle);
   }
 
@@ -224,6 +319,8 @@ export class ClusterWorker {
   async shutdown(): Promise<void> {
     if (this.#shuttingDown) return;
     this.#shuttingDown = true;
+    // No new connection is taken here from now on: the other workers take them.
+    this.#listener?.close();
     try {
       await this.#handlers?.shutdown();
     } finally {

@@ -15,6 +15,8 @@ export type CookieOp =
       op: 'record';
       /** The recording worker's sequence number (acknowledged to it by the primary). */
       seq?: number;
+      /** Set by the primary on a record it passes on: the number the receiving worker confirms. */
+      relay?: number;
       protocol: string;
       cookie: string;
       owner: Address;
@@ -105,6 +107,8 @@ export type FromWorker =
       secret?: string;
       slot?: string;
     }
+  /** A cookie record the primary passed on (its `relay` number) is in this worker's table. */
+  | { t: 'cookie-applied'; relay: number }
   | { t: 'metrics-reply'; seq: number; metrics: unknown }
   /**
    * The worker's open descriptors and its limit, every second (see `descriptorUse`), and how many

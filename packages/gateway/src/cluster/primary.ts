@@ -167,6 +167,8 @@ interface Slot {
   startedAt: number;
   /** Consecutive short-lived runs, for the restart backoff. */
   crashes: number;
+  /** Its cookie records passed on to the other workers and not yet acknowledged to it, in order. */
+  relays: number[];
   /** What waits for the worker to be ready, in order. */
   queue: { message: ToWorker; handle: Socket | undefined; at: number }[];
   /** The running worker's channel, its sockets in a lane of their own (see `SocketLane`). */
@@ -207,6 +209,9 @@ class Primary implements GatewayCluster {
   readonly #slots: Slot[];
   readonly #dht: Dht | undefined;
   readonly #cookies = new Map<string, { op: Extract<CookieOp, { op: 'record' }>; expires: number }>();
+  /** Cookie records passed on and not yet confirmed by every other worker, by relay number. */
+  readonly #relays = new Map<number, { seq: number; waiting: Set<number> }>();
+  #relaySeq = 0;
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
   readonly #metricsWaiting = new Map<number, (metrics: unknown) => void>();
   #metricsSeq = 0;
@@ -245,6 +250,7 @@ class Primary implements GatewayCluster {
       restarts: 0,
       startedAt: 0,
       crashes: 0,
+      relays: [],
       queue: [],
       lane: undefined,
       descriptors: undefined,
@@ -355,6 +361,10 @@ class Primary implements GatewayCluster {
     slot.listening = false;
     const wasReady = slot.ready;
     slot.ready = false;
+    // Its records are not acknowledged to its next process; the others no longer wait for it.
+    for (const relay of slot.relays.splice(0)) this.#relays.delete(relay);
+    for (const { waiting } of this.#relays.values()) waiting.delete(slot.index);
+    for (const other of this.#slots) this.#acknowledgeCookies(other);
     this.#emit({ type: 'worker-exit', index: slot.index, pid: proc.pid ?? 0, code, signal });
     if (this.#closing) return;
     if (this.#starting) {
@@ -455,6 +465,19 @@ class Primary implements GatewayCluster {
     return d.open + onTheWay + descriptorReserve(d.limit) < d.limit;
   }
 
+  /** Acknowledges to a worker, in order, its cookie records every other worker confirmed. */
+  #acknowledgeCookies(slot: Slot): void {
+    let seq: number | undefined;
+    while (slot.relays.length > 0) {
+      const relay = this.#relays.get(slot.relays[0]!);
+      if (relay && relay.waiting.size > 0) break;
+      this.#relays.delete(slot.relays.shift()!);
+      if (relay) seq = relay.seq;
+    }
+    if (seq !== undefined && slot.proc?.connected)
+      slot.proc.send({ t: 'cookie-ack', seq } satisfies ToWorker);
+  }
+
   #receive(slot: Slot, proc: ChildProcess, message: FromWorker, handle: Socket | undefined): void {
     if (slot.proc !== proc) {
       handle?.destroy();
@@ -493,14 +516,28 @@ class Primary implements GatewayCluster {
         if (message.op === 'record')
           this.#cookies.set(key, { op: message, expires: Date.now() + COOKIE_TTL });
         else this.#cookies.delete(key);
-        // Passed on before the acknowledgement: every channel is ordered, and the client hears of
-        // the cookie only once the recording worker has the acknowledgement.
+        // A record is acknowledged once every other worker confirmed it: the client hears of the
+        // cookie only then, and its next connection may be accepted by any of them.
+        const seq = message.op === 'record' ? message.seq : undefined;
+        const relay = seq !== undefined ? ++this.#relaySeq : undefined;
+        const waiting = new Set<number>();
         for (const other of this.#slots) {
           if (other === slot || !other.listening || !other.proc?.connected) continue;
-          other.proc.send(message);
+          other.proc.send(relay === undefined ? message : { ...message, relay });
+          waiting.add(other.index);
         }
-        if (message.op === 'record' && message.seq !== undefined)
-          proc.send({ t: 'cookie-ack', seq: message.seq });
+        if (relay !== undefined) {
+          this.#relays.set(relay, { seq: seq!, waiting });
+          slot.relays.push(relay);
+          this.#acknowledgeCookies(slot);
+        }
+        return;
+      }
+      case 'cookie-applied': {
+        const relay = this.#relays.get(message.relay);
+        if (!relay) return;
+        relay.waiting.delete(slot.index);
+        for (const s of this.#slots) if (s.relays[0] === message.relay) this.#acknowledgeCookies(s);
         return;
       }
       case 'dht': {

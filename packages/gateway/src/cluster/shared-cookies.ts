@@ -6,9 +6,10 @@ import type { CookieOp } from './messages.js';
  * The cookie table of a worker of a `--workers N` host: a login cookie one worker's session
  * records (OSCAR BOS, MSNP switchboard) is needed by whichever worker the client's next connection
  * reaches. Each worker keeps every cookie; a record or forget is sent to the primary, which passes
- * it to every other worker and acknowledges it. As an `OutputBarrier`, it holds the bytes that carry
- * a new cookie to the client until that acknowledgement: the primary hands a new connection to a
- * worker over the same ordered channel it passed the cookie on, so the cookie is there first.
+ * it to every other worker and acknowledges a record once each of them confirmed it. As an
+ * `OutputBarrier`, it holds the bytes that carry a new cookie to the client until that
+ * acknowledgement: the client's next connection may be accepted by any worker (they all accept on
+ * the host's listener), and the cookie must be there first.
  */
 export class SharedCookieTable implements CookieTable, OutputBarrier {
   readonly #table: MemoryCookieTable;

@@ -248,6 +248,9 @@ export class ClusterWorker {
     switch (message.t) {
       case 'cookie':
         this.cookies.apply(message);
+        // Confirmed, so that the recording worker tells its client the cookie only once it is here.
+        if (message.op === 'record' && message.relay !== undefined)
+          this.#send({ t: 'cookie-applied', relay: message.relay });
         return;
       case 'cookie-ack':
         this.cookies.acknowledged(message.seq);

@@ -1,0 +1,173 @@
+import { WaitTimeoutError } from '../errors/errors.js';
+
+/** The most items a `WaitingInbox` keeps unless told otherwise. */
+export const DEFAULT_INBOX_CAPACITY = 10_000;
+
+/** How long a `WaitingInbox` waits unless told otherwise, ms. */
+export const DEFAULT_INBOX_TIMEOUT_MS = 10_000;
+
+/** Options of `new WaitingInbox(options)`. */
+export interface WaitingInboxOptions<T> {
+  /**
+   * The most items kept (default {@link DEFAULT_INBOX_CAPACITY}); when one more arrives the oldest
+   * is dropped (counted in `dropped`), so a long run does not grow without bound.
+   */
+  capacity?: number;
+  /** How long a wait lasts when it does not say, ms (default {@link DEFAULT_INBOX_TIMEOUT_MS}). */
+  timeoutMs?: number;
+  /** Who waits, put before a timeout's message and in its `waiter` (`bob@localhost (@xmpp/client)`). */
+  name?: string;
+  /** What the inbox held, for a timeout's message and its `detail` (say, the lines a process wrote). */
+  describe?: (items: readonly T[]) => string;
+  /**
+   * Let a pending wait's timer not keep a Node process alive (default false): for a long-lived
+   * client whose waits may be abandoned; a test or a script wants its timeout to fire.
+   */
+  unrefTimers?: boolean;
+}
+
+/** Options of one wait (`waitFor`, `take`). */
+export interface WaitOptions {
+  /** How long to wait, ms (default: the inbox's `timeoutMs`). */
+  timeoutMs?: number;
+  /** What is awaited, for the timeout's message (default `matching item`). */
+  what?: string;
+}
+
+interface Waiter<T> {
+  readonly match: (item: T) => boolean;
+  /** Whether the item it gets leaves the inbox. */
+  readonly take: boolean;
+  readonly resolve: (item: T) => void;
+  readonly reject: (error: unknown) => void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Keeps what arrives (`push`) and waits for what a test or a scripted client expects: `waitFor`
+ * resolves with the oldest kept item that matches, or with the first matching one to arrive from
+ * now on; `take` does the same and removes it, so the next `take` finds the one after. A wait that
+ * sees nothing matching before its deadline rejects with a `WaitTimeoutError`; a settled wait
+ * leaves no listener and no timer behind. At most `capacity` items are kept, the oldest dropped first.
+ *
+ * @example
+ * const inbox = new WaitingInbox<string>({ name: 'alice' });
+ * inbox.push('hello');
+ * await inbox.take((line) => line.startsWith('hel')); // 'hello', already there
+ * const later = inbox.waitFor((line) => line === 'bye', { timeoutMs: 1000, what: 'a goodbye' });
+ * inbox.push('bye');
+ * await later; // 'bye' (still kept: waitFor does not take)
+ */
+export class WaitingInbox<T> {
+  readonly #items: T[] = [];
+  readonly #waiters = new Set<Waiter<T>>();
+  readonly #capacity: number;
+  readonly #timeoutMs: number;
+  readonly #name: string | undefined;
+  readonly #describe: ((items: readonly T[]) => string) | undefined;
+  readonly #unref: boolean;
+  #dropped = 0;
+
+  constructor(options: WaitingInboxOptions<T> = {}) {
+    const capacity = options.capacity ?? DEFAULT_INBOX_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`an inbox's capacity is a whole number of items, at least 1 (got ${capacity})`);
+    this.#capacity = capacity;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_INBOX_TIMEOUT_MS;
+    this.#name = options.name;
+    this.#describe = options.describe;
+    this.#unref = options.unrefTimers ?? false;
+  }
+
+  /** The items kept, oldest first: a live view (not a copy), to read and not to change. */
+  get items(): readonly T[] {
+    return this.#items;
+  }
+
+  /** How many items were dropped, oldest first, to keep at most `capacity`. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** How many waits are pending (each holds one timer until it settles). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
+  /**
+   * An item arrived: every pending `waitFor` it matches resolves with it; then the oldest pending
+   * `take` it matches gets it, or else it is kept (dropping the oldest kept item when full).
+   */
+  push(item: T): void {
+    let taken = false;
+    for (const waiter of [...this.#waiters]) {
+      if (taken && waiter.take) continue;
+      let matches: boolean;
+      try {
+        matches = waiter.match(item);
+      } catch (error) {
+        // A predicate that throws fails its own wait, not the producer that pushed.
+        this.#settle(waiter);
+        waiter.reject(error);
+        continue;
+      }
+      if (!matches) continue;
+      this.#settle(waiter);
+      waiter.resolve(item);
+      if (waiter.take) taken = true;
+    }
+    if (taken) return;
+    this.#items.push(item);
+    if (this.#items.length > this.#capacity) {
+      this.#items.shift();
+      this.#dropped++;
+    }
+  }
+
+  /** The oldest kept item that matches (left in the inbox), or the first matching one to arrive. */
+  waitFor(match: (item: T) => boolean, options: WaitOptions = {}): Promise<T> {
+    return this.#wait(match, false, options);
+  }
+
+  /** The oldest kept item that matches, or the first matching one to arrive; removed from the inbox. */
+  take(match: (item: T) => boolean, options: WaitOptions = {}): Promise<T> {
+    return this.#wait(match, true, options);
+  }
+
+  /** Drops every kept item (pending waits go on waiting). */
+  clear(): void {
+    this.#items.length = 0;
+  }
+
+  #wait(match: (item: T) => boolean, take: boolean, options: WaitOptions): Promise<T> {
+    let at: number;
+    try {
+      at = this.#items.findIndex(match);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (at >= 0) return Promise.resolve(take ? this.#items.splice(at, 1)[0]! : this.#items[at]!);
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const what = options.what ?? 'matching item';
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter<T> = { match, take, resolve, reject };
+      waiter.timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        let detail: string | undefined;
+        try {
+          detail = this.#describe?.(this.#items);
+        } catch (error) {
+          detail = `(describing the inbox failed: ${String(error)})`;
+        }
+        reject(new WaitTimeoutError(what, timeoutMs, this.#name, detail));
+      }, timeoutMs);
+      if (this.#unref) (waiter.timer as { unref?: () => void }).unref?.();
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #settle(waiter: Waiter<T>): void {
+    this.#waiters.delete(waiter);
+    clearTimeout(waiter.timer);
+  }
+}

@@ -54,7 +54,10 @@ describe('WaitingInbox', () => {
 
   it('nothing matching in time: a WaitTimeoutError naming the waiter, what it waited for, and the deadline', async () => {
     vi.useFakeTimers();
-    const inbox = new WaitingInbox<string>({ name: 'bob@localhost', describe: (items) => `got ${items.join()}` });
+    const inbox = new WaitingInbox<string>({
+      name: 'bob@localhost',
+      describe: (items) => `got ${items.join()}`,
+    });
     inbox.push('a');
     const wait = inbox.take((s) => s === 'z', { timeoutMs: 500, what: 'a z' });
     const caught = wait.catch((e: unknown) => e);
@@ -71,12 +74,12 @@ describe('WaitingInbox', () => {
       timeoutMs: 500,
       waiter: 'bob@localhost',
       detail: 'got a',
-      message: 'bob@localhost: no a z within 500 ms; got a',
+      message: 'bob@localhost: timed out after 500 ms waiting for a z; got a',
     });
     // The default deadline, and the default wording.
     const plain = new WaitingInbox<number>({ timeoutMs: 20 }).waitFor(() => false).catch((e: unknown) => e);
     await vi.advanceTimersByTimeAsync(20);
-    expect((await plain as Error).message).toBe('no matching item within 20 ms');
+    expect(((await plain) as Error).message).toBe('timed out after 20 ms waiting for a matching item');
   });
 
   it('a settled wait leaves no waiter and no timer behind', async () => {

@@ -511,7 +511,8 @@ export class WaitTimeoutError extends CrossTalkError {
     readonly detail?: string,
   ) {
     super(
-      `${waiter ? `${waiter}: ` : ''}no ${what} within ${timeoutMs} ms${detail === undefined ? '' : `; ${detail}`}`,
+      `${waiter ? `${waiter}: ` : ''}timed out after ${timeoutMs} ms waiting for ${what}` +
+        (detail === undefined ? '' : `; ${detail}`),
     );
   }
 }

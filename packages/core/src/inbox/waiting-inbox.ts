@@ -30,7 +30,7 @@ export interface WaitingInboxOptions<T> {
 export interface WaitOptions {
   /** How long to wait, ms (default: the inbox's `timeoutMs`). */
   timeoutMs?: number;
-  /** What is awaited, for the timeout's message (default `matching item`). */
+  /** What is awaited, for the timeout's message (default `a matching item`). */
   what?: string;
 }
 
@@ -148,7 +148,7 @@ export class WaitingInbox<T> {
     }
     if (at >= 0) return Promise.resolve(take ? this.#items.splice(at, 1)[0]! : this.#items[at]!);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const what = options.what ?? 'matching item';
+    const what = options.what ?? 'a matching item';
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = { match, take, resolve, reject };
       waiter.timer = setTimeout(() => {

@@ -105,6 +105,21 @@ describe('WaitingInbox', () => {
     expect(inbox.items).toEqual([1, 3]);
   });
 
+  it('pending waits are tried in the order they began: a predicate that claims an item keeps it from later ones', async () => {
+    const inbox = new WaitingInbox<{ n: number }>();
+    const claimed = new WeakSet<{ n: number }>();
+    const claim = (item: { n: number }) => !claimed.has(item) && !!claimed.add(item);
+    const first = inbox.waitFor(claim);
+    const second = inbox.waitFor(claim);
+    const one = { n: 1 };
+    inbox.push(one);
+    expect(await first).toBe(one);
+    expect(await settled(second)).toBe('pending');
+    inbox.push({ n: 2 });
+    expect(await second).toEqual({ n: 2 });
+    expect(inbox.items).toHaveLength(2);
+  });
+
   it('a predicate that throws fails its own wait, not the push', async () => {
     const inbox = new WaitingInbox<number>();
     const bad = inbox.waitFor(() => {
@@ -128,5 +143,11 @@ describe('WaitingInbox', () => {
     expect(inbox.items).toEqual([4, 5, 6]);
     expect(inbox.dropped).toBe(2);
     expect(() => new WaitingInbox({ capacity: 0 })).toThrow(RangeError);
+    expect(() => new WaitingInbox({ capacity: 1.5 })).toThrow(RangeError);
+    // Unbounded only when asked (a short test that reads the whole history).
+    const all = new WaitingInbox<number>({ capacity: Number.POSITIVE_INFINITY });
+    for (let n = 0; n < 20_000; n++) all.push(n);
+    expect(all.items).toHaveLength(20_000);
+    expect(all.dropped).toBe(0);
   });
 });

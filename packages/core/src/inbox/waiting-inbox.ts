@@ -10,7 +10,8 @@ export const DEFAULT_INBOX_TIMEOUT_MS = 10_000;
 export interface WaitingInboxOptions<T> {
   /**
    * The most items kept (default {@link DEFAULT_INBOX_CAPACITY}); when one more arrives the oldest
-   * is dropped (counted in `dropped`), so a long run does not grow without bound.
+   * is dropped (counted in `dropped`), so a long run does not grow without bound. `Infinity` keeps
+   * everything: only for a caller that bounds its run otherwise (a short test that reads it all).
    */
   capacity?: number;
   /** How long a wait lasts when it does not say, ms (default {@link DEFAULT_INBOX_TIMEOUT_MS}). */
@@ -70,7 +71,7 @@ export class WaitingInbox<T> {
 
   constructor(options: WaitingInboxOptions<T> = {}) {
     const capacity = options.capacity ?? DEFAULT_INBOX_CAPACITY;
-    if (!Number.isInteger(capacity) || capacity < 1)
+    if (capacity !== Number.POSITIVE_INFINITY && (!Number.isInteger(capacity) || capacity < 1))
       throw new RangeError(`an inbox's capacity is a whole number of items, at least 1 (got ${capacity})`);
     this.#capacity = capacity;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_INBOX_TIMEOUT_MS;
@@ -95,8 +96,9 @@ export class WaitingInbox<T> {
   }
 
   /**
-   * An item arrived: every pending `waitFor` it matches resolves with it; then the oldest pending
-   * `take` it matches gets it, or else it is kept (dropping the oldest kept item when full).
+   * An item arrived: every pending `waitFor` it matches resolves with it, and the oldest pending
+   * `take` it matches gets it (the waits are tried in the order they began, each predicate once);
+   * unless taken, it is kept (dropping the oldest kept item when full).
    */
   push(item: T): void {
     let taken = false;

@@ -99,11 +99,15 @@ export function xmppUser<E extends LtxElement = LtxElement>(options: XmppUserOpt
   const inbox = new WaitingInbox<E>({ name: `${user}@${domain} (@xmpp/client)`, timeoutMs: 15_000 });
   const taken = new WeakSet<E>();
   entity.on('stanza', (el: E) => inbox.push(el));
-  const receive = async (match: (el: E) => boolean, what: string, timeoutMs = 15_000) => {
-    const found = await inbox.waitFor((el) => !taken.has(el) && match(el), { what, timeoutMs });
-    taken.add(found);
-    return found;
+  // Marked taken inside the predicate (the inbox tries waits oldest first, one stanza at a time), so
+  // of two waits for the same stanza only the older gets it.
+  const untaken = (match: (el: E) => boolean) => (el: E) => {
+    if (taken.has(el) || !match(el)) return false;
+    taken.add(el);
+    return true;
   };
+  const receive = (match: (el: E) => boolean, what: string, timeoutMs = 15_000) =>
+    inbox.waitFor(untaken(match), { what, timeoutMs });
   const roster = async () => {
     const result: E = await entity.iqCaller.request(
       xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),

@@ -120,6 +120,40 @@ describe('WaitingInbox', () => {
     expect(inbox.items).toHaveLength(2);
   });
 
+  it('an arrival is kept before the waits are tried: a predicate reading the whole history sees it', async () => {
+    const inbox = new WaitingInbox<string>();
+    inbox.push('a');
+    const wait = inbox.waitFor(() => inbox.items.join() === 'a,b');
+    inbox.push('b');
+    expect(await wait).toBe('b');
+  });
+
+  it('onlyNew: an item kept before the wait does not count', async () => {
+    const inbox = new WaitingInbox<string>();
+    inbox.push('hello');
+    const fresh = inbox.waitFor((s) => s === 'hello', { onlyNew: true });
+    expect(await settled(fresh)).toBe('pending');
+    inbox.push('hello');
+    expect(await fresh).toBe('hello');
+    expect(inbox.items).toEqual(['hello', 'hello']);
+  });
+
+  it('close: pending and later waits reject with the reason; kept items can still be had', async () => {
+    vi.useFakeTimers();
+    const inbox = new WaitingInbox<number>();
+    inbox.push(1);
+    const pending = inbox.take((n) => n === 2).catch((e: unknown) => e);
+    const gone = new Error('connection closed');
+    inbox.close(gone);
+    inbox.close(new Error('a second reason is ignored'));
+    expect(inbox.closed).toBe(true);
+    expect(await pending).toBe(gone);
+    expect(inbox.waiting).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    await expect(inbox.waitFor((n) => n === 3)).rejects.toBe(gone);
+    expect(await inbox.take((n) => n === 1)).toBe(1);
+  });
+
   it('a predicate that throws fails its own wait, not the push', async () => {
     const inbox = new WaitingInbox<number>();
     const bad = inbox.waitFor(() => {

@@ -33,6 +33,8 @@ export interface WaitOptions {
   timeoutMs?: number;
   /** What is awaited, for the timeout's message (default `a matching item`). */
   what?: string;
+  /** Only an item pushed from now on counts, not one already kept (default false). */
+  onlyNew?: boolean;
 }
 
 interface Waiter<T> {
@@ -48,8 +50,8 @@ interface Waiter<T> {
  * Keeps what arrives (`push`) and waits for what a test or a scripted client expects: `waitFor`
  * resolves with the oldest kept item that matches, or with the first matching one to arrive from
  * now on; `take` does the same and removes it, so the next `take` finds the one after. A wait that
- * sees nothing matching before its deadline rejects with a `WaitTimeoutError`; a settled wait
- * leaves no listener and no timer behind. At most `capacity` items are kept, the oldest dropped first.
+ * sees nothing matching before its deadline rejects with a `WaitTimeoutError` (or with the reason
+ * given to `close`, when nothing more can come); a settled wait leaves no listener and no timer behind. At most `capacity` items are kept, the oldest dropped first.
  *
  * @example
  * const inbox = new WaitingInbox<string>({ name: 'alice' });
@@ -68,6 +70,7 @@ export class WaitingInbox<T> {
   readonly #describe: ((items: readonly T[]) => string) | undefined;
   readonly #unref: boolean;
   #dropped = 0;
+  #closed: { reason: unknown } | undefined;
 
   constructor(options: WaitingInboxOptions<T> = {}) {
     const capacity = options.capacity ?? DEFAULT_INBOX_CAPACITY;
@@ -96,11 +99,13 @@ export class WaitingInbox<T> {
   }
 
   /**
-   * An item arrived: every pending `waitFor` it matches resolves with it, and the oldest pending
-   * `take` it matches gets it (the waits are tried in the order they began, each predicate once);
-   * unless taken, it is kept (dropping the oldest kept item when full).
+   * An item arrived: it is kept (so a predicate that reads `items` sees it), then every pending
+   * `waitFor` it matches resolves with it, and the oldest pending `take` it matches gets it and
+   * removes it (the waits are tried in the order they began, each predicate once). When more than
+   * `capacity` stay kept, the oldest is dropped.
    */
   push(item: T): void {
+    this.#items.push(item);
     let taken = false;
     for (const waiter of [...this.#waiters]) {
       if (taken && waiter.take) continue;
@@ -118,8 +123,11 @@ export class WaitingInbox<T> {
       waiter.resolve(item);
       if (waiter.take) taken = true;
     }
-    if (taken) return;
-    this.#items.push(item);
+    if (taken) {
+      const at = this.#items.lastIndexOf(item);
+      if (at >= 0) this.#items.splice(at, 1);
+      return;
+    }
     if (this.#items.length > this.#capacity) {
       this.#items.shift();
       this.#dropped++;
@@ -136,19 +144,38 @@ export class WaitingInbox<T> {
     return this.#wait(match, true, options);
   }
 
+  /**
+   * Nothing more will arrive (the connection closed or failed): every pending wait rejects with
+   * `reason`, and so does every later wait that finds no kept match. The first reason stays; kept
+   * items can still be waited for, and a later `push` still keeps one.
+   */
+  close(reason: unknown): void {
+    this.#closed ??= { reason };
+    for (const waiter of [...this.#waiters]) {
+      this.#settle(waiter);
+      waiter.reject(this.#closed.reason);
+    }
+  }
+
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
   /** Drops every kept item (pending waits go on waiting). */
   clear(): void {
     this.#items.length = 0;
   }
 
   #wait(match: (item: T) => boolean, take: boolean, options: WaitOptions): Promise<T> {
-    let at: number;
+    let at = -1;
     try {
-      at = this.#items.findIndex(match);
+      if (!options.onlyNew) at = this.#items.findIndex(match);
     } catch (error) {
       return Promise.reject(error);
     }
     if (at >= 0) return Promise.resolve(take ? this.#items.splice(at, 1)[0]! : this.#items[at]!);
+    if (this.#closed) return Promise.reject(this.#closed.reason);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const what = options.what ?? 'a matching item';
     return new Promise<T>((resolve, reject) => {

@@ -108,7 +108,8 @@ export class WaitingInbox<T> {
     this.#items.push(item);
     let taken = false;
     for (const waiter of [...this.#waiters]) {
-      if (taken && waiter.take) continue;
+      // Settled meanwhile (a predicate closed the inbox), or a take when the item is already taken.
+      if (!this.#waiters.has(waiter) || (taken && waiter.take)) continue;
       let matches: boolean;
       try {
         matches = waiter.match(item);

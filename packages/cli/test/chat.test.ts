@@ -7,7 +7,13 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { stanza } from '@crosstalk/codec-xmpp';
 import { type RunningProsody, startProsody } from '@crosstalk/codec-xmpp/testing';
-import { addressKey, type CanonicalEvent, type FileOfferEvent, parseAddress } from '@crosstalk/core';
+import {
+  addressKey,
+  type CanonicalEvent,
+  type FileOfferEvent,
+  parseAddress,
+  WaitingInbox,
+} from '@crosstalk/core';
 import { startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
 import { bytesSource, createClient, memorySink, type ShimClient } from '@crosstalk/shim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -179,74 +185,42 @@ describe('what the network says, on a terminal', () => {
 
 /** Lines a process wrote, with a wait for the next one that matches. */
 function lineReader(stream: Readable) {
-  const lines: string[] = [];
+  const inbox = new WaitingInbox<{ at: number; line: string }>({
+    timeoutMs: 20_000,
+    describe: (kept) => `got:\n${kept.map((l) => l.line).join('\n')}`,
+  });
+  let count = 0;
   let taken = 0;
   let carry = '';
-  const waiters = new Set<() => void>();
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
     const parts = (carry + chunk).split('\n');
     carry = parts.pop() ?? '';
-    lines.push(...parts);
-    for (const w of [...waiters]) w();
+    for (const line of parts) inbox.push({ at: ++count, line });
   });
   return {
-    lines,
+    /** The lines kept so far, oldest first. */
+    get lines() {
+      return inbox.items.map((l) => l.line);
+    },
     /** The next line (after those already matched) that matches; rejects after `ms`. */
     async next(match: RegExp, ms = 20_000): Promise<string> {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        for (let i = taken; i < lines.length; i++) {
-          if (match.test(lines[i]!)) {
-            taken = i + 1;
-            return lines[i]!;
-          }
-        }
-        const left = deadline - Date.now();
-        if (left <= 0)
-          throw new Error(`no line matching ${match} within ${ms} ms; got:\n${lines.join('\n')}`);
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            waiters.delete(wake);
-            clearTimeout(timer);
-            resolve();
-          };
-          const timer = setTimeout(wake, left);
-          waiters.add(wake);
-        });
-      }
+      const found = await inbox.waitFor((l) => l.at > taken && match.test(l.line), {
+        timeoutMs: ms,
+        what: `a line matching ${match}`,
+      });
+      taken = found.at;
+      return found.line;
     },
   };
 }
 
 /** Events a client hears, with a wait for the next that matches. */
 function heard(client: ShimClient) {
-  const events: CanonicalEvent[] = [];
-  const waiters = new Set<() => void>();
-  client.on('event', (e) => {
-    events.push(e);
-    for (const w of [...waiters]) w();
-  });
-  return async (
-    match: (e: CanonicalEvent) => boolean,
-    what: string,
-    ms = 20_000,
-  ): Promise<CanonicalEvent> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const at = events.findIndex(match);
-      if (at >= 0) return events.splice(at, 1)[0]!;
-      if (Date.now() > deadline) throw new Error(`bob: no ${what} within ${ms} ms`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          waiters.delete(wake);
-          resolve();
-        };
-        waiters.add(wake);
-        setTimeout(wake, 100);
-      });
-    }
-  };
+  const inbox = new WaitingInbox<CanonicalEvent>({ name: 'bob' });
+  client.on('event', (e) => inbox.push(e));
+  return (match: (e: CanonicalEvent) => boolean, what: string, ms = 20_000): Promise<CanonicalEvent> =>
+    inbox.take(match, { what, timeoutMs: ms });
 }
 
 const cliBin = fileURLToPath(new URL('../src/bin.ts', import.meta.url));

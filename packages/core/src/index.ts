@@ -15,6 +15,7 @@ export * from './dht/dht.js';
 export * from './dht/memory-dht.js';
 export * from './errors/errors.js';
 export * from './g2g/transport.js';
+export * from './inbox/waiting-inbox.js';
 export * from './model/events.js';
 export * from './model/features.js';
 export * from './model/json.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseAddress } from '@crosstalk/core';
+import { parseAddress, WaitingInbox } from '@crosstalk/core';
 import { HyperDhtStore, startTestnet, type Testnet } from '@crosstalk/network-hyperdht';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, FILE_DEFAULTS, fileSink, type ShimClient } from '../src/index.js';
@@ -25,35 +25,16 @@ const script = fileURLToPath(new URL('./fixtures/client-process.ts', import.meta
 
 /** The child's JSON lines, awaited one matching line at a time. */
 class ChildLines {
-  readonly #lines: Record<string, unknown>[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #lines = new WaitingInbox<Record<string, unknown>>();
   constructor(child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       this.#lines.push(JSON.parse(line) as Record<string, unknown>);
-      for (const wake of [...this.#waiters]) wake();
     });
   }
   async next(key: string, what: string, ms = 60_000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const at = this.#lines.findIndex((l) => key in l || 'error' in l);
-      if (at >= 0) {
-        const [line] = this.#lines.splice(at, 1);
-        if ('error' in line! && !(key in line))
-          throw new Error(`the child failed: ${JSON.stringify(line.error)}`);
-        return line![key] as Record<string, unknown>;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, deadline - Date.now());
-        this.#waiters.add(wake);
-      });
-    }
+    const line = await this.#lines.take((l) => key in l || 'error' in l, { what, timeoutMs: ms });
+    if ('error' in line && !(key in line)) throw new Error(`the child failed: ${JSON.stringify(line.error)}`);
+    return line[key] as Record<string, unknown>;
   }
 }
 

@@ -1,23 +1,24 @@
-import type { CanonicalEvent, ClientEventMap, CrossTalkClient } from '@crosstalk/core';
+import {
+  type CanonicalEvent,
+  type ClientEventMap,
+  type CrossTalkClient,
+  WaitingInbox,
+} from '@crosstalk/core';
 
 /**
  * Collects what a client hears, so a test can wait for the next event of a kind that matches
  * (events heard before the wait started count, until taken).
  */
 export class Heard {
-  readonly #events: CanonicalEvent[] = [];
-  readonly #waiters = new Set<() => void>();
+  readonly #events = new WaitingInbox<CanonicalEvent>();
 
   constructor(client: CrossTalkClient) {
-    client.on('event', (event) => {
-      this.#events.push(event);
-      for (const wake of [...this.#waiters]) wake();
-    });
+    client.on('event', (event) => this.#events.push(event));
   }
 
   /** Everything heard and not taken yet. */
   get pending(): readonly CanonicalEvent[] {
-    return this.#events;
+    return this.#events.items;
   }
 
   /** The first event of `kind` matching `match`, taken from what was heard; rejects naming `what` after `ms`. */
@@ -27,22 +28,11 @@ export class Heard {
     what: string = kind,
     ms = 15_000,
   ): Promise<ClientEventMap[K]> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const at = this.#events.findIndex((e) => e.kind === kind && match(e as ClientEventMap[K]));
-      if (at >= 0) return this.#events.splice(at, 1)[0] as ClientEventMap[K];
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.#waiters.add(wake);
-      });
-    }
+    const event = await this.#events.take((e) => e.kind === kind && match(e as ClientEventMap[K]), {
+      what,
+      timeoutMs: ms,
+    });
+    return event as ClientEventMap[K];
   }
 }
 

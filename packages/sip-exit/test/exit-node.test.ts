@@ -1,5 +1,6 @@
-import { type Address, addressKey, type CanonicalEvent, MemoryDht, parseAddress } from '@crosstalk/core';
-import { type CrossTalkNode, createNode, type UserEndpoint, type UserSession } from '@crosstalk/gateway';
+import { type Address, addressKey, MemoryDht, parseAddress } from '@crosstalk/core';
+import { type CrossTalkNode, createNode, type UserSession } from '@crosstalk/gateway';
+import { EndpointInbox } from '@crosstalk/gateway/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DOMAIN, startExit, USERS } from './support/exits.js';
 import { installed, startBaresip } from './support/programs.js';
@@ -10,15 +11,6 @@ import { installed, startBaresip } from './support/programs.js';
 
 const OFFER =
   'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\n';
-
-/** An endpoint keeping what the node delivers. */
-class Inbox implements UserEndpoint {
-  readonly events: CanonicalEvent[] = [];
-  deliver(event: CanonicalEvent): boolean {
-    this.events.push(event);
-    return true;
-  }
-}
 
 async function until(check: () => boolean | Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -44,7 +36,7 @@ describe.skipIf(!installed('baresip'))('the SIP exit as a way in to a CrossTalk 
     cleanup.push(() => exit.close());
 
     const alice = parseAddress('alice@aol');
-    const inbox = new Inbox();
+    const inbox = new EndpointInbox();
     const session: UserSession = await nodeA.attach(alice, inbox, { protocol: 'test-api' });
     cleanup.push(() => session.detach());
 
@@ -79,8 +71,7 @@ describe.skipIf(!installed('baresip'))('the SIP exit as a way in to a CrossTalk 
 
     // bob's phone calls alice@aol: a call-invite from bob reaches alice on node A.
     await phone.command('dial', 'sip:alice@aol');
-    await until(() => inbox.events.some((e) => e.kind === 'call-invite'), 'the call-invite at alice');
-    const invite = inbox.events.find((e) => e.kind === 'call-invite');
+    const invite = await inbox.next((e) => e.kind === 'call-invite', 'the call-invite at alice', 20_000);
     expect(invite).toMatchObject({ kind: 'call-invite', from: bob, to: alice, media: ['audio'] });
     expect(invite?.kind === 'call-invite' && invite.sdp).toMatch(/m=audio \d+ RTP\/AVP/);
     await phone.command('hangup');

@@ -4,8 +4,10 @@ import {
   type CanonicalEvent,
   type EventKind,
   formatAddress,
+  isCrossTalkError,
   type PresenceStatus,
   type TypingState,
+  WaitTimeoutError,
 } from '@crosstalk/core';
 import type { UserDriver } from './driver.js';
 import { Inbox } from './inbox.js';
@@ -128,6 +130,11 @@ export abstract class EventDriver implements UserDriver {
       return await this.#inbox.next(match, timeoutMs, `${what} from ${formatAddress(from)}`);
     } catch (error) {
       const problems = this.problems();
+      if (isCrossTalkError(error, 'ERR_WAIT_TIMEOUT')) {
+        const { what, timeoutMs } = error as WaitTimeoutError;
+        const detail = problems.length ? problems.join('; ') : undefined;
+        throw new WaitTimeoutError(what, timeoutMs, formatAddress(this.address), detail);
+      }
       const why = problems.length ? ` (${problems.join('; ')})` : '';
       throw new Error(`${formatAddress(this.address)}: ${(error as Error).message}${why}`);
     }

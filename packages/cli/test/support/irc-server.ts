@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import { WaitingInbox } from '@crosstalk/core';
 
 /**
  * A toy IRC server on a free loopback port, enough for the toy IRC codec's login: `NICK` then
@@ -9,16 +10,15 @@ import { createServer, type Socket } from 'node:net';
 export interface ToyIrcServer {
   host: string;
   port: number;
-  /** Every line clients sent, in order, without the line end. */
+  /** Every line clients sent, in order, without the line end (the latest 10,000). */
   readonly received: string[];
-  /** Resolves once a client sent a line matching `pattern` (at once if one already did). */
+  /** Resolves once a client sent a line matching `pattern` (at once if one already did); else a `WaitTimeoutError` after 20 s. */
   nextLine(pattern: RegExp): Promise<string>;
   close(): Promise<void>;
 }
 
 export async function startToyIrcServer(): Promise<ToyIrcServer> {
-  const received: string[] = [];
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const received = new WaitingInbox<string>({ name: 'toy IRC server', timeoutMs: 20_000 });
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
@@ -38,11 +38,6 @@ export async function startToyIrcServer(): Promise<ToyIrcServer> {
           socket.write(`:irc.test 001 ${nick} :Welcome to the toy IRC network ${nick}\r\n`);
         if (command === 'PING')
           socket.write(`:irc.test PONG irc.test :${line.slice(line.indexOf(':') + 1)}\r\n`);
-        for (const w of [...waiters]) {
-          if (!w.pattern.test(line)) continue;
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(line);
-        }
       }
     });
   });
@@ -52,12 +47,10 @@ export async function startToyIrcServer(): Promise<ToyIrcServer> {
   return {
     host: '127.0.0.1',
     port,
-    received,
-    nextLine(pattern) {
-      const seen = received.find((line) => pattern.test(line));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ pattern, resolve }));
-    },
+    // The inbox's own array, kept in place: a live view.
+    received: received.items as string[],
+    nextLine: (pattern) =>
+      received.waitFor((line) => pattern.test(line), { what: `a line matching ${pattern}` }),
     async close() {
       for (const s of sockets) s.destroy();
       server.close();
@@ -68,27 +61,17 @@ export async function startToyIrcServer(): Promise<ToyIrcServer> {
 
 /** Reads lines from a client socket, for waiting on what the server (through the gateway) sent. */
 export function lineReader(socket: Socket): { nextLine(pattern: RegExp): Promise<string> } {
-  const lines: string[] = [];
-  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const lines = new WaitingInbox<string>({ name: 'IRC client', timeoutMs: 20_000 });
   let carry = '';
   socket.on('data', (data: Buffer) => {
     const parts = (carry + data.toString('utf8')).split('\n');
     carry = parts.pop() ?? '';
     for (const raw of parts) {
-      const line = raw.replace(/\r$/, '');
-      lines.push(line);
-      for (const w of [...waiters]) {
-        if (!w.pattern.test(line)) continue;
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
+      lines.push(raw.replace(/\r$/, ''));
     }
   });
   return {
-    nextLine(pattern) {
-      const seen = lines.find((line) => pattern.test(line));
-      if (seen !== undefined) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ pattern, resolve }));
-    },
+    nextLine: (pattern) =>
+      lines.waitFor((line) => pattern.test(line), { what: `a line matching ${pattern}` }),
   };
 }

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import { WaitingInbox } from '@crosstalk/core';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { xml, client as xmppClient } from '@xmpp/client';
 
@@ -67,30 +68,11 @@ export function xmppJs(port: number, user: string, password: string) {
       authenticate({ username: user, password }, 'PLAIN'),
   });
   entity.on('error', () => {});
-  const stanzas: XmppJsElement[] = [];
-  const waiters = new Set<(el: XmppJsElement) => void>();
-  entity.on('stanza', (el: XmppJsElement) => {
-    stanzas.push(el);
-    for (const w of [...waiters]) w(el);
-  });
+  const stanzas = new WaitingInbox<XmppJsElement>({ name: `${user}@localhost (@xmpp/client)` });
+  entity.on('stanza', (el: XmppJsElement) => stanzas.push(el));
   /** The first stanza received (earlier ones count) that matches, or a timeout error naming `what`. */
-  const receive = (match: (el: XmppJsElement) => boolean, what: string, timeoutMs = 10_000) => {
-    const found = stanzas.find(match);
-    if (found) return Promise.resolve(found);
-    return new Promise<XmppJsElement>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(w);
-        reject(new Error(`${user}@localhost (@xmpp/client): no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const w = (el: XmppJsElement) => {
-        if (!match(el)) return;
-        clearTimeout(timer);
-        waiters.delete(w);
-        resolve(el);
-      };
-      waiters.add(w);
-    });
-  };
+  const receive = (match: (el: XmppJsElement) => boolean, what: string, timeoutMs = 10_000) =>
+    stanzas.waitFor(match, { what, timeoutMs });
   const roster = async (): Promise<string[]> => {
     const result: XmppJsElement = await entity.iqCaller.request(
       xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),

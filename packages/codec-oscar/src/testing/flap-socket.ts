@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { isCrossTalkError } from '@crosstalk/core';
+import { isCrossTalkError, WaitingInbox } from '@crosstalk/core';
 import { decodeFlap, encodeFlap, type FlapFrame } from '../flap/flap-frame.js';
 import { FlapFramer } from '../flap/flap-framer.js';
 
@@ -11,8 +11,6 @@ import { FlapFramer } from '../flap/flap-framer.js';
 export class FlapSocket {
   readonly socket: Socket;
   readonly label: string;
-  /** Every frame received, in order. */
-  readonly received: FlapFrame[] = [];
   /** The peer's sequence numbers, in order. */
   readonly seqs: number[] = [];
   /** Sequence problems seen (a gap or a repeat), with the numbers involved. */
@@ -23,7 +21,10 @@ export class FlapSocket {
   #nextSeq: number;
   #expected: number | undefined;
   readonly #framer = new FlapFramer();
-  readonly #waiters = new Set<{ predicate: (f: FlapFrame) => boolean; resolve: (f: FlapFrame) => void }>();
+  // Core's WaitingInbox, capped at `maxHistory`; unref'd timers, so an abandoned wait holds no process.
+  readonly #received: WaitingInbox<FlapFrame>;
+  /** What `#received` is closed with: a wait that gets it says what it was waiting for. */
+  readonly #closedMark = Symbol('closed');
   readonly #onFrame: ((frame: FlapFrame, raw: Uint8Array) => void) | undefined;
   #isClosed = false;
 
@@ -44,9 +45,11 @@ export class FlapSocket {
     this.#nextSeq = options.startSeq & 0xffff;
     this.#onFrame = options.onFrame;
     const maxHistory = options.maxHistory ?? Number.POSITIVE_INFINITY;
+    this.#received = new WaitingInbox({ capacity: maxHistory, name: this.label, unrefTimers: true });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.once('close', () => {
       this.#isClosed = true;
+      this.#received.close(this.#closedMark);
     });
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => {
@@ -68,18 +71,9 @@ export class FlapSocket {
         }
         this.#expected = (frame.seq + 1) & 0xffff;
         this.seqs.push(frame.seq);
-        this.received.push(frame);
-        if (this.received.length > 2 * maxHistory) {
-          this.received.splice(0, this.received.length - maxHistory);
-          this.seqs.splice(0, this.seqs.length - maxHistory);
-        }
+        if (this.seqs.length > 2 * maxHistory) this.seqs.splice(0, this.seqs.length - maxHistory);
+        this.#received.push(frame);
         this.#onFrame?.(frame, raw);
-        for (const w of [...this.#waiters]) {
-          if (w.predicate(frame)) {
-            this.#waiters.delete(w);
-            w.resolve(frame);
-          }
-        }
       }
       if (this.#framer.error) socket.destroy();
     });
@@ -98,15 +92,21 @@ export class FlapSocket {
     this.socket.write(encodeFlap(frame));
   }
 
-  /** The first frame (already received or still to come) that matches. */
+  /** Every frame received, in order (a live view; the latest `maxHistory`). */
+  get received(): FlapFrame[] {
+    return this.#received.items as FlapFrame[];
+  }
+
+  /**
+   * The first frame (already received or still to come) that matches; else a `WaitTimeoutError`
+   * (`@crosstalk/core`), or an error saying the connection closed first.
+   */
   waitFor(
     predicate: (f: FlapFrame) => boolean,
     timeoutMs = 10_000,
     what = 'a matching frame',
   ): Promise<FlapFrame> {
-    const past = this.received.find(predicate);
-    if (past) return Promise.resolve(past);
-    return this.#wait(predicate, timeoutMs, what);
+    return this.#wait(predicate, { timeoutMs, what });
   }
 
   /** The next frame from now on that matches. */
@@ -115,23 +115,20 @@ export class FlapSocket {
     timeoutMs = 10_000,
     what = 'a matching frame',
   ): Promise<FlapFrame> {
-    return this.#wait(predicate, timeoutMs, what);
+    return this.#wait(predicate, { timeoutMs, what, onlyNew: true });
   }
 
-  #wait(predicate: (f: FlapFrame) => boolean, timeoutMs: number, what: string): Promise<FlapFrame> {
-    return new Promise((resolve, reject) => {
-      const waiter = { predicate, resolve };
-      this.#waiters.add(waiter);
-      const timer = setTimeout(() => {
-        if (this.#waiters.delete(waiter))
-          reject(new Error(`${this.label}: no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      void this.closed.then(() => {
-        if (this.#waiters.delete(waiter))
-          reject(new Error(`${this.label}: connection closed before ${what}`));
-      });
-    });
+  async #wait(
+    predicate: (f: FlapFrame) => boolean,
+    options: { timeoutMs: number; what: string; onlyNew?: boolean },
+  ): Promise<FlapFrame> {
+    try {
+      return await this.#received.waitFor(predicate, options);
+    } catch (error) {
+      if (error === this.#closedMark)
+        throw new Error(`${this.label}: connection closed before ${options.what}`);
+      throw error;
+    }
   }
 
   /** Ends the connection after what was written (a server that signs a client off). */

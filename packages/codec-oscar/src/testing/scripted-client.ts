@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import type { Address, CanonicalEvent } from '@crosstalk/core';
+import { type Address, type CanonicalEvent, WaitingInbox } from '@crosstalk/core';
 import { FeedbagAttribute, FeedbagClass, type FeedbagItem } from '../feedbag/feedbag-item.js';
 import { FeedbagList, feedbagEditOf, orderOf, withOrder } from '../feedbag/feedbag-list.js';
 import type { FlapFrame } from '../flap/flap-frame.js';
@@ -102,8 +102,6 @@ export class ScriptedOscarClient {
   readonly bos: FlapSocket;
   /** The auth connection (closed after login). */
   readonly auth: FlapSocket;
-  /** Canonical events from what the server sent on BOS. */
-  readonly events: CanonicalEvent[] = [];
   /** The buddy list as this client knows it (the server's reply plus server-initiated edits). */
   readonly feedbag = new FeedbagList();
   readonly #translator: OscarTranslator;
@@ -111,13 +109,10 @@ export class ScriptedOscarClient {
   #requestId = 0x100;
   #cookie = 0;
   #onEvent: ((event: CanonicalEvent) => void) | undefined;
-  #maxHistory = Number.POSITIVE_INFINITY;
   /** ICBM cookie -> the request id it was sent with (an ICBM error names only the request id). */
   readonly #imRequests = new Map<string, number>();
-  readonly #eventWaiters = new Set<{
-    predicate: (e: CanonicalEvent) => boolean;
-    resolve: (e: CanonicalEvent) => void;
-  }>();
+  // Core's WaitingInbox, capped at `maxHistory`; unref'd timers, so an abandoned wait holds no process.
+  readonly #events: WaitingInbox<CanonicalEvent>;
 
   private constructor(
     screenName: string,
@@ -125,12 +120,19 @@ export class ScriptedOscarClient {
     bos: FlapSocket,
     translator: OscarTranslator,
     timeout: number,
+    maxHistory: number,
   ) {
     this.screenName = screenName;
     this.auth = auth;
     this.bos = bos;
     this.#translator = translator;
     this.#timeout = timeout;
+    this.#events = new WaitingInbox({ capacity: maxHistory, name: screenName, unrefTimers: true });
+  }
+
+  /** Canonical events from what the server sent on BOS (a live view; the latest `maxHistory`). */
+  get events(): CanonicalEvent[] {
+    return this.#events.items as CanonicalEvent[];
   }
 
   /** Logs in by `method` and completes the BOS sign-on; throws `OscarLoginError` on a refusal. */
@@ -208,9 +210,15 @@ export class ScriptedOscarClient {
       self: { user: options.screenName, network: networkOf(options.screenName) },
       ...(options.isForeign ? { isForeign: options.isForeign } : {}),
     });
-    const client = new ScriptedOscarClient(options.screenName, auth, undefined as never, translator, timeout);
+    const client = new ScriptedOscarClient(
+      options.screenName,
+      auth,
+      undefined as never,
+      translator,
+      timeout,
+      maxHistory,
+    );
     client.#onEvent = options.onEvent;
-    client.#maxHistory = maxHistory;
     const bos = await open(
       dial,
       target.host,
@@ -277,16 +285,8 @@ export class ScriptedOscarClient {
       this.feedbag.apply(kind, p.body.items);
     }
     for (const event of this.#translator.toEvents(frame, 'server')) {
-      this.events.push(event);
-      if (this.events.length > 2 * this.#maxHistory)
-        this.events.splice(0, this.events.length - this.#maxHistory);
+      this.#events.push(event);
       this.#onEvent?.(event);
-      for (const w of [...this.#eventWaiters]) {
-        if (w.predicate(event)) {
-          this.#eventWaiters.delete(w);
-          w.resolve(event);
-        }
-      }
     }
   }
 
@@ -497,21 +497,12 @@ export class ScriptedOscarClient {
     this.#send(Family.buddy, Buddy.addBuddies, { type: 'screen-names', names });
   }
 
-  /** The first canonical event (already seen or still to come) that matches. */
+  /** The first canonical event (already seen or still to come) that matches; else a `WaitTimeoutError`. */
   waitForEvent(
     predicate: (e: CanonicalEvent) => boolean,
     timeoutMs = this.#timeout,
   ): Promise<CanonicalEvent> {
-    const past = this.events.find(predicate);
-    if (past) return Promise.resolve(past);
-    return new Promise((resolve, reject) => {
-      const waiter = { predicate, resolve };
-      this.#eventWaiters.add(waiter);
-      setTimeout(() => {
-        if (this.#eventWaiters.delete(waiter))
-          reject(new Error(`${this.screenName}: no matching event within ${timeoutMs} ms`));
-      }, timeoutMs).unref();
-    });
+    return this.#events.waitFor(predicate, { timeoutMs, what: 'matching event' });
   }
 
   waitForFrame(predicate: (f: FlapFrame) => boolean, what = 'a matching frame'): Promise<FlapFrame> {

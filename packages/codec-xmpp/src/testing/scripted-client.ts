@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { utf8 } from '@crosstalk/core';
+import { utf8, WaitingInbox } from '@crosstalk/core';
 import { StanzaFramer } from '../framer/stanza-framer.js';
 import { createFrameCodec } from '../frames/frame.js';
 import { CLIENT_SCOPE, findChild, NS, scopeIn } from '../stanza/namespaces.js';
@@ -46,11 +46,6 @@ export interface ScriptedRosterItem {
   groups: string[];
 }
 
-interface Waiter {
-  match: (el: XmlElement) => boolean;
-  resolve: (el: XmlElement) => void;
-}
-
 /**
  * A scripted XMPP client for end-to-end and load tests, built on this package's own framer and
  * frame codec over a plain `net.Socket`: it logs in with SASL PLAIN (RFC 6120 §6, RFC 4616),
@@ -58,12 +53,12 @@ interface Waiter {
  */
 export class ScriptedXmppClient {
   readonly options: ScriptedClientOptions;
-  /** Every element the server sent, in order. */
-  readonly received: XmlElement[] = [];
+  // Core's WaitingInbox keeping every element (`after` counts from the first one); unref'd timers,
+  // so an abandoned wait holds no process.
+  readonly #received: WaitingInbox<XmlElement>;
   #socket: Socket;
   #framer = new StanzaFramer();
   #frames = createFrameCodec();
-  #waiters = new Set<Waiter>();
   #listeners = new Set<(el: XmlElement) => void>();
   #streams = 0;
   #streamWaiters: (() => void)[] = [];
@@ -75,6 +70,11 @@ export class ScriptedXmppClient {
 
   private constructor(options: ScriptedClientOptions, socket: Socket) {
     this.options = options;
+    this.#received = new WaitingInbox({
+      capacity: Number.POSITIVE_INFINITY,
+      name: this.bareJid,
+      unrefTimers: true,
+    });
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -240,37 +240,26 @@ export class ScriptedXmppClient {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Every element the server sent, in order (a live view). */
+  get received(): XmlElement[] {
+    return this.#received.items as XmlElement[];
+  }
+
   /**
    * Resolves with the first element received (after index `after`, default 0: past ones count)
-   * that matches; rejects after the timeout or when the connection fails.
+   * that matches; rejects after the timeout (a `WaitTimeoutError` from `@crosstalk/core`) or when
+   * the connection fails.
    */
   waitFor(
     match: (el: XmlElement) => boolean,
     options: { after?: number; timeoutMs?: number | undefined } = {},
   ): Promise<XmlElement> {
-    for (let i = options.after ?? 0; i < this.received.length; i++) {
-      if (match(this.received[i]!)) return Promise.resolve(this.received[i]!);
-    }
-    if (this.#failure) return Promise.reject(this.#failure);
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? 10_000;
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        match,
-        resolve: (el) => {
-          clearTimeout(timer);
-          resolve(el);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(waiter);
-        reject(new Error(`${this.bareJid}: no matching stanza within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref?.();
-      (waiter as Waiter & { reject: (e: Error) => void }).reject = (e) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      this.#waiters.add(waiter);
+    const after = options.after ?? 0;
+    const earlier = new Set(after < this.received.length ? this.received.slice(0, after) : []);
+    return this.#received.waitFor((el) => !earlier.has(el) && match(el), {
+      onlyNew: after >= this.received.length && after > 0,
+      timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? 10_000,
+      what: 'matching stanza',
     });
   }
 
@@ -328,23 +317,14 @@ export class ScriptedXmppClient {
       }
       if (frame.type === 'stream-close') this.#streamEnded?.();
       if (frame.type !== 'element') continue;
-      this.received.push(frame.element);
+      this.#received.push(frame.element);
       for (const l of [...this.#listeners]) l(frame.element);
-      for (const w of [...this.#waiters]) {
-        if (w.match(frame.element)) {
-          this.#waiters.delete(w);
-          w.resolve(frame.element);
-        }
-      }
     }
     if (this.#framer.error) this.#fail(this.#framer.error);
   }
 
   #fail(error: Error): void {
     this.#failure ??= error;
-    for (const w of [...this.#waiters]) {
-      this.#waiters.delete(w);
-      (w as Waiter & { reject?: (e: Error) => void }).reject?.(error);
-    }
+    this.#received.close(this.#failure);
   }
 }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { type Address, addressKey, type CanonicalEvent, type Framer } from '@crosstalk/core';
+import { type Address, addressKey, type CanonicalEvent, type Framer, WaitingInbox } from '@crosstalk/core';
 import { createYmsgFramer } from '../framer/framer.js';
 import { parseHeader } from '../header/header.js';
 import { v1Response } from '../login/challenge.js';
@@ -47,8 +47,6 @@ async function directDial(host: string, port: number): Promise<Socket> {
   return socket;
 }
 
-type Waiter<T> = { match: (x: T) => boolean; resolve: (x: T) => void };
-
 /**
  * A scripted YMSG9/10 client for tests: logs in with the v1 challenge (VERIFY, AUTH, AUTHRESP
  * {0 6 96 2 1 135} as the Escargot transcript's client does), sends messages, typing, presence,
@@ -57,26 +55,23 @@ type Waiter<T> = { match: (x: T) => boolean; resolve: (x: T) => void };
  */
 export class ScriptedYmsgClient {
   readonly id: string;
-  /** Every packet received, in order. */
-  readonly packets: YmsgPacket[] = [];
-  /** Canonical events of the received packets, as the codec's translator reads them. */
-  readonly events: CanonicalEvent[] = [];
+  // Core's WaitingInbox, capped at `maxHistory`; unref'd timers, so an abandoned wait holds no process.
+  readonly #packets: WaitingInbox<YmsgPacket>;
+  readonly #events: WaitingInbox<CanonicalEvent>;
   readonly #socket: Socket;
   readonly #framer: Framer = createYmsgFramer();
   readonly #password: string;
   readonly #version: number;
   readonly #timeout: number;
   readonly #translator: YmsgTranslator;
-  readonly #packetWaiters = new Set<Waiter<YmsgPacket>>();
-  readonly #eventWaiters = new Set<Waiter<CanonicalEvent>>();
-  readonly #consumed = new Set<YmsgPacket>();
+  /** Packets a `waitFor` returned: they stay in `packets`, but no later wait gets them. */
+  readonly #consumed = new WeakSet<YmsgPacket>();
   readonly #listeners = new Set<(event: CanonicalEvent) => void>();
   /** The buddy list as the client shows it, by address key. */
   readonly #buddies = new Map<string, Address>();
   #sessionId = 0;
   #closed = false;
   readonly #ended: Promise<void>;
-  readonly #maxHistory: number;
 
   private constructor(socket: Socket, options: ScriptedYmsgClientOptions) {
     this.#socket = socket;
@@ -84,7 +79,14 @@ export class ScriptedYmsgClient {
     this.#password = options.password;
     this.#version = options.version ?? YMSG10;
     this.#timeout = options.timeoutMs ?? 5000;
-    this.#maxHistory = options.maxHistory ?? Number.POSITIVE_INFINITY;
+    const history = {
+      capacity: options.maxHistory ?? Number.POSITIVE_INFINITY,
+      timeoutMs: this.#timeout,
+      name: this.id,
+      unrefTimers: true,
+    };
+    this.#packets = new WaitingInbox(history);
+    this.#events = new WaitingInbox(history);
     this.#translator = new YmsgTranslator({
       self: { user: options.id, network: 'yahoo' },
       dialect: 'v10',
@@ -98,6 +100,16 @@ export class ScriptedYmsgClient {
       }),
     );
     socket.on('error', () => socket.destroy());
+  }
+
+  /** Every packet received, in order (a live view; the latest `maxHistory`). */
+  get packets(): YmsgPacket[] {
+    return this.#packets.items as YmsgPacket[];
+  }
+
+  /** Canonical events of the received packets, as the codec's translator reads them (the latest `maxHistory`). */
+  get events(): CanonicalEvent[] {
+    return this.#events.items as CanonicalEvent[];
   }
 
   /** Opens the connection (through `options.dial` when given). */
@@ -140,18 +152,7 @@ export class ScriptedYmsgClient {
       parseHeader(frame); // binary-parser checks the header of every frame this client reads
       const packet = decodePacket(frame.slice());
       if (packet.sessionId !== 0) this.#sessionId = packet.sessionId;
-      this.packets.push(packet);
-      if (this.packets.length > this.#maxHistory) {
-        for (const old of this.packets.splice(0, this.packets.length - this.#maxHistory))
-          this.#consumed.delete(old);
-      }
-      for (const w of [...this.#packetWaiters]) {
-        if (!this.#consumed.has(packet) && w.match(packet)) {
-          this.#packetWaiters.delete(w);
-          this.#consumed.add(packet);
-          w.resolve(packet);
-        }
-      }
+      this.#packets.push(packet);
       let events: CanonicalEvent[] = [];
       try {
         events = this.#translator.toEvents(packet, 'server');
@@ -160,16 +161,8 @@ export class ScriptedYmsgClient {
       }
       this.#trackList(packet, events);
       for (const event of events) {
-        this.events.push(event);
-        if (this.events.length > this.#maxHistory)
-          this.events.splice(0, this.events.length - this.#maxHistory);
+        this.#events.push(event);
         for (const listener of this.#listeners) listener(event);
-        for (const w of [...this.#eventWaiters]) {
-          if (w.match(event)) {
-            this.#eventWaiters.delete(w);
-            w.resolve(event);
-          }
-        }
       }
     }
   }
@@ -198,32 +191,24 @@ export class ScriptedYmsgClient {
     this.#socket.write(encodePacket(packet));
   }
 
-  /** Resolves with the first received packet (past or future, not yet returned by a wait) that matches. */
+  /**
+   * Resolves with the first received packet (past or future, not yet returned by a wait) that
+   * matches; else a `WaitTimeoutError` (`@crosstalk/core`).
+   */
   waitFor(match: number | ((p: YmsgPacket) => boolean), timeoutMs = this.#timeout): Promise<YmsgPacket> {
     const test = typeof match === 'number' ? (p: YmsgPacket) => p.service === match : match;
-    const past = this.packets.find((p) => !this.#consumed.has(p) && test(p));
-    if (past) {
-      this.#consumed.add(past);
-      return Promise.resolve(past);
-    }
-    return this.#wait(this.#packetWaiters, test, timeoutMs, 'packet');
+    // Consumed inside the predicate (the inbox tries waits oldest first), so two waits never share one.
+    const unconsumed = (p: YmsgPacket) => {
+      if (this.#consumed.has(p) || !test(p)) return false;
+      this.#consumed.add(p);
+      return true;
+    };
+    return this.#packets.waitFor(unconsumed, { timeoutMs, what: 'matching packet' });
   }
 
-  /** Resolves with the first canonical event (past or future) that matches. */
+  /** Resolves with the first canonical event (past or future) that matches; else a `WaitTimeoutError`. */
   waitForEvent(match: (e: CanonicalEvent) => boolean, timeoutMs = this.#timeout): Promise<CanonicalEvent> {
-    const past = this.events.find(match);
-    if (past) return Promise.resolve(past);
-    return this.#wait(this.#eventWaiters, match, timeoutMs, 'event');
-  }
-
-  #wait<T>(set: Set<Waiter<T>>, match: (x: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const waiter = { match, resolve };
-      set.add(waiter);
-      setTimeout(() => {
-        if (set.delete(waiter)) reject(new Error(`${this.id}: no matching ${what} within ${timeoutMs} ms`));
-      }, timeoutMs).unref();
-    });
+    return this.#events.waitFor(match, { timeoutMs, what: 'matching event' });
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   type SessionEvent,
   type SessionOutput,
   type VirtualEndpoints,
+  WaitingInbox,
 } from '@crosstalk/core';
 
 /**
@@ -59,11 +60,14 @@ export interface SessionRelay {
   host: string;
   /** Its port. */
   port: number;
-  /** Every event the sessions reported, in order. */
+  /**
+   * The events the sessions reported, in order (a live view; the latest 10,000, core's
+   * `WaitingInbox` default capacity, the oldest dropped first).
+   */
   readonly events: RelayedEvent[];
   /** Every connection so far. */
   readonly connections: RelayedConnection[];
-  /** Resolves with the first event (past or future) that matches. */
+  /** Resolves with the first event (past or future) that matches; else a `WaitTimeoutError` (`@crosstalk/core`). */
   waitFor(predicate: (e: RelayedEvent) => boolean, timeoutMs?: number): Promise<RelayedEvent>;
   /** Injects `event` into the best connection of `event.to`'s user (highest `affinity`). */
   deliver(event: CanonicalEvent & { to?: Address }): void;
@@ -78,10 +82,10 @@ export interface SessionRelay {
  * server, as the gateway does, recording what the sessions report.
  */
 export async function startSessionRelay(options: SessionRelayOptions): Promise<SessionRelay> {
-  const events: RelayedEvent[] = [];
+  // Past or future, for `waitFor`; unref'd timers, so an abandoned wait does not hold the process.
+  const events = new WaitingInbox<RelayedEvent>({ name: 'relay', unrefTimers: true });
   const errors: { connectionId: string; error: unknown }[] = [];
   const connections: RelayedConnection[] = [];
-  const waiters = new Set<{ predicate: (e: RelayedEvent) => boolean; resolve: (e: RelayedEvent) => void }>();
   const cookies = new MemoryCookieTable();
   const sockets = new Set<Socket>();
   let nextId = 0;
@@ -92,16 +96,7 @@ export async function startSessionRelay(options: SessionRelayOptions): Promise<S
   let virtualPort = 0;
 
   const record = (connectionId: string, out: SessionOutput) => {
-    for (const event of out.events) {
-      const e = { connectionId, event };
-      events.push(e);
-      for (const w of [...waiters]) {
-        if (w.predicate(e)) {
-          waiters.delete(w);
-          w.resolve(e);
-        }
-      }
-    }
+    for (const event of out.events) events.push({ connectionId, event });
   };
 
   const write = (conn: RelayedConnection, out: SessionOutput) => {
@@ -193,20 +188,13 @@ export async function startSessionRelay(options: SessionRelayOptions): Promise<S
   return {
     host: '127.0.0.1',
     port: (server.address() as { port: number }).port,
-    events,
+    get events() {
+      return events.items as RelayedEvent[];
+    },
     connections,
     errors,
     waitFor(predicate, timeoutMs = 10_000) {
-      const past = events.find(predicate);
-      if (past) return Promise.resolve(past);
-      return new Promise((resolve, reject) => {
-        const waiter = { predicate, resolve };
-        waiters.add(waiter);
-        setTimeout(() => {
-          if (waiters.delete(waiter))
-            reject(new Error(`relay: no matching session event within ${timeoutMs} ms`));
-        }, timeoutMs).unref();
-      });
+      return events.waitFor(predicate, { timeoutMs, what: 'matching session event' });
     },
     deliver(event) {
       const to = event.to;

@@ -493,3 +493,26 @@ export class DeliveryFailedError extends CrossTalkError {
   readonly code = 'ERR_DELIVERY_FAILED';
   override readonly isRetryable = true;
 }
+
+// ---------------------------------------------------------------- waiting
+
+/** Nothing matching arrived in a `WaitingInbox` before the wait's deadline (`what` names what was awaited). */
+export class WaitTimeoutError extends CrossTalkError {
+  override readonly name = 'WaitTimeoutError';
+  readonly code = 'ERR_WAIT_TIMEOUT';
+  constructor(
+    /** What was awaited, as the caller named it (`an im from bob@yahoo`). */
+    readonly what: string,
+    /** The deadline that passed, ms. */
+    readonly timeoutMs: number,
+    /** Who waited, when the inbox was named (`alice@localhost (@xmpp/client)`). */
+    readonly waiter?: string,
+    /** What the inbox held at the deadline, when it was asked to say (for diagnosis). */
+    readonly detail?: string,
+  ) {
+    super(
+      `${waiter ? `${waiter}: ` : ''}timed out after ${timeoutMs} ms waiting for ${what}` +
+        (detail === undefined ? '' : `; ${detail}`),
+    );
+  }
+}

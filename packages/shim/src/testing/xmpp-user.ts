@@ -1,4 +1,5 @@
 import tls from 'node:tls';
+import { WaitingInbox } from '@crosstalk/core';
 import { xml as buildElement, client } from '@xmpp/client';
 import type { BuildElement, LtxElement } from '../xmpp/stanzas.js';
 
@@ -51,7 +52,10 @@ export interface XmppUser<E extends LtxElement = LtxElement> {
   /** The @xmpp/client entity itself, for what the helper does not wrap. */
   // biome-ignore lint/suspicious/noExplicitAny: @xmpp/client 0.14 ships no types
   readonly entity: any;
-  /** Every stanza received so far. */
+  /**
+   * The stanzas received so far, oldest first (a copy; the latest 10,000, core's `WaitingInbox`
+   * default capacity, the oldest dropped first).
+   */
   readonly received: E[];
   /**
    * Connects, negotiates TLS, authenticates, binds, and fetches the roster as an IM client does at
@@ -61,7 +65,11 @@ export interface XmppUser<E extends LtxElement = LtxElement> {
   start(): Promise<void>;
   /** Sends a stanza. */
   send(el: LtxElement): Promise<void>;
-  /** The first stanza received (earlier ones count) that matches and was not taken yet; taken. */
+  /**
+   * The first stanza received (earlier ones count) that matches and was not taken yet; taken. Rejects
+   * with a `WaitTimeoutError` (`@crosstalk/core`) naming the user and `what` after `timeoutMs`
+   * (default 15 s).
+   */
   receive(match: (el: E) => boolean, what: string, timeoutMs?: number): Promise<E>;
   /** The roster (RFC 6121 §2.1.3): jid -> subscription. */
   roster(): Promise<Map<string, string>>;
@@ -87,34 +95,19 @@ export function xmppUser<E extends LtxElement = LtxElement>(options: XmppUserOpt
   // A test's user does not reconnect behind the test's back.
   entity.reconnect.stop();
   entity.on('error', () => {});
-  const received: E[] = [];
-  const taken = new Set<E>();
-  const waiters = new Set<() => void>();
-  entity.on('stanza', (el: E) => {
-    received.push(el);
-    for (const wake of [...waiters]) wake();
-  });
-  const receive = async (match: (el: E) => boolean, what: string, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = received.find((el) => !taken.has(el) && match(el));
-      if (found) {
-        taken.add(found);
-        return found;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${user}@${domain} (@xmpp/client): no ${what} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        waiters.add(wake);
-      });
-    }
+  // Not taken from the inbox (`received` lists them all); `taken` says which `receive` gave out.
+  const inbox = new WaitingInbox<E>({ name: `${user}@${domain} (@xmpp/client)`, timeoutMs: 15_000 });
+  const taken = new WeakSet<E>();
+  entity.on('stanza', (el: E) => inbox.push(el));
+  // Marked taken inside the predicate (the inbox tries waits oldest first, one stanza at a time), so
+  // of two waits for the same stanza only the older gets it.
+  const untaken = (match: (el: E) => boolean) => (el: E) => {
+    if (taken.has(el) || !match(el)) return false;
+    taken.add(el);
+    return true;
   };
+  const receive = (match: (el: E) => boolean, what: string, timeoutMs = 15_000) =>
+    inbox.waitFor(untaken(match), { what, timeoutMs });
   const roster = async () => {
     const result: E = await entity.iqCaller.request(
       xml('iq', { type: 'get' }, xml('query', { xmlns: 'jabber:iq:roster' })),
@@ -125,7 +118,9 @@ export function xmppUser<E extends LtxElement = LtxElement>(options: XmppUserOpt
   return {
     bare: `${user}@${domain}`,
     entity,
-    received,
+    get received() {
+      return [...inbox.items];
+    },
     async start() {
       await entity.start();
       await roster();

@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import type { Dht } from '@crosstalk/core';
+import { type Dht, WaitingInbox } from '@crosstalk/core';
 import { type GatewayIdentity, generateIdentity } from '@crosstalk/gateway';
 import { createSipExit, type SipExit, type SipExitEvent, type SipExitOptions } from '../../src/index.js';
 
@@ -23,8 +23,7 @@ export async function startExit(
   dht: Dht,
   options: Partial<SipExitOptions> & { identity?: GatewayIdentity } = {},
 ): Promise<TestExit> {
-  const events: SipExitEvent[] = [];
-  const waiters: { match: (e: SipExitEvent) => boolean; resolve: (e: SipExitEvent) => void }[] = [];
+  const events = new WaitingInbox<SipExitEvent>({ name: 'exit', timeoutMs: 20_000 });
   const identity = options.identity ?? generateIdentity();
   const exit = await createSipExit({
     dht,
@@ -38,30 +37,15 @@ export async function startExit(
     ...options,
     onEvent: (event) => {
       events.push(event);
-      for (const w of [...waiters])
-        if (w.match(event)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(event);
-        }
       options.onEvent?.(event);
     },
   });
   return Object.assign(exit, {
-    events,
+    // The inbox's own array, kept in place: a live view.
+    events: events.items as SipExitEvent[],
     identity,
     waitFor(match: (e: SipExitEvent) => boolean, timeout = 20_000) {
-      const past = events.find(match);
-      if (past) return Promise.resolve(past);
-      return new Promise<SipExitEvent>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching exit event in ${timeout} ms`)), timeout);
-        waiters.push({
-          match,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
+      return events.waitFor(match, { timeoutMs: timeout, what: 'matching exit event' });
     },
   });
 }

@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WaitingInbox } from '@crosstalk/core';
 import { expect } from 'vitest';
 
 /** True when a program is on the PATH. */
@@ -167,8 +168,10 @@ async function startBaresipOnce(account: string): Promise<Baresip> {
     output += d.toString();
   });
   const exited = once(child, 'exit');
-  const events: BaresipEvent[] = [];
-  const waiters: { match: (e: BaresipEvent) => boolean; resolve: (e: BaresipEvent) => void }[] = [];
+  const events = new WaitingInbox<BaresipEvent>({
+    name: 'baresip',
+    describe: (kept) => `got ${JSON.stringify(kept)}\n${output}`,
+  });
   const responses: ((r: { ok: boolean; data: string }) => void)[] = [];
 
   // ctrl_tcp comes up a moment after start.
@@ -199,11 +202,6 @@ async function startBaresipOnce(account: string): Promise<Baresip> {
       buffer = buffer.subarray(colon + 1 + length + 1);
       if (json.event) {
         events.push(json);
-        for (const w of [...waiters])
-          if (w.match(json)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(json);
-          }
       } else if (json.response) responses.shift()?.({ ok: json.ok, data: json.data ?? '' });
     }
   });
@@ -211,7 +209,8 @@ async function startBaresipOnce(account: string): Promise<Baresip> {
 
   return {
     port,
-    events,
+    // The inbox's own array, kept in place: a live view.
+    events: events.items as BaresipEvent[],
     command(command, params) {
       const body = JSON.stringify({ command, params: params ?? '', token: String(Date.now()) });
       return new Promise((resolve) => {
@@ -220,22 +219,7 @@ async function startBaresipOnce(account: string): Promise<Baresip> {
       });
     },
     waitFor(match, timeout = 20_000) {
-      const past = events.find(match);
-      if (past) return Promise.resolve(past);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          reject(
-            new Error(`no matching baresip event in ${timeout} ms; got ${JSON.stringify(events)}\n${output}`),
-          );
-        }, timeout);
-        waiters.push({
-          match,
-          resolve: (e) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        });
-      });
+      return events.waitFor(match, { timeoutMs: timeout, what: 'matching baresip event' });
     },
     output: () => output,
     async waitForOutput(pattern, timeout = 20_000) {

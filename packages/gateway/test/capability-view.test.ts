@@ -170,6 +170,40 @@ describe('capability view', () => {
     ).toBeUndefined();
   });
 
+  it('keeps a record a read missed while its gateway still offers the edge, until its cache time is up', async () => {
+    // On a real DHT a lookup can miss a record (a lagging node). Before, the view forgot the edge
+    // until its next read, and the gateway answered "no route" (and held buddy requests) for a
+    // user it could reach: the e2e-distributed walk-through's flake.
+    const f = federation();
+    const a = await f.gateway(ownCapabilities([aimLike()], [jsonForm]), 1);
+    const b = await f.gateway(ownCapabilities([], [jsonForm, stanza]), 2);
+    const d = await f.gateway(ownCapabilities([ircLike(), xmppLike()], [stanza]), 4);
+    const directory = f.directory();
+    let missing: string | undefined;
+    const lookup: CapabilityLookup = {
+      capabilityIndex: (from) => directory.capabilityIndex(from),
+      capabilities: async (edge) => (await directory.capabilities(edge)).filter((r) => r.gateway !== missing),
+    };
+    const view = new CapabilityView({ lookup, now: f.now, cacheTtl: 30_000 });
+    const start = ['oscar', 'canonical:json'];
+    const query = { from: 'oscar', origin: a.id, network: 'irc', gateway: d.id };
+    await view.refresh(start);
+    expect(view.route(query)!.steps.map((s) => s.gateway)).toEqual([a.id, b.id, d.id]);
+    // A read that misses B's records while B's index still offers its edges: B is still used.
+    missing = b.id;
+    f.advance(10_000);
+    await view.refresh(start);
+    expect(view.route(query)!.steps.map((s) => s.gateway)).toEqual([a.id, b.id, d.id]);
+    // Missed again past the cache time of the read that saw them: gone.
+    f.advance(20_001);
+    await view.refresh(start);
+    expect(view.route(query)).toBeUndefined();
+    // Seen again: back.
+    missing = undefined;
+    await view.refresh(start);
+    expect(view.route(query)!.steps.map((s) => s.gateway)).toEqual([a.id, b.id, d.id]);
+  });
+
   it('gives no route when the recipient gateway has no edge into the network, or only through an avoided gateway', async () => {
     const { view, a, b, d } = await chainOfThree();
     expect(view.route({ from: 'oscar', origin: a.id, network: 'irc', gateway: b.id })).toBeUndefined();

@@ -117,7 +117,8 @@ export class CapabilityView {
   /**
    * Reads the graph again, from `start` (the formats this gateway speaks) outwards through every
    * canonical form reached. Records of this gateway's own (`local`) are kept as given. A refresh
-   * already under way is joined. A read that fails leaves what was there before.
+   * already under way is joined. A read that fails leaves what was there before; a record a read
+   * misses while its gateway's index still offers the edge is kept until its cache time is up.
    */
   refresh(start: readonly string[], local: readonly CapabilityRecord[] = []): Promise<void> {
     this.#refreshing ??= this.#explore(start, local).finally(() => {
@@ -140,22 +141,37 @@ export class CapabilityView {
     };
     for (const r of local) keep(r, Number.POSITIVE_INFINITY);
     const seen = new Set<string>(start);
+    /** `gateway from>to` for every edge a gateway's index says it offers, in this read. */
+    const offered = new Set<string>();
     let frontier = [...new Set(start)];
     while (frontier.length > 0) {
       const level = await Promise.all(
         frontier.map(async (from) => {
           const targets = new Set<string>();
           for (const entry of await this.#o.lookup.capabilityIndex(from))
-            for (const t of entry.to) targets.add(t);
+            for (const t of entry.to) {
+              targets.add(t);
+              offered.add(`${entry.gateway} ${edgeName(from, t)}`);
+            }
           const found = await Promise.all(
             [...targets].sort().map((to) => this.#o.lookup.capabilities(edgeName(from, to))),
           );
           return found.flat();
         }),
       );
+      const read = new Set(frontier);
+      const found = level.flat().map((r) => ({ r, until: Math.min(r.expiresAt, now + this.#o.cacheTtl) }));
+      // A record this read missed, though its gateway's index still offers the edge, is kept until
+      // its earlier read's time is up: a lookup on a real DHT can miss a record (a lagging node), and
+      // forgetting the edge until the next read answered "no route" for a reachable user. An edge its
+      // gateway withdrew (gone from its index) goes now; a newer version replaces the record.
+      for (const [key, r] of this.#records)
+        if (read.has(r.from) && offered.has(key) && r.until > now && r.until !== Number.POSITIVE_INFINITY)
+          found.push({ r, until: r.until });
       frontier = [];
-      for (const r of level.flat()) {
-        keep(r, Math.min(r.expiresAt, now + this.#o.cacheTtl));
+      for (const { r, until } of found) {
+        // A fresh record comes first, and an older version (a carried one) never replaces it.
+        keep(r, until);
         // Chains pass through canonical forms only: a client protocol is where one starts or ends.
         if (isCanonicalFormat(r.to) && !seen.has(r.to) && seen.size < maxFormats) {
           seen.add(r.to);

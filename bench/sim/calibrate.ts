@@ -22,29 +22,60 @@ export interface CalibrationRow {
   modelBytes: number;
 }
 
+/** The directories of a calibration: a writer, one on the same store with its slots hidden, a reader. */
+interface Parties {
+  writer: Directory;
+  /** The writer's store as one before slots (the Directory puts a new record and removes the old). */
+  legacy: Directory;
+  reader: Directory;
+}
+
 /** The directory calls a login, a refresh, a presence change, a lookup and a logout make. */
 type Step = {
   name: string;
-  run: (writer: Directory, reader: Directory, user: Address, i: number) => Promise<unknown>;
+  run: (d: Parties, user: Address, i: number) => Promise<unknown>;
 };
 
 const CONTACT = { transport: 'hyperdht' };
 
 export const STEPS: readonly Step[] = [
-  { name: 'publish location (first)', run: (w, _r, u) => w.publishLocation(u, CONTACT) },
-  { name: 'publish location (replace)', run: (w, _r, u) => w.publishLocation(u, CONTACT) },
+  { name: 'publish location (first)', run: (d, u) => d.writer.publishLocation(u, CONTACT) },
+  { name: 'publish location (replace)', run: (d, u) => d.writer.publishLocation(u, CONTACT) },
   {
     name: 'publish presence (first)',
-    run: (w, _r, u) => w.publishPresence({ kind: 'presence', from: u, status: 'online' }),
+    run: (d, u) => d.writer.publishPresence({ kind: 'presence', from: u, status: 'online' }),
   },
-  { name: 'look up location (online)', run: (_w, r, u) => r.lookupLocation(u) },
+  { name: 'look up location (online)', run: (d, u) => d.reader.lookupLocation(u) },
   {
     name: 'look up location (offline)',
-    run: (_w, r, _u, i) => r.lookupLocation(parseAddress(`nobody${i}@yahoo`)),
+    run: (d, _u, i) => d.reader.lookupLocation(parseAddress(`nobody${i}@yahoo`)),
   },
-  { name: 'look up presence', run: (_w, r, u) => r.lookupPresence(u) },
-  { name: 'withdraw location', run: (w, _r, u) => w.withdrawLocation(u) },
+  { name: 'look up presence', run: (d, u) => d.reader.lookupPresence(u) },
+  { name: 'withdraw location', run: (d, u) => d.writer.withdrawLocation(u) },
+  {
+    name: 'before slots: publish location (first)',
+    run: (d, _u, i) => d.legacy.publishLocation(parseAddress(`legacy${i}@yahoo`), CONTACT),
+  },
+  {
+    name: 'before slots: publish location (replace)',
+    run: (d, _u, i) => d.legacy.publishLocation(parseAddress(`legacy${i}@yahoo`), CONTACT),
+  },
+  {
+    name: 'before slots: withdraw location',
+    run: (d, _u, i) => d.legacy.withdrawLocation(parseAddress(`legacy${i}@yahoo`)),
+  },
 ];
+
+/** `dht` as a store written before slots: the same calls, `slots` not offered (nor the option passed). */
+export function withoutSlots(dht: Dht): Dht {
+  return {
+    limits: dht.limits,
+    put: (key, value, { slot: _slot, ...options } = {}) => dht.put(key, value, options),
+    get: (key) => dht.get(key),
+    remove: (key, value, secret) => dht.remove(key, value, secret),
+    close: async () => {},
+  };
+}
 
 export async function calibrate(
   size: number,
@@ -66,8 +97,7 @@ export async function calibrate(
 type Totals = Map<string, { messages: number; bytes: number }>;
 
 async function runSteps(
-  writer: Directory,
-  reader: Directory,
+  parties: Parties,
   rounds: number,
   around: (name: string, work: () => Promise<unknown>) => Promise<{ messages: number; bytes: number }>,
 ): Promise<Totals> {
@@ -75,7 +105,7 @@ async function runSteps(
   for (let i = 0; i < rounds; i++) {
     const user = parseAddress(`user${i}@yahoo`);
     for (const step of STEPS) {
-      const cost = await around(step.name, () => step.run(writer, reader, user, i));
+      const cost = await around(step.name, () => step.run(parties, user, i));
       const t = totals.get(step.name)!;
       t.messages += cost.messages;
       t.bytes += cost.bytes;
@@ -96,7 +126,8 @@ async function measureTestnet(size: number, rounds: number, log: (line: string) 
     // Let the joins' own traffic die down; then each step is counted alone, with what trails it.
     await sleep(2000);
     const [writer, reader] = stores.map((dht) => new Directory({ dht, identity: generateIdentity() }));
-    return await runSteps(writer!, reader!, rounds, async (_name, work) => {
+    const legacy = new Directory({ dht: withoutSlots(stores[0]!), identity: generateIdentity() });
+    return await runSteps({ writer: writer!, legacy, reader: reader! }, rounds, async (_name, work) => {
       wire.take();
       await work();
       await sleep(50);
@@ -127,8 +158,9 @@ async function measureModel(size: number, rounds: number, seed: number): Promise
   const world = new SimDhtWorld(new QueryPools(network, rng.fork()), meter, now);
   const dir = (dht: Dht, identity: GatewayIdentity) => new Directory({ dht, identity, now });
   const writer = dir(world.view(0), generateIdentity());
+  const legacy = dir(world.view(0, false), generateIdentity());
   const reader = dir(world.view(1), generateIdentity());
-  return runSteps(writer, reader, rounds, async (name, work) => {
+  return runSteps({ writer, legacy, reader }, rounds, async (name, work) => {
     const before = meter.ops.get(name)?.total ?? { dhtMessages: 0, dhtBytes: 0 };
     const [m0, b0] = [before.dhtMessages, before.dhtBytes];
     clock += 1000;

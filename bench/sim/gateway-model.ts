@@ -35,16 +35,17 @@ import type { Rng } from './rng.js';
  *   whether its gateway still serves it is a per-gateway lease record (60 s, renewed every 20 s)
  *   and, for buddies already shown online, the G2G link's keepalive, instead of a DHT read per
  *   watched buddy.
- * - `inPlace` (a store change, docs/status.md's suggestion): a record is re-signed in place, the same
- *   value key with a higher sequence number written from the nodes that hold it, instead of a new
- *   value put beside the old one and the old one removed (each of which reads the key first).
+ * - `slots` (built since: `DhtPutOptions.slot`, HyperDhtStore's slots): the DHT honours slots, so
+ *   the real `Directory` re-signs its records in place, one mutable put of the same record with a
+ *   higher sequence number from the nodes that hold it; off, it is the store before slots, on which
+ *   a new value is put beside the old one and the old one removed (each of which reads the key first).
  */
 export interface Design {
   name: string;
   directed: boolean;
   batch: boolean;
   lease: boolean;
-  inPlace: boolean;
+  slots: boolean;
 }
 
 const design = (name: string, on: Partial<Design>): Design => ({
@@ -52,18 +53,20 @@ const design = (name: string, on: Partial<Design>): Design => ({
   directed: false,
   batch: false,
   lease: false,
-  inPlace: false,
+  slots: true,
   ...on,
 });
 
+/** The designs, each on today's store (with slots); `beforeSlots` gives the same on the store before them. */
 export const DESIGNS: readonly Design[] = [
   design('today', {}),
-  design('records re-signed in place', { inPlace: true }),
   design('directed search', { directed: true }),
   design('directed + batching', { directed: true, batch: true }),
   design('directed + batching + leases', { directed: true, batch: true, lease: true }),
-  design('all four', { directed: true, batch: true, lease: true, inPlace: true }),
 ];
+
+/** `d` on a DHT without slots (the Directory puts and removes), named so. */
+export const beforeSlots = (d: Design): Design => ({ ...d, name: `${d.name}, before slots`, slots: false });
 
 /** The gateway's timings (packages/gateway/src/gateway.ts, directory.ts; docs/operating.md). */
 export const TIMINGS = {

@@ -5,8 +5,11 @@
  * `--append FILE` also appends it to FILE (docs/benchmarks.md).
  *
  *   npm run bench:sim -- [--quick] [--users-per-gateway 30] [--window 600] [--gateways 1000]
- *                        [--dht-nodes 1000] [--locality 0.5] [--designs today,...] [--calibrate 50,200] [--rounds 20]
- *                        [--seed 1] [--append docs/benchmarks.md]
+ *                        [--dht-nodes 1000] [--locality 0.5] [--designs today,...] [--slots before,with]
+ *                        [--calibrate 50,200] [--rounds 20] [--seed 1] [--append docs/benchmarks.md]
+ *
+ * `--slots`: each design on the DHT before slots (the Directory puts a new record and removes the
+ * old one), with them (re-signed in place, as HyperDhtStore does now), or both side by side (default).
  *
  * Virtual time: nothing waits for a clock and no socket is opened, except with `--calibrate`, which
  * also runs the same directory operations on real hyperdht testnets of the given sizes and sets the
@@ -17,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, machineLine, publish } from '../lib/harness.js';
 import { type CalibrationRow, calibrate } from './calibrate.js';
-import { DESIGNS } from './gateway-model.js';
+import { beforeSlots, DESIGNS, type Design } from './gateway-model.js';
 import { type OpStats, percentile } from './meter.js';
 import {
   buildShared,
@@ -54,7 +57,12 @@ const params: SimParams = {
   locality: arg('locality') === undefined ? DEFAULT_PARAMS.locality : Number(arg('locality')),
 };
 const wanted = arg('designs')?.split(',');
-const designs = wanted ? DESIGNS.filter((d) => wanted.includes(d.name)) : DESIGNS;
+const modes = (arg('slots') ?? 'before,with').split(',');
+for (const m of modes)
+  if (m !== 'before' && m !== 'with') throw new Error(`--slots wants before, with or both, got ${m}`);
+const designs: Design[] = (wanted ? DESIGNS.filter((d) => wanted.includes(d.name)) : DESIGNS).flatMap((d) =>
+  modes.map((m) => (m === 'with' ? d : beforeSlots(d))),
+);
 const calibrationSizes = arg('calibrate')?.split(',').map(Number) ?? [];
 const rounds = num('rounds', 20);
 
@@ -179,21 +187,32 @@ function report(): string {
   }
   lines.push('');
 
-  const today = results[0];
-  if (today) {
-    const total = allDht(today);
+  // Where the first design's messages go, in each of its runs (before slots, with them) side by side.
+  const base = (d: Design) => d.name.replace(/, before slots$/, '');
+  const first = results.filter((r) => results[0] && base(r.design) === base(results[0].design));
+  if (first.length > 0) {
+    const names = [...new Set(first.flatMap((r) => [...r.ops.keys()]))];
+    const lead = first[first.length - 1]!;
+    names.sort((a, b) => nominal(lead, b) - nominal(lead, a));
     lines.push(
-      `Where ${today.design.name}'s DHT messages go (share of all at ${p.nominalUsers.toLocaleString('en')} users, and per operation):`,
+      `Where ${first.map((r) => r.design.name).join(' and ')}'s DHT messages go (per operation, and its share of all at ${p.nominalUsers.toLocaleString('en')} users):`,
       '',
     );
-    lines.push('| operation | runs in the window | DHT messages each (mean / p99) | KiB each | share |');
-    lines.push('|---|---:|---:|---:|---:|');
-    for (const [name, s] of [...today.ops].sort((a, b) => nominal(today, b[0]) - nominal(today, a[0]))) {
-      if (s.total.dhtMessages === 0 && s.total.g2gMessages === 0) continue;
-      lines.push(
-        `| ${name} | ${s.count.toLocaleString('en')} | ${fmt(s.total.dhtMessages / s.count)} / ${fmt(p99(today, name))} | ` +
-          `${kib(s.total.dhtBytes / s.count)} | ${((100 * nominal(today, name)) / total).toFixed(1)}% |`,
-      );
+    lines.push(
+      `| operation | ${first.map((r) => `${r.design.name}: runs in the window | DHT messages each (mean / p99) | KiB each | share`).join(' | ')} |`,
+    );
+    lines.push(`|---|${first.map(() => '---:|---:|---:|---:|').join('')}`);
+    for (const name of names) {
+      const cells = first.map((r) => {
+        const s = op(r, name);
+        if (!s || s.count === 0 || (s.total.dhtMessages === 0 && s.total.g2gMessages === 0)) return '| | | ';
+        return (
+          `${s.count.toLocaleString('en')} | ${fmt(s.total.dhtMessages / s.count)} / ${fmt(p99(r, name))} | ` +
+          `${kib(s.total.dhtBytes / s.count)} | ${((100 * nominal(r, name)) / allDht(r)).toFixed(1)}%`
+        );
+      });
+      if (cells.every((c) => c === '| | | ')) continue;
+      lines.push(`| ${name} | ${cells.join(' | ')} |`);
     }
     lines.push('');
   }

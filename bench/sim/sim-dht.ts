@@ -1,4 +1,10 @@
-import { type Dht, type DhtLimits, type DhtPutOptions, MemoryDht } from '@crosstalk/core';
+import {
+  type Dht,
+  type DhtLimits,
+  type DhtPutOptions,
+  DhtSlotSecretRequiredError,
+  MemoryDht,
+} from '@crosstalk/core';
 import { HYPERDHT_DHT_LIMITS, MAX_RECORD_VALUE_BYTES } from '@crosstalk/network-hyperdht';
 import type { KademliaNetwork } from './kademlia.js';
 import type { Meter } from './meter.js';
@@ -13,6 +19,9 @@ import type { Rng } from './rng.js';
  * - `put`: the same reading first (the store checks quotas against what is there), then
  *   `mutablePut` (a query toward the value's target, then a store at its k closest) beside an
  *   announcement on the topic (a query from the topic's closest nodes, then an announce to each);
+ * - `put` into a slot (`slots`, as HyperDhtStore has them): one record per slot; a slot this store
+ *   holds is re-signed with one `mutablePut` from the nodes its last write reached (no lookup, no
+ *   announcement, no tombstone: HyperDhtStore `#resign`); a first put is any put's;
  * - `remove`: the reading, then a tombstone `mutablePut` and an unannouncement, when the value is ours;
  * - every 5 minutes each store re-puts and re-announces its live values (`refreshOwn`).
  *
@@ -41,8 +50,10 @@ export const WIRE = {
   announceReply: 42,
   /** A peer handshake relayed by a DHT node (Noise IK message and the node's framing), each way. */
   handshake: 300,
-  /** The store's record header around a value (network-hyperdht record.ts). */
-  recordHeader: 1140 - MAX_RECORD_VALUE_BYTES,
+  /** The store's record header around a value (network-hyperdht record.ts: 1,140 bytes less the slot tag and the value). */
+  recordHeader: 1140 - 8 - MAX_RECORD_VALUE_BYTES,
+  /** A slotted record's tag, after the header (record.ts `SLOT_TAG_BYTES`). */
+  slotTag: 8,
 } as const;
 
 type Kind = 'plain' | 'fromClosest' | 'firstCopy';
@@ -106,12 +117,18 @@ export class QueryPools {
   }
 }
 
-/** One value this gateway's store keeps alive (re-put every 5 minutes until it expires). */
+/** One record this gateway's store keeps alive (re-put every 5 minutes until it expires). */
 interface Own {
   key: string;
+  /** The record's DHT target: its value key pair's, or its slot key pair's (the same for every version). */
   target: number;
-  bytes: number;
+  /** The record's size on the wire (its header and value; a tombstone's header only). */
+  record: number;
   expiresAt: number;
+  /** The `#slotOf` entry of the value a slot holds now (a slot's record only). */
+  holding: string | undefined;
+  /** Removed: kept, not refreshed, until the value would have expired (HyperDhtStore keeps it for its sequence number). */
+  tombstone: boolean;
 }
 
 /** Most targets whose closest nodes are remembered (keys repeat: a user's records are read again and again). */
@@ -124,22 +141,22 @@ export class SimDhtWorld {
   readonly #closest = new Map<number, Int32Array>();
 
   /**
-   * `inPlace`: a store that re-signs a value in place (the proposal the `inPlace` design models): a
-   * put under a key where this store already holds a live value rewrites that value's record from
-   * the nodes that hold it, and the removal of the old value that follows costs nothing.
+   * `slots`: whether the stores honour `DhtPutOptions.slot` as HyperDhtStore does (`slots` true, so
+   * the real `Directory` re-signs its records in place); false models the store before slots, on
+   * which the Directory puts each new record beside the old one and then removes the old one.
    */
   constructor(
     readonly pools: QueryPools,
     readonly meter: Meter,
     readonly now: () => number,
-    readonly inPlace = false,
+    readonly slots = true,
   ) {
     this.storage = new MemoryDht({ limits: HYPERDHT_DHT_LIMITS, now });
   }
 
-  /** Gateway `gateway`'s store (its own hyperdht node, asking on its behalf). */
-  view(gateway: number): SimDht {
-    return new SimDht(this, gateway);
+  /** Gateway `gateway`'s store (its own hyperdht node, asking on its behalf); `slots` as the world's unless told. */
+  view(gateway: number, slots = this.slots): SimDht {
+    return new SimDht(this, gateway, slots);
   }
 
   /** The k closest nodes of a key's topic (remembered). */
@@ -185,75 +202,81 @@ export class SimDhtWorld {
 
 export class SimDht implements Dht {
   readonly limits: DhtLimits;
-  /** Live values this store put, by key and value: what `refreshOwn` re-puts. */
+  /** Live records this store put (and its slots' tombstones), by record: what `refreshOwn` re-puts. */
   readonly #own = new Map<string, Own>();
-  /** In-place design: values a put re-signed in place, whose removal is then free. */
-  readonly #superseded = new Set<string>();
-  /** In-place design: this store's live values by key. */
-  readonly #ownByKey = new Map<string, Set<string>>();
+  /** A slot's record by the value it holds now (key, value, secret): how `remove` finds a slotted value. */
+  readonly #slotOf = new Map<string, string>();
 
+  /**
+   * `slots`: `put` honours `DhtPutOptions.slot` as HyperDhtStore does (one record per slot, a
+   * re-sign one mutable put); false: the option is ignored, as by a store written before slots.
+   */
   constructor(
     readonly world: SimDhtWorld,
     readonly gateway: number,
+    readonly slots: boolean = world.slots,
   ) {
     this.limits = world.limits;
   }
 
   /** Values this store keeps alive now. */
   get ownValues(): number {
-    return this.#own.size;
+    let n = 0;
+    for (const own of this.#own.values()) if (!own.tombstone) n++;
+    return n;
   }
 
   async put(key: string, value: Uint8Array, options: DhtPutOptions = {}): Promise<void> {
+    const expiresAt = this.world.now() + (options.ttl ?? this.limits.defaultTtl);
+    if (this.slots && options.slot !== undefined) return this.#putSlot(key, value, options, expiresAt);
+    const { slot: _ignored, ...plain } = options;
+    await this.#collect(key);
+    await this.world.storage.put(key, value, plain);
+    // A new value's key pair: a target no one asked for before, its replicas anywhere.
+    const record = WIRE.recordHeader + value.length;
+    this.#mutablePut(this.world.pools.someClosest(), 'plain', undefined, record);
+    this.#announce(key, 1);
     const target = hash32(key, value);
-    const previous = this.world.inPlace
-      ? [...(this.#ownByKey.get(key) ?? [])].filter((id) => this.#own.has(id))
-      : [];
-    if (previous.length > 0) {
-      await this.world.storage.put(key, value, options);
-      // Re-signed in place: the record rewritten from the nodes holding it, the announcement kept.
-      const world = this.world;
-      const record = WIRE.recordHeader + value.length;
-      const holders = world.pools.someClosest();
-      world.query(
-        this.gateway,
-        'fromClosest',
-        holders,
-        WIRE.mutableGetRequest,
-        WIRE.mutableGetValueReply + record,
-        WIRE.mutableGetReply,
-      );
-      world.commit(this.gateway, holders, WIRE.mutablePutRequest + record, WIRE.mutablePutReply);
-      for (const id of previous) {
-        this.#forget(id);
-        this.#superseded.add(id);
-      }
-    } else {
-      await this.#collect(key);
-      await this.world.storage.put(key, value, options);
-      this.#write(key, value.length, false);
-    }
-    const id = `${key}\u0000${target}`;
-    this.#own.set(id, {
+    this.#own.set(`${key}\u0000${target}`, {
       key,
       target,
-      bytes: value.length,
-      expiresAt: this.world.now() + (options.ttl ?? this.limits.defaultTtl),
+      record,
+      expiresAt,
+      holding: undefined,
+      tombstone: false,
     });
-    if (this.world.inPlace) {
-      const ids = this.#ownByKey.get(key) ?? new Set<string>();
-      ids.add(id);
-      this.#ownByKey.set(key, ids);
-    }
+  }
+
+  /**
+   * HyperDhtStore's `put` with a slot: one record under the slot's key pair. A slot this store holds
+   * is re-signed (`#resign`: one `mutablePut` from the nodes the last write reached, no lookup, no
+   * announcement, no tombstone); otherwise the key is read and the record written and announced as
+   * any put's, from where a tombstone of the slot left off if there is one.
+   */
+  async #putSlot(key: string, value: Uint8Array, options: DhtPutOptions, expiresAt: number): Promise<void> {
+    if (options.secret === undefined) throw new DhtSlotSecretRequiredError();
+    const world = this.world;
+    const id = `${key}\u0000slot\u0000${options.secret}\u0000${options.slot}`;
+    const held = this.#own.get(id);
+    const live = held !== undefined && !held.tombstone && held.expiresAt > world.now();
+    if (!live) await this.#collect(key);
+    await world.storage.put(key, value, options);
+    const target = held?.target ?? hash32(id);
+    const record = WIRE.recordHeader + WIRE.slotTag + value.length;
+    // The nodes near the slot's target answer the put's query with the version they hold.
+    this.#mutablePut(world.closest(target), held ? 'fromClosest' : 'plain', held?.record, record);
+    if (!live) this.#announce(key, 1);
+    if (held?.holding !== undefined) this.#slotOf.delete(held.holding);
+    const holding = `${key}\u0000${hash32(key, value)}\u0000${options.secret}`;
+    this.#slotOf.set(holding, id);
+    this.#own.set(id, { key, target, record, expiresAt, holding, tombstone: false });
   }
 
   #forget(id: string): void {
     const own = this.#own.get(id);
     if (!own) return;
     this.#own.delete(id);
-    const ids = this.#ownByKey.get(own.key);
-    ids?.delete(id);
-    if (ids?.size === 0) this.#ownByKey.delete(own.key);
+    if (own.holding !== undefined && this.#slotOf.get(own.holding) === id) this.#slotOf.delete(own.holding);
   }
 
   async get(key: string): Promise<Uint8Array[]> {
@@ -261,16 +284,36 @@ export class SimDht implements Dht {
   }
 
   async remove(key: string, value: Uint8Array, secret: string): Promise<boolean> {
-    const id = `${key}\u0000${hash32(key, value)}`;
-    if (this.#superseded.delete(id)) return this.world.storage.remove(key, value, secret);
     await this.#collect(key);
     const removed = await this.world.storage.remove(key, value, secret);
-    if (removed) {
-      // A tombstone in place of the value, and the announcement withdrawn.
+    if (!removed) return false;
+    const target = hash32(key, value);
+    const slotId = this.#slotOf.get(`${key}\u0000${target}\u0000${secret}`);
+    const slot = slotId === undefined ? undefined : this.#own.get(slotId);
+    // A tombstone in the record's place (a mutable put whose query the holders answer with the
+    // record they hold: the remove's write starts no closer than a first one), the announcement withdrawn.
+    if (slotId !== undefined && slot) {
+      this.#mutablePut(
+        this.world.closest(slot.target),
+        'plain',
+        slot.record,
+        WIRE.recordHeader + WIRE.slotTag,
+      );
+      this.#slotOf.delete(slot.holding!);
+      this.#own.set(slotId, {
+        ...slot,
+        record: WIRE.recordHeader + WIRE.slotTag,
+        holding: undefined,
+        tombstone: true,
+      });
+    } else {
+      const id = `${key}\u0000${target}`;
+      const own = this.#own.get(id);
+      this.#mutablePut(this.world.pools.someClosest(), 'plain', own?.record, WIRE.recordHeader);
       this.#forget(id);
-      this.#write(key, 0, true);
     }
-    return removed;
+    this.#announce(key, 0);
+    return true;
   }
 
   async close(): Promise<void> {}
@@ -287,28 +330,10 @@ export class SimDht implements Dht {
         this.#forget(id);
         continue;
       }
-      if (!which(own.key)) continue;
-      const valueClosest = world.pools.someClosest();
-      const record = WIRE.recordHeader + own.bytes;
-      world.query(
-        this.gateway,
-        'fromClosest',
-        valueClosest,
-        WIRE.mutableGetRequest,
-        WIRE.mutableGetValueReply + record,
-        WIRE.mutableGetReply,
-      );
-      world.commit(this.gateway, valueClosest, WIRE.mutablePutRequest + record, WIRE.mutablePutReply);
-      const topicClosest = world.closest(hash32(own.key));
-      world.query(
-        this.gateway,
-        'fromClosest',
-        topicClosest,
-        WIRE.lookupRequest,
-        WIRE.lookupReply + WIRE.perPeer,
-        WIRE.lookupReply,
-      );
-      world.commit(this.gateway, topicClosest, WIRE.announceRequest, WIRE.announceReply);
+      if (own.tombstone || !which(own.key)) continue;
+      const closest = own.holding === undefined ? world.pools.someClosest() : world.closest(own.target);
+      this.#mutablePut(closest, 'fromClosest', own.record, own.record);
+      this.#announce(own.key, 1);
     }
   }
 
@@ -339,27 +364,25 @@ export class SimDht implements Dht {
     return live;
   }
 
-  /** The store's `#write`: `mutablePut` beside an announce (or, for a tombstone, an unannounce). */
-  #write(key: string, bytes: number, tombstone: boolean): void {
+  /**
+   * hyperdht's `mutablePut` of a `record`-byte record: a mutable-get query toward its target (nodes
+   * holding a version answer with it, `held` bytes; hyperdht index.js `mutablePut`), then a store
+   * at the k closest.
+   */
+  #mutablePut(closest: Int32Array, from: Kind, held: number | undefined, record: number): void {
     const world = this.world;
-    // A new value's key pair: a target no one asked for before, its replicas anywhere.
-    const valueClosest = world.pools.someClosest();
-    world.query(
-      this.gateway,
-      'plain',
-      valueClosest,
-      WIRE.mutableGetRequest,
-      WIRE.mutableGetReply,
-      WIRE.mutableGetReply,
-    );
-    world.commit(
-      this.gateway,
-      valueClosest,
-      WIRE.mutablePutRequest + WIRE.recordHeader + bytes,
-      WIRE.mutablePutReply,
-    );
+    const nearReply = held === undefined ? WIRE.mutableGetReply : WIRE.mutableGetValueReply + held;
+    world.query(this.gateway, from, closest, WIRE.mutableGetRequest, nearReply, WIRE.mutableGetReply);
+    world.commit(this.gateway, closest, WIRE.mutablePutRequest + record, WIRE.mutablePutReply);
+  }
+
+  /**
+   * The store's announcement (`peers` 1) or unannouncement (0) on the key's topic: a query from the
+   * topic's closest nodes (known from the lookup before, or the last write), then one to each.
+   */
+  #announce(key: string, peers: number): void {
+    const world = this.world;
     const topicClosest = world.closest(hash32(key));
-    const peers = tombstone ? 0 : 1;
     world.query(
       this.gateway,
       'fromClosest',

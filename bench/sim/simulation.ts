@@ -131,7 +131,7 @@ export async function simulate(
   const meter = new Meter(p.gateways, p.dhtNodes, rng.fork());
   for (const label of PER_GATEWAY) meter.perGateway.add(label);
   const pools = new QueryPools(network, rng.fork());
-  const world = new SimDhtWorld(pools, meter, () => queue.now, design.inPlace);
+  const world = new SimDhtWorld(pools, meter, () => queue.now, design.slots);
   const stores = Array.from({ length: p.gateways }, (_, g) => world.view(g));
   const net = new SimNetwork({
     population,

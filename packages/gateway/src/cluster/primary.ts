@@ -210,7 +210,7 @@ class Primary implements GatewayCluster {
   readonly #dht: Dht | undefined;
   readonly #cookies = new Map<string, { op: Extract<CookieOp, { op: 'record' }>; expires: number }>();
   /** Cookie records passed on and not yet confirmed by every other worker, by relay number. */
-  readonly #relays = new Map<number, { seq: number; waiting: Set<number> }>();
+  readonly #relays = new Map<number, { from: Slot; seq: number; waiting: Set<number> }>();
   #relaySeq = 0;
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
   readonly #metricsWaiting = new Map<number, (metrics: unknown) => void>();
@@ -527,7 +527,7 @@ class Primary implements GatewayCluster {
           waiting.add(other.index);
         }
         if (relay !== undefined) {
-          this.#relays.set(relay, { seq: seq!, waiting });
+          this.#relays.set(relay, { from: slot, seq: seq!, waiting });
           slot.relays.push(relay);
           this.#acknowledgeCookies(slot);
         }
@@ -537,7 +537,7 @@ class Primary implements GatewayCluster {
         const relay = this.#relays.get(message.relay);
         if (!relay) return;
         relay.waiting.delete(slot.index);
-        for (const s of this.#slots) if (s.relays[0] === message.relay) this.#acknowledgeCookies(s);
+        this.#acknowledgeCookies(relay.from);
         return;
       }
       case 'dht': {

@@ -134,7 +134,7 @@ export class CapabilityView {
     const next = new Map<string, CapabilityRecord & { until: number }>();
     const keep = (r: CapabilityRecord, until: number) => {
       if (next.size >= maxRecords) return;
-      const key = `${r.gateway} ${edgeName(r.from, r.to)}`;
+      const key = edgeKey(r);
       const known = next.get(key);
       // A restarted gateway's old record may still be stored beside its new one: the newest wins.
       if (!known || known.expiresAt < r.expiresAt) next.set(key, { ...r, until });
@@ -151,7 +151,7 @@ export class CapabilityView {
           for (const entry of await this.#o.lookup.capabilityIndex(from))
             for (const t of entry.to) {
               targets.add(t);
-              offered.add(`${entry.gateway} ${edgeName(from, t)}`);
+              offered.add(edgeKey({ gateway: entry.gateway, from, to: t }));
             }
           const found = await Promise.all(
             [...targets].sort().map((to) => this.#o.lookup.capabilities(edgeName(from, to))),
@@ -244,7 +244,7 @@ export class CapabilityView {
     const now = this.#now();
     if (this.#memo.has(key)) {
       const memo = this.#memo.get(key);
-      if (!memo || memo.steps.every((s) => (this.#records.get(stepKey(s))?.until ?? 0) > now)) return memo;
+      if (!memo || memo.steps.every((s) => (this.#records.get(edgeKey(s))?.until ?? 0) > now)) return memo;
     }
     const route = composeRoute(this.records(), query);
     this.#memo.set(key, route);
@@ -252,7 +252,9 @@ export class CapabilityView {
   }
 }
 
-const stepKey = (s: RouteStep) => `${s.gateway} ${edgeName(s.from, s.to)}`;
+/** A record's (or a route step's) key in the view: `gateway from>to`. */
+const edgeKey = (e: { gateway: string; from: string; to: string }) =>
+  `${e.gateway} ${edgeName(e.from, e.to)}`;
 
 /**
  * Composes a route over `records` (sans-IO; `CapabilityView.route` memoises it): the core graph's

@@ -46,6 +46,9 @@ interface Waiter<T> {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/** What `push` walks when nobody waits. */
+const NO_WAITERS: readonly never[] = [];
+
 /**
  * Keeps what arrives (`push`) and waits for what a test or a scripted client expects: `waitFor`
  * resolves with the oldest kept item that matches, or with the first matching one to arrive from
@@ -107,7 +110,8 @@ export class WaitingInbox<T> {
   push(item: T): void {
     this.#items.push(item);
     let taken = false;
-    for (const waiter of [...this.#waiters]) {
+    // Copied only when someone waits: a load generator's clients push every message they receive.
+    for (const waiter of this.#waiters.size > 0 ? [...this.#waiters] : NO_WAITERS) {
       // Settled meanwhile (a predicate closed the inbox), or a take when the item is already taken.
       if (!this.#waiters.has(waiter) || (taken && waiter.take)) continue;
       let matches: boolean;

@@ -210,6 +210,54 @@ describe('hop-by-hop forwarding over G2G', () => {
     }
   });
 
+  it('a known gateway whose edge into the recipient’s protocol the last read missed: read again, delivered', async () => {
+    // F delivers to two networks; A read the graph while F had advertised one of them only (its
+    // records are put one by one), so A knows F but has no chain to F's wraith users.
+    const f = await createGateway({
+      codecs: [
+        declaredCodec('phantom', ['phantomnet'], ['im', 'presence']),
+        declaredCodec('wraith', ['wraithnet'], ['im', 'presence']),
+      ],
+      canonical: [stanzaLike],
+      dht,
+      socks: { port: 0 },
+      logger: false,
+    });
+    const got: string[] = [];
+    const wraith = { user: 'wendy', network: 'wraithnet' };
+    const there = await f.node.attach(
+      wraith,
+      {
+        deliver: (event) => {
+          if (event.kind === 'im') got.push(event.text);
+          return true;
+        },
+      },
+      { protocol: 'wraith' },
+    );
+    const here = await a.node.attach(
+      { user: 'walt', network: 'aol' },
+      { deliver: () => true },
+      { protocol: 'oscar' },
+    );
+    try {
+      const edge = 'canonical:xmpp-stanza>wraith';
+      const [record] = (await f.directory.capabilities(edge)).filter((r) => r.gateway === f.id);
+      await f.directory.withdrawCapability(edge);
+      await a.routing.refresh();
+      expect(a.routing.networks()).toContain('phantomnet');
+      expect(a.routing.networks()).not.toContain('wraithnet');
+      const { cost, preserves, networks, contact } = record!;
+      await f.directory.publishCapability(edge, { cost, preserves, networks, contact });
+      await here.send({ kind: 'im', id: 'w1', to: wraith, text: 'boo', sentAt: 1 });
+      expect(got).toEqual(['boo']);
+    } finally {
+      await here.detach();
+      await there.detach();
+      await f.close();
+    }
+  });
+
   it('a gateway that takes no routed events (a plain G2G node) answers with a protocol refusal', async () => {
     const plain = new G2gNode({
       transport: new TcpG2gTransport({ identity: generateIdentity() }),

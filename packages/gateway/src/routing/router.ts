@@ -380,9 +380,15 @@ export class CapabilityRouter {
     };
     const maxHops = this.#o.maxHops ?? 8;
     const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
-    const route =
+    const best = () =>
       fits(this.view.route({ ...query, require: used })) ??
       fits(this.view.route({ ...query, require: [used[0]!] }));
+    let route = best();
+    // A known gateway whose edges the last read missed (it advertised after the read): read again.
+    if (!route && gateway !== self && !fits(this.view.route(query))) {
+      await this.#refreshOnDemand(`route to ${gateway}`);
+      route = best();
+    }
     if (route) return { route, lost: carry(event, route.steps).lost };
     const any = fits(this.view.route(query));
     if (!any)

@@ -7,7 +7,7 @@
  * many events the gateways translated, when asked.
  */
 
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import {
   startGatewayCluster,
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
+import pino from 'pino';
 import { exitWithParent, type ProcessMemory, usageOf } from './ipc.js';
 import { loopWatch } from './loop-watch.js';
 
@@ -128,6 +129,15 @@ function openDescriptors(): number {
 }
 
 exitWithParent();
+
+/**
+ * The gateways' log: none, unless `CROSSTALK_BENCH_GATEWAY_LOG` names a file (info level, JSON lines;
+ * their metrics are appended to `<file>.metrics` whenever run.ts asks for the process's figures).
+ */
+const gatewayLog = process.env.CROSSTALK_BENCH_GATEWAY_LOG
+  ? pino({ level: 'info' }, pino.destination({ dest: process.env.CROSSTALK_BENCH_GATEWAY_LOG, sync: false }))
+  : false;
+
 /** The directory and G2G transport of one gateway: shared memory, or a hyperdht node of its own. */
 async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAddress[] | undefined) {
   if (g2g === 'tcp') return { dht: shared };
@@ -151,6 +161,8 @@ process.on(
     bootstrap?: NodeAddress[];
     /** A host of this many workers behind one SOCKS address (`crosstalk gateway --workers N`). */
     workers?: number;
+    /** The gateways' soft TTL, ms (`--soft-ttl`). */
+    softTtl?: number;
     histogram?: boolean;
     /** The canonical forms the gateways speak on G2G, by name (default: the stanza form). */
     forms?: string[];
@@ -183,7 +195,8 @@ process.on(
               canonical: m.forms ? m.forms.map((f) => canonicalForms().get(f)!) : canonicalForm(),
               ...(await substrate(m.g2g ?? 'tcp', shared, m.bootstrap)),
               socks: { host: '127.0.0.1', port: 0 },
-              logger: false,
+              logger: gatewayLog,
+              ...(m.softTtl ? { softTtl: m.softTtl } : {}),
               maxBacklog: 8 * 1024 * 1024,
               // The load process's thousands of users all connect from 127.0.0.1.
               limits: {
@@ -222,6 +235,12 @@ process.on(
           pids: hostPids(),
         });
       } else if (m.type === 'stats') {
+        if (process.env.CROSSTALK_BENCH_GATEWAY_LOG)
+          for (const g of gateways)
+            appendFileSync(
+              `${process.env.CROSSTALK_BENCH_GATEWAY_LOG}.metrics`,
+              `# gateway ${g.id} at ${new Date().toISOString()}\n${await g.metrics.registry.metrics()}\n`,
+            );
         const cpu = process.cpuUsage();
         process.send!({
           type: 'stats',

@@ -93,6 +93,17 @@ const stepsArg = arg('steps', quick ? '80' : '520,2080,5200,10400');
 const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
 type G2gMode = 'tcp' | 'hyperdht';
 const g2gArg = arg('g2g', 'tcp');
+/**
+ * --soft-ttl: the gateways' soft TTL, ms (default theirs, 60 s; records re-signed at a third of it).
+ * The directory's upkeep is a put per online user per record at every re-sign: on hyperdht it is
+ * what saturates the gateway's DHT node first.
+ */
+const softTtlArg = arg('soft-ttl', '');
+const softTtl = softTtlArg ? Number(softTtlArg) : undefined;
+if (softTtl !== undefined && !(Number.isInteger(softTtl) && softTtl >= 3000)) {
+  process.stderr.write(`--soft-ttl takes milliseconds, at least 3000 (got "${softTtlArg}")\n`);
+  process.exit(2);
+}
 // --workers 1,2: the same steps through one host of N workers behind one SOCKS address
 // (`crosstalk gateway --workers N`), for each N: how far each carries with p99 ≤ 10 ms, nothing lost.
 const workerCounts = arg('workers', '').split(',').filter(Boolean).map(Number);
@@ -561,6 +572,7 @@ async function gatewayRun(
       type: 'start',
       count: 2,
       g2g,
+      ...(softTtl ? { softTtl } : {}),
       ...(dht ? { bootstrap: dht.bootstrap } : {}),
       ...(workers ? { workers } : {}),
     },
@@ -1181,7 +1193,7 @@ async function main() {
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
       `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
-      `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}`,
+      `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}${softTtl ? `; soft TTL ${softTtl / 1000} s (re-signed every ${fmt(softTtl / 3000)} s)` : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',
       '| sender → receiver | sent | lost | mean added (ms) | p50 | p99 | p99.9 | p99 through − p99 direct |',

@@ -101,6 +101,49 @@ describe('HyperDhtStore', () => {
     expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype);
   });
 
+  it('reads of one key at once share one lookup; a read after a write looks again', async () => {
+    const dht = await store();
+    await dht.put('shared', v('one'), { secret: 's' });
+    const node = dht.node as unknown as { lookup: (...args: unknown[]) => unknown };
+    const lookup = node.lookup.bind(node);
+    let lookups = 0;
+    node.lookup = (...args: unknown[]) => {
+      lookups++;
+      return lookup(...args);
+    };
+    const reads = await Promise.all(Array.from({ length: 8 }, () => dht.get('shared')));
+    expect(reads.map(strings)).toEqual(Array.from({ length: 8 }, () => ['one']));
+    expect(lookups).toBe(1);
+    // Each reader gets bytes of its own.
+    reads[0]![0]![0] = 0;
+    expect(strings(reads[1]!)).toEqual(['one']);
+    // A read that starts while another is under way, after a write landed, does not join it.
+    const before = dht.get('shared');
+    await dht.put('shared', v('two'), { secret: 't' });
+    expect(strings(await dht.get('shared'))).toEqual(['one', 'two']);
+    await before;
+  });
+
+  it('runs at most maxOperations DHT operations at once; the rest wait their turn', async () => {
+    expect(() => new HyperDhtStore({ bootstrap: testnet.bootstrap, maxOperations: 0 })).toThrow(RangeError);
+    const dht = await store({ maxOperations: 2 });
+    const node = dht.node as unknown as { mutablePut: (...args: unknown[]) => Promise<unknown> };
+    const mutablePut = node.mutablePut.bind(node);
+    let writing = 0;
+    let most = 0;
+    node.mutablePut = async (...args: unknown[]) => {
+      most = Math.max(most, ++writing);
+      try {
+        return await mutablePut(...args);
+      } finally {
+        writing--;
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, (_, i) => dht.put(`busy-${i}`, v(`value ${i}`))));
+    expect(most).toBe(2);
+    for (let i = 0; i < 6; i++) expect(strings(await dht.get(`busy-${i}`))).toEqual([`value ${i}`]);
+  });
+
   it('stores on different nodes see each other; the secret, not the process, owns a value', async () => {
     const namespace = randomUUID();
     const a = await store({ namespace });

@@ -84,6 +84,13 @@ export interface HyperDhtStoreOptions {
   /** Value records fetched at once during a lookup (default 16). */
   concurrency?: number;
   /**
+   * DHT operations (a read, a write, a removal, a refresh of one record) under way at once; the rest
+   * wait their turn, in order (default 16). dht-rpc matches every reply to its request by scanning
+   * all requests in flight, so a node asked for thousands of queries at once (a gateway's logins
+   * after a restart) spends its time in that scan and its queries time out; queued here, they don't.
+   */
+  maxOperations?: number;
+  /**
    * How a value's record is read. `first` (default): the first valid copy, asking 3 nodes at a time
    * (a few requests per value); a copy that looks expired or removed is checked for a newer version.
    * `latest`: from every node near the record, keeping the highest version (hyperdht's `latest`),
@@ -132,6 +139,7 @@ const encoder = new TextEncoder();
 const DEFAULT_REFRESH_INTERVAL = 5 * 60 * 1000;
 const DEFAULT_MAX_CLOCK_SKEW = 60_000;
 const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_MAX_OPERATIONS = 16;
 /** Records whose last-read sequence number is remembered; past it the memory starts over. */
 const MAX_SEEN = 16_384;
 /** Distinct announced keys fetched per lookup, whatever a topic's announcers pile up. */
@@ -153,6 +161,10 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
+  /** Runs one DHT operation when fewer than `maxOperations` are under way. */
+  readonly #operations: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Reads under way, by key: a `get` of a key already being read joins that read. */
+  readonly #reads = new Map<string, Promise<{ found: Found[] }>>();
   readonly #fetchOptions: { latest: boolean; concurrency?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
@@ -178,6 +190,10 @@ export class HyperDhtStore implements Dht {
     this.#now = options.now ?? Date.now;
     this.#maxClockSkew = options.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    const maxOperations = options.maxOperations ?? DEFAULT_MAX_OPERATIONS;
+    if (!Number.isInteger(maxOperations) || maxOperations < 1)
+      throw new RangeError(`maxOperations is a whole number of at least 1, not ${maxOperations}`);
+    this.#operations = limiter(maxOperations);
     // Kademlia's alpha of 3 when the first copy will do: every request beyond counts against
     // dht-rpc's congestion window (80 requests per 750 ms slot), which paces lookups of busy keys.
     this.#fetchOptions =
@@ -246,8 +262,11 @@ export class HyperDhtStore implements Dht {
     }
     const id = toHex(keyPair.publicKey);
     const held = tag ? this.#own.get(id) : undefined;
+    // A read that began before this write may miss it: no later `get` joins that one.
+    this.#reads.delete(key);
     if (held && !held.tombstone && held.expiresAt > this.#now()) {
       await this.#resign(held, bytes, ttl);
+      this.#reads.delete(key);
       return;
     }
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
@@ -302,6 +321,7 @@ export class HyperDhtStore implements Dht {
       valueNodes: this.#own.get(id)?.valueNodes,
     };
     await this.#network(() => this.#write(own));
+    this.#reads.delete(key);
     this.#own.set(id, own);
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
   }
@@ -309,7 +329,18 @@ export class HyperDhtStore implements Dht {
   async get(key: string): Promise<Uint8Array[]> {
     this.#open();
     const topic = this.#topic(key);
-    const { found } = await this.#network(() => this.#collect(key, topic));
+    // Many readers of one key at once (the buddies of a user who just logged in) share one lookup.
+    let reading = this.#reads.get(key);
+    if (!reading) {
+      const read = this.#network(() => this.#collect(key, topic));
+      reading = read;
+      this.#reads.set(key, read);
+      const done = () => {
+        if (this.#reads.get(key) === read) this.#reads.delete(key);
+      };
+      read.then(done, done);
+    }
+    const { found } = await reading;
     return this.#visible(key, found, topic, this.#now()).map((c) => c.value.slice());
   }
 
@@ -318,6 +349,7 @@ export class HyperDhtStore implements Dht {
     const topic = this.#topic(key);
     const secretKey = secretKeyOf(secret);
     const publisher = publisherKeyPair(secretKey, topic);
+    this.#reads.delete(key);
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
     const visible = this.#visible(key, found, topic, now);
@@ -368,6 +400,7 @@ export class HyperDhtStore implements Dht {
     };
     this.#own.set(id, own);
     await this.#network(() => this.#write(own));
+    this.#reads.delete(key);
     // A value displaced on read (over the key's limit) was not there for a reader: cleaned up all the same.
     return shown?.id === id;
   }
@@ -580,7 +613,6 @@ export class HyperDhtStore implements Dht {
    */
   async #refreshOwn(): Promise<void> {
     const now = this.#now();
-    const limit = limiter(this.#concurrency);
     const tasks: Promise<unknown>[] = [];
     for (const [id, own] of this.#own) {
       if (own.expiresAt <= now) {
@@ -590,7 +622,7 @@ export class HyperDhtStore implements Dht {
       }
       if (!own.tombstone)
         tasks.push(
-          limit(() => this.#write(own)).catch(() => {
+          this.#operations(() => this.#write(own)).catch(() => {
             own.reannounce = true;
           }),
         );
@@ -603,7 +635,7 @@ export class HyperDhtStore implements Dht {
   /** Runs DHT work, turning hyperdht's plain errors into the port's (closed, or unavailable). */
   async #network<T>(work: () => Promise<T>): Promise<T> {
     try {
-      const result = await work();
+      const result = await this.#operations(work);
       this.#open();
       return result;
     } catch (error) {

@@ -134,8 +134,9 @@ exitWithParent();
  * The gateways' log: none, unless `CROSSTALK_BENCH_GATEWAY_LOG` names a file (info level, JSON lines;
  * their metrics are appended to `<file>.metrics` whenever run.ts asks for the process's figures).
  */
-const gatewayLog = process.env.CROSSTALK_BENCH_GATEWAY_LOG
-  ? pino({ level: 'info' }, pino.destination({ dest: process.env.CROSSTALK_BENCH_GATEWAY_LOG, sync: false }))
+const gatewayLogFile = process.env.CROSSTALK_BENCH_GATEWAY_LOG;
+const gatewayLog = gatewayLogFile
+  ? pino({ level: 'info' }, pino.destination({ dest: gatewayLogFile, sync: false }))
   : false;
 
 /** The directory and G2G transport of one gateway: shared memory, or a hyperdht node of its own. */
@@ -235,10 +236,10 @@ process.on(
           pids: hostPids(),
         });
       } else if (m.type === 'stats') {
-        if (process.env.CROSSTALK_BENCH_GATEWAY_LOG)
+        if (gatewayLogFile)
           for (const g of gateways)
             appendFileSync(
-              `${process.env.CROSSTALK_BENCH_GATEWAY_LOG}.metrics`,
+              `${gatewayLogFile}.metrics`,
               `# gateway ${g.id} at ${new Date().toISOString()}\n${await g.metrics.registry.metrics()}\n`,
             );
         const cpu = process.cpuUsage();

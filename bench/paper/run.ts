@@ -94,9 +94,9 @@ const steps = stepsArg === 'none' ? [] : stepsArg.split(',').map(Number);
 type G2gMode = 'tcp' | 'hyperdht';
 const g2gArg = arg('g2g', 'tcp');
 /**
- * --soft-ttl: the gateways' soft TTL, ms (default theirs, 60 s; records re-signed at a third of it).
- * The directory's upkeep is a put per online user per record at every re-sign: on hyperdht it is
- * what saturates the gateway's DHT node first.
+ * --soft-ttl: the gateways' soft TTL, ms (default theirs, 60 s; records re-signed at a third of it):
+ * the directory's upkeep is a put per online user per record at every re-sign, and this says what
+ * that costs on hyperdht.
  */
 const softTtlArg = arg('soft-ttl', '');
 const softTtl = softTtlArg ? Number(softTtlArg) : undefined;

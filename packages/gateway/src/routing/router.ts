@@ -344,6 +344,22 @@ export class CapabilityRouter {
   }
 
   /**
+   * A route the view composes now; when there is none and `question` names why the view may be
+   * behind, the graph is read again (`#refreshOnDemand`) and the route composed once more.
+   */
+  async #composeOrReread(
+    compose: () => Route | undefined,
+    question: () => string | undefined,
+  ): Promise<Route | undefined> {
+    const route = compose();
+    if (route) return route;
+    const asked = question();
+    if (asked === undefined) return undefined;
+    await this.#refreshOnDemand(asked);
+    return compose();
+  }
+
+  /**
    * Where a chain starts: the sender's protocol when a codec here speaks it, else (a user attached
    * through a way in with no codec, such as the client API) the preferred canonical form.
    */
@@ -380,15 +396,13 @@ export class CapabilityRouter {
     };
     const maxHops = this.#o.maxHops ?? 8;
     const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
-    const best = () =>
-      fits(this.view.route({ ...query, require: used })) ??
-      fits(this.view.route({ ...query, require: [used[0]!] }));
-    let route = best();
     // A known gateway whose edges the last read missed (it advertised after the read): read again.
-    if (!route && gateway !== self && !fits(this.view.route(query))) {
-      await this.#refreshOnDemand(`route to ${gateway}`);
-      route = best();
-    }
+    const route = await this.#composeOrReread(
+      () =>
+        fits(this.view.route({ ...query, require: used })) ??
+        fits(this.view.route({ ...query, require: [used[0]!] })),
+      () => (gateway !== self && !fits(this.view.route(query)) ? `route to ${gateway}` : undefined),
+    );
     if (route) return { route, lost: carry(event, route.steps).lost };
     const any = fits(this.view.route(query));
     if (!any)
@@ -497,16 +511,14 @@ export class CapabilityRouter {
     const maxHops = this.#o.maxHops ?? 8;
     const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
     const used = wanted(event);
-    const compose = () =>
-      fits(this.view.route({ ...query, require: used })) ??
-      fits(this.view.route({ ...query, require: [used[0]!] }));
-    let route = compose();
     // An exit that started since the last read: read again (at most once a second per network; the
     // same question as the one `send` asks next for a network no codec here serves, so it is read once).
-    if (!route && !this.view.delivers(network)) {
-      await this.#refreshOnDemand(`network ${network}`);
-      route = compose();
-    }
+    const route = await this.#composeOrReread(
+      () =>
+        fits(this.view.route({ ...query, require: used })) ??
+        fits(this.view.route({ ...query, require: [used[0]!] })),
+      () => (this.view.delivers(network) ? undefined : `network ${network}`),
+    );
     if (route) return { route, lost: carry(event, route.steps).lost };
     const any = fits(this.view.route(query));
     if (!any) return undefined;

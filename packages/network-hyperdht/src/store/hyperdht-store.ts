@@ -262,11 +262,9 @@ export class HyperDhtStore implements Dht {
     }
     const id = toHex(keyPair.publicKey);
     const held = tag ? this.#own.get(id) : undefined;
-    // A read that began before this write may miss it: no later `get` joins that one.
-    this.#reads.delete(key);
     if (held && !held.tombstone && held.expiresAt > this.#now()) {
       await this.#resign(held, bytes, ttl);
-      this.#reads.delete(key);
+      this.#wrote(key);
       return;
     }
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
@@ -321,7 +319,7 @@ export class HyperDhtStore implements Dht {
       valueNodes: this.#own.get(id)?.valueNodes,
     };
     await this.#network(() => this.#write(own));
-    this.#reads.delete(key);
+    this.#wrote(key);
     this.#own.set(id, own);
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
   }
@@ -333,12 +331,12 @@ export class HyperDhtStore implements Dht {
     let reading = this.#reads.get(key);
     if (!reading) {
       const read = this.#network(() => this.#collect(key, topic));
-      reading = read;
-      this.#reads.set(key, read);
       const done = () => {
         if (this.#reads.get(key) === read) this.#reads.delete(key);
       };
       read.then(done, done);
+      this.#reads.set(key, read);
+      reading = read;
     }
     const { found } = await reading;
     return this.#visible(key, found, topic, this.#now()).map((c) => c.value.slice());
@@ -349,7 +347,6 @@ export class HyperDhtStore implements Dht {
     const topic = this.#topic(key);
     const secretKey = secretKeyOf(secret);
     const publisher = publisherKeyPair(secretKey, topic);
-    this.#reads.delete(key);
     const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
     const now = this.#now();
     const visible = this.#visible(key, found, topic, now);
@@ -400,7 +397,7 @@ export class HyperDhtStore implements Dht {
     };
     this.#own.set(id, own);
     await this.#network(() => this.#write(own));
-    this.#reads.delete(key);
+    this.#wrote(key);
     // A value displaced on read (over the key's limit) was not there for a reader: cleaned up all the same.
     return shown?.id === id;
   }
@@ -414,6 +411,11 @@ export class HyperDhtStore implements Dht {
     this.#seen.clear();
     this.#anonymous.clear();
     if (this.#ownsNode) await this.#dht.destroy();
+  }
+
+  /** A write to `key` landed: a `get` from now on looks again rather than joining an earlier read. */
+  #wrote(key: string): void {
+    this.#reads.delete(key);
   }
 
   // ------------------------------------------------------------ reading

@@ -7,6 +7,7 @@
  * many events the gateways translated, when asked.
  */
 
+import { type ChildProcess, fork } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { connect } from 'node:net';
@@ -25,8 +26,8 @@ import {
 } from '@crosstalk/gateway';
 import { HyperDhtStore, HyperDhtTransport, type NodeAddress } from '@crosstalk/network-hyperdht';
 import pino from 'pino';
-import { exitWithParent, type ProcessMemory, usageOf } from './ipc.js';
-import { loopWatch } from './loop-watch.js';
+import { exitWithParent, type ProcessMemory, request, usageOf } from './ipc.js';
+import { type LoopReport, loopWatch } from './loop-watch.js';
 
 const watch = loopWatch();
 
@@ -152,6 +153,108 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
   };
 }
 
+/** With `--apart`: the processes that each run one gateway (this one only relays and sums). */
+const apart: ChildProcess[] = [];
+
+/** Sends `m` to every gateway process and waits for each reply of type `reply`. */
+const toApart = <T>(m: object, reply: string) => Promise.all(apart.map((c) => request<T>(c, m, reply)));
+
+type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number; users: number };
+
+/**
+ * `--apart`: the same messages as for two gateways in this process, answered by a process per
+ * gateway (each this script, asked to run one gateway): figures summed, loop reports merged (the
+ * worst delays, every pause), the profile of the first gateway only.
+ */
+async function apartMessage(m: { type: string; count?: number; [k: string]: unknown }): Promise<void> {
+  const send = (reply: object) => process.send!(reply);
+  switch (m.type) {
+    case 'start': {
+      for (let i = 0; i < (m.count ?? 2); i++)
+        apart.push(
+          fork(fileURLToPath(import.meta.url), [], {
+            execArgv: process.execArgv,
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          }),
+        );
+      const started = await toApart<{ socks: unknown[]; ids: string[]; pid: number }>(
+        { ...m, apart: false, count: 1 },
+        'started',
+      );
+      return send({
+        type: 'started',
+        socks: started.flatMap((s) => s.socks),
+        ids: started.flatMap((s) => s.ids),
+        pid: process.pid,
+        pids: [process.pid, ...started.map((s) => s.pid)],
+      });
+    }
+    case 'refresh':
+      await toApart(m, 'refreshed');
+      return send({ type: 'refreshed' });
+    case 'route':
+      return send(await request(apart[0]!, m, 'route'));
+    case 'stats': {
+      const cpu = process.cpuUsage();
+      const all = await toApart<Stats>(m, 'stats');
+      const sum = (f: (s: Stats) => number) => all.reduce((n, s) => n + f(s), 0);
+      return send({
+        type: 'stats',
+        cpuMicros: cpu.user + cpu.system + sum((s) => s.cpuMicros),
+        translated: sum((s) => s.translated),
+        verified: sum((s) => s.verified),
+        acceptErrors: sum((s) => s.acceptErrors),
+        users: sum((s) => s.users),
+      });
+    }
+    case 'memory': {
+      const all = await toApart<ProcessMemory & { processes: unknown[] }>(
+        { ...m, file: undefined },
+        'memory',
+      );
+      const sum = (f: (p: ProcessMemory) => number) => all.reduce((n, p) => n + f(p), 0);
+      return send({
+        type: 'memory',
+        heapUsed: sum((p) => p.heapUsed),
+        external: sum((p) => p.external),
+        arrayBuffers: sum((p) => p.arrayBuffers),
+        rss: sum((p) => p.rss),
+        descriptors: sum((p) => p.descriptors),
+        users: sum((p) => p.users),
+        processes: all.flatMap((p) => p.processes),
+      });
+    }
+    case 'watch-start':
+      await toApart(m, 'watching');
+      return send({ type: 'watching' });
+    case 'watch-stop': {
+      const loops = (await toApart<{ loop: LoopReport }>(m, 'watched')).map((r) => r.loop);
+      const most = (f: (l: LoopReport) => number) => Math.max(...loops.map(f));
+      const sum = (f: (l: LoopReport) => number) => loops.reduce((n, l) => n + f(l), 0);
+      const loop: LoopReport = {
+        delayP50: most((l) => l.delayP50),
+        delayP99: most((l) => l.delayP99),
+        delayMax: most((l) => l.delayMax),
+        gcPauses: sum((l) => l.gcPauses),
+        gcTotalMs: sum((l) => l.gcTotalMs),
+        gcMaxMs: most((l) => l.gcMaxMs),
+        cpu: sum((l) => l.cpu),
+        cpuKernel: sum((l) => l.cpuKernel),
+        stalls: loops.flatMap((l) => l.stalls).sort((a, b) => a.at - b.at),
+      };
+      return send({ type: 'watched', loop });
+    }
+    case 'profile-start':
+      return send(await request(apart[0]!, m, 'profiling'));
+    case 'profile-stop':
+      return send(await request(apart[0]!, m, 'profiled'));
+    case 'stop':
+      await toApart(m, 'stopped').catch(() => {});
+      send({ type: 'stopped' });
+      process.exit(0);
+  }
+}
+
 process.on(
   'message',
   async (m: {
@@ -164,6 +267,8 @@ process.on(
     workers?: number;
     /** The gateways' soft TTL, ms (`--soft-ttl`). */
     softTtl?: number;
+    /** Each gateway in a process of its own (`--apart`), as on hosts of their own. */
+    apart?: boolean;
     histogram?: boolean;
     /** The canonical forms the gateways speak on G2G, by name (default: the stanza form). */
     forms?: string[];
@@ -175,7 +280,9 @@ process.on(
     gateway?: string;
   }) => {
     try {
-      if (m.type === 'start' && m.workers) {
+      if (apart.length > 0 || (m.type === 'start' && m.apart)) {
+        await apartMessage(m);
+      } else if (m.type === 'start' && m.workers) {
         controlDir = mkdtempSync(join(tmpdir(), 'crosstalk-bench-workers-'));
         host = await startGatewayCluster({
           env: { ...process.env, CROSSTALK_BENCH_CONTROL: controlDir },

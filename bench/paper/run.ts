@@ -11,12 +11,13 @@
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
  *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
- *                    [--load-processes auto|N]
+ *                    [--load-processes auto|N] [--apart]
  *
  * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
  * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
  * both: the latency matrix is measured for each, side by side, in one run (dante and saturation
- * run on the first). --steps none skips saturation.
+ * run on the first). --steps none skips saturation. --apart: each gateway in a process of its own
+ * (with its hyperdht node when distributed), as on hosts of their own.
  *
  * --pin: the proxy under test (our gateway process, or dante) runs alone on CPU 1 and everything
  * else (load, mock servers, prosody) on CPU 0, so that the proxy's delay is its own and not a wait
@@ -104,6 +105,11 @@ if (softTtl !== undefined && !(Number.isInteger(softTtl) && softTtl >= 3000)) {
   process.stderr.write(`--soft-ttl takes milliseconds, at least 3000 (got "${softTtlArg}")\n`);
   process.exit(2);
 }
+/**
+ * --apart: each of the two gateways in a process of its own (with its hyperdht node, distributed),
+ * as on hosts of their own; by default both share one process (and so one core).
+ */
+const apartGateways = argv.includes('--apart');
 // --workers 1,2: the same steps through one host of N workers behind one SOCKS address
 // (`crosstalk gateway --workers N`), for each N: how far each carries with p99 ≤ 10 ms, nothing lost.
 const workerCounts = arg('workers', '').split(',').filter(Boolean).map(Number);
@@ -574,7 +580,7 @@ async function gatewayRun(
       g2g,
       ...(softTtl ? { softTtl } : {}),
       ...(dht ? { bootstrap: dht.bootstrap } : {}),
-      ...(workers ? { workers } : {}),
+      ...(workers ? { workers } : apartGateways ? { apart: true } : {}),
     },
     'started',
   );
@@ -1192,7 +1198,7 @@ async function main() {
       '',
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
-      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (one process) and the load generator are separate processes on this machine`,
+      `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (${apartGateways ? 'a process each' : 'one process'}) and the load generator are separate processes on this machine`,
       `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}${softTtl ? `; soft TTL ${softTtl / 1000} s (re-signed every ${fmt(softTtl / 3000)} s)` : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',

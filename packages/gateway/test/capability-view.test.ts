@@ -170,6 +170,20 @@ describe('capability view', () => {
     ).toBeUndefined();
   });
 
+  it('remembers a composed route only while every record it uses holds, and per query', async () => {
+    const { view, a, b, d, advance } = await chainOfThree();
+    const query = { from: 'oscar', origin: a.id, network: 'irc', gateway: d.id };
+    expect(view.route(query)).toBeDefined();
+    // Another query is not answered from the first's memo (avoiding B leaves no chain).
+    expect(view.route({ ...query, avoid: new Set([b.id]) })).toBeUndefined();
+    expect(view.route({ ...query, avoid: new Set<string>() })).toBeDefined();
+    expect(view.route({ ...query, require: ['im.html' as Feature] })).toBeUndefined();
+    advance(29_999);
+    expect(view.route(query)).toBeDefined();
+    advance(2);
+    expect(view.route(query)).toBeUndefined();
+  });
+
   it('keeps a record a read missed while its gateway still offers the edge, until its cache time is up', async () => {
     // On a real DHT a lookup can miss a record (a lagging node). Before, the view forgot the edge
     // until its next read, and the gateway answered "no route" (and held buddy requests) for a

@@ -73,3 +73,74 @@ describe('a directory that lags behind a login', () => {
     expect(atBob.events.some(imFrom(carol))).toBe(false);
   });
 });
+
+/**
+ * A buddy answer (or request) for a recipient who is online but not found at that moment is held
+ * for their next login, and also tried again for a while: delivered on a try, it is no longer held;
+ * whichever of the two copies arrives second is not shown again.
+ */
+describe('a buddy answer held for a recipient the directory does not show yet', () => {
+  const dht = new MemoryDht();
+  const alice = parseAddress('alice@aol');
+  const bob = parseAddress('bob@yahoo');
+  let hideBob = false;
+  const lagging = dhtView(dht, async (key, get) =>
+    key === Directory.locationKey(bob) && hideBob ? [] : get(),
+  );
+  let one: CrossTalkNode;
+  let two: CrossTalkNode;
+  let aliceSession: UserSession;
+
+  const answers = (inbox: EndpointInbox) =>
+    inbox.events.filter((e) => e.kind === 'buddy-response' && e.from.user === alice.user);
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  beforeAll(async () => {
+    one = await createNode({ dht: lagging, logger: false, heldRetry: [100, 100, 100, 100] });
+    two = await createNode({ dht, logger: false });
+    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+  });
+
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  it('is delivered on a later try once the recipient is found, and no longer held', async () => {
+    const atBob = new EndpointInbox();
+    const bobSession = await two.attach(bob, atBob, { protocol: 'api' });
+    hideBob = true;
+    const sent = await aliceSession.send({ kind: 'buddy-response', to: bob, accepted: true });
+    expect(sent).toBe('held');
+    expect(answers(atBob)).toHaveLength(0);
+    hideBob = false;
+    await until(() => answers(atBob).length > 0);
+    expect(answers(atBob)).toHaveLength(1);
+    let held = await two.directory.pendingFor(bob);
+    for (let i = 0; i < 100 && held.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      held = await two.directory.pendingFor(bob);
+    }
+    expect(held).toEqual([]);
+    // Bob's next login finds nothing held, and sees the answer once in all.
+    await bobSession.detach();
+    const again = new EndpointInbox();
+    await two.attach(bob, again, { protocol: 'api' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answers(again)).toHaveLength(0);
+  });
+
+  it('the held copy shown at a login first: the try’s copy is not shown again', async () => {
+    const carol = parseAddress('carol@yahoo');
+    const sent = await aliceSession.send({ kind: 'buddy-response', to: carol, accepted: false });
+    expect(sent).toBe('held');
+    const atCarol = new EndpointInbox();
+    await two.attach(carol, atCarol, { protocol: 'api' });
+    await until(() => answers(atCarol).length > 0);
+    // Past every try (4 x 100 ms): still one.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(answers(atCarol)).toHaveLength(1);
+  });
+});

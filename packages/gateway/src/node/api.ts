@@ -93,6 +93,13 @@ export interface NodeOptions {
   plugins?: readonly Plugin[];
   /** Who has which plugin on by default, and the host's limits (timeout, rate, reply length). */
   pluginSettings?: PluginSettings;
+  /**
+   * Waits, ms, before each new try to deliver a buddy request or answer that was held because its
+   * recipient was not found or not reachable when sent (a directory or capability graph that lags
+   * a login): delivered on a later try, it is no longer held. Default 2, 5, 10, 20 and 40 s;
+   * `[]` holds it for the recipient's next login only.
+   */
+  heldRetry?: readonly number[];
   /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
 }

@@ -139,7 +139,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       newId: () => this.newId(),
     });
     this.#roster = new ForeignRoster(() => this.#store);
-    this.#pending = new PendingRequests(this, this.#roster);
+    this.#pending = new PendingRequests(this, this.#roster, options.heldRetry);
     this.#router = new Router(this, () => this.#capabilities, this.#pending);
     this.#watch = new PresenceWatch(this, this.#router);
     this.#codecs = new CodecRegistry(options.codecs ?? []).list();
@@ -337,6 +337,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     this.#capabilities.stop();
     this.pluginHost.close();
     this.#watch.clear();
+    this.#pending.stopRetrying();
     await front();
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     for (const manager of [...this.managers.values()]) {

@@ -11,18 +11,39 @@ import type { UserManager } from '../../manager/user-manager.js';
 import type { NodeCore } from '../core.js';
 import { answered, type ForeignRoster } from '../roster/foreign-roster.js';
 
+/** Default waits before each new try to deliver a held request to a recipient who may be online, ms. */
+export const DEFAULT_HELD_RETRY: readonly number[] = [2_000, 5_000, 10_000, 20_000, 40_000];
+
+/**
+ * Most held requests being tried again at once: each try is a directory lookup, and anyone can send
+ * requests to addresses nobody uses; past this, a request is only held (delivered at a login).
+ */
+export const MAX_RETRYING = 256;
+
 /**
  * Buddy requests and answers for users who are offline: signed into the directory under the
  * recipient's key, kept in hard state so they are re-signed while held (and survive a restart),
  * delivered at the recipient's next login, and released once answered (docs/ARCHITECTURE.md).
+ * One held because the recipient was not found or not reachable at that moment (a directory or
+ * capability graph that lags a login by seconds) is also tried again for a minute or so, and no
+ * longer held once it arrives; the recipient's node shows each request once either way
+ * (`isCopy`).
  */
 export class PendingRequests {
+  /** Held requests being tried again, by `pendingId`: the timer of the next try. */
+  readonly #retrying = new Map<string, NodeJS.Timeout>();
+
   constructor(
     readonly core: NodeCore,
     readonly roster: ForeignRoster,
+    /** Waits before each new try, ms (`NodeOptions.heldRetry`). */
+    readonly retryDelays: readonly number[] = DEFAULT_HELD_RETRY,
   ) {}
 
-  /** Holds `event` for its offline recipient; throws `TooManyPendingRequestsError` when they have too many. */
+  /**
+   * Holds `event` for its offline recipient; throws `TooManyPendingRequestsError` when they have
+   * too many.
+   */
   async hold(event: PendingEvent): Promise<void> {
     const { core } = this;
     const value = await core.directory.holdPending(event);
@@ -34,6 +55,87 @@ export class PendingRequests {
       (s) => void s.pending.push({ request: eventToJson(event), value: Buffer.from(value).toString('hex') }),
     );
     core.emit({ type: 'pending-held', event });
+  }
+
+  /**
+   * Tries again to deliver a request just held with `send`, after each of `retryDelays`,
+   * until it is delivered (then it is no longer held) or the tries run out (it stays held for the
+   * recipient's next login). Nothing is tried for an event without an id (the recipient could not
+   * tell a second copy from a new request) or when `MAX_RETRYING` are being tried already.
+   */
+  retry(event: PendingEvent, send: () => Promise<unknown>): void {
+    const { core } = this;
+    const id = pendingId(event);
+    if (!event.id || this.#retrying.has(id) || this.#retrying.size >= MAX_RETRYING || core.closing) return;
+    let attempt = 0;
+    const next = () => {
+      const delay = this.retryDelays[attempt++];
+      if (delay === undefined || core.closing) {
+        this.#retrying.delete(id);
+        return;
+      }
+      const timer = setTimeout(() => {
+        const tried = send().then(
+          async () => {
+            this.#retrying.delete(id);
+            core.log.info(
+              { kind: event.kind, to: formatAddress(event.to), attempt },
+              'held request delivered',
+            );
+            // Still held in the directory if this fails: the recipient's node shows it once anyway.
+            await this.#release(event).catch((error) =>
+              core.log.warn({ err: error }, 'could not release a held request a try delivered'),
+            );
+          },
+          () => next(),
+        );
+        core.track(tried);
+      }, delay);
+      timer.unref();
+      this.#retrying.set(id, timer);
+    };
+    next();
+  }
+
+  /** Stops every try (the node is closing; what is held stays held). */
+  stopRetrying(): void {
+    for (const timer of this.#retrying.values()) clearTimeout(timer);
+    this.#retrying.clear();
+  }
+
+  /**
+   * True for a copy of a request or answer already shown to its recipient here: the held one read
+   * at a login after a try delivered it, or a try's after the login delivered the held one.
+   */
+  isCopy(event: PendingEvent): boolean {
+    return event.id !== undefined && this.core.store.state.delivered.includes(pendingId(event));
+  }
+
+  /** Remembers that `event` was shown to its recipient here (`isCopy`). */
+  async shown(event: PendingEvent): Promise<void> {
+    if (event.id === undefined) return;
+    const id = pendingId(event);
+    await this.core.store.update((s) => void s.delivered.push(id));
+  }
+
+  /** No longer holds `event` (a try delivered it): out of the directory and of hard state. */
+  async #release(event: PendingEvent): Promise<void> {
+    const { core } = this;
+    const id = pendingId(event);
+    // Found by what it is: republishing re-signs a held entry in place, so its value changes.
+    const held = core.store.state.pending.filter((p) => {
+      try {
+        const e = eventFromJson(p.request);
+        return (e.kind === 'buddy-request' || e.kind === 'buddy-response') && pendingId(e) === id;
+      } catch {
+        return false;
+      }
+    });
+    for (const p of held) await core.directory.releasePending(event.to, Buffer.from(p.value, 'hex'));
+    if (held.length)
+      await core.store.update((s) => {
+        s.pending = s.pending.filter((p) => !held.includes(p));
+      });
   }
 
   /** Re-signs every held request in place; returns the first failure (that request stays held). */

@@ -125,6 +125,9 @@ export class Router {
     const m = to ? core.managers.get(addressKey(to)) : undefined;
     if (!m) throw new UserOfflineError(`${to ? formatAddress(to) : 'nobody'} is not online here`);
     if (!m.isReady) await m.ready;
+    const request = event.kind === 'buddy-request' || event.kind === 'buddy-response' ? event : undefined;
+    // Already shown here (its held copy at a login): delivered, not shown twice.
+    if (request && this.pending.isCopy(request)) return m.protocol ?? 'unknown';
     if (event.kind === 'buddy-response') await this.pending.recordAnswer(event);
     if (!core.deliverTo(m, event, lost)) {
       // A call to a user whose connections cannot take calls (a legacy protocol): an IM saying who
@@ -147,6 +150,7 @@ export class Router {
       }
       throw new UserOfflineError(`no connection of ${formatAddress(m.address)} can take a ${event.kind}`);
     }
+    if (request) await this.pending.shown(request);
     if (event.kind === 'buddy-response' && event.accepted) core.presenceTo(m, event.from);
     // Their gateway says they left: where they were is no longer worth remembering.
     if (event.kind === 'presence' && event.status === 'offline') this.forgetLocation(addressKey(event.from));

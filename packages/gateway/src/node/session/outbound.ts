@@ -27,6 +27,18 @@ function markReported<E>(error: E): E {
 }
 
 /**
+ * Whether a buddy request or answer that failed with `error` may reach its recipient later: they
+ * are offline or not found yet, no route reaches their network now, or their gateway could not be
+ * reached (a refusal by that gateway is its answer, and is not tried again).
+ */
+function mayReachLater(error: unknown): boolean {
+  if (isCrossTalkError(error, 'ERR_USER_OFFLINE') || isCrossTalkError(error, 'ERR_NO_ROUTE')) return true;
+  if (!isCrossTalkError(error, 'ERR_DELIVERY_FAILED')) return false;
+  const refusal = (error as { refusal?: unknown }).refusal;
+  return refusal === undefined || refusal === 'ERR_DELIVERY_FAILED';
+}
+
+/**
  * What an attached user sends, whichever way in it came through: stamped with the attached user
  * (a claim naming anyone else is refused), then routed, held for an offline recipient, or answered
  * here; and what the user says about itself (its presence), mirrored to the directory and buddies.
@@ -43,6 +55,10 @@ export class Outbound {
     const { core } = this;
     const m = session.manager;
     event = this.#stamp(session, event, validate);
+    // An id, so a recipient's node can tell a held copy from a new request (most protocols give
+    // requests none; one the client gave is kept: the client API pairs an answer with its request by it).
+    if ((event.kind === 'buddy-request' || event.kind === 'buddy-response') && !event.id)
+      event = { ...event, id: core.newId() };
     if ('to' in event && event.to && isSystemAddress(event.to)) {
       // For the node itself: answered here, never routed (other kinds mean nothing to it).
       if (event.kind === 'im') await core.pluginHost.system(core.pluginUser(m), event);
@@ -67,18 +83,22 @@ export class Outbound {
       return 'delivered';
     } catch (error) {
       const reason = isCrossTalkError(error) ? error.code : String(error);
-      if (
-        (event.kind === 'buddy-request' || event.kind === 'buddy-response') &&
-        (isCrossTalkError(error, 'ERR_USER_OFFLINE') || isCrossTalkError(error, 'ERR_NO_ROUTE'))
-      ) {
+      if ((event.kind === 'buddy-request' || event.kind === 'buddy-response') && mayReachLater(error)) {
         // Held for the recipient's next login: also when no gateway serves their network now (a
-        // client-API user's node, or a gateway that is restarting), as before capability routing.
-        // Said why: a recipient who is online but not found (a lagging directory) waits for a login too.
+        // client-API user's node, or a gateway that is restarting), as before capability routing,
+        // or theirs cannot be reached at this moment. The log says why; it is tried again (below).
         core.log.info(
           { kind: event.kind, to: formatAddress(event.to), reason, why: (error as Error).message },
           'held for the recipient',
         );
         await this.pending.hold(event).catch((failure) => Promise.reject(markReported(failure)));
+        // And tried again for a while: the recipient may be online and only not found yet.
+        const held = event;
+        this.pending.retry(held, async () => {
+          await this.router.route(m, held, session.protocol);
+          if (held.kind === 'buddy-response' && held.accepted && core.managers.get(m.key) === m)
+            core.presenceTo(m, held.to);
+        });
         return 'held';
       }
       core.metrics.undeliverable.inc({ kind: event.kind, reason });

@@ -167,7 +167,9 @@ type Stats = { cpuMicros: number; translated: number; verified: number; acceptEr
  * worst delays, every pause), the profile of the first gateway only.
  */
 async function apartMessage(m: { type: string; count?: number; [k: string]: unknown }): Promise<void> {
-  const send = (reply: object) => process.send!(reply);
+  const send = (reply: object): void => {
+    process.send!(reply);
+  };
   switch (m.type) {
     case 'start': {
       for (let i = 0; i < (m.count ?? 2); i++)

@@ -84,8 +84,12 @@ describe('a buddy answer held for a recipient the directory does not show yet', 
   const alice = parseAddress('alice@aol');
   const bob = parseAddress('bob@yahoo');
   let hideBob = false;
+  let hideDave = false;
   const lagging = dhtView(dht, async (key, get) =>
-    key === Directory.locationKey(bob) && hideBob ? [] : get(),
+    (key === Directory.locationKey(bob) && hideBob) ||
+    (key === Directory.locationKey(parseAddress('dave@yahoo')) && hideDave)
+      ? []
+      : get(),
   );
   let one: CrossTalkNode;
   let two: CrossTalkNode;
@@ -130,6 +134,21 @@ describe('a buddy answer held for a recipient the directory does not show yet', 
     await two.attach(bob, again, { protocol: 'api' });
     await new Promise((r) => setTimeout(r, 300));
     expect(answers(again)).toHaveLength(0);
+  });
+
+  it('a held request answered meanwhile is no longer tried', async () => {
+    const dave = parseAddress('dave@yahoo');
+    const atDave = new EndpointInbox();
+    const daveSession = await two.attach(dave, atDave, { protocol: 'api' });
+    hideDave = true;
+    const sent = await aliceSession.send({ kind: 'buddy-request', to: dave });
+    expect(sent).toBe('held');
+    // Dave adds alice himself before the first try (100 ms): his answer reaches her node, which
+    // stops holding her request and trying it.
+    hideDave = false;
+    expect(await daveSession.send({ kind: 'buddy-response', to: alice, accepted: true })).toBe('delivered');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(atDave.events.filter((e) => e.kind === 'buddy-request')).toHaveLength(0);
   });
 
   it('the held copy shown at a login first: the try’s copy is not shown again', async () => {

@@ -97,6 +97,20 @@ export class PendingRequests {
     next();
   }
 
+  /** Stops the tries of a held request, given as stored. */
+  #stopTrying(request: unknown): void {
+    let id: string;
+    try {
+      const event = eventFromJson(request);
+      if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') return;
+      id = pendingId(event);
+    } catch {
+      return;
+    }
+    clearTimeout(this.#retrying.get(id));
+    this.#retrying.delete(id);
+  }
+
   /** Stops every try (the node is closing; what is held stays held). */
   stopRetrying(): void {
     for (const timer of this.#retrying.values()) clearTimeout(timer);
@@ -181,7 +195,11 @@ export class PendingRequests {
         r.to === formatAddress(answer.from)
       );
     });
-    for (const p of held) await core.directory.releasePending(answer.from, Buffer.from(p.value, 'hex'));
+    for (const p of held) {
+      // Answered: no longer held, and no longer tried (its id is the one it was held with).
+      this.#stopTrying(p.request);
+      await core.directory.releasePending(answer.from, Buffer.from(p.value, 'hex'));
+    }
     if (held.length) {
       await core.store.update((s) => {
         s.pending = s.pending.filter((p) => !held.includes(p));

@@ -23,7 +23,7 @@ import type { GatewayIdentity } from '../g2g/identity.js';
 import { type G2gPeer, G2gRefusedError } from '../g2g/link.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { type CapabilityRecord, type OwnCapability, ownCapabilities } from './capability-records.js';
-import { CapabilityView, type Route } from './capability-view.js';
+import { CapabilityView, type Route, type RouteQuery } from './capability-view.js';
 import { decodeEnvelope, type EnvelopeStep, encodeEnvelope, signEnvelope } from './envelope.js';
 import { type ExitContext, isExitFormat, type NodeExit } from './exits.js';
 import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-loss.js';
@@ -374,6 +374,17 @@ export class CapabilityRouter {
     return codec ? { sourceFeatures: [...codec.features] } : {};
   }
 
+  /** The cheapest route for `query` within the hop limit, keeping `require` when given. */
+  #fitting(query: RouteQuery, require?: readonly Feature[]): Route | undefined {
+    const route = this.view.route(require ? { ...query, require } : query);
+    return route && route.transfers <= (this.#o.maxHops ?? 8) ? route : undefined;
+  }
+
+  /** A route that keeps every feature the event uses, else one that keeps at least its kind (`used[0]`). */
+  #keeping(query: RouteQuery, used: readonly Feature[]): Route | undefined {
+    return this.#fitting(query, used) ?? this.#fitting(query, [used[0]!]);
+  }
+
   /**
    * The route for one event: keeping every feature it uses if a chain can, else its kind at least.
    * Throws `NoRouteError` when no chain reaches the recipient's gateway, and `NoTranslationPathError`
@@ -394,17 +405,13 @@ export class CapabilityRouter {
       gateway,
       ...this.#source(fromProtocol),
     };
-    const maxHops = this.#o.maxHops ?? 8;
-    const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
     // A known gateway whose edges the last read missed (it advertised after the read): read again.
     const route = await this.#composeOrReread(
-      () =>
-        fits(this.view.route({ ...query, require: used })) ??
-        fits(this.view.route({ ...query, require: [used[0]!] })),
-      () => (gateway !== self && !fits(this.view.route(query)) ? `route to ${gateway}` : undefined),
+      () => this.#keeping(query, used),
+      () => (gateway !== self && !this.#fitting(query) ? `route to ${gateway}` : undefined),
     );
     if (route) return { route, lost: carry(event, route.steps).lost };
-    const any = fits(this.view.route(query));
+    const any = this.#fitting(query);
     if (!any)
       throw new NoRouteError(
         to.network,
@@ -508,19 +515,15 @@ export class CapabilityRouter {
       exit: true,
       ...this.#source(fromProtocol),
     };
-    const maxHops = this.#o.maxHops ?? 8;
-    const fits = (r: Route | undefined) => (r && r.transfers <= maxHops ? r : undefined);
     const used = wanted(event);
     // An exit that started since the last read: read again (at most once a second per network; the
     // same question as the one `send` asks next for a network no codec here serves, so it is read once).
     const route = await this.#composeOrReread(
-      () =>
-        fits(this.view.route({ ...query, require: used })) ??
-        fits(this.view.route({ ...query, require: [used[0]!] })),
+      () => this.#keeping(query, used),
       () => (this.view.delivers(network) ? undefined : `network ${network}`),
     );
     if (route) return { route, lost: carry(event, route.steps).lost };
-    const any = fits(this.view.route(query));
+    const any = this.#fitting(query);
     if (!any) return undefined;
     this.#account(event, fromProtocol, any, used);
     throw new NoTranslationPathError(fromProtocol, any.steps.at(-1)!.to, [used[0]!]);

@@ -153,6 +153,19 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
   };
 }
 
+/** The figures of several processes (a host's, or `--apart`'s gateways), added up. */
+function memorySum(processes: readonly ProcessMemory[]): ProcessMemory {
+  const sum = (f: (p: ProcessMemory) => number) => processes.reduce((n, p) => n + f(p), 0);
+  return {
+    heapUsed: sum((p) => p.heapUsed),
+    external: sum((p) => p.external),
+    arrayBuffers: sum((p) => p.arrayBuffers),
+    rss: sum((p) => p.rss),
+    descriptors: sum((p) => p.descriptors),
+    users: sum((p) => p.users),
+  };
+}
+
 /** With `--apart`: the processes that each run one gateway (this one only relays and sums). */
 const apart: ChildProcess[] = [];
 
@@ -214,15 +227,9 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         { ...m, file: undefined },
         'memory',
       );
-      const sum = (f: (p: ProcessMemory) => number) => all.reduce((n, p) => n + f(p), 0);
       return send({
         type: 'memory',
-        heapUsed: sum((p) => p.heapUsed),
-        external: sum((p) => p.external),
-        arrayBuffers: sum((p) => p.arrayBuffers),
-        rss: sum((p) => p.rss),
-        descriptors: sum((p) => p.descriptors),
-        users: sum((p) => p.users),
+        ...memorySum(all),
         processes: all.flatMap((p) => p.processes),
       });
     }
@@ -380,15 +387,9 @@ process.on(
         for (const w of host?.workers() ?? [])
           if (w.pid)
             processes.push({ pid: w.pid, role: `worker ${w.index}`, ...(await workerMemory(w.pid)) });
-        const sum = (f: (p: ProcessMemory) => number) => processes.reduce((n, p) => n + f(p), 0);
         process.send!({
           type: 'memory',
-          heapUsed: sum((p) => p.heapUsed),
-          external: sum((p) => p.external),
-          arrayBuffers: sum((p) => p.arrayBuffers),
-          rss: sum((p) => p.rss),
-          descriptors: sum((p) => p.descriptors),
-          users: sum((p) => p.users),
+          ...memorySum(processes),
           processes,
           // Not for a host: its workers' heaps would each need a snapshot taken over their sockets.
           ...(m.histogram && !host ? { histogram: await heapHistogram() } : {}),

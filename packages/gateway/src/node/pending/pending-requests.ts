@@ -1,4 +1,5 @@
 import {
+  type Address,
   addressKey,
   type BuddyResponseEvent,
   eventFromJson,
@@ -97,20 +98,6 @@ export class PendingRequests {
     next();
   }
 
-  /** Stops the tries of a held request, given as stored. */
-  #stopTrying(request: unknown): void {
-    let id: string;
-    try {
-      const event = eventFromJson(request);
-      if (event.kind !== 'buddy-request' && event.kind !== 'buddy-response') return;
-      id = pendingId(event);
-    } catch {
-      return;
-    }
-    clearTimeout(this.#retrying.get(id));
-    this.#retrying.delete(id);
-  }
-
   /** Stops every try (the node is closing; what is held stays held). */
   stopRetrying(): void {
     for (const timer of this.#retrying.values()) clearTimeout(timer);
@@ -122,34 +109,48 @@ export class PendingRequests {
    * at a login after a try delivered it, or a try's after the login delivered the held one.
    */
   isCopy(event: PendingEvent): boolean {
-    return event.id !== undefined && this.core.store.state.delivered.includes(pendingId(event));
+    return event.id !== undefined && this.#wasShown(pendingId(event));
   }
 
   /** Remembers that `event` was shown to its recipient here (`isCopy`). */
   async shown(event: PendingEvent): Promise<void> {
-    if (event.id === undefined) return;
-    const id = pendingId(event);
+    if (event.id !== undefined) await this.#markShown(pendingId(event));
+  }
+
+  /** Whether the request or answer `id` (`pendingId`) was shown to its recipient here. */
+  #wasShown(id: string): boolean {
+    return this.core.store.state.delivered.includes(id);
+  }
+
+  async #markShown(id: string): Promise<void> {
     await this.core.store.update((s) => void s.delivered.push(id));
   }
 
   /** No longer holds `event` (a try delivered it): out of the directory and of hard state. */
   async #release(event: PendingEvent): Promise<void> {
-    const { core } = this;
     const id = pendingId(event);
     // Found by what it is: republishing re-signs a held entry in place, so its value changes.
-    const held = core.store.state.pending.filter((p) => {
-      try {
-        const e = eventFromJson(p.request);
-        return (e.kind === 'buddy-request' || e.kind === 'buddy-response') && pendingId(e) === id;
-      } catch {
-        return false;
+    await this.#releaseHeld(
+      event.to,
+      this.core.store.state.pending.filter((p) => heldId(p.request) === id),
+    );
+  }
+
+  /** Releases held entries for `to` from the directory and hard state, and stops their tries. */
+  async #releaseHeld(to: Address, held: readonly HeldEntry[]): Promise<void> {
+    if (held.length === 0) return;
+    const { core } = this;
+    for (const p of held) {
+      const id = heldId(p.request);
+      if (id !== undefined) {
+        clearTimeout(this.#retrying.get(id));
+        this.#retrying.delete(id);
       }
+      await core.directory.releasePending(to, Buffer.from(p.value, 'hex'));
+    }
+    await core.store.update((s) => {
+      s.pending = s.pending.filter((p) => !held.includes(p));
     });
-    for (const p of held) await core.directory.releasePending(event.to, Buffer.from(p.value, 'hex'));
-    if (held.length)
-      await core.store.update((s) => {
-        s.pending = s.pending.filter((p) => !held.includes(p));
-      });
   }
 
   /** Re-signs every held request in place; returns the first failure (that request stays held). */
@@ -195,33 +196,36 @@ export class PendingRequests {
         r.to === formatAddress(answer.from)
       );
     });
-    for (const p of held) {
-      // Answered: no longer held, and no longer tried (its id is the one it was held with).
-      this.#stopTrying(p.request);
-      await core.directory.releasePending(answer.from, Buffer.from(p.value, 'hex'));
-    }
-    if (held.length) {
-      await core.store.update((s) => {
-        s.pending = s.pending.filter((p) => !held.includes(p));
-      });
-    }
+    // Answered: no longer held, and no longer tried.
+    await this.#releaseHeld(answer.from, held);
   }
 
   /** At login: the requests and answers held for the user, each delivered once. */
   async deliverTo(m: UserManager): Promise<void> {
     const { core } = this;
-    const delivered = new Set(core.store.state.delivered);
     for (const { request } of await core.directory.pendingFor(m.address)) {
+      // Id-less ones too (held by an older node): at most one per kind and pair is shown.
       const id = pendingId(request);
-      if (delivered.has(id)) continue;
+      if (this.#wasShown(id)) continue;
       if (request.kind === 'buddy-response') await this.recordAnswer(request);
       if (core.deliverTo(m, request)) {
-        await core.store.update((s) => {
-          s.delivered.push(id);
-        });
+        await this.#markShown(id);
         if (request.kind === 'buddy-response' && request.accepted) core.presenceTo(m, request.from);
       }
     }
+  }
+}
+
+/** A held entry as the state file keeps it. */
+type HeldEntry = { request: unknown; value: string };
+
+/** The `pendingId` of a held entry's stored request; undefined for one that no longer parses. */
+function heldId(request: unknown): string | undefined {
+  try {
+    const event = eventFromJson(request);
+    return event.kind === 'buddy-request' || event.kind === 'buddy-response' ? pendingId(event) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   validateEvent,
 } from '@crosstalk/core';
 import { SpoofedSenderError } from '../../errors/errors.js';
+import { G2gRefusedError } from '../../g2g/link.js';
 import type { SendOutcome } from '../api.js';
 import type { NodeCore } from '../core.js';
 import type { PendingRequests } from '../pending/pending-requests.js';
@@ -34,8 +35,7 @@ function markReported<E>(error: E): E {
 function mayReachLater(error: unknown): boolean {
   if (isCrossTalkError(error, 'ERR_USER_OFFLINE') || isCrossTalkError(error, 'ERR_NO_ROUTE')) return true;
   if (!isCrossTalkError(error, 'ERR_DELIVERY_FAILED')) return false;
-  const refusal = (error as { refusal?: unknown }).refusal;
-  return refusal === undefined || refusal === 'ERR_DELIVERY_FAILED';
+  return !(error instanceof G2gRefusedError) || error.refusal === 'ERR_DELIVERY_FAILED';
 }
 
 /**

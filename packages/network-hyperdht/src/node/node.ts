@@ -82,6 +82,11 @@ export interface NodeServer {
   on(event: 'connection', listener: (socket: NodeSocket) => void): unknown;
   /** Announces the server again at once (hyperdht otherwise re-announces every few minutes). */
   refresh(): unknown;
+  /**
+   * Where dialers can reach it: the DHT nodes holding its announcement, with this node's own
+   * address first when it is not firewalled (hyperdht's announcer; empty before `listen`).
+   */
+  readonly relayAddresses?: readonly NodeAddress[];
 }
 
 /** The part of a hyperdht node this package uses (typed here: hyperdht ships no types). */
@@ -92,6 +97,8 @@ export interface HyperDhtNode {
   fullyBootstrapped(): Promise<void>;
   /** Where this node listens. */
   address(): { host: string; port: number };
+  /** Where others reach this node, once it knows it is not firewalled; else null. */
+  remoteAddress?(): NodeAddress | null;
   /** Finds the peers announced under a 32-byte target. */
   lookup(target: Uint8Array): NodeQuery<LookupReply>;
   /** Announces a key pair under a target (the announcement expires unless repeated). */

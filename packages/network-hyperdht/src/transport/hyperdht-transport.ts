@@ -30,12 +30,20 @@ export interface HyperDhtContact extends G2gContact {
 /** Options of `HyperDhtTransport`. */
 export interface HyperDhtTransportOptions {
   /** The DHT node to listen and dial through (shared with the directory's store; not closed here). */
-  node: Pick<HyperDhtNode, 'createServer' | 'connect'>;
+  node: Pick<HyperDhtNode, 'createServer' | 'connect' | 'remoteAddress'>;
   /** The gateway's key pair in libsodium form: 32-byte public key, 64-byte secret key (seed || public). */
   keyPair: { publicKey: Uint8Array; secretKey: Uint8Array };
   /** ms a dial may take to find the peer and complete the handshake. Default 20 s. */
   connectTimeout?: number;
+  /**
+   * ms between checks that some DHT node holds the listener's announcement; announced again when
+   * none does. Default 5 s.
+   */
+  announceCheckInterval?: number;
 }
+
+/** Default of `announceCheckInterval`. */
+const ANNOUNCE_CHECK_MS = 5_000;
 
 const hex = (key: Uint8Array | null | undefined) => (key ? Buffer.from(key).toString('hex') : '');
 
@@ -49,6 +57,7 @@ export class HyperDhtTransport implements G2gTransport {
   readonly #o: HyperDhtTransportOptions;
   readonly #keyPair: { publicKey: Buffer; secretKey: Buffer };
   #server: NodeServer | undefined;
+  #announceCheck: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #open = new Set<NodeSocket>();
 
@@ -87,6 +96,11 @@ export class HyperDhtTransport implements G2gTransport {
     });
     this.#server = server;
     await server.listen(this.#keyPair);
+    this.#announceCheck = setInterval(
+      () => this.#announceIfUnheld(),
+      this.#o.announceCheckInterval ?? ANNOUNCE_CHECK_MS,
+    );
+    this.#announceCheck.unref();
     return { transport: 'hyperdht' };
   }
 
@@ -155,8 +169,23 @@ export class HyperDhtTransport implements G2gTransport {
     if (!this.#closed) this.#server?.refresh();
   }
 
+  /**
+   * Announces again when no DHT node holds the announcement. hyperdht pings the nodes holding it
+   * every 3 s and announces again when they stop answering; but an announce that reaches no node
+   * (every node down, or this one cut off) leaves it pinging an empty set until its 5-minute
+   * refresh, so the gateway could not be dialled for minutes after the DHT came back.
+   */
+  #announceIfUnheld(): void {
+    const relays = this.#server?.relayAddresses;
+    if (this.#closed || !relays) return;
+    const own = this.#o.node.remoteAddress?.();
+    const held = relays.some((a) => !own || a.host !== own.host || a.port !== own.port);
+    if (!held) this.#server?.refresh();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#announceCheck);
     for (const socket of [...this.#open]) socket.destroy();
     this.#open.clear();
     await this.#server?.close();

@@ -68,6 +68,8 @@ declare module 'hyperdht' {
     refresh(): void;
     close(): Promise<void>;
     address(): { host: string; port: number; publicKey: Buffer } | null;
+    /** Nodes holding the announcement, this node's own address first when not firewalled. */
+    readonly relayAddresses: HyperDhtNodeAddress[];
   }
 
   export interface HyperDhtServerOptions {
@@ -95,6 +97,8 @@ declare module 'hyperdht' {
     ready(): Promise<void>;
     fullyBootstrapped(): Promise<void>;
     address(): { host: string; family: number; port: number };
+    /** Where others reach this node, or null while it is (or may be) firewalled. */
+    remoteAddress(): HyperDhtNodeAddress | null;
     lookup(target: Uint8Array): HyperDhtLookupQuery;
     announce(
       target: Uint8Array,

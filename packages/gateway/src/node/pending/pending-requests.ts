@@ -174,13 +174,22 @@ export class PendingRequests {
         failed ??= error;
       }
     }
+    // Released while its re-signed copy was on the way (answered, or delivered by a try): that
+    // copy is withdrawn too, or the recipient would be shown it again at a login.
+    const withdrawn: HeldEntry[] = [];
     await core.store.update((s) => {
+      for (const [p, next] of replaced) if (next && !s.pending.includes(p as HeldEntry)) withdrawn.push(next);
       s.pending = s.pending.flatMap((p) => {
         if (!replaced.has(p)) return [p];
         const next = replaced.get(p);
         return next ? [next] : [];
       });
     });
+    for (const w of withdrawn)
+      await core.directory.releasePending(
+        (eventFromJson(w.request) as PendingEvent).to,
+        Buffer.from(w.value, 'hex'),
+      );
     return failed;
   }
 

@@ -9,6 +9,7 @@ import { createClient, type ShimClient } from '@crosstalk/shim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Baresip, installed, startBaresip } from '../../sip-exit/test/support/programs.js';
 import { hostPorts, startTestnetProcess, type TestnetProcess } from './support/distributed.js';
+import { until as pollUntil } from './support/walkthrough.js';
 
 /**
  * Calls across processes (issue 19): a hyperdht testnet in a process of its own, a SIP exit started
@@ -30,17 +31,9 @@ const ANSWER =
 /** A step across processes and the DHT (lookups take tens of ms, a publish a few hundred; the machine is shared). */
 const STEP_MS = 30_000;
 
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeout = STEP_MS,
-): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The shared poll, bounded by a step across processes. */
+const until = (check: () => boolean | Promise<boolean>, what: string, timeout = STEP_MS) =>
+  pollUntil(check, what, timeout);
 
 let dir: string;
 let testnet: TestnetProcess;

@@ -20,7 +20,7 @@ import {
 } from '../../sip-exit/test/support/programs.js';
 import { startYmsgNetwork } from '../src/drivers/index.js';
 import { startGateway, through } from './support/gateway.js';
-import { online } from './support/walkthrough.js';
+import { online, until as pollUntil } from './support/walkthrough.js';
 
 // Issue 19: a client-API user (createClient, a node of its own) and a real baresip registered with
 // digest at a SIP exit on another node; the call's signalling crosses G2G as canonical call-invite
@@ -35,13 +35,9 @@ const OFFER =
 const ANSWER =
   'v=0\r\no=alice 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40004 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\n';
 
-async function until(check: () => boolean | Promise<boolean>, what: string, timeout = 20_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The shared poll, with this file's 20 s bound (a call crosses a SIP exit and a real phone). */
+const until = (check: () => boolean | Promise<boolean>, what: string, timeout = 20_000) =>
+  pollUntil(check, what, timeout);
 
 describe.skipIf(!installed('baresip'))('dialCall to and from a real baresip through a SIP exit', () => {
   const cleanup: (() => Promise<void> | void)[] = [];

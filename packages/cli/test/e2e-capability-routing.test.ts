@@ -42,6 +42,7 @@ import {
   startTestnetProcess,
   type TestnetProcess,
 } from './support/distributed.js';
+import { until as pollUntil } from './support/walkthrough.js';
 
 /**
  * Capability routing across processes (issue 17): 20 hyperdht nodes in a process of their own and
@@ -118,12 +119,7 @@ async function total(g: GatewayProcess, name: string): Promise<number> {
 }
 
 /** Polls `check` until it holds; the bound (20 s) only ends a hung run. */
-async function until(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (const end = Date.now() + 20_000; !(await check()); ) {
-    if (Date.now() > end) throw new Error(`never saw ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (check: () => Promise<boolean>, what: string) => pollUntil(check, what, 20_000);
 
 /** How many `refused` lines with this reason a gateway process has logged since line `since`. */
 const refusalsLogged = (g: GatewayProcess, reason: string, since = 0) =>

@@ -163,3 +163,77 @@ describe('a buddy answer held for a recipient the directory does not show yet', 
     expect(answers(atCarol)).toHaveLength(1);
   });
 });
+
+/**
+ * A request whose sender's gateway could not reach the recipient's past its tries stays held in the
+ * directory under the recipient's key. The recipient's gateway reads what is held for each user
+ * online there now and then (`heldPoll`, at the refreshes of the user's records), so a recipient
+ * who stays logged in is shown it without waiting for their next login.
+ */
+describe('a request held while the recipient stays online', () => {
+  const dht = new MemoryDht();
+  const alice = parseAddress('alice@aol');
+  const erin = parseAddress('erin@yahoo');
+  const frank = parseAddress('frank@yahoo');
+  // Node one never finds the recipients (as if their gateway could not be reached), and does not try again.
+  const blind = dhtView(dht, async (key, get) =>
+    key === Directory.locationKey(erin) || key === Directory.locationKey(frank) ? [] : get(),
+  );
+  let one: CrossTalkNode;
+  let polling: CrossTalkNode;
+  let notPolling: CrossTalkNode;
+  let aliceSession: UserSession;
+  const requests = (inbox: EndpointInbox) =>
+    inbox.events.filter((e) => e.kind === 'buddy-request' && e.from.user === alice.user);
+
+  beforeAll(async () => {
+    one = await createNode({ dht: blind, logger: false, heldRetry: [] });
+    // Records refreshed every second (a third of the soft TTL), held requests read at each refresh.
+    polling = await createNode({ dht, logger: false, softTtl: 3000, heldPoll: 1000 });
+    notPolling = await createNode({ dht, logger: false, softTtl: 3000, heldPoll: 0 });
+    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+  });
+
+  afterAll(async () => {
+    await one?.close();
+    await polling?.close();
+    await notPolling?.close();
+  });
+
+  it('is shown once, at a refresh of the recipient’s records, with no new login', async () => {
+    const atErin = new EndpointInbox();
+    await polling.attach(erin, atErin, { protocol: 'api' });
+    // Logged in before the request was held: the login's read found nothing.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await aliceSession.send({ kind: 'buddy-request', to: erin, text: 'hi' })).toBe('held');
+    expect(requests(atErin)).toHaveLength(0);
+    for (let i = 0; i < 300 && requests(atErin).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(requests(atErin)).toHaveLength(1);
+    // Later reads find it again (still held: it is released by an answer), and do not show it again.
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(requests(atErin)).toHaveLength(1);
+  });
+
+  it('with heldPoll 0, only a login shows it', async () => {
+    const atFrank = new EndpointInbox();
+    const frankSession = await notPolling.attach(frank, atFrank, { protocol: 'api' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await aliceSession.send({ kind: 'buddy-request', to: frank })).toBe('held');
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(requests(atFrank)).toHaveLength(0);
+    await frankSession.detach();
+    const again = new EndpointInbox();
+    await notPolling.attach(frank, again, { protocol: 'api' });
+    for (let i = 0; i < 300 && requests(again).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(requests(again)).toHaveLength(1);
+  });
+});
+
+describe('heldPoll', () => {
+  it('refuses a value that is not a number of ms', async () => {
+    await expect(createNode({ logger: false, heldPoll: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    await expect(createNode({ logger: false, heldPoll: Number.NaN })).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+    });
+  });
+});

@@ -100,6 +100,13 @@ export interface NodeOptions {
    * `[]` holds it for the recipient's next login only.
    */
   heldRetry?: readonly number[];
+  /**
+   * How often, ms, the node reads the directory for requests and answers held for each user online
+   * here (rounded to whole refreshes of the user's records, a third of `softTtl`): another gateway
+   * that could not reach this one past its `heldRetry` tries holds them there, and its user would
+   * otherwise see them only at their next login. Default 5 minutes; 0 reads them at login only.
+   */
+  heldPoll?: number;
   /** Clock, ms since the epoch (tests inject one). Default `Date.now`. */
   now?: () => number;
 }

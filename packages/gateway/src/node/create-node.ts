@@ -51,7 +51,7 @@ import type {
 } from './api.js';
 import type { NodeCore } from './core.js';
 import { gatewayEventToJson } from './events.js';
-import { PendingRequests } from './pending/pending-requests.js';
+import { DEFAULT_HELD_POLL, PendingRequests } from './pending/pending-requests.js';
 import { PresenceWatch } from './presence-watch/presence-watch.js';
 import { Publisher } from './publishing/publisher.js';
 import { ForeignRoster } from './roster/foreign-roster.js';
@@ -105,6 +105,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
   #closing = false;
 
   constructor(options: NodeOptions) {
+    if (options.heldPoll !== undefined && !(Number.isFinite(options.heldPoll) && options.heldPoll >= 0))
+      throw new InvalidConfigError(`heldPoll is a number of ms, 0 or more (got ${options.heldPoll})`);
     this.#o = options;
     this.#dht = options.dht ?? new MemoryDht();
     const forms = options.canonical ?? jsonForm;
@@ -571,12 +573,24 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
     const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
+    // Requests held for this user by a gateway that could not reach this one: read at every n-th
+    // refresh (a per-user timer of their own would cost memory per user; issue 20).
+    const heldPoll = this.#o.heldPoll ?? DEFAULT_HELD_POLL;
+    const pollEvery = heldPoll > 0 ? Math.max(1, Math.round(heldPoll / refresh)) : 0;
+    let refreshes = 0;
     const first = setTimeout(
       () => {
         const republish = () => {
           // One at a time: without the DHT an attempt takes a while to fail.
           if (!m.publishing)
             m.publishing = this.#publisher.publishUser(m).finally(() => (m.publishing = undefined));
+          if (pollEvery > 0 && ++refreshes % pollEvery === 0)
+            this.track(
+              this.#pending.deliverTo(m).catch((error) =>
+                // The DHT did not answer: the next poll, or the next login, reads them again.
+                this.log.debug({ user: formatAddress(m.address), err: error }, 'could not read held requests'),
+              ),
+            );
         };
         republish();
         m.refreshTimer = setInterval(republish, refresh);

@@ -16,6 +16,13 @@ import { answered, type ForeignRoster } from '../roster/foreign-roster.js';
 export const DEFAULT_HELD_RETRY: readonly number[] = [2_000, 5_000, 10_000, 20_000, 40_000];
 
 /**
+ * Default ms between reads of the directory for requests held for a user online here (a sender's
+ * gateway that could not reach this one past its tries keeps them there): a few DHT reads a second
+ * for a gateway of a thousand users.
+ */
+export const DEFAULT_HELD_POLL = 5 * 60 * 1000;
+
+/**
  * Most held requests being tried again at once: each try is a directory lookup, and anyone can send
  * requests to addresses nobody uses; past this, a request is only held (delivered at a login).
  */
@@ -33,6 +40,8 @@ export const MAX_RETRYING = 256;
 export class PendingRequests {
   /** Held requests being tried again, by `pendingId`: the timer of the next try. */
   readonly #retrying = new Map<string, NodeJS.Timeout>();
+  /** Reads of held requests under way, by user: a login's and a poll's never overlap (`deliverTo`). */
+  readonly #delivering = new Map<string, Promise<void>>();
 
   constructor(
     readonly core: NodeCore,
@@ -209,8 +218,23 @@ export class PendingRequests {
     await this.#releaseHeld(answer.from, held);
   }
 
-  /** At login: the requests and answers held for the user, each delivered once. */
-  async deliverTo(m: UserManager): Promise<void> {
+  /**
+   * At login, and now and then while the user is online (`NodeOptions.heldPoll`): the requests and
+   * answers held for the user, each delivered once. One read at a time per user, so two reads
+   * cannot both find a request not yet shown.
+   */
+  deliverTo(m: UserManager): Promise<void> {
+    const before = this.#delivering.get(m.key);
+    const read = (before ?? Promise.resolve()).catch(() => {}).then(() => this.#deliverHeld(m));
+    this.#delivering.set(m.key, read);
+    const done = () => {
+      if (this.#delivering.get(m.key) === read) this.#delivering.delete(m.key);
+    };
+    read.then(done, done);
+    return read;
+  }
+
+  async #deliverHeld(m: UserManager): Promise<void> {
     const { core } = this;
     for (const { request } of await core.directory.pendingFor(m.address)) {
       // Id-less ones too (held by an older node): at most one per kind and pair is shown.

@@ -205,9 +205,10 @@ describe('a request held while the recipient stays online', () => {
     await polling.attach(erin, atErin, { protocol: 'api' });
     // Logged in before the request was held: the login's read found nothing.
     await new Promise((r) => setTimeout(r, 100));
-    expect(await aliceSession.send({ kind: 'buddy-request', to: erin, text: 'hi' })).toBe('held');
+    expect(await aliceSession.send({ kind: 'buddy-request', to: erin })).toBe('held');
     expect(requests(atErin)).toHaveLength(0);
-    for (let i = 0; i < 300 && requests(atErin).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 300 && requests(atErin).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(requests(atErin)).toHaveLength(1);
     // Later reads find it again (still held: it is released by an answer), and do not show it again.
     await new Promise((r) => setTimeout(r, 2200));
@@ -231,7 +232,9 @@ describe('a request held while the recipient stays online', () => {
 
 describe('heldPoll', () => {
   it('refuses a value that is not a number of ms', async () => {
-    await expect(createNode({ logger: false, heldPoll: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
+    await expect(createNode({ logger: false, heldPoll: -1 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+    });
     await expect(createNode({ logger: false, heldPoll: Number.NaN })).rejects.toMatchObject({
       code: 'ERR_INVALID_CONFIG',
     });

@@ -588,7 +588,10 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
             this.track(
               this.#pending.deliverTo(m).catch((error) =>
                 // The DHT did not answer: the next poll, or the next login, reads them again.
-                this.log.debug({ user: formatAddress(m.address), err: error }, 'could not read held requests'),
+                this.log.debug(
+                  { user: formatAddress(m.address), err: error },
+                  'could not read held requests',
+                ),
               ),
             );
         };

@@ -11,15 +11,25 @@ import type { ToWorker } from './messages.js';
 export async function descriptorUse(): Promise<{ open: number; limit: number } | undefined> {
   try {
     // Read each time: an operator may change a running process's limit (prlimit --pid).
-    const limits = await readFile('/proc/self/limits', 'utf8');
-    const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
-    const soft = line ? Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]) : Number.NaN;
-    if (!Number.isFinite(soft)) return undefined;
+    const soft = await descriptorLimit();
+    if (soft === undefined) return undefined;
     // Counted a batch at a time on libuv's thread pool: listing 15,000 descriptors at once held the
     // event loop for about 16 ms, beyond a gateway's 10 ms p99. The listing holds one of its own.
     let open = -1;
     for await (const _ of await opendir('/proc/self/fd', { bufferSize: 256 })) open++;
     return { open, limit: soft };
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's soft limit on open descriptors, from Linux's /proc (undefined where there is none). */
+export async function descriptorLimit(): Promise<number | undefined> {
+  try {
+    const limits = await readFile('/proc/self/limits', 'utf8');
+    const line = limits.split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = line ? Number(line.slice('Max open files'.length).trim().split(/\s+/)[0]) : Number.NaN;
+    return Number.isFinite(soft) ? soft : undefined;
   } catch {
     return undefined;
   }

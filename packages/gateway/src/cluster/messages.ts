@@ -111,8 +111,9 @@ export type FromWorker =
   | { t: 'cookie-applied'; relay: number }
   | { t: 'metrics-reply'; seq: number; metrics: unknown }
   /**
-   * The worker's open descriptors and its limit, every second (see `descriptorUse`), and how many
-   * the sockets it received so far take (`descriptorsOf`).
+   * The worker's open descriptors and its limit, every second (every 5 s while it holds under half
+   * its limit and the limit is unchanged; see `descriptorUse`), and how many the sockets it
+   * received so far take (`descriptorsOf`).
    */
   | { t: 'descriptors'; open: number; limit: number; received: number };
 

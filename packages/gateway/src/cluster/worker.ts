@@ -3,7 +3,7 @@ import type { Dht } from '@crosstalk/core';
 import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
 import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
 import type { Socks4Request } from '../socks/socks4.js';
-import { descriptorReserve, descriptorsOf, descriptorUse } from './descriptors.js';
+import { descriptorLimit, descriptorReserve, descriptorsOf, descriptorUse } from './descriptors.js';
 import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
@@ -12,6 +12,13 @@ import { SocketLane } from './socket-lane.js';
 
 /** ms between a worker's reports of its descriptors to the primary. */
 const DESCRIPTOR_REPORT_MS = 1000;
+/**
+ * ms between counts of a worker's descriptors while it holds under half its limit: listing
+ * /proc/self/fd costs about 2 ms per 1,000 descriptors (docs/benchmarks.md, "a worker's
+ * descriptor count"), and between counts the estimate adds every socket taken without
+ * subtracting those closed, so it errs high; near its limit a worker counts every second.
+ */
+const DESCRIPTOR_COUNT_FAR_MS = 5000;
 
 /** What a worker's gateway does with what the primary sends it (`ClusterWorker.serve`). */
 export interface WorkerHandlers {
@@ -74,7 +81,7 @@ export class ClusterWorker {
   /** What every socket taken here takes: accepted (2: its upstream may follow) and received. */
   #descriptorsTaken = 0;
   /** The last count of open descriptors, and `#descriptorsTaken` when it began. */
-  #measured: { open: number; limit: number; taken: number } | undefined;
+  #measured: { open: number; limit: number; taken: number; at: number } | undefined;
   /** Near the limit since the last count, and the primary was told. */
   #full = false;
   /** The host's listening socket, from the primary; accepted on once the gateway is ready. */
@@ -193,9 +200,22 @@ export class ClusterWorker {
     // Taken before the count: a socket arriving meanwhile is then counted as on its way (too many, not too few).
     const received = this.#descriptorsReceived;
     const taken = this.#descriptorsTaken;
+    const m = this.#measured;
+    const open = this.#openNow();
+    const far = m !== undefined && open !== undefined && open < m.limit / 2;
+    if (far && Date.now() - m.at < DESCRIPTOR_COUNT_FAR_MS) {
+      // Far from the limit and counted lately: only a changed limit (prlimit --pid) is worth a count now.
+      void descriptorLimit().then((limit) => {
+        if (limit !== undefined && limit !== m.limit && this.#measured === m) {
+          m.at = 0;
+          this.#reportDescriptors();
+        }
+      });
+      return;
+    }
     void descriptorUse().then((use) => {
       if (!use) return;
-      this.#measured = { ...use, taken };
+      this.#measured = { ...use, taken, at: Date.now() };
       this.#full = false;
       if (process.connected) this.#send({ t: 'descriptors', ...use, received });
     });

@@ -63,8 +63,8 @@ async function hostTotal(name: string): Promise<number> {
 /** Where a host's workers answer the bench (`gateway-worker.ts`, CROSSTALK_BENCH_CONTROL). */
 let controlDir: string | undefined;
 
-/** Asks a host's worker for its memory after a full collection (its control socket). */
-function workerMemory(pid: number): Promise<ProcessMemory> {
+/** Asks a host's worker (its control socket, `gateway-worker.ts`) and parses its one JSON line. */
+function askWorker<T>(pid: number, command: 'memory' | 'profile-start' | 'profile-stop'): Promise<T> {
   return new Promise((resolve, reject) => {
     const socket = connect(join(controlDir!, `${pid}.sock`));
     let text = '';
@@ -74,15 +74,18 @@ function workerMemory(pid: number): Promise<ProcessMemory> {
     });
     socket.on('end', () => {
       try {
-        resolve(JSON.parse(text) as ProcessMemory);
+        resolve(JSON.parse(text) as T);
       } catch (error) {
         reject(error);
       }
     });
     socket.on('error', reject);
-    socket.write('memory\n');
+    socket.write(`${command}\n`);
   });
 }
+
+/** Asks a host's worker for its memory after a full collection. */
+const workerMemory = (pid: number) => askWorker<ProcessMemory>(pid, 'memory');
 
 /** This process and the host's workers: what the host under test is made of. */
 const hostPids = () => [process.pid, ...(host?.workers().map((w) => w.pid ?? 0) ?? [])].filter(Boolean);
@@ -407,11 +410,16 @@ process.on(
       } else if (m.type === 'profile-start') {
         await post('Profiler.enable');
         await post('Profiler.start');
+        // A host: every worker too (the primary's own profile is this process's).
+        for (const w of host?.workers() ?? []) if (w.pid) await askWorker(w.pid, 'profile-start');
         process.send!({ type: 'profiling' });
       } else if (m.type === 'profile-stop') {
         // Sent to run.ts to write: a saturated gateway may have no file descriptor left to open one.
         const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-        process.send!({ type: 'profiled', profile: JSON.stringify(profile) });
+        const workers: string[] = [];
+        for (const w of host?.workers() ?? [])
+          if (w.pid) workers.push(JSON.stringify(await askWorker(w.pid, 'profile-stop')));
+        process.send!({ type: 'profiled', profile: JSON.stringify(profile), workers });
       } else if (m.type === 'stop') {
         await host?.close();
         if (controlDir) rmSync(controlDir, { recursive: true, force: true });

@@ -7,7 +7,8 @@
  * With `CROSSTALK_BENCH_CONTROL=<dir>` (gateway-process.ts sets it) it also answers the bench on a
  * Unix socket `<dir>/<pid>.sock`: a line `memory` is answered with one JSON line, this process's
  * memory after a full collection, its open descriptors and its users (the primary's IPC channel is
- * the cluster's own, so the bench asks here).
+ * the cluster's own, so the bench asks here); `profile-start` starts a CPU profile, `profile-stop`
+ * answers with it.
  */
 import { readdirSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -31,10 +32,11 @@ const control = process.env.CROSSTALK_BENCH_CONTROL;
 if (control) {
   const inspector = new Session();
   inspector.connect();
-  const collect = () =>
-    new Promise<void>((resolve, reject) =>
-      inspector.post('HeapProfiler.collectGarbage', (error) => (error ? reject(error) : resolve())),
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      inspector.post(method, (error, result) => (error ? reject(error) : resolve(result))),
     );
+  const collect = () => post('HeapProfiler.collectGarbage');
   const server = createServer((socket) => {
     let line = '';
     socket.setEncoding('utf8');
@@ -42,7 +44,20 @@ if (control) {
     socket.on('data', async (chunk: string) => {
       line += chunk;
       if (!line.includes('\n')) return;
-      if (line.trim() !== 'memory') {
+      const command = line.trim();
+      if (command === 'profile-start') {
+        // The bench's profiled re-run: the window only, as gateway-process.ts profiles itself.
+        await post('Profiler.enable');
+        await post('Profiler.start');
+        socket.end('{}\n');
+        return;
+      }
+      if (command === 'profile-stop') {
+        const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+        socket.end(`${JSON.stringify(profile)}\n`);
+        return;
+      }
+      if (command !== 'memory') {
         socket.destroy();
         return;
       }

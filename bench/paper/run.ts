@@ -7,7 +7,7 @@
  *   2. gateways: the same load on mixed networks through two CrossTalk gateways (latency matrix);
  *   3. dante:    the same-network load through dante, a SOCKS4 relay that translates nothing;
  *   4. saturation: more clients through the gateways until p99 added delay passes 10 ms or a
- *      message is lost, with a CPU profile of the gateway process at the last step.
+ *      message is lost, with a CPU profile of the gateway process (or of every worker of the largest --workers host) at the last step.
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
  *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
@@ -31,7 +31,15 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -566,6 +574,7 @@ async function gatewayRun(
   const profileDir = join(resultsDir, 'profile');
   mkdirSync(profileDir, { recursive: true });
   const profileFile = join(profileDir, `gateway-${Date.now()}.cpuprofile`);
+  const workerProfile = (index: number) => profileFile.replace(/\.cpuprofile$/, `.worker${index}.cpuprofile`);
   const dht = g2g === 'hyperdht' ? await hyperdhtNetwork() : undefined;
   const proc = child('gateway-process.ts');
   const { socks, pid, pids } = await request<{
@@ -648,9 +657,15 @@ async function gatewayRun(
         const step = () =>
           edge === 'start'
             ? request(proc, { type: 'profile-start' }, 'profiling')
-            : request<{ profile: string }>(proc, { type: 'profile-stop' }, 'profiled').then((r) =>
-                writeFileSync(profileFile, r.profile),
-              );
+            : request<{ profile: string; workers?: string[] }>(
+                proc,
+                { type: 'profile-stop' },
+                'profiled',
+              ).then((r) => {
+                writeFileSync(profileFile, r.profile);
+                // A host: the primary's profile, and each worker's beside it.
+                for (const [i, w] of (r.workers ?? []).entries()) writeFileSync(workerProfile(i), w);
+              });
         profiling = profiling.then(step);
         profiling.catch(() => {}); // awaited after the load: a failure is reported there
       }
@@ -714,7 +729,8 @@ async function gatewayRun(
     /** Each process's most descriptors over the run (sampled every second), against its limit. */
     descriptorHighWater: [...highWater.values()],
     workers,
-    profileDir: profile ? profileDir : undefined,
+    /** The profiled run's CPU profile: the gateway process's, or a host's first worker's. */
+    profileFile: profile ? (workers ? workerProfile(0) : profileFile) : undefined,
   };
 }
 
@@ -786,13 +802,10 @@ function memoryPerUser(idle: MemorySample, loaded: MemorySample, clients: number
   };
 }
 
-/** The hottest functions of the newest CPU profile (self time), to name the bottleneck. */
-function hottest(dir: string, count = 8): { name: string; share: number }[] {
-  const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .sort();
-  if (!files.length) return [];
-  const profile = JSON.parse(readFileSync(join(dir, files.at(-1)!), 'utf8')) as {
+/** The hottest functions of a CPU profile (self time), to name the bottleneck. */
+function hottest(file: string, count = 8): { name: string; share: number }[] {
+  if (!existsSync(file)) return [];
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
     nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
     samples: number[];
   };
@@ -1115,7 +1128,9 @@ async function main() {
     let profile: { name: string; share: number }[] = [];
     // Every step is measured without the profiler (it costs the gateway CPU and adds to the delay
     // measured); the profile comes from a re-run of the last step, reported apart.
-    const profiledClients = plain.last;
+    // With --workers, the largest host's last step: every worker profiled (files beside the primary's).
+    const profiledWorkers = workerCounts.length ? Math.max(...workerCounts) : undefined;
+    const profiledClients = profiledWorkers ? (hosts.get(profiledWorkers)?.last ?? 0) : plain.last;
     if (profiledClients) {
       try {
         const again = await gatewayRun(
@@ -1123,8 +1138,10 @@ async function main() {
           Math.ceil(profiledClients / protocols.length),
           `${profiledClients} (profiled)`,
           true,
+          'tcp',
+          profiledWorkers,
         );
-        profile = hottest(again.profileDir!);
+        profile = hottest(again.profileFile!);
       } catch (error) {
         failed ??= {
           clients: profiledClients,
@@ -1254,7 +1271,7 @@ async function main() {
             `At ${s.clients} clients the gateways could not accept ${s.acceptErrors} connections (out of file descriptors: a process here may hold ${openFilesLimit()}); the lost messages are conversations that could not open.`,
         ),
       profile.length
-        ? `Where the gateway process spends its busy time at ${profiledClients} clients (a profiled re-run of the last step, not in the table; CPU profile, self time, idle excluded): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
+        ? `Where ${profiledWorkers ? `the first worker of the host of ${profiledWorkers}` : 'the gateway process'} spends its busy time at ${profiledClients} clients (a profiled re-run of the last step, not in the table; CPU profile, self time, idle excluded${profiledWorkers ? "; every worker's and the primary's profile are in bench/results/profile" : ''}): ${profile.map((p) => `${p.name} ${(p.share * 100).toFixed(1)}%`).join('; ')}.`
         : '',
       '',
       `![Added delay per pair](${chartName})`,

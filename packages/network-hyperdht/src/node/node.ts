@@ -44,6 +44,14 @@ export interface LookupReply {
   peers: { publicKey: Uint8Array }[];
 }
 
+/** A node's answer to `findPeer`: the announcement of the server it holds for that key. */
+export interface FindPeerReply {
+  /** The node that answered. */
+  from: NodeAddress;
+  /** The announced server. */
+  peer: { publicKey: Uint8Array };
+}
+
 /** A mutable value read from the DHT, with its sequence number. */
 export interface MutableReply {
   /** The value's sequence number (higher replaces lower). */
@@ -101,6 +109,8 @@ export interface HyperDhtNode {
   remoteAddress?(): NodeAddress | null;
   /** Finds the peers announced under a 32-byte target. */
   lookup(target: Uint8Array): NodeQuery<LookupReply>;
+  /** Finds the announcement of the server listening on a public key (as a dial does first). */
+  findPeer?(publicKey: Uint8Array): NodeQuery<FindPeerReply> & { destroy(): void };
   /** Announces a key pair under a target (the announcement expires unless repeated). */
   announce(
     target: Uint8Array,

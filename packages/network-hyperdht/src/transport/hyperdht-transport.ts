@@ -30,7 +30,7 @@ export interface HyperDhtContact extends G2gContact {
 /** Options of `HyperDhtTransport`. */
 export interface HyperDhtTransportOptions {
   /** The DHT node to listen and dial through (shared with the directory's store; not closed here). */
-  node: Pick<HyperDhtNode, 'createServer' | 'connect' | 'remoteAddress'>;
+  node: Pick<HyperDhtNode, 'createServer' | 'connect' | 'remoteAddress' | 'findPeer'>;
   /** The gateway's key pair in libsodium form: 32-byte public key, 64-byte secret key (seed || public). */
   keyPair: { publicKey: Uint8Array; secretKey: Uint8Array };
   /** ms a dial may take to find the peer and complete the handshake. Default 20 s. */
@@ -40,10 +40,18 @@ export interface HyperDhtTransportOptions {
    * none does. Default 5 s.
    */
   announceCheckInterval?: number;
+  /**
+   * ms between lookups of the listener's own key through the DHT, as a dialler's would find it;
+   * announced again when no node returns the announcement (nodes that restarted and forgot it
+   * still answer hyperdht's pings, so nothing else notices). 0 turns it off. Default 60 s.
+   */
+  announceLookupInterval?: number;
 }
 
 /** Default of `announceCheckInterval`. */
 const ANNOUNCE_CHECK_MS = 5_000;
+/** Default of `announceLookupInterval`: one DHT query a minute per gateway. */
+const ANNOUNCE_LOOKUP_MS = 60_000;
 
 const hex = (key: Uint8Array | null | undefined) => (key ? Buffer.from(key).toString('hex') : '');
 
@@ -58,6 +66,8 @@ export class HyperDhtTransport implements G2gTransport {
   readonly #keyPair: { publicKey: Buffer; secretKey: Buffer };
   #server: NodeServer | undefined;
   #announceCheck: ReturnType<typeof setInterval> | undefined;
+  #announceLookup: ReturnType<typeof setInterval> | undefined;
+  #lookingUp = false;
   #closed = false;
   readonly #open = new Set<NodeSocket>();
 
@@ -101,6 +111,11 @@ export class HyperDhtTransport implements G2gTransport {
       this.#o.announceCheckInterval ?? ANNOUNCE_CHECK_MS,
     );
     this.#announceCheck.unref();
+    const lookupEvery = this.#o.announceLookupInterval ?? ANNOUNCE_LOOKUP_MS;
+    if (lookupEvery > 0 && this.#o.node.findPeer) {
+      this.#announceLookup = setInterval(() => void this.#announceIfUnfound(), lookupEvery);
+      this.#announceLookup.unref();
+    }
     return { transport: 'hyperdht' };
   }
 
@@ -183,9 +198,41 @@ export class HyperDhtTransport implements G2gTransport {
     if (!held) this.#server?.refresh();
   }
 
+  /**
+   * Looks the listener up as a dialler would and announces again when no node returns it: the
+   * nodes holding the announcement restarted (same addresses, so the same ids) between two of
+   * hyperdht's 3-second pings and forgot it, yet answer the pings, so the check above and hyperdht
+   * see nothing wrong until hyperdht's 5-minute refresh, and every dial meanwhile fails.
+   */
+  async #announceIfUnfound(): Promise<void> {
+    const findPeer = this.#o.node.findPeer?.bind(this.#o.node);
+    if (this.#closed || this.#lookingUp || !this.#server || !findPeer) return;
+    this.#lookingUp = true;
+    let found = false;
+    let answered = false;
+    try {
+      const query = findPeer(this.#keyPair.publicKey);
+      // Nodes that hold nothing for the key answer too, but their replies are not yielded.
+      for await (const reply of query) {
+        if (reply.peer && Buffer.from(reply.peer.publicKey).equals(this.#keyPair.publicKey)) {
+          found = true;
+          query.destroy();
+          break;
+        }
+      }
+      answered = query.successes > 0;
+    } catch {
+      // The DHT did not answer (an outage): `#announceIfUnheld` and the gateway's reannounce see to that.
+    } finally {
+      this.#lookingUp = false;
+    }
+    if (!found && answered && !this.#closed) this.#server?.refresh();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#announceCheck);
+    clearInterval(this.#announceLookup);
     for (const socket of [...this.#open]) socket.destroy();
     this.#open.clear();
     await this.#server?.close();

@@ -100,6 +100,10 @@ declare module 'hyperdht' {
     /** Where others reach this node, or null while it is (or may be) firewalled. */
     remoteAddress(): HyperDhtNodeAddress | null;
     lookup(target: Uint8Array): HyperDhtLookupQuery;
+    findPeer(publicKey: Uint8Array): HyperDhtQuery<{
+      from: HyperDhtNodeAddress;
+      peer: { publicKey: Buffer; relayAddresses: HyperDhtNodeAddress[] };
+    }>;
     announce(
       target: Uint8Array,
       keyPair: HyperDhtKeyPair,

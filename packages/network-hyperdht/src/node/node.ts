@@ -110,7 +110,10 @@ export interface HyperDhtNode {
   /** Finds the peers announced under a 32-byte target. */
   lookup(target: Uint8Array): NodeQuery<LookupReply>;
   /** Finds the announcement of the server listening on a public key (as a dial does first). */
-  findPeer?(publicKey: Uint8Array): NodeQuery<FindPeerReply> & { destroy(): void };
+  findPeer?(publicKey: Uint8Array): NodeQuery<FindPeerReply> & {
+    /** Stops the query (its answer is known). */
+    destroy(): void;
+  };
   /** Announces a key pair under a target (the announcement expires unless repeated). */
   announce(
     target: Uint8Array,

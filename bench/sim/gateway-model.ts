@@ -80,6 +80,8 @@ export const TIMINGS = {
   capabilityTtl: 10 * 60_000,
   /** Home records and held requests: 24 h, republished every 8 h. */
   hardRefresh: 8 * 60 * 60_000,
+  /** `heldPoll`: held requests read for each online user every 5 minutes, at a refresh. */
+  heldPoll: 5 * 60_000,
   /** HyperDhtStore re-puts its live values every 5 minutes. */
   storeRefresh: 5 * 60_000,
   /** Lease design: a location record's life, and the lease's. */
@@ -302,7 +304,14 @@ export class SimGateway {
       if (!this.#design.directed) await this.directory.publishPresence(m.presence);
     });
     const refresh = this.directory.softTtl / 3;
-    this.#every(m, refresh * (0.5 + this.net.o.rng.next() * 0.5), refresh, 'refresh', () => this.#refresh(m));
+    const first = refresh * (0.5 + this.net.o.rng.next() * 0.5);
+    this.#every(m, first, refresh, 'refresh', () => this.#refresh(m));
+    // `heldPoll`: the requests held for the user read at every n-th refresh (create-node.ts
+    // #online), counted apart from the refresh.
+    const pollEvery = Math.max(1, Math.round(TIMINGS.heldPoll / refresh));
+    this.#every(m, first + (pollEvery - 1) * refresh, pollEvery * refresh, 'held poll', async () => {
+      await this.directory.pendingFor(m.address);
+    });
     await meter.measure('login: buddies', async () => {
       // `toldHere`: buddies on this gateway hear at once (no network).
       await this.#tellBuddies(m, m.presence, 'here');

@@ -51,7 +51,8 @@ import {
  * In file order: the paper's walk-through for the first 6 ordered pairs; churn (a third of the DHT
  * nodes stop while buddy requests wait for offline users, and the walk-through runs on what is left
  * before they come back); the other 6 pairs; an attacker on the DHT; every DHT node stopping and
- * coming back; a gateway killed with SIGKILL.
+ * coming back; a gateway killed with SIGKILL; a request held while its recipient's gateway is stopped
+ * (SIGSTOP), shown once it resumes without a new login (two gateways of their own, `heldPoll`).
  *
  * The four gateways form a closed federation (`trustedGateways` lists their ids, known in advance
  * from seeded state files), as docs/operating.md advises for several gateways: in an open one, a
@@ -85,7 +86,7 @@ const NETWORKS = [
     protocol: 'ymsg',
     start: 'startYmsgNetwork',
     names: ['yasker', 'yanswer', 'yoffask', 'yoffans'],
-    extra: ['ychurn', 'ychurned', 'ychurnwalk', 'yreplay', 'ylocal', 'ykill'],
+    extra: ['ychurn', 'ychurned', 'ychurnwalk', 'yreplay', 'ylocal', 'ykill', 'yheld'],
   },
   {
     protocol: 'msnp',
@@ -98,6 +99,7 @@ const NETWORKS = [
       'mreplay@hotmail.com',
       'mlocal@hotmail.com',
       'mkill@hotmail.com',
+      'mheld@hotmail.com',
     ],
   },
   {
@@ -533,6 +535,79 @@ describe('a gateway killed with SIGKILL', () => {
     expect(await back.user.nextBuddyResponse(later.user.address, 20_000)).toEqual({ accepted: true });
     for (const p of [aim, msn, xmpp, later]) await offline(p.user, p.gateway);
     await offline(back.user, restarted);
+  }, 180_000);
+});
+
+describe('a request held while its recipient stays online', () => {
+  it("is shown once the recipient's gateway is reachable again, without a new login (heldPoll)", async () => {
+    // Two gateways of their own: the sender's makes no tries (`heldRetry: []`), so only the
+    // recipient's gateway reading what is held for its online users can show the request; it
+    // reads at every refresh of the user's records (a third of its 3 s soft TTL), at most every 3 s.
+    const senderId = generateIdentity();
+    const recipientId = generateIdentity();
+    const trusted = [senderId.id, recipientId.id];
+    await seedStateFile(join(dir, 'held-sender.state.json'), senderId);
+    await seedStateFile(join(dir, 'held-recipient.state.json'), recipientId);
+    const sender = await startGatewayProcess({
+      name: 'gw-held-sender',
+      bootstrap: testnet.bootstrap,
+      reader,
+      stateFile: join(dir, 'held-sender.state.json'),
+      config: { trustedGateways: trusted, heldRetry: [] },
+    });
+    const recipient = await startGatewayProcess({
+      name: 'gw-held-recipient',
+      bootstrap: testnet.bootstrap,
+      reader,
+      stateFile: join(dir, 'held-recipient.state.json'),
+      config: { trustedGateways: trusted, heldPoll: 3000 },
+      softTtl: 3000,
+    });
+    try {
+      const asker = fixtures.get('ymsg')!.driver('yheld', through(sender));
+      const answerer = fixtures.get('msnp')!.driver('mheld@hotmail.com', through(recipient));
+      used.push(asker, answerer);
+      await online(asker, sender);
+      // The login's own read of held requests done before the request exists (it runs once the
+      // user's records are published, which may take seconds).
+      const loginRead = recipient.nextLog(
+        (l) => l.msg === 'read held requests' && l.user === formatAddress(answerer.address),
+        "the login's read of held requests",
+        60_000,
+      );
+      await online(answerer, recipient);
+      await loginRead;
+      // The recipient's gateway stops answering (SIGSTOP): its user's connection stays open. The
+      // request is sent once their location has lapsed, so the sender's gateway holds it at once
+      // (a dial to the stopped gateway could complete after it resumes and deliver it that way).
+      process.kill(recipient.pid, 'SIGSTOP');
+      await until(
+        async () => (await reader.directory.lookupLocation(answerer.address)) === undefined,
+        "the recipient's location lapsed",
+        30_000,
+      );
+      const held = gatewayEvent(
+        sender,
+        (e) => e.type === 'pending-held' && same(e.event.to, answerer.address),
+        'the request held',
+        60_000,
+      );
+      await asker.addBuddy(answerer.address, 'while you were unreachable');
+      await held;
+      process.kill(recipient.pid, 'SIGCONT');
+      // The same session, no new login: read from the DHT at a refresh after the gateway resumed.
+      expect(await answerer.nextBuddyRequest(asker.address, 30_000)).toEqual({});
+      await answerer.answerBuddyRequest(asker.address, true);
+      expect(await asker.nextBuddyResponse(answerer.address, 30_000)).toEqual({ accepted: true });
+      await offline(asker, sender);
+      await offline(answerer, recipient);
+    } finally {
+      try {
+        process.kill(recipient.pid, 'SIGCONT');
+      } catch {}
+      await sender.stop().catch(() => {});
+      await recipient.stop().catch(() => {});
+    }
   }, 180_000);
 });
 

@@ -232,6 +232,8 @@ export async function startGatewayFromConfig(
       plugins,
       pluginSettings: { ...config.pluginSettings, enabledFor },
       ...(config.softTtl ? { softTtl: config.softTtl } : {}),
+      ...(config.heldRetry ? { heldRetry: config.heldRetry } : {}),
+      ...(config.heldPoll !== undefined ? { heldPoll: config.heldPoll } : {}),
       ...(options.worker ? { worker: options.worker } : {}),
     });
     // The gateway does not own the DHT it was given: closing it releases the substrate too.

@@ -208,6 +208,31 @@ export const GatewayConfigSchema = z
       .min(3000)
       .max(24 * 60 * 60 * 1000)
       .optional(),
+    /**
+     * Waits, ms, before each new try to deliver a buddy request or answer held because its
+     * recipient was not found or not reachable (`NodeOptions.heldRetry`; default 2, 5, 10, 20, 40 s;
+     * `[]`: no tries).
+     */
+    heldRetry: z
+      .array(
+        z
+          .number()
+          .int()
+          .nonnegative()
+          .max(24 * 60 * 60 * 1000),
+      )
+      .max(32)
+      .optional(),
+    /**
+     * ms between reads of the requests held for each user online here (`NodeOptions.heldPoll`;
+     * default 5 minutes; 0: at login only).
+     */
+    heldPoll: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(24 * 60 * 60 * 1000)
+      .optional(),
   })
   .strict();
 

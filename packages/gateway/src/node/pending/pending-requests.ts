@@ -236,16 +236,20 @@ export class PendingRequests {
 
   async #deliverHeld(m: UserManager): Promise<void> {
     const { core } = this;
-    for (const { request } of await core.directory.pendingFor(m.address)) {
+    const held = await core.directory.pendingFor(m.address);
+    let shown = 0;
+    for (const { request } of held) {
       // Id-less ones too (held by an older node): at most one per kind and pair is shown.
       const id = pendingId(request);
       if (this.#wasShown(id)) continue;
       if (request.kind === 'buddy-response') await this.recordAnswer(request);
       if (core.deliverTo(m, request)) {
+        shown++;
         await this.#markShown(id);
         if (request.kind === 'buddy-response' && request.accepted) core.presenceTo(m, request.from);
       }
     }
+    core.log.debug({ user: formatAddress(m.address), held: held.length, shown }, 'read held requests');
   }
 }
 

@@ -415,6 +415,9 @@ describe('crosstalk gateway', () => {
       timeouts: { g2gHandshake: 1000 },
     });
     expect(() => parseConfig({ limits: { socksConnection: 1 } })).toThrow(/limits/);
+    expect(parseConfig({ heldRetry: [1000], heldPoll: 0 })).toMatchObject({ heldRetry: [1000], heldPoll: 0 });
+    expect(() => parseConfig({ heldPoll: -1 })).toThrow(/heldPoll/);
+    expect(() => parseConfig({ heldRetry: [-5] })).toThrow(/heldRetry/);
     const echo = await startEchoServer();
     const gateway = await startGatewayFromConfig(toys(), config);
     const first = await socksConnect(gateway.socks, echo.host, echo.port);

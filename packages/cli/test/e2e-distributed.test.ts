@@ -579,7 +579,7 @@ describe('a request held while its recipient stays online', () => {
       await loginRead;
       // The recipient's gateway stops answering (SIGSTOP): its user's connection stays open. The
       // request is sent once their location has lapsed, so the sender's gateway holds it at once
-      // (a dial to the stopped gateway could complete after it resumes and deliver it that way).
+      // rather than after a dial to the stopped gateway times out.
       process.kill(recipient.pid, 'SIGSTOP');
       await until(
         async () => (await reader.directory.lookupLocation(answerer.address)) === undefined,

@@ -9,15 +9,20 @@ import type { ToWorker } from './messages.js';
  * `npm run bench -- --workers 1,2` at 1,560 clients; packages/gateway/test/cluster-descriptors.test.ts).
  */
 export async function descriptorUse(): Promise<{ open: number; limit: number } | undefined> {
+  // Read each time: an operator may change a running process's limit (prlimit --pid).
+  const limit = await descriptorLimit();
+  const open = limit === undefined ? undefined : await descriptorCount();
+  return open === undefined ? undefined : { open, limit: limit! };
+}
+
+/** How many file descriptors this process holds, from Linux's /proc (undefined where there is none). */
+export async function descriptorCount(): Promise<number | undefined> {
   try {
-    // Read each time: an operator may change a running process's limit (prlimit --pid).
-    const soft = await descriptorLimit();
-    if (soft === undefined) return undefined;
     // Counted a batch at a time on libuv's thread pool: listing 15,000 descriptors at once held the
     // event loop for about 16 ms, beyond a gateway's 10 ms p99. The listing holds one of its own.
     let open = -1;
     for await (const _ of await opendir('/proc/self/fd', { bufferSize: 256 })) open++;
-    return { open, limit: soft };
+    return open;
   } catch {
     return undefined;
   }

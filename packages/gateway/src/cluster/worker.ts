@@ -3,7 +3,7 @@ import type { Dht } from '@crosstalk/core';
 import type { HandOffState, ProxiedConnection } from '../engine/connection.js';
 import { type GatewayIdentity, identityFromPem } from '../g2g/identity.js';
 import type { Socks4Request } from '../socks/socks4.js';
-import { descriptorLimit, descriptorReserve, descriptorsOf, descriptorUse } from './descriptors.js';
+import { descriptorCount, descriptorLimit, descriptorReserve, descriptorsOf } from './descriptors.js';
 import type { FromWorker, SessionHandOff, ToWorker } from './messages.js';
 import { WORKER_INDEX_ENV } from './messages.js';
 import { SharedCookieTable } from './shared-cookies.js';
@@ -179,7 +179,7 @@ export class ClusterWorker {
   /**
    * Counts descriptors taken here (accepted or received). The primary is told at once when they
    * bring this worker near its limit: it must not send more, since a socket sent to a process that
-   * cannot open another descriptor ends the primary (see `descriptorUse`).
+   * cannot open another descriptor ends the primary (see `descriptorUse`, descriptors.ts).
    */
   #took(descriptors: number): void {
     this.#descriptorsTaken += descriptors;
@@ -202,22 +202,20 @@ export class ClusterWorker {
     const taken = this.#descriptorsTaken;
     const m = this.#measured;
     const open = this.#openNow();
-    const far = m !== undefined && open !== undefined && open < m.limit / 2;
-    if (far && Date.now() - m.at < DESCRIPTOR_COUNT_FAR_MS) {
-      // Far from the limit and counted lately: only a changed limit (prlimit --pid) is worth a count now.
-      void descriptorLimit().then((limit) => {
-        if (limit !== undefined && limit !== m.limit && this.#measured === m) {
-          m.at = 0;
-          this.#reportDescriptors();
-        }
-      });
-      return;
-    }
-    void descriptorUse().then((use) => {
-      if (!use) return;
-      this.#measured = { ...use, taken, at: Date.now() };
+    const counted =
+      m !== undefined &&
+      open !== undefined &&
+      open < m.limit / 2 &&
+      Date.now() - m.at < DESCRIPTOR_COUNT_FAR_MS;
+    // Read each second: an operator may change a running process's limit (prlimit --pid).
+    void descriptorLimit().then(async (limit) => {
+      // Far from the limit and counted lately: only a changed limit is worth a count now.
+      if (limit === undefined || (counted && limit === m.limit)) return;
+      const count = await descriptorCount();
+      if (count === undefined) return;
+      this.#measured = { open: count, limit, taken, at: Date.now() };
       this.#full = false;
-      if (process.connected) this.#send({ t: 'descriptors', ...use, received });
+      if (process.connected) this.#send({ t: 'descriptors', open: count, limit, received });
     });
   }
 

@@ -208,25 +208,26 @@ export class HyperDhtTransport implements G2gTransport {
     const findPeer = this.#o.node.findPeer?.bind(this.#o.node);
     if (this.#closed || this.#lookingUp || !this.#server || !findPeer) return;
     this.#lookingUp = true;
-    let found = false;
-    let answered = false;
+    let gone = false;
     try {
       const query = findPeer(this.#keyPair.publicKey);
-      // Nodes that hold nothing for the key answer too, but their replies are not yielded.
+      let found = false;
       for await (const reply of query) {
-        if (reply.peer && Buffer.from(reply.peer.publicKey).equals(this.#keyPair.publicKey)) {
-          found = true;
+        found = reply.peer !== undefined && Buffer.from(reply.peer.publicKey).equals(this.#keyPair.publicKey);
+        if (found) {
           query.destroy();
           break;
         }
       }
-      answered = query.successes > 0;
+      // Nodes that hold nothing for the key answer too (their replies are not yielded): gone only
+      // when some answered, not during an outage (`#announceIfUnheld` and reannounce see to that).
+      gone = !found && query.successes > 0;
     } catch {
-      // The DHT did not answer (an outage): `#announceIfUnheld` and the gateway's reannounce see to that.
+      // The DHT did not answer: as above.
     } finally {
       this.#lookingUp = false;
     }
-    if (!found && answered && !this.#closed) this.#server?.refresh();
+    if (gone && !this.#closed) this.#server?.refresh();
   }
 
   async close(): Promise<void> {

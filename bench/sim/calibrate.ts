@@ -42,8 +42,8 @@ export const STEPS: readonly Step[] = [
   { name: 'publish location (first)', run: (d, u) => d.writer.publishLocation(u, CONTACT) },
   { name: 'publish location (replace)', run: (d, u) => d.writer.publishLocation(u, CONTACT) },
   {
-    name: 'publish presence (first)',
-    run: (d, u) => d.writer.publishPresence({ kind: 'presence', from: u, status: 'online' }),
+    name: 'publish location (presence change)',
+    run: (d, u) => d.writer.publishLocation(u, CONTACT, { kind: 'presence', from: u, status: 'away' }),
   },
   { name: 'look up location (online)', run: (d, u) => d.reader.lookupLocation(u) },
   {

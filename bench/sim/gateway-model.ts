@@ -105,6 +105,8 @@ const CODECS: readonly [string, readonly string[]][] = [
 const FORM = 'canonical:json';
 /** A G2G contact in capability records (its size is what the model needs). */
 const CONTACT = { transport: 'tcp', host: '127.0.0.1', port: 40_000 };
+/** The contact a location record carries in the model (as the calibration's records do). */
+const LOCATION = { transport: 'hyperdht' };
 
 /** What the receiving gateway answered. */
 type Reply = { ok: true; presences?: PresenceEvent[] } | { ok: false; code: string };
@@ -298,10 +300,9 @@ export class SimGateway {
     this.managers.set(user, m);
     const meter = this.net.meter;
     await meter.measure('login: publish', async () => {
-      // `#publishUser(m, since)`: location, home, presence.
-      await this.directory.publishLocation(m.address, { transport: 'hyperdht' });
+      // `#publishUser(m, since)`: location (with presence), home.
+      await this.directory.publishLocation(m.address, LOCATION, this.#published(m));
       await this.directory.publishHome(m.address, this.#now);
-      if (!this.#design.directed) await this.directory.publishPresence(m.presence);
     });
     const refresh = this.directory.softTtl / 3;
     const first = refresh * (0.5 + this.net.o.rng.next() * 0.5);
@@ -352,7 +353,6 @@ export class SimGateway {
     // cached the sender's location still finds the record it checks the sender against.
     await this.#tellBuddies(m, offline, 'elsewhere');
     await this.directory.withdrawLocation(m.address);
-    await this.directory.withdrawPresence(m.address);
   }
 
   /** `#ownEvent`: the user changed their own presence. */
@@ -365,7 +365,7 @@ export class SimGateway {
       await this.#tellKnown(m, m.presence);
       return;
     }
-    await this.directory.publishPresence(m.presence);
+    await this.directory.publishLocation(m.address, LOCATION, m.presence);
     await this.#tellBuddies(m, m.presence, 'everywhere');
   }
 
@@ -391,8 +391,12 @@ export class SimGateway {
 
   /** The soft state's refresh (`#publishUser(m)` on the refresh timer). */
   async #refresh(m: Manager): Promise<void> {
-    await this.directory.publishLocation(m.address, { transport: 'hyperdht' });
-    if (!this.#design.directed) await this.directory.publishPresence(m.presence);
+    await this.directory.publishLocation(m.address, LOCATION, this.#published(m));
+  }
+
+  /** The presence the location record carries: none in a directed design (buddies are told directly). */
+  #published(m: Manager): PresenceEvent | undefined {
+    return this.#design.directed ? undefined : m.presence;
   }
 
   // ------------------------------------------------------------ the gateway's own upkeep

@@ -44,8 +44,9 @@ describe('directory', () => {
     await dir.publishLocation(alice, contact);
     await dir.publishLocation(alice, contact);
     expect(await dir.lookupLocation(alice)).toMatchObject({ contact });
-    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away' });
-    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away' });
+    const away = { kind: 'presence', from: alice, status: 'away' } as const;
+    await dir.publishLocation(alice, contact, away);
+    await dir.publishLocation(alice, contact, away);
     expect(await dir.lookupPresence(alice)).toMatchObject({ status: 'away' });
     await dir.publishHome(alice, 5);
     await dir.publishHome(alice, 5);
@@ -65,14 +66,21 @@ describe('directory', () => {
     expect((await one.lookupLocation(alice))?.gateway).toBe(two.id);
   });
 
-  it('skips a signed location whose body is not a contact (no transport, nested values, too many fields)', async () => {
+  it('skips a signed location whose contact is not a contact (no transport, nested values, too many fields, none)', async () => {
     const { dht, make, now } = setup();
     const good = generateIdentity();
     await make(good).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     const bodies = [
-      { host: '127.0.0.1', port: 2 },
-      { transport: 'tcp', host: { nested: true }, port: 2 },
-      Object.fromEntries([['transport', 'tcp'], ...Array.from({ length: 16 }, (_, i) => [`f${i}`, i])]),
+      { contact: { host: '127.0.0.1', port: 2 } },
+      { contact: { transport: 'tcp', host: { nested: true }, port: 2 } },
+      {
+        contact: Object.fromEntries([
+          ['transport', 'tcp'],
+          ...Array.from({ length: 16 }, (_, i) => [`f${i}`, i]),
+        ]),
+      },
+      // The body of earlier versions, a bare contact.
+      { transport: 'tcp', host: '127.0.0.1', port: 2 },
     ];
     for (const body of bodies) {
       const record = signRecord(generateIdentity(), {
@@ -93,11 +101,11 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } },
       issuedAt: now(),
       ttl: 60_000,
     });
-    const tampered = { ...record, body: { transport: 'tcp', host: '127.0.0.1', port: 6666 } };
+    const tampered = { ...record, body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 6666 } } };
     await dht.put('loc:alice@aol', Buffer.from(canonicalJson(tampered)));
     expect(await make().lookupLocation(alice)).toBeUndefined();
     expect(rejected.join()).toMatch(/signature does not verify/);
@@ -110,7 +118,7 @@ describe('directory', () => {
     const record = signRecord(forger, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -125,7 +133,7 @@ describe('directory', () => {
     const forBob = signRecord(gw, {
       kind: 'location',
       subject: 'bob@yahoo',
-      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } },
       issuedAt: now(),
       ttl: 60_000,
     });
@@ -134,7 +142,7 @@ describe('directory', () => {
     const shortLived = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } },
       issuedAt: now(),
       ttl: 5,
     });
@@ -151,7 +159,7 @@ describe('directory', () => {
     const record = signRecord(gw, {
       kind: 'location',
       subject: 'alice@aol',
-      body: { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 1 } },
       issuedAt: 1_000_000,
       ttl: 50,
     });
@@ -201,7 +209,7 @@ describe('directory', () => {
 describe('who may say what', () => {
   const record = (
     identity: ReturnType<typeof generateIdentity>,
-    fields: { kind: 'location' | 'presence' | 'buddy-request' | 'home'; subject: string; body: unknown },
+    fields: { kind: 'location' | 'buddy-request' | 'home'; subject: string; body: unknown },
     issuedAt: number,
     ttl = 60_000,
   ) => encodeRecord(signRecord(identity, { ...fields, issuedAt, ttl }));
@@ -223,7 +231,11 @@ describe('who may say what', () => {
       'loc:alice@aol',
       record(
         rogue,
-        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        {
+          kind: 'location',
+          subject: 'alice@aol',
+          body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        },
         aYearAhead,
         60_000,
       ),
@@ -236,7 +248,11 @@ describe('who may say what', () => {
       'loc:alice@aol',
       record(
         rogue,
-        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        {
+          kind: 'location',
+          subject: 'alice@aol',
+          body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        },
         now() + 5000,
       ),
     );
@@ -256,7 +272,11 @@ describe('who may say what', () => {
       'loc:alice@aol',
       record(
         generateIdentity(),
-        { kind: 'location', subject: 'alice@aol', body: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        {
+          kind: 'location',
+          subject: 'alice@aol',
+          body: { contact: { transport: 'tcp', host: '127.0.0.1', port: 2 } },
+        },
         now(),
         dht.limits.maxTtl * 10,
       ),
@@ -278,8 +298,8 @@ describe('who may say what', () => {
     expect((await rogue.lookupLocation(alice))?.contact.port).toBe(1);
   });
 
-  it('presence is believed only from the gateway that holds the user’s location', async () => {
-    const { dht, make, now } = setup();
+  it('presence is believed only with the location record it rides in: the newest', async () => {
+    const { dht, make, now, advance } = setup();
     const codes: string[] = [];
     const real = generateIdentity();
     const rogue = generateIdentity();
@@ -289,18 +309,83 @@ describe('who may say what', () => {
       now,
       onRejected: (_k, _r, c) => codes.push(c),
     });
-    const presence = (status: string) => ({ kind: 'presence', from: 'alice@aol', status });
+    const contact = { transport: 'tcp', host: '127.0.0.1', port: 1 };
+    // A record of the kind earlier versions kept presence in is not a kind any more: never read.
     await dht.put(
       'presence:alice@aol',
-      record(rogue, { kind: 'presence', subject: 'alice@aol', body: presence('away') }, now()),
+      Buffer.from(JSON.stringify({ v: 1, kind: 'presence', subject: 'alice@aol', body: { status: 'away' } })),
     );
-    // alice is online nowhere: a presence from anyone is not believed.
     expect(await reader.lookupPresence(alice)).toBeUndefined();
-    await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
-    expect(await reader.lookupPresence(alice)).toBeUndefined();
-    await make(real).publishPresence({ kind: 'presence', from: alice, status: 'busy' });
+    // An older record's presence loses with its location.
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        rogue,
+        { kind: 'location', subject: 'alice@aol', body: { contact, presence: { status: 'away' } } },
+        now(),
+      ),
+    );
+    advance(10);
+    await make(real).publishLocation(alice, contact, { kind: 'presence', from: alice, status: 'busy' });
+    expect(await reader.lookupLocation(alice)).toMatchObject({
+      gateway: real.id,
+      presence: { status: 'busy' },
+    });
     expect((await reader.lookupPresence(alice))?.status).toBe('busy');
-    expect(codes).toContain('ERR_UNAUTHORISED_RECORD');
+    // A record's presence is the subject's: a `from` inside the body names nobody else.
+    advance(10);
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        rogue,
+        {
+          kind: 'location',
+          subject: 'alice@aol',
+          body: { contact, presence: { status: 'away', from: 'bob@yahoo' } },
+        },
+        now(),
+      ),
+    );
+    expect(await reader.lookupPresence(alice)).toMatchObject({ from: alice, status: 'away' });
+    expect(codes).toEqual([]);
+  });
+
+  it('a location record’s presence that is not a presence is refused, and the location still read', async () => {
+    const { dht, now } = setup();
+    const codes: string[] = [];
+    const reader = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now,
+      onRejected: (_k, _r, c) => codes.push(c),
+    });
+    const contact = { transport: 'tcp', host: '127.0.0.1', port: 1 };
+    await dht.put(
+      'loc:alice@aol',
+      record(
+        generateIdentity(),
+        { kind: 'location', subject: 'alice@aol', body: { contact, presence: { status: 'asleep' } } },
+        now(),
+      ),
+    );
+    expect(await reader.lookupLocation(alice)).toMatchObject({ contact: { port: 1 } });
+    expect((await reader.lookupLocation(alice))?.presence).toBeUndefined();
+    expect(codes).toContain('ERR_INVALID_RECORD');
+  });
+
+  it('a gateway cannot publish one user’s presence in another user’s location record', async () => {
+    const { make } = setup();
+    await expect(
+      make().publishLocation(
+        alice,
+        { transport: 'tcp', host: '127.0.0.1', port: 1 },
+        {
+          kind: 'presence',
+          from: bob,
+          status: 'away',
+        },
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_INVALID_RECORD' });
   });
 
   it('a pending request or answer is believed only from its sender’s gateway (online, or last home)', async () => {
@@ -383,8 +468,12 @@ describe('records within the DHT value limit', () => {
     const dht = new MemoryDht({ now: () => now, limits: { maxValueBytes: 1024, maxValuesPerPublisher: 8 } });
     const dir = new Directory({ dht, identity: generateIdentity(), now: () => now });
     await dir.publishHome(alice, now);
-    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
-    await dir.publishPresence({ kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) });
+    await dir.publishLocation(
+      alice,
+      { transport: 'tcp', host: '127.0.0.1', port: 1 },
+      { kind: 'presence', from: alice, status: 'away', text: 'é'.repeat(3000) },
+    );
+    expect(await dir.lookupLocation(alice)).toMatchObject({ contact: { port: 1 } });
     const presence = await dir.lookupPresence(alice);
     expect(presence?.status).toBe('away');
     expect(presence?.text?.endsWith('…')).toBe(true);
@@ -438,29 +527,39 @@ describe('re-signing in place', () => {
     return { dir, calls, inner, advance: (ms: number) => (now += ms) };
   }
 
-  it('a refresh of location, presence and home is one slotted put each: no removal', async () => {
+  it('a refresh of location (with presence) and home is one slotted put each: no removal', async () => {
     const { dir, calls, inner, advance } = counted(true);
     const contact = { transport: 'tcp', host: '127.0.0.1', port: 4000 };
     for (const status of ['online', 'away'] as const) {
-      await dir.publishLocation(alice, contact);
-      await dir.publishPresence({ kind: 'presence', from: alice, status });
+      await dir.publishLocation(alice, contact, { kind: 'presence', from: alice, status });
       await dir.publishHome(alice, 5);
       advance(1000);
     }
     expect(calls).toEqual([
       'put loc:alice@aol slot=location',
-      'put presence:alice@aol slot=presence',
       'put home:alice@aol slot=home',
       'put loc:alice@aol slot=location',
-      'put presence:alice@aol slot=presence',
       'put home:alice@aol slot=home',
     ]);
     // One value per key: the re-signed record took the old one's place.
-    for (const key of ['loc:alice@aol', 'presence:alice@aol', 'home:alice@aol'])
-      expect(await inner.get(key)).toHaveLength(1);
+    for (const key of ['loc:alice@aol', 'home:alice@aol']) expect(await inner.get(key)).toHaveLength(1);
     expect(await dir.lookupPresence(alice)).toMatchObject({ status: 'away' });
     await dir.withdrawLocation(alice);
     expect(await dir.lookupLocation(alice)).toBeUndefined();
+  });
+
+  it('a withdrawal asked for while a re-sign is under way removes the re-signed record', async () => {
+    // A user's presence changed as they left: the later withdrawal must not leave the new record.
+    for (const slots of [true, false]) {
+      const { dir, inner } = counted(slots);
+      const contact = { transport: 'tcp', host: '127.0.0.1', port: 4000 };
+      await dir.publishLocation(alice, contact);
+      const resigned = dir.publishLocation(alice, contact, { kind: 'presence', from: alice, status: 'away' });
+      const withdrawn = dir.withdrawLocation(alice);
+      await Promise.all([resigned, withdrawn]);
+      expect(await inner.get('loc:alice@aol')).toEqual([]);
+      expect(await dir.lookupLocation(alice)).toBeUndefined();
+    }
   });
 
   it('capabilities and their index are re-signed in place too', async () => {

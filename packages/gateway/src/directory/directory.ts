@@ -38,13 +38,22 @@ export interface Location {
   gateway: string;
   /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
   contact: G2gContact;
+  /** The user's presence as their gateway last published it (absent when it published none). */
+  presence?: PresenceEvent;
   issuedAt: number;
   /** When the record lapses unless its gateway re-signs it (a gateway that crashed does not). */
   expiresAt: number;
 }
 
-/** A location record's body is the gateway's contact. */
-const LocationBody = ContactSchema;
+/**
+ * A location record's body: the gateway's contact and the user's presence (status, text, idle
+ * time; the subject is whose). One record, so a refresh is one put and a presence read one lookup,
+ * and a presence is believed exactly when its location is (issue 20).
+ */
+const LocationBody = z.object({
+  contact: ContactSchema,
+  presence: z.record(z.string(), z.unknown()).optional(),
+});
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
@@ -105,6 +114,8 @@ export class Directory {
   readonly #verified = new Map<string, DirectoryRecord>();
   /** What this gateway last stored per key, so it can remove exactly that value. */
   readonly #mine = new Map<string, Uint8Array[]>();
+  /** The last write (replace or withdraw) started per key: the next waits for it. */
+  readonly #writing = new Map<string, Promise<void>>();
 
   constructor(options: DirectoryOptions) {
     this.#dht = options.dht;
@@ -126,8 +137,6 @@ export class Directory {
 
   /** The DHT key of a user's location records. */
   static locationKey = (user: Address) => `loc:${addressKey(user)}`;
-  /** The DHT key of a user's presence records. */
-  static presenceKey = (user: Address) => `presence:${addressKey(user)}`;
   /** The DHT key of the buddy requests held for a user. */
   static pendingKey = (user: Address) => `pending:${addressKey(user)}`;
   /** The DHT key of a user's home records (where they logged in first). */
@@ -135,28 +144,66 @@ export class Directory {
 
   // ------------------------------------------------------------ location
 
-  /** Says that `user` is served here now, reachable at this gateway's G2G `contact`. */
-  async publishLocation(user: Address, contact: G2gContact): Promise<void> {
-    await this.#replace('location', Directory.locationKey(user), addressKey(user), contact, this.softTtl);
+  /**
+   * Says that `user` is served here now, reachable at this gateway's G2G `contact`, and (when
+   * given) their presence; replaces this gateway's previous record for them, presence included.
+   */
+  async publishLocation(user: Address, contact: G2gContact, presence?: PresenceEvent): Promise<void> {
+    const body: z.input<typeof LocationBody> = { contact };
+    if (presence) {
+      if (addressKey(presence.from) !== addressKey(user))
+        throw new InvalidRecordError(
+          `a location record of ${addressKey(user)} cannot carry another user's presence`,
+        );
+      // The subject says whose it is; a directed presence (`to`) is not published.
+      const { kind: _kind, from: _from, to: _to, ...rest } = eventToJson(presence) as Record<string, unknown>;
+      body.presence = rest;
+    }
+    await this.#replace('location', Directory.locationKey(user), addressKey(user), body, this.softTtl);
   }
 
-  /** Removes this gateway's location record for the user. */
+  /** Removes this gateway's location record for the user (their presence with it). */
   async withdrawLocation(user: Address): Promise<void> {
     await this.#withdraw(Directory.locationKey(user));
   }
 
   /** The newest valid location record for `user`, if any gateway serves them now. */
   async lookupLocation(user: Address): Promise<Location | undefined> {
-    const records = await this.#read('location', Directory.locationKey(user), addressKey(user));
-    let best: Location | undefined;
-    for (const r of records) {
+    const key = Directory.locationKey(user);
+    const subject = addressKey(user);
+    let best: { record: DirectoryRecord; body: z.output<typeof LocationBody> } | undefined;
+    for (const r of await this.#read('location', key, subject)) {
       const body = LocationBody.safeParse(r.body);
-      if (!body.success) continue;
+      if (!body.success) {
+        this.#reject(key, new InvalidRecordError(`location record of ${subject} is malformed`));
+        continue;
+      }
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
-      if (!best || r.issuedAt > best.issuedAt || (r.issuedAt === best.issuedAt && r.publisher < best.gateway))
-        best = { gateway: r.publisher, contact: body.data, issuedAt: r.issuedAt, expiresAt: r.expiresAt };
+      const b = best?.record;
+      if (!b || r.issuedAt > b.issuedAt || (r.issuedAt === b.issuedAt && r.publisher < b.publisher))
+        best = { record: r, body: body.data };
     }
-    return best;
+    if (!best) return undefined;
+    const { record, body } = best;
+    const location: Location = {
+      gateway: record.publisher,
+      contact: body.contact,
+      issuedAt: record.issuedAt,
+      expiresAt: record.expiresAt,
+    };
+    if (body.presence) {
+      try {
+        // The subject says whose presence it is: a record cannot speak for another user.
+        const event = eventFromJson({ ...body.presence, kind: 'presence', from: subject });
+        if (event.kind === 'presence') location.presence = event;
+      } catch {
+        this.#reject(
+          key,
+          new InvalidRecordError(`location record of ${subject} carries an invalid presence`),
+        );
+      }
+    }
+    return location;
   }
 
   // ------------------------------------------------------------ home: the gateway a user last logged in through
@@ -191,47 +238,12 @@ export class Directory {
 
   // ------------------------------------------------------------ presence
 
-  /** Publishes the user's presence (signed), replacing this gateway's previous one. */
-  async publishPresence(event: PresenceEvent): Promise<void> {
-    const { to: _to, ...broadcast } = event;
-    await this.#replace(
-      'presence',
-      Directory.presenceKey(event.from),
-      addressKey(event.from),
-      eventToJson(broadcast),
-      this.softTtl,
-    );
-  }
-
-  /** Removes this gateway's presence record for the user. */
-  async withdrawPresence(user: Address): Promise<void> {
-    await this.#withdraw(Directory.presenceKey(user));
-  }
-
-  /** The user's presence, believed only from the gateway that holds the user's location. */
+  /**
+   * The user's presence, carried in their location record: believed only from the gateway that
+   * holds the user's location, since it is that record.
+   */
   async lookupPresence(user: Address): Promise<PresenceEvent | undefined> {
-    const key = Directory.presenceKey(user);
-    const records = await this.#read('presence', key, addressKey(user));
-    if (records.length === 0) return undefined;
-    const holder = (await this.lookupLocation(user))?.gateway;
-    const entitled = records.filter((r) => {
-      if (r.publisher === holder) return true;
-      this.#reject(
-        key,
-        new UnauthorisedRecordError(
-          `presence of ${addressKey(user)} from ${r.publisher.slice(0, 12)}…, which does not hold their location`,
-        ),
-      );
-      return false;
-    });
-    const newest = entitled.sort((a, b) => b.issuedAt - a.issuedAt)[0];
-    if (!newest) return undefined;
-    try {
-      const event = eventFromJson(newest.body);
-      return event.kind === 'presence' ? event : undefined;
-    } catch {
-      return undefined;
-    }
+    return (await this.lookupLocation(user))?.presence;
   }
 
   // ------------------------------------------------------------ pending buddy requests
@@ -422,7 +434,11 @@ export class Directory {
    * reader at once (on hyperdht a higher sequence number of one record, where a removal would cost
    * a lookup and a tombstone; issue 20). Otherwise the new record is put, then the old one removed.
    */
-  async #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
+  #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
+    return this.#inOrder(key, () => this.#store(kind, key, subject, body, ttl));
+  }
+
+  async #store(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
     const value = this.#encode(kind, subject, body, ttl);
     const slotted = this.#dht.slots === true;
     await this.#dht.put(key, value, { ttl, secret: this.#secret, ...(slotted ? { slot: kind } : {}) });
@@ -439,10 +455,27 @@ export class Directory {
     }
   }
 
-  async #withdraw(key: string): Promise<void> {
-    for (const value of this.#mine.get(key) ?? [])
-      await this.#dht.remove(key, value, this.#secret).catch(() => false);
-    this.#mine.delete(key);
+  #withdraw(key: string): Promise<void> {
+    return this.#inOrder(key, async () => {
+      for (const value of this.#mine.get(key) ?? [])
+        await this.#dht.remove(key, value, this.#secret).catch(() => false);
+      this.#mine.delete(key);
+    });
+  }
+
+  /**
+   * Runs one key's writes in the order they were asked for: a withdrawal asked for after a
+   * re-sign (a user's presence changed as they left) removes that record, not the one before it,
+   * and the newer of two re-signs is the one left standing.
+   */
+  #inOrder(key: string, write: () => Promise<void>): Promise<void> {
+    const run = (this.#writing.get(key) ?? Promise.resolve()).then(write);
+    const settled = run.catch(() => {});
+    this.#writing.set(key, settled);
+    void settled.then(() => {
+      if (this.#writing.get(key) === settled) this.#writing.delete(key);
+    });
+    return run;
   }
 
   /** Requests one holder keeps for one user: the configured bound, within the DHT's per-publisher share. */
@@ -498,7 +531,7 @@ function dhtSecretSeed(identity: GatewayIdentity): string {
   return `${identity.exportPrivateKey()}\u0000crosstalk dht secret`;
 }
 
-/** `body` with its free-text field (`text`, `message`) halved, or undefined when it has none left. */
+/** `body` with its free-text field (`text`, `message`, a presence's `text`) halved, or undefined when it has none left. */
 function shortenText(body: unknown): unknown | undefined {
   if (body === null || typeof body !== 'object') return undefined;
   const record = body as Record<string, unknown>;
@@ -509,5 +542,7 @@ function shortenText(body: unknown): unknown | undefined {
     const keep = text.slice(0, Math.floor(text.length / 2));
     return { ...record, [field]: keep.length + 1 < text.length ? `${keep}…` : '' };
   }
-  return undefined;
+  // A location record carries the presence (and its text) one level down.
+  const presence = record.presence === undefined ? undefined : shortenText(record.presence);
+  return presence === undefined ? undefined : { ...record, presence };
 }

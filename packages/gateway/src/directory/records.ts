@@ -11,10 +11,10 @@ export const RecordSchema = z.object({
   /** The record format's version. */
   v: z.literal(1),
   /**
-   * What the record says: where a user is, where they logged in first, their presence, a held buddy
-   * request, a translation offered, or a SIP registration held by a SIP exit (`@crosstalk/sip-exit`).
+   * What the record says: where a user is (and their presence), where they logged in first, a held
+   * buddy request, a translation offered, or a SIP registration held by a SIP exit (`@crosstalk/sip-exit`).
    */
-  kind: z.enum(['location', 'home', 'presence', 'buddy-request', 'capability', 'sip-registration']),
+  kind: z.enum(['location', 'home', 'buddy-request', 'capability', 'sip-registration']),
   /** What the record is about: an address key, or a capability edge. */
   subject: z.string().min(1).max(512),
   /** The publishing gateway's id (its ed25519 public key, hex). */
@@ -23,7 +23,7 @@ export const RecordSchema = z.object({
   issuedAt: z.number().int().nonnegative(),
   /** When it stops being believed, ms since the epoch. */
   expiresAt: z.number().int().nonnegative(),
-  /** The kind's content (a contact, a presence event, a request, ...), checked by the reader. */
+  /** The kind's content (a contact and presence, a request, ...), checked by the reader. */
   body: z.unknown(),
   /** The publisher's ed25519 signature over the canonical JSON of every other field, hex. */
   sig: z.string().regex(/^[0-9a-f]{128}$/),

@@ -650,10 +650,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     if (!this.managers.has(m.key)) await this.tellBuddies(m, offline, 'elsewhere');
     // Logged in again meanwhile (a slow DHT): the new login's records are not ours to withdraw.
     if (!this.managers.has(m.key)) {
-      await Promise.all([
-        this.directory.withdrawLocation(m.address).catch(() => {}),
-        this.directory.withdrawPresence(m.address).catch(() => {}),
-      ]);
+      await this.directory.withdrawLocation(m.address).catch(() => {});
     }
     this.emit({ type: 'offline', user: m.address });
     this.log.info({ user: formatAddress(m.address) }, 'user offline');

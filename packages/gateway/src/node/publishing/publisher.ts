@@ -54,9 +54,8 @@ export class Publisher {
   async publishUser(m: UserManager, home?: number): Promise<void> {
     const { directory } = this.core;
     try {
-      await directory.publishLocation(m.address, this.core.contact);
+      await directory.publishLocation(m.address, this.core.contact, m.presence);
       if (home !== undefined) await directory.publishHome(m.address, home);
-      await directory.publishPresence(m.presence);
     } catch (error) {
       this.failed(error);
     }
@@ -95,8 +94,7 @@ export class Publisher {
     if (core.closing) return;
     try {
       for (const m of [...core.managers.values()]) {
-        await core.directory.publishLocation(m.address, core.contact);
-        await core.directory.publishPresence(m.presence);
+        await core.directory.publishLocation(m.address, core.contact, m.presence);
       }
       await this.advertiseCapabilities();
       await this.republishHardState();

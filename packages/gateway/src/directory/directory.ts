@@ -38,8 +38,6 @@ export interface Location {
   gateway: string;
   /** How to reach the gateway: its G2G transport's contact (e.g. `{ transport: 'tcp', host, port }`). */
   contact: G2gContact;
-  /** The user's presence as their gateway last published it (absent when it published none). */
-  presence?: PresenceEvent;
   issuedAt: number;
   /** When the record lapses unless its gateway re-signs it (a gateway that crashed does not). */
   expiresAt: number;
@@ -54,6 +52,7 @@ const LocationBody = z.object({
   contact: ContactSchema,
   presence: z.record(z.string(), z.unknown()).optional(),
 });
+type LocationBody = z.output<typeof LocationBody>;
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
 
 export interface DirectoryOptions {
@@ -149,7 +148,7 @@ export class Directory {
    * given) their presence; replaces this gateway's previous record for them, presence included.
    */
   async publishLocation(user: Address, contact: G2gContact, presence?: PresenceEvent): Promise<void> {
-    const body: z.input<typeof LocationBody> = { contact };
+    const body: LocationBody = { contact };
     if (presence) {
       if (addressKey(presence.from) !== addressKey(user))
         throw new InvalidRecordError(
@@ -169,9 +168,22 @@ export class Directory {
 
   /** The newest valid location record for `user`, if any gateway serves them now. */
   async lookupLocation(user: Address): Promise<Location | undefined> {
+    const newest = await this.#newestLocation(user);
+    if (!newest) return undefined;
+    const { record, body } = newest;
+    return {
+      gateway: record.publisher,
+      contact: body.contact,
+      issuedAt: record.issuedAt,
+      expiresAt: record.expiresAt,
+    };
+  }
+
+  /** The newest well-formed location record for `user`, with its body. */
+  async #newestLocation(user: Address): Promise<{ record: DirectoryRecord; body: LocationBody } | undefined> {
     const key = Directory.locationKey(user);
     const subject = addressKey(user);
-    let best: { record: DirectoryRecord; body: z.output<typeof LocationBody> } | undefined;
+    let best: { record: DirectoryRecord; body: LocationBody } | undefined;
     for (const r of await this.#read('location', key, subject)) {
       const body = LocationBody.safeParse(r.body);
       if (!body.success) {
@@ -183,27 +195,7 @@ export class Directory {
       if (!b || r.issuedAt > b.issuedAt || (r.issuedAt === b.issuedAt && r.publisher < b.publisher))
         best = { record: r, body: body.data };
     }
-    if (!best) return undefined;
-    const { record, body } = best;
-    const location: Location = {
-      gateway: record.publisher,
-      contact: body.contact,
-      issuedAt: record.issuedAt,
-      expiresAt: record.expiresAt,
-    };
-    if (body.presence) {
-      try {
-        // The subject says whose presence it is: a record cannot speak for another user.
-        const event = eventFromJson({ ...body.presence, kind: 'presence', from: subject });
-        if (event.kind === 'presence') location.presence = event;
-      } catch {
-        this.#reject(
-          key,
-          new InvalidRecordError(`location record of ${subject} carries an invalid presence`),
-        );
-      }
-    }
-    return location;
+    return best;
   }
 
   // ------------------------------------------------------------ home: the gateway a user last logged in through
@@ -240,10 +232,23 @@ export class Directory {
 
   /**
    * The user's presence, carried in their location record: believed only from the gateway that
-   * holds the user's location, since it is that record.
+   * holds the user's location, since it is that record, and always the record's subject's.
    */
   async lookupPresence(user: Address): Promise<PresenceEvent | undefined> {
-    return (await this.lookupLocation(user))?.presence;
+    const presence = (await this.#newestLocation(user))?.body.presence;
+    if (!presence) return undefined;
+    const subject = addressKey(user);
+    try {
+      // The subject says whose presence it is: a record cannot speak for another user.
+      const event = eventFromJson({ ...presence, kind: 'presence', from: subject });
+      return event.kind === 'presence' ? event : undefined;
+    } catch {
+      this.#reject(
+        Directory.locationKey(user),
+        new InvalidRecordError(`location record of ${subject} carries an invalid presence`),
+      );
+      return undefined;
+    }
   }
 
   // ------------------------------------------------------------ pending buddy requests

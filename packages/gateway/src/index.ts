@@ -58,6 +58,8 @@ export {
 } from './g2g/identity.js';
 export {
   G2G_ACK_TIMEOUT,
+  G2G_DIAL_HOLD_DOWN,
+  G2G_DIAL_HOLD_DOWN_MAX,
   G2G_MAX_BACKLOG,
   type G2gEventHandler,
   G2gLink,

@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeG2g, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
 import {
   createGateway,
+  G2G_DIAL_HOLD_DOWN,
+  G2G_DIAL_HOLD_DOWN_MAX,
   G2G_PRE_AUTH_BYTES,
   G2gNode,
   G2gRefusedError,
@@ -178,6 +180,97 @@ describe('G2G links', () => {
     await again.n.send(a.peer, Buffer.from('hello'));
     expect(await a.n.send(old.peer, Buffer.from('2'))).toBe('again');
     expect(a.n.linkCount.dialled).toBe(1);
+  });
+
+  describe('a peer whose dial failed is held down', () => {
+    /** A node that counts its dials, on a clock the test moves. */
+    async function dialler(dialHoldDown?: number) {
+      const clock = { now: 1_000_000 };
+      const transport = new TcpG2gTransport({ identity: generateIdentity() });
+      const connect = transport.connect.bind(transport);
+      const counted = { dials: 0 };
+      transport.connect = (...args) => {
+        counted.dials++;
+        return connect(...args);
+      };
+      const n = new G2gNode({
+        transport,
+        onEvent: async () => 'a',
+        now: () => clock.now,
+        ...(dialHoldDown === undefined ? {} : { dialHoldDown }),
+      });
+      nodes.push(n);
+      const contact = await n.listen();
+      return { n, clock, counted, peer: { id: n.id, contact } };
+    }
+
+    /** A gateway that was listening and is gone: its port refuses connections until it restarts there. */
+    async function gone() {
+      const b = await node(async () => 'b');
+      await b.n.close();
+      nodes.splice(nodes.indexOf(b.n), 1);
+      return { ...b, restart: () => node(async () => 'back', b.identity, Number(b.contact.port)) };
+    }
+
+    it('sends fail at once until the hold-down passes, then it is dialled again, and again after twice as long', async () => {
+      const a = await dialler();
+      const b = await gone();
+      const first = await a.n.send(b.peer, Buffer.from('1')).catch((e) => e);
+      expect(isCrossTalkError(first)).toBe(true);
+      expect(a.counted.dials).toBe(1);
+      const held = await a.n.send(b.peer, Buffer.from('2')).catch((e) => e);
+      expect(isCrossTalkError(held, 'ERR_G2G_PEER_UNREACHABLE')).toBe(true);
+      expect(held).toMatchObject({ peer: b.identity.id, retryIn: G2G_DIAL_HOLD_DOWN, cause: first });
+      expect(held.isRetryable).toBe(true);
+      expect(a.counted.dials).toBe(1);
+      // Past the hold-down: dialled again; it fails again, so the next hold-down is twice as long.
+      a.clock.now += G2G_DIAL_HOLD_DOWN;
+      await a.n.send(b.peer, Buffer.from('3')).catch(() => {});
+      expect(a.counted.dials).toBe(2);
+      a.clock.now += G2G_DIAL_HOLD_DOWN;
+      expect(await a.n.send(b.peer, Buffer.from('4')).catch((e) => e.code)).toBe('ERR_G2G_PEER_UNREACHABLE');
+      expect(a.counted.dials).toBe(2);
+      // Back up, and past the hold-down: the dial goes through, and a later failure starts at 1 s again.
+      await b.restart();
+      a.clock.now += G2G_DIAL_HOLD_DOWN;
+      expect(await a.n.send(b.peer, Buffer.from('5'))).toBe('back');
+      expect(a.counted.dials).toBe(3);
+    });
+
+    it('the hold-down doubles to at most G2G_DIAL_HOLD_DOWN_MAX', async () => {
+      const a = await dialler();
+      const b = await gone();
+      const waits: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        await a.n.send(b.peer, Buffer.from('x')).catch(() => {});
+        const held = await a.n.send(b.peer, Buffer.from('y')).catch((e) => e);
+        waits.push(held.retryIn);
+        a.clock.now += held.retryIn;
+      }
+      expect(waits).toEqual([1000, 2000, 4000, 8000, 15000, 15000, 15000, 15000]);
+      expect(G2G_DIAL_HOLD_DOWN_MAX).toBe(15_000);
+    });
+
+    it('a link the peer opens ends the hold-down: the next send takes it at once', async () => {
+      const a = await dialler();
+      const b = await gone();
+      await a.n.send(b.peer, Buffer.from('1')).catch(() => {});
+      const back = await b.restart();
+      // b speaks first (its users' presence after a restart): a accepts b's link.
+      expect(await back.n.send(a.peer, Buffer.from('hello'))).toBe('a');
+      expect(await a.n.send(b.peer, Buffer.from('2'))).toBe('back');
+      expect(a.counted.dials).toBe(1);
+    });
+
+    it('dialHoldDown 0 dials for every send', async () => {
+      const a = await dialler(0);
+      const b = await gone();
+      for (let i = 0; i < 3; i++) {
+        const error = await a.n.send(b.peer, Buffer.from('x')).catch((e) => e);
+        expect(isCrossTalkError(error, 'ERR_G2G_PEER_UNREACHABLE')).toBe(false);
+      }
+      expect(a.counted.dials).toBe(3);
+    });
   });
 
   it('garbage on the G2G port ends only that connection', async () => {

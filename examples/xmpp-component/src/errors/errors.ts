@@ -82,6 +82,8 @@ const CONDITIONS: Readonly<Record<string, StanzaErrorCondition>> = {
   ERR_G2G_AUTH: { type: 'cancel', condition: 'remote-server-not-found' },
   ERR_G2G_CONTACT: { type: 'cancel', condition: 'remote-server-not-found' },
   ERR_G2G_HANDSHAKE_TIMEOUT: { type: 'wait', condition: 'remote-server-timeout' },
+  // The recipient's gateway did not answer its last dial; it is dialled again after a short hold-down.
+  ERR_G2G_PEER_UNREACHABLE: { type: 'wait', condition: 'remote-server-timeout' },
 };
 
 /** The stanza error a refusal or a failed send becomes. */

@@ -34,6 +34,29 @@ export class UpstreamUnreachableError extends CrossTalkError {
   override readonly isRetryable = true;
 }
 
+/**
+ * A gateway whose last dial failed is not dialled again for a while (`G2gNodeOptions.dialHoldDown`):
+ * sends to it fail at once with this, the dial's own failure as `cause`, rather than each waiting
+ * out a dial of its own.
+ */
+export class G2gPeerUnreachableError extends CrossTalkError {
+  override readonly name = 'G2gPeerUnreachableError';
+  readonly code = 'ERR_G2G_PEER_UNREACHABLE';
+  override readonly isRetryable = true;
+  constructor(
+    /** The peer's id (its public key, hex). */
+    readonly peer: string,
+    /** ms until it is dialled again. */
+    readonly retryIn: number,
+    cause: unknown,
+  ) {
+    super(
+      `gateway ${peer.slice(0, 12)}… did not answer its last dial; dialled again in ${retryIn} ms (${cause instanceof Error ? cause.message : String(cause)})`,
+      { cause },
+    );
+  }
+}
+
 /** A peer that stops reading: its backlog passed the cap, so only its connection is closed. */
 export class SlowConsumerError extends CrossTalkError {
   override readonly name = 'SlowConsumerError';

@@ -7,7 +7,7 @@ import {
   type G2gTransport,
   isCrossTalkError,
 } from '@crosstalk/core';
-import { G2gProtocolError, SlowConsumerError } from '../errors/errors.js';
+import { G2gPeerUnreachableError, G2gProtocolError, SlowConsumerError } from '../errors/errors.js';
 import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
 
 /**
@@ -56,6 +56,18 @@ let opened = 0;
 
 /** How long a sent event may wait for its ACK or NACK before the link is given up, ms. */
 export const G2G_ACK_TIMEOUT = 10_000;
+
+/**
+ * After a failed dial, sends to that peer fail at once for this long, ms, doubling with each failure
+ * in a row up to `G2G_DIAL_HOLD_DOWN_MAX`: a gateway that is gone (crashed, unreachable) costs one
+ * dial (on hyperdht a DHT lookup and a handshake of up to 20 s) per hold-down, not one per send that
+ * waits behind it, and its users' senders hear at once rather than after the dial's timeout.
+ */
+export const G2G_DIAL_HOLD_DOWN = 1_000;
+/** The longest hold-down after failures in a row, ms: a peer back up is dialled again within it. */
+export const G2G_DIAL_HOLD_DOWN_MAX = 15_000;
+/** Peers held down at once; past it, lapsed entries are dropped (one per unreachable gateway). */
+const MAX_HELD_DOWN = 4096;
 
 /**
  * One authenticated G2G connection to a peer gateway: sends events and waits for each to be acknowledged,
@@ -260,6 +272,14 @@ export interface G2gNodeOptions {
   onRefused?: (refusal: G2gRefusal) => void;
   /** How long a sent event may wait for its answer before its link is given up, ms (default 10 s). */
   ackTimeout?: number;
+  /**
+   * After a failed dial, how long sends to that peer fail at once (`ERR_G2G_PEER_UNREACHABLE`)
+   * before the next dial, ms; doubles with each failure in a row up to 15 s. Default 1 s; 0 dials
+   * for every send.
+   */
+  dialHoldDown?: number;
+  /** The clock the hold-down is measured on (tests). */
+  now?: () => number;
 }
 
 /** One gateway's G2G endpoint: a listener, and outgoing links reused per peer and redialled when lost. */
@@ -271,6 +291,8 @@ export class G2gNode {
   readonly #dialled = new Map<string, G2gLink>();
   readonly #pending = new WeakMap<G2gLink, Promise<G2gLink>>();
   readonly #accepted = new Set<G2gLink>();
+  /** Peers (by the same key as `#links`) whose last dial failed: until when they are not dialled. */
+  readonly #heldDown = new Map<string, { until: number; wait: number; error: unknown }>();
   readonly #o: G2gNodeOptions;
   #contact: G2gContact | undefined;
 
@@ -319,6 +341,8 @@ export class G2gNode {
   }
 
   #accept(stream: G2gStream, peerId: string): void {
+    // The peer reached us: it is up, whatever our last dial to it said.
+    for (const key of this.#heldDown.keys()) if (key.startsWith(`${peerId} `)) this.#heldDown.delete(key);
     const link = new G2gLink(stream, peerId, this.#onEvent, {
       ...(this.#o.onRouted ? { onRouted: this.#o.onRouted } : {}),
       onClose: (error) => {
@@ -372,18 +396,35 @@ export class G2gNode {
       if (this.#links.get(key) === existing) this.#links.delete(key);
     }
     if (accepted) return accepted;
+    const now = (this.#o.now ?? Date.now)();
+    const down = this.#heldDown.get(key);
+    if (down && down.until > now) throw new G2gPeerUnreachableError(peer.id, down.until - now, down.error);
     const dialled = this.#dial(peer);
     this.#links.set(key, dialled);
     dialled.then(
       (link) => {
+        this.#heldDown.delete(key);
         this.#dialled.set(key, link);
         this.#pending.set(link, dialled);
       },
-      () => {
+      (error) => {
         if (this.#links.get(key) === dialled) this.#links.delete(key);
+        this.#holdDown(key, error, down?.wait);
       },
     );
     return dialled;
+  }
+
+  /** A dial to `key` failed: the next waits the hold-down, twice the last one when it failed before. */
+  #holdDown(key: string, error: unknown, last: number | undefined): void {
+    const first = this.#o.dialHoldDown ?? G2G_DIAL_HOLD_DOWN;
+    if (first <= 0) return;
+    const wait = last === undefined ? first : Math.min(last * 2, Math.max(first, G2G_DIAL_HOLD_DOWN_MAX));
+    const now = (this.#o.now ?? Date.now)();
+    if (this.#heldDown.size >= MAX_HELD_DOWN)
+      for (const [k, d] of this.#heldDown) if (d.until <= now) this.#heldDown.delete(k);
+    if (this.#heldDown.size >= MAX_HELD_DOWN) return;
+    this.#heldDown.set(key, { until: now + wait, wait, error });
   }
 
   async #dial(peer: G2gPeer): Promise<G2gLink> {

@@ -50,6 +50,25 @@ async function total(counter: (g: Gateway) => { get(): Promise<{ values: { value
   return sum;
 }
 
+/**
+ * What the gateways' own hyperdht nodes did (dht-rpc's counters): requests sent, queries started, and
+ * how many of the nodes are persistent (in other nodes' routing tables, so asked to store and route).
+ */
+function dhtStats(): { dhtRequests: number; dhtQueries: number; dhtPersistent: number; dhtNodes: number } {
+  const out = { dhtRequests: 0, dhtQueries: 0, dhtPersistent: 0, dhtNodes: 0 };
+  for (const store of stores) {
+    const node = store.node as unknown as {
+      ephemeral: boolean;
+      stats: { requests: { total: number }; queries: { total: number } };
+    };
+    out.dhtRequests += node.stats.requests.total;
+    out.dhtQueries += node.stats.queries.total;
+    out.dhtPersistent += node.ephemeral ? 0 : 1;
+    out.dhtNodes++;
+  }
+  return out;
+}
+
 /** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */
 async function hostTotal(name: string): Promise<number> {
   const address = host!.metricsAddress!;
@@ -175,7 +194,13 @@ const apart: ChildProcess[] = [];
 /** Sends `m` to every gateway process and waits for each reply of type `reply`. */
 const toApart = <T>(m: object, reply: string) => Promise.all(apart.map((c) => request<T>(c, m, reply)));
 
-type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number; users: number };
+type Stats = {
+  cpuMicros: number;
+  translated: number;
+  verified: number;
+  acceptErrors: number;
+  users: number;
+} & ReturnType<typeof dhtStats>;
 
 /**
  * `--apart`: the same messages as for two gateways in this process, answered by a process per
@@ -223,6 +248,10 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         verified: sum((s) => s.verified),
         acceptErrors: sum((s) => s.acceptErrors),
         users: sum((s) => s.users),
+        dhtRequests: sum((s) => s.dhtRequests),
+        dhtQueries: sum((s) => s.dhtQueries),
+        dhtPersistent: sum((s) => s.dhtPersistent),
+        dhtNodes: sum((s) => s.dhtNodes),
       });
     }
     case 'memory': {
@@ -369,6 +398,7 @@ process.on(
           verified: await total((g) => g.metrics.verifiedRecords),
           acceptErrors: await total((g) => g.metrics.acceptErrors),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
+          ...dhtStats(),
         });
       } else if (m.type === 'memory') {
         // After a full collection: what is live, not what the collector has yet to free.

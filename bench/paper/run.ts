@@ -619,7 +619,17 @@ async function gatewayRun(
   );
   let loaded: Promise<MemorySample> | undefined;
   const plan = { ...basePlan(servers.infos, perProtocol), proxies: socks };
-  type Stats = { cpuMicros: number; translated: number; verified: number; acceptErrors: number };
+  type Stats = {
+    cpuMicros: number;
+    translated: number;
+    verified: number;
+    acceptErrors: number;
+    /** The gateways' own hyperdht nodes (distributed runs): requests sent, queries, persistent nodes. */
+    dhtRequests?: number;
+    dhtQueries?: number;
+    dhtPersistent?: number;
+    dhtNodes?: number;
+  };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
   let profiling: Promise<unknown> = Promise.resolve();
@@ -718,6 +728,16 @@ async function gatewayRun(
     translated,
     /** Directory signatures checked per translated message. */
     verifiedPerMessage: translated ? (a.verified - b.verified) / translated : Number.NaN,
+    /** On hyperdht: what the gateways' own DHT nodes sent per message carried, and how many were persistent. */
+    dht:
+      a.dhtNodes && b.dhtRequests !== undefined && carried
+        ? {
+            requestsPerMessage: (a.dhtRequests! - b.dhtRequests) / carried,
+            queriesPerMessage: (a.dhtQueries! - b.dhtQueries!) / carried,
+            persistent: a.dhtPersistent!,
+            nodes: a.dhtNodes,
+          }
+        : undefined,
     /** Connections the gateways' listeners could not accept since they started (EMFILE; most
      * connections open in the warm-up, when each MSN conversation opens its switchboard). */
     acceptErrors: a.acceptErrors,
@@ -1181,6 +1201,7 @@ async function main() {
       cpuPerTranslatedMessageMicros: enterprise.cpuPerMessage,
       cpuPerMessageCarriedMicros: enterprise.cpuPerCarried,
       directoryVerificationsPerMessage: enterprise.verifiedPerMessage,
+      ...(enterprise.dht ? { gatewayDht: enterprise.dht } : {}),
       dante: { cpuPerMessageMicros: dantePerMessage, kernelShare: danteKernelShare, added: danteSummary },
       saturation,
       workers: Object.fromEntries([...hosts].map(([n, h]) => [n, h])),
@@ -1253,7 +1274,11 @@ async function main() {
         )
         .join('; ')}. Stolen time is time a vCPU was ready and not run: every process on it stalls at once.`,
       '',
-      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message (${(danteKernelShare * 100).toFixed(0)}% of it in the kernel), added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message; per message carried (translated or relayed: every message of the window, as dante's figure counts them) ${fmt(enterprise.cpuPerCarried)} µs = ${(enterprise.cpuPerCarried / dantePerMessage).toFixed(2)}× dante (target ≤ 2×). Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
+      `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message (${(danteKernelShare * 100).toFixed(0)}% of it in the kernel), added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message; per message carried (translated or relayed: every message of the window, as dante's figure counts them) ${fmt(enterprise.cpuPerCarried)} µs = ${(enterprise.cpuPerCarried / dantePerMessage).toFixed(2)}× dante (target ≤ 2×).${
+        enterprise.dht
+          ? ` The gateways' own hyperdht nodes sent ${enterprise.dht.requestsPerMessage.toFixed(2)} DHT requests and started ${enterprise.dht.queriesPerMessage.toFixed(3)} queries per message carried; ${enterprise.dht.persistent} of ${enterprise.dht.nodes} were persistent (routing and storing for others) at the window's end.`
+          : ''
+      } Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',
       ...(saturation.length ? saturationTable(saturation, dantePerMessage) : []),
       ...workersSection(hosts, dantePerMessage),

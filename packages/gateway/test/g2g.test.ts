@@ -262,6 +262,17 @@ describe('G2G links', () => {
       expect(a.counted.dials).toBe(1);
     });
 
+    it('a hold-down is per contact: a failing contact named for a gateway does not hold down its real one', async () => {
+      const a = await dialler();
+      const b = await node(async () => 'b');
+      const dead = await gone();
+      // A record naming b's id with a contact nobody answers at (stale, or planted).
+      const bogus = { id: b.identity.id, contact: dead.contact };
+      await a.n.send(bogus, Buffer.from('1')).catch(() => {});
+      expect(await a.n.send(bogus, Buffer.from('2')).catch((e) => e.code)).toBe('ERR_G2G_PEER_UNREACHABLE');
+      expect(await a.n.send(b.peer, Buffer.from('3'))).toBe('b');
+    });
+
     it('dialHoldDown 0 dials for every send', async () => {
       const a = await dialler(0);
       const b = await gone();

@@ -249,6 +249,10 @@ describe('G2G links', () => {
       }
       expect(waits).toEqual([1000, 2000, 4000, 8000, 15000, 15000, 15000, 15000]);
       expect(G2G_DIAL_HOLD_DOWN_MAX).toBe(15_000);
+      // A failure long after the last hold-down ended is not one in a row: it starts at 1 s again.
+      a.clock.now += G2G_DIAL_HOLD_DOWN_MAX + 1;
+      await a.n.send(b.peer, Buffer.from('x')).catch(() => {});
+      expect((await a.n.send(b.peer, Buffer.from('y')).catch((e) => e)).retryIn).toBe(G2G_DIAL_HOLD_DOWN);
     });
 
     it('a link the peer opens ends the hold-down: the next send takes it at once', async () => {

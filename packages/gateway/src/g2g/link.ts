@@ -399,6 +399,8 @@ export class G2gNode {
     const now = (this.#o.now ?? Date.now)();
     const down = this.#heldDown.get(key);
     if (down && down.until > now) throw new G2gPeerUnreachableError(peer.id, down.until - now, down.error);
+    // Failures in a row: the last hold-down ended lately. One long past starts again at the first.
+    const last = down && now - down.until <= G2G_DIAL_HOLD_DOWN_MAX ? down.wait : undefined;
     const dialled = this.#dial(peer);
     this.#links.set(key, dialled);
     dialled.then(
@@ -409,7 +411,7 @@ export class G2gNode {
       },
       (error) => {
         if (this.#links.get(key) === dialled) this.#links.delete(key);
-        this.#holdDown(key, error, down?.wait);
+        this.#holdDown(key, error, last);
       },
     );
     return dialled;

@@ -24,6 +24,7 @@ import {
   knownFeatures,
 } from '../routing/capability-records.js';
 import { capabilityIndexKey, parseEdge } from '../routing/formats.js';
+import { KeyedSerial } from '../serial/keyed-serial.js';
 import { ContactSchema } from './contact.js';
 import { type DirectoryRecord, encodeRecord, type RecordKind, signRecord, verifyRecord } from './records.js';
 
@@ -113,8 +114,12 @@ export class Directory {
   readonly #verified = new Map<string, DirectoryRecord>();
   /** What this gateway last stored per key, so it can remove exactly that value. */
   readonly #mine = new Map<string, Uint8Array[]>();
-  /** The last write (replace or withdraw) started per key: the next waits for it. */
-  readonly #writing = new Map<string, Promise<void>>();
+  /**
+   * Writes (replace or withdraw) one key at a time, in the order asked: a withdrawal asked for
+   * after a re-sign (a user's presence changed as they left) removes that record, not the one
+   * before it, and the newer of two re-signs is the one left standing.
+   */
+  readonly #writing = new KeyedSerial();
 
   constructor(options: DirectoryOptions) {
     this.#dht = options.dht;
@@ -440,7 +445,7 @@ export class Directory {
    * a lookup and a tombstone; issue 20). Otherwise the new record is put, then the old one removed.
    */
   #replace(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
-    return this.#inOrder(key, () => this.#store(kind, key, subject, body, ttl));
+    return this.#writing.run(key, () => this.#store(kind, key, subject, body, ttl));
   }
 
   async #store(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
@@ -461,26 +466,11 @@ export class Directory {
   }
 
   #withdraw(key: string): Promise<void> {
-    return this.#inOrder(key, async () => {
+    return this.#writing.run(key, async () => {
       for (const value of this.#mine.get(key) ?? [])
         await this.#dht.remove(key, value, this.#secret).catch(() => false);
       this.#mine.delete(key);
     });
-  }
-
-  /**
-   * Runs one key's writes in the order they were asked for: a withdrawal asked for after a
-   * re-sign (a user's presence changed as they left) removes that record, not the one before it,
-   * and the newer of two re-signs is the one left standing.
-   */
-  #inOrder(key: string, write: () => Promise<void>): Promise<void> {
-    const run = (this.#writing.get(key) ?? Promise.resolve()).then(write);
-    const settled = run.catch(() => {});
-    this.#writing.set(key, settled);
-    void settled.then(() => {
-      if (this.#writing.get(key) === settled) this.#writing.delete(key);
-    });
-    return run;
   }
 
   /** Requests one holder keeps for one user: the configured bound, within the DHT's per-publisher share. */

@@ -9,6 +9,7 @@ import {
 import type { PendingEvent } from '../../directory/directory.js';
 import { TooManyPendingRequestsError } from '../../errors/errors.js';
 import type { UserManager } from '../../manager/user-manager.js';
+import { KeyedSerial } from '../../serial/keyed-serial.js';
 import type { NodeCore } from '../core.js';
 import { answered, type ForeignRoster } from '../roster/foreign-roster.js';
 
@@ -41,7 +42,7 @@ export class PendingRequests {
   /** Held requests being tried again, by `pendingId`: the timer of the next try. */
   readonly #retrying = new Map<string, NodeJS.Timeout>();
   /** Reads of held requests under way, by user: a login's and a poll's never overlap (`deliverTo`). */
-  readonly #delivering = new Map<string, Promise<void>>();
+  readonly #delivering = new KeyedSerial();
 
   constructor(
     readonly core: NodeCore,
@@ -224,14 +225,7 @@ export class PendingRequests {
    * cannot both find a request not yet shown.
    */
   deliverTo(m: UserManager): Promise<void> {
-    const before = this.#delivering.get(m.key);
-    const read = (before ?? Promise.resolve()).catch(() => {}).then(() => this.#deliverHeld(m));
-    this.#delivering.set(m.key, read);
-    const done = () => {
-      if (this.#delivering.get(m.key) === read) this.#delivering.delete(m.key);
-    };
-    read.then(done, done);
-    return read;
+    return this.#delivering.run(m.key, () => this.#deliverHeld(m));
   }
 
   async #deliverHeld(m: UserManager): Promise<void> {

@@ -47,8 +47,8 @@ export interface NodeCore {
     presence: PresenceEvent,
     where?: 'here' | 'elsewhere' | 'everywhere',
   ): Promise<void>;
-  /** A publish failed: logged, and retried when the DHT may answer again. */
-  publishFailed(error: unknown): void;
+  /** Publishes the user's location record with their current presence; a failure is retried. */
+  publishUser(m: UserManager): Promise<void>;
   /** A local user as plugins see them. */
   pluginUser(m: UserManager): PluginUser;
   /** Tells a user here something from the node itself: an IM from the system address. */

@@ -395,8 +395,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     });
   }
 
-  publishFailed(error: unknown): void {
-    this.#publisher.failed(error);
+  publishUser(m: UserManager): Promise<void> {
+    return this.#publisher.publishUser(m);
   }
 
   // ------------------------------------------------------------------ exits

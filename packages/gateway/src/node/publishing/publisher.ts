@@ -50,9 +50,14 @@ export class Publisher {
     clearTimeout(this.#retry.timer);
   }
 
-  /** Publishes a user's location and presence (and, at login, their home record); a failure is retried. */
+  /**
+   * Publishes a user's location record, their presence in it (and, at login, their home record); a
+   * failure is retried. Not once the user has left: their record is withdrawn, and would stand
+   * again for a soft TTL.
+   */
   async publishUser(m: UserManager, home?: number): Promise<void> {
     const { directory } = this.core;
+    if (this.core.managers.get(m.key) !== m) return;
     try {
       await directory.publishLocation(m.address, this.core.contact, m.presence);
       if (home !== undefined) await directory.publishHome(m.address, home);

@@ -125,14 +125,8 @@ export class Outbound {
     if (event.kind !== 'presence') return;
     m.presence = { ...event, from: m.address };
     // Buddies hear it whether or not the DHT takes it (a buddy on this node needs no DHT).
-    // The presence rides in the user's location record, re-signed with it; not once the user has
-    // left (their record is withdrawn, and would stand again for a soft TTL).
-    const published =
-      core.managers.get(m.key) === m
-        ? core.directory
-            .publishLocation(m.address, core.contact, m.presence)
-            .catch((error) => core.publishFailed(error))
-        : undefined;
+    // The presence rides in the user's location record: re-signed with it.
+    const published = core.publishUser(m);
     await core.tellBuddies(m, m.presence);
     await published;
   }

@@ -2,20 +2,13 @@ import { opendir, readFile } from 'node:fs/promises';
 import type { ToWorker } from './messages.js';
 
 /**
- * How many file descriptors this process holds and may hold, read from Linux's /proc (undefined
- * where there is none). A worker reports it to the primary, which stops handing new connections to
- * a worker near its limit: a handle sent to a process that cannot open another descriptor is
- * refused back, and Node 20's primary then fails an internal assertion and ends (found by
- * `npm run bench -- --workers 1,2` at 1,560 clients; packages/gateway/test/cluster-descriptors.test.ts).
+ * How many file descriptors this process holds, from Linux's /proc (undefined where there is none).
+ * A worker reports it with its limit (`descriptorLimit`) to the primary, which stops handing new
+ * connections to a worker near its limit: a handle sent to a process that cannot open another
+ * descriptor is refused back, and Node 20's primary then fails an internal assertion and ends
+ * (found by `npm run bench -- --workers 1,2` at 1,560 clients;
+ * packages/gateway/test/cluster-descriptors.test.ts).
  */
-export async function descriptorUse(): Promise<{ open: number; limit: number } | undefined> {
-  // Read each time: an operator may change a running process's limit (prlimit --pid).
-  const limit = await descriptorLimit();
-  const open = limit === undefined ? undefined : await descriptorCount();
-  return open === undefined ? undefined : { open, limit: limit! };
-}
-
-/** How many file descriptors this process holds, from Linux's /proc (undefined where there is none). */
 export async function descriptorCount(): Promise<number | undefined> {
   try {
     // Counted a batch at a time on libuv's thread pool: listing 15,000 descriptors at once held the

@@ -112,7 +112,7 @@ export type FromWorker =
   | { t: 'metrics-reply'; seq: number; metrics: unknown }
   /**
    * The worker's open descriptors and its limit, every second (every 5 s while it holds under half
-   * its limit and the limit is unchanged; see `descriptorUse`), and how many the sockets it
+   * its limit and the limit is unchanged; see `descriptorCount`), and how many the sockets it
    * received so far take (`descriptorsOf`).
    */
   | { t: 'descriptors'; open: number; limit: number; received: number };

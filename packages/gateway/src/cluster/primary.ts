@@ -419,7 +419,7 @@ class Primary implements GatewayCluster {
    * A new client connection a worker near its descriptor limit passed on: to the next worker that
    * is up and has descriptors to spare (with none up, the next in turn, where it waits). When every
    * worker that is up is near its descriptor limit the connection is closed here: a handle sent to a
-   * worker that cannot take it would end this process (see `descriptorUse`), and with it every
+   * worker that cannot take it would end this process (see `descriptorCount`), and with it every
    * worker's users.
    */
   #distribute(socket: Socket): void {

@@ -179,7 +179,7 @@ export class ClusterWorker {
   /**
    * Counts descriptors taken here (accepted or received). The primary is told at once when they
    * bring this worker near its limit: it must not send more, since a socket sent to a process that
-   * cannot open another descriptor ends the primary (see `descriptorUse`, descriptors.ts).
+   * cannot open another descriptor ends the primary (see `descriptorCount`, descriptors.ts).
    */
   #took(descriptors: number): void {
     this.#descriptorsTaken += descriptors;

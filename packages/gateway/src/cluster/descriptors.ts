@@ -7,7 +7,7 @@ import type { ToWorker } from './messages.js';
  * connections to a worker near its limit: a handle sent to a process that cannot open another
  * descriptor is refused back, and Node 20's primary then fails an internal assertion and ends
  * (found by `npm run bench -- --workers 1,2` at 1,560 clients;
- * packages/gateway/test/cluster-descriptors.test.ts).
+ * packages/cli/test/e2e-workers-descriptors.test.ts).
  */
 export async function descriptorCount(): Promise<number | undefined> {
   try {

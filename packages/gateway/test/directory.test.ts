@@ -18,7 +18,22 @@ function setup(options: { trusted?: (id: string) => boolean } = {}) {
       onRejected: (_k, reason) => rejected.push(reason),
       ...options,
     });
-  return { dht, make, rejected, advance: (ms: number) => (now += ms), now: () => now };
+  /** A directory that only reads, with its own list of what it refused (codes and reasons). */
+  const watcher = () => {
+    const codes: string[] = [];
+    const reasons: string[] = [];
+    const dir = new Directory({
+      dht,
+      identity: generateIdentity(),
+      now: () => now,
+      onRejected: (_k, reason, code) => {
+        reasons.push(reason);
+        codes.push(code);
+      },
+    });
+    return { dir, codes, reasons };
+  };
+  return { dht, make, rejected, watcher, advance: (ms: number) => (now += ms), now: () => now };
 }
 
 describe('directory', () => {
@@ -215,16 +230,10 @@ describe('who may say what', () => {
   ) => encodeRecord(signRecord(identity, { ...fields, issuedAt, ttl }));
 
   it('a location record dated ahead of the clock-skew limit is refused; the real one stands', async () => {
-    const { dht, make, now } = setup();
-    const rejected: string[] = [];
+    const { dht, make, now, watcher } = setup();
     const real = generateIdentity();
     const rogue = generateIdentity();
-    const reader = new Directory({
-      dht,
-      identity: generateIdentity(),
-      now,
-      onRejected: (_k, _r, code) => rejected.push(code),
-    });
+    const { dir: reader, codes: rejected } = watcher();
     await make(real).publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 1 });
     const aYearAhead = now() + 365 * 24 * 3600 * 1000;
     await dht.put(
@@ -260,14 +269,8 @@ describe('who may say what', () => {
   });
 
   it('a record that claims a lifetime longer than the DHT allows is refused', async () => {
-    const { dht, now } = setup();
-    const rejected: string[] = [];
-    const reader = new Directory({
-      dht,
-      identity: generateIdentity(),
-      now,
-      onRejected: (_k, r) => rejected.push(r),
-    });
+    const { dht, now, watcher } = setup();
+    const { dir: reader, reasons: rejected } = watcher();
     await dht.put(
       'loc:alice@aol',
       record(
@@ -299,16 +302,10 @@ describe('who may say what', () => {
   });
 
   it('presence is believed only with the location record it rides in: the newest', async () => {
-    const { dht, make, now, advance } = setup();
-    const codes: string[] = [];
+    const { dht, make, now, advance, watcher } = setup();
     const real = generateIdentity();
     const rogue = generateIdentity();
-    const reader = new Directory({
-      dht,
-      identity: generateIdentity(),
-      now,
-      onRejected: (_k, _r, c) => codes.push(c),
-    });
+    const { dir: reader, codes } = watcher();
     const contact = { transport: 'tcp', host: '127.0.0.1', port: 1 };
     // A record of the kind earlier versions kept presence in is not a kind any more: never read.
     await dht.put(
@@ -348,14 +345,8 @@ describe('who may say what', () => {
   });
 
   it('a location record’s presence that is not a presence is refused, and the location still read', async () => {
-    const { dht, now } = setup();
-    const codes: string[] = [];
-    const reader = new Directory({
-      dht,
-      identity: generateIdentity(),
-      now,
-      onRejected: (_k, _r, c) => codes.push(c),
-    });
+    const { dht, now, watcher } = setup();
+    const { dir: reader, codes } = watcher();
     const contact = { transport: 'tcp', host: '127.0.0.1', port: 1 };
     await dht.put(
       'loc:alice@aol',
@@ -386,16 +377,10 @@ describe('who may say what', () => {
   });
 
   it('a pending request or answer is believed only from its sender’s gateway (online, or last home)', async () => {
-    const { dht, make, now, advance } = setup();
-    const codes: string[] = [];
+    const { make, now, advance, watcher } = setup();
     const aliceGateway = generateIdentity();
     const rogue = generateIdentity();
-    const reader = new Directory({
-      dht,
-      identity: generateIdentity(),
-      now,
-      onRejected: (_k, _r, c) => codes.push(c),
-    });
+    const { dir: reader, codes } = watcher();
     const request = { kind: 'buddy-request' as const, id: 'r1', from: alice, to: bob };
     const answer = { kind: 'buddy-response' as const, id: 'a1', from: alice, to: bob, accepted: true };
     await make(rogue).holdPending(request);

@@ -37,6 +37,7 @@ import { PluginHost } from '../plugins/plugin-host.js';
 import { emptyPluginState } from '../plugins/plugin-state.js';
 import type { ExitHandle, NodeExit } from '../routing/exits.js';
 import { CapabilityRouter } from '../routing/router.js';
+import { eachAtMost } from '../serial/each-at-most.js';
 import { StateStore } from '../store/state-store.js';
 import type {
   AttachInfo,
@@ -58,6 +59,9 @@ import { ForeignRoster } from './roster/foreign-roster.js';
 import { Router } from './routing/router.js';
 import { AttachedSession, type SessionHost } from './session/attached-session.js';
 import { Outbound } from './session/outbound.js';
+
+/** Buddies' presence read at once at a login: a DHT lookup each (the hyperdht store runs 16 operations at a time). */
+const LOGIN_PRESENCE_READS = 8;
 
 /**
  * Starts a node of the CrossTalk network without any front (docs/embedding.md "Embedding the engine
@@ -611,24 +615,42 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     m.toldElsewhere = published.then(() => this.tellBuddies(m, m.presence, 'elsewhere'));
     this.track(m.toldHere);
     this.track(m.toldElsewhere);
-    this.track(
-      published.then(async () => {
-        try {
-          for (const buddy of this.foreignBuddies(m.address)) {
-            if (buddy.subscription !== 'to' && buddy.subscription !== 'both') continue;
-            const presence = await this.directory.lookupPresence(buddy.address);
-            if (presence) this.deliverTo(m, { ...presence, to: m.address });
-          }
-          await this.#pending.deliverTo(m);
-        } catch (error) {
-          // The DHT did not answer: buddies' presence arrives as they change it; held requests
-          // wait for the next login.
-          this.log.warn(
-            { user: formatAddress(m.address), err: error },
-            'could not read the directory at login',
-          );
-        }
-      }),
+    this.track(published.then(() => this.#readAtLogin(m)));
+  }
+
+  /**
+   * After the user's own records are published (a buddy who publishes after this read then finds
+   * them, and tells them itself): the buddies' presence, some at a time (one lookup is a DHT
+   * round trip; 45 of them in a row kept a user's buddy list grey for seconds on hyperdht), then
+   * the requests held for them. A lookup that fails costs that one buddy's presence only.
+   */
+  async #readAtLogin(m: UserManager): Promise<void> {
+    const buddies = this.foreignBuddies(m.address).filter(
+      (b) => b.subscription === 'to' || b.subscription === 'both',
+    );
+    let failed = 0;
+    let lastError: unknown;
+    await eachAtMost(buddies, LOGIN_PRESENCE_READS, async (buddy) => {
+      // The user left while their buddies were being read: the rest are not needed.
+      if (this.managers.get(m.key) !== m) return;
+      try {
+        const presence = await this.directory.lookupPresence(buddy.address);
+        if (presence) this.deliverTo(m, { ...presence, to: m.address });
+      } catch (error) {
+        failed++;
+        lastError = error;
+      }
+    });
+    if (failed > 0)
+      // Their presence arrives as they change it.
+      this.log.warn(
+        { user: formatAddress(m.address), failed, of: buddies.length, err: lastError },
+        "could not read buddies' presence at login",
+      );
+    if (this.managers.get(m.key) !== m) return;
+    await this.#pending.deliverTo(m).catch((error) =>
+      // The DHT did not answer: the next poll, or the next login, reads them again.
+      this.log.warn({ user: formatAddress(m.address), err: error }, 'could not read held requests at login'),
     );
   }
 

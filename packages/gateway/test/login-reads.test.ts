@@ -1,0 +1,98 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  addressKey,
+  type CanonicalEvent,
+  MemoryDht,
+  type PresenceEvent,
+  parseAddress,
+} from '@crosstalk/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CrossTalkNode, createNode, Directory } from '../src/index.js';
+import { EndpointInbox } from '../src/testing/index.js';
+import { dhtView } from './support/dht-view.js';
+
+/**
+ * At a login the node reads the buddies' presence from the directory, then the requests held for
+ * the user. On hyperdht each read is a round trip: they overlap (a bounded number at a time), and
+ * one that fails costs that buddy's presence alone, not the others' nor the held requests.
+ */
+describe("a login's reads of the directory", () => {
+  const dht = new MemoryDht();
+  const alice = parseAddress('alice@aol');
+  const buddies = Array.from({ length: 12 }, (_, i) => parseAddress(`buddy${i}@yahoo`));
+  const broken = buddies[3]!;
+  const zed = parseAddress('zed@yahoo');
+  const buddyKeys = new Set(buddies.map((b) => Directory.locationKey(b)));
+  let inFlight = 0;
+  let mostInFlight = 0;
+  let counting = false;
+  // Alice's node: each buddy's location read takes 40 ms; the broken buddy's fails.
+  const slow = dhtView(dht, async (key, get) => {
+    if (!counting || !buddyKeys.has(key)) return get();
+    inFlight++;
+    mostInFlight = Math.max(mostInFlight, inFlight);
+    try {
+      await new Promise((r) => setTimeout(r, 40));
+      if (key === Directory.locationKey(broken)) throw new Error('no DHT node answered');
+      return await get();
+    } finally {
+      inFlight--;
+    }
+  });
+  let one: CrossTalkNode;
+  let two: CrossTalkNode;
+  const atAlice = new EndpointInbox();
+
+  beforeAll(async () => {
+    one = await createNode({ dht, logger: false });
+    for (const b of buddies) await one.attach(b, new EndpointInbox(), { protocol: 'api' });
+    // Held for alice: she is not online anywhere when zed asks.
+    const zedSession = await one.attach(zed, new EndpointInbox(), { protocol: 'api' });
+    expect(await zedSession.send({ kind: 'buddy-request', to: alice })).toBe('held');
+    const stateFile = join(await mkdtemp(join(tmpdir(), 'crosstalk-login-reads-')), 'state.json');
+    const foreignBuddies = buddies.map((b) => ({
+      address: addressKey(b),
+      groups: [],
+      subscription: 'to',
+      pending: false,
+    }));
+    await writeFile(
+      stateFile,
+      JSON.stringify({
+        version: 1,
+        users: { [addressKey(alice)]: { foreignBuddies } },
+        pending: [],
+        delivered: [],
+      }),
+    );
+    two = await createNode({ dht: slow, logger: false, stateFile });
+  });
+
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  it('overlap, and one that fails costs only that buddy', async () => {
+    counting = true;
+    await two.attach(alice, atAlice, { protocol: 'api' });
+    const online = (e: CanonicalEvent): e is PresenceEvent => e.kind === 'presence' && e.status === 'online';
+    const heldShown = (e: CanonicalEvent) =>
+      e.kind === 'buddy-request' && addressKey(e.from) === addressKey(zed);
+    for (let i = 0; i < 300 && !atAlice.events.some(heldShown); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const shown = atAlice.events.filter(online).map((e) => addressKey(e.from));
+    expect(shown.sort()).toEqual(
+      buddies
+        .filter((b) => b !== broken)
+        .map(addressKey)
+        .sort(),
+    );
+    expect(atAlice.events.filter(heldShown)).toHaveLength(1);
+    // Twelve 40 ms reads one after another would take half a second; they ran side by side.
+    expect(mostInFlight).toBeGreaterThan(1);
+    expect(mostInFlight).toBeLessThanOrEqual(8);
+  });
+});

@@ -48,6 +48,8 @@ export interface PairStats {
   to: Protocol;
   sent: number;
   received: number;
+  /** Messages sent inside the window that arrived more than once (each extra arrival counted). */
+  twice: number;
   /** Latencies in ms of messages sent inside the window. */
   latencies: number[];
   /** When each of those was sent, ms after the window opened (a tail that clusters in time is a pause). */
@@ -140,20 +142,21 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
     const key = `${from}>${to}`;
     let p = pairs.get(key);
     if (!p) {
-      p = { from, to, sent: 0, received: 0, latencies: [], sentAt: [], sender: [], receiver: [] };
+      p = { from, to, sent: 0, received: 0, twice: 0, latencies: [], sentAt: [], sender: [], receiver: [] };
       pairs.set(key, p);
     }
     return p;
   };
   let windowStart = Number.POSITIVE_INFINITY;
   let windowEnd = Number.POSITIVE_INFINITY;
-  const seen = new Set<string>();
   // For the progress line, every message of the run (warm-up too): sent, arrived, and lost, meaning
   // not arrived within the drain time (what the report counts as lost at the window's end); one
   // that arrives later is taken back off. Counted as sent more than the drain time ago (by the
   // sender's process) minus arrived of those (by the receiver's), so that the processes of a
   // sharded load add up: lost = old sent - old received, summed over them.
-  const counts = { sent: 0, received: 0, lost: 0, failed: 0 };
+  const counts = { sent: 0, received: 0, lost: 0, failed: 0, twice: 0 };
+  /** Every message that arrived (warm-up too), to count those delivered again. */
+  const arrived = new Set<string>();
   /** When each message this process sent left, in order; before `sentHead` they are old. */
   const sentTimes: number[] = [];
   let sentHead = 0;
@@ -187,11 +190,16 @@ export async function runLoad(plan: LoadPlan, progress: (p: LoadProgress) => voi
       const id = `${m[1]}:${m[2]}`;
       const sender = clients[Number(m[1])]!;
       const sentAt = Number(m[3]);
+      // Delivered again (a resend whose first copy had arrived): not an arrival, and counted.
+      if (arrived.has(id)) {
+        counts.twice++;
+        if (sentAt >= windowStart && sentAt <= windowEnd) pair(sender.protocol, c.protocol).twice++;
+        return;
+      }
+      arrived.add(id);
       counts.received++;
       arrivedRecent.push(sentAt);
       if (sentAt < windowStart || sentAt > windowEnd) return;
-      if (seen.has(id)) return;
-      seen.add(id);
       const p = pair(sender.protocol, c.protocol);
       p.received++;
       p.latencies.push(at - sentAt);

@@ -19,6 +19,8 @@ export interface LoadProgress {
   lost?: number;
   /** Sends that failed at once (the connection was gone). */
   failed?: number;
+  /** Arrivals of a message that had arrived already (not counted in `received`). */
+  twice?: number;
 }
 
 const WIDTH = 24;
@@ -38,7 +40,7 @@ export function progressLine(phase: string, p: LoadProgress, elapsedMs: number):
   const what =
     p.stage === 'login'
       ? `login ${count(p.done)}/${count(p.total)} clients`
-      : `sent ${count(p.sent)}  received ${count(p.received)}  lost ${count(p.lost)}${p.failed ? `  failed ${count(p.failed)}` : ''}`;
+      : `sent ${count(p.sent)}  received ${count(p.received)}  lost ${count(p.lost)}${p.failed ? `  failed ${count(p.failed)}` : ''}${p.twice ? `  twice ${count(p.twice)}` : ''}`;
   return `  ${phase.padEnd(16)} ${bar}  ${what}  ${seconds(elapsedMs)}`;
 }
 

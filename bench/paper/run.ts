@@ -390,6 +390,7 @@ async function runLoad(
                 received: sum((p) => p.received),
                 lost: sum((p) => p.lost),
                 failed: sum((p) => p.failed),
+                twice: sum((p) => p.twice ?? 0),
               },
         );
       }
@@ -464,6 +465,7 @@ function mergeLoads<
       }
       into.sent += p.sent;
       into.received += p.received;
+      into.twice += p.twice;
       into.latencies = into.latencies.concat(p.latencies);
       into.sentAt = into.sentAt.concat(p.sentAt);
       into.sender = into.sender.concat(p.sender);
@@ -520,6 +522,9 @@ interface PairRow {
   through: Summary;
   added: Summary;
 }
+
+/** Arrivals of a message that had arrived already, summed over the pairs. */
+const twice = (pairs: PairStats[]) => pairs.reduce((n, p) => n + p.twice, 0);
 
 /** Added delay = latency through the proxy minus the mean direct latency on the sender's network. */
 function addedDelays(pairs: PairStats[], direct: Map<Protocol, Summary>): number[] {
@@ -1252,6 +1257,7 @@ async function main() {
       ...transportsSection(rowsByMode, byMode, directByProtocol),
       `Direct latency (baseline): ${protocols.map((p) => `${p} ${ms(directByProtocol.get(p)!.mean)} ms mean, p99 ${ms(directByProtocol.get(p)!.p99)}`).join('; ')}.`,
       `Target "p99 added ≤ 2 ms for every pair, 0 lost": ${okPairs}/${rows.length} pairs meet it.`,
+      `Delivered twice (a message of the window that arrived again after its first arrival): ${twice(enterprise.result.pairs)} through the gateways, ${twice(relayed.pairs)} through dante, ${twice(direct.pairs)} direct.`,
       '',
       'Where a message can wait, per process over each window (event-loop delay: how late a 10 ms timer fired; GC: pauses of the garbage collector):',
       '',

@@ -49,7 +49,7 @@ export interface GatewayOptions extends NodeOptions {
   /**
    * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
    * `sniff` the first bytes before relaying untouched (5 s), `g2gHandshake` a peer gateway's
-   * handshake (10 s), `idleConversation` a conversation the gateway plays itself (an MSN
+   * handshake (10 s), `g2gAck` a sent G2G event's acknowledgement (10 s), `idleConversation` a conversation the gateway plays itself (an MSN
    * switchboard with a foreign buddy) left quiet before it is ended as its server would end it
    * (`ProxySession.endIfIdle`; 5 minutes; 0: never), so that an idle window holds no descriptor.
    */
@@ -58,6 +58,8 @@ export interface GatewayOptions extends NodeOptions {
     socksRequest?: number;
     sniff?: number;
     g2gHandshake?: number;
+    /** A sent G2G event's acknowledgement; past it the link is given up and the event sent again (`G2G_ACK_TIMEOUT`). */
+    g2gAck?: number;
     /** A quiet conversation the gateway plays itself is ended after this long (`DEFAULT_IDLE_CONVERSATION`; 0: never). */
     idleConversation?: number;
   };

@@ -129,6 +129,8 @@ export const GatewayConfigSchema = z
         sniff: z.number().positive().optional(),
         /** A peer gateway's handshake. */
         g2gHandshake: z.number().positive().optional(),
+        /** A sent G2G event's acknowledgement. */
+        g2gAck: z.number().positive().optional(),
         /** A conversation the gateway plays itself left quiet (an MSN switchboard); 0: never ended. */
         idleConversation: z.number().nonnegative().optional(),
       })

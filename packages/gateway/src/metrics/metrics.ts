@@ -81,6 +81,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** `crosstalk_g2g_resent_ims_total`. */
+  readonly resentIms = new Counter({
+    name: 'crosstalk_g2g_resent_ims_total',
+    help: 'IMs that arrived over G2G again (their sender missed the acknowledgement and sent them once more) and were not shown again',
+    registers: [this.registry],
+  });
+
   /** `crosstalk_accept_errors_total{listener}`. */
   readonly acceptErrors = new Counter({
     name: 'crosstalk_accept_errors_total',

@@ -77,10 +77,15 @@ export interface NodeOptions {
   trustedGateways?: readonly string[];
   /** A pino logger; `false` for none. Default: a pino logger named `crosstalk-gateway` (pino writes to stdout). */
   logger?: Logger | false;
-  /** ms: `g2gHandshake` a peer's G2G handshake (10 s). */
+  /** ms: `g2gHandshake` a peer's G2G handshake (10 s), `g2gAck` a sent event's acknowledgement (10 s). */
   timeouts?: {
     /** ms a peer has to complete its G2G handshake (10 s). */
     g2gHandshake?: number;
+    /**
+     * ms a sent G2G event waits for the peer's ACK before the link is given up and the event sent
+     * again on a new one (`G2G_ACK_TIMEOUT`, 10 s); the peer shows a resent IM once.
+     */
+    g2gAck?: number;
   };
   /** G2G connection limits of the default transport (see `DEFAULT_LIMITS`). */
   limits?: NodeLimits;

@@ -274,6 +274,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
           }));
     this.#g2g = new G2gNode({
       transport,
+      ...(this.#o.timeouts?.g2gAck ? { ackTimeout: this.#o.timeouts.g2gAck } : {}),
       onEvent: (peer, payload) => this.#router.receive(peer, payload),
       onRouted: (peer, payload) => this.#capabilities.receive(peer, payload),
       onAcceptError: (error) => {
@@ -307,7 +308,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       send: (peer, payload, routed) => this.#g2g.send(peer, payload, routed ? G2gType.routed : G2gType.event),
       locate: (user, fresh) => this.#router.locate(user, fresh),
       forget: (user) => this.#router.forgetLocation(addressKey(user)),
-      deliver: (event, lost) => this.#router.accept(event, lost),
+      deliver: (event, lost) => this.#router.acceptFromAfar(event, lost),
       tell: (user, text) => this.tell(user, text),
       refused: (error, context) => this.refuse(error, context),
       newId: () => this.newId(),

@@ -14,6 +14,7 @@ import type { UserManager } from '../../manager/user-manager.js';
 import type { CapabilityRouter } from '../../routing/router.js';
 import type { NodeCore } from '../core.js';
 import type { PendingRequests } from '../pending/pending-requests.js';
+import { RecentArrivals } from './recent-arrivals.js';
 
 const LOCATION_CACHE_MS = 30_000;
 
@@ -29,6 +30,8 @@ export class Router {
   readonly #locationCache = new Map<string, { location: Location; until: number }>();
   /** The translated-events counter's child per label set (prom-client hashes the labels on each `inc`). */
   readonly #counters = new Map<string, { inc(): void }>();
+  /** IMs that arrived over G2G lately: one resent by a sender that missed the ACK is shown once. */
+  readonly #arrivals: RecentArrivals;
 
   #translated(from: string, to: string, kind: string): { inc(): void } {
     const key = `${from}\u0000${to}\u0000${kind}`;
@@ -44,7 +47,9 @@ export class Router {
     readonly core: NodeCore,
     readonly capabilities: () => CapabilityRouter,
     readonly pending: PendingRequests,
-  ) {}
+  ) {
+    this.#arrivals = new RecentArrivals(core.now, () => core.metrics.resentIms.inc());
+  }
 
   /** Carries an event to its recipient: locally when they are here, else over G2G. */
   async route(m: UserManager, event: CanonicalEvent, fromProtocol = m.protocol ?? 'unknown'): Promise<void> {
@@ -115,7 +120,12 @@ export class Router {
         `gateway ${peerId.slice(0, 12)}… does not serve ${formatAddress(event.from)}`,
       );
     }
-    return this.accept(event);
+    return this.acceptFromAfar(event);
+  }
+
+  /** Delivers an event that came over G2G (straight or along a chain): a resent IM is shown once. */
+  acceptFromAfar(event: CanonicalEvent, lost: readonly Feature[] = []): Promise<string> {
+    return this.#arrivals.once(event, () => this.accept(event, lost));
   }
 
   /** Delivers an event to a user on this node; returns the protocol it was delivered in. */

@@ -1,0 +1,64 @@
+import { addressKey, type CanonicalEvent } from '@crosstalk/core';
+
+/**
+ * How long an IM that arrived over G2G is remembered, ms (at least this, at most twice): a sender
+ * that lost its link with the IM unacknowledged sends it again once it has a new link (at most an
+ * ACK timeout of 10 s plus a dial later); a copy that arrives within this is not delivered again.
+ */
+export const RECENT_ARRIVAL_MS = 30_000;
+
+/**
+ * IMs that arrived over G2G lately, so that a resent one is delivered once. A G2G sender that did
+ * not hear the ACK (the link closed, or the ACK timed out while the receiver waited on the DHT)
+ * cannot tell an IM that arrived from one that did not, and sends it again: at-least-once
+ * delivery, made once by the receiver. Only IMs: a presence or typing state shown again changes
+ * nothing, held buddy requests have their own copy check, and a call's signals share its id.
+ * Two generations of a map, turned over every `RECENT_ARRIVAL_MS`: no timer or timestamp per IM.
+ */
+export class RecentArrivals {
+  #current = new Map<string, Promise<string>>();
+  #previous = new Map<string, Promise<string>>();
+  #turnedAt: number;
+
+  constructor(
+    readonly now: () => number,
+    /** A copy arrived and was not delivered again. */
+    readonly onCopy: () => void = () => {},
+  ) {
+    this.#turnedAt = now();
+  }
+
+  /**
+   * Delivers `event` with `deliver` unless the same IM arrived lately; a copy gets the first one's
+   * outcome (waiting for it if it is still under way). A delivery that failed is forgotten, so the
+   * sender's next try is delivered.
+   */
+  once(event: CanonicalEvent, deliver: () => Promise<string>): Promise<string> {
+    if (event.kind !== 'im') return deliver();
+    const now = this.now();
+    if (now - this.#turnedAt >= RECENT_ARRIVAL_MS) {
+      this.#previous = now - this.#turnedAt >= 2 * RECENT_ARRIVAL_MS ? new Map() : this.#current;
+      this.#current = new Map();
+      this.#turnedAt = now;
+    }
+    // The same sender, id and sending time: a copy (ids alone may repeat across a client's sessions).
+    const key = `${event.id}\u0000${event.sentAt}\u0000${addressKey(event.from)}\u0000${addressKey(event.to)}`;
+    const earlier = this.#current.get(key) ?? this.#previous.get(key);
+    if (earlier) {
+      this.onCopy();
+      return earlier;
+    }
+    const delivery = deliver();
+    this.#current.set(key, delivery);
+    delivery.catch(() => {
+      if (this.#current.get(key) === delivery) this.#current.delete(key);
+      else if (this.#previous.get(key) === delivery) this.#previous.delete(key);
+    });
+    return delivery;
+  }
+
+  /** IMs remembered. */
+  get size(): number {
+    return this.#current.size + this.#previous.size;
+  }
+}

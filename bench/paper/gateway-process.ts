@@ -200,6 +200,8 @@ type Stats = {
   verified: number;
   acceptErrors: number;
   users: number;
+  /** IMs resent over G2G after a missed ACK and not shown again (`crosstalk_g2g_resent_ims_total`). */
+  resent: number;
 } & ReturnType<typeof dhtStats>;
 
 /**
@@ -246,6 +248,7 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         cpuMicros: cpu.user + cpu.system + sum((s) => s.cpuMicros),
         translated: sum((s) => s.translated),
         verified: sum((s) => s.verified),
+        resent: sum((s) => s.resent),
         acceptErrors: sum((s) => s.acceptErrors),
         users: sum((s) => s.users),
         dhtRequests: sum((s) => s.dhtRequests),
@@ -379,6 +382,7 @@ process.on(
           cpuMicros,
           translated: await hostTotal('crosstalk_translated_events_total'),
           verified: await hostTotal('crosstalk_verified_directory_records_total'),
+          resent: await hostTotal('crosstalk_g2g_resent_ims_total'),
           acceptErrors: await hostTotal('crosstalk_accept_errors_total'),
           users: await hostTotal('crosstalk_verified_users'),
           pids: hostPids(),
@@ -396,6 +400,7 @@ process.on(
           cpuMicros: cpu.user + cpu.system,
           translated: await total((g) => g.metrics.translated),
           verified: await total((g) => g.metrics.verifiedRecords),
+          resent: await total((g) => g.metrics.resentIms),
           acceptErrors: await total((g) => g.metrics.acceptErrors),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
           ...dhtStats(),

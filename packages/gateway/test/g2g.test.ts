@@ -170,6 +170,28 @@ describe('G2G links', () => {
     expect(a.linkCount.dialled).toBe(1);
   });
 
+  it('the sends a dropped link leaves unanswered all go again on one new link, not a dial each', async () => {
+    let unanswered = 50;
+    // The first 50 events are never answered; the link is given up with all of them in flight.
+    const b = await node(() => (unanswered-- > 0 ? new Promise<string>(() => {}) : Promise.resolve('fresh')));
+    const transport = new TcpG2gTransport({ identity: generateIdentity() });
+    const connect = transport.connect.bind(transport);
+    let dials = 0;
+    transport.connect = (...args) => {
+      dials++;
+      return connect(...args);
+    };
+    const a = new G2gNode({ transport, onEvent: async () => 'a', ackTimeout: 200 });
+    nodes.push(a);
+    await a.listen();
+    const sent = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => a.send(b.peer, Buffer.from(String(i)))),
+    );
+    expect(sent.every((p) => p === 'fresh')).toBe(true);
+    expect(dials).toBe(2);
+    expect(b.n.linkCount.accepted).toBeLessThanOrEqual(2);
+  });
+
   it('sends over the newest link with the peer, one the peer dialled included (a restart it did not close)', async () => {
     const identity = generateIdentity();
     const old = await node(async () => 'old', identity);

@@ -387,14 +387,25 @@ export class G2gNode {
     const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
     // A peer that restarted dials afresh when it has something to say, while the link to its old
     // process may still look open (nothing told this end it died): the newest link wins.
-    let accepted: G2gLink | undefined;
-    for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
-    const existing = this.#links.get(key);
-    if (existing) {
+    const newestAccepted = () => {
+      let accepted: G2gLink | undefined;
+      for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
+      return accepted;
+    };
+    // The link's sends that a closed link failed all come here at once: the first to find it closed
+    // dials, and the others take that dial rather than each dialling (on hyperdht a DHT lookup each).
+    for (let existing = this.#links.get(key); existing; existing = this.#links.get(key)) {
       const link = await existing.catch(() => undefined);
-      if (link && !link.closed) return accepted && accepted.serial > link.serial ? accepted : link;
-      if (this.#links.get(key) === existing) this.#links.delete(key);
+      if (link && !link.closed) {
+        const accepted = newestAccepted();
+        return accepted && accepted.serial > link.serial ? accepted : link;
+      }
+      if (this.#links.get(key) === existing) {
+        this.#links.delete(key);
+        break;
+      }
     }
+    const accepted = newestAccepted();
     if (accepted) return accepted;
     const now = (this.#o.now ?? Date.now)();
     const down = this.#heldDown.get(key);

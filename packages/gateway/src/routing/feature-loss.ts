@@ -60,7 +60,8 @@ export class LossNotices {
    */
   untold(event: CanonicalEvent, lost: readonly Feature[]): Feature[] {
     if (lost.length === 0 || !CONVERSATION_KINDS.has(event.kind) || !('to' in event) || !event.to) return [];
-    const key = `${addressKey(event.from)} ${addressKey(event.to)}`;
+    // Joined, not a template: a Map keeps a template's pieces alive as a rope (recent-arrivals.ts).
+    const key = [addressKey(event.from), addressKey(event.to)].join(' ');
     let told = this.#told.get(key);
     if (!told) {
       if (this.#told.size >= this.max) this.#told.delete(this.#told.keys().next().value as string);

@@ -149,7 +149,8 @@ export class SeenEnvelopes {
 
   /** Marks (origin, id) taken until `until`; false when it was already taken. */
   take(origin: string, id: string, until: number): boolean {
-    const key = `${origin} ${id}`;
+    // Joined, not a template: a Map keeps a template's pieces alive as a rope (recent-arrivals.ts).
+    const key = [origin, id].join(' ');
     const now = this.now();
     const known = this.#until.get(key);
     if (known !== undefined && known > now) return false;

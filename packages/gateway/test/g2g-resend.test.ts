@@ -22,7 +22,7 @@ describe('an IM sent again after a missed G2G acknowledgement', () => {
   const slow = dhtView(dht, async (key, get) => {
     if (key === Directory.locationKey(alice) && slowReads > 0) {
       slowReads--;
-      await new Promise((r) => setTimeout(r, 600));
+      await new Promise((r) => setTimeout(r, 1500));
     }
     return get();
   });
@@ -32,8 +32,8 @@ describe('an IM sent again after a missed G2G acknowledgement', () => {
   const atBob = new EndpointInbox();
 
   beforeAll(async () => {
-    // Alice's node gives a link up when an ACK takes more than 200 ms.
-    one = await createNode({ dht, logger: false, timeouts: { g2gAck: 200 } });
+    // Alice's node gives a link up when an ACK takes more than 500 ms.
+    one = await createNode({ dht, logger: false, timeouts: { g2gAck: 500 } });
     two = await createNode({ dht: slow, logger: false });
     aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
     await two.attach(bob, atBob, { protocol: 'api' });
@@ -54,8 +54,8 @@ describe('an IM sent again after a missed G2G acknowledgement', () => {
       sentAt: Date.now(),
     });
     expect(sent).toBe('delivered');
-    // Both copies have been through bob's node by now (the slow check ends 600 ms after the first).
-    await new Promise((r) => setTimeout(r, 800));
+    // Both copies have been through bob's node by now (the slow check ends 1.5 s after the first).
+    await new Promise((r) => setTimeout(r, 1500));
     expect(slowReads).toBe(0);
     expect(atBob.events.filter(imFrom(alice))).toHaveLength(1);
   });

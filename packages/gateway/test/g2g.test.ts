@@ -181,7 +181,8 @@ describe('G2G links', () => {
       dials++;
       return connect(...args);
     };
-    const a = new G2gNode({ transport, onEvent: async () => 'a', ackTimeout: 200 });
+    // Long enough that the resent events' own acknowledgements are not missed on a loaded machine.
+    const a = new G2gNode({ transport, onEvent: async () => 'a', ackTimeout: 1000 });
     nodes.push(a);
     await a.listen();
     const sent = await Promise.all(

@@ -621,9 +621,9 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
 
   /**
    * After the user's own records are published (a buddy who publishes after this read then finds
-   * them, and tells them itself): the buddies' presence, some at a time (one lookup is a DHT
-   * round trip; 45 of them in a row kept a user's buddy list grey for seconds on hyperdht), then
-   * the requests held for them. A lookup that fails costs that one buddy's presence only.
+   * them, and tells them itself): the buddies' presence, some at a time (each is a DHT lookup; one
+   * after another, a list of 45 buddies, the internet-scale model's mean, waited 45 lookups in a
+   * row for its last), then the requests held for them. A lookup that fails costs that one buddy's presence only.
    */
   async #readAtLogin(m: UserManager): Promise<void> {
     const buddies = this.foreignBuddies(m.address).filter(

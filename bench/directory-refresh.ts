@@ -6,7 +6,11 @@
  * own CPU is counted) or in this one (`--testnet here`: the nodes' CPU counted as the gateway's).
  * CPU per refresh does not depend much on the machine's load, unlike wall-clock latency.
  *
- *   npx tsx --conditions=@crosstalk/source bench/directory-refresh.ts [--users 50] [--rounds 5] [--size 20] [--testnet apart|here]
+ * Then the wall time of a login's read of 45 buddies' presence (the internet-scale model's mean
+ * list) from another node: one lookup after another (the engine before) against `--lanes` at a
+ * time (4, the engine's `LOGIN_PRESENCE_READS`), alternating, `--rounds` each.
+ *
+ *   npx tsx --conditions=@crosstalk/source bench/directory-refresh.ts [--users 50] [--rounds 5] [--size 20] [--testnet apart|here] [--lanes 4]
  */
 import { fork } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -21,6 +25,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     size: { type: 'string', default: '20' },
     testnet: { type: 'string', default: 'apart' },
+    lanes: { type: 'string', default: '4' },
     child: { type: 'boolean', default: false },
   },
 });
@@ -86,6 +91,7 @@ async function main(): Promise<void> {
     await measure('lookup presence', (a) => directory.lookupPresence(a));
   }
   console.log(`median refresh: ${median.toFixed(1)} ms CPU per user`);
+  await loginReads(bootstrap, addresses.slice(0, 45), rounds);
   // The floor of a re-sign in place: one signed mutable put for the user's one record, from the
   // nodes the last one reached, no read, no removal, no announcement (what the store would still
   // have to send).
@@ -131,4 +137,39 @@ async function main(): Promise<void> {
   await store.close();
   await testnet?.destroy();
   child?.send('stop');
+}
+
+/** A login's read of its buddies' presence from a node of its own: in a row, then `lanes` at a time. */
+async function loginReads(bootstrap: NodeAddress[], buddies: Address[], rounds: number): Promise<void> {
+  const store = new HyperDhtStore({ bootstrap });
+  await store.ready();
+  const reader = new Directory({ dht: store, identity: generateIdentity() });
+  const read = (a: Address) => reader.lookupPresence(a);
+  const lanes = Number(values.lanes);
+  const ways = {
+    'in a row': async () => {
+      for (const a of buddies) await read(a);
+    },
+    [`${lanes} at a time`]: async () => {
+      const next = buddies[Symbol.iterator]();
+      const lane = async () => {
+        for (let step = next.next(); !step.done; step = next.next()) await read(step.value);
+      };
+      await Promise.all(Array.from({ length: lanes }, lane));
+    },
+  };
+  const walls: Record<string, number[]> = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const [name, way] of Object.entries(ways)) {
+      const started = performance.now();
+      await way();
+      walls[name]!.push(performance.now() - started);
+    }
+  for (const [name, wall] of Object.entries(walls)) {
+    const sorted = [...wall].sort((a, b) => a - b);
+    console.log(
+      `login read of ${buddies.length} buddies' presence, ${name}: ${wall.map((w) => w.toFixed(0)).join(', ')} ms wall (median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)})`,
+    );
+  }
+  await store.close();
 }

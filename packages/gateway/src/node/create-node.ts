@@ -60,8 +60,12 @@ import { Router } from './routing/router.js';
 import { AttachedSession, type SessionHost } from './session/attached-session.js';
 import { Outbound } from './session/outbound.js';
 
-/** Buddies' presence read at once at a login: a DHT lookup each (the hyperdht store runs 16 operations at a time). */
-const LOGIN_PRESENCE_READS = 8;
+/**
+ * Buddies' presence read at once at a login, a DHT lookup each. Measured on a 20-node hyperdht
+ * testnet (bench/directory-refresh.ts, docs/benchmarks.md): 45 lookups 4 or 6 at a time took as long
+ * as in a row or less, 8 at a time 6.7 times as long (dht-rpc then paces the node's requests).
+ */
+const LOGIN_PRESENCE_READS = 4;
 
 /**
  * Starts a node of the CrossTalk network without any front (docs/embedding.md "Embedding the engine

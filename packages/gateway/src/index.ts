@@ -100,7 +100,7 @@ export type {
   UserSession,
 } from './node/api.js';
 export { createNode } from './node/create-node.js';
-export { RECENT_ARRIVAL_MS } from './node/routing/recent-arrivals.js';
+export { MAX_RECENT_ARRIVALS, RECENT_ARRIVAL_MS } from './node/routing/recent-arrivals.js';
 export {
   DEFAULT_PLUGIN_SETTINGS,
   PluginHost,

@@ -240,3 +240,62 @@ describe('heldPoll', () => {
     });
   });
 });
+
+/**
+ * A G2G sender that does not hear the ACK in time gives the link up and sends the event again on
+ * a new one; the receiver, still checking the first copy's sender in a slow directory, delivers
+ * that copy all the same. The receiver shows the IM once (at-least-once over G2G, made once).
+ */
+describe('an IM sent again after a missed G2G acknowledgement', () => {
+  const dht = new MemoryDht();
+  const alice = parseAddress('alice@aol');
+  const bob = parseAddress('bob@yahoo');
+  // Bob's node: its first look-up of alice's location (the first copy's sender check) is slow.
+  let slowReads = 0;
+  const slow = dhtView(dht, async (key, get) => {
+    if (key === Directory.locationKey(alice) && slowReads > 0) {
+      slowReads--;
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    return get();
+  });
+  let one: CrossTalkNode;
+  let two: CrossTalkNode;
+  let aliceSession: UserSession;
+  const atBob = new EndpointInbox();
+
+  beforeAll(async () => {
+    // Alice's node gives a link up when an ACK takes more than 500 ms.
+    one = await createNode({ dht, logger: false, timeouts: { g2gAck: 500 } });
+    two = await createNode({ dht: slow, logger: false });
+    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+    await two.attach(bob, atBob, { protocol: 'api' });
+  });
+
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  it('is delivered once, and the sender hears it was', async () => {
+    slowReads = 1;
+    const sent = await aliceSession.send({
+      kind: 'im',
+      id: 'resent-1',
+      to: bob,
+      text: 'once',
+      sentAt: Date.now(),
+    });
+    expect(sent).toBe('delivered');
+    // Both copies have been through bob's node by now (the slow check ends 1.5 s after the first).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(slowReads).toBe(0);
+    expect(atBob.events.filter(imFrom(alice))).toHaveLength(1);
+  });
+
+  it('an IM with the same id sent at another time is a new one', async () => {
+    const before = atBob.events.filter(imFrom(alice)).length;
+    await aliceSession.send({ kind: 'im', id: 'resent-1', to: bob, text: 'again', sentAt: Date.now() + 1 });
+    expect(atBob.events.filter(imFrom(alice)).length).toBe(before + 1);
+  });
+});

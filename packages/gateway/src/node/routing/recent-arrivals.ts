@@ -8,12 +8,20 @@ import { addressKey, type CanonicalEvent } from '@crosstalk/core';
 export const RECENT_ARRIVAL_MS = 30_000;
 
 /**
+ * IMs one generation holds at most (about 10 MB in all): a gateway flooding IMs from users it
+ * invents turns the generations over sooner rather than growing them (a copy of an IM then older
+ * than a generation may be shown again).
+ */
+export const MAX_RECENT_ARRIVALS = 50_000;
+
+/**
  * IMs that arrived over G2G lately, so that a resent one is delivered once. A G2G sender that did
  * not hear the ACK (the link closed, or the ACK timed out while the receiver waited on the DHT)
  * cannot tell an IM that arrived from one that did not, and sends it again: at-least-once
  * delivery, made once by the receiver. Only IMs: a presence or typing state shown again changes
  * nothing, held buddy requests have their own copy check, and a call's signals share its id.
- * Two generations of a map, turned over every `RECENT_ARRIVAL_MS`: no timer or timestamp per IM.
+ * Two generations of a map, turned over every `RECENT_ARRIVAL_MS` or when one is full
+ * (`MAX_RECENT_ARRIVALS`): no timer or timestamp per IM.
  */
 export class RecentArrivals {
   /** By IM: its delivery while under way, then the protocol it was delivered in (a shared string). */
@@ -25,6 +33,7 @@ export class RecentArrivals {
     readonly now: () => number,
     /** A copy arrived and was not delivered again. */
     readonly onCopy: () => void = () => {},
+    readonly max = MAX_RECENT_ARRIVALS,
   ) {
     this.#turnedAt = now();
   }
@@ -37,7 +46,7 @@ export class RecentArrivals {
   once(event: CanonicalEvent, deliver: () => Promise<string>): Promise<string> {
     if (event.kind !== 'im') return deliver();
     const now = this.now();
-    if (now - this.#turnedAt >= RECENT_ARRIVAL_MS) {
+    if (now - this.#turnedAt >= RECENT_ARRIVAL_MS || this.#current.size >= this.max) {
       this.#previous = now - this.#turnedAt >= 2 * RECENT_ARRIVAL_MS ? new Map() : this.#current;
       this.#current = new Map();
       this.#turnedAt = now;

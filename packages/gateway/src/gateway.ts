@@ -49,9 +49,10 @@ export interface GatewayOptions extends NodeOptions {
   /**
    * ms: `connect` upstream dials (10 s), `socksRequest` a client's whole SOCKS request (10 s),
    * `sniff` the first bytes before relaying untouched (5 s), `g2gHandshake` a peer gateway's
-   * handshake (10 s), `g2gAck` a sent G2G event's acknowledgement (10 s), `idleConversation` a conversation the gateway plays itself (an MSN
-   * switchboard with a foreign buddy) left quiet before it is ended as its server would end it
-   * (`ProxySession.endIfIdle`; 5 minutes; 0: never), so that an idle window holds no descriptor.
+   * handshake (10 s), `g2gAck` a sent G2G event's acknowledgement (10 s), `idleConversation` a
+   * conversation the gateway plays itself (an MSN switchboard with a foreign buddy) left quiet
+   * before it is ended as its server would end it (`ProxySession.endIfIdle`; 5 minutes; 0: never),
+   * so that an idle window holds no descriptor.
    */
   timeouts?: {
     connect?: number;

@@ -205,6 +205,34 @@ describe('G2G links', () => {
     expect(a.n.linkCount.dialled).toBe(1);
   });
 
+  it('sends waiting on a slow dial take the link the peer opens meanwhile (a peer back up after a restart)', async () => {
+    const b = await node(async () => 'b');
+    // a's dial hangs (on hyperdht: a lookup meeting the restarted peer's stale announcement first).
+    const transport = new TcpG2gTransport({ identity: generateIdentity() });
+    const connect = transport.connect.bind(transport);
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let dials = 0;
+    transport.connect = async (...args) => {
+      dials++;
+      await released;
+      return connect(...args);
+    };
+    const a = new G2gNode({ transport, onEvent: async () => 'a' });
+    nodes.push(a);
+    const aPeer = { id: a.id, contact: await a.listen() };
+    const waiting = Array.from({ length: 5 }, (_, i) => a.send(b.peer, Buffer.from(String(i))));
+    // b speaks first (its users' presence after its restart): a accepts b's link.
+    expect(await b.n.send(aPeer, Buffer.from('hello'))).toBe('a');
+    expect(await Promise.all(waiting)).toEqual(['b', 'b', 'b', 'b', 'b']);
+    // A send that starts while the dial still hangs takes b's link too.
+    expect(await a.send(b.peer, Buffer.from('later'))).toBe('b');
+    expect(dials).toBe(1);
+    release();
+  });
+
   describe('a peer whose dial failed is held down', () => {
     /** A node that counts its dials, on a clock the test moves. */
     async function dialler(dialHoldDown?: number) {
@@ -287,6 +315,34 @@ describe('G2G links', () => {
       expect(await back.n.send(a.peer, Buffer.from('hello'))).toBe('a');
       expect(await a.n.send(b.peer, Buffer.from('2'))).toBe('back');
       expect(a.counted.dials).toBe(1);
+    });
+
+    it('a record the peer signed since the failed dial lifts the hold-down once (a node restarted with the same key)', async () => {
+      const a = await dialler();
+      const b = await gone();
+      const failedAt = a.clock.now;
+      await a.n.send({ ...b.peer, signedAt: failedAt - 5_000 }, Buffer.from('1')).catch(() => {});
+      // The record the failed dial went by, or one as old: still held down.
+      const old = { ...b.peer, signedAt: failedAt - 5_000 };
+      expect(await a.n.send(old, Buffer.from('2')).catch((e) => e.code)).toBe('ERR_G2G_PEER_UNREACHABLE');
+      expect(a.counted.dials).toBe(1);
+      // A record signed since, but the peer is still gone: one dial, then held down through the next
+      // hold-down whatever the records say (a peer whose clock runs ahead signs "newer" ones forever).
+      const newer = { ...b.peer, signedAt: failedAt + 100 };
+      await a.n.send(newer, Buffer.from('3')).catch(() => {});
+      expect(a.counted.dials).toBe(2);
+      expect(await a.n.send(newer, Buffer.from('4')).catch((e) => e.code)).toBe('ERR_G2G_PEER_UNREACHABLE');
+      a.clock.now += G2G_DIAL_HOLD_DOWN;
+      const newest = { ...b.peer, signedAt: a.clock.now + 100 };
+      expect(await a.n.send(newest, Buffer.from('5')).catch((e) => e.code)).toBe('ERR_G2G_PEER_UNREACHABLE');
+      expect(a.counted.dials).toBe(2);
+      // That hold-down ran its course and its dial failed: a record signed since lifts the next one.
+      a.clock.now += 2 * G2G_DIAL_HOLD_DOWN;
+      await a.n.send(b.peer, Buffer.from('6')).catch(() => {});
+      expect(a.counted.dials).toBe(3);
+      await b.restart();
+      expect(await a.n.send({ ...b.peer, signedAt: a.clock.now + 1 }, Buffer.from('7'))).toBe('back');
+      expect(a.counted.dials).toBe(4);
     });
 
     it('a hold-down is per contact: a failing contact named for a gateway does not hold down its real one', async () => {

@@ -27,6 +27,12 @@ export interface G2gLinkOptions {
 export interface G2gPeer {
   id: string;
   contact: G2gContact;
+  /**
+   * When the peer signed the record naming this contact (its `issuedAt`, ms on the peer's clock).
+   * A record signed after a failed dial says the peer is back (a node restarted with the same key):
+   * it lifts that dial's hold-down, once per hold-down.
+   */
+  signedAt?: number;
 }
 
 /**
@@ -282,6 +288,18 @@ export interface G2gNodeOptions {
   now?: () => number;
 }
 
+/** A peer whose dial failed: not dialled until `until`, unless a record it signed since says it is back. */
+interface HoldDown {
+  until: number;
+  /** This hold-down's length, ms (the next doubles it). */
+  wait: number;
+  error: unknown;
+  /** When the failed dial began (this node's clock; the peer's records' times are compared to it). */
+  dialledAt: number;
+  /** A newer record has bought a dial during this hold-down, or the one before (this one's cause). */
+  lifted: boolean;
+}
+
 /** One gateway's G2G endpoint: a listener, and outgoing links reused per peer and redialled when lost. */
 export class G2gNode {
   readonly #transport: G2gTransport;
@@ -291,8 +309,10 @@ export class G2gNode {
   readonly #dialled = new Map<string, G2gLink>();
   readonly #pending = new WeakMap<G2gLink, Promise<G2gLink>>();
   readonly #accepted = new Set<G2gLink>();
+  /** Sends waiting on a dial to a peer (by its id), each told when a link from that peer opens first. */
+  readonly #awaitingPeer = new Map<string, Set<(link: G2gLink) => void>>();
   /** Peers (by the same key as `#links`) whose last dial failed: until when they are not dialled. */
-  readonly #heldDown = new Map<string, { until: number; wait: number; error: unknown }>();
+  readonly #heldDown = new Map<string, HoldDown>();
   readonly #o: G2gNodeOptions;
   #contact: G2gContact | undefined;
 
@@ -353,6 +373,31 @@ export class G2gNode {
       },
     });
     this.#accepted.add(link);
+    const waiting = this.#awaitingPeer.get(peerId);
+    this.#awaitingPeer.delete(peerId);
+    for (const take of waiting ?? []) take(link);
+  }
+
+  /**
+   * Resolves with the next link `peerId` opens to this node (its key proven by the transport, so
+   * only that gateway can open it); `cancel` stops waiting.
+   */
+  #nextAccepted(peerId: string): { link: Promise<G2gLink>; cancel(): void } {
+    const waiting = this.#awaitingPeer.get(peerId) ?? new Set();
+    this.#awaitingPeer.set(peerId, waiting);
+    let take!: (link: G2gLink) => void;
+    const link = new Promise<G2gLink>((resolve) => {
+      take = resolve;
+    });
+    waiting.add(take);
+    return {
+      link,
+      cancel: () => {
+        waiting.delete(take);
+        if (waiting.size === 0 && this.#awaitingPeer.get(peerId) === waiting)
+          this.#awaitingPeer.delete(peerId);
+      },
+    };
   }
 
   /**
@@ -378,26 +423,32 @@ export class G2gNode {
   #ready(peer: G2gPeer, key: string): G2gLink | undefined {
     const dialled = this.#dialled.get(key);
     if (!dialled || dialled.closed || this.#links.get(key) !== this.#pending.get(dialled)) return undefined;
-    let accepted: G2gLink | undefined;
-    for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
+    const accepted = this.#newestAccepted(peer.id);
     return accepted && accepted.serial > dialled.serial ? accepted : dialled;
+  }
+
+  /**
+   * The newest live link `peerId` opened to this node. A peer that restarted dials afresh when it
+   * has something to say, while the link to its old process may still look open (nothing told this
+   * end it died): the newest link wins.
+   */
+  #newestAccepted(peerId: string): G2gLink | undefined {
+    let accepted: G2gLink | undefined;
+    for (const link of this.#accepted) if (link.peerId === peerId && !link.closed) accepted = link;
+    return accepted;
   }
 
   async #link(peer: G2gPeer): Promise<G2gLink> {
     const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
-    // A peer that restarted dials afresh when it has something to say, while the link to its old
-    // process may still look open (nothing told this end it died): the newest link wins.
-    const newestAccepted = () => {
-      let accepted: G2gLink | undefined;
-      for (const link of this.#accepted) if (link.peerId === peer.id && !link.closed) accepted = link;
-      return accepted;
-    };
     // The link's sends that a closed link failed all come here at once: the first to find it closed
     // dials, and the others take that dial rather than each dialling (on hyperdht a DHT lookup each).
     for (let existing = this.#links.get(key); existing; existing = this.#links.get(key)) {
-      const link = await existing.catch(() => undefined);
+      // The peer's own link is up (it dialled while this end's dial is under way): no need to wait.
+      const open = this.#newestAccepted(peer.id);
+      if (open) return open;
+      const link = await this.#dialOrAccepted(peer.id, existing).catch(() => undefined);
       if (link && !link.closed) {
-        const accepted = newestAccepted();
+        const accepted = this.#newestAccepted(peer.id);
         return accepted && accepted.serial > link.serial ? accepted : link;
       }
       if (this.#links.get(key) === existing) {
@@ -405,11 +456,20 @@ export class G2gNode {
         break;
       }
     }
-    const accepted = newestAccepted();
+    const accepted = this.#newestAccepted(peer.id);
     if (accepted) return accepted;
     const now = (this.#o.now ?? Date.now)();
     const down = this.#heldDown.get(key);
-    if (down && down.until > now) throw new G2gPeerUnreachableError(peer.id, down.until - now, down.error);
+    if (down && down.until > now) {
+      // A record the peer signed since the failed dial began: it is back (restarted with the same
+      // key) and is dialled once; a peer that is gone signs nothing new. Not again in the hold-down
+      // that dial's failure starts, so a peer whose clock runs ahead (every record looks newer)
+      // costs at most one dial more per hold-down that ran its course.
+      const back = peer.signedAt !== undefined && peer.signedAt > down.dialledAt && !down.lifted;
+      if (!back) throw new G2gPeerUnreachableError(peer.id, down.until - now, down.error);
+      down.lifted = true;
+    }
+    const lifting = down?.lifted === true && down.until > now;
     // Failures in a row: the last hold-down ended lately. One long past starts again at the first.
     const last = down && now - down.until <= G2G_DIAL_HOLD_DOWN_MAX ? down.wait : undefined;
     const dialled = this.#dial(peer);
@@ -422,14 +482,28 @@ export class G2gNode {
       },
       (error) => {
         if (this.#links.get(key) === dialled) this.#links.delete(key);
-        this.#holdDown(key, error, last);
+        this.#holdDown(key, error, last, now, lifting);
       },
     );
-    return dialled;
+    return this.#dialOrAccepted(peer.id, dialled);
+  }
+
+  /**
+   * The dial's link, or one the peer opens first: a dial can take seconds (on hyperdht a lookup,
+   * which may first meet a restarted peer's stale announcement), while the peer, back up, dials this
+   * end to tell its users' presence; sends take that link at once rather than waiting out the dial.
+   */
+  async #dialOrAccepted(peerId: string, dial: Promise<G2gLink>): Promise<G2gLink> {
+    const opened = this.#nextAccepted(peerId);
+    try {
+      return await Promise.race([dial, opened.link]);
+    } finally {
+      opened.cancel();
+    }
   }
 
   /** A dial to `key` failed: the next waits the hold-down, twice the last one when it failed before. */
-  #holdDown(key: string, error: unknown, last: number | undefined): void {
+  #holdDown(key: string, error: unknown, last: number | undefined, dialledAt: number, lifted: boolean): void {
     const first = this.#o.dialHoldDown ?? G2G_DIAL_HOLD_DOWN;
     if (first <= 0) return;
     const wait = last === undefined ? first : Math.min(last * 2, Math.max(first, G2G_DIAL_HOLD_DOWN_MAX));
@@ -437,7 +511,7 @@ export class G2gNode {
     if (this.#heldDown.size >= MAX_HELD_DOWN)
       for (const [k, d] of this.#heldDown) if (d.until <= now) this.#heldDown.delete(k);
     if (this.#heldDown.size >= MAX_HELD_DOWN) return;
-    this.#heldDown.set(key, { until: now + wait, wait, error });
+    this.#heldDown.set(key, { until: now + wait, wait, error, dialledAt, lifted });
   }
 
   async #dial(peer: G2gPeer): Promise<G2gLink> {

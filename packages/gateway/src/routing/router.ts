@@ -587,7 +587,9 @@ export class CapabilityRouter {
     location: Location | undefined,
     route: Route | undefined,
   ): Promise<string> {
-    const peer = location ? { id: location.gateway, contact: location.contact } : undefined;
+    const peer = location
+      ? { id: location.gateway, contact: location.contact, signedAt: location.issuedAt }
+      : undefined;
     if (!route) {
       if (!peer) throw new NotNextHopError('an exit is reached by a route only');
       return this.#o.send(peer, this.#preferred.encode(event), false);

@@ -176,16 +176,7 @@ export class G2gLink {
               (() => Promise.reject(new G2gProtocolError('routed events are not taken here'))));
         handler(this.peerId, payload).then(
           (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
-          (error) => {
-            // A refusal from further down a chain goes back as it came, so the origin sees the cause.
-            const code =
-              error instanceof G2gRefusedError
-                ? error.refusal
-                : isCrossTalkError(error)
-                  ? error.code
-                  : 'ERR_INTERNAL';
-            this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(code)]));
-          },
+          (error) => this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(refusalCode(error))])),
         );
         return;
       }
@@ -253,6 +244,15 @@ export class G2gLink {
     this.#stream.destroy();
     this.#onClose?.(error);
   }
+}
+
+/**
+ * The code a NACK carries for a handler's failure: a refusal from further down a chain goes back as
+ * it came, so the origin sees the cause; an error that is not CrossTalk's is `ERR_INTERNAL`.
+ */
+export function refusalCode(error: unknown): string {
+  if (error instanceof G2gRefusedError) return error.refusal;
+  return isCrossTalkError(error) ? error.code : 'ERR_INTERNAL';
 }
 
 /** The peer refused an event; `refusal` is its error code (e.g. `ERR_USER_OFFLINE`, `ERR_SPOOFED_EVENT`). */

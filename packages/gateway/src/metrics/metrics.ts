@@ -107,7 +107,7 @@ export class GatewayMetrics {
   /** `crosstalk_routed_events_total{role}`. */
   readonly routed = new Counter({
     name: 'crosstalk_routed_events_total',
-    help: "Events carried hop by hop along a capability chain, by this gateway's role (origin, relay, delivery)",
+    help: "Events carried hop by hop along a capability chain, by this gateway's role (origin, relay, delivery; repeat: an envelope that came again, answered with its first outcome)",
     labelNames: ['role'],
     registers: [this.registry],
   });

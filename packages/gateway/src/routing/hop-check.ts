@@ -24,8 +24,6 @@ export interface HopContext {
   maxSkew: number;
   /** Whether this gateway performs the translation `from>to`. */
   performs(from: string, to: string): boolean;
-  /** Envelopes this gateway already took. */
-  seen: SeenEnvelopes;
 }
 
 /** What this hop does with an envelope that passed the checks. */
@@ -78,9 +76,9 @@ export function transfersFrom(header: Pick<EnvelopeHeader, 'chain' | 'origin'>, 
 /**
  * The checks every hop makes before it touches a routed event (docs/ARCHITECTURE.md "Capability
  * routing", who may say what): the origin's signature, its age, the chain's structure, that this
- * gateway is the next step and performs it, that the hop limit has not run out, that the link's
- * gateway is the previous step's, and that this envelope never passed here before. Each failure is
- * its own typed error; the envelope is marked seen only once it passed.
+ * gateway is the next step and performs it, that the hop limit has not run out, and that the link's
+ * gateway is the previous step's. Each failure is its own typed error. (The same envelope again is
+ * answered with its first outcome: `SeenEnvelopes`, once it passed these.)
  */
 export function checkHop(header: EnvelopeHeader, ctx: HopContext): HopPlan {
   if (!envelopeSignatureValid(header))
@@ -129,47 +127,5 @@ export function checkHop(header: EnvelopeHeader, ctx: HopContext): HopPlan {
     mine.push(s);
     after++;
   }
-  if (!ctx.seen.take(header.origin, header.id, header.issuedAt + ctx.maxAge))
-    throw new RouteLoopError(`envelope ${header.id} from ${header.origin.slice(0, 12)}… already passed here`);
   return { mine, after, next: chain[after] };
-}
-
-/**
- * Envelopes a gateway took, by origin and id, each until its signature is too old to be accepted
- * anyway: the same event is never taken twice (a loop, a replay, a retry after a lost ACK).
- * Bounded: past `max`, the oldest are forgotten (and their age limit still refuses them soon).
- */
-export class SeenEnvelopes {
-  readonly #until = new Map<string, number>();
-
-  constructor(
-    private readonly now: () => number,
-    private readonly max = 100_000,
-  ) {}
-
-  /** Marks (origin, id) taken until `until`; false when it was already taken. */
-  take(origin: string, id: string, until: number): boolean {
-    // Joined, not a template: a Map keeps a template's pieces alive as a rope (recent-arrivals.ts).
-    const key = [origin, id].join(' ');
-    const now = this.now();
-    const known = this.#until.get(key);
-    if (known !== undefined && known > now) return false;
-    if (this.#until.size >= this.max) this.#prune(now);
-    this.#until.set(key, until);
-    return true;
-  }
-
-  /** How many are held. */
-  get size(): number {
-    return this.#until.size;
-  }
-
-  #prune(now: number): void {
-    for (const [key, until] of this.#until) if (until <= now) this.#until.delete(key);
-    // Still full: forget the oldest (a Map iterates in insertion order).
-    for (const key of this.#until.keys()) {
-      if (this.#until.size < this.max) break;
-      this.#until.delete(key);
-    }
-  }
 }

@@ -24,11 +24,18 @@ import { type G2gPeer, G2gRefusedError } from '../g2g/link.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { type CapabilityRecord, type OwnCapability, ownCapabilities } from './capability-records.js';
 import { CapabilityView, type Route, type RouteQuery } from './capability-view.js';
-import { decodeEnvelope, type EnvelopeStep, encodeEnvelope, signEnvelope } from './envelope.js';
+import {
+  decodeEnvelope,
+  type EnvelopeHeader,
+  type EnvelopeStep,
+  encodeEnvelope,
+  signEnvelope,
+} from './envelope.js';
 import { type ExitContext, isExitFormat, type NodeExit } from './exits.js';
 import { carry, LossNotices, lossNotice, sortFeatures, wanted } from './feature-loss.js';
 import { canonicalFormat, edgeName, FORMAT_PATTERN, formOf } from './formats.js';
-import { checkHop, SeenEnvelopes } from './hop-check.js';
+import { checkHop, type HopPlan } from './hop-check.js';
+import { SeenEnvelopes } from './seen-envelopes.js';
 
 /** How long a send refused as spoofed waits before its one retry, ms: the time a DHT put takes to be seen. */
 const SPOOFED_RETRY_MS = 1_000;
@@ -658,21 +665,57 @@ export class CapabilityRouter {
    * A routed event arrived over a link authenticated as `sender`: every check of `checkHop`, then
    * this gateway's steps, then the next hop (or, for the last step, the recipient, once the
    * directory names the origin as the sender's gateway). A refusal is counted and thrown (the link
-   * NACKs with its code); a refusal from further down the chain is passed back as it came.
+   * NACKs with its code); a refusal from further down the chain is passed back as it came. The same
+   * envelope again gets the first one's outcome (`SeenEnvelopes`).
    */
   async receive(sender: string, bytes: Uint8Array): Promise<string | undefined> {
-    let stage = 'check';
+    let header: EnvelopeHeader;
+    let payload: Uint8Array;
+    let plan: HopPlan;
+    const maxAge = this.#o.maxAge ?? 60_000;
     try {
-      const { header, payload } = decodeEnvelope(bytes);
-      const plan = checkHop(header, {
+      ({ header, payload } = decodeEnvelope(bytes));
+      plan = checkHop(header, {
         self: this.#o.identity.id,
         sender,
         now: this.#o.now(),
-        maxAge: this.#o.maxAge ?? 60_000,
+        maxAge,
         maxSkew: this.#o.maxSkew,
         performs: (from, to) => this.#performs.has(edgeName(from, to)),
-        seen: this.#seen,
       });
+    } catch (error) {
+      this.#refused(error, sender, 'check');
+      throw error;
+    }
+    // The same envelope again (its origin's send gone again on a new link, or a replay): the first
+    // outcome, not a second delivery.
+    return this.#seen.once(
+      header.origin,
+      header.id,
+      header.issuedAt + maxAge,
+      () => this.#handle(sender, header, payload, plan),
+      () => this.#o.metrics.routed.inc({ role: 'repeat' }),
+    );
+  }
+
+  /** Counts and logs a refusal of this hop's own (what further hops refused is theirs to count). */
+  #refused(error: unknown, sender: string, stage: string): void {
+    if (!(error instanceof G2gRefusedError))
+      this.#o.refused(error instanceof Error ? error : new Error(String(error)), {
+        peer: sender.slice(0, 12),
+        stage,
+      });
+  }
+
+  /** An envelope that passed `checkHop`, the first time it arrived: this gateway's steps, then on. */
+  async #handle(
+    sender: string,
+    header: EnvelopeHeader,
+    payload: Uint8Array,
+    plan: HopPlan,
+  ): Promise<string | undefined> {
+    let stage = 'check';
+    try {
       const form = this.#forms.get(header.form);
       if (!form || canonicalFormat(form.name) !== plan.mine[0]!.from)
         throw new NotNextHopError(
@@ -745,13 +788,8 @@ export class CapabilityRouter {
         true,
       );
     } catch (error) {
-      // What the next hop or the recipient refused is theirs to count; a delivery that failed is
-      // the recipient's absence, not an attack.
-      if (stage === 'check' && !(error instanceof G2gRefusedError))
-        this.#o.refused(error instanceof Error ? error : new Error(String(error)), {
-          peer: sender.slice(0, 12),
-          stage,
-        });
+      // A delivery that failed is the recipient's absence, not an attack.
+      if (stage === 'check') this.#refused(error, sender, stage);
       throw error;
     }
   }

@@ -271,7 +271,7 @@ export class WrongPreviousHopError extends CrossTalkError {
   readonly code = 'ERR_WRONG_PREVIOUS_HOP';
 }
 
-/** A routed event whose chain revisits a format or a gateway, or that already passed this gateway. */
+/** A routed event whose chain revisits a format or comes back to a gateway. */
 export class RouteLoopError extends CrossTalkError {
   override readonly name = 'RouteLoopError';
   readonly code = 'ERR_ROUTE_LOOP';

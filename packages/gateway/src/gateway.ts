@@ -59,7 +59,7 @@ export interface GatewayOptions extends NodeOptions {
     socksRequest?: number;
     sniff?: number;
     g2gHandshake?: number;
-    /** A sent G2G event's acknowledgement; past it the link is given up and the event sent again (`G2G_ACK_TIMEOUT`). */
+    /** A sent G2G event's acknowledgement while the link is silent; past it the link is given up and the event sent again (`G2G_ACK_TIMEOUT`; a peer answering others gets `G2G_SLOW_ACK_ROUNDS` of these). */
     g2gAck?: number;
     /** A quiet conversation the gateway plays itself is ended after this long (`DEFAULT_IDLE_CONVERSATION`; 0: never). */
     idleConversation?: number;

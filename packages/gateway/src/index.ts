@@ -61,6 +61,7 @@ export {
   G2G_DIAL_HOLD_DOWN,
   G2G_DIAL_HOLD_DOWN_MAX,
   G2G_MAX_BACKLOG,
+  G2G_SLOW_ACK_ROUNDS,
   type G2gEventHandler,
   G2gLink,
   type G2gLinkOptions,

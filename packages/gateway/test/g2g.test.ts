@@ -10,6 +10,7 @@ import {
   G2G_DIAL_HOLD_DOWN,
   G2G_DIAL_HOLD_DOWN_MAX,
   G2G_PRE_AUTH_BYTES,
+  G2G_SLOW_ACK_ROUNDS,
   G2gNode,
   G2gRefusedError,
   type GatewayIdentity,
@@ -168,6 +169,65 @@ describe('G2G links', () => {
     await a.listen();
     expect(await a.send(b.peer, Buffer.from('x'))).toBe('fresh');
     expect(a.linkCount.dialled).toBe(1);
+  });
+
+  describe('an event the peer is slow to answer while it answers others (a sender check waiting on the DHT)', () => {
+    /** a, dialling b with a 200 ms ACK timeout, counting its dials; `chatter` keeps b answering others. */
+    async function slowPeer(answer: (text: string) => Promise<string>) {
+      const b = await node(async (_peer, payload) => answer(Buffer.from(payload).toString()));
+      const transport = new TcpG2gTransport({ identity: generateIdentity() });
+      const connect = transport.connect.bind(transport);
+      const counted = { dials: 0 };
+      transport.connect = (...args) => {
+        counted.dials++;
+        return connect(...args);
+      };
+      const a = new G2gNode({ transport, onEvent: async () => 'a', ackTimeout: 200 });
+      nodes.push(a);
+      await a.listen();
+      let chatting = true;
+      const chatter = (async () => {
+        while (chatting) {
+          await a.send(b.peer, Buffer.from('other'));
+          await new Promise((r) => setTimeout(r, 40));
+        }
+      })();
+      const stop = async () => {
+        chatting = false;
+        await chatter;
+      };
+      return { a, b, counted, stop };
+    }
+
+    it('waits on past the ACK timeout: handled once, on the same link', async () => {
+      let slowCalls = 0;
+      const { a, b, counted, stop } = await slowPeer(async (text) => {
+        if (text !== 'slow') return 'b';
+        slowCalls++;
+        await new Promise((r) => setTimeout(r, 450));
+        return 'b, slowly';
+      });
+      await a.send(b.peer, Buffer.from('first'));
+      expect(await a.send(b.peer, Buffer.from('slow'))).toBe('b, slowly');
+      await stop();
+      expect(slowCalls).toBe(1);
+      expect(counted.dials).toBe(1);
+    });
+
+    it(`one never answered fails alone after ${G2G_SLOW_ACK_ROUNDS} ACK timeouts; the link stays up`, async () => {
+      const { a, b, counted, stop } = await slowPeer((text) =>
+        text === 'stuck' ? new Promise<string>(() => {}) : Promise.resolve('b'),
+      );
+      await a.send(b.peer, Buffer.from('first'));
+      const error = await a.send(b.peer, Buffer.from('stuck')).catch((e) => e);
+      expect(error).toMatchObject({
+        code: 'ERR_DELIVERY_FAILED',
+        message: expect.stringContaining('600 ms'),
+      });
+      await stop();
+      expect(await a.send(b.peer, Buffer.from('after'))).toBe('b');
+      expect(counted.dials).toBe(1);
+    });
   });
 
   it('the sends a dropped link leaves unanswered all go again on one new link, not a dial each', async () => {

@@ -60,8 +60,19 @@ export const G2G_MAX_BACKLOG = 16 * 1024 * 1024;
 /** Links in the order they opened, process-wide: which of two links with a peer is the newer. */
 let opened = 0;
 
-/** How long a sent event may wait for its ACK or NACK before the link is given up, ms. */
+/**
+ * How long a sent event may wait for its ACK or NACK while its link is silent, ms; past it the link
+ * is given up (a peer process killed over UDX says nothing).
+ */
 export const G2G_ACK_TIMEOUT = 10_000;
+
+/**
+ * An event whose peer answers others meanwhile waits on, at most this many ACK timeouts in all,
+ * then fails alone and the link stays up: the peer is alive, and this event is slow at its end (its
+ * sender checked against a directory busy with logins: 2.5 to 8 s on hyperdht at the paper's load,
+ * where one missed ACK closed a link with hundreds of events in flight and each was sent again).
+ */
+export const G2G_SLOW_ACK_ROUNDS = 3;
 
 /**
  * After a failed dial, sends to that peer fail at once for this long, ms, doubling with each failure
@@ -96,6 +107,8 @@ export class G2gLink {
   /** Bytes written since the stream last said it was full; 0 while it has room. */
   #backlog = 0;
   #nextId = 1;
+  /** Chunks received so far: whether the peer said anything while an event waited. */
+  #heard = 0;
   readonly #inflight = new Map<number, { resolve: (protocol: string) => void; reject: (e: Error) => void }>();
 
   constructor(stream: G2gStream, peerId: string, onEvent: G2gEventHandler, options: G2gLinkOptions = {}) {
@@ -119,20 +132,33 @@ export class G2gLink {
 
   /**
    * Sends one canonical event; resolves when the peer acknowledged it, with the protocol it named.
-   * No answer within `timeoutMs` closes the link: a peer that died without closing its stream (a
-   * process killed over a transport with no kernel to say so, as hyperdht's UDX) answers nothing
-   * more on it, and the next send dials again.
+   * `timeoutMs` with nothing at all from the peer closes the link: a peer that died without closing
+   * its stream (a process killed over a transport with no kernel to say so, as hyperdht's UDX)
+   * answers nothing more on it, and the next send dials again. A peer that answers other events
+   * meanwhile is alive: this one waits on, up to `G2G_SLOW_ACK_ROUNDS` timeouts, then fails alone.
    */
   send(payload: Uint8Array, timeoutMs = G2G_ACK_TIMEOUT, type: number = G2gType.event): Promise<string> {
     if (this.#closed) return Promise.reject(new DeliveryFailedError('G2G link closed'));
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (!this.#inflight.delete(id)) return;
-        const error = new DeliveryFailedError(`no G2G acknowledgement in ${timeoutMs} ms`);
+      let heard = this.#heard;
+      let rounds = 0;
+      const expire = () => {
+        if (!this.#inflight.has(id)) return;
+        rounds++;
+        const answering = this.#heard !== heard;
+        if (answering && rounds < G2G_SLOW_ACK_ROUNDS) {
+          heard = this.#heard;
+          timer = setTimeout(expire, timeoutMs);
+          timer.unref();
+          return;
+        }
+        this.#inflight.delete(id);
+        const error = new DeliveryFailedError(`no G2G acknowledgement in ${rounds * timeoutMs} ms`);
         reject(error);
-        this.#close(error);
-      }, timeoutMs);
+        if (!answering) this.#close(error);
+      };
+      let timer = setTimeout(expire, timeoutMs);
       timer.unref();
       this.#inflight.set(id, {
         resolve: (protocol) => {
@@ -154,6 +180,7 @@ export class G2gLink {
 
   #receive(chunk: Uint8Array): void {
     if (this.#closed) return;
+    this.#heard++;
     try {
       this.#framer.feed(chunk);
       for (let frame = this.#framer.next(); frame && !this.#closed; frame = this.#framer.next())

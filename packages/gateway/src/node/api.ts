@@ -82,8 +82,10 @@ export interface NodeOptions {
     /** ms a peer has to complete its G2G handshake (10 s). */
     g2gHandshake?: number;
     /**
-     * ms a sent G2G event waits for the peer's ACK before the link is given up and the event sent
-     * again on a new one (`G2G_ACK_TIMEOUT`, 10 s); the peer shows a resent IM once.
+     * ms a sent G2G event waits for the peer's ACK while the link is silent, before the link is
+     * given up and the event sent again on a new one (`G2G_ACK_TIMEOUT`, 10 s; the peer shows a
+     * resent IM once). A peer answering other events meanwhile is given up to
+     * `G2G_SLOW_ACK_ROUNDS` (3) of these, then only that event fails.
      */
     g2gAck?: number;
   };

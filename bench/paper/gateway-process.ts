@@ -202,6 +202,8 @@ type Stats = {
   users: number;
   /** IMs resent over G2G after a missed ACK and not shown again (`crosstalk_g2g_resent_ims_total`). */
   resent: number;
+  /** G2G events acknowledged late on a link kept up (`crosstalk_g2g_late_acks_total`). */
+  lateAcks: number;
 } & ReturnType<typeof dhtStats>;
 
 /**
@@ -249,6 +251,7 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         translated: sum((s) => s.translated),
         verified: sum((s) => s.verified),
         resent: sum((s) => s.resent),
+        lateAcks: sum((s) => s.lateAcks),
         acceptErrors: sum((s) => s.acceptErrors),
         users: sum((s) => s.users),
         dhtRequests: sum((s) => s.dhtRequests),
@@ -383,6 +386,7 @@ process.on(
           translated: await hostTotal('crosstalk_translated_events_total'),
           verified: await hostTotal('crosstalk_verified_directory_records_total'),
           resent: await hostTotal('crosstalk_g2g_resent_ims_total'),
+          lateAcks: await hostTotal('crosstalk_g2g_late_acks_total'),
           acceptErrors: await hostTotal('crosstalk_accept_errors_total'),
           users: await hostTotal('crosstalk_verified_users'),
           pids: hostPids(),
@@ -401,6 +405,7 @@ process.on(
           translated: await total((g) => g.metrics.translated),
           verified: await total((g) => g.metrics.verifiedRecords),
           resent: await total((g) => g.metrics.resentIms),
+          lateAcks: await total((g) => g.metrics.lateAcks),
           acceptErrors: await total((g) => g.metrics.acceptErrors),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
           ...dhtStats(),

@@ -21,6 +21,8 @@ export interface G2gLinkOptions {
   onClose?(error: Error): void;
   /** What the receiver does with a ROUTED frame (an envelope); without it, routed events are refused. */
   onRouted?: G2gEventHandler;
+  /** An event's ACK is later than its timeout while the peer answers others (the link is kept). */
+  onLateAck?(): void;
 }
 
 /** A peer gateway: its id (ed25519 public key, hex) and the contact its location record names. */
@@ -100,6 +102,7 @@ export class G2gLink {
   readonly #onEvent: G2gEventHandler;
   readonly #onClose: G2gLinkOptions['onClose'];
   readonly #onRouted: G2gEventHandler | undefined;
+  readonly #onLateAck: (() => void) | undefined;
   #closed = false;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -117,6 +120,7 @@ export class G2gLink {
     this.#onEvent = onEvent;
     this.#onClose = options.onClose;
     this.#onRouted = options.onRouted;
+    this.#onLateAck = options.onLateAck;
     stream.on('data', (chunk) => this.#receive(chunk));
     stream.on('drain', () => {
       this.#backlog = 0;
@@ -148,6 +152,7 @@ export class G2gLink {
         rounds++;
         const answering = this.#heard !== heard;
         if (answering && rounds < G2G_SLOW_ACK_ROUNDS) {
+          if (rounds === 1) this.#onLateAck?.();
           heard = this.#heard;
           timer = setTimeout(expire, timeoutMs);
           timer.unref();
@@ -303,8 +308,13 @@ export interface G2gNodeOptions {
    * closed for what it sent (bad frames), with where it came from.
    */
   onRefused?: (refusal: G2gRefusal) => void;
-  /** How long a sent event may wait for its answer before its link is given up, ms (default 10 s). */
+  /**
+   * How long a sent event may wait for its answer on a silent link before the link is given up, ms
+   * (default 10 s; a peer answering others gets `G2G_SLOW_ACK_ROUNDS` of these).
+   */
   ackTimeout?: number;
+  /** An event's ACK is later than `ackTimeout` while its peer answers others (the link is kept). */
+  onLateAck?: () => void;
   /**
    * After a failed dial, how long sends to that peer fail at once (`ERR_G2G_PEER_UNREACHABLE`)
    * before the next dial, ms; doubles with each failure in a row up to 15 s. Default 1 s; 0 dials
@@ -391,7 +401,7 @@ export class G2gNode {
     // The peer reached us: it is up, whatever our last dial to it said.
     for (const key of this.#heldDown.keys()) if (key.startsWith(`${peerId} `)) this.#heldDown.delete(key);
     const link = new G2gLink(stream, peerId, this.#onEvent, {
-      ...(this.#o.onRouted ? { onRouted: this.#o.onRouted } : {}),
+      ...this.#linkOptions(),
       onClose: (error) => {
         this.#accepted.delete(link);
         // A peer that hung up is not refused; one closed for what it sent is.
@@ -544,12 +554,13 @@ export class G2gNode {
   async #dial(peer: G2gPeer): Promise<G2gLink> {
     if (peer.id === this.id) throw new G2gAuthError('a gateway cannot link to itself');
     const stream = await this.#transport.connect(peer.id, peer.contact);
-    return new G2gLink(
-      stream,
-      peer.id,
-      this.#onEvent,
-      this.#o.onRouted ? { onRouted: this.#o.onRouted } : {},
-    );
+    return new G2gLink(stream, peer.id, this.#onEvent, this.#linkOptions());
+  }
+
+  /** What every link of this node, dialled or accepted, is given. */
+  #linkOptions(): G2gLinkOptions {
+    const { onRouted, onLateAck } = this.#o;
+    return { ...(onRouted ? { onRouted } : {}), ...(onLateAck ? { onLateAck } : {}) };
   }
 
   async close(): Promise<void> {

@@ -88,6 +88,13 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** `crosstalk_g2g_late_acks_total`. */
+  readonly lateAcks = new Counter({
+    name: 'crosstalk_g2g_late_acks_total',
+    help: 'G2G events whose acknowledgement was later than the ACK timeout while their peer answered others on the link (a peer slow with its directory; the link is kept)',
+    registers: [this.registry],
+  });
+
   /** `crosstalk_accept_errors_total{listener}`. */
   readonly acceptErrors = new Counter({
     name: 'crosstalk_accept_errors_total',

@@ -44,9 +44,15 @@ const post = (method: string, params?: object) =>
   );
 
 /** A counter's total over both gateways, all labels. */
-async function total(counter: (g: Gateway) => { get(): Promise<{ values: { value: number }[] }> }) {
+async function total(
+  counter: (g: Gateway) => { get(): Promise<{ values: { value: number; labels: object }[] }> },
+  labels: Record<string, string> = {},
+) {
   let sum = 0;
-  for (const g of gateways) for (const v of (await counter(g).get()).values) sum += v.value;
+  for (const g of gateways)
+    for (const v of (await counter(g).get()).values)
+      if (Object.entries(labels).every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))
+        sum += v.value;
   return sum;
 }
 
@@ -202,8 +208,10 @@ type Stats = {
   users: number;
   /** IMs resent over G2G after a missed ACK and not shown again (`crosstalk_g2g_resent_ims_total`). */
   resent: number;
-  /** G2G events acknowledged late on a link kept up (`crosstalk_g2g_late_acks_total`). */
+  /** G2G events that waited past the ACK timeout on a link kept up (`crosstalk_g2g_late_acks_total`). */
   lateAcks: number;
+  /** Of them, those that failed alone after every round (their senders then look up and send again). */
+  lateAcksFailed: number;
 } & ReturnType<typeof dhtStats>;
 
 /**
@@ -252,6 +260,7 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         verified: sum((s) => s.verified),
         resent: sum((s) => s.resent),
         lateAcks: sum((s) => s.lateAcks),
+        lateAcksFailed: sum((s) => s.lateAcksFailed),
         acceptErrors: sum((s) => s.acceptErrors),
         users: sum((s) => s.users),
         dhtRequests: sum((s) => s.dhtRequests),
@@ -387,6 +396,7 @@ process.on(
           verified: await hostTotal('crosstalk_verified_directory_records_total'),
           resent: await hostTotal('crosstalk_g2g_resent_ims_total'),
           lateAcks: await hostTotal('crosstalk_g2g_late_acks_total'),
+          lateAcksFailed: await hostTotal('crosstalk_g2g_late_acks_total{outcome="failed"}'),
           acceptErrors: await hostTotal('crosstalk_accept_errors_total'),
           users: await hostTotal('crosstalk_verified_users'),
           pids: hostPids(),
@@ -406,6 +416,7 @@ process.on(
           verified: await total((g) => g.metrics.verifiedRecords),
           resent: await total((g) => g.metrics.resentIms),
           lateAcks: await total((g) => g.metrics.lateAcks),
+          lateAcksFailed: await total((g) => g.metrics.lateAcks, { outcome: 'failed' }),
           acceptErrors: await total((g) => g.metrics.acceptErrors),
           users: gateways.reduce((n, g) => n + g.users().length, 0),
           ...dhtStats(),

@@ -630,8 +630,10 @@ async function gatewayRun(
     verified: number;
     /** IMs resent over G2G and shown once, since the gateways started (absent from older hosts). */
     resent?: number;
-    /** G2G events acknowledged late on a link kept up, since the gateways started. */
+    /** G2G events that waited past the ACK timeout on a link kept up, since the gateways started. */
     lateAcks?: number;
+    /** Of them, those that failed alone. */
+    lateAcksFailed?: number;
     acceptErrors: number;
     /** The gateways' own hyperdht nodes (distributed runs): requests sent, queries, persistent nodes. */
     dhtRequests?: number;
@@ -739,6 +741,8 @@ async function gatewayRun(
     resent: a.resent ?? 0,
     /** G2G events a peer acknowledged later than the ACK timeout, on a link kept up, warm-up included. */
     lateAcks: a.lateAcks ?? 0,
+    /** Of them, those that failed alone after every round (their senders look up and send again). */
+    lateAcksFailed: a.lateAcksFailed ?? 0,
     /** Directory signatures checked per translated message. */
     verifiedPerMessage: translated ? (a.verified - b.verified) / translated : Number.NaN,
     /** On hyperdht: what the gateways' own DHT nodes sent per message carried, and how many were persistent. */
@@ -1220,6 +1224,7 @@ async function main() {
         dante: twice(relayed.pairs),
         resentOverG2gShownOnce: enterprise.resent,
         lateG2gAcksOnLinksKept: enterprise.lateAcks,
+        lateG2gAcksFailedAlone: enterprise.lateAcksFailed,
       },
       dante: { cpuPerMessageMicros: dantePerMessage, kernelShare: danteKernelShare, added: danteSummary },
       saturation,
@@ -1271,7 +1276,7 @@ async function main() {
       ...transportsSection(rowsByMode, byMode, directByProtocol),
       `Direct latency (baseline): ${protocols.map((p) => `${p} ${ms(directByProtocol.get(p)!.mean)} ms mean, p99 ${ms(directByProtocol.get(p)!.p99)}`).join('; ')}.`,
       `Target "p99 added ≤ 2 ms for every pair, 0 lost": ${okPairs}/${rows.length} pairs meet it.`,
-      `Delivered twice (a message of the window that arrived again after its first arrival): ${twice(enterprise.result.pairs)} through the gateways, ${twice(relayed.pairs)} through dante, ${twice(direct.pairs)} direct; the gateways took ${enterprise.resent} IMs resent over G2G after a missed acknowledgement (warm-up included) and showed each once, and kept their links through ${enterprise.lateAcks} acknowledgements later than the timeout from peers answering others.`,
+      `Delivered twice (a message of the window that arrived again after its first arrival): ${twice(enterprise.result.pairs)} through the gateways, ${twice(relayed.pairs)} through dante, ${twice(direct.pairs)} direct; the gateways took ${enterprise.resent} IMs resent over G2G after a missed acknowledgement (warm-up included) and showed each once, and kept their links through ${enterprise.lateAcks} events a peer answering others acknowledged later than the timeout (${enterprise.lateAcksFailed} of them never, failing alone).`,
       '',
       'Where a message can wait, per process over each window (event-loop delay: how late a 10 ms timer fired; GC: pauses of the garbage collector):',
       '',

@@ -69,6 +69,7 @@ export {
   type G2gNodeOptions,
   type G2gPeer,
   G2gRefusedError,
+  type LateAckOutcome,
 } from './g2g/link.js';
 export {
   G2G_HANDSHAKE_TIMEOUT,

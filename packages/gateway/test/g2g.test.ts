@@ -177,7 +177,7 @@ describe('G2G links', () => {
       const b = await node(async (_peer, payload) => answer(Buffer.from(payload).toString()));
       const transport = new TcpG2gTransport({ identity: generateIdentity() });
       const connect = transport.connect.bind(transport);
-      const counted = { dials: 0, lateAcks: 0 };
+      const counted = { dials: 0, late: [] as string[] };
       transport.connect = (...args) => {
         counted.dials++;
         return connect(...args);
@@ -186,7 +186,7 @@ describe('G2G links', () => {
         transport,
         onEvent: async () => 'a',
         ackTimeout: 200,
-        onLateAck: () => counted.lateAcks++,
+        onLateAck: (outcome) => counted.late.push(outcome),
       });
       nodes.push(a);
       await a.listen();
@@ -216,7 +216,7 @@ describe('G2G links', () => {
       expect(await a.send(b.peer, Buffer.from('slow'))).toBe('b, slowly');
       await stop();
       expect(slowCalls).toBe(1);
-      expect(counted).toEqual({ dials: 1, lateAcks: 1 });
+      expect(counted).toEqual({ dials: 1, late: ['answered'] });
     });
 
     it(`one never answered fails alone after ${G2G_SLOW_ACK_ROUNDS} ACK timeouts; the link stays up`, async () => {
@@ -231,7 +231,7 @@ describe('G2G links', () => {
       });
       await stop();
       expect(await a.send(b.peer, Buffer.from('after'))).toBe('b');
-      expect(counted).toEqual({ dials: 1, lateAcks: 1 });
+      expect(counted).toEqual({ dials: 1, late: ['failed'] });
     });
   });
 

@@ -21,8 +21,12 @@ export interface G2gLinkOptions {
   onClose?(error: Error): void;
   /** What the receiver does with a ROUTED frame (an envelope); without it, routed events are refused. */
   onRouted?: G2gEventHandler;
-  /** An event's ACK is later than its timeout while the peer answers others (the link is kept). */
-  onLateAck?(): void;
+  /**
+   * An event waited past its ACK timeout while the peer answered others (the link kept): told once
+   * it is settled, `answered` (its ACK or NACK came) or `failed` (unanswered after
+   * `G2G_SLOW_ACK_ROUNDS` timeouts, or its link closed meanwhile).
+   */
+  onLateAck?(outcome: LateAckOutcome): void;
 }
 
 /** A peer gateway: its id (ed25519 public key, hex) and the contact its location record names. */
@@ -76,6 +80,9 @@ export const G2G_ACK_TIMEOUT = 10_000;
  */
 export const G2G_SLOW_ACK_ROUNDS = 3;
 
+/** How an event that waited past its ACK timeout on a live link ended. */
+export type LateAckOutcome = 'answered' | 'failed';
+
 /**
  * After a failed dial, sends to that peer fail at once for this long, ms, doubling with each failure
  * in a row up to `G2G_DIAL_HOLD_DOWN_MAX`: a gateway that is gone (crashed, unreachable) costs one
@@ -102,7 +109,7 @@ export class G2gLink {
   readonly #onEvent: G2gEventHandler;
   readonly #onClose: G2gLinkOptions['onClose'];
   readonly #onRouted: G2gEventHandler | undefined;
-  readonly #onLateAck: (() => void) | undefined;
+  readonly #onLateAck: ((outcome: LateAckOutcome) => void) | undefined;
   #closed = false;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -112,7 +119,11 @@ export class G2gLink {
   #nextId = 1;
   /** Chunks received so far: whether the peer said anything while an event waited. */
   #heard = 0;
-  readonly #inflight = new Map<number, { resolve: (protocol: string) => void; reject: (e: Error) => void }>();
+  /** Sends awaiting their answer; `byPeer` says a NACK ended it rather than the link closing. */
+  readonly #inflight = new Map<
+    number,
+    { resolve: (protocol: string) => void; reject: (e: Error, byPeer?: boolean) => void }
+  >();
 
   constructor(stream: G2gStream, peerId: string, onEvent: G2gEventHandler, options: G2gLinkOptions = {}) {
     this.#stream = stream;
@@ -152,7 +163,6 @@ export class G2gLink {
         rounds++;
         const answering = this.#heard !== heard;
         if (answering && rounds < G2G_SLOW_ACK_ROUNDS) {
-          if (rounds === 1) this.#onLateAck?.();
           heard = this.#heard;
           timer = setTimeout(expire, timeoutMs);
           timer.unref();
@@ -160,6 +170,7 @@ export class G2gLink {
         }
         this.#inflight.delete(id);
         const error = new DeliveryFailedError(`no G2G acknowledgement in ${rounds * timeoutMs} ms`);
+        if (rounds > 1) this.#onLateAck?.('failed');
         reject(error);
         if (!answering) this.#close(error);
       };
@@ -168,10 +179,12 @@ export class G2gLink {
       this.#inflight.set(id, {
         resolve: (protocol) => {
           clearTimeout(timer);
+          if (rounds > 0) this.#onLateAck?.('answered');
           resolve(protocol);
         },
-        reject: (e) => {
+        reject: (e, byPeer) => {
           clearTimeout(timer);
+          if (rounds > 0) this.#onLateAck?.(byPeer ? 'answered' : 'failed');
           reject(e);
         },
       });
@@ -221,7 +234,7 @@ export class G2gLink {
       case G2gType.nack: {
         const id = readU32(body);
         const code = Buffer.from(body.subarray(4)).toString('utf8');
-        this.#inflight.get(id)?.reject(new G2gRefusedError(code));
+        this.#inflight.get(id)?.reject(new G2gRefusedError(code), true);
         this.#inflight.delete(id);
         return;
       }
@@ -313,8 +326,8 @@ export interface G2gNodeOptions {
    * (default 10 s; a peer answering others gets `G2G_SLOW_ACK_ROUNDS` of these).
    */
   ackTimeout?: number;
-  /** An event's ACK is later than `ackTimeout` while its peer answers others (the link is kept). */
-  onLateAck?: () => void;
+  /** An event waited past `ackTimeout` while its peer answered others (the link kept), once settled. */
+  onLateAck?: (outcome: LateAckOutcome) => void;
   /**
    * After a failed dial, how long sends to that peer fail at once (`ERR_G2G_PEER_UNREACHABLE`)
    * before the next dial, ms; doubles with each failure in a row up to 15 s. Default 1 s; 0 dials

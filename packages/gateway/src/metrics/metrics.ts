@@ -88,10 +88,11 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  /** `crosstalk_g2g_late_acks_total`. */
+  /** `crosstalk_g2g_late_acks_total{outcome}`. */
   readonly lateAcks = new Counter({
     name: 'crosstalk_g2g_late_acks_total',
-    help: 'G2G events whose acknowledgement was later than the ACK timeout while their peer answered others on the link (a peer slow with its directory; the link is kept)',
+    help: 'G2G events that waited past the ACK timeout while their peer answered others on the link (a peer slow with its directory; the link is kept), by how they ended: answered, or failed alone',
+    labelNames: ['outcome'],
     registers: [this.registry],
   });
 

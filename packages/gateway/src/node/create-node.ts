@@ -281,7 +281,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       ...(this.#o.timeouts?.g2gAck ? { ackTimeout: this.#o.timeouts.g2gAck } : {}),
       onEvent: (peer, payload) => this.#router.receive(peer, payload),
       onRouted: (peer, payload) => this.#capabilities.receive(peer, payload),
-      onLateAck: () => this.metrics.lateAcks.inc(),
+      onLateAck: (outcome) => this.metrics.lateAcks.inc({ outcome }),
       onAcceptError: (error) => {
         // A listener out of file descriptors keeps listening; the count and a warning say why peers fail.
         this.metrics.acceptErrors.inc({ listener: 'g2g' });

@@ -1,11 +1,41 @@
 import { type Address, type CanonicalEvent, MemoryDht, parseAddress } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CrossTalkNode, createNode, Directory, type UserSession } from '../src/index.js';
+import {
+  type CrossTalkNode,
+  createNode,
+  Directory,
+  type NodeOptions,
+  type UserSession,
+} from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
 
 const imFrom = (who: Address) => (e: CanonicalEvent) =>
   e.kind === 'im' && e.from.user === who.user && e.from.network === who.network;
+
+/**
+ * Node one with alice attached and node two with bob (his events into `atBob`), started before the
+ * describe's tests and closed after them; each node with its own options (its view of the DHT).
+ */
+function aliceAndBob(alice: Address, bob: Address, optionsOne: NodeOptions, optionsTwo: NodeOptions) {
+  const nodes = {
+    one: undefined as unknown as CrossTalkNode,
+    two: undefined as unknown as CrossTalkNode,
+    aliceSession: undefined as unknown as UserSession,
+    atBob: new EndpointInbox(),
+  };
+  beforeAll(async () => {
+    nodes.one = await createNode({ logger: false, ...optionsOne });
+    nodes.two = await createNode({ logger: false, ...optionsTwo });
+    nodes.aliceSession = await nodes.one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+    await nodes.two.attach(bob, nodes.atBob, { protocol: 'api' });
+  });
+  afterAll(async () => {
+    await nodes.one?.close();
+    await nodes.two?.close();
+  });
+  return nodes;
+}
 
 /**
  * A real DHT is eventually consistent: a location record just published may not be found yet by
@@ -33,26 +63,12 @@ describe('a directory that lags behind a login', () => {
     }
     return get();
   });
-  let one: CrossTalkNode;
-  let two: CrossTalkNode;
-  let aliceSession: UserSession;
-  const atBob = new EndpointInbox();
-
-  beforeAll(async () => {
-    one = await createNode({ dht, logger: false });
-    two = await createNode({ dht: lagging, logger: false });
-    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
-    await two.attach(bob, atBob, { protocol: 'api' });
-  });
-
-  afterAll(async () => {
-    await one?.close();
-    await two?.close();
-  });
+  const nodes = aliceAndBob(alice, bob, { dht }, { dht: lagging });
+  const { atBob } = nodes;
 
   it('the first reads miss the sender: the IM is delivered on the retry', async () => {
     hidden = 2; // the cached read and the fresh one both miss
-    const sent = await aliceSession.send({
+    const sent = await nodes.aliceSession.send({
       kind: 'im',
       id: 'lag-1',
       to: bob,
@@ -64,7 +80,7 @@ describe('a directory that lags behind a login', () => {
   });
 
   it('a directory that never shows the sender: still refused, after one retry', async () => {
-    const carolSession = await one.attach(carol, new EndpointInbox(), { protocol: 'api' });
+    const carolSession = await nodes.one.attach(carol, new EndpointInbox(), { protocol: 'api' });
     await expect(
       carolSession.send({ kind: 'im', id: 'lag-2', to: bob, text: 'again', sentAt: Date.now() }),
     ).rejects.toMatchObject({ refusal: 'ERR_SPOOFED_EVENT' });
@@ -259,27 +275,13 @@ describe('an IM sent again after a missed G2G acknowledgement', () => {
     }
     return get();
   });
-  let one: CrossTalkNode;
-  let two: CrossTalkNode;
-  let aliceSession: UserSession;
-  const atBob = new EndpointInbox();
-
-  beforeAll(async () => {
-    // Alice's node gives a link up when an ACK takes more than 500 ms.
-    one = await createNode({ dht, logger: false, timeouts: { g2gAck: 500 } });
-    two = await createNode({ dht: slow, logger: false });
-    aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
-    await two.attach(bob, atBob, { protocol: 'api' });
-  });
-
-  afterAll(async () => {
-    await one?.close();
-    await two?.close();
-  });
+  // Alice's node gives a link up when an ACK takes more than 500 ms (and nothing else arrives on it).
+  const nodes = aliceAndBob(alice, bob, { dht, timeouts: { g2gAck: 500 } }, { dht: slow });
+  const { atBob } = nodes;
 
   it('is delivered once, and the sender hears it was', async () => {
     slowReads = 1;
-    const sent = await aliceSession.send({
+    const sent = await nodes.aliceSession.send({
       kind: 'im',
       id: 'resent-1',
       to: bob,
@@ -295,7 +297,13 @@ describe('an IM sent again after a missed G2G acknowledgement', () => {
 
   it('an IM with the same id sent at another time is a new one', async () => {
     const before = atBob.events.filter(imFrom(alice)).length;
-    await aliceSession.send({ kind: 'im', id: 'resent-1', to: bob, text: 'again', sentAt: Date.now() + 1 });
+    await nodes.aliceSession.send({
+      kind: 'im',
+      id: 'resent-1',
+      to: bob,
+      text: 'again',
+      sentAt: Date.now() + 1,
+    });
     expect(atBob.events.filter(imFrom(alice)).length).toBe(before + 1);
   });
 });

@@ -38,6 +38,22 @@ async function node(
   return { n, identity, contact, peer: { id: identity.id, contact } };
 }
 
+/**
+ * A TCP transport of a fresh identity that counts its dials (`counted.dials`); each dial first
+ * waits for `before`, when given (a dial that hangs).
+ */
+function dialCounting(before?: () => Promise<void>) {
+  const transport = new TcpG2gTransport({ identity: generateIdentity() });
+  const connect = transport.connect.bind(transport);
+  const counted = { dials: 0 };
+  transport.connect = async (...args) => {
+    counted.dials++;
+    await before?.();
+    return connect(...args);
+  };
+  return { transport, counted };
+}
+
 /** A TCP relay to `to` that records every byte in both directions (what a wire tap sees). */
 async function tap(to: { host: string; port: number }) {
   const seen: Buffer[] = [];
@@ -175,13 +191,9 @@ describe('G2G links', () => {
     /** a, dialling b with a 200 ms ACK timeout, counting its dials; `chatter` keeps b answering others. */
     async function slowPeer(answer: (text: string) => Promise<string>) {
       const b = await node(async (_peer, payload) => answer(Buffer.from(payload).toString()));
-      const transport = new TcpG2gTransport({ identity: generateIdentity() });
-      const connect = transport.connect.bind(transport);
-      const counted = { dials: 0, late: [] as string[] };
-      transport.connect = (...args) => {
-        counted.dials++;
-        return connect(...args);
-      };
+      const dialling = dialCounting();
+      const { transport } = dialling;
+      const counted = Object.assign(dialling.counted, { late: [] as string[] });
       const a = new G2gNode({
         transport,
         onEvent: async () => 'a',
@@ -239,13 +251,7 @@ describe('G2G links', () => {
     let unanswered = 50;
     // The first 50 events are never answered; the link is given up with all of them in flight.
     const b = await node(() => (unanswered-- > 0 ? new Promise<string>(() => {}) : Promise.resolve('fresh')));
-    const transport = new TcpG2gTransport({ identity: generateIdentity() });
-    const connect = transport.connect.bind(transport);
-    let dials = 0;
-    transport.connect = (...args) => {
-      dials++;
-      return connect(...args);
-    };
+    const { transport, counted } = dialCounting();
     // Long enough that the resent events' own acknowledgements are not missed on a loaded machine.
     const a = new G2gNode({ transport, onEvent: async () => 'a', ackTimeout: 1000 });
     nodes.push(a);
@@ -254,7 +260,7 @@ describe('G2G links', () => {
       Array.from({ length: 50 }, (_, i) => a.send(b.peer, Buffer.from(String(i)))),
     );
     expect(sent.every((p) => p === 'fresh')).toBe(true);
-    expect(dials).toBe(2);
+    expect(counted.dials).toBe(2);
     expect(b.n.linkCount.accepted).toBeLessThanOrEqual(2);
   });
 
@@ -273,18 +279,11 @@ describe('G2G links', () => {
   it('sends waiting on a slow dial take the link the peer opens meanwhile (a peer back up after a restart)', async () => {
     const b = await node(async () => 'b');
     // a's dial hangs (on hyperdht: a lookup meeting the restarted peer's stale announcement first).
-    const transport = new TcpG2gTransport({ identity: generateIdentity() });
-    const connect = transport.connect.bind(transport);
     let release!: () => void;
     const released = new Promise<void>((r) => {
       release = r;
     });
-    let dials = 0;
-    transport.connect = async (...args) => {
-      dials++;
-      await released;
-      return connect(...args);
-    };
+    const { transport, counted } = dialCounting(() => released);
     const a = new G2gNode({ transport, onEvent: async () => 'a' });
     nodes.push(a);
     const aPeer = { id: a.id, contact: await a.listen() };
@@ -294,7 +293,7 @@ describe('G2G links', () => {
     expect(await Promise.all(waiting)).toEqual(['b', 'b', 'b', 'b', 'b']);
     // A send that starts while the dial still hangs takes b's link too.
     expect(await a.send(b.peer, Buffer.from('later'))).toBe('b');
-    expect(dials).toBe(1);
+    expect(counted.dials).toBe(1);
     release();
   });
 
@@ -302,13 +301,7 @@ describe('G2G links', () => {
     /** A node that counts its dials, on a clock the test moves. */
     async function dialler(dialHoldDown?: number) {
       const clock = { now: 1_000_000 };
-      const transport = new TcpG2gTransport({ identity: generateIdentity() });
-      const connect = transport.connect.bind(transport);
-      const counted = { dials: 0 };
-      transport.connect = (...args) => {
-        counted.dials++;
-        return connect(...args);
-      };
+      const { transport, counted } = dialCounting();
       const n = new G2gNode({
         transport,
         onEvent: async () => 'a',

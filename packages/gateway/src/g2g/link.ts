@@ -429,28 +429,6 @@ export class G2gNode {
   }
 
   /**
-   * Resolves with the next link `peerId` opens to this node (its key proven by the transport, so
-   * only that gateway can open it); `cancel` stops waiting.
-   */
-  #nextAccepted(peerId: string): { link: Promise<G2gLink>; cancel(): void } {
-    const waiting = this.#awaitingPeer.get(peerId) ?? new Set();
-    this.#awaitingPeer.set(peerId, waiting);
-    let take!: (link: G2gLink) => void;
-    const link = new Promise<G2gLink>((resolve) => {
-      take = resolve;
-    });
-    waiting.add(take);
-    return {
-      link,
-      cancel: () => {
-        waiting.delete(take);
-        if (waiting.size === 0 && this.#awaitingPeer.get(peerId) === waiting)
-          this.#awaitingPeer.delete(peerId);
-      },
-    };
-  }
-
-  /**
    * Sends an event to `peer` over the newest live link with it (one this node dialled, or one the
    * peer dialled: both ends are proven either way), dialling one when there is none; resolves with
    * the delivering protocol.
@@ -544,11 +522,19 @@ export class G2gNode {
    * end to tell its users' presence; sends take that link at once rather than waiting out the dial.
    */
   async #dialOrAccepted(peerId: string, dial: Promise<G2gLink>): Promise<G2gLink> {
-    const opened = this.#nextAccepted(peerId);
+    // Told by `#accept` (the link's key proven by the transport: only that gateway can open it).
+    const waiting = this.#awaitingPeer.get(peerId) ?? new Set();
+    this.#awaitingPeer.set(peerId, waiting);
+    let take!: (link: G2gLink) => void;
+    const opened = new Promise<G2gLink>((resolve) => {
+      take = resolve;
+    });
+    waiting.add(take);
     try {
-      return await Promise.race([dial, opened.link]);
+      return await Promise.race([dial, opened]);
     } finally {
-      opened.cancel();
+      waiting.delete(take);
+      if (waiting.size === 0 && this.#awaitingPeer.get(peerId) === waiting) this.#awaitingPeer.delete(peerId);
     }
   }
 

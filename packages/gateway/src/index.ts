@@ -78,6 +78,7 @@ export {
   TcpG2gTransport,
   type TcpG2gTransportOptions,
 } from './g2g/tcp-transport.js';
+export { G2G_VERSION } from './g2g/wire.js';
 export {
   createGateway,
   DEFAULT_IDLE_CONVERSATION,

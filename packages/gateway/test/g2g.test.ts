@@ -4,7 +4,7 @@ import { toyCodec } from '@crosstalk/compliance';
 import { isCrossTalkError } from '@crosstalk/core';
 import NoiseSecretStream from '@hyperswarm/secret-stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeG2g, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
+import { decodeLocated, encodeG2g, encodeLocated, G2gFramer, G2gType, u32 } from '../src/g2g/wire.js';
 import {
   createGateway,
   G2G_DIAL_HOLD_DOWN,
@@ -498,6 +498,82 @@ describe('G2G links', () => {
     const header = Buffer.alloc(5);
     header.writeUInt32BE(200);
     expect(() => framer.push(header)).toThrow(/outside 1\.\.96/);
+  });
+});
+
+describe('LOCATED frames: an event with its sender’s location record (G2G version 2)', () => {
+  const record = Buffer.from('{"kind":"location","subject":"alice@aol"}');
+
+  it('carry the record beside the event: the handler gets both, and a plain EVENT none', async () => {
+    const received: { payload: string; located: string | undefined }[] = [];
+    const b = await node(async (_peer, payload, located) => {
+      received.push({
+        payload: Buffer.from(payload).toString(),
+        located: located && Buffer.from(located).toString(),
+      });
+      return 'xmpp';
+    });
+    const a = await node();
+    expect(await a.n.send(b.peer, Buffer.from('<message/>'), G2gType.event, record)).toBe('xmpp');
+    expect(await a.n.send(b.peer, Buffer.from('<presence/>'))).toBe('xmpp');
+    expect(received).toEqual([
+      { payload: '<message/>', located: record.toString() },
+      { payload: '<presence/>', located: undefined },
+    ]);
+  });
+
+  it('a node of version 1 closes the link on one, as a gateway from before it does; plain events still go', async () => {
+    const identity = generateIdentity();
+    const old = new G2gNode({
+      transport: new TcpG2gTransport({ identity }),
+      onEvent: async () => 'old',
+      version: 1,
+    });
+    nodes.push(old);
+    const peer = { id: identity.id, contact: await old.listen() };
+    const a = await node();
+    const refused = await a.n.send(peer, Buffer.from('x'), G2gType.event, record).catch((e) => e);
+    expect(isCrossTalkError(refused, 'ERR_DELIVERY_FAILED')).toBe(true);
+    expect(refused).not.toBeInstanceOf(G2gRefusedError);
+    expect(await a.n.send(peer, Buffer.from('x'))).toBe('old');
+  });
+
+  it('only an EVENT carries a record', async () => {
+    const b = await node();
+    const a = await node();
+    const refused = await a.n.send(b.peer, Buffer.from('x'), G2gType.routed, record).catch((e) => e);
+    expect(isCrossTalkError(refused, 'ERR_G2G_PROTOCOL')).toBe(true);
+  });
+
+  it('a record length past the frame’s end closes that link only', async () => {
+    const received: string[] = [];
+    const b = await node(async (_peer, payload) => {
+      received.push(Buffer.from(payload).toString());
+      return 'test';
+    });
+    const raw: Socket = connect(Number(b.contact.port), '127.0.0.1');
+    await once(raw, 'connect');
+    const stream = new NoiseSecretStream(true, raw, { keyPair: identityKeyPair(generateIdentity()) });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.write(
+      encodeG2g(G2gType.located, Buffer.concat([u32(1), Buffer.from([0xff, 0xff]), Buffer.from('abc')])),
+    );
+    await once(stream, 'close');
+    expect(received).toEqual([]);
+    const a = await node();
+    expect(await a.n.send(b.peer, Buffer.from('fine'), G2gType.event, record)).toBe('test');
+    expect(received).toEqual(['fine']);
+  });
+
+  it('the record’s length is checked both ways', () => {
+    const body = encodeLocated(record, Buffer.from('event'));
+    const { record: back, payload } = decodeLocated(body);
+    expect(Buffer.from(back).equals(record)).toBe(true);
+    expect(Buffer.from(payload).toString()).toBe('event');
+    expect(() => encodeLocated(Buffer.alloc(0x10000), Buffer.from('e'))).toThrow(RangeError);
+    expect(() => decodeLocated(Buffer.from([0, 0, 1]))).toThrow(/record length 0/);
+    expect(() => decodeLocated(Buffer.from([0]))).toThrow(/too short/);
   });
 });
 

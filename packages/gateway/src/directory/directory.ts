@@ -15,6 +15,7 @@ import {
 import { z } from 'zod';
 import { InvalidRecordError, UnauthorisedRecordError } from '../errors/errors.js';
 import type { GatewayIdentity } from '../g2g/identity.js';
+import { G2G_VERSION } from '../g2g/wire.js';
 import {
   type CapabilityBody,
   CapabilityBodySchema,
@@ -42,6 +43,11 @@ export interface Location {
   issuedAt: number;
   /** When the record lapses unless its gateway re-signs it (a gateway that crashed does not). */
   expiresAt: number;
+  /**
+   * The G2G version the gateway announces (`G2G_VERSION`); absent for 1, a gateway from before
+   * LOCATED frames, which is sent plain EVENTs only.
+   */
+  g2g?: number;
 }
 
 /**
@@ -52,6 +58,8 @@ export interface Location {
 const LocationBody = z.object({
   contact: ContactSchema,
   presence: z.record(z.string(), z.unknown()).optional(),
+  /** The G2G version its gateway speaks; absent for 1 (a reader of version 1 ignores the field). */
+  g2g: z.number().int().positive().optional(),
 });
 type LocationBody = z.output<typeof LocationBody>;
 const HomeBody = z.object({ since: z.number().int().nonnegative() });
@@ -85,6 +93,11 @@ export interface DirectoryOptions {
   onRejected?: (key: string, reason: string, code: string) => void;
   /** Told each time a record's signature is checked (for metrics: the cost of reads). */
   onVerified?: (kind: RecordKind) => void;
+  /**
+   * The G2G version this gateway's location records announce (default `G2G_VERSION`); 1 announces
+   * none, as a gateway from before LOCATED frames (interoperability tests).
+   */
+  g2gVersion?: number;
 }
 
 /**
@@ -115,6 +128,12 @@ export class Directory {
   /** What this gateway last stored per key, so it can remove exactly that value. */
   readonly #mine = new Map<string, Uint8Array[]>();
   /**
+   * This gateway's newest location record per key, from the moment it is signed (before the DHT
+   * holds it): what its G2G events carry for their senders.
+   */
+  readonly #ownLocations = new Map<string, Uint8Array>();
+  readonly #g2gVersion: number;
+  /**
    * Writes (replace or withdraw) one key at a time, in the order asked: a withdrawal asked for
    * after a re-sign (a user's presence changed as they left) removes that record, not the one
    * before it, and the newer of two re-signs is the one left standing.
@@ -136,6 +155,7 @@ export class Directory {
     this.maxClockSkew = options.maxClockSkew ?? 30_000;
     this.#onRejected = options.onRejected;
     this.#onVerified = options.onVerified;
+    this.#g2gVersion = options.g2gVersion ?? G2G_VERSION;
     this.#secret = createHash('sha256').update(dhtSecretSeed(options.identity)).digest('hex');
   }
 
@@ -153,7 +173,7 @@ export class Directory {
    * given) their presence; replaces this gateway's previous record for them, presence included.
    */
   async publishLocation(user: Address, contact: G2gContact, presence?: PresenceEvent): Promise<void> {
-    const body: LocationBody = { contact };
+    const body: LocationBody = { contact, ...(this.#g2gVersion >= 2 ? { g2g: this.#g2gVersion } : {}) };
     if (presence) {
       if (addressKey(presence.from) !== addressKey(user))
         throw new InvalidRecordError(
@@ -168,20 +188,49 @@ export class Directory {
 
   /** Removes this gateway's location record for the user (their presence with it). */
   async withdrawLocation(user: Address): Promise<void> {
+    // Said at once: events sent from now on carry no record for a user who is leaving.
+    this.#ownLocations.delete(Directory.locationKey(user));
     await this.#withdraw(Directory.locationKey(user));
+  }
+
+  /**
+   * This gateway's newest location record for `user`, as stored (signed, maybe not yet in the DHT):
+   * attached to the G2G events it sends for them, so the receiver need not look them up.
+   * Undefined when this gateway publishes none for them, or announces G2G version 1.
+   */
+  ownLocation(user: Address): Uint8Array | undefined {
+    return this.#g2gVersion >= 2 ? this.#ownLocations.get(Directory.locationKey(user)) : undefined;
   }
 
   /** The newest valid location record for `user`, if any gateway serves them now. */
   async lookupLocation(user: Address): Promise<Location | undefined> {
     const newest = await this.#newestLocation(user);
-    if (!newest) return undefined;
-    const { record, body } = newest;
-    return {
-      gateway: record.publisher,
-      contact: body.contact,
-      issuedAt: record.issuedAt,
-      expiresAt: record.expiresAt,
-    };
+    return newest && toLocation(newest.record, newest.body);
+  }
+
+  /**
+   * A location record that came with an event from gateway `publisher` (a LOCATED frame), checked
+   * as a read checks one (signature, dates, a trusted publisher in a closed federation) and as
+   * `user`'s and `publisher`'s own. Throws `InvalidRecordError` or `UnauthorisedRecordError`,
+   * counted as rejected records.
+   */
+  readLocation(user: Address, value: Uint8Array, publisher: string): Location {
+    const key = Directory.locationKey(user);
+    const record = this.#checked('location', key, addressKey(user), value);
+    if (record.publisher !== publisher) {
+      const error = new InvalidRecordError(
+        `location record signed by ${record.publisher.slice(0, 12)}… came from ${publisher.slice(0, 12)}…`,
+      );
+      this.#reject(key, error);
+      throw error;
+    }
+    const body = LocationBody.safeParse(record.body);
+    if (!body.success) {
+      const error = new InvalidRecordError(`location record of ${record.subject} is malformed`);
+      this.#reject(key, error);
+      throw error;
+    }
+    return toLocation(record, body.data);
   }
 
   /** The newest well-formed location record for `user`, with its body. */
@@ -450,12 +499,15 @@ export class Directory {
 
   async #store(kind: RecordKind, key: string, subject: string, body: unknown, ttl: number): Promise<void> {
     const value = this.#encode(kind, subject, body, ttl);
+    // Kept as a copy of its own: the encoded record is cut from a shared 8 KiB Buffer pool slab, which a
+    // held view would keep alive (issue 20: a slab per published record).
+    const kept = new Uint8Array(value);
+    // Signed, it says this gateway serves the user, whether the DHT holds it yet or not.
+    if (kind === 'location') this.#ownLocations.set(key, kept);
     const slotted = this.#dht.slots === true;
     await this.#dht.put(key, value, { ttl, secret: this.#secret, ...(slotted ? { slot: kind } : {}) });
     const previous = this.#mine.get(key) ?? [];
-    // Kept as a copy of its own: the encoded record is cut from a shared 8 KiB Buffer pool slab, which a
-    // held view would keep alive (issue 20: a slab per published record).
-    this.#mine.set(key, [new Uint8Array(value)]);
+    this.#mine.set(key, [kept]);
     if (slotted) return;
     // Signed in the same millisecond, the new record can be the old one byte for byte: the put just
     // refreshed it, and removing "the old one" would remove it.
@@ -467,6 +519,7 @@ export class Directory {
 
   #withdraw(key: string): Promise<void> {
     return this.#writing.run(key, async () => {
+      this.#ownLocations.delete(key);
       for (const value of this.#mine.get(key) ?? [])
         await this.#dht.remove(key, value, this.#secret).catch(() => false);
       this.#mine.delete(key);
@@ -485,35 +538,60 @@ export class Directory {
 
   async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
     const out: DirectoryRecord[] = [];
-    const now = this.#now();
-    const bounds = { maxSkew: this.maxClockSkew, maxLifetime: this.#dht.limits.maxTtl };
     for (const value of await this.#dht.get(key)) {
       try {
-        // A signature is checked once per distinct stored value; expiry is checked on every read.
-        const memo = Buffer.from(value).toString('latin1');
-        let record = this.#verified.get(memo);
-        if (!record || record.kind !== kind || record.subject !== subject) {
-          this.#onVerified?.(kind);
-          record = verifyRecord(value, { kind, subject, now, ...bounds });
-          if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
-          this.#verified.set(memo, record);
-        } else if (record.expiresAt <= now) {
-          throw new InvalidRecordError('directory record has expired');
-        }
-        if (this.#trusted && !this.#trusted(record.publisher)) {
-          this.#reject(
-            key,
-            new UnauthorisedRecordError(`publisher ${record.publisher.slice(0, 12)}… is not trusted`),
-          );
-          continue;
-        }
-        out.push(record);
-      } catch (error) {
-        this.#reject(key, isCrossTalkError(error) ? error : new InvalidRecordError(String(error)));
+        out.push(this.#checked(kind, key, subject, value));
+      } catch {
+        // Rejected (counted and logged by `#checked`): the key's other records still count.
       }
     }
     return out;
   }
+
+  /**
+   * One stored value as a record of `kind` about `subject`: signature, dates and publisher
+   * checked. A failure is reported (`onRejected`) and thrown.
+   */
+  #checked(kind: RecordKind, key: string, subject: string, value: Uint8Array): DirectoryRecord {
+    try {
+      const now = this.#now();
+      // A signature is checked once per distinct stored value; expiry is checked on every read.
+      const memo = Buffer.from(value).toString('latin1');
+      let record = this.#verified.get(memo);
+      if (!record || record.kind !== kind || record.subject !== subject) {
+        this.#onVerified?.(kind);
+        record = verifyRecord(value, {
+          kind,
+          subject,
+          now,
+          maxSkew: this.maxClockSkew,
+          maxLifetime: this.#dht.limits.maxTtl,
+        });
+        if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+        this.#verified.set(memo, record);
+      } else if (record.expiresAt <= now) {
+        throw new InvalidRecordError('directory record has expired');
+      }
+      if (this.#trusted && !this.#trusted(record.publisher))
+        throw new UnauthorisedRecordError(`publisher ${record.publisher.slice(0, 12)}… is not trusted`);
+      return record;
+    } catch (error) {
+      const refusal = isCrossTalkError(error) ? error : new InvalidRecordError(String(error));
+      this.#reject(key, refusal);
+      throw refusal;
+    }
+  }
+}
+
+/** What a location record says, for the router. */
+function toLocation(record: DirectoryRecord, body: LocationBody): Location {
+  return {
+    gateway: record.publisher,
+    contact: body.contact,
+    issuedAt: record.issuedAt,
+    expiresAt: record.expiresAt,
+    ...(body.g2g !== undefined ? { g2g: body.g2g } : {}),
+  };
 }
 
 /** The DHT key of a capability edge `from>to`. */

@@ -8,7 +8,16 @@ import {
   isCrossTalkError,
 } from '@crosstalk/core';
 import { G2gPeerUnreachableError, G2gProtocolError, SlowConsumerError } from '../errors/errors.js';
-import { encodeG2g, G2gFramer, G2gType, readU32, u32 } from './wire.js';
+import {
+  decodeLocated,
+  encodeG2g,
+  encodeLocated,
+  G2G_VERSION,
+  G2gFramer,
+  G2gType,
+  readU32,
+  u32,
+} from './wire.js';
 
 /**
  * Gateway-to-gateway links: the G2G protocol over a transport's stream, whose remote key the
@@ -27,6 +36,11 @@ export interface G2gLinkOptions {
    * `G2G_SLOW_ACK_ROUNDS` timeouts, or its link closed meanwhile).
    */
   onLateAck?(outcome: LateAckOutcome): void;
+  /**
+   * The G2G version this end speaks (default `G2G_VERSION`). At 1 a LOCATED frame closes the link,
+   * as it does on a gateway from before that frame (interoperability tests).
+   */
+  version?: number;
 }
 
 /** A peer gateway: its id (ed25519 public key, hex) and the contact its location record names. */
@@ -44,8 +58,14 @@ export interface G2gPeer {
 /**
  * What the receiver does with an event: resolve to acknowledge (optionally naming the protocol it
  * was delivered in, for the sender's metrics), throw a CrossTalk error to refuse with its code.
+ * `located` is the sender's location record the peer attached (a LOCATED frame), as it came:
+ * nothing about it is checked yet.
  */
-export type G2gEventHandler = (peerId: string, payload: Uint8Array) => Promise<string | undefined>;
+export type G2gEventHandler = (
+  peerId: string,
+  payload: Uint8Array,
+  located?: Uint8Array,
+) => Promise<string | undefined>;
 
 /**
  * Frames queued in one turn of the event loop leave in one write (one Noise message, one syscall):
@@ -110,6 +130,7 @@ export class G2gLink {
   readonly #onClose: G2gLinkOptions['onClose'];
   readonly #onRouted: G2gEventHandler | undefined;
   readonly #onLateAck: ((outcome: LateAckOutcome) => void) | undefined;
+  readonly #version: number;
   #closed = false;
   #batch: Uint8Array[] = [];
   #batchBytes = 0;
@@ -132,6 +153,7 @@ export class G2gLink {
     this.#onClose = options.onClose;
     this.#onRouted = options.onRouted;
     this.#onLateAck = options.onLateAck;
+    this.#version = options.version ?? G2G_VERSION;
     stream.on('data', (chunk) => this.#receive(chunk));
     stream.on('drain', () => {
       this.#backlog = 0;
@@ -151,9 +173,18 @@ export class G2gLink {
    * its stream (a process killed over a transport with no kernel to say so, as hyperdht's UDX)
    * answers nothing more on it, and the next send dials again. A peer that answers other events
    * meanwhile is alive: this one waits on, up to `G2G_SLOW_ACK_ROUNDS` timeouts, then fails alone.
+   * `located` (an EVENT only, to a peer of version 2 or more) is the sender's location record,
+   * sent with it in a LOCATED frame.
    */
-  send(payload: Uint8Array, timeoutMs = G2G_ACK_TIMEOUT, type: number = G2gType.event): Promise<string> {
+  send(
+    payload: Uint8Array,
+    timeoutMs = G2G_ACK_TIMEOUT,
+    type: number = G2gType.event,
+    located?: Uint8Array,
+  ): Promise<string> {
     if (this.#closed) return Promise.reject(new DeliveryFailedError('G2G link closed'));
+    if (located && type !== G2gType.event)
+      return Promise.reject(new G2gProtocolError('only an EVENT carries its sender’s location record'));
     const id = this.#nextId++;
     return new Promise<string>((resolve, reject) => {
       let heard = this.#heard;
@@ -188,7 +219,11 @@ export class G2gLink {
           reject(e);
         },
       });
-      this.#out(encodeG2g(type, Buffer.concat([u32(id), payload])));
+      this.#out(
+        located
+          ? encodeG2g(G2gType.located, Buffer.concat([u32(id), encodeLocated(located, payload)]))
+          : encodeG2g(type, Buffer.concat([u32(id), payload])),
+      );
     });
   }
 
@@ -219,10 +254,14 @@ export class G2gLink {
             ? this.#onEvent
             : (this.#onRouted ??
               (() => Promise.reject(new G2gProtocolError('routed events are not taken here'))));
-        handler(this.peerId, payload).then(
-          (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
-          (error) => this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(refusalCode(error))])),
-        );
+        this.#answer(id, handler(this.peerId, payload));
+        return;
+      }
+      case G2gType.located: {
+        if (this.#version < 2) throw new G2gProtocolError(`unknown frame type ${type}`);
+        const id = readU32(body);
+        const { record, payload } = decodeLocated(body.subarray(4));
+        this.#answer(id, this.#onEvent(this.peerId, payload, record));
         return;
       }
       case G2gType.ack: {
@@ -243,6 +282,14 @@ export class G2gLink {
       default:
         throw new G2gProtocolError(`unknown frame type ${type}`);
     }
+  }
+
+  /** ACKs event `id` with the protocol its handler names, or NACKs it with its refusal's code. */
+  #answer(id: number, handled: Promise<string | undefined>): void {
+    handled.then(
+      (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
+      (error) => this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(refusalCode(error))])),
+    );
   }
 
   #write(type: number, body: Uint8Array): void {
@@ -328,6 +375,8 @@ export interface G2gNodeOptions {
   ackTimeout?: number;
   /** An event waited past `ackTimeout` while its peer answered others (the link kept), once settled. */
   onLateAck?: (outcome: LateAckOutcome) => void;
+  /** The G2G version this node speaks (default `G2G_VERSION`; 1 closes links on LOCATED frames). */
+  version?: number;
   /**
    * After a failed dial, how long sends to that peer fail at once (`ERR_G2G_PEER_UNREACHABLE`)
    * before the next dial, ms; doubles with each failure in a row up to 15 s. Default 1 s; 0 dials
@@ -431,19 +480,25 @@ export class G2gNode {
   /**
    * Sends an event to `peer` over the newest live link with it (one this node dialled, or one the
    * peer dialled: both ends are proven either way), dialling one when there is none; resolves with
-   * the delivering protocol.
+   * the delivering protocol. `located`: the sender's location record, for an EVENT to a peer whose
+   * records announce G2G version 2 or more.
    */
-  async send(peer: G2gPeer, payload: Uint8Array, type: number = G2gType.event): Promise<string> {
+  async send(
+    peer: G2gPeer,
+    payload: Uint8Array,
+    type: number = G2gType.event,
+    located?: Uint8Array,
+  ): Promise<string> {
     const timeout = this.#o.ackTimeout ?? G2G_ACK_TIMEOUT;
     const key = `${peer.id} ${JSON.stringify(peer.contact)}`;
     // The link in use is taken at once (the usual case); only a dial waits.
     const link = this.#ready(peer, key) ?? (await this.#link(peer));
     try {
-      return await link.send(payload, timeout, type);
+      return await link.send(payload, timeout, type, located);
     } catch (error) {
       // A reused link may have died since its last use: dial once more (refusals are final).
       if (error instanceof G2gRefusedError || !link.closed) throw error;
-      return (await this.#link(peer)).send(payload, timeout, type);
+      return (await this.#link(peer)).send(payload, timeout, type, located);
     }
   }
 
@@ -558,8 +613,12 @@ export class G2gNode {
 
   /** What every link of this node, dialled or accepted, is given. */
   #linkOptions(): G2gLinkOptions {
-    const { onRouted, onLateAck } = this.#o;
-    return { ...(onRouted ? { onRouted } : {}), ...(onLateAck ? { onLateAck } : {}) };
+    const { onRouted, onLateAck, version } = this.#o;
+    return {
+      ...(onRouted ? { onRouted } : {}),
+      ...(onLateAck ? { onLateAck } : {}),
+      ...(version !== undefined ? { version } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -2,13 +2,45 @@ import { G2gProtocolError } from '../errors/errors.js';
 
 /**
  * G2G framing, inside the transport's encrypted stream: `u32 length | u8 type | body`, length
- * counting type + body. Types: EVENT (u32 message id + canonical stanza), ROUTED (u32 message id +
- * a routed event's envelope, routing/envelope.ts), ACK and NACK (u32 message id [+ delivering
- * protocol | error code]), PING. The peers' keys were proved by the transport's
- * Noise handshake, so the protocol has no handshake of its own. One framer per direction; caps
- * checked before allocation.
+ * counting type + body. Types: EVENT (u32 message id + canonical stanza), LOCATED (an EVENT with
+ * its sender's location record: u32 message id + u16 record length + the record as the directory
+ * stores it + canonical stanza; version 2), ROUTED (u32 message id + a routed event's envelope,
+ * routing/envelope.ts), ACK and NACK (u32 message id [+ delivering protocol | error code]), PING.
+ * The peers' keys were proved by the transport's Noise handshake, so the protocol has no handshake
+ * of its own. One framer per direction; caps checked before allocation.
  */
-export const G2gType = { event: 16, ack: 17, nack: 18, routed: 19, ping: 32 } as const;
+export const G2gType = { event: 16, ack: 17, nack: 18, routed: 19, located: 20, ping: 32 } as const;
+
+/**
+ * The G2G version this code speaks, announced in its location records (`g2g` in the body): a
+ * gateway sends LOCATED frames only to one whose record announces 2 or more, since a gateway of
+ * version 1 (no `g2g`) closes a link on a frame type it does not know.
+ */
+export const G2G_VERSION = 2;
+
+/** The largest location record a LOCATED frame carries (its length is a u16). */
+export const MAX_LOCATED_RECORD = 0xffff;
+
+/** A LOCATED frame's body after its message id: the sender's location record, then the event. */
+export function encodeLocated(record: Uint8Array, payload: Uint8Array): Uint8Array {
+  if (record.length > MAX_LOCATED_RECORD)
+    throw new RangeError(`a location record of ${record.length} bytes does not fit a LOCATED frame`);
+  const out = new Uint8Array(2 + record.length + payload.length);
+  out[0] = record.length >> 8;
+  out[1] = record.length & 0xff;
+  out.set(record, 2);
+  out.set(payload, 2 + record.length);
+  return out;
+}
+
+/** Splits a LOCATED frame's body (after its message id) into the record and the event; views, no copies. */
+export function decodeLocated(body: Uint8Array): { record: Uint8Array; payload: Uint8Array } {
+  if (body.length < 2) throw new G2gProtocolError('LOCATED frame too short for its record length');
+  const length = (body[0]! << 8) | body[1]!;
+  if (length === 0 || 2 + length > body.length)
+    throw new G2gProtocolError(`LOCATED record length ${length} outside 1..${body.length - 2}`);
+  return { record: body.subarray(2, 2 + length), payload: body.subarray(2 + length) };
+}
 
 export const MAX_G2G_FRAME = 1024 * 1024;
 

@@ -91,6 +91,15 @@ export interface NodeOptions {
   };
   /** G2G connection limits of the default transport (see `DEFAULT_LIMITS`). */
   limits?: NodeLimits;
+  /**
+   * The G2G version this node speaks and announces in its location records (default
+   * `G2G_VERSION`, 2: its events carry their sender's location record to nodes that announce 2, so
+   * the receiver need not look the sender up). 1 behaves as a node from before that: it announces
+   * nothing, attaches nothing, and closes a link on a LOCATED frame. For interoperability tests, or
+   * to hold a node to the old wire while older nodes are upgraded (newer ones need no setting:
+   * they send plain events to nodes that announce nothing).
+   */
+  g2gVersion?: 1 | 2;
   /** Lifetime of location and presence records, ms (refreshed at a third of it). */
   softTtl?: number;
   /**

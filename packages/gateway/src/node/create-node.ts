@@ -261,6 +261,7 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
         this.log.warn({ key, reason, code }, 'rejected a directory record');
       },
       onVerified: (kind) => this.metrics.verifiedRecords.inc({ kind }),
+      ...(this.#o.g2gVersion !== undefined ? { g2gVersion: this.#o.g2gVersion } : {}),
     });
     const limits = { ...G2G_DEFAULT_LIMITS, ...this.#o.limits };
     const given = this.#o.transport;
@@ -279,7 +280,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     this.#g2g = new G2gNode({
       transport,
       ...(this.#o.timeouts?.g2gAck ? { ackTimeout: this.#o.timeouts.g2gAck } : {}),
-      onEvent: (peer, payload) => this.#router.receive(peer, payload),
+      ...(this.#o.g2gVersion !== undefined ? { version: this.#o.g2gVersion } : {}),
+      onEvent: (peer, payload, located) => this.#router.receive(peer, payload, located),
       onRouted: (peer, payload) => this.#capabilities.receive(peer, payload),
       onLateAck: (outcome) => this.metrics.lateAcks.inc({ outcome }),
       onAcceptError: (error) => {
@@ -310,7 +312,8 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       now: this.now,
       maxSkew: this.directory.maxClockSkew,
       softTtl: this.directory.softTtl,
-      send: (peer, payload, routed) => this.#g2g.send(peer, payload, routed ? G2gType.routed : G2gType.event),
+      send: (peer, payload, routed, located) =>
+        this.#g2g.send(peer, payload, routed ? G2gType.routed : G2gType.event, located),
       locate: (user, fresh) => this.#router.locate(user, fresh),
       forget: (user) => this.#router.forgetLocation(addressKey(user)),
       deliver: (event, lost) => this.#router.acceptFromAfar(event, lost),

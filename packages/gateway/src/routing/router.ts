@@ -70,8 +70,11 @@ export interface CapabilityRouterOptions extends RoutingOptions {
   maxSkew: number;
   /** Default refresh interval when `refreshInterval` is not set, ms. */
   softTtl: number;
-  /** Sends bytes to a peer gateway: a plain EVENT frame, or a ROUTED frame (an envelope). */
-  send(peer: G2gPeer, payload: Uint8Array, routed: boolean): Promise<string>;
+  /**
+   * Sends bytes to a peer gateway: a plain EVENT frame (with `located`, the sender's location
+   * record, a LOCATED frame), or a ROUTED frame (an envelope).
+   */
+  send(peer: G2gPeer, payload: Uint8Array, routed: boolean, located?: Uint8Array): Promise<string>;
   /** The recipient's location (cached unless `fresh`). */
   locate(user: Address, fresh: boolean): Promise<Location | undefined>;
   /** Forgets a cached location (a send to it failed). */
@@ -597,9 +600,11 @@ export class CapabilityRouter {
     const peer = location
       ? { id: location.gateway, contact: location.contact, signedAt: location.issuedAt }
       : undefined;
+    // The sender's own record goes with a direct event, to a gateway that reads it: no lookup there.
+    const located = (location?.g2g ?? 1) >= 2 ? this.#o.directory.ownLocation(event.from) : undefined;
     if (!route) {
       if (!peer) throw new NotNextHopError('an exit is reached by a route only');
-      return this.#o.send(peer, this.#preferred.encode(event), false);
+      return this.#o.send(peer, this.#preferred.encode(event), false, located);
     }
     const self = this.#o.identity.id;
     // The origin's own steps (its client protocol into a form, maybe a conversion).
@@ -612,7 +617,7 @@ export class CapabilityRouter {
     if (!form)
       throw new NotNextHopError(`the chain hands on ${next.from}, which this gateway does not speak`);
     const payload = form.encode(mine.event);
-    if (peer && route.transfers <= 1) return this.#o.send(peer, payload, false);
+    if (peer && route.transfers <= 1) return this.#o.send(peer, payload, false, located);
     const chain: EnvelopeStep[] = route.steps.map((s) => ({
       from: s.from,
       to: s.to,

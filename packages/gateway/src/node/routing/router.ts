@@ -17,6 +17,12 @@ import type { PendingRequests } from '../pending/pending-requests.js';
 import { RecentArrivals } from './recent-arrivals.js';
 
 const LOCATION_CACHE_MS = 30_000;
+/**
+ * How long a peer whose attached location record the directory contradicted is not believed on its
+ * attachments, ms: its events go through directory lookups, as from a gateway that attaches none.
+ */
+const DISTRUST_MS = 10 * 60_000;
+const MAX_DISTRUSTED = 4096;
 
 /**
  * Carries events between users: to a user on this node at once, to a user elsewhere along the chain
@@ -32,6 +38,10 @@ export class Router {
   readonly #counters = new Map<string, { inc(): void }>();
   /** IMs that arrived over G2G lately: one resent by a sender that missed the ACK is shown once. */
   readonly #arrivals: RecentArrivals;
+  /** Senders whose attached location record the directory is being asked about (by `addressKey`). */
+  readonly #confirming = new Set<string>();
+  /** Peers whose attached record the directory contradicted: until when their attachments are ignored. */
+  readonly #distrusted = new Map<string, number>();
 
   #translated(from: string, to: string, kind: string): { inc(): void } {
     const key = `${from}\u0000${to}\u0000${kind}`;
@@ -101,11 +111,15 @@ export class Router {
     this.#locationCache.delete(key);
   }
 
-  /** An event arrived over G2G from `peerId`: check who may send it, then deliver. */
-  async receive(peerId: string, payload: Uint8Array): Promise<string | undefined> {
+  /**
+   * An event arrived over G2G from `peerId` (with `located`, the sender's location record the peer
+   * attached): check who may send it, then deliver.
+   */
+  async receive(peerId: string, payload: Uint8Array, located?: Uint8Array): Promise<string | undefined> {
     const { core } = this;
     const event = this.capabilities().decodeDirect(payload);
     if (event.kind === 'roster') throw new SpoofedEventError('roster events do not travel between gateways');
+    if (located) this.#takeAttached(peerId, event.from, located);
     // Anti-spoofing: the directory must name this link's gateway as the sender's.
     let location = await this.locate(event.from, false);
     if (location?.gateway !== peerId) location = await this.locate(event.from, true);
@@ -121,6 +135,62 @@ export class Router {
       );
     }
     return this.acceptFromAfar(event);
+  }
+
+  /**
+   * The sender's location record a peer attached to an event. Believed (for the sender check, and
+   * for sends to the sender) only where this node knows no location for the sender, and only as a
+   * valid record the link's gateway signed about the sender: it says what that gateway could
+   * publish in the directory, and saves the receiver a lookup that takes seconds while a DHT is
+   * busy with logins. The directory is then asked in the background and decides: a record there
+   * naming another gateway replaces it, and the peer's attachments are not believed for
+   * `DISTRUST_MS` (its events are checked against the directory, as without one). A location
+   * already known, or a record that fails its checks (counted as rejected), leaves the check to the
+   * directory too.
+   */
+  #takeAttached(peerId: string, from: Address, located: Uint8Array): void {
+    const key = addressKey(from);
+    const now = this.core.now();
+    const known = this.#locationCache.get(key);
+    if (known && known.until > now) return;
+    if ((this.#distrusted.get(peerId) ?? 0) > now) return;
+    let attached: Location;
+    try {
+      attached = this.core.directory.readLocation(from, located, peerId);
+    } catch {
+      return;
+    }
+    const entry = { location: attached, until: Math.min(now + LOCATION_CACHE_MS, attached.expiresAt) };
+    this.#locationCache.set(key, entry);
+    if (this.#confirming.has(key)) return;
+    this.#confirming.add(key);
+    const confirmed = this.core.directory.lookupLocation(from).then(
+      (found) => {
+        // Not there yet (a DHT behind the login), or replaced meanwhile (a send failed, the user left).
+        if (!found || this.#locationCache.get(key) !== entry) return;
+        if (found.gateway === attached.gateway && found.issuedAt < attached.issuedAt) return;
+        this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
+        if (found.gateway === attached.gateway) return;
+        this.#distrust(peerId);
+        this.core.metrics.rejectedRecords.inc();
+        this.core.log.warn(
+          { peer: peerId.slice(0, 12), from: key, gateway: found.gateway.slice(0, 12) },
+          'the directory names another gateway for a sender whose record a peer attached',
+        );
+      },
+      // The DHT did not answer: the attached location lapses with the cache.
+      () => {},
+    );
+    this.core.track(confirmed.finally(() => this.#confirming.delete(key)));
+  }
+
+  /** The peer's attachments are not believed for a while (at most `MAX_DISTRUSTED` peers at once). */
+  #distrust(peerId: string): void {
+    const now = this.core.now();
+    if (this.#distrusted.size >= MAX_DISTRUSTED)
+      for (const [peer, until] of this.#distrusted) if (until <= now) this.#distrusted.delete(peer);
+    // Full of live entries (keys cost nothing to make): the directory still answers each sender.
+    if (this.#distrusted.size < MAX_DISTRUSTED) this.#distrusted.set(peerId, now + DISTRUST_MS);
   }
 
   /** Delivers an event that came over G2G (straight or along a chain): a resent IM is shown once. */

@@ -323,6 +323,8 @@ process.on(
     workers?: number;
     /** The gateways' soft TTL, ms (`--soft-ttl`). */
     softTtl?: number;
+    /** The G2G version the gateways speak (`--g2g-version`; default theirs, `G2G_VERSION`). */
+    g2gVersion?: 1 | 2;
     /** Each gateway in a process of its own (`--apart`), as on hosts of their own. */
     apart?: boolean;
     histogram?: boolean;
@@ -361,6 +363,7 @@ process.on(
               socks: { host: '127.0.0.1', port: 0 },
               logger: gatewayLog,
               ...(m.softTtl ? { softTtl: m.softTtl } : {}),
+              ...(m.g2gVersion ? { g2gVersion: m.g2gVersion } : {}),
               maxBacklog: 8 * 1024 * 1024,
               // The load process's thousands of users all connect from 127.0.0.1.
               limits: {

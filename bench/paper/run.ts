@@ -11,7 +11,7 @@
  *
  *   npm run bench -- [--clients 520] [--window 20] [--steps 520,2080,5200,10400|none] [--protocols oscar,ymsg,msnp,xmpp]
  *                    [--g2g tcp|hyperdht|both] [--workers 1,2] [--quick] [--pin] [--memory-only] [--heap-histogram]
- *                    [--load-processes auto|N] [--apart]
+ *                    [--load-processes auto|N] [--apart] [--soft-ttl ms] [--g2g-version 1|2]
  *
  * --g2g: the gateways embedded (in-memory DHT, G2G over TCP with Noise; the default), distributed
  * (the directory on a hyperdht network in a process of its own, G2G over hyperdht's streams), or
@@ -111,6 +111,17 @@ const softTtlArg = arg('soft-ttl', '');
 const softTtl = softTtlArg ? Number(softTtlArg) : undefined;
 if (softTtl !== undefined && !(Number.isInteger(softTtl) && softTtl >= 3000)) {
   process.stderr.write(`--soft-ttl takes milliseconds, at least 3000 (got "${softTtlArg}")\n`);
+  process.exit(2);
+}
+/**
+ * --g2g-version 1: the gateways speak G2G version 1 (`g2gVersion`), as gateways from before events
+ * carried their sender's location record: every first-seen sender is looked up in the directory.
+ * For an A/B beside the default, 2.
+ */
+const g2gVersionArg = arg('g2g-version', '');
+const g2gVersion = g2gVersionArg ? Number(g2gVersionArg) : undefined;
+if (g2gVersion !== undefined && g2gVersion !== 1 && g2gVersion !== 2) {
+  process.stderr.write(`--g2g-version takes 1 or 2 (got "${g2gVersionArg}")\n`);
   process.exit(2);
 }
 /**
@@ -593,6 +604,7 @@ async function gatewayRun(
       count: 2,
       g2g,
       ...(softTtl ? { softTtl } : {}),
+      ...(g2gVersion ? { g2gVersion } : {}),
       ...(dht ? { bootstrap: dht.bootstrap } : {}),
       ...(workers ? { workers } : apartGateways ? { apart: true } : {}),
     },
@@ -1261,7 +1273,7 @@ async function main() {
       `- machine: ${json.machine}`,
       `- command: \`${command}\``,
       `- load: ${clients} clients over ${protocols.join(', ')}, 20 conversation partners each (mixed networks through the gateways), ${rateText}; ${json.windowMs / 1000} s window after warm-up; servers, two gateways (${apartGateways ? 'a process each' : 'one process'}) and the load generator are separate processes on this machine`,
-      `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}${softTtl ? `; soft TTL ${softTtl / 1000} s (re-signed every ${fmt(softTtl / 3000)} s)` : ''}`,
+      `- G2G: ${g2gModes.map((m) => (m === 'tcp' ? 'over TCP with Noise, directory in memory (embedded)' : 'over hyperdht streams, directory on a 20-node hyperdht network in a process of its own (distributed)')).join('; then ')}${g2gModes.length > 1 ? '; the first table, dante and saturation are the first' : ''}${softTtl ? `; soft TTL ${softTtl / 1000} s (re-signed every ${fmt(softTtl / 3000)} s)` : ''}${g2gVersion ? `; G2G version ${g2gVersion}` : ''}`,
       "- added delay = latency through the gateways minus the mean direct latency on the sender's own network (same load, straight to the same mock servers)",
       '',
       '| sender → receiver | sent | lost | mean added (ms) | p50 | p99 | p99.9 | p99 through − p99 direct |',

@@ -60,20 +60,43 @@ async function total(
  * What the gateways' own hyperdht nodes did (dht-rpc's counters): requests sent, queries started, and
  * how many of the nodes are persistent (in other nodes' routing tables, so asked to store and route).
  */
-function dhtStats(): { dhtRequests: number; dhtQueries: number; dhtPersistent: number; dhtNodes: number } {
+function dhtStats(): {
+  dhtRequests: number;
+  dhtQueries: number;
+  dhtPersistent: number;
+  dhtNodes: number;
+  dhtOperations: DhtOperations;
+} {
   const out = { dhtRequests: 0, dhtQueries: 0, dhtPersistent: 0, dhtNodes: 0 };
+  const operations = { ...dhtOperations, relayed: 0, punches: 0 };
   for (const store of stores) {
     const node = store.node as unknown as {
       ephemeral: boolean;
-      stats: { requests: { total: number }; queries: { total: number } };
+      stats: {
+        requests: { total: number };
+        queries: { total: number };
+        relaying: { attempts: number };
+        punches: { consistent: number; random: number; open: number };
+      };
     };
     out.dhtRequests += node.stats.requests.total;
     out.dhtQueries += node.stats.queries.total;
     out.dhtPersistent += node.ephemeral ? 0 : 1;
     out.dhtNodes++;
+    operations.relayed += node.stats.relaying.attempts;
+    const { consistent, random, open } = node.stats.punches;
+    operations.punches += consistent + random + open;
   }
-  return out;
+  return { ...out, dhtOperations: operations };
 }
+
+/**
+ * What the gateways asked of their hyperdht stores and transports, by kind (the directory's gets,
+ * puts and removes; G2G dials; and the node's relayed connections and hole punches), so a run whose
+ * DHT requests per message are high says which kind grew.
+ */
+type DhtOperations = Record<'get' | 'put' | 'remove' | 'dial' | 'relayed' | 'punches', number>;
+const dhtOperations = { get: 0, put: 0, remove: 0, dial: 0 };
 
 /** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */
 async function hostTotal(name: string): Promise<number> {
@@ -174,10 +197,24 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
   const store = new HyperDhtStore({ bootstrap: bootstrap ?? [] });
   await store.ready();
   stores.push(store);
+  for (const op of ['get', 'put', 'remove'] as const) {
+    const call = store[op].bind(store) as (...args: unknown[]) => unknown;
+    (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
+      dhtOperations[op]++;
+      return call(...args);
+    };
+  }
   return {
     dht: store,
-    transport: (identity: Parameters<typeof identityKeyPair>[0]) =>
-      new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) }),
+    transport: (identity: Parameters<typeof identityKeyPair>[0]) => {
+      const transport = new HyperDhtTransport({ node: store.node, keyPair: identityKeyPair(identity) });
+      const connect = transport.connect.bind(transport);
+      transport.connect = (...args) => {
+        dhtOperations.dial++;
+        return connect(...args);
+      };
+      return transport;
+    },
   };
 }
 
@@ -267,6 +304,12 @@ async function apartMessage(m: { type: string; count?: number; [k: string]: unkn
         dhtQueries: sum((s) => s.dhtQueries),
         dhtPersistent: sum((s) => s.dhtPersistent),
         dhtNodes: sum((s) => s.dhtNodes),
+        dhtOperations: Object.fromEntries(
+          Object.keys(all[0]?.dhtOperations ?? {}).map((k) => [
+            k,
+            sum((s) => s.dhtOperations?.[k as keyof DhtOperations] ?? 0),
+          ]),
+        ),
       });
     }
     case 'memory': {

@@ -652,6 +652,8 @@ async function gatewayRun(
     dhtQueries?: number;
     dhtPersistent?: number;
     dhtNodes?: number;
+    /** What the gateways asked of their stores and transports, by kind (gateway-process.ts `DhtOperations`). */
+    dhtOperations?: Record<string, number>;
   };
   let before: Promise<Stats> | undefined;
   let after: Promise<Stats> | undefined;
@@ -763,6 +765,13 @@ async function gatewayRun(
         ? {
             requestsPerMessage: (a.dhtRequests! - b.dhtRequests) / carried,
             queriesPerMessage: (a.dhtQueries! - b.dhtQueries!) / carried,
+            /** Store operations (get, put, remove), G2G dials, relayed connections and punches, per message carried. */
+            operationsPerMessage: Object.fromEntries(
+              Object.entries(a.dhtOperations ?? {}).map(([k, n]) => [
+                k,
+                (n - (b.dhtOperations?.[k] ?? 0)) / carried,
+              ]),
+            ),
             persistent: a.dhtPersistent!,
             nodes: a.dhtNodes,
           }
@@ -1313,7 +1322,13 @@ async function main() {
       '',
       `Relay baseline (dante, same-network load): ${fmt(dantePerMessage)} µs CPU per relayed message (${(danteKernelShare * 100).toFixed(0)}% of it in the kernel), added delay mean ${ms(danteSummary.mean)} ms, p99 ${ms(danteSummary.p99)} ms. CrossTalk gateways: ${fmt(enterprise.cpuPerMessage)} µs CPU per translated message = ${(enterprise.cpuPerMessage / dantePerMessage).toFixed(2)}× dante (target ≤ 3×), ${enterprise.verifiedPerMessage.toFixed(3)} directory signature checks per message; per message carried (translated or relayed: every message of the window, as dante's figure counts them) ${fmt(enterprise.cpuPerCarried)} µs = ${(enterprise.cpuPerCarried / dantePerMessage).toFixed(2)}× dante (target ≤ 2×).${
         enterprise.dht
-          ? ` The gateways' own hyperdht nodes sent ${enterprise.dht.requestsPerMessage.toFixed(2)} DHT requests and started ${enterprise.dht.queriesPerMessage.toFixed(3)} queries per message carried; ${enterprise.dht.persistent} of ${enterprise.dht.nodes} were persistent (routing and storing for others) at the window's end.`
+          ? ` The gateways' own hyperdht nodes sent ${enterprise.dht.requestsPerMessage.toFixed(2)} DHT requests and started ${enterprise.dht.queriesPerMessage.toFixed(3)} queries per message carried (${Object.entries(
+              enterprise.dht.operationsPerMessage,
+            )
+              .map(([k, n]) => `${k} ${n.toFixed(3)}`)
+              .join(
+                ', ',
+              )}); ${enterprise.dht.persistent} of ${enterprise.dht.nodes} were persistent (routing and storing for others) at the window's end.`
           : ''
       } Added delay over all pairs: mean ${ms(oursAdded.mean)} ms (${(oursAdded.mean / danteSummary.mean).toFixed(2)}× dante's), p99 ${ms(oursAdded.p99)} ms (${(oursAdded.p99 / danteSummary.p99).toFixed(2)}× dante's).`,
       '',

@@ -28,9 +28,12 @@ describe("a login's reads of the directory", () => {
   let inFlight = 0;
   let mostInFlight = 0;
   let counting = false;
+  /** Reads of each buddy's location by alice's node, once counting. */
+  const reads = new Map<string, number>();
   // Alice's node: each buddy's location read takes 40 ms; the broken buddy's fails.
   const slow = dhtView(dht, async (key, get) => {
     if (!counting || !buddyKeys.has(key)) return get();
+    reads.set(key, (reads.get(key) ?? 0) + 1);
     await new Promise((r) => setTimeout(r, 40));
     if (key === Directory.locationKey(broken)) throw new Error('no DHT node answered');
     return get();
@@ -62,13 +65,12 @@ describe("a login's reads of the directory", () => {
       }),
     );
     two = await createNode({ dht: slow, logger: false, stateFile });
-    // The login's presence reads under way at once (the buddies shown online are also watched,
-    // which reads their locations too: counted here are the presence reads alone).
-    const lookupPresence = two.directory.lookupPresence.bind(two.directory);
-    two.directory.lookupPresence = async (user) => {
+    // The login's presence reads under way at once.
+    const lookupOnline = two.directory.lookupOnline.bind(two.directory);
+    two.directory.lookupOnline = async (user) => {
       mostInFlight = Math.max(mostInFlight, ++inFlight);
       try {
-        return await lookupPresence(user);
+        return await lookupOnline(user);
       } finally {
         inFlight--;
       }
@@ -99,5 +101,11 @@ describe("a login's reads of the directory", () => {
     // Twelve 40 ms reads one after another would take half a second; they ran side by side.
     expect(mostInFlight).toBeGreaterThan(1);
     expect(mostInFlight).toBeLessThanOrEqual(4);
+  });
+
+  it('read once each: the watch of a buddy shown online starts at the expiry of the record the read found', async () => {
+    // The watch would look at once (50 ms on) if the read had not said where the buddy is.
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...reads.values()]).toEqual(buddies.map(() => 1));
   });
 });

@@ -289,7 +289,27 @@ export class Directory {
    * holds the user's location, since it is that record, and always the record's subject's.
    */
   async lookupPresence(user: Address): Promise<PresenceEvent | undefined> {
-    const presence = (await this.#newestLocation(user))?.body.presence;
+    return (await this.lookupOnline(user))?.presence;
+  }
+
+  /**
+   * Where the user is online and their presence, from one read of their newest location record
+   * (`lookupLocation` and `lookupPresence` in one lookup); undefined when no gateway serves them.
+   */
+  async lookupOnline(
+    user: Address,
+  ): Promise<{ location: Location; presence: PresenceEvent | undefined } | undefined> {
+    const newest = await this.#newestLocation(user);
+    if (!newest) return undefined;
+    return {
+      location: toLocation(newest.record, newest.body),
+      presence: this.#presenceIn(user, newest.body),
+    };
+  }
+
+  /** The presence a location record of `user` carries, if it carries a valid one. */
+  #presenceIn(user: Address, body: LocationBody): PresenceEvent | undefined {
+    const presence = body.presence;
     if (!presence) return undefined;
     const subject = addressKey(user);
     try {

@@ -643,8 +643,12 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
       // The user left while their buddies were being read: the rest are not needed.
       if (this.managers.get(m.key) !== m) return;
       try {
-        const presence = await this.directory.lookupPresence(buddy.address);
-        if (presence) this.deliverTo(m, { ...presence, to: m.address });
+        const online = await this.directory.lookupOnline(buddy.address);
+        if (!online) return;
+        // Where the buddy is, as read: the watch of their presence starts at the record's expiry
+        // rather than reading it again at once, and the first events either way need no lookup.
+        this.#router.noteLocation(buddy.address, online.location);
+        if (online.presence) this.deliverTo(m, { ...online.presence, to: m.address });
       } catch (error) {
         failed++;
         lastError = error;

@@ -101,6 +101,15 @@ export class Router {
     return location;
   }
 
+  /** A location a directory read found for `user`: cached as `locate` would, unless a newer one is. */
+  noteLocation(user: Address, location: Location): void {
+    const key = addressKey(user);
+    const now = this.core.now();
+    const known = this.#locationCache.get(key);
+    if (known && known.until > now && known.location.issuedAt > location.issuedAt) return;
+    this.#locationCache.set(key, { location, until: now + LOCATION_CACHE_MS });
+  }
+
   /** The location last seen for a user (by `addressKey`), if cached. */
   cachedLocation(key: string): Location | undefined {
     return this.#locationCache.get(key)?.location;

@@ -418,6 +418,8 @@ describe('crosstalk gateway', () => {
     expect(parseConfig({ heldRetry: [1000], heldPoll: 0 })).toMatchObject({ heldRetry: [1000], heldPoll: 0 });
     expect(() => parseConfig({ heldPoll: -1 })).toThrow(/heldPoll/);
     expect(() => parseConfig({ heldRetry: [-5] })).toThrow(/heldRetry/);
+    expect(parseConfig({ g2gVersion: 1 })).toMatchObject({ g2gVersion: 1 });
+    expect(() => parseConfig({ g2gVersion: 3 })).toThrow(/g2gVersion/);
     const echo = await startEchoServer();
     const gateway = await startGatewayFromConfig(toys(), config);
     const first = await socksConnect(gateway.socks, echo.host, echo.port);

@@ -224,6 +224,7 @@ export async function startGatewayFromConfig(
       ...(config.stateFile ? { stateFile: config.stateFile } : {}),
       upstream: config.upstream,
       ...(config.trustedGateways ? { trustedGateways: config.trustedGateways } : {}),
+      ...(config.g2gVersion ? { g2gVersion: config.g2gVersion } : {}),
       ...(config.foreignDomains ? { foreignDomains: config.foreignDomains } : {}),
       logger,
       timeouts: config.timeouts,

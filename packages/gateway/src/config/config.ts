@@ -111,6 +111,11 @@ export const GatewayConfigSchema = z
     foreignDomains: z.array(z.string().min(1).max(255).toLowerCase()).max(256).optional(),
     /** When set, only directory records from these gateway ids are believed. */
     trustedGateways: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+    /**
+     * The G2G version the gateway speaks (`NodeOptions.g2gVersion`; default 2). 1: as a gateway from
+     * before LOCATED frames (events without their sender's location record).
+     */
+    g2gVersion: z.union([z.literal(1), z.literal(2)]).optional(),
     /** Logging. */
     log: z
       .object({

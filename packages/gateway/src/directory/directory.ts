@@ -296,9 +296,15 @@ export class Directory {
    * Where the user is online and their presence, from one read of their newest location record
    * (`lookupLocation` and `lookupPresence` in one lookup); undefined when no gateway serves them.
    */
-  async lookupOnline(
-    user: Address,
-  ): Promise<{ location: Location; presence: PresenceEvent | undefined } | undefined> {
+  async lookupOnline(user: Address): Promise<
+    | {
+        /** Where the user is online: the gateway that serves them, and how to reach it. */
+        location: Location;
+        /** The presence the record carries, if it carries a valid one. */
+        presence: PresenceEvent | undefined;
+      }
+    | undefined
+  > {
     const newest = await this.#newestLocation(user);
     if (!newest) return undefined;
     return {

@@ -109,3 +109,62 @@ describe("a login's reads of the directory", () => {
     expect([...reads.values()]).toEqual(buddies.map(() => 1));
   });
 });
+
+/**
+ * At a login the node puts the user's location record, then their home record. Their buddies
+ * elsewhere are told their presence once the location record is through (their gateways check the
+ * sender against it), not after the home record too: on a DHT busy with logins each put takes seconds.
+ */
+describe("a login's presence, told elsewhere", () => {
+  const dht = new MemoryDht();
+  const alice = parseAddress('alice@aol');
+  const bob = parseAddress('bob@yahoo');
+  // Alice's node: its put of her home record waits until the test lets it go.
+  let letHomeGo!: () => void;
+  const homeHeld = new Promise<void>((resolve) => {
+    letHomeGo = resolve;
+  });
+  const homePutsLast = { ...dhtView(dht, (_key, get) => get()) };
+  homePutsLast.put = async (key, value, options) => {
+    if (key === Directory.homeKey(alice)) await homeHeld;
+    return dht.put(key, value, options);
+  };
+  let one: CrossTalkNode;
+  let two: CrossTalkNode;
+  const atBob = new EndpointInbox();
+
+  beforeAll(async () => {
+    two = await createNode({ dht, logger: false });
+    await two.attach(bob, atBob, { protocol: 'api' });
+    const stateFile = join(await mkdtemp(join(tmpdir(), 'crosstalk-login-told-')), 'state.json');
+    await writeFile(
+      stateFile,
+      JSON.stringify({
+        version: 1,
+        users: {
+          [addressKey(alice)]: {
+            foreignBuddies: [{ address: addressKey(bob), groups: [], subscription: 'both', pending: false }],
+          },
+        },
+        pending: [],
+        delivered: [],
+      }),
+    );
+    one = await createNode({ dht: homePutsLast, logger: false, stateFile });
+  });
+  afterAll(async () => {
+    letHomeGo();
+    await one?.close();
+    await two?.close();
+  });
+
+  it('once the location record is through, while the home record is still being put', async () => {
+    await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
+    const fromAlice = (e: CanonicalEvent) =>
+      e.kind === 'presence' && e.status === 'online' && addressKey(e.from) === addressKey(alice);
+    for (let i = 0; i < 200 && !atBob.events.some(fromAlice); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(atBob.events.some(fromAlice)).toBe(true);
+    expect(await dht.get(Directory.homeKey(alice))).toEqual([]);
+  });
+});

@@ -582,7 +582,13 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     // Nothing below holds the login up: the user is served here at once (their own server, buddies
     // on this node) while the DHT work goes on. Without the DHT, what could not be published is
     // retried, and republished once the DHT answers again.
-    const published = this.#publisher.publishUser(m, since);
+    // What waits for the user's location record (the buddies elsewhere checking them against it,
+    // and the login's reads) does not wait for the home record's put after it.
+    let located!: () => void;
+    const locationPublished = new Promise<void>((resolve) => {
+      located = resolve;
+    });
+    this.track(this.#publisher.publishUser(m, since, located));
     // Refresh at a third of the TTL, each user at a random phase, so users who logged in together
     // do not all re-sign their records in the same tick (that burst shows in delivery latency).
     const refresh = Math.max(1000, Math.floor(this.directory.softTtl / 3));
@@ -621,10 +627,10 @@ export class NodeEngine implements CrossTalkNode, NodeCore, SessionHost {
     // published. Not awaited by `ready`: a buddy's node may be waiting for its own user's
     // `ready` to deliver this, while that user's login waits for ours (two users logging in together).
     m.toldHere = this.tellBuddies(m, m.presence, 'here');
-    m.toldElsewhere = published.then(() => this.tellBuddies(m, m.presence, 'elsewhere'));
+    m.toldElsewhere = locationPublished.then(() => this.tellBuddies(m, m.presence, 'elsewhere'));
     this.track(m.toldHere);
     this.track(m.toldElsewhere);
-    this.track(published.then(() => this.#readAtLogin(m)));
+    this.track(locationPublished.then(() => this.#readAtLogin(m)));
   }
 
   /**

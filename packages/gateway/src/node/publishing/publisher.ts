@@ -53,16 +53,23 @@ export class Publisher {
   /**
    * Publishes a user's location record, their presence in it (and, at login, their home record); a
    * failure is retried. Not once the user has left: their record is withdrawn, and would stand
-   * again for a soft TTL.
+   * again for a soft TTL. `located` is told once the location record is through (or failed), before
+   * the home record is put: what waits for the location need not wait for that second put.
    */
-  async publishUser(m: UserManager, home?: number): Promise<void> {
+  async publishUser(m: UserManager, home?: number, located?: () => void): Promise<void> {
     const { directory } = this.core;
-    if (this.core.managers.get(m.key) !== m) return;
     try {
-      await directory.publishLocation(m.address, this.core.contact, m.presence);
+      if (this.core.managers.get(m.key) !== m) return;
+      try {
+        await directory.publishLocation(m.address, this.core.contact, m.presence);
+      } finally {
+        located?.();
+      }
       if (home !== undefined) await directory.publishHome(m.address, home);
     } catch (error) {
       this.failed(error);
+    } finally {
+      located?.();
     }
   }
 

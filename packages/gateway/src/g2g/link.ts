@@ -11,10 +11,10 @@ import { G2gPeerUnreachableError, G2gProtocolError, SlowConsumerError } from '..
 import {
   decodeLocated,
   encodeG2g,
-  encodeLocated,
   G2G_VERSION,
   G2gFramer,
   G2gType,
+  locatedParts,
   readU32,
   u32,
 } from './wire.js';
@@ -221,8 +221,8 @@ export class G2gLink {
       });
       this.#out(
         located
-          ? encodeG2g(G2gType.located, Buffer.concat([u32(id), encodeLocated(located, payload)]))
-          : encodeG2g(type, Buffer.concat([u32(id), payload])),
+          ? encodeG2g(G2gType.located, u32(id), ...locatedParts(located, payload))
+          : encodeG2g(type, u32(id), payload),
       );
     });
   }
@@ -287,13 +287,13 @@ export class G2gLink {
   /** ACKs event `id` with the protocol its handler names, or NACKs it with its refusal's code. */
   #answer(id: number, handled: Promise<string | undefined>): void {
     handled.then(
-      (protocol) => this.#write(G2gType.ack, Buffer.concat([u32(id), Buffer.from(protocol ?? '')])),
-      (error) => this.#write(G2gType.nack, Buffer.concat([u32(id), Buffer.from(refusalCode(error))])),
+      (protocol) => this.#write(G2gType.ack, u32(id), Buffer.from(protocol ?? '')),
+      (error) => this.#write(G2gType.nack, u32(id), Buffer.from(refusalCode(error))),
     );
   }
 
-  #write(type: number, body: Uint8Array): void {
-    if (!this.#closed) this.#out(encodeG2g(type, body));
+  #write(type: number, ...parts: Uint8Array[]): void {
+    if (!this.#closed) this.#out(encodeG2g(type, ...parts));
   }
 
   #out(frame: Uint8Array): void {

@@ -21,16 +21,14 @@ export const G2G_VERSION = 2;
 /** The largest location record a LOCATED frame carries (its length is a u16). */
 export const MAX_LOCATED_RECORD = 0xffff;
 
-/** A LOCATED frame's body after its message id: the sender's location record, then the event. */
-export function encodeLocated(record: Uint8Array, payload: Uint8Array): Uint8Array {
+/**
+ * A LOCATED frame's body after its message id, as parts for `encodeG2g`: the record's length, the
+ * sender's location record, then the event.
+ */
+export function locatedParts(record: Uint8Array, payload: Uint8Array): Uint8Array[] {
   if (record.length > MAX_LOCATED_RECORD)
     throw new RangeError(`a location record of ${record.length} bytes does not fit a LOCATED frame`);
-  const out = new Uint8Array(2 + record.length + payload.length);
-  out[0] = record.length >> 8;
-  out[1] = record.length & 0xff;
-  out.set(record, 2);
-  out.set(payload, 2 + record.length);
-  return out;
+  return [Uint8Array.of(record.length >> 8, record.length & 0xff), record, payload];
 }
 
 /** Splits a LOCATED frame's body (after its message id) into the record and the event; views, no copies. */
@@ -49,12 +47,18 @@ export interface G2gFrame {
   body: Uint8Array;
 }
 
-export function encodeG2g(type: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(5 + body.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, 1 + body.length);
+/** A frame of `type` whose body is `parts` one after another: one allocation, each part copied once. */
+export function encodeG2g(type: number, ...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(5 + length);
+  new DataView(out.buffer).setUint32(0, 1 + length);
   out[4] = type;
-  out.set(body, 5);
+  let at = 5;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 

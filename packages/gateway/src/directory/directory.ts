@@ -224,13 +224,18 @@ export class Directory {
       this.#reject(key, error);
       throw error;
     }
+    // Rejected (counted) by `#locationBody` when malformed.
+    const body = this.#locationBody(key, record);
+    if (!body) throw new InvalidRecordError(`location record of ${record.subject} is malformed`);
+    return toLocation(record, body);
+  }
+
+  /** A checked location record's body, or undefined (rejected as malformed) when it is not one. */
+  #locationBody(key: string, record: DirectoryRecord): LocationBody | undefined {
     const body = LocationBody.safeParse(record.body);
-    if (!body.success) {
-      const error = new InvalidRecordError(`location record of ${record.subject} is malformed`);
-      this.#reject(key, error);
-      throw error;
-    }
-    return toLocation(record, body.data);
+    if (body.success) return body.data;
+    this.#reject(key, new InvalidRecordError(`location record of ${record.subject} is malformed`));
+    return undefined;
   }
 
   /** The newest well-formed location record for `user`, with its body. */
@@ -239,15 +244,12 @@ export class Directory {
     const subject = addressKey(user);
     let best: { record: DirectoryRecord; body: LocationBody } | undefined;
     for (const r of await this.#read('location', key, subject)) {
-      const body = LocationBody.safeParse(r.body);
-      if (!body.success) {
-        this.#reject(key, new InvalidRecordError(`location record of ${subject} is malformed`));
-        continue;
-      }
+      const body = this.#locationBody(key, r);
+      if (!body) continue;
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
       const b = best?.record;
       if (!b || r.issuedAt > b.issuedAt || (r.issuedAt === b.issuedAt && r.publisher < b.publisher))
-        best = { record: r, body: body.data };
+        best = { record: r, body };
     }
     return best;
   }

@@ -16,6 +16,31 @@ import {
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
 
+/** A rogue gateway: a G2G node on a key of its own, listening. */
+async function startRogue(identity: GatewayIdentity): Promise<G2gNode> {
+  const rogue = new G2gNode({ transport: new TcpG2gTransport({ identity }), onEvent: async () => 'x' });
+  await rogue.listen();
+  return rogue;
+}
+
+/** A location record for `user` signed by `by`, naming `rogue`'s contact, as a LOCATED frame carries it. */
+function record(
+  by: GatewayIdentity,
+  rogue: G2gNode,
+  user: Address,
+  fields: { issuedAt?: number; ttl?: number } = {},
+): Uint8Array {
+  return encodeRecord(
+    signRecord(by, {
+      kind: 'location',
+      subject: addressKey(user),
+      body: { contact: rogue.contact, g2g: 2 },
+      issuedAt: fields.issuedAt ?? Date.now(),
+      ttl: fields.ttl ?? 60_000,
+    }),
+  );
+}
+
 /**
  * Who may say what with a LOCATED frame (an event with its sender's location record): node one
  * serves alice, amy and ann, node two serves bob. A rogue gateway X, with a key of its own, links
@@ -46,8 +71,7 @@ describe('an event with its sender’s location record attached', () => {
     aliceSession = await one.attach(alice, new EndpointInbox(), { protocol: 'api' });
     for (const user of [amy, ann]) await one.attach(user, new EndpointInbox(), { protocol: 'api' });
     await two.attach(bob, atBob, { protocol: 'api' });
-    rogue = new G2gNode({ transport: new TcpG2gTransport({ identity: x }), onEvent: async () => 'x' });
-    await rogue.listen();
+    rogue = await startRogue(x);
   });
   afterAll(async () => {
     await rogue?.close();
@@ -55,17 +79,6 @@ describe('an event with its sender’s location record attached', () => {
     await two?.close();
   });
 
-  /** A location record for `user`, signed by `by`, naming the rogue's contact. */
-  const record = (by: GatewayIdentity, user: Address, fields: { issuedAt?: number; ttl?: number } = {}) =>
-    encodeRecord(
-      signRecord(by, {
-        kind: 'location',
-        subject: addressKey(user),
-        body: { contact: rogue.contact, g2g: 2 },
-        issuedAt: fields.issuedAt ?? Date.now(),
-        ttl: fields.ttl ?? 60_000,
-      }),
-    );
   const forged = (from: Address, id: string) =>
     jsonForm.encode({ kind: 'im', id, from, to: bob, text: `forged ${id}`, sentAt: Date.now() });
   /** The rogue sends node two an IM from `from` with `located` attached: the refusal code, or the ACK. */
@@ -97,17 +110,17 @@ describe('an event with its sender’s location record attached', () => {
 
   it('the rogue’s own record about another user than the sender: rejected, refused', async () => {
     const before = await rejected();
-    expect(await send(nobody(1), 'x-other', record(x, zed))).toBe('ERR_SPOOFED_EVENT');
+    expect(await send(nobody(1), 'x-other', record(x, rogue, zed))).toBe('ERR_SPOOFED_EVENT');
     expect(await rejected()).toBe(before + 1);
     expect(shown('x-other')).toBe(false);
   });
 
   it('a tampered record, an expired one and one dated too far ahead: each rejected, each IM refused', async () => {
     const sender = nobody(2);
-    const good = JSON.parse(Buffer.from(record(x, sender)).toString());
+    const good = JSON.parse(Buffer.from(record(x, rogue, sender)).toString());
     const tampered = Buffer.from(JSON.stringify({ ...good, expiresAt: good.expiresAt + 1 }));
-    const expired = record(x, sender, { issuedAt: Date.now() - 120_000 });
-    const ahead = record(x, sender, { issuedAt: Date.now() + 60 * 60_000 });
+    const expired = record(x, rogue, sender, { issuedAt: Date.now() - 120_000 });
+    const ahead = record(x, rogue, sender, { issuedAt: Date.now() + 60 * 60_000 });
     for (const [id, located] of [
       ['x-tampered', tampered],
       ['x-expired', expired],
@@ -122,7 +135,7 @@ describe('an event with its sender’s location record attached', () => {
 
   it('the rogue’s valid record for a sender node two knows elsewhere: the directory decides, refused', async () => {
     // Node two has alice's location from node one (the first test).
-    expect(await send(alice, 'x-known', record(x, alice))).toBe('ERR_SPOOFED_EVENT');
+    expect(await send(alice, 'x-known', record(x, rogue, alice))).toBe('ERR_SPOOFED_EVENT');
     expect(shown('x-known')).toBe(false);
   });
 
@@ -130,14 +143,14 @@ describe('an event with its sender’s location record attached', () => {
     // The contest ARCHITECTURE.md describes for an open directory: a gateway may say it serves
     // ann (it could publish that). The directory, asked at once, names node one: the rogue's next
     // events are refused, and its attachments are no longer believed for other senders either.
-    await send(ann, 'x-first', record(x, ann));
+    await send(ann, 'x-first', record(x, rogue, ann));
     const directoryAnswered = () =>
-      send(ann, 'x-probe', record(x, ann)).then((r) => r === 'ERR_SPOOFED_EVENT');
+      send(ann, 'x-probe', record(x, rogue, ann)).then((r) => r === 'ERR_SPOOFED_EVENT');
     for (let i = 0; i < 50 && !(await directoryAnswered()); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(await send(ann, 'x-after', record(x, ann))).toBe('ERR_SPOOFED_EVENT');
+    expect(await send(ann, 'x-after', record(x, rogue, ann))).toBe('ERR_SPOOFED_EVENT');
     expect(shown('x-after')).toBe(false);
     // Distrusted: a record for zed (whom the directory does not know) is not believed now.
-    expect(await send(zed, 'x-zed', record(x, zed))).toBe('ERR_SPOOFED_EVENT');
+    expect(await send(zed, 'x-zed', record(x, rogue, zed))).toBe('ERR_SPOOFED_EVENT');
     expect(shown('x-zed')).toBe(false);
   });
 });
@@ -157,8 +170,7 @@ describe('an attached record in a closed federation', () => {
   beforeAll(async () => {
     two = await createNode({ dht, logger: false, trustedGateways: [] });
     await two.attach(bob, new EndpointInbox(), { protocol: 'api' });
-    rogue = new G2gNode({ transport: new TcpG2gTransport({ identity: x }), onEvent: async () => 'x' });
-    await rogue.listen();
+    rogue = await startRogue(x);
   });
   afterAll(async () => {
     await rogue?.close();
@@ -166,15 +178,7 @@ describe('an attached record in a closed federation', () => {
   });
 
   it('a record from a gateway not trusted: refused, as unauthorised', async () => {
-    const located = encodeRecord(
-      signRecord(x, {
-        kind: 'location',
-        subject: addressKey(zed),
-        body: { contact: rogue.contact, g2g: 2 },
-        issuedAt: Date.now(),
-        ttl: 60_000,
-      }),
-    );
+    const located = record(x, rogue, zed);
     const payload = jsonForm.encode({
       kind: 'im',
       id: 'z',

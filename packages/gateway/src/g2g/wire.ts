@@ -51,8 +51,10 @@ export interface G2gFrame {
 export function encodeG2g(type: number, ...parts: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const part of parts) length += part.length;
-  const out = new Uint8Array(5 + length);
-  new DataView(out.buffer).setUint32(0, 1 + length);
+  // From Buffer's pool: a fresh ArrayBuffer (`new Uint8Array`) of a frame's size costs several
+  // times as much on this hot path (bench/g2g-frames.ts); the frame lives until it is written.
+  const out = Buffer.allocUnsafe(5 + length);
+  out.writeUInt32BE(1 + length, 0);
   out[4] = type;
   let at = 5;
   for (const part of parts) {

@@ -38,6 +38,8 @@ export class Router {
   readonly #counters = new Map<string, { inc(): void }>();
   /** IMs that arrived over G2G lately: one resent by a sender that missed the ACK is shown once. */
   readonly #arrivals: RecentArrivals;
+  /** Users whose lapsed cache entry the directory is being asked about in the background (by `addressKey`). */
+  readonly #refreshing = new Set<string>();
   /** Senders whose attached location record the directory is being asked about (by `addressKey`). */
   readonly #confirming = new Set<string>();
   /** Peers whose attached record the directory contradicted: until when their attachments are ignored. */
@@ -89,16 +91,45 @@ export class Router {
     core.emit({ type: 'translated', event, from: fromProtocol, to: protocol });
   }
 
-  /** Where a user is online (cached for a while unless `fresh`). */
+  /**
+   * Where a user is online (cached for a while unless `fresh`). A cached location past the cache's
+   * time whose record has not expired is still used, while the directory is asked again in the
+   * background: a lookup on a busy DHT takes hundreds of ms, and every send to a user whose cache
+   * entry lapsed waited on it (the users who logged in together lapse together); the record's
+   * signature holds until its expiry, and a send that fails looks again at once (`fresh`).
+   */
   async locate(user: Address, fresh: boolean): Promise<Location | undefined> {
     const key = addressKey(user);
     const cached = this.#locationCache.get(key);
-    if (!fresh && cached && cached.until > this.core.now()) return cached.location;
+    if (!fresh && cached) {
+      const now = this.core.now();
+      if (cached.until > now) return cached.location;
+      if (cached.location.expiresAt > now) {
+        this.#refresh(key, user, cached);
+        return cached.location;
+      }
+    }
     const location = await this.core.directory.lookupLocation(user);
     // Cached for a while; a failed send or a sender seen on another link looks again at once.
     if (location) this.#locationCache.set(key, { location, until: this.core.now() + LOCATION_CACHE_MS });
     else this.#locationCache.delete(key);
     return location;
+  }
+
+  /** A lapsed cache entry's lookup in the background, one per user at a time. */
+  #refresh(key: string, user: Address, lapsed: { location: Location; until: number }): void {
+    if (this.#refreshing.has(key)) return;
+    this.#refreshing.add(key);
+    const done = this.core.directory.lookupLocation(user).then(
+      (found) => {
+        if (found) this.noteLocation(user, found);
+        // Gone from the directory (the user left): forgotten, unless another location came meanwhile.
+        else if (this.#locationCache.get(key) === lapsed) this.#locationCache.delete(key);
+      },
+      // The DHT did not answer: the cached location serves until its record expires.
+      () => {},
+    );
+    this.core.track(done.finally(() => this.#refreshing.delete(key)));
   }
 
   /** A location a directory read found for `user`: cached as `locate` would, unless a newer one is. */

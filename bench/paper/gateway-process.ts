@@ -68,13 +68,23 @@ function dhtStats(): {
   dhtOperations: DhtOperations;
 } {
   const out = { dhtRequests: 0, dhtQueries: 0, dhtPersistent: 0, dhtNodes: 0 };
-  const operations = { ...dhtOperations, relayed: 0, punches: 0 };
+  const operations = {
+    ...dhtOperations,
+    relayed: 0,
+    punches: 0,
+    timeouts: 0,
+    retries: 0,
+    ping: 0,
+    findNode: 0,
+    downHint: 0,
+  };
   for (const store of stores) {
     const node = store.node as unknown as {
       ephemeral: boolean;
       stats: {
-        requests: { total: number };
+        requests: { total: number; timeouts: number; retries: number };
         queries: { total: number };
+        commands: Record<'ping' | 'findNode' | 'downHint', { tx: number }>;
         relaying: { attempts: number };
         punches: { consistent: number; random: number; open: number };
       };
@@ -84,6 +94,12 @@ function dhtStats(): {
     out.dhtPersistent += node.ephemeral ? 0 : 1;
     out.dhtNodes++;
     operations.relayed += node.stats.relaying.attempts;
+    // Of the requests sent: those that timed out and those sent again, and dht-rpc's own upkeep.
+    operations.timeouts += node.stats.requests.timeouts;
+    operations.retries += node.stats.requests.retries;
+    operations.ping += node.stats.commands.ping.tx;
+    operations.findNode += node.stats.commands.findNode.tx;
+    operations.downHint += node.stats.commands.downHint.tx;
     const { consistent, random, open } = node.stats.punches;
     operations.punches += consistent + random + open;
   }
@@ -92,10 +108,25 @@ function dhtStats(): {
 
 /**
  * What the gateways asked of their hyperdht stores and transports, by kind (the directory's gets,
- * puts and removes; G2G dials; and the node's relayed connections and hole punches), so a run whose
- * DHT requests per message are high says which kind grew.
+ * puts and removes; G2G dials; and the node's relayed connections and hole punches), and of the
+ * requests their nodes sent, how many timed out, were sent again, or were dht-rpc's own upkeep
+ * (pings, find-node queries of its routing table, down hints), so a run whose DHT requests per
+ * message are high says which kind grew.
  */
-type DhtOperations = Record<'get' | 'put' | 'remove' | 'dial' | 'relayed' | 'punches', number>;
+type DhtOperations = Record<
+  | 'get'
+  | 'put'
+  | 'remove'
+  | 'dial'
+  | 'relayed'
+  | 'punches'
+  | 'timeouts'
+  | 'retries'
+  | 'ping'
+  | 'findNode'
+  | 'downHint',
+  number
+>;
 const dhtOperations = { get: 0, put: 0, remove: 0, dial: 0 };
 
 /** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */

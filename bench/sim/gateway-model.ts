@@ -241,6 +241,8 @@ export class SimGateway {
   readonly managers = new Map<number, Manager>();
   /** `#locationCache`: looked-up locations, by user. */
   readonly #cache = new Map<number, { location: Location; until: number }>();
+  /** Users whose lapsed cache entry is being looked up in the background. */
+  readonly #refreshing = new Set<number>();
   /** `#watches`: foreign buddies shown online to users here, by buddy. */
   readonly #watches = new Map<number, { users: Set<number>; timer: number }>();
   /** Lease design: each peer gateway's lease, as last read. */
@@ -561,7 +563,14 @@ export class SimGateway {
 
   async #locate(user: number, fresh: boolean): Promise<Location | undefined> {
     const cached = this.#cache.get(user);
-    if (!fresh && cached && cached.until > this.#now) return cached.location;
+    if (!fresh && cached) {
+      if (cached.until > this.#now) return cached.location;
+      // As the router: a lapsed location whose record holds is used, and looked up in the background.
+      if (cached.location.expiresAt > this.#now) {
+        this.#refreshLocation(user, cached);
+        return cached.location;
+      }
+    }
     let location = await this.directory.lookupLocation(this.#address(user));
     if (location && this.#design.lease && !(await this.#leaseLive(this.net.indexOf(location.gateway))))
       location = undefined;
@@ -569,6 +578,23 @@ export class SimGateway {
     if (location) this.#cache.set(user, { location, until });
     else this.#cache.delete(user);
     return location;
+  }
+
+  /** The router's `#refresh` of a location: one background look-up per user at a time, of the lapsed entry only. */
+  #refreshLocation(user: number, lapsed: { location: Location; until: number }): void {
+    if (this.#refreshing.has(user)) return;
+    this.#refreshing.add(user);
+    void this.directory
+      .lookupLocation(this.#address(user))
+      .then(
+        (found) => {
+          if (this.#cache.get(user) !== lapsed) return;
+          if (found) this.#cache.set(user, { location: found, until: this.#now + TIMINGS.locationCache });
+          else this.#cache.delete(user);
+        },
+        () => {},
+      )
+      .finally(() => this.#refreshing.delete(user));
   }
 
   /** Lease design: whether a gateway's lease is live (read once per lease period, then remembered). */

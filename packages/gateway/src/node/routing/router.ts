@@ -122,9 +122,11 @@ export class Router {
     this.#refreshing.add(key);
     const done = this.core.directory.lookupLocation(user).then(
       (found) => {
-        if (found) this.noteLocation(user, found);
-        // Gone from the directory (the user left): forgotten, unless another location came meanwhile.
-        else if (this.#locationCache.get(key) === lapsed) this.#locationCache.delete(key);
+        // Only the entry it was asked for: one forgotten meanwhile (the user left) or replaced stays so.
+        if (this.#locationCache.get(key) !== lapsed) return;
+        if (found)
+          this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
+        else this.#locationCache.delete(key);
       },
       // The DHT did not answer: the cached location serves until its record expires.
       () => {},

@@ -26,6 +26,11 @@ export class UserManager {
   toldElsewhere: Promise<void> = Promise.resolve();
   /** A refresh of this user's records in flight. */
   publishing: Promise<void> | undefined;
+  /**
+   * When the user's location record that last went into the directory was signed (ms): it lapses a
+   * soft TTL later, and only then may buddies elsewhere have been shown the user offline.
+   */
+  locationSignedAt: number | undefined;
 
   constructor(
     readonly address: Address,

@@ -61,7 +61,10 @@ export class Publisher {
     try {
       if (this.core.managers.get(m.key) !== m) return;
       try {
+        const signing = this.core.now();
         await directory.publishLocation(m.address, this.core.contact, m.presence);
+        // At a login the buddies are told anyway (`located`); a refresh tells them only after a lapse.
+        this.#published(m, signing, home !== undefined);
       } finally {
         located?.();
       }
@@ -71,6 +74,22 @@ export class Publisher {
     } finally {
       located?.();
     }
+  }
+
+  /**
+   * A location record of `m` signed at `signing` went into the directory. When the one before had
+   * lapsed first (or none had gone through since the login), the buddies elsewhere may have been
+   * shown the user offline (their watch found no record) or refused the login's presence (no record
+   * to check it against): they are told the presence again. Only those users: after one failed put
+   * in a login burst, telling every user's buddies again was a flood of presence on the G2G links.
+   */
+  #published(m: UserManager, signing: number, login: boolean): void {
+    const { core } = this;
+    const before = m.locationSignedAt;
+    m.locationSignedAt = signing;
+    if (login || core.managers.get(m.key) !== m) return;
+    if (before === undefined || core.now() >= before + core.directory.softTtl)
+      core.track(core.tellBuddies(m, m.presence, 'elsewhere'));
   }
 
   /**
@@ -106,7 +125,9 @@ export class Publisher {
     if (core.closing) return;
     try {
       for (const m of [...core.managers.values()]) {
+        const signing = core.now();
         await core.directory.publishLocation(m.address, core.contact, m.presence);
+        this.#published(m, signing, false);
       }
       await this.advertiseCapabilities();
       await this.republishHardState();
@@ -116,10 +137,9 @@ export class Publisher {
     }
     this.#retry.failing = false;
     this.#retry.delay = RETRY_FIRST_MS;
-    // Peers must find this node again too, not only its records; and buddies elsewhere may have
-    // been shown these users offline meanwhile (their location lapsed): they hear them again.
+    // Peers must find this node again too, not only its records (buddies elsewhere of users whose
+    // record lapsed meanwhile were told again as each went through: `#published`).
     this.g2g().reannounce();
-    for (const m of [...core.managers.values()]) core.track(core.tellBuddies(m, m.presence, 'elsewhere'));
     core.log.info('republished to the directory after a failure');
   }
 

@@ -74,8 +74,6 @@ export const TIMINGS = {
   softTtl: 60_000,
   /** `LOCATION_CACHE_MS`: a looked-up location is used this long without asking again. */
   locationCache: 30_000,
-  /** `LOCATION_CACHE_JITTER`: each entry's time shortened at random by up to this share. */
-  locationCacheJitter: 1 / 3,
   /** `WATCH_MARGIN_MS`: a watched buddy's location is read this long after it should have been renewed. */
   watchMargin: 50,
   /** Capability records live 10 minutes, re-signed at a third. */
@@ -576,15 +574,10 @@ export class SimGateway {
     let location = await this.directory.lookupLocation(this.#address(user));
     if (location && this.#design.lease && !(await this.#leaseLive(this.net.indexOf(location.gateway))))
       location = undefined;
-    const until = this.#design.lease ? (location?.expiresAt ?? 0) : this.#cacheUntil();
+    const until = this.#design.lease ? (location?.expiresAt ?? 0) : this.#now + TIMINGS.locationCache;
     if (location) this.#cache.set(user, { location, until });
     else this.#cache.delete(user);
     return location;
-  }
-
-  /** The router's `cacheUntil`: the cache's time, shortened at random so entries lapse apart. */
-  #cacheUntil(): number {
-    return this.#now + TIMINGS.locationCache * (1 - TIMINGS.locationCacheJitter * this.net.o.rng.next());
   }
 
   /** The router's `#refresh` of a location: one background look-up per user at a time, of the lapsed entry only. */
@@ -596,7 +589,7 @@ export class SimGateway {
       .then(
         (found) => {
           if (this.#cache.get(user) !== lapsed) return;
-          if (found) this.#cache.set(user, { location: found, until: this.#cacheUntil() });
+          if (found) this.#cache.set(user, { location: found, until: this.#now + TIMINGS.locationCache });
           else this.#cache.delete(user);
         },
         () => {},

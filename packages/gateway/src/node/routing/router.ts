@@ -18,18 +18,6 @@ import { RecentArrivals } from './recent-arrivals.js';
 
 const LOCATION_CACHE_MS = 30_000;
 /**
- * The share of `LOCATION_CACHE_MS` an entry's time is shortened by at random (up to a third):
- * entries cached together (a login burst's first events) otherwise lapse in one second, and their
- * background lookups, senders' and receivers' at once, come in one burst on the DHT, which shares
- * each gateway's UDX socket with its G2G streams (docs/benchmarks.md).
- */
-const LOCATION_CACHE_JITTER = 1 / 3;
-
-/** Until when a location cached now is used without asking the directory again. */
-function cacheUntil(now: number): number {
-  return now + LOCATION_CACHE_MS * (1 - LOCATION_CACHE_JITTER * Math.random());
-}
-/**
  * How long a peer whose attached location record the directory contradicted is not believed on its
  * attachments, ms: its events go through directory lookups, as from a gateway that attaches none.
  */
@@ -123,7 +111,7 @@ export class Router {
     }
     const location = await this.core.directory.lookupLocation(user);
     // Cached for a while; a failed send or a sender seen on another link looks again at once.
-    if (location) this.#locationCache.set(key, { location, until: cacheUntil(this.core.now()) });
+    if (location) this.#locationCache.set(key, { location, until: this.core.now() + LOCATION_CACHE_MS });
     else this.#locationCache.delete(key);
     return location;
   }
@@ -136,7 +124,8 @@ export class Router {
       (found) => {
         // Only the entry it was asked for: one forgotten meanwhile (the user left) or replaced stays so.
         if (this.#locationCache.get(key) !== lapsed) return;
-        if (found) this.#locationCache.set(key, { location: found, until: cacheUntil(this.core.now()) });
+        if (found)
+          this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
         else this.#locationCache.delete(key);
       },
       // The DHT did not answer: the cached location serves until its record expires.
@@ -151,7 +140,7 @@ export class Router {
     const now = this.core.now();
     const known = this.#locationCache.get(key);
     if (known && known.until > now && known.location.issuedAt > location.issuedAt) return;
-    this.#locationCache.set(key, { location, until: cacheUntil(now) });
+    this.#locationCache.set(key, { location, until: now + LOCATION_CACHE_MS });
   }
 
   /** The location last seen for a user (by `addressKey`), if cached. */
@@ -213,7 +202,7 @@ export class Router {
     } catch {
       return;
     }
-    const entry = { location: attached, until: Math.min(cacheUntil(now), attached.expiresAt) };
+    const entry = { location: attached, until: Math.min(now + LOCATION_CACHE_MS, attached.expiresAt) };
     this.#locationCache.set(key, entry);
     if (this.#confirming.has(key)) return;
     this.#confirming.add(key);
@@ -222,7 +211,7 @@ export class Router {
         // Not there yet (a DHT behind the login), or replaced meanwhile (a send failed, the user left).
         if (!found || this.#locationCache.get(key) !== entry) return;
         if (found.gateway === attached.gateway && found.issuedAt < attached.issuedAt) return;
-        this.#locationCache.set(key, { location: found, until: cacheUntil(this.core.now()) });
+        this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
         if (found.gateway === attached.gateway) return;
         this.#distrust(peerId);
         this.core.metrics.rejectedRecords.inc();

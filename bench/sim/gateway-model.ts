@@ -574,10 +574,15 @@ export class SimGateway {
     let location = await this.directory.lookupLocation(this.#address(user));
     if (location && this.#design.lease && !(await this.#leaseLive(this.net.indexOf(location.gateway))))
       location = undefined;
-    const until = this.#design.lease ? (location?.expiresAt ?? 0) : this.#now + TIMINGS.locationCache;
+    const until = this.#design.lease ? (location?.expiresAt ?? 0) : this.#cacheUntil(location);
     if (location) this.#cache.set(user, { location, until });
     else this.#cache.delete(user);
     return location;
+  }
+
+  /** The router's `#remember`: the cache's time, never past the record's expiry. */
+  #cacheUntil(location: Location | undefined): number {
+    return Math.min(this.#now + TIMINGS.locationCache, location?.expiresAt ?? 0);
   }
 
   /** The router's `#refresh` of a location: one background look-up per user at a time, of the lapsed entry only. */
@@ -589,7 +594,7 @@ export class SimGateway {
       .then(
         (found) => {
           if (this.#cache.get(user) !== lapsed) return;
-          if (found) this.#cache.set(user, { location: found, until: this.#now + TIMINGS.locationCache });
+          if (found) this.#cache.set(user, { location: found, until: this.#cacheUntil(found) });
           else this.#cache.delete(user);
         },
         () => {},

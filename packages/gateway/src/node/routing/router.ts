@@ -111,7 +111,7 @@ export class Router {
     }
     const location = await this.core.directory.lookupLocation(user);
     // Cached for a while; a failed send or a sender seen on another link looks again at once.
-    if (location) this.#locationCache.set(key, { location, until: this.core.now() + LOCATION_CACHE_MS });
+    if (location) this.#remember(key, location);
     else this.#locationCache.delete(key);
     return location;
   }
@@ -124,8 +124,7 @@ export class Router {
       (found) => {
         // Only the entry it was asked for: one forgotten meanwhile (the user left) or replaced stays so.
         if (this.#locationCache.get(key) !== lapsed) return;
-        if (found)
-          this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
+        if (found) this.#remember(key, found);
         else this.#locationCache.delete(key);
       },
       // The DHT did not answer: the cached location serves until its record expires.
@@ -140,7 +139,17 @@ export class Router {
     const now = this.core.now();
     const known = this.#locationCache.get(key);
     if (known && known.until > now && known.location.issuedAt > location.issuedAt) return;
-    this.#locationCache.set(key, { location, until: now + LOCATION_CACHE_MS });
+    this.#remember(key, location);
+  }
+
+  /**
+   * Caches a location for `LOCATION_CACHE_MS`, never past its record's expiry (a lookup may find a
+   * record signed long ago); the entry is returned, so a background answer can tell it is still there.
+   */
+  #remember(key: string, location: Location): { location: Location; until: number } {
+    const entry = { location, until: Math.min(this.core.now() + LOCATION_CACHE_MS, location.expiresAt) };
+    this.#locationCache.set(key, entry);
+    return entry;
   }
 
   /** The location last seen for a user (by `addressKey`), if cached. */
@@ -202,8 +211,7 @@ export class Router {
     } catch {
       return;
     }
-    const entry = { location: attached, until: Math.min(now + LOCATION_CACHE_MS, attached.expiresAt) };
-    this.#locationCache.set(key, entry);
+    const entry = this.#remember(key, attached);
     if (this.#confirming.has(key)) return;
     this.#confirming.add(key);
     const confirmed = this.core.directory.lookupLocation(from).then(
@@ -211,7 +219,7 @@ export class Router {
         // Not there yet (a DHT behind the login), or replaced meanwhile (a send failed, the user left).
         if (!found || this.#locationCache.get(key) !== entry) return;
         if (found.gateway === attached.gateway && found.issuedAt < attached.issuedAt) return;
-        this.#locationCache.set(key, { location: found, until: this.core.now() + LOCATION_CACHE_MS });
+        this.#remember(key, found);
         if (found.gateway === attached.gateway) return;
         this.#distrust(peerId);
         this.core.metrics.rejectedRecords.inc();

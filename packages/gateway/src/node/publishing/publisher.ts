@@ -57,34 +57,31 @@ export class Publisher {
    * the home record is put: what waits for the location need not wait for that second put.
    */
   async publishUser(m: UserManager, home?: number, located?: () => void): Promise<void> {
-    const { directory } = this.core;
+    if (this.core.managers.get(m.key) !== m) return located?.();
     try {
-      if (this.core.managers.get(m.key) !== m) return;
       try {
-        const signing = this.core.now();
-        await directory.publishLocation(m.address, this.core.contact, m.presence);
         // At a login the buddies are told anyway (`located`); a refresh tells them only after a lapse.
-        this.#published(m, signing, home !== undefined);
+        await this.#putLocation(m, home !== undefined);
       } finally {
         located?.();
       }
-      if (home !== undefined) await directory.publishHome(m.address, home);
+      if (home !== undefined) await this.core.directory.publishHome(m.address, home);
     } catch (error) {
       this.failed(error);
-    } finally {
-      located?.();
     }
   }
 
   /**
-   * A location record of `m` signed at `signing` went into the directory. When the one before had
-   * lapsed first (or none had gone through since the login), the buddies elsewhere may have been
-   * shown the user offline (their watch found no record) or refused the login's presence (no record
-   * to check it against): they are told the presence again. Only those users: after one failed put
-   * in a login burst, telling every user's buddies again was a flood of presence on the G2G links.
+   * Puts `m`'s location record (their presence in it). When the one before had lapsed first (or
+   * none had gone through since the login), the buddies elsewhere may have been shown the user
+   * offline (their watch found no record) or refused the login's presence (no record to check it
+   * against): they are told the presence again. Only those users: after one failed put in a login
+   * burst, telling every user's buddies again was a flood of presence on the G2G links.
    */
-  #published(m: UserManager, signing: number, login: boolean): void {
+  async #putLocation(m: UserManager, login: boolean): Promise<void> {
     const { core } = this;
+    const signing = core.now();
+    await core.directory.publishLocation(m.address, core.contact, m.presence);
     const before = m.locationSignedAt;
     m.locationSignedAt = signing;
     if (login || core.managers.get(m.key) !== m) return;
@@ -124,11 +121,7 @@ export class Publisher {
     const { core } = this;
     if (core.closing) return;
     try {
-      for (const m of [...core.managers.values()]) {
-        const signing = core.now();
-        await core.directory.publishLocation(m.address, core.contact, m.presence);
-        this.#published(m, signing, false);
-      }
+      for (const m of [...core.managers.values()]) await this.#putLocation(m, false);
       await this.advertiseCapabilities();
       await this.republishHardState();
     } catch (error) {

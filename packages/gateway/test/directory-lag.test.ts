@@ -9,6 +9,7 @@ import {
 } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
+import { until } from './support/until.js';
 
 const imFrom = (who: Address) => (e: CanonicalEvent) =>
   e.kind === 'im' && e.from.user === who.user && e.from.network === who.network;
@@ -117,9 +118,6 @@ describe('a buddy answer held for a recipient the directory does not show yet', 
 
   const answers = (inbox: EndpointInbox) =>
     inbox.events.filter((e) => e.kind === 'buddy-response' && e.from.user === alice.user);
-  const until = async (done: () => boolean) => {
-    for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-  };
 
   beforeAll(async () => {
     one = await createNode({ dht: lagging, logger: false, heldRetry: [100, 100, 100, 100] });

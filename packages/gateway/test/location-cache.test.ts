@@ -3,13 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory, type UserSession } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
+import { until } from './support/until.js';
 
 const imFrom = (who: Address) => (e: CanonicalEvent) =>
   e.kind === 'im' && e.from.user === who.user && e.from.network === who.network;
-
-const until = async (done: () => boolean) => {
-  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-};
 
 /**
  * The sender's gateway caches a recipient's location for 30 s. Once that lapses, a send used to

@@ -1,6 +1,3 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   addressKey,
   type CanonicalEvent,
@@ -12,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
+import { stateWithBuddies } from './support/state-file.js';
 
 /**
  * At a login the node reads the buddies' presence from the directory, then the requests held for
@@ -48,22 +46,7 @@ describe("a login's reads of the directory", () => {
     // Held for alice: she is not online anywhere when zed asks.
     const zedSession = await one.attach(zed, new EndpointInbox(), { protocol: 'api' });
     expect(await zedSession.send({ kind: 'buddy-request', to: alice })).toBe('held');
-    const stateFile = join(await mkdtemp(join(tmpdir(), 'crosstalk-login-reads-')), 'state.json');
-    const foreignBuddies = buddies.map((b) => ({
-      address: addressKey(b),
-      groups: [],
-      subscription: 'to',
-      pending: false,
-    }));
-    await writeFile(
-      stateFile,
-      JSON.stringify({
-        version: 1,
-        users: { [addressKey(alice)]: { foreignBuddies } },
-        pending: [],
-        delivered: [],
-      }),
-    );
+    const stateFile = await stateWithBuddies('login-reads', alice, buddies, 'to');
     two = await createNode({ dht: slow, logger: false, stateFile });
     // The login's presence reads under way at once.
     const lookupOnline = two.directory.lookupOnline.bind(two.directory);
@@ -136,20 +119,7 @@ describe("a login's presence, told elsewhere", () => {
   beforeAll(async () => {
     two = await createNode({ dht, logger: false });
     await two.attach(bob, atBob, { protocol: 'api' });
-    const stateFile = join(await mkdtemp(join(tmpdir(), 'crosstalk-login-told-')), 'state.json');
-    await writeFile(
-      stateFile,
-      JSON.stringify({
-        version: 1,
-        users: {
-          [addressKey(alice)]: {
-            foreignBuddies: [{ address: addressKey(bob), groups: [], subscription: 'both', pending: false }],
-          },
-        },
-        pending: [],
-        delivered: [],
-      }),
-    );
+    const stateFile = await stateWithBuddies('login-told', alice, [bob]);
     one = await createNode({ dht: homePutsLast, logger: false, stateFile });
   });
   afterAll(async () => {

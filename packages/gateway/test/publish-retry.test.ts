@@ -1,15 +1,10 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { addressKey, type CanonicalEvent, DhtKeyFullError, MemoryDht, parseAddress } from '@crosstalk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
-
-const until = async (done: () => boolean) => {
-  for (let i = 0; i < 300 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
-};
+import { stateWithBuddies } from './support/state-file.js';
+import { until } from './support/until.js';
 
 /**
  * A put that fails (a DHT busy with a login burst) makes the gateway republish everything it keeps
@@ -58,20 +53,7 @@ describe('a failed put, retried', () => {
   beforeAll(async () => {
     two = await createNode({ dht, logger: false, now });
     await two.attach(bob, atBob, { protocol: 'api' });
-    const stateFile = join(await mkdtemp(join(tmpdir(), 'crosstalk-publish-retry-')), 'state.json');
-    await writeFile(
-      stateFile,
-      JSON.stringify({
-        version: 1,
-        users: {
-          [addressKey(alice)]: {
-            foreignBuddies: [{ address: addressKey(bob), groups: [], subscription: 'both', pending: false }],
-          },
-        },
-        pending: [],
-        delivered: [],
-      }),
-    );
+    const stateFile = await stateWithBuddies('publish-retry', alice, [bob]);
     // A short soft TTL at node one (alice's records lapse 5 s after signing; refreshed every 1.7 s).
     one = await createNode({ dht: flaky, logger: false, now, stateFile, softTtl: 5000 });
     await one.attach(alice, new EndpointInbox(), { protocol: 'api' });

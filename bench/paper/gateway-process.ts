@@ -68,7 +68,7 @@ function dhtStats(): {
   dhtOperations: DhtOperations;
 } {
   const out = { dhtRequests: 0, dhtQueries: 0, dhtPersistent: 0, dhtNodes: 0 };
-  const operations = {
+  const operations: DhtOperations = {
     ...dhtOperations,
     relayed: 0,
     punches: 0,
@@ -103,6 +103,7 @@ function dhtStats(): {
     const { consistent, random, open } = node.stats.punches;
     operations.punches += consistent + random + open;
   }
+  for (const [command, n] of Object.entries(sentByCommand)) operations[`sent ${command}`] = n;
   return { ...out, dhtOperations: operations };
 }
 
@@ -126,8 +127,46 @@ type DhtOperations = Record<
   | 'findNode'
   | 'downHint',
   number
->;
+> &
+  /** `sent <command>`: requests sent by hyperdht command (`sentByCommand`). */
+  Record<string, number>;
 const dhtOperations = { get: 0, put: 0, remove: 0, dial: 0 };
+
+/** hyperdht's own commands (hyperdht/lib/constants.js `COMMANDS`), by number, for `sentByCommand`. */
+const HYPERDHT_COMMANDS = [
+  'peerHandshake',
+  'peerHolepunch',
+  'findPeer',
+  'lookup',
+  'announce',
+  'unannounce',
+  'mutablePut',
+  'mutableGet',
+  'immutablePut',
+  'immutableGet',
+  'plugin',
+];
+/**
+ * The requests the gateways' nodes sent, by hyperdht command (each hop of a query, and a put's
+ * commits): which of the directory's operations a heavy run's extra requests belong to. dht-rpc's
+ * own (internal) commands are counted by its stats above.
+ */
+const sentByCommand: Record<string, number> = {};
+
+/** Counts each request a node creates by its hyperdht command (dht-rpc's `io.createRequest`). */
+function countRequests(node: unknown): void {
+  const io = (node as { io: { createRequest: (...args: unknown[]) => unknown } }).io;
+  const create = io.createRequest.bind(io);
+  io.createRequest = (...args: unknown[]) => {
+    // createRequest(to, token, internal, command, …)
+    const [, , internal, command] = args as [unknown, unknown, boolean, number];
+    if (!internal) {
+      const name = HYPERDHT_COMMANDS[command] ?? `command${command}`;
+      sentByCommand[name] = (sentByCommand[name] ?? 0) + 1;
+    }
+    return create(...args);
+  };
+}
 
 /** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */
 async function hostTotal(name: string): Promise<number> {
@@ -228,6 +267,7 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
   const store = new HyperDhtStore({ bootstrap: bootstrap ?? [] });
   await store.ready();
   stores.push(store);
+  countRequests(store.node);
   for (const op of ['get', 'put', 'remove'] as const) {
     const call = store[op].bind(store) as (...args: unknown[]) => unknown;
     (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {

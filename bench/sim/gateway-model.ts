@@ -74,8 +74,6 @@ export const TIMINGS = {
   softTtl: 60_000,
   /** `LOCATION_CACHE_MS`: a looked-up location is used this long without asking again. */
   locationCache: 30_000,
-  /** `LOCATION_CACHE_JITTER`: each entry's time shortened at random by up to this share. */
-  locationCacheJitter: 1 / 3,
   /** `WATCH_MARGIN_MS`: a watched buddy's location is read this long after it should have been renewed. */
   watchMargin: 50,
   /** Capability records live 10 minutes, re-signed at a third. */
@@ -582,10 +580,9 @@ export class SimGateway {
     return location;
   }
 
-  /** The router's `#remember`: the cache's time, shortened at random, never past the record's expiry. */
+  /** The router's `#remember`: the cache's time, never past the record's expiry. */
   #cacheUntil(location: Location | undefined): number {
-    const cache = TIMINGS.locationCache * (1 - TIMINGS.locationCacheJitter * this.net.o.rng.next());
-    return Math.min(this.#now + cache, location?.expiresAt ?? 0);
+    return Math.min(this.#now + TIMINGS.locationCache, location?.expiresAt ?? 0);
   }
 
   /** The router's `#refresh` of a location: one background look-up per user at a time, of the lapsed entry only. */

@@ -18,13 +18,6 @@ import { RecentArrivals } from './recent-arrivals.js';
 
 const LOCATION_CACHE_MS = 30_000;
 /**
- * The share of `LOCATION_CACHE_MS` an entry's time is shortened by at random (up to a third):
- * entries cached together (a login burst's first events) otherwise lapse in one second, and their
- * background lookups, senders' and receivers' at once, come in one burst on the DHT, which shares
- * each gateway's UDX socket with its G2G streams (docs/benchmarks.md).
- */
-const LOCATION_CACHE_JITTER = 1 / 3;
-/**
  * How long a peer whose attached location record the directory contradicted is not believed on its
  * attachments, ms: its events go through directory lookups, as from a gateway that attaches none.
  */
@@ -150,13 +143,11 @@ export class Router {
   }
 
   /**
-   * Caches a location for `LOCATION_CACHE_MS` shortened at random by up to `LOCATION_CACHE_JITTER`,
-   * never past its record's expiry (a lookup may find a record signed long ago); the entry is
-   * returned, so a background answer can tell it is still there.
+   * Caches a location for `LOCATION_CACHE_MS`, never past its record's expiry (a lookup may find a
+   * record signed long ago); the entry is returned, so a background answer can tell it is still there.
    */
   #remember(key: string, location: Location): { location: Location; until: number } {
-    const cacheMs = LOCATION_CACHE_MS * (1 - LOCATION_CACHE_JITTER * Math.random());
-    const entry = { location, until: Math.min(this.core.now() + cacheMs, location.expiresAt) };
+    const entry = { location, until: Math.min(this.core.now() + LOCATION_CACHE_MS, location.expiresAt) };
     this.#locationCache.set(key, entry);
     return entry;
   }

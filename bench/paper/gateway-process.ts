@@ -8,7 +8,7 @@
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -103,7 +103,8 @@ function dhtStats(): {
     const { consistent, random, open } = node.stats.punches;
     operations.punches += consistent + random + open;
   }
-  for (const [command, n] of Object.entries(sentByCommand)) operations[`sent ${command}`] = n;
+  for (const [name, n] of Object.entries(sentByCommand)) operations[name] = n;
+  writeTimeline();
   return { ...out, dhtOperations: operations };
 }
 
@@ -128,7 +129,7 @@ type DhtOperations = Record<
   | 'downHint',
   number
 > &
-  /** `sent <command>`: requests sent by hyperdht command (`sentByCommand`). */
+  /** `sent <command>`: requests sent by hyperdht command; `call <operation>`: operations started (`sentByCommand`). */
   Record<string, number>;
 const dhtOperations = { get: 0, put: 0, remove: 0, dial: 0 };
 
@@ -148,24 +149,64 @@ const HYPERDHT_COMMANDS = [
 ];
 /**
  * The requests the gateways' nodes sent, by hyperdht command (each hop of a query, and a put's
- * commits): which of the directory's operations a heavy run's extra requests belong to. dht-rpc's
- * own (internal) commands are counted by its stats above.
+ * commits), and the node operations the stores started (`call mutablePut`, …): which of the
+ * directory's operations a heavy run's extra requests belong to. dht-rpc's own (internal) commands
+ * are counted by its stats above.
  */
 const sentByCommand: Record<string, number> = {};
 
-/** Counts each request a node creates by its hyperdht command (dht-rpc's `io.createRequest`). */
+/**
+ * With `CROSSTALK_BENCH_DHT_TIMELINE=<file>`, the same counts by second (Unix time), written to
+ * `<file>.<pid>` whenever run.ts asks for this process's figures: to line a run's slow seconds up
+ * with what its DHT nodes did then.
+ */
+const timelineFile = process.env.CROSSTALK_BENCH_DHT_TIMELINE;
+const timeline: Record<number, Record<string, number>> = {};
+
+function countOne(name: string): void {
+  sentByCommand[name] = (sentByCommand[name] ?? 0) + 1;
+  if (!timelineFile) return;
+  const second = Math.floor(Date.now() / 1000);
+  timeline[second] ??= {};
+  timeline[second][name] = (timeline[second][name] ?? 0) + 1;
+}
+
+function writeTimeline(): void {
+  if (timelineFile) writeFileSync(`${timelineFile}.${process.pid}`, JSON.stringify(timeline));
+}
+
+/** The node operations a store starts (hyperdht's methods), each counted when called. */
+const NODE_OPERATIONS = ['mutablePut', 'mutableGet', 'lookup', 'announce', 'unannounce'] as const;
+
+/** Counts each request a node creates by its hyperdht command (dht-rpc's `io.createRequest`), and each operation started. */
 function countRequests(node: unknown): void {
   const io = (node as { io: { createRequest: (...args: unknown[]) => unknown } }).io;
   const create = io.createRequest.bind(io);
   io.createRequest = (...args: unknown[]) => {
     // createRequest(to, token, internal, command, …)
     const [, , internal, command] = args as [unknown, unknown, boolean, number];
-    if (!internal) {
-      const name = HYPERDHT_COMMANDS[command] ?? `command${command}`;
-      sentByCommand[name] = (sentByCommand[name] ?? 0) + 1;
-    }
+    if (!internal) countOne(`sent ${HYPERDHT_COMMANDS[command] ?? `command${command}`}`);
     return create(...args);
   };
+  const methods = node as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of NODE_OPERATIONS) {
+    const call = methods[name]!.bind(node);
+    methods[name] = (...args: unknown[]) => {
+      countOne(`call ${name}`);
+      const started = call(...args);
+      // A failed operation, by its message: a store takes any such error as the DHT's loss and
+      // re-announces all it holds (hyperdht-store.ts `#network`).
+      const failed = (error: unknown) =>
+        countOne(`error ${name}: ${error instanceof Error ? error.message.slice(0, 40) : String(error)}`);
+      if (started instanceof Promise) started.catch(failed);
+      else
+        (started as { on?: (event: string, listener: (error: unknown) => void) => void }).on?.(
+          'error',
+          failed,
+        );
+      return started;
+    };
+  }
 }
 
 /** A host's counter, summed over its workers and labels (from the primary's `/metrics`). */
@@ -272,7 +313,14 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
     const call = store[op].bind(store) as (...args: unknown[]) => unknown;
     (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
       dhtOperations[op]++;
-      return call(...args);
+      // By record kind (the key's prefix: `location`, `pending`, …), and each failure by its message.
+      const kind = `${op} ${String(args[0]).slice(0, String(args[0]).indexOf(':'))}`;
+      countOne(kind);
+      const done = call(...args) as Promise<unknown>;
+      done.catch((error: unknown) =>
+        countOne(`error ${kind}: ${error instanceof Error ? error.message.slice(0, 50) : String(error)}`),
+      );
+      return done;
     };
   }
   return {

@@ -210,6 +210,25 @@ describe('directory', () => {
     expect(await small.holdPending({ ...request, id: 'r9' })).toBeUndefined();
   });
 
+  it("asks the DHT to put a user's location ahead of queued work, and nothing else", async () => {
+    const asked: { key: string; urgent: boolean }[] = [];
+    const dht = new MemoryDht();
+    const put = dht.put.bind(dht);
+    dht.put = (key, value, options) => {
+      asked.push({ key: key.slice(0, key.indexOf(':')), urgent: options?.urgent === true });
+      return put(key, value, options);
+    };
+    const dir = new Directory({ dht, identity: generateIdentity() });
+    await dir.publishLocation(alice, { transport: 'tcp', host: '127.0.0.1', port: 4000 });
+    await dir.publishHome(alice, 1);
+    await dir.holdPending({ kind: 'buddy-request', id: 'r1', from: alice, to: bob, message: 'hi' });
+    expect(asked).toEqual([
+      { key: 'loc', urgent: true },
+      { key: 'home', urgent: false },
+      { key: 'pending', urgent: false },
+    ]);
+  });
+
   it('another gateway cannot remove what this one published', async () => {
     const { dht, make } = setup();
     const a = make();

@@ -144,6 +144,30 @@ describe('HyperDhtStore', () => {
     for (let i = 0; i < 6; i++) expect(strings(await dht.get(`busy-${i}`))).toEqual([`value ${i}`]);
   });
 
+  it('puts an urgent write ahead of the operations waiting their turn', async () => {
+    const dht = await store({ maxOperations: 1 });
+    const finished: string[] = [];
+    const note = (name: string) => (outcome: unknown) => {
+      finished.push(name);
+      return outcome;
+    };
+    // The first read runs; the next two wait; the urgent put's read and then its write go ahead of
+    // whatever is still waiting when each is asked for.
+    const reads = [0, 1, 2].map((i) => dht.get(`queued-${i}`).then(note(`get ${i}`)));
+    const put = dht
+      .put('location', v('here'), { secret: 'gw', slot: 'location', urgent: true })
+      .then(note('urgent put'));
+    await Promise.all([...reads, put]);
+    expect(finished.indexOf('urgent put')).toBeLessThan(finished.indexOf('get 2'));
+    // Not urgent: it waits behind every operation asked for before it.
+    finished.length = 0;
+    const later = [3, 4, 5].map((i) => dht.get(`queued-${i}`).then(note(`get ${i}`)));
+    const plain = dht.put('location', v('there'), { secret: 'gw', slot: 'location' }).then(note('put'));
+    await Promise.all([...later, plain]);
+    expect(finished.at(-1)).toBe('put');
+    expect(strings(await dht.get('location'))).toEqual(['there']);
+  });
+
   it('stores on different nodes see each other; the secret, not the process, owns a value', async () => {
     const namespace = randomUUID();
     const a = await store({ namespace });

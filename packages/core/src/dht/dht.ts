@@ -15,6 +15,12 @@ export interface DhtPutOptions {
    * secret (`DhtSlotSecretRequiredError` without one). Only for a `Dht` whose `slots` is true.
    */
   slot?: string;
+  /**
+   * Goes ahead of waiting operations that are not urgent, for a `Dht` that queues its work (as
+   * `HyperDhtStore` does; others run every operation at once and ignore it): a record that makes a
+   * user reachable should not wait behind a login burst's reads and long-lived records.
+   */
+  urgent?: boolean;
 }
 
 /** The caps a DHT enforces on keys and values; every `Dht` states its own. */

@@ -106,6 +106,7 @@ export type FromWorker =
       ttl?: number;
       secret?: string;
       slot?: string;
+      urgent?: boolean;
     }
   /** A cookie record the primary passed on (its `relay` number) is in this worker's table. */
   | { t: 'cookie-applied'; relay: number }

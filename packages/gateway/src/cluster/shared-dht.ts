@@ -114,6 +114,7 @@ export class SharedDht implements Dht {
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
       ...(options.slot !== undefined ? { slot: options.slot } : {}),
+      ...(options.urgent ? { urgent: true } : {}),
     });
   }
 
@@ -140,6 +141,7 @@ export async function answerDht(dht: Dht, m: DhtRequest): Promise<DhtReply> {
         ...(m.ttl !== undefined ? { ttl: m.ttl } : {}),
         ...(m.secret !== undefined ? { secret: m.secret } : {}),
         ...(m.slot !== undefined ? { slot: m.slot } : {}),
+        ...(m.urgent ? { urgent: true } : {}),
       });
       return { t: 'dht-reply', seq: m.seq, ok: true };
     }

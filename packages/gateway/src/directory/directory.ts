@@ -533,7 +533,13 @@ export class Directory {
     // Signed, it says this gateway serves the user, whether the DHT holds it yet or not.
     if (kind === 'location') this.#ownLocations.set(key, kept);
     const slotted = this.#dht.slots === true;
-    await this.#dht.put(key, value, { ttl, secret: this.#secret, ...(slotted ? { slot: kind } : {}) });
+    // A user's location makes them reachable: it goes ahead of reads and long-lived records queued.
+    await this.#dht.put(key, value, {
+      ttl,
+      secret: this.#secret,
+      ...(slotted ? { slot: kind } : {}),
+      ...(kind === 'location' ? { urgent: true } : {}),
+    });
     const previous = this.#mine.get(key) ?? [];
     this.#mine.set(key, [kept]);
     if (slotted) return;

@@ -42,6 +42,7 @@ import { assertPrivateBootstrap } from '../node/bootstrap.js';
 import type { HyperDhtNode, NodeAddress } from '../node/node.js';
 import { decodeRecord, encodeRecord, MAX_RECORD_VALUE_BYTES, type ValueRecord } from '../record/record.js';
 import { type Candidate, fairShare } from './fair-share.js';
+import { OperationQueue } from './operation-queue.js';
 
 /**
  * Most announcements a lookup can be counted on to show for one topic: a hyperdht node answers a
@@ -161,8 +162,8 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
-  /** Runs one DHT operation when fewer than `maxOperations` are under way. */
-  readonly #operations: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Runs one DHT operation when fewer than `maxOperations` are under way (urgent puts first). */
+  readonly #operations: OperationQueue;
   /** Reads under way, by key: a `get` of a key already being read joins that read. */
   readonly #reads = new Map<string, Promise<{ found: Found[] }>>();
   readonly #fetchOptions: { latest: boolean; concurrency?: number };
@@ -193,7 +194,7 @@ export class HyperDhtStore implements Dht {
     const maxOperations = options.maxOperations ?? DEFAULT_MAX_OPERATIONS;
     if (!Number.isInteger(maxOperations) || maxOperations < 1)
       throw new RangeError(`maxOperations is a whole number of at least 1, not ${maxOperations}`);
-    this.#operations = limiter(maxOperations);
+    this.#operations = new OperationQueue(maxOperations);
     // Kademlia's alpha of 3 when the first copy will do: every request beyond counts against
     // dht-rpc's congestion window (80 requests per 750 ms slot), which paces lookups of busy keys.
     this.#fetchOptions =
@@ -243,6 +244,7 @@ export class HyperDhtStore implements Dht {
     if (value.length > this.limits.maxValueBytes)
       throw new DhtValueTooLargeError(value.length, this.limits.maxValueBytes);
     const ttl = options.ttl ?? this.limits.defaultTtl;
+    const urgent = options.urgent === true;
     if (!Number.isFinite(ttl) || ttl <= 0 || ttl > this.limits.maxTtl)
       throw new InvalidTtlError(ttl, this.limits.maxTtl);
     if (options.slot !== undefined && options.secret === undefined) throw new DhtSlotSecretRequiredError();
@@ -263,11 +265,11 @@ export class HyperDhtStore implements Dht {
     const id = toHex(keyPair.publicKey);
     const held = tag ? this.#own.get(id) : undefined;
     if (held && !held.tombstone && held.expiresAt > this.#now()) {
-      await this.#resign(held, bytes, ttl);
+      await this.#resign(held, bytes, ttl, urgent);
       this.#wrote(key);
       return;
     }
-    const { found, topicNodes } = await this.#network(() => this.#collect(key, topic));
+    const { found, topicNodes } = await this.#network(() => this.#collect(key, topic), urgent);
     const now = this.#now();
     const visible = this.#visible(key, found, topic, now);
     const publisherId = toHex(publisher.publicKey);
@@ -318,7 +320,7 @@ export class HyperDhtStore implements Dht {
       topicNodes,
       valueNodes: this.#own.get(id)?.valueNodes,
     };
-    await this.#network(() => this.#write(own));
+    await this.#network(() => this.#write(own), urgent);
     this.#wrote(key);
     this.#own.set(id, own);
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
@@ -434,7 +436,7 @@ export class HyperDhtStore implements Dht {
     const announcers = new Map<string, Set<string>>();
     const fetches: Promise<void>[] = [];
     let failed: unknown;
-    const limit = limiter(this.#concurrency);
+    const fetching = new OperationQueue(this.#concurrency);
     const query = this.#dht.lookup(topic);
     for await (const reply of query) {
       const from = `${reply.from.host}:${reply.from.port}`;
@@ -445,12 +447,14 @@ export class HyperDhtStore implements Dht {
         if (seen.has(id) || seen.size >= MAX_CANDIDATES) continue;
         seen.add(id);
         fetches.push(
-          limit(async () => {
-            const record = await this.#fetch(key, topic, id, peer.publicKey);
-            if (record) found.push(record);
-          }).catch((error: unknown) => {
-            failed ??= error;
-          }),
+          fetching
+            .run(async () => {
+              const record = await this.#fetch(key, topic, id, peer.publicKey);
+              if (record) found.push(record);
+            })
+            .catch((error: unknown) => {
+              failed ??= error;
+            }),
         );
       }
     }
@@ -568,7 +572,7 @@ export class HyperDhtStore implements Dht {
    * already; `#refreshOwn` keeps it so). Recorded before the write, so a re-sign that overtakes
    * this one numbers its own above it (a node keeps the highest: hyperdht refuses a lower one).
    */
-  async #resign(held: Own, bytes: Uint8Array, ttl: number): Promise<void> {
+  async #resign(held: Own, bytes: Uint8Array, ttl: number, urgent: boolean): Promise<void> {
     const expiresAt = this.#now() + ttl;
     const encoded = encodeRecord({
       tombstone: false,
@@ -583,14 +587,14 @@ export class HyperDhtStore implements Dht {
     const own: Own = { ...held, encoded, expiresAt, seq: this.#nextSeq(id, []) };
     this.#own.set(id, own);
     // After a failure (the DHT unreachable, its nodes maybe restarted empty), announced again too.
-    if (own.reannounce) return await this.#network(() => this.#write(own));
+    if (own.reannounce) return await this.#network(() => this.#write(own), urgent);
     await this.#network(async () => {
       const put = await this.#dht.mutablePut(own.keyPair, own.encoded, {
         seq: own.seq,
         nodes: own.valueNodes,
       });
       own.valueNodes = put.closestNodes;
-    });
+    }, urgent);
   }
 
   /**
@@ -624,9 +628,11 @@ export class HyperDhtStore implements Dht {
       }
       if (!own.tombstone)
         tasks.push(
-          this.#operations(() => this.#write(own)).catch(() => {
-            own.reannounce = true;
-          }),
+          this.#operations
+            .run(() => this.#write(own))
+            .catch(() => {
+              own.reannounce = true;
+            }),
         );
     }
     await Promise.allSettled(tasks);
@@ -635,9 +641,9 @@ export class HyperDhtStore implements Dht {
   // ------------------------------------------------------------ plumbing
 
   /** Runs DHT work, turning hyperdht's plain errors into the port's (closed, or unavailable). */
-  async #network<T>(work: () => Promise<T>): Promise<T> {
+  async #network<T>(work: () => Promise<T>, urgent = false): Promise<T> {
     try {
-      const result = await this.#operations(work);
+      const result = await this.#operations.run(work, urgent);
       this.#open();
       return result;
     } catch (error) {
@@ -666,20 +672,4 @@ export class HyperDhtStore implements Dht {
   #open(): void {
     if (this.#closed) throw new DhtClosedError();
   }
-}
-
-/** Runs at most `n` of the given tasks at once. */
-function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async (task) => {
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
 }

@@ -14,6 +14,7 @@ import {
 } from '../src/index.js';
 import { type ForgedStep, forgeImEnvelope, routedG2gType } from '../src/testing/index.js';
 import { aimLike, declaredCodec, ircLike } from './support/codecs.js';
+import { until } from './support/until.js';
 
 /** A second form named as codec-xmpp's stanza form (its bytes are JSON: only the name matters here). */
 const stanzaLike = { ...jsonForm, name: 'xmpp-stanza' };
@@ -266,6 +267,83 @@ describe('hop-by-hop forwarding over G2G', () => {
       await here.send({ kind: 'im', id: 'w1', to: wraith, text: 'boo', sentAt: 1 });
       expect(got).toEqual(['boo']);
     } finally {
+      await here.detach();
+      await there.detach();
+      await f.close();
+    }
+  });
+
+  it('events asking for the same read again within a second wait for it, rather than failing "no route"', async () => {
+    // As above, but A's reads of the capability graph are slow (a DHT busy with a login burst):
+    // the first IM starts the read again, the second asks within the same second.
+    const f = await createGateway({
+      codecs: [
+        declaredCodec('phantom', ['phantomnet'], ['im', 'presence']),
+        declaredCodec('wraith', ['wraithnet'], ['im', 'presence']),
+      ],
+      canonical: [stanzaLike],
+      dht,
+      socks: { port: 0 },
+      logger: false,
+    });
+    const got: string[] = [];
+    const wraith = { user: 'wanda', network: 'wraithnet' };
+    const there = await f.node.attach(
+      wraith,
+      {
+        deliver: (event) => {
+          if (event.kind === 'im') got.push(event.text);
+          return true;
+        },
+      },
+      { protocol: 'wraith' },
+    );
+    const here = await a.node.attach(
+      { user: 'wes', network: 'aol' },
+      { deliver: () => true },
+      { protocol: 'oscar' },
+    );
+    const get = dht.get.bind(dht);
+    let release: () => void = () => {};
+    try {
+      const edge = 'canonical:xmpp-stanza>wraith';
+      const [record] = (await f.directory.capabilities(edge)).filter((r) => r.gateway === f.id);
+      await f.directory.withdrawCapability(edge);
+      await a.routing.refresh();
+      expect(a.routing.networks()).not.toContain('wraithnet');
+      const { cost, preserves, networks, contact } = record!;
+      await f.directory.publishCapability(edge, { cost, preserves, networks, contact });
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let capabilityReads = 0;
+      dht.get = async (key) => {
+        if (key.startsWith('cap:')) {
+          capabilityReads++;
+          await held;
+        }
+        return get(key);
+      };
+      const first = here.send({ kind: 'im', id: 'v1', to: wraith, text: 'one', sentAt: 1 });
+      await until(() => capabilityReads > 0);
+      const second = here.send({ kind: 'im', id: 'v2', to: wraith, text: 'two', sentAt: 2 });
+      let secondDone = false;
+      void second.then(
+        () => {
+          secondDone = true;
+        },
+        () => {
+          secondDone = true;
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(secondDone).toBe(false);
+      release();
+      await Promise.all([first, second]);
+      expect(got.sort()).toEqual(['one', 'two']);
+    } finally {
+      release();
+      dht.get = get;
       await here.detach();
       await there.detach();
       await f.close();

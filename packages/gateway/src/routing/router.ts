@@ -120,8 +120,8 @@ export class CapabilityRouter {
   readonly #notices = new LossNotices();
   #timer: NodeJS.Timeout | undefined;
   #advertised: { edges: string[]; froms: string[] } = { edges: [], froms: [] };
-  /** When the view was last read again on demand, per question. */
-  readonly #asked = new Map<string, number>();
+  /** When the view was last read again on demand, per question, and that read. */
+  readonly #asked = new Map<string, { at: number; reading: Promise<void> }>();
 
   constructor(options: CapabilityRouterOptions) {
     this.#o = options;
@@ -343,14 +343,18 @@ export class CapabilityRouter {
 
   /**
    * Reads the graph again for an event the view cannot route (a gateway it does not know, a network
-   * no recipient is online on), at most once a second for the same question.
+   * no recipient is online on), at most once a second for the same question. An event asking again
+   * within that second waits for the read it started: on a DHT busy with a login burst a read takes
+   * seconds, and the events behind the first failed "no route" meanwhile (docs/benchmarks.md).
    */
   async #refreshOnDemand(question: string): Promise<void> {
     const now = this.#o.now();
-    if (now - (this.#asked.get(question) ?? 0) <= 1000) return;
+    const asked = this.#asked.get(question);
+    if (asked && now - asked.at <= 1000) return asked.reading;
     if (this.#asked.size >= 1024) this.#asked.clear();
-    this.#asked.set(question, now);
-    await this.refresh().catch(() => {});
+    const reading = this.refresh().catch(() => {});
+    this.#asked.set(question, { at: now, reading });
+    await reading;
   }
 
   /**

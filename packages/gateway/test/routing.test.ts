@@ -225,9 +225,12 @@ describe('hop-by-hop forwarding over G2G', () => {
     }
   });
 
-  it('a known gateway whose edge into the recipient’s protocol the last read missed: read again, delivered', async () => {
-    // F delivers to two networks; A read the graph while F had advertised one of them only (its
-    // records are put one by one), so A knows F but has no chain to F's wraith users.
+  /**
+   * F delivers to two networks; A read the graph while F had advertised one of them only (its
+   * records are put one by one), so A knows F but has no chain to F's wraith users; F has then
+   * advertised the other. Returns F's wraith user (whose IMs land in `got`) and an AOL user at A.
+   */
+  async function missedEdge(names: { wraith: string; aol: string }) {
     const f = await createGateway({
       codecs: [
         declaredCodec('phantom', ['phantomnet'], ['im', 'presence']),
@@ -239,7 +242,7 @@ describe('hop-by-hop forwarding over G2G', () => {
       logger: false,
     });
     const got: string[] = [];
-    const wraith = { user: 'wendy', network: 'wraithnet' };
+    const wraith = { user: names.wraith, network: 'wraithnet' };
     const there = await f.node.attach(
       wraith,
       {
@@ -251,10 +254,15 @@ describe('hop-by-hop forwarding over G2G', () => {
       { protocol: 'wraith' },
     );
     const here = await a.node.attach(
-      { user: 'walt', network: 'aol' },
+      { user: names.aol, network: 'aol' },
       { deliver: () => true },
       { protocol: 'oscar' },
     );
+    const close = async () => {
+      await here.detach();
+      await there.detach();
+      await f.close();
+    };
     try {
       const edge = 'canonical:xmpp-stanza>wraith';
       const [record] = (await f.directory.capabilities(edge)).filter((r) => r.gateway === f.id);
@@ -264,55 +272,30 @@ describe('hop-by-hop forwarding over G2G', () => {
       expect(a.routing.networks()).not.toContain('wraithnet');
       const { cost, preserves, networks, contact } = record!;
       await f.directory.publishCapability(edge, { cost, preserves, networks, contact });
+    } catch (error) {
+      await close();
+      throw error;
+    }
+    return { wraith, here, got, close };
+  }
+
+  it('a known gateway whose edge into the recipient’s protocol the last read missed: read again, delivered', async () => {
+    const { wraith, here, got, close } = await missedEdge({ wraith: 'wendy', aol: 'walt' });
+    try {
       await here.send({ kind: 'im', id: 'w1', to: wraith, text: 'boo', sentAt: 1 });
       expect(got).toEqual(['boo']);
     } finally {
-      await here.detach();
-      await there.detach();
-      await f.close();
+      await close();
     }
   });
 
   it('events asking for the same read again within a second wait for it, rather than failing "no route"', async () => {
     // As above, but A's reads of the capability graph are slow (a DHT busy with a login burst):
     // the first IM starts the read again, the second asks within the same second.
-    const f = await createGateway({
-      codecs: [
-        declaredCodec('phantom', ['phantomnet'], ['im', 'presence']),
-        declaredCodec('wraith', ['wraithnet'], ['im', 'presence']),
-      ],
-      canonical: [stanzaLike],
-      dht,
-      socks: { port: 0 },
-      logger: false,
-    });
-    const got: string[] = [];
-    const wraith = { user: 'wanda', network: 'wraithnet' };
-    const there = await f.node.attach(
-      wraith,
-      {
-        deliver: (event) => {
-          if (event.kind === 'im') got.push(event.text);
-          return true;
-        },
-      },
-      { protocol: 'wraith' },
-    );
-    const here = await a.node.attach(
-      { user: 'wes', network: 'aol' },
-      { deliver: () => true },
-      { protocol: 'oscar' },
-    );
+    const { wraith, here, got, close } = await missedEdge({ wraith: 'wanda', aol: 'wes' });
     const get = dht.get.bind(dht);
     let release: () => void = () => {};
     try {
-      const edge = 'canonical:xmpp-stanza>wraith';
-      const [record] = (await f.directory.capabilities(edge)).filter((r) => r.gateway === f.id);
-      await f.directory.withdrawCapability(edge);
-      await a.routing.refresh();
-      expect(a.routing.networks()).not.toContain('wraithnet');
-      const { cost, preserves, networks, contact } = record!;
-      await f.directory.publishCapability(edge, { cost, preserves, networks, contact });
       const held = new Promise<void>((resolve) => {
         release = resolve;
       });
@@ -344,9 +327,7 @@ describe('hop-by-hop forwarding over G2G', () => {
     } finally {
       release();
       dht.get = get;
-      await here.detach();
-      await there.detach();
-      await f.close();
+      await close();
     }
   });
 

@@ -133,8 +133,11 @@ type DhtOperations = Record<
   Record<string, number>;
 const dhtOperations = { get: 0, put: 0, remove: 0, dial: 0 };
 
-/** hyperdht's own commands (hyperdht/lib/constants.js `COMMANDS`), by number, for `sentByCommand`. */
-const HYPERDHT_COMMANDS = [
+/**
+ * hyperdht's own commands (hyperdht/lib/constants.js `COMMANDS`), by number, as `sentByCommand`
+ * names them: made once, not per request (every DHT request of a run passes here).
+ */
+const SENT_NAMES = [
   'peerHandshake',
   'peerHolepunch',
   'findPeer',
@@ -146,7 +149,7 @@ const HYPERDHT_COMMANDS = [
   'immutablePut',
   'immutableGet',
   'plugin',
-];
+].map((command) => `sent ${command}`);
 /**
  * The requests the gateways' nodes sent, by hyperdht command (each hop of a query, and a put's
  * commits), and the node operations the stores started (`call mutablePut`, …): which of the
@@ -185,7 +188,7 @@ function countRequests(node: unknown): void {
   io.createRequest = (...args: unknown[]) => {
     // createRequest(to, token, internal, command, …)
     const [, , internal, command] = args as [unknown, unknown, boolean, number];
-    if (!internal) countOne(`sent ${HYPERDHT_COMMANDS[command] ?? `command${command}`}`);
+    if (!internal) countOne(SENT_NAMES[command] ?? `sent command${command}`);
     return create(...args);
   };
   const methods = node as Record<string, (...args: unknown[]) => unknown>;
@@ -313,8 +316,9 @@ async function substrate(g2g: 'tcp' | 'hyperdht', shared: Dht, bootstrap: NodeAd
     const call = store[op].bind(store) as (...args: unknown[]) => unknown;
     (store as unknown as Record<string, unknown>)[op] = (...args: unknown[]) => {
       dhtOperations[op]++;
-      // By record kind (the key's prefix: `location`, `pending`, …), and each failure by its message.
-      const kind = `${op} ${String(args[0]).slice(0, String(args[0]).indexOf(':'))}`;
+      // By record kind (the key's prefix: `loc`, `pending`, …), and each failure by its message.
+      const key = String(args[0]);
+      const kind = `${op} ${key.slice(0, key.indexOf(':'))}`;
       countOne(kind);
       const done = call(...args) as Promise<unknown>;
       done.catch((error: unknown) =>

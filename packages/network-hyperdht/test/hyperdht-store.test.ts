@@ -90,6 +90,13 @@ describe('HyperDhtStore', () => {
     expect(
       () => new HyperDhtStore({ bootstrap: testnet.bootstrap, limits: { maxValuesPerKey: 21 } }),
     ).toThrow(RangeError);
+    // At construction, not at the first read (where it would look like the DHT failing).
+    expect(() => new HyperDhtStore({ bootstrap: testnet.bootstrap, concurrency: 0 })).toThrow(
+      'concurrency is a whole number of at least 1, not 0',
+    );
+    expect(() => new HyperDhtStore({ bootstrap: testnet.bootstrap, maxOperations: 0 })).toThrow(
+      'maxOperations is a whole number of at least 1, not 0',
+    );
   });
 
   it('a value as large as the limit goes through one record', async () => {

@@ -42,7 +42,7 @@ import { assertPrivateBootstrap } from '../node/bootstrap.js';
 import type { HyperDhtNode, NodeAddress } from '../node/node.js';
 import { decodeRecord, encodeRecord, MAX_RECORD_VALUE_BYTES, type ValueRecord } from '../record/record.js';
 import { type Candidate, fairShare } from './fair-share.js';
-import { OperationQueue } from './operation-queue.js';
+import { assertLimit, OperationQueue } from './operation-queue.js';
 
 /**
  * Most announcements a lookup can be counted on to show for one topic: a hyperdht node answers a
@@ -191,10 +191,9 @@ export class HyperDhtStore implements Dht {
     this.#now = options.now ?? Date.now;
     this.#maxClockSkew = options.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    const maxOperations = options.maxOperations ?? DEFAULT_MAX_OPERATIONS;
-    if (!Number.isInteger(maxOperations) || maxOperations < 1)
-      throw new RangeError(`maxOperations is a whole number of at least 1, not ${maxOperations}`);
-    this.#operations = new OperationQueue(maxOperations);
+    // Checked here, not at the first read: a bad limit there would look like the DHT failing.
+    assertLimit(this.#concurrency, 'concurrency');
+    this.#operations = new OperationQueue(options.maxOperations ?? DEFAULT_MAX_OPERATIONS, 'maxOperations');
     // Kademlia's alpha of 3 when the first copy will do: every request beyond counts against
     // dht-rpc's congestion window (80 requests per 750 ms slot), which paces lookups of busy keys.
     this.#fetchOptions =

@@ -1,3 +1,9 @@
+/** Throws a RangeError unless `n` is a whole number of at least 1 (`what` names it in the message). */
+export function assertLimit(n: number, what: string): void {
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`${what} is a whole number of at least 1, not ${n}`);
+}
+
 /**
  * Runs at most `limit` tasks at once; the others wait their turn in order, urgent ones ahead of
  * the rest. A finished task hands its place straight to the next, so no newcomer slips in
@@ -8,9 +14,11 @@ export class OperationQueue {
   readonly #urgent: (() => void)[] = [];
   readonly #waiting: (() => void)[] = [];
 
-  constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1)
-      throw new RangeError(`an operation queue's limit is a whole number of at least 1, not ${limit}`);
+  constructor(
+    readonly limit: number,
+    what = "an operation queue's limit",
+  ) {
+    assertLimit(limit, what);
   }
 
   /** Runs `task` once a place is free (before every waiting task that is not urgent, when `urgent`). */

@@ -574,15 +574,18 @@ export class SimGateway {
     let location = await this.directory.lookupLocation(this.#address(user));
     if (location && this.#design.lease && !(await this.#leaseLive(this.net.indexOf(location.gateway))))
       location = undefined;
-    const until = this.#design.lease ? (location?.expiresAt ?? 0) : this.#cacheUntil(location);
-    if (location) this.#cache.set(user, { location, until });
+    if (location)
+      this.#cache.set(user, {
+        location,
+        until: this.#design.lease ? location.expiresAt : this.#cacheUntil(location),
+      });
     else this.#cache.delete(user);
     return location;
   }
 
   /** The router's `#remember`: the cache's time, never past the record's expiry. */
-  #cacheUntil(location: Location | undefined): number {
-    return Math.min(this.#now + TIMINGS.locationCache, location?.expiresAt ?? 0);
+  #cacheUntil(location: Location): number {
+    return Math.min(this.#now + TIMINGS.locationCache, location.expiresAt);
   }
 
   /** The router's `#refresh` of a location: one background look-up per user at a time, of the lapsed entry only. */

@@ -83,7 +83,7 @@ describe.skipIf(!available)(
 
     afterAll(async () => {
       await ii?.stop();
-      irssi?.stop();
+      await irssi?.stop();
       await xmpp?.stop();
       await gatewayA?.close();
       await gatewayB?.close();

@@ -65,8 +65,29 @@ export class IrssiClient {
     }
   }
 
-  stop(): void {
+  /**
+   * Ends the session and waits for irssi to exit before removing its home: killing the tmux
+   * session only hangs up the pane, and irssi may still be writing its files (rmdir then failed
+   * ENOTEMPTY in CI).
+   */
+  async stop(): Promise<void> {
+    const shown = spawnSync('tmux', ['display-message', '-p', '-t', this.session, '#{pane_pid}'], {
+      encoding: 'utf8',
+    });
+    const pid = Number.parseInt(shown.stdout ?? '', 10);
     spawnSync('tmux', ['kill-session', '-t', this.session]);
-    rmSync(this.home, { recursive: true, force: true });
+    const until = Date.now() + 5_000;
+    while (Number.isInteger(pid) && pid > 0 && alive(pid) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
+    rmSync(this.home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

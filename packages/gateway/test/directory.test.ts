@@ -229,6 +229,26 @@ describe('directory', () => {
     ]);
   });
 
+  it('asks the DHT to read ahead of queued work where a message waits: a location asked so, capabilities', async () => {
+    const asked: { key: string; urgent: boolean }[] = [];
+    const dht = new MemoryDht();
+    const get = dht.get.bind(dht);
+    dht.get = (key, options) => {
+      asked.push({ key: key.slice(0, key.indexOf(':')), urgent: options?.urgent === true });
+      return get(key);
+    };
+    const dir = new Directory({ dht, identity: generateIdentity() });
+    await dir.lookupLocation(alice, { urgent: true });
+    await dir.lookupLocation(alice);
+    await dir.lookupHome(alice);
+    await dir.pendingFor(alice);
+    await dir.capabilityIndex('oscar');
+    await dir.capabilities('canonical:json>irc');
+    expect(asked.map((a) => a.urgent)).toEqual([true, false, false, false, true, true]);
+    expect(asked[0]!.key).toBe('loc');
+    expect(asked.slice(-2).every((a) => a.key !== 'loc' && a.key !== 'home')).toBe(true);
+  });
+
   it('another gateway cannot remove what this one published', async () => {
     const { dht, make } = setup();
     const a = make();

@@ -109,7 +109,8 @@ export class Router {
         return cached.location;
       }
     }
-    const location = await this.core.directory.lookupLocation(user);
+    // A message waits on this one: ahead of the DHT's background work (`DhtGetOptions.urgent`).
+    const location = await this.core.directory.lookupLocation(user, { urgent: true });
     // Cached for a while; a failed send or a sender seen on another link looks again at once.
     if (location) this.#remember(key, location);
     else this.#locationCache.delete(key);

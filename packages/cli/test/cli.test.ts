@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,6 +232,7 @@ describe('the installed bin', () => {
 
   it('says how to build when the build is missing, and exits 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-bin-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     await mkdir(join(dir, 'bin'));
     await writeFile(join(dir, 'package.json'), '{"type":"module"}');
     await copyFile(bin, join(dir, 'bin', 'crosstalk.js'));
@@ -356,6 +357,7 @@ describe('crosstalk gateway', () => {
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const state = join(dir, 'state.json');
     const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
     await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
@@ -432,6 +434,7 @@ describe('crosstalk gateway', () => {
   it('--canonical names the G2G forms the gateway speaks and converts between; an unknown name is refused', async () => {
     const { resolveGatewayConfig, startGatewayFromConfig } = await import('../src/commands/gateway.js');
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ socks: { port: 0 }, log: { level: 'silent' } }));
     const config = await resolveGatewayConfig({ config: file, canonical: 'json,xmpp-stanza' });
@@ -457,6 +460,7 @@ describe('crosstalk gateway', () => {
       '../src/commands/gateway.js'
     );
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const file = join(dir, 'gw.json');
     await writeFile(
       file,
@@ -484,6 +488,7 @@ describe('crosstalk gateway', () => {
 
   it('a bad plugin entry is refused with the entry and field that are wrong, before anything starts', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const cases: [unknown, RegExp][] = [
       [
         { name: 'weather' },
@@ -519,6 +524,7 @@ describe('crosstalk gateway', () => {
 
   it('a bad config file is refused with the field that is wrong', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ socks: { port: 'x' } }));
     const { code, stderr } = await run(['gateway', '--config', file]);

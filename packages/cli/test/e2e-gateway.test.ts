@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import {
   TcpG2gTransport,
 } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { builtInCodecs } from '../src/codecs.js';
 import {
   type NetworkFixture,
@@ -267,6 +267,7 @@ describe('restart', () => {
     let skew = 0; // the DHT's clock, moved a day ahead while the gateway is down
     const dht = new MemoryDht({ now: () => Date.now() + skew });
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-restart-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const stateFile = join(dir, 'state.json');
     let gy = await gateway({ dht, stateFile });
     const gx = await gateway({ dht });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
-import { stateWithBuddies } from './support/state-file.js';
+import { removeStateFiles, stateWithBuddies } from './support/state-file.js';
 
 /**
  * At a login the node reads the buddies' presence from the directory, then the requests held for
@@ -63,6 +63,7 @@ describe("a login's reads of the directory", () => {
   afterAll(async () => {
     await one?.close();
     await two?.close();
+    await removeStateFiles();
   });
 
   it('overlap, and one that fails costs only that buddy', async () => {
@@ -126,6 +127,7 @@ describe("a login's presence, told elsewhere", () => {
     letHomeGo();
     await one?.close();
     await two?.close();
+    await removeStateFiles();
   });
 
   it('once the location record is through, while the home record is still being put', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,7 +13,7 @@ import {
   SYSTEM_ADDRESS,
 } from '@crosstalk/core';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { PluginHost, type PluginReport, type PluginSettings, StateStore } from '../src/index.js';
 import { emptyPluginState } from '../src/plugins/plugin-state.js';
 
@@ -123,6 +123,7 @@ describe('the plugin at Y', () => {
 
   it('enabledFor names users or everyone; a user choice overrides it and survives a restart', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const path = join(dir, 'state.json');
     const first = await host([echo], { enabledFor: { echo: ['Bob@yahoo'] } }, { path });
     expect(first.h.isEnabled(bob, 'echo')).toBe(true);
@@ -140,6 +141,7 @@ describe('the plugin at Y', () => {
 
   it("a plugin's store for a user is in the state file and survives a restart", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const path = join(dir, 'state.json');
     const counter = plugin({
       handle: async (_r, ctx) => {
@@ -488,6 +490,7 @@ describe('the system address', () => {
 describe('the state file', () => {
   it('loads a file from before plugins existed, and quarantines a plugin section it cannot read', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
     const path = join(dir, 'state.json');
     await writeFile(path, JSON.stringify({ version: 1, users: {}, pending: [], delivered: [] }));
     expect((await StateStore.open(path)).state.plugins).toBeUndefined();

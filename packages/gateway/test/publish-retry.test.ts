@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrossTalkNode, createNode, Directory } from '../src/index.js';
 import { EndpointInbox } from '../src/testing/index.js';
 import { dhtView } from './support/dht-view.js';
-import { stateWithBuddies } from './support/state-file.js';
+import { removeStateFiles, stateWithBuddies } from './support/state-file.js';
 import { until } from './support/until.js';
 
 /**
@@ -63,6 +63,7 @@ describe('a failed put, retried', () => {
   afterAll(async () => {
     await one?.close();
     await two?.close();
+    await removeStateFiles();
   });
 
   it("another user's failed put: alice's record had not lapsed, so bob is not told again", async () => {

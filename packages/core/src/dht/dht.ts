@@ -27,9 +27,9 @@ export interface DhtPutOptions {
 export interface DhtGetOptions {
   /**
    * Goes ahead of waiting operations that are not urgent, for a `Dht` that queues its work (others
-   * ignore it): a read that a message waits on (where its recipient is, which gateways translate)
-   * should not wait behind a login burst's background reads. A read of the same key already
-   * waiting is moved ahead with it.
+   * ignore it): a read that every route waits on (which gateways translate what) should not wait
+   * behind a login burst's reads and writes. A read of the same key already waiting is moved ahead
+   * with it.
    */
   urgent?: boolean;
 }

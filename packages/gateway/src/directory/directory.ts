@@ -6,7 +6,6 @@ import {
   type BuddyResponseEvent,
   type CanonicalEvent,
   type Dht,
-  type DhtGetOptions,
   eventFromJson,
   eventToJson,
   type G2gContact,
@@ -203,12 +202,9 @@ export class Directory {
     return this.#g2gVersion >= 2 ? this.#ownLocations.get(Directory.locationKey(user)) : undefined;
   }
 
-  /**
-   * The newest valid location record for `user`, if any gateway serves them now. `urgent` for a
-   * lookup a message waits on (`DhtGetOptions.urgent`); a refresh in the background is not.
-   */
-  async lookupLocation(user: Address, options: DhtGetOptions = {}): Promise<Location | undefined> {
-    const newest = await this.#newestLocation(user, options.urgent === true);
+  /** The newest valid location record for `user`, if any gateway serves them now. */
+  async lookupLocation(user: Address): Promise<Location | undefined> {
+    const newest = await this.#newestLocation(user);
     return newest && toLocation(newest.record, newest.body);
   }
 
@@ -243,14 +239,11 @@ export class Directory {
   }
 
   /** The newest well-formed location record for `user`, with its body. */
-  async #newestLocation(
-    user: Address,
-    urgent = false,
-  ): Promise<{ record: DirectoryRecord; body: LocationBody } | undefined> {
+  async #newestLocation(user: Address): Promise<{ record: DirectoryRecord; body: LocationBody } | undefined> {
     const key = Directory.locationKey(user);
     const subject = addressKey(user);
     let best: { record: DirectoryRecord; body: LocationBody } | undefined;
-    for (const r of await this.#read('location', key, subject, urgent)) {
+    for (const r of await this.#read('location', key, subject)) {
       const body = this.#locationBody(key, r);
       if (!body) continue;
       // Newest wins (dates are bounded by the skew limit); a tie goes the same way at every reader.
@@ -578,12 +571,13 @@ export class Directory {
   }
 
   /**
-   * Every valid record of `kind` under `key`. Capability records are read `urgent`: every route is
-   * composed from them, and a view that lags behind a login burst's reads fails IMs "no route".
+   * Every valid record of `kind` under `key`. Capability records are read `urgent`
+   * (`DhtGetOptions`): every route is composed from them, and while a login burst's work held them
+   * up for 14 s, IMs to the other gateway's networks waited on them or failed "no route".
    */
-  async #read(kind: RecordKind, key: string, subject: string, urgent = false): Promise<DirectoryRecord[]> {
+  async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
     const out: DirectoryRecord[] = [];
-    const options = urgent || kind === 'capability' ? { urgent: true } : undefined;
+    const options = kind === 'capability' ? { urgent: true } : undefined;
     for (const value of await this.#dht.get(key, options)) {
       try {
         out.push(this.#checked(kind, key, subject, value));

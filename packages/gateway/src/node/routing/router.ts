@@ -109,8 +109,7 @@ export class Router {
         return cached.location;
       }
     }
-    // A message waits on this one: ahead of the DHT's background work (`DhtGetOptions.urgent`).
-    const location = await this.core.directory.lookupLocation(user, { urgent: true });
+    const location = await this.core.directory.lookupLocation(user);
     // Cached for a while; a failed send or a sender seen on another link looks again at once.
     if (location) this.#remember(key, location);
     else this.#locationCache.delete(key);

@@ -71,7 +71,7 @@ export function withoutSlots(dht: Dht): Dht {
   return {
     limits: dht.limits,
     put: (key, value, { slot: _slot, ...options } = {}) => dht.put(key, value, options),
-    get: (key, options) => dht.get(key, options),
+    get: (key) => dht.get(key),
     remove: (key, value, secret) => dht.remove(key, value, secret),
     close: async () => {},
   };

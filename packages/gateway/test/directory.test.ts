@@ -229,24 +229,6 @@ describe('directory', () => {
     ]);
   });
 
-  it('asks the DHT to read capability records ahead of queued work, and nothing else', async () => {
-    const asked: { key: string; urgent: boolean }[] = [];
-    const dht = new MemoryDht();
-    const get = dht.get.bind(dht);
-    dht.get = (key, options) => {
-      asked.push({ key: key.slice(0, key.indexOf(':')), urgent: options?.urgent === true });
-      return get(key);
-    };
-    const dir = new Directory({ dht, identity: generateIdentity() });
-    await dir.lookupLocation(alice);
-    await dir.lookupHome(alice);
-    await dir.pendingFor(alice);
-    await dir.capabilityIndex('oscar');
-    await dir.capabilities('canonical:json>irc');
-    expect(asked.map((a) => a.urgent)).toEqual([false, false, false, true, true]);
-    expect(asked.slice(0, 2).map((a) => a.key)).toEqual(['loc', 'home']);
-  });
-
   it('another gateway cannot remove what this one published', async () => {
     const { dht, make } = setup();
     const a = make();

@@ -175,31 +175,6 @@ describe('HyperDhtStore', () => {
     expect(strings(await dht.get('location'))).toEqual(['there']);
   });
 
-  it('reads an urgent get ahead of the operations waiting their turn, and the readers it joins with it', async () => {
-    const dht = await store({ maxOperations: 1 });
-    await dht.put('recipient', v('there'));
-    const finished: string[] = [];
-    const note = (name: string) => (outcome: unknown) => {
-      finished.push(name);
-      return outcome;
-    };
-    // The first read runs; the next three wait; the urgent get goes ahead of those still waiting.
-    const reads = [0, 1, 2, 3].map((i) => dht.get(`queued-${i}`).then(note(`get ${i}`)));
-    const urgent = dht.get('recipient', { urgent: true }).then(note('urgent get'));
-    expect(strings((await urgent) as Uint8Array[])).toEqual(['there']);
-    await Promise.all(reads);
-    expect(finished.indexOf('urgent get')).toBeLessThan(finished.indexOf('get 2'));
-    // A background reader of the key waits in line; an urgent reader of the same key joins its
-    // lookup and moves it ahead: both answered before the reads asked for earlier.
-    finished.length = 0;
-    const later = [4, 5, 6, 7].map((i) => dht.get(`queued-${i}`).then(note(`get ${i}`)));
-    const background = dht.get('recipient').then(note('background get'));
-    const joined = dht.get('recipient', { urgent: true }).then(note('joined urgent get'));
-    await Promise.all([...later, background, joined]);
-    expect(finished.indexOf('background get')).toBeLessThan(finished.indexOf('get 6'));
-    expect(finished.indexOf('joined urgent get')).toBeLessThan(finished.indexOf('get 6'));
-  });
-
   it('stores on different nodes see each other; the secret, not the process, owns a value', async () => {
     const namespace = randomUUID();
     const a = await store({ namespace });

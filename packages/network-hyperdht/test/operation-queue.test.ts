@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OperationQueue, QueuePlace } from '../src/store/operation-queue.js';
+import { OperationQueue } from '../src/store/operation-queue.js';
 
 /** A task that runs until released, noting when it started. */
 function held(started: string[], name: string) {
@@ -66,34 +66,6 @@ describe('OperationQueue', () => {
     }
     await Promise.all(all);
     expect(most).toBe(2);
-  });
-
-  it('moves a waiting task to the urgent lane when its place is hurried, and not once it runs', async () => {
-    const queue = new OperationQueue(1);
-    const started: string[] = [];
-    const tasks = Object.fromEntries(['a', 'b', 'c', 'u'].map((n) => [n, held(started, n)]));
-    const cPlace = new QueuePlace();
-    const aPlace = new QueuePlace();
-    const outcomes = [
-      queue.run(tasks.a!.task, false, aPlace),
-      queue.run(tasks.b!.task),
-      queue.run(tasks.c!.task, false, cPlace),
-      queue.run(tasks.u!.task, true),
-    ];
-    await settle();
-    // c goes behind the urgent task already waiting, ahead of b; a, running, is left alone.
-    cPlace.hurry();
-    aPlace.hurry();
-    expect(queue.waiting).toBe(3);
-    for (const name of ['a', 'u', 'c']) {
-      tasks[name]!.release();
-      await settle();
-    }
-    expect(started).toEqual(['a', 'u', 'c', 'b']);
-    cPlace.hurry();
-    tasks.b!.release();
-    expect(await Promise.all(outcomes)).toEqual(['a', 'b', 'c', 'u']);
-    expect(queue.waiting).toBe(0);
   });
 
   it('frees the place of a task that failed', async () => {

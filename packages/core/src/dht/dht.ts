@@ -23,17 +23,6 @@ export interface DhtPutOptions {
   urgent?: boolean;
 }
 
-/** Options of `Dht.get`. */
-export interface DhtGetOptions {
-  /**
-   * Goes ahead of waiting operations that are not urgent, for a `Dht` that queues its work (others
-   * ignore it): a read that every route waits on (which gateways translate what) should not wait
-   * behind a login burst's reads and writes. A read of the same key already waiting is moved ahead
-   * with it.
-   */
-  urgent?: boolean;
-}
-
 /** The caps a DHT enforces on keys and values; every `Dht` states its own. */
 export interface DhtLimits {
   /** Largest key, in UTF-8 bytes. */
@@ -90,7 +79,7 @@ export interface Dht {
    */
   put(key: string, value: Uint8Array, options?: DhtPutOptions): Promise<void>;
   /** All live values under `key`, oldest first; `[]` when none. */
-  get(key: string, options?: DhtGetOptions): Promise<Uint8Array[]>;
+  get(key: string): Promise<Uint8Array[]>;
   /**
    * Removes one value (a slotted one too, by its current bytes: the slot is then empty). Returns false when it is not there; throws `DhtSecretMismatchError` when it
    * is there but was stored with another secret (or with none: such values only expire).

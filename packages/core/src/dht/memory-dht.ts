@@ -10,13 +10,7 @@ import {
   DhtValueTooLargeError,
   InvalidTtlError,
 } from '../errors/errors.js';
-import {
-  DEFAULT_DHT_LIMITS,
-  type Dht,
-  type DhtGetOptions,
-  type DhtLimits,
-  type DhtPutOptions,
-} from './dht.js';
+import { DEFAULT_DHT_LIMITS, type Dht, type DhtLimits, type DhtPutOptions } from './dht.js';
 
 interface Stored {
   value: Uint8Array;
@@ -99,8 +93,7 @@ export class MemoryDht implements Dht {
     this.#store.set(key, live);
   }
 
-  /** Every live value under `key`; `urgent` is ignored (nothing here waits its turn). */
-  async get(key: string, _options?: DhtGetOptions): Promise<Uint8Array[]> {
+  async get(key: string): Promise<Uint8Array[]> {
     this.#open();
     this.#checkKey(key);
     return this.#live(key).map((s) => s.value.slice());

@@ -1,7 +1,6 @@
 import {
   type Dht,
   DhtClosedError,
-  type DhtGetOptions,
   DhtInvalidKeyError,
   DhtKeyFullError,
   DhtKeyTooLargeError,
@@ -119,8 +118,8 @@ export class SharedDht implements Dht {
     });
   }
 
-  async get(key: string, options: DhtGetOptions = {}): Promise<Uint8Array[]> {
-    return (await this.#call({ op: 'get', key, ...(options.urgent ? { urgent: true } : {}) })).values ?? [];
+  async get(key: string): Promise<Uint8Array[]> {
+    return (await this.#call({ op: 'get', key })).values ?? [];
   }
 
   async remove(key: string, value: Uint8Array, secret: string): Promise<boolean> {
@@ -136,10 +135,7 @@ export class SharedDht implements Dht {
 /** The primary's side: answers one worker's call on the DHT it holds. */
 export async function answerDht(dht: Dht, m: DhtRequest): Promise<DhtReply> {
   try {
-    if (m.op === 'get') {
-      const values = await dht.get(m.key, m.urgent ? { urgent: true } : {});
-      return { t: 'dht-reply', seq: m.seq, ok: true, values };
-    }
+    if (m.op === 'get') return { t: 'dht-reply', seq: m.seq, ok: true, values: await dht.get(m.key) };
     if (m.op === 'put') {
       await dht.put(m.key, m.value ?? new Uint8Array(0), {
         ...(m.ttl !== undefined ? { ttl: m.ttl } : {}),

@@ -570,15 +570,9 @@ export class Directory {
     this.#onRejected?.(key, error.message, isCrossTalkError(error) ? error.code : 'ERR_INVALID_RECORD');
   }
 
-  /**
-   * Every valid record of `kind` under `key`. Capability records are read `urgent`
-   * (`DhtGetOptions`): every route is composed from them, and while a login burst's work held them
-   * up for 14 s, IMs to the other gateway's networks waited on them or failed "no route".
-   */
   async #read(kind: RecordKind, key: string, subject: string): Promise<DirectoryRecord[]> {
     const out: DirectoryRecord[] = [];
-    const options = kind === 'capability' ? { urgent: true } : undefined;
-    for (const value of await this.#dht.get(key, options)) {
+    for (const value of await this.#dht.get(key)) {
       try {
         out.push(this.#checked(kind, key, subject, value));
       } catch {

@@ -1,4 +1,4 @@
-import type { Dht, DhtGetOptions } from '@crosstalk/core';
+import type { Dht } from '@crosstalk/core';
 
 /**
  * `dht` as one node sees it: writes go through, reads go through `read`, which may delay them or
@@ -6,13 +6,13 @@ import type { Dht, DhtGetOptions } from '@crosstalk/core';
  */
 export function dhtView(
   dht: Dht,
-  read: (key: string, get: () => Promise<Uint8Array[]>, options?: DhtGetOptions) => Promise<Uint8Array[]>,
+  read: (key: string, get: () => Promise<Uint8Array[]>) => Promise<Uint8Array[]>,
 ): Dht {
   return {
     limits: dht.limits,
     ...(dht.slots ? { slots: dht.slots } : {}),
     put: (key, value, options) => dht.put(key, value, options),
-    get: (key, options) => read(key, () => dht.get(key, options), options),
+    get: (key) => read(key, () => dht.get(key)),
     remove: (key, value, secret) => dht.remove(key, value, secret),
     close: async () => {},
   };

@@ -4,7 +4,6 @@ import {
   DEFAULT_DHT_LIMITS,
   type Dht,
   DhtClosedError,
-  type DhtGetOptions,
   DhtInvalidKeyError,
   DhtKeyFullError,
   DhtKeyTooLargeError,
@@ -43,7 +42,7 @@ import { assertPrivateBootstrap } from '../node/bootstrap.js';
 import type { HyperDhtNode, NodeAddress } from '../node/node.js';
 import { decodeRecord, encodeRecord, MAX_RECORD_VALUE_BYTES, type ValueRecord } from '../record/record.js';
 import { type Candidate, fairShare } from './fair-share.js';
-import { assertLimit, OperationQueue, QueuePlace } from './operation-queue.js';
+import { assertLimit, OperationQueue } from './operation-queue.js';
 
 /**
  * Most announcements a lookup can be counted on to show for one topic: a hyperdht node answers a
@@ -163,13 +162,10 @@ export class HyperDhtStore implements Dht {
   readonly #now: () => number;
   readonly #maxClockSkew: number;
   readonly #concurrency: number;
-  /** Runs one DHT operation when fewer than `maxOperations` are under way (urgent ones first). */
+  /** Runs one DHT operation when fewer than `maxOperations` are under way (urgent puts first). */
   readonly #operations: OperationQueue;
-  /**
-   * Reads under way, by key: a `get` of a key already being read joins that read (and, urgent,
-   * moves it ahead while it waits, by its `place`).
-   */
-  readonly #reads = new Map<string, { read: Promise<{ found: Found[] }>; place: QueuePlace }>();
+  /** Reads under way, by key: a `get` of a key already being read joins that read. */
+  readonly #reads = new Map<string, Promise<{ found: Found[] }>>();
   readonly #fetchOptions: { latest: boolean; concurrency?: number };
   readonly #onRejected: ((key: string, error: CrossTalkError) => void) | undefined;
   readonly #own = new Map<string, Own>();
@@ -329,26 +325,21 @@ export class HyperDhtStore implements Dht {
     if (anonymousId) this.#anonymous.set(anonymousId, keyPair);
   }
 
-  async get(key: string, options: DhtGetOptions = {}): Promise<Uint8Array[]> {
+  async get(key: string): Promise<Uint8Array[]> {
     this.#open();
     const topic = this.#topic(key);
-    const urgent = options.urgent === true;
     // Many readers of one key at once (the buddies of a user who just logged in) share one lookup.
     let reading = this.#reads.get(key);
-    if (reading) {
-      if (urgent) reading.place.hurry();
-    } else {
-      const place = new QueuePlace();
-      const read = this.#network(() => this.#collect(key, topic), urgent, place);
-      const entry = { read, place };
+    if (!reading) {
+      const read = this.#network(() => this.#collect(key, topic));
       const done = () => {
-        if (this.#reads.get(key) === entry) this.#reads.delete(key);
+        if (this.#reads.get(key) === read) this.#reads.delete(key);
       };
       read.then(done, done);
-      this.#reads.set(key, entry);
-      reading = entry;
+      this.#reads.set(key, read);
+      reading = read;
     }
-    const { found } = await reading.read;
+    const { found } = await reading;
     return this.#visible(key, found, topic, this.#now()).map((c) => c.value.slice());
   }
 
@@ -649,9 +640,9 @@ export class HyperDhtStore implements Dht {
   // ------------------------------------------------------------ plumbing
 
   /** Runs DHT work, turning hyperdht's plain errors into the port's (closed, or unavailable). */
-  async #network<T>(work: () => Promise<T>, urgent = false, place?: QueuePlace): Promise<T> {
+  async #network<T>(work: () => Promise<T>, urgent = false): Promise<T> {
     try {
-      const result = await this.#operations.run(work, urgent, place);
+      const result = await this.#operations.run(work, urgent);
       this.#open();
       return result;
     } catch (error) {

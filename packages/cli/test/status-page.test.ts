@@ -74,7 +74,9 @@ afterAll(async () => {
   await gateway?.close();
   await yahoo?.stop();
   await aim?.stop();
-  if (profile) await rm(profile, { recursive: true, force: true });
+  // Chromium's helpers may still be writing the profile as it closes: a leftover is not a failure.
+  if (profile)
+    await rm(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }).catch(() => {});
 });
 
 /** The rows of one of the page's tables, each as its cells' text. */

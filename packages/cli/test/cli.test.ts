@@ -1,9 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { promisify } from 'node:util';
 import { toyCodec, toyFrame } from '@crosstalk/compliance';
 import { CodecRegistry, toHex } from '@crosstalk/core';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { testDir } from '../../gateway/test/support/temp-dir.js';
 import { main } from '../src/index.js';
 
 const toys = () => new CodecRegistry([toyCodec()]);
@@ -231,8 +231,7 @@ describe('the installed bin', () => {
   });
 
   it('says how to build when the build is missing, and exits 1', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-bin-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('bin');
     await mkdir(join(dir, 'bin'));
     await writeFile(join(dir, 'package.json'), '{"type":"module"}');
     await copyFile(bin, join(dir, 'bin', 'crosstalk.js'));
@@ -353,11 +352,7 @@ describe('crosstalk gateway', () => {
   });
 
   it('a corrupt identity key in the state file: one line naming the file, exit 3 (could not start)', async () => {
-    const { mkdtemp, writeFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('cli');
     const state = join(dir, 'state.json');
     const identity = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n';
     await writeFile(state, JSON.stringify({ version: 1, identity, users: {}, pending: [], delivered: [] }));
@@ -433,8 +428,7 @@ describe('crosstalk gateway', () => {
 
   it('--canonical names the G2G forms the gateway speaks and converts between; an unknown name is refused', async () => {
     const { resolveGatewayConfig, startGatewayFromConfig } = await import('../src/commands/gateway.js');
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('cli');
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ socks: { port: 0 }, log: { level: 'silent' } }));
     const config = await resolveGatewayConfig({ config: file, canonical: 'json,xmpp-stanza' });
@@ -459,8 +453,7 @@ describe('crosstalk gateway', () => {
     const { resolveGatewayConfig, startGatewayFromConfig, describeGateway } = await import(
       '../src/commands/gateway.js'
     );
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('cli');
     const file = join(dir, 'gw.json');
     await writeFile(
       file,
@@ -487,8 +480,7 @@ describe('crosstalk gateway', () => {
   });
 
   it('a bad plugin entry is refused with the entry and field that are wrong, before anything starts', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('cli');
     const cases: [unknown, RegExp][] = [
       [
         { name: 'weather' },
@@ -523,8 +515,7 @@ describe('crosstalk gateway', () => {
   });
 
   it('a bad config file is refused with the field that is wrong', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('cli');
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ socks: { port: 'x' } }));
     const { code, stderr } = await run(['gateway', '--config', file]);

@@ -1,5 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -7,6 +6,7 @@ import { addressKey, type CanonicalEvent, parseAddress, toHex } from '@crosstalk
 import { parseConfig } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { testDir } from '../../gateway/test/support/temp-dir.js';
 import { defaultRegistry } from '../src/codecs.js';
 import { describeGateway, resolveGatewayCodecs, startGatewayFromConfig } from '../src/commands/gateway.js';
 import { startOscarNetwork } from '../src/drivers/index.js';
@@ -201,8 +201,7 @@ describe('codec modules that cannot be used: one clear line, exit 1', () => {
 describe('codec packages, resolved from the current directory', () => {
   /** A project folder with `node_modules/<name>` holding `files` (paths relative to the package). */
   async function project(packages: Record<string, Record<string, string>>): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-codec-project-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const dir = await testDir('codec-project');
     for (const [name, files] of Object.entries(packages)) {
       for (const [path, text] of Object.entries(files)) {
         const file = join(dir, 'node_modules', name, path);
@@ -344,8 +343,7 @@ describe('crosstalk gateway with third-party codecs', () => {
         /^cannot load codec "ocsar" \(codecs\.1 in --codecs\): no protocol of that name \(known: msnp, oscar, xmpp, ymsg\), and no package "ocsar"/,
       ),
     ]);
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-cli-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const dir = await testDir('cli');
     const file = join(dir, 'gw.json');
     await writeFile(file, JSON.stringify({ codecs: ['oscar', './missing.js'], socks: { port: 0 } }));
     const config = await run(['gateway', '--config', file], { cwd: dir });

@@ -1,14 +1,14 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { addressKey, parseAddress } from '@crosstalk/core';
 import { HardStateSchema } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDir } from '../../gateway/test/support/temp-dir.js';
 import { type NetworkFixture, startYmsgNetwork, type UserDriver } from '../src/drivers/index.js';
 import { LineSplitter } from '../src/io.js';
 
@@ -131,8 +131,7 @@ async function checkState(dir: string, stateFile: string, acknowledged: readonly
 describe('crash durability', () => {
   it('kill -9 during a burst of buddy requests and answers loses nothing acknowledged', async () => {
     const next = random(SEED);
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-crash-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('crash');
     const stateFile = join(dir, 'state.json');
     const acknowledged: Held[] = [];
     let child = await startChild(stateFile);

@@ -1,7 +1,5 @@
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stanza } from '@crosstalk/codec-xmpp';
 import { type Address, formatAddress, MemoryDht, parseAddress } from '@crosstalk/core';
@@ -15,7 +13,8 @@ import {
   TcpG2gTransport,
 } from '@crosstalk/gateway';
 import { socksConnect } from '@crosstalk/gateway/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { testDir } from '../../gateway/test/support/temp-dir.js';
 import { builtInCodecs } from '../src/codecs.js';
 import {
   type NetworkFixture,
@@ -266,8 +265,7 @@ describe('restart', () => {
   it('a restarted gateway comes back with its users’ foreign buddies and the buddy requests it held', async () => {
     let skew = 0; // the DHT's clock, moved a day ahead while the gateway is down
     const dht = new MemoryDht({ now: () => Date.now() + skew });
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-restart-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('restart');
     const stateFile = join(dir, 'state.json');
     let gy = await gateway({ dht, stateFile });
     const gx = await gateway({ dht });

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CanonicalEvent,
@@ -13,9 +12,10 @@ import {
   SYSTEM_ADDRESS,
 } from '@crosstalk/core';
 import pino from 'pino';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PluginHost, type PluginReport, type PluginSettings, StateStore } from '../src/index.js';
 import { emptyPluginState } from '../src/plugins/plugin-state.js';
+import { testDir } from './support/temp-dir.js';
 
 const bob = parseAddress('bob@yahoo');
 const alice = parseAddress('alice@aol');
@@ -122,8 +122,7 @@ describe('the plugin at Y', () => {
   });
 
   it('enabledFor names users or everyone; a user choice overrides it and survives a restart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('plugins');
     const path = join(dir, 'state.json');
     const first = await host([echo], { enabledFor: { echo: ['Bob@yahoo'] } }, { path });
     expect(first.h.isEnabled(bob, 'echo')).toBe(true);
@@ -140,8 +139,7 @@ describe('the plugin at Y', () => {
   });
 
   it("a plugin's store for a user is in the state file and survives a restart", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('plugins');
     const path = join(dir, 'state.json');
     const counter = plugin({
       handle: async (_r, ctx) => {
@@ -489,8 +487,7 @@ describe('the system address', () => {
 
 describe('the state file', () => {
   it('loads a file from before plugins existed, and quarantines a plugin section it cannot read', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-plugins-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('plugins');
     const path = join(dir, 'state.json');
     await writeFile(path, JSON.stringify({ version: 1, users: {}, pending: [], delivered: [] }));
     expect((await StateStore.open(path)).state.plugins).toBeUndefined();

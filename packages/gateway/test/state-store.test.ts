@@ -1,17 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { isCrossTalkError } from '@crosstalk/core';
 import pino from 'pino';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createGateway, generateIdentity, StateStore } from '../src/index.js';
+import { testDir } from './support/temp-dir.js';
 
 describe('hard-state store', () => {
   it('persists atomically and reads back after a restart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'nested', 'state.json');
     const store = await StateStore.open(path);
     await Promise.all(
@@ -30,8 +29,7 @@ describe('hard-state store', () => {
   });
 
   it('refuses a corrupt or foreign state file with a typed error naming the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     for (const content of ['{not json', '{"version":2}']) {
       const path = join(dir, 'state.json');
       await writeFile(path, content);
@@ -43,8 +41,7 @@ describe('hard-state store', () => {
   });
 
   it('removes the temporary files of interrupted writes on open, and only its own', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'state.json');
     await writeFile(path, JSON.stringify({ version: 1, users: {}, pending: [], delivered: ['kept'] }));
     const stale = ['state.json.0badc0de.tmp', 'state.json.12345678.tmp'];
@@ -57,8 +54,7 @@ describe('hard-state store', () => {
   });
 
   it('a failed write fails its own update only: the next one writes everything', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'sub', 'state.json');
     const store = await StateStore.open(path);
     await writeFile(join(dir, 'sub'), 'a file where the directory should be');
@@ -76,8 +72,7 @@ describe('hard-state store', () => {
   });
 
   it('moves unreadable held requests and buddies to a quarantine file instead of dropping them', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'state.json');
     const goodRequest = {
       request: { kind: 'buddy-request', id: 'r1', from: 'alice@yahoo', to: 'bob@aol', sentAt: 1 },
@@ -144,8 +139,7 @@ describe('a gateway on a damaged state file', () => {
   };
 
   it('refuses a corrupt identity key with a typed error naming the file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'state.json');
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
       .privateKey.export({ format: 'pem', type: 'pkcs8' })
@@ -166,8 +160,7 @@ describe('a gateway on a damaged state file', () => {
   });
 
   it('keeps unreadable entries in quarantine, says where, and keeps everything readable', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'crosstalk-state-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }).catch(() => {}));
+    const dir = await testDir('state');
     const path = join(dir, 'state.json');
     const bad = { request: { kind: 'buddy-request' }, value: 'zz' };
     const buddy = { address: 'bob@aol', groups: [], subscription: 'to', pending: false };
@@ -203,8 +196,7 @@ describe('a gateway on a damaged state file', () => {
 
 describe('home times', () => {
   it('a user’s home time survives a reopen', async () => {
-    const path = join(await mkdtemp(join(tmpdir(), 'crosstalk-home-')), 'state.json');
-    onTestFinished(() => rm(dirname(path), { recursive: true, force: true }).catch(() => {}));
+    const path = join(await testDir('home'), 'state.json');
     const store = await StateStore.open(path);
     await store.update((s) => {
       s.users['alice@aol'] = { foreignBuddies: [], home: 1234 };
